@@ -1,0 +1,44 @@
+# Astrocoffee: every target creates .venv (pinned by constraints.txt) when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Development conveniences for `make run` only; production refuses both (see README).
+RUN_ENV ?= ASTROCOFFEE_DEV_OTP_CODE=000000
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format typecheck check clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the pinned dependencies
+
+run: $(STAMP) ## serve on 127.0.0.1:8000 (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set)
+	$(RUN_ENV) $(BIN)/astrocoffee serve --migrate --seed-demo
+
+test: $(STAMP) ## run the test suite on real PostgreSQL and Redis (embedded unless URLs are set)
+	$(BIN)/pytest
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(STAMP) ## mypy, strict on backend, realtime and db
+	$(BIN)/mypy
+
+check: lint typecheck test ## everything CI runs
+
+clean: ## remove .venv and caches (keeps the .data folder)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

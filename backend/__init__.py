@@ -1,0 +1,1 @@
+"""Astrocoffee loyalty service: domain services, HTTP API and wiring."""

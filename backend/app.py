@@ -1,0 +1,137 @@
+"""``create_app``: wiring only. Every piece is built here once and handed to what uses it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from redis.asyncio import Redis
+
+from backend.auth.controllers import AuthController
+from backend.auth.middleware import build_auth
+from backend.auth.otp import LoggingOtpSender, OtpSender, OtpService
+from backend.auth.service import AuthService
+from backend.auth.sessions import SessionStore
+from backend.auth.tokens import TokenIssuer
+from backend.members.controllers import MeController
+from backend.members.qr import QrTokens
+from backend.ops.health import HealthController
+from backend.ops.logging import configure_logging
+from backend.ops.request_id import request_id_middleware
+from backend.payments.controllers import PurchaseController
+from backend.payments.purchases import PurchaseService
+from backend.problems import EXCEPTION_HANDLERS
+from backend.realtime_wiring import MemberEventReplay, MemberTokenAuthenticator
+from backend.settings import Settings, SettingsError, load_settings
+from db.pool import close_pool, start_pool
+from realtime.asyncapi import asyncapi_document
+from realtime.gateway import GatewayConfig, create_gateway
+from realtime.hub import Hub
+from realtime.publisher import EventPublisher
+
+API_VERSION = "1.0.0"
+TITLE = "Astrocoffee loyalty API"
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(
+    settings: Settings | None = None, *, otp_sender: OtpSender | None = None
+) -> Litestar:
+    settings = settings or load_settings()
+    # Also runs in each uvicorn worker process, which starts with logging unconfigured.
+    configure_logging(settings.log_level)
+    if settings.redis_url is None or settings.database_url is None:
+        raise SettingsError(
+            "create_app needs DATABASE_URL and REDIS_URL; `astrocoffee serve` starts embedded "
+            "servers and sets them when they are missing"
+        )
+    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    hub = Hub(redis=redis, prefix=settings.redis_prefix)
+    sessions = SessionStore(
+        redis=redis, prefix=settings.redis_prefix, ttl_s=settings.refresh_token_ttl_s
+    )
+    tokens = TokenIssuer(secret=settings.secret_key, ttl_s=settings.access_token_ttl_s)
+    otp = OtpService(
+        redis=redis,
+        sender=otp_sender or LoggingOtpSender(),
+        secret=settings.secret_key,
+        prefix=settings.redis_prefix,
+        ttl_s=settings.otp_ttl_s,
+        max_attempts=settings.otp_max_attempts,
+        fixed_code=settings.dev_otp_code,
+    )
+    qr_tokens = QrTokens(redis=redis, prefix=settings.redis_prefix)
+    publisher = EventPublisher(redis=redis, prefix=settings.redis_prefix)
+    services: dict[str, Any] = {
+        "auth_service": AuthService(otp=otp, sessions=sessions, tokens=tokens),
+        "purchase_service": PurchaseService(qr_tokens=qr_tokens, publisher=publisher),
+        "qr_tokens": qr_tokens,
+    }
+    gateway = create_gateway(
+        hub=hub,
+        authenticate=MemberTokenAuthenticator(tokens=tokens, sessions=sessions),
+        replay=MemberEventReplay(),
+        config=GatewayConfig(
+            auth_timeout_s=settings.ws_auth_timeout_s,
+            queue_size=settings.ws_queue_size,
+            max_frame_bytes=settings.ws_max_frame_bytes,
+        ),
+    )
+    auth = build_auth(settings.secret_key)
+    asyncapi = asyncapi_document(title=TITLE + " (WebSocket)", version=API_VERSION)
+
+    @get("/asyncapi.json", opt={"exclude_from_auth": True}, include_in_schema=False)
+    async def asyncapi_json() -> dict[str, Any]:
+        return asyncapi
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await start_pool()
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+            await redis.aclose()
+            await close_pool()
+
+    return Litestar(
+        route_handlers=[
+            HealthController,
+            AuthController,
+            MeController,
+            PurchaseController,
+            gateway,
+            asyncapi_json,
+        ],
+        dependencies={
+            name: Provide(_constant(service), sync_to_thread=False)
+            for name, service in services.items()
+        },
+        state=State({"settings": settings, "redis": redis, "hub": hub, "sessions": sessions}),
+        middleware=[request_id_middleware, auth.middleware],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title=TITLE,
+            version=API_VERSION,
+            path="/schema",
+            components=[auth.openapi_components],
+            security=[auth.security_requirement],
+        ),
+        request_max_body_size=MAX_BODY_BYTES,
+        debug=False,
+        logging_config=None,  # Ours (JSON, request ids) is already in place.
+    )
+
+
+def _constant(value: Any) -> Any:
+    def provide() -> Any:
+        return value
+
+    return provide

@@ -1,0 +1,38 @@
+"""API shapes of login and tokens."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import msgspec
+
+Phone = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^\+[1-9][0-9]{7,14}$", examples=["+79990001122"], description="E.164"),
+]
+
+
+class OtpRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    phone: Phone
+
+
+class OtpAccepted(msgspec.Struct, frozen=True):
+    expires_in: int
+
+
+class TokenRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    phone: Phone
+    code: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")]
+
+
+class RefreshRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class TokenResponse(msgspec.Struct, frozen=True):
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    member_id: uuid.UUID
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret

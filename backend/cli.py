@@ -1,0 +1,185 @@
+"""``astrocoffee``: serve, migrate, seed-demo, ledger verify.
+
+Every command resolves its servers the same way: the URLs from the environment, or the
+embedded development servers when both are unset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from backend.ops.logging import configure_logging
+from backend.servers import ensure_servers
+from backend.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("astrocoffee")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"astrocoffee: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    settings, handles = ensure_servers(settings)
+    try:
+        result: int = args.handler(settings, args)
+        return result
+    finally:
+        del handles  # Keeps embedded servers up until the command is done.
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="astrocoffee", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="command")
+
+    serve = commands.add_parser("serve", help="run the HTTP and WebSocket server (uvicorn)")
+    serve.add_argument("--host", help="default: ASTROCOFFEE_HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, help="default: ASTROCOFFEE_PORT or 8000")
+    serve.add_argument("--workers", type=int, help="default: ASTROCOFFEE_WORKERS or 1")
+    serve.add_argument("--migrate", action="store_true", help="apply migrations first")
+    serve.add_argument(
+        "--seed-demo", action="store_true", help="create demo data if missing and say how to try it"
+    )
+    serve.set_defaults(handler=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply the committed database migrations")
+    migrate.set_defaults(handler=_migrate)
+
+    seed = commands.add_parser("seed-demo", help="create a demo store, terminal and members")
+    seed.add_argument("--new-terminal", action="store_true", help="mint another demo terminal key")
+    seed.set_defaults(handler=_seed_demo)
+
+    ledger = commands.add_parser("ledger", help="ledger maintenance")
+    ledger_commands = ledger.add_subparsers(required=True, metavar="action")
+    verify = ledger_commands.add_parser("verify", help="recompute every balance from the ledger")
+    verify.set_defaults(handler=_verify_ledger)
+    return parser
+
+
+def _with_pool(work: Callable[[], Awaitable[int]]) -> int:
+    from db.pool import close_pool, start_pool
+
+    async def run() -> int:
+        await start_pool()
+        try:
+            return await work()
+        finally:
+            await close_pool()
+
+    return asyncio.run(run())
+
+
+def _migrate(settings: Settings, _: argparse.Namespace) -> int:
+    from db.migrate import apply_migrations
+
+    assert settings.database_url is not None
+    asyncio.run(apply_migrations(settings.database_url))
+    return 0
+
+
+def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.seed import seed_demo
+
+    async def work() -> int:
+        seed = await seed_demo(new_terminal=args.new_terminal)
+        print(_how_to_try(settings, seed))
+        return 0
+
+    return _with_pool(work)
+
+
+def _verify_ledger(_: Settings, __: argparse.Namespace) -> int:
+    from backend.loyalty.verify import count_accounts, find_mismatches
+
+    async def work() -> int:
+        mismatches = await find_mismatches()
+        for m in mismatches:
+            print(
+                f"MISMATCH account={m.account_id} member={m.member_id} "
+                f"cached(available,pending,held)={m.cached} ledger={m.from_ledger}"
+            )
+        total = await count_accounts()
+        print(f"ledger verify: {total} accounts, {len(mismatches)} mismatches")
+        return 1 if mismatches else 0
+
+    return _with_pool(work)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.migrate:
+        _migrate(settings, args)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    workers = args.workers or settings.workers
+    settings = msgspec.structs.replace(settings, host=host, port=port, workers=workers)
+    if args.seed_demo:
+        _seed_demo(settings, argparse.Namespace(new_terminal=False))
+    log.info("serving on http://%s:%s with %d worker(s)", host, port, workers)
+    uvicorn.run(
+        "backend.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        ws_max_size=settings.ws_max_frame_bytes,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _how_to_try(settings: Settings, seed: Any) -> str:
+    base = f"http://{settings.host}:{settings.port}"
+    member = seed.members[0]
+    lines = ["", "=== Astrocoffee demo ===", f"store {seed.store_code}; members:"]
+    lines += [f"  phone {m.phone}  card {m.card_number}" for m in seed.members]
+    if seed.terminal_key:
+        lines += [
+            f"demo terminal key (shown once, keep it): {seed.terminal_key}",
+            "",
+            "Record a purchase (350.00 RUB earns 17 points):",
+            f"  curl -s -X POST {base}/v1/purchases -H 'X-Api-Key: {seed.terminal_key}' \\",
+            "    -H \"Idempotency-Key: demo-$(date +%s%N)\" -H 'Content-Type: application/json' \\",
+            f'    -d \'{{"customer": {{"card_number": "{member.card_number}"}}, '
+            '"external_id": "receipt-\'$(date +%s%N)\'", "amount": 35000, "currency": "RUB"}\'',
+        ]
+    else:
+        lines += [
+            "the demo terminal key was printed when the demo data was created;",
+            "for a new one run: .venv/bin/astrocoffee seed-demo --new-terminal",
+        ]
+    code = settings.dev_otp_code or "<the code in the log>"
+    lines += [
+        "",
+        "Log in as a demo member:",
+        f"  curl -s -X POST {base}/v1/auth/otp -H 'Content-Type: application/json' "
+        f'-d \'{{"phone": "{member.phone}"}}\'',
+        f"  curl -s -X POST {base}/v1/auth/token -H 'Content-Type: application/json' "
+        f'-d \'{{"phone": "{member.phone}", "code": "{code}"}}\'',
+        f"  curl -s {base}/v1/me -H 'Authorization: Bearer <access_token>'",
+        "Watch the balance live:",
+        f"  .venv/bin/python -m websockets 'ws://{settings.host}:{settings.port}/v1/ws?token=<access_token>'",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""The one error hierarchy. Services raise these; ``backend.problems`` maps them to HTTP once.
+
+Each error carries a stable machine-readable ``code`` (part of the API contract) and the HTTP
+status it stands for, so services never import anything from the web framework.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class ValidationFailed(DomainError):
+    status = 400
+    code = "validation_failed"
+    title = "The request is not valid"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+    title = "Authentication required"
+
+
+class InvalidOtp(DomainError):
+    status = 401
+    code = "invalid_otp"
+    title = "The one-time code is wrong or expired"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    title = "Not allowed for this caller"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+    title = "No such member"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class IdempotentRequestInProgress(Conflict):
+    code = "idempotent_request_in_progress"
+    title = "A request with this Idempotency-Key is still being processed"
+
+
+class ExternalIdReused(Conflict):
+    code = "external_id_reused"
+    title = "This external_id was already used for a different purchase"
+
+
+class Unprocessable(DomainError):
+    status = 422
+    code = "unprocessable"
+    title = "The request cannot be processed"
+
+
+class IdempotencyKeyReused(Unprocessable):
+    code = "idempotency_key_reused"
+    title = "This Idempotency-Key was used with a different request"
+
+
+class CurrencyMismatch(Unprocessable):
+    code = "currency_mismatch"
+    title = "The currency does not match the store's"
+
+
+class InsufficientPoints(Unprocessable):
+    code = "insufficient_points"
+    title = "Not enough points"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"
+    title = "Too many requests"
+
+
+class ServiceUnavailable(DomainError):
+    status = 503
+    code = "service_unavailable"
+    title = "A backing service is unavailable"

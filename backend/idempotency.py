@@ -1,0 +1,70 @@
+"""Idempotency keys with Stripe's semantics, settled inside the caller's transaction.
+
+``claim`` takes a transaction-scoped advisory lock on (caller, key): a second request with
+the same key while the first runs gets 409 instead of waiting. The stored outcome is written
+by ``remember`` in the same transaction as the work, so a crash leaves neither.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from backend.errors import IdempotencyKeyReused, IdempotentRequestInProgress, ValidationFailed
+from db.tables import IdempotencyRecord
+
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    body: Any
+
+
+def request_fingerprint(canonical_body: bytes) -> str:
+    return hashlib.sha256(canonical_body).hexdigest()
+
+
+def check_key(key: str | None) -> str:
+    if key is None or not key.strip():
+        raise ValidationFailed("the Idempotency-Key header is required for this request")
+    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise ValidationFailed(f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters")
+    return key
+
+
+async def claim(*, scope: str, key: str, fingerprint: str) -> StoredResponse | None:
+    """Lock the key for this transaction; return the stored response if it was settled."""
+    locked = await IdempotencyRecord.raw(
+        "SELECT pg_try_advisory_xact_lock(hashtextextended({}, 0)) AS ok",
+        f"{scope}|{key}",  # scope never contains "|"
+    )
+    if not locked[0]["ok"]:
+        raise IdempotentRequestInProgress("a request with this Idempotency-Key is in progress")
+    row = (
+        await IdempotencyRecord.select(
+            IdempotencyRecord.request_hash,
+            IdempotencyRecord.response_status,
+            IdempotencyRecord.response_body,
+        )
+        .where((IdempotencyRecord.scope == scope) & (IdempotencyRecord.key == key))
+        .first()
+        .output(load_json=True)
+    )
+    if row is None:
+        return None
+    if row["request_hash"] != fingerprint:
+        raise IdempotencyKeyReused("this Idempotency-Key was already used with another request")
+    return StoredResponse(status=row["response_status"], body=row["response_body"])
+
+
+async def remember(*, scope: str, key: str, fingerprint: str, response: StoredResponse) -> None:
+    await IdempotencyRecord(
+        scope=scope,
+        key=key,
+        request_hash=fingerprint,
+        response_status=response.status,
+        response_body=response.body,
+    ).save()

@@ -1,0 +1,1 @@
+"""Loyalty: the points ledger, account balances, tiers and member events."""

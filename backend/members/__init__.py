@@ -1,0 +1,1 @@
+"""Members: enrolment, card numbers and the member's own profile."""

@@ -1,0 +1,32 @@
+"""Rotating QR identification: a short-lived, single-use token the POS scans."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from redis.asyncio import Redis
+
+QR_PREFIX = "acq_"
+
+
+class QrTokens:
+    def __init__(self, *, redis: Redis, prefix: str, ttl_s: int = 60) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self.ttl_s = ttl_s
+
+    def _key(self, token: str) -> str:
+        return f"{self._prefix}qr:{token}"
+
+    async def issue(self, member_id: uuid.UUID) -> str:
+        token = QR_PREFIX + secrets.token_urlsafe(18)
+        await self._redis.set(self._key(token), str(member_id), ex=self.ttl_s)
+        return token
+
+    async def consume(self, token: str) -> uuid.UUID | None:
+        """The member behind the token, once: a second use (a screenshot) finds nothing."""
+        value = await self._redis.getdel(self._key(token))
+        if value is None:
+            return None
+        return uuid.UUID(value.decode() if isinstance(value, bytes) else str(value))

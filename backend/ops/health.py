@@ -1,0 +1,57 @@
+"""Liveness and readiness probes. Ready means PostgreSQL and Redis both answer."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get
+from redis.asyncio import Redis
+
+from db.pool import engine
+from realtime.hub import Hub
+
+_CHECK_TIMEOUT_S = 2.0
+PUBLIC = {"exclude_from_auth": True}
+
+
+class Health(msgspec.Struct, frozen=True):
+    status: str
+    checks: dict[str, str]
+
+
+async def _check(probe: Any) -> str:
+    try:
+        await asyncio.wait_for(probe, _CHECK_TIMEOUT_S)
+    except Exception as exc:  # Any failure means "not ready"; the reason is reported.
+        return f"failing: {type(exc).__name__}"
+    return "ok"
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["ops"]
+    include_in_schema = True
+
+    @get("/live", opt=PUBLIC, summary="The process is up")
+    async def live(self) -> Health:
+        return Health(status="ok", checks={})
+
+    @get("/ready", opt=PUBLIC, summary="PostgreSQL and Redis are reachable")
+    async def ready(self, request: Request[Any, Any, Any]) -> Response[Health]:
+        redis: Redis = request.app.state.redis
+        hub: Hub = request.app.state.hub
+        database, cache = await asyncio.gather(
+            _check(engine().run_ddl("SELECT 1")), _check(redis.ping())
+        )
+        checks = {
+            "database": database,
+            "redis": cache,
+            "realtime": "ok" if hub.healthy else "reconnecting",
+        }
+        ok = database == "ok" and cache == "ok"
+        return Response(
+            Health(status="ok" if ok else "unavailable", checks=checks),
+            status_code=200 if ok else 503,
+        )

@@ -1,0 +1,1 @@
+"""Payments: purchases made at the till (and later checkouts, refunds, app orders)."""

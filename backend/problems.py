@@ -1,0 +1,154 @@
+"""The one place where errors become HTTP: RFC 9457 ``application/problem+json``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.types import ExceptionHandlersMap
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from backend.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "urn:astrocoffee:problem:"
+
+_CODES_BY_STATUS = {
+    400: ("validation_failed", "The request is not valid"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Not allowed for this caller"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    413: ("payload_too_large", "The request body is too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    429: ("too_many_requests", "Too many requests"),
+    503: ("service_unavailable", "A backing service is unavailable"),
+}
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+    extra: dict[str, Any] | None = None
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Problem]:
+    problem = Problem(
+        type=TYPE_BASE + code,
+        title=title,
+        status=status,
+        detail=detail,
+        code=code,
+        instance=request.url.path,
+        errors=errors,
+        extra=extra or None,
+    )
+    return Response(problem, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Problem]:
+    return problem_response(
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        extra=exc.extra,
+    )
+
+
+def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
+    errors = exc.extra if isinstance(exc.extra, list) else None
+    return problem_response(
+        request,
+        status=400,
+        code="validation_failed",
+        title="The request is not valid",
+        detail=exc.detail,
+        errors=[e for e in errors or [] if isinstance(e, dict)] or None,
+    )
+
+
+def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+    status = exc.status_code
+    code, title = _CODES_BY_STATUS.get(status, ("http_error", "HTTP error"))
+    if isinstance(exc, NotAuthorizedException):
+        code, title = _CODES_BY_STATUS[401]
+    elif isinstance(exc, PermissionDeniedException):
+        code, title = _CODES_BY_STATUS[403]
+    return problem_response(
+        request,
+        status=status,
+        code=code,
+        title=title,
+        detail=exc.detail,
+        headers=exc.headers,
+    )
+
+
+def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    log.warning("backing service unavailable: %r", exc)
+    return problem_response(
+        request,
+        status=503,
+        code="service_unavailable",
+        title=_CODES_BY_STATUS[503][1],
+        detail="a backing service is unavailable; retry with the same Idempotency-Key",
+        headers={"Retry-After": "1"},
+    )
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        request,
+        status=500,
+        code="internal_error",
+        title="Internal error",
+        detail="an unexpected error occurred; it has been logged",
+    )
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    DomainError: _domain,
+    ValidationException: _validation,
+    HTTPException: _http,
+    asyncpg.PostgresConnectionError: _unavailable,
+    asyncpg.CannotConnectNowError: _unavailable,
+    asyncpg.TooManyConnectionsError: _unavailable,
+    asyncpg.InterfaceError: _unavailable,
+    ConnectionError: _unavailable,
+    TimeoutError: _unavailable,
+    RedisConnectionError: _unavailable,
+    RedisTimeoutError: _unavailable,
+    Exception: _unexpected,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "Problem", "problem_response"]

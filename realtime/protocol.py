@@ -1,0 +1,88 @@
+"""The WebSocket protocol (AsyncAPI at ``/asyncapi.json``), as msgspec types.
+
+Client frames are a tagged union on ``type``. Server events share one envelope
+``{"type", "seq", "ts", "data"}`` whose ``type`` is the event type (``balance.updated``...);
+control frames (``pong``, ``resync``, ``error``, ``ready``) are tagged structs of their own.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+
+# --- client -> server -------------------------------------------------------------------
+
+
+class AuthFrame(msgspec.Struct, tag_field="type", tag="auth", forbid_unknown_fields=True):
+    token: str
+
+
+class PingFrame(msgspec.Struct, tag_field="type", tag="ping", forbid_unknown_fields=True):
+    pass
+
+
+class ResumeFrame(msgspec.Struct, tag_field="type", tag="resume", forbid_unknown_fields=True):
+    last_seq: Annotated[int, msgspec.Meta(ge=0)]
+
+
+ClientFrame = AuthFrame | PingFrame | ResumeFrame
+client_frame_decoder = msgspec.json.Decoder(ClientFrame)
+
+# --- server -> client -------------------------------------------------------------------
+
+
+class EventEnvelope(msgspec.Struct, frozen=True):
+    type: str
+    seq: int
+    ts: datetime
+    data: dict[str, Any]
+
+
+class ReadyFrame(msgspec.Struct, tag_field="type", tag="ready"):
+    member_id: str
+    last_seq: int
+
+
+class PongFrame(msgspec.Struct, tag_field="type", tag="pong"):
+    pass
+
+
+class ResyncFrame(msgspec.Struct, tag_field="type", tag="resync"):
+    pass
+
+
+class ErrorFrame(msgspec.Struct, tag_field="type", tag="error"):
+    code: str
+    message: str
+
+
+ServerControlFrame = ReadyFrame | PongFrame | ResyncFrame | ErrorFrame
+
+
+class _SeqOnly(msgspec.Struct):
+    seq: int
+
+
+_encoder = msgspec.json.Encoder()
+_seq_decoder = msgspec.json.Decoder(_SeqOnly)
+
+
+def encode(frame: EventEnvelope | ServerControlFrame) -> bytes:
+    return _encoder.encode(frame)
+
+
+def envelope_seq(raw: bytes) -> int:
+    """The ``seq`` of an encoded envelope, without decoding the rest of it."""
+    return _seq_decoder.decode(raw).seq
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# Close codes of the contract.
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_AUTH_TIMEOUT = 4408
+CLOSE_TOO_SLOW = 4429

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pytest
+
+from backend.settings import DEV_SECRET_KEY, SettingsError, load_settings
+
+EXTERNAL = {"DATABASE_URL": "postgresql://db/x", "REDIS_URL": "redis://cache/0"}
+STRONG_SECRET = "s" * 40
+
+
+def test_defaults_describe_a_development_service_on_embedded_servers() -> None:
+    settings = load_settings({})
+    assert settings.environment == "development"
+    assert settings.uses_embedded_servers
+    assert settings.port == 8000
+    assert settings.secret_key == DEV_SECRET_KEY
+
+
+def test_values_come_from_prefixed_variables_and_are_converted() -> None:
+    settings = load_settings({**EXTERNAL, "ASTROCOFFEE_PORT": "9001", "ASTROCOFFEE_WORKERS": "4"})
+    assert (settings.port, settings.workers) == (9001, 4)
+    assert settings.database_url == "postgresql://db/x"
+    assert not settings.uses_embedded_servers
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ASTROCOFFEE_PORT": "0"}, "port"),
+        ({"ASTROCOFFEE_PORT": "eighty"}, "port"),
+        ({"ASTROCOFFEE_ENVIRONMENT": "staging"}, "environment"),
+        ({"ASTROCOFFEE_SECRET_KEY": "short"}, "secret_key"),
+        ({"DATABASE_URL": "postgresql://db/x"}, "both"),
+    ],
+)
+def test_invalid_settings_are_refused_with_the_reason(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(env)
+
+
+def test_production_refuses_development_secret_switches_and_embedded_servers() -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings(
+            {"ASTROCOFFEE_ENVIRONMENT": "production", "ASTROCOFFEE_DEV_OTP_CODE": "000000"}
+        )
+    reason = str(refused.value)
+    assert "embedded servers" in reason
+    assert "SECRET_KEY" in reason
+    assert "DEV_OTP_CODE" in reason
+
+
+def test_production_starts_with_real_servers_and_a_real_secret() -> None:
+    settings = load_settings(
+        {
+            **EXTERNAL,
+            "ASTROCOFFEE_ENVIRONMENT": "production",
+            "ASTROCOFFEE_SECRET_KEY": STRONG_SECRET,
+        }
+    )
+    assert settings.environment == "production"

@@ -1,0 +1,138 @@
+"""Test fixtures: real PostgreSQL and Redis, a real uvicorn server, clean data per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import servers as test_servers
+
+_SERVERS: test_servers.RunServers | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Prepare servers before test modules import anything that reads DATABASE_URL."""
+    global _SERVERS
+    if hasattr(config, "workerinput"):  # pragma: no cover - no xdist here
+        return
+    _SERVERS = test_servers.start()
+    os.environ.update(
+        {
+            "DATABASE_URL": _SERVERS.database_url,
+            "REDIS_URL": _SERVERS.redis_url,
+            "PICCOLO_CONF": "db.piccolo_conf",
+            "ASTROCOFFEE_ENVIRONMENT": "test",
+            "ASTROCOFFEE_REDIS_PREFIX": _SERVERS.redis_prefix,
+            "ASTROCOFFEE_LOG_LEVEL": "WARNING",
+        }
+    )
+    from db.migrate import apply_migrations
+
+    asyncio.run(apply_migrations(_SERVERS.database_url))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _SERVERS
+    if _SERVERS is not None:
+        test_servers.stop(_SERVERS)
+        _SERVERS = None
+
+
+@pytest.fixture(scope="session")
+def servers() -> test_servers.RunServers:
+    assert _SERVERS is not None
+    return _SERVERS
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    ws_url: str
+    app: Any
+    sms: RecordingSmsSender
+
+
+class RecordingSmsSender:
+    """Stands in for the external SMS gateway: keeps the last code sent to each phone."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, str] = {}
+
+    async def send(self, *, phone: str, code: str) -> None:
+        self.codes[phone] = code
+
+
+@pytest.fixture(scope="session")
+async def live_server() -> AsyncIterator[LiveServer]:
+    """The real app on a real uvicorn server, in the tests' event loop."""
+    import uvicorn
+
+    from backend.app import create_app
+
+    sms = RecordingSmsSender()
+    app = create_app(otp_sender=sms)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            ws="websockets-sansio",
+            lifespan="on",
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", app, sms)
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture
+async def client(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=live_server.base_url, timeout=10) as http:
+        yield http
+
+
+TABLES = (
+    "idempotency_record, member_event, ledger_entry, purchase, account, member, terminal, store"
+)
+
+
+@pytest.fixture(autouse=True)
+async def clean_data(servers: test_servers.RunServers) -> AsyncIterator[None]:
+    """Each test starts with empty tables and no Redis keys of this run."""
+    yield
+    import asyncpg
+    import redis.asyncio as aioredis
+
+    connection = await asyncpg.connect(servers.database_url)
+    try:
+        await connection.execute(f"TRUNCATE {TABLES} CASCADE")
+    finally:
+        await connection.close()
+    redis = aioredis.Redis.from_url(servers.redis_url)
+    try:
+        keys = [key async for key in redis.scan_iter(match=servers.redis_prefix + "*")]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()

@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import LiveServer
+from tests.factories import LoggedInMember, Till, buy, log_in, open_till, purchase_body
+
+
+async def recv(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
+    return dict(json.loads(await asyncio.wait_for(ws.recv(), timeout)))
+
+
+async def close_code(ws: ClientConnection, timeout: float = 10.0) -> int | None:
+    with pytest.raises(ConnectionClosed):
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    return ws.close_code
+
+
+@pytest.fixture
+async def member(client: httpx.AsyncClient, live_server: LiveServer) -> LoggedInMember:
+    return await log_in(client, live_server.sms)
+
+
+@pytest.fixture
+async def till() -> Till:
+    return await open_till()
+
+
+@pytest.mark.parametrize("how", ["query", "header", "first_frame"])
+async def test_a_member_authenticates_in_each_supported_way(
+    live_server: LiveServer, member: LoggedInMember, how: str
+) -> None:
+    url = f"{live_server.ws_url}/v1/ws"
+    headers = {}
+    if how == "query":
+        url += f"?token={member.access_token}"
+    elif how == "header":
+        headers = member.headers
+    async with websockets.connect(url, additional_headers=headers) as ws:
+        if how == "first_frame":
+            await ws.send(json.dumps({"type": "auth", "token": member.access_token}))
+        ready = await recv(ws)
+        assert ready == {"type": "ready", "member_id": member.member_id, "last_seq": 0}
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await recv(ws) == {"type": "pong"}
+
+
+async def test_a_bad_token_closes_with_4401(live_server: LiveServer) -> None:
+    async with websockets.connect(f"{live_server.ws_url}/v1/ws?token=forged") as ws:
+        assert await close_code(ws) == 4401
+
+
+async def test_a_first_frame_that_is_not_auth_closes_with_4401(live_server: LiveServer) -> None:
+    async with websockets.connect(f"{live_server.ws_url}/v1/ws") as ws:
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await close_code(ws) == 4401
+
+
+async def test_no_credentials_within_the_timeout_closes_with_4408(live_server: LiveServer) -> None:
+    async with websockets.connect(f"{live_server.ws_url}/v1/ws") as ws:
+        assert await close_code(ws, timeout=15) == 4408
+
+
+async def test_a_purchase_pushes_balance_updated_to_every_device_of_the_member(
+    client: httpx.AsyncClient, live_server: LiveServer, member: LoggedInMember, till: Till
+) -> None:
+    url = f"{live_server.ws_url}/v1/ws?token={member.access_token}"
+    async with websockets.connect(url) as phone, websockets.connect(url) as laptop:
+        await recv(phone)
+        await recv(laptop)
+        response = await buy(client, till, purchase_body(member.card_number, amount=35000))
+        assert response.status_code == 201
+        for device in (phone, laptop):
+            created = await recv(device)
+            updated = await recv(device)
+            assert (created["type"], created["seq"]) == ("transaction.created", 1)
+            assert (updated["type"], updated["seq"]) == ("balance.updated", 2)
+            assert updated["data"]["available"] == 17
+            assert updated["data"]["purchase_id"] == response.json()["purchase_id"]
+            assert updated["ts"].endswith("Z")
+
+
+async def test_other_members_events_are_not_seen(
+    client: httpx.AsyncClient, live_server: LiveServer, member: LoggedInMember, till: Till
+) -> None:
+    other = await log_in(client, live_server.sms)
+    async with websockets.connect(f"{live_server.ws_url}/v1/ws?token={member.access_token}") as ws:
+        await recv(ws)
+        await buy(client, till, purchase_body(other.card_number))
+        await buy(client, till, purchase_body(member.card_number))
+        first = await recv(ws)
+        assert first["data"]["purchase_id"]
+        assert first["seq"] == 1  # the member's own first event, not the other member's
+
+
+async def test_resume_replays_missed_events_in_order_then_continues_live(
+    client: httpx.AsyncClient, live_server: LiveServer, member: LoggedInMember, till: Till
+) -> None:
+    for _ in range(3):  # seq 1..6 happen while the phone is away
+        await buy(client, till, purchase_body(member.card_number))
+    async with websockets.connect(f"{live_server.ws_url}/v1/ws?token={member.access_token}") as ws:
+        assert (await recv(ws))["last_seq"] == 6
+        await ws.send(json.dumps({"type": "resume", "last_seq": 2}))
+        # A sale lands while the replay is being sent: it must follow, once, in order.
+        await buy(client, till, purchase_body(member.card_number))
+        seqs = [(await recv(ws))["seq"] for _ in range(6)]
+        assert seqs == [3, 4, 5, 6, 7, 8]
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await recv(ws) == {"type": "pong"}
+
+
+async def test_resume_from_the_future_asks_for_a_resync(
+    live_server: LiveServer, member: LoggedInMember
+) -> None:
+    async with websockets.connect(f"{live_server.ws_url}/v1/ws?token={member.access_token}") as ws:
+        await recv(ws)
+        await ws.send(json.dumps({"type": "resume", "last_seq": 99}))
+        assert await recv(ws) == {"type": "resync"}
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ['{"type": "resume", "last_seq": -1}', '{"type": "dance"}', "not json", '{"type": "resume"}'],
+)
+async def test_malformed_frames_get_an_error_frame_and_the_socket_stays_open(
+    live_server: LiveServer, member: LoggedInMember, frame: str
+) -> None:
+    async with websockets.connect(f"{live_server.ws_url}/v1/ws?token={member.access_token}") as ws:
+        await recv(ws)
+        await ws.send(frame)
+        error = await recv(ws)
+        assert (error["type"], error["code"]) == ("error", "bad_frame")
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await recv(ws) == {"type": "pong"}
+
+
+async def test_an_oversized_frame_closes_with_1009(
+    live_server: LiveServer, member: LoggedInMember
+) -> None:
+    async with websockets.connect(
+        f"{live_server.ws_url}/v1/ws?token={member.access_token}", max_size=None
+    ) as ws:
+        await recv(ws)
+        await ws.send(json.dumps({"type": "ping", "pad": "x" * 10_000}))
+        assert await close_code(ws) == 1009
+
+
+async def test_an_event_whose_publish_was_lost_is_replayed_before_the_next_one(
+    client: httpx.AsyncClient, live_server: LiveServer, member: LoggedInMember, till: Till
+) -> None:
+    import uuid
+
+    from backend.loyalty.events import append_member_event
+    from db.pool import engine
+
+    async with websockets.connect(f"{live_server.ws_url}/v1/ws?token={member.access_token}") as ws:
+        await recv(ws)
+        # Committed but never published (as if Redis had been down at that moment).
+        async with engine().transaction():
+            await append_member_event(
+                member_id=uuid.UUID(member.member_id), type="tier.changed", data={"tier": "green"}
+            )
+        await buy(client, till, purchase_body(member.card_number))
+        frames = [await recv(ws) for _ in range(3)]
+        assert [(f["seq"], f["type"]) for f in frames] == [
+            (1, "tier.changed"),
+            (2, "transaction.created"),
+            (3, "balance.updated"),
+        ]
