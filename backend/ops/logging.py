@@ -15,7 +15,11 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 # Attributes every LogRecord has; anything else was passed in ``extra=`` and is logged.
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn adds a copy with terminal colours
+}
 _encoder = msgspec.json.Encoder()
 
 
