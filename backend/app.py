@@ -6,17 +6,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 
-from backend.auth.controllers import AuthController
+from backend.auth.access import allow, authorize
+from backend.auth.callers import Role
+from backend.auth.controllers import AuthController, MySessionsController, StaffLoginController
 from backend.auth.middleware import build_auth
 from backend.auth.otp import LoggingOtpSender, OtpSender, OtpService
 from backend.auth.service import AuthService
 from backend.auth.sessions import SessionStore
+from backend.auth.sms import HttpSmsSender
+from backend.auth.terminals import TerminalDirectory
 from backend.auth.tokens import TokenIssuer
 from backend.members.controllers import MeController
 from backend.members.qr import QrTokens
@@ -25,9 +30,14 @@ from backend.ops.logging import configure_logging
 from backend.ops.request_id import request_id_middleware
 from backend.payments.controllers import PurchaseController
 from backend.payments.purchases import PurchaseService
+from backend.payments.webhook_controller import PaymentWebhookController
+from backend.payments.webhooks import WebhookService
 from backend.problems import EXCEPTION_HANDLERS
+from backend.rate_limits import STORE_NAME, per_client_ip, per_terminal
 from backend.realtime_wiring import MemberEventReplay, MemberTokenAuthenticator
 from backend.settings import Settings, SettingsError, load_settings
+from backend.staff.controllers import AdminStaffController, StaffMeController
+from backend.stores.controllers import AdminStoreController
 from db.pool import close_pool, start_pool
 from realtime.asyncapi import asyncapi_document
 from realtime.gateway import GatewayConfig, create_gateway
@@ -51,26 +61,33 @@ def create_app(
             "servers and sets them when they are missing"
         )
     redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-    hub = Hub(redis=redis, prefix=settings.redis_prefix)
-    sessions = SessionStore(
-        redis=redis, prefix=settings.redis_prefix, ttl_s=settings.refresh_token_ttl_s
-    )
+    prefix = settings.redis_prefix
+    hub = Hub(redis=redis, prefix=prefix)
+    sessions = SessionStore(redis=redis, prefix=prefix, ttl_s=settings.refresh_token_ttl_s)
     tokens = TokenIssuer(secret=settings.secret_key, ttl_s=settings.access_token_ttl_s)
+    sms = _sms_sender(settings) if otp_sender is None else otp_sender
     otp = OtpService(
         redis=redis,
-        sender=otp_sender or LoggingOtpSender(),
+        sender=sms,
         secret=settings.secret_key,
-        prefix=settings.redis_prefix,
+        prefix=prefix,
         ttl_s=settings.otp_ttl_s,
         max_attempts=settings.otp_max_attempts,
+        sends_per_phone=settings.otp_sends_per_phone,
+        send_window_s=settings.otp_send_window_s,
         fixed_code=settings.dev_otp_code,
     )
-    qr_tokens = QrTokens(redis=redis, prefix=settings.redis_prefix)
-    publisher = EventPublisher(redis=redis, prefix=settings.redis_prefix)
+    qr_tokens = QrTokens(redis=redis, prefix=prefix)
+    terminals = TerminalDirectory(redis=redis, prefix=prefix)
+    publisher = EventPublisher(redis=redis, prefix=prefix)
     services: dict[str, Any] = {
         "auth_service": AuthService(otp=otp, sessions=sessions, tokens=tokens),
         "purchase_service": PurchaseService(qr_tokens=qr_tokens, publisher=publisher),
+        "webhook_service": WebhookService(
+            redis=redis, prefix=prefix, secrets=settings.webhook_secrets
+        ),
         "qr_tokens": qr_tokens,
+        "terminal_directory": terminals,
     }
     gateway = create_gateway(
         hub=hub,
@@ -81,11 +98,12 @@ def create_app(
             queue_size=settings.ws_queue_size,
             max_frame_bytes=settings.ws_max_frame_bytes,
         ),
+        route_opt=allow(Role.ANONYMOUS),  # authenticates members itself, see realtime.gateway
     )
     auth = build_auth(settings.secret_key)
     asyncapi = asyncapi_document(title=TITLE + " (WebSocket)", version=API_VERSION)
 
-    @get("/asyncapi.json", opt={"exclude_from_auth": True}, include_in_schema=False)
+    @get("/asyncapi.json", opt=allow(Role.ANONYMOUS), include_in_schema=False)
     async def asyncapi_json() -> dict[str, Any]:
         return asyncapi
 
@@ -97,30 +115,58 @@ def create_app(
             yield
         finally:
             await hub.stop()
+            if isinstance(sms, HttpSmsSender):
+                await sms.aclose()
             await redis.aclose()
             await close_pool()
 
+    login_routes = Router(
+        path="/",
+        route_handlers=[AuthController, StaffLoginController],
+        middleware=[per_client_ip(settings.auth_rate_limit_per_minute).middleware],
+    )
+    pos_routes = Router(
+        path="/",
+        route_handlers=[PurchaseController],
+        middleware=[per_terminal(settings.pos_rate_limit_per_minute).middleware],
+    )
     return Litestar(
         route_handlers=[
             HealthController,
-            AuthController,
+            login_routes,
+            pos_routes,
             MeController,
-            PurchaseController,
+            MySessionsController,
+            StaffMeController,
+            AdminStaffController,
+            AdminStoreController,
+            PaymentWebhookController,
             gateway,
             asyncapi_json,
         ],
+        guards=[authorize],
         dependencies={
             name: Provide(_constant(service), sync_to_thread=False)
             for name, service in services.items()
         },
-        state=State({"settings": settings, "redis": redis, "hub": hub, "sessions": sessions}),
+        state=State(
+            {
+                "settings": settings,
+                "redis": redis,
+                "hub": hub,
+                "sessions": sessions,
+                "terminals": terminals,
+            }
+        ),
+        stores={STORE_NAME: RedisStore(redis, namespace=f"{prefix}ratelimit")},
         middleware=[request_id_middleware, auth.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title=TITLE,
             version=API_VERSION,
-            path="/schema",
+            # Public documents; the router's options carry the access rule to their handlers.
+            openapi_router=Router(path="/schema", route_handlers=[], opt=allow(Role.ANONYMOUS)),
             components=[auth.openapi_components],
             security=[auth.security_requirement],
         ),
@@ -128,6 +174,12 @@ def create_app(
         debug=False,
         logging_config=None,  # Ours (JSON, request ids) is already in place.
     )
+
+
+def _sms_sender(settings: Settings) -> OtpSender:
+    if settings.sms_gateway_url is None:
+        return LoggingOtpSender()
+    return HttpSmsSender(url=settings.sms_gateway_url, token=settings.sms_gateway_token)
 
 
 def _constant(value: Any) -> Any:

@@ -59,6 +59,16 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--new-terminal", action="store_true", help="mint another demo terminal key")
     seed.set_defaults(handler=_seed_demo)
 
+    admin = commands.add_parser(
+        "create-admin", help="create the first admin (password from stdin or a prompt)"
+    )
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", required=True)
+    admin.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    admin.set_defaults(handler=_create_admin)
+
     ledger = commands.add_parser("ledger", help="ledger maintenance")
     ledger_commands = ledger.add_subparsers(required=True, metavar="action")
     verify = ledger_commands.add_parser("verify", help="recompute every balance from the ledger")
@@ -93,6 +103,40 @@ def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     async def work() -> int:
         seed = await seed_demo(new_terminal=args.new_terminal)
         print(_how_to_try(settings, seed))
+        return 0
+
+    return _with_pool(work)
+
+
+def _create_admin(_: Settings, args: argparse.Namespace) -> int:
+    import getpass
+
+    import msgspec
+
+    from backend.errors import DomainError
+    from backend.staff.schemas import StaffCreate
+    from backend.staff.service import create_staff
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password for the new admin: ")
+    try:
+        data = msgspec.convert(
+            {"email": args.email, "name": args.name, "password": password, "role": "admin"},
+            StaffCreate,
+        )
+    except msgspec.ValidationError as exc:
+        print(f"astrocoffee: {exc}", file=sys.stderr)
+        return 2
+
+    async def work() -> int:
+        try:
+            admin = await create_staff(data)
+        except DomainError as exc:
+            print(f"astrocoffee: {exc.detail}", file=sys.stderr)
+            return 1
+        print(f"admin {admin.email} created ({admin.id})")
         return 0
 
     return _with_pool(work)

@@ -6,7 +6,8 @@ import uuid
 
 from litestar.exceptions import NotAuthorizedException
 
-from backend.auth.middleware import member_from_token
+from backend.auth.callers import MemberCaller
+from backend.auth.middleware import caller_from_token
 from backend.auth.sessions import SessionStore
 from backend.auth.tokens import TokenIssuer
 from backend.loyalty.events import events_after
@@ -38,5 +39,5 @@ class MemberTokenAuthenticator:
             decoded = self._tokens.decode(token)
         except NotAuthorizedException:
             return None
-        member = await member_from_token(decoded, self._sessions)
-        return None if member is None else str(member.member_id)
+        caller = await caller_from_token(decoded, self._sessions)
+        return str(caller.member_id) if isinstance(caller, MemberCaller) else None

@@ -16,6 +16,7 @@ import msgspec
 
 # Marked as what it is: a development default, refused in production.
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105
+DEV_WEBHOOK_SECRET = "dev-only-insecure-webhook-secret"  # noqa: S105
 _PREFIX = "ASTROCOFFEE_"
 _UNPREFIXED = ("database_url", "redis_url")
 
@@ -38,7 +39,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     secret_key: Annotated[str, msgspec.Meta(min_length=32)] = DEV_SECRET_KEY
     # A fixed one-time code accepted for every phone: development only.
-    dev_otp_code: str | None = None
+    dev_otp_code: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")] | None = None
+    # SMS gateway for one-time codes; unset means codes are only logged (development only).
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str | None = None
+    # HMAC secret of payment provider webhooks; the previous one is accepted while rotating.
+    payment_webhook_secret: Annotated[str, msgspec.Meta(min_length=16)] = DEV_WEBHOOK_SECRET
+    payment_webhook_secret_previous: str | None = None
+    auth_rate_limit_per_minute: Positive = 30
+    pos_rate_limit_per_minute: Positive = 1200
+    otp_sends_per_phone: Positive = 5
+    otp_send_window_s: Positive = 900
     redis_prefix: str = "ac:"
     access_token_ttl_s: Positive = 900
     refresh_token_ttl_s: Positive = 30 * 24 * 3600
@@ -65,12 +76,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             problems.append("ASTROCOFFEE_SECRET_KEY is the development default")
         if self.dev_otp_code is not None:
             problems.append("ASTROCOFFEE_DEV_OTP_CODE is a development-only switch")
+        if self.sms_gateway_url is None:
+            problems.append("ASTROCOFFEE_SMS_GATEWAY_URL is unset (codes would only be logged)")
+        if self.payment_webhook_secret == DEV_WEBHOOK_SECRET:
+            problems.append("ASTROCOFFEE_PAYMENT_WEBHOOK_SECRET is the development default")
         if problems:
             raise SettingsError("refusing to start in production: " + "; ".join(problems))
 
     @property
     def uses_embedded_servers(self) -> bool:
         return self.database_url is None
+
+    @property
+    def webhook_secrets(self) -> tuple[str, ...]:
+        previous = self.payment_webhook_secret_previous
+        return (self.payment_webhook_secret,) + ((previous,) if previous else ())
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from piccolo.columns import (
     JSONB,
     UUID,
+    Array,
     BigInt,
+    Boolean,
     ForeignKey,
     Integer,
     OnDelete,
@@ -40,6 +42,31 @@ class Terminal(Table, tablename="terminal"):
     key_hash = Varchar(length=64, unique=True, help_text="SHA-256 of the whole API key.")
     revoked_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
+
+
+class StaffUser(Table, tablename="staff_user"):
+    """Baristas and managers work in the listed stores; admins run the whole chain."""
+
+    id = UUID(primary_key=True, default=new_id)
+    email = Varchar(length=254, unique=True, help_text="Lower-cased login.")
+    name = Varchar(length=200)
+    password_hash = Varchar(length=255, help_text="argon2id.")
+    role = Varchar(length=16, help_text="barista, manager or admin.")
+    store_ids = Array(UUID(), default=list, help_text="Stores a barista or manager works in.")
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+
+    known_role = Check("role IN ('barista', 'manager', 'admin')")
+
+
+class PaymentEvent(Table, tablename="payment_event"):
+    """A verified webhook from the payment provider, kept once per provider event id."""
+
+    id = UUID(primary_key=True, default=new_id)
+    provider_event_id = Varchar(length=100, unique=True)
+    type = Varchar(length=60)
+    payload = JSONB()
+    received_at = Timestamptz()
 
 
 class Member(Table, tablename="member"):
@@ -130,6 +157,8 @@ class IdempotencyRecord(Table, tablename="idempotency_record"):
 ALL_TABLES: tuple[type[Table], ...] = (
     Store,
     Terminal,
+    StaffUser,
+    PaymentEvent,
     Member,
     Account,
     Purchase,

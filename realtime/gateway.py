@@ -166,8 +166,16 @@ class MemberStream:
 
 
 def create_gateway(
-    *, hub: Hub, authenticate: Authenticate, replay: ReplaySource, config: GatewayConfig
+    *,
+    hub: Hub,
+    authenticate: Authenticate,
+    replay: ReplaySource,
+    config: GatewayConfig,
+    route_opt: dict[str, Any] | None = None,
 ) -> WebsocketRouteHandler:
+    """The ``/v1/ws`` route. It authenticates by itself (header, query or first frame), so
+    ``route_opt`` should exclude it from the app's authentication middleware."""
+
     async def member_events(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.accept()
         member_id = await _authenticate(socket, authenticate, config)
@@ -189,7 +197,7 @@ def create_gateway(
 
     return websocket(
         "/v1/ws",
-        opt={"exclude_from_auth": True},
+        opt={"exclude_from_auth": True, **(route_opt or {})},
         name="member_events",
         description="Live member events; see /asyncapi.json.",
     )(member_events)

@@ -31,7 +31,7 @@ def run_env(servers: RunServers, **extra: str) -> dict[str, str]:
 
 
 def astrocoffee(
-    *args: str, env: dict[str, str], timeout: float = 120
+    *args: str, env: dict[str, str], timeout: float = 120, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(SCRIPT), *args],
@@ -41,4 +41,5 @@ def astrocoffee(
         text=True,
         timeout=timeout,
         check=False,
+        input=stdin,
     )

@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,10 @@ def pytest_configure(config: pytest.Config) -> None:
             "ASTROCOFFEE_ENVIRONMENT": "test",
             "ASTROCOFFEE_REDIS_PREFIX": _SERVERS.redis_prefix,
             "ASTROCOFFEE_LOG_LEVEL": "WARNING",
+            # Generous, so that tests making many logins are not throttled; the limits
+            # themselves are tested on an app built with small ones (test_rate_limits.py).
+            "ASTROCOFFEE_AUTH_RATE_LIMIT_PER_MINUTE": "100000",
+            "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "100000",
         }
     )
     from db.migrate import apply_migrations
@@ -75,15 +80,11 @@ class RecordingSmsSender:
         self.codes[phone] = code
 
 
-@pytest.fixture(scope="session")
-async def live_server() -> AsyncIterator[LiveServer]:
-    """The real app on a real uvicorn server, in the tests' event loop."""
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve ``app`` with a real uvicorn in the tests' event loop; yield host:port."""
     import uvicorn
 
-    from backend.app import create_app
-
-    sms = RecordingSmsSender()
-    app = create_app(otp_sender=sms)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -101,20 +102,28 @@ async def live_server() -> AsyncIterator[LiveServer]:
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
-    yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", app, sms)
-    server.should_exit = True
-    await task
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+async def live_server() -> AsyncIterator[LiveServer]:
+    """The app as configured for the tests, on a real server."""
+    from backend.app import create_app
+
+    sms = RecordingSmsSender()
+    app = create_app(otp_sender=sms)
+    async with serving(app) as address:
+        yield LiveServer(f"http://{address}", f"ws://{address}", app, sms)
 
 
 @pytest.fixture
 async def client(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=live_server.base_url, timeout=10) as http:
         yield http
-
-
-TABLES = (
-    "idempotency_record, member_event, ledger_entry, purchase, account, member, terminal, store"
-)
 
 
 @pytest.fixture(autouse=True)
@@ -124,9 +133,12 @@ async def clean_data(servers: test_servers.RunServers) -> AsyncIterator[None]:
     import asyncpg
     import redis.asyncio as aioredis
 
+    from db.tables import ALL_TABLES
+
+    tables = ", ".join(table._meta.tablename for table in ALL_TABLES)
     connection = await asyncpg.connect(servers.database_url)
     try:
-        await connection.execute(f"TRUNCATE {TABLES} CASCADE")
+        await connection.execute(f"TRUNCATE {tables} CASCADE")
     finally:
         await connection.close()
     redis = aioredis.Redis.from_url(servers.redis_url)

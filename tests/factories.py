@@ -16,6 +16,7 @@ from db.tables import Member, Store
 class Till:
     store_id: uuid.UUID
     key: str
+    terminal_id: uuid.UUID | None = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -47,8 +48,15 @@ def unique_phone() -> str:
 async def open_till(*, currency: str = "RUB", code: str | None = None) -> Till:
     store = Store(code=code or f"S-{uuid.uuid4().hex[:8]}", name="Test store", currency=currency)
     await store.save()
-    _, key = await create_terminal(store=store, name="till 1")
-    return Till(store_id=store.id, key=key)
+    terminal, key = await create_terminal(store=store, name="till 1")
+    return Till(store_id=store.id, key=key, terminal_id=terminal.id)
+
+
+async def another_till(store_id: uuid.UUID) -> Till:
+    store = await Store.objects().where(Store.id == store_id).first()
+    assert store is not None
+    terminal, key = await create_terminal(store=store, name="another till")
+    return Till(store_id=store_id, key=key, terminal_id=terminal.id)
 
 
 async def log_in(client: httpx.AsyncClient, sms: Any, phone: str | None = None) -> LoggedInMember:
@@ -88,4 +96,49 @@ async def buy(
         "/v1/purchases",
         json=body,
         headers={**till.headers, "Idempotency-Key": key or uuid.uuid4().hex},
+    )
+
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class SignedInStaff:
+    staff_id: str
+    email: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+async def hire(
+    client: httpx.AsyncClient, role: str, store_ids: list[uuid.UUID] | None = None
+) -> SignedInStaff:
+    """Create a staff user through the service and sign them in through the API."""
+    from backend.staff.schemas import StaffCreate
+    from backend.staff.service import create_staff
+
+    email = f"{role}-{uuid.uuid4().hex[:8]}@astrocoffee.test"
+    created = await create_staff(
+        StaffCreate(
+            email=email,
+            name=f"Test {role}",
+            password=STAFF_PASSWORD,
+            role=role,  # type: ignore[arg-type]
+            store_ids=store_ids or [],
+        )
+    )
+    response = await client.post(
+        "/v1/staff/token", json={"email": email, "password": STAFF_PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    tokens = response.json()
+    return SignedInStaff(
+        staff_id=str(created.id),
+        email=email,
+        access_token=tokens["access_token"],
+        refresh_token=tokens["refresh_token"],
     )

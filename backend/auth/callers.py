@@ -1,25 +1,29 @@
-"""The kinds of caller, and the guards with which every route declares who may call it.
-
-Authentication (``auth.middleware``) turns credentials into one of these; authorization is
-decided here and nowhere else.
-"""
+"""The kinds of caller that authentication (``auth.middleware``) produces."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
 
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
 
-from backend.errors import Forbidden, Unauthorized
+class Role(StrEnum):
+    ANONYMOUS = "anonymous"
+    MEMBER = "member"
+    TERMINAL = "terminal"
+    BARISTA = "barista"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+STAFF_ROLES = frozenset({Role.BARISTA, Role.MANAGER, Role.ADMIN})
 
 
 @dataclass(frozen=True, slots=True)
 class MemberCaller:
     member_id: uuid.UUID
     session_id: str
+    role: Role = Role.MEMBER
 
     @property
     def scope(self) -> str:
@@ -30,26 +34,26 @@ class MemberCaller:
 class TerminalCaller:
     terminal_id: uuid.UUID
     store_id: uuid.UUID
+    role: Role = Role.TERMINAL
 
     @property
     def scope(self) -> str:
         return f"terminal:{self.terminal_id}"
 
 
-Caller = MemberCaller | TerminalCaller
+@dataclass(frozen=True, slots=True)
+class StaffCaller:
+    staff_id: uuid.UUID
+    role: Role
+    store_ids: frozenset[uuid.UUID]
+    session_id: str
+
+    @property
+    def scope(self) -> str:
+        return f"staff:{self.staff_id}"
+
+    def works_in(self, store_id: uuid.UUID) -> bool:
+        return self.role == Role.ADMIN or store_id in self.store_ids
 
 
-def _caller(connection: ASGIConnection[Any, Any, Any, Any]) -> object:
-    if "user" not in connection.scope:
-        raise Unauthorized("no credentials were presented")
-    return connection.user
-
-
-def members_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    if not isinstance(_caller(connection), MemberCaller):
-        raise Forbidden("this endpoint is for members")
-
-
-def terminals_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    if not isinstance(_caller(connection), TerminalCaller):
-        raise Forbidden("this endpoint is for POS terminals (X-Api-Key)")
+Caller = MemberCaller | TerminalCaller | StaffCaller

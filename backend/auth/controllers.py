@@ -1,25 +1,33 @@
-"""HTTP for login, refresh and logout."""
+"""HTTP for logins, refresh, logout and a member's device sessions."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, post
+from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from backend.auth.callers import MemberCaller, members_only
+from backend.auth.access import allow
+from backend.auth.callers import MemberCaller, Role, StaffCaller
 from backend.auth.schemas import (
     OtpAccepted,
     OtpRequest,
     RefreshRequest,
+    SessionList,
     TokenRequest,
     TokenResponse,
 )
 from backend.auth.service import AuthService
+from backend.staff.schemas import StaffLogin
+from backend.strict_body import strict_body
 
-PUBLIC = {"exclude_from_auth": True}
+PUBLIC = allow(Role.ANONYMOUS)
+
+
+def device_of(request: Request[Any, Any, Any]) -> str:
+    return request.headers.get("user-agent", "")[:200]
 
 
 class AuthController(Controller):
@@ -28,27 +36,88 @@ class AuthController(Controller):
 
     @post("/otp", status_code=HTTP_202_ACCEPTED, opt=PUBLIC, summary="Send a one-time code")
     async def request_otp(
-        self, data: JSONBody[OtpRequest], auth_service: NamedDependency[AuthService]
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[OtpRequest],
+        auth_service: NamedDependency[AuthService],
     ) -> OtpAccepted:
-        await auth_service.otp.request_code(data.phone)
+        body = await strict_body(request, OtpRequest)
+        await auth_service.otp.request_code(body.phone)
         return OtpAccepted(expires_in=auth_service.otp.ttl_s)
 
-    @post("/token", status_code=200, opt=PUBLIC, summary="Log in with phone and code")
+    @post("/token", status_code=200, opt=PUBLIC, summary="Member login with phone and code")
     async def issue_token(
-        self, data: JSONBody[TokenRequest], auth_service: NamedDependency[AuthService]
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[TokenRequest],
+        auth_service: NamedDependency[AuthService],
     ) -> TokenResponse:
-        return await auth_service.log_in_member(phone=data.phone, code=data.code)
+        body = await strict_body(request, TokenRequest)
+        return await auth_service.log_in_member(
+            phone=body.phone, code=body.code, device=device_of(request)
+        )
 
     @post("/refresh", status_code=200, opt=PUBLIC, summary="Rotate the refresh token")
     async def refresh(
-        self, data: JSONBody[RefreshRequest], auth_service: NamedDependency[AuthService]
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[RefreshRequest],
+        auth_service: NamedDependency[AuthService],
     ) -> TokenResponse:
-        return await auth_service.refresh(data.refresh_token)
+        body = await strict_body(request, RefreshRequest)
+        return await auth_service.refresh(body.refresh_token)
 
     @post(
-        "/logout", status_code=HTTP_204_NO_CONTENT, guards=[members_only], summary="Revoke session"
+        "/logout",
+        status_code=HTTP_204_NO_CONTENT,
+        opt=allow(Role.MEMBER, Role.BARISTA, Role.MANAGER, Role.ADMIN),
+        summary="End this session",
     )
     async def log_out(
-        self, request: Request[MemberCaller, Any, Any], auth_service: NamedDependency[AuthService]
+        self,
+        request: Request[MemberCaller | StaffCaller, Any, Any],
+        auth_service: NamedDependency[AuthService],
     ) -> None:
         await auth_service.log_out(request.user.session_id)
+
+
+class StaffLoginController(Controller):
+    path = "/v1/staff"
+    tags = ["auth"]
+
+    @post("/token", status_code=200, opt=PUBLIC, summary="Staff login with email and password")
+    async def issue_staff_token(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[StaffLogin],
+        auth_service: NamedDependency[AuthService],
+    ) -> TokenResponse:
+        body = await strict_body(request, StaffLogin)
+        return await auth_service.log_in_staff(
+            email=body.email, password=body.password, device=device_of(request)
+        )
+
+
+class MySessionsController(Controller):
+    path = "/v1/me/sessions"
+    tags = ["me"]
+
+    @get("/", opt=allow(Role.MEMBER), summary="The member's signed-in devices")
+    async def list_sessions(
+        self, request: Request[MemberCaller, Any, Any], auth_service: NamedDependency[AuthService]
+    ) -> SessionList:
+        caller = request.user
+        return await auth_service.list_sessions(
+            member_id=caller.member_id, current=caller.session_id
+        )
+
+    @delete(
+        "/{session_id:str}", opt=allow(Role.MEMBER), summary="Sign a device out", status_code=204
+    )
+    async def end_session(
+        self,
+        request: Request[MemberCaller, Any, Any],
+        session_id: FromPath[str],
+        auth_service: NamedDependency[AuthService],
+    ) -> None:
+        await auth_service.end_session(member_id=request.user.member_id, session_id=session_id)

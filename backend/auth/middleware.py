@@ -1,8 +1,7 @@
 """Authentication: one middleware that recognises every kind of credential.
 
-It extends Litestar's JWT middleware (bearer tokens for members) with ``X-Api-Key`` for POS
-terminals, so a route is authenticated unless it opts out with ``exclude_from_auth`` and
-says with a guard (``backend.auth.callers``) which callers it serves.
+It extends Litestar's JWT middleware (bearer tokens for members and staff) with
+``X-Api-Key`` for POS terminals. What a caller may do is decided in ``backend.auth.access``.
 """
 
 from __future__ import annotations
@@ -15,10 +14,11 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.middleware.authentication import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
-from backend.auth.callers import Caller, MemberCaller
+from backend.auth.callers import Caller, MemberCaller, Role, StaffCaller
 from backend.auth.sessions import SessionStore
-from backend.auth.terminals import authenticate_terminal
-from backend.auth.tokens import ALGORITHM, ISSUER
+from backend.auth.terminals import TerminalDirectory
+from backend.auth.tokens import ALGORITHM, ISSUER, MEMBER, STAFF
+from db.tables import StaffUser
 
 API_KEY_HEADER = "x-api-key"
 
@@ -29,42 +29,59 @@ class CallerAuthenticationMiddleware(JWTAuthenticationMiddleware):
     ) -> AuthenticationResult:
         api_key = connection.headers.get(API_KEY_HEADER)
         if api_key is not None:
-            terminal = await authenticate_terminal(api_key)
+            terminals: TerminalDirectory = connection.app.state.terminals
+            terminal = await terminals.authenticate(api_key)
             if terminal is None:
                 raise NotAuthorizedException("unknown or revoked API key")
             return AuthenticationResult(user=terminal, auth=None)
         return await super().authenticate_request(connection)
 
 
-async def member_from_token(token: Token, sessions: SessionStore) -> MemberCaller | None:
-    """The member a decoded access token stands for, if its session is still open."""
-    if token.extras.get("kind") != "member":
-        return None
+async def caller_from_token(
+    token: Token, sessions: SessionStore
+) -> MemberCaller | StaffCaller | None:
+    """The member or staff user a decoded access token stands for, if still allowed in."""
+    kind = token.extras.get("kind")
     session_id = str(token.extras.get("sid", ""))
     # Checked on every request so that logout takes effect at once, not at token expiry.
-    if not session_id or not await sessions.is_active(session_id):
+    if kind not in (MEMBER, STAFF) or not await sessions.is_active(session_id):
         return None
     try:
-        return MemberCaller(member_id=uuid.UUID(token.sub), session_id=session_id)
+        subject = uuid.UUID(token.sub)
     except ValueError:
         return None
+    if kind == MEMBER:
+        return MemberCaller(member_id=subject, session_id=session_id)
+    # Role, stores and deactivation take effect at once: read them on every request.
+    row = (
+        await StaffUser.select(StaffUser.role, StaffUser.store_ids, StaffUser.active)
+        .where(StaffUser.id == subject)
+        .first()
+    )
+    if row is None or not row["active"]:
+        return None
+    return StaffCaller(
+        staff_id=subject,
+        role=Role(row["role"]),
+        store_ids=frozenset(row["store_ids"]),
+        session_id=session_id,
+    )
 
 
-async def _member_from_request(
+async def _caller_from_request(
     token: Token, connection: ASGIConnection[Any, Any, Any, Any]
-) -> MemberCaller | None:
-    return await member_from_token(token, connection.app.state.sessions)
+) -> MemberCaller | StaffCaller | None:
+    return await caller_from_token(token, connection.app.state.sessions)
 
 
 def build_auth(secret: str) -> JWTAuth[Caller, Token]:
     return JWTAuth[Caller, Token](
-        retrieve_user_handler=_member_from_request,
+        retrieve_user_handler=_caller_from_request,
         token_secret=secret,
         algorithm=ALGORITHM,
         accepted_issuers=[ISSUER],
         authentication_middleware_class=CallerAuthenticationMiddleware,
-        # Our routes opt out one by one with opt={"exclude_from_auth": True}; the generated
-        # OpenAPI documents are Litestar's own routes, so they are excluded by path.
-        exclude=["^/schema"],
+        # Routes opt out by declaring Role.ANONYMOUS (see backend.auth.access).
+        exclude=None,
         openapi_security_scheme_name="BearerToken",
     )

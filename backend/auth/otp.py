@@ -10,7 +10,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from backend.errors import InvalidOtp
+from backend.errors import InvalidOtp, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ class OtpService:
         prefix: str,
         ttl_s: int,
         max_attempts: int,
+        sends_per_phone: int,
+        send_window_s: int,
         fixed_code: str | None = None,
     ) -> None:
         self._redis = redis
@@ -45,6 +47,8 @@ class OtpService:
         self.ttl_s = ttl_s
         self._max_attempts = max_attempts
         self._fixed_code = fixed_code
+        self._sends_per_phone = sends_per_phone
+        self._send_window_s = send_window_s
 
     def _key(self, phone: str) -> str:
         return f"{self._prefix}otp:{phone}"
@@ -54,6 +58,16 @@ class OtpService:
         return hmac.new(self._secret, f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
 
     async def request_code(self, phone: str) -> None:
+        # Per phone, on top of the per-IP limit on the route: Litestar's limiter keys on the
+        # request, not on a field of the body, so this counter is our own (fixed window).
+        sends_key = f"{self._prefix}otp-sends:{phone}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            # SET NX starts the window; INCR keeps its expiry (works on Redis 6, unlike EXPIRE NX).
+            pipe.set(sends_key, 0, ex=self._send_window_s, nx=True)
+            pipe.incr(sends_key)
+            _, sends = await pipe.execute()
+        if sends > self._sends_per_phone:
+            raise TooManyRequests("too many codes sent to this phone; try again later")
         code = self._fixed_code or f"{secrets.randbelow(10**6):06d}"
         key = self._key(phone)
         async with self._redis.pipeline(transaction=True) as pipe:

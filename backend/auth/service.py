@@ -1,17 +1,18 @@
-"""Member login: one-time code in, tokens out; refresh and logout."""
+"""Logins (members by one-time code, staff by password), refresh, logout, device sessions."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from backend.auth.otp import OtpService
-from backend.auth.schemas import TokenResponse
+from backend.auth.schemas import SessionList, SessionOut, TokenResponse
 from backend.auth.sessions import SessionStore
-from backend.auth.tokens import TokenIssuer
+from backend.auth.tokens import MEMBER, STAFF, TokenIssuer
 from backend.errors import Unauthorized
 from backend.members.service import enrol_or_get_member
-
-MEMBER = "member"
+from backend.staff.service import check_login
+from db.tables import StaffUser
 
 
 class AuthService:
@@ -20,30 +21,63 @@ class AuthService:
         self._sessions = sessions
         self._tokens = tokens
 
-    async def log_in_member(self, *, phone: str, code: str) -> TokenResponse:
+    async def log_in_member(self, *, phone: str, code: str, device: str) -> TokenResponse:
         await self.otp.verify(phone, code)
         member_id = await enrol_or_get_member(phone)
-        return await self._issue(member_id)
+        session = await self._sessions.open(subject=member_id, kind=MEMBER, device=device)
+        return await self._tokens_for(member_id, MEMBER, session.session_id, session.refresh_token)
+
+    async def log_in_staff(self, *, email: str, password: str, device: str) -> TokenResponse:
+        staff_id = await check_login(email, password)
+        session = await self._sessions.open(subject=staff_id, kind=STAFF, device=device)
+        return await self._tokens_for(staff_id, STAFF, session.session_id, session.refresh_token)
 
     async def refresh(self, refresh_token: str) -> TokenResponse:
         subject, kind, session = await self._sessions.rotate(refresh_token)
-        if kind != MEMBER:
-            raise Unauthorized("not a member session")
-        return self._tokens_for(subject, session.session_id, session.refresh_token)
+        return await self._tokens_for(subject, kind, session.session_id, session.refresh_token)
 
     async def log_out(self, session_id: str) -> None:
         await self._sessions.revoke(session_id)
 
-    async def _issue(self, member_id: uuid.UUID) -> TokenResponse:
-        session = await self._sessions.open(subject=member_id, kind=MEMBER)
-        return self._tokens_for(member_id, session.session_id, session.refresh_token)
+    async def list_sessions(self, *, member_id: uuid.UUID, current: str) -> SessionList:
+        sessions = await self._sessions.list(subject=member_id, kind=MEMBER)
+        return SessionList(
+            items=[
+                SessionOut(
+                    session_id=s.session_id,
+                    device=s.device,
+                    created_at=datetime.fromtimestamp(s.created_at, UTC),
+                    last_used_at=datetime.fromtimestamp(s.last_used_at, UTC),
+                    current=s.session_id == current,
+                )
+                for s in sessions
+            ]
+        )
 
-    def _tokens_for(self, member_id: uuid.UUID, session_id: str, refresh: str) -> TokenResponse:
+    async def end_session(self, *, member_id: uuid.UUID, session_id: str) -> None:
+        await self._sessions.revoke_owned(subject=member_id, kind=MEMBER, session_id=session_id)
+
+    async def _tokens_for(
+        self, subject: uuid.UUID, kind: str, session_id: str, refresh: str
+    ) -> TokenResponse:
+        access = self._tokens.access_token(subject=subject, kind=kind, session_id=session_id)
+        ttl = self._tokens.ttl_s
+        if kind == MEMBER:
+            return TokenResponse(
+                access_token=access, refresh_token=refresh, expires_in=ttl, member_id=subject
+            )
+        row = (
+            await StaffUser.select(StaffUser.role, StaffUser.active)
+            .where(StaffUser.id == subject)
+            .first()
+        )
+        if row is None or not row["active"]:
+            await self._sessions.revoke(session_id)
+            raise Unauthorized("this staff account is disabled")
         return TokenResponse(
-            access_token=self._tokens.access_token(
-                subject=member_id, kind=MEMBER, session_id=session_id
-            ),
+            access_token=access,
             refresh_token=refresh,
-            expires_in=self._tokens.ttl_s,
-            member_id=member_id,
+            expires_in=ttl,
+            staff_id=subject,
+            role=row["role"],
         )

@@ -1,7 +1,8 @@
 """Login sessions in Redis, with refresh tokens that rotate on every use.
 
 A refresh token is ``<session id>.<secret>``; Redis keeps only the secret's hash. Using a
-token that was already rotated away means it leaked: the whole session is revoked.
+token that was already rotated away means it leaked: the whole session is revoked. Each
+subject's sessions are also indexed, so a member can list their devices and end one.
 """
 
 from __future__ import annotations
@@ -14,17 +15,29 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from backend.errors import Unauthorized
+from backend.errors import NotFound, Unauthorized
 
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedSession:
     session_id: str
     refresh_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    session_id: str
+    device: str
+    created_at: int
+    last_used_at: int
 
 
 class SessionStore:
@@ -36,10 +49,14 @@ class SessionStore:
     def _key(self, session_id: str) -> str:
         return f"{self._prefix}session:{session_id}"
 
-    async def open(self, *, subject: uuid.UUID, kind: str) -> IssuedSession:
+    def _index(self, kind: str, subject: uuid.UUID | str) -> str:
+        return f"{self._prefix}sessions:{kind}:{subject}"
+
+    async def open(self, *, subject: uuid.UUID, kind: str, device: str = "") -> IssuedSession:
         session_id = secrets.token_urlsafe(16)
         secret = secrets.token_urlsafe(32)
         key = self._key(session_id)
+        now = int(time.time())
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(
                 key,
@@ -47,10 +64,14 @@ class SessionStore:
                     "subject": str(subject),
                     "kind": kind,
                     "refresh_hash": _hash(secret),
-                    "created_at": int(time.time()),
+                    "device": device[:200],
+                    "created_at": now,
+                    "last_used_at": now,
                 },
             )
             pipe.expire(key, self._ttl_s)
+            pipe.sadd(self._index(kind, subject), session_id)
+            pipe.expire(self._index(kind, subject), self._ttl_s)
             await pipe.execute()
         return IssuedSession(session_id=session_id, refresh_token=f"{session_id}.{secret}")
 
@@ -62,25 +83,62 @@ class SessionStore:
         session_id, _, secret = refresh_token.partition(".")
         if not session_id or not secret:
             raise Unauthorized("malformed refresh token")
-        key = self._key(session_id)
         new_secret = secrets.token_urlsafe(32)
         # Compare-and-swap in one step, so two concurrent refreshes cannot both win.
         result = await self._redis.eval(
-            _ROTATE_SCRIPT, 1, key, _hash(secret), _hash(new_secret), self._ttl_s
+            _ROTATE_SCRIPT,
+            1,
+            self._key(session_id),
+            _hash(secret),
+            _hash(new_secret),
+            self._ttl_s,
+            int(time.time()),
         )
         if result is None:
             raise Unauthorized("session expired or revoked")
-        if result == b"reused" or result == "reused":
+        if isinstance(result, bytes | str) and _text(result) == "reused":
             raise Unauthorized("refresh token reuse detected; the session is revoked")
-        subject, kind = (v.decode() if isinstance(v, bytes) else str(v) for v in result)
+        subject, kind = (_text(v) for v in result)
         return (
             uuid.UUID(subject),
             kind,
             IssuedSession(session_id=session_id, refresh_token=f"{session_id}.{new_secret}"),
         )
 
+    async def list(self, *, subject: uuid.UUID, kind: str) -> list[SessionInfo]:
+        index = self._index(kind, subject)
+        sessions = []
+        for raw_id in await self._redis.smembers(index):
+            session_id = _text(raw_id)
+            fields = await self._redis.hmget(
+                self._key(session_id), ["device", "created_at", "last_used_at"]
+            )
+            if fields[1] is None:
+                await self._redis.srem(index, session_id)
+                continue
+            sessions.append(
+                SessionInfo(
+                    session_id=session_id,
+                    device=_text(fields[0] or b""),
+                    created_at=int(fields[1]),
+                    last_used_at=int(fields[2] or fields[1]),
+                )
+            )
+        return sorted(sessions, key=lambda s: s.created_at)
+
     async def revoke(self, session_id: str) -> None:
-        await self._redis.delete(self._key(session_id))
+        key = self._key(session_id)
+        owner = await self._redis.hmget(key, ["subject", "kind"])
+        await self._redis.delete(key)
+        if owner[0] is not None and owner[1] is not None:
+            await self._redis.srem(self._index(_text(owner[1]), _text(owner[0])), session_id)
+
+    async def revoke_owned(self, *, subject: uuid.UUID, kind: str, session_id: str) -> None:
+        """End one of the subject's own sessions; someone else's looks like a missing one."""
+        owner = await self._redis.hget(self._key(session_id), "subject")
+        if owner is None or _text(owner) != str(subject):
+            raise NotFound("no such session")
+        await self.revoke(session_id)
 
 
 _ROTATE_SCRIPT = """
@@ -90,7 +148,7 @@ if current ~= ARGV[1] then
   redis.call('DEL', KEYS[1])
   return 'reused'
 end
-redis.call('HSET', KEYS[1], 'refresh_hash', ARGV[2])
+redis.call('HSET', KEYS[1], 'refresh_hash', ARGV[2], 'last_used_at', ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return redis.call('HMGET', KEYS[1], 'subject', 'kind')
 """

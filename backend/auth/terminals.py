@@ -1,21 +1,68 @@
-"""Look up the terminal behind an ``X-Api-Key``."""
+"""Terminals: created for one store, authenticated by API key through a short Redis cache.
+
+Revocation beats the cache: revoking replaces the cache entry with a tombstone that outlives
+any cached copy, and the cache is only ever filled with ``SET NX``, so a lookup that read the
+database just before the revocation cannot write a stale "valid" back over the tombstone.
+"""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+
 from backend.auth.api_keys import display_prefix, hash_api_key, new_api_key
 from backend.auth.callers import TerminalCaller
+from backend.errors import NotFound
 from db.tables import Store, Terminal
 
+CACHE_TTL_S = 60
+_TOMBSTONE = b"revoked"
+_TOMBSTONE_TTL_S = CACHE_TTL_S * 10
 
-async def authenticate_terminal(api_key: str) -> TerminalCaller | None:
-    row = (
-        await Terminal.select(Terminal.id, Terminal.store)
-        .where((Terminal.key_hash == hash_api_key(api_key)) & Terminal.revoked_at.is_null())
-        .first()
-    )
-    if row is None:
-        return None
-    return TerminalCaller(terminal_id=row["id"], store_id=row["store"])
+
+class TerminalDirectory:
+    def __init__(self, *, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    def _key(self, key_hash: str) -> str:
+        return f"{self._prefix}terminal:{key_hash}"
+
+    async def authenticate(self, api_key: str) -> TerminalCaller | None:
+        key_hash = hash_api_key(api_key)
+        cached = await self._redis.get(self._key(key_hash))
+        if cached == _TOMBSTONE:
+            return None
+        if cached is not None:
+            text = cached.decode() if isinstance(cached, bytes) else str(cached)
+            terminal_id, _, store_id = text.partition(":")
+            return TerminalCaller(terminal_id=uuid.UUID(terminal_id), store_id=uuid.UUID(store_id))
+        row = (
+            await Terminal.select(Terminal.id, Terminal.store, Terminal.revoked_at)
+            .where(Terminal.key_hash == key_hash)
+            .first()
+        )
+        if row is None:
+            return None
+        if row["revoked_at"] is not None:
+            await self._redis.set(self._key(key_hash), _TOMBSTONE, ex=_TOMBSTONE_TTL_S)
+            return None
+        await self._redis.set(
+            self._key(key_hash), f"{row['id']}:{row['store']}", ex=CACHE_TTL_S, nx=True
+        )
+        return TerminalCaller(terminal_id=row["id"], store_id=row["store"])
+
+    async def revoke(self, terminal_id: uuid.UUID) -> Terminal:
+        terminal = await Terminal.objects().where(Terminal.id == terminal_id).first()
+        if terminal is None:
+            raise NotFound(f"terminal {terminal_id} does not exist")
+        if terminal.revoked_at is None:
+            terminal.revoked_at = datetime.now(UTC)
+            await terminal.save([Terminal.revoked_at])
+        await self._redis.set(self._key(terminal.key_hash), _TOMBSTONE, ex=_TOMBSTONE_TTL_S)
+        return terminal
 
 
 async def create_terminal(*, store: Store, name: str) -> tuple[Terminal, str]:

@@ -10,6 +10,8 @@ from litestar.security.jwt import Token
 
 ALGORITHM = "HS256"
 ISSUER = "astrocoffee"
+MEMBER = "member"
+STAFF = "staff"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,8 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 
-from backend.auth.callers import MemberCaller, members_only
+from backend.auth.access import allow
+from backend.auth.callers import MemberCaller, Role
 from backend.members.qr import QrTokens
 from backend.members.schemas import MeResponse, QrTokenResponse
 from backend.members.service import get_profile
@@ -16,13 +17,14 @@ from backend.members.service import get_profile
 class MeController(Controller):
     path = "/v1/me"
     tags = ["me"]
-    guards = [members_only]
 
-    @get("/", summary="The member's profile, card, tier and balance")
+    @get("/", opt=allow(Role.MEMBER), summary="The member's profile, card, tier and balance")
     async def get_me(self, request: Request[MemberCaller, Any, Any]) -> MeResponse:
         return await get_profile(request.user.member_id)
 
-    @get("/qr", summary="A short-lived, single-use token for the POS to scan")
+    @get(
+        "/qr", opt=allow(Role.MEMBER), summary="A short-lived, single-use token for the POS to scan"
+    )
     async def get_qr(
         self, request: Request[MemberCaller, Any, Any], qr_tokens: NamedDependency[QrTokens]
     ) -> QrTokenResponse:

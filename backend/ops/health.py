@@ -9,11 +9,13 @@ import msgspec
 from litestar import Controller, Request, Response, get
 from redis.asyncio import Redis
 
+from backend.auth.access import allow
+from backend.auth.callers import Role
 from db.pool import engine
 from realtime.hub import Hub
 
 _CHECK_TIMEOUT_S = 2.0
-PUBLIC = {"exclude_from_auth": True}
+PUBLIC = allow(Role.ANONYMOUS)
 
 
 class Health(msgspec.Struct, frozen=True):

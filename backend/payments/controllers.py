@@ -8,7 +8,8 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody
 
-from backend.auth.callers import TerminalCaller, terminals_only
+from backend.auth.access import allow
+from backend.auth.callers import Role, TerminalCaller
 from backend.idempotency import check_key
 from backend.payments.purchases import PurchaseService
 from backend.payments.schemas import PurchaseRequest, PurchaseResponse
@@ -27,10 +28,10 @@ IdempotencyKey = Annotated[
 class PurchaseController(Controller):
     path = "/v1/purchases"
     tags = ["purchases"]
-    guards = [terminals_only]
 
     @post(
         "/",
+        opt=allow(Role.TERMINAL),
         summary="Record a one-shot sale",
         description="Earns points on the amount paid; optionally redeems points as a discount.",
         status_code=201,

@@ -47,6 +47,10 @@ def test_production_refuses_development_secret_switches_and_embedded_servers() -
     assert "embedded servers" in reason
     assert "SECRET_KEY" in reason
     assert "DEV_OTP_CODE" in reason
+    assert "SMS_GATEWAY_URL" in reason
+    assert "PAYMENT_WEBHOOK_SECRET" in reason
+    assert "SMS_GATEWAY_URL" in reason
+    assert "PAYMENT_WEBHOOK_SECRET" in reason
 
 
 def test_production_starts_with_real_servers_and_a_real_secret() -> None:
@@ -55,6 +59,9 @@ def test_production_starts_with_real_servers_and_a_real_secret() -> None:
             **EXTERNAL,
             "ASTROCOFFEE_ENVIRONMENT": "production",
             "ASTROCOFFEE_SECRET_KEY": STRONG_SECRET,
+            "ASTROCOFFEE_SMS_GATEWAY_URL": "https://sms.example/send",
+            "ASTROCOFFEE_PAYMENT_WEBHOOK_SECRET": "w" * 32,
         }
     )
     assert settings.environment == "production"
+    assert settings.webhook_secrets == ("w" * 32,)

@@ -176,3 +176,26 @@ async def test_an_event_whose_publish_was_lost_is_replayed_before_the_next_one(
             (2, "transaction.created"),
             (3, "balance.updated"),
         ]
+
+
+async def test_only_member_tokens_open_a_member_stream(
+    client: httpx.AsyncClient, live_server: LiveServer, till: Till
+) -> None:
+    from tests.factories import hire
+
+    admin = await hire(client, "admin")
+    async with websockets.connect(f"{live_server.ws_url}/v1/ws?token={admin.access_token}") as ws:
+        assert await close_code(ws) == 4401
+    async with websockets.connect(
+        f"{live_server.ws_url}/v1/ws", additional_headers=till.headers
+    ) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": till.key}))
+        assert await close_code(ws) == 4401
+
+
+async def test_a_logged_out_session_cannot_open_a_stream(
+    client: httpx.AsyncClient, live_server: LiveServer, member: LoggedInMember
+) -> None:
+    await client.post("/v1/auth/logout", headers=member.headers)
+    async with websockets.connect(f"{live_server.ws_url}/v1/ws?token={member.access_token}") as ws:
+        assert await close_code(ws) == 4401

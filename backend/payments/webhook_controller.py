@@ -1,0 +1,27 @@
+"""HTTP for the payment provider's webhooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, post
+from litestar.di import NamedDependency
+
+from backend.auth.access import allow
+from backend.auth.callers import Role
+from backend.payments.webhooks import WebhookReceipt, WebhookService
+
+
+class PaymentWebhookController(Controller):
+    path = "/v1/webhooks/payments"
+    tags = ["webhooks"]
+
+    # Anonymous to the token middleware: the HMAC signature over the body is the credential,
+    # checked by the service before anything is read or written.
+    @post("/", opt=allow(Role.ANONYMOUS), status_code=200, summary="Signed payment events")
+    async def receive(
+        self, request: Request[Any, Any, Any], webhook_service: NamedDependency[WebhookService]
+    ) -> WebhookReceipt:
+        return await webhook_service.receive(
+            signature=request.headers.get("x-signature"), body=await request.body()
+        )

@@ -1,0 +1,58 @@
+"""Payment provider webhooks: verified, deduplicated, recorded.
+
+What each event does to an order is the app-orders capability; here every accepted event is
+stored once per provider event id, and nothing is stored for a delivery that fails the
+signature, is stale, or replays a signature already seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from backend.errors import Unauthorized, ValidationFailed
+from backend.payments.webhook_signature import TOLERANCE_S, verify_signature
+from db.tables import PaymentEvent
+
+
+class ProviderEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+    type: Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=r"^[a-z_.]+$")]
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class WebhookReceipt(msgspec.Struct, frozen=True):
+    received: bool
+    duplicate: bool
+
+
+class WebhookService:
+    def __init__(self, *, redis: Redis, prefix: str, secrets: Sequence[str]) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._secrets = tuple(secrets)
+
+    async def receive(self, *, signature: str | None, body: bytes) -> WebhookReceipt:
+        verify_signature(signature, body, self._secrets)
+        try:
+            event = msgspec.json.decode(body, type=ProviderEvent, strict=True)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise ValidationFailed(f"the webhook body is not valid: {exc}") from exc
+        # An identical signed delivery seen before is a replay; the provider signs each
+        # attempt afresh. Remembered a little longer than the window it could be valid in.
+        digest = hashlib.sha256((signature or "").encode()).hexdigest()
+        seen_key = f"{self._prefix}webhook:{digest}"
+        if not await self._redis.set(seen_key, b"1", nx=True, ex=TOLERANCE_S * 2 + 60):
+            raise Unauthorized("this signed delivery was already received (replay)")
+        inserted = (
+            await PaymentEvent.insert(
+                PaymentEvent(provider_event_id=event.id, type=event.type, payload=event.data)
+            )
+            .on_conflict(target=PaymentEvent.provider_event_id, action="DO NOTHING")
+            .returning(PaymentEvent.id)
+        )
+        return WebhookReceipt(received=True, duplicate=not inserted)

@@ -1,0 +1,1 @@
+"""Staff users: baristas, managers and admins; their login and their management."""

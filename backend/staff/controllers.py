@@ -1,0 +1,57 @@
+"""HTTP for staff: who am I, and staff management by admins."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, patch, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from backend.auth.access import allow
+from backend.auth.callers import Role, StaffCaller
+from backend.staff import service
+from backend.staff.schemas import StaffCreate, StaffOut, StaffPage, StaffUpdate
+from backend.strict_body import strict_body
+
+STAFF = allow(Role.BARISTA, Role.MANAGER, Role.ADMIN)
+ADMIN = allow(Role.ADMIN)
+Limit = Annotated[int, QueryParameter(ge=1, le=service.PAGE_MAX)]
+Cursor = Annotated[str | None, QueryParameter(max_length=64)]
+
+
+class StaffMeController(Controller):
+    path = "/v1/staff/me"
+    tags = ["staff"]
+
+    @get("/", opt=STAFF, summary="The signed-in staff user")
+    async def get_me(self, request: Request[StaffCaller, Any, Any]) -> StaffOut:
+        return await service.get_staff(request.user.staff_id)
+
+
+class AdminStaffController(Controller):
+    path = "/v1/admin/staff"
+    tags = ["admin"]
+
+    @get("/", opt=ADMIN, summary="List staff users")
+    async def list_staff(self, limit: Limit = 50, cursor: Cursor = None) -> StaffPage:
+        return await service.list_staff(limit=limit, cursor=cursor)
+
+    @post("/", opt=ADMIN, summary="Create a staff user", status_code=201)
+    async def create_staff(
+        self, request: Request[StaffCaller, Any, Any], data: JSONBody[StaffCreate]
+    ) -> StaffOut:
+        return await service.create_staff(await strict_body(request, StaffCreate))
+
+    @get("/{staff_id:uuid}", opt=ADMIN, summary="One staff user")
+    async def get_staff(self, staff_id: FromPath[uuid.UUID]) -> StaffOut:
+        return await service.get_staff(staff_id)
+
+    @patch("/{staff_id:uuid}", opt=ADMIN, summary="Change role, stores, status or password")
+    async def update_staff(
+        self,
+        request: Request[StaffCaller, Any, Any],
+        staff_id: FromPath[uuid.UUID],
+        data: JSONBody[StaffUpdate],
+    ) -> StaffOut:
+        return await service.update_staff(staff_id, await strict_body(request, StaffUpdate))

@@ -1,0 +1,1 @@
+"""Stores and their POS terminals, managed by admins and store managers."""

@@ -1,0 +1,84 @@
+"""HTTP for store and terminal management."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from backend.auth.access import allow
+from backend.auth.callers import Role, StaffCaller
+from backend.auth.terminals import TerminalDirectory
+from backend.stores import service
+from backend.stores.schemas import (
+    NewTerminal,
+    StoreCreate,
+    StoreList,
+    StoreOut,
+    TerminalCreate,
+    TerminalList,
+    TerminalOut,
+)
+from backend.strict_body import strict_body
+
+STAFF = allow(Role.BARISTA, Role.MANAGER, Role.ADMIN)
+MANAGERS = allow(Role.MANAGER, Role.ADMIN)
+
+
+class AdminStoreController(Controller):
+    path = "/v1/admin"
+    tags = ["admin"]
+
+    @get("/stores", opt=STAFF, summary="Stores the caller works in (admins: all)")
+    async def list_stores(self, request: Request[StaffCaller, Any, Any]) -> StoreList:
+        return await service.list_stores_for(request.user)
+
+    @post("/stores", opt=allow(Role.ADMIN), summary="Open a store", status_code=201)
+    async def create_store(
+        self, request: Request[StaffCaller, Any, Any], data: JSONBody[StoreCreate]
+    ) -> StoreOut:
+        return await service.create_store(await strict_body(request, StoreCreate))
+
+    @get("/stores/{store_id:uuid}", opt=STAFF, summary="One store")
+    async def get_store(
+        self, request: Request[StaffCaller, Any, Any], store_id: FromPath[uuid.UUID]
+    ) -> StoreOut:
+        return await service.get_store_for(request.user, store_id)
+
+    @get("/stores/{store_id:uuid}/terminals", opt=MANAGERS, summary="The store's terminals")
+    async def list_terminals(
+        self, request: Request[StaffCaller, Any, Any], store_id: FromPath[uuid.UUID]
+    ) -> TerminalList:
+        return await service.list_terminals(request.user, store_id)
+
+    @post(
+        "/stores/{store_id:uuid}/terminals",
+        opt=MANAGERS,
+        summary="Create a terminal; its API key is shown this once",
+        status_code=201,
+    )
+    async def create_terminal(
+        self,
+        request: Request[StaffCaller, Any, Any],
+        store_id: FromPath[uuid.UUID],
+        data: JSONBody[TerminalCreate],
+    ) -> NewTerminal:
+        body = await strict_body(request, TerminalCreate)
+        return await service.add_terminal(request.user, store_id, body.name)
+
+    @post(
+        "/terminals/{terminal_id:uuid}/revoke",
+        opt=MANAGERS,
+        summary="Revoke a terminal's key, effective at once",
+        status_code=200,
+    )
+    async def revoke_terminal(
+        self,
+        request: Request[StaffCaller, Any, Any],
+        terminal_id: FromPath[uuid.UUID],
+        terminal_directory: NamedDependency[TerminalDirectory],
+    ) -> TerminalOut:
+        return await service.revoke_terminal(request.user, terminal_id, terminal_directory)

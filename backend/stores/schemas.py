@@ -1,0 +1,53 @@
+"""API shapes of stores and terminals."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+
+
+class StoreCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    code: Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$", examples=["MSK-01"])]
+    name: Name
+    currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")] = "RUB"
+
+
+class StoreOut(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    code: str
+    name: str
+    currency: str
+    created_at: datetime
+
+
+class StoreList(msgspec.Struct, frozen=True):
+    items: list[StoreOut]
+
+
+class TerminalCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: Name
+
+
+class TerminalOut(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    store_id: uuid.UUID
+    name: str
+    key_prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class NewTerminal(msgspec.Struct, frozen=True):
+    """The only time the key is shown: store it in the till now."""
+
+    terminal: TerminalOut
+    api_key: str
+
+
+class TerminalList(msgspec.Struct, frozen=True):
+    items: list[TerminalOut]

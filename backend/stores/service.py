@@ -1,0 +1,99 @@
+"""Stores and terminals, with the store scoping of ``backend.auth.access`` applied."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from asyncpg.exceptions import UniqueViolationError
+
+from backend.auth.access import require_admin_or_store_manager, require_store
+from backend.auth.callers import Role, StaffCaller
+from backend.auth.terminals import TerminalDirectory, create_terminal
+from backend.errors import Conflict, NotFound
+from backend.stores.schemas import (
+    NewTerminal,
+    StoreCreate,
+    StoreList,
+    StoreOut,
+    TerminalList,
+    TerminalOut,
+)
+from db.tables import Store, Terminal
+
+_STORE_COLUMNS = (Store.id, Store.code, Store.name, Store.currency, Store.created_at)
+_TERMINAL_COLUMNS = (
+    Terminal.id,
+    Terminal.store.as_alias("store_id"),
+    Terminal.name,
+    Terminal.key_prefix,
+    Terminal.created_at,
+    Terminal.revoked_at,
+)
+
+
+async def create_store(data: StoreCreate) -> StoreOut:
+    store = Store(code=data.code, name=data.name, currency=data.currency)
+    try:
+        await store.save()
+    except UniqueViolationError as exc:
+        raise Conflict(f"a store with code {data.code} exists") from exc
+    return await get_store(store.id)
+
+
+async def get_store(store_id: uuid.UUID) -> StoreOut:
+    row = await Store.select(*_STORE_COLUMNS).where(Store.id == store_id).first()
+    if row is None:
+        raise NotFound(f"store {store_id} does not exist")
+    return StoreOut(**row)
+
+
+async def get_store_for(caller: StaffCaller, store_id: uuid.UUID) -> StoreOut:
+    require_store(caller, store_id)
+    return await get_store(store_id)
+
+
+async def list_stores_for(caller: StaffCaller) -> StoreList:
+    query: Any = Store.select(*_STORE_COLUMNS).order_by(Store.code)
+    if caller.role != Role.ADMIN:
+        if not caller.store_ids:
+            return StoreList(items=[])
+        query = query.where(Store.id.is_in(list(caller.store_ids)))
+    return StoreList(items=[StoreOut(**row) for row in await query])
+
+
+async def add_terminal(caller: StaffCaller, store_id: uuid.UUID, name: str) -> NewTerminal:
+    require_admin_or_store_manager(caller, store_id)
+    store = await Store.objects().where(Store.id == store_id).first()
+    if store is None:
+        raise NotFound(f"store {store_id} does not exist")
+    terminal, key = await create_terminal(store=store, name=name)
+    return NewTerminal(terminal=await _terminal(terminal.id), api_key=key)
+
+
+async def list_terminals(caller: StaffCaller, store_id: uuid.UUID) -> TerminalList:
+    require_admin_or_store_manager(caller, store_id)
+    rows = (
+        await Terminal.select(*_TERMINAL_COLUMNS)
+        .where(Terminal.store == store_id)
+        .order_by(Terminal.created_at)
+    )
+    return TerminalList(items=[TerminalOut(**row) for row in rows])
+
+
+async def revoke_terminal(
+    caller: StaffCaller, terminal_id: uuid.UUID, directory: TerminalDirectory
+) -> TerminalOut:
+    row = await Terminal.select(Terminal.store).where(Terminal.id == terminal_id).first()
+    if row is None:
+        raise NotFound(f"terminal {terminal_id} does not exist")
+    require_admin_or_store_manager(caller, row["store"])
+    await directory.revoke(terminal_id)
+    return await _terminal(terminal_id)
+
+
+async def _terminal(terminal_id: uuid.UUID) -> TerminalOut:
+    row = await Terminal.select(*_TERMINAL_COLUMNS).where(Terminal.id == terminal_id).first()
+    if row is None:
+        raise NotFound(f"terminal {terminal_id} does not exist")
+    return TerminalOut(**row)

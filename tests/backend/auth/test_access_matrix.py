@@ -1,0 +1,198 @@
+"""Every route of the app against every kind of caller.
+
+The routes come from the app's router, so a route added without an entry in EXPECTED fails
+here; a route that declares no access rule is refused by the app (fail closed) and fails
+here too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from litestar.routes import HTTPRoute
+
+from db.tables import Terminal
+from tests.conftest import LiveServer
+from tests.factories import another_till, hire, log_in, open_till
+
+CALLERS = (
+    "anonymous",
+    "member_a",
+    "member_b",
+    "barista_1",
+    "barista_2",
+    "manager_1",
+    "admin",
+    "terminal_1",
+    "revoked_terminal",
+)
+EVERYONE = frozenset(CALLERS)
+MEMBER_A = frozenset({"member_a"})
+MEMBERS = frozenset({"member_a", "member_b"})
+STAFF = frozenset({"barista_1", "barista_2", "manager_1", "admin"})
+STORE_1_STAFF = frozenset({"barista_1", "manager_1", "admin"})
+STORE_1_MANAGERS = frozenset({"manager_1", "admin"})
+ADMIN = frozenset({"admin"})
+NOBODY: frozenset[str] = frozenset()
+
+# (method, route path as Litestar names it) -> callers that get past authorization.
+# Path parameters are filled with store 1, a terminal of store 1, barista 1 and one of
+# member A's sessions, so the store and ownership rules are exercised too.
+EXPECTED: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/health/live"): EVERYONE,
+    ("GET", "/health/ready"): EVERYONE,
+    ("GET", "/asyncapi.json"): EVERYONE,
+    ("POST", "/v1/auth/otp"): EVERYONE,
+    ("POST", "/v1/auth/token"): EVERYONE,
+    ("POST", "/v1/auth/refresh"): EVERYONE,
+    ("POST", "/v1/staff/token"): EVERYONE,
+    ("POST", "/v1/auth/logout"): MEMBERS | STAFF,
+    ("GET", "/v1/me"): MEMBERS,
+    ("GET", "/v1/me/qr"): MEMBERS,
+    ("GET", "/v1/me/sessions"): MEMBERS,
+    ("DELETE", "/v1/me/sessions/{session_id:str}"): MEMBER_A,
+    ("POST", "/v1/purchases"): frozenset({"terminal_1"}),
+    ("GET", "/v1/staff/me"): STAFF,
+    ("GET", "/v1/admin/staff"): ADMIN,
+    ("POST", "/v1/admin/staff"): ADMIN,
+    ("GET", "/v1/admin/staff/{staff_id:uuid}"): ADMIN,
+    ("PATCH", "/v1/admin/staff/{staff_id:uuid}"): ADMIN,
+    ("GET", "/v1/admin/stores"): STAFF,
+    ("POST", "/v1/admin/stores"): ADMIN,
+    ("GET", "/v1/admin/stores/{store_id:uuid}"): STORE_1_STAFF,
+    ("GET", "/v1/admin/stores/{store_id:uuid}/terminals"): STORE_1_MANAGERS,
+    ("POST", "/v1/admin/stores/{store_id:uuid}/terminals"): STORE_1_MANAGERS,
+    ("POST", "/v1/admin/terminals/{terminal_id:uuid}/revoke"): STORE_1_MANAGERS,
+    # The HMAC signature is the only credential; without one, nobody gets in
+    # (signed deliveries: test_webhooks.py).
+    ("POST", "/v1/webhooks/payments"): NOBODY,
+}
+# Litestar's generated OpenAPI documents: public.
+PUBLIC_PREFIXES = ("/schema",)
+# Checked last: it ends the caller's session.
+LAST = ("POST", "/v1/auth/logout")
+
+
+@dataclass
+class World:
+    headers: dict[str, dict[str, str]]
+    params: dict[str, str]
+
+
+@pytest.fixture
+async def world(client: httpx.AsyncClient, live_server: LiveServer) -> World:
+    till_1 = await open_till()
+    till_2 = await open_till()
+    revoked = await open_till()
+    await Terminal.update({Terminal.revoked_at: Terminal.created_at}).where(
+        Terminal.store == revoked.store_id
+    )
+    spare = await another_till(till_1.store_id)  # the one the revoke route revokes
+    member_a = await log_in(client, live_server.sms)
+    member_b = await log_in(client, live_server.sms)
+    # A second device of member A, whose session the DELETE route targets.
+    second_device = await log_in(client, live_server.sms, phone=member_a.phone)
+    barista_1 = await hire(client, "barista", [till_1.store_id])
+    barista_2 = await hire(client, "barista", [till_2.store_id])
+    manager_1 = await hire(client, "manager", [till_1.store_id])
+    admin = await hire(client, "admin")
+    return World(
+        headers={
+            "anonymous": {},
+            "member_a": member_a.headers,
+            "member_b": member_b.headers,
+            "barista_1": barista_1.headers,
+            "barista_2": barista_2.headers,
+            "manager_1": manager_1.headers,
+            "admin": admin.headers,
+            "terminal_1": till_1.headers,
+            "revoked_terminal": revoked.headers,
+        },
+        params={
+            "store_id": str(till_1.store_id),
+            "terminal_id": str(spare.terminal_id),
+            "staff_id": barista_1.staff_id,
+            "session_id": second_device.refresh_token.partition(".")[0],
+            "path": "openapi.json",
+        },
+    )
+
+
+def app_routes(live_server: LiveServer) -> list[tuple[str, str]]:
+    found = []
+    for route in live_server.app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue  # the WebSocket route: test_gateway.py
+        for method in route.methods:
+            if method in ("OPTIONS", "HEAD"):
+                continue  # Litestar's automatic handlers, which run no route code
+            found.append((method, route.path))
+    return sorted(found, key=lambda item: item == LAST)
+
+
+def fill(path: str, params: dict[str, str]) -> str:
+    for name, value in params.items():
+        for kind in ("uuid", "str"):
+            path = path.replace(f"{{{name}:{kind}}}", value)
+    assert "{" not in path, f"no value for a parameter of {path}"
+    return path
+
+
+def expected_for(method: str, path: str) -> frozenset[str]:
+    if path.startswith(PUBLIC_PREFIXES):
+        return EVERYONE
+    assert (method, path) in EXPECTED, f"{method} {path} has no row in the access matrix"
+    return EXPECTED[(method, path)]
+
+
+async def test_every_route_admits_exactly_the_callers_it_should(
+    client: httpx.AsyncClient, live_server: LiveServer, world: World
+) -> None:
+    failures = []
+    routes = app_routes(live_server)
+    assert ("POST", "/v1/purchases") in routes
+    for method, path in routes:
+        allowed = expected_for(method, path)
+        for caller in CALLERS:
+            response = await client.request(
+                method,
+                fill(path, world.params),
+                headers={**world.headers[caller], "Idempotency-Key": uuid.uuid4().hex},
+                json={} if method in ("POST", "PATCH", "PUT") else None,
+            )
+            assert response.status_code != 429, "throttled: the matrix cannot judge this"
+            assert response.status_code < 500, f"{method} {path} as {caller}: {response.text}"
+            denied = response.status_code in (401, 403) or (
+                # Another member's session is answered as if it did not exist.
+                caller in MEMBERS
+                and path.endswith("{session_id:str}")
+                and response.status_code == 404
+            )
+            if denied == (caller in allowed):
+                failures.append(f"{method} {path} as {caller}: {response.status_code}")
+    assert failures == []
+
+
+async def test_every_handler_of_ours_declares_who_may_call_it(live_server: LiveServer) -> None:
+    from backend.auth.access import ALLOW_KEY
+
+    undeclared: list[str] = []
+    for route in live_server.app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            methods = getattr(handler, "http_methods", set())
+            if methods == {"OPTIONS"}:
+                continue  # Litestar's automatic OPTIONS answer
+            if ALLOW_KEY not in handler.opt:
+                undeclared.append(f"{route.path} {handler.handler_name}")
+    assert undeclared == []
+
+
+async def test_a_handler_without_a_rule_is_refused_fail_closed(client: httpx.AsyncClient) -> None:
+    # Litestar's automatic OPTIONS handlers declare no rule (no CORS here: the web client is
+    # served from the same origin), so they show what any undeclared route would get.
+    response = await client.options("/v1/me")
+    assert response.status_code == 403
+    assert "declares no access rule" in response.json()["detail"]

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import msgspec
+import pytest
+
+from backend.app import create_app
+from backend.settings import load_settings
+from tests.conftest import RecordingSmsSender, serving
+from tests.factories import open_till, purchase_body, unique_phone
+
+UNKNOWN_CARD = "7700000000000008"  # valid check digit, no member
+
+
+@pytest.fixture
+async def strict_client() -> AsyncIterator[httpx.AsyncClient]:
+    """The app built with small limits, served beside the main test server."""
+    settings = msgspec.structs.replace(
+        load_settings(), auth_rate_limit_per_minute=5, pos_rate_limit_per_minute=3
+    )
+    app = create_app(settings, otp_sender=RecordingSmsSender())
+    async with serving(app) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
+        yield http
+
+
+async def test_login_routes_are_limited_per_client_address(
+    strict_client: httpx.AsyncClient,
+) -> None:
+    statuses = [
+        (await strict_client.post("/v1/auth/otp", json={"phone": unique_phone()})).status_code
+        for _ in range(6)
+    ]
+    assert statuses == [202] * 5 + [429]
+    throttled = await strict_client.post(
+        "/v1/staff/token", json={"email": "a@b.cd", "password": "x"}
+    )
+    assert throttled.status_code == 429
+    assert throttled.json()["code"] == "too_many_requests"
+    assert throttled.headers["ratelimit-limit"] == "5"
+
+
+async def test_codes_to_one_phone_are_limited(client: httpx.AsyncClient) -> None:
+    # The main test app: its per-address limit is out of the way, its per-phone limit is not.
+    phone = unique_phone()
+    limit = load_settings().otp_sends_per_phone
+    for _ in range(limit):
+        assert (await client.post("/v1/auth/otp", json={"phone": phone})).status_code == 202
+    refused = await client.post("/v1/auth/otp", json={"phone": phone})
+    assert refused.status_code == 429
+    assert "phone" in refused.json()["detail"]
+    assert (await client.post("/v1/auth/otp", json={"phone": unique_phone()})).status_code == 202
+
+
+async def test_the_pos_api_is_limited_per_terminal(strict_client: httpx.AsyncClient) -> None:
+    till, other_till = await open_till(), await open_till()
+
+    async def sale(headers: dict[str, str]) -> int:
+        response = await strict_client.post(
+            "/v1/purchases",
+            json=purchase_body(UNKNOWN_CARD),
+            headers={**headers, "Idempotency-Key": unique_phone()},
+        )
+        return response.status_code
+
+    statuses = [await sale(till.headers) for _ in range(4)]
+    assert statuses == [404, 404, 404, 429]  # served (no such card) until the budget is spent
+    assert await sale(other_till.headers) == 404  # another till has its own budget
