@@ -23,13 +23,17 @@ from backend.auth.sessions import SessionStore
 from backend.auth.sms import HttpSmsSender
 from backend.auth.terminals import TerminalDirectory
 from backend.auth.tokens import TokenIssuer
+from backend.loyalty.controllers import AdminMembersController, AdminRulesController
+from backend.loyalty.maintenance import MaintenanceLoop
 from backend.members.controllers import MeController
 from backend.members.qr import QrTokens
 from backend.ops.health import HealthController
 from backend.ops.logging import configure_logging
 from backend.ops.request_id import request_id_middleware
-from backend.payments.controllers import PurchaseController
-from backend.payments.purchases import PurchaseService
+from backend.payments.checkouts import CheckoutService
+from backend.payments.controllers import CheckoutController, PurchaseController
+from backend.payments.purchases import CustomerResolver, PurchaseService
+from backend.payments.refunds import RefundService
 from backend.payments.webhook_controller import PaymentWebhookController
 from backend.payments.webhooks import WebhookService
 from backend.problems import EXCEPTION_HANDLERS
@@ -80,9 +84,20 @@ def create_app(
     qr_tokens = QrTokens(redis=redis, prefix=prefix)
     terminals = TerminalDirectory(redis=redis, prefix=prefix)
     publisher = EventPublisher(redis=redis, prefix=prefix)
+    customers = CustomerResolver(qr_tokens=qr_tokens)
+    maintenance = MaintenanceLoop(
+        redis=redis,
+        prefix=prefix,
+        publisher=publisher,
+        interval_s=settings.maintenance_interval_s,
+        idempotency_ttl_h=settings.idempotency_ttl_h,
+    )
     services: dict[str, Any] = {
         "auth_service": AuthService(otp=otp, sessions=sessions, tokens=tokens),
-        "purchase_service": PurchaseService(qr_tokens=qr_tokens, publisher=publisher),
+        "purchase_service": PurchaseService(customers=customers, publisher=publisher),
+        "checkout_service": CheckoutService(customers=customers, publisher=publisher),
+        "refund_service": RefundService(publisher=publisher),
+        "publisher": publisher,
         "webhook_service": WebhookService(
             redis=redis, prefix=prefix, secrets=settings.webhook_secrets
         ),
@@ -111,9 +126,11 @@ def create_app(
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await start_pool()
         await hub.start()
+        await maintenance.start()
         try:
             yield
         finally:
+            await maintenance.stop()
             await hub.stop()
             if isinstance(sms, HttpSmsSender):
                 await sms.aclose()
@@ -127,7 +144,7 @@ def create_app(
     )
     pos_routes = Router(
         path="/",
-        route_handlers=[PurchaseController],
+        route_handlers=[PurchaseController, CheckoutController],
         middleware=[per_terminal(settings.pos_rate_limit_per_minute).middleware],
     )
     return Litestar(
@@ -140,6 +157,8 @@ def create_app(
             StaffMeController,
             AdminStaffController,
             AdminStoreController,
+            AdminRulesController,
+            AdminMembersController,
             PaymentWebhookController,
             gateway,
             asyncapi_json,

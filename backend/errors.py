@@ -87,6 +87,21 @@ class CurrencyMismatch(Unprocessable):
     title = "The currency does not match the store's"
 
 
+class RedeemCapExceeded(Unprocessable):
+    code = "redeem_cap_exceeded"
+    title = "Points may pay for only part of this check"
+
+
+class CheckoutNotOpen(Conflict):
+    code = "checkout_not_open"
+    title = "The checkout is no longer open for this"
+
+
+class RefundExceedsPurchase(Unprocessable):
+    code = "refund_exceeds_purchase"
+    title = "The refund is larger than what is left of the purchase"
+
+
 class InsufficientPoints(Unprocessable):
     code = "insufficient_points"
     title = "Not enough points"

@@ -93,6 +93,39 @@ class Account(Table, tablename="account"):
     pending_not_negative = Check("pending >= 0")
 
 
+class ProgramRules(Table, tablename="program_rules"):
+    """Versions of the earning and spending rules; a purchase keeps the version it used."""
+
+    version = Integer(primary_key=True)
+    rules = JSONB(help_text="backend.loyalty.rules.ProgramRules, validated on write.")
+    created_by = UUID(null=True, default=None, help_text="Staff user who published it.")
+    created_at = Timestamptz()
+
+
+class Checkout(Table, tablename="checkout"):
+    """A two-phase sale: quote, hold points, then complete (capture) or cancel (void)."""
+
+    id = UUID(primary_key=True, default=new_id)
+    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
+    terminal = ForeignKey(Terminal, on_delete=OnDelete.restrict, null=False)
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, index=True)
+    external_id = Varchar(length=100)
+    amount = BigInt()
+    currency = Varchar(length=3)
+    items = JSONB(help_text="The check's lines, for exclusions.")
+    rules_version = Integer()
+    status = Varchar(length=12, help_text="open, held, completed, cancelled, expired.")
+    hold_points = BigInt(default=0)
+    hold_lots = JSONB(help_text="[[lot id, points], ...] taken by the hold, to give back on void.")
+    hold_expires_at = Timestamptz(null=True, default=None, index=True)
+    purchase = UUID(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+    checkout_one_per_receipt = Unique(["store", "external_id"])
+    known_status = Check("status IN ('open', 'held', 'completed', 'cancelled', 'expired')")
+
+
 class Purchase(Table, tablename="purchase"):
     id = UUID(primary_key=True, default=new_id)
     store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
@@ -106,10 +139,48 @@ class Purchase(Table, tablename="purchase"):
     points_redeemed = BigInt(default=0)
     request_hash = Varchar(length=64, help_text="Hash of the request that created it.")
     result = JSONB(help_text="The response body returned for this purchase.")
-    created_at = Timestamptz()
+    checkout = UUID(null=True, default=None, help_text="The checkout it completed, if any.")
+    rules_version = Integer(default=0)
+    refunded_amount = BigInt(default=0, help_text="Gross value refunded so far.")
+    points_reversed = BigInt(default=0, help_text="Earned points taken back by refunds.")
+    points_returned = BigInt(default=0, help_text="Redeemed points given back by refunds.")
+    created_at = Timestamptz(index=True)
 
     one_per_receipt = Unique(["store", "external_id"])
     amount_positive = Check("amount > 0 AND paid_amount >= 0")
+
+
+class Refund(Table, tablename="refund"):
+    id = UUID(primary_key=True, default=new_id)
+    purchase = ForeignKey(Purchase, on_delete=OnDelete.restrict, null=False, index=True)
+    amount = BigInt(help_text="Gross value of the returned goods, minor units.")
+    points_reversed = BigInt()
+    points_returned = BigInt()
+    reason = Varchar(length=500, default="")
+    created_at = Timestamptz()
+
+    amount_positive = Check("amount > 0")
+
+
+class PointLot(Table, tablename="point_lot"):
+    """Points of one credit (an earn, a return, an adjustment), spent oldest first.
+
+    Invariants (checked by ``ledger verify``): the remaining points of a member's available
+    lots add up to max(account.available, 0), of pending lots to account.pending.
+    """
+
+    id = UUID(primary_key=True, default=new_id)
+    account = ForeignKey(Account, on_delete=OnDelete.restrict, null=False)
+    source = Varchar(length=24, help_text="earn, refund_return, adjustment, void, ...")
+    purchase = UUID(null=True, default=None)
+    points = BigInt(help_text="Points credited.")
+    remaining = BigInt(help_text="Points not yet spent, held or expired.")
+    status = Varchar(length=10, help_text="pending or available.")
+    available_at = Timestamptz()
+    expires_at = Timestamptz()
+    created_at = Timestamptz()
+
+    remaining_in_range = Check("remaining >= 0 AND remaining <= points")
 
 
 class LedgerEntry(Table, tablename="ledger_entry"):
@@ -165,4 +236,8 @@ ALL_TABLES: tuple[type[Table], ...] = (
     LedgerEntry,
     MemberEvent,
     IdempotencyRecord,
+    ProgramRules,
+    Checkout,
+    Refund,
+    PointLot,
 )

@@ -36,6 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
             # themselves are tested on an app built with small ones (test_rate_limits.py).
             "ASTROCOFFEE_AUTH_RATE_LIMIT_PER_MINUTE": "100000",
             "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "100000",
+            # Tests run the periodic jobs themselves, at the moments they choose.
+            "ASTROCOFFEE_MAINTENANCE_INTERVAL_S": "0",
         }
     )
     from db.migrate import apply_migrations

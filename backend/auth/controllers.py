@@ -20,8 +20,8 @@ from backend.auth.schemas import (
     TokenResponse,
 )
 from backend.auth.service import AuthService
+from backend.http import strict_body
 from backend.staff.schemas import StaffLogin
-from backend.strict_body import strict_body
 
 PUBLIC = allow(Role.ANONYMOUS)
 

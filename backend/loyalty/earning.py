@@ -1,21 +1,63 @@
-"""How many points a payment earns and how many may be spent on a check."""
+"""How many points a payment earns and how many may be spent on a check, under given rules."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
+from backend.loyalty.rules import ProgramRules
+
 # 1 point = 1 ruble = 100 kopecks of discount.
 MINOR_UNITS_PER_POINT = 100
-# Points may pay for at most this share of a check (percent).
-MAX_REDEEM_SHARE_PERCENT = 50
 
 
-def points_earned(paid_amount: int, percent: int) -> int:
-    """Percent of the paid amount, in points, rounded down."""
-    return paid_amount * percent // (100 * MINOR_UNITS_PER_POINT)
+class Line(Protocol):
+    @property
+    def sku(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def unit_price(self) -> int: ...
 
 
-def max_redeemable(amount: int) -> int:
-    return amount * MAX_REDEEM_SHARE_PERCENT // (100 * MINOR_UNITS_PER_POINT)
+def eligible_amount(
+    *, amount: int, paid_amount: int, items: Sequence[Line], rules: ProgramRules
+) -> int:
+    """The part of the paid amount that earns: excluded lines and small orders earn nothing.
+
+    A loyalty discount is spread over the lines in proportion to their price, so the paid
+    share of the eligible lines is ``paid * eligible / amount``, rounded down.
+    """
+    if amount < rules.min_order_amount or amount <= 0:
+        return 0
+    if not items:
+        return paid_amount
+    excluded_categories = set(rules.excluded_categories)
+    excluded_skus = set(rules.excluded_skus)
+    eligible = sum(
+        line.quantity * line.unit_price
+        for line in items
+        if line.category not in excluded_categories and line.sku not in excluded_skus
+    )
+    return paid_amount * eligible // amount
+
+
+def points_earned(eligible: int, percent: int) -> int:
+    """Percent of the eligible paid amount, in points, rounded down."""
+    return eligible * percent // (100 * MINOR_UNITS_PER_POINT)
+
+
+def max_redeemable(amount: int, rules: ProgramRules) -> int:
+    return amount * rules.max_redeem_share_percent // (100 * MINOR_UNITS_PER_POINT)
 
 
 def discount_for(points: int) -> int:
     return points * MINOR_UNITS_PER_POINT
+
+
+def share(total: int, part: int, whole: int) -> int:
+    """``total * part / whole`` rounded down: cumulative shares of refunds reach ``total``
+    exactly when ``part`` reaches ``whole``."""
+    return total * part // whole if whole else total

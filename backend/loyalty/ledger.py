@@ -8,11 +8,12 @@ commit together or not at all.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from backend.errors import MemberNotFound
 from backend.members.schemas import Balance
+from db.ids import new_id
 from db.tables import Account, LedgerEntry
 
 
@@ -33,10 +34,15 @@ class EntryDraft:
     pending_delta: int = 0
     held_delta: int = 0
     note: str = ""
+    id: uuid.UUID = field(default_factory=new_id)
 
 
 async def lock_account(member_id: uuid.UUID) -> LockedAccount:
-    """Lock the member's account row for the rest of the transaction (FOR UPDATE)."""
+    """Lock the member's account row for the rest of the transaction (FOR UPDATE).
+
+    Every change to a member's points starts here, so changes to one account are serialized
+    and two accounts are never locked by one transaction (no lock-order deadlocks).
+    """
     row = (
         await Account.select(
             Account.id,
@@ -70,6 +76,7 @@ async def post_entries(account: LockedAccount, entries: list[EntryDraft]) -> Bal
     await LedgerEntry.insert(
         *(
             LedgerEntry(
+                id=entry.id,
                 account=account.id,
                 kind=entry.kind,
                 available_delta=entry.available_delta,

@@ -1,32 +1,95 @@
-"""Tiers and their earn rates (defaults of the program: Green 5 %, Gold 7 %, Platinum 10 %)."""
+"""Tiers by qualifying spend over a rolling window (thresholds and window in the rules).
+
+Upgrades happen as soon as a purchase crosses a threshold; downgrades only when the periodic
+evaluation (``evaluate_tiers``) finds the spend has fallen, so a refund does not demote a
+member in the middle of their day.
+"""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import uuid
+from datetime import datetime, timedelta
+
+from backend.loyalty.events import append_member_event
+from backend.loyalty.ledger import lock_account
+from backend.loyalty.rules import TIER_ORDER, ProgramRules
+from db.pool import engine
+from db.tables import Member, Purchase
+from realtime.publisher import EventPublisher
+
+_SPEND = """
+SELECT COALESCE(SUM(paid_amount - paid_amount * refunded_amount / amount), 0)::bigint AS spend
+FROM purchase WHERE member = {} AND created_at > {}
+"""
 
 
-class Tier(NamedTuple):
-    name: str
-    # Lifetime points needed to reach the tier.
-    threshold: int
-    earn_percent: int
+def tier_for(spend: int, rules: ProgramRules) -> str:
+    reached = "green"
+    for tier in TIER_ORDER[1:]:
+        if spend >= rules.tier_thresholds[tier]:
+            reached = tier
+    return reached
 
 
-TIERS: tuple[Tier, ...] = (
-    Tier("green", 0, 5),
-    Tier("gold", 1_000, 7),
-    Tier("platinum", 5_000, 10),
-)
-_BY_NAME = {tier.name: tier for tier in TIERS}
+def rank(tier: str) -> int:
+    return TIER_ORDER.index(tier)
 
 
-def earn_percent(tier_name: str) -> int:
-    return _BY_NAME[tier_name].earn_percent
+def next_tier(spend: int, rules: ProgramRules) -> tuple[str | None, int]:
+    """The next tier above what ``spend`` reaches, and the spend still missing."""
+    current = rank(tier_for(spend, rules))
+    if current + 1 >= len(TIER_ORDER):
+        return None, 0
+    tier = TIER_ORDER[current + 1]
+    return tier, rules.tier_thresholds[tier] - spend
 
 
-def progress_for(lifetime_earned: int) -> tuple[str | None, int]:
-    """The next tier above what ``lifetime_earned`` reaches, and the points still missing."""
-    for tier in TIERS:
-        if lifetime_earned < tier.threshold:
-            return tier.name, tier.threshold - lifetime_earned
-    return None, 0
+async def qualifying_spend(member_id: uuid.UUID, rules: ProgramRules, *, now: datetime) -> int:
+    since = now - timedelta(days=rules.tier_window_days)
+    rows = await Purchase.raw(_SPEND, member_id, since)
+    return int(rows[0]["spend"])
+
+
+async def set_tier(member_id: uuid.UUID, tier: str) -> None:
+    await Member.update({Member.tier: tier}).where(Member.id == member_id)
+
+
+_ALL_SPEND = """
+SELECT m.id, m.tier,
+       COALESCE(SUM(p.paid_amount - p.paid_amount * p.refunded_amount / p.amount), 0)::bigint
+         AS spend
+FROM member m LEFT JOIN purchase p ON p.member = m.id AND p.created_at > {}
+WHERE m.id > {}
+GROUP BY m.id ORDER BY m.id LIMIT {}
+"""
+
+
+async def evaluate_tiers(
+    publisher: EventPublisher, rules: ProgramRules, *, now: datetime, batch: int = 500
+) -> int:
+    """Set every member's tier from their spend (downgrades happen only here)."""
+    since = now - timedelta(days=rules.tier_window_days)
+    changed = 0
+    after = uuid.UUID(int=0)
+    while True:
+        rows = await Member.raw(_ALL_SPEND, since, after, batch)
+        if not rows:
+            return changed
+        after = rows[-1]["id"]
+        for row in rows:
+            tier = tier_for(int(row["spend"]), rules)
+            if tier != row["tier"]:
+                await _change_tier(publisher, row["id"], tier)
+                changed += 1
+
+
+async def _change_tier(publisher: EventPublisher, member_id: uuid.UUID, tier: str) -> None:
+    async with engine().transaction():
+        account = await lock_account(member_id)  # orders this with the member's other changes
+        if account.tier == tier:
+            return
+        await set_tier(member_id, tier)
+        _, event = await append_member_event(
+            member_id=member_id, type="tier.changed", data={"from": account.tier, "to": tier}
+        )
+    await publisher.publish_member_events(str(member_id), [event])

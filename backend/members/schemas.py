@@ -15,8 +15,19 @@ class Balance(msgspec.Struct, frozen=True):
 
 
 class TierProgress(msgspec.Struct, frozen=True):
+    """Qualifying spend (minor units, net of refunds) over the rolling window."""
+
+    qualifying_spend: int
     next_tier: str | None
-    points_to_next_tier: int
+    spend_to_next_tier: int
+
+
+class ExpiringPoints(msgspec.Struct, frozen=True):
+    """Points that expire within ``within_days``, and when the first of them do."""
+
+    points: int
+    first_expires_at: datetime | None
+    within_days: int
 
 
 class MeResponse(msgspec.Struct, frozen=True):
@@ -26,6 +37,7 @@ class MeResponse(msgspec.Struct, frozen=True):
     tier: str
     balance: Balance
     progress: TierProgress
+    expiring_soon: ExpiringPoints
     last_event_seq: int
     enrolled_at: datetime
 
@@ -33,3 +45,29 @@ class MeResponse(msgspec.Struct, frozen=True):
 class QrTokenResponse(msgspec.Struct, frozen=True):
     qr_token: str
     expires_in: int
+
+
+class Transaction(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    kind: str
+    points: int
+    available_delta: int
+    pending_delta: int
+    held_delta: int
+    cause_type: str
+    cause_id: uuid.UUID | None
+    note: str
+    created_at: datetime
+
+
+class TransactionPage(msgspec.Struct, frozen=True):
+    items: list[Transaction]
+    next_cursor: str | None
+
+
+class MemberSummary(msgspec.Struct, frozen=True):
+    member_id: uuid.UUID
+    phone: str
+    card_number: str
+    tier: str
+    balance: Balance

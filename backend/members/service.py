@@ -1,18 +1,30 @@
-"""Enrolment and the member's profile."""
+"""Enrolment, the member's profile and history, and staff lookup."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from asyncpg.exceptions import UniqueViolationError
 
-from backend.errors import MemberNotFound
-from backend.loyalty.tiers import progress_for
+from backend.errors import MemberNotFound, ValidationFailed
+from backend.loyalty.rules import current_rules
+from backend.loyalty.tiers import next_tier, qualifying_spend
 from backend.members.card_numbers import new_card_number
-from backend.members.schemas import Balance, MeResponse, TierProgress
-from db.tables import Account, Member
+from backend.members.schemas import (
+    Balance,
+    ExpiringPoints,
+    MemberSummary,
+    MeResponse,
+    TierProgress,
+    Transaction,
+    TransactionPage,
+)
+from db.tables import Account, LedgerEntry, Member, PointLot
 
 _CARD_NUMBER_ATTEMPTS = 5
+EXPIRING_SOON_DAYS = 30
+PAGE_MAX = 100
 
 
 async def enrol_or_get_member(phone: str) -> uuid.UUID:
@@ -44,10 +56,10 @@ async def _enrol(phone: str) -> uuid.UUID:
 async def get_profile(member_id: uuid.UUID) -> MeResponse:
     row = (
         await Account.select(
+            Account.id,
             Account.available,
             Account.pending,
             Account.held,
-            Account.lifetime_earned,
             Account.last_event_seq,
             Account.member.id,
             Account.member.phone,
@@ -62,14 +74,112 @@ async def get_profile(member_id: uuid.UUID) -> MeResponse:
     if row is None:
         raise MemberNotFound(f"member {member_id} does not exist")
     member = row["member"]
-    next_tier, missing = progress_for(row["lifetime_earned"])
+    now = datetime.now(UTC)
+    rules = (await current_rules()).rules
+    spend = await qualifying_spend(member_id, rules, now=now)
+    tier, missing = next_tier(spend, rules)
     return MeResponse(
         member_id=member["id"],
         phone=member["phone"],
         card_number=member["card_number"],
         tier=member["tier"],
         balance=Balance(available=row["available"], pending=row["pending"], held=row["held"]),
-        progress=TierProgress(next_tier=next_tier, points_to_next_tier=missing),
+        progress=TierProgress(qualifying_spend=spend, next_tier=tier, spend_to_next_tier=missing),
+        expiring_soon=await _expiring_soon(row["id"], now),
         last_event_seq=row["last_event_seq"],
         enrolled_at=member["created_at"],
+    )
+
+
+async def _expiring_soon(account_id: uuid.UUID, now: datetime) -> ExpiringPoints:
+    rows = await PointLot.raw(
+        "SELECT COALESCE(SUM(remaining), 0)::bigint AS points, MIN(expires_at) AS first "
+        "FROM point_lot WHERE account = {} AND status = 'available' AND remaining > 0 "
+        "AND expires_at <= {}",
+        account_id,
+        now + timedelta(days=EXPIRING_SOON_DAYS),
+    )
+    return ExpiringPoints(
+        points=int(rows[0]["points"]),
+        first_expires_at=rows[0]["first"],
+        within_days=EXPIRING_SOON_DAYS,
+    )
+
+
+async def list_transactions(
+    member_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> TransactionPage:
+    """Ledger history, newest first; ids are time-ordered, so the cursor is the last id."""
+    account = await Account.select(Account.id).where(Account.member == member_id).first()
+    if account is None:
+        raise MemberNotFound(f"member {member_id} does not exist")
+    query = (
+        LedgerEntry.select(
+            LedgerEntry.id,
+            LedgerEntry.kind,
+            LedgerEntry.available_delta,
+            LedgerEntry.pending_delta,
+            LedgerEntry.held_delta,
+            LedgerEntry.cause_type,
+            LedgerEntry.cause_id,
+            LedgerEntry.note,
+            LedgerEntry.created_at,
+        )
+        .where(LedgerEntry.account == account["id"])
+        .order_by(LedgerEntry.id, ascending=False)
+        .limit(limit + 1)
+    )
+    if cursor is not None:
+        try:
+            query = query.where(LedgerEntry.id < uuid.UUID(cursor))
+        except ValueError as exc:
+            raise ValidationFailed("cursor is not valid") from exc
+    rows = await query
+    items = [
+        Transaction(points=r["available_delta"] + r["pending_delta"], **r) for r in rows[:limit]
+    ]
+    return TransactionPage(
+        items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None
+    )
+
+
+async def find_member(*, phone: str | None, card_number: str | None) -> MemberSummary:
+    if (phone is None) == (card_number is None):
+        raise ValidationFailed("look up by exactly one of phone and card_number")
+    condition = (
+        Account.member.phone == phone
+        if phone is not None
+        else Account.member.card_number == card_number
+    )
+    return await _summary(condition)
+
+
+async def member_summary(member_id: uuid.UUID) -> MemberSummary:
+    return await _summary(Account.member == member_id)
+
+
+async def _summary(condition: object) -> MemberSummary:
+    row = (
+        await Account.select(
+            Account.available,
+            Account.pending,
+            Account.held,
+            Account.member.id,
+            Account.member.phone,
+            Account.member.card_number,
+            Account.member.tier,
+        )
+        .where(condition)  # type: ignore[arg-type]
+        .first()
+        .output(nested=True)
+    )
+    if row is None:
+        raise MemberNotFound("no such member")
+    member = row["member"]
+    return MemberSummary(
+        member_id=member["id"],
+        phone=member["phone"],
+        card_number=member["card_number"],
+        tier=member["tier"],
+        balance=Balance(available=row["available"], pending=row["pending"], held=row["held"]),
     )

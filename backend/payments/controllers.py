@@ -1,28 +1,31 @@
-"""HTTP for purchases: translate, call the service, translate back."""
+"""HTTP for the POS API: purchases, checkouts and refunds."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import uuid
+from typing import Any
 
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
-from litestar.params import HeaderParameter, JSONBody
+from litestar.params import FromPath, JSONBody
 
 from backend.auth.access import allow
 from backend.auth.callers import Role, TerminalCaller
+from backend.http import IdempotencyKey, replay_headers, strict_body
 from backend.idempotency import check_key
+from backend.payments.checkout_schemas import (
+    CheckoutRequest,
+    CheckoutResponse,
+    CompleteRequest,
+    HoldRequest,
+)
+from backend.payments.checkouts import CheckoutService
 from backend.payments.purchases import PurchaseService
+from backend.payments.refunds import RefundRequest, RefundResponse, RefundService
 from backend.payments.schemas import PurchaseRequest, PurchaseResponse
-from backend.strict_body import strict_body
 
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="Idempotency-Key",
-        description="Required. Same key and body replays the stored response.",
-        required=False,
-    ),
-]
+TERMINALS = allow(Role.TERMINAL)
+Till = Request[TerminalCaller, Any, Any]
 
 
 class PurchaseController(Controller):
@@ -31,14 +34,14 @@ class PurchaseController(Controller):
 
     @post(
         "/",
-        opt=allow(Role.TERMINAL),
+        opt=TERMINALS,
+        status_code=201,
         summary="Record a one-shot sale",
         description="Earns points on the amount paid; optionally redeems points as a discount.",
-        status_code=201,
     )
     async def create_purchase(
         self,
-        request: Request[TerminalCaller, Any, Any],
+        request: Till,
         data: JSONBody[PurchaseRequest],  # documents the body; decoded strictly below
         purchase_service: NamedDependency[PurchaseService],
         idempotency_key: IdempotencyKey = None,
@@ -48,5 +51,104 @@ class PurchaseController(Controller):
             request=await strict_body(request, PurchaseRequest),
             idempotency_key=check_key(idempotency_key),
         )
-        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-        return Response(outcome.response, status_code=201, headers=headers)
+        return Response(outcome.response, status_code=201, headers=replay_headers(outcome.replayed))
+
+    @post(
+        "/{purchase_id:uuid}/refunds",
+        opt=TERMINALS,
+        status_code=201,
+        summary="Refund all or part of a purchase",
+        description="`amount` is the gross value returned; points follow in proportion.",
+    )
+    async def refund(
+        self,
+        request: Till,
+        purchase_id: FromPath[uuid.UUID],
+        data: JSONBody[RefundRequest],
+        refund_service: NamedDependency[RefundService],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[RefundResponse]:
+        response, replayed = await refund_service.refund(
+            terminal=request.user,
+            purchase_id=purchase_id,
+            request=await strict_body(request, RefundRequest),
+            key=check_key(idempotency_key),
+        )
+        return Response(response, status_code=201, headers=replay_headers(replayed))
+
+
+class CheckoutController(Controller):
+    path = "/v1/checkouts"
+    tags = ["checkouts"]
+
+    @post("/", opt=TERMINALS, status_code=201, summary="Open a checkout and quote it")
+    async def open_checkout(
+        self,
+        request: Till,
+        data: JSONBody[CheckoutRequest],
+        checkout_service: NamedDependency[CheckoutService],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[CheckoutResponse]:
+        response, replayed = await checkout_service.open(
+            terminal=request.user,
+            request=await strict_body(request, CheckoutRequest),
+            key=check_key(idempotency_key),
+        )
+        return Response(response, status_code=201, headers=replay_headers(replayed))
+
+    @post("/{checkout_id:uuid}/hold", opt=TERMINALS, status_code=200, summary="Hold points")
+    async def hold(
+        self,
+        request: Till,
+        checkout_id: FromPath[uuid.UUID],
+        data: JSONBody[HoldRequest],
+        checkout_service: NamedDependency[CheckoutService],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[CheckoutResponse]:
+        response, replayed = await checkout_service.hold(
+            terminal=request.user,
+            checkout_id=checkout_id,
+            request=await strict_body(request, HoldRequest),
+            key=check_key(idempotency_key),
+        )
+        return Response(response, headers=replay_headers(replayed))
+
+    @post(
+        "/{checkout_id:uuid}/complete",
+        opt=TERMINALS,
+        status_code=200,
+        summary="Capture the hold and earn on what was paid",
+    )
+    async def complete(
+        self,
+        request: Till,
+        checkout_id: FromPath[uuid.UUID],
+        data: JSONBody[CompleteRequest],
+        checkout_service: NamedDependency[CheckoutService],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[CheckoutResponse]:
+        response, replayed = await checkout_service.complete(
+            terminal=request.user,
+            checkout_id=checkout_id,
+            request=await strict_body(request, CompleteRequest),
+            key=check_key(idempotency_key),
+        )
+        return Response(response, headers=replay_headers(replayed))
+
+    @post(
+        "/{checkout_id:uuid}/cancel",
+        opt=TERMINALS,
+        status_code=200,
+        summary="Cancel the checkout and void its hold",
+    )
+    async def cancel(
+        self,
+        request: Till,
+        checkout_id: FromPath[uuid.UUID],
+        checkout_service: NamedDependency[CheckoutService],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[CheckoutResponse]:
+        response, replayed = await checkout_service.cancel(
+            terminal=request.user, checkout_id=checkout_id, key=check_key(idempotency_key)
+        )
+        return Response(response, headers=replay_headers(replayed))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 from asyncpg.exceptions import UniqueViolationError
@@ -12,19 +14,24 @@ from backend.auth.callers import TerminalCaller
 from backend.errors import (
     CurrencyMismatch,
     ExternalIdReused,
-    InsufficientPoints,
     MemberNotFound,
-    Unprocessable,
+    RedeemCapExceeded,
     ValidationFailed,
 )
 from backend.idempotency import StoredResponse, claim, remember, request_fingerprint
-from backend.loyalty.earning import discount_for, max_redeemable, points_earned
-from backend.loyalty.events import append_member_event
-from backend.loyalty.ledger import EntryDraft, lock_account, post_entries
-from backend.loyalty.tiers import earn_percent
+from backend.loyalty.book import AccountChange, Cause
+from backend.loyalty.earning import (
+    discount_for,
+    eligible_amount,
+    max_redeemable,
+    points_earned,
+)
+from backend.loyalty.ledger import lock_account
+from backend.loyalty.rules import RulesVersion, current_rules
+from backend.loyalty.tiers import qualifying_spend, rank, set_tier, tier_for
 from backend.members.card_numbers import is_valid_card_number
 from backend.members.qr import QrTokens
-from backend.payments.schemas import Customer, PurchaseRequest, PurchaseResponse
+from backend.payments.schemas import Customer, PurchaseItem, PurchaseRequest, PurchaseResponse
 from db.ids import new_id
 from db.pool import engine
 from db.tables import Member, Purchase, Store
@@ -37,58 +44,26 @@ class PurchaseOutcome:
     replayed: bool
 
 
-class PurchaseService:
-    def __init__(self, *, qr_tokens: QrTokens, publisher: EventPublisher) -> None:
+@dataclass(frozen=True, slots=True)
+class Sale:
+    """What a completed sale is, however it was made (one-shot or checkout)."""
+
+    terminal: TerminalCaller
+    member_id: uuid.UUID
+    external_id: str
+    amount: int
+    currency: str
+    items: list[PurchaseItem]
+    request_hash: str
+    rules: RulesVersion
+    checkout_id: uuid.UUID | None = None
+
+
+class CustomerResolver:
+    def __init__(self, *, qr_tokens: QrTokens) -> None:
         self._qr_tokens = qr_tokens
-        self._publisher = publisher
 
-    async def record_purchase(
-        self, *, terminal: TerminalCaller, request: PurchaseRequest, idempotency_key: str
-    ) -> PurchaseOutcome:
-        _check_items(request)
-        try:
-            return await self._record(terminal, request, idempotency_key)
-        except UniqueViolationError as exc:
-            if exc.constraint_name != "one_per_receipt":
-                raise
-            # Another key raced us to the same receipt and won; run again to answer as it did.
-            return await self._record(terminal, request, idempotency_key)
-
-    async def _record(
-        self, terminal: TerminalCaller, request: PurchaseRequest, idempotency_key: str
-    ) -> PurchaseOutcome:
-        fingerprint = request_fingerprint(msgspec.json.encode(request))
-        scope = terminal.scope
-        async with engine().transaction():
-            stored = await claim(scope=scope, key=idempotency_key, fingerprint=fingerprint)
-            if stored is not None:
-                return _replay(stored)
-            earlier = await _purchase_by_external_id(terminal.store_id, request.external_id)
-            if earlier is not None:
-                # The till retried with a new key: same receipt, same answer, no double earn.
-                if earlier["request_hash"] != fingerprint:
-                    raise ExternalIdReused(
-                        f"external_id {request.external_id!r} belongs to another purchase",
-                        purchase_id=str(earlier["id"]),
-                    )
-                replay = StoredResponse(status=201, body=earlier["result"])
-                await remember(
-                    scope=scope, key=idempotency_key, fingerprint=fingerprint, response=replay
-                )
-                return _replay(replay)
-            await _check_currency(terminal.store_id, request.currency)
-            member_id = await self._identify(request.customer)
-            response, envelopes = await _settle(terminal, member_id, request, fingerprint)
-            await remember(
-                scope=scope,
-                key=idempotency_key,
-                fingerprint=fingerprint,
-                response=StoredResponse(status=201, body=msgspec.to_builtins(response)),
-            )
-        await self._publisher.publish_member_events(str(member_id), envelopes)
-        return PurchaseOutcome(response=response, replayed=False)
-
-    async def _identify(self, customer: Customer) -> uuid.UUID:
+    async def identify(self, customer: Customer) -> uuid.UUID:
         if (customer.card_number is None) == (customer.qr_token is None):
             raise ValidationFailed("customer needs exactly one of card_number and qr_token")
         if customer.qr_token is not None:
@@ -107,91 +82,151 @@ class PurchaseService:
         return uuid.UUID(str(row["id"]))
 
 
-async def _settle(
-    terminal: TerminalCaller, member_id: uuid.UUID, request: PurchaseRequest, fingerprint: str
+class PurchaseService:
+    def __init__(self, *, customers: CustomerResolver, publisher: EventPublisher) -> None:
+        self._customers = customers
+        self._publisher = publisher
+
+    async def record_purchase(
+        self, *, terminal: TerminalCaller, request: PurchaseRequest, idempotency_key: str
+    ) -> PurchaseOutcome:
+        check_items(request.items, request.amount)
+        try:
+            return await self._record(terminal, request, idempotency_key)
+        except UniqueViolationError as exc:
+            if exc.constraint_name != "one_per_receipt":
+                raise
+            # Another key raced us to the same receipt and won; run again to answer as it did.
+            return await self._record(terminal, request, idempotency_key)
+
+    async def _record(
+        self, terminal: TerminalCaller, request: PurchaseRequest, idempotency_key: str
+    ) -> PurchaseOutcome:
+        fingerprint = request_fingerprint(msgspec.json.encode(request))
+        scope = terminal.scope
+        async with engine().transaction():
+            stored = await claim(scope=scope, key=idempotency_key, fingerprint=fingerprint)
+            if stored is not None:
+                return _replay(stored)
+            earlier = await purchase_by_external_id(terminal.store_id, request.external_id)
+            if earlier is not None:
+                # The till retried with a new key: same receipt, same answer, no double earn.
+                if earlier["request_hash"] != fingerprint:
+                    raise ExternalIdReused(
+                        f"external_id {request.external_id!r} belongs to another purchase",
+                        purchase_id=str(earlier["id"]),
+                    )
+                replay = StoredResponse(status=201, body=earlier["result"])
+                await remember(
+                    scope=scope, key=idempotency_key, fingerprint=fingerprint, response=replay
+                )
+                return _replay(replay)
+            await check_currency(terminal.store_id, request.currency)
+            member_id = await self._customers.identify(request.customer)
+            sale = Sale(
+                terminal=terminal,
+                member_id=member_id,
+                external_id=request.external_id,
+                amount=request.amount,
+                currency=request.currency,
+                items=request.items,
+                request_hash=fingerprint,
+                rules=await current_rules(),
+            )
+            response, envelopes = await settle_sale(sale, redeem=request.redeem_points)
+            await remember(
+                scope=scope,
+                key=idempotency_key,
+                fingerprint=fingerprint,
+                response=StoredResponse(status=201, body=msgspec.to_builtins(response)),
+            )
+        await self._publisher.publish_member_events(str(member_id), envelopes)
+        return PurchaseOutcome(response=response, replayed=False)
+
+
+async def settle_sale(
+    sale: Sale, *, redeem: int = 0, captured: int = 0, paid_amount: int | None = None
 ) -> tuple[PurchaseResponse, list[bytes]]:
-    account = await lock_account(member_id)
-    redeem = request.redeem_points
-    if redeem > max_redeemable(request.amount):
-        raise Unprocessable(
-            f"at most {max_redeemable(request.amount)} points may be spent on this check",
-            max_redeemable_points=max_redeemable(request.amount),
+    """Record a sale: spend ``redeem`` points now (or count ``captured`` held ones), earn on
+    what was paid, move the tier up if the spend reached it. Inside the caller's transaction.
+    """
+    rules = sale.rules.rules
+    now = datetime.now(UTC)
+    account = await lock_account(sale.member_id)
+    change = AccountChange(account, now=now)
+    spent = redeem + captured
+    cap = max_redeemable(sale.amount, rules)
+    if spent > cap:
+        raise RedeemCapExceeded(
+            f"at most {cap} points may be spent on this check", max_redeemable_points=cap
         )
-    if redeem > account.balance.available:
-        raise InsufficientPoints(
-            f"{redeem} points requested, {account.balance.available} available",
-            available=account.balance.available,
-        )
-    paid_amount = request.amount - discount_for(redeem)
-    earned = points_earned(paid_amount, earn_percent(account.tier))
     purchase_id = new_id()
-    entries = []
-    if redeem:
-        entries.append(EntryDraft("redeem", "purchase", purchase_id, available_delta=-redeem))
-    if earned:
-        entries.append(EntryDraft("earn", "purchase", purchase_id, available_delta=earned))
-    balance = await post_entries(account, entries) if entries else account.balance
+    cause = Cause("purchase", purchase_id)
+    await change.redeem(redeem, cause)
+    await change.capture(captured, Cause("checkout", sale.checkout_id))
+    paid = sale.amount - discount_for(spent) if paid_amount is None else paid_amount
+    eligible = eligible_amount(amount=sale.amount, paid_amount=paid, items=sale.items, rules=rules)
+    earned = points_earned(eligible, rules.tier_earn_percent[account.tier])
+    await change.earn(earned, cause, rules, purchase_id)
     response = PurchaseResponse(
         purchase_id=purchase_id,
-        member_id=member_id,
-        external_id=request.external_id,
-        amount=request.amount,
-        paid_amount=paid_amount,
-        currency=request.currency,
-        points_redeemed=redeem,
+        member_id=sale.member_id,
+        external_id=sale.external_id,
+        amount=sale.amount,
+        paid_amount=paid,
+        currency=sale.currency,
+        points_redeemed=spent,
         points_earned=earned,
         offers_applied=[],
-        balance=balance,
+        balance=change.balance,
     )
     await Purchase(
         id=purchase_id,
-        store=terminal.store_id,
-        terminal=terminal.terminal_id,
-        member=member_id,
-        external_id=request.external_id,
-        amount=request.amount,
-        paid_amount=paid_amount,
-        currency=request.currency,
+        store=sale.terminal.store_id,
+        terminal=sale.terminal.terminal_id,
+        member=sale.member_id,
+        external_id=sale.external_id,
+        amount=sale.amount,
+        paid_amount=paid,
+        currency=sale.currency,
         points_earned=earned,
-        points_redeemed=redeem,
-        request_hash=fingerprint,
+        points_redeemed=spent,
+        request_hash=sale.request_hash,
         result=msgspec.to_builtins(response),
+        checkout=sale.checkout_id,
+        rules_version=sale.rules.version,
+        created_at=now,
     ).save()
-    envelopes = []
-    if entries:
-        summary = {
-            "purchase_id": str(purchase_id),
-            "store_id": str(terminal.store_id),
-            "points_earned": earned,
-            "points_redeemed": redeem,
-            "paid_amount": paid_amount,
-            "currency": request.currency,
-        }
-        _, created = await append_member_event(
-            member_id=member_id, type="transaction.created", data=summary
-        )
-        _, updated = await append_member_event(
-            member_id=member_id,
-            type="balance.updated",
-            data={**msgspec.to_builtins(balance), "reason": "purchase", **summary},
-        )
-        envelopes = [created, updated]
+    await upgrade_tier(change, rules, now=now)
+    context: dict[str, Any] = {
+        "purchase_id": str(purchase_id),
+        "store_id": str(sale.terminal.store_id),
+        "paid_amount": paid,
+        "currency": sale.currency,
+    }
+    _, envelopes = await change.finish(context=context)
     return response, envelopes
 
 
-def _check_items(request: PurchaseRequest) -> None:
-    if request.items:
-        total = sum(item.quantity * item.unit_price for item in request.items)
-        if total != request.amount:
+async def upgrade_tier(change: AccountChange, rules: Any, *, now: datetime) -> None:
+    member_id = change.account.member_id
+    reached = tier_for(await qualifying_spend(member_id, rules, now=now), rules)
+    if rank(reached) > rank(change.account.tier):
+        await set_tier(member_id, reached)
+        change.event("tier.changed", {"from": change.account.tier, "to": reached})
+
+
+def check_items(items: list[PurchaseItem], amount: int) -> None:
+    if items:
+        total = sum(item.quantity * item.unit_price for item in items)
+        if total != amount:
             raise ValidationFailed(
-                f"items add up to {total}, but amount is {request.amount}", items_total=total
+                f"items add up to {total}, but amount is {amount}", items_total=total
             )
 
 
-async def _purchase_by_external_id(
-    store_id: uuid.UUID, external_id: str
-) -> dict[str, object] | None:
-    row: dict[str, object] | None = (
+async def purchase_by_external_id(store_id: uuid.UUID, external_id: str) -> dict[str, Any] | None:
+    row: dict[str, Any] | None = (
         await Purchase.select(Purchase.id, Purchase.request_hash, Purchase.result)
         .where((Purchase.store == store_id) & (Purchase.external_id == external_id))
         .first()
@@ -200,7 +235,7 @@ async def _purchase_by_external_id(
     return row
 
 
-async def _check_currency(store_id: uuid.UUID, currency: str) -> None:
+async def check_currency(store_id: uuid.UUID, currency: str) -> None:
     row = await Store.select(Store.currency).where(Store.id == store_id).first()
     if row is not None and row["currency"] != currency:
         raise CurrencyMismatch(f"this store takes {row['currency']}, not {currency}")

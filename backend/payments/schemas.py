@@ -17,6 +17,9 @@ Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", examples=["RUB"])]
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
 
 
+ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+
+
 class Customer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Exactly one of ``card_number`` and ``qr_token``."""
 
@@ -34,7 +37,7 @@ class PurchaseItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class PurchaseRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     customer: Customer
-    external_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+    external_id: ExternalId
     amount: Amount
     currency: Currency = "RUB"
     items: Annotated[list[PurchaseItem], msgspec.Meta(max_length=500)] = msgspec.field(

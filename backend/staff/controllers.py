@@ -10,9 +10,9 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.auth.access import allow
 from backend.auth.callers import Role, StaffCaller
+from backend.http import strict_body
 from backend.staff import service
 from backend.staff.schemas import StaffCreate, StaffOut, StaffPage, StaffUpdate
-from backend.strict_body import strict_body
 
 STAFF = allow(Role.BARISTA, Role.MANAGER, Role.ADMIN)
 ADMIN = allow(Role.ADMIN)

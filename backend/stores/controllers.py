@@ -12,6 +12,7 @@ from litestar.params import FromPath, JSONBody
 from backend.auth.access import allow
 from backend.auth.callers import Role, StaffCaller
 from backend.auth.terminals import TerminalDirectory
+from backend.http import strict_body
 from backend.stores import service
 from backend.stores.schemas import (
     NewTerminal,
@@ -22,7 +23,6 @@ from backend.stores.schemas import (
     TerminalList,
     TerminalOut,
 )
-from backend.strict_body import strict_body
 
 STAFF = allow(Role.BARISTA, Role.MANAGER, Role.ADMIN)
 MANAGERS = allow(Role.MANAGER, Role.ADMIN)

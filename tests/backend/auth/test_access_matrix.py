@@ -16,7 +16,7 @@ from litestar.routes import HTTPRoute
 
 from db.tables import Terminal
 from tests.conftest import LiveServer
-from tests.factories import another_till, hire, log_in, open_till
+from tests.factories import another_till, buy, hire, log_in, open_till, purchase_body
 
 CALLERS = (
     "anonymous",
@@ -36,6 +36,7 @@ STAFF = frozenset({"barista_1", "barista_2", "manager_1", "admin"})
 STORE_1_STAFF = frozenset({"barista_1", "manager_1", "admin"})
 STORE_1_MANAGERS = frozenset({"manager_1", "admin"})
 ADMIN = frozenset({"admin"})
+TERMINAL_1 = frozenset({"terminal_1"})
 NOBODY: frozenset[str] = frozenset()
 
 # (method, route path as Litestar names it) -> callers that get past authorization.
@@ -54,7 +55,18 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/me/qr"): MEMBERS,
     ("GET", "/v1/me/sessions"): MEMBERS,
     ("DELETE", "/v1/me/sessions/{session_id:str}"): MEMBER_A,
-    ("POST", "/v1/purchases"): frozenset({"terminal_1"}),
+    ("GET", "/v1/me/transactions"): MEMBERS,
+    ("POST", "/v1/purchases"): TERMINAL_1,
+    ("POST", "/v1/purchases/{purchase_id:uuid}/refunds"): TERMINAL_1,
+    ("POST", "/v1/checkouts"): TERMINAL_1,
+    ("POST", "/v1/checkouts/{checkout_id:uuid}/hold"): TERMINAL_1,
+    ("POST", "/v1/checkouts/{checkout_id:uuid}/complete"): TERMINAL_1,
+    ("POST", "/v1/checkouts/{checkout_id:uuid}/cancel"): TERMINAL_1,
+    ("GET", "/v1/admin/rules"): STAFF,
+    ("POST", "/v1/admin/rules"): ADMIN,
+    ("GET", "/v1/admin/members"): STAFF,
+    ("GET", "/v1/admin/members/{member_id:uuid}"): STAFF,
+    ("POST", "/v1/admin/members/{member_id:uuid}/adjustments"): STORE_1_MANAGERS,
     ("GET", "/v1/staff/me"): STAFF,
     ("GET", "/v1/admin/staff"): ADMIN,
     ("POST", "/v1/admin/staff"): ADMIN,
@@ -95,6 +107,12 @@ async def world(client: httpx.AsyncClient, live_server: LiveServer) -> World:
     member_b = await log_in(client, live_server.sms)
     # A second device of member A, whose session the DELETE route targets.
     second_device = await log_in(client, live_server.sms, phone=member_a.phone)
+    sale = await buy(client, till_1, purchase_body(member_a.card_number))
+    checkout = await client.post(
+        "/v1/checkouts",
+        json=purchase_body(member_a.card_number),
+        headers={**till_1.headers, "Idempotency-Key": "matrix-checkout"},
+    )
     barista_1 = await hire(client, "barista", [till_1.store_id])
     barista_2 = await hire(client, "barista", [till_2.store_id])
     manager_1 = await hire(client, "manager", [till_1.store_id])
@@ -117,6 +135,9 @@ async def world(client: httpx.AsyncClient, live_server: LiveServer) -> World:
             "staff_id": barista_1.staff_id,
             "session_id": second_device.refresh_token.partition(".")[0],
             "path": "openapi.json",
+            "member_id": member_a.member_id,
+            "purchase_id": sale.json()["purchase_id"],
+            "checkout_id": checkout.json()["checkout_id"],
         },
     )
 

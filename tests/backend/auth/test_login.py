@@ -20,7 +20,12 @@ async def test_first_login_enrols_the_member_with_a_card_and_an_account(
     assert me["card_number"] == member.card_number
     assert me["tier"] == "green"
     assert me["balance"] == {"available": 0, "pending": 0, "held": 0}
-    assert me["progress"] == {"next_tier": "gold", "points_to_next_tier": 1000}
+    assert me["progress"] == {
+        "qualifying_spend": 0,
+        "next_tier": "gold",
+        "spend_to_next_tier": 1_500_000,
+    }
+    assert me["expiring_soon"] == {"points": 0, "first_expires_at": None, "within_days": 30}
 
 
 async def test_second_login_finds_the_same_member(

@@ -1,0 +1,70 @@
+"""Manual adjustments by staff: a reason is required, and the ledger entry is the audit
+record (who: the staff user as cause, why: the reason as note, when: its timestamp)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+import msgspec
+
+from backend.auth.callers import StaffCaller
+from backend.errors import ValidationFailed
+from backend.idempotency import request_fingerprint, run_once
+from backend.loyalty.book import AccountChange, Cause
+from backend.loyalty.ledger import lock_account
+from backend.loyalty.rules import current_rules
+from backend.members.schemas import Balance
+from realtime.publisher import EventPublisher
+
+
+class AdjustmentRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    points: Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
+    reason: Annotated[
+        str, msgspec.Meta(min_length=3, max_length=500, pattern=r"^[^\x00]*\S[^\x00]*$")
+    ]
+
+
+class AdjustmentResponse(msgspec.Struct, frozen=True):
+    member_id: uuid.UUID
+    points: int
+    reason: str
+    staff_id: uuid.UUID
+    balance: Balance
+
+
+async def adjust_points(
+    *,
+    staff: StaffCaller,
+    member_id: uuid.UUID,
+    request: AdjustmentRequest,
+    key: str,
+    publisher: EventPublisher,
+) -> tuple[AdjustmentResponse, bool]:
+    if request.points == 0:
+        raise ValidationFailed("an adjustment of 0 points changes nothing")
+
+    async def work() -> tuple[AdjustmentResponse, uuid.UUID | None, list[bytes]]:
+        change = AccountChange(await lock_account(member_id), now=datetime.now(UTC))
+        cause = Cause("staff", staff.staff_id, request.reason)
+        await change.adjust(request.points, cause, (await current_rules()).rules)
+        _, envelopes = await change.finish(context={"reason": "adjustment"})
+        response = AdjustmentResponse(
+            member_id=member_id,
+            points=request.points,
+            reason=request.reason,
+            staff_id=staff.staff_id,
+            balance=change.balance,
+        )
+        return response, member_id, envelopes
+
+    return await run_once(
+        scope=staff.scope,
+        key=key,
+        fingerprint=request_fingerprint(msgspec.json.encode(["adjust", member_id, request])),
+        work=work,
+        response_type=AdjustmentResponse,
+        publish=publisher.publish_member_events,
+        status=201,
+    )

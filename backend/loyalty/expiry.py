@@ -1,0 +1,88 @@
+"""Time-driven changes: pending points become available, old points expire.
+
+Both work one account per transaction, so they can run from several processes at once and
+be re-run at any time: a lot is emptied (or released) in the same transaction as the ledger
+entry that records it, and the next run finds nothing left to do for it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from backend.loyalty.book import AccountChange, Cause
+from backend.loyalty.ledger import lock_account
+from db.pool import engine
+from db.tables import Account, PointLot
+from realtime.publisher import EventPublisher
+
+_DUE_EXPIRY = (
+    "SELECT a.member FROM point_lot l JOIN account a ON a.id = l.account "
+    "WHERE l.status = 'available' AND l.remaining > 0 AND l.expires_at <= {} LIMIT 1"
+)
+_DUE_RELEASE = (
+    "SELECT a.member FROM point_lot l JOIN account a ON a.id = l.account "
+    "WHERE l.status = 'pending' AND l.available_at <= {} LIMIT 1"
+)
+
+
+async def expire_points(publisher: EventPublisher, *, now: datetime, limit: int = 1000) -> int:
+    """Expire every lot past its date, oldest first; return how many points expired."""
+    total = 0
+    for _ in range(limit):
+        rows = await Account.raw(_DUE_EXPIRY, now)
+        if not rows:
+            break
+        total += await _expire_account(publisher, rows[0]["member"], now)
+    return total
+
+
+async def _expire_account(publisher: EventPublisher, member_id: uuid.UUID, now: datetime) -> int:
+    async with engine().transaction():
+        change = AccountChange(await lock_account(member_id), now=now)
+        lots = await PointLot.raw(
+            "UPDATE point_lot AS lot SET remaining = 0 FROM point_lot AS old "
+            "WHERE lot.id = old.id AND lot.account = {} AND lot.status = 'available' "
+            "AND lot.remaining > 0 AND lot.expires_at <= {} "
+            "RETURNING lot.id, old.remaining AS expired",
+            change.account.id,
+            now,
+        )
+        for lot in lots:
+            change.expire(int(lot["expired"]), Cause("expiry", lot["id"]))
+        _, envelopes = await change.finish(context={"reason": "expiry"})
+    await publisher.publish_member_events(str(member_id), envelopes)
+    return sum(int(lot["expired"]) for lot in lots)
+
+
+async def release_pending(publisher: EventPublisher, *, now: datetime, limit: int = 1000) -> int:
+    """Make points available whose return window has passed; return how many."""
+    total = 0
+    for _ in range(limit):
+        rows = await Account.raw(_DUE_RELEASE, now)
+        if not rows:
+            break
+        total += await _release_account(publisher, rows[0]["member"], now)
+    return total
+
+
+async def _release_account(publisher: EventPublisher, member_id: uuid.UUID, now: datetime) -> int:
+    async with engine().transaction():
+        change = AccountChange(await lock_account(member_id), now=now)
+        lots = await PointLot.raw(
+            "SELECT id, remaining FROM point_lot WHERE account = {} AND status = 'pending' "
+            "AND available_at <= {} ORDER BY available_at, id",
+            change.account.id,
+            now,
+        )
+        released = 0
+        for lot in lots:
+            points = int(lot["remaining"])
+            for_lot = change.release(points, Cause("release", lot["id"]))
+            await PointLot.update(
+                {PointLot.status: "available", PointLot.remaining: for_lot}
+            ).where(PointLot.id == lot["id"])
+            released += points
+        _, envelopes = await change.finish(context={"reason": "release"})
+    await publisher.publish_member_events(str(member_id), envelopes)
+    return released

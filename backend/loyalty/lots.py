@@ -1,0 +1,102 @@
+"""Point lots: which credit each point came from, so points are spent and expire oldest first.
+
+Invariants, kept by every function here and checked by ``ledger verify``:
+the remaining points of a member's available lots add up to ``max(available, 0)`` and of
+pending lots to ``pending``. A negative ``available`` (a refund took back points already
+spent) is a debt: later credits pay it off before they fill a lot.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from db.ids import new_id
+from db.tables import PointLot
+
+TakenLots = list[tuple[str, int]]
+
+_SPEND_OLDEST_FIRST = """
+WITH ordered AS (
+    SELECT id, remaining,
+           SUM(remaining) OVER (ORDER BY (id = {}) DESC, expires_at, created_at, id) AS running
+    FROM point_lot
+    WHERE account = {} AND status = 'available' AND remaining > 0
+), taken AS (
+    SELECT id, LEAST(remaining, {} - (running - remaining)) AS take
+    FROM ordered WHERE running - remaining < {}
+)
+UPDATE point_lot AS lot SET remaining = lot.remaining - taken.take
+FROM taken WHERE lot.id = taken.id
+RETURNING lot.id, taken.take
+"""
+
+_GIVE_BACK = """
+UPDATE point_lot AS lot SET remaining = lot.remaining + back.points
+FROM unnest({}::uuid[], {}::bigint[]) AS back(id, points)
+WHERE lot.id = back.id
+"""
+
+
+async def take_oldest_first(
+    account_id: uuid.UUID, points: int, *, first: uuid.UUID | None = None
+) -> TakenLots:
+    """Take ``points`` from available lots, soonest-expiring first (``first`` before all)."""
+    if points <= 0:
+        return []
+    rows = await PointLot.raw(
+        _SPEND_OLDEST_FIRST, first or uuid.UUID(int=0), account_id, points, points
+    )
+    taken = [(str(row["id"]), int(row["take"])) for row in rows]
+    if sum(take for _, take in taken) != points:
+        raise RuntimeError(f"lots of account {account_id} hold fewer than {points} points")
+    return taken
+
+
+async def give_back(taken: TakenLots) -> None:
+    if taken:
+        await PointLot.raw(
+            _GIVE_BACK, [uuid.UUID(lot) for lot, _ in taken], [points for _, points in taken]
+        )
+
+
+def beyond_debt(available_before: int, points: int) -> int:
+    """How much of a credit is left for lots once a negative balance is paid off."""
+    return max(0, available_before + points) - max(0, available_before)
+
+
+def trim(taken: TakenLots, points: int) -> TakenLots:
+    """The first ``points`` of ``taken`` (what a debt leaves of a give-back)."""
+    trimmed = []
+    for lot, amount in taken:
+        if points <= 0:
+            break
+        trimmed.append((lot, min(amount, points)))
+        points -= amount
+    return trimmed
+
+
+async def add_lot(
+    *,
+    account_id: uuid.UUID,
+    points: int,
+    source: str,
+    status: str,
+    available_at: datetime,
+    expires_at: datetime,
+    purchase_id: uuid.UUID | None = None,
+    remaining: int | None = None,
+) -> uuid.UUID:
+    lot_id = new_id()
+    await PointLot(
+        id=lot_id,
+        account=account_id,
+        source=source,
+        purchase=purchase_id,
+        points=points,
+        remaining=points if remaining is None else remaining,
+        status=status,
+        available_at=available_at,
+        expires_at=expires_at,
+    ).save()
+    return lot_id

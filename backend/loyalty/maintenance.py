@@ -1,0 +1,117 @@
+"""The periodic jobs, run by every app process in turn (one at a time through a Redis lease).
+
+Every job is safe to run concurrently and to re-run, so the lease only saves duplicate work;
+losing it (Redis down, a process killed) delays the jobs, it does not break them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from backend.loyalty.expiry import expire_points, release_pending
+from backend.loyalty.rules import current_rules
+from backend.loyalty.tiers import evaluate_tiers
+from backend.payments.checkouts import expire_holds
+from db.tables import IdempotencyRecord
+from realtime.publisher import EventPublisher
+
+log = logging.getLogger(__name__)
+TIER_EVALUATION_EVERY_S = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceReport:
+    holds_expired: int
+    points_released: int
+    points_expired: int
+    idempotency_records_purged: int
+    tiers_changed: int | None
+
+
+async def run_maintenance(
+    publisher: EventPublisher,
+    *,
+    now: datetime | None = None,
+    idempotency_ttl_h: int,
+    evaluate_tiers_now: bool,
+) -> MaintenanceReport:
+    now = now or datetime.now(UTC)
+    holds = await expire_holds(publisher, now=now)
+    released = await release_pending(publisher, now=now)
+    expired = await expire_points(publisher, now=now)
+    purged = (
+        await IdempotencyRecord.delete()
+        .where(IdempotencyRecord.created_at < now - timedelta(hours=idempotency_ttl_h))
+        .returning(IdempotencyRecord.id)
+    )
+    tiers = None
+    if evaluate_tiers_now:
+        tiers = await evaluate_tiers(publisher, (await current_rules()).rules, now=now)
+    return MaintenanceReport(holds, released, expired, len(purged), tiers)
+
+
+class MaintenanceLoop:
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        prefix: str,
+        publisher: EventPublisher,
+        interval_s: int,
+        idempotency_ttl_h: int,
+    ) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._publisher = publisher
+        self._interval_s = interval_s
+        self._idempotency_ttl_h = idempotency_ttl_h
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._interval_s > 0:
+            self._task = asyncio.create_task(self._run(), name="maintenance")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s)
+            try:
+                await self.run_once_if_leader()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("maintenance run failed; retrying next interval")
+
+    async def run_once_if_leader(self) -> MaintenanceReport | None:
+        try:
+            leader = await self._redis.set(
+                f"{self._prefix}maintenance:lease", os.getpid(), nx=True, ex=self._interval_s
+            )
+            tiers_due = leader and await self._redis.set(
+                f"{self._prefix}maintenance:tiers", 1, nx=True, ex=TIER_EVALUATION_EVERY_S
+            )
+        except RedisError as exc:
+            log.warning("maintenance skipped, Redis unavailable: %s", exc)
+            return None
+        if not leader:
+            return None
+        report = await run_maintenance(
+            self._publisher,
+            idempotency_ttl_h=self._idempotency_ttl_h,
+            evaluate_tiers_now=bool(tiers_due),
+        )
+        log.info("maintenance done", extra={"report": str(report)})
+        return report

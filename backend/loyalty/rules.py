@@ -1,0 +1,107 @@
+"""The program's rules: stored, versioned, edited by admins.
+
+Each published change is a new version; a purchase or checkout records the version it was
+priced under, so a later change never rewrites what was earned. With no version stored yet
+the defaults below apply as version 0.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import msgspec
+
+from backend.errors import NotFound, ValidationFailed
+from db.tables import ProgramRules as ProgramRulesRow
+
+Percent = Annotated[int, msgspec.Meta(ge=0, le=100)]
+Days = Annotated[int, msgspec.Meta(ge=0, le=3650)]
+Label = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+TIER_ORDER = ("green", "gold", "platinum")
+
+
+class ProgramRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    # Earning: percent of the paid amount per tier, rounded down to whole points.
+    tier_earn_percent: dict[str, Percent] = msgspec.field(
+        default_factory=lambda: {"green": 5, "gold": 7, "platinum": 10}
+    )
+    # Qualifying spend (minor units, net of refunds, over the window) that reaches a tier.
+    tier_thresholds: dict[str, Annotated[int, msgspec.Meta(ge=0)]] = msgspec.field(
+        default_factory=lambda: {"gold": 1_500_000, "platinum": 5_000_000}
+    )
+    tier_window_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 365
+    excluded_categories: list[Label] = msgspec.field(default_factory=list)
+    excluded_skus: list[Label] = msgspec.field(default_factory=list)
+    min_order_amount: Annotated[int, msgspec.Meta(ge=0)] = 0
+    # Earned points stay pending this long (the return window) before they can be spent.
+    return_window_days: Days = 0
+    # Spending: points may pay for at most this share of a check.
+    max_redeem_share_percent: Percent = 50
+    # A checkout's hold is voided if not completed within this time.
+    hold_ttl_s: Annotated[int, msgspec.Meta(ge=30, le=86_400)] = 900
+    # Points expire this long after they were credited.
+    points_expire_after_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 365
+
+    def __post_init__(self) -> None:
+        if set(self.tier_earn_percent) != set(TIER_ORDER):
+            raise ValueError(f"tier_earn_percent needs exactly the tiers {', '.join(TIER_ORDER)}")
+        if set(self.tier_thresholds) != set(TIER_ORDER[1:]):
+            raise ValueError("tier_thresholds needs exactly gold and platinum")
+        if self.tier_thresholds["gold"] >= self.tier_thresholds["platinum"]:
+            raise ValueError("the gold threshold must be below the platinum threshold")
+
+
+class RulesVersion(msgspec.Struct, frozen=True):
+    version: int
+    rules: ProgramRules
+
+
+DEFAULT_RULES = ProgramRules()
+
+
+async def current_rules() -> RulesVersion:
+    row = (
+        await ProgramRulesRow.select(ProgramRulesRow.version, ProgramRulesRow.rules)
+        .order_by(ProgramRulesRow.version, ascending=False)
+        .first()
+        .output(load_json=True)
+    )
+    if row is None:
+        return RulesVersion(version=0, rules=DEFAULT_RULES)
+    return RulesVersion(version=row["version"], rules=msgspec.convert(row["rules"], ProgramRules))
+
+
+async def rules_at(version: int) -> ProgramRules:
+    if version == 0:
+        return DEFAULT_RULES
+    row = (
+        await ProgramRulesRow.select(ProgramRulesRow.rules)
+        .where(ProgramRulesRow.version == version)
+        .first()
+        .output(load_json=True)
+    )
+    if row is None:
+        raise NotFound(f"rules version {version} does not exist")
+    return msgspec.convert(row["rules"], ProgramRules)
+
+
+async def publish_rules(rules: ProgramRules, *, staff_id: uuid.UUID) -> RulesVersion:
+    async with ProgramRulesRow._meta.db.transaction():
+        # The table lock makes concurrent publications take consecutive versions.
+        await ProgramRulesRow.raw("LOCK TABLE program_rules IN EXCLUSIVE MODE")
+        latest = await current_rules()
+        version = latest.version + 1
+        await ProgramRulesRow(
+            version=version, rules=msgspec.to_builtins(rules), created_by=staff_id
+        ).save()
+    return RulesVersion(version=version, rules=rules)
+
+
+def parse_rules(raw: bytes) -> ProgramRules:
+    try:
+        return msgspec.json.decode(raw, type=ProgramRules, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ValidationFailed(f"the rules are not valid: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise ValidationFailed(f"the request body is not valid JSON: {exc}") from exc

@@ -1,0 +1,54 @@
+"""API shapes of two-phase checkouts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from backend.members.schemas import Balance
+from backend.payments.schemas import (
+    MAX_MINOR_UNITS,
+    Amount,
+    Currency,
+    Customer,
+    ExternalId,
+    PurchaseItem,
+    PurchaseResponse,
+)
+
+
+class CheckoutRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    customer: Customer
+    external_id: ExternalId
+    amount: Amount
+    currency: Currency = "RUB"
+    items: Annotated[list[PurchaseItem], msgspec.Meta(max_length=500)] = msgspec.field(
+        default_factory=list
+    )
+
+
+class HoldRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    points: Annotated[int, msgspec.Meta(ge=0, le=MAX_MINOR_UNITS)]
+
+
+class CompleteRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    payment_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+    paid_amount: Annotated[int, msgspec.Meta(ge=0, le=MAX_MINOR_UNITS)]
+
+
+class CheckoutResponse(msgspec.Struct, frozen=True):
+    checkout_id: uuid.UUID
+    member_id: uuid.UUID
+    status: str
+    amount: int
+    currency: str
+    max_redeemable_points: int
+    points_to_earn: int
+    held_points: int
+    hold_expires_at: datetime | None
+    offers: list[str]
+    balance: Balance
+    purchase: PurchaseResponse | None = None

@@ -1,0 +1,298 @@
+"""Two-phase checkouts: quote, hold points, complete (capture + earn) or cancel (void).
+
+Lock order is always checkout row, then account row (the hold sweeper too), so checkout
+operations cannot deadlock with each other or with one-shot purchases (account row only).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from backend.auth.callers import TerminalCaller
+from backend.errors import CheckoutNotOpen, ExternalIdReused, NotFound, RedeemCapExceeded
+from backend.idempotency import request_fingerprint, run_once
+from backend.loyalty.book import AccountChange, Cause
+from backend.loyalty.earning import (
+    discount_for,
+    eligible_amount,
+    max_redeemable,
+    points_earned,
+)
+from backend.loyalty.ledger import lock_account
+from backend.loyalty.lots import TakenLots
+from backend.loyalty.rules import RulesVersion, current_rules, rules_at
+from backend.members.schemas import Balance
+from backend.payments.checkout_schemas import (
+    CheckoutRequest,
+    CheckoutResponse,
+    CompleteRequest,
+    HoldRequest,
+)
+from backend.payments.purchases import (
+    CustomerResolver,
+    Sale,
+    check_currency,
+    check_items,
+    purchase_by_external_id,
+    settle_sale,
+)
+from backend.payments.schemas import PurchaseItem
+from db.pool import engine
+from db.tables import Checkout, Member
+from realtime.publisher import EventPublisher
+
+log = logging.getLogger(__name__)
+_Result = tuple[CheckoutResponse, uuid.UUID | None, list[bytes]]
+
+
+class CheckoutService:
+    def __init__(self, *, customers: CustomerResolver, publisher: EventPublisher) -> None:
+        self._customers = customers
+        self._publisher = publisher
+
+    async def open(
+        self, *, terminal: TerminalCaller, request: CheckoutRequest, key: str
+    ) -> tuple[CheckoutResponse, bool]:
+        check_items(request.items, request.amount)
+
+        async def work() -> _Result:
+            await check_currency(terminal.store_id, request.currency)
+            if await purchase_by_external_id(terminal.store_id, request.external_id):
+                raise ExternalIdReused(f"external_id {request.external_id!r} is already a sale")
+            member_id = await self._customers.identify(request.customer)
+            rules = await current_rules()
+            checkout = Checkout(
+                store=terminal.store_id,
+                terminal=terminal.terminal_id,
+                member=member_id,
+                external_id=request.external_id,
+                amount=request.amount,
+                currency=request.currency,
+                items=msgspec.to_builtins(request.items),
+                rules_version=rules.version,
+                status="open",
+                hold_lots=[],
+            )
+            await checkout.save()
+            account = await lock_account(member_id)
+            return await _describe(checkout, account.balance), None, []
+
+        return await self._once(terminal, key, ("open", request), work, status=201)
+
+    async def hold(
+        self, *, terminal: TerminalCaller, checkout_id: uuid.UUID, request: HoldRequest, key: str
+    ) -> tuple[CheckoutResponse, bool]:
+        async def work() -> _Result:
+            checkout = await _lock(terminal, checkout_id, allowed=("open", "held"))
+            rules = await rules_at(checkout.rules_version)
+            cap = max_redeemable(checkout.amount, rules)
+            if request.points > cap:
+                raise RedeemCapExceeded(
+                    f"at most {cap} points may be spent on this check", max_redeemable_points=cap
+                )
+            now = datetime.now(UTC)
+            change = AccountChange(await lock_account(checkout.member), now=now)
+            cause = Cause("checkout", checkout.id)
+            await change.void(checkout.hold_points, _lots(checkout), cause)
+            taken = await change.hold(request.points, cause)
+            checkout.hold_points = request.points
+            checkout.hold_lots = [[lot, points] for lot, points in taken]  # type: ignore[assignment]
+            checkout.status = "held" if request.points else "open"
+            checkout.hold_expires_at = (
+                now + timedelta(seconds=rules.hold_ttl_s) if request.points else None
+            )
+            await _save(checkout, now)
+            change.event("hold.updated", _hold_event(checkout))
+            _, envelopes = await change.finish(context={"checkout_id": str(checkout.id)})
+            return await _describe(checkout, change.balance), checkout.member, envelopes
+
+        return await self._once(terminal, key, ("hold", checkout_id, request), work)
+
+    async def complete(
+        self,
+        *,
+        terminal: TerminalCaller,
+        checkout_id: uuid.UUID,
+        request: CompleteRequest,
+        key: str,
+    ) -> tuple[CheckoutResponse, bool]:
+        async def work() -> _Result:
+            checkout = await _lock(terminal, checkout_id, allowed=("open", "held"))
+            now = datetime.now(UTC)
+            if checkout.hold_expires_at is not None and checkout.hold_expires_at <= now:
+                raise CheckoutNotOpen("the hold expired; open a new checkout")
+            owed = checkout.amount - discount_for(checkout.hold_points)
+            if request.paid_amount > owed:
+                raise CheckoutNotOpen(
+                    f"paid_amount {request.paid_amount} is more than the {owed} owed", owed=owed
+                )
+            sale = Sale(
+                terminal=terminal,
+                member_id=checkout.member,
+                external_id=checkout.external_id,
+                amount=checkout.amount,
+                currency=checkout.currency,
+                items=_items(checkout),
+                request_hash=request_fingerprint(msgspec.json.encode(["checkout", checkout.id])),
+                rules=RulesVersion(
+                    version=checkout.rules_version, rules=await rules_at(checkout.rules_version)
+                ),
+                checkout_id=checkout.id,
+            )
+            purchase, envelopes = await settle_sale(
+                sale, captured=checkout.hold_points, paid_amount=request.paid_amount
+            )
+            checkout.status = "completed"
+            checkout.purchase = purchase.purchase_id
+            checkout.hold_expires_at = None
+            await _save(checkout, now)
+            response = await _describe(checkout, purchase.balance, purchase=purchase)
+            return response, checkout.member, envelopes
+
+        return await self._once(terminal, key, ("complete", checkout_id, request), work)
+
+    async def cancel(
+        self, *, terminal: TerminalCaller, checkout_id: uuid.UUID, key: str
+    ) -> tuple[CheckoutResponse, bool]:
+        async def work() -> _Result:
+            checkout = await _lock(terminal, checkout_id, allowed=("open", "held", "cancelled"))
+            now = datetime.now(UTC)
+            change = AccountChange(await lock_account(checkout.member), now=now)
+            if checkout.status != "cancelled":
+                await change.void(
+                    checkout.hold_points, _lots(checkout), Cause("checkout", checkout.id)
+                )
+                if checkout.hold_points:
+                    checkout.hold_points = 0
+                    change.event("hold.updated", {**_hold_event(checkout), "status": "cancelled"})
+                checkout.status = "cancelled"
+                checkout.hold_expires_at = None
+                await _save(checkout, now)
+            _, envelopes = await change.finish(context={"checkout_id": str(checkout.id)})
+            return await _describe(checkout, change.balance), checkout.member, envelopes
+
+        return await self._once(terminal, key, ("cancel", checkout_id), work)
+
+    async def _once(
+        self, terminal: TerminalCaller, key: str, request: Any, work: Any, status: int = 200
+    ) -> tuple[CheckoutResponse, bool]:
+        return await run_once(
+            scope=terminal.scope,
+            key=key,
+            fingerprint=request_fingerprint(msgspec.json.encode(request)),
+            work=work,
+            response_type=CheckoutResponse,
+            publish=self._publisher.publish_member_events,
+            status=status,
+        )
+
+
+async def expire_holds(publisher: EventPublisher, *, now: datetime, batch: int = 100) -> int:
+    """Void holds whose time ran out (the sweeper); safe to run from several processes."""
+    expired = 0
+    while True:
+        async with engine().transaction():
+            rows = await Checkout.raw(
+                "SELECT id FROM checkout WHERE status = 'held' AND hold_expires_at <= {} "
+                "ORDER BY hold_expires_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+                now,
+            )
+            if not rows:
+                return expired
+            checkout = (
+                await Checkout.objects()
+                .where(Checkout.id == rows[0]["id"])
+                .first()
+                .output(load_json=True)
+            )
+            assert checkout is not None
+            change = AccountChange(await lock_account(checkout.member), now=now)
+            await change.void(checkout.hold_points, _lots(checkout), Cause("checkout", checkout.id))
+            checkout.status = "expired"
+            checkout.hold_points = 0
+            checkout.hold_expires_at = None
+            await _save(checkout, now)
+            change.event("hold.updated", {**_hold_event(checkout), "status": "expired"})
+            _, envelopes = await change.finish(context={"checkout_id": str(checkout.id)})
+        await publisher.publish_member_events(str(checkout.member), envelopes)
+        expired += 1
+        if expired >= batch:
+            return expired
+
+
+async def _lock(
+    terminal: TerminalCaller, checkout_id: uuid.UUID, *, allowed: tuple[str, ...]
+) -> Checkout:
+    rows = await Checkout.raw("SELECT id FROM checkout WHERE id = {} FOR UPDATE", checkout_id)
+    checkout = (
+        await Checkout.objects().where(Checkout.id == checkout_id).first().output(load_json=True)
+        if rows
+        else None
+    )
+    # Another store's checkout is answered as if it did not exist.
+    if checkout is None or checkout.store != terminal.store_id:
+        raise NotFound(f"checkout {checkout_id} does not exist")
+    if checkout.status not in allowed:
+        raise CheckoutNotOpen(f"the checkout is {checkout.status}", status=checkout.status)
+    found: Checkout = checkout
+    return found
+
+
+async def _save(checkout: Checkout, now: datetime) -> None:
+    checkout.updated_at = now
+    await checkout.save()
+
+
+def _lots(checkout: Checkout) -> TakenLots:
+    pairs: Any = checkout.hold_lots or []  # loaded as JSON: [[lot id, points], ...]
+    return [(str(lot), int(points)) for lot, points in pairs]
+
+
+def _items(checkout: Checkout) -> list[PurchaseItem]:
+    return msgspec.convert(checkout.items or [], list[PurchaseItem])
+
+
+def _hold_event(checkout: Checkout) -> dict[str, Any]:
+    return {
+        "checkout_id": str(checkout.id),
+        "points": checkout.hold_points,
+        "status": checkout.status,
+        "expires_at": checkout.hold_expires_at.isoformat() if checkout.hold_expires_at else None,
+    }
+
+
+async def _describe(
+    checkout: Checkout, balance: Balance, *, purchase: Any = None
+) -> CheckoutResponse:
+    rules = await rules_at(checkout.rules_version)
+    account_tier = await _tier(checkout.member)
+    owed = checkout.amount - discount_for(checkout.hold_points)
+    eligible = eligible_amount(
+        amount=checkout.amount, paid_amount=owed, items=_items(checkout), rules=rules
+    )
+    return CheckoutResponse(
+        checkout_id=checkout.id,
+        member_id=checkout.member,
+        status=checkout.status,
+        amount=checkout.amount,
+        currency=checkout.currency,
+        max_redeemable_points=max(
+            0, min(max_redeemable(checkout.amount, rules), balance.available + checkout.hold_points)
+        ),
+        points_to_earn=points_earned(eligible, rules.tier_earn_percent[account_tier]),
+        held_points=checkout.hold_points,
+        hold_expires_at=checkout.hold_expires_at,
+        offers=[],
+        balance=balance,
+        purchase=purchase,
+    )
+
+
+async def _tier(member_id: uuid.UUID) -> str:
+    row = await Member.select(Member.tier).where(Member.id == member_id).first()
+    return str(row["tier"]) if row else "green"
