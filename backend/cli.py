@@ -69,6 +69,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     admin.set_defaults(handler=_create_admin)
 
+    expire = commands.add_parser(
+        "expire-points", help="expire points past their date (safe to re-run)"
+    )
+    expire.set_defaults(handler=_expire_points)
+
+    tiers = commands.add_parser("evaluate-tiers", help="set every member's tier from their spend")
+    tiers.set_defaults(handler=_evaluate_tiers)
+
+    maintenance = commands.add_parser(
+        "maintenance",
+        help="run the periodic jobs once: hold sweeper, pending release, expiry, idempotency "
+        "purge, tiers",
+    )
+    maintenance.set_defaults(handler=_maintenance)
+
     ledger = commands.add_parser("ledger", help="ledger maintenance")
     ledger_commands = ledger.add_subparsers(required=True, metavar="action")
     verify = ledger_commands.add_parser("verify", help="recompute every balance from the ledger")
@@ -142,6 +157,58 @@ def _create_admin(_: Settings, args: argparse.Namespace) -> int:
     return _with_pool(work)
 
 
+def _publisher(settings: Settings) -> Any:
+    from redis.asyncio import Redis
+
+    from realtime.publisher import EventPublisher
+
+    assert settings.redis_url is not None
+    return EventPublisher(redis=Redis.from_url(settings.redis_url), prefix=settings.redis_prefix)
+
+
+def _expire_points(settings: Settings, _: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from backend.loyalty.expiry import expire_points
+
+    async def work() -> int:
+        expired = await expire_points(_publisher(settings), now=datetime.now(UTC))
+        print(f"expired {expired} points")
+        return 0
+
+    return _with_pool(work)
+
+
+def _evaluate_tiers(settings: Settings, _: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from backend.loyalty.rules import current_rules
+    from backend.loyalty.tiers import evaluate_tiers
+
+    async def work() -> int:
+        rules = (await current_rules()).rules
+        changed = await evaluate_tiers(_publisher(settings), rules, now=datetime.now(UTC))
+        print(f"{changed} tiers changed")
+        return 0
+
+    return _with_pool(work)
+
+
+def _maintenance(settings: Settings, _: argparse.Namespace) -> int:
+    from backend.loyalty.maintenance import run_maintenance
+
+    async def work() -> int:
+        report = await run_maintenance(
+            _publisher(settings),
+            idempotency_ttl_h=settings.idempotency_ttl_h,
+            evaluate_tiers_now=True,
+        )
+        print(report)
+        return 0
+
+    return _with_pool(work)
+
+
 def _verify_ledger(_: Settings, __: argparse.Namespace) -> int:
     from backend.loyalty.verify import count_accounts, find_mismatches
 
@@ -149,8 +216,8 @@ def _verify_ledger(_: Settings, __: argparse.Namespace) -> int:
         mismatches = await find_mismatches()
         for m in mismatches:
             print(
-                f"MISMATCH account={m.account_id} member={m.member_id} "
-                f"cached(available,pending,held)={m.cached} ledger={m.from_ledger}"
+                f"MISMATCH account={m.account_id} member={m.member_id} check: {m.check}; "
+                f"cached={m.cached} expected={m.expected}"
             )
         total = await count_accounts()
         print(f"ledger verify: {total} accounts, {len(mismatches)} mismatches")

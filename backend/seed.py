@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-
-import msgspec
+from datetime import UTC, datetime
 
 from backend.auth.terminals import create_terminal
-from backend.loyalty.events import append_member_event
-from backend.loyalty.ledger import EntryDraft, lock_account, post_entries
+from backend.loyalty.book import AccountChange, Cause
+from backend.loyalty.ledger import lock_account
+from backend.loyalty.rules import current_rules
 from backend.members.service import enrol_or_get_member
 from db.pool import engine
 from db.tables import Member, Store
@@ -58,13 +58,8 @@ async def seed_demo(*, new_terminal: bool = False) -> DemoSeed:
 
 async def _welcome(member_id: uuid.UUID) -> None:
     async with engine().transaction():
-        account = await lock_account(member_id)
-        balance = await post_entries(
-            account,
-            [EntryDraft("adjustment", "seed", None, available_delta=WELCOME_POINTS, note="demo")],
+        change = AccountChange(await lock_account(member_id), now=datetime.now(UTC))
+        await change.credit(
+            "adjustment", WELCOME_POINTS, Cause("seed", None, "demo"), (await current_rules()).rules
         )
-        await append_member_event(
-            member_id=account.member_id,
-            type="balance.updated",
-            data={**msgspec.to_builtins(balance), "reason": "adjustment"},
-        )
+        await change.finish(context={"reason": "adjustment"})

@@ -129,9 +129,16 @@ async def client(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(autouse=True)
-async def clean_data(servers: test_servers.RunServers) -> AsyncIterator[None]:
-    """Each test starts with empty tables and no Redis keys of this run."""
+async def clean_data(
+    servers: test_servers.RunServers, request: pytest.FixtureRequest
+) -> AsyncIterator[None]:
+    """Each test leaves a ledger that verifies, and the next starts with empty tables and
+    no Redis keys of this run."""
     yield
+    if request.node.get_closest_marker("corrupts_ledger") is None:
+        from backend.loyalty.verify import find_mismatches
+
+        assert await find_mismatches() == [], "the test left balances that disagree"
     import asyncpg
     import redis.asyncio as aioredis
 

@@ -142,3 +142,39 @@ async def hire(
         access_token=tokens["access_token"],
         refresh_token=tokens["refresh_token"],
     )
+
+
+async def post_as(
+    client: httpx.AsyncClient,
+    till: Till,
+    path: str,
+    body: dict[str, Any] | None = None,
+    key: str | None = None,
+) -> httpx.Response:
+    """A POS call with a fresh (or given) Idempotency-Key."""
+    return await client.post(
+        path, json=body, headers={**till.headers, "Idempotency-Key": key or uuid.uuid4().hex}
+    )
+
+
+async def grant(member_id: str, points: int) -> None:
+    """Points credited by a staff adjustment, as an admin would (through the service)."""
+    from backend.auth.callers import Role, StaffCaller
+    from backend.loyalty.adjustments import AdjustmentRequest, adjust_points
+    from realtime.publisher import EventPublisher
+
+    class _NoRedis:
+        async def publish_member_events(self, member_id: str, envelopes: list[bytes]) -> bool:
+            return True
+
+    staff = StaffCaller(
+        staff_id=uuid.uuid4(), role=Role.ADMIN, store_ids=frozenset(), session_id="t"
+    )
+    publisher: EventPublisher = _NoRedis()  # type: ignore[assignment]
+    await adjust_points(
+        staff=staff,
+        member_id=uuid.UUID(member_id),
+        request=AdjustmentRequest(points=points, reason="test grant"),
+        key=uuid.uuid4().hex,
+        publisher=publisher,
+    )

@@ -6,6 +6,7 @@ import shutil
 import uuid
 
 import httpx
+import pytest
 
 from db.tables import Account
 from tests.cli import astrocoffee, run_env
@@ -68,6 +69,7 @@ async def test_seed_demo_prints_a_terminal_key_that_works(
     assert "seed-demo --new-terminal" in again.stdout
 
 
+@pytest.mark.corrupts_ledger
 async def test_ledger_verify_finds_a_balance_that_disagrees_with_the_ledger(
     servers: RunServers, client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:

@@ -11,7 +11,9 @@ async def test_a_qr_token_identifies_the_member_once(
 ) -> None:
     till = await open_till()
     member = await log_in(client, live_server.sms)
-    qr = (await client.get("/v1/me/qr", headers=member.headers)).json()
+    issued = await client.get("/v1/me/qr", headers=member.headers)
+    assert issued.headers["cache-control"] == "no-store"
+    qr = issued.json()
     assert qr["expires_in"] == 60
 
     body = purchase_body(member.card_number)

@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from backend.payments.checkouts import expire_holds
+from db.tables import Checkout, LedgerEntry, MemberEvent, Purchase
+from realtime.publisher import EventPublisher
+from tests.conftest import LiveServer
+from tests.factories import LoggedInMember, Till, grant, log_in, open_till, post_as, purchase_body
+
+
+@pytest.fixture
+async def till() -> Till:
+    return await open_till()
+
+
+@pytest.fixture
+async def member(client: httpx.AsyncClient, live_server: LiveServer) -> LoggedInMember:
+    member = await log_in(client, live_server.sms)
+    await grant(member.member_id, 300)
+    return member
+
+
+async def open_checkout(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember, amount: int = 40000
+) -> dict[str, object]:
+    response = await post_as(
+        client, till, "/v1/checkouts", purchase_body(member.card_number, amount=amount)
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def me(client: httpx.AsyncClient, member: LoggedInMember) -> dict[str, int]:
+    return dict((await client.get("/v1/me", headers=member.headers)).json()["balance"])
+
+
+async def test_quote_hold_complete(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+) -> None:
+    quote = await open_checkout(client, till, member)
+    assert quote["status"] == "open"
+    assert quote["max_redeemable_points"] == 200  # half of 400.00
+    assert quote["points_to_earn"] == 20  # 5 % of 400.00
+
+    held = await post_as(
+        client, till, f"/v1/checkouts/{quote['checkout_id']}/hold", {"points": 150}
+    )
+    assert held.status_code == 200, held.text
+    assert held.json()["status"] == "held"
+    assert await me(client, member) == {"available": 150, "pending": 0, "held": 150}
+
+    done = await post_as(
+        client,
+        till,
+        f"/v1/checkouts/{quote['checkout_id']}/complete",
+        {"payment_ref": "pay-1", "paid_amount": 25000},
+    )
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert body["status"] == "completed"
+    assert body["purchase"]["points_redeemed"] == 150
+    assert body["purchase"]["points_earned"] == 12  # 5 % of the 250.00 actually paid
+    assert await me(client, member) == {"available": 162, "pending": 0, "held": 0}
+    kinds = [e["kind"] for e in await LedgerEntry.select(LedgerEntry.kind).order_by(LedgerEntry.id)]
+    assert kinds == ["adjustment", "hold", "capture", "earn"]
+    assert await Purchase.count() == 1
+
+
+async def test_changing_the_hold_replaces_it(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+) -> None:
+    quote = await open_checkout(client, till, member)
+    path = f"/v1/checkouts/{quote['checkout_id']}/hold"
+    await post_as(client, till, path, {"points": 100})
+    await post_as(client, till, path, {"points": 40})
+    assert await me(client, member) == {"available": 260, "pending": 0, "held": 40}
+    await post_as(client, till, path, {"points": 0})
+    assert await me(client, member) == {"available": 300, "pending": 0, "held": 0}
+
+
+async def test_cancel_voids_the_hold_and_is_repeatable(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+) -> None:
+    quote = await open_checkout(client, till, member)
+    await post_as(client, till, f"/v1/checkouts/{quote['checkout_id']}/hold", {"points": 120})
+    first = await post_as(client, till, f"/v1/checkouts/{quote['checkout_id']}/cancel")
+    second = await post_as(client, till, f"/v1/checkouts/{quote['checkout_id']}/cancel")
+    assert first.json()["status"] == second.json()["status"] == "cancelled"
+    assert await me(client, member) == {"available": 300, "pending": 0, "held": 0}
+    late = await post_as(
+        client,
+        till,
+        f"/v1/checkouts/{quote['checkout_id']}/complete",
+        {"payment_ref": "p", "paid_amount": 100},
+    )
+    assert late.status_code == 409
+    assert late.json()["code"] == "checkout_not_open"
+
+
+async def test_an_unfinished_hold_is_voided_by_the_sweeper(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember, live_server: LiveServer
+) -> None:
+    quote = await open_checkout(client, till, member)
+    await post_as(client, till, f"/v1/checkouts/{quote['checkout_id']}/hold", {"points": 80})
+    publisher = EventPublisher(
+        redis=live_server.app.state.redis, prefix=live_server.app.state.settings.redis_prefix
+    )
+    assert await expire_holds(publisher, now=datetime.now(UTC)) == 0  # not yet
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert await expire_holds(publisher, now=later) == 1
+    assert await expire_holds(publisher, now=later) == 0  # re-runnable
+    assert await me(client, member) == {"available": 300, "pending": 0, "held": 0}
+    checkout = (
+        await Checkout.objects().where(Checkout.id == uuid.UUID(str(quote["checkout_id"]))).first()
+    )
+    assert checkout is not None and checkout.status == "expired"
+    types = [
+        e["type"] for e in await MemberEvent.select(MemberEvent.type).order_by(MemberEvent.seq)
+    ]
+    assert types.count("hold.updated") == 2
+
+
+async def test_holds_cannot_exceed_the_cap_or_the_balance(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+) -> None:
+    quote = await open_checkout(client, till, member, amount=100000)
+    path = f"/v1/checkouts/{quote['checkout_id']}/hold"
+    over_cap = await post_as(client, till, path, {"points": 501})
+    assert over_cap.json()["code"] == "redeem_cap_exceeded"
+    over_balance = await post_as(client, till, path, {"points": 301})
+    assert over_balance.json()["code"] == "insufficient_points"
+    assert await me(client, member) == {"available": 300, "pending": 0, "held": 0}
+
+
+async def test_paying_more_than_owed_is_refused(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+) -> None:
+    quote = await open_checkout(client, till, member)
+    await post_as(client, till, f"/v1/checkouts/{quote['checkout_id']}/hold", {"points": 100})
+    response = await post_as(
+        client,
+        till,
+        f"/v1/checkouts/{quote['checkout_id']}/complete",
+        {"payment_ref": "p", "paid_amount": 40000},
+    )
+    assert response.status_code == 409
+    assert response.json()["extra"]["owed"] == 30000
+
+
+async def test_another_stores_checkout_does_not_exist_for_this_till(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+) -> None:
+    quote = await open_checkout(client, till, member)
+    other = await open_till()
+    response = await post_as(client, other, f"/v1/checkouts/{quote['checkout_id']}/cancel")
+    assert response.status_code == 404
+
+
+async def test_complete_is_idempotent(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+) -> None:
+    quote = await open_checkout(client, till, member)
+    body = {"payment_ref": "p", "paid_amount": 40000}
+    path = f"/v1/checkouts/{quote['checkout_id']}/complete"
+    first = await post_as(client, till, path, body, key="complete-1")
+    again = await post_as(client, till, path, body, key="complete-1")
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert await Purchase.count() == 1
