@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 
 from backend.auth.access import allow
 from backend.auth.callers import MemberCaller, Role
