@@ -15,19 +15,26 @@ async def test_a_manager_adjusts_with_a_reason_that_is_recorded(
     till = await open_till()
     manager = await hire(client, "manager", [till.store_id])
     member = await log_in(client, live_server.sms)
-    found = await client.get(f"/v1/admin/members?card_number={member.card_number}", headers=manager.headers)
+    found = await client.get(
+        f"/v1/admin/members?card_number={member.card_number}", headers=manager.headers
+    )
     assert found.json()["member_id"] == member.member_id
 
     path = f"/v1/admin/members/{member.member_id}/adjustments"
     headers = {**manager.headers, "Idempotency-Key": "adj-1"}
-    added = await client.post(path, headers=headers, json={"points": 40, "reason": "coffee was cold"})
+    added = await client.post(
+        path, headers=headers, json={"points": 40, "reason": "coffee was cold"}
+    )
     assert added.status_code == 201, added.text
     assert added.json()["balance"]["available"] == 40
-    replay = await client.post(path, headers=headers, json={"points": 40, "reason": "coffee was cold"})
+    replay = await client.post(
+        path, headers=headers, json={"points": 40, "reason": "coffee was cold"}
+    )
     assert replay.headers["idempotent-replayed"] == "true"
 
     taken = await client.post(
-        path, headers={**manager.headers, "Idempotency-Key": "adj-2"},
+        path,
+        headers={**manager.headers, "Idempotency-Key": "adj-2"},
         json={"points": -15, "reason": "double credit"},
     )
     assert taken.json()["balance"]["available"] == 25
@@ -36,8 +43,18 @@ async def test_a_manager_adjusts_with_a_reason_that_is_recorded(
     ).order_by(LedgerEntry.id)
     staff_id = uuid.UUID(manager.staff_id)
     assert entries == [
-        {"available_delta": 40, "cause_type": "staff", "cause_id": staff_id, "note": "coffee was cold"},
-        {"available_delta": -15, "cause_type": "staff", "cause_id": staff_id, "note": "double credit"},
+        {
+            "available_delta": 40,
+            "cause_type": "staff",
+            "cause_id": staff_id,
+            "note": "coffee was cold",
+        },
+        {
+            "available_delta": -15,
+            "cause_type": "staff",
+            "cause_id": staff_id,
+            "note": "double credit",
+        },
     ]
 
 
@@ -49,7 +66,9 @@ async def test_adjustments_need_a_reason_and_cannot_overdraw(
     path = f"/v1/admin/members/{member.member_id}/adjustments"
 
     async def adjust(body: dict[str, object]) -> httpx.Response:
-        return await client.post(path, headers={**admin.headers, "Idempotency-Key": uuid.uuid4().hex}, json=body)
+        return await client.post(
+            path, headers={**admin.headers, "Idempotency-Key": uuid.uuid4().hex}, json=body
+        )
 
     assert (await adjust({"points": 10})).status_code == 400
     assert (await adjust({"points": 10, "reason": "  "})).status_code == 400
@@ -59,11 +78,15 @@ async def test_adjustments_need_a_reason_and_cannot_overdraw(
     assert await LedgerEntry.count() == 0
 
 
-async def test_baristas_look_up_but_do_not_adjust(client: httpx.AsyncClient, live_server: LiveServer) -> None:
+async def test_baristas_look_up_but_do_not_adjust(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
     till = await open_till()
     barista = await hire(client, "barista", [till.store_id])
     member = await log_in(client, live_server.sms)
-    found = await client.get(f"/v1/admin/members?phone=%2B{member.phone[1:]}", headers=barista.headers)
+    found = await client.get(
+        f"/v1/admin/members?phone=%2B{member.phone[1:]}", headers=barista.headers
+    )
     assert found.status_code == 200
     refused = await client.post(
         f"/v1/admin/members/{member.member_id}/adjustments",

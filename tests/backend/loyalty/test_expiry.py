@@ -64,7 +64,9 @@ async def test_points_expire_oldest_first_and_only_once(
     assert await expire_points(publisher, now=in_15_days) == 5  # what is left of the first lot
     assert await expire_points(publisher, now=in_15_days) == 0  # re-running expires nothing
     assert await balance(client, member) == {"available": 24, "pending": 0, "held": 0}
-    expiry = await LedgerEntry.select(LedgerEntry.available_delta).where(LedgerEntry.kind == "expiry")
+    expiry = await LedgerEntry.select(LedgerEntry.available_delta).where(
+        LedgerEntry.kind == "expiry"
+    )
     assert expiry == [{"available_delta": -5}]
 
 
@@ -74,7 +76,9 @@ async def test_pending_points_become_available_after_the_return_window(
     await publish_rules(ProgramRules(return_window_days=14), staff_id=uuid.uuid4())
     await buy(client, till, purchase_body(member.card_number, amount=40000))
     assert await balance(client, member) == {"available": 0, "pending": 20, "held": 0}
-    refused = await buy(client, till, purchase_body(member.card_number, amount=40000, redeem_points=1))
+    refused = await buy(
+        client, till, purchase_body(member.card_number, amount=40000, redeem_points=1)
+    )
     assert refused.json()["code"] == "insufficient_points"
 
     assert await release_pending(publisher, now=datetime.now(UTC) + timedelta(days=13)) == 0
@@ -84,8 +88,9 @@ async def test_pending_points_become_available_after_the_return_window(
     assert await balance(client, member) == {"available": 20, "pending": 0, "held": 0}
 
 
-async def test_the_cli_expires_points(client: httpx.AsyncClient, till: Till, member: LoggedInMember,
-                                      servers: object) -> None:
+async def test_the_cli_expires_points(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember, servers: object
+) -> None:
     from tests.cli import astrocoffee, run_env
 
     await buy(client, till, purchase_body(member.card_number, amount=40000))

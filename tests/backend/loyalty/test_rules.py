@@ -7,7 +7,13 @@ from tests.conftest import LiveServer
 from tests.factories import buy, hire, log_in, open_till, purchase_body
 
 COFFEE = {"sku": "LAT", "name": "Latte", "category": "coffee", "quantity": 1, "unit_price": 30000}
-BEANS = {"sku": "BEANS-1KG", "name": "Beans", "category": "retail", "quantity": 1, "unit_price": 70000}
+BEANS = {
+    "sku": "BEANS-1KG",
+    "name": "Beans",
+    "category": "retail",
+    "quantity": 1,
+    "unit_price": 70000,
+}
 
 
 async def test_admins_publish_versions_and_old_sales_keep_theirs(
@@ -27,7 +33,10 @@ async def test_admins_publish_versions_and_old_sales_keep_theirs(
     assert published.json()["version"] == 1
     after = (await buy(client, till, purchase_body(member.card_number, amount=100000))).json()
     assert (before["points_earned"], after["points_earned"]) == (50, 100)
-    versions = [p["rules_version"] for p in await Purchase.select(Purchase.rules_version).order_by(Purchase.created_at)]
+    versions = [
+        p["rules_version"]
+        for p in await Purchase.select(Purchase.rules_version).order_by(Purchase.created_at)
+    ]
     assert versions == [0, 1]
 
 
@@ -50,10 +59,14 @@ async def test_only_admins_publish(client: httpx.AsyncClient) -> None:
     till = await open_till()
     manager = await hire(client, "manager", [till.store_id])
     rules = (await client.get("/v1/admin/rules", headers=manager.headers)).json()["rules"]
-    assert (await client.post("/v1/admin/rules", headers=manager.headers, json=rules)).status_code == 403
+    assert (
+        await client.post("/v1/admin/rules", headers=manager.headers, json=rules)
+    ).status_code == 403
 
 
-async def test_exclusions_and_minimum_order(client: httpx.AsyncClient, live_server: LiveServer) -> None:
+async def test_exclusions_and_minimum_order(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
     admin = await hire(client, "admin")
     base = (await client.get("/v1/admin/rules", headers=admin.headers)).json()["rules"]
     await client.post(
@@ -63,7 +76,9 @@ async def test_exclusions_and_minimum_order(client: httpx.AsyncClient, live_serv
     )
     till = await open_till()
     member = await log_in(client, live_server.sms)
-    mixed = await buy(client, till, purchase_body(member.card_number, amount=100000, items=[COFFEE, BEANS]))
+    mixed = await buy(
+        client, till, purchase_body(member.card_number, amount=100000, items=[COFFEE, BEANS])
+    )
     assert mixed.json()["points_earned"] == 15  # only the coffee earns: 5 % of 300.00
     small = await buy(client, till, purchase_body(member.card_number, amount=19999))
     assert small.json()["points_earned"] == 0

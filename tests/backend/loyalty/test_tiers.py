@@ -30,14 +30,18 @@ async def test_upgrades_are_immediate_downgrades_wait_for_evaluation(
     assert me["progress"]["spend_to_next_tier"] == 500000 - 120000
     third = (await buy(client, till, purchase_body(member.card_number, amount=60000))).json()
     assert third["points_earned"] == 42  # gold: 7 %
-    events = await MemberEvent.select(MemberEvent.type, MemberEvent.data).where(
-        MemberEvent.type == "tier.changed"
-    ).output(load_json=True)
+    events = (
+        await MemberEvent.select(MemberEvent.type, MemberEvent.data)
+        .where(MemberEvent.type == "tier.changed")
+        .output(load_json=True)
+    )
     assert [e["data"] for e in events] == [{"from": "green", "to": "gold"}]
 
     # Refunds bring the spend under the threshold: no demotion mid-day...
     for sale in (second, third):
-        await post_as(client, till, f"/v1/purchases/{sale['purchase_id']}/refunds", {"amount": 60000})
+        await post_as(
+            client, till, f"/v1/purchases/{sale['purchase_id']}/refunds", {"amount": 60000}
+        )
     assert (await client.get("/v1/me", headers=member.headers)).json()["tier"] == "gold"
     # ...but at the evaluation.
     state = live_server.app.state
@@ -54,6 +58,8 @@ async def test_spend_outside_the_window_does_not_count(
     till = await open_till()
     member = await log_in(client, live_server.sms)
     await buy(client, till, purchase_body(member.card_number, amount=90000))
-    await Purchase.update({Purchase.created_at: Purchase.created_at - timedelta(days=400)}, force=True)
+    await Purchase.update(
+        {Purchase.created_at: Purchase.created_at - timedelta(days=400)}, force=True
+    )
     await buy(client, till, purchase_body(member.card_number, amount=20000))
     assert (await client.get("/v1/me", headers=member.headers)).json()["tier"] == "green"

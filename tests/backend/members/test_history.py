@@ -25,7 +25,9 @@ async def test_history_is_newest_first_and_pages_without_overlap(
     assert seen == [50, 40, 30, 20, 10]
 
 
-async def test_a_bad_cursor_is_a_validation_problem(client: httpx.AsyncClient, live_server: LiveServer) -> None:
+async def test_a_bad_cursor_is_a_validation_problem(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
     member = await log_in(client, live_server.sms)
     response = await client.get("/v1/me/transactions?cursor=nope", headers=member.headers)
     assert response.status_code == 400
