@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from backend.loyalty.maintenance import MaintenanceLoop, run_maintenance
+from db.tables import IdempotencyRecord
+from realtime.publisher import EventPublisher
+from tests.conftest import LiveServer
+from tests.factories import buy, log_in, open_till, purchase_body
+
+
+async def test_idempotency_records_are_kept_for_the_ttl_then_purged(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    till = await open_till()
+    member = await log_in(client, live_server.sms)
+    body = purchase_body(member.card_number)
+    await buy(client, till, body, key="old-key")
+    state = live_server.app.state
+    publisher = EventPublisher(redis=state.redis, prefix=state.settings.redis_prefix)
+
+    report = await run_maintenance(publisher, idempotency_ttl_h=48, evaluate_tiers_now=False)
+    assert report.idempotency_records_purged == 0
+    assert (await buy(client, till, body, key="old-key")).headers["idempotent-replayed"] == "true"
+
+    later = datetime.now(UTC) + timedelta(hours=49)
+    report = await run_maintenance(
+        publisher, now=later, idempotency_ttl_h=48, evaluate_tiers_now=True
+    )
+    assert report.idempotency_records_purged == 1
+    assert report.tiers_changed == 0
+    assert await IdempotencyRecord.count() == 0
+
+
+async def test_one_process_at_a_time_runs_the_jobs(live_server: LiveServer) -> None:
+    state = live_server.app.state
+    publisher = EventPublisher(redis=state.redis, prefix=state.settings.redis_prefix)
+
+    def loop() -> MaintenanceLoop:
+        return MaintenanceLoop(
+            redis=state.redis,
+            prefix=state.settings.redis_prefix,
+            publisher=publisher,
+            interval_s=60,
+            idempotency_ttl_h=48,
+        )
+
+    first, second = loop(), loop()
+    assert await first.run_once_if_leader() is not None
+    assert await second.run_once_if_leader() is None  # the lease is taken for this interval
