@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -31,6 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level)
     settings, handles = ensure_servers(settings)
+    if handles:
+        # The embedded servers stop from atexit hooks, which a plain SIGTERM would skip
+        # (uvicorn re-raises the signal after its graceful shutdown): exit normally instead.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         result: int = args.handler(settings, args)
         return result

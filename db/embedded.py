@@ -32,6 +32,7 @@ def start_embedded_postgres(data_dir: Path, *, database: str) -> tuple[str, Any]
     """Start (or attach to) PostgreSQL in ``data_dir/pg`` and make sure ``database`` exists."""
     if not _DB_NAME.match(database):
         raise ValueError(f"invalid database name {database!r}")
+    _forget_dead_handles(data_dir / "pg")
     with warnings.catch_warnings():
         # pgserver asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR
         # that warns, and our tests turn warnings into errors. The fallback is fine for us.
@@ -44,6 +45,31 @@ def start_embedded_postgres(data_dir: Path, *, database: str) -> tuple[str, Any]
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
     return str(server.get_uri(database)), server
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop pids of processes that died without cleaning up (SIGKILL, a crash).
+
+    pgserver stops the server when the last registered process exits; a dead pid left in
+    its list would keep the server running forever after.
+    """
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    import json
+
+    import psutil
+
+    def alive(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    pids = json.loads(handles.read_text() or "[]")
+    living = [pid for pid in pids if alive(pid)]
+    if living != pids:
+        handles.write_text(json.dumps(living))
 
 
 def start_embedded_redis(data_dir: Path) -> tuple[str, Any]:
