@@ -62,7 +62,7 @@ def _forget_dead_handles(pgdata: Path) -> None:
 
     def alive(pid: int) -> bool:
         try:
-            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+            return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
         except psutil.NoSuchProcess:
             return False
 
