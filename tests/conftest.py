@@ -157,3 +157,28 @@ async def clean_data(
             await redis.delete(*keys)
     finally:
         await redis.aclose()
+
+
+@pytest.fixture
+async def till() -> Any:
+    """A store with one POS terminal."""
+    from tests.factories import open_till
+
+    return await open_till()
+
+
+@pytest.fixture
+async def member(client: httpx.AsyncClient, live_server: LiveServer) -> Any:
+    """A member who has logged in once (enrolled, 0 points)."""
+    from tests.factories import log_in
+
+    return await log_in(client, live_server.sms)
+
+
+@pytest.fixture
+def publisher(live_server: LiveServer) -> Any:
+    """The app's event publisher, for calling the periodic jobs directly."""
+    from realtime.publisher import EventPublisher
+
+    state = live_server.app.state
+    return EventPublisher(redis=state.redis, prefix=state.settings.redis_prefix)

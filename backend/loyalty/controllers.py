@@ -18,7 +18,6 @@ from backend.loyalty.rules import (
     ProgramRules,
     RulesVersion,
     current_rules,
-    parse_rules,
     publish_rules,
 )
 from backend.members.schemas import MemberSummary
@@ -45,7 +44,7 @@ class AdminRulesController(Controller):
     async def publish(
         self, request: Request[StaffCaller, Any, Any], data: JSONBody[ProgramRules]
     ) -> RulesVersion:
-        rules = parse_rules(await request.body())
+        rules = await strict_body(request, ProgramRules)
         return await publish_rules(rules, staff_id=request.user.staff_id)
 
 

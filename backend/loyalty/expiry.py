@@ -8,6 +8,7 @@ entry that records it, and the next run finds nothing left to do for it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from backend.loyalty.book import AccountChange, Cause
@@ -28,12 +29,23 @@ _DUE_RELEASE = (
 
 async def expire_points(publisher: EventPublisher, *, now: datetime, limit: int = 1000) -> int:
     """Expire every lot past its date, oldest first; return how many points expired."""
+    return await _each_due_account(_DUE_EXPIRY, _expire_account, publisher, now, limit)
+
+
+async def _each_due_account(
+    due: str,
+    work: Callable[[EventPublisher, uuid.UUID, datetime], Awaitable[int]],
+    publisher: EventPublisher,
+    now: datetime,
+    limit: int,
+) -> int:
+    """Run ``work`` for one account with something due at a time, until none is left."""
     total = 0
     for _ in range(limit):
-        rows = await Account.raw(_DUE_EXPIRY, now)
+        rows = await Account.raw(due, now)
         if not rows:
             break
-        total += await _expire_account(publisher, rows[0]["member"], now)
+        total += await work(publisher, rows[0]["member"], now)
     return total
 
 
@@ -57,13 +69,7 @@ async def _expire_account(publisher: EventPublisher, member_id: uuid.UUID, now: 
 
 async def release_pending(publisher: EventPublisher, *, now: datetime, limit: int = 1000) -> int:
     """Make points available whose return window has passed; return how many."""
-    total = 0
-    for _ in range(limit):
-        rows = await Account.raw(_DUE_RELEASE, now)
-        if not rows:
-            break
-        total += await _release_account(publisher, rows[0]["member"], now)
-    return total
+    return await _each_due_account(_DUE_RELEASE, _release_account, publisher, now, limit)
 
 
 async def _release_account(publisher: EventPublisher, member_id: uuid.UUID, now: datetime) -> int:

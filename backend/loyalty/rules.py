@@ -12,7 +12,7 @@ from typing import Annotated
 
 import msgspec
 
-from backend.errors import NotFound, ValidationFailed
+from backend.errors import NotFound
 from db.tables import ProgramRules as ProgramRulesRow
 
 Percent = Annotated[int, msgspec.Meta(ge=0, le=100)]
@@ -96,12 +96,3 @@ async def publish_rules(rules: ProgramRules, *, staff_id: uuid.UUID) -> RulesVer
             version=version, rules=msgspec.to_builtins(rules), created_by=staff_id
         ).save()
     return RulesVersion(version=version, rules=rules)
-
-
-def parse_rules(raw: bytes) -> ProgramRules:
-    try:
-        return msgspec.json.decode(raw, type=ProgramRules, strict=True)
-    except msgspec.ValidationError as exc:
-        raise ValidationFailed(f"the rules are not valid: {exc}") from exc
-    except msgspec.DecodeError as exc:
-        raise ValidationFailed(f"the request body is not valid JSON: {exc}") from exc

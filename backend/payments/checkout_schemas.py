@@ -11,23 +11,14 @@ import msgspec
 from backend.members.schemas import Balance
 from backend.payments.schemas import (
     MAX_MINOR_UNITS,
-    Amount,
-    Currency,
-    Customer,
-    ExternalId,
-    PurchaseItem,
     PurchaseResponse,
+    SaleRequest,
 )
 
 
-class CheckoutRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    customer: Customer
-    external_id: ExternalId
-    amount: Amount
-    currency: Currency = "RUB"
-    items: Annotated[list[PurchaseItem], msgspec.Meta(max_length=500)] = msgspec.field(
-        default_factory=list
-    )
+class CheckoutRequest(SaleRequest, frozen=True, forbid_unknown_fields=True):
+    """Opens a checkout: the same as a one-shot sale, without the points, which are held
+    separately."""
 
 
 class HoldRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

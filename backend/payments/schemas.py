@@ -35,7 +35,9 @@ class PurchaseItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     unit_price: NonNegativeAmount
 
 
-class PurchaseRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class SaleRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What a till says about a sale: who, which receipt, how much, which lines."""
+
     customer: Customer
     external_id: ExternalId
     amount: Amount
@@ -43,6 +45,9 @@ class PurchaseRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     items: Annotated[list[PurchaseItem], msgspec.Meta(max_length=500)] = msgspec.field(
         default_factory=list
     )
+
+
+class PurchaseRequest(SaleRequest, frozen=True, forbid_unknown_fields=True):
     redeem_points: Annotated[int, msgspec.Meta(ge=0, le=MAX_MINOR_UNITS)] = 0
 
 

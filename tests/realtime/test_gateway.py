@@ -11,7 +11,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import LiveServer
-from tests.factories import LoggedInMember, Till, buy, log_in, open_till, purchase_body
+from tests.factories import LoggedInMember, Till, buy, log_in, purchase_body
 
 
 async def recv(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
@@ -23,16 +23,6 @@ async def close_code(ws: ClientConnection, timeout: float = 10.0) -> int | None:
         while True:
             await asyncio.wait_for(ws.recv(), timeout)
     return ws.close_code
-
-
-@pytest.fixture
-async def member(client: httpx.AsyncClient, live_server: LiveServer) -> LoggedInMember:
-    return await log_in(client, live_server.sms)
-
-
-@pytest.fixture
-async def till() -> Till:
-    return await open_till()
 
 
 @pytest.mark.parametrize("how", ["query", "header", "first_frame"])

@@ -4,30 +4,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 
 from backend.loyalty.expiry import expire_points, release_pending
 from backend.loyalty.rules import ProgramRules, publish_rules
 from db.tables import LedgerEntry, PointLot
 from realtime.publisher import EventPublisher
-from tests.conftest import LiveServer
-from tests.factories import LoggedInMember, Till, buy, log_in, open_till, purchase_body
-
-
-@pytest.fixture
-def publisher(live_server: LiveServer) -> EventPublisher:
-    state = live_server.app.state
-    return EventPublisher(redis=state.redis, prefix=state.settings.redis_prefix)
-
-
-@pytest.fixture
-async def till() -> Till:
-    return await open_till()
-
-
-@pytest.fixture
-async def member(client: httpx.AsyncClient, live_server: LiveServer) -> LoggedInMember:
-    return await log_in(client, live_server.sms)
+from tests.factories import LoggedInMember, Till, buy, purchase_body
 
 
 async def balance(client: httpx.AsyncClient, member: LoggedInMember) -> dict[str, int]:

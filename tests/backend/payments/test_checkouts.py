@@ -14,11 +14,6 @@ from tests.factories import LoggedInMember, Till, grant, log_in, open_till, post
 
 
 @pytest.fixture
-async def till() -> Till:
-    return await open_till()
-
-
-@pytest.fixture
 async def member(client: httpx.AsyncClient, live_server: LiveServer) -> LoggedInMember:
     member = await log_in(client, live_server.sms)
     await grant(member.member_id, 300)

@@ -8,18 +8,7 @@ import pytest
 
 from backend.loyalty.verify import find_mismatches
 from db.tables import Account, IdempotencyRecord, LedgerEntry, MemberEvent, Purchase
-from tests.conftest import LiveServer
-from tests.factories import LoggedInMember, Till, buy, log_in, open_till, purchase_body
-
-
-@pytest.fixture
-async def till() -> Till:
-    return await open_till()
-
-
-@pytest.fixture
-async def member(client: httpx.AsyncClient, live_server: LiveServer) -> LoggedInMember:
-    return await log_in(client, live_server.sms)
+from tests.factories import LoggedInMember, Till, buy, open_till, purchase_body
 
 
 async def available(member: LoggedInMember) -> int:

@@ -1,31 +1,18 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from backend.loyalty.rules import ProgramRules, publish_rules
 from db.tables import LedgerEntry, Refund
-from tests.conftest import LiveServer
 from tests.factories import (
     LoggedInMember,
     Till,
     buy,
     grant,
-    log_in,
     open_till,
     post_as,
     purchase_body,
 )
-
-
-@pytest.fixture
-async def till() -> Till:
-    return await open_till()
-
-
-@pytest.fixture
-async def member(client: httpx.AsyncClient, live_server: LiveServer) -> LoggedInMember:
-    return await log_in(client, live_server.sms)
 
 
 async def balance(client: httpx.AsyncClient, member: LoggedInMember) -> dict[str, int]:
