@@ -41,6 +41,7 @@ from realtime.protocol import (
 log = logging.getLogger(__name__)
 
 CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_POLICY_VIOLATION = 1008
 
 
 class ReplaySource(Protocol):
@@ -60,6 +61,8 @@ class GatewayConfig:
     queue_size: int = 256
     max_frame_bytes: int = 4096
     max_replay: int = 1000
+    # Malformed frames answered with an error frame before the socket is closed (1008).
+    max_bad_frames: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +161,7 @@ class MemberStream:
             self.last_seq = envelope_seq(raw)
 
     async def _resync(self, current: int) -> None:
-        await self._send(encode(ResyncFrame()))
+        await self._send(encode(ResyncFrame(last_seq=current)))
         self.last_seq = current
 
     async def _send(self, raw: bytes) -> None:
@@ -255,8 +258,9 @@ async def _run(
     elif reader in done and not reader.cancelled() and reader.exception() is None:
         code = reader.result()
         if code is not None:
+            reason = "frame too large" if code == CLOSE_MESSAGE_TOO_BIG else "too many bad frames"
             with contextlib.suppress(Exception):
-                await socket.close(code=code, reason="frame too large")
+                await socket.close(code=code, reason=reason)
     elif writer in done and writer.exception() is not None:
         log.warning("WebSocket writer failed: %r", writer.exception())
 
@@ -265,6 +269,7 @@ async def _read(
     socket: WebSocket[Any, Any, Any], stream: MemberStream, config: GatewayConfig
 ) -> int | None:
     """Handle client frames until the client leaves; return a close code to close with."""
+    bad_frames = 0
     while True:
         try:
             text = await socket.receive_data(mode="text")
@@ -275,6 +280,9 @@ async def _read(
         try:
             frame = client_frame_decoder.decode(text)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            bad_frames += 1
+            if bad_frames > config.max_bad_frames:
+                return CLOSE_POLICY_VIOLATION
             stream.request(_Control(encode(ErrorFrame(code="bad_frame", message=str(exc)))))
             continue
         if isinstance(frame, PingFrame):

@@ -50,7 +50,9 @@ class PongFrame(msgspec.Struct, tag_field="type", tag="pong"):
 
 
 class ResyncFrame(msgspec.Struct, tag_field="type", tag="resync"):
-    pass
+    """Refetch state over REST; live events continue after ``last_seq``."""
+
+    last_seq: int
 
 
 class ErrorFrame(msgspec.Struct, tag_field="type", tag="error"):

@@ -114,7 +114,7 @@ async def test_resume_from_the_future_asks_for_a_resync(
     async with websockets.connect(f"{live_server.ws_url}/v1/ws?token={member.access_token}") as ws:
         await recv(ws)
         await ws.send(json.dumps({"type": "resume", "last_seq": 99}))
-        assert await recv(ws) == {"type": "resync"}
+        assert await recv(ws) == {"type": "resync", "last_seq": 0}
 
 
 @pytest.mark.parametrize(
@@ -189,3 +189,13 @@ async def test_a_logged_out_session_cannot_open_a_stream(
     await client.post("/v1/auth/logout", headers=member.headers)
     async with websockets.connect(f"{live_server.ws_url}/v1/ws?token={member.access_token}") as ws:
         assert await close_code(ws) == 4401
+
+
+async def test_repeated_bad_frames_close_the_socket(
+    live_server: LiveServer, member: LoggedInMember
+) -> None:
+    async with websockets.connect(f"{live_server.ws_url}/v1/ws?token={member.access_token}") as ws:
+        await recv(ws)
+        for _ in range(21):
+            await ws.send("garbage")
+        assert await close_code(ws) == 1008
