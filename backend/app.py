@@ -10,7 +10,6 @@ from litestar import Litestar, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 
 from backend.auth.access import allow, authorize
@@ -37,7 +36,7 @@ from backend.payments.refunds import RefundService
 from backend.payments.webhook_controller import PaymentWebhookController
 from backend.payments.webhooks import WebhookService
 from backend.problems import EXCEPTION_HANDLERS
-from backend.rate_limits import STORE_NAME, per_client_ip, per_terminal
+from backend.rate_limits import STORE_NAME, FailOpenRedisStore, per_client_ip, per_terminal
 from backend.realtime_wiring import MemberEventReplay, MemberTokenAuthenticator
 from backend.settings import Settings, SettingsError, load_settings
 from backend.staff.controllers import AdminStaffController, StaffMeController
@@ -177,7 +176,7 @@ def create_app(
                 "terminals": terminals,
             }
         ),
-        stores={STORE_NAME: RedisStore(redis, namespace=f"{prefix}ratelimit")},
+        stores={STORE_NAME: FailOpenRedisStore(redis, namespace=f"{prefix}ratelimit")},
         middleware=[request_id_middleware, auth.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from typing import Any
 
 from litestar import Request
 from litestar.middleware.rate_limit import RateLimitConfig, get_remote_address
+from litestar.stores.redis import RedisStore
+from redis.exceptions import RedisError
 
 from backend.auth.api_keys import hash_api_key
 from backend.auth.middleware import API_KEY_HEADER
 
 STORE_NAME = "rate_limit"
+log = logging.getLogger(__name__)
+
+
+class FailOpenRedisStore(RedisStore):
+    """Litestar's Redis store, but a Redis outage lets requests through unthrottled.
+
+    PostgreSQL is the truth and Redis only an aid: a sale must not fail because the counter
+    that throttles tills is unreachable. The outage is logged; throttling resumes with Redis.
+    """
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        try:
+            return await super().get(key, renew_for)
+        except (RedisError, OSError) as exc:
+            log.warning("rate limit store unavailable, not throttling: %s", exc)
+            return None
+
+    async def set(
+        self, key: str, value: str | bytes, expires_in: int | timedelta | None = None
+    ) -> None:
+        try:
+            await super().set(key, value, expires_in)
+        except (RedisError, OSError) as exc:
+            log.warning("rate limit store unavailable, not counting: %s", exc)
 
 
 def per_client_ip(per_minute: int) -> RateLimitConfig:

@@ -8,8 +8,17 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from realtime.channels import member_channel
+from realtime.protocol import envelope_seq
 
 log = logging.getLogger(__name__)
+
+# How long the newest published seq of a member is remembered, for the relay to compare.
+PUBLISHED_TTL_S = 300
+_REMEMBER_MAX = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+else redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+"""
 
 
 class EventPublisher:
@@ -17,17 +26,29 @@ class EventPublisher:
         self._redis = redis
         self._prefix = prefix
 
+    def _published_key(self, member_id: str) -> str:
+        return f"{self._prefix}published-seq:{member_id}"
+
     async def publish_member_events(self, member_id: str, envelopes: list[bytes]) -> bool:
         """Publish in order; return False if Redis could not take them.
 
-        A failure loses nothing: the events are already committed, and clients catch up by
-        resuming from their last seq (the hub also replays when it notices a gap).
+        A failure loses nothing: the events are already committed; the relay republishes
+        them, and the gateway fills any gap a client sees from PostgreSQL.
         """
+        if not envelopes:
+            return True
         channel = member_channel(self._prefix, member_id)
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for envelope in envelopes:
                     pipe.publish(channel, envelope)
+                pipe.eval(
+                    _REMEMBER_MAX,
+                    1,
+                    self._published_key(member_id),
+                    envelope_seq(envelopes[-1]),
+                    PUBLISHED_TTL_S,
+                )
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning(
@@ -35,3 +56,12 @@ class EventPublisher:
             )
             return False
         return True
+
+    async def published_seqs(self, member_ids: list[str]) -> dict[str, int | None]:
+        """The newest seq published recently for each member (None: none remembered)."""
+        if not member_ids:
+            return {}
+        values = await self._redis.mget([self._published_key(m) for m in member_ids])
+        return {
+            m: int(v) if v is not None else None for m, v in zip(member_ids, values, strict=True)
+        }

@@ -7,16 +7,19 @@ database just before the revocation cannot write a stale "valid" back over the t
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from backend.auth.api_keys import display_prefix, hash_api_key, new_api_key
 from backend.auth.callers import TerminalCaller
 from backend.errors import NotFound
 from db.tables import Store, Terminal
 
+log = logging.getLogger(__name__)
 CACHE_TTL_S = 60
 _TOMBSTONE = b"revoked"
 _TOMBSTONE_TTL_S = CACHE_TTL_S * 10
@@ -32,13 +35,22 @@ class TerminalDirectory:
 
     async def authenticate(self, api_key: str) -> TerminalCaller | None:
         key_hash = hash_api_key(api_key)
-        cached = await self._redis.get(self._key(key_hash))
+        try:
+            cached = await self._redis.get(self._key(key_hash))
+        except (RedisError, OSError) as exc:
+            # The database alone can answer (revocation is stored there too): tills keep
+            # selling while Redis is away.
+            log.warning("terminal cache unavailable, asking the database: %s", exc)
+            return await self._from_database(key_hash, cache=False)
         if cached == _TOMBSTONE:
             return None
         if cached is not None:
             text = cached.decode() if isinstance(cached, bytes) else str(cached)
             terminal_id, _, store_id = text.partition(":")
             return TerminalCaller(terminal_id=uuid.UUID(terminal_id), store_id=uuid.UUID(store_id))
+        return await self._from_database(key_hash, cache=True)
+
+    async def _from_database(self, key_hash: str, *, cache: bool) -> TerminalCaller | None:
         row = (
             await Terminal.select(Terminal.id, Terminal.store, Terminal.revoked_at)
             .where(Terminal.key_hash == key_hash)
@@ -47,11 +59,13 @@ class TerminalDirectory:
         if row is None:
             return None
         if row["revoked_at"] is not None:
-            await self._redis.set(self._key(key_hash), _TOMBSTONE, ex=_TOMBSTONE_TTL_S)
+            if cache:
+                await self._redis.set(self._key(key_hash), _TOMBSTONE, ex=_TOMBSTONE_TTL_S)
             return None
-        await self._redis.set(
-            self._key(key_hash), f"{row['id']}:{row['store']}", ex=CACHE_TTL_S, nx=True
-        )
+        if cache:
+            await self._redis.set(
+                self._key(key_hash), f"{row['id']}:{row['store']}", ex=CACHE_TTL_S, nx=True
+            )
         return TerminalCaller(terminal_id=row["id"], store_id=row["store"])
 
     async def revoke(self, terminal_id: uuid.UUID) -> Terminal:

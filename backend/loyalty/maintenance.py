@@ -1,4 +1,5 @@
-"""The periodic jobs, run by every app process in turn (one at a time through a Redis lease).
+"""The periodic jobs (relay of unpublished events, holds, pending points, expiry, idempotency
+purge, tiers), run by every app process in turn (one at a time through a Redis lease).
 
 Every job is safe to run concurrently and to re-run, so the lease only saves duplicate work;
 losing it (Redis down, a process killed) delays the jobs, it does not break them.
@@ -17,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from backend.loyalty.expiry import expire_points, release_pending
+from backend.loyalty.relay import relay_unpublished
 from backend.loyalty.rules import current_rules
 from backend.loyalty.tiers import evaluate_tiers
 from backend.payments.checkouts import expire_holds
@@ -34,6 +36,7 @@ class MaintenanceReport:
     points_expired: int
     idempotency_records_purged: int
     tiers_changed: int | None
+    events_relayed: int
 
 
 async def run_maintenance(
@@ -44,6 +47,7 @@ async def run_maintenance(
     evaluate_tiers_now: bool,
 ) -> MaintenanceReport:
     now = now or datetime.now(UTC)
+    relayed = await relay_unpublished(publisher, now=now)
     holds = await expire_holds(publisher, now=now)
     released = await release_pending(publisher, now=now)
     expired = await expire_points(publisher, now=now)
@@ -55,7 +59,7 @@ async def run_maintenance(
     tiers = None
     if evaluate_tiers_now:
         tiers = await evaluate_tiers(publisher, (await current_rules()).rules, now=now)
-    return MaintenanceReport(holds, released, expired, len(purged), tiers)
+    return MaintenanceReport(holds, released, expired, len(purged), tiers, relayed)
 
 
 class MaintenanceLoop:

@@ -199,3 +199,27 @@ async def test_repeated_bad_frames_close_the_socket(
         for _ in range(21):
             await ws.send("garbage")
         assert await close_code(ws) == 1008
+
+
+async def test_the_relay_publishes_events_committed_but_never_published(
+    live_server: LiveServer, member: LoggedInMember, publisher: Any
+) -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    from backend.loyalty.events import append_member_event
+    from backend.loyalty.relay import relay_unpublished
+    from db.pool import engine
+
+    async with websockets.connect(f"{live_server.ws_url}/v1/ws?token={member.access_token}") as ws:
+        await recv(ws)
+        # As if the process died between commit and publish: nothing reaches Redis.
+        async with engine().transaction():
+            for tier in ("gold", "platinum"):
+                await append_member_event(
+                    member_id=uuid.UUID(member.member_id), type="tier.changed", data={"to": tier}
+                )
+        assert await relay_unpublished(publisher, now=datetime.now(UTC)) == 2
+        frames = [await recv(ws) for _ in range(2)]
+        assert [(f["seq"], f["data"]["to"]) for f in frames] == [(1, "gold"), (2, "platinum")]
+        assert await relay_unpublished(publisher, now=datetime.now(UTC)) == 0  # remembered

@@ -1,0 +1,44 @@
+"""Republish member events that were committed but never published.
+
+The purchase path publishes right after commit; a process killed between the two, or a
+Redis blip, leaves events only in PostgreSQL. Connected clients would still get them (the
+gateway replays a gap when the next event arrives), but a member with no next event would
+wait. The relay compares each recently active member's newest stored seq with the newest
+seq the publisher remembers and publishes the difference. Republishing is harmless: clients
+drop seqs they already have.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from backend.loyalty.events import events_after
+from db.tables import MemberEvent
+from realtime.publisher import EventPublisher
+
+WINDOW = timedelta(seconds=120)
+
+_RECENT = """
+SELECT member, MAX(seq) AS seq, MIN(seq) AS first_seq
+FROM member_event WHERE created_at > {} GROUP BY member
+"""
+
+
+async def relay_unpublished(publisher: EventPublisher, *, now: datetime) -> int:
+    """Publish what is missing; return how many events were republished."""
+    rows = await MemberEvent.raw(_RECENT, now - WINDOW)
+    if not rows:
+        return 0
+    published = await publisher.published_seqs([str(r["member"]) for r in rows])
+    relayed = 0
+    for row in rows:
+        member = str(row["member"])
+        after = published[member]
+        if after is None:
+            after = int(row["first_seq"]) - 1  # nothing remembered: the whole window
+        if int(row["seq"]) <= after:
+            continue
+        events = await events_after(row["member"], after, limit=1000)
+        if await publisher.publish_member_events(member, events):
+            relayed += len(events)
+    return relayed
