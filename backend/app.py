@@ -37,7 +37,7 @@ from backend.payments.webhook_controller import PaymentWebhookController
 from backend.payments.webhooks import WebhookService
 from backend.problems import EXCEPTION_HANDLERS
 from backend.rate_limits import STORE_NAME, FailOpenRedisStore, per_client_ip, per_terminal
-from backend.realtime_wiring import MemberEventReplay, MemberTokenAuthenticator
+from backend.realtime_wiring import StoredEvents, StreamAuthenticator
 from backend.settings import Settings, SettingsError, load_settings
 from backend.staff.controllers import AdminStaffController, StaffMeController
 from backend.stores.controllers import AdminStoreController
@@ -105,14 +105,14 @@ def create_app(
     }
     gateway = create_gateway(
         hub=hub,
-        authenticate=MemberTokenAuthenticator(tokens=tokens, sessions=sessions),
-        replay=MemberEventReplay(),
+        authenticate=StreamAuthenticator(tokens=tokens, sessions=sessions),
+        replay=StoredEvents(),
         config=GatewayConfig(
             auth_timeout_s=settings.ws_auth_timeout_s,
             queue_size=settings.ws_queue_size,
             max_frame_bytes=settings.ws_max_frame_bytes,
         ),
-        route_opt=allow(Role.ANONYMOUS),  # authenticates members itself, see realtime.gateway
+        route_opt=allow(Role.ANONYMOUS),  # authenticates by itself, see realtime.gateway
     )
     auth = build_auth(settings.secret_key)
     asyncapi = asyncapi_document(title=TITLE + " (WebSocket)", version=API_VERSION)

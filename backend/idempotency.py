@@ -8,7 +8,6 @@ by ``remember`` in the same transaction as the work, so a crash leaves neither.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,6 +17,7 @@ import msgspec
 from backend.errors import IdempotencyKeyReused, IdempotentRequestInProgress, ValidationFailed
 from db.pool import engine
 from db.tables import IdempotencyRecord
+from realtime.publisher import Outgoing
 
 MAX_KEY_LENGTH = 255
 
@@ -75,7 +75,7 @@ async def remember(*, scope: str, key: str, fingerprint: str, response: StoredRe
     ).save()
 
 
-Work = Callable[[], Awaitable[tuple[msgspec.Struct, uuid.UUID | None, list[bytes]]]]
+Work = Callable[[], Awaitable[tuple[msgspec.Struct, list[Outgoing]]]]
 R = TypeVar("R", bound=msgspec.Struct)
 
 
@@ -86,26 +86,25 @@ async def run_once(
     fingerprint: str,
     work: Work,
     response_type: type[R],
-    publish: Callable[[str, list[bytes]], Awaitable[bool]],
+    publish: Callable[[list[Outgoing]], Awaitable[bool]],
     status: int = 200,
 ) -> tuple[R, bool]:
     """Do ``work`` at most once per (scope, key), in one transaction with its record.
 
-    ``work`` returns the response, the member whose events it wrote and those events; the
-    events are published after commit. Returns the response and whether it was a replay.
+    ``work`` returns the response and the events it wrote; they are published after commit.
+    Returns the response and whether it was a replay.
     """
     async with engine().transaction():
         stored = await claim(scope=scope, key=key, fingerprint=fingerprint)
         if stored is not None:
             return msgspec.convert(stored.body, response_type), True
-        response, member_id, envelopes = await work()
+        response, events = await work()
         await remember(
             scope=scope,
             key=key,
             fingerprint=fingerprint,
             response=StoredResponse(status=status, body=msgspec.to_builtins(response)),
         )
-    if member_id is not None and envelopes:
-        await publish(str(member_id), envelopes)
+    await publish(events)
     assert isinstance(response, response_type)
     return response, False

@@ -29,7 +29,21 @@ class Store(Table, tablename="store"):
     code = Varchar(length=32, unique=True, help_text="Short code printed on receipts.")
     name = Varchar(length=200)
     currency = Varchar(length=3, default="RUB", help_text="ISO 4217 currency of the till.")
+    last_event_seq = BigInt(default=0, help_text="Seq of the store stream's newest event.")
     created_at = Timestamptz()
+
+
+class StoreEvent(Table, tablename="store_event"):
+    """Durable copy of every event on a store's staff stream (sales, live figures)."""
+
+    id = UUID(primary_key=True, default=new_id)
+    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
+    seq = BigInt(help_text="1, 2, 3, ... per store, without gaps.")
+    type = Varchar(length=40)
+    data = JSONB()
+    created_at = Timestamptz()
+
+    one_per_store_seq = Unique(["store", "seq"])
 
 
 class Terminal(Table, tablename="terminal"):
@@ -236,6 +250,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     LedgerEntry,
     MemberEvent,
     IdempotencyRecord,
+    StoreEvent,
     ProgramRules,
     Checkout,
     Refund,

@@ -1,4 +1,6 @@
-"""``GET /v1/ws``: authenticate, join the hub, and stream a member's events without gaps.
+"""``GET /v1/ws``: authenticate, join the hub, and stream events without gaps.
+
+A member follows their own stream; staff follow one store's stream (``?store_id=``).
 
 Each socket has one writer task that owns its ``last_seq``. Live envelopes from the hub,
 ``resume`` requests and catch-up signals all pass through one bounded queue, and the writer
@@ -45,14 +47,15 @@ CLOSE_POLICY_VIOLATION = 1008
 
 
 class ReplaySource(Protocol):
-    async def events_after(self, member_id: str, after_seq: int, limit: int) -> list[bytes]:
+    async def events_after(self, stream: str, after_seq: int, limit: int) -> list[bytes]:
         """Encoded envelopes with seq > ``after_seq``, oldest first, at most ``limit``."""
 
-    async def current_seq(self, member_id: str) -> int:
-        """The seq of the member's newest stored event (0 when none)."""
+    async def current_seq(self, stream: str) -> int:
+        """The seq of the stream's newest stored event (0 when none)."""
 
 
-Authenticate = Callable[[str], Awaitable[str | None]]
+# (token, store_id asked for) -> the stream this caller may follow, or None.
+Authenticate = Callable[[str, str | None], Awaitable[str | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,19 +91,19 @@ class _Control:
 _Item = _Live | _Resume | _CatchUp | _Control
 
 
-class MemberStream:
-    """One socket's view of a member's stream (a hub ``Subscriber``)."""
+class StreamFollower:
+    """One socket following one stream (a hub ``Subscriber``)."""
 
     def __init__(
         self,
         *,
         socket: WebSocket[Any, Any, Any],
-        member_id: str,
+        stream: str,
         replay: ReplaySource,
         config: GatewayConfig,
         last_seq: int,
     ) -> None:
-        self.member_id = member_id
+        self.stream = stream
         self.last_seq = last_seq
         self.too_slow = asyncio.Event()
         self._socket = socket
@@ -143,7 +146,7 @@ class MemberStream:
                 await self._replay_after(self.last_seq)
 
     async def _resume(self, last_seq: int) -> None:
-        current = await self._replay.current_seq(self.member_id)
+        current = await self._replay.current_seq(self.stream)
         if last_seq > current or current - last_seq > self._config.max_replay:
             await self._resync(current)
             return
@@ -152,9 +155,9 @@ class MemberStream:
 
     async def _replay_after(self, after_seq: int) -> None:
         limit = self._config.max_replay
-        envelopes = await self._replay.events_after(self.member_id, after_seq, limit + 1)
+        envelopes = await self._replay.events_after(self.stream, after_seq, limit + 1)
         if len(envelopes) > limit:
-            await self._resync(await self._replay.current_seq(self.member_id))
+            await self._resync(await self._replay.current_seq(self.stream))
             return
         for raw in envelopes:
             await self._send(raw)
@@ -181,22 +184,22 @@ def create_gateway(
 
     async def member_events(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.accept()
-        member_id = await _authenticate(socket, authenticate, config)
-        if member_id is None:
+        name = await _authenticate(socket, authenticate, config)
+        if name is None:
             return
-        stream = MemberStream(
-            socket=socket, member_id=member_id, replay=replay, config=config, last_seq=0
+        follower = StreamFollower(
+            socket=socket, stream=name, replay=replay, config=config, last_seq=0
         )
-        await hub.join(member_id, stream)
+        await hub.join(name, follower)
         try:
             # Read after the subscription is confirmed: every later commit arrives live.
-            stream.last_seq = await replay.current_seq(member_id)
+            follower.last_seq = await replay.current_seq(name)
             await socket.send_data(
-                encode(ReadyFrame(member_id=member_id, last_seq=stream.last_seq)).decode()
+                encode(ReadyFrame(stream=name, last_seq=follower.last_seq)).decode()
             )
-            await _run(socket, stream, config)
+            await _run(socket, follower, config)
         finally:
-            await hub.leave(member_id, stream)
+            await hub.leave(name, follower)
 
     return websocket(
         "/v1/ws",
@@ -212,6 +215,7 @@ async def _authenticate(
     header = socket.headers.get("authorization", "")
     token = header.partition(" ")[2] if header.lower().startswith("bearer ") else None
     token = token or socket.query_params.get("token")
+    store_id = socket.query_params.get("store_id")
     if not token:
         try:
             first = await asyncio.wait_for(
@@ -230,14 +234,15 @@ async def _authenticate(
             await socket.close(code=CLOSE_UNAUTHORIZED, reason="first frame must be auth")
             return None
         token = frame.token
-    member_id = await authenticate(token)
-    if member_id is None:
-        await socket.close(code=CLOSE_UNAUTHORIZED, reason="invalid or expired token")
-    return member_id
+        store_id = frame.store_id or store_id
+    stream = await authenticate(token, store_id)
+    if stream is None:
+        await socket.close(code=CLOSE_UNAUTHORIZED, reason="invalid token or stream not allowed")
+    return stream
 
 
 async def _run(
-    socket: WebSocket[Any, Any, Any], stream: MemberStream, config: GatewayConfig
+    socket: WebSocket[Any, Any, Any], stream: StreamFollower, config: GatewayConfig
 ) -> None:
     writer = asyncio.create_task(stream.write_forever())
     reader = asyncio.create_task(_read(socket, stream, config))
@@ -252,7 +257,7 @@ async def _run(
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
                 await task
     if overflow in done:
-        log.info("closing slow WebSocket client of member %s", stream.member_id)
+        log.info("closing slow WebSocket client of %s", stream.stream)
         with contextlib.suppress(Exception):
             await socket.close(code=CLOSE_TOO_SLOW, reason="client too slow")
     elif reader in done and not reader.cancelled() and reader.exception() is None:
@@ -266,7 +271,7 @@ async def _run(
 
 
 async def _read(
-    socket: WebSocket[Any, Any, Any], stream: MemberStream, config: GatewayConfig
+    socket: WebSocket[Any, Any, Any], stream: StreamFollower, config: GatewayConfig
 ) -> int | None:
     """Handle client frames until the client leaves; return a close code to close with."""
     bad_frames = 0

@@ -4,9 +4,10 @@ Why not Litestar's channels plugin: its per-user channels keep an unbounded chan
 subscribe/unsubscribe can race and silently drop events, and it does not reconnect to Redis.
 This hub is small enough to get those three right:
 
-* A member's channel is subscribed while at least one of their sockets is connected to this
-  process and unsubscribed when the last one leaves. Changes are applied under one lock from
-  the registry's current state, so a join racing a leave always ends subscribed.
+* A stream's channel (a member's, a store's) is subscribed while at least one socket
+  following it is connected to this process and unsubscribed when the last one leaves.
+  Changes are applied under one lock from the registry's current state, so a join racing
+  a leave always ends subscribed.
 * ``join`` returns only after Redis confirmed the subscription, so everything published
   afterwards reaches the subscriber.
 * When the connection fails, the listener reconnects with capped exponential backoff,
@@ -27,7 +28,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from realtime.channels import member_channel
+from realtime.channels import channel as channel_of
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,8 @@ class Hub:
             with contextlib.suppress(RedisError, OSError):
                 await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
-    async def join(self, member_id: str, subscriber: Subscriber) -> None:
-        channel = member_channel(self._prefix, member_id)
+    async def join(self, stream: str, subscriber: Subscriber) -> None:
+        channel = channel_of(self._prefix, stream)
         self._local[channel].add(subscriber)
         await self._sync(channel)
         confirmed = self._confirmed.get(channel)
@@ -92,8 +93,8 @@ class Hub:
                 # subscriber to catch up, so joining now loses nothing.
                 log.warning("subscription to %s not confirmed yet; continuing", channel)
 
-    async def leave(self, member_id: str, subscriber: Subscriber) -> None:
-        channel = member_channel(self._prefix, member_id)
+    async def leave(self, stream: str, subscriber: Subscriber) -> None:
+        channel = channel_of(self._prefix, stream)
         members = self._local.get(channel)
         if members is not None:
             members.discard(subscriber)

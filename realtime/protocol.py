@@ -17,6 +17,8 @@ import msgspec
 
 class AuthFrame(msgspec.Struct, tag_field="type", tag="auth", forbid_unknown_fields=True):
     token: str
+    # Staff: the store whose stream to follow (or ``?store_id=`` on the URL).
+    store_id: str | None = None
 
 
 class PingFrame(msgspec.Struct, tag_field="type", tag="ping", forbid_unknown_fields=True):
@@ -41,7 +43,10 @@ class EventEnvelope(msgspec.Struct, frozen=True):
 
 
 class ReadyFrame(msgspec.Struct, tag_field="type", tag="ready"):
-    member_id: str
+    """Sent once authenticated: the stream followed (``member:<id>`` or ``store:<id>``) and
+    its newest seq."""
+
+    stream: str
     last_seq: int
 
 

@@ -7,10 +7,13 @@ import logging
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from realtime.channels import member_channel
+from realtime.channels import channel
 from realtime.protocol import envelope_seq
 
 log = logging.getLogger(__name__)
+
+# An encoded event envelope and the stream it belongs to ("member:<id>", "store:<id>").
+Outgoing = tuple[str, bytes]
 
 # How long the newest published seq of a member is remembered, for the relay to compare.
 PUBLISHED_TTL_S = 300
@@ -29,31 +32,28 @@ class EventPublisher:
     def _published_key(self, member_id: str) -> str:
         return f"{self._prefix}published-seq:{member_id}"
 
-    async def publish_member_events(self, member_id: str, envelopes: list[bytes]) -> bool:
-        """Publish in order; return False if Redis could not take them.
+    async def publish(self, events: list[Outgoing]) -> bool:
+        """Publish each stream's events in order; return False if Redis could not take them.
 
         A failure loses nothing: the events are already committed; the relay republishes
-        them, and the gateway fills any gap a client sees from PostgreSQL.
+        member events, and the gateway fills any gap a client sees from PostgreSQL.
         """
-        if not envelopes:
+        if not events:
             return True
-        channel = member_channel(self._prefix, member_id)
+        newest: dict[str, int] = {}
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                for envelope in envelopes:
-                    pipe.publish(channel, envelope)
-                pipe.eval(
-                    _REMEMBER_MAX,
-                    1,
-                    self._published_key(member_id),
-                    envelope_seq(envelopes[-1]),
-                    PUBLISHED_TTL_S,
-                )
+                for stream, envelope in events:
+                    pipe.publish(channel(self._prefix, stream), envelope)
+                    if stream.startswith("member:"):
+                        newest[stream.removeprefix("member:")] = envelope_seq(envelope)
+                for member_id, seq in newest.items():
+                    pipe.eval(
+                        _REMEMBER_MAX, 1, self._published_key(member_id), seq, PUBLISHED_TTL_S
+                    )
                 await pipe.execute()
         except (RedisError, OSError) as exc:
-            log.warning(
-                "publishing %d event(s) for member %s failed: %s", len(envelopes), member_id, exc
-            )
+            log.warning("publishing %d event(s) failed: %s", len(events), exc)
             return False
         return True
 

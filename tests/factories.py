@@ -164,7 +164,7 @@ async def grant(member_id: str, points: int) -> None:
     from realtime.publisher import EventPublisher
 
     class _NoRedis:
-        async def publish_member_events(self, member_id: str, envelopes: list[bytes]) -> bool:
+        async def publish(self, events: list[tuple[str, bytes]]) -> bool:
             return True
 
     staff = StaffCaller(

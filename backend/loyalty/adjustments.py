@@ -16,7 +16,7 @@ from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import current_rules
 from backend.members.schemas import Balance
-from realtime.publisher import EventPublisher
+from realtime.publisher import EventPublisher, Outgoing
 
 
 class AdjustmentRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -45,7 +45,7 @@ async def adjust_points(
     if request.points == 0:
         raise ValidationFailed("an adjustment of 0 points changes nothing")
 
-    async def work() -> tuple[AdjustmentResponse, uuid.UUID | None, list[bytes]]:
+    async def work() -> tuple[AdjustmentResponse, list[Outgoing]]:
         change = AccountChange(await lock_account(member_id), now=datetime.now(UTC))
         cause = Cause("staff", staff.staff_id, request.reason)
         await change.adjust(request.points, cause, (await current_rules()).rules)
@@ -57,7 +57,7 @@ async def adjust_points(
             staff_id=staff.staff_id,
             balance=change.balance,
         )
-        return response, member_id, envelopes
+        return response, envelopes
 
     return await run_once(
         scope=staff.scope,
@@ -65,6 +65,6 @@ async def adjust_points(
         fingerprint=request_fingerprint(msgspec.json.encode(["adjust", member_id, request])),
         work=work,
         response_type=AdjustmentResponse,
-        publish=publisher.publish_member_events,
+        publish=publisher.publish,
         status=201,
     )

@@ -22,6 +22,7 @@ from backend.loyalty.ledger import EntryDraft, LockedAccount, post_entries
 from backend.loyalty.lots import TakenLots, add_lot, beyond_debt, give_back, take_oldest_first, trim
 from backend.loyalty.rules import ProgramRules
 from backend.members.schemas import Balance
+from realtime.publisher import Outgoing
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,15 +195,15 @@ class AccountChange:
     def balance(self) -> Balance:
         return Balance(available=self.available, pending=self.pending, held=self.held)
 
-    async def finish(self, *, context: dict[str, Any]) -> tuple[Balance, list[bytes]]:
+    async def finish(self, *, context: dict[str, Any]) -> tuple[Balance, list[Outgoing]]:
         """Write entries, balance and events; return the balance and the encoded events."""
         if not self.entries and not self._events:
             return self.account.balance, []
         balance = await post_entries(self.account, self.entries) if self.entries else self.balance
         member = self.account.member_id
-        envelopes = []
+        envelopes: list[Outgoing] = []
         for entry in self.entries:
-            _, raw = await append_member_event(
+            raw = await append_member_event(
                 member_id=member,
                 type="transaction.created",
                 data={
@@ -220,10 +221,10 @@ class AccountChange:
             )
             envelopes.append(raw)
         for type, data in self._events:
-            _, raw = await append_member_event(member_id=member, type=type, data=data)
+            raw = await append_member_event(member_id=member, type=type, data=data)
             envelopes.append(raw)
         if self.entries:
-            _, raw = await append_member_event(
+            raw = await append_member_event(
                 member_id=member,
                 type="balance.updated",
                 data={**msgspec.to_builtins(balance), **context},

@@ -10,16 +10,16 @@ import uuid
 from typing import Any
 
 from db.tables import Account, MemberEvent
+from realtime.channels import member_stream
 from realtime.protocol import EventEnvelope, encode, utc_now
+from realtime.publisher import Outgoing
 
 
-async def append_member_event(
-    *, member_id: uuid.UUID, type: str, data: dict[str, Any]
-) -> tuple[uuid.UUID, bytes]:
-    """Give the event the member's next ``seq`` and store it; return (member, envelope).
+async def append_member_event(*, member_id: uuid.UUID, type: str, data: dict[str, Any]) -> Outgoing:
+    """Give the event the member's next ``seq`` and store it.
 
     Must run inside a transaction that holds the account row lock, which is what makes the
-    seq gap-free and ordered like the commits.
+    seq gap-free and ordered like the commits. Returns (stream, encoded envelope).
     """
     rows = (
         await Account.update({Account.last_event_seq: Account.last_event_seq + 1})
@@ -34,7 +34,7 @@ async def append_member_event(
         data=data,
         created_at=envelope.ts,
     ).save()
-    return member_id, encode(envelope)
+    return member_stream(str(member_id)), encode(envelope)
 
 
 async def events_after(member_id: uuid.UUID, after_seq: int, *, limit: int) -> list[bytes]:

@@ -63,7 +63,7 @@ async def _expire_account(publisher: EventPublisher, member_id: uuid.UUID, now: 
         for lot in lots:
             change.expire(int(lot["expired"]), Cause("expiry", lot["id"]))
         _, envelopes = await change.finish(context={"reason": "expiry"})
-    await publisher.publish_member_events(str(member_id), envelopes)
+    await publisher.publish(envelopes)
     return sum(int(lot["expired"]) for lot in lots)
 
 
@@ -90,5 +90,5 @@ async def _release_account(publisher: EventPublisher, member_id: uuid.UUID, now:
             ).where(PointLot.id == lot["id"])
             released += points
         _, envelopes = await change.finish(context={"reason": "release"})
-    await publisher.publish_member_events(str(member_id), envelopes)
+    await publisher.publish(envelopes)
     return released

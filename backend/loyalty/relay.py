@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from backend.loyalty.events import events_after
 from db.tables import MemberEvent
+from realtime.channels import member_stream
 from realtime.publisher import EventPublisher
 
 WINDOW = timedelta(seconds=120)
@@ -39,6 +40,6 @@ async def relay_unpublished(publisher: EventPublisher, *, now: datetime) -> int:
         if int(row["seq"]) <= after:
             continue
         events = await events_after(row["member"], after, limit=1000)
-        if await publisher.publish_member_events(member, events):
+        if await publisher.publish([(member_stream(member), event) for event in events]):
             relayed += len(events)
     return relayed

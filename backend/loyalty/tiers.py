@@ -89,7 +89,7 @@ async def _change_tier(publisher: EventPublisher, member_id: uuid.UUID, tier: st
         if account.tier == tier:
             return
         await set_tier(member_id, tier)
-        _, event = await append_member_event(
+        event = await append_member_event(
             member_id=member_id, type="tier.changed", data={"from": account.tier, "to": tier}
         )
-    await publisher.publish_member_events(str(member_id), [event])
+    await publisher.publish([event])

@@ -44,10 +44,10 @@ from backend.payments.purchases import (
 from backend.payments.schemas import PurchaseItem
 from db.pool import engine
 from db.tables import Checkout, Member
-from realtime.publisher import EventPublisher
+from realtime.publisher import EventPublisher, Outgoing
 
 log = logging.getLogger(__name__)
-_Result = tuple[CheckoutResponse, uuid.UUID | None, list[bytes]]
+_Result = tuple[CheckoutResponse, list[Outgoing]]
 
 
 class CheckoutService:
@@ -80,7 +80,7 @@ class CheckoutService:
             )
             await checkout.save()
             account = await lock_account(member_id)
-            return await _describe(checkout, account.balance), None, []
+            return await _describe(checkout, account.balance), []
 
         return await self._once(terminal, key, ("open", request), work, status=201)
 
@@ -109,7 +109,7 @@ class CheckoutService:
             await _save(checkout, now)
             change.event("hold.updated", _hold_event(checkout))
             _, envelopes = await change.finish(context={"checkout_id": str(checkout.id)})
-            return await _describe(checkout, change.balance), checkout.member, envelopes
+            return await _describe(checkout, change.balance), envelopes
 
         return await self._once(terminal, key, ("hold", checkout_id, request), work)
 
@@ -152,7 +152,7 @@ class CheckoutService:
             checkout.hold_expires_at = None
             await _save(checkout, now)
             response = await _describe(checkout, purchase.balance, purchase=purchase)
-            return response, checkout.member, envelopes
+            return response, envelopes
 
         return await self._once(terminal, key, ("complete", checkout_id, request), work)
 
@@ -174,7 +174,7 @@ class CheckoutService:
                 checkout.hold_expires_at = None
                 await _save(checkout, now)
             _, envelopes = await change.finish(context={"checkout_id": str(checkout.id)})
-            return await _describe(checkout, change.balance), checkout.member, envelopes
+            return await _describe(checkout, change.balance), envelopes
 
         return await self._once(terminal, key, ("cancel", checkout_id), work)
 
@@ -187,7 +187,7 @@ class CheckoutService:
             fingerprint=request_fingerprint(msgspec.json.encode(request)),
             work=work,
             response_type=CheckoutResponse,
-            publish=self._publisher.publish_member_events,
+            publish=self._publisher.publish,
             status=status,
         )
 
@@ -219,7 +219,7 @@ async def expire_holds(publisher: EventPublisher, *, now: datetime, batch: int =
             await _save(checkout, now)
             change.event("hold.updated", {**_hold_event(checkout), "status": "expired"})
             _, envelopes = await change.finish(context={"checkout_id": str(checkout.id)})
-        await publisher.publish_member_events(str(checkout.member), envelopes)
+        await publisher.publish(envelopes)
         expired += 1
         if expired >= batch:
             return expired

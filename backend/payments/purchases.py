@@ -32,10 +32,11 @@ from backend.loyalty.tiers import qualifying_spend, rank, set_tier, tier_for
 from backend.members.card_numbers import is_valid_card_number
 from backend.members.qr import QrTokens
 from backend.payments.schemas import Customer, PurchaseItem, PurchaseRequest, PurchaseResponse
+from backend.stores.events import record_store_activity
 from db.ids import new_id
 from db.pool import engine
 from db.tables import Member, Purchase, Store
-from realtime.publisher import EventPublisher
+from realtime.publisher import EventPublisher, Outgoing
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +141,13 @@ class PurchaseService:
                 fingerprint=fingerprint,
                 response=StoredResponse(status=201, body=msgspec.to_builtins(response)),
             )
-        await self._publisher.publish_member_events(str(member_id), envelopes)
+        await self._publisher.publish(envelopes)
         return PurchaseOutcome(response=response, replayed=False)
 
 
 async def settle_sale(
     sale: Sale, *, redeem: int = 0, captured: int = 0, paid_amount: int | None = None
-) -> tuple[PurchaseResponse, list[bytes]]:
+) -> tuple[PurchaseResponse, list[Outgoing]]:
     """Record a sale: spend ``redeem`` points now (or count ``captured`` held ones), earn on
     what was paid, move the tier up if the spend reached it. Inside the caller's transaction.
     """
@@ -205,6 +206,21 @@ async def settle_sale(
         "currency": sale.currency,
     }
     _, envelopes = await change.finish(context=context)
+    envelopes += await record_store_activity(
+        store_id=sale.terminal.store_id,
+        sale={
+            "purchase_id": str(purchase_id),
+            "terminal_id": str(sale.terminal.terminal_id),
+            "member_id": str(sale.member_id),
+            "amount": sale.amount,
+            "paid_amount": paid,
+            "currency": sale.currency,
+            "points_earned": earned,
+            "points_redeemed": spent,
+            "checkout_id": str(sale.checkout_id) if sale.checkout_id else None,
+        },
+        now=now,
+    )
     return response, envelopes
 
 

@@ -23,9 +23,10 @@ from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import rules_at
 from backend.members.schemas import Balance
 from backend.payments.schemas import Amount
+from backend.stores.events import record_store_activity
 from db.ids import new_id
 from db.tables import PointLot, Purchase, Refund
-from realtime.publisher import EventPublisher
+from realtime.publisher import EventPublisher, Outgoing
 
 
 class RefundRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -58,7 +59,7 @@ class RefundService:
         request: RefundRequest,
         key: str,
     ) -> tuple[RefundResponse, bool]:
-        async def work() -> tuple[RefundResponse, uuid.UUID | None, list[bytes]]:
+        async def work() -> tuple[RefundResponse, list[Outgoing]]:
             return await _refund(terminal, purchase_id, request)
 
         return await run_once(
@@ -67,14 +68,14 @@ class RefundService:
             fingerprint=request_fingerprint(msgspec.json.encode(["refund", purchase_id, request])),
             work=work,
             response_type=RefundResponse,
-            publish=self._publisher.publish_member_events,
+            publish=self._publisher.publish,
             status=201,
         )
 
 
 async def _refund(
     terminal: TerminalCaller, purchase_id: uuid.UUID, request: RefundRequest
-) -> tuple[RefundResponse, uuid.UUID | None, list[bytes]]:
+) -> tuple[RefundResponse, list[Outgoing]]:
     rows = await Purchase.raw("SELECT id FROM purchase WHERE id = {} FOR UPDATE", purchase_id)
     purchase = await Purchase.objects().where(Purchase.id == purchase_id).first() if rows else None
     # Another store's purchase is answered as if it did not exist.
@@ -116,6 +117,7 @@ async def _refund(
     _, envelopes = await change.finish(
         context={"purchase_id": str(purchase.id), "refund_id": str(refund_id)}
     )
+    envelopes += await record_store_activity(store_id=purchase.store, sale=None, now=now)
     response = RefundResponse(
         refund_id=refund_id,
         purchase_id=purchase.id,
@@ -126,7 +128,7 @@ async def _refund(
         fully_refunded=refunded == purchase.amount,
         balance=change.balance,
     )
-    return response, purchase.member, envelopes
+    return response, envelopes
 
 
 async def _take_back_earned(

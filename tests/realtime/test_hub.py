@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from redis.asyncio import Redis
 
-from realtime.channels import member_channel
+from realtime.channels import channel as channel_of
 from realtime.hub import Hub
 from tests.servers import RunServers
 
@@ -54,18 +54,18 @@ async def subscribers(redis: Redis, channel: str) -> int:
 async def test_a_channel_is_subscribed_while_a_local_socket_needs_it(
     hub: Hub, redis: Redis, servers: RunServers
 ) -> None:
-    channel = member_channel(servers.redis_prefix + "hub:", "m1")
+    channel = channel_of(servers.redis_prefix + "hub:", "member:m1")
     first, second = Recorder(), Recorder()
-    await hub.join("m1", first)
-    await hub.join("m1", second)
+    await hub.join("member:m1", first)
+    await hub.join("member:m1", second)
     assert await subscribers(redis, channel) == 1  # one Redis subscription per process
 
     await redis.publish(channel, b'{"seq": 1}')
     await eventually(lambda: len(first.delivered) == 1 and len(second.delivered) == 1)
 
-    await hub.leave("m1", first)
+    await hub.leave("member:m1", first)
     assert await subscribers(redis, channel) == 1
-    await hub.leave("m1", second)
+    await hub.leave("member:m1", second)
     assert await subscribers(redis, channel) == 0
     assert hub.channel_count == 0
 
@@ -73,10 +73,10 @@ async def test_a_channel_is_subscribed_while_a_local_socket_needs_it(
 async def test_a_join_racing_a_leave_ends_subscribed(
     hub: Hub, redis: Redis, servers: RunServers
 ) -> None:
-    channel = member_channel(servers.redis_prefix + "hub:", "m2")
+    channel = channel_of(servers.redis_prefix + "hub:", "member:m2")
     old, new = Recorder(), Recorder()
-    await hub.join("m2", old)
-    await asyncio.gather(hub.leave("m2", old), hub.join("m2", new))
+    await hub.join("member:m2", old)
+    await asyncio.gather(hub.leave("member:m2", old), hub.join("member:m2", new))
     assert await subscribers(redis, channel) == 1
     await redis.publish(channel, b'{"seq": 5}')
     await eventually(lambda: new.delivered == [b'{"seq": 5}'])
@@ -86,9 +86,9 @@ async def test_a_join_racing_a_leave_ends_subscribed(
 async def test_after_redis_drops_the_hub_resubscribes_and_asks_for_catch_up(
     hub: Hub, redis: Redis, servers: RunServers
 ) -> None:
-    channel = member_channel(servers.redis_prefix + "hub:", "m3")
+    channel = channel_of(servers.redis_prefix + "hub:", "member:m3")
     recorder = Recorder()
-    await hub.join("m3", recorder)
+    await hub.join("member:m3", recorder)
 
     await redis.client_kill_filter(_type="pubsub")
     await eventually(lambda: recorder.catch_ups == 1)

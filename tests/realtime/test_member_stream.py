@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from realtime.gateway import GatewayConfig, MemberStream
+from realtime.gateway import GatewayConfig, StreamFollower
 
 
 class NeverSends:
@@ -21,9 +21,9 @@ class NoReplay:
 
 
 def test_a_client_that_cannot_keep_up_is_marked_too_slow_instead_of_buffering() -> None:
-    stream = MemberStream(
+    stream = StreamFollower(
         socket=NeverSends(),  # type: ignore[arg-type]
-        member_id="m",
+        stream="member:m",
         replay=NoReplay(),
         config=GatewayConfig(queue_size=8),
         last_seq=0,

@@ -40,7 +40,7 @@ from tests.factories import open_till, unique_phone
 class Silent:
     """The publisher port, with nowhere to publish: these tests read the database."""
 
-    async def publish_member_events(self, member_id: str, envelopes: list[bytes]) -> bool:
+    async def publish(self, events: list[tuple[str, bytes]]) -> bool:
         return True
 
 
