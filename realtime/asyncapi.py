@@ -25,6 +25,7 @@ MEMBER_EVENT_TYPES = (
     "offer.available",
     "offer.expired",
 )
+STORE_EVENT_TYPES = ("sale.completed", "stats.updated")
 
 
 def asyncapi_document(*, title: str, version: str) -> dict[str, Any]:
@@ -47,16 +48,19 @@ def asyncapi_document(*, title: str, version: str) -> dict[str, Any]:
             "version": version,
             "description": (
                 "Auth: `Authorization: Bearer`, `?token=`, or a first `auth` frame within 5 s; "
-                "failure closes with 4401 (4408 on timeout). Server events are envelopes "
-                "`{type, seq, ts, data}` whose seq rises by exactly 1 per member; "
-                f"member event types: {', '.join(MEMBER_EVENT_TYPES)}. `resume` replays "
+                "failure closes with 4401 (4408 on timeout). A member follows their own "
+                "stream; staff follow a store's stream with `?store_id=` (or `store_id` in the "
+                "auth frame). Server events are envelopes `{type, seq, ts, data}` whose seq "
+                "rises by exactly 1 per stream; "
+                f"member event types: {', '.join(MEMBER_EVENT_TYPES)}; "
+                f"store event types: {', '.join(STORE_EVENT_TYPES)}. `resume` replays "
                 "after `last_seq` from durable storage, or answers `resync` when too far behind. "
                 "A client that cannot keep up is closed with 4429; frames over the size limit "
-                "with 1009."
+                "with 1009; repeated malformed frames with 1008."
             ),
         },
         "channels": {
-            "memberEvents": {
+            "events": {
                 "address": "/v1/ws",
                 "messages": {**messages(client), **messages(server)},
             }
@@ -64,17 +68,13 @@ def asyncapi_document(*, title: str, version: str) -> dict[str, Any]:
         "operations": {
             "receiveEvents": {
                 "action": "send",
-                "channel": {"$ref": "#/channels/memberEvents"},
-                "messages": [
-                    {"$ref": f"#/channels/memberEvents/messages/{t.__name__}"} for t in server
-                ],
+                "channel": {"$ref": "#/channels/events"},
+                "messages": [{"$ref": f"#/channels/events/messages/{t.__name__}"} for t in server],
             },
             "sendCommands": {
                 "action": "receive",
-                "channel": {"$ref": "#/channels/memberEvents"},
-                "messages": [
-                    {"$ref": f"#/channels/memberEvents/messages/{t.__name__}"} for t in client
-                ],
+                "channel": {"$ref": "#/channels/events"},
+                "messages": [{"$ref": f"#/channels/events/messages/{t.__name__}"} for t in client],
             },
         },
         "components": {"schemas": components},

@@ -35,5 +35,5 @@ async def test_openapi_and_asyncapi_documents_are_served(client: httpx.AsyncClie
     for path in ("/v1/auth/otp", "/v1/auth/token", "/v1/me", "/v1/purchases", "/health/ready"):
         assert path in openapi["paths"]
     asyncapi = (await client.get("/asyncapi.json")).json()
-    assert asyncapi["channels"]["memberEvents"]["address"] == "/v1/ws"
+    assert asyncapi["channels"]["events"]["address"] == "/v1/ws"
     assert "EventEnvelope" in asyncapi["components"]["schemas"]
