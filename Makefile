@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 RUN_ENV ?= ASTROCOFFEE_DEV_OTP_CODE=000000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck check clean
+.PHONY: help install run test lint format typecheck check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ typecheck: $(STAMP) ## mypy, strict on backend, realtime and db
 	$(BIN)/mypy
 
 check: lint typecheck test ## everything CI runs
+
+bench: $(STAMP) ## WebSocket figures against same-run Redis baselines -> loadtests/reports/
+	$(BIN)/python -m loadtests.bench_ws
 
 clean: ## remove .venv and caches (keeps the .data folder)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -72,24 +72,32 @@ def _wait_ready(process: subprocess.Popen[str], base_url: str) -> None:
     raise AssertionError(f"{base_url} did not become ready")
 
 
+async def _login(api: httpx.AsyncClient) -> dict[str, str]:
+    phone = unique_phone()
+    assert (await api.post("/v1/auth/otp", json={"phone": phone})).status_code == 202
+    tokens = (await api.post("/v1/auth/token", json={"phone": phone, "code": DEV_CODE})).json()
+    return dict(tokens)
+
+
 async def test_a_sale_on_process_a_reaches_a_phone_on_process_b(
     two_processes: tuple[str, str],
 ) -> None:
     a, b = two_processes
     till = await open_till()
-    phone = unique_phone()
     async with httpx.AsyncClient(base_url=f"http://{a}", timeout=10) as api_a:
-        assert (await api_a.post("/v1/auth/otp", json={"phone": phone})).status_code == 202
-        tokens = (
-            await api_a.post("/v1/auth/token", json={"phone": phone, "code": DEV_CODE})
-        ).json()
-        me = (
-            await api_a.get("/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
-        ).json()
+        tokens = await _login(api_a)
+        stranger = await _login(api_a)
+        auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+        me = (await api_a.get("/v1/me", headers=auth)).json()
 
-        async with websockets.connect(f"ws://{b}/v1/ws?token={tokens['access_token']}") as phone_ws:
-            ready = json.loads(await asyncio.wait_for(phone_ws.recv(), 10))
-            assert ready["type"] == "ready"
+        async with (
+            websockets.connect(f"ws://{b}/v1/ws?token={tokens['access_token']}") as phone_ws,
+            websockets.connect(f"ws://{b}/v1/ws?token={tokens['access_token']}") as tablet_ws,
+            websockets.connect(f"ws://{a}/v1/ws?token={tokens['access_token']}") as laptop_ws,
+            websockets.connect(f"ws://{b}/v1/ws?token={stranger['access_token']}") as stranger_ws,
+        ):
+            for ws in (phone_ws, tablet_ws, laptop_ws, stranger_ws):
+                assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "ready"
 
             sale = await api_a.post(
                 "/v1/purchases",
@@ -98,13 +106,15 @@ async def test_a_sale_on_process_a_reaches_a_phone_on_process_b(
             )
             assert sale.status_code == 201, sale.text
 
-            frames = [json.loads(await asyncio.wait_for(phone_ws.recv(), 10)) for _ in range(2)]
-            balance = next(f for f in frames if f["type"] == "balance.updated")
-            assert balance["data"]["available"] == 17
-            assert balance["data"]["purchase_id"] == sale.json()["purchase_id"]
+            for device in (phone_ws, tablet_ws, laptop_ws):  # every device, on either process
+                frames = [json.loads(await asyncio.wait_for(device.recv(), 10)) for _ in range(2)]
+                balance = next(f for f in frames if f["type"] == "balance.updated")
+                assert balance["data"]["available"] == 17
+                assert balance["data"]["purchase_id"] == sale.json()["purchase_id"]
+            # Another member's socket on process B got nothing: its next frame is our pong.
+            await stranger_ws.send(json.dumps({"type": "ping"}))
+            assert json.loads(await asyncio.wait_for(stranger_ws.recv(), 10)) == {"type": "pong"}
 
     async with httpx.AsyncClient(base_url=f"http://{b}", timeout=10) as api_b:
-        seen_by_b = await api_b.get(
-            "/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
-        )
+        seen_by_b = await api_b.get("/v1/me", headers=auth)
         assert seen_by_b.json()["balance"]["available"] == 17
