@@ -253,6 +253,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         http="httptools",
         ws="websockets-sansio",
         ws_max_size=settings.ws_max_frame_bytes,
+        # Heartbeats: WebSocket pings; a client that does not answer in time is closed.
+        ws_ping_interval=settings.ws_heartbeat_s,
+        ws_ping_timeout=settings.ws_heartbeat_s,
         log_config=None,
         access_log=False,
         proxy_headers=True,
