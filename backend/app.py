@@ -28,6 +28,7 @@ from backend.members.controllers import MeController
 from backend.members.qr import QrTokens
 from backend.ops.health import HealthController
 from backend.ops.logging import configure_logging
+from backend.ops.metrics import PROMETHEUS, MetricsController
 from backend.ops.request_id import request_id_middleware
 from backend.payments.checkouts import CheckoutService
 from backend.payments.controllers import CheckoutController, PurchaseController
@@ -159,6 +160,7 @@ def create_app(
             AdminRulesController,
             AdminMembersController,
             PaymentWebhookController,
+            MetricsController,
             gateway,
             asyncapi_json,
         ],
@@ -177,7 +179,7 @@ def create_app(
             }
         ),
         stores={STORE_NAME: FailOpenRedisStore(redis, namespace=f"{prefix}ratelimit")},
-        middleware=[request_id_middleware, auth.middleware],
+        middleware=[request_id_middleware, PROMETHEUS.middleware, auth.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(

@@ -23,6 +23,7 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.handlers import WebsocketRouteHandler
 
+from realtime import metrics
 from realtime.hub import Hub
 from realtime.protocol import (
     CLOSE_AUTH_TIMEOUT,
@@ -154,6 +155,7 @@ class StreamFollower:
         await self._replay_after(last_seq)
 
     async def _replay_after(self, after_seq: int) -> None:
+        metrics.REPLAYED.inc()
         limit = self._config.max_replay
         envelopes = await self._replay.events_after(self.stream, after_seq, limit + 1)
         if len(envelopes) > limit:
@@ -169,6 +171,7 @@ class StreamFollower:
 
     async def _send(self, raw: bytes) -> None:
         await self._socket.send_data(raw.decode(), mode="text")
+        metrics.DELIVERED.inc()
 
 
 def create_gateway(
@@ -191,6 +194,7 @@ def create_gateway(
             socket=socket, stream=name, replay=replay, config=config, last_seq=0
         )
         await hub.join(name, follower)
+        metrics.CONNECTIONS.inc()
         try:
             # Read after the subscription is confirmed: every later commit arrives live.
             follower.last_seq = await replay.current_seq(name)
@@ -199,6 +203,7 @@ def create_gateway(
             )
             await _run(socket, follower, config)
         finally:
+            metrics.CONNECTIONS.dec()
             await hub.leave(name, follower)
 
     return websocket(
@@ -258,6 +263,7 @@ async def _run(
                 await task
     if overflow in done:
         log.info("closing slow WebSocket client of %s", stream.stream)
+        metrics.CLOSED.labels("too_slow").inc()
         with contextlib.suppress(Exception):
             await socket.close(code=CLOSE_TOO_SLOW, reason="client too slow")
     elif reader in done and not reader.cancelled() and reader.exception() is None:

@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from realtime import metrics
 from realtime.channels import channel as channel_of
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class Hub:
             else:
                 self._subscribed.discard(channel)
                 self._confirmed.pop(channel, None)
+            metrics.SUBSCRIBED_CHANNELS.set(len(self._subscribed))
             pubsub = self._pubsub
             if pubsub is None or not self._connected.is_set():
                 return  # The listener subscribes everything wanted when it (re)connects.
@@ -140,6 +142,7 @@ class Hub:
                 attempt += 1
                 delay = min(_BACKOFF_MAX_S, 0.1 * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311
                 log.warning("realtime hub lost Redis (%s); reconnecting in %.2fs", exc, delay)
+                metrics.REDIS_RECONNECTS.inc()
                 await asyncio.sleep(delay)
 
     async def _connect(self) -> None:

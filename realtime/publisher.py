@@ -7,6 +7,7 @@ import logging
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from realtime import metrics
 from realtime.channels import channel
 from realtime.protocol import envelope_seq
 
@@ -54,6 +55,7 @@ class EventPublisher:
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning("publishing %d event(s) failed: %s", len(events), exc)
+            metrics.PUBLISH_FAILURES.inc()
             return False
         return True
 

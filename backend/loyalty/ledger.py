@@ -13,6 +13,7 @@ from typing import Any
 
 from backend.errors import MemberNotFound
 from backend.members.schemas import Balance
+from backend.ops.metrics import count_ledger_entries
 from db.ids import new_id
 from db.tables import Account, LedgerEntry
 
@@ -73,6 +74,8 @@ async def post_entries(account: LockedAccount, entries: list[EntryDraft]) -> Bal
     earned = sum(
         entry.available_delta + entry.pending_delta for entry in entries if entry.kind == "earn"
     )
+    for entry in entries:
+        count_ledger_entries(entry.kind, entry.available_delta + entry.pending_delta)
     await LedgerEntry.insert(
         *(
             LedgerEntry(

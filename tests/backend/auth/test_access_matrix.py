@@ -46,6 +46,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/health/live"): EVERYONE,
     ("GET", "/health/ready"): EVERYONE,
     ("GET", "/asyncapi.json"): EVERYONE,
+    ("GET", "/metrics"): EVERYONE,
     ("POST", "/v1/auth/otp"): EVERYONE,
     ("POST", "/v1/auth/token"): EVERYONE,
     ("POST", "/v1/auth/refresh"): EVERYONE,
