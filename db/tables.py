@@ -46,6 +46,16 @@ class StoreEvent(Table, tablename="store_event"):
     one_per_store_seq = Unique(["store", "seq"])
 
 
+class BroadcastEvent(Table, tablename="broadcast_event"):
+    """An event for every member at once (an offer to all): stored once, one seq stream."""
+
+    id = UUID(primary_key=True, default=new_id)
+    seq = BigInt(unique=True, help_text="1, 2, 3, ... without gaps.")
+    type = Varchar(length=40)
+    data = JSONB()
+    created_at = Timestamptz()
+
+
 class Terminal(Table, tablename="terminal"):
     """A POS terminal or payment-system integration, scoped to one store."""
 
@@ -251,6 +261,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     MemberEvent,
     IdempotencyRecord,
     StoreEvent,
+    BroadcastEvent,
     ProgramRules,
     Checkout,
     Refund,

@@ -51,7 +51,9 @@ def asyncapi_document(*, title: str, version: str) -> dict[str, Any]:
                 "failure closes with 4401 (4408 on timeout). A member follows their own "
                 "stream; staff follow a store's stream with `?store_id=` (or `store_id` in the "
                 "auth frame). Server events are envelopes `{type, seq, ts, data}` whose seq "
-                "rises by exactly 1 per stream; "
+                "rises by exactly 1 per stream; members also receive broadcasts (offers to "
+                'everyone), envelopes marked `"stream": "broadcast"` with a seq of their own, '
+                "resumed with `broadcast_last_seq` in the `resume` frame; "
                 f"member event types: {', '.join(MEMBER_EVENT_TYPES)}; "
                 f"store event types: {', '.join(STORE_EVENT_TYPES)}. `resume` replays "
                 "after `last_seq` from durable storage, or answers `resync` when too far behind. "

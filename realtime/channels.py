@@ -15,5 +15,9 @@ def store_stream(store_id: str) -> str:
     return f"store:{store_id}"
 
 
+# Events for every member at once (offers to all): one stored event, one seq of its own.
+BROADCAST = "broadcast"
+
+
 def channel(prefix: str, stream: str) -> str:
     return f"{prefix}{stream}"

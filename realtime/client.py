@@ -1,8 +1,9 @@
 """Reference client for ``/v1/ws``: authenticate, resume, reconnect. asyncio + websockets.
 
-Used by the tests and the load tests, and the model for the mobile apps: remember the last
-``seq`` you handled; on every (re)connect send ``resume`` with it; drop anything at or below
-it; on ``resync`` refetch state over REST and carry on from the ``last_seq`` it gives.
+Used by the tests and the benchmark, and the model for the mobile apps: remember the last
+``seq`` you handled (and, for a member, the last broadcast seq: envelopes with
+``"stream": "broadcast"``); on every (re)connect send ``resume`` with them; drop anything at
+or below them; on ``resync`` refetch state over REST and carry on from its ``last_seq``.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ class MemberStreamClient:
         token: str,
         *,
         last_seq: int | None = None,
+        broadcast_last_seq: int | None = None,
         max_backoff_s: float = 5.0,
     ) -> None:
         self.url = url
         self.token = token
         self.last_seq = last_seq
+        self.broadcast_last_seq = broadcast_last_seq
         self.max_backoff_s = max_backoff_s
         self.connections = 0
         self._socket: Any = None
@@ -50,20 +53,17 @@ class MemberStreamClient:
                     self._socket = socket
                     self.connections += 1
                     attempt = 0
-                    ready = json.loads(await socket.recv())
-                    if self.last_seq is None:
-                        self.last_seq = int(ready["last_seq"])
-                    else:
-                        await socket.send(json.dumps({"type": "resume", "last_seq": self.last_seq}))
+                    await self._start(socket, json.loads(await socket.recv()))
                     async for raw in socket:
                         frame = json.loads(raw)
                         if frame["type"] == "resync":
-                            self.last_seq = int(frame["last_seq"])
+                            self._advance(frame.get("stream"), int(frame["last_seq"]))
                             yield frame
                         elif "seq" in frame:
-                            if frame["seq"] <= self.last_seq:
+                            stream, seq = frame.get("stream"), int(frame["seq"])
+                            if seq <= self._position(stream):
                                 continue  # already handled before a reconnect
-                            self.last_seq = int(frame["seq"])
+                            self._advance(stream, seq)
                             yield frame
             except ConnectionClosed as closed:
                 if closed.rcvd is not None and closed.rcvd.code == CLOSE_UNAUTHORIZED:
@@ -74,6 +74,27 @@ class MemberStreamClient:
                 self._socket = None
             attempt += 1
             await asyncio.sleep(min(self.max_backoff_s, 0.1 * 2**attempt) * random.uniform(0.5, 1))  # noqa: S311
+
+    async def _start(self, socket: Any, ready: dict[str, Any]) -> None:
+        if self.last_seq is None:
+            self.last_seq = int(ready["last_seq"])
+        if self.broadcast_last_seq is None and ready.get("broadcast_last_seq") is not None:
+            self.broadcast_last_seq = int(ready["broadcast_last_seq"])
+        resume: dict[str, Any] = {"type": "resume", "last_seq": self.last_seq}
+        if self.broadcast_last_seq is not None and "broadcast_last_seq" in ready:
+            resume["broadcast_last_seq"] = self.broadcast_last_seq
+        await socket.send(json.dumps(resume))
+
+    def _position(self, stream: str | None) -> int:
+        if stream == "broadcast":
+            return self.broadcast_last_seq or 0
+        return self.last_seq or 0
+
+    def _advance(self, stream: str | None, seq: int) -> None:
+        if stream == "broadcast":
+            self.broadcast_last_seq = seq
+        else:
+            self.last_seq = seq
 
     async def drop_connection(self) -> None:
         """Break the current connection (tests: a phone losing its network)."""

@@ -24,6 +24,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.handlers import WebsocketRouteHandler
 
 from realtime import metrics
+from realtime.channels import BROADCAST
 from realtime.hub import Hub
 from realtime.protocol import (
     CLOSE_AUTH_TIMEOUT,
@@ -38,7 +39,7 @@ from realtime.protocol import (
     ResyncFrame,
     client_frame_decoder,
     encode,
-    envelope_seq,
+    envelope_position,
 )
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,8 @@ class ReplaySource(Protocol):
         """The seq of the stream's newest stored event (0 when none)."""
 
 
-# (token, store_id asked for) -> the stream this caller may follow, or None.
-Authenticate = Callable[[str, str | None], Awaitable[str | None]]
+# (token, store_id asked for) -> the streams this caller follows (its own first), or None.
+Authenticate = Callable[[str, str | None], Awaitable[tuple[str, ...] | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ class _Live:
 @dataclass(frozen=True, slots=True)
 class _Resume:
     last_seq: int
+    broadcast_last_seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,11 @@ _Item = _Live | _Resume | _CatchUp | _Control
 
 
 class StreamFollower:
-    """One socket following one stream (a hub ``Subscriber``)."""
+    """One socket following its stream (and, for members, the broadcast stream too).
+
+    A hub ``Subscriber``. Keeps one cursor per stream; envelopes name their stream only when
+    it is not the socket's own (broadcasts).
+    """
 
     def __init__(
         self,
@@ -103,14 +109,27 @@ class StreamFollower:
         replay: ReplaySource,
         config: GatewayConfig,
         last_seq: int,
+        also: tuple[str, ...] = (),
     ) -> None:
         self.stream = stream
-        self.last_seq = last_seq
+        self.seqs: dict[str, int] = {stream: last_seq, **dict.fromkeys(also, 0)}
         self.too_slow = asyncio.Event()
         self._socket = socket
         self._replay = replay
         self._config = config
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=config.queue_size)
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        return tuple(self.seqs)
+
+    @property
+    def last_seq(self) -> int:
+        return self.seqs[self.stream]
+
+    @last_seq.setter
+    def last_seq(self, value: int) -> None:
+        self.seqs[self.stream] = value
 
     # -- hub side (must not block) --------------------------------------------------------
     def deliver(self, raw: bytes) -> None:
@@ -135,39 +154,46 @@ class StreamFollower:
             if isinstance(item, _Control):
                 await self._send(item.raw)
             elif isinstance(item, _Live):
-                seq = envelope_seq(item.raw)
-                if seq > self.last_seq + 1:
-                    await self._replay_after(self.last_seq)
-                if seq == self.last_seq + 1:
+                named, seq = envelope_position(item.raw)
+                stream = named or self.stream
+                if stream not in self.seqs:
+                    continue
+                if seq > self.seqs[stream] + 1:
+                    await self._replay_after(stream, self.seqs[stream])
+                if seq == self.seqs[stream] + 1:
                     await self._send(item.raw)
-                    self.last_seq = seq
+                    self.seqs[stream] = seq
             elif isinstance(item, _Resume):
-                await self._resume(item.last_seq)
+                await self._resume(self.stream, item.last_seq)
+                if item.broadcast_last_seq is not None and BROADCAST in self.seqs:
+                    await self._resume(BROADCAST, item.broadcast_last_seq)
             else:
-                await self._replay_after(self.last_seq)
+                for stream, seq in list(self.seqs.items()):
+                    await self._replay_after(stream, seq)
 
-    async def _resume(self, last_seq: int) -> None:
-        current = await self._replay.current_seq(self.stream)
+    async def _resume(self, stream: str, last_seq: int) -> None:
+        current = await self._replay.current_seq(stream)
         if last_seq > current or current - last_seq > self._config.max_replay:
-            await self._resync(current)
+            await self._resync(stream, current)
             return
-        self.last_seq = last_seq
-        await self._replay_after(last_seq)
+        self.seqs[stream] = last_seq
+        await self._replay_after(stream, last_seq)
 
-    async def _replay_after(self, after_seq: int) -> None:
+    async def _replay_after(self, stream: str, after_seq: int) -> None:
         metrics.REPLAYED.inc()
         limit = self._config.max_replay
-        envelopes = await self._replay.events_after(self.stream, after_seq, limit + 1)
+        envelopes = await self._replay.events_after(stream, after_seq, limit + 1)
         if len(envelopes) > limit:
-            await self._resync(await self._replay.current_seq(self.stream))
+            await self._resync(stream, await self._replay.current_seq(stream))
             return
         for raw in envelopes:
             await self._send(raw)
-            self.last_seq = envelope_seq(raw)
+            self.seqs[stream] = envelope_position(raw)[1]
 
-    async def _resync(self, current: int) -> None:
-        await self._send(encode(ResyncFrame(last_seq=current)))
-        self.last_seq = current
+    async def _resync(self, stream: str, current: int) -> None:
+        named = None if stream == self.stream else stream
+        await self._send(encode(ResyncFrame(last_seq=current, stream=named)))
+        self.seqs[stream] = current
 
     async def _send(self, raw: bytes) -> None:
         await self._socket.send_data(raw.decode(), mode="text")
@@ -187,24 +213,31 @@ def create_gateway(
 
     async def member_events(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.accept()
-        name = await _authenticate(socket, authenticate, config)
-        if name is None:
+        streams = await _authenticate(socket, authenticate, config)
+        if streams is None:
             return
+        own, also = streams[0], streams[1:]
         follower = StreamFollower(
-            socket=socket, stream=name, replay=replay, config=config, last_seq=0
+            socket=socket, stream=own, replay=replay, config=config, last_seq=0, also=also
         )
-        await hub.join(name, follower)
+        for name in streams:
+            await hub.join(name, follower)
         metrics.CONNECTIONS.inc()
         try:
-            # Read after the subscription is confirmed: every later commit arrives live.
-            follower.last_seq = await replay.current_seq(name)
-            await socket.send_data(
-                encode(ReadyFrame(stream=name, last_seq=follower.last_seq)).decode()
+            # Read after the subscriptions are confirmed: every later commit arrives live.
+            for name in streams:
+                follower.seqs[name] = await replay.current_seq(name)
+            ready = ReadyFrame(
+                stream=own,
+                last_seq=follower.last_seq,
+                broadcast_last_seq=follower.seqs.get(BROADCAST),
             )
+            await socket.send_data(encode(ready).decode())
             await _run(socket, follower, config)
         finally:
             metrics.CONNECTIONS.dec()
-            await hub.leave(name, follower)
+            for name in streams:
+                await hub.leave(name, follower)
 
     return websocket(
         "/v1/ws",
@@ -216,7 +249,7 @@ def create_gateway(
 
 async def _authenticate(
     socket: WebSocket[Any, Any, Any], authenticate: Authenticate, config: GatewayConfig
-) -> str | None:
+) -> tuple[str, ...] | None:
     header = socket.headers.get("authorization", "")
     token = header.partition(" ")[2] if header.lower().startswith("bearer ") else None
     token = token or socket.query_params.get("token")
@@ -240,10 +273,10 @@ async def _authenticate(
             return None
         token = frame.token
         store_id = frame.store_id or store_id
-    stream = await authenticate(token, store_id)
-    if stream is None:
+    streams = await authenticate(token, store_id)
+    if streams is None:
         await socket.close(code=CLOSE_UNAUTHORIZED, reason="invalid token or stream not allowed")
-    return stream
+    return streams
 
 
 async def _run(
@@ -299,7 +332,7 @@ async def _read(
         if isinstance(frame, PingFrame):
             stream.request(_Control(encode(PongFrame())))
         elif isinstance(frame, ResumeFrame):
-            stream.request(_Resume(frame.last_seq))
+            stream.request(_Resume(frame.last_seq, frame.broadcast_last_seq))
         else:
             stream.request(
                 _Control(encode(ErrorFrame(code="already_authenticated", message="auth once")))

@@ -27,6 +27,8 @@ class PingFrame(msgspec.Struct, tag_field="type", tag="ping", forbid_unknown_fie
 
 class ResumeFrame(msgspec.Struct, tag_field="type", tag="resume", forbid_unknown_fields=True):
     last_seq: Annotated[int, msgspec.Meta(ge=0)]
+    # Members: the last broadcast seq handled (offers to everyone), if the client tracks it.
+    broadcast_last_seq: Annotated[int, msgspec.Meta(ge=0)] | None = None
 
 
 ClientFrame = AuthFrame | PingFrame | ResumeFrame
@@ -35,29 +37,34 @@ client_frame_decoder = msgspec.json.Decoder(ClientFrame)
 # --- server -> client -------------------------------------------------------------------
 
 
-class EventEnvelope(msgspec.Struct, frozen=True):
+class EventEnvelope(msgspec.Struct, frozen=True, omit_defaults=True):
     type: str
     seq: int
     ts: datetime
     data: dict[str, Any]
+    # Set only on broadcast events ("broadcast"), whose seq counts a stream of its own.
+    stream: str | None = None
 
 
-class ReadyFrame(msgspec.Struct, tag_field="type", tag="ready"):
+class ReadyFrame(msgspec.Struct, tag_field="type", tag="ready", omit_defaults=True):
     """Sent once authenticated: the stream followed (``member:<id>`` or ``store:<id>``) and
     its newest seq."""
 
     stream: str
     last_seq: int
+    # Members also receive broadcasts (offers to everyone), with their own seq.
+    broadcast_last_seq: int | None = None
 
 
 class PongFrame(msgspec.Struct, tag_field="type", tag="pong"):
     pass
 
 
-class ResyncFrame(msgspec.Struct, tag_field="type", tag="resync"):
+class ResyncFrame(msgspec.Struct, tag_field="type", tag="resync", omit_defaults=True):
     """Refetch state over REST; live events continue after ``last_seq``."""
 
     last_seq: int
+    stream: str | None = None  # "broadcast" when it is the broadcast stream that jumped
 
 
 class ErrorFrame(msgspec.Struct, tag_field="type", tag="error"):
@@ -68,12 +75,13 @@ class ErrorFrame(msgspec.Struct, tag_field="type", tag="error"):
 ServerControlFrame = ReadyFrame | PongFrame | ResyncFrame | ErrorFrame
 
 
-class _SeqOnly(msgspec.Struct):
+class _Position(msgspec.Struct):
     seq: int
+    stream: str | None = None
 
 
 _encoder = msgspec.json.Encoder()
-_seq_decoder = msgspec.json.Decoder(_SeqOnly)
+_position_decoder = msgspec.json.Decoder(_Position)
 
 
 def encode(frame: EventEnvelope | ServerControlFrame) -> bytes:
@@ -82,7 +90,13 @@ def encode(frame: EventEnvelope | ServerControlFrame) -> bytes:
 
 def envelope_seq(raw: bytes) -> int:
     """The ``seq`` of an encoded envelope, without decoding the rest of it."""
-    return _seq_decoder.decode(raw).seq
+    return _position_decoder.decode(raw).seq
+
+
+def envelope_position(raw: bytes) -> tuple[str | None, int]:
+    """(``stream`` if the envelope names one, ``seq``), without decoding the rest."""
+    position = _position_decoder.decode(raw)
+    return position.stream, position.seq
 
 
 def utc_now() -> datetime:

@@ -39,7 +39,12 @@ async def test_a_member_authenticates_in_each_supported_way(
         if how == "first_frame":
             await ws.send(json.dumps({"type": "auth", "token": member.access_token}))
         ready = await recv(ws)
-        assert ready == {"type": "ready", "stream": f"member:{member.member_id}", "last_seq": 0}
+        assert ready == {
+            "type": "ready",
+            "stream": f"member:{member.member_id}",
+            "last_seq": 0,
+            "broadcast_last_seq": 0,
+        }
         await ws.send(json.dumps({"type": "ping"}))
         assert await recv(ws) == {"type": "pong"}
 
