@@ -27,7 +27,7 @@ from backend.loyalty.earning import (
     points_earned,
 )
 from backend.loyalty.ledger import lock_account
-from backend.loyalty.rules import RulesVersion, current_rules
+from backend.loyalty.rules import ProgramRules, RulesVersion, current_rules
 from backend.loyalty.tiers import qualifying_spend, rank, set_tier, tier_for
 from backend.members.card_numbers import is_valid_card_number
 from backend.members.qr import QrTokens
@@ -224,7 +224,7 @@ async def settle_sale(
     return response, envelopes
 
 
-async def upgrade_tier(change: AccountChange, rules: Any, *, now: datetime) -> None:
+async def upgrade_tier(change: AccountChange, rules: ProgramRules, *, now: datetime) -> None:
     member_id = change.account.member_id
     reached = tier_for(await qualifying_spend(member_id, rules, now=now), rules)
     if rank(reached) > rank(change.account.tier):
