@@ -8,6 +8,7 @@ This hub is small enough to get those three right:
   following it is connected to this process and unsubscribed when the last one leaves.
   Changes are applied under one lock from the registry's current state, so a join racing
   a leave always ends subscribed.
+* Only the listener task uses the Redis connection; joins and leaves are queued for it.
 * ``join`` returns only after Redis confirmed the subscription, so everything published
   afterwards reaches the subscriber.
 * When the connection fails, the listener reconnects with capped exponential backoff,
@@ -34,7 +35,8 @@ from realtime.channels import channel as channel_of
 log = logging.getLogger(__name__)
 
 _SUBSCRIBE_TIMEOUT_S = 5.0
-_POLL_S = 1.0
+# How long the listener waits for a message before applying pending (un)subscriptions.
+_POLL_S = 0.05
 _PING_EVERY_S = 10.0
 _BACKOFF_MAX_S = 5.0
 
@@ -60,6 +62,8 @@ class Hub:
         self._listener: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._ever_connected = False
+        # Channels whose subscription the listener still has to bring in line.
+        self._pending: set[str] = set()
 
     @property
     def healthy(self) -> bool:
@@ -116,17 +120,9 @@ class Hub:
                 self._subscribed.discard(channel)
                 self._confirmed.pop(channel, None)
             metrics.SUBSCRIBED_CHANNELS.set(len(self._subscribed))
-            pubsub = self._pubsub
-            if pubsub is None or not self._connected.is_set():
-                return  # The listener subscribes everything wanted when it (re)connects.
-            try:
-                if wanted:
-                    await pubsub.subscribe(channel)
-                else:
-                    await pubsub.unsubscribe(channel)
-            except (RedisError, OSError) as exc:
-                # The listener sees the same failure and resubscribes from the registry.
-                log.warning("pub/sub %s failed: %s", "subscribe" if wanted else "unsubscribe", exc)
+            # Only the listener task talks to Redis: a command sent from here while it reads
+            # would race it (and, on a dropped connection, make redis-py reconnect under it).
+            self._pending.add(channel)
 
     async def _listen(self) -> None:
         attempt = 0
@@ -137,7 +133,8 @@ class Hub:
                 await self._pump()
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, RuntimeError) as exc:
+                # RuntimeError: redis-py's stream was used concurrently after a drop.
                 self._connected.clear()
                 attempt += 1
                 delay = min(_BACKOFF_MAX_S, 0.1 * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311
@@ -155,6 +152,7 @@ class Hub:
             for channel in self._subscribed:
                 self._confirmed[channel] = asyncio.Event()
             await pubsub.subscribe(*channels)
+            self._pending.clear()
             self._pubsub = pubsub
             reconnected = self._ever_connected
             self._ever_connected = True
@@ -170,6 +168,7 @@ class Hub:
         loop = asyncio.get_running_loop()
         next_ping = loop.time() + _PING_EVERY_S
         while True:
+            await self._apply_pending(pubsub)
             message = await pubsub.get_message(timeout=_POLL_S)
             if message is not None:
                 self._dispatch(message)
@@ -177,6 +176,16 @@ class Hub:
                 # Detects a half-open connection that would otherwise wait forever.
                 await pubsub.ping()
                 next_ping = loop.time() + _PING_EVERY_S
+
+    async def _apply_pending(self, pubsub: PubSub) -> None:
+        async with self._lock:
+            pending, self._pending = self._pending, set()
+            subscribe = [c for c in pending if c in self._subscribed]
+            unsubscribe = [c for c in pending if c not in self._subscribed]
+        if subscribe:
+            await pubsub.subscribe(*subscribe)
+        if unsubscribe:
+            await pubsub.unsubscribe(*unsubscribe)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message["type"]
