@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.loyalty.events import encode_stored
 from db.tables import BroadcastEvent
 from realtime.channels import BROADCAST
 from realtime.protocol import EventEnvelope, encode, utc_now
@@ -39,11 +40,4 @@ async def broadcast_events_after(after_seq: int, *, limit: int) -> list[bytes]:
         .limit(limit)
         .output(load_json=True)
     )
-    return [
-        encode(
-            EventEnvelope(
-                type=r["type"], seq=r["seq"], ts=r["created_at"], data=r["data"], stream=BROADCAST
-            )
-        )
-        for r in rows
-    ]
+    return encode_stored(rows, stream=BROADCAST)

@@ -48,7 +48,16 @@ async def events_after(member_id: uuid.UUID, after_seq: int, *, limit: int) -> l
         .limit(limit)
         .output(load_json=True)
     )
+    return encode_stored(rows)
+
+
+def encode_stored(rows: list[dict[str, Any]], *, stream: str | None = None) -> list[bytes]:
+    """Stored event rows (type, seq, created_at, data) as the envelopes first sent for them."""
     return [
-        encode(EventEnvelope(type=r["type"], seq=r["seq"], ts=r["created_at"], data=r["data"]))
+        encode(
+            EventEnvelope(
+                type=r["type"], seq=r["seq"], ts=r["created_at"], data=r["data"], stream=stream
+            )
+        )
         for r in rows
     ]

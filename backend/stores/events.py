@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime, time
 from typing import Any
 
+from backend.loyalty.events import encode_stored
 from db.tables import Store, StoreEvent
 from realtime.channels import store_stream
 from realtime.protocol import EventEnvelope, encode, utc_now
@@ -71,7 +72,4 @@ async def store_events_after(store_id: uuid.UUID, after_seq: int, *, limit: int)
         .limit(limit)
         .output(load_json=True)
     )
-    return [
-        encode(EventEnvelope(type=r["type"], seq=r["seq"], ts=r["created_at"], data=r["data"]))
-        for r in rows
-    ]
+    return encode_stored(rows)
