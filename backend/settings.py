@@ -36,6 +36,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     host: str = "127.0.0.1"
     port: Port = 8000
     workers: Positive = 1
+    # Proxies whose X-Forwarded-For is believed (nginx); "*" trusts any (only behind one).
+    forwarded_allow_ips: str = "127.0.0.1"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     secret_key: Annotated[str, msgspec.Meta(min_length=32)] = DEV_SECRET_KEY
     # A fixed one-time code accepted for every phone: development only.
