@@ -142,7 +142,10 @@ async def clean_data(
     import asyncpg
     import redis.asyncio as aioredis
 
+    from backend.loyalty.rules import forget_cached_rules
     from db.tables import ALL_TABLES
+
+    forget_cached_rules()  # the tables below are emptied under it
 
     tables = ", ".join(table._meta.tablename for table in ALL_TABLES)
     connection = await asyncpg.connect(servers.database_url)

@@ -7,6 +7,7 @@ the defaults below apply as version 0.
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Annotated
 
@@ -60,7 +61,22 @@ class RulesVersion(msgspec.Struct, frozen=True):
 DEFAULT_RULES = ProgramRules()
 
 
+# Read on every sale; published a few times a year. Each process keeps the newest version for
+# a few seconds, so a publication takes effect everywhere within CACHE_S (at once here).
+CACHE_S = 5.0
+_cached: tuple[float, RulesVersion] | None = None
+
+
 async def current_rules() -> RulesVersion:
+    global _cached
+    now = time.monotonic()
+    if _cached is not None and now - _cached[0] < CACHE_S:
+        return _cached[1]
+    _cached = (now, await _load_current())
+    return _cached[1]
+
+
+async def _load_current() -> RulesVersion:
     row = (
         await ProgramRulesRow.select(ProgramRulesRow.version, ProgramRulesRow.rules)
         .order_by(ProgramRulesRow.version, ascending=False)
@@ -90,9 +106,15 @@ async def publish_rules(rules: ProgramRules, *, staff_id: uuid.UUID) -> RulesVer
     async with ProgramRulesRow._meta.db.transaction():
         # The table lock makes concurrent publications take consecutive versions.
         await ProgramRulesRow.raw("LOCK TABLE program_rules IN EXCLUSIVE MODE")
-        latest = await current_rules()
+        latest = await _load_current()
         version = latest.version + 1
         await ProgramRulesRow(
             version=version, rules=msgspec.to_builtins(rules), created_by=staff_id
         ).save()
+    forget_cached_rules()
     return RulesVersion(version=version, rules=rules)
+
+
+def forget_cached_rules() -> None:
+    global _cached
+    _cached = None
