@@ -159,22 +159,25 @@ async def post_as(
 
 async def grant(member_id: str, points: int) -> None:
     """Points credited by a staff adjustment, as an admin would (through the service)."""
+    import os
+
+    from redis.asyncio import Redis
+
     from backend.auth.callers import Role, StaffCaller
     from backend.loyalty.adjustments import AdjustmentRequest, adjust_points
     from realtime.publisher import EventPublisher
 
-    class _NoRedis:
-        async def publish(self, events: list[tuple[str, bytes]]) -> bool:
-            return True
-
     staff = StaffCaller(
         staff_id=uuid.uuid4(), role=Role.ADMIN, store_ids=frozenset(), session_id="t"
     )
-    publisher: EventPublisher = _NoRedis()  # type: ignore[assignment]
-    await adjust_points(
-        staff=staff,
-        member_id=uuid.UUID(member_id),
-        request=AdjustmentRequest(points=points, reason="test grant"),
-        key=uuid.uuid4().hex,
-        publisher=publisher,
-    )
+    redis = Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        await adjust_points(
+            staff=staff,
+            member_id=uuid.UUID(member_id),
+            request=AdjustmentRequest(points=points, reason="test grant"),
+            key=uuid.uuid4().hex,
+            publisher=EventPublisher(redis=redis, prefix=os.environ["ASTROCOFFEE_REDIS_PREFIX"]),
+        )
+    finally:
+        await redis.aclose()

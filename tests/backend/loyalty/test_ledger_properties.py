@@ -28,20 +28,20 @@ from backend.loyalty.rules import ProgramRules, publish_rules
 from backend.loyalty.verify import find_mismatches
 from backend.members.qr import QrTokens
 from backend.members.service import enrol_or_get_member
-from backend.payments.checkout_schemas import CheckoutRequest, CompleteRequest, HoldRequest
+from backend.payments.checkout_schemas import (
+    CheckoutRequest,
+    CheckoutResponse,
+    CompleteRequest,
+    HoldRequest,
+)
 from backend.payments.checkouts import CheckoutService, expire_holds
 from backend.payments.purchases import CustomerResolver, PurchaseService
 from backend.payments.refunds import RefundRequest, RefundService
 from backend.payments.schemas import Customer, PurchaseRequest
-from db.tables import Account, Member, MemberEvent, PointLot
+from db.tables import Account, Checkout, Member, MemberEvent, PointLot
+from realtime.publisher import EventPublisher
+from tests.conftest import LiveServer
 from tests.factories import open_till, unique_phone
-
-
-class Silent:
-    """The publisher port, with nowhere to publish: these tests read the database."""
-
-    async def publish(self, events: list[tuple[str, bytes]]) -> bool:
-        return True
 
 
 @dataclass
@@ -100,7 +100,7 @@ operations = st.lists(
     start=st.integers(min_value=1, max_value=600),
 )
 async def test_random_operations_never_lose_or_invent_a_point(
-    steps: list[tuple[str, int, float]], return_window: int, start: int
+    live_server: LiveServer, steps: list[tuple[str, int, float]], return_window: int, start: int
 ) -> None:
     await publish_rules(
         ProgramRules(return_window_days=return_window, points_expire_after_days=90, hold_ttl_s=600),
@@ -112,11 +112,14 @@ async def test_random_operations_never_lose_or_invent_a_point(
     card = (await Member.select(Member.card_number).where(Member.id == member_id).first() or {})[
         "card_number"
     ]
-    publisher = Silent()
-    customers = CustomerResolver(qr_tokens=QrTokens(redis=None, prefix="unused:"))  # type: ignore[arg-type]
-    purchases = PurchaseService(customers=customers, publisher=publisher)  # type: ignore[arg-type]
-    checkouts = CheckoutService(customers=customers, publisher=publisher)  # type: ignore[arg-type]
-    refunds = RefundService(publisher=publisher)  # type: ignore[arg-type]
+    state = live_server.app.state  # the app's own Redis: events really are published
+    publisher = EventPublisher(redis=state.redis, prefix=state.settings.redis_prefix)
+    customers = CustomerResolver(
+        qr_tokens=QrTokens(redis=state.redis, prefix=state.settings.redis_prefix)
+    )
+    purchases = PurchaseService(customers=customers, publisher=publisher)
+    checkouts = CheckoutService(customers=customers, publisher=publisher)
+    refunds = RefundService(publisher=publisher)
     staff = StaffCaller(
         staff_id=uuid.uuid4(), role=Role.ADMIN, store_ids=frozenset(), session_id="p"
     )
@@ -127,7 +130,7 @@ async def test_random_operations_never_lose_or_invent_a_point(
         member_id=member_id,
         request=AdjustmentRequest(points=start, reason="opening balance"),
         key=uuid.uuid4().hex,
-        publisher=publisher,  # type: ignore[arg-type]
+        publisher=publisher,
     )
     model.total = start
 
@@ -198,16 +201,16 @@ async def test_random_operations_never_lose_or_invent_a_point(
                     member_id=member_id,
                     request=AdjustmentRequest(points=a, reason="property test"),
                     key=key,
-                    publisher=publisher,  # type: ignore[arg-type]
+                    publisher=publisher,
                 )
                 model.total += a
             elif kind == "time":
                 model.clock += timedelta(days=a)
-                await expire_holds(publisher, now=model.clock + timedelta(hours=1))  # type: ignore[arg-type]
-                await release_pending(publisher, now=model.clock)  # type: ignore[arg-type]
+                await expire_holds(publisher, now=model.clock + timedelta(hours=1))
+                await release_pending(publisher, now=model.clock)
                 # The job serves every account; count what it reported for this member's.
                 before_expiry = await _expired(member_id)
-                await expire_points(publisher, now=model.clock)  # type: ignore[arg-type]
+                await expire_points(publisher, now=model.clock)
                 model.total -= await _expired(member_id) - before_expiry
         except DomainError:
             pass  # refused (insufficient points, closed checkout, ...): nothing may change
@@ -221,8 +224,7 @@ async def _complete(
     checkout_id: uuid.UUID,
     fraction: float,
     key: str,
-):  # type: ignore[no-untyped-def]
-    from db.tables import Checkout
+) -> tuple[CheckoutResponse, bool]:
 
     row = (
         await Checkout.select(Checkout.amount, Checkout.hold_points)
