@@ -186,7 +186,12 @@ def create_app(
             title=TITLE,
             version=API_VERSION,
             # Public documents; the router's options carry the access rule to their handlers.
-            openapi_router=Router(path="/schema", route_handlers=[], opt=allow(Role.ANONYMOUS)),
+            openapi_router=Router(
+                path="/schema",
+                route_handlers=[],
+                opt=allow(Role.ANONYMOUS),
+                include_in_schema=False,
+            ),
             components=[auth.openapi_components],
             security=[auth.security_requirement],
         ),

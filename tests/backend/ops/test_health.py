@@ -37,3 +37,10 @@ async def test_openapi_and_asyncapi_documents_are_served(client: httpx.AsyncClie
     asyncapi = (await client.get("/asyncapi.json")).json()
     assert asyncapi["channels"]["events"]["address"] == "/v1/ws"
     assert "EventEnvelope" in asyncapi["components"]["schemas"]
+
+
+async def test_the_openapi_document_lists_the_api_not_its_own_viewers(
+    client: httpx.AsyncClient,
+) -> None:
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    assert not [path for path in paths if path.startswith("/schema")]
