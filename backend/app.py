@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +11,7 @@ from litestar import Litestar, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from prometheus_client import multiprocess
 from redis.asyncio import Redis
 
 from backend.auth.access import allow, authorize
@@ -26,10 +28,11 @@ from backend.loyalty.controllers import AdminMembersController, AdminRulesContro
 from backend.loyalty.maintenance import MaintenanceLoop
 from backend.members.controllers import MeController
 from backend.members.qr import QrTokens
-from backend.ops.health import HealthController
+from backend.ops.health import HealthController, dependencies_ready
 from backend.ops.logging import configure_logging
 from backend.ops.metrics import PROMETHEUS, MetricsController
 from backend.ops.request_id import request_id_middleware
+from backend.ops.sampler import ProcessSampler
 from backend.payments.checkouts import CheckoutService
 from backend.payments.controllers import CheckoutController, PurchaseController
 from backend.payments.purchases import CustomerResolver, PurchaseService
@@ -115,6 +118,7 @@ def create_app(
         ),
         route_opt=allow(Role.ANONYMOUS),  # authenticates by itself, see realtime.gateway
     )
+    sampler = ProcessSampler(is_ready=lambda: dependencies_ready(redis))
     auth = build_auth(settings.secret_key)
     asyncapi = asyncapi_document(title=TITLE + " (WebSocket)", version=API_VERSION)
 
@@ -127,15 +131,20 @@ def create_app(
         await start_pool()
         await hub.start()
         await maintenance.start()
+        await sampler.start()
         try:
             yield
         finally:
+            await sampler.stop()
             await maintenance.stop()
             await hub.stop()
             if isinstance(sms, HttpSmsSender):
                 await sms.aclose()
             await redis.aclose()
             await close_pool()
+            if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+                # This worker's live gauges stop counting (multiprocess mode, see backend.cli).
+                multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
     login_routes = Router(
         path="/",

@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -242,6 +245,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     settings = msgspec.structs.replace(settings, host=host, port=port, workers=workers)
     if args.seed_demo:
         _seed_demo(settings, argparse.Namespace(new_terminal=False))
+    if workers > 1:
+        _share_metrics_between_workers()
     log.info("serving on http://%s:%s with %d worker(s)", host, port, workers)
     uvicorn.run(
         "backend.app:create_app",
@@ -263,6 +268,23 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
     )
     return 0
+
+
+def _share_metrics_between_workers() -> None:
+    """prometheus-client's multiprocess mode, so that /metrics adds up every worker.
+
+    The folder must be empty at start (files of an earlier run would be counted again); one
+    is made when PROMETHEUS_MULTIPROC_DIR is not given. Set before the workers start: they
+    read it when they first import prometheus-client.
+    """
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        for stale in Path(folder).glob("*.db"):
+            stale.unlink()
+    else:
+        folder = tempfile.mkdtemp(prefix="astrocoffee-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    log.info("metrics of all workers are added up in %s", folder)
 
 
 def _how_to_try(settings: Settings, seed: Any) -> str:

@@ -1,4 +1,5 @@
-"""Piccolo configuration: one PostgreSQL engine built from ``DATABASE_URL``.
+"""Piccolo configuration: the PostgreSQL primary from ``DATABASE_URL``, and optionally a
+streaming read replica from ``DATABASE_REPLICA_URL`` (Piccolo's ``extra_nodes``).
 
 ``PICCOLO_CONF=db.piccolo_conf`` points Piccolo here. The URL is read from the environment
 at import time on purpose: the CLI starts the embedded server first (when no URL is set) and
@@ -19,12 +20,34 @@ if not _url:
         "embedded PostgreSQL when no URL is given) or export DATABASE_URL."
     )
 
+# A hung query must not hold a pool slot (and a request) forever.
+_COMMAND_TIMEOUT = float(os.environ.get("DATABASE_COMMAND_TIMEOUT", "10"))
+
+# Reads that may lag behind the primary by a moment (history, reports) run on this node
+# when a replica is configured (see ``db.pool.lagging_reads``). Its sessions are read-only
+# so that a write sent there by mistake fails loudly instead of diverging.
+REPLICA = "replica"
+_replica_url = os.environ.get("DATABASE_REPLICA_URL")
+_replicas = (
+    {
+        REPLICA: PostgresEngine(
+            config={
+                "dsn": _replica_url,
+                "command_timeout": _COMMAND_TIMEOUT,
+                "server_settings": {
+                    "default_transaction_read_only": "on",
+                    "application_name": "astrocoffee-replica-reads",
+                },
+            }
+        )
+    }
+    if _replica_url
+    else {}
+)
+
 DB = PostgresEngine(
-    config={
-        "dsn": _url,
-        # A hung query must not hold a pool slot (and a request) forever.
-        "command_timeout": float(os.environ.get("DATABASE_COMMAND_TIMEOUT", "10")),
-    },
+    config={"dsn": _url, "command_timeout": _COMMAND_TIMEOUT},
+    extra_nodes=_replicas,
 )
 
 # Pool sizes are not connection options: Piccolo also opens single connections with this

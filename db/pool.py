@@ -1,7 +1,7 @@
-"""Start and stop the connection pool of the one Piccolo engine.
+"""Start and stop the connection pools of the Piccolo engine (primary and read replica).
 
 Piccolo's engine, and so its pool, is one per process. Several app instances in a process
-(tests run more than one) share it: the pool opens with the first and closes with the last.
+(tests run more than one) share it: the pools open with the first and close with the last.
 """
 
 from __future__ import annotations
@@ -17,14 +17,23 @@ def engine() -> PostgresEngine:
     return piccolo_conf.DB
 
 
+def lagging_reads() -> str | None:
+    """The node for reads that may lag a moment behind the primary: the read replica when
+    one is configured, else the primary (None). Writes and read-your-writes never use it."""
+    from db import piccolo_conf
+
+    return piccolo_conf.REPLICA if piccolo_conf.REPLICA in engine().extra_nodes else None
+
+
 async def start_pool() -> None:
     global _users
     from db import piccolo_conf
 
     if _users == 0:
-        await piccolo_conf.DB.start_connection_pool(
-            min_size=piccolo_conf.POOL_MIN_SIZE, max_size=piccolo_conf.POOL_MAX_SIZE
-        )
+        for node in (engine(), *engine().extra_nodes.values()):
+            await node.start_connection_pool(
+                min_size=piccolo_conf.POOL_MIN_SIZE, max_size=piccolo_conf.POOL_MAX_SIZE
+            )
     _users += 1
 
 
@@ -32,4 +41,5 @@ async def close_pool() -> None:
     global _users
     _users -= 1
     if _users == 0:
-        await engine().close_connection_pool()
+        for node in (engine(), *engine().extra_nodes.values()):
+            await node.close_connection_pool()

@@ -80,8 +80,13 @@ class _Position(msgspec.Struct):
     stream: str | None = None
 
 
+class _Moment(msgspec.Struct):
+    ts: datetime
+
+
 _encoder = msgspec.json.Encoder()
 _position_decoder = msgspec.json.Decoder(_Position)
+_moment_decoder = msgspec.json.Decoder(_Moment)
 
 
 def encode(frame: EventEnvelope | ServerControlFrame) -> bytes:
@@ -91,6 +96,11 @@ def encode(frame: EventEnvelope | ServerControlFrame) -> bytes:
 def envelope_seq(raw: bytes) -> int:
     """The ``seq`` of an encoded envelope, without decoding the rest of it."""
     return _position_decoder.decode(raw).seq
+
+
+def envelope_time(raw: bytes) -> datetime:
+    """When the event of an encoded envelope happened (its commit), without the rest."""
+    return _moment_decoder.decode(raw).ts
 
 
 def envelope_position(raw: bytes) -> tuple[str | None, int]:

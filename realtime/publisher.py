@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from realtime import metrics
 from realtime.channels import channel
-from realtime.protocol import envelope_seq
+from realtime.protocol import envelope_seq, envelope_time
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ class EventPublisher:
             log.warning("publishing %d event(s) failed: %s", len(events), exc)
             metrics.PUBLISH_FAILURES.inc()
             return False
+        # One sample per batch: its events were committed together (or relayed together).
+        lag = datetime.now(UTC) - envelope_time(events[0][1])
+        metrics.PUBLISH_LAG.observe(max(lag.total_seconds(), 0.0))
         return True
 
     async def published_seqs(self, member_ids: list[str]) -> dict[str, int | None]:

@@ -20,6 +20,7 @@ from backend.members.schemas import (
     Transaction,
     TransactionPage,
 )
+from db.pool import lagging_reads
 from db.tables import Account, LedgerEntry, Member, PointLot
 
 _CARD_NUMBER_ATTEMPTS = 5
@@ -109,8 +110,15 @@ async def _expiring_soon(account_id: uuid.UUID, now: datetime) -> ExpiringPoints
 async def list_transactions(
     member_id: uuid.UUID, *, limit: int, cursor: str | None
 ) -> TransactionPage:
-    """Ledger history, newest first; ids are time-ordered, so the cursor is the last id."""
-    account = await Account.select(Account.id).where(Account.member == member_id).first()
+    """Ledger history, newest first; ids are time-ordered, so the cursor is the last id.
+
+    Read from the replica when there is one: history may trail the live balance by a
+    moment, which the phone covers with the events it receives anyway.
+    """
+    node = lagging_reads()
+    account = (
+        await Account.select(Account.id).where(Account.member == member_id).first().run(node=node)
+    )
     if account is None:
         raise MemberNotFound(f"member {member_id} does not exist")
     query = (
@@ -134,7 +142,7 @@ async def list_transactions(
             query = query.where(LedgerEntry.id < uuid.UUID(cursor))
         except ValueError as exc:
             raise ValidationFailed("cursor is not valid") from exc
-    rows = await query
+    rows = await query.run(node=node)
     items = [
         Transaction(points=r["available_delta"] + r["pending_delta"], **r) for r in rows[:limit]
     ]

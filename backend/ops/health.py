@@ -31,6 +31,18 @@ async def _check(probe: Any) -> str:
     return "ok"
 
 
+async def check_dependencies(redis: Redis) -> dict[str, str]:
+    """What readiness depends on: "ok" or why not, for PostgreSQL and Redis."""
+    database, cache = await asyncio.gather(
+        _check(engine().run_ddl("SELECT 1")), _check(redis.ping())
+    )
+    return {"database": database, "redis": cache}
+
+
+async def dependencies_ready(redis: Redis) -> bool:
+    return all(state == "ok" for state in (await check_dependencies(redis)).values())
+
+
 class HealthController(Controller):
     path = "/health"
     tags = ["ops"]
@@ -44,15 +56,9 @@ class HealthController(Controller):
     async def ready(self, request: Request[Any, Any, Any]) -> Response[Health]:
         redis: Redis = request.app.state.redis
         hub: Hub = request.app.state.hub
-        database, cache = await asyncio.gather(
-            _check(engine().run_ddl("SELECT 1")), _check(redis.ping())
-        )
-        checks = {
-            "database": database,
-            "redis": cache,
-            "realtime": "ok" if hub.healthy else "reconnecting",
-        }
-        ok = database == "ok" and cache == "ok"
+        checks = await check_dependencies(redis)
+        ok = all(state == "ok" for state in checks.values())
+        checks["realtime"] = "ok" if hub.healthy else "reconnecting"
         return Response(
             Health(status="ok" if ok else "unavailable", checks=checks),
             status_code=200 if ok else 503,

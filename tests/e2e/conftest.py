@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import httpx
@@ -23,15 +24,20 @@ class Replica(NamedTuple):
     process: subprocess.Popen[str]
 
 
-@pytest.fixture
-def two_processes(servers: RunServers) -> Iterator[list[Replica]]:
-    """Two serve processes on their own ports, sharing PostgreSQL and Redis."""
-    env = run_env(servers, ASTROCOFFEE_DEV_OTP_CODE=DEV_CODE, ASTROCOFFEE_LOG_LEVEL="WARNING")
-    ports = (free_port(), free_port())
+@contextmanager
+def serve_processes(
+    servers: RunServers, count: int, *args: str, **env: str
+) -> Iterator[list[Replica]]:
+    """``count`` serve processes on their own ports (extra CLI args and environment given),
+    ready when this yields; terminated (SIGTERM) and waited for after."""
+    environment = run_env(
+        servers, ASTROCOFFEE_DEV_OTP_CODE=DEV_CODE, ASTROCOFFEE_LOG_LEVEL="WARNING", **env
+    )
+    ports = [free_port() for _ in range(count)]
     processes = [
         subprocess.Popen(
-            [str(SCRIPT), "serve", "--port", str(port)],
-            env=env,
+            [str(SCRIPT), "serve", "--port", str(port), *args],
+            env=environment,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -48,7 +54,8 @@ def two_processes(servers: RunServers) -> Iterator[list[Replica]]:
         ]
     finally:
         for process in processes:
-            process.terminate()
+            if process.poll() is None:
+                process.terminate()
         for process in processes:
             try:
                 process.wait(timeout=15)
@@ -57,6 +64,13 @@ def two_processes(servers: RunServers) -> Iterator[list[Replica]]:
                 process.wait()
             assert process.stderr is not None
             process.stderr.close()
+
+
+@pytest.fixture
+def two_processes(servers: RunServers) -> Iterator[list[Replica]]:
+    """Two serve processes on their own ports, sharing PostgreSQL and Redis."""
+    with serve_processes(servers, 2) as replicas:
+        yield replicas
 
 
 def _wait_ready(process: subprocess.Popen[str], base_url: str) -> None:

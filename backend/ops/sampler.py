@@ -1,0 +1,68 @@
+"""Per-process gauges sampled every few seconds: connection pools and readiness.
+
+They are sampled rather than computed at scrape time because, with several uvicorn workers
+(prometheus-client's multiprocess mode), a scrape is answered by one worker and custom
+collectors would only ever describe that one; sampled gauges are written to the shared
+files and added up (``livesum``) or taken at their worst (``livemin``) over live workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import Gauge
+
+from db.pool import engine
+
+log = logging.getLogger(__name__)
+
+POOL_CONNECTIONS = Gauge(
+    "astrocoffee_db_pool_connections",
+    "PostgreSQL pool connections by node (primary, replica) and state (in_use, idle).",
+    ["node", "state"],
+    multiprocess_mode="livesum",
+)
+READY = Gauge(
+    "astrocoffee_ready",
+    "1 when this process reaches PostgreSQL and Redis (the readiness probe's checks), else 0.",
+    multiprocess_mode="livemin",
+)
+
+
+class ProcessSampler:
+    def __init__(self, *, is_ready: Callable[[], Awaitable[bool]], interval_s: float = 5.0):
+        self._is_ready = is_ready
+        self._interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.sample()
+        self._task = asyncio.create_task(self._run(), name="process-sampler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def sample(self) -> None:
+        nodes = {"primary": engine(), **engine().extra_nodes}
+        for name, node in nodes.items():
+            pool = node.pool
+            if pool is None:
+                continue
+            idle = pool.get_idle_size()
+            POOL_CONNECTIONS.labels(name, "in_use").set(pool.get_size() - idle)
+            POOL_CONNECTIONS.labels(name, "idle").set(idle)
+        READY.set(1 if await self._is_ready() else 0)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s)
+            try:
+                await self.sample()
+            except Exception:  # A failed sample must not end sampling.
+                log.exception("sampling process gauges failed")
