@@ -29,6 +29,10 @@ class MemberCaller:
     def scope(self) -> str:
         return f"member:{self.member_id}"
 
+    @property
+    def log_fields(self) -> dict[str, str]:
+        return {"member_id": str(self.member_id)}
+
 
 @dataclass(frozen=True, slots=True)
 class TerminalCaller:
@@ -39,6 +43,10 @@ class TerminalCaller:
     @property
     def scope(self) -> str:
         return f"terminal:{self.terminal_id}"
+
+    @property
+    def log_fields(self) -> dict[str, str]:
+        return {"terminal_id": str(self.terminal_id), "store_id": str(self.store_id)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,10 @@ class StaffCaller:
     @property
     def scope(self) -> str:
         return f"staff:{self.staff_id}"
+
+    @property
+    def log_fields(self) -> dict[str, str]:
+        return {"staff_id": str(self.staff_id), "role": self.role.value}
 
     def works_in(self, store_id: uuid.UUID) -> bool:
         return self.role == Role.ADMIN or store_id in self.store_ids

@@ -18,6 +18,7 @@ from backend.auth.callers import Caller, MemberCaller, Role, StaffCaller
 from backend.auth.sessions import SessionStore
 from backend.auth.terminals import TerminalDirectory
 from backend.auth.tokens import ALGORITHM, ISSUER, MEMBER, STAFF
+from backend.ops.logging import bind_caller
 from db.tables import StaffUser
 
 API_KEY_HEADER = "x-api-key"
@@ -33,8 +34,11 @@ class CallerAuthenticationMiddleware(JWTAuthenticationMiddleware):
             terminal = await terminals.authenticate(api_key)
             if terminal is None:
                 raise NotAuthorizedException("unknown or revoked API key")
+            bind_caller(terminal.log_fields)
             return AuthenticationResult(user=terminal, auth=None)
-        return await super().authenticate_request(connection)
+        result = await super().authenticate_request(connection)
+        bind_caller(result.user.log_fields)
+        return result
 
 
 async def caller_from_token(
