@@ -14,6 +14,9 @@ from litestar.openapi import OpenAPIConfig
 from prometheus_client import multiprocess
 from redis.asyncio import Redis
 
+from backend.accounting.books import ExternalSystems, accounting_client, payment_provider
+from backend.accounting.controllers import AdminOutboxController
+from backend.accounting.outbox import sample_outbox_figures
 from backend.auth.access import allow, authorize
 from backend.auth.callers import Role
 from backend.auth.controllers import AuthController, MySessionsController, StaffLoginController
@@ -33,6 +36,8 @@ from backend.ops.logging import configure_logging
 from backend.ops.metrics import PROMETHEUS, MetricsController
 from backend.ops.request_id import request_id_middleware
 from backend.ops.sampler import ProcessSampler
+from backend.orders.controllers import OrderController
+from backend.orders.service import OrderService
 from backend.payments.checkouts import CheckoutService
 from backend.payments.controllers import CheckoutController, PurchaseController
 from backend.payments.purchases import CustomerResolver, PurchaseService
@@ -88,12 +93,21 @@ def create_app(
     terminals = TerminalDirectory(redis=redis, prefix=prefix)
     publisher = EventPublisher(redis=redis, prefix=prefix)
     customers = CustomerResolver(qr_tokens=qr_tokens)
+    provider = payment_provider(settings)
+    accounting = accounting_client(settings)
+    orders = OrderService(provider=provider, publisher=publisher)
+    books = (
+        ExternalSystems(accounting=accounting, provider=provider)
+        if accounting is not None and provider is not None
+        else None
+    )
     maintenance = MaintenanceLoop(
         redis=redis,
         prefix=prefix,
         publisher=publisher,
         interval_s=settings.maintenance_interval_s,
         idempotency_ttl_h=settings.idempotency_ttl_h,
+        orders=orders,
     )
     services: dict[str, Any] = {
         "auth_service": AuthService(otp=otp, sessions=sessions, tokens=tokens),
@@ -102,8 +116,13 @@ def create_app(
         "refund_service": RefundService(publisher=publisher),
         "publisher": publisher,
         "webhook_service": WebhookService(
-            redis=redis, prefix=prefix, secrets=settings.webhook_secrets
+            redis=redis,
+            prefix=prefix,
+            secrets=settings.webhook_secrets,
+            on_payment_event=orders.on_payment_event,
         ),
+        "order_service": orders,
+        "external_books": books,
         "qr_tokens": qr_tokens,
         "terminal_directory": terminals,
     }
@@ -118,7 +137,9 @@ def create_app(
         ),
         route_opt=allow(Role.ANONYMOUS),  # authenticates by itself, see realtime.gateway
     )
-    sampler = ProcessSampler(is_ready=lambda: dependencies_ready(redis))
+    sampler = ProcessSampler(
+        is_ready=lambda: dependencies_ready(redis), also=[sample_outbox_figures]
+    )
     auth = build_auth(settings.secret_key)
     asyncapi = asyncapi_document(title=TITLE + " (WebSocket)", version=API_VERSION)
 
@@ -140,6 +161,9 @@ def create_app(
             await hub.stop()
             if isinstance(sms, HttpSmsSender):
                 await sms.aclose()
+            for client in (provider, accounting):
+                if client is not None:
+                    await client.aclose()
             await redis.aclose()
             await close_pool()
             if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
@@ -169,6 +193,8 @@ def create_app(
             AdminRulesController,
             AdminMembersController,
             PaymentWebhookController,
+            OrderController,
+            AdminOutboxController,
             MetricsController,
             gateway,
             asyncapi_json,

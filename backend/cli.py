@@ -14,6 +14,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,21 @@ def _parser() -> argparse.ArgumentParser:
         "purge, tiers",
     )
     maintenance.set_defaults(handler=_maintenance)
+
+    worker = commands.add_parser(
+        "worker", help="deliver the outbox to the accounting system until SIGTERM"
+    )
+    worker.set_defaults(handler=_worker)
+
+    reconcile = commands.add_parser(
+        "reconcile",
+        help="compare a day's sales and points liability with the accounting system and the "
+        "payment provider; exit 1 on any difference",
+    )
+    reconcile.add_argument(
+        "--date", required=True, type=date.fromisoformat, help="business date, YYYY-MM-DD (UTC)"
+    )
+    reconcile.set_defaults(handler=_reconcile)
 
     ledger = commands.add_parser("ledger", help="ledger maintenance")
     ledger_commands = ledger.add_subparsers(required=True, metavar="action")
@@ -213,6 +229,48 @@ def _maintenance(settings: Settings, _: argparse.Namespace) -> int:
         )
         print(report)
         return 0
+
+    return _with_pool(work)
+
+
+def _worker(settings: Settings, _: argparse.Namespace) -> int:
+    from prometheus_client import start_http_server
+
+    from backend.accounting.client import AccountingClient
+    from backend.accounting.outbox import DeliveryPolicy
+    from backend.accounting.worker import OutboxWorker
+
+    if settings.accounting_url is None:
+        raise SettingsError("the worker needs ASTROCOFFEE_ACCOUNTING_URL")
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr=settings.host)
+    client = AccountingClient(url=settings.accounting_url, token=settings.accounting_token)
+    policy = DeliveryPolicy(
+        max_attempts=settings.outbox_max_attempts,
+        backoff_base_s=settings.outbox_backoff_base_s,
+    )
+
+    async def work() -> int:
+        worker = OutboxWorker(client=client, policy=policy, batch_size=settings.outbox_batch_size)
+        worker.stop_on_signals()
+        try:
+            await worker.run()
+        finally:
+            await client.aclose()
+        return 0
+
+    return _with_pool(work)
+
+
+def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.accounting.books import external_books
+    from backend.accounting.reconciliation import reconcile_day
+
+    async def work() -> int:
+        async with external_books(settings) as books:
+            report = await reconcile_day(args.date, books)
+        print(msgspec.json.format(msgspec.json.encode(report)).decode())
+        return 0 if report.balanced else 1
 
     return _with_pool(work)
 

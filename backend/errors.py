@@ -117,3 +117,13 @@ class ServiceUnavailable(DomainError):
     status = 503
     code = "service_unavailable"
     title = "A backing service is unavailable"
+
+
+class PaymentProviderUnavailable(ServiceUnavailable):
+    code = "payment_provider_unavailable"
+    title = "The payment provider is unavailable"
+
+
+class PaymentRefused(Unprocessable):
+    code = "payment_refused"
+    title = "The payment provider refused the payment"

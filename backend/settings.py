@@ -45,6 +45,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # SMS gateway for one-time codes; unset means codes are only logged (development only).
     sms_gateway_url: str | None = None
     sms_gateway_token: str | None = None
+    # The sales-accounting system (outbox deliveries) and the payment provider (app orders).
+    accounting_url: str | None = None
+    accounting_token: str | None = None
+    payment_provider_url: str | None = None
+    payment_provider_token: str | None = None
+    payment_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=30)] = 5.0
+    # Outbox worker: batch size, attempts before a dead letter, its own /metrics port (0: none).
+    outbox_batch_size: Annotated[int, msgspec.Meta(ge=1, le=500)] = 20
+    outbox_max_attempts: Positive = 10
+    outbox_backoff_base_s: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    worker_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 9101
     # HMAC secret of payment provider webhooks; the previous one is accepted while rotating.
     payment_webhook_secret: Annotated[str, msgspec.Meta(min_length=16)] = DEV_WEBHOOK_SECRET
     payment_webhook_secret_previous: str | None = None
@@ -82,6 +93,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             problems.append("ASTROCOFFEE_DEV_OTP_CODE is a development-only switch")
         if self.sms_gateway_url is None:
             problems.append("ASTROCOFFEE_SMS_GATEWAY_URL is unset (codes would only be logged)")
+        if self.accounting_url is None:
+            problems.append("ASTROCOFFEE_ACCOUNTING_URL is unset (sales would not be booked)")
+        if self.payment_provider_url is None:
+            problems.append("ASTROCOFFEE_PAYMENT_PROVIDER_URL is unset (app orders cannot pay)")
         if self.payment_webhook_secret == DEV_WEBHOOK_SECRET:
             problems.append("ASTROCOFFEE_PAYMENT_WEBHOOK_SECRET is the development default")
         if problems:

@@ -12,6 +12,7 @@ from piccolo.columns import (
     Array,
     BigInt,
     Boolean,
+    Date,
     ForeignKey,
     Integer,
     OnDelete,
@@ -150,10 +151,66 @@ class Checkout(Table, tablename="checkout"):
     known_status = Check("status IN ('open', 'held', 'completed', 'cancelled', 'expired')")
 
 
+class Order(Table, tablename="customer_order"):
+    """An order paid in the mobile app through the payment provider.
+
+    Points to redeem are held while the payment is pending; the provider's answer (webhook,
+    or the poller asking) captures them and records the sale, or voids them.
+    """
+
+    id = UUID(primary_key=True, default=new_id)
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, index=True)
+    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
+    amount = BigInt()
+    currency = Varchar(length=3)
+    items = JSONB(help_text="The order's lines, for exclusions.")
+    rules_version = Integer()
+    hold_points = BigInt(default=0)
+    hold_lots = JSONB(help_text="[[lot id, points], ...] held, to give back on void.")
+    payable_amount = BigInt(help_text="What the provider is asked to charge.")
+    status = Varchar(length=16, help_text="awaiting_payment, paid, failed.")
+    payment_id = Varchar(length=100, null=True, default=None, unique=True)
+    failure_reason = Varchar(length=200, null=True, default=None)
+    purchase = UUID(null=True, default=None)
+    idempotency_key = Varchar(length=255, help_text="The app's key: a retried POST finds it.")
+    request_hash = Varchar(length=64)
+    created_at = Timestamptz()
+    updated_at = Timestamptz(index=True)
+
+    one_order_per_key = Unique(["member", "idempotency_key"])
+    known_order_status = Check("status IN ('awaiting_payment', 'paid', 'failed')")
+
+
+class OutboxMessage(Table, tablename="outbox_message"):
+    """A message for an external system, written in the transaction of what it reports.
+
+    ``astrocoffee worker`` delivers it (``FOR UPDATE SKIP LOCKED``), with its id as the
+    idempotency key, so that a redelivery after a crash is recognised by the receiver.
+    """
+
+    id = UUID(primary_key=True, default=new_id)
+    destination = Varchar(length=40, help_text="accounting.")
+    kind = Varchar(length=40, help_text="sale, refund, points_expiry, points_adjustment.")
+    reference = Varchar(length=100, help_text="What it reports: a purchase, refund, ... id.")
+    business_date = Date(index=True)
+    payload = JSONB()
+    status = Varchar(length=12, default="pending", help_text="pending, delivered, dead.")
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz()
+    last_error = Varchar(length=500, null=True, default=None)
+    acknowledgement = Varchar(length=100, null=True, default=None)
+    created_at = Timestamptz()
+    delivered_at = Timestamptz(null=True, default=None)
+
+    known_outbox_status = Check("status IN ('pending', 'delivered', 'dead')")
+
+
 class Purchase(Table, tablename="purchase"):
     id = UUID(primary_key=True, default=new_id)
     store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
-    terminal = ForeignKey(Terminal, on_delete=OnDelete.restrict, null=False)
+    terminal = ForeignKey(
+        Terminal, on_delete=OnDelete.restrict, null=True, help_text="None: paid in the app."
+    )
     member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, index=True)
     external_id = Varchar(length=100, help_text="The till's own receipt id.")
     amount = BigInt(help_text="Check total before loyalty discount, minor units.")
@@ -266,4 +323,6 @@ ALL_TABLES: tuple[type[Table], ...] = (
     Checkout,
     Refund,
     PointLot,
+    Order,
+    OutboxMessage,
 )

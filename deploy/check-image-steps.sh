@@ -35,6 +35,8 @@ export PATH="$work/venv/bin:$PATH" PYTHONUNBUFFERED=1 PICCOLO_CONF=db.piccolo_co
   ASTROCOFFEE_SECRET_KEY="$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(40))')" \
   ASTROCOFFEE_PAYMENT_WEBHOOK_SECRET="$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))')" \
   ASTROCOFFEE_SMS_GATEWAY_URL=http://127.0.0.1:9/unused \
+  ASTROCOFFEE_ACCOUNTING_URL=http://127.0.0.1:9/unused \
+  ASTROCOFFEE_PAYMENT_PROVIDER_URL=http://127.0.0.1:9/unused \
   ASTROCOFFEE_REDIS_PREFIX="image-check-$$:" \
   DATABASE_URL="${DATABASE_URL%/*}/$db"
 cd "$work"  # like the image: nothing of the checkout on the path

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import msgspec
 
+from backend.accounting.documents import record_document
 from backend.auth.callers import StaffCaller
 from backend.errors import ValidationFailed
 from backend.idempotency import request_fingerprint, run_once
@@ -49,6 +50,12 @@ async def adjust_points(
         change = AccountChange(await lock_account(member_id), now=datetime.now(UTC))
         cause = Cause("staff", staff.staff_id, request.reason)
         await change.adjust(request.points, cause, (await current_rules()).rules)
+        await record_document(
+            type="points_adjustment",
+            reference=member_id,
+            occurred_at=change.now,
+            points_liability_delta=request.points,
+        )
         _, envelopes = await change.finish(context={"reason": "adjustment"})
         response = AdjustmentResponse(
             member_id=member_id,

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from backend.accounting.documents import record_document
 from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.ledger import lock_account
 from db.pool import engine
@@ -62,9 +63,17 @@ async def _expire_account(publisher: EventPublisher, member_id: uuid.UUID, now: 
         )
         for lot in lots:
             change.expire(int(lot["expired"]), Cause("expiry", lot["id"]))
+        expired = sum(int(lot["expired"]) for lot in lots)
+        if expired:
+            await record_document(
+                type="points_expiry",
+                reference=change.account.id,
+                occurred_at=now,
+                points_liability_delta=-expired,
+            )
         _, envelopes = await change.finish(context={"reason": "expiry"})
     await publisher.publish(envelopes)
-    return sum(int(lot["expired"]) for lot in lots)
+    return expired
 
 
 async def release_pending(publisher: EventPublisher, *, now: datetime, limit: int = 1000) -> int:

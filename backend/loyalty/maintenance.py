@@ -1,5 +1,6 @@
 """The periodic jobs (relay of unpublished events, holds, pending points, expiry, idempotency
-purge, tiers), run by every app process in turn (one at a time through a Redis lease).
+purge, tiers, app orders whose payment webhook is late), run by every app process in turn
+(one at a time through a Redis lease).
 
 Every job is safe to run concurrently and to re-run, so the lease only saves duplicate work;
 losing it (Redis down, a process killed) delays the jobs, it does not break them.
@@ -21,6 +22,7 @@ from backend.loyalty.expiry import expire_points, release_pending
 from backend.loyalty.relay import relay_unpublished
 from backend.loyalty.rules import current_rules
 from backend.loyalty.tiers import evaluate_tiers
+from backend.orders.service import OrderService
 from backend.payments.checkouts import expire_holds
 from db.tables import IdempotencyRecord
 from realtime.publisher import EventPublisher
@@ -37,6 +39,7 @@ class MaintenanceReport:
     idempotency_records_purged: int
     tiers_changed: int | None
     events_relayed: int
+    orders_settled: int = 0
 
 
 async def run_maintenance(
@@ -45,6 +48,7 @@ async def run_maintenance(
     now: datetime | None = None,
     idempotency_ttl_h: int,
     evaluate_tiers_now: bool,
+    orders: OrderService | None = None,
 ) -> MaintenanceReport:
     now = now or datetime.now(UTC)
     relayed = await relay_unpublished(publisher, now=now)
@@ -59,7 +63,8 @@ async def run_maintenance(
     tiers = None
     if evaluate_tiers_now:
         tiers = await evaluate_tiers(publisher, (await current_rules()).rules, now=now)
-    return MaintenanceReport(holds, released, expired, len(purged), tiers, relayed)
+    settled = await orders.poll(now=now) if orders is not None and orders.has_provider else 0
+    return MaintenanceReport(holds, released, expired, len(purged), tiers, relayed, settled)
 
 
 class MaintenanceLoop:
@@ -71,7 +76,9 @@ class MaintenanceLoop:
         publisher: EventPublisher,
         interval_s: int,
         idempotency_ttl_h: int,
+        orders: OrderService | None = None,
     ) -> None:
+        self._orders = orders
         self._redis = redis
         self._prefix = prefix
         self._publisher = publisher
@@ -116,6 +123,7 @@ class MaintenanceLoop:
             self._publisher,
             idempotency_ttl_h=self._idempotency_ttl_h,
             evaluate_tiers_now=bool(tiers_due),
+            orders=self._orders,
         )
         log.info("maintenance done", extra={"report": str(report)})
         return report

@@ -1,7 +1,8 @@
 """Prove the cached balances agree with the ledger (``astrocoffee ledger verify``).
 
 Three independent records must tell the same story for every account: the sum of its
-ledger entries, the cached balance, and the lots and holds that say where the points are.
+ledger entries, the cached balance, and the lots and holds (checkouts, app orders awaiting
+payment) that say where the points are.
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ WITH lots AS (
            SUM(remaining) FILTER (WHERE status = 'pending')::bigint AS pending
     FROM point_lot GROUP BY account
 ), holds AS (
-    SELECT member, SUM(hold_points)::bigint AS held
-    FROM checkout WHERE status = 'held' GROUP BY member
+    SELECT member, SUM(hold_points)::bigint AS held FROM (
+        SELECT member, hold_points FROM checkout WHERE status = 'held'
+        UNION ALL
+        SELECT member, hold_points FROM customer_order WHERE status = 'awaiting_payment'
+    ) open_holds GROUP BY member
 )
 SELECT a.id, a.member, a.available, a.pending, a.held,
        COALESCE(l.available, 0) AS lot_available,

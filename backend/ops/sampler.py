@@ -1,4 +1,5 @@
-"""Per-process gauges sampled every few seconds: connection pools and readiness.
+"""Per-process gauges sampled every few seconds: connection pools, readiness, and others
+handed in (the outbox figures).
 
 They are sampled rather than computed at scrape time because, with several uvicorn workers
 (prometheus-client's multiprocess mode), a scrape is answered by one worker and custom
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from prometheus_client import Gauge
 
@@ -33,8 +34,15 @@ READY = Gauge(
 
 
 class ProcessSampler:
-    def __init__(self, *, is_ready: Callable[[], Awaitable[bool]], interval_s: float = 5.0):
+    def __init__(
+        self,
+        *,
+        is_ready: Callable[[], Awaitable[bool]],
+        also: Sequence[Callable[[], Awaitable[None]]] = (),
+        interval_s: float = 5.0,
+    ):
         self._is_ready = is_ready
+        self._also = tuple(also)
         self._interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
 
@@ -57,7 +65,11 @@ class ProcessSampler:
             idle = pool.get_idle_size()
             POOL_CONNECTIONS.labels(name, "in_use").set(pool.get_size() - idle)
             POOL_CONNECTIONS.labels(name, "idle").set(idle)
-        READY.set(1 if await self._is_ready() else 0)
+        ready = await self._is_ready()
+        READY.set(1 if ready else 0)
+        if ready:
+            for sample in self._also:
+                await sample()
 
     async def _run(self) -> None:
         while True:

@@ -132,7 +132,8 @@ class CheckoutService:
                     f"paid_amount {request.paid_amount} is more than the {owed} owed", owed=owed
                 )
             sale = Sale(
-                terminal=terminal,
+                store_id=terminal.store_id,
+                terminal_id=terminal.terminal_id,
                 member_id=checkout.member,
                 external_id=checkout.external_id,
                 amount=checkout.amount,

@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 from asyncpg.exceptions import UniqueViolationError
 
+from backend.accounting.documents import record_document
 from backend.auth.callers import TerminalCaller
 from backend.errors import (
     CurrencyMismatch,
@@ -47,9 +48,10 @@ class PurchaseOutcome:
 
 @dataclass(frozen=True, slots=True)
 class Sale:
-    """What a completed sale is, however it was made (one-shot or checkout)."""
+    """What a completed sale is, however it was made (one-shot, checkout, app order)."""
 
-    terminal: TerminalCaller
+    store_id: uuid.UUID
+    terminal_id: uuid.UUID | None  # None: paid in the app
     member_id: uuid.UUID
     external_id: str
     amount: int
@@ -58,6 +60,7 @@ class Sale:
     request_hash: str
     rules: RulesVersion
     checkout_id: uuid.UUID | None = None
+    order_id: uuid.UUID | None = None
 
 
 class CustomerResolver:
@@ -125,7 +128,8 @@ class PurchaseService:
             await check_currency(terminal.store_id, request.currency)
             member_id = await self._customers.identify(request.customer)
             sale = Sale(
-                terminal=terminal,
+                store_id=terminal.store_id,
+                terminal_id=terminal.terminal_id,
                 member_id=member_id,
                 external_id=request.external_id,
                 amount=request.amount,
@@ -164,7 +168,10 @@ async def settle_sale(
     purchase_id = new_id()
     cause = Cause("purchase", purchase_id)
     await change.redeem(redeem, cause)
-    await change.capture(captured, Cause("checkout", sale.checkout_id))
+    held_for = (
+        Cause("order", sale.order_id) if sale.order_id else Cause("checkout", sale.checkout_id)
+    )
+    await change.capture(captured, held_for)
     paid = sale.amount - discount_for(spent) if paid_amount is None else paid_amount
     eligible = eligible_amount(amount=sale.amount, paid_amount=paid, items=sale.items, rules=rules)
     earned = points_earned(eligible, rules.tier_earn_percent[account.tier])
@@ -183,8 +190,8 @@ async def settle_sale(
     )
     await Purchase(
         id=purchase_id,
-        store=sale.terminal.store_id,
-        terminal=sale.terminal.terminal_id,
+        store=sale.store_id,
+        terminal=sale.terminal_id,
         member=sale.member_id,
         external_id=sale.external_id,
         amount=sale.amount,
@@ -198,19 +205,31 @@ async def settle_sale(
         rules_version=sale.rules.version,
         created_at=now,
     ).save()
+    await record_document(
+        type="sale",
+        reference=purchase_id,
+        occurred_at=now,
+        store_id=sale.store_id,
+        currency=sale.currency,
+        gross_amount=sale.amount,
+        loyalty_discount=sale.amount - paid,
+        points_issued=earned,
+        points_redeemed=spent,
+        points_liability_delta=earned - spent,
+    )
     await upgrade_tier(change, rules, now=now)
     context: dict[str, Any] = {
         "purchase_id": str(purchase_id),
-        "store_id": str(sale.terminal.store_id),
+        "store_id": str(sale.store_id),
         "paid_amount": paid,
         "currency": sale.currency,
     }
     _, envelopes = await change.finish(context=context)
     envelopes += await record_store_activity(
-        store_id=sale.terminal.store_id,
+        store_id=sale.store_id,
         sale={
             "purchase_id": str(purchase_id),
-            "terminal_id": str(sale.terminal.terminal_id),
+            "terminal_id": str(sale.terminal_id) if sale.terminal_id else None,
             "member_id": str(sale.member_id),
             "amount": sale.amount,
             "paid_amount": paid,

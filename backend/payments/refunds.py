@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from backend.accounting.documents import record_document
 from backend.auth.callers import TerminalCaller
 from backend.errors import NotFound, RefundExceedsPurchase
 from backend.idempotency import request_fingerprint, run_once
@@ -114,6 +115,17 @@ async def _refund(
         Purchase.points_returned: purchase.points_returned + give_back,
     }
     await Purchase.update(values).where(Purchase.id == purchase.id)
+    await record_document(
+        type="refund",
+        reference=refund_id,
+        occurred_at=now,
+        store_id=purchase.store,
+        currency=purchase.currency,
+        gross_amount=request.amount,
+        points_issued=-reverse,
+        points_redeemed=-give_back,
+        points_liability_delta=give_back - reverse,
+    )
     _, envelopes = await change.finish(
         context={"purchase_id": str(purchase.id), "refund_id": str(refund_id)}
     )

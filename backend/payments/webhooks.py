@@ -1,14 +1,14 @@
 """Payment provider webhooks: verified, deduplicated, recorded.
 
-What each event does to an order is the app-orders capability; here every accepted event is
-stored once per provider event id, and nothing is stored for a delivery that fails the
+Every accepted event is stored once per provider event id and handed to the orders
+(``backend.orders.service``); nothing is stored or done for a delivery that fails the
 signature, is stale, or replays a signature already seen.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -30,11 +30,22 @@ class WebhookReceipt(msgspec.Struct, frozen=True):
     duplicate: bool
 
 
+PaymentEventHandler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
 class WebhookService:
-    def __init__(self, *, redis: Redis, prefix: str, secrets: Sequence[str]) -> None:
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        prefix: str,
+        secrets: Sequence[str],
+        on_payment_event: PaymentEventHandler | None = None,
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._secrets = tuple(secrets)
+        self._on_payment_event = on_payment_event
 
     async def receive(self, *, signature: str | None, body: bytes) -> WebhookReceipt:
         verify_signature(signature, body, self._secrets)
@@ -55,4 +66,8 @@ class WebhookService:
             .on_conflict(target=PaymentEvent.provider_event_id, action="DO NOTHING")
             .returning(PaymentEvent.id)
         )
+        # Handled even when the event id is a duplicate: what it does is idempotent (the
+        # order settles once), and an earlier delivery may have failed half way.
+        if self._on_payment_event is not None and event.type.startswith("payment."):
+            await self._on_payment_event(event.data)
         return WebhookReceipt(received=True, duplicate=not inserted)

@@ -49,8 +49,8 @@ def test_production_refuses_development_secret_switches_and_embedded_servers() -
     assert "DEV_OTP_CODE" in reason
     assert "SMS_GATEWAY_URL" in reason
     assert "PAYMENT_WEBHOOK_SECRET" in reason
-    assert "SMS_GATEWAY_URL" in reason
-    assert "PAYMENT_WEBHOOK_SECRET" in reason
+    assert "ACCOUNTING_URL" in reason
+    assert "PAYMENT_PROVIDER_URL" in reason
 
 
 def test_production_starts_with_real_servers_and_a_real_secret() -> None:
@@ -61,6 +61,8 @@ def test_production_starts_with_real_servers_and_a_real_secret() -> None:
             "ASTROCOFFEE_SECRET_KEY": STRONG_SECRET,
             "ASTROCOFFEE_SMS_GATEWAY_URL": "https://sms.example/send",
             "ASTROCOFFEE_PAYMENT_WEBHOOK_SECRET": "w" * 32,
+            "ASTROCOFFEE_ACCOUNTING_URL": "https://accounting.example",
+            "ASTROCOFFEE_PAYMENT_PROVIDER_URL": "https://payments.example",
         }
     )
     assert settings.environment == "production"

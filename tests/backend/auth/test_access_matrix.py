@@ -79,6 +79,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/admin/stores/{store_id:uuid}/terminals"): STORE_1_MANAGERS,
     ("POST", "/v1/admin/stores/{store_id:uuid}/terminals"): STORE_1_MANAGERS,
     ("POST", "/v1/admin/terminals/{terminal_id:uuid}/revoke"): STORE_1_MANAGERS,
+    # Someone else's order (here: none) is answered as if it did not exist (404).
+    ("POST", "/v1/orders"): MEMBERS,
+    ("GET", "/v1/orders/{order_id:uuid}"): MEMBERS,
+    ("GET", "/v1/admin/outbox/dead-letters"): ADMIN,
+    ("POST", "/v1/admin/outbox/{message_id:uuid}/retry"): ADMIN,
+    ("GET", "/v1/admin/reports/reconciliation"): ADMIN,
     # The HMAC signature is the only credential; without one, nobody gets in
     # (signed deliveries: test_webhooks.py).
     ("POST", "/v1/webhooks/payments"): NOBODY,
@@ -139,6 +145,8 @@ async def world(client: httpx.AsyncClient, live_server: LiveServer) -> World:
             "member_id": member_a.member_id,
             "purchase_id": sale.json()["purchase_id"],
             "checkout_id": checkout.json()["checkout_id"],
+            "order_id": str(uuid.uuid4()),
+            "message_id": str(uuid.uuid4()),
         },
     )
 

@@ -1,0 +1,1 @@
+"""The sales-accounting system: documents written to the outbox, delivered by the worker."""

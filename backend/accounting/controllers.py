@@ -1,0 +1,52 @@
+"""Admin HTTP for the outbox (dead letters) and the daily reconciliation report."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+
+from backend.accounting import outbox
+from backend.accounting.books import ExternalSystems
+from backend.accounting.reconciliation import ReconciliationReport, reconcile_day
+from backend.auth.access import allow
+from backend.auth.callers import Role
+from backend.errors import ServiceUnavailable
+
+ADMINS = allow(Role.ADMIN)
+
+
+class AdminOutboxController(Controller):
+    path = "/v1/admin"
+    tags = ["admin"]
+
+    @get("/outbox/dead-letters", opt=ADMINS, summary="Messages the worker gave up on")
+    async def dead_letters(self) -> outbox.DeadLetterList:
+        return await outbox.list_dead_letters()
+
+    @post(
+        "/outbox/{message_id:uuid}/retry",
+        opt=ADMINS,
+        status_code=200,
+        summary="Put a dead letter back in line for delivery",
+    )
+    async def retry(self, message_id: FromPath[uuid.UUID]) -> outbox.RetryResult:
+        return await outbox.retry_dead_letter(message_id)
+
+    @get(
+        "/reports/reconciliation",
+        opt=ADMINS,
+        summary="A day's sales and points liability against accounting and the provider",
+    )
+    async def reconciliation(
+        self,
+        external_books: NamedDependency[ExternalSystems | None],
+        day: Annotated[date, QueryParameter(name="date", description="UTC business date")],
+    ) -> ReconciliationReport:
+        if external_books is None:
+            raise ServiceUnavailable("the accounting system or payment provider is not configured")
+        return await reconcile_day(day, external_books)

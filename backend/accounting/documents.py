@@ -1,0 +1,88 @@
+"""Accounting documents: what the sales-accounting system books for each money or points
+movement, written to the outbox inside the transaction that made the movement.
+
+Every movement of the points liability (points owed to members: available, pending and
+held) has a document, so the liability the accounting system books for a day equals the
+sum of that day's ledger entries; ``backend.accounting.reconciliation`` checks exactly that.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+import msgspec
+
+from db.ids import new_id
+from db.tables import OutboxMessage
+
+ACCOUNTING = "accounting"
+DocumentType = Literal["sale", "refund", "points_expiry", "points_adjustment"]
+
+
+class AccountingDocument(msgspec.Struct, frozen=True, kw_only=True):
+    """Amounts in minor units of ``currency``; points in points.
+
+    ``points_liability_delta`` = ``points_issued`` - ``points_redeemed`` - points expired.
+    """
+
+    id: uuid.UUID  # the outbox message id, also the Idempotency-Key of the delivery
+    type: DocumentType
+    business_date: date  # the UTC day of ``occurred_at``
+    reference: str  # the purchase, refund, account ... that the document reports
+    store_id: uuid.UUID | None
+    currency: str | None
+    gross_amount: int  # check total (refund: the amount paid back)
+    loyalty_discount: int  # paid with points
+    net_amount: int  # paid (or paid back) in money
+    points_issued: int
+    points_redeemed: int
+    points_liability_delta: int
+    occurred_at: datetime
+
+
+async def record_document(
+    *,
+    type: DocumentType,
+    reference: uuid.UUID,
+    occurred_at: datetime,
+    points_liability_delta: int,
+    store_id: uuid.UUID | None = None,
+    currency: str | None = None,
+    gross_amount: int = 0,
+    loyalty_discount: int = 0,
+    points_issued: int = 0,
+    points_redeemed: int = 0,
+) -> AccountingDocument:
+    """Write the document to the outbox; call inside the movement's own transaction."""
+    document = AccountingDocument(
+        id=new_id(),
+        type=type,
+        business_date=occurred_at.date(),
+        reference=str(reference),
+        store_id=store_id,
+        currency=currency,
+        gross_amount=gross_amount,
+        loyalty_discount=loyalty_discount,
+        net_amount=gross_amount - loyalty_discount,
+        points_issued=points_issued,
+        points_redeemed=points_redeemed,
+        points_liability_delta=points_liability_delta,
+        occurred_at=occurred_at,
+    )
+    await OutboxMessage.insert(
+        OutboxMessage(
+            id=document.id,
+            destination=ACCOUNTING,
+            kind=type,
+            reference=document.reference,
+            business_date=document.business_date,
+            payload=msgspec.json.encode(document).decode(),
+            status="pending",
+            attempts=0,
+            next_attempt_at=occurred_at,
+            created_at=occurred_at,
+        )
+    )
+    return document

@@ -1,0 +1,194 @@
+"""Delivering the outbox: at least once from here, exactly once at the receiver.
+
+A batch of due messages is locked with ``FOR UPDATE SKIP LOCKED`` inside one transaction
+that stays open while they are delivered, so several workers share the work without
+delivering a message twice at the same time, and a worker killed mid-batch leaves its
+messages pending (its transaction rolls back) for the next one. A message delivered but
+not yet marked (the crash window) is delivered again with the same id, which the receiver
+books once (its Idempotency-Key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from backend.accounting import metrics
+from backend.accounting.client import AccountingClient, DeliveryFailed
+from backend.errors import Conflict, NotFound
+from db.pool import engine
+from db.tables import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+_DUE = (
+    "SELECT id, payload::text AS payload, attempts FROM outbox_message "
+    "WHERE status = 'pending' AND next_attempt_at <= {} "
+    "ORDER BY next_attempt_at LIMIT {} FOR UPDATE SKIP LOCKED"
+)
+_FIGURES = (
+    "SELECT MIN(created_at) FILTER (WHERE status = 'pending') AS oldest, "
+    "COUNT(*) FILTER (WHERE status = 'pending') AS pending, "
+    "COUNT(*) FILTER (WHERE status = 'dead') AS dead "
+    "FROM outbox_message WHERE status IN ('pending', 'dead')"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    max_attempts: int = 10
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 600.0
+
+    def delay(self, attempts: int) -> timedelta:
+        """Exponential backoff with full jitter, so that receivers coming back up are not
+        met by every waiting message at the same instant."""
+        ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempts - 1))
+        return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311
+
+
+async def deliver_due(
+    client: AccountingClient, policy: DeliveryPolicy, *, batch_size: int = 20
+) -> int:
+    """Deliver one batch of due messages; return how many were attempted."""
+    async with engine().transaction():
+        now = datetime.now(UTC)
+        rows = await OutboxMessage.raw(_DUE, now, batch_size)
+        if not rows:
+            return 0
+        outcomes = await asyncio.gather(
+            *(_attempt(client, row["id"], row["payload"].encode()) for row in rows)
+        )
+        now = datetime.now(UTC)
+        for row, outcome in zip(rows, outcomes, strict=True):
+            await _record(row, outcome, policy, now)
+    return len(rows)
+
+
+async def _attempt(
+    client: AccountingClient, message_id: uuid.UUID, payload: bytes
+) -> str | DeliveryFailed:
+    try:
+        return await client.book(message_id, payload)
+    except DeliveryFailed as failure:
+        return failure
+
+
+async def _record(
+    row: dict[str, Any], outcome: str | DeliveryFailed, policy: DeliveryPolicy, now: datetime
+) -> None:
+    if isinstance(outcome, str):
+        await OutboxMessage.update(
+            {
+                OutboxMessage.status: "delivered",
+                OutboxMessage.acknowledgement: outcome,
+                OutboxMessage.delivered_at: now,
+                OutboxMessage.attempts: row["attempts"] + 1,
+                OutboxMessage.last_error: None,
+            }
+        ).where(OutboxMessage.id == row["id"])
+        metrics.DELIVERED.inc()
+        return
+    attempts = row["attempts"] + 1
+    dead = not outcome.retryable or attempts >= policy.max_attempts
+    metrics.FAILED_ATTEMPTS.labels(str(outcome.retryable).lower()).inc()
+    log.warning(
+        "outbox message %s not delivered (attempt %d)%s: %s",
+        row["id"],
+        attempts,
+        ", now a dead letter" if dead else "",
+        outcome,
+    )
+    await OutboxMessage.update(
+        {
+            OutboxMessage.status: "dead" if dead else "pending",
+            OutboxMessage.attempts: attempts,
+            OutboxMessage.last_error: str(outcome)[:500],
+            OutboxMessage.next_attempt_at: now + policy.delay(attempts),
+        }
+    ).where(OutboxMessage.id == row["id"])
+
+
+async def sample_outbox_figures(*, now: datetime | None = None) -> None:
+    rows = await OutboxMessage.raw(_FIGURES)
+    figures = rows[0]
+    oldest = figures["oldest"]
+    current = now or datetime.now(UTC)
+    metrics.OUTBOX_LAG.set((current - oldest).total_seconds() if oldest else 0.0)
+    metrics.OUTBOX_PENDING.set(figures["pending"])
+    metrics.DEAD_LETTERS.set(figures["dead"])
+
+
+class DeadLetter(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    destination: str
+    kind: str
+    reference: str
+    business_date: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+
+
+class DeadLetterList(msgspec.Struct, frozen=True):
+    items: list[DeadLetter]
+
+
+async def list_dead_letters(*, limit: int = 100) -> DeadLetterList:
+    rows = (
+        await OutboxMessage.select(
+            OutboxMessage.id,
+            OutboxMessage.destination,
+            OutboxMessage.kind,
+            OutboxMessage.reference,
+            OutboxMessage.business_date,
+            OutboxMessage.attempts,
+            OutboxMessage.last_error,
+            OutboxMessage.created_at,
+        )
+        .where(OutboxMessage.status == "dead")
+        .order_by(OutboxMessage.created_at)
+        .limit(limit)
+    )
+    return DeadLetterList(
+        items=[
+            DeadLetter(**{**row, "business_date": row["business_date"].isoformat()}) for row in rows
+        ]
+    )
+
+
+class RetryResult(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    status: str
+
+
+async def retry_dead_letter(message_id: uuid.UUID) -> RetryResult:
+    """Put a dead letter back in line, with a fresh attempt count (after the fix)."""
+    async with engine().transaction():
+        row = (
+            await OutboxMessage.select(OutboxMessage.status)
+            .where(OutboxMessage.id == message_id)
+            .first()
+        )
+        if row is None:
+            raise NotFound(f"outbox message {message_id} does not exist")
+        if row["status"] != "dead":
+            raise Conflict(
+                f"only dead letters are retried; this one is {row['status']}",
+                status=row["status"],
+            )
+        await OutboxMessage.update(
+            {
+                OutboxMessage.status: "pending",
+                OutboxMessage.attempts: 0,
+                OutboxMessage.next_attempt_at: datetime.now(UTC),
+            }
+        ).where(OutboxMessage.id == message_id)
+    return RetryResult(id=message_id, status="pending")

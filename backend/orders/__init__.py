@@ -1,0 +1,1 @@
+"""Orders paid in the mobile app through the payment provider."""
