@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 RUN_ENV ?= ASTROCOFFEE_DEV_OTP_CODE=000000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck check bench clean
+.PHONY: help install run test lint format typecheck check bench deploy-check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,7 +39,10 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 typecheck: $(STAMP) ## mypy, strict on backend, realtime and db
 	$(BIN)/mypy
 
-check: lint typecheck test ## everything CI runs
+deploy-check: $(STAMP) ## render the Kubernetes overlays and validate them, compose, nginx, alerts
+	$(BIN)/python deploy/check-manifests.py
+
+check: lint typecheck deploy-check test ## everything CI runs
 
 bench: $(STAMP) ## WebSocket figures against same-run Redis baselines -> loadtests/reports/
 	$(BIN)/python -m loadtests.bench_ws

@@ -303,6 +303,9 @@ async def _run(
         code = reader.result()
         if code is not None:
             reason = "frame too large" if code == CLOSE_MESSAGE_TOO_BIG else "too many bad frames"
+            metrics.CLOSED.labels(
+                "too_big" if code == CLOSE_MESSAGE_TOO_BIG else "bad_frames"
+            ).inc()
             with contextlib.suppress(Exception):
                 await socket.close(code=code, reason=reason)
     elif writer in done and writer.exception() is not None:
@@ -317,7 +320,9 @@ async def _read(
     while True:
         try:
             text = await socket.receive_data(mode="text")
-        except WebSocketDisconnect:
+        except WebSocketDisconnect as gone:
+            # 1012: this server is shutting down (a drain, not a problem); else the client left.
+            metrics.CLOSED.labels("shutdown" if gone.code == 1012 else "client").inc()
             return None
         if len(text) > config.max_frame_bytes:
             return CLOSE_MESSAGE_TOO_BIG
