@@ -21,8 +21,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## create .venv and install the pinned dependencies
 
-run: $(STAMP) ## serve on 127.0.0.1:8000 (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set)
-	$(RUN_ENV) $(BIN)/astrocoffee serve --migrate --seed-demo
+run: $(STAMP) ## serve on 127.0.0.1:8000 with the outbox worker and fake accounting/payment systems
+	$(RUN_ENV) BIN=$(BIN) bash deploy/dev/run.sh
 
 test: $(STAMP) ## run the test suite on real PostgreSQL and Redis (embedded unless URLs are set)
 	$(BIN)/pytest

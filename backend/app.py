@@ -211,6 +211,7 @@ def create_app(
                 "hub": hub,
                 "sessions": sessions,
                 "terminals": terminals,
+                "orders": orders,
             }
         ),
         stores={STORE_NAME: FailOpenRedisStore(redis, namespace=f"{prefix}ratelimit")},

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from backend.accounting.documents import record_document
 from backend.auth.terminals import create_terminal
 from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.ledger import lock_account
@@ -61,5 +62,12 @@ async def _welcome(member_id: uuid.UUID) -> None:
         change = AccountChange(await lock_account(member_id), now=datetime.now(UTC))
         await change.credit(
             "adjustment", WELCOME_POINTS, Cause("seed", None, "demo"), (await current_rules()).rules
+        )
+        # Points owed are a liability the accounting system books, demo points included.
+        await record_document(
+            type="points_adjustment",
+            reference=member_id,
+            occurred_at=change.now,
+            points_liability_delta=WELCOME_POINTS,
         )
         await change.finish(context={"reason": "adjustment"})

@@ -185,3 +185,61 @@ def publisher(live_server: LiveServer) -> Any:
 
     state = live_server.app.state
     return EventPublisher(redis=state.redis, prefix=state.settings.redis_prefix)
+
+
+@dataclass
+class Shop:
+    """The app wired to the two external systems, both played by real HTTP fakes."""
+
+    client: httpx.AsyncClient
+    app: Any
+    sms: RecordingSmsSender
+    provider: Any  # tests.fakes.payment_provider.PaymentProvider
+    accounting: Any  # tests.fakes.accounting.AccountingSystem
+    accounting_url: str
+    provider_url: str
+
+
+@pytest.fixture
+async def shop() -> AsyncIterator[Shop]:
+    import msgspec
+
+    from backend.app import create_app
+    from backend.settings import load_settings
+    from tests.fakes.accounting import AccountingSystem
+    from tests.fakes.payment_provider import PaymentProvider
+
+    provider = PaymentProvider()
+    accounting = AccountingSystem()
+    async with (
+        serving(provider.app()) as provider_address,
+        serving(accounting.app()) as accounting_address,
+    ):
+        settings = msgspec.structs.replace(
+            load_settings(),
+            payment_provider_url=f"http://{provider_address}",
+            payment_provider_token=provider.token,
+            payment_timeout_s=1.0,
+            accounting_url=f"http://{accounting_address}",
+            accounting_token=accounting.token,
+            maintenance_interval_s=0,  # the tests run the poller themselves
+        )
+        sms = RecordingSmsSender()
+        app = create_app(settings, otp_sender=sms)
+        async with (
+            serving(app) as address,
+            httpx.AsyncClient(base_url=f"http://{address}", timeout=10) as http,
+        ):
+            provider.webhook_url = f"http://{address}/v1/webhooks/payments"
+            try:
+                yield Shop(
+                    client=http,
+                    app=app,
+                    sms=sms,
+                    provider=provider,
+                    accounting=accounting,
+                    accounting_url=f"http://{accounting_address}",
+                    provider_url=f"http://{provider_address}",
+                )
+            finally:
+                provider.hang = accounting.hang = False

@@ -67,6 +67,8 @@ class ProcessSampler:
             POOL_CONNECTIONS.labels(name, "idle").set(idle)
         ready = await self._is_ready()
         READY.set(1 if ready else 0)
+        if not ready:
+            log.warning("this process cannot reach PostgreSQL or Redis (readiness gauge 0)")
         if ready:
             for sample in self._also:
                 await sample()

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -49,6 +50,11 @@ def test_metrics_add_up_every_worker(servers: RunServers, tmp_path: Path) -> Non
             metrics = api.get("/metrics").text
             served = _sample(metrics, "astrocoffee_requests_total", path="/health/live")
             assert served == 40
+        # Sampled every 5 s by each worker; the worst of the live workers is reported.
+        deadline = time.monotonic() + 15
+        while _sample(metrics, "astrocoffee_ready") != 1 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            metrics = api.get("/metrics").text
         assert _sample(metrics, "astrocoffee_ready") == 1
         in_use = _sample(metrics, "astrocoffee_db_pool_connections", node="primary", state="idle")
         assert in_use >= 2  # both workers' pools (min size 2 each) are open

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make run`: the app, its outbox worker, and the two external systems played by the fakes
+# of tests/fakes (accounting on :8091, payment provider on :8092, which settles app orders
+# as paid two seconds after they are created). Ctrl-C stops them all.
+# Development only: the tokens below are the fakes' public development defaults.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-.venv/bin}
+HOST=${ASTROCOFFEE_HOST:-127.0.0.1}
+PORT=${ASTROCOFFEE_PORT:-8000}
+pids=()
+stop() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop EXIT INT TERM
+
+"$BIN/python" -m tests.fakes.accounting --port 8091 2>.run-accounting.log &
+pids+=($!)
+"$BIN/python" -m tests.fakes.payment_provider --port 8092 --auto-settle succeeded \
+  --webhook-url "http://$HOST:$PORT/v1/webhooks/payments" 2>.run-payment-provider.log &
+pids+=($!)
+
+export ASTROCOFFEE_ACCOUNTING_URL=http://127.0.0.1:8091 ASTROCOFFEE_ACCOUNTING_TOKEN=accounting-token
+export ASTROCOFFEE_PAYMENT_PROVIDER_URL=http://127.0.0.1:8092 ASTROCOFFEE_PAYMENT_PROVIDER_TOKEN=provider-token
+
+"$BIN/astrocoffee" serve --migrate --seed-demo &
+server=$!
+pids+=("$server")
+# The worker starts once the app is up, so both use the same (possibly embedded) servers.
+for _ in $(seq 1 300); do
+  if curl -fsS "http://$HOST:$PORT/health/ready" >/dev/null 2>&1; then
+    "$BIN/astrocoffee" worker &
+    pids+=($!)
+    break
+  fi
+  kill -0 "$server" 2>/dev/null || exit 1
+  sleep 0.2
+done
+wait "$server"
