@@ -22,6 +22,7 @@ MEMBER_EVENT_TYPES = (
     "transaction.created",
     "hold.updated",
     "tier.changed",
+    "order.updated",
     "offer.available",
     "offer.expired",
 )
