@@ -27,6 +27,10 @@ from backend.auth.sessions import SessionStore
 from backend.auth.sms import HttpSmsSender
 from backend.auth.terminals import TerminalDirectory
 from backend.auth.tokens import TokenIssuer
+from backend.campaigns.catalogue import Catalogue
+from backend.campaigns.controllers import AdminCampaignController, MyOffersController
+from backend.campaigns.offers import MemberOffers
+from backend.campaigns.service import CampaignAdmin
 from backend.loyalty.controllers import AdminMembersController, AdminRulesController
 from backend.loyalty.maintenance import MaintenanceLoop
 from backend.members.controllers import MeController
@@ -95,7 +99,8 @@ def create_app(
     customers = CustomerResolver(qr_tokens=qr_tokens)
     provider = payment_provider(settings)
     accounting = accounting_client(settings)
-    orders = OrderService(provider=provider, publisher=publisher)
+    catalogue = Catalogue(redis=redis, prefix=prefix)
+    orders = OrderService(provider=provider, publisher=publisher, catalogue=catalogue)
     books = (
         ExternalSystems(accounting=accounting, provider=provider)
         if accounting is not None and provider is not None
@@ -108,11 +113,18 @@ def create_app(
         interval_s=settings.maintenance_interval_s,
         idempotency_ttl_h=settings.idempotency_ttl_h,
         orders=orders,
+        catalogue=catalogue,
     )
     services: dict[str, Any] = {
+        "campaign_admin": CampaignAdmin(catalogue=catalogue, publisher=publisher),
+        "member_offers": MemberOffers(catalogue=catalogue, publisher=publisher),
         "auth_service": AuthService(otp=otp, sessions=sessions, tokens=tokens),
-        "purchase_service": PurchaseService(customers=customers, publisher=publisher),
-        "checkout_service": CheckoutService(customers=customers, publisher=publisher),
+        "purchase_service": PurchaseService(
+            customers=customers, publisher=publisher, catalogue=catalogue
+        ),
+        "checkout_service": CheckoutService(
+            customers=customers, publisher=publisher, catalogue=catalogue
+        ),
         "refund_service": RefundService(publisher=publisher),
         "publisher": publisher,
         "webhook_service": WebhookService(
@@ -195,6 +207,8 @@ def create_app(
             PaymentWebhookController,
             OrderController,
             AdminOutboxController,
+            AdminCampaignController,
+            MyOffersController,
             MetricsController,
             gateway,
             asyncapi_json,

@@ -181,13 +181,17 @@ def _create_admin(_: Settings, args: argparse.Namespace) -> int:
     return _with_pool(work)
 
 
-def _publisher(settings: Settings) -> Any:
+def _redis(settings: Settings) -> Any:
     from redis.asyncio import Redis
 
+    assert settings.redis_url is not None
+    return Redis.from_url(settings.redis_url)
+
+
+def _publisher(settings: Settings) -> Any:
     from realtime.publisher import EventPublisher
 
-    assert settings.redis_url is not None
-    return EventPublisher(redis=Redis.from_url(settings.redis_url), prefix=settings.redis_prefix)
+    return EventPublisher(redis=_redis(settings), prefix=settings.redis_prefix)
 
 
 def _expire_points(settings: Settings, _: argparse.Namespace) -> int:
@@ -219,13 +223,16 @@ def _evaluate_tiers(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _maintenance(settings: Settings, _: argparse.Namespace) -> int:
+    from backend.campaigns.catalogue import Catalogue
     from backend.loyalty.maintenance import run_maintenance
 
     async def work() -> int:
+        publisher = _publisher(settings)
         report = await run_maintenance(
-            _publisher(settings),
+            publisher,
             idempotency_ttl_h=settings.idempotency_ttl_h,
             evaluate_tiers_now=True,
+            catalogue=Catalogue(redis=_redis(settings), prefix=settings.redis_prefix),
         )
         print(report)
         return 0

@@ -99,7 +99,63 @@ class Member(Table, tablename="member"):
     phone = Varchar(length=20, unique=True, help_text="E.164, e.g. +79990001122.")
     card_number = Varchar(length=16, unique=True, help_text="Loyalty card number with check digit.")
     tier = Varchar(length=16, default="green")
+    birth_date = Date(
+        null=True, default=None, help_text="Given by the member, for birthday offers."
+    )
     created_at = Timestamptz()
+
+
+class MemberStats(Table, tablename="member_stats"):
+    """What segments and offers look at, kept up to date by every sale (one upsert)."""
+
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, unique=True)
+    visits = Integer(default=0)
+    last_visit_at = Timestamptz(null=True, default=None)
+    category_counts = JSONB(help_text="{category: items bought}, for the favourite category.")
+    stamps = JSONB(help_text="{campaign id: stamps collected towards the next reward}.")
+
+
+class Campaign(Table, tablename="campaign"):
+    """A promotion: a rule of one kind, who and when it targets, limits, and its lifecycle."""
+
+    id = UUID(primary_key=True, default=new_id)
+    name = Varchar(length=120)
+    description = Varchar(length=500, default="")
+    kind = Varchar(length=20)
+    rule = JSONB(help_text="The kind's parameters (backend.campaigns.kinds).")
+    targeting = JSONB(
+        help_text="Tiers, stores, days, hours, segment (backend.campaigns.targeting)."
+    )
+    status = Varchar(length=12, help_text="draft, scheduled, active, paused, ended.")
+    starts_at = Timestamptz(null=True, default=None)
+    ends_at = Timestamptz(null=True, default=None)
+    priority = Integer(default=0)
+    exclusive = Boolean(default=False)
+    requires_activation = Boolean(default=False)
+    per_member_limit = Integer(null=True, default=None)
+    total_limit = Integer(null=True, default=None)
+    uses = Integer(default=0)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+    known_campaign_status = Check("status IN ('draft', 'scheduled', 'active', 'paused', 'ended')")
+    uses_within_limit = Check("total_limit IS NULL OR uses <= total_limit")
+
+
+class MemberOffer(Table, tablename="member_offer"):
+    """A campaign as one member holds it: activated, used so many times, or a coupon."""
+
+    id = UUID(primary_key=True, default=new_id)
+    campaign = ForeignKey(Campaign, on_delete=OnDelete.restrict, null=False)
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, index=True)
+    status = Varchar(length=12, help_text="available, activated, used, expired.")
+    uses = Integer(default=0)
+    coupon_code = Varchar(length=16, null=True, default=None, unique=True)
+    valid_until = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+    known_offer_status = Check("status IN ('available', 'activated', 'used', 'expired')")
 
 
 class Account(Table, tablename="account"):
@@ -325,4 +381,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     PointLot,
     Order,
     OutboxMessage,
+    MemberStats,
+    Campaign,
+    MemberOffer,
 )

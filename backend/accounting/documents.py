@@ -18,7 +18,7 @@ from db.ids import new_id
 from db.tables import OutboxMessage
 
 ACCOUNTING = "accounting"
-DocumentType = Literal["sale", "refund", "points_expiry", "points_adjustment"]
+DocumentType = Literal["sale", "refund", "points_expiry", "points_adjustment", "points_redemption"]
 
 
 class AccountingDocument(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,6 +1,6 @@
 """The periodic jobs (relay of unpublished events, holds, pending points, expiry, idempotency
-purge, tiers, app orders whose payment webhook is late), run by every app process in turn
-(one at a time through a Redis lease).
+purge, tiers, app orders whose payment webhook is late, campaigns starting and ending), run
+by every app process in turn (one at a time through a Redis lease).
 
 Every job is safe to run concurrently and to re-run, so the lease only saves duplicate work;
 losing it (Redis down, a process killed) delays the jobs, it does not break them.
@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from backend.campaigns.catalogue import Catalogue
+from backend.campaigns.service import start_and_end_on_time
 from backend.loyalty.expiry import expire_points, release_pending
 from backend.loyalty.relay import relay_unpublished
 from backend.loyalty.rules import current_rules
@@ -40,6 +42,7 @@ class MaintenanceReport:
     tiers_changed: int | None
     events_relayed: int
     orders_settled: int = 0
+    campaigns_started_or_ended: int = 0
 
 
 async def run_maintenance(
@@ -49,6 +52,7 @@ async def run_maintenance(
     idempotency_ttl_h: int,
     evaluate_tiers_now: bool,
     orders: OrderService | None = None,
+    catalogue: Catalogue | None = None,
 ) -> MaintenanceReport:
     now = now or datetime.now(UTC)
     relayed = await relay_unpublished(publisher, now=now)
@@ -64,7 +68,12 @@ async def run_maintenance(
     if evaluate_tiers_now:
         tiers = await evaluate_tiers(publisher, (await current_rules()).rules, now=now)
     settled = await orders.poll(now=now) if orders is not None and orders.has_provider else 0
-    return MaintenanceReport(holds, released, expired, len(purged), tiers, relayed, settled)
+    campaigns = (
+        await start_and_end_on_time(publisher, catalogue, now=now) if catalogue is not None else 0
+    )
+    return MaintenanceReport(
+        holds, released, expired, len(purged), tiers, relayed, settled, campaigns
+    )
 
 
 class MaintenanceLoop:
@@ -77,8 +86,10 @@ class MaintenanceLoop:
         interval_s: int,
         idempotency_ttl_h: int,
         orders: OrderService | None = None,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self._orders = orders
+        self._catalogue = catalogue
         self._redis = redis
         self._prefix = prefix
         self._publisher = publisher
@@ -124,6 +135,7 @@ class MaintenanceLoop:
             idempotency_ttl_h=self._idempotency_ttl_h,
             evaluate_tiers_now=bool(tiers_due),
             orders=self._orders,
+            catalogue=self._catalogue,
         )
         log.info("maintenance done", extra={"report": str(report)})
         return report

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get
+import msgspec
+from litestar import Controller, Request, get, patch
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from backend.auth.access import allow
 from backend.auth.callers import MemberCaller, Role
+from backend.campaigns.offers import MemberOffers
+from backend.http import strict_body
 from backend.members.qr import QrTokens
-from backend.members.schemas import MeResponse, QrTokenResponse, TransactionPage
-from backend.members.service import PAGE_MAX, get_profile, list_transactions
+from backend.members.schemas import MeResponse, ProfileUpdate, QrTokenResponse, TransactionPage
+from backend.members.service import PAGE_MAX, get_profile, list_transactions, set_birth_date
 
 
 class MeController(Controller):
@@ -21,8 +25,23 @@ class MeController(Controller):
     tags = ["me"]
 
     @get("/", opt=allow(Role.MEMBER), summary="The member's profile, card, tier and balance")
-    async def get_me(self, request: Request[MemberCaller, Any, Any]) -> MeResponse:
-        return await get_profile(request.user.member_id)
+    async def get_me(
+        self,
+        request: Request[MemberCaller, Any, Any],
+        member_offers: NamedDependency[MemberOffers],
+    ) -> MeResponse:
+        return await _profile(request.user.member_id, member_offers)
+
+    @patch("/", opt=allow(Role.MEMBER), summary="Change what the member may change: birth_date")
+    async def update_me(
+        self,
+        request: Request[MemberCaller, Any, Any],
+        data: JSONBody[ProfileUpdate],
+        member_offers: NamedDependency[MemberOffers],
+    ) -> MeResponse:
+        update = await strict_body(request, ProfileUpdate)
+        await set_birth_date(request.user.member_id, update.birth_date)
+        return await _profile(request.user.member_id, member_offers)
 
     @get("/transactions", opt=allow(Role.MEMBER), summary="Ledger history, newest first")
     async def list_transactions(
@@ -44,3 +63,9 @@ class MeController(Controller):
     ) -> QrTokenResponse:
         token = await qr_tokens.issue(request.user.member_id)
         return QrTokenResponse(qr_token=token, expires_in=qr_tokens.ttl_s)
+
+
+async def _profile(member_id: uuid.UUID, member_offers: MemberOffers) -> MeResponse:
+    profile = await get_profile(member_id)
+    cards = await member_offers.stamp_cards(member_id)
+    return msgspec.structs.replace(profile, stamp_cards=cards)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 import msgspec
 
@@ -30,6 +30,16 @@ class ExpiringPoints(msgspec.Struct, frozen=True):
     within_days: int
 
 
+class StampCardProgress(msgspec.Struct, frozen=True):
+    """A stamp card campaign the member collects on: stamps so far, of how many."""
+
+    campaign_id: uuid.UUID
+    name: str
+    category: str
+    stamps: int
+    stamps_needed: int
+
+
 class MeResponse(msgspec.Struct, frozen=True):
     member_id: uuid.UUID
     phone: str
@@ -40,6 +50,12 @@ class MeResponse(msgspec.Struct, frozen=True):
     expiring_soon: ExpiringPoints
     last_event_seq: int
     enrolled_at: datetime
+    birth_date: date | None = None
+    stamp_cards: list[StampCardProgress] = msgspec.field(default_factory=list)
+
+
+class ProfileUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    birth_date: date | None
 
 
 class QrTokenResponse(msgspec.Struct, frozen=True):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from asyncpg.exceptions import UniqueViolationError
 
+from backend.campaigns.offers import welcome
 from backend.errors import MemberNotFound, ValidationFailed
+from backend.loyalty.book import AccountChange
+from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import current_rules
 from backend.loyalty.tiers import next_tier, qualifying_spend
 from backend.members.card_numbers import new_card_number
@@ -51,7 +54,19 @@ async def _enrol(phone: str) -> uuid.UUID:
         member = Member(phone=phone, card_number=new_card_number())
         await member.save()
         await Account(member=member.id).save()
+        # The welcome bonus, if a campaign offers one; its events wait in member_event for
+        # the first connection (a member who is enrolling has none open yet).
+        change = AccountChange(await lock_account(member.id), now=datetime.now(UTC))
+        for name in await welcome(change):
+            change.event("offer.available", {"name": name, "kind": "welcome"})
+        await change.finish(context={"reason": "welcome"})
     return uuid.UUID(str(member.id))
+
+
+async def set_birth_date(member_id: uuid.UUID, birth_date: date | None) -> None:
+    if birth_date is not None and not date(1900, 1, 1) <= birth_date <= datetime.now(UTC).date():
+        raise ValidationFailed("birth_date must be a real date in the past")
+    await Member.update({Member.birth_date: birth_date}).where(Member.id == member_id)
 
 
 async def get_profile(member_id: uuid.UUID) -> MeResponse:
@@ -66,6 +81,7 @@ async def get_profile(member_id: uuid.UUID) -> MeResponse:
             Account.member.phone,
             Account.member.card_number,
             Account.member.tier,
+            Account.member.birth_date,
             Account.member.created_at,
         )
         .where(Account.member == member_id)
@@ -89,6 +105,7 @@ async def get_profile(member_id: uuid.UUID) -> MeResponse:
         expiring_soon=await _expiring_soon(row["id"], now),
         last_event_seq=row["last_event_seq"],
         enrolled_at=member["created_at"],
+        birth_date=member["birth_date"],
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from backend.campaigns.catalogue import Catalogue, LiveCampaign
 from backend.errors import (
     CurrencyMismatch,
     IdempotencyKeyReused,
@@ -51,9 +52,16 @@ POLL_AFTER = timedelta(seconds=30)
 
 
 class OrderService:
-    def __init__(self, *, provider: PaymentProvider | None, publisher: EventPublisher) -> None:
+    def __init__(
+        self,
+        *,
+        provider: PaymentProvider | None,
+        publisher: EventPublisher,
+        catalogue: Catalogue,
+    ) -> None:
         self._provider = provider
         self._publisher = publisher
+        self._catalogue = catalogue
 
     @property
     def has_provider(self) -> bool:
@@ -250,8 +258,9 @@ class OrderService:
             cause = Cause("order", order.id)
             balance: Balance
             if outcome == "succeeded":
+                rules = await rules_at(order.rules_version)
                 purchase, events = await settle_sale(
-                    _sale(order, await rules_at(order.rules_version)),
+                    _sale(order, rules, await self._catalogue.live()),
                     captured=order.hold_points,
                     paid_amount=order.payable_amount,
                 )
@@ -276,7 +285,7 @@ class OrderService:
         return await describe(order, balance=balance)
 
 
-def _sale(order: Order, rules: Any) -> Sale:
+def _sale(order: Order, rules: Any, campaigns: list[LiveCampaign]) -> Sale:
     return Sale(
         store_id=order.store,
         terminal_id=None,
@@ -288,6 +297,7 @@ def _sale(order: Order, rules: Any) -> Sale:
         request_hash=order.request_hash,
         rules=RulesVersion(version=order.rules_version, rules=rules),
         order_id=order.id,
+        campaigns=campaigns,
     )
 
 

@@ -11,6 +11,7 @@ import msgspec
 from backend.members.schemas import Balance
 from backend.payments.schemas import (
     MAX_MINOR_UNITS,
+    AppliedOffer,
     PurchaseResponse,
     SaleRequest,
 )
@@ -40,6 +41,6 @@ class CheckoutResponse(msgspec.Struct, frozen=True):
     points_to_earn: int
     held_points: int
     hold_expires_at: datetime | None
-    offers: list[str]
+    offers: list[AppliedOffer]  # campaigns that would apply (or applied, once completed)
     balance: Balance
     purchase: PurchaseResponse | None = None

@@ -14,6 +14,8 @@ from typing import Any
 import msgspec
 
 from backend.auth.callers import TerminalCaller
+from backend.campaigns.at_sale import preview_offers
+from backend.campaigns.catalogue import Catalogue, LiveCampaign
 from backend.errors import CheckoutNotOpen, ExternalIdReused, NotFound, RedeemCapExceeded
 from backend.idempotency import request_fingerprint, run_once
 from backend.loyalty.book import AccountChange, Cause
@@ -51,9 +53,12 @@ _Result = tuple[CheckoutResponse, list[Outgoing]]
 
 
 class CheckoutService:
-    def __init__(self, *, customers: CustomerResolver, publisher: EventPublisher) -> None:
+    def __init__(
+        self, *, customers: CustomerResolver, publisher: EventPublisher, catalogue: Catalogue
+    ) -> None:
         self._customers = customers
         self._publisher = publisher
+        self._catalogue = catalogue
 
     async def open(
         self, *, terminal: TerminalCaller, request: CheckoutRequest, key: str
@@ -80,7 +85,7 @@ class CheckoutService:
             )
             await checkout.save()
             account = await lock_account(member_id)
-            return await _describe(checkout, account.balance), []
+            return await _describe(checkout, account.balance, await self._catalogue.live()), []
 
         return await self._once(terminal, key, ("open", request), work, status=201)
 
@@ -109,7 +114,9 @@ class CheckoutService:
             await _save(checkout, now)
             change.event("hold.updated", _hold_event(checkout))
             _, envelopes = await change.finish(context={"checkout_id": str(checkout.id)})
-            return await _describe(checkout, change.balance), envelopes
+            return await _describe(
+                checkout, change.balance, await self._catalogue.live()
+            ), envelopes
 
         return await self._once(terminal, key, ("hold", checkout_id, request), work)
 
@@ -144,6 +151,7 @@ class CheckoutService:
                     version=checkout.rules_version, rules=await rules_at(checkout.rules_version)
                 ),
                 checkout_id=checkout.id,
+                campaigns=await self._catalogue.live(),
             )
             purchase, envelopes = await settle_sale(
                 sale, captured=checkout.hold_points, paid_amount=request.paid_amount
@@ -152,7 +160,9 @@ class CheckoutService:
             checkout.purchase = purchase.purchase_id
             checkout.hold_expires_at = None
             await _save(checkout, now)
-            response = await _describe(checkout, purchase.balance, purchase=purchase)
+            response = await _describe(
+                checkout, purchase.balance, await self._catalogue.live(), purchase=purchase
+            )
             return response, envelopes
 
         return await self._once(terminal, key, ("complete", checkout_id, request), work)
@@ -175,7 +185,9 @@ class CheckoutService:
                 checkout.hold_expires_at = None
                 await _save(checkout, now)
             _, envelopes = await change.finish(context={"checkout_id": str(checkout.id)})
-            return await _describe(checkout, change.balance), envelopes
+            return await _describe(
+                checkout, change.balance, await self._catalogue.live()
+            ), envelopes
 
         return await self._once(terminal, key, ("cancel", checkout_id), work)
 
@@ -268,13 +280,30 @@ def _hold_event(checkout: Checkout) -> dict[str, Any]:
 
 
 async def _describe(
-    checkout: Checkout, balance: Balance, *, purchase: Any = None
+    checkout: Checkout,
+    balance: Balance,
+    campaigns: list[LiveCampaign],
+    *,
+    purchase: Any = None,
 ) -> CheckoutResponse:
     rules = await rules_at(checkout.rules_version)
     account_tier = await _tier(checkout.member)
     owed = checkout.amount - discount_for(checkout.hold_points)
     eligible = eligible_amount(
         amount=checkout.amount, paid_amount=owed, items=_items(checkout), rules=rules
+    )
+    to_earn = points_earned(eligible, rules.tier_earn_percent[account_tier])
+    offers = (
+        await preview_offers(
+            campaigns,
+            member_id=checkout.member,
+            store_id=checkout.store,
+            items=_items(checkout),
+            amount=checkout.amount,
+            base_points=to_earn,
+        )
+        if checkout.status in ("open", "held")
+        else list(purchase.offers_applied if purchase else [])
     )
     return CheckoutResponse(
         checkout_id=checkout.id,
@@ -285,10 +314,10 @@ async def _describe(
         max_redeemable_points=max(
             0, min(max_redeemable(checkout.amount, rules), balance.available + checkout.hold_points)
         ),
-        points_to_earn=points_earned(eligible, rules.tier_earn_percent[account_tier]),
+        points_to_earn=to_earn + sum(offer.points for offer in offers),
         held_points=checkout.hold_points,
         hold_expires_at=checkout.hold_expires_at,
-        offers=[],
+        offers=offers,
         balance=balance,
         purchase=purchase,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +12,8 @@ from asyncpg.exceptions import UniqueViolationError
 
 from backend.accounting.documents import record_document
 from backend.auth.callers import TerminalCaller
+from backend.campaigns.at_sale import apply_campaigns, use_coupons
+from backend.campaigns.catalogue import Catalogue, LiveCampaign
 from backend.errors import (
     CurrencyMismatch,
     ExternalIdReused,
@@ -61,6 +63,8 @@ class Sale:
     rules: RulesVersion
     checkout_id: uuid.UUID | None = None
     order_id: uuid.UUID | None = None
+    campaigns: list[LiveCampaign] = field(default_factory=list)  # the catalogue's, at the sale
+    coupons: list[str] = field(default_factory=list)
 
 
 class CustomerResolver:
@@ -87,9 +91,12 @@ class CustomerResolver:
 
 
 class PurchaseService:
-    def __init__(self, *, customers: CustomerResolver, publisher: EventPublisher) -> None:
+    def __init__(
+        self, *, customers: CustomerResolver, publisher: EventPublisher, catalogue: Catalogue
+    ) -> None:
         self._customers = customers
         self._publisher = publisher
+        self._catalogue = catalogue
 
     async def record_purchase(
         self, *, terminal: TerminalCaller, request: PurchaseRequest, idempotency_key: str
@@ -137,6 +144,8 @@ class PurchaseService:
                 items=request.items,
                 request_hash=fingerprint,
                 rules=await current_rules(),
+                campaigns=await self._catalogue.live(),
+                coupons=request.coupons,
             )
             response, envelopes = await settle_sale(sale, redeem=request.redeem_points)
             await remember(
@@ -172,10 +181,25 @@ async def settle_sale(
         Cause("order", sale.order_id) if sale.order_id else Cause("checkout", sale.checkout_id)
     )
     await change.capture(captured, held_for)
-    paid = sale.amount - discount_for(spent) if paid_amount is None else paid_amount
+    coupon_discount, coupons = await use_coupons(sale.member_id, sale.coupons, sale.items, now=now)
+    if paid_amount is None:
+        paid = max(0, sale.amount - discount_for(spent) - coupon_discount)
+    else:
+        paid = paid_amount
     eligible = eligible_amount(amount=sale.amount, paid_amount=paid, items=sale.items, rules=rules)
-    earned = points_earned(eligible, rules.tier_earn_percent[account.tier])
-    await change.earn(earned, cause, rules, purchase_id)
+    base = points_earned(eligible, rules.tier_earn_percent[account.tier])
+    await change.earn(base, cause, rules, purchase_id)
+    offers = await apply_campaigns(
+        change,
+        sale.campaigns,
+        store_id=sale.store_id,
+        items=sale.items,
+        amount=sale.amount,
+        base_points=base,
+        rules=rules,
+        purchase_id=purchase_id,
+    )
+    earned = base + sum(offer.points for offer in offers)
     response = PurchaseResponse(
         purchase_id=purchase_id,
         member_id=sale.member_id,
@@ -185,7 +209,7 @@ async def settle_sale(
         currency=sale.currency,
         points_redeemed=spent,
         points_earned=earned,
-        offers_applied=[],
+        offers_applied=coupons + offers,
         balance=change.balance,
     )
     await Purchase(

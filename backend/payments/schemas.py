@@ -47,8 +47,15 @@ class SaleRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     )
 
 
+CouponCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{8,16}$")]
+
+
 class PurchaseRequest(SaleRequest, frozen=True, forbid_unknown_fields=True):
     redeem_points: Annotated[int, msgspec.Meta(ge=0, le=MAX_MINOR_UNITS)] = 0
+    # The member's coupons (rewards, stamp cards) to use: each takes one item off the check.
+    coupons: Annotated[list[CouponCode], msgspec.Meta(max_length=5)] = msgspec.field(
+        default_factory=list
+    )
 
 
 class PurchaseResponse(msgspec.Struct, frozen=True):
@@ -60,5 +67,16 @@ class PurchaseResponse(msgspec.Struct, frozen=True):
     currency: str
     points_redeemed: int
     points_earned: int
-    offers_applied: list[str]
+    offers_applied: list[AppliedOffer]
     balance: Balance
+
+
+class AppliedOffer(msgspec.Struct, frozen=True):
+    """A campaign or coupon that changed this sale: points added, or money off."""
+
+    campaign_id: uuid.UUID
+    name: str
+    kind: str
+    points: int = 0
+    discount: int = 0
+    stamps: int = 0

@@ -82,6 +82,19 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # Someone else's order (here: none) is answered as if it did not exist (404).
     ("POST", "/v1/orders"): MEMBERS,
     ("GET", "/v1/orders/{order_id:uuid}"): MEMBERS,
+    ("PATCH", "/v1/me"): MEMBERS,
+    ("GET", "/v1/me/offers"): MEMBERS,
+    # An offer that is not open to the member is answered as if it did not exist (404).
+    ("POST", "/v1/me/offers/{campaign_id:uuid}/activate"): MEMBERS,
+    ("POST", "/v1/me/offers/{campaign_id:uuid}/redeem"): MEMBERS,
+    ("GET", "/v1/admin/campaigns"): STORE_1_MANAGERS,
+    ("POST", "/v1/admin/campaigns"): ADMIN,
+    ("GET", "/v1/admin/campaigns/{campaign_id:uuid}"): STORE_1_MANAGERS,
+    ("PUT", "/v1/admin/campaigns/{campaign_id:uuid}"): ADMIN,
+    ("POST", "/v1/admin/campaigns/{campaign_id:uuid}/schedule"): ADMIN,
+    ("POST", "/v1/admin/campaigns/{campaign_id:uuid}/publish"): ADMIN,
+    ("POST", "/v1/admin/campaigns/{campaign_id:uuid}/pause"): ADMIN,
+    ("POST", "/v1/admin/campaigns/{campaign_id:uuid}/end"): ADMIN,
     ("GET", "/v1/admin/outbox/dead-letters"): ADMIN,
     ("POST", "/v1/admin/outbox/{message_id:uuid}/retry"): ADMIN,
     ("GET", "/v1/admin/reports/reconciliation"): ADMIN,
@@ -146,6 +159,7 @@ async def world(client: httpx.AsyncClient, live_server: LiveServer) -> World:
             "purchase_id": sale.json()["purchase_id"],
             "checkout_id": checkout.json()["checkout_id"],
             "order_id": str(uuid.uuid4()),
+            "campaign_id": str(uuid.uuid4()),
             "message_id": str(uuid.uuid4()),
         },
     )

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend.auth.callers import Role, StaffCaller, TerminalCaller
+from backend.campaigns.catalogue import Catalogue
 from backend.errors import DomainError
 from backend.loyalty.adjustments import AdjustmentRequest, adjust_points
 from backend.loyalty.expiry import expire_points, release_pending
@@ -117,8 +118,9 @@ async def test_random_operations_never_lose_or_invent_a_point(
     customers = CustomerResolver(
         qr_tokens=QrTokens(redis=state.redis, prefix=state.settings.redis_prefix)
     )
-    purchases = PurchaseService(customers=customers, publisher=publisher)
-    checkouts = CheckoutService(customers=customers, publisher=publisher)
+    catalogue = Catalogue(redis=state.redis, prefix=state.settings.redis_prefix)
+    purchases = PurchaseService(customers=customers, publisher=publisher, catalogue=catalogue)
+    checkouts = CheckoutService(customers=customers, publisher=publisher, catalogue=catalogue)
     refunds = RefundService(publisher=publisher)
     staff = StaffCaller(
         staff_id=uuid.uuid4(), role=Role.ADMIN, store_ids=frozenset(), session_id="p"

@@ -1,0 +1,293 @@
+"""Campaigns and coupons at a sale, inside the sale's transaction.
+
+Two reads per sale whatever the number of campaigns (the member with their stats, and
+their offers); one write for the visit; and one each only for what actually applied.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from backend.campaigns.catalogue import LiveCampaign
+from backend.campaigns.engine import Award, MemberUsage, evaluate
+from backend.campaigns.kinds import Basket, Reward, Shopper, StampCard
+from backend.errors import ValidationFailed
+from backend.loyalty.book import AccountChange, Cause
+from backend.loyalty.rules import ProgramRules
+from backend.payments.schemas import AppliedOffer, PurchaseItem
+from db.tables import Campaign, MemberOffer, MemberStats
+
+COUPON_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the till
+COUPON_VALID_DAYS = 30
+
+_SHOPPER = """
+SELECT m.tier, m.birth_date, s.visits, s.last_visit_at, s.category_counts, s.stamps
+FROM member m LEFT JOIN member_stats s ON s.member = m.id WHERE m.id = {}
+"""
+_USAGE = """
+SELECT campaign, status, uses FROM member_offer
+WHERE member = {} AND coupon_code IS NULL AND status IN ('available', 'activated', 'used')
+"""
+_RECORD_VISIT = """
+INSERT INTO member_stats (member, visits, last_visit_at, category_counts, stamps)
+VALUES ({}, 1, {}, {}::jsonb, {}::jsonb)
+ON CONFLICT (member) DO UPDATE SET
+    visits = member_stats.visits + 1,
+    last_visit_at = EXCLUDED.last_visit_at,
+    category_counts = (
+        SELECT COALESCE(jsonb_object_agg(key, total), '{{}}'::jsonb) FROM (
+            SELECT key, SUM(value::bigint) AS total FROM (
+                SELECT * FROM jsonb_each_text(member_stats.category_counts)
+                UNION ALL SELECT * FROM jsonb_each_text(EXCLUDED.category_counts)
+            ) both_counts GROUP BY key
+        ) summed
+    ),
+    stamps = EXCLUDED.stamps
+"""
+_TAKE_ONE = """
+UPDATE campaign SET uses = uses + 1
+WHERE id = {} AND (total_limit IS NULL OR uses < total_limit) RETURNING id
+"""
+
+
+def new_coupon_code() -> str:
+    return "".join(secrets.choice(COUPON_ALPHABET) for _ in range(10))
+
+
+async def load_shopper(member_id: uuid.UUID) -> Shopper:
+    rows = await MemberStats.raw(_SHOPPER, member_id)
+    row = rows[0]
+    counts: dict[str, int] = _json(row["category_counts"]) or {}
+    return Shopper(
+        member_id=str(member_id),
+        tier=row["tier"],
+        visits=row["visits"] or 0,
+        last_visit_at=row["last_visit_at"],
+        favourite_category=max(counts, key=lambda c: (counts[c], c)) if counts else None,
+        birth_date=row["birth_date"],
+        stamps=_json(row["stamps"]) or {},
+    )
+
+
+async def load_usage(member_id: uuid.UUID) -> MemberUsage:
+    rows = await MemberOffer.raw(_USAGE, member_id)
+    return MemberUsage(
+        activated=frozenset(str(r["campaign"]) for r in rows if r["status"] == "activated"),
+        uses={str(r["campaign"]): int(r["uses"]) for r in rows},
+    )
+
+
+async def use_coupons(
+    member_id: uuid.UUID, codes: list[str], items: list[PurchaseItem], *, now: datetime
+) -> tuple[int, list[AppliedOffer]]:
+    """Mark the coupons used; each takes one item of its category off, up to its value."""
+    if not codes:
+        return 0, []
+    if len(set(codes)) != len(codes):
+        raise ValidationFailed("a coupon is listed twice")
+    rows = await MemberOffer.raw(
+        "SELECT o.id, o.coupon_code, o.status, o.valid_until, c.id AS campaign, c.name, c.kind, "
+        "c.rule FROM member_offer o JOIN campaign c ON c.id = o.campaign "
+        "WHERE o.member = {} AND o.coupon_code = ANY({}) FOR UPDATE OF o",
+        member_id,
+        codes,
+    )
+    found = {r["coupon_code"]: r for r in rows}
+    unused = [i for i in items for _ in range(i.quantity)]
+    applied = []
+    for code in codes:
+        row = found.get(code)
+        if row is None or row["status"] != "available" or row["valid_until"] <= now:
+            raise ValidationFailed(f"coupon {code} is not yours, used or expired", coupon=code)
+        rule = msgspec.convert(_json(row["rule"]), StampCard | Reward)
+        category = rule.category
+        value = rule.reward_max_value if isinstance(rule, StampCard) else rule.max_value
+        candidates = [i for i in unused if i.category == category]
+        if not candidates:
+            raise ValidationFailed(
+                f"coupon {code} is for an item of {category!r}, and the check has none",
+                coupon=code,
+            )
+        item = min(candidates, key=lambda i: i.unit_price)
+        unused.remove(item)
+        discount = min(item.unit_price, value)
+        await MemberOffer.update(
+            {MemberOffer.status: "used", MemberOffer.uses: 1, MemberOffer.updated_at: now}
+        ).where(MemberOffer.id == row["id"])
+        applied.append(
+            AppliedOffer(
+                campaign_id=row["campaign"], name=row["name"], kind="coupon", discount=discount
+            )
+        )
+    return sum(a.discount for a in applied), applied
+
+
+async def apply_campaigns(
+    change: AccountChange,
+    campaigns: list[LiveCampaign],
+    *,
+    store_id: uuid.UUID,
+    items: list[PurchaseItem],
+    amount: int,
+    base_points: int,
+    rules: ProgramRules,
+    purchase_id: uuid.UUID,
+) -> list[AppliedOffer]:
+    """Award what applies (points on their own ledger entries), count the visit."""
+    member_id = change.account.member_id
+    now = change.now
+    shopper = await load_shopper(member_id)
+    usage = await load_usage(member_id) if campaigns else MemberUsage(frozenset(), {})
+    basket = Basket(
+        store_id=str(store_id), at=now, amount=amount, items=items, base_points=base_points
+    )
+    awards = evaluate(campaigns, basket, shopper, usage) if campaigns else []
+    stamps = dict(shopper.stamps)
+    applied: list[AppliedOffer] = []
+    for award in awards:
+        if not await _count_use(award, member_id, now):
+            continue  # the total limit ran out just now
+        campaign = award.campaign
+        cause = Cause("campaign", campaign.id, f"{campaign.kind}: {campaign.name}")
+        await change.earn(award.points, cause, rules, purchase_id)
+        if isinstance(campaign.rule, StampCard):
+            await _stamp(change, campaign, campaign.rule, award.stamps, stamps, now)
+        applied.append(
+            AppliedOffer(
+                campaign_id=campaign.id,
+                name=campaign.name,
+                kind=campaign.kind,
+                points=award.points,
+                stamps=award.stamps,
+            )
+        )
+    counts = Counter[str]()
+    for item in items:
+        counts[item.category] += item.quantity
+    await MemberStats.raw(
+        _RECORD_VISIT,
+        member_id,
+        now,
+        msgspec.json.encode(dict(counts)).decode(),
+        msgspec.json.encode(stamps).decode(),
+    )
+    return applied
+
+
+async def _count_use(award: Award, member_id: uuid.UUID, now: datetime) -> bool:
+    campaign = award.campaign
+    if campaign.total_limit is not None and not await Campaign.raw(_TAKE_ONE, campaign.id):
+        return False
+    if campaign.per_member_limit is not None or campaign.requires_activation:
+        await MemberOffer.raw(
+            "UPDATE member_offer SET uses = uses + 1, updated_at = {} "
+            "WHERE member = {} AND campaign = {} AND coupon_code IS NULL",
+            now,
+            member_id,
+            campaign.id,
+        )
+        await MemberOffer.raw(
+            "INSERT INTO member_offer (id, campaign, member, status, uses, created_at, updated_at)"
+            " SELECT {}, {}, {}, 'used', 1, {}, {} WHERE NOT EXISTS (SELECT 1 FROM member_offer"
+            " WHERE member = {} AND campaign = {} AND coupon_code IS NULL)",
+            uuid.uuid4(),
+            campaign.id,
+            member_id,
+            now,
+            now,
+            member_id,
+            campaign.id,
+        )
+    return True
+
+
+async def _stamp(
+    change: AccountChange,
+    campaign: LiveCampaign,
+    rule: StampCard,
+    earned: int,
+    stamps: dict[str, int],
+    now: datetime,
+) -> None:
+    key = str(campaign.id)
+    total = stamps.get(key, 0) + earned
+    while total >= rule.stamps_needed:
+        total -= rule.stamps_needed
+        coupon = await issue_coupon(campaign.id, change.account.member_id, now=now)
+        change.event("offer.available", offer_event(campaign.id, campaign.name, coupon))
+    stamps[key] = total
+    change.event(
+        "stamps.updated",
+        {"campaign_id": key, "name": campaign.name, "stamps": total, "of": rule.stamps_needed},
+    )
+
+
+async def issue_coupon(
+    campaign_id: uuid.UUID, member_id: uuid.UUID, *, now: datetime, valid_days: int = 30
+) -> MemberOffer:
+    coupon = MemberOffer(
+        campaign=campaign_id,
+        member=member_id,
+        status="available",
+        uses=0,
+        coupon_code=new_coupon_code(),
+        valid_until=now + timedelta(days=valid_days),
+        created_at=now,
+        updated_at=now,
+    )
+    await coupon.save()
+    return coupon
+
+
+def offer_event(campaign_id: uuid.UUID, name: str, coupon: MemberOffer | None) -> dict[str, Any]:
+    return {
+        "campaign_id": str(campaign_id),
+        "name": name,
+        "coupon_code": coupon.coupon_code if coupon else None,
+        "valid_until": coupon.valid_until.isoformat() if coupon and coupon.valid_until else None,
+    }
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        return msgspec.json.decode(value)
+    return value
+
+
+async def preview_offers(
+    campaigns: list[LiveCampaign],
+    *,
+    member_id: uuid.UUID,
+    store_id: uuid.UUID,
+    items: list[PurchaseItem],
+    amount: int,
+    base_points: int,
+    at: datetime | None = None,
+) -> list[AppliedOffer]:
+    """What would apply to this check now (a checkout's quote); changes nothing."""
+    if not campaigns:
+        return []
+    basket = Basket(
+        store_id=str(store_id),
+        at=at or datetime.now(UTC),
+        amount=amount,
+        items=items,
+        base_points=base_points,
+    )
+    awards = evaluate(campaigns, basket, await load_shopper(member_id), await load_usage(member_id))
+    return [
+        AppliedOffer(
+            campaign_id=a.campaign.id,
+            name=a.campaign.name,
+            kind=a.campaign.kind,
+            points=a.points,
+            stamps=a.stamps,
+        )
+        for a in awards
+    ]

@@ -1,0 +1,125 @@
+"""HTTP for campaigns (staff) and offers (members)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from backend.auth.access import allow
+from backend.auth.callers import MemberCaller, Role
+from backend.campaigns.offers import MemberOffers, OfferOutcome
+from backend.campaigns.schemas import CampaignIn, CampaignList, CampaignOut, OfferList, OfferOut
+from backend.campaigns.service import CampaignAdmin, get_campaign
+from backend.http import IdempotencyKey, replay_headers, strict_body
+from backend.idempotency import check_key
+
+ADMINS = allow(Role.ADMIN)
+READERS = allow(Role.MANAGER, Role.ADMIN)
+MEMBERS = allow(Role.MEMBER)
+Admin = NamedDependency[CampaignAdmin]
+
+
+class AdminCampaignController(Controller):
+    path = "/v1/admin/campaigns"
+    tags = ["campaigns"]
+
+    @get("/", opt=READERS, summary="Every campaign, oldest first")
+    async def list_campaigns(self, campaign_admin: Admin) -> CampaignList:
+        return await campaign_admin.list()
+
+    @post("/", opt=ADMINS, status_code=201, summary="Create a campaign (a draft)")
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[CampaignIn],
+        campaign_admin: Admin,
+    ) -> CampaignOut:
+        return await campaign_admin.create(await strict_body(request, CampaignIn))
+
+    @get("/{campaign_id:uuid}", opt=READERS, summary="One campaign")
+    async def get_one(self, campaign_id: FromPath[uuid.UUID]) -> CampaignOut:
+        return await get_campaign(campaign_id)
+
+    @put("/{campaign_id:uuid}", opt=ADMINS, summary="Replace a draft's content")
+    async def edit_draft(
+        self,
+        request: Request[Any, Any, Any],
+        campaign_id: FromPath[uuid.UUID],
+        data: JSONBody[CampaignIn],
+        campaign_admin: Admin,
+    ) -> CampaignOut:
+        return await campaign_admin.replace_draft(
+            campaign_id, await strict_body(request, CampaignIn)
+        )
+
+    @post(
+        "/{campaign_id:uuid}/schedule",
+        opt=ADMINS,
+        status_code=200,
+        summary="Take effect at starts_at",
+    )
+    async def schedule(
+        self, campaign_id: FromPath[uuid.UUID], campaign_admin: Admin
+    ) -> CampaignOut:
+        return await campaign_admin.move(campaign_id, "scheduled")
+
+    @post("/{campaign_id:uuid}/publish", opt=ADMINS, status_code=200, summary="Take effect now")
+    async def publish(self, campaign_id: FromPath[uuid.UUID], campaign_admin: Admin) -> CampaignOut:
+        return await campaign_admin.move(campaign_id, "active")
+
+    @post("/{campaign_id:uuid}/pause", opt=ADMINS, status_code=200, summary="Stop for now")
+    async def pause(self, campaign_id: FromPath[uuid.UUID], campaign_admin: Admin) -> CampaignOut:
+        return await campaign_admin.move(campaign_id, "paused")
+
+    @post("/{campaign_id:uuid}/end", opt=ADMINS, status_code=200, summary="Stop for good")
+    async def end(self, campaign_id: FromPath[uuid.UUID], campaign_admin: Admin) -> CampaignOut:
+        return await campaign_admin.move(campaign_id, "ended")
+
+
+class MyOffersController(Controller):
+    path = "/v1/me/offers"
+    tags = ["me"]
+
+    @get("/", opt=MEMBERS, summary="Offers open to me, and my coupons")
+    async def list_offers(
+        self,
+        request: Request[MemberCaller, Any, Any],
+        member_offers: NamedDependency[MemberOffers],
+    ) -> OfferList:
+        return await member_offers.list_offers(request.user.member_id)
+
+    @post(
+        "/{campaign_id:uuid}/activate",
+        opt=MEMBERS,
+        status_code=200,
+        summary="Opt in to an offer that must be activated",
+    )
+    async def activate(
+        self,
+        request: Request[MemberCaller, Any, Any],
+        campaign_id: FromPath[uuid.UUID],
+        member_offers: NamedDependency[MemberOffers],
+    ) -> OfferOut:
+        return await member_offers.activate(request.user.member_id, campaign_id)
+
+    @post(
+        "/{campaign_id:uuid}/redeem",
+        opt=MEMBERS,
+        status_code=201,
+        summary="Buy a catalogue reward with points: a one-time coupon",
+    )
+    async def redeem(
+        self,
+        request: Request[MemberCaller, Any, Any],
+        campaign_id: FromPath[uuid.UUID],
+        member_offers: NamedDependency[MemberOffers],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[OfferOutcome]:
+        outcome, replayed = await member_offers.buy_reward(
+            request.user.member_id, campaign_id, key=check_key(idempotency_key)
+        )
+        return Response(outcome, status_code=201, headers=replay_headers(replayed))

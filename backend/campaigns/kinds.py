@@ -1,0 +1,183 @@
+"""Campaign kinds: each a small rule type that says what it awards, validated on its own.
+
+Purchase-time kinds (multiplier, bonus, stamp card, win-back, birthday) implement
+``award``; welcome (on enrolment) and reward (bought with points, becomes a coupon) act
+elsewhere (``backend.campaigns.offers``) and award nothing at the till.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+import msgspec
+
+from backend.errors import ValidationFailed
+from backend.payments.schemas import PurchaseItem
+
+Points = Annotated[int, msgspec.Meta(gt=0, le=1_000_000)]
+MinorUnits = Annotated[int, msgspec.Meta(gt=0, le=10**9)]
+Category = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+@dataclass(frozen=True, slots=True)
+class Shopper:
+    """What targeting and kinds may know of the member, read once per sale."""
+
+    member_id: str
+    tier: str
+    visits: int  # before this sale
+    last_visit_at: datetime | None  # before this sale
+    favourite_category: str | None
+    birth_date: date | None
+    stamps: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Basket:
+    store_id: str
+    at: datetime
+    amount: int
+    items: list[PurchaseItem]
+    base_points: int  # earned at the member's tier, before any campaign
+
+
+def amount_in(items: list[PurchaseItem], categories: frozenset[str]) -> int:
+    return sum(i.quantity * i.unit_price for i in items if i.category in categories)
+
+
+class Multiplier(msgspec.Struct, frozen=True, tag="multiplier", forbid_unknown_fields=True):
+    """Points x ``factor`` (on the whole check, or on the listed categories' share)."""
+
+    factor: Annotated[float, msgspec.Meta(gt=1, le=10)]
+    categories: list[Category] = msgspec.field(default_factory=list)
+
+    def check(self) -> None:
+        pass
+
+    def award(self, basket: Basket, shopper: Shopper) -> int:
+        base = basket.base_points
+        if self.categories:
+            share = amount_in(basket.items, frozenset(self.categories))
+            base = base * share // basket.amount if basket.amount else 0
+        return int(base * (self.factor - 1))
+
+
+class Bonus(msgspec.Struct, frozen=True, tag="bonus", forbid_unknown_fields=True):
+    """Fixed ``points`` when the check has the SKU, or the category, or reaches the amount."""
+
+    points: Points
+    sku: Category | None = None
+    category: Category | None = None
+    min_amount: MinorUnits | None = None
+
+    def check(self) -> None:
+        if self.sku is None and self.category is None and self.min_amount is None:
+            raise ValidationFailed("a bonus needs a sku, a category or a min_amount")
+
+    def award(self, basket: Basket, shopper: Shopper) -> int:
+        if self.sku is not None and not any(i.sku == self.sku for i in basket.items):
+            return 0
+        if self.category is not None and not any(i.category == self.category for i in basket.items):
+            return 0
+        if self.min_amount is not None and basket.amount < self.min_amount:
+            return 0
+        return self.points
+
+
+class StampCard(msgspec.Struct, frozen=True, tag="stamp_card", forbid_unknown_fields=True):
+    """A stamp per item of ``category``; every ``stamps_needed``-th earns a coupon for one
+    free item of the category (worth up to ``reward_max_value``)."""
+
+    category: Category
+    stamps_needed: Annotated[int, msgspec.Meta(ge=2, le=50)]
+    reward_max_value: MinorUnits
+
+    def check(self) -> None:
+        pass
+
+    def stamps_in(self, basket: Basket) -> int:
+        return sum(i.quantity for i in basket.items if i.category == self.category)
+
+    def award(self, basket: Basket, shopper: Shopper) -> int:
+        return 0  # stamps and coupons, not points (see backend.campaigns.engine)
+
+
+class WinBack(msgspec.Struct, frozen=True, tag="win_back", forbid_unknown_fields=True):
+    """``points`` on the first visit after ``inactive_days`` or more away."""
+
+    inactive_days: Annotated[int, msgspec.Meta(ge=7, le=730)]
+    points: Points
+
+    def check(self) -> None:
+        pass
+
+    def award(self, basket: Basket, shopper: Shopper) -> int:
+        last = shopper.last_visit_at
+        if last is None or basket.at - last < timedelta(days=self.inactive_days):
+            return 0
+        return self.points
+
+
+class Birthday(msgspec.Struct, frozen=True, tag="birthday", forbid_unknown_fields=True):
+    """``points`` on a visit within ``window_days`` either side of the member's birthday."""
+
+    points: Points
+    window_days: Annotated[int, msgspec.Meta(ge=0, le=30)] = 7
+
+    def check(self) -> None:
+        pass
+
+    def award(self, basket: Basket, shopper: Shopper) -> int:
+        if shopper.birth_date is None:
+            return 0
+        return self.points if self.is_near(shopper.birth_date, basket.at.date()) else 0
+
+    def is_near(self, birth_date: date, today: date) -> bool:
+        for year in (today.year - 1, today.year, today.year + 1):
+            try:
+                birthday = birth_date.replace(year=year)
+            except ValueError:  # 29 February in a common year
+                birthday = date(year, 3, 1)
+            if abs((today - birthday).days) <= self.window_days:
+                return True
+        return False
+
+
+class Welcome(msgspec.Struct, frozen=True, tag="welcome", forbid_unknown_fields=True):
+    """``points`` credited once when a member enrols while the campaign is active."""
+
+    points: Points
+
+    def check(self) -> None:
+        pass
+
+    def award(self, basket: Basket, shopper: Shopper) -> int:
+        return 0
+
+
+class Reward(msgspec.Struct, frozen=True, tag="reward", forbid_unknown_fields=True):
+    """A catalogue item: ``cost_points`` buy a one-time coupon for one item of ``category``
+    (worth up to ``max_value``), valid ``valid_days``."""
+
+    cost_points: Points
+    category: Category
+    max_value: MinorUnits
+    valid_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 30
+
+    def check(self) -> None:
+        pass
+
+    def award(self, basket: Basket, shopper: Shopper) -> int:
+        return 0
+
+
+Rule = Multiplier | Bonus | StampCard | WinBack | Birthday | Welcome | Reward
+PURCHASE_KINDS = frozenset({"multiplier", "bonus", "stamp_card", "win_back", "birthday"})
+
+
+def kind_of(rule: Rule) -> str:
+    tag = type(rule).__struct_config__.tag
+    assert isinstance(tag, str)
+    return tag

@@ -1,0 +1,73 @@
+"""API shapes of campaigns and offers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from backend.campaigns.kinds import Rule
+from backend.campaigns.targeting import Targeting
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=r"^[^\x00]*\S[^\x00]*$")]
+Description = Annotated[str, msgspec.Meta(max_length=500, pattern=r"^[^\x00]*$")]
+Limit = Annotated[int, msgspec.Meta(ge=1, le=10**9)]
+
+
+class CampaignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: Name
+    rule: Rule  # {"type": "multiplier" | "bonus" | ..., ...the kind's fields}
+    description: Description = ""
+    targeting: Targeting = msgspec.field(default_factory=Targeting)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    priority: Annotated[int, msgspec.Meta(ge=-1000, le=1000)] = 0
+    exclusive: bool = False
+    requires_activation: bool = False
+    per_member_limit: Limit | None = None
+    total_limit: Limit | None = None
+
+
+class CampaignOut(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    name: str
+    description: str
+    kind: str
+    rule: Rule
+    targeting: Targeting
+    status: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    priority: int
+    exclusive: bool
+    requires_activation: bool
+    per_member_limit: int | None
+    total_limit: int | None
+    uses: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CampaignList(msgspec.Struct, frozen=True):
+    items: list[CampaignOut]
+
+
+class OfferOut(msgspec.Struct, frozen=True):
+    """A campaign as a member sees it, or a coupon the member holds."""
+
+    campaign_id: uuid.UUID
+    name: str
+    description: str
+    kind: str
+    status: str  # available, activated (must-activate offers), coupon
+    requires_activation: bool
+    ends_at: datetime | None
+    coupon_code: str | None = None
+    valid_until: datetime | None = None
+    cost_points: int | None = None  # rewards: what the coupon costs
+
+
+class OfferList(msgspec.Struct, frozen=True):
+    items: list[OfferOut]

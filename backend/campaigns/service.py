@@ -1,0 +1,211 @@
+"""Campaign administration: create, edit a draft, schedule, publish, pause, end.
+
+Every change drops the campaign cache (``Catalogue.forget``) after commit. A campaign
+coming into effect (published, resumed, or its scheduled start reached) tells its audience
+``offer.available``; one leaving it (paused, ended, its end reached) ``offer.expired``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from piccolo.columns import Column
+
+from backend.campaigns.catalogue import Catalogue, LiveCampaign, to_live
+from backend.campaigns.kinds import PURCHASE_KINDS, Welcome, kind_of
+from backend.campaigns.live import offer_data, tell_audience
+from backend.campaigns.schemas import CampaignIn, CampaignList, CampaignOut
+from backend.errors import Conflict, NotFound, ValidationFailed
+from db.pool import engine
+from db.tables import Campaign
+from realtime.publisher import EventPublisher, Outgoing
+
+# status -> the statuses an admin may move it to
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "draft": frozenset({"scheduled", "active", "ended"}),
+    "scheduled": frozenset({"active", "paused", "ended"}),
+    "active": frozenset({"paused", "ended"}),
+    "paused": frozenset({"active", "ended"}),
+    "ended": frozenset(),
+}
+
+
+def check_campaign(campaign: CampaignIn, *, now: datetime) -> None:
+    """Refuse contradictory rules, with the reason."""
+    campaign.rule.check()
+    campaign.targeting.check()
+    kind = kind_of(campaign.rule)
+    if campaign.starts_at and campaign.ends_at and campaign.ends_at <= campaign.starts_at:
+        raise ValidationFailed("ends_at must be after starts_at")
+    if campaign.ends_at is not None and campaign.ends_at <= now:
+        raise ValidationFailed("ends_at is in the past")
+    if (
+        campaign.per_member_limit is not None
+        and campaign.total_limit is not None
+        and campaign.per_member_limit > campaign.total_limit
+    ):
+        raise ValidationFailed("per_member_limit is more than total_limit")
+    at_till = kind in PURCHASE_KINDS
+    if not at_till and (
+        campaign.targeting.store_ids
+        or campaign.targeting.days_of_week
+        or campaign.targeting.hours is not None
+    ):
+        raise ValidationFailed(f"a {kind} campaign is not used at a till: no stores, days or hours")
+    if isinstance(campaign.rule, Welcome) and (
+        campaign.requires_activation or not campaign.targeting.everyone
+    ):
+        raise ValidationFailed("a welcome bonus is for every new member, without activation")
+    if not at_till and campaign.exclusive:
+        raise ValidationFailed(f"exclusive only orders campaigns at the till, not {kind}")
+
+
+class CampaignAdmin:
+    def __init__(self, *, catalogue: Catalogue, publisher: EventPublisher) -> None:
+        self._catalogue = catalogue
+        self._publisher = publisher
+
+    async def create(self, data: CampaignIn) -> CampaignOut:
+        now = datetime.now(UTC)
+        check_campaign(data, now=now)
+        columns = {str(key): value for key, value in _columns(data).items()}
+        campaign = Campaign(**columns, status="draft", uses=0, created_at=now, updated_at=now)
+        await campaign.save()
+        return await get_campaign(campaign.id)
+
+    async def replace_draft(self, campaign_id: uuid.UUID, data: CampaignIn) -> CampaignOut:
+        now = datetime.now(UTC)
+        check_campaign(data, now=now)
+        async with engine().transaction():
+            current = await _lock(campaign_id)
+            if current["status"] != "draft":
+                raise Conflict(
+                    f"only a draft can be edited; this one is {current['status']}",
+                    status=current["status"],
+                )
+            await Campaign.update({**_columns(data), "updated_at": now}).where(
+                Campaign.id == campaign_id
+            )
+        return await get_campaign(campaign_id)
+
+    async def move(self, campaign_id: uuid.UUID, target: str) -> CampaignOut:
+        """schedule / publish (active) / pause / end."""
+        now = datetime.now(UTC)
+        events: list[Outgoing] = []
+        async with engine().transaction():
+            current = await _lock(campaign_id)
+            status = current["status"]
+            if target not in TRANSITIONS[status]:
+                raise Conflict(f"a {status} campaign cannot become {target}", status=status)
+            values: dict[Any, Any] = {Campaign.status: target, Campaign.updated_at: now}
+            starts_at, ends_at = current["starts_at"], current["ends_at"]
+            if target == "scheduled" and (starts_at is None or starts_at <= now):
+                raise ValidationFailed(
+                    "scheduling needs a starts_at in the future; publish instead"
+                )
+            if target == "active" and (starts_at is None or starts_at > now):
+                values[Campaign.starts_at] = now  # published now, whatever the plan was
+            if target == "ended" and (ends_at is None or ends_at > now):
+                values[Campaign.ends_at] = now
+            if ends_at is not None and ends_at <= now and target != "ended":
+                raise Conflict("this campaign's end has passed", status=status)
+            await Campaign.update(values).where(Campaign.id == campaign_id)
+            after = to_live(await _lock(campaign_id))
+            was_live = status == "active"
+            if target == "active" and not was_live:
+                events = await tell_audience(after, "offer.available", offer_data(after))
+            elif was_live and target in ("paused", "ended"):
+                events = await tell_audience(after, "offer.expired", offer_data(after))
+        await self._catalogue.forget()
+        await self._publisher.publish(events)
+        return await get_campaign(campaign_id)
+
+    async def list(self) -> CampaignList:
+        rows = await Campaign.select().order_by(Campaign.created_at).output(load_json=True)
+        return CampaignList(items=[_out(row) for row in rows])
+
+
+async def start_and_end_on_time(
+    publisher: EventPublisher, catalogue: Catalogue, *, now: datetime
+) -> int:
+    """Scheduled campaigns whose start came become active; campaigns whose end came end.
+    Their audiences are told. Safe to run from several processes (row locks)."""
+    changed = 0
+    for query, args, target, event in (
+        (
+            "SELECT id FROM campaign WHERE status = 'scheduled' AND starts_at <= {} "
+            "AND (ends_at IS NULL OR ends_at > {}) FOR UPDATE SKIP LOCKED",
+            (now, now),
+            "active",
+            "offer.available",
+        ),
+        (
+            "SELECT id FROM campaign WHERE status IN ('scheduled', 'active', 'paused') "
+            "AND ends_at <= {} FOR UPDATE SKIP LOCKED",
+            (now,),
+            "ended",
+            "offer.expired",
+        ),
+    ):
+        async with engine().transaction():
+            rows = await Campaign.raw(query, *args)
+            events: list[Outgoing] = []
+            for row in rows:
+                before = await _lock(row["id"])
+                await Campaign.update({Campaign.status: target, Campaign.updated_at: now}).where(
+                    Campaign.id == row["id"]
+                )
+                # An end tells only those who were told of the start.
+                if target == "active" or before["status"] == "active":
+                    live = to_live({**before, "status": target})
+                    events += await tell_audience(live, event, offer_data(live))
+        if rows:
+            changed += len(rows)
+            await catalogue.forget()
+            await publisher.publish(events)
+    return changed
+
+
+async def get_campaign(campaign_id: uuid.UUID) -> CampaignOut:
+    row = await Campaign.select().where(Campaign.id == campaign_id).first().output(load_json=True)
+    if row is None:
+        raise NotFound(f"campaign {campaign_id} does not exist")
+    return _out(row)
+
+
+async def _lock(campaign_id: uuid.UUID) -> dict[str, Any]:
+    rows = await Campaign.raw("SELECT * FROM campaign WHERE id = {} FOR UPDATE", campaign_id)
+    if not rows:
+        raise NotFound(f"campaign {campaign_id} does not exist")
+    row: dict[str, Any] = dict(rows[0])
+    for key in ("rule", "targeting"):
+        if isinstance(row[key], str):
+            row[key] = msgspec.json.decode(row[key])
+    return row
+
+
+def _columns(data: CampaignIn) -> dict[Column | str, Any]:
+    return {
+        "name": data.name,
+        "description": data.description,
+        "kind": kind_of(data.rule),
+        "rule": msgspec.json.encode(data.rule).decode(),
+        "targeting": msgspec.json.encode(data.targeting).decode(),
+        "starts_at": data.starts_at,
+        "ends_at": data.ends_at,
+        "priority": data.priority,
+        "exclusive": data.exclusive,
+        "requires_activation": data.requires_activation,
+        "per_member_limit": data.per_member_limit,
+        "total_limit": data.total_limit,
+    }
+
+
+def _out(row: dict[str, Any]) -> CampaignOut:
+    return msgspec.convert(row, CampaignOut, from_attributes=False)
+
+
+__all__ = ["CampaignAdmin", "LiveCampaign", "start_and_end_on_time"]
