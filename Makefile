@@ -44,8 +44,9 @@ deploy-check: $(STAMP) ## render the Kubernetes overlays and validate them, comp
 
 check: lint typecheck deploy-check test ## everything CI runs
 
-bench: $(STAMP) ## WebSocket figures against same-run Redis baselines -> loadtests/reports/
+bench: $(STAMP) ## WebSocket figures and the campaigns' cost, against same-run baselines -> loadtests/reports/
 	$(BIN)/python -m loadtests.bench_ws
+	$(BIN)/python -m loadtests.bench_campaigns
 
 clean: ## remove .venv and caches (keeps the .data folder)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -226,6 +226,7 @@ def create_app(
                 "sessions": sessions,
                 "terminals": terminals,
                 "orders": orders,
+                "catalogue": catalogue,
             }
         ),
         stores={STORE_NAME: FailOpenRedisStore(redis, namespace=f"{prefix}ratelimit")},

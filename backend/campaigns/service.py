@@ -187,11 +187,19 @@ async def _lock(campaign_id: uuid.UUID) -> dict[str, Any]:
     return row
 
 
+# A birthday or a return happens once: without a limit given, these apply once per member.
+ONCE_PER_MEMBER = frozenset({"birthday", "win_back"})
+
+
 def _columns(data: CampaignIn) -> dict[Column | str, Any]:
+    kind = kind_of(data.rule)
+    per_member = data.per_member_limit
+    if per_member is None and kind in ONCE_PER_MEMBER:
+        per_member = 1
     return {
         "name": data.name,
         "description": data.description,
-        "kind": kind_of(data.rule),
+        "kind": kind,
         "rule": msgspec.json.encode(data.rule).decode(),
         "targeting": msgspec.json.encode(data.targeting).decode(),
         "starts_at": data.starts_at,
@@ -199,7 +207,7 @@ def _columns(data: CampaignIn) -> dict[Column | str, Any]:
         "priority": data.priority,
         "exclusive": data.exclusive,
         "requires_activation": data.requires_activation,
-        "per_member_limit": data.per_member_limit,
+        "per_member_limit": per_member,
         "total_limit": data.total_limit,
     }
 

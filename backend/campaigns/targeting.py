@@ -18,14 +18,25 @@ from backend.errors import ValidationFailed
 Tier = Annotated[str, msgspec.Meta(pattern=r"^(green|silver|gold)$")]
 
 
+HourMinute = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+def _minutes(value: str) -> int:
+    hours, minutes = value.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
 class Hours(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    from_: time = msgspec.field(name="from")
-    to: time
+    """From ``from`` (included) to ``to`` (excluded), "HH:MM" in UTC; may cross midnight."""
+
+    from_: HourMinute = msgspec.field(name="from")
+    to: HourMinute
 
     def contains(self, moment: time) -> bool:
-        if self.from_ <= self.to:
-            return self.from_ <= moment < self.to
-        return moment >= self.from_ or moment < self.to  # across midnight
+        now, start, end = moment.hour * 60 + moment.minute, _minutes(self.from_), _minutes(self.to)
+        if start <= end:
+            return start <= now < end
+        return now >= start or now < end  # across midnight
 
 
 class Segment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

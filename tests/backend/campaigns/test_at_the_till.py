@@ -1,0 +1,329 @@
+"""Campaigns applied to real sales through the API: itemised, on the ledger, reversible."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from db.tables import Campaign, LedgerEntry, MemberOffer, MemberStats
+from tests.backend.campaigns.helpers import launch, line
+from tests.conftest import LiveServer
+from tests.factories import LoggedInMember, buy, hire, log_in, open_till, purchase_body
+
+LATTE = line("latte", "coffee", 20000)
+CROISSANT = line("croissant", "bakery", 15000)
+
+
+async def _sale(
+    client: httpx.AsyncClient,
+    till: Any,
+    member: LoggedInMember,
+    items: list[dict[str, Any]],
+    **extra: Any,
+) -> dict[str, Any]:
+    amount = sum(i["unit_price"] * i["quantity"] for i in items)
+    response = await buy(
+        client, till, purchase_body(member.card_number, amount=amount, items=items, **extra)
+    )
+    assert response.status_code == 201, response.text
+    sale: dict[str, Any] = response.json()
+    return sale
+
+
+async def test_stacked_campaigns_are_itemised_and_each_on_its_own_ledger_entry(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    admin = await hire(client, "admin")
+    till = await open_till()
+    member = await log_in(client, live_server.sms)
+    double = await launch(
+        client, admin, name="Double points", rule={"type": "multiplier", "factor": 2}, priority=10
+    )
+    pastry = await launch(
+        client,
+        admin,
+        name="Pastry bonus",
+        rule={"type": "bonus", "points": 25, "category": "bakery"},
+    )
+    sale = await _sale(client, till, member, [LATTE, CROISSANT])
+    # 350.00 RUB at 5 % = 17 base points; x2 adds 17; the pastry adds 25.
+    assert sale["points_earned"] == 17 + 17 + 25
+    assert [(o["name"], o["points"]) for o in sale["offers_applied"]] == [
+        ("Double points", 17),
+        ("Pastry bonus", 25),
+    ]
+    entries = await LedgerEntry.select(
+        LedgerEntry.cause_type,
+        LedgerEntry.cause_id,
+        LedgerEntry.pending_delta,
+        LedgerEntry.available_delta,
+    ).where(LedgerEntry.kind == "earn")
+    by_cause = {(e["cause_type"], str(e["cause_id"])): e for e in entries}
+    assert ("purchase", sale["purchase_id"]) in by_cause
+    assert ("campaign", double["id"]) in by_cause
+    assert ("campaign", pastry["id"]) in by_cause
+
+
+async def test_a_refund_takes_back_campaign_points_in_proportion(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    admin = await hire(client, "admin")
+    till = await open_till()
+    member = await log_in(client, live_server.sms)
+    await launch(client, admin, name="Triple", rule={"type": "multiplier", "factor": 3})
+    sale = await _sale(client, till, member, [LATTE, LATTE])  # 400.00: 20 base, +40
+    assert sale["points_earned"] == 60
+    refund = await client.post(
+        f"/v1/purchases/{sale['purchase_id']}/refunds",
+        json={"amount": 20000, "reason": "one latte spilled"},
+        headers={**till.headers, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert refund.status_code == 201, refund.text
+    assert refund.json()["points_reversed"] == 30
+    full = await client.post(
+        f"/v1/purchases/{sale['purchase_id']}/refunds",
+        json={"amount": 20000, "reason": "the other one too"},
+        headers={**till.headers, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert full.json()["balance"]["pending"] + full.json()["balance"]["available"] == 0
+
+
+async def test_exclusive_priority_and_targeting_decide_deterministically(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    admin = await hire(client, "admin")
+    till = await open_till()
+    elsewhere = await open_till()
+    member = await log_in(client, live_server.sms)
+    await launch(
+        client,
+        admin,
+        name="Store only",
+        rule={"type": "bonus", "points": 5, "min_amount": 100},
+        targeting={"store_ids": [str(elsewhere.store_id)]},
+        priority=50,
+    )
+    await launch(
+        client,
+        admin,
+        name="Gold only",
+        rule={"type": "bonus", "points": 7, "min_amount": 100},
+        targeting={"tiers": ["gold"]},
+        priority=40,
+    )
+    await launch(
+        client,
+        admin,
+        name="Big exclusive",
+        rule={"type": "bonus", "points": 100, "min_amount": 100},
+        exclusive=True,
+        priority=30,
+    )
+    await launch(
+        client, admin, name="Ordinary", rule={"type": "bonus", "points": 3, "min_amount": 100}
+    )
+    sale = await _sale(client, till, member, [LATTE])
+    assert [o["name"] for o in sale["offers_applied"]] == ["Big exclusive"]
+    other = await _sale(client, elsewhere, member, [LATTE])
+    # At the other store the store bonus comes first, so the exclusive one is skipped.
+    assert [o["name"] for o in other["offers_applied"]] == ["Store only", "Ordinary"]
+
+
+async def test_limits_per_member_and_in_total(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    admin = await hire(client, "admin")
+    till = await open_till()
+    first = await log_in(client, live_server.sms)
+    second = await log_in(client, live_server.sms)
+    campaign = await launch(
+        client,
+        admin,
+        name="First two coffees",
+        rule={"type": "bonus", "points": 10, "category": "coffee"},
+        per_member_limit=2,
+        total_limit=3,
+    )
+    earned = [len((await _sale(client, till, first, [LATTE]))["offers_applied"]) for _ in range(3)]
+    assert earned == [1, 1, 0]  # the member's limit
+    earned = [len((await _sale(client, till, second, [LATTE]))["offers_applied"]) for _ in range(2)]
+    assert earned == [1, 0]  # the total limit
+    row = (
+        await Campaign.select(Campaign.uses).where(Campaign.id == uuid.UUID(campaign["id"])).first()
+    )
+    assert row == {"uses": 3}
+
+
+async def test_an_offer_that_must_be_activated_applies_only_after_activation(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    admin = await hire(client, "admin")
+    till = await open_till()
+    member = await log_in(client, live_server.sms)
+    campaign = await launch(
+        client,
+        admin,
+        name="Opt-in bonus",
+        rule={"type": "bonus", "points": 30, "min_amount": 1000},
+        requires_activation=True,
+    )
+    assert (await _sale(client, till, member, [LATTE]))["offers_applied"] == []
+    offers = (await client.get("/v1/me/offers", headers=member.headers)).json()["items"]
+    assert [(o["name"], o["status"]) for o in offers] == [("Opt-in bonus", "available")]
+    activated = await client.post(
+        f"/v1/me/offers/{campaign['id']}/activate", headers=member.headers
+    )
+    assert activated.json()["status"] == "activated"
+    sale = await _sale(client, till, member, [LATTE])
+    assert [o["points"] for o in sale["offers_applied"]] == [30]
+
+
+async def test_stamp_card_gives_a_coupon_that_takes_a_drink_off(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    admin = await hire(client, "admin")
+    till = await open_till()
+    member = await log_in(client, live_server.sms)
+    card = await launch(
+        client,
+        admin,
+        name="Sixth coffee free",
+        rule={
+            "type": "stamp_card",
+            "category": "coffee",
+            "stamps_needed": 3,
+            "reward_max_value": 25000,
+        },
+    )
+    await _sale(client, till, member, [line("latte", "coffee", 20000, quantity=2)])
+    me = (await client.get("/v1/me", headers=member.headers)).json()
+    assert me["stamp_cards"] == [
+        {
+            "campaign_id": card["id"],
+            "name": "Sixth coffee free",
+            "category": "coffee",
+            "stamps": 2,
+            "stamps_needed": 3,
+        }
+    ]
+    await _sale(client, till, member, [LATTE, CROISSANT])  # the third stamp: a coupon
+    offers = (await client.get("/v1/me/offers", headers=member.headers)).json()["items"]
+    coupon = next(o for o in offers if o["status"] == "coupon")
+    me = (await client.get("/v1/me", headers=member.headers)).json()
+    assert me["stamp_cards"][0]["stamps"] == 0
+
+    sale = await _sale(client, till, member, [LATTE, CROISSANT], coupons=[coupon["coupon_code"]])
+    assert sale["paid_amount"] == 35000 - 20000
+    assert {"kind": "coupon", "discount": 20000}.items() <= sale["offers_applied"][0].items()
+    again = await buy(
+        client,
+        till,
+        purchase_body(
+            member.card_number, amount=20000, items=[LATTE], coupons=[coupon["coupon_code"]]
+        ),
+    )
+    assert again.status_code == 400  # used
+    assert await MemberOffer.count().where(MemberOffer.status == "used") == 1
+
+
+async def test_a_reward_bought_with_points_becomes_a_one_time_coupon(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    from tests.factories import grant
+
+    admin = await hire(client, "admin")
+    till = await open_till()
+    member = await log_in(client, live_server.sms)
+    await grant(member.member_id, 200)
+    reward = await launch(
+        client,
+        admin,
+        name="Free croissant",
+        rule={"type": "reward", "cost_points": 150, "category": "bakery", "max_value": 16000},
+    )
+    key = {"Idempotency-Key": "reward-1"}
+    bought = await client.post(
+        f"/v1/me/offers/{reward['id']}/redeem", headers={**member.headers, **key}
+    )
+    assert bought.status_code == 201, bought.text
+    again = await client.post(
+        f"/v1/me/offers/{reward['id']}/redeem", headers={**member.headers, **key}
+    )
+    assert again.json() == bought.json()  # one coupon, paid once
+    me = (await client.get("/v1/me", headers=member.headers)).json()
+    assert me["balance"]["available"] == 50
+    broke = await client.post(
+        f"/v1/me/offers/{reward['id']}/redeem",
+        headers={**member.headers, "Idempotency-Key": "reward-2"},
+    )
+    assert broke.status_code == 422
+    code = bought.json()["offer"]["coupon_code"]
+    sale = await _sale(client, till, member, [LATTE, CROISSANT], coupons=[code])
+    assert sale["paid_amount"] == 35000 - 15000
+
+
+async def test_welcome_birthday_and_win_back(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    admin = await hire(client, "admin")
+    till = await open_till()
+    await launch(client, admin, name="Welcome", rule={"type": "welcome", "points": 50})
+    member = await log_in(client, live_server.sms)
+    me = (await client.get("/v1/me", headers=member.headers)).json()
+    assert me["balance"]["available"] == 50
+
+    await launch(client, admin, name="Happy birthday", rule={"type": "birthday", "points": 40})
+    await launch(
+        client,
+        admin,
+        name="Come back",
+        rule={"type": "win_back", "inactive_days": 30, "points": 60},
+    )
+    today = datetime.now(UTC).date()
+    updated = await client.patch(
+        "/v1/me", json={"birth_date": today.replace(year=1990).isoformat()}, headers=member.headers
+    )
+    assert updated.status_code == 200, updated.text
+    first = await _sale(client, till, member, [LATTE])
+    assert [o["name"] for o in first["offers_applied"]] == ["Happy birthday"]
+    second = await _sale(client, till, member, [LATTE])
+    assert second["offers_applied"] == []  # once per member
+    await MemberStats.update(
+        {MemberStats.last_visit_at: datetime.now(UTC) - timedelta(days=45)}
+    ).where(MemberStats.member == uuid.UUID(member.member_id))
+    back = await _sale(client, till, member, [LATTE])
+    assert [o["name"] for o in back["offers_applied"]] == ["Come back"]
+
+
+async def test_checkouts_quote_the_offers_and_apply_them_on_completion(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    admin = await hire(client, "admin")
+    till = await open_till()
+    member = await log_in(client, live_server.sms)
+    await launch(
+        client,
+        admin,
+        name="Bakery bonus",
+        rule={"type": "bonus", "points": 12, "category": "bakery"},
+    )
+    opened = await client.post(
+        "/v1/checkouts",
+        json=purchase_body(member.card_number, amount=35000, items=[LATTE, CROISSANT]),
+        headers={**till.headers, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert opened.status_code == 201, opened.text
+    quote = opened.json()
+    assert [(o["name"], o["points"]) for o in quote["offers"]] == [("Bakery bonus", 12)]
+    assert quote["points_to_earn"] == 17 + 12
+    done = await client.post(
+        f"/v1/checkouts/{quote['checkout_id']}/complete",
+        json={"payment_ref": "card-1", "paid_amount": 35000},
+        headers={**till.headers, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["purchase"]["points_earned"] == 29
