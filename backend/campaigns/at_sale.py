@@ -148,10 +148,18 @@ async def apply_campaigns(
         store_id=str(store_id), at=now, amount=amount, items=items, base_points=base_points
     )
     awards = evaluate(campaigns, basket, shopper, usage) if campaigns else []
+    counted: set[uuid.UUID] = set()
+    if awards and awards[0].campaign.exclusive:
+        if await _count_use(awards[0], member_id, now):
+            counted.add(awards[0].campaign.id)
+        else:
+            # The exclusive winner's total limit ran out just now: the others get their turn.
+            spent = awards[0].campaign.id
+            awards = evaluate([c for c in campaigns if c.id != spent], basket, shopper, usage)
     stamps = dict(shopper.stamps)
     applied: list[AppliedOffer] = []
     for award in awards:
-        if not await _count_use(award, member_id, now):
+        if award.campaign.id not in counted and not await _count_use(award, member_id, now):
             continue  # the total limit ran out just now
         campaign = award.campaign
         cause = Cause("campaign", campaign.id, f"{campaign.kind}: {campaign.name}")

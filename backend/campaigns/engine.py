@@ -37,7 +37,8 @@ def evaluate(
     campaigns: list[LiveCampaign], basket: Basket, shopper: Shopper, usage: MemberUsage
 ) -> list[Award]:
     awards: list[Award] = []
-    for campaign in campaigns:  # the catalogue keeps them by priority, then age
+    # The catalogue lists them oldest first within a priority; a stable sort keeps that.
+    for campaign in sorted(campaigns, key=lambda c: -c.priority):
         if not _considered(campaign, basket, shopper, usage):
             continue
         if campaign.exclusive and awards:

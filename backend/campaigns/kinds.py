@@ -50,7 +50,7 @@ def amount_in(items: list[PurchaseItem], categories: frozenset[str]) -> int:
 class Multiplier(msgspec.Struct, frozen=True, tag="multiplier", forbid_unknown_fields=True):
     """Points x ``factor`` (on the whole check, or on the listed categories' share)."""
 
-    factor: Annotated[float, msgspec.Meta(gt=1, le=10)]
+    factor: Annotated[float, msgspec.Meta(gt=1, le=10)]  # counted in hundredths
     categories: list[Category] = msgspec.field(default_factory=list)
 
     def check(self) -> None:
@@ -61,7 +61,9 @@ class Multiplier(msgspec.Struct, frozen=True, tag="multiplier", forbid_unknown_f
         if self.categories:
             share = amount_in(basket.items, frozenset(self.categories))
             base = base * share // basket.amount if basket.amount else 0
-        return int(base * (self.factor - 1))
+        # In hundredths, as integers: float arithmetic would make x1.2 of 10 points 1.
+        extra_hundredths = round((self.factor - 1) * 100)
+        return base * extra_hundredths // 100
 
 
 class Bonus(msgspec.Struct, frozen=True, tag="bonus", forbid_unknown_fields=True):

@@ -7,7 +7,7 @@ is ``days_of_week: [0]``, ``hours: {"from": "04:00", "to": "08:00"}``.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 
 import msgspec
@@ -55,9 +55,14 @@ class Segment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             and self.min_visits > self.max_visits
         ):
             raise ValidationFailed("segment: min_visits is more than max_visits")
-        if self.visited_within_days is not None and self.inactive_for_days is not None:
+        # Both together are a range ("last visit 7 to 30 days ago"), unless it is empty.
+        if (
+            self.visited_within_days is not None
+            and self.inactive_for_days is not None
+            and self.inactive_for_days >= self.visited_within_days
+        ):
             raise ValidationFailed(
-                "segment: visited_within_days and inactive_for_days cannot both hold"
+                "segment: inactive_for_days must be less than visited_within_days"
             )
 
     def matches(self, shopper: Shopper, at: datetime) -> bool:
@@ -110,6 +115,7 @@ class Targeting(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
 
     def applies_at(self, store_id: str, at: datetime) -> bool:
         """Where and when: store, day of week, hours (UTC)."""
+        at = at.astimezone(UTC)
         if self.store_ids and uuid.UUID(store_id) not in self.store_ids:
             return False
         if self.days_of_week and at.weekday() not in self.days_of_week:

@@ -80,14 +80,6 @@ def test_multiplier_rounds_the_extra_points_down() -> None:
     assert Multiplier(factor=2.5).award(basket(base_points=3), shopper()) == 4  # 4.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: Multiplier.award computes int(base * (factor - 1)) in binary floating point; "
-        "1.2 - 1 == 0.19999999999999996, so x1.2 on 10 base points awards 1 extra point, "
-        "not 2 (and 0, not 1, on 5)"
-    ),
-)
 def test_multiplier_rounding_is_exact_for_decimal_factors() -> None:
     assert Multiplier(factor=1.2).award(basket(base_points=10), shopper()) == 2
     assert Multiplier(factor=1.2).award(basket(base_points=5), shopper()) == 1
