@@ -54,6 +54,7 @@ from backend.realtime_wiring import StoredEvents, StreamAuthenticator
 from backend.settings import Settings, SettingsError, load_settings
 from backend.staff.controllers import AdminStaffController, StaffMeController
 from backend.stores.controllers import AdminStoreController
+from backend.web.routes import web_routes
 from db.pool import close_pool, start_pool
 from realtime.asyncapi import asyncapi_document
 from realtime.gateway import GatewayConfig, create_gateway
@@ -209,6 +210,7 @@ def create_app(
             AdminOutboxController,
             AdminCampaignController,
             MyOffersController,
+            web_routes(),
             MetricsController,
             gateway,
             asyncapi_json,

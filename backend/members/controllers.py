@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get, patch
+from litestar import Controller, Request, Response, get, patch
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
@@ -15,7 +15,7 @@ from backend.auth.access import allow
 from backend.auth.callers import MemberCaller, Role
 from backend.campaigns.offers import MemberOffers
 from backend.http import strict_body
-from backend.members.qr import QrTokens
+from backend.members.qr import QrTokens, qr_svg
 from backend.members.schemas import MeResponse, ProfileUpdate, QrTokenResponse, TransactionPage
 from backend.members.service import PAGE_MAX, get_profile, list_transactions, set_birth_date
 
@@ -63,6 +63,23 @@ class MeController(Controller):
     ) -> QrTokenResponse:
         token = await qr_tokens.issue(request.user.member_id)
         return QrTokenResponse(qr_token=token, expires_in=qr_tokens.ttl_s)
+
+    @get(
+        "/qr.svg",
+        opt=allow(Role.MEMBER),
+        summary="The same token drawn as a QR code (SVG) for the card on screen",
+        cache_control=CacheControlHeader(no_store=True),
+        media_type="image/svg+xml",
+    )
+    async def get_qr_svg(
+        self, request: Request[MemberCaller, Any, Any], qr_tokens: NamedDependency[QrTokens]
+    ) -> Response[bytes]:
+        token = await qr_tokens.issue(request.user.member_id)
+        return Response(
+            qr_svg(token),
+            media_type="image/svg+xml",
+            headers={"X-Expires-In": str(qr_tokens.ttl_s)},
+        )
 
 
 async def _profile(member_id: uuid.UUID, member_offers: MemberOffers) -> MeResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -14,6 +15,7 @@ from backend.auth.callers import Role, StaffCaller
 from backend.auth.terminals import TerminalDirectory
 from backend.http import strict_body
 from backend.stores import service
+from backend.stores.events import todays_figures
 from backend.stores.schemas import (
     NewTerminal,
     StoreCreate,
@@ -47,6 +49,13 @@ class AdminStoreController(Controller):
         self, request: Request[StaffCaller, Any, Any], store_id: FromPath[uuid.UUID]
     ) -> StoreOut:
         return await service.get_store_for(request.user, store_id)
+
+    @get("/stores/{store_id:uuid}/stats", opt=STAFF, summary="The store's figures for today")
+    async def get_stats(
+        self, request: Request[StaffCaller, Any, Any], store_id: FromPath[uuid.UUID]
+    ) -> dict[str, Any]:
+        await service.get_store_for(request.user, store_id)  # the same access rule
+        return await todays_figures(store_id, now=datetime.now(UTC))
 
     @get("/stores/{store_id:uuid}/terminals", opt=MANAGERS, summary="The store's terminals")
     async def list_terminals(

@@ -83,6 +83,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/orders"): MEMBERS,
     ("GET", "/v1/orders/{order_id:uuid}"): MEMBERS,
     ("PATCH", "/v1/me"): MEMBERS,
+    ("GET", "/v1/me/qr.svg"): MEMBERS,
+    ("GET", "/v1/admin/stores/{store_id:uuid}/stats"): STORE_1_STAFF,
+    # The web client's pages and files: public, they hold no data.
+    ("GET", "/"): EVERYONE,
+    ("GET", "/staff"): EVERYONE,
     ("GET", "/v1/me/offers"): MEMBERS,
     # An offer that is not open to the member is answered as if it did not exist (404).
     ("POST", "/v1/me/offers/{campaign_id:uuid}/activate"): MEMBERS,
@@ -103,7 +108,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/webhooks/payments"): NOBODY,
 }
 # Litestar's generated OpenAPI documents: public.
-PUBLIC_PREFIXES = ("/schema",)
+PUBLIC_PREFIXES = ("/schema", "/static")
 # Checked last: it ends the caller's session.
 LAST = ("POST", "/v1/auth/logout")
 
@@ -155,6 +160,7 @@ async def world(client: httpx.AsyncClient, live_server: LiveServer) -> World:
             "staff_id": barista_1.staff_id,
             "session_id": second_device.refresh_token.partition(".")[0],
             "path": "openapi.json",
+            "file_path": "js/member.js",
             "member_id": member_a.member_id,
             "purchase_id": sale.json()["purchase_id"],
             "checkout_id": checkout.json()["checkout_id"],
@@ -179,7 +185,7 @@ def app_routes(live_server: LiveServer) -> list[tuple[str, str]]:
 
 def fill(path: str, params: dict[str, str]) -> str:
     for name, value in params.items():
-        for kind in ("uuid", "str"):
+        for kind in ("uuid", "str", "path"):
             path = path.replace(f"{{{name}:{kind}}}", value)
     assert "{" not in path, f"no value for a parameter of {path}"
     return path

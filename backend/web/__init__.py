@@ -1,0 +1,1 @@
+"""The web client: the member's page (``/``) and the staff dashboard (``/staff``)."""
