@@ -37,6 +37,7 @@ def render(replicas: list[Replica], port: int, prefix: Path) -> Path:
     servers = "".join(f"    server {r.address} max_fails=1 fail_timeout=30s;\n" for r in replicas)
     site = re.sub(r"(    server app\d:8000[^\n]*\n)+", servers, site)
     site = site.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    site = site.replace("/srv/astrocoffee/static/", f"{ROOT / 'backend' / 'web' / 'static'}/")
     (prefix / "site.conf").write_text(site)
     main = prefix / "nginx.conf"
     main.write_text(
@@ -89,6 +90,10 @@ async def test_sales_and_pushes_go_through_nginx_and_survive_a_lost_replica(
         headers = (await api.get("/health/live")).headers
         assert headers["x-content-type-options"] == "nosniff"
         assert (await api.get("/metrics")).status_code == 404  # not exposed at the edge
+        served = await api.get("/static/index.html")  # from disk, by nginx itself
+        assert served.status_code == 200
+        assert served.content == (ROOT / "backend" / "web" / "static" / "index.html").read_bytes()
+        assert "expires" in served.headers
 
         async def sale(key: str) -> httpx.Response:
             return await api.post(
