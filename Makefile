@@ -44,9 +44,10 @@ deploy-check: $(STAMP) ## render the Kubernetes overlays and validate them, comp
 
 check: lint typecheck deploy-check test ## everything CI runs
 
-bench: $(STAMP) ## WebSocket figures and the campaigns' cost, against same-run baselines -> loadtests/reports/
+bench: $(STAMP) ## WebSocket, campaign and purchase figures against same-run baselines (pgbench, Redis) -> loadtests/reports/
 	$(BIN)/python -m loadtests.bench_ws
 	$(BIN)/python -m loadtests.bench_campaigns
+	$(BIN)/python -m loadtests.bench_purchases
 
 clean: ## remove .venv and caches (keeps the .data folder)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
