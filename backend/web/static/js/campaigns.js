@@ -1,0 +1,164 @@
+// Campaigns (admins): the list with its lifecycle buttons, and the form for a new draft.
+
+import { busy, byId, el, say } from './dom.js';
+import { dateTime } from './format.js';
+
+// What each button does, and from which statuses (backend/campaigns/service.py TRANSITIONS).
+const ACTIONS = [
+  { name: 'schedule', label: 'Schedule', from: ['draft'] },
+  { name: 'publish', label: 'Publish', from: ['draft', 'scheduled', 'paused'] },
+  { name: 'pause', label: 'Pause', from: ['scheduled', 'active'] },
+  { name: 'end', label: 'End', from: ['draft', 'scheduled', 'active', 'paused'] },
+];
+
+// An example rule per kind (docs/campaigns.md), put in the rule box when the kind changes.
+export const EXAMPLE_RULES = {
+  multiplier: { type: 'multiplier', factor: 2, categories: [] },
+  bonus: { type: 'bonus', points: 25, category: 'bakery' },
+  stamp_card: { type: 'stamp_card', category: 'coffee', stamps_needed: 6, reward_max_value: 25000 },
+  welcome: { type: 'welcome', points: 50 },
+  birthday: { type: 'birthday', points: 40, window_days: 7 },
+  win_back: { type: 'win_back', inactive_days: 30, points: 60 },
+  reward: { type: 'reward', cost_points: 150, category: 'bakery', max_value: 16000, valid_days: 30 },
+};
+
+function parseJson(text, what) {
+  try {
+    const value = JSON.parse(text);
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value;
+  } catch {
+    // reported below
+  }
+  throw new Error(`${what} must be a JSON object, e.g. {}`);
+}
+
+// "2026-05-01T09:30" in the browser's time zone to an ISO UTC timestamp, or null.
+function isoUtc(local) {
+  if (!local) return null;
+  const moment = new Date(local);
+  if (Number.isNaN(moment.getTime())) throw new Error(`"${local}" is not a date and time`);
+  return moment.toISOString();
+}
+
+export class Campaigns {
+  constructor(api) {
+    this.api = api;
+    this.body = byId('campaigns').tBodies[0];
+    this.form = byId('campaign-form');
+    this.error = byId('campaign-error');
+    this.message = byId('campaign-message');
+    this.form.elements.kind.addEventListener('change', () => this._example());
+    this.form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.create();
+    });
+    this.body.addEventListener('click', (event) => {
+      const button = event.target.closest('button[data-action]');
+      if (button) this.move(button);
+    });
+    this._example();
+  }
+
+  _example() {
+    const kind = this.form.elements.kind.value;
+    this.form.elements.rule.value = JSON.stringify(EXAMPLE_RULES[kind] ?? { type: kind }, null, 2);
+  }
+
+  clear() {
+    this.body.replaceChildren();
+    say(this.error, '');
+    say(this.message, '');
+  }
+
+  async load() {
+    const list = await this.api.get('/v1/admin/campaigns');
+    this.body.replaceChildren(...list.items.map((c) => this._row(c)));
+  }
+
+  _row(campaign) {
+    const when = [campaign.starts_at && `from ${dateTime(campaign.starts_at)}`, campaign.ends_at && `to ${dateTime(campaign.ends_at)}`]
+      .filter(Boolean)
+      .join(' ');
+    const buttons = ACTIONS.map(({ name, label, from }) =>
+      el(
+        'button',
+        {
+          type: 'button',
+          className: `${name} small${name === 'end' ? ' danger' : ' secondary'}`,
+          dataset: { action: name },
+          disabled: !from.includes(campaign.status),
+          'aria-label': `${label} ${campaign.name}`,
+        },
+        label,
+      ),
+    );
+    return el(
+      'tr',
+      { dataset: { campaignId: campaign.id, status: campaign.status } },
+      el('td', { className: 'name' }, campaign.name, when ? el('span', { className: 'note' }, when) : null),
+      el('td', { className: 'kind' }, campaign.kind),
+      el('td', { className: 'status' }, el('span', { className: `badge status-${campaign.status}` }, campaign.status)),
+      el('td', { className: 'actions' }, el('div', { className: 'buttons' }, ...buttons)),
+    );
+  }
+
+  async move(button) {
+    const row = button.closest('tr[data-campaign-id]');
+    const action = button.dataset.action;
+    say(this.error, '');
+    say(this.message, '');
+    try {
+      const campaign = await busy(button, () =>
+        this.api.post(`/v1/admin/campaigns/${encodeURIComponent(row.dataset.campaignId)}/${action}`),
+      );
+      const fresh = this._row(campaign);
+      row.replaceWith(fresh);
+      say(this.message, `“${campaign.name}” is ${campaign.status}.`, 'ok');
+      fresh.querySelector('button:not([disabled])')?.focus();
+    } catch (error) {
+      say(this.error, error.message);
+    }
+  }
+
+  _body() {
+    const f = this.form.elements;
+    const name = f.name.value.trim();
+    if (!name) throw new Error('Give the campaign a name.');
+    const rule = parseJson(f.rule.value, 'The rule');
+    if (!rule.type) rule.type = f.kind.value;
+    const targeting = parseJson(f.targeting.value.trim() || '{}', 'The targeting');
+    const priority = f.priority.value === '' ? 0 : Number(f.priority.value);
+    if (!Number.isInteger(priority)) throw new Error('Priority must be a whole number.');
+    return {
+      name,
+      rule,
+      targeting,
+      starts_at: isoUtc(f.starts_at.value),
+      ends_at: isoUtc(f.ends_at.value),
+      priority,
+      exclusive: f.exclusive.checked,
+      requires_activation: f.requires_activation.checked,
+    };
+  }
+
+  async create() {
+    say(this.error, '');
+    say(this.message, '');
+    let body;
+    try {
+      body = this._body();
+    } catch (error) {
+      say(this.error, error.message);
+      return;
+    }
+    try {
+      const campaign = await busy(byId('campaign-create'), () => this.api.post('/v1/admin/campaigns', body));
+      this.body.append(this._row(campaign));
+      this.form.reset();
+      this._example();
+      say(this.message, `Draft “${campaign.name}” created.`, 'ok');
+    } catch (error) {
+      say(this.error, error.message);
+    }
+  }
+}

@@ -1,0 +1,39 @@
+// The store's live sales: one row per sale.completed, newest first.
+
+import { el } from './dom.js';
+import { money, time } from './format.js';
+
+const KEEP = 50;
+
+export class Feed {
+  constructor(list, empty) {
+    this.list = list;
+    this.empty = empty;
+  }
+
+  clear() {
+    this.list.replaceChildren();
+    this.empty.hidden = false;
+  }
+
+  add(sale, ts) {
+    const id = sale.purchase_id || '';
+    if (id && this.list.querySelector(`li[data-purchase-id="${CSS.escape(id)}"]`)) return;
+    const currency = sale.currency || 'RUB';
+    const details = [`+${Number(sale.points_earned) || 0} points earned`];
+    if (Number(sale.points_redeemed) > 0) details.push(`${sale.points_redeemed} points redeemed`);
+    if (sale.paid_amount !== undefined && sale.paid_amount !== sale.amount) {
+      details.push(`paid ${money(sale.paid_amount, currency)}`);
+    }
+    const row = el(
+      'li',
+      { dataset: { purchaseId: id } },
+      el('span', { className: 'amount' }, money(sale.amount, currency)),
+      el('span', { className: 'what' }, details.join(' · ')),
+      el('time', { datetime: ts }, time(ts)),
+    );
+    this.list.prepend(row);
+    this.empty.hidden = true;
+    while (this.list.children.length > KEEP) this.list.lastElementChild.remove();
+  }
+}

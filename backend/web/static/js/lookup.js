@@ -1,0 +1,129 @@
+// Member lookup by phone or card number, and manual point adjustments (managers, admins).
+
+import { newIdempotencyKey } from './api.js';
+import { busy, byId, el, say, show } from './dom.js';
+
+export class Lookup {
+  constructor(api) {
+    this.api = api;
+    this.canAdjust = false;
+    this.member = null;
+    this.pending = null; // {key, body}: a failed adjustment retried as is keeps its key
+    this.form = byId('lookup-form');
+    this.adjustForm = byId('adjust-form');
+    this.form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.find();
+    });
+    this.adjustForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.adjust();
+    });
+  }
+
+  reset(canAdjust) {
+    this.canAdjust = canAdjust;
+    this.member = null;
+    this.pending = null;
+    this.form.reset();
+    this.adjustForm.reset();
+    byId('member-result').replaceChildren();
+    show(byId('member-result'), false);
+    show(this.adjustForm, false);
+    say(byId('lookup-message'), '');
+    say(byId('adjust-message'), '');
+  }
+
+  async find() {
+    const message = byId('lookup-message');
+    say(message, '');
+    const raw = this.form.elements.query.value.trim();
+    const query = new URLSearchParams();
+    if (raw.startsWith('+')) query.set('phone', raw.replace(/[\s()-]/g, ''));
+    else if (/^[0-9]{16}$/.test(raw.replace(/[\s-]/g, ''))) query.set('card_number', raw.replace(/[\s-]/g, ''));
+    else {
+      say(message, 'Enter a phone number starting with + or a 16-digit card number.');
+      this.form.elements.query.focus();
+      return;
+    }
+    try {
+      const member = await busy(byId('lookup-submit'), () => this.api.get(`/v1/admin/members?${query}`));
+      this.show(member);
+    } catch (error) {
+      this.member = null;
+      show(byId('member-result'), false);
+      show(this.adjustForm, false);
+      say(message, error.status === 404 ? 'No member with that phone or card number.' : error.message);
+    }
+  }
+
+  show(member) {
+    this.member = member;
+    const b = member.balance;
+    byId('member-result').replaceChildren(
+      el(
+        'dl',
+        { className: 'pairs' },
+        el('dt', {}, 'Card'),
+        el('dd', { className: 'mono', dataset: { field: 'card_number' } }, member.card_number),
+        el('dt', {}, 'Phone'),
+        el('dd', { dataset: { field: 'phone' } }, member.phone),
+        el('dt', {}, 'Tier'),
+        el('dd', { dataset: { field: 'tier' } }, member.tier),
+        el('dt', {}, 'Balance'),
+        el(
+          'dd',
+          { dataset: { field: 'balance' } },
+          el('span', { className: 'available' }, String(b.available)),
+          ' available · ',
+          el('span', { className: 'pending' }, String(b.pending)),
+          ' pending · ',
+          el('span', { className: 'held' }, String(b.held)),
+          ' held',
+        ),
+      ),
+    );
+    byId('member-result').dataset.memberId = member.member_id;
+    show(byId('member-result'), true);
+    show(this.adjustForm, this.canAdjust);
+  }
+
+  async adjust() {
+    const message = byId('adjust-message');
+    say(message, '');
+    if (!this.member) return;
+    const points = Number(this.adjustForm.elements.points.value);
+    const reason = this.adjustForm.elements.reason.value.trim();
+    if (!Number.isInteger(points) || points === 0) {
+      say(message, 'Enter a whole number of points other than 0.');
+      this.adjustForm.elements.points.focus();
+      return;
+    }
+    if (reason.length < 3) {
+      say(message, 'Give a reason (at least 3 characters): it is recorded on the ledger.');
+      this.adjustForm.elements.reason.focus();
+      return;
+    }
+    const body = { points, reason };
+    const memberId = this.member.member_id;
+    const same = this.pending && this.pending.memberId === memberId && JSON.stringify(this.pending.body) === JSON.stringify(body);
+    const key = same ? this.pending.key : newIdempotencyKey();
+    this.pending = { key, body, memberId };
+    try {
+      const result = await busy(byId('adjust-submit'), () =>
+        this.api.post(`/v1/admin/members/${encodeURIComponent(memberId)}/adjustments`, body, {
+          headers: { 'Idempotency-Key': key },
+        }),
+      );
+      this.pending = null;
+      this.show({ ...this.member, balance: result.balance });
+      this.adjustForm.reset();
+      const signed = points > 0 ? `+${points}` : String(points);
+      say(message, `Done: ${signed} points. Available now ${result.balance.available}.`, 'ok');
+    } catch (error) {
+      // Network or server trouble: the same request again reuses the key (no double credit).
+      if (error.status && error.status < 500 && error.status !== 409) this.pending = null;
+      say(message, error.message);
+    }
+  }
+}

@@ -1,0 +1,98 @@
+// The member's offers and coupons: listed from /v1/me/offers, activated or redeemed here.
+
+import { el, say } from './dom.js';
+import { dateTime } from './format.js';
+import { newIdempotencyKey } from './api.js';
+
+export class Offers {
+  constructor(api, list, empty, message, onChanged) {
+    this.empty = empty;
+    this.api = api;
+    this.list = list;
+    this.message = message;
+    this.onChanged = onChanged; // after a redeem: the balance changed
+    this.loading = null;
+    this.again = false;
+    list.addEventListener('click', (event) => this._click(event));
+  }
+
+  clear() {
+    this.list.replaceChildren();
+    this.empty.hidden = true;
+    say(this.message, '');
+  }
+
+  // Refetch; calls during a fetch coalesce into one more fetch after it.
+  reload() {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = (async () => {
+      try {
+        do {
+          this.again = false;
+          const offers = await this.api.get('/v1/me/offers');
+          this.render(offers.items);
+        } while (this.again);
+      } finally {
+        this.loading = null;
+      }
+    })();
+    return this.loading;
+  }
+
+  render(items) {
+    const rows = items.map((offer) => this._row(offer));
+    this.list.replaceChildren(...rows);
+    this.empty.hidden = rows.length > 0;
+  }
+
+  _row(offer) {
+    const labels = { available: 'available', activated: 'activated', coupon: 'coupon' };
+    const parts = [
+      el('span', { className: 'name' }, offer.name),
+      el('span', { className: `status status-${offer.status}` }, labels[offer.status] || offer.status),
+    ];
+    if (offer.description) parts.push(el('span', { className: 'note' }, offer.description));
+    if (offer.coupon_code) {
+      parts.push(el('span', { className: 'coupon' }, 'Code ', el('code', {}, offer.coupon_code)));
+      if (offer.valid_until) parts.push(el('span', { className: 'note' }, `valid until ${dateTime(offer.valid_until)}`));
+    } else if (offer.ends_at) {
+      parts.push(el('span', { className: 'note' }, `until ${dateTime(offer.ends_at)}`));
+    }
+    if (offer.requires_activation && offer.status === 'available') {
+      parts.push(el('button', { type: 'button', className: 'activate' }, 'Activate'));
+    }
+    if (offer.kind === 'reward' && offer.status === 'available' && offer.cost_points) {
+      parts.push(el('button', { type: 'button', className: 'redeem' }, `Get for ${offer.cost_points} points`));
+    }
+    return el('li', { dataset: { campaignId: offer.campaign_id }, className: 'offer' }, ...parts);
+  }
+
+  async _click(event) {
+    const button = event.target.closest('button');
+    const row = button?.closest('li[data-campaign-id]');
+    if (!button || !row) return;
+    const id = row.dataset.campaignId;
+    button.disabled = true;
+    say(this.message, '');
+    try {
+      if (button.classList.contains('activate')) {
+        const offer = await this.api.post(`/v1/me/offers/${encodeURIComponent(id)}/activate`);
+        row.replaceWith(this._row(offer));
+        say(this.message, `“${offer.name}” is activated.`, 'ok');
+      } else if (button.classList.contains('redeem')) {
+        await this.api.post(`/v1/me/offers/${encodeURIComponent(id)}/redeem`, undefined, {
+          headers: { 'Idempotency-Key': newIdempotencyKey() },
+        });
+        say(this.message, 'Coupon added to your offers.', 'ok');
+        await this.reload();
+        this.onChanged?.();
+      }
+    } catch (error) {
+      button.disabled = false;
+      say(this.message, error.message);
+    }
+  }
+}

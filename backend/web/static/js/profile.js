@@ -1,0 +1,109 @@
+// The member's card: number, tier and progress, balance, expiring points, stamp cards.
+// Balance events update the numbers at once; /v1/me (perhaps read from a lagging replica)
+// never overwrites a newer balance: its last_event_seq must reach the event's seq.
+
+import { byId, el, setText } from './dom.js';
+import { date, money } from './format.js';
+
+export class Profile {
+  constructor(api) {
+    this.api = api;
+    this.balanceSeq = 0;
+    this.loading = null;
+    this.again = false;
+    this.me = null;
+  }
+
+  clear() {
+    this.balanceSeq = 0;
+    this.me = null;
+  }
+
+  // Refetch /v1/me; calls during a fetch coalesce into one more fetch after it.
+  reload() {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = (async () => {
+      try {
+        do {
+          this.again = false;
+          this.render(await this.api.get('/v1/me'));
+        } while (this.again);
+      } finally {
+        this.loading = null;
+      }
+    })();
+    return this.loading;
+  }
+
+  render(me) {
+    this.me = me;
+    setText('card-number', me.card_number);
+    setText('member-phone', me.phone);
+    const tier = byId('tier');
+    tier.textContent = me.tier;
+    tier.dataset.tier = me.tier;
+    this._progress(me.progress);
+    if ((Number(me.last_event_seq) || 0) >= this.balanceSeq) {
+      this.balanceSeq = Number(me.last_event_seq) || 0;
+      this._balance(me.balance);
+    }
+    this._expiring(me.expiring_soon);
+    this._stampCards(me.stamp_cards || []);
+  }
+
+  // A balance.updated event (seq on the member's own stream).
+  applyBalance(data, seq) {
+    if (seq < this.balanceSeq) return;
+    this.balanceSeq = seq;
+    this._balance(data);
+  }
+
+  _balance(balance) {
+    setText('balance-available', String(balance.available ?? 0));
+    setText('balance-pending', String(balance.pending ?? 0));
+    setText('balance-held', String(balance.held ?? 0));
+  }
+
+  _progress(progress) {
+    const bar = byId('tier-bar');
+    if (!progress || !progress.next_tier) {
+      setText('tier-progress', 'You are on the top tier.');
+      bar.max = 1;
+      bar.value = 1;
+      return;
+    }
+    const spent = Number(progress.qualifying_spend) || 0;
+    const toGo = Number(progress.spend_to_next_tier) || 0;
+    setText('tier-progress', `${money(toGo)} more to ${progress.next_tier} (spent ${money(spent)}).`);
+    bar.max = Math.max(1, spent + toGo);
+    bar.value = spent;
+  }
+
+  _expiring(expiring) {
+    const n = Number(expiring?.points) || 0;
+    const days = expiring?.within_days ?? 30;
+    setText(
+      'expiring-soon',
+      n > 0
+        ? `${n} points expire${expiring.first_expires_at ? ` from ${date(expiring.first_expires_at)}` : ''} (within ${days} days).`
+        : `No points expire in the next ${days} days.`,
+    );
+  }
+
+  _stampCards(cards) {
+    const rows = cards.map((card) =>
+      el(
+        'li',
+        { dataset: { campaignId: card.campaign_id } },
+        el('span', { className: 'name' }, card.name),
+        el('span', { className: 'count' }, `${card.stamps} / ${card.stamps_needed}`),
+        el('progress', { max: card.stamps_needed, value: card.stamps, 'aria-label': `${card.name}: ${card.stamps} of ${card.stamps_needed} stamps` }),
+      ),
+    );
+    byId('stamp-cards').replaceChildren(...rows);
+    byId('stamp-cards-empty').hidden = rows.length > 0;
+  }
+}

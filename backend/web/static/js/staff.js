@@ -1,0 +1,158 @@
+// The staff dashboard: log in, pick a store, follow its live sales and today's figures,
+// look members up and adjust points, manage terminals (managers) and campaigns (admins).
+
+import { ApiClient } from './api.js';
+import { busy, byId, el, say, show, showConnection } from './dom.js';
+import { Campaigns } from './campaigns.js';
+import { Feed } from './feed.js';
+import { Lookup } from './lookup.js';
+import { Stats } from './stats.js';
+import { Stream } from './stream.js';
+import { Terminals } from './terminals.js';
+
+const STORE_KEY = 'astrocoffee.staff.store';
+const api = new ApiClient('astrocoffee.staff');
+const stats = new Stats(api);
+const feed = new Feed(byId('feed'), byId('feed-empty'));
+const lookup = new Lookup(api);
+const terminals = new Terminals(api);
+const campaigns = new Campaigns(api);
+const loginForm = byId('staff-login-form');
+const loginError = byId('staff-login-error');
+const message = byId('staff-message');
+const storeSelect = byId('store-select');
+
+let staff = null; // GET /v1/staff/me
+let stores = [];
+let storeId = null;
+
+function quietly(promise) {
+  return Promise.resolve(promise).catch((error) => say(message, error.message));
+}
+
+const isManager = () => staff && (staff.role === 'manager' || staff.role === 'admin');
+const isAdmin = () => staff && staff.role === 'admin';
+
+async function streamUrl() {
+  if (!storeId) return null;
+  const token = await api.freshToken();
+  if (!token) return null;
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const query = new URLSearchParams({ store_id: storeId, token });
+  return `${scheme}//${location.host}/v1/ws?${query}`;
+}
+
+const stream = new Stream(streamUrl, {
+  onState: showConnection,
+  onReady: () => quietly(stats.load(storeId)),
+  onResync: () => quietly(stats.load(storeId)),
+  onEvent: (event) => {
+    if (event.type === 'sale.completed') feed.add(event.data, event.ts);
+    else if (event.type === 'stats.updated') stats.apply(event.data);
+  },
+  onUnauthorized: () => api.refresh(),
+  onDenied: () => say(message, 'This account may not follow the live events of this store.'),
+});
+
+function selectStore(id) {
+  const store = stores.find((s) => s.id === id);
+  if (!store) return;
+  storeId = id;
+  storeSelect.value = id;
+  sessionStorage.setItem(STORE_KEY, id);
+  say(message, '');
+  feed.clear();
+  stats.clear(store.currency);
+  stream.restart();
+  quietly(stats.load(id));
+  if (isManager()) quietly(terminals.load(id));
+}
+
+async function loadStores() {
+  const list = await api.get('/v1/admin/stores');
+  stores = list.items;
+  storeSelect.replaceChildren(
+    ...stores.map((s) => el('option', { value: s.id }, `${s.name} (${s.code})`)),
+  );
+  if (!stores.length) {
+    say(message, 'You are not assigned to any store yet.');
+    return;
+  }
+  const saved = sessionStorage.getItem(STORE_KEY);
+  selectStore(stores.some((s) => s.id === saved) ? saved : stores[0].id);
+}
+
+async function showStaff() {
+  say(loginError, '');
+  show(byId('staff-login'), false);
+  show(byId('staff-view'), true);
+  show(byId('log-out'), true);
+  try {
+    staff = await api.get('/v1/staff/me');
+  } catch (error) {
+    if (api.loggedIn) say(message, error.message);
+    return;
+  }
+  byId('whoami').textContent = `${staff.name} · ${staff.role}`;
+  lookup.reset(isManager());
+  show(byId('terminals-section'), isManager());
+  show(byId('campaigns-section'), isAdmin());
+  if (isAdmin()) quietly(campaigns.load());
+  await quietly(loadStores());
+}
+
+function showLogin(text = '') {
+  stream.stop();
+  staff = null;
+  stores = [];
+  storeId = null;
+  storeSelect.replaceChildren();
+  feed.clear();
+  stats.clear();
+  lookup.reset(false);
+  terminals.clear();
+  campaigns.clear();
+  say(message, '');
+  byId('whoami').textContent = '';
+  show(byId('staff-view'), false);
+  show(byId('log-out'), false);
+  show(byId('staff-login'), true);
+  say(loginError, text);
+}
+
+api.onSessionEnd = (text) => showLogin(text);
+
+loginForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  say(loginError, '');
+  const email = loginForm.elements.email.value.trim();
+  const password = loginForm.elements.password.value;
+  if (!email || !password) {
+    say(loginError, 'Enter your email and password.');
+    (email ? loginForm.elements.password : loginForm.elements.email).focus();
+    return;
+  }
+  try {
+    const tokens = await busy(byId('staff-log-in'), () =>
+      api.post('/v1/staff/token', { email, password }, { auth: false }),
+    );
+    api.keep(tokens);
+    loginForm.elements.password.value = '';
+    await showStaff();
+  } catch (error) {
+    say(loginError, error.message);
+  }
+});
+
+storeSelect.addEventListener('change', () => selectStore(storeSelect.value));
+
+byId('log-out').addEventListener('click', async (event) => {
+  await busy(event.currentTarget, () => api.logOut());
+  sessionStorage.removeItem(STORE_KEY);
+  showLogin('');
+  loginForm.elements.email.focus();
+});
+
+showConnection('offline');
+if (api.loggedIn) showStaff();
+else showLogin();

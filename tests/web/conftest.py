@@ -1,0 +1,92 @@
+"""A real browser for the web client: Debian's Chromium driven by Playwright (async API, in
+the tests' own event loop, so the app under test keeps serving while the browser waits).
+
+Every page fails its test on a console error or an uncaught exception; a failing test
+leaves a screenshot of each of its pages in ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from tests.servers import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 375, "height": 812}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield launched
+        await launched.close()
+
+
+OpenPage = Callable[..., Awaitable[Page]]
+
+
+@pytest.fixture
+async def open_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[OpenPage]:
+    """Open a page in a fresh context (its own storage); ``open_page(url, phone=True)``."""
+    contexts = []
+    pages: list[Page] = []
+    problems: list[str] = []
+
+    async def open_one(url: str, *, phone: bool = False) -> Page:
+        context = await browser.new_context(viewport=PHONE if phone else DESKTOP)
+        contexts.append(context)
+        page = await context.new_page()
+        page.on(
+            "console",
+            lambda message: (
+                problems.append(f"console {message.type}: {message.text}")
+                if message.type == "error"
+                else None
+            ),
+        )
+        page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+        await page.goto(url)
+        pages.append(page)
+        return page
+
+    yield open_one
+    failed = getattr(request.node, "report_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+        for number, page in enumerate(pages):
+            await page.screenshot(path=str(ARTIFACTS / f"{name}-{number}.png"), full_page=True)
+    for context in contexts:
+        await context.close()
+    assert problems == [], "the page logged errors"
+
+
+def artifacts() -> Path:
+    return ARTIFACTS
