@@ -3,11 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Locust and websocket-client, for `make loadtest` only (never `make install` or `make test`).
+LOAD_STAMP := $(VENV)/.installed-load
 # Development conveniences for `make run` only; production refuses both (see README).
 RUN_ENV ?= ASTROCOFFEE_DEV_OTP_CODE=000000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck check bench deploy-check clean
+.PHONY: help install run test lint format typecheck check bench loadtest loadtest-distributed deploy-check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +50,16 @@ bench: $(STAMP) ## WebSocket, campaign and purchase figures against same-run bas
 	$(BIN)/python -m loadtests.bench_ws
 	$(BIN)/python -m loadtests.bench_campaigns
 	$(BIN)/python -m loadtests.bench_purchases
+
+$(LOAD_STAMP): $(STAMP) pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[load]'
+	touch $(LOAD_STAMP)
+
+loadtest: $(LOAD_STAMP) ## Locust vs loadtests/targets.toml (fresh DB, seed, serve) -> loadtests/reports/; LOADTEST_ARGS=...
+	$(BIN)/python -m loadtests.run $(LOADTEST_ARGS)
+
+loadtest-distributed: ## print how to run Locust distributed: one master + N workers, one command each
+	@$(PYTHON) -m loadtests.run --distributed-help
 
 clean: ## remove .venv and caches (keeps the .data folder)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

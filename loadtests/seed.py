@@ -1,0 +1,499 @@
+"""Seed a database for the Locust scenarios (``loadtests/locustfile.py``), in bulk.
+
+    python -m loadtests.seed --members 5000 --stores 20 --terminals-per-store 3 \\
+        --out loadtests/.credentials.json
+
+Creates, without one HTTP call per row:
+  * stores (COPY) and their terminals with real API keys (``backend.auth.api_keys``: the key
+    is random, only its SHA-256 is stored, exactly as ``create_terminal`` does);
+  * one manager per store (what ``backend.staff.service.create_staff`` writes, validated by
+    ``StaffCreate``; one argon2 hash for all of this seed's managers, who share a password);
+  * members and their accounts (COPY), card numbers with their Luhn check digit, each with
+    ``--starting-points`` available points written the way the ledger would (an
+    ``adjustment`` ledger entry, its point lot and the accounting document), so that
+    ``astrocoffee ledger verify`` agrees and tills can redeem from the first sale;
+  * a login session per member in Redis (``backend.auth.sessions.SessionStore``) and an
+    access token for it (``backend.auth.tokens.TokenIssuer`` with ASTROCOFFEE_SECRET_KEY);
+  * three campaigns (published through ``CampaignAdmin``): double points on coffee that must
+    be activated in the app, a bakery bonus, a tea stamp card; reused if already there.
+
+Settings come from the environment exactly as for the app (``backend.settings``): DATABASE_URL,
+REDIS_URL, ASTROCOFFEE_SECRET_KEY, ASTROCOFFEE_REDIS_PREFIX, the token lifetimes; with both URLs
+unset it uses the embedded servers like the ``astrocoffee`` command. The server that the load
+test targets must run with the same secret and Redis prefix, or the tokens are refused.
+
+The output file holds secrets (API keys, tokens, passwords) and is written with mode 0600; it
+is git-ignored (``loadtests/.credentials.json``). The base URL is not in it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "loadtests" / ".credentials.json"
+
+CAMPAIGNS: list[dict[str, Any]] = [
+    {
+        "name": "Load test: double points on coffee",
+        "description": "Activate in the app: coffee earns twice.",
+        "rule": {"type": "multiplier", "factor": 2, "categories": ["coffee"]},
+        "requires_activation": True,
+    },
+    {
+        "name": "Load test: +10 points with a pastry",
+        "rule": {"type": "bonus", "points": 10, "category": "bakery"},
+    },
+    {
+        "name": "Load test: tea stamp card",
+        "rule": {
+            "type": "stamp_card",
+            "category": "tea",
+            "stamps_needed": 5,
+            "reward_max_value": 20000,
+        },
+    },
+]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m loadtests.seed", description=__doc__)
+    parser.add_argument("--members", type=int, default=5000)
+    parser.add_argument("--stores", type=int, default=20)
+    parser.add_argument("--terminals-per-store", type=int, default=3)
+    parser.add_argument(
+        "--starting-points",
+        type=int,
+        default=2000,
+        help="available points of every member at the start (0: none)",
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--migrate", action="store_true", help="apply the migrations first (safe to repeat)"
+    )
+    args = parser.parse_args(argv)
+    if args.members < 1 or args.stores < 1 or args.terminals_per_store < 1:
+        parser.error("--members, --stores and --terminals-per-store must be at least 1")
+    if args.members > 10_000_000:
+        parser.error("at most 10,000,000 members (7 digits of the phone number)")
+    if args.starting_points < 0:
+        parser.error("--starting-points must not be negative")
+    return args
+
+
+async def _free_run_number(connection: Any) -> int:
+    """Three digits that no earlier seed of this database used in phones and store codes."""
+    for _ in range(50):
+        run = 100 + secrets.randbelow(900)
+        taken = await connection.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM member WHERE phone LIKE $1)"
+            " OR EXISTS (SELECT 1 FROM store WHERE code LIKE $2)",
+            f"+7{run}%",
+            f"LT{run}-%",
+        )
+        if not taken:
+            return run
+    raise RuntimeError("no free run number left: seed a fresh database")
+
+
+def _card_number(run: int, index: int) -> str:
+    from backend.members.card_numbers import CARD_PREFIX, luhn_check_digit
+
+    body = f"{CARD_PREFIX}{run:03d}{index:010d}"
+    return body + luhn_check_digit(body)
+
+
+async def _campaigns(redis: Any, prefix: str) -> list[dict[str, Any]]:
+    """The load test's campaigns, published (or the ones an earlier seed published)."""
+    import msgspec
+
+    from backend.campaigns.catalogue import Catalogue
+    from backend.campaigns.schemas import CampaignIn
+    from backend.campaigns.service import CampaignAdmin
+    from db.tables import Campaign
+    from realtime.publisher import EventPublisher
+
+    admin = CampaignAdmin(
+        catalogue=Catalogue(redis=redis, prefix=prefix),
+        publisher=EventPublisher(redis=redis, prefix=prefix),
+    )
+    out = []
+    for spec in CAMPAIGNS:
+        row = (
+            await Campaign.select(Campaign.id, Campaign.requires_activation)
+            .where((Campaign.name == spec["name"]) & (Campaign.status == "active"))
+            .first()
+        )
+        if row is None:
+            created = await admin.create(msgspec.convert(spec, CampaignIn))
+            published = await admin.move(created.id, "active")
+            row = {"id": published.id, "requires_activation": published.requires_activation}
+        out.append(
+            {
+                "id": str(row["id"]),
+                "name": spec["name"],
+                "requires_activation": bool(row["requires_activation"]),
+            }
+        )
+    return out
+
+
+async def _managers(connection: Any, stores: list[dict[str, Any]]) -> None:
+    """One manager per store, in bulk: what ``create_staff`` writes, with one argon2 hash
+    (of one password shared by this seed's managers) instead of one per store."""
+    from backend.staff.passwords import hash_password
+    from backend.staff.schemas import StaffCreate
+    from db.ids import new_id
+
+    password = secrets.token_urlsafe(18)
+    password_hash = await hash_password(password)
+    now = datetime.now(UTC)
+    rows = []
+    for store in stores:
+        data = StaffCreate(
+            email=f"manager-{store['code'].lower()}@loadtest.astrocoffee.test",
+            name=f"Manager of {store['code']}",
+            password=password,
+            role="manager",
+            store_ids=[uuid.UUID(store["id"])],
+        )
+        rows.append(
+            (
+                new_id(),
+                data.email.lower(),
+                data.name,
+                password_hash,
+                data.role,
+                data.store_ids,
+                True,
+                now,
+            )
+        )
+        store["manager"] = {"email": data.email.lower(), "password": password}
+    await connection.copy_records_to_table(
+        "staff_user",
+        records=rows,
+        columns=[
+            "id",
+            "email",
+            "name",
+            "password_hash",
+            "role",
+            "store_ids",
+            "active",
+            "created_at",
+        ],
+    )
+
+
+async def _sessions(
+    members: list[dict[str, Any]], *, redis: Any, prefix: str, settings: Any
+) -> None:
+    from backend.auth.sessions import SessionStore
+    from backend.auth.tokens import MEMBER, TokenIssuer
+
+    sessions = SessionStore(redis=redis, prefix=prefix, ttl_s=settings.refresh_token_ttl_s)
+    tokens = TokenIssuer(secret=settings.secret_key, ttl_s=settings.access_token_ttl_s)
+
+    limit = asyncio.Semaphore(50)  # the client's connection pool is bounded
+
+    async def one(member: dict[str, Any]) -> None:
+        subject = uuid.UUID(member["id"])
+        async with limit:
+            session = await sessions.open(subject=subject, kind=MEMBER, device="locust")
+        member["access_token"] = tokens.access_token(
+            subject=subject, kind=MEMBER, session_id=session.session_id
+        )
+        member["refresh_token"] = session.refresh_token
+        member["access_expires_at"] = int(time.time()) + settings.access_token_ttl_s
+
+    await asyncio.gather(*(one(member) for member in members))
+
+
+async def seed(
+    settings: Any, *, members: int, stores: int, terminals_per_store: int, starting_points: int
+) -> dict[str, Any]:
+    """Write everything; return what the locustfile needs (secrets included)."""
+    import msgspec
+    from redis.asyncio import Redis
+
+    from backend.accounting.documents import ACCOUNTING, AccountingDocument
+    from backend.auth.api_keys import display_prefix, hash_api_key, new_api_key
+    from backend.loyalty.rules import current_rules
+    from db.ids import new_id
+    from db.pool import close_pool, engine, start_pool
+
+    timings: dict[str, float] = {}
+    mark = time.perf_counter()
+    await start_pool()
+    redis = Redis.from_url(settings.redis_url)
+    prefix = settings.redis_prefix
+    try:
+        now = datetime.now(UTC)
+        rules = (await current_rules()).rules
+        async with engine().pool.acquire() as connection, connection.transaction():
+            run = await _free_run_number(connection)
+            store_rows, terminal_rows, out_stores = [], [], []
+            for s in range(stores):
+                store_id = new_id()
+                code = f"LT{run}-{s:04d}"
+                store_rows.append((store_id, code, f"Astrocoffee load test {s + 1}", "RUB", now, 0))
+                terminals = []
+                for t in range(terminals_per_store):
+                    key = new_api_key()
+                    terminal_id = new_id()
+                    terminal_rows.append(
+                        (
+                            terminal_id,
+                            store_id,
+                            f"Till {t + 1}",
+                            display_prefix(key),
+                            hash_api_key(key),
+                            None,
+                            now,
+                        )
+                    )
+                    terminals.append({"id": str(terminal_id), "key": key})
+                out_stores.append(
+                    {"id": str(store_id), "code": code, "currency": "RUB", "terminals": terminals}
+                )
+            await connection.copy_records_to_table(
+                "store",
+                records=store_rows,
+                columns=["id", "code", "name", "currency", "created_at", "last_event_seq"],
+            )
+            await connection.copy_records_to_table(
+                "terminal",
+                records=terminal_rows,
+                columns=[
+                    "id",
+                    "store",
+                    "name",
+                    "key_prefix",
+                    "key_hash",
+                    "revoked_at",
+                    "created_at",
+                ],
+            )
+            timings["stores and terminals"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+
+            member_rows, account_rows, out_members = [], [], []
+            entry_rows, lot_rows, outbox_rows = [], [], []
+            expires_at = now + timedelta(days=rules.points_expire_after_days)
+            for i in range(members):
+                member_id, account_id = new_id(), new_id()
+                phone = f"+7{run:03d}{i:07d}"
+                card = _card_number(run, i)
+                member_rows.append((member_id, phone, card, "green", now))
+                account_rows.append((account_id, member_id, starting_points, 0, 0, 0, 0, now))
+                out_members.append({"id": str(member_id), "phone": phone, "card_number": card})
+                if not starting_points:
+                    continue
+                # What AccountChange.adjust + record_document write for a staff adjustment.
+                entry_rows.append(
+                    (
+                        new_id(),
+                        account_id,
+                        "adjustment",
+                        starting_points,
+                        0,
+                        0,
+                        "seed",
+                        None,
+                        "load test starting balance",
+                        now,
+                    )
+                )
+                lot_rows.append(
+                    (
+                        new_id(),
+                        account_id,
+                        "adjustment",
+                        None,
+                        starting_points,
+                        starting_points,
+                        "available",
+                        now,
+                        expires_at,
+                        now,
+                    )
+                )
+                document = AccountingDocument(
+                    id=new_id(),
+                    type="points_adjustment",
+                    business_date=now.date(),
+                    reference=str(member_id),
+                    store_id=None,
+                    currency=None,
+                    gross_amount=0,
+                    loyalty_discount=0,
+                    net_amount=0,
+                    points_issued=0,
+                    points_redeemed=0,
+                    points_liability_delta=starting_points,
+                    occurred_at=now,
+                )
+                outbox_rows.append(
+                    (
+                        document.id,
+                        ACCOUNTING,
+                        document.type,
+                        document.reference,
+                        document.business_date,
+                        msgspec.json.encode(document).decode(),
+                        "pending",
+                        0,
+                        now,
+                        now,
+                    )
+                )
+            await connection.copy_records_to_table(
+                "member",
+                records=member_rows,
+                columns=["id", "phone", "card_number", "tier", "created_at"],
+            )
+            await connection.copy_records_to_table(
+                "account",
+                records=account_rows,
+                columns=[
+                    "id",
+                    "member",
+                    "available",
+                    "pending",
+                    "held",
+                    "lifetime_earned",
+                    "last_event_seq",
+                    "updated_at",
+                ],
+            )
+            if starting_points:
+                await connection.copy_records_to_table(
+                    "ledger_entry",
+                    records=entry_rows,
+                    columns=[
+                        "id",
+                        "account",
+                        "kind",
+                        "available_delta",
+                        "pending_delta",
+                        "held_delta",
+                        "cause_type",
+                        "cause_id",
+                        "note",
+                        "created_at",
+                    ],
+                )
+                await connection.copy_records_to_table(
+                    "point_lot",
+                    records=lot_rows,
+                    columns=[
+                        "id",
+                        "account",
+                        "source",
+                        "purchase",
+                        "points",
+                        "remaining",
+                        "status",
+                        "available_at",
+                        "expires_at",
+                        "created_at",
+                    ],
+                )
+                # payload is jsonb: COPY takes its text form.
+                await connection.executemany(
+                    "INSERT INTO outbox_message (id, destination, kind, reference, business_date,"
+                    " payload, status, attempts, next_attempt_at, created_at)"
+                    " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10)",
+                    outbox_rows,
+                )
+            timings["members, accounts, starting points"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            await _managers(connection, out_stores)
+            timings["managers"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+        campaigns = await _campaigns(redis, prefix)
+        timings["campaigns"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        await _sessions(out_members, redis=redis, prefix=prefix, settings=settings)
+        timings["sessions and tokens"] = time.perf_counter() - mark
+    finally:
+        await redis.aclose()
+        await close_pool()
+    return {
+        "created_at": datetime.now(UTC).isoformat(),
+        "run": run,
+        "redis_prefix": prefix,
+        "access_token_ttl_s": settings.access_token_ttl_s,
+        "starting_points": starting_points,
+        "max_redeem_share_percent": rules.max_redeem_share_percent,
+        "stores": out_stores,
+        "members": out_members,
+        "campaigns": campaigns,
+        "timings_s": {name: round(seconds, 3) for name, seconds in timings.items()},
+    }
+
+
+def write_credentials(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(data, file)
+    os.replace(temporary, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("PICCOLO_CONF", "db.piccolo_conf")
+    from backend.servers import ensure_servers
+    from backend.settings import SettingsError, load_settings
+
+    try:
+        settings, handles = ensure_servers(load_settings())
+    except SettingsError as exc:
+        print(f"loadtests.seed: {exc}", file=sys.stderr)
+        return 2
+    assert settings.database_url is not None
+    try:
+        if args.migrate:
+            from db.migrate import apply_migrations
+
+            asyncio.run(apply_migrations(settings.database_url))
+        started = time.perf_counter()
+        data = asyncio.run(
+            seed(
+                settings,
+                members=args.members,
+                stores=args.stores,
+                terminals_per_store=args.terminals_per_store,
+                starting_points=args.starting_points,
+            )
+        )
+        elapsed = time.perf_counter() - started
+        write_credentials(args.out, data)
+    finally:
+        del handles  # keeps embedded servers up until the seed is written
+    terminals = sum(len(store["terminals"]) for store in data["stores"])
+    print(
+        f"seeded {len(data['members'])} members ({args.starting_points} points each), "
+        f"{len(data['stores'])} stores with {terminals} terminals and a manager each, "
+        f"{len(data['campaigns'])} campaigns in {elapsed:.1f} s "
+        f"({', '.join(f'{k} {v:.1f} s' for k, v in data['timings_s'].items())})"
+    )
+    print(f"credentials (secrets, mode 0600): {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
