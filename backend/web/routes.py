@@ -35,11 +35,11 @@ def web_routes() -> Router:
 
     @get("/", opt=PUBLIC, include_in_schema=False, media_type="text/html")
     async def member_web() -> Response[bytes]:
-        return Response(member_page, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+        return Response(member_page, media_type="text/html", headers=PAGE_HEADERS)
 
     @get("/staff", opt=PUBLIC, include_in_schema=False, media_type="text/html")
     async def staff_web() -> Response[bytes]:
-        return Response(staff_page, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+        return Response(staff_page, media_type="text/html", headers=PAGE_HEADERS)
 
     assets = create_static_files_router(
         path="/static",

@@ -44,3 +44,17 @@ async def test_the_openapi_document_lists_the_api_not_its_own_viewers(
 ) -> None:
     paths = (await client.get("/schema/openapi.json")).json()["paths"]
     assert not [path for path in paths if path.startswith("/schema")]
+
+
+async def test_the_web_pages_are_served_with_their_own_security_policy(
+    client: httpx.AsyncClient,
+) -> None:
+    for path in ("/", "/staff"):
+        page = await client.get(path)
+        assert page.status_code == 200
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert page.headers["content-security-policy"].startswith("default-src 'self'")
+        assert b'<script type="module" src="/static/js/' in page.content
+    script = await client.get("/static/js/member.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
