@@ -16,16 +16,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from loadtests.bench_ws import ROOT, drop_database, free_port, percentile, prepare_database, seed
+from loadtests.bench_ws import ROOT, percentile, seed, start_bench_server
 
 ROUNDS = int(os.environ.get("BENCH_CAMPAIGNS_ROUNDS", "4"))
 PER_ROUND = int(os.environ.get("BENCH_CAMPAIGNS_PURCHASES", "300"))
@@ -145,32 +141,8 @@ async def run(report: list[str]) -> None:
 
     settings, _handles = ensure_servers(load_settings())
     assert settings.database_url and settings.redis_url
-    bench_db = await prepare_database(settings.database_url)
-    os.environ["DATABASE_URL"] = bench_db
-    secret = secrets.token_urlsafe(40)
-    prefix = f"bench-{secrets.token_hex(3)}:"
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": bench_db,
-        "REDIS_URL": settings.redis_url,
-        "ASTROCOFFEE_SECRET_KEY": secret,
-        "ASTROCOFFEE_REDIS_PREFIX": prefix,
-        "ASTROCOFFEE_LOG_LEVEL": "WARNING",
-        "ASTROCOFFEE_MAINTENANCE_INTERVAL_S": "0",
-        "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "1000000",
-    }
-    script = str(Path(sys.executable).with_name("astrocoffee"))
-    migrate = subprocess.run(  # noqa: S603 - our own console script
-        [script, "migrate"], env=env, capture_output=True, text=True, check=False
-    )
-    assert migrate.returncode == 0, migrate.stderr
-    server = subprocess.Popen(  # noqa: S603
-        [script, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    bench = await start_bench_server(settings.database_url, settings.redis_url)
+    port, secret, prefix = bench.port, bench.secret, bench.prefix
     redis = Redis.from_url(settings.redis_url)
     results: dict[str, list[tuple[float, list[float]]]] = {"none": [], "50": [], "50+1": []}
     try:
@@ -198,11 +170,9 @@ async def run(report: list[str]) -> None:
             await set_campaigns([*campaigns[:49], applying], redis, prefix)
             results["50+1"].append(await purchase_round(api, key, members))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
         await redis.aclose()
         await close_pool()
-        await drop_database(settings.database_url, bench_db)
+        await bench.stop(settings.database_url)
 
     def figures(name: str) -> tuple[float, float, float]:
         rates = [rate for rate, _ in results[name]]

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import resource
-import secrets
 import shutil
 import subprocess
 import sys
@@ -29,7 +28,14 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loadtests.bench_ws import ROOT, drop_database, free_port, percentile, prepare_database, seed
+from loadtests.bench_ws import (
+    ROOT,
+    drop_database,
+    percentile,
+    prepare_database,
+    seed,
+    start_bench_server,
+)
 
 CLIENTS = int(os.environ.get("BENCH_PURCHASES_CLIENTS", "16"))
 DURATION_S = int(os.environ.get("BENCH_PURCHASES_DURATION_S", "20"))
@@ -174,33 +180,10 @@ async def run(report: list[str]) -> None:
     finally:
         await drop_database(settings.database_url, baseline_db)
 
-    bench_db = await prepare_database(settings.database_url)
-    os.environ["DATABASE_URL"] = bench_db
-    secret = secrets.token_urlsafe(40)
-    prefix = f"bench-{secrets.token_hex(3)}:"
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": bench_db,
-        "REDIS_URL": settings.redis_url,
-        "ASTROCOFFEE_SECRET_KEY": secret,
-        "ASTROCOFFEE_REDIS_PREFIX": prefix,
-        "ASTROCOFFEE_LOG_LEVEL": "WARNING",
-        "ASTROCOFFEE_MAINTENANCE_INTERVAL_S": "0",
-        "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "100000000",
-        "DATABASE_POOL_MAX": str(max(10, CLIENTS)),
-    }
-    script = str(Path(sys.executable).with_name("astrocoffee"))
-    migrate = subprocess.run(  # noqa: S603 - our own console script
-        [script, "migrate"], env=env, capture_output=True, text=True, check=False
+    bench = await start_bench_server(
+        settings.database_url, settings.redis_url, DATABASE_POOL_MAX=str(max(10, CLIENTS))
     )
-    assert migrate.returncode == 0, migrate.stderr
-    server = subprocess.Popen(  # noqa: S603
-        [script, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, port, secret, prefix = bench.process, bench.port, bench.secret, bench.prefix
     try:
         key, members = await seed(MEMBERS, secret, settings.redis_url, prefix)
         cards = [m["card"] for m in members]
@@ -239,9 +222,7 @@ async def run(report: list[str]) -> None:
             profiler.wait()
         latencies, paced_failures = await paced(port, key, cards, rate / 2)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        await drop_database(settings.database_url, bench_db)
+        await bench.stop(settings.database_url)
 
     served = rate * DURATION_S
     report += [

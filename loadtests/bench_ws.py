@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,56 @@ async def drop_database(admin_url: str, url: str) -> None:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await connection.close()
+
+
+@dataclass
+class BenchServer:
+    """One `astrocoffee serve` on a fresh database of its own (dropped by ``stop``)."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    database_url: str
+    secret: str
+    prefix: str
+
+    async def stop(self, admin_url: str) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        await drop_database(admin_url, self.database_url)
+
+
+async def start_bench_server(admin_url: str, redis_url: str, **extra_env: str) -> BenchServer:
+    """Migrate a fresh database and start one serve process on it (production-like
+    settings, limits lifted: the load comes from one address); ``extra_env`` adds settings."""
+    database_url = await prepare_database(admin_url)
+    os.environ["DATABASE_URL"] = database_url  # for the seeding done in this process
+    secret = secrets.token_urlsafe(40)
+    prefix = f"bench-{secrets.token_hex(3)}:"
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "ASTROCOFFEE_SECRET_KEY": secret,
+        "ASTROCOFFEE_REDIS_PREFIX": prefix,
+        "ASTROCOFFEE_LOG_LEVEL": "WARNING",
+        "ASTROCOFFEE_MAINTENANCE_INTERVAL_S": "0",
+        "ASTROCOFFEE_AUTH_RATE_LIMIT_PER_MINUTE": "1000000",
+        "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "100000000",
+        **extra_env,
+    }
+    script = str(Path(sys.executable).with_name("astrocoffee"))
+    migrate = subprocess.run(  # noqa: S603 - our own console script
+        [script, "migrate"], env=env, capture_output=True, text=True, check=False
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    process = subprocess.Popen(  # noqa: S603
+        [script, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return BenchServer(process, port, database_url, secret, prefix)
 
 
 async def seed(
@@ -169,37 +220,10 @@ async def run(report: list[str]) -> None:
 
     settings, _handles = ensure_servers(load_settings())
     assert settings.database_url and settings.redis_url
-    bench_db = await prepare_database(settings.database_url)
-    os.environ["DATABASE_URL"] = bench_db
-    secret = secrets.token_urlsafe(40)
-    prefix = f"bench-{secrets.token_hex(3)}:"
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": bench_db,
-        "REDIS_URL": settings.redis_url,
-        "ASTROCOFFEE_SECRET_KEY": secret,
-        "ASTROCOFFEE_REDIS_PREFIX": prefix,
-        "ASTROCOFFEE_LOG_LEVEL": "WARNING",
-        "ASTROCOFFEE_MAINTENANCE_INTERVAL_S": "0",
-        "ASTROCOFFEE_AUTH_RATE_LIMIT_PER_MINUTE": "1000000",
-        "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "1000000",
-        "ASTROCOFFEE_WS_QUEUE_SIZE": "4096",
-    }
-    migrate = subprocess.run(  # noqa: S603 - our own console script
-        [str(Path(sys.executable).with_name("astrocoffee")), "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    bench = await start_bench_server(
+        settings.database_url, settings.redis_url, ASTROCOFFEE_WS_QUEUE_SIZE="4096"
     )
-    assert migrate.returncode == 0, migrate.stderr
-    server = subprocess.Popen(  # noqa: S603
-        [str(Path(sys.executable).with_name("astrocoffee")), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, port, secret, prefix = bench.process, bench.port, bench.secret, bench.prefix
     base = f"127.0.0.1:{port}"
     sockets: list[Any] = []
     try:
@@ -309,9 +333,7 @@ async def run(report: list[str]) -> None:
     finally:
         for ws in sockets:
             await ws.close()
-        server.terminate()
-        server.wait(timeout=30)
-        await drop_database(settings.database_url, bench_db)
+        await bench.stop(settings.database_url)
 
     per_connection_kib = (rss_after - rss_before) / CONNECTIONS / 1024
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
