@@ -23,6 +23,7 @@ MEMBER_EVENT_TYPES = (
     "hold.updated",
     "tier.changed",
     "order.updated",
+    "stamps.updated",
     "offer.available",
     "offer.expired",
 )

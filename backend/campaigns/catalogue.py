@@ -42,6 +42,7 @@ class LiveCampaign(msgspec.Struct, frozen=True):
     requires_activation: bool
     per_member_limit: int | None
     total_limit: int | None
+    description: str = ""
 
     def in_effect(self, at: datetime) -> bool:
         if self.status not in ("scheduled", "active"):
@@ -110,6 +111,7 @@ def to_live(row: dict[str, object]) -> LiveCampaign:
             for key in (
                 "id",
                 "name",
+                "description",
                 "kind",
                 "rule",
                 "targeting",

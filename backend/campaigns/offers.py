@@ -11,6 +11,7 @@ import msgspec
 from backend.accounting.documents import record_document
 from backend.campaigns.at_sale import issue_coupon, load_shopper, load_usage, offer_event
 from backend.campaigns.catalogue import Catalogue, LiveCampaign, load_live_campaigns
+from backend.campaigns.engine import MemberUsage
 from backend.campaigns.kinds import PURCHASE_KINDS, Reward, StampCard, Welcome
 from backend.campaigns.schemas import OfferList, OfferOut
 from backend.errors import Conflict, NotFound
@@ -35,8 +36,11 @@ class MemberOffers:
         self._catalogue = catalogue
         self._publisher = publisher
 
-    async def _open_to(self, member_id: uuid.UUID, now: datetime) -> list[LiveCampaign]:
-        """Campaigns in effect whose audience includes the member (any store, any hour)."""
+    async def _open_to(
+        self, member_id: uuid.UUID, now: datetime
+    ) -> tuple[list[LiveCampaign], MemberUsage]:
+        """Campaigns in effect whose audience includes the member (any store, any hour),
+        and the member's usage they were judged with."""
         shopper = await load_shopper(member_id)
         usage = await load_usage(member_id)
         found = []
@@ -49,19 +53,20 @@ class MemberOffers:
             if limit is not None and usage.uses.get(str(campaign.id), 0) >= limit:
                 continue
             found.append(campaign)
-        return found
+        return found, usage
 
     async def _find_open(
         self, member_id: uuid.UUID, campaign_id: uuid.UUID, now: datetime
     ) -> LiveCampaign | None:
-        return next((c for c in await self._open_to(member_id, now) if c.id == campaign_id), None)
+        campaigns, _ = await self._open_to(member_id, now)
+        return next((c for c in campaigns if c.id == campaign_id), None)
 
     async def list_offers(self, member_id: uuid.UUID) -> OfferList:
         now = datetime.now(UTC)
-        usage = await load_usage(member_id)
+        campaigns, usage = await self._open_to(member_id, now)
         items = [
             _offer(c, "activated" if str(c.id) in usage.activated else "available")
-            for c in await self._open_to(member_id, now)
+            for c in campaigns
         ]
         coupons = await MemberOffer.raw(
             "SELECT o.coupon_code, o.valid_until, c.id, c.name, c.description, c.kind, c.ends_at "
@@ -90,9 +95,7 @@ class MemberOffers:
     async def activate(self, member_id: uuid.UUID, campaign_id: uuid.UUID) -> OfferOut:
         """Opt in to a must-be-activated offer (again: no change)."""
         now = datetime.now(UTC)
-        campaign = next(
-            (c for c in await self._open_to(member_id, now) if c.id == campaign_id), None
-        )
+        campaign = await self._find_open(member_id, campaign_id, now)
         if campaign is None:
             raise NotFound(f"offer {campaign_id} is not open to you")
         if not campaign.requires_activation:
@@ -209,7 +212,7 @@ def _offer(campaign: LiveCampaign, status: str) -> OfferOut:
     return OfferOut(
         campaign_id=campaign.id,
         name=campaign.name,
-        description="",
+        description=campaign.description,
         kind=campaign.kind,
         status=status,
         requires_activation=campaign.requires_activation,

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
@@ -19,6 +20,7 @@ from backend.stores.events import todays_figures
 from backend.stores.schemas import (
     NewTerminal,
     StoreCreate,
+    StoreFigures,
     StoreList,
     StoreOut,
     TerminalCreate,
@@ -53,9 +55,10 @@ class AdminStoreController(Controller):
     @get("/stores/{store_id:uuid}/stats", opt=STAFF, summary="The store's figures for today")
     async def get_stats(
         self, request: Request[StaffCaller, Any, Any], store_id: FromPath[uuid.UUID]
-    ) -> dict[str, Any]:
+    ) -> StoreFigures:
         await service.get_store_for(request.user, store_id)  # the same access rule
-        return await todays_figures(store_id, now=datetime.now(UTC))
+        figures = await todays_figures(store_id, now=datetime.now(UTC))
+        return msgspec.convert(figures, StoreFigures)
 
     @get("/stores/{store_id:uuid}/terminals", opt=MANAGERS, summary="The store's terminals")
     async def list_terminals(

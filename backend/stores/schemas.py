@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import msgspec
@@ -51,3 +51,18 @@ class NewTerminal(msgspec.Struct, frozen=True):
 
 class TerminalList(msgspec.Struct, frozen=True):
     items: list[TerminalOut]
+
+
+class StoreFigures(msgspec.Struct, frozen=True):
+    """A store's figures for one UTC day (also the data of ``stats.updated``)."""
+
+    store_id: uuid.UUID
+    day: date
+    sales: int
+    sales_amount: int  # paid, minor units
+    points_earned: int
+    points_redeemed: int
+    points_reversed: int
+    refunded_amount: int
+    active_members: int
+    new_members: int
