@@ -151,7 +151,7 @@ def create_app(
         route_opt=allow(Role.ANONYMOUS),  # authenticates by itself, see realtime.gateway
     )
     sampler = ProcessSampler(
-        is_ready=lambda: dependencies_ready(redis), also=[sample_outbox_figures]
+        is_ready=lambda: dependencies_ready(redis), also=[sample_outbox_figures], redis=redis
     )
     auth = build_auth(settings.secret_key)
     asyncapi = asyncapi_document(title=TITLE + " (WebSocket)", version=API_VERSION)

@@ -1,5 +1,5 @@
-"""Per-process gauges sampled every few seconds: connection pools, readiness, and others
-handed in (the outbox figures).
+"""Per-process gauges sampled every few seconds: connection pools (PostgreSQL, Redis), asyncio
+tasks, readiness, and others handed in (the outbox figures).
 
 They are sampled rather than computed at scrape time because, with several uvicorn workers
 (prometheus-client's multiprocess mode), a scrape is answered by one worker and custom
@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from prometheus_client import Gauge
+from redis.asyncio import Redis
 
 from db.pool import engine
 
@@ -24,6 +25,19 @@ POOL_CONNECTIONS = Gauge(
     "astrocoffee_db_pool_connections",
     "PostgreSQL pool connections by node (primary, replica) and state (in_use, idle).",
     ["node", "state"],
+    multiprocess_mode="livesum",
+)
+REDIS_CONNECTIONS = Gauge(
+    "astrocoffee_redis_pool_connections",
+    "Redis client connections of the process's pool by state (in_use, idle); a pub/sub "
+    "subscription holds one in use.",
+    ["state"],
+    multiprocess_mode="livesum",
+)
+ASYNCIO_TASKS = Gauge(
+    "astrocoffee_asyncio_tasks",
+    "asyncio tasks not yet done in the process's event loop (one per open WebSocket and "
+    "more; a count that only grows is a leak).",
     multiprocess_mode="livesum",
 )
 READY = Gauge(
@@ -39,9 +53,11 @@ class ProcessSampler:
         *,
         is_ready: Callable[[], Awaitable[bool]],
         also: Sequence[Callable[[], Awaitable[None]]] = (),
+        redis: Redis | None = None,
         interval_s: float = 5.0,
     ):
         self._is_ready = is_ready
+        self._redis = redis
         self._also = tuple(also)
         self._interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
@@ -65,6 +81,15 @@ class ProcessSampler:
             idle = pool.get_idle_size()
             POOL_CONNECTIONS.labels(name, "in_use").set(pool.get_size() - idle)
             POOL_CONNECTIONS.labels(name, "idle").set(idle)
+        if self._redis is not None:
+            # redis-py's own figures of its pool: (count, attributes) by connection state.
+            counts = {
+                attributes.get("db.client.connection.state"): count
+                for count, attributes in self._redis.connection_pool.get_connection_count()
+            }
+            REDIS_CONNECTIONS.labels("in_use").set(counts.get("used", 0))
+            REDIS_CONNECTIONS.labels("idle").set(counts.get("idle", 0))
+        ASYNCIO_TASKS.set(len(asyncio.all_tasks()))
         ready = await self._is_ready()
         READY.set(1 if ready else 0)
         if not ready:
