@@ -1,0 +1,528 @@
+"""The pieces of the fault tests (``test_faults.py``): app processes on private servers, data
+seeded straight into a fresh database, tills and phones that retry like real ones, members
+watching their stream, and the audit that every scenario ends with.
+
+Only ever talks to 127.0.0.1. Every loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from realtime.client import MemberStreamClient
+from tests.reliability.private_servers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(sys.executable).with_name("astrocoffee")
+PROBLEM_JSON = "application/problem+json"
+# A request with no answer after this long counts as hanging (fail-fast bounds are tighter).
+REQUEST_TIMEOUT_S = 15.0
+
+
+def app_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """The environment of our ``astrocoffee`` processes: this test's servers, nothing of the
+    run's own settings, limits lifted (the load comes from one address)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("ASTROCOFFEE_")
+        and key not in ("DATABASE_URL", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")
+    }
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "ASTROCOFFEE_ENVIRONMENT": "test",
+            "ASTROCOFFEE_REDIS_PREFIX": f"faults-{secrets.token_hex(3)}:",
+            "ASTROCOFFEE_SECRET_KEY": secrets.token_urlsafe(40),
+            "ASTROCOFFEE_LOG_LEVEL": "WARNING",
+            "ASTROCOFFEE_AUTH_RATE_LIMIT_PER_MINUTE": "10000000",
+            "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "10000000",
+            "ASTROCOFFEE_MAINTENANCE_INTERVAL_S": "0",
+            "ASTROCOFFEE_WORKER_METRICS_PORT": "0",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def astrocoffee(*args: str, env: dict[str, str], timeout_s: float = 120) -> str:
+    """Run a CLI command to completion; its output, or AssertionError with it if it failed."""
+    done = subprocess.run(
+        [str(SCRIPT), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    assert done.returncode == 0, f"astrocoffee {' '.join(args)}: {done.stdout}{done.stderr}"
+    return done.stdout
+
+
+class AppProcess:
+    """One ``astrocoffee serve`` or ``worker`` process, its stderr in a file."""
+
+    def __init__(self, command: list[str], env: dict[str, str], log: Path, port: int = 0):
+        self.port = port
+        self.log = log
+        self._log_file = log.open("w")
+        self.process = subprocess.Popen(
+            [str(SCRIPT), *command],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log_file,
+        )
+
+    @classmethod
+    def serve(cls, env: dict[str, str], log: Path) -> AppProcess:
+        port = free_port()
+        return cls(["serve", "--port", str(port)], env, log, port)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/v1/ws"
+
+    async def ready(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        async with httpx.AsyncClient(timeout=2) as http:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise AssertionError(f"{self.log.name} exited early: {self.log_text()}")
+                try:
+                    if (await http.get(f"{self.base_url}/health/ready")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"{self.base_url} did not become ready: {self.log_text()}")
+
+    def signal(self, number: signal.Signals) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, number)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown of any kind, in-flight requests and all."""
+        self.signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:  # pragma: no cover - diagnostics only
+                self.process.kill()
+                self.process.wait()
+        self._log_file.close()
+
+    def log_text(self) -> str:
+        self._log_file.flush()
+        return self.log.read_text()[-4000:]
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeededMember:
+    member_id: str
+    card_number: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Seeded:
+    store_id: str
+    till_keys: list[str]
+    members: list[SeededMember]
+
+
+async def seed(
+    database_url: str, redis_url: str, env: dict[str, str], *, tills: int, members: int
+) -> Seeded:
+    """One store with ``tills`` terminals and ``members`` members with a login session each,
+    written straight into the fresh database (and the sessions into Redis)."""
+    from redis.asyncio import Redis
+
+    from backend.auth.api_keys import display_prefix, hash_api_key, new_api_key
+    from backend.auth.sessions import SessionStore
+    from backend.auth.tokens import MEMBER, TokenIssuer
+    from backend.members.card_numbers import luhn_check_digit
+
+    store_id = uuid.uuid4()
+    keys = [new_api_key() for _ in range(tills)]
+    base = random.randrange(10**12)  # unique card numbers, that is all
+    cards = [f"{base + i:015d}" for i in range(members)]
+    rows = [(uuid.uuid4(), f"+7955{i:07d}", c + luhn_check_digit(c)) for i, c in enumerate(cards)]
+    connection = await asyncpg.connect(database_url)
+    try:
+        async with connection.transaction():
+            await connection.execute(
+                "INSERT INTO store (id, code, name, currency, last_event_seq, created_at)"
+                " VALUES ($1, $2, 'Fault store', 'RUB', 0, now())",
+                store_id,
+                f"F-{secrets.token_hex(3)}",
+            )
+            await connection.executemany(
+                "INSERT INTO terminal (id, store, name, key_prefix, key_hash, revoked_at,"
+                " created_at) VALUES ($1, $2, $3, $4, $5, NULL, now())",
+                [
+                    (uuid.uuid4(), store_id, f"till {i}", display_prefix(k), hash_api_key(k))
+                    for i, k in enumerate(keys)
+                ],
+            )
+            await connection.executemany(
+                "INSERT INTO member (id, phone, card_number, tier, created_at)"
+                " VALUES ($1, $2, $3, 'green', now())",
+                rows,
+            )
+            await connection.executemany(
+                "INSERT INTO account (id, member, available, pending, held, lifetime_earned,"
+                " last_event_seq, updated_at) VALUES ($1, $2, 0, 0, 0, 0, 0, now())",
+                [(uuid.uuid4(), r[0]) for r in rows],
+            )
+    finally:
+        await connection.close()
+    redis = Redis.from_url(redis_url)
+    try:
+        sessions = SessionStore(
+            redis=redis, prefix=env["ASTROCOFFEE_REDIS_PREFIX"], ttl_s=24 * 3600
+        )
+        tokens = TokenIssuer(secret=env["ASTROCOFFEE_SECRET_KEY"], ttl_s=24 * 3600)
+        seeded = []
+        for member_id, _, card in rows:
+            session = await sessions.open(subject=member_id, kind=MEMBER, device="fault test")
+            token = tokens.access_token(
+                subject=member_id, kind=MEMBER, session_id=session.session_id
+            )
+            seeded.append(SeededMember(str(member_id), card, token))
+    finally:
+        await redis.aclose()
+    return Seeded(str(store_id), keys, seeded)
+
+
+# --- clients that retry -------------------------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    started: float  # time.monotonic()
+    seconds: float
+    status: int | None  # None: no HTTP answer (refused, reset, timed out)
+    code: str | None  # the problem's code, or the transport error's class name
+    problem_json: bool
+
+
+@dataclass
+class Call:
+    """One logical request (one Idempotency-Key) and every attempt at it."""
+
+    key: str
+    path: str
+    body: dict[str, Any]
+    attempts: list[Attempt] = field(default_factory=list)
+    result: dict[str, Any] | None = None  # the body of the answer that settled it
+    final_status: int | None = None
+
+
+RETRYABLE_CONFLICT = "idempotent_request_in_progress"
+
+
+async def call_with_retries(
+    http: httpx.AsyncClient,
+    call: Call,
+    *,
+    endpoints: list[str],
+    headers: dict[str, str],
+    deadline: float,
+    final: Callable[[httpx.Response], bool] = lambda r: r.status_code in (200, 201),
+    on_transport_error: Callable[[], None] = lambda: None,
+) -> None:
+    """Send ``call`` until it settles, as a till or phone would: the same key and body after
+    no answer, a 503 or "still in progress"; ``endpoints[0]`` is where to send it, and a
+    transport error lets the caller rotate it. Anything else settles it too (and is judged
+    by the test)."""
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        try:
+            response = await http.post(
+                endpoints[0] + call.path,
+                json=call.body,
+                headers={**headers, "Idempotency-Key": call.key},
+                timeout=REQUEST_TIMEOUT_S,
+            )
+        except httpx.TransportError as exc:
+            call.attempts.append(
+                Attempt(started, time.monotonic() - started, None, type(exc).__name__, False)
+            )
+            on_transport_error()
+            await asyncio.sleep(0.05)
+            continue
+        problem_json = response.headers.get("content-type", "").startswith(PROBLEM_JSON)
+        code = response.json().get("code") if problem_json else None
+        call.attempts.append(
+            Attempt(started, time.monotonic() - started, response.status_code, code, problem_json)
+        )
+        retry = (response.status_code == 503 and code == "service_unavailable") or (
+            response.status_code == 409 and code == RETRYABLE_CONFLICT
+        )
+        if retry and not final(response):
+            await asyncio.sleep(random.uniform(0.05, 0.25))
+            continue
+        call.final_status = response.status_code
+        call.result = response.json()
+        return
+
+
+class Tills:
+    """``len(keys)`` tills selling ``count`` purchases between them, each till one at a time,
+    to members picked at random (never a retired one). Each purchase retries with its key
+    until it is answered; ``endpoints`` is shared, a till that gets no answer moves on to the
+    next address in it."""
+
+    def __init__(
+        self,
+        endpoints: list[str],
+        seeded: Seeded,
+        count: int,
+        *,
+        deadline_s: float,
+        seed: int = 20261126,
+        pause_s: float = 0.0,
+    ) -> None:
+        self.endpoints = endpoints
+        self.seeded = seeded
+        self.count = count
+        self.deadline = time.monotonic() + deadline_s
+        self.random = random.Random(seed)
+        self.pause_s = pause_s
+        self.retired: set[str] = set()
+        self.calls: list[Call] = []
+        self.started = 0
+        self.settled = 0
+        self._changed = asyncio.Event()
+
+    def _next_body(self, till: int) -> dict[str, Any]:
+        choices = [m for m in self.seeded.members if m.member_id not in self.retired]
+        member = self.random.choice(choices or self.seeded.members)
+        return {
+            "customer": {"card_number": member.card_number},
+            "external_id": f"receipt-{till}-{uuid.uuid4().hex[:12]}",
+            "amount": self.random.randrange(5000, 90000, 100),
+            "currency": "RUB",
+        }
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100)) as http:
+            await asyncio.gather(
+                *(self._till(http, i, key) for i, key in enumerate(self.seeded.till_keys))
+            )
+
+    async def _till(self, http: httpx.AsyncClient, till: int, api_key: str) -> None:
+        endpoints = list(self.endpoints)
+
+        def rotate() -> None:
+            endpoints.append(endpoints.pop(0))
+
+        while self.started < self.count and time.monotonic() < self.deadline:
+            self.started += 1
+            call = Call(uuid.uuid4().hex, "/v1/purchases", self._next_body(till))
+            self.calls.append(call)
+            await call_with_retries(
+                http,
+                call,
+                endpoints=endpoints,
+                headers={"X-Api-Key": api_key},
+                deadline=self.deadline,
+                on_transport_error=rotate,
+            )
+            self.settled += 1
+            self._changed.set()
+            if self.pause_s:
+                await asyncio.sleep(self.pause_s)
+
+    async def reached(self, fraction: float) -> None:
+        """Wait until that share of the purchases is settled."""
+        while self.settled < fraction * self.count and time.monotonic() < self.deadline:
+            self._changed.clear()
+            await asyncio.wait_for(
+                self._changed.wait(), timeout=max(self.deadline - time.monotonic(), 0.01)
+            )
+
+
+# --- members watching their stream ---------------------------------------------------------
+
+
+class Watchers:
+    """A connected phone per member: every seq each one was handed, in order received."""
+
+    def __init__(self, ws_url: str, members: list[SeededMember]) -> None:
+        self.clients = {
+            m.member_id: MemberStreamClient(ws_url, m.token, last_seq=0) for m in members
+        }
+        self.seqs: dict[str, list[int]] = {m: [] for m in self.clients}
+        self.resyncs = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._follow(m)) for m in self.clients]
+        deadline = time.monotonic() + 30
+        while any(c.connections == 0 for c in self.clients.values()):
+            assert time.monotonic() < deadline, "the phones could not connect"
+            await asyncio.sleep(0.05)
+
+    async def _follow(self, member_id: str) -> None:
+        stream = self.clients[member_id].events()
+        try:
+            async for frame in stream:
+                if frame["type"] == "resync":
+                    self.resyncs += 1
+                elif frame.get("stream") != "broadcast":
+                    self.seqs[member_id].append(int(frame["seq"]))
+        finally:
+            await stream.aclose()
+
+    async def received(self, expected: dict[str, int], timeout_s: float) -> bool:
+        """Wait until each member's phone has reached its expected last seq."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if all((self.seqs[m] or [0])[-1] >= seq for m, seq in expected.items()):
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+# --- the audit ------------------------------------------------------------------------------
+
+
+@dataclass
+class Books:
+    purchases: int
+    ledger_entries: int
+    member_events: int
+    outbox_messages: int
+    points_owed: int  # available + pending + held, over every account
+    last_seqs: dict[str, int]
+
+
+async def audit(database_url: str, env: dict[str, str], calls: list[Call]) -> Books:
+    """What every scenario ends with: each settled purchase key is one purchase with its
+    ledger entries, events and accounting document, and nothing else is; every member's
+    events are seq 1..n without a gap; the ledger verifies (``astrocoffee ledger verify``)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        purchases = await connection.fetch(
+            "SELECT id, external_id, points_earned, points_redeemed, terminal FROM purchase"
+        )
+        by_cause = await connection.fetch(
+            "SELECT cause_type, cause_id, count(*) AS n FROM ledger_entry"
+            " GROUP BY cause_type, cause_id"
+        )
+        entries = await connection.fetchval("SELECT count(*) FROM ledger_entry")
+        events = await connection.fetch(
+            "SELECT e.member, array_agg(e.seq ORDER BY e.seq) AS seqs, a.last_event_seq"
+            " FROM account a LEFT JOIN member_event e ON e.member = a.member"
+            " GROUP BY e.member, a.member, a.last_event_seq"
+        )
+        event_count = await connection.fetchval("SELECT count(*) FROM member_event")
+        purchase_events = await connection.fetchval(
+            "SELECT count(DISTINCT data->>'purchase_id') FROM member_event"
+            " WHERE type = 'transaction.created' AND data->>'purchase_id' IS NOT NULL"
+        )
+        documents = await connection.fetch("SELECT kind, reference FROM outbox_message")
+        owed = await connection.fetchval(
+            "SELECT coalesce(sum(available + pending + held), 0) FROM account"
+        )
+        records = await connection.fetchval(
+            "SELECT count(*) FROM idempotency_record WHERE scope LIKE 'terminal:%'"
+        )
+    finally:
+        await connection.close()
+
+    pos = [c for c in calls if c.path == "/v1/purchases"]
+    settled = [c for c in pos if c.final_status in (200, 201)]
+    assert len(settled) == len(pos), "every till purchase must succeed in the end"
+    by_id = {str(p["id"]): p for p in purchases}
+    till_purchases = {k: p for k, p in by_id.items() if p["terminal"] is not None}
+    answered = {c.result["purchase_id"] for c in settled if c.result is not None}
+    assert len(answered) == len(settled), "two keys were answered with the same purchase"
+    assert answered == set(till_purchases), "purchases differ from the keys that succeeded"
+    assert {c.body["external_id"] for c in settled} == {
+        p["external_id"] for p in till_purchases.values()
+    }
+    for call in settled:
+        assert call.result is not None
+        row = by_id[call.result["purchase_id"]]
+        assert (row["points_earned"], row["points_redeemed"]) == (
+            call.result["points_earned"],
+            call.result["points_redeemed"],
+        ), "a replayed answer differs from the purchase"
+    causes = {(r["cause_type"], str(r["cause_id"])) for r in by_cause}
+    purchase_causes = {cause_id for kind, cause_id in causes if kind == "purchase"}
+    assert purchase_causes <= set(by_id), "ledger entries for a purchase that does not exist"
+    assert {k for k, p in by_id.items() if p["points_earned"] > 0} <= purchase_causes
+    assert purchase_events == len(by_id), "a purchase without its transaction.created event"
+    sales = [d["reference"] for d in documents if d["kind"] == "sale"]
+    assert sorted(sales) == sorted(by_id), "sales and their accounting documents differ"
+    assert records == len(pos), "idempotency records differ from the keys that succeeded"
+    last_seqs = {}
+    for row in events:
+        seqs = [s for s in (row["seqs"] or []) if s is not None]
+        assert seqs == list(range(1, row["last_event_seq"] + 1)), f"gap in {row['member']}"
+        if row["member"] is not None:
+            last_seqs[str(row["member"])] = int(row["last_event_seq"])
+    verify = astrocoffee("ledger", "verify", env=env)
+    assert " 0 mismatches" in verify, verify
+    return Books(
+        purchases=len(by_id),
+        ledger_entries=int(entries),
+        member_events=int(event_count),
+        outbox_messages=len(documents),
+        points_owed=int(owed),
+        last_seqs=last_seqs,
+    )
+
+
+def points_said(calls: list[Call]) -> int:
+    """The points the answers of the settled till purchases add up to."""
+    return sum(
+        c.result["points_earned"] - c.result["points_redeemed"]
+        for c in calls
+        if c.path == "/v1/purchases" and c.result is not None and c.final_status in (200, 201)
+    )
+
+
+def attempts(calls: list[Call]) -> list[Attempt]:
+    return [a for c in calls for a in c.attempts]
+
+
+def report(scenario: str, **figures: Any) -> None:
+    """One line of figures per scenario (shown by ``make faults``, which runs pytest -s)."""
+    print(f"\nFAULTS {scenario}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))

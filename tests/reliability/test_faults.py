@@ -1,0 +1,172 @@
+"""Faults injected into the real servers while tills sell: nothing lost, nothing doubled.
+
+Each scenario runs ``astrocoffee serve`` processes on servers of its own (a private
+PostgreSQL cluster shared by the module, a fresh database per scenario cloned from one
+migrated template, a private redis-server: ``private_servers.py``), so breaking them disturbs
+nothing else. Tills retry as real ones do: the same Idempotency-Key and body after no answer,
+a 503 or a 409 "still in progress". Every scenario ends with the same audit
+(``harness.audit``): one purchase, its ledger entries, its events and its accounting document
+per key that succeeded and nothing else, each member's events seq 1..n without a gap,
+``astrocoffee ledger verify`` exit 0, and the points owed equal to what the answers said.
+
+Bounded for ``make test``: ``FAULT_PURCHASES`` (default 60) purchases per scenario;
+``make faults`` runs 600. Timings decide nothing except generous fail-fast bounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.reliability.harness import (
+    AppProcess,
+    Seeded,
+    Tills,
+    app_env,
+    astrocoffee,
+    attempts,
+    audit,
+    points_said,
+    report,
+    seed,
+)
+from tests.reliability.private_servers import PostgresCluster, RedisProcess
+
+pytestmark = pytest.mark.e2e
+
+PURCHASES = int(os.environ.get("FAULT_PURCHASES", "60"))
+TILLS = int(os.environ.get("FAULT_TILLS", "4"))
+MEMBERS = max(8, PURCHASES // 6)
+DEADLINE_S = 60 + PURCHASES * 0.5  # for the whole load of a scenario; never reached when green
+FAIL_FAST_S = 5.0  # an error answer slower than this would be "hanging"
+TEMPLATE = "faults_template"
+
+
+@pytest.fixture(scope="module")
+async def cluster() -> AsyncIterator[PostgresCluster]:
+    """A private PostgreSQL with one migrated template database to clone."""
+    cluster = await asyncio.to_thread(PostgresCluster)
+    try:
+        await cluster.start_async()
+        template_url = await cluster.create_database(TEMPLATE)
+        redis = RedisProcess()  # the settings want both URLs; migrate only uses PostgreSQL
+        await asyncio.to_thread(astrocoffee, "migrate", env=app_env(template_url, redis.url))
+        yield cluster
+    finally:
+        await asyncio.to_thread(cluster.destroy)
+
+
+@dataclass
+class World:
+    """One scenario's servers and data, and the app processes it started."""
+
+    cluster: PostgresCluster
+    database_url: str
+    redis: RedisProcess
+    env: dict[str, str]
+    seeded: Seeded
+    logs: Path
+    processes: list[AppProcess] = field(default_factory=list)
+
+    async def serve(self, **env: str) -> AppProcess:
+        app = AppProcess.serve({**self.env, **env}, self.logs / f"serve-{len(self.processes)}.log")
+        self.processes.append(app)
+        await app.ready()
+        return app
+
+
+@pytest.fixture
+async def world(cluster: PostgresCluster) -> AsyncIterator[World]:
+    await cluster.ensure_running()
+    database_url = await cluster.create_database(
+        f"faults_{secrets.token_hex(4)}", template=TEMPLATE
+    )
+    redis = RedisProcess()
+    redis.start()
+    env = app_env(database_url, redis.url)
+    with tempfile.TemporaryDirectory(prefix="astrocoffee-faults-") as logs:
+        world = World(
+            cluster=cluster,
+            database_url=database_url,
+            redis=redis,
+            env=env,
+            seeded=await seed(database_url, redis.url, env, tills=TILLS, members=MEMBERS),
+            logs=Path(logs),
+        )
+        try:
+            yield world
+        finally:
+            for process in world.processes:
+                process.stop()
+            redis.stop()
+
+
+async def _ready_again(api: httpx.AsyncClient, timeout_s: float = 20) -> float:
+    """Seconds until /health/ready answers 200 again."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        try:
+            if (await api.get("/health/ready")).status_code == 200:
+                return time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError("not ready again")
+
+
+async def test_postgres_restarted_under_load_fails_fast_and_every_retry_counts_once(
+    world: World,
+) -> None:
+    """PostgreSQL stops (a fast shutdown, then a crash) and comes back while tills sell:
+    requests meanwhile get 503 problem+json at once, the pool reconnects by itself, and the
+    tills' retries with the same key each make exactly one purchase."""
+    app = await world.serve()
+    modes = ["fast", "immediate"] * max(1, PURCHASES // 300)
+    tills = Tills([app.base_url], world.seeded, PURCHASES, deadline_s=DEADLINE_S)
+    load = asyncio.create_task(tills.run())
+    async with httpx.AsyncClient(base_url=app.base_url, timeout=10) as api:
+        for i, mode in enumerate(modes):
+            await tills.reached((i + 1) / (len(modes) + 1))
+            await world.cluster.stop_async(mode)
+            asked = time.monotonic()
+            ready = await api.get("/health/ready")
+            assert time.monotonic() - asked < FAIL_FAST_S
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["database"].startswith("failing")
+            assert ready.json()["checks"]["redis"] == "ok"
+            await asyncio.sleep(1.0)  # tills keep trying meanwhile
+            await world.cluster.start_async()
+        await load
+        recovered_s = await _ready_again(api)
+    assert app.process.poll() is None, "the app process had to be restarted"
+
+    sent = attempts(tills.calls)
+    failed = [a for a in sent if a.status not in (200, 201)]
+    assert failed, "no request met the outage"
+    assert [a for a in failed if a.status != 503 or not a.problem_json] == []
+    assert {a.code for a in failed} == {"service_unavailable"}
+    assert max(a.seconds for a in failed) < FAIL_FAST_S
+    books = await audit(world.database_url, world.env, tills.calls)
+    said = points_said(tills.calls)
+    assert books.points_owed == said
+    report(
+        "postgres_restart",
+        purchases=len(tills.calls),
+        requests_sent=len(sent),
+        restarts=len(modes),
+        answered_503=len(failed),
+        slowest_503_s=round(max(a.seconds for a in failed), 3),
+        ready_again_after_s=round(recovered_s, 2),
+        ledger_entries=books.ledger_entries,
+        member_events_checked=books.member_events,
+        points_lost=said - books.points_owed,
+    )
