@@ -40,14 +40,34 @@ def check_key(key: str | None) -> str:
     return key
 
 
-async def claim(*, scope: str, key: str, fingerprint: str) -> StoredResponse | None:
-    """Lock the key for this transaction; return the stored response if it was settled."""
+async def lock_key(*, scope: str, key: str) -> None:
+    """Lock the key for this transaction, or refuse at once if another request holds it.
+
+    Its own statement, before any read of the stored outcome: a read in the same statement
+    would use a snapshot taken before the lock and could miss the holder's commit.
+    """
     locked = await IdempotencyRecord.raw(
         "SELECT pg_try_advisory_xact_lock(hashtextextended({}, 0)) AS ok",
         f"{scope}|{key}",  # scope never contains "|"
     )
     if not locked[0]["ok"]:
         raise IdempotentRequestInProgress("a request with this Idempotency-Key is in progress")
+
+
+def stored_outcome(
+    *, request_hash: str | None, status: int | None, body: Any, fingerprint: str
+) -> StoredResponse | None:
+    """The settled response of a key (None: not settled), refused for another request."""
+    if request_hash is None or status is None:
+        return None
+    if request_hash != fingerprint:
+        raise IdempotencyKeyReused("this Idempotency-Key was already used with another request")
+    return StoredResponse(status=status, body=body)
+
+
+async def claim(*, scope: str, key: str, fingerprint: str) -> StoredResponse | None:
+    """Lock the key for this transaction; return the stored response if it was settled."""
+    await lock_key(scope=scope, key=key)
     row = (
         await IdempotencyRecord.select(
             IdempotencyRecord.request_hash,
@@ -60,9 +80,12 @@ async def claim(*, scope: str, key: str, fingerprint: str) -> StoredResponse | N
     )
     if row is None:
         return None
-    if row["request_hash"] != fingerprint:
-        raise IdempotencyKeyReused("this Idempotency-Key was already used with another request")
-    return StoredResponse(status=row["response_status"], body=row["response_body"])
+    return stored_outcome(
+        request_hash=row["request_hash"],
+        status=row["response_status"],
+        body=row["response_body"],
+        fingerprint=fingerprint,
+    )
 
 
 async def remember(*, scope: str, key: str, fingerprint: str, response: StoredResponse) -> None:

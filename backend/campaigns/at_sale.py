@@ -62,7 +62,11 @@ def new_coupon_code() -> str:
 
 async def load_shopper(member_id: uuid.UUID) -> Shopper:
     rows = await MemberStats.raw(_SHOPPER, member_id)
-    row = rows[0]
+    return shopper_from(member_id, rows[0])
+
+
+def shopper_from(member_id: uuid.UUID, row: dict[str, Any]) -> Shopper:
+    """A shopper from a row with the member's tier and birth date and their stats."""
     counts: dict[str, int] = _json(row["category_counts"]) or {}
     return Shopper(
         member_id=str(member_id),
@@ -138,11 +142,11 @@ async def apply_campaigns(
     base_points: int,
     rules: ProgramRules,
     purchase_id: uuid.UUID,
+    shopper: Shopper,
 ) -> list[AppliedOffer]:
     """Award what applies (points on their own ledger entries), count the visit."""
     member_id = change.account.member_id
     now = change.now
-    shopper = await load_shopper(member_id)
     usage = await load_usage(member_id) if campaigns else MemberUsage(frozenset(), {})
     basket = Basket(
         store_id=str(store_id), at=now, amount=amount, items=items, base_points=base_points

@@ -17,11 +17,12 @@ from typing import Any
 import msgspec
 
 from backend.errors import InsufficientPoints
-from backend.loyalty.events import append_member_event
-from backend.loyalty.ledger import EntryDraft, LockedAccount, post_entries
+from backend.loyalty.ledger import EntryDraft, LockedAccount, post
 from backend.loyalty.lots import TakenLots, add_lot, beyond_debt, give_back, take_oldest_first, trim
 from backend.loyalty.rules import ProgramRules
 from backend.members.schemas import Balance
+from realtime.channels import member_stream
+from realtime.protocol import EventEnvelope, encode, utc_now
 from realtime.publisher import Outgoing
 
 
@@ -199,35 +200,44 @@ class AccountChange:
         """Write entries, balance and events; return the balance and the encoded events."""
         if not self.entries and not self._events:
             return self.account.balance, []
-        balance = await post_entries(self.account, self.entries) if self.entries else self.balance
-        member = self.account.member_id
-        envelopes: list[Outgoing] = []
-        for entry in self.entries:
-            raw = await append_member_event(
-                member_id=member,
-                type="transaction.created",
-                data={
-                    "entry_id": str(entry.id),
-                    "kind": entry.kind,
-                    "points": entry.available_delta + entry.pending_delta,
-                    "available_delta": entry.available_delta,
-                    "pending_delta": entry.pending_delta,
-                    "held_delta": entry.held_delta,
-                    "cause_type": entry.cause_type,
-                    "cause_id": str(entry.cause_id) if entry.cause_id else None,
-                    "note": entry.note,
-                    **context,
-                },
-            )
-            envelopes.append(raw)
-        for type, data in self._events:
-            raw = await append_member_event(member_id=member, type=type, data=data)
-            envelopes.append(raw)
+        events: list[tuple[str, dict[str, Any]]] = [
+            ("transaction.created", _entry_data(entry, context)) for entry in self.entries
+        ]
+        events += self._events
         if self.entries:
-            raw = await append_member_event(
-                member_id=member,
-                type="balance.updated",
-                data={**msgspec.to_builtins(balance), **context},
+            events.append(("balance.updated", {**msgspec.to_builtins(self.balance), **context}))
+        at = utc_now()
+        posted = await post(
+            self.account,
+            self.entries,
+            [(type, msgspec.json.encode(data).decode()) for type, data in events],
+            at=at,
+        )
+        # The account row was locked when this change began, so the balance kept here is
+        # the one the database computed; a difference means a write bypassed the lock.
+        if posted.balance != self.balance:
+            raise RuntimeError(f"account {self.account.id}: {posted.balance} != {self.balance}")
+        stream = member_stream(str(self.account.member_id))
+        envelopes: list[Outgoing] = [
+            (
+                stream,
+                encode(EventEnvelope(type=type, seq=posted.first_event_seq + i, ts=at, data=data)),
             )
-            envelopes.append(raw)
-        return balance, envelopes
+            for i, (type, data) in enumerate(events)
+        ]
+        return posted.balance, envelopes
+
+
+def _entry_data(entry: EntryDraft, context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "entry_id": str(entry.id),
+        "kind": entry.kind,
+        "points": entry.available_delta + entry.pending_delta,
+        "available_delta": entry.available_delta,
+        "pending_delta": entry.pending_delta,
+        "held_delta": entry.held_delta,
+        "cause_type": entry.cause_type,
+        "cause_id": str(entry.cause_id) if entry.cause_id else None,
+        "note": entry.note,
+        **context,
+    }

@@ -1,6 +1,6 @@
 """The points ledger: append-only entries, and the account balance cached beside them.
 
-Every change goes through ``post_entries`` inside the caller's transaction, after the
+Every change goes through ``post`` inside the caller's transaction, after the
 account row was locked with ``lock_account``, so the entries and the balance they produce
 commit together or not at all.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
 
 from backend.errors import MemberNotFound
 from backend.members.schemas import Balance
@@ -66,8 +66,45 @@ async def lock_account(member_id: uuid.UUID) -> LockedAccount:
     )
 
 
-async def post_entries(account: LockedAccount, entries: list[EntryDraft]) -> Balance:
-    """Append ``entries`` and move the cached balance by their sum; return the new balance."""
+_POST = """
+WITH entries AS (
+    INSERT INTO ledger_entry (id, account, kind, available_delta, pending_delta, held_delta,
+                              cause_type, cause_id, note, created_at)
+    SELECT e.id, {}, e.kind, e.available, e.pending, e.held, e.cause_type, e.cause_id, e.note, {}
+    FROM unnest({}::uuid[], {}::text[], {}::bigint[], {}::bigint[], {}::bigint[], {}::text[],
+                {}::uuid[], {}::text[])
+         AS e(id, kind, available, pending, held, cause_type, cause_id, note)
+), moved AS (
+    UPDATE account SET available = available + {}, pending = pending + {}, held = held + {},
+                       lifetime_earned = lifetime_earned + {},
+                       last_event_seq = last_event_seq + cardinality({}::text[])
+    WHERE id = {}
+    RETURNING available, pending, held, last_event_seq
+), events AS (
+    INSERT INTO member_event (id, member, seq, type, data, created_at)
+    SELECT e.id, {}, moved.last_event_seq - cardinality({}::text[]) + e.n, e.type, e.data::jsonb, {}
+    FROM moved, unnest({}::uuid[], {}::text[], {}::text[]) WITH ORDINALITY AS e(id, type, data, n)
+)
+SELECT available, pending, held, last_event_seq FROM moved
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    balance: Balance
+    first_event_seq: int  # the seq given to the first of the events
+
+
+async def post(
+    account: LockedAccount,
+    entries: list[EntryDraft],
+    events: list[tuple[str, str]],
+    *,
+    at: datetime,
+) -> Posted:
+    """Append ``entries``, move the cached balance by their sum and store ``events`` (type,
+    JSON data) with the member's next seqs: one statement, so one round trip per change.
+    """
     available = sum(entry.available_delta for entry in entries)
     pending = sum(entry.pending_delta for entry in entries)
     held = sum(entry.held_delta for entry in entries)
@@ -76,32 +113,34 @@ async def post_entries(account: LockedAccount, entries: list[EntryDraft]) -> Bal
     )
     for entry in entries:
         count_ledger_entries(entry.kind, entry.available_delta + entry.pending_delta)
-    await LedgerEntry.insert(
-        *(
-            LedgerEntry(
-                id=entry.id,
-                account=account.id,
-                kind=entry.kind,
-                available_delta=entry.available_delta,
-                pending_delta=entry.pending_delta,
-                held_delta=entry.held_delta,
-                cause_type=entry.cause_type,
-                cause_id=entry.cause_id,
-                note=entry.note,
-            )
-            for entry in entries
-        )
-    )
-    values: dict[Any, Any] = {
-        Account.available: Account.available + available,
-        Account.pending: Account.pending + pending,
-        Account.held: Account.held + held,
-        Account.lifetime_earned: Account.lifetime_earned + earned,
-    }
-    rows = (
-        await Account.update(values)
-        .where(Account.id == account.id)
-        .returning(Account.available, Account.pending, Account.held)
+    types = [type for type, _ in events]
+    rows = await LedgerEntry.raw(
+        _POST,
+        account.id,
+        at,
+        [e.id for e in entries],
+        [e.kind for e in entries],
+        [e.available_delta for e in entries],
+        [e.pending_delta for e in entries],
+        [e.held_delta for e in entries],
+        [e.cause_type for e in entries],
+        [e.cause_id for e in entries],
+        [e.note for e in entries],
+        available,
+        pending,
+        held,
+        earned,
+        types,
+        account.id,
+        account.member_id,
+        types,
+        at,
+        [new_id() for _ in events],
+        types,
+        [data for _, data in events],
     )
     row = rows[0]
-    return Balance(available=row["available"], pending=row["pending"], held=row["held"])
+    return Posted(
+        balance=Balance(available=row["available"], pending=row["pending"], held=row["held"]),
+        first_event_seq=int(row["last_event_seq"]) - len(events) + 1,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -12,8 +12,9 @@ from asyncpg.exceptions import UniqueViolationError
 
 from backend.accounting.documents import record_document
 from backend.auth.callers import TerminalCaller
-from backend.campaigns.at_sale import apply_campaigns, use_coupons
+from backend.campaigns.at_sale import apply_campaigns, shopper_from, use_coupons
 from backend.campaigns.catalogue import Catalogue, LiveCampaign
+from backend.campaigns.kinds import Shopper
 from backend.errors import (
     CurrencyMismatch,
     ExternalIdReused,
@@ -21,7 +22,13 @@ from backend.errors import (
     RedeemCapExceeded,
     ValidationFailed,
 )
-from backend.idempotency import StoredResponse, claim, remember, request_fingerprint
+from backend.idempotency import (
+    StoredResponse,
+    lock_key,
+    remember,
+    request_fingerprint,
+    stored_outcome,
+)
 from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.earning import (
     discount_for,
@@ -29,13 +36,14 @@ from backend.loyalty.earning import (
     max_redeemable,
     points_earned,
 )
-from backend.loyalty.ledger import lock_account
+from backend.loyalty.ledger import LockedAccount
 from backend.loyalty.rules import ProgramRules, RulesVersion, current_rules
-from backend.loyalty.tiers import qualifying_spend, rank, set_tier, tier_for
+from backend.loyalty.tiers import rank, set_tier, tier_for
 from backend.members.card_numbers import is_valid_card_number
 from backend.members.qr import QrTokens
+from backend.members.schemas import Balance
 from backend.payments.schemas import Customer, PurchaseItem, PurchaseRequest, PurchaseResponse
-from backend.stores.events import record_store_activity
+from backend.stores.events import DayMove, record_store_activity, utc_day
 from db.ids import new_id
 from db.pool import engine
 from db.tables import Member, Purchase, Store
@@ -67,11 +75,56 @@ class Sale:
     coupons: list[str] = field(default_factory=list)
 
 
+class Unread:
+    """Not read yet (as opposed to None: read, and there is none)."""
+
+
+UNREAD = Unread()
+
+_WHAT_IS_KNOWN = """
+SELECT s.currency,
+       k.request_hash AS key_hash, k.response_status AS key_status, k.response_body AS key_body,
+       p.id AS earlier_id, p.request_hash AS earlier_hash, p.result AS earlier_result,
+       m.id AS card_holder
+FROM (SELECT 1) AS one
+LEFT JOIN store s ON s.id = {}
+LEFT JOIN idempotency_record k ON k.scope = {} AND k.key = {}
+LEFT JOIN purchase p ON p.store = {} AND p.external_id = {}
+LEFT JOIN member m ON m.card_number = {}
+"""
+
+
+async def what_is_known(
+    terminal: TerminalCaller, request: PurchaseRequest, idempotency_key: str
+) -> dict[str, Any]:
+    """Everything a purchase checks before it sells, in one round trip: the key's stored
+    outcome, an earlier purchase with this receipt, the store's currency, the card's holder."""
+    rows = await Purchase.raw(
+        _WHAT_IS_KNOWN,
+        terminal.store_id,
+        terminal.scope,
+        idempotency_key,
+        terminal.store_id,
+        request.external_id,
+        request.customer.card_number,
+    )
+    known: dict[str, Any] = rows[0]
+    return known
+
+
+def _json(value: Any) -> Any:
+    return msgspec.json.decode(value) if isinstance(value, str) else value
+
+
 class CustomerResolver:
     def __init__(self, *, qr_tokens: QrTokens) -> None:
         self._qr_tokens = qr_tokens
 
-    async def identify(self, customer: Customer) -> uuid.UUID:
+    async def identify(
+        self, customer: Customer, *, card_holder: uuid.UUID | Unread | None = UNREAD
+    ) -> uuid.UUID:
+        """The member a till names, by card or by single-use QR token. ``card_holder``:
+        the member with that card number, when the caller already read it (None: nobody)."""
         if (customer.card_number is None) == (customer.qr_token is None):
             raise ValidationFailed("customer needs exactly one of card_number and qr_token")
         if customer.qr_token is not None:
@@ -82,12 +135,16 @@ class CustomerResolver:
         assert customer.card_number is not None
         if not is_valid_card_number(customer.card_number):
             raise ValidationFailed("card_number fails its check digit")
-        row = (
-            await Member.select(Member.id).where(Member.card_number == customer.card_number).first()
-        )
-        if row is None:
+        if isinstance(card_holder, Unread):
+            row = (
+                await Member.select(Member.id)
+                .where(Member.card_number == customer.card_number)
+                .first()
+            )
+            card_holder = None if row is None else uuid.UUID(str(row["id"]))
+        if card_holder is None:
             raise MemberNotFound("no member has this card number")
-        return uuid.UUID(str(row["id"]))
+        return card_holder
 
 
 class PurchaseService:
@@ -116,24 +173,35 @@ class PurchaseService:
         fingerprint = request_fingerprint(msgspec.json.encode(request))
         scope = terminal.scope
         async with engine().transaction():
-            stored = await claim(scope=scope, key=idempotency_key, fingerprint=fingerprint)
+            await lock_key(scope=scope, key=idempotency_key)
+            known = await what_is_known(terminal, request, idempotency_key)
+            stored = stored_outcome(
+                request_hash=known["key_hash"],
+                status=known["key_status"],
+                body=_json(known["key_body"]),
+                fingerprint=fingerprint,
+            )
             if stored is not None:
                 return _replay(stored)
-            earlier = await purchase_by_external_id(terminal.store_id, request.external_id)
-            if earlier is not None:
+            if known["earlier_id"] is not None:
                 # The till retried with a new key: same receipt, same answer, no double earn.
-                if earlier["request_hash"] != fingerprint:
+                if known["earlier_hash"] != fingerprint:
                     raise ExternalIdReused(
                         f"external_id {request.external_id!r} belongs to another purchase",
-                        purchase_id=str(earlier["id"]),
+                        purchase_id=str(known["earlier_id"]),
                     )
-                replay = StoredResponse(status=201, body=earlier["result"])
+                replay = StoredResponse(status=201, body=_json(known["earlier_result"]))
                 await remember(
                     scope=scope, key=idempotency_key, fingerprint=fingerprint, response=replay
                 )
                 return _replay(replay)
-            await check_currency(terminal.store_id, request.currency)
-            member_id = await self._customers.identify(request.customer)
+            if known["currency"] is not None and known["currency"] != request.currency:
+                raise CurrencyMismatch(
+                    f"this store takes {known['currency']}, not {request.currency}"
+                )
+            member_id = await self._customers.identify(
+                request.customer, card_holder=known["card_holder"]
+            )
             sale = Sale(
                 store_id=terminal.store_id,
                 terminal_id=terminal.terminal_id,
@@ -166,7 +234,8 @@ async def settle_sale(
     """
     rules = sale.rules.rules
     now = datetime.now(UTC)
-    account = await lock_account(sale.member_id)
+    buyer = await lock_buyer(sale.member_id, since=now - timedelta(days=rules.tier_window_days))
+    account = buyer.account
     change = AccountChange(account, now=now)
     spent = redeem + captured
     cap = max_redeemable(sale.amount, rules)
@@ -198,6 +267,7 @@ async def settle_sale(
         base_points=base,
         rules=rules,
         purchase_id=purchase_id,
+        shopper=buyer.shopper,
     )
     earned = base + sum(offer.points for offer in offers)
     response = PurchaseResponse(
@@ -241,7 +311,7 @@ async def settle_sale(
         points_redeemed=spent,
         points_liability_delta=earned - spent,
     )
-    await upgrade_tier(change, rules, now=now)
+    await upgrade_tier(change, rules, spend=buyer.spend_before + paid)
     context: dict[str, Any] = {
         "purchase_id": str(purchase_id),
         "store_id": str(sale.store_id),
@@ -251,6 +321,14 @@ async def settle_sale(
     _, envelopes = await change.finish(context=context)
     envelopes += await record_store_activity(
         store_id=sale.store_id,
+        move=DayMove(
+            sales=1,
+            sales_amount=paid,
+            points_earned=earned,
+            points_redeemed=spent,
+            visitor=sale.member_id,
+        ),
+        day=utc_day(now),
         sale={
             "purchase_id": str(purchase_id),
             "terminal_id": str(sale.terminal_id) if sale.terminal_id else None,
@@ -267,12 +345,47 @@ async def settle_sale(
     return response, envelopes
 
 
-async def upgrade_tier(change: AccountChange, rules: ProgramRules, *, now: datetime) -> None:
+async def upgrade_tier(change: AccountChange, rules: ProgramRules, *, spend: int) -> None:
+    """Move the tier up if ``spend`` (qualifying, this sale included) reached a higher one."""
     member_id = change.account.member_id
-    reached = tier_for(await qualifying_spend(member_id, rules, now=now), rules)
+    reached = tier_for(spend, rules)
     if rank(reached) > rank(change.account.tier):
         await set_tier(member_id, reached)
         change.event("tier.changed", {"from": change.account.tier, "to": reached})
+
+
+_LOCK_BUYER = """
+SELECT a.id, a.available, a.pending, a.held, m.tier, m.birth_date,
+       s.visits, s.last_visit_at, s.category_counts, s.stamps,
+       (SELECT COALESCE(SUM(paid_amount - paid_amount * refunded_amount / amount), 0)::bigint
+        FROM purchase WHERE member = {} AND created_at > {}) AS spend
+FROM account a JOIN member m ON m.id = a.member LEFT JOIN member_stats s ON s.member = a.member
+WHERE a.member = {}
+FOR UPDATE OF a
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Buyer:
+    account: LockedAccount
+    shopper: Shopper
+    spend_before: int  # qualifying spend inside the tier window, before this sale
+
+
+async def lock_buyer(member_id: uuid.UUID, *, since: datetime) -> Buyer:
+    """``lock_account`` plus what the sale needs to know of the member, in one round trip:
+    the tier and stats campaigns target, and the spend that decides an upgrade."""
+    rows = await Purchase.raw(_LOCK_BUYER, member_id, since, member_id)
+    if not rows:
+        raise MemberNotFound(f"member {member_id} has no account")
+    row = rows[0]
+    account = LockedAccount(
+        id=row["id"],
+        member_id=member_id,
+        tier=row["tier"],
+        balance=Balance(available=row["available"], pending=row["pending"], held=row["held"]),
+    )
+    return Buyer(account=account, shopper=shopper_from(member_id, row), spend_before=row["spend"])
 
 
 def check_items(items: list[PurchaseItem], amount: int) -> None:

@@ -24,7 +24,7 @@ from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import rules_at
 from backend.members.schemas import Balance
 from backend.payments.schemas import Amount
-from backend.stores.events import record_store_activity
+from backend.stores.events import DayMove, record_store_activity, utc_day
 from db.ids import new_id
 from db.tables import PointLot, Purchase, Refund
 from realtime.publisher import EventPublisher, Outgoing
@@ -129,7 +129,17 @@ async def _refund(
     _, envelopes = await change.finish(
         context={"purchase_id": str(purchase.id), "refund_id": str(refund_id)}
     )
-    envelopes += await record_store_activity(store_id=purchase.store, sale=None, now=now)
+    paid_share = (  # of the refunded gross, what had been paid (the day's figures count paid)
+        refunded * purchase.paid_amount // purchase.amount
+        - purchase.refunded_amount * purchase.paid_amount // purchase.amount
+    )
+    envelopes += await record_store_activity(
+        store_id=purchase.store,
+        move=DayMove(points_reversed=reverse, refunded_amount=paid_share),
+        day=utc_day(purchase.created_at),
+        sale=None,
+        now=now,
+    )
     response = RefundResponse(
         refund_id=refund_id,
         purchase_id=purchase.id,

@@ -3,63 +3,171 @@
 Written in the sale's transaction like member events (the store row's ``last_event_seq``
 gives the gapless seq, so sales in one store serialize on that row until commit), published
 after commit. Days are UTC days.
+
+A store's figures are counters (``store_day``) that each sale and refund moves, so the whole
+store part of a sale is one statement whatever the day's volume: counting the visitor,
+moving the day, taking the seqs and storing both events.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
+import msgspec
+
 from backend.loyalty.events import encode_stored
-from db.tables import Store, StoreEvent
+from db.ids import new_id
+from db.tables import StoreDay, StoreEvent
 from realtime.channels import store_stream
 from realtime.protocol import EventEnvelope, encode, utc_now
 from realtime.publisher import Outgoing
 
-_TODAY = """
-SELECT COUNT(*)::bigint AS sales,
-       COALESCE(SUM(paid_amount), 0)::bigint AS sales_amount,
-       COALESCE(SUM(points_earned), 0)::bigint AS points_earned,
-       COALESCE(SUM(points_redeemed), 0)::bigint AS points_redeemed,
-       COALESCE(SUM(points_reversed), 0)::bigint AS points_reversed,
-       COALESCE(SUM(refunded_amount * paid_amount / amount), 0)::bigint AS refunded_amount,
-       COUNT(DISTINCT p.member)::bigint AS active_members,
-       COUNT(DISTINCT p.member) FILTER (WHERE m.created_at >= {})::bigint AS new_members
-FROM purchase p JOIN member m ON m.id = p.member
-WHERE p.store = {} AND p.created_at >= {}
+FIGURES = (
+    "sales",
+    "sales_amount",
+    "points_earned",
+    "points_redeemed",
+    "points_reversed",
+    "refunded_amount",
+    "active_members",
+    "new_members",
+)
+
+_MOVE_DAY = """
+WITH visitor AS (
+    INSERT INTO store_day_member (id, store, day, member)
+    SELECT {}, {}, {}, {}::uuid WHERE {}::uuid IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING member
+), moved AS (
+    INSERT INTO store_day AS d (id, store, day, sales, sales_amount, points_earned,
+                                points_redeemed, points_reversed, refunded_amount,
+                                active_members, new_members)
+    SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, COUNT(v.member),
+           COUNT(v.member) FILTER (WHERE (m.created_at AT TIME ZONE 'UTC')::date = {})
+    FROM (SELECT 1) AS one
+    LEFT JOIN visitor v ON true LEFT JOIN member m ON m.id = v.member
+    ON CONFLICT (store, day) DO UPDATE SET
+        sales = d.sales + EXCLUDED.sales,
+        sales_amount = d.sales_amount + EXCLUDED.sales_amount,
+        points_earned = d.points_earned + EXCLUDED.points_earned,
+        points_redeemed = d.points_redeemed + EXCLUDED.points_redeemed,
+        points_reversed = d.points_reversed + EXCLUDED.points_reversed,
+        refunded_amount = d.refunded_amount + EXCLUDED.refunded_amount,
+        active_members = d.active_members + EXCLUDED.active_members,
+        new_members = d.new_members + EXCLUDED.new_members
+    RETURNING d.*
+), numbered AS (
+    UPDATE store SET last_event_seq = last_event_seq + cardinality({}::text[])
+    WHERE id = {}
+    RETURNING last_event_seq
+), stored AS (
+    INSERT INTO store_event (id, store, seq, type, data, created_at)
+    SELECT e.id, {}, numbered.last_event_seq - cardinality({}::text[]) + e.n, e.type,
+           COALESCE(e.data::jsonb, jsonb_build_object(
+               'store_id', moved.store::text, 'day', moved.day::text,
+               'sales', moved.sales, 'sales_amount', moved.sales_amount,
+               'points_earned', moved.points_earned, 'points_redeemed', moved.points_redeemed,
+               'points_reversed', moved.points_reversed,
+               'refunded_amount', moved.refunded_amount,
+               'active_members', moved.active_members, 'new_members', moved.new_members)),
+           {}
+    FROM numbered, moved,
+         unnest({}::uuid[], {}::text[], {}::text[]) WITH ORDINALITY AS e(id, type, data, n)
+)
+SELECT moved.*, numbered.last_event_seq FROM moved, numbered
 """
 
 
-async def append_store_event(*, store_id: uuid.UUID, type: str, data: dict[str, Any]) -> Outgoing:
-    rows = (
-        await Store.update({Store.last_event_seq: Store.last_event_seq + 1})
-        .where(Store.id == store_id)
-        .returning(Store.last_event_seq)
-    )
-    envelope = EventEnvelope(type=type, seq=rows[0]["last_event_seq"], ts=utc_now(), data=data)
-    await StoreEvent(
-        store=store_id, seq=envelope.seq, type=type, data=data, created_at=envelope.ts
-    ).save()
-    return store_stream(str(store_id)), encode(envelope)
+@dataclass(frozen=True, slots=True)
+class DayMove:
+    """What one sale or refund adds to its store's figures of the day it belongs to."""
+
+    sales: int = 0
+    sales_amount: int = 0
+    points_earned: int = 0
+    points_redeemed: int = 0
+    points_reversed: int = 0
+    refunded_amount: int = 0
+    visitor: uuid.UUID | None = None  # the buyer, counted once per store and day
+
+
+def utc_day(at: datetime) -> date:
+    return at.astimezone(UTC).date()
+
+
+def figures_of(store_id: uuid.UUID, day: date, row: dict[str, Any] | None) -> dict[str, Any]:
+    """The data of ``stats.updated`` and of GET .../stats (zeros before the first sale)."""
+    counts = {name: int(row[name]) if row else 0 for name in FIGURES}
+    return {"store_id": str(store_id), "day": day.isoformat(), **counts}
 
 
 async def todays_figures(store_id: uuid.UUID, *, now: datetime) -> dict[str, Any]:
-    start = datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
-    row = (await Store.raw(_TODAY, start, store_id, start))[0]
-    return {"store_id": str(store_id), "day": start.date().isoformat(), **dict(row)}
+    day = utc_day(now)
+    row = (
+        await StoreDay.select(*(getattr(StoreDay, name) for name in FIGURES))
+        .where((StoreDay.store == store_id) & (StoreDay.day == day))
+        .first()
+    )
+    return figures_of(store_id, day, row)
 
 
 async def record_store_activity(
-    *, store_id: uuid.UUID, sale: dict[str, Any] | None, now: datetime
+    *,
+    store_id: uuid.UUID,
+    move: DayMove,
+    day: date,
+    sale: dict[str, Any] | None,
+    now: datetime,
 ) -> list[Outgoing]:
-    """``sale.completed`` (when there is a sale) and ``stats.updated`` for the store."""
-    events = []
+    """Move ``day``'s figures; store ``sale.completed`` (when there is a sale) and, when the
+    day is today, ``stats.updated``. Returns the encoded events to publish after commit."""
+    events: list[tuple[str, str | None]] = []
     if sale is not None:
-        events.append(await append_store_event(store_id=store_id, type="sale.completed", data=sale))
-    figures = await todays_figures(store_id, now=now)
-    events.append(await append_store_event(store_id=store_id, type="stats.updated", data=figures))
-    return events
+        events.append(("sale.completed", msgspec.json.encode(sale).decode()))
+    if day == utc_day(now):
+        events.append(("stats.updated", None))  # its data is the day's row, made in SQL
+    types = [type for type, _ in events]
+    at = utc_now()
+    rows = await StoreEvent.raw(
+        _MOVE_DAY,
+        new_id(),
+        store_id,
+        day,
+        move.visitor,
+        move.visitor,
+        new_id(),
+        store_id,
+        day,
+        move.sales,
+        move.sales_amount,
+        move.points_earned,
+        move.points_redeemed,
+        move.points_reversed,
+        move.refunded_amount,
+        day,
+        types,
+        store_id,
+        store_id,
+        types,
+        at,
+        [new_id() for _ in events],
+        types,
+        [data for _, data in events],
+    )
+    row = rows[0]
+    first_seq = int(row["last_event_seq"]) - len(events) + 1
+    stream = store_stream(str(store_id))
+    envelopes: list[Outgoing] = []
+    for i, type in enumerate(types):
+        data = sale if type == "sale.completed" else figures_of(store_id, day, row)
+        assert data is not None
+        envelope = EventEnvelope(type=type, seq=first_seq + i, ts=at, data=data)
+        envelopes.append((stream, encode(envelope)))
+    return envelopes
 
 
 async def store_events_after(store_id: uuid.UUID, after_seq: int, *, limit: int) -> list[bytes]:
