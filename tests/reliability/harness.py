@@ -137,9 +137,10 @@ class AppProcess:
                 self.process.wait()
         self._log_file.close()
 
-    def log_text(self) -> str:
+    def log_text(self, tail: int = 4000) -> str:
+        """The end of its stderr (``tail=0``: all of it)."""
         self._log_file.flush()
-        return self.log.read_text()[-4000:]
+        return self.log.read_text()[-tail:]
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -417,6 +418,49 @@ class Watchers:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def kill_between_commit_and_publish(
+    app: AppProcess, database_url: str, redis_url: str, prefix: str, *, tries: int = 60
+) -> dict[str, range]:
+    """SIGKILL ``app`` at a moment when it has committed member events it has not published
+    yet, if one comes within ``tries``: freeze it (SIGSTOP), compare each member's newest
+    committed seq with the newest one published (what the relay compares too), and kill it
+    there, or let it run a moment more (SIGCONT) and look again. Return the members caught
+    that way with the seqs committed and not published; the process is dead either way."""
+    from redis.asyncio import Redis
+
+    from realtime.publisher import EventPublisher
+
+    redis = Redis.from_url(redis_url)
+    publisher = EventPublisher(redis=redis, prefix=prefix)
+    connection = await asyncpg.connect(database_url)
+    caught: dict[str, range] = {}
+    try:
+        for _ in range(tries):
+            app.signal(signal.SIGSTOP)
+            await asyncio.sleep(0.05)  # what it had already sent reaches PostgreSQL and Redis
+            committed = {
+                str(r["member"]): int(r["last_event_seq"])
+                for r in await connection.fetch(
+                    "SELECT member, last_event_seq FROM account WHERE last_event_seq > 0"
+                )
+            }
+            published = await publisher.published_seqs(list(committed))
+            caught = {
+                m: range((published[m] or 0) + 1, seq + 1)
+                for m, seq in committed.items()
+                if seq > (published[m] or 0)
+            }
+            if caught:
+                break
+            app.signal(signal.SIGCONT)
+            await asyncio.sleep(random.uniform(0.005, 0.05))
+    finally:
+        app.kill()
+        await connection.close()
+        await redis.aclose()
+    return caught
 
 
 # --- the audit ------------------------------------------------------------------------------

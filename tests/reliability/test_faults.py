@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 import tempfile
 import time
@@ -31,10 +32,12 @@ from tests.reliability.harness import (
     AppProcess,
     Seeded,
     Tills,
+    Watchers,
     app_env,
     astrocoffee,
     attempts,
     audit,
+    kill_between_commit_and_publish,
     points_said,
     report,
     seed,
@@ -168,5 +171,66 @@ async def test_postgres_restarted_under_load_fails_fast_and_every_retry_counts_o
         ready_again_after_s=round(recovered_s, 2),
         ledger_entries=books.ledger_entries,
         member_events_checked=books.member_events,
+        points_lost=said - books.points_owed,
+    )
+
+
+async def test_app_process_killed_mid_load_retries_count_once_and_phones_get_every_event(
+    world: World,
+) -> None:
+    """One of two serve processes is SIGKILLed while it sells, frozen first at a moment when
+    it has committed events it has not published: the tills retry with the same keys on the
+    other process and each key makes exactly one purchase; the members' phones, connected to
+    the survivor, get every committed event, the orphaned ones through the relay that the
+    maintenance loop runs (``backend/loyalty/relay.py``)."""
+    relay_every = {"ASTROCOFFEE_MAINTENANCE_INTERVAL_S": "1"}
+    doomed = await world.serve(**relay_every)
+    survivor = await world.serve(**relay_every, ASTROCOFFEE_LOG_LEVEL="INFO")
+    phones = Watchers(survivor.ws_url, world.seeded.members)
+    await phones.start()
+    try:
+        tills = Tills(
+            [doomed.base_url, survivor.base_url], world.seeded, PURCHASES, deadline_s=DEADLINE_S
+        )
+        load = asyncio.create_task(tills.run())
+        await tills.reached(0.4)
+        caught = await kill_between_commit_and_publish(
+            doomed, world.database_url, world.redis.url, world.env["ASTROCOFFEE_REDIS_PREFIX"]
+        )
+        tills.retired |= set(caught)  # so that only the relay can tell their phones
+        await load
+        books = await audit(world.database_url, world.env, tills.calls)
+        delivered = await phones.received(books.last_seqs, timeout_s=30)
+        missing = {
+            m: sorted(set(range(1, last + 1)) - set(phones.seqs[m]))
+            for m, last in books.last_seqs.items()
+            if phones.seqs[m] != list(range(1, last + 1))
+        }
+        assert delivered and missing == {}, f"phones missed events: {missing}"
+        assert phones.resyncs == 0
+    finally:
+        await phones.stop()
+
+    sent = attempts(tills.calls)
+    no_answer = [a for a in sent if a.status is None]
+    assert 1 <= len(no_answer) <= TILLS, "only the requests in flight at the kill go unanswered"
+    others = {(a.status, a.code) for a in sent if a.status not in (None, 200, 201)}
+    assert others <= {(409, "idempotent_request_in_progress")}
+    relayed = sum(int(n) for n in re.findall(r"events_relayed=(\d+)", survivor.log_text(0)))
+    orphaned = {m: seqs for m, seqs in caught.items() if books.last_seqs[m] == seqs[-1]}
+    if orphaned:  # nothing was committed for them after the kill: only the relay could tell
+        assert relayed >= len(orphaned)
+    said = points_said(tills.calls)
+    assert books.points_owed == said
+    report(
+        "app_process_sigkill",
+        purchases=len(tills.calls),
+        requests_sent=len(sent),
+        unpublished_events_at_kill=sum(len(seqs) for seqs in caught.values()),
+        unanswered_at_kill=len(no_answer),
+        retried_elsewhere=sum(1 for c in tills.calls if any(a.status is None for a in c.attempts)),
+        events_relayed=relayed,
+        phones=len(phones.clients),
+        member_events_checked=sum(len(s) for s in phones.seqs.values()),
         points_lost=said - books.points_owed,
     )
