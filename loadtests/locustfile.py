@@ -29,8 +29,21 @@ What is reported besides the HTTP requests:
 * ``WSSEQ <stream>``: a failure when a stream's ``seq`` does not go up by exactly one;
   ``WSERR <kind>``: an error frame, or a frame that is not JSON.
 
+Connection churn (off unless asked for; ``make soak`` turns it on, ``make loadtest`` does not):
+
+* ``LOADTEST_CHURN_S`` = S > 0: every phone, about every S seconds (uniformly 0.5 S to 1.5 S),
+  closes its socket (half of the time abruptly, with no close frame, like a phone losing its
+  network) and its HTTP connection, logs out (``POST /v1/auth/logout``), logs in again with a one-time code
+  (``POST /v1/auth/otp`` and ``/v1/auth/token``, the code being ``ASTROCOFFEE_DEV_OTP_CODE``,
+  which the server must be started with) and reopens the socket, resuming from the last seq
+  it saw: what it missed comes as ``WS-replay`` and must keep every stream's seq gapless.
+* ``LOADTEST_TILL_DROP`` = a share (e.g. 0.05): that share of a till's task runs starts
+  without its keep-alive connection: half of them close it on the client side before the
+  first request, the other half send that request with ``Connection: close``.
+
 Environment: ``LOADTEST_CREDENTIALS`` (default ``loadtests/.credentials.json``, written by
-``python -m loadtests.seed``), ``LOADTEST_TARGETS`` (default ``loadtests/targets.toml``) and,
+``python -m loadtests.seed``), ``LOADTEST_TARGETS`` (default ``loadtests/targets.toml``),
+``LOADTEST_PUSH_DEADLINE_MS`` (default: the targets' ``push_deadline_ms``) and,
 for a distributed run, ``LOADTEST_WORKERS`` = the number of worker processes, so that each
 worker signs in as its own share of the members (a refresh token must not be rotated by two
 processes). ``python -m loadtests.run`` starts everything; see its docstring for
@@ -63,9 +76,16 @@ TARGETS = tomllib.loads(
     Path(os.environ.get("LOADTEST_TARGETS", HERE / "targets.toml")).read_text(encoding="utf-8")
 )
 RUN: dict[str, Any] = TARGETS["run"]
-PUSH_DEADLINE_MS = float(TARGETS["targets"]["push_deadline_ms"])
+PUSH_DEADLINE_MS = float(
+    os.environ.get("LOADTEST_PUSH_DEADLINE_MS") or TARGETS["targets"]["push_deadline_ms"]
+)
 CREDENTIALS = Path(os.environ.get("LOADTEST_CREDENTIALS", HERE / ".credentials.json"))
 WORKERS = max(1, int(os.environ.get("LOADTEST_WORKERS", "1")))
+CHURN_S = float(os.environ.get("LOADTEST_CHURN_S") or 0)  # 0: phones never churn
+TILL_DROP = float(os.environ.get("LOADTEST_TILL_DROP") or 0)  # 0: tills keep their connection
+OTP_CODE = os.environ.get("ASTROCOFFEE_DEV_OTP_CODE", "")
+if CHURN_S > 0 and not OTP_CODE:
+    raise RuntimeError("LOADTEST_CHURN_S needs ASTROCOFFEE_DEV_OTP_CODE (the server's too)")
 PUSH_NAME = "purchase -> balance.updated"
 log = logging.getLogger("loadtests")
 # Who buys what, and when: a load generator, not cryptography.
@@ -151,6 +171,8 @@ def fire(
 def problem(response: Any) -> str:
     """A failed answer in few words: status and the problem's ``code`` (RFC 9457), so that
     Locust counts the same failure once however many ids its text names."""
+    if response.status_code == 0 and getattr(response, "error", None) is not None:
+        return f"0 (no answer): {response.error!r:.200}"
     try:
         body = response.json()
     except Exception:
@@ -188,6 +210,13 @@ def pushed(environment: Any, purchase_id: str, latency_ms: float) -> None:
         _settle(environment, latency_ms)
     else:  # the push beat the HTTP response, or another process made the sale
         Shared.pushed[purchase_id] = (latency_ms, time.monotonic())
+
+
+def forget_expected(member_id: str) -> None:
+    """The member's socket closes on purpose: its pending pushes are not to be waited for."""
+    for purchase_id, (_, _, member) in list(Shared.expected.items()):
+        if member == member_id:
+            Shared.expected.pop(purchase_id, None)
 
 
 def _settle(environment: Any, latency_ms: float) -> None:
@@ -295,13 +324,17 @@ class Stream:
         self.reader = gevent.spawn(self._read)
         return True
 
-    def close(self) -> None:
+    def close(self, *, abrupt: bool = False) -> None:
+        """Close the socket: with a close frame, or (``abrupt``) just the TCP connection."""
         self.closing = True
         if self.reader is not None:
             self.reader.kill(block=True, timeout=2)
         if self.ws is not None:
             with contextlib.suppress(Exception):  # closing anyway
-                self.ws.close(timeout=1)
+                if abrupt:
+                    self.ws.shutdown()
+                else:
+                    self.ws.close(timeout=1)
 
     def _read(self) -> None:
         while not self.closing:
@@ -449,6 +482,7 @@ class MobileMember(TokenUser):
     member: dict[str, Any] | None = None
     stream: Stream | None = None
     activated: set[str]
+    churn_at = 0.0  # monotonic time of the next close, log out, log in, reopen
 
     def on_start(self) -> None:
         Shared.load(self.environment)
@@ -463,6 +497,8 @@ class MobileMember(TokenUser):
         self.ensure_token()
         self.stream = Stream(self, "member")
         self.stream.start()
+        if CHURN_S > 0:
+            self.next_churn()
 
     def on_stop(self) -> None:
         if self.member is None:
@@ -491,19 +527,95 @@ class MobileMember(TokenUser):
         if self.member is not None:
             Shared.followed.pop(self.member["id"], None)
 
+    # -- connection churn (LOADTEST_CHURN_S) ------------------------------------------------
+
+    def next_churn(self) -> None:
+        self.churn_at = time.monotonic() + RNG.uniform(0.5, 1.5) * CHURN_S
+
+    def prepare(self) -> None:
+        """Before every task run: churn when it is due, then a token that is not expiring."""
+        self.churn_if_due()
+        self.ensure_token()
+
+    def churn_if_due(self) -> None:
+        if CHURN_S > 0 and time.monotonic() >= self.churn_at:
+            self.churn()
+
+    def churn(self) -> None:
+        """Like a phone that loses its network or is signed out: close the socket, log out,
+        log in again with a one-time code, reopen the socket and resume where it was."""
+        assert self.member is not None
+        self.next_churn()
+        old = self.stream
+        self.stream_dropped()
+        forget_expected(self.member["id"])
+        if old is not None:
+            old.close(abrupt=RNG.random() < 0.5)
+        # The app comes back with no connection left: its idle keep-alive connection would
+        # have outlived the server's keep-alive timeout anyway (a POST is not retried).
+        self.client.client.close()
+        self.ensure_token()
+        with self.client.post(
+            "/v1/auth/logout",
+            headers=self.bearer(),
+            name="/v1/auth/logout",
+            catch_response=True,
+        ) as response:
+            if response.status_code != 204:
+                response.failure(problem(response))
+            else:
+                response.success()
+        if not self.log_in():
+            self.churn_at = time.monotonic() + 5  # try again soon; requests fail meanwhile
+            return
+        fresh = Stream(self, "member")
+        if old is not None:
+            fresh.seqs = dict(old.seqs)  # resume: the missed events come as replays
+        self.stream = fresh
+        fresh.start()
+
+    def log_in(self) -> bool:
+        assert self.member is not None
+        phone = self.member["phone"]
+        with self.client.post(
+            "/v1/auth/otp", json={"phone": phone}, name="/v1/auth/otp", catch_response=True
+        ) as response:
+            if response.status_code != 202:
+                response.failure(problem(response))
+                return False
+            response.success()
+        with self.client.post(
+            "/v1/auth/token",
+            json={"phone": phone, "code": OTP_CODE},
+            name="/v1/auth/token",
+            catch_response=True,
+        ) as response:
+            if response.status_code != 200:
+                response.failure(problem(response))
+                return False
+            body = response.json()
+            response.success()
+        self.access_token = body["access_token"]
+        self.refresh_token = body["refresh_token"]
+        self.access_expires_at = time.time() + int(body["expires_in"])
+        self.tokens_changed()
+        return True
+
+    # -- tasks ------------------------------------------------------------------------------
+
     @task(5)
     def me(self) -> None:
-        self.ensure_token()
+        self.prepare()
         self.get_json("/v1/me", "/v1/me")
 
     @task(3)
     def transactions(self) -> None:
-        self.ensure_token()
+        self.prepare()
         self.get_json("/v1/me/transactions?limit=20", "/v1/me/transactions")
 
     @task(2)
     def offers(self) -> None:
-        self.ensure_token()
+        self.prepare()
         body = self.get_json("/v1/me/offers", "/v1/me/offers")
         if not body:
             return
@@ -530,6 +642,7 @@ class MobileMember(TokenUser):
 
     @task(1)
     def rotate(self) -> None:
+        self.churn_if_due()
         if RNG.random() < float(RUN["member"]["refresh_share"]):
             self.refresh()
         else:
@@ -586,6 +699,7 @@ class PosTerminal(FastHttpUser):
     store: dict[str, Any]
     terminal: dict[str, Any]
     sales: list[dict[str, Any]]  # this till's purchases: id, amount, refunded so far
+    close_next = False  # LOADTEST_TILL_DROP: the next request says Connection: close
 
     def on_start(self) -> None:
         credentials = Shared.load(self.environment)
@@ -601,6 +715,11 @@ class PosTerminal(FastHttpUser):
 
     @task
     def serve_customer(self) -> None:
+        if TILL_DROP > 0 and RNG.random() < TILL_DROP:
+            if RNG.random() < 0.5:
+                self.client.client.close()  # the till drops its idle keep-alive connection
+            else:
+                self.close_next = True  # or asks the server to close it after the answer
         action = RNG.choices(self.actions, self.action_weights)[0]
         if action == "refund" and self.sales:
             self.refund()
@@ -655,6 +774,9 @@ class PosTerminal(FastHttpUser):
 
     def post(self, path: str, body: dict[str, Any], name: str, expect: int) -> Any:
         headers = {"X-Api-Key": self.terminal["key"], "Idempotency-Key": uuid.uuid4().hex}
+        if self.close_next:
+            headers["Connection"] = "close"
+            self.close_next = False
         with self.client.post(
             path, json=body, headers=headers, name=name, catch_response=True
         ) as response:

@@ -49,6 +49,8 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -328,17 +330,27 @@ class CpuWatch:
         times = process.cpu_times()
         return float(times.user + times.system + times.children_user + times.children_system)
 
-    def follow(self, process: subprocess.Popen[bytes], *, limit_s: float) -> None:
-        """Wait for Locust, sampling its CPU time (unreadable once it has exited)."""
+    def follow(
+        self,
+        process: subprocess.Popen[bytes],
+        *,
+        limit_s: float,
+        every_second: Callable[[float], None] | None = None,
+    ) -> None:
+        """Wait for Locust, sampling its CPU time (unreadable once it has exited); call
+        ``every_second`` with the seconds since the start about once a second meanwhile."""
         handle = self._psutil.Process(process.pid)
         while process.poll() is None:
-            if time.monotonic() - self._started > limit_s:
+            elapsed = time.monotonic() - self._started
+            if elapsed > limit_s:
                 print(f"locust ran past {limit_s:.0f} s and was stopped", file=sys.stderr)
                 process.terminate()
                 process.wait(timeout=30)
                 break
             with contextlib.suppress(self._psutil.Error):
                 self._locust = self._cpu(handle)
+            if every_second is not None:
+                every_second(elapsed)
             time.sleep(1)
         self._wall = time.monotonic() - self._started
         self._server_end = self._cpu(self._server)
@@ -427,18 +439,205 @@ def ledger_verify(env: dict[str, str]) -> tuple[bool, str]:
     return done.returncode == 0, detail
 
 
+class SetupError(RuntimeError):
+    """The run could not be set up (migrations, seed, server): exit status 2."""
+
+
+def locust_executable() -> str | None:
+    """The venv's ``locust`` (the ``load`` extra), or None with the reason printed."""
+    locust = str(Path(sys.executable).with_name("locust"))
+    if Path(locust).exists():
+        return locust
+    print(
+        "Locust is not installed in this environment: `make loadtest` and `make soak` "
+        "install it (pip install -c constraints.txt -e '.[load]')",
+        file=sys.stderr,
+    )
+    return None
+
+
+def console_script() -> str:
+    return str(Path(sys.executable).with_name("astrocoffee"))
+
+
+@dataclass
+class Stage:
+    """The database and Redis prefix of one run, migrated and seeded, and the environment
+    that the server, the seed, Locust and ``ledger verify`` share."""
+
+    database: str
+    redis_url: str
+    redis_prefix: str
+    env: dict[str, str]
+    credentials: Path
+    fresh: bool  # made for this run: dropped, and its Redis keys deleted, by clean_up()
+
+
+def prepare_stage(
+    settings: Any,
+    run_cfg: dict[str, Any],
+    *,
+    no_seed: bool = False,
+    credentials: Path = CREDENTIALS,
+    extra_env: dict[str, str] | None = None,
+) -> Stage:
+    """A fresh database (or, with ``no_seed``, the environment's), migrated and seeded, with
+    a secret key and Redis prefix of its own. Raises SetupError; nothing is left behind then."""
+    from loadtests.bench_ws import prepare_database
+
+    assert settings.database_url and settings.redis_url
+    if no_seed:
+        if not credentials.exists():
+            raise SetupError(f"--no-seed needs {credentials}")
+        database, secret, redis_prefix = (
+            settings.database_url,
+            settings.secret_key,
+            settings.redis_prefix,
+        )
+    else:
+        database = asyncio.run(prepare_database(settings.database_url))
+        secret = secrets.token_urlsafe(40)
+        redis_prefix = f"loadtest-{secrets.token_hex(3)}:"
+    env = {
+        **os.environ,
+        "PICCOLO_CONF": "db.piccolo_conf",
+        "DATABASE_URL": database,
+        "REDIS_URL": settings.redis_url,
+        "ASTROCOFFEE_SECRET_KEY": secret,
+        "ASTROCOFFEE_REDIS_PREFIX": redis_prefix,
+        "ASTROCOFFEE_LOG_LEVEL": "WARNING",
+        "ASTROCOFFEE_AUTH_RATE_LIMIT_PER_MINUTE": "1000000",
+        "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "1000000",
+        **(extra_env or {}),
+    }
+    stage = Stage(
+        database=database,
+        redis_url=settings.redis_url,
+        redis_prefix=redis_prefix,
+        env=env,
+        credentials=credentials,
+        fresh=not no_seed,
+    )
+    try:
+        migrate = subprocess.run(  # noqa: S603 - our own console script
+            [console_script(), "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        if migrate.returncode != 0:
+            raise SetupError(f"astrocoffee migrate failed:\n{migrate.stderr[-2000:]}")
+        if not no_seed:
+            seeded = subprocess.run(  # noqa: S603 - this interpreter
+                [
+                    sys.executable,
+                    "-m",
+                    "loadtests.seed",
+                    "--members",
+                    str(run_cfg["members"]),
+                    "--stores",
+                    str(run_cfg["stores"]),
+                    "--terminals-per-store",
+                    str(run_cfg["terminals_per_store"]),
+                    "--starting-points",
+                    str(run_cfg["starting_points"]),
+                    "--out",
+                    str(credentials),
+                ],
+                env=env,
+                cwd=ROOT,
+                timeout=600,
+                check=False,
+            )
+            if seeded.returncode != 0:
+                raise SetupError(f"python -m loadtests.seed exited with {seeded.returncode}")
+    except BaseException:
+        clean_up(settings, stage)
+        raise
+    return stage
+
+
+def clean_up(settings: Any, stage: Stage, *, keep: bool = False) -> None:
+    """Drop a fresh stage's database and Redis keys (``keep``: say where they are)."""
+    from loadtests.bench_ws import drop_database
+
+    if not stage.fresh:
+        return
+    if keep:
+        print(f"kept the database: {stage.database} (Redis prefix {stage.redis_prefix})")
+        return
+    asyncio.run(drop_database(settings.database_url, stage.database))
+    forget_prefix(stage.redis_url, stage.redis_prefix)
+
+
+def start_server(
+    stage: Stage, *, port: int, workers: int, log_path: Path
+) -> subprocess.Popen[bytes]:
+    """``astrocoffee serve`` on 127.0.0.1:port, logging to ``log_path``, once ready."""
+    with log_path.open("wb") as server_log:
+        server = subprocess.Popen(  # noqa: S603 - our own console script
+            [
+                console_script(),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            env=stage.env,
+            cwd=ROOT,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_ready(port, server)
+    except BaseException:
+        stop(server)
+        raise
+    return server
+
+
+def locust_command(
+    locust: str, run_cfg: dict[str, Any], *, port: int, prefix_path: Path, log_path: Path
+) -> list[str]:
+    """Headless Locust writing HTML, CSV and JSON reports beside ``prefix_path``."""
+    return [
+        locust,
+        "-f",
+        LOCUSTFILE,
+        "--headless",
+        "-u",
+        str(run_cfg["users"]),
+        "-r",
+        str(run_cfg["spawn_rate"]),
+        "-t",
+        str(run_cfg["duration"]),
+        "--stop-timeout",
+        "10",
+        "--host",
+        f"http://127.0.0.1:{port}",
+        "--html",
+        f"{prefix_path}.html",
+        "--csv",
+        str(prefix_path),
+        "--json-file",
+        str(prefix_path),
+        "--logfile",
+        str(log_path),
+    ]
+
+
 def run(args: argparse.Namespace, config: dict[str, Any]) -> int:
     from backend.servers import ensure_servers
     from backend.settings import load_settings
-    from loadtests.bench_ws import drop_database, free_port, prepare_database
+    from loadtests.bench_ws import free_port
 
-    locust = str(Path(sys.executable).with_name("locust"))
-    if not Path(locust).exists():
-        print(
-            "loadtests.run: Locust is not installed in this environment: `make loadtest` "
-            "installs it (pip install -c constraints.txt -e '.[load]')",
-            file=sys.stderr,
-        )
+    locust = locust_executable()
+    if locust is None:
         return 2
     run_cfg = config["run"]
     duration = str(run_cfg["duration"])
@@ -450,7 +649,6 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> int:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S")
     prefix_path = REPORTS / f"loadtest-{stamp}"
     REPORTS.mkdir(parents=True, exist_ok=True)
-    script = str(Path(sys.executable).with_name("astrocoffee"))
     server: subprocess.Popen[bytes] | None = None
     port = free_port()
     weights = run_cfg["weights"]
@@ -466,106 +664,23 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> int:
     print(f"load test {stamp}: {setup}", flush=True)
     if mobile > run_cfg["members"]:
         print(f"warning: ~{mobile:.0f} MobileMember users but {run_cfg['members']} members")
-    if args.no_seed:
-        database, secret, redis_prefix = (
-            settings.database_url,
-            settings.secret_key,
-            settings.redis_prefix,
-        )
-        if not CREDENTIALS.exists():
-            print(
-                f"loadtests.run: --no-seed needs {CREDENTIALS.relative_to(ROOT)}", file=sys.stderr
-            )
-            return 2
-    else:
-        database = asyncio.run(prepare_database(settings.database_url))
-        secret = secrets.token_urlsafe(40)
-        redis_prefix = f"loadtest-{secrets.token_hex(3)}:"
-    env = {
-        **os.environ,
-        "PICCOLO_CONF": "db.piccolo_conf",
-        "DATABASE_URL": database,
-        "REDIS_URL": settings.redis_url,
-        "ASTROCOFFEE_SECRET_KEY": secret,
-        "ASTROCOFFEE_REDIS_PREFIX": redis_prefix,
-        "ASTROCOFFEE_LOG_LEVEL": "WARNING",
-        "ASTROCOFFEE_AUTH_RATE_LIMIT_PER_MINUTE": "1000000",
-        "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "1000000",
-    }
     try:
-        migrate = subprocess.run(  # noqa: S603 - our own console script
-            [script, "migrate"], env=env, capture_output=True, text=True, check=False, timeout=300
+        stage = prepare_stage(settings, run_cfg, no_seed=args.no_seed)
+    except SetupError as exc:
+        print(f"loadtests.run: {exc}", file=sys.stderr)
+        return 2
+    env = stage.env
+    try:
+        server = start_server(
+            stage,
+            port=port,
+            workers=run_cfg["server_workers"],
+            log_path=prefix_path.with_name(prefix_path.name + "-server.log"),
         )
-        if migrate.returncode != 0:
-            print(migrate.stderr[-2000:], file=sys.stderr)
-            return 2
-        if not args.no_seed:
-            seeded = subprocess.run(  # noqa: S603 - this interpreter
-                [
-                    sys.executable,
-                    "-m",
-                    "loadtests.seed",
-                    "--members",
-                    str(run_cfg["members"]),
-                    "--stores",
-                    str(run_cfg["stores"]),
-                    "--terminals-per-store",
-                    str(run_cfg["terminals_per_store"]),
-                    "--starting-points",
-                    str(run_cfg["starting_points"]),
-                    "--out",
-                    str(CREDENTIALS),
-                ],
-                env=env,
-                cwd=ROOT,
-                timeout=600,
-                check=False,
-            )
-            if seeded.returncode != 0:
-                return 2
-        with prefix_path.with_name(prefix_path.name + "-server.log").open("wb") as server_log:
-            server = subprocess.Popen(  # noqa: S603 - our own console script
-                [
-                    script,
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--workers",
-                    str(run_cfg["server_workers"]),
-                ],
-                env=env,
-                cwd=ROOT,
-                stdout=server_log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_ready(port, server)
         locust_log = prefix_path.with_name(prefix_path.name + "-locust.log")
-        command = [
-            locust,
-            "-f",
-            LOCUSTFILE,
-            "--headless",
-            "-u",
-            str(run_cfg["users"]),
-            "-r",
-            str(run_cfg["spawn_rate"]),
-            "-t",
-            duration,
-            "--stop-timeout",
-            "10",
-            "--host",
-            f"http://127.0.0.1:{port}",
-            "--html",
-            f"{prefix_path}.html",
-            "--csv",
-            str(prefix_path),
-            "--json-file",
-            str(prefix_path),
-            "--logfile",
-            str(locust_log),
-        ]
+        command = locust_command(
+            locust, run_cfg, port=port, prefix_path=prefix_path, log_path=locust_log
+        )
         live = locust_log.with_suffix(".out")
         print(f"running: {' '.join(command)}", flush=True)
         print(f"for {duration}; live figures: tail -f {live.relative_to(ROOT)}", flush=True)
@@ -576,7 +691,7 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> int:
                 command,
                 env={
                     **env,
-                    "LOADTEST_CREDENTIALS": str(CREDENTIALS),
+                    "LOADTEST_CREDENTIALS": str(stage.credentials),
                     "LOADTEST_TARGETS": str(args.targets.resolve()),
                 },
                 cwd=ROOT,
@@ -606,11 +721,7 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> int:
         return report(stats, rows, prefix_path, header=f"run of {stamp}", notes=notes)
     finally:
         stop(server)
-        if not args.no_seed and not args.keep_db:
-            asyncio.run(drop_database(settings.database_url, database))
-            forget_prefix(settings.redis_url, redis_prefix)
-        elif not args.no_seed:
-            print(f"kept the database: {database} (Redis prefix {redis_prefix})")
+        clean_up(settings, stage, keep=args.keep_db)
         del handles
 
 
