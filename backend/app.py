@@ -49,7 +49,7 @@ from backend.payments.refunds import RefundService
 from backend.payments.webhook_controller import PaymentWebhookController
 from backend.payments.webhooks import WebhookService
 from backend.problems import EXCEPTION_HANDLERS
-from backend.rate_limits import STORE_NAME, FailOpenRedisStore, per_client_ip, per_terminal
+from backend.rate_limits import COUNTER_STATE_KEY, RequestCounter, per_client_ip, per_terminal
 from backend.realtime_wiring import StoredEvents, StreamAuthenticator
 from backend.settings import Settings, SettingsError, load_settings
 from backend.staff.controllers import AdminStaffController, StaffMeController
@@ -229,9 +229,9 @@ def create_app(
                 "terminals": terminals,
                 "orders": orders,
                 "catalogue": catalogue,
+                COUNTER_STATE_KEY: RequestCounter(redis, prefix=f"{prefix}ratelimit:"),
             }
         ),
-        stores={STORE_NAME: FailOpenRedisStore(redis, namespace=f"{prefix}ratelimit")},
         middleware=[request_id_middleware, PROMETHEUS.middleware, auth.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

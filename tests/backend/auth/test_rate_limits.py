@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import msgspec
 import pytest
+from redis.asyncio import Redis
 
 from backend.app import create_app
+from backend.rate_limits import RequestCounter, Tally
 from backend.settings import load_settings
 from tests.conftest import RecordingSmsSender, serving
 from tests.factories import open_till, purchase_body, unique_phone
@@ -67,3 +71,33 @@ async def test_the_pos_api_is_limited_per_terminal(strict_client: httpx.AsyncCli
     statuses = [await sale(till.headers) for _ in range(4)]
     assert statuses == [404, 404, 404, 429]  # served (no such card) until the budget is spent
     assert await sale(other_till.headers) == 404  # another till has its own budget
+
+
+async def test_the_count_slides_over_the_previous_minute(servers: Any) -> None:
+    """Requests of the previous minute still count, weighted by how much of that minute is
+    inside the last 60 s; so a caller cannot double its budget at a minute's turn."""
+    redis = Redis.from_url(servers.redis_url)
+    counter = RequestCounter(redis, prefix=f"{servers.redis_prefix}test-{uuid.uuid4().hex}:")
+    start = 60 * 29_000_000.0  # the start of some minute
+    try:
+        for i in range(10):
+            tally = await counter.count("pos", "till", now=start + 50)
+            assert tally is not None and tally.used == i + 1
+        # 30 s into the next minute: half of the previous minute is still in the window.
+        tally = await counter.count("pos", "till", now=start + 90)
+        assert tally == Tally(used=1 + 5, reset_s=30)
+        # Another caller and another limit have budgets of their own.
+        assert await counter.count("pos", "other till", now=start + 90) == Tally(1, 30)
+        assert await counter.count("login", "till", now=start + 90) == Tally(1, 30)
+        # Two minutes on, nothing of the first minute is left.
+        assert await counter.count("pos", "till", now=start + 150) == Tally(used=1 + 0, reset_s=30)
+    finally:
+        await redis.aclose()
+
+
+async def test_without_redis_nobody_is_throttled() -> None:
+    redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    try:
+        assert await RequestCounter(redis, prefix="x:").count("pos", "till") is None
+    finally:
+        await redis.aclose()
