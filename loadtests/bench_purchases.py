@@ -40,6 +40,9 @@ from loadtests.bench_ws import (
 CLIENTS = int(os.environ.get("BENCH_PURCHASES_CLIENTS", "16"))
 DURATION_S = int(os.environ.get("BENCH_PURCHASES_DURATION_S", "20"))
 MEMBERS = 2000
+# The chain's sales are spread over its stores; one store's sales serialize on its row for
+# the store stream's seq (docs/architecture.md), which one till could never saturate.
+STORES = int(os.environ.get("BENCH_PURCHASES_STORES", "8"))
 
 
 def pgbench_binary(embedded: bool) -> str:
@@ -107,7 +110,7 @@ def purchase(port: int, key: str, card: str) -> bytes:
     ).encode() + body
 
 
-async def saturate(port: int, key: str, cards: list[str]) -> tuple[float, int]:
+async def saturate(port: int, keys: list[str], cards: list[str]) -> tuple[float, int]:
     connections = [
         Connection(*await asyncio.open_connection("127.0.0.1", port)) for _ in range(CLIENTS)
     ]
@@ -119,6 +122,7 @@ async def saturate(port: int, key: str, cards: list[str]) -> tuple[float, int]:
         nonlocal done, failures
         i = n
         while time.perf_counter() < stop:
+            key = keys[n % len(keys)]
             status = await connection.request(purchase(port, key, cards[i % len(cards)]))
             i += CLIENTS
             if status == 201:
@@ -134,7 +138,9 @@ async def saturate(port: int, key: str, cards: list[str]) -> tuple[float, int]:
     return done / elapsed, failures
 
 
-async def paced(port: int, key: str, cards: list[str], rate: float) -> tuple[list[float], int]:
+async def paced(
+    port: int, keys: list[str], cards: list[str], rate: float
+) -> tuple[list[float], int]:
     """Open loop at ``rate``/s; each request on the next free connection."""
     pool: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(CLIENTS * 2):
@@ -146,6 +152,7 @@ async def paced(port: int, key: str, cards: list[str], rate: float) -> tuple[lis
     async def one(scheduled: float, n: int) -> None:
         nonlocal failures
         connection = await pool.get()
+        key = keys[n % len(keys)]
         status = await connection.request(purchase(port, key, cards[n % len(cards)]))
         latencies.append((time.perf_counter() - scheduled) * 1000)  # from when it was due
         pool.put_nowait(connection)
@@ -164,6 +171,24 @@ async def paced(port: int, key: str, cards: list[str], rate: float) -> tuple[lis
     while not pool.empty():
         pool.get_nowait().writer.close()
     return latencies, failures
+
+
+async def more_tills(count: int) -> list[str]:
+    """``count`` more stores with a till each; their API keys."""
+    from backend.auth.terminals import create_terminal
+    from db.pool import close_pool, start_pool
+    from db.tables import Store
+
+    await start_pool()
+    try:
+        keys = []
+        for i in range(count):
+            store = Store(code=f"BENCH{i + 2}", name=f"Bench store {i + 2}", currency="RUB")
+            await store.save()
+            keys.append((await create_terminal(store=store, name="bench till"))[1])
+        return keys
+    finally:
+        await close_pool()
 
 
 async def run(report: list[str]) -> None:
@@ -187,6 +212,7 @@ async def run(report: list[str]) -> None:
     try:
         key, members = await seed(MEMBERS, secret, settings.redis_url, prefix)
         cards = [m["card"] for m in members]
+        keys = [key, *await more_tills(STORES - 1)]
         for _ in range(200):
             try:
                 connection = Connection(*await asyncio.open_connection("127.0.0.1", port))
@@ -215,12 +241,12 @@ async def run(report: list[str]) -> None:
         server_process = psutil.Process(server.pid)
         me = psutil.Process()
         server_cpu, own_cpu = server_process.cpu_times(), me.cpu_times()
-        rate, sat_failures = await saturate(port, key, cards)
+        rate, sat_failures = await saturate(port, keys, cards)
         server_used = sum(server_process.cpu_times()[:2]) - sum(server_cpu[:2])
         own_used = sum(me.cpu_times()[:2]) - sum(own_cpu[:2])
         if profiler is not None:
             profiler.wait()
-        latencies, paced_failures = await paced(port, key, cards, rate / 2)
+        latencies, paced_failures = await paced(port, keys, cards, rate / 2)
     finally:
         await bench.stop(settings.database_url)
 
@@ -229,7 +255,8 @@ async def run(report: list[str]) -> None:
         f"# Purchases against the PostgreSQL ceiling ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
         f"Machine: {os.cpu_count()} CPUs; one `astrocoffee serve` process (1 worker); PostgreSQL "
-        f"{'embedded' if settings.uses_embedded_servers else 'external'}; {CLIENTS} clients, "
+        f"{'embedded' if settings.uses_embedded_servers else 'external'}; {CLIENTS} clients "
+        f"over {STORES} stores (a till each), members' cards in turn, "
         f"{DURATION_S} s per phase.",
         "",
         "| figure | value | baseline (same run) | ratio |",
