@@ -12,7 +12,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from prometheus_client import multiprocess
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from backend.accounting.books import ExternalSystems, accounting_client, payment_provider
 from backend.accounting.controllers import AdminOutboxController
@@ -31,6 +31,7 @@ from backend.campaigns.catalogue import Catalogue
 from backend.campaigns.controllers import AdminCampaignController, MyOffersController
 from backend.campaigns.offers import MemberOffers
 from backend.campaigns.service import CampaignAdmin
+from backend.http import check_write_body
 from backend.loyalty.controllers import AdminMembersController, AdminRulesController
 from backend.loyalty.maintenance import MaintenanceLoop
 from backend.members.controllers import MeController
@@ -64,6 +65,7 @@ from realtime.publisher import EventPublisher
 API_VERSION = "1.0.0"
 TITLE = "Astrocoffee loyalty API"
 MAX_BODY_BYTES = 64 * 1024
+REDIS_POOL_SIZE = 100  # connections per process; more callers wait (up to 5 s) for one
 
 
 def create_app(
@@ -77,7 +79,17 @@ def create_app(
             "create_app needs DATABASE_URL and REDIS_URL; `astrocoffee serve` starts embedded "
             "servers and sets them when they are missing"
         )
-    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    # Waiting for a free connection, not failing at once: redis-py's plain pool raises "Too
+    # many connections" past its cap (100), which a burst of sockets connecting reaches.
+    redis = Redis.from_pool(
+        BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=REDIS_POOL_SIZE,
+            timeout=5,
+            socket_timeout=5,
+            socket_connect_timeout=5,
+        )
+    )
     prefix = settings.redis_prefix
     hub = Hub(redis=redis, prefix=prefix)
     sessions = SessionStore(redis=redis, prefix=prefix, ttl_s=settings.refresh_token_ttl_s)
@@ -216,6 +228,7 @@ def create_app(
             asyncapi_json,
         ],
         guards=[authorize],
+        before_request=check_write_body,
         dependencies={
             name: Provide(_constant(service), sync_to_thread=False)
             for name, service in services.items()

@@ -4,11 +4,18 @@ Strict bodies: Litestar converts bodies leniently (``"350"`` becomes ``350``, ``
 becomes ``1``) because the same machinery converts query strings. An amount of money must
 never be guessed, so write endpoints decode the raw body again, strictly, with msgspec. The
 body is cached by the request, and decoding a small JSON document costs microseconds.
+
+Before any of that, ``check_write_body`` (the app's ``before_request`` hook) looks at the
+body of every write request: a route that takes a body gets only well-formed JSON (bytes
+that are not UTF-8 and nesting past the decoder's depth are refused here, before Litestar's
+own decoding could fail on them with a 500); a route that takes none refuses any body but
+an empty one or ``{}``, which also holds it to the 64 KiB limit (413). A route that reads
+and checks its raw body itself (the signed webhook) says so with ``RAW_BODY``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 import msgspec
 from litestar import Request
@@ -17,6 +24,10 @@ from litestar.params import HeaderParameter
 from backend.errors import ValidationFailed
 
 T = TypeVar("T")
+
+WRITE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# In a route's ``opt``: it reads and checks its raw body itself (``check_write_body`` skips it).
+RAW_BODY: Final = {"raw_body": True}
 
 IdempotencyKey = Annotated[
     str | None,
@@ -28,14 +39,37 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def strict_body(request: Request[Any, Any, Any], schema: type[T]) -> T:
-    raw = await request.body()
+def decode_strict(raw: bytes, schema: Any, what: str = "the request body") -> Any:
+    """``raw`` decoded strictly as ``schema``, or ``ValidationFailed`` saying why not."""
     try:
         return msgspec.json.decode(raw, type=schema, strict=True)
     except msgspec.ValidationError as exc:
-        raise ValidationFailed(f"the request body is not valid: {exc}") from exc
-    except msgspec.DecodeError as exc:
-        raise ValidationFailed(f"the request body is not valid JSON: {exc}") from exc
+        raise ValidationFailed(f"{what} is not valid: {exc}") from exc
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(f"{what} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ValidationFailed(f"{what} is nested too deeply") from exc
+
+
+async def strict_body(request: Request[Any, Any, Any], schema: type[T]) -> T:
+    decoded: T = decode_strict(await request.body(), schema)
+    return decoded
+
+
+class _NoBody(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+async def check_write_body(request: Request[Any, Any, Any]) -> None:
+    """The app's ``before_request`` hook; see the module's docstring."""
+    handler = request.route_handler
+    if request.method not in WRITE_METHODS or handler.opt.get("raw_body"):
+        return
+    raw = await request.body()  # over the limit: 413
+    if "data" in handler.parsed_fn_signature.parameters:
+        decode_strict(raw, Any)  # well-formed; the handler decodes it against its type
+    elif raw.strip():
+        decode_strict(raw, _NoBody, what="the request body (this request takes none)")
 
 
 def replay_headers(replayed: bool) -> dict[str, str]:

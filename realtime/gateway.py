@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_POLICY_VIOLATION = 1008
+# What decoding a client frame may raise: not JSON, not a frame, or nested past the limit.
+BAD_FRAME = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 
 class ReplaySource(Protocol):
@@ -256,17 +258,18 @@ async def _authenticate(
     store_id = socket.query_params.get("store_id")
     if not token:
         try:
-            first = await asyncio.wait_for(
-                socket.receive_data(mode="text"), timeout=config.auth_timeout_s
-            )
+            first = await asyncio.wait_for(_receive(socket), timeout=config.auth_timeout_s)
         except TimeoutError:
             await socket.close(code=CLOSE_AUTH_TIMEOUT, reason="authenticate within the timeout")
             return None
         except WebSocketDisconnect:
             return None
+        if len(first) > config.max_frame_bytes:
+            await socket.close(code=CLOSE_MESSAGE_TOO_BIG, reason="frame too large")
+            return None
         try:
-            frame = client_frame_decoder.decode(first)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+            frame = None if isinstance(first, bytes) else client_frame_decoder.decode(first)
+        except BAD_FRAME:
             frame = None
         if not isinstance(frame, AuthFrame):
             await socket.close(code=CLOSE_UNAUTHORIZED, reason="first frame must be auth")
@@ -319,7 +322,7 @@ async def _read(
     bad_frames = 0
     while True:
         try:
-            text = await socket.receive_data(mode="text")
+            text = await _receive(socket)
         except WebSocketDisconnect as gone:
             # 1012: this server is shutting down (a drain, not a problem); else the client left.
             metrics.CLOSED.labels("shutdown" if gone.code == 1012 else "client").inc()
@@ -327,12 +330,15 @@ async def _read(
         if len(text) > config.max_frame_bytes:
             return CLOSE_MESSAGE_TOO_BIG
         try:
+            if isinstance(text, bytes):
+                raise msgspec.DecodeError("binary frames are not part of the protocol")
             frame = client_frame_decoder.decode(text)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except BAD_FRAME as exc:
             bad_frames += 1
             if bad_frames > config.max_bad_frames:
                 return CLOSE_POLICY_VIOLATION
-            stream.request(_Control(encode(ErrorFrame(code="bad_frame", message=str(exc)))))
+            message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            stream.request(_Control(encode(ErrorFrame(code="bad_frame", message=message))))
             continue
         if isinstance(frame, PingFrame):
             stream.request(_Control(encode(PongFrame())))
@@ -342,3 +348,15 @@ async def _read(
             stream.request(
                 _Control(encode(ErrorFrame(code="already_authenticated", message="auth once")))
             )
+
+
+async def _receive(socket: WebSocket[Any, Any, Any]) -> str | bytes:
+    """The client's next frame: its text, or its bytes if it is a binary frame (which
+    ``receive_data(mode="text")`` would turn into "", past the size check)."""
+    event = await socket.receive()
+    if event["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(detail="disconnect event", code=event.get("code", 1000))
+    text, data = event.get("text"), event.get("bytes")
+    if isinstance(text, str):
+        return text
+    return data if isinstance(data, bytes) else b""

@@ -25,10 +25,14 @@ class PingFrame(msgspec.Struct, tag_field="type", tag="ping", forbid_unknown_fie
     pass
 
 
+# A stream's seq is a PostgreSQL bigint.
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+
+
 class ResumeFrame(msgspec.Struct, tag_field="type", tag="resume", forbid_unknown_fields=True):
-    last_seq: Annotated[int, msgspec.Meta(ge=0)]
+    last_seq: Seq
     # Members: the last broadcast seq handled (offers to everyone), if the client tracks it.
-    broadcast_last_seq: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    broadcast_last_seq: Seq | None = None
 
 
 ClientFrame = AuthFrame | PingFrame | ResumeFrame

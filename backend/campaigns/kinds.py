@@ -15,10 +15,11 @@ import msgspec
 
 from backend.errors import ValidationFailed
 from backend.payments.schemas import PurchaseItem
+from backend.text import Line
 
 Points = Annotated[int, msgspec.Meta(gt=0, le=1_000_000)]
 MinorUnits = Annotated[int, msgspec.Meta(gt=0, le=10**9)]
-Category = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Category = Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,12 @@ import msgspec
 
 from backend.campaigns.kinds import Rule
 from backend.campaigns.targeting import Targeting
+from backend.text import FilledLine, Paragraph
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=r"^[^\x00]*\S[^\x00]*$")]
-Description = Annotated[str, msgspec.Meta(max_length=500, pattern=r"^[^\x00]*$")]
+Name = Annotated[FilledLine, msgspec.Meta(min_length=1, max_length=120)]
+Description = Annotated[Paragraph, msgspec.Meta(max_length=500)]
+# With a time zone: a naive time would be compared with aware ones (and mean nothing).
+Moment = Annotated[datetime, msgspec.Meta(tz=True)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=10**9)]
 
 
@@ -21,8 +24,8 @@ class CampaignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     rule: Rule  # {"type": "multiplier" | "bonus" | ..., ...the kind's fields}
     description: Description = ""
     targeting: Targeting = msgspec.field(default_factory=Targeting)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: Moment | None = None
+    ends_at: Moment | None = None
     priority: Annotated[int, msgspec.Meta(ge=-1000, le=1000)] = 0
     exclusive: bool = False
     requires_activation: bool = False

@@ -20,8 +20,13 @@ from backend.campaigns.live import offer_data, tell_audience
 from backend.campaigns.schemas import CampaignIn, CampaignList, CampaignOut
 from backend.errors import Conflict, NotFound, ValidationFailed
 from db.pool import engine
-from db.tables import Campaign
+from db.tables import Campaign, Store
 from realtime.publisher import EventPublisher, Outgoing
+
+# When a campaign may start or end: wide, but within what PostgreSQL and Python can hold in
+# every time zone (9999-12-31 at -12:00 is past year 9999 in UTC).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 # status -> the statuses an admin may move it to
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -38,6 +43,11 @@ def check_campaign(campaign: CampaignIn, *, now: datetime) -> None:
     campaign.rule.check()
     campaign.targeting.check()
     kind = kind_of(campaign.rule)
+    for moment in (campaign.starts_at, campaign.ends_at):
+        if moment is not None and not EARLIEST <= moment < LATEST:
+            raise ValidationFailed(
+                f"starts_at and ends_at must be from {EARLIEST:%Y} to {LATEST:%Y}"
+            )
     if campaign.starts_at and campaign.ends_at and campaign.ends_at <= campaign.starts_at:
         raise ValidationFailed("ends_at must be after starts_at")
     if campaign.ends_at is not None and campaign.ends_at <= now:
@@ -63,6 +73,12 @@ def check_campaign(campaign: CampaignIn, *, now: datetime) -> None:
         raise ValidationFailed(f"exclusive only orders campaigns at the till, not {kind}")
 
 
+async def _check_stores(campaign: CampaignIn) -> None:
+    wanted = set(campaign.targeting.store_ids)
+    if wanted and await Store.count().where(Store.id.is_in(list(wanted))) != len(wanted):
+        raise ValidationFailed("targeting.store_ids names a store that does not exist")
+
+
 class CampaignAdmin:
     def __init__(self, *, catalogue: Catalogue, publisher: EventPublisher) -> None:
         self._catalogue = catalogue
@@ -71,6 +87,7 @@ class CampaignAdmin:
     async def create(self, data: CampaignIn) -> CampaignOut:
         now = datetime.now(UTC)
         check_campaign(data, now=now)
+        await _check_stores(data)
         columns = {str(key): value for key, value in _columns(data).items()}
         campaign = Campaign(**columns, status="draft", uses=0, created_at=now, updated_at=now)
         await campaign.save()
@@ -79,6 +96,7 @@ class CampaignAdmin:
     async def replace_draft(self, campaign_id: uuid.UUID, data: CampaignIn) -> CampaignOut:
         now = datetime.now(UTC)
         check_campaign(data, now=now)
+        await _check_stores(data)
         async with engine().transaction():
             current = await _lock(campaign_id)
             if current["status"] != "draft":

@@ -18,6 +18,9 @@ from backend.errors import ValidationFailed
 Tier = Annotated[str, msgspec.Meta(pattern=r"^(green|silver|gold)$")]
 
 
+# Bounded like every number of the API: these are compared in SQL as bigint and intervals.
+Visits = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+Days = Annotated[int, msgspec.Meta(ge=1, le=3650)]
 HourMinute = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 
@@ -42,10 +45,10 @@ class Hours(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class Segment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Members matched by what is stored about them; every given criterion must hold."""
 
-    min_visits: Annotated[int, msgspec.Meta(ge=0)] | None = None
-    max_visits: Annotated[int, msgspec.Meta(ge=0)] | None = None
-    visited_within_days: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    inactive_for_days: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    min_visits: Visits | None = None
+    max_visits: Visits | None = None
+    visited_within_days: Days | None = None
+    inactive_for_days: Days | None = None
     favourite_category: Category | None = None
 
     def check(self) -> None:

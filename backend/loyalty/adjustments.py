@@ -17,14 +17,13 @@ from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import current_rules
 from backend.members.schemas import Balance
+from backend.text import FilledParagraph
 from realtime.publisher import EventPublisher, Outgoing
 
 
 class AdjustmentRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     points: Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
-    reason: Annotated[
-        str, msgspec.Meta(min_length=3, max_length=500, pattern=r"^[^\x00]*\S[^\x00]*$")
-    ]
+    reason: Annotated[FilledParagraph, msgspec.Meta(min_length=3, max_length=500)]
 
 
 class AdjustmentResponse(msgspec.Struct, frozen=True):

@@ -14,11 +14,14 @@ from typing import Annotated
 import msgspec
 
 from backend.errors import NotFound
+from backend.text import Line
 from db.tables import ProgramRules as ProgramRulesRow
 
 Percent = Annotated[int, msgspec.Meta(ge=0, le=100)]
 Days = Annotated[int, msgspec.Meta(ge=0, le=3650)]
-Label = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+Label = Annotated[Line, msgspec.Meta(min_length=1, max_length=100)]
+# Minor units: as far as a purchase's amount may go (backend.payments.schemas).
+MinorUnits = Annotated[int, msgspec.Meta(ge=0, le=10**12)]
 TIER_ORDER = ("green", "gold", "platinum")
 
 
@@ -28,13 +31,13 @@ class ProgramRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
         default_factory=lambda: {"green": 5, "gold": 7, "platinum": 10}
     )
     # Qualifying spend (minor units, net of refunds, over the window) that reaches a tier.
-    tier_thresholds: dict[str, Annotated[int, msgspec.Meta(ge=0)]] = msgspec.field(
+    tier_thresholds: dict[str, MinorUnits] = msgspec.field(
         default_factory=lambda: {"gold": 1_500_000, "platinum": 5_000_000}
     )
     tier_window_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 365
     excluded_categories: list[Label] = msgspec.field(default_factory=list)
     excluded_skus: list[Label] = msgspec.field(default_factory=list)
-    min_order_amount: Annotated[int, msgspec.Meta(ge=0)] = 0
+    min_order_amount: MinorUnits = 0
     # Earned points stay pending this long (the return window) before they can be spent.
     return_window_days: Days = 0
     # Spending: points may pay for at most this share of a check.

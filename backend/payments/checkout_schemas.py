@@ -15,6 +15,7 @@ from backend.payments.schemas import (
     PurchaseResponse,
     SaleRequest,
 )
+from backend.text import Line
 
 
 class CheckoutRequest(SaleRequest, frozen=True, forbid_unknown_fields=True):
@@ -27,7 +28,7 @@ class HoldRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class CompleteRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    payment_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+    payment_ref: Annotated[Line, msgspec.Meta(min_length=1, max_length=100)]
     paid_amount: Annotated[int, msgspec.Meta(ge=0, le=MAX_MINOR_UNITS)]
 
 

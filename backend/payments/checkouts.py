@@ -69,6 +69,14 @@ class CheckoutService:
             await check_currency(terminal.store_id, request.currency)
             if await purchase_by_external_id(terminal.store_id, request.external_id):
                 raise ExternalIdReused(f"external_id {request.external_id!r} is already a sale")
+            if await Checkout.exists().where(
+                (Checkout.store == terminal.store_id)
+                & (Checkout.external_id == request.external_id)
+            ):
+                raise ExternalIdReused(
+                    f"external_id {request.external_id!r} already has a checkout; a retry "
+                    "replays with the same Idempotency-Key"
+                )
             member_id = await self._customers.identify(request.customer)
             rules = await current_rules()
             checkout = Checkout(

@@ -25,6 +25,7 @@ from backend.loyalty.rules import rules_at
 from backend.members.schemas import Balance
 from backend.payments.schemas import Amount
 from backend.stores.events import DayMove, record_store_activity, utc_day
+from backend.text import Paragraph
 from db.ids import new_id
 from db.tables import PointLot, Purchase, Refund
 from realtime.publisher import EventPublisher, Outgoing
@@ -34,7 +35,7 @@ class RefundRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``amount``: the gross value (before loyalty discount) of what is returned."""
 
     amount: Amount
-    reason: Annotated[str, msgspec.Meta(max_length=500, pattern=r"^[^\x00]*$")] = ""
+    reason: Annotated[Paragraph, msgspec.Meta(max_length=500)] = ""
 
 
 class RefundResponse(msgspec.Struct, frozen=True):

@@ -8,16 +8,17 @@ from typing import Annotated
 import msgspec
 
 from backend.members.schemas import Balance
+from backend.text import Line
 
 MAX_MINOR_UNITS = 10**12  # ten billion rubles: far beyond any coffee order, far below int64.
 
 Amount = Annotated[int, msgspec.Meta(gt=0, le=MAX_MINOR_UNITS)]
 NonNegativeAmount = Annotated[int, msgspec.Meta(ge=0, le=MAX_MINOR_UNITS)]
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", examples=["RUB"])]
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+Text = Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
 
 
-ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+ExternalId = Annotated[Line, msgspec.Meta(min_length=1, max_length=100)]
 
 
 class Customer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

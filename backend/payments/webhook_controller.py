@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 
 from backend.auth.access import allow
 from backend.auth.callers import Role
+from backend.http import RAW_BODY
 from backend.payments.webhooks import WebhookReceipt, WebhookService
 
 
@@ -17,8 +18,13 @@ class PaymentWebhookController(Controller):
     tags = ["webhooks"]
 
     # Anonymous to the token middleware: the HMAC signature over the body is the credential,
-    # checked by the service before anything is read or written.
-    @post("/", opt=allow(Role.ANONYMOUS), status_code=200, summary="Signed payment events")
+    # checked by the service before the body is decoded or anything is read or written.
+    @post(
+        "/",
+        opt={**allow(Role.ANONYMOUS), **RAW_BODY},
+        status_code=200,
+        summary="Signed payment events",
+    )
     async def receive(
         self, request: Request[Any, Any, Any], webhook_service: NamedDependency[WebhookService]
     ) -> WebhookReceipt:

@@ -16,11 +16,12 @@ from redis.asyncio import Redis
 
 from backend.errors import Unauthorized, ValidationFailed
 from backend.payments.webhook_signature import TOLERANCE_S, verify_signature
+from backend.text import Line
 from db.tables import PaymentEvent
 
 
 class ProviderEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    id: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+    id: Annotated[Line, msgspec.Meta(min_length=1, max_length=100)]
     type: Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=r"^[a-z_.]+$")]
     data: dict[str, Any] = msgspec.field(default_factory=dict)
 
@@ -51,8 +52,12 @@ class WebhookService:
         verify_signature(signature, body, self._secrets)
         try:
             event = msgspec.json.decode(body, type=ProviderEvent, strict=True)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise ValidationFailed(f"the webhook body is not valid: {exc}") from exc
+        except RecursionError as exc:
+            raise ValidationFailed("the webhook body is nested too deeply") from exc
+        if _holds_nul(event.data):
+            raise ValidationFailed("the webhook's data holds a NUL, which cannot be stored")
         # An identical signed delivery seen before is a replay; the provider signs each
         # attempt afresh. Remembered a little longer than the window it could be valid in.
         digest = hashlib.sha256((signature or "").encode()).hexdigest()
@@ -71,3 +76,14 @@ class WebhookService:
         if self._on_payment_event is not None and event.type.startswith("payment."):
             await self._on_payment_event(event.data)
         return WebhookReceipt(received=True, duplicate=not inserted)
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether free-form JSON holds a NUL, in a string or a key (JSONB cannot store one)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False

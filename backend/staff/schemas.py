@@ -8,10 +8,15 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from backend.text import FilledLine, Line
+
+# No spaces, control or bidirectional formatting characters (backend.text) in an address.
+_ADDRESS = r"[^@\s\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+"
 Email = Annotated[
-    str, msgspec.Meta(pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$", max_length=254)
+    str, msgspec.Meta(pattern=rf"^{_ADDRESS}@{_ADDRESS}\.{_ADDRESS}$", max_length=254)
 ]
-Password = Annotated[str, msgspec.Meta(min_length=12, max_length=256)]
+# New passwords; a login compares whatever it is given (StaffLogin).
+Password = Annotated[Line, msgspec.Meta(min_length=12, max_length=256)]
 StaffRole = Literal["barista", "manager", "admin"]
 
 
@@ -22,7 +27,7 @@ class StaffLogin(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class StaffCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     email: Email
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+    name: Annotated[FilledLine, msgspec.Meta(min_length=1, max_length=200)]
     password: Password
     role: StaffRole
     store_ids: list[uuid.UUID] = msgspec.field(default_factory=list)

@@ -8,7 +8,9 @@ from typing import Annotated
 
 import msgspec
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+from backend.text import FilledLine
+
+Name = Annotated[FilledLine, msgspec.Meta(min_length=1, max_length=200)]
 
 
 class StoreCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
