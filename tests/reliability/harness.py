@@ -405,6 +405,11 @@ class Watchers:
         finally:
             await stream.aclose()
 
+    @property
+    def reconnects(self) -> int:
+        """Connections opened beyond each phone's first."""
+        return sum(client.connections - 1 for client in self.clients.values())
+
     async def received(self, expected: dict[str, int], timeout_s: float) -> bool:
         """Wait until each member's phone has reached its expected last seq."""
         deadline = time.monotonic() + timeout_s

@@ -208,6 +208,7 @@ async def test_app_process_killed_mid_load_retries_count_once_and_phones_get_eve
         }
         assert delivered and missing == {}, f"phones missed events: {missing}"
         assert phones.resyncs == 0
+        assert phones.reconnects == 0
     finally:
         await phones.stop()
 
@@ -230,6 +231,64 @@ async def test_app_process_killed_mid_load_retries_count_once_and_phones_get_eve
         unanswered_at_kill=len(no_answer),
         retried_elsewhere=sum(1 for c in tills.calls if any(a.status is None for a in c.attempts)),
         events_relayed=relayed,
+        phones=len(phones.clients),
+        member_events_checked=sum(len(s) for s in phones.seqs.values()),
+        points_lost=said - books.points_owed,
+    )
+
+
+async def test_redis_stopped_under_load_sales_go_on_and_phones_catch_up(world: World) -> None:
+    """Redis is killed while tills sell and phones watch, and comes back empty: every sale
+    succeeds at the first try meanwhile (PostgreSQL is the truth), readiness says Redis is
+    failing, and once it is back each phone gets every event it missed, in order."""
+    app = await world.serve()
+    phones = Watchers(app.ws_url, world.seeded.members)
+    await phones.start()
+    try:
+        tills = Tills([app.base_url], world.seeded, PURCHASES, deadline_s=DEADLINE_S)
+        load = asyncio.create_task(tills.run())
+        async with httpx.AsyncClient(base_url=app.base_url, timeout=10) as api:
+            await tills.reached(0.3)
+            world.redis.stop()
+            down = (time.monotonic(), tills.settled)
+            asked = time.monotonic()
+            ready = await api.get("/health/ready")
+            assert time.monotonic() - asked < FAIL_FAST_S
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["redis"].startswith("failing")
+            assert ready.json()["checks"]["database"] == "ok"
+            await tills.reached(0.7)
+            up = (time.monotonic(), tills.settled)
+            world.redis.start()  # the same port, empty
+            await load
+            recovered_s = await _ready_again(api)
+        books = await audit(world.database_url, world.env, tills.calls)
+        delivered = await phones.received(books.last_seqs, timeout_s=30)
+        missing = {
+            m: sorted(set(range(1, last + 1)) - set(phones.seqs[m]))
+            for m, last in books.last_seqs.items()
+            if phones.seqs[m] != list(range(1, last + 1))
+        }
+        assert delivered and missing == {}, f"phones missed events: {missing}"
+        assert phones.resyncs == 0
+        assert phones.reconnects == 0, "phones caught up without reconnecting"
+    finally:
+        await phones.stop()
+
+    sent = attempts(tills.calls)
+    assert [a for a in sent if a.status != 201] == [], "a sale failed while Redis was away"
+    during = [a for a in sent if down[0] <= a.started <= up[0]]
+    assert up[1] > down[1] and during, "no sale was made while Redis was away"
+    assert max(a.seconds for a in during) < FAIL_FAST_S
+    said = points_said(tills.calls)
+    assert books.points_owed == said
+    report(
+        "redis_stopped",
+        purchases=len(tills.calls),
+        requests_sent=len(sent),
+        sales_while_redis_down=len(during),
+        slowest_sale_while_down_s=round(max(a.seconds for a in during), 3),
+        ready_again_after_s=round(recovered_s, 2),
         phones=len(phones.clients),
         member_events_checked=sum(len(s) for s in phones.seqs.values()),
         points_lost=said - books.points_owed,
