@@ -9,7 +9,7 @@ LOAD_STAMP := $(VENV)/.installed-load
 RUN_ENV ?= ASTROCOFFEE_DEV_OTP_CODE=000000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck check bench loadtest loadtest-distributed deploy-check fuzz clean
+.PHONY: help install run test lint format typecheck check bench loadtest loadtest-distributed soak deploy-check fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ loadtest: $(LOAD_STAMP) ## Locust vs loadtests/targets.toml (fresh DB, seed, ser
 
 loadtest-distributed: ## print how to run Locust distributed: one master + N workers, one command each
 	@$(PYTHON) -m loadtests.run --distributed-help
+
+soak: $(LOAD_STAMP) ## Locust mix with connection churn for SOAK_DURATION (10m), server RSS/fds/tasks/pools sampled each minute; exit 1 unless flat -> loadtests/reports/
+	$(BIN)/python -m loadtests.soak $(SOAK_ARGS)
 
 clean: ## remove .venv and caches (keeps the .data folder)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

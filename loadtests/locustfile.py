@@ -117,6 +117,7 @@ class Shared:
     members: list[dict[str, Any]] = []
     free_members: list[dict[str, Any]] = []  # this process's share, not signed in yet
     followed: dict[str, dict[str, Any]] = {}  # member id -> member, while a socket is open
+    opened_at: dict[str, float] = {}  # member id -> monotonic time its socket became ready
     busy: set[str] = set()  # members with a till's request in flight (one till at a time)
     available: dict[str, int] = {}  # member id -> available points, as last answered
     pushed: dict[str, tuple[float, float]] = {}  # purchase id -> (latency ms, monotonic)
@@ -438,7 +439,14 @@ class TokenUser(FastHttpUser):
         if time.time() > self.access_expires_at - 60:
             self.refresh()
 
+    def fresh_connection(self) -> None:
+        """Before a POST: a phone's or dashboard's keep-alive connection has been idle for
+        about its pace (5 s), as long as uvicorn keeps one; a POST sent on a connection that
+        the server is closing fails and, not being idempotent, is not retried."""
+        self.client.client.close()
+
     def refresh(self) -> bool:
+        self.fresh_connection()
         with self.client.post(
             "/v1/auth/refresh",
             json={"refresh_token": self.refresh_token},
@@ -522,10 +530,12 @@ class MobileMember(TokenUser):
     def stream_opened(self) -> None:
         assert self.member is not None
         Shared.followed[self.member["id"]] = self.member
+        Shared.opened_at[self.member["id"]] = time.monotonic()
 
     def stream_dropped(self) -> None:
         if self.member is not None:
             Shared.followed.pop(self.member["id"], None)
+            Shared.opened_at.pop(self.member["id"], None)
 
     # -- connection churn (LOADTEST_CHURN_S) ------------------------------------------------
 
@@ -551,9 +561,7 @@ class MobileMember(TokenUser):
         forget_expected(self.member["id"])
         if old is not None:
             old.close(abrupt=RNG.random() < 0.5)
-        # The app comes back with no connection left: its idle keep-alive connection would
-        # have outlived the server's keep-alive timeout anyway (a POST is not retried).
-        self.client.client.close()
+        self.fresh_connection()  # the app comes back with no connection left
         self.ensure_token()
         with self.client.post(
             "/v1/auth/logout",
@@ -628,6 +636,7 @@ class MobileMember(TokenUser):
         ]
         if waiting and RNG.random() < float(RUN["member"]["activate_share"]):
             offer = RNG.choice(waiting)
+            self.fresh_connection()
             with self.client.post(
                 f"/v1/me/offers/{offer['campaign_id']}/activate",
                 headers={**self.bearer(), "Idempotency-Key": uuid.uuid4().hex},
@@ -806,7 +815,10 @@ class PosTerminal(FastHttpUser):
         )
         del self.sales[:-200]
         moved = sale.get("points_earned", 0) or sale.get("points_redeemed", 0)
-        if moved and member["id"] in Shared.followed:
+        # Only a sale sent while the member's socket was open: the push of one sent before
+        # the socket (re)opened may come with the replay of the resume, not live.
+        opened = Shared.opened_at.get(member["id"]) if member["id"] in Shared.followed else None
+        if moved and opened is not None and opened < sent:
             expect_push(self.environment, str(sale["purchase_id"]), member["id"], sent)
 
     # -- what a till does -----------------------------------------------------------------
