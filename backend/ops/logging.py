@@ -1,10 +1,19 @@
 """Structured JSON logs, one object per line, carrying the request id and the caller's ids
-(member, terminal, staff) when there are some. Tokens, codes and keys are never fields."""
+(member, terminal, staff) when there are some. Tokens, codes and keys are never fields.
+
+Libraries log what they see, too: uvicorn logs each WebSocket handshake with its query
+string (``/v1/ws?token=<access token>``), and at DEBUG the websockets protocol dumps the
+request line, every header (``Authorization: Bearer ...``) and every frame (the first-frame
+``auth``). Credentials in a query string are redacted from every line, and the protocol
+dumps are dropped (``tests/security/test_log_secrets.py`` runs a full flow at INFO and at
+DEBUG and looks for every secret in the output).
+"""
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +44,28 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "color_message",  # uvicorn adds a copy with terminal colours
 }
 _encoder = msgspec.json.Encoder()
+_SECRET_IN_QUERY = re.compile(
+    r"([?&](?:token|access_token|refresh_token|api_key|key|code|signature|password)=)[^&\s\"']*",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of credential-like query parameters replaced."""
+    return _SECRET_IN_QUERY.sub(r"\1[redacted]", text)
+
+
+class _NoProtocolDumps(logging.Filter):
+    """Drops the websockets protocol's DEBUG dumps ("< GET ...", "< Authorization: ...",
+    "< TEXT '...'"), which uvicorn routes to its own logger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno <= logging.DEBUG
+            and record.name == "uvicorn.error"
+            and isinstance(record.msg, str)
+            and record.msg.startswith(("< ", "> "))
+        )
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,7 +74,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         request_id = request_id_var.get()
         if request_id is not None:
@@ -55,13 +86,14 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value if isinstance(value, (str, int, float, bool)) else str(value)
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = redact(self.formatException(record.exc_info))
         return _encoder.encode(entry).decode()
 
 
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(_NoProtocolDumps())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
