@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
 
 from backend.errors import IdempotencyKeyReused, IdempotentRequestInProgress, ValidationFailed
+from db.deferred import DeferredWrites
+from db.ids import new_id
 from db.pool import engine
 from db.tables import IdempotencyRecord
 from realtime.publisher import Outgoing
@@ -88,14 +91,41 @@ async def claim(*, scope: str, key: str, fingerprint: str) -> StoredResponse | N
     )
 
 
-async def remember(*, scope: str, key: str, fingerprint: str, response: StoredResponse) -> None:
-    await IdempotencyRecord(
-        scope=scope,
-        key=key,
-        request_hash=fingerprint,
-        response_status=response.status,
-        response_body=response.body,
-    ).save()
+_REMEMBER = """
+INSERT INTO idempotency_record (id, scope, key, request_hash, response_status, response_body,
+                                created_at)
+VALUES ({}, {}, {}, {}, {}, {}::jsonb, {})
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    scope: str  # the caller, e.g. terminal:<id>
+    key: str
+
+
+async def remember(
+    *,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    response: StoredResponse,
+    into: DeferredWrites | None = None,
+) -> None:
+    """Store the response of the key (with ``into``: with the transaction's last write)."""
+    args = (
+        new_id(),
+        scope,
+        key,
+        fingerprint,
+        response.status,
+        msgspec.json.encode(response.body).decode(),
+        datetime.now(UTC),
+    )
+    if into is not None:
+        into.add(_REMEMBER, *args)
+    else:
+        await IdempotencyRecord.raw(_REMEMBER, *args)
 
 
 Work = Callable[[], Awaitable[tuple[msgspec.Struct, list[Outgoing]]]]

@@ -14,10 +14,17 @@ from typing import Literal
 
 import msgspec
 
+from db.deferred import DeferredWrites
 from db.ids import new_id
 from db.tables import OutboxMessage
 
 ACCOUNTING = "accounting"
+
+_INSERT = """
+INSERT INTO outbox_message (id, destination, kind, reference, business_date, payload, status,
+                            attempts, next_attempt_at, created_at)
+VALUES ({}, {}, {}, {}, {}, {}::jsonb, 'pending', 0, {}, {})
+"""
 DocumentType = Literal["sale", "refund", "points_expiry", "points_adjustment", "points_redemption"]
 
 
@@ -54,8 +61,10 @@ async def record_document(
     loyalty_discount: int = 0,
     points_issued: int = 0,
     points_redeemed: int = 0,
+    into: DeferredWrites | None = None,
 ) -> AccountingDocument:
-    """Write the document to the outbox; call inside the movement's own transaction."""
+    """Write the document to the outbox; call inside the movement's own transaction (with
+    ``into``, the write goes with that transaction's last statement)."""
     document = AccountingDocument(
         id=new_id(),
         type=type,
@@ -71,18 +80,18 @@ async def record_document(
         points_liability_delta=points_liability_delta,
         occurred_at=occurred_at,
     )
-    await OutboxMessage.insert(
-        OutboxMessage(
-            id=document.id,
-            destination=ACCOUNTING,
-            kind=type,
-            reference=document.reference,
-            business_date=document.business_date,
-            payload=msgspec.json.encode(document).decode(),
-            status="pending",
-            attempts=0,
-            next_attempt_at=occurred_at,
-            created_at=occurred_at,
-        )
+    args = (
+        document.id,
+        ACCOUNTING,
+        type,
+        document.reference,
+        document.business_date,
+        msgspec.json.encode(document).decode(),
+        occurred_at,
+        occurred_at,
     )
+    if into is not None:
+        into.add(_INSERT, *args)
+    else:
+        await OutboxMessage.raw(_INSERT, *args)
     return document

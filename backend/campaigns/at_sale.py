@@ -182,7 +182,7 @@ async def apply_campaigns(
     counts = Counter[str]()
     for item in items:
         counts[item.category] += item.quantity
-    await MemberStats.raw(
+    change.writes.add(
         _RECORD_VISIT,
         member_id,
         now,

@@ -21,6 +21,7 @@ from backend.loyalty.ledger import EntryDraft, LockedAccount, post
 from backend.loyalty.lots import TakenLots, add_lot, beyond_debt, give_back, take_oldest_first, trim
 from backend.loyalty.rules import ProgramRules
 from backend.members.schemas import Balance
+from db.deferred import DeferredWrites
 from realtime.channels import member_stream
 from realtime.protocol import EventEnvelope, encode, utc_now
 from realtime.publisher import Outgoing
@@ -41,6 +42,9 @@ class AccountChange:
         self.pending = account.balance.pending
         self.held = account.balance.held
         self.entries: list[EntryDraft] = []
+        # Inserts of this change (and of the sale around it) sent with ``finish``.
+        self.writes = DeferredWrites()
+        self._new_lots = False
         self._events: list[tuple[str, dict[str, Any]]] = []
 
     def _entry(
@@ -79,7 +83,9 @@ class AccountChange:
                 available_at=available_at,
                 expires_at=expires_at + timedelta(days=rules.return_window_days),
                 purchase_id=purchase_id,
+                into=self.writes,
             )
+            self._new_lots = True
             self._entry("earn", cause, pending=points)
             return
         await self._credit("earn", points, cause, expires_at=expires_at, purchase_id=purchase_id)
@@ -111,10 +117,19 @@ class AccountChange:
                 available_at=self.now,
                 expires_at=expires_at,
                 purchase_id=purchase_id,
+                into=self.writes,
             )
+            self._new_lots = True
         self._entry(kind, cause, available=points)
 
     # -- spending --------------------------------------------------------------------------
+    async def _take(self, points: int, *, first: uuid.UUID | None = None) -> TakenLots:
+        if self._new_lots:
+            # Lots credited by this change are written with ``finish``: spending after a
+            # credit would not see them. No operation does; this keeps it that way.
+            raise RuntimeError("points are spent after a credit in one AccountChange")
+        return await take_oldest_first(self.account.id, points, first=first)
+
     def _require(self, points: int) -> None:
         if points > self.available:
             raise InsufficientPoints(
@@ -126,7 +141,7 @@ class AccountChange:
         if points <= 0:
             return
         self._require(points)
-        await take_oldest_first(self.account.id, points)
+        await self._take(points)
         self._entry("redeem", cause, available=-points)
 
     async def hold(self, points: int, cause: Cause) -> TakenLots:
@@ -134,7 +149,7 @@ class AccountChange:
         if points <= 0:
             return []
         self._require(points)
-        taken = await take_oldest_first(self.account.id, points)
+        taken = await self._take(points)
         self._entry("hold", cause, available=-points, held=points)
         return taken
 
@@ -158,7 +173,7 @@ class AccountChange:
             return
         covered = min(points, max(self.available, 0))
         if covered:
-            await take_oldest_first(self.account.id, covered, first=first_lot)
+            await self._take(covered, first=first_lot)
         self._entry("refund_reversal", cause, available=-points)
 
     def reverse_pending(self, points: int, cause: Cause) -> None:
@@ -185,7 +200,7 @@ class AccountChange:
             await self.credit("adjustment", points, cause, rules)
         elif points < 0:
             self._require(-points)
-            await take_oldest_first(self.account.id, -points)
+            await self._take(-points)
             self._entry("adjustment", cause, available=points)
 
     # -- events and writing ----------------------------------------------------------------
@@ -198,7 +213,7 @@ class AccountChange:
 
     async def finish(self, *, context: dict[str, Any]) -> tuple[Balance, list[Outgoing]]:
         """Write entries, balance and events; return the balance and the encoded events."""
-        if not self.entries and not self._events:
+        if not self.entries and not self._events and not self.writes:
             return self.account.balance, []
         events: list[tuple[str, dict[str, Any]]] = [
             ("transaction.created", _entry_data(entry, context)) for entry in self.entries
@@ -212,6 +227,7 @@ class AccountChange:
             self.entries,
             [(type, msgspec.json.encode(data).decode()) for type, data in events],
             at=at,
+            deferred=self.writes,
         )
         # The account row was locked when this change began, so the balance kept here is
         # the one the database computed; a difference means a write bypassed the lock.

@@ -14,6 +14,7 @@ from datetime import datetime
 from backend.errors import MemberNotFound
 from backend.members.schemas import Balance
 from backend.ops.metrics import count_ledger_entries
+from db.deferred import DeferredWrites
 from db.ids import new_id
 from db.tables import Account, LedgerEntry
 
@@ -67,7 +68,7 @@ async def lock_account(member_id: uuid.UUID) -> LockedAccount:
 
 
 _POST = """
-WITH entries AS (
+entries AS (
     INSERT INTO ledger_entry (id, account, kind, available_delta, pending_delta, held_delta,
                               cause_type, cause_id, note, created_at)
     SELECT e.id, {}, e.kind, e.available, e.pending, e.held, e.cause_type, e.cause_id, e.note, {}
@@ -101,9 +102,11 @@ async def post(
     events: list[tuple[str, str]],
     *,
     at: datetime,
+    deferred: DeferredWrites | None = None,
 ) -> Posted:
     """Append ``entries``, move the cached balance by their sum and store ``events`` (type,
-    JSON data) with the member's next seqs: one statement, so one round trip per change.
+    JSON data) with the member's next seqs, together with the ``deferred`` writes of the
+    transaction: one statement, so one round trip per change.
     """
     available = sum(entry.available_delta for entry in entries)
     pending = sum(entry.pending_delta for entry in entries)
@@ -114,8 +117,10 @@ async def post(
     for entry in entries:
         count_ledger_entries(entry.kind, entry.available_delta + entry.pending_delta)
     types = [type for type, _ in events]
+    with_items, writes = deferred.prefix() if deferred else ("", [])
     rows = await LedgerEntry.raw(
-        _POST,
+        "WITH " + with_items + _POST,
+        *writes,
         account.id,
         at,
         [e.id for e in entries],

@@ -9,8 +9,9 @@ spent) is a debt: later credits pay it off before they fill a lot.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
+from db.deferred import DeferredWrites
 from db.ids import new_id
 from db.tables import PointLot
 
@@ -76,6 +77,13 @@ def trim(taken: TakenLots, points: int) -> TakenLots:
     return trimmed
 
 
+_ADD_LOT = """
+INSERT INTO point_lot (id, account, source, purchase, points, remaining, status, available_at,
+                       expires_at, created_at)
+VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+"""
+
+
 async def add_lot(
     *,
     account_id: uuid.UUID,
@@ -86,17 +94,24 @@ async def add_lot(
     expires_at: datetime,
     purchase_id: uuid.UUID | None = None,
     remaining: int | None = None,
+    into: DeferredWrites | None = None,
 ) -> uuid.UUID:
+    """A new lot; written now, or with the change's last statement when ``into`` is given."""
     lot_id = new_id()
-    await PointLot(
-        id=lot_id,
-        account=account_id,
-        source=source,
-        purchase=purchase_id,
-        points=points,
-        remaining=points if remaining is None else remaining,
-        status=status,
-        available_at=available_at,
-        expires_at=expires_at,
-    ).save()
+    args = (
+        lot_id,
+        account_id,
+        source,
+        purchase_id,
+        points,
+        points if remaining is None else remaining,
+        status,
+        available_at,
+        expires_at,
+        datetime.now(UTC),
+    )
+    if into is not None:
+        into.add(_ADD_LOT, *args)
+    else:
+        await PointLot.raw(_ADD_LOT, *args)
     return lot_id

@@ -23,6 +23,7 @@ from backend.errors import (
     ValidationFailed,
 )
 from backend.idempotency import (
+    IdempotencyKey,
     StoredResponse,
     lock_key,
     remember,
@@ -73,6 +74,7 @@ class Sale:
     order_id: uuid.UUID | None = None
     campaigns: list[LiveCampaign] = field(default_factory=list)  # the catalogue's, at the sale
     coupons: list[str] = field(default_factory=list)
+    answers: IdempotencyKey | None = None  # the key whose stored answer the sale's response is
 
 
 class Unread:
@@ -214,14 +216,9 @@ class PurchaseService:
                 rules=await current_rules(),
                 campaigns=await self._catalogue.live(),
                 coupons=request.coupons,
+                answers=IdempotencyKey(scope=scope, key=idempotency_key),
             )
             response, envelopes = await settle_sale(sale, redeem=request.redeem_points)
-            await remember(
-                scope=scope,
-                key=idempotency_key,
-                fingerprint=fingerprint,
-                response=StoredResponse(status=201, body=msgspec.to_builtins(response)),
-            )
         await self._publisher.publish(envelopes)
         return PurchaseOutcome(response=response, replayed=False)
 
@@ -282,23 +279,33 @@ async def settle_sale(
         offers_applied=coupons + offers,
         balance=change.balance,
     )
-    await Purchase(
-        id=purchase_id,
-        store=sale.store_id,
-        terminal=sale.terminal_id,
-        member=sale.member_id,
-        external_id=sale.external_id,
-        amount=sale.amount,
-        paid_amount=paid,
-        currency=sale.currency,
-        points_earned=earned,
-        points_redeemed=spent,
-        request_hash=sale.request_hash,
-        result=msgspec.to_builtins(response),
-        checkout=sale.checkout_id,
-        rules_version=sale.rules.version,
-        created_at=now,
-    ).save()
+    result = msgspec.to_builtins(response)
+    change.writes.add(
+        _INSERT_PURCHASE,
+        purchase_id,
+        sale.store_id,
+        sale.terminal_id,
+        sale.member_id,
+        sale.external_id,
+        sale.amount,
+        paid,
+        sale.currency,
+        earned,
+        spent,
+        sale.request_hash,
+        msgspec.json.encode(result).decode(),
+        sale.checkout_id,
+        sale.rules.version,
+        now,
+    )
+    if sale.answers is not None:  # the idempotency record, in the same statement
+        await remember(
+            scope=sale.answers.scope,
+            key=sale.answers.key,
+            fingerprint=sale.request_hash,
+            response=StoredResponse(status=201, body=result),
+            into=change.writes,
+        )
     await record_document(
         type="sale",
         reference=purchase_id,
@@ -310,6 +317,7 @@ async def settle_sale(
         points_issued=earned,
         points_redeemed=spent,
         points_liability_delta=earned - spent,
+        into=change.writes,
     )
     await upgrade_tier(change, rules, spend=buyer.spend_before + paid)
     context: dict[str, Any] = {
@@ -353,6 +361,14 @@ async def upgrade_tier(change: AccountChange, rules: ProgramRules, *, spend: int
         await set_tier(member_id, reached)
         change.event("tier.changed", {"from": change.account.tier, "to": reached})
 
+
+_INSERT_PURCHASE = """
+INSERT INTO purchase (id, store, terminal, member, external_id, amount, paid_amount, currency,
+                      points_earned, points_redeemed, request_hash, result, checkout,
+                      rules_version, refunded_amount, points_reversed, points_returned,
+                      created_at)
+VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}::jsonb, {}, {}, 0, 0, 0, {})
+"""
 
 _LOCK_BUYER = """
 SELECT a.id, a.available, a.pending, a.held, m.tier, m.birth_date,
