@@ -9,7 +9,7 @@ LOAD_STAMP := $(VENV)/.installed-load
 RUN_ENV ?= ASTROCOFFEE_DEV_OTP_CODE=000000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck check bench loadtest loadtest-distributed soak deploy-check fuzz clean
+.PHONY: help install run test lint format typecheck check bench loadtest loadtest-distributed soak deploy-check fuzz faults clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ typecheck: $(STAMP) ## mypy, strict on backend, realtime and db
 
 fuzz: $(STAMP) ## fuzz the API from its OpenAPI document as every caller kind, 200 examples per operation
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(BIN)/pytest tests/reliability/test_fuzz.py
+
+faults: $(STAMP) ## restart PostgreSQL, SIGKILL serve, stop Redis, accounting and provider under load; FAULT_PURCHASES=600 per scenario
+	FAULT_PURCHASES=$${FAULT_PURCHASES:-600} $(BIN)/pytest -s tests/reliability/test_faults.py
 
 deploy-check: $(STAMP) ## render the Kubernetes overlays and validate them, compose, nginx, alerts
 	$(BIN)/python deploy/check-manifests.py

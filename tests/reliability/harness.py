@@ -373,6 +373,83 @@ class Tills:
             )
 
 
+class OrderPlacer:
+    """A phone placing app orders one after another, the members in turn, each spending 5
+    points; retried with the same key as the app does. Runs until ``stop_after`` is met."""
+
+    def __init__(self, api: httpx.AsyncClient, seeded: Seeded, *, pause_s: float = 0.1) -> None:
+        self.api = api
+        self.seeded = seeded
+        self.pause_s = pause_s
+        self.calls: list[Call] = []
+        self._since: float | None = None
+        self._after = 0
+        self.deadline = time.monotonic() + 300
+
+    def stop_after(self, since: float, *, orders_after: int) -> None:
+        """Stop once that many orders placed after ``since`` are answered."""
+        self._since, self._after = since, orders_after
+
+    def _done(self) -> bool:
+        if self._since is None:
+            return False
+        since = self._since
+        answered = [c for c in self.calls if c.attempts and c.attempts[0].started > since]
+        return sum(1 for c in answered if c.final_status is not None) >= self._after
+
+    async def run(self) -> None:
+        turn = 0
+        while not self._done() and time.monotonic() < self.deadline:
+            member = self.seeded.members[turn % len(self.seeded.members)]
+            turn += 1
+            call = Call(
+                uuid.uuid4().hex,
+                "/v1/orders",
+                {
+                    "store_id": self.seeded.store_id,
+                    "amount": 35000,
+                    "currency": "RUB",
+                    "redeem_points": 5,
+                },
+            )
+            self.calls.append(call)
+            await call_with_retries(
+                self.api,
+                call,
+                endpoints=[str(self.api.base_url).rstrip("/")],
+                headers={"Authorization": f"Bearer {member.token}"},
+                deadline=self.deadline,
+            )
+            await asyncio.sleep(self.pause_s)
+
+
+class ProviderDesk:
+    """The payment provider's own work: it completes each new payment (every fifth one
+    declined) and sends the webhooks, except while it is down or hanging. ``gate`` is held
+    meanwhile, so that a test switching the provider off never does it in the middle of a
+    webhook's confirmation (a real provider retries those; the fake does not)."""
+
+    def __init__(self, provider: Any) -> None:
+        self.provider = provider
+        self.gate = asyncio.Lock()
+        self.completed = 0
+
+    async def run(self) -> None:
+        while True:
+            await self.settle_all()
+            await asyncio.sleep(0.1)
+
+    async def settle_all(self) -> None:
+        async with self.gate:
+            if self.provider.down or self.provider.hang:
+                return
+            for payment in list(self.provider.payments.values()):
+                if payment.status == "pending":
+                    self.completed += 1
+                    outcome = "failed" if self.completed % 5 == 0 else "succeeded"
+                    await self.provider.settle(payment.payment_id, outcome)
+
+
 # --- members watching their stream ---------------------------------------------------------
 
 
@@ -547,7 +624,7 @@ async def audit(database_url: str, env: dict[str, str], calls: list[Call]) -> Bo
         assert seqs == list(range(1, row["last_event_seq"] + 1)), f"gap in {row['member']}"
         if row["member"] is not None:
             last_seqs[str(row["member"])] = int(row["last_event_seq"])
-    verify = astrocoffee("ledger", "verify", env=env)
+    verify = await asyncio.to_thread(astrocoffee, "ledger", "verify", env=env)
     assert " 0 mismatches" in verify, verify
     return Books(
         purchases=len(by_id),
@@ -557,6 +634,98 @@ async def audit(database_url: str, env: dict[str, str], calls: list[Call]) -> Bo
         points_owed=int(owed),
         last_seqs=last_seqs,
     )
+
+
+async def wait_until_none(database_url: str, rows: str, timeout_s: float = 60) -> None:
+    """Wait until ``SELECT count(*) FROM <rows>`` is 0."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while (left := await connection.fetchval(f"SELECT count(*) FROM {rows}")) > 0:
+            assert time.monotonic() < deadline, f"{left} rows still in {rows}"
+            await asyncio.sleep(0.2)
+    finally:
+        await connection.close()
+
+
+@dataclass
+class Orders:
+    paid: int
+    failed: int
+    points: int  # earned less spent, over the paid orders' sales
+    outbox_ids: list[str]
+    business_days: list[str]
+
+
+async def audit_orders(database_url: str, provider: Any, calls: list[Call]) -> Orders:
+    """One order per key; a paid order has one succeeded payment of its amount at the
+    provider and one capture of its points; a failed one has none of either and its hold
+    given back; no points stay held."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        orders = {
+            str(r["id"]): r
+            for r in await connection.fetch(
+                "SELECT id, status, hold_points, payable_amount, payment_id, purchase"
+                " FROM customer_order"
+            )
+        }
+        entries = await connection.fetch(
+            "SELECT cause_id, kind, count(*) AS n FROM ledger_entry WHERE cause_type = 'order'"
+            " GROUP BY cause_id, kind"
+        )
+        sales = {
+            str(r["id"]): r["points_earned"] - r["points_redeemed"]
+            for r in await connection.fetch(
+                "SELECT id, points_earned, points_redeemed FROM purchase WHERE terminal IS NULL"
+            )
+        }
+        held = await connection.fetchval("SELECT coalesce(sum(held), 0) FROM account")
+        outbox = [str(r["id"]) for r in await connection.fetch("SELECT id FROM outbox_message")]
+        days = [
+            str(r["d"])
+            for r in await connection.fetch(
+                "SELECT DISTINCT business_date AS d FROM outbox_message ORDER BY d"
+            )
+        ]
+    finally:
+        await connection.close()
+    answered = [
+        c.result.get("order_id") or c.result["extra"]["order_id"]
+        for c in calls
+        if c.result is not None
+    ]
+    assert len(answered) == len(calls) and sorted(answered) == sorted(orders)
+    for call in calls:
+        assert call.result is not None
+        if call.final_status == 503:
+            assert orders[call.result["extra"]["order_id"]]["status"] == "failed"
+    kinds: dict[tuple[str, str], int] = {(str(r["cause_id"]), r["kind"]): r["n"] for r in entries}
+    payments: dict[str, list[Any]] = {}
+    for payment in provider.payments.values():
+        payments.setdefault(payment.reference, []).append(payment)
+    paid = failed = points = 0
+    for order_id, order in orders.items():
+        theirs = payments.get(order_id, [])
+        assert len(theirs) <= 1, f"order {order_id} was charged twice"
+        assert kinds.get((order_id, "hold"), 0) == 1
+        if order["status"] == "paid":
+            paid += 1
+            assert [p.status for p in theirs] == ["succeeded"]
+            assert theirs[0].amount == order["payable_amount"]
+            assert kinds.get((order_id, "capture"), 0) == 1
+            assert kinds.get((order_id, "void"), 0) == 0
+            points += sales.pop(str(order["purchase"]))
+        else:
+            assert order["status"] == "failed", f"order {order_id} is {order['status']}"
+            failed += 1
+            assert [p.status for p in theirs] in ([], ["failed"])
+            assert kinds.get((order_id, "capture"), 0) == 0
+            assert kinds.get((order_id, "void"), 0) == 1
+            assert order["purchase"] is None
+    assert sales == {}, "a sale without a paid order"
+    assert held == 0, "points left held"
+    return Orders(paid, failed, points, outbox, days)
 
 
 def points_said(calls: list[Call]) -> int:

@@ -21,6 +21,7 @@ import re
 import secrets
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,11 @@ import httpx
 import pytest
 
 from tests.reliability.harness import (
+    REQUEST_TIMEOUT_S,
     AppProcess,
+    Call,
+    OrderPlacer,
+    ProviderDesk,
     Seeded,
     Tills,
     Watchers,
@@ -37,10 +42,13 @@ from tests.reliability.harness import (
     astrocoffee,
     attempts,
     audit,
+    audit_orders,
+    call_with_retries,
     kill_between_commit_and_publish,
     points_said,
     report,
     seed,
+    wait_until_none,
 )
 from tests.reliability.private_servers import PostgresCluster, RedisProcess
 
@@ -291,5 +299,157 @@ async def test_redis_stopped_under_load_sales_go_on_and_phones_catch_up(world: W
         ready_again_after_s=round(recovered_s, 2),
         phones=len(phones.clients),
         member_events_checked=sum(len(s) for s in phones.seqs.values()),
+        points_lost=said - books.points_owed,
+    )
+
+
+PAYMENT_TIMEOUT_S = 0.5
+# The most a failed order may take: three tries at the provider, each timing out, and the
+# back-off between them (0.2 s, 0.4 s).
+ORDER_FAILS_WITHIN_S = 3 * PAYMENT_TIMEOUT_S + 0.6 + 1.0
+
+
+async def test_accounting_and_payment_provider_outages_in_one_run(world: World) -> None:
+    """While tills sell and a phone places app orders one after another, the accounting
+    system goes down and then loses answers, and the payment provider first refuses twice,
+    then hangs, then is down: sales never notice; orders meanwhile fail cleanly and at once
+    (503 problem+json, held points given back), the others are paid and captured exactly
+    once; once both systems are back the worker books every document exactly once, and the
+    day reconciles (``astrocoffee reconcile`` exit 0)."""
+    from tests.conftest import serving
+    from tests.fakes.accounting import AccountingSystem
+    from tests.fakes.payment_provider import PaymentProvider
+
+    accounting = AccountingSystem()
+    provider = PaymentProvider(duplicate_webhooks=True)
+    async with (
+        serving(accounting.app()) as accounting_address,
+        serving(provider.app()) as provider_address,
+    ):
+        externals = {
+            "ASTROCOFFEE_ACCOUNTING_URL": f"http://{accounting_address}",
+            "ASTROCOFFEE_ACCOUNTING_TOKEN": accounting.token,
+            "ASTROCOFFEE_PAYMENT_PROVIDER_URL": f"http://{provider_address}",
+            "ASTROCOFFEE_PAYMENT_PROVIDER_TOKEN": provider.token,
+            "ASTROCOFFEE_PAYMENT_TIMEOUT_S": str(PAYMENT_TIMEOUT_S),
+            "ASTROCOFFEE_OUTBOX_BACKOFF_BASE_S": "0.1",
+        }
+        world.env.update(externals)
+        app = await world.serve()
+        provider.webhook_url = f"{app.base_url}/v1/webhooks/payments"
+        worker = AppProcess(["worker"], world.env, world.logs / "worker.log")
+        world.processes.append(worker)
+        async with httpx.AsyncClient(base_url=app.base_url, timeout=REQUEST_TIMEOUT_S) as api:
+            # Each member buys once first, so that every order can spend 5 points.
+            warm_up = [
+                Call(
+                    uuid.uuid4().hex,
+                    "/v1/purchases",
+                    {
+                        "customer": {"card_number": m.card_number},
+                        "external_id": f"warm-up-{m.member_id}",
+                        "amount": 35000,
+                        "currency": "RUB",
+                    },
+                )
+                for m in world.seeded.members
+            ]
+            for call in warm_up:
+                await call_with_retries(
+                    api,
+                    call,
+                    endpoints=[app.base_url],
+                    headers={"X-Api-Key": world.seeded.till_keys[0]},
+                    deadline=time.monotonic() + 30,
+                )
+            # Tills paced so that the load outlasts the faults below (about 6 s).
+            tills = Tills(
+                [app.base_url],
+                world.seeded,
+                PURCHASES,
+                deadline_s=DEADLINE_S,
+                pause_s=7.5 * TILLS / PURCHASES,
+            )
+            shop = ProviderDesk(provider)
+            orders = OrderPlacer(api, world.seeded)
+            running = [
+                asyncio.create_task(tills.run()),
+                asyncio.create_task(shop.run()),
+                asyncio.create_task(orders.run()),
+            ]
+            await asyncio.sleep(0.5)
+            provider.fail_next = 2  # absorbed by the app's retries
+            accounting.down = True
+            await asyncio.sleep(1.0)
+            async with shop.gate:
+                provider.hang = True
+                hang = time.monotonic()
+            await asyncio.sleep(2.5)  # long enough for one order's three tries to time out
+            provider.hang = False
+            accounting.down = False
+            accounting.fail_next = 3
+            accounting.book_then_fail_next = 3  # booked, but the answer is lost
+            await asyncio.sleep(0.5)
+            async with shop.gate:
+                provider.down = True
+                down = time.monotonic()
+            await asyncio.sleep(1.5)
+            provider.down = False
+            recovered = time.monotonic()
+            await running[0]  # the tills are done
+            orders.stop_after(recovered, orders_after=3)
+            await running[2]
+            await shop.settle_all()
+            running[1].cancel()
+            await asyncio.gather(running[1], return_exceptions=True)
+            await wait_until_none(
+                world.database_url, "customer_order WHERE status = 'awaiting_payment'"
+            )
+            await wait_until_none(world.database_url, "outbox_message WHERE status <> 'delivered'")
+            worker.stop()
+
+        calls = warm_up + tills.calls + orders.calls
+        books = await audit(world.database_url, world.env, calls)
+        outcome = await audit_orders(world.database_url, provider, orders.calls)
+        for day in outcome.business_days:
+            reconciled = await asyncio.to_thread(
+                astrocoffee, "reconcile", "--date", day, env=world.env
+            )
+            assert '"balanced": true' in reconciled, reconciled
+
+    sent = attempts(tills.calls + warm_up)
+    assert [a for a in sent if a.status != 201] == [], "a sale failed for an external system"
+    placed = orders.calls
+    answers = {(c.final_status, (c.result or {}).get("code")) for c in placed}
+    assert answers <= {(201, None), (503, "payment_provider_unavailable")}, answers
+    refused = [c for c in placed if c.final_status == 503]
+    assert refused, "no order met the provider's outage"
+    assert all(c.attempts[-1].problem_json for c in refused)
+    assert max(c.attempts[-1].seconds for c in refused) < ORDER_FAILS_WITHIN_S
+    while_hanging = [c for c in refused if hang <= c.attempts[0].started < down]
+    while_down = [c for c in refused if down <= c.attempts[0].started < recovered]
+    assert while_hanging and while_down, "an outage met no order"
+    after = [c for c in placed if c.attempts[0].started > recovered]
+    assert after and all(c.final_status == 201 for c in after), "orders did not recover"
+    assert (accounting.posts > len(accounting.documents)) and sorted(
+        accounting.documents
+    ) == sorted(outcome.outbox_ids), "a document was lost or booked twice"
+    said = points_said(calls) + outcome.points
+    assert books.points_owed == said
+    report(
+        "external_systems",
+        purchases=len(tills.calls) + len(warm_up),
+        orders=len(placed),
+        orders_paid=outcome.paid,
+        orders_failed_cleanly=outcome.failed,
+        orders_refused_provider_hanging=len(while_hanging),
+        orders_refused_provider_down=len(while_down),
+        slowest_refusal_s=round(max(c.attempts[-1].seconds for c in refused), 2),
+        provider_creates=provider.creates,
+        webhooks_sent=len(provider.webhooks_sent),
+        documents=len(accounting.documents),
+        accounting_posts=accounting.posts,
+        days_reconciled=len(outcome.business_days),
+        ledger_entries=books.ledger_entries,
         points_lost=said - books.points_owed,
     )
