@@ -31,7 +31,7 @@ from backend.campaigns.catalogue import Catalogue
 from backend.campaigns.controllers import AdminCampaignController, MyOffersController
 from backend.campaigns.offers import MemberOffers
 from backend.campaigns.service import CampaignAdmin
-from backend.http import check_write_body
+from backend.http import check_write_body, security_headers
 from backend.loyalty.controllers import AdminMembersController, AdminRulesController
 from backend.loyalty.maintenance import MaintenanceLoop
 from backend.members.controllers import MeController
@@ -229,6 +229,7 @@ def create_app(
         ],
         guards=[authorize],
         before_request=check_write_body,
+        before_send=[security_headers],
         dependencies={
             name: Provide(_constant(service), sync_to_thread=False)
             for name, service in services.items()

@@ -11,6 +11,14 @@ that are not UTF-8 and nesting past the decoder's depth are refused here, before
 own decoding could fail on them with a 500); a route that takes none refuses any body but
 an empty one or ``{}``, which also holds it to the 64 KiB limit (413). A route that reads
 and checks its raw body itself (the signed webhook) says so with ``RAW_BODY``.
+
+Security headers: ``security_headers`` (the app's ``before_send`` hook, so it sees every
+response, the router's 404s and the error handlers' answers included) adds what a browser
+needs to treat an answer safely, where the route did not set it: no MIME sniffing, no
+referrer, no framing, a content policy that loads nothing for anything but an HTML page
+(the web pages set their own), and ``Cache-Control: no-store`` on every ``/v1/`` answer
+(tokens, balances, API keys). There is no CORS: the web client is served from the same
+origin, so no ``Access-Control-Allow-*`` header is ever sent and a preflight is refused.
 """
 
 from __future__ import annotations
@@ -19,7 +27,9 @@ from typing import Annotated, Any, Final, TypeVar
 
 import msgspec
 from litestar import Request
+from litestar.datastructures import MutableScopeHeaders
 from litestar.params import HeaderParameter
+from litestar.types import Message, Scope
 
 from backend.errors import ValidationFailed
 
@@ -74,3 +84,27 @@ async def check_write_body(request: Request[Any, Any, Any]) -> None:
 
 def replay_headers(replayed: bool) -> dict[str, str]:
     return {"Idempotent-Replayed": "true"} if replayed else {}
+
+
+SECURITY_HEADERS: Final = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+# For everything but an HTML page: JSON, SVG, problem documents load and embed nothing.
+NOTHING_POLICY: Final = "default-src 'none'; frame-ancestors 'none'"
+
+
+async def security_headers(message: Message, scope: Scope) -> None:
+    """The app's ``before_send`` hook; see the module's docstring."""
+    if message["type"] != "http.response.start":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    for name, value in SECURITY_HEADERS.items():
+        if name not in headers:
+            headers[name] = value
+    html = (headers.get("content-type") or "").startswith("text/html")
+    if not html and "content-security-policy" not in headers:
+        headers["Content-Security-Policy"] = NOTHING_POLICY
+    if scope["path"].startswith("/v1/") and "cache-control" not in headers:
+        headers["Cache-Control"] = "no-store"
