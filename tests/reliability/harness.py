@@ -397,6 +397,13 @@ class OrderPlacer:
         answered = [c for c in self.calls if c.attempts and c.attempts[0].started > since]
         return sum(1 for c in answered if c.final_status is not None) >= self._after
 
+    async def refused_since(self, since: float, timeout_s: float = 30) -> None:
+        """Wait until an order placed after ``since`` was refused (503)."""
+        deadline = time.monotonic() + timeout_s
+        while not any(c.final_status == 503 and c.attempts[0].started >= since for c in self.calls):
+            assert time.monotonic() < deadline, "no order was refused"
+            await asyncio.sleep(0.05)
+
     async def run(self) -> None:
         turn = 0
         while not self._done() and time.monotonic() < self.deadline:
@@ -578,10 +585,13 @@ async def audit(database_url: str, env: dict[str, str], calls: list[Call]) -> Bo
             " GROUP BY e.member, a.member, a.last_event_seq"
         )
         event_count = await connection.fetchval("SELECT count(*) FROM member_event")
-        purchase_events = await connection.fetchval(
-            "SELECT count(DISTINCT data->>'purchase_id') FROM member_event"
-            " WHERE type = 'transaction.created' AND data->>'purchase_id' IS NOT NULL"
-        )
+        purchase_events = {
+            r["p"]
+            for r in await connection.fetch(
+                "SELECT DISTINCT data->>'purchase_id' AS p FROM member_event"
+                " WHERE type = 'transaction.created' AND data->>'purchase_id' IS NOT NULL"
+            )
+        }
         documents = await connection.fetch("SELECT kind, reference FROM outbox_message")
         owed = await connection.fetchval(
             "SELECT coalesce(sum(available + pending + held), 0) FROM account"
@@ -614,7 +624,7 @@ async def audit(database_url: str, env: dict[str, str], calls: list[Call]) -> Bo
     purchase_causes = {cause_id for kind, cause_id in causes if kind == "purchase"}
     assert purchase_causes <= set(by_id), "ledger entries for a purchase that does not exist"
     assert {k for k, p in by_id.items() if p["points_earned"] > 0} <= purchase_causes
-    assert purchase_events == len(by_id), "a purchase without its transaction.created event"
+    assert purchase_events == set(by_id), "purchases and their transaction.created events differ"
     sales = [d["reference"] for d in documents if d["kind"] == "sale"]
     assert sorted(sales) == sorted(by_id), "sales and their accounting documents differ"
     assert records == len(pos), "idempotency records differ from the keys that succeeded"

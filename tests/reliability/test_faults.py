@@ -22,7 +22,7 @@ import secrets
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +121,13 @@ async def world(cluster: PostgresCluster) -> AsyncIterator[World]:
             redis.stop()
 
 
+async def _until(condition: Callable[[], bool], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the fault never took effect"
+        await asyncio.sleep(0.05)
+
+
 async def _ready_again(api: httpx.AsyncClient, timeout_s: float = 20) -> float:
     """Seconds until /health/ready answers 200 again."""
     started = time.monotonic()
@@ -171,6 +178,7 @@ async def test_postgres_restarted_under_load_fails_fast_and_every_retry_counts_o
     assert books.points_owed == said
     report(
         "postgres_restart",
+        faults_injected=f"{len(modes)} restarts ({', '.join(modes)})",
         purchases=len(tills.calls),
         requests_sent=len(sent),
         restarts=len(modes),
@@ -233,6 +241,7 @@ async def test_app_process_killed_mid_load_retries_count_once_and_phones_get_eve
     assert books.points_owed == said
     report(
         "app_process_sigkill",
+        faults_injected="1 SIGKILL of 1 of 2 serve processes",
         purchases=len(tills.calls),
         requests_sent=len(sent),
         unpublished_events_at_kill=sum(len(seqs) for seqs in caught.values()),
@@ -292,6 +301,7 @@ async def test_redis_stopped_under_load_sales_go_on_and_phones_catch_up(world: W
     assert books.points_owed == said
     report(
         "redis_stopped",
+        faults_injected="Redis killed, back empty",
         purchases=len(tills.calls),
         requests_sent=len(sent),
         sales_while_redis_down=len(during),
@@ -362,13 +372,13 @@ async def test_accounting_and_payment_provider_outages_in_one_run(world: World) 
                     headers={"X-Api-Key": world.seeded.till_keys[0]},
                     deadline=time.monotonic() + 30,
                 )
-            # Tills paced so that the load outlasts the faults below (about 6 s).
+            # Tills paced so that the load outlasts the faults below (about 5 s).
             tills = Tills(
                 [app.base_url],
                 world.seeded,
                 PURCHASES,
                 deadline_s=DEADLINE_S,
-                pause_s=7.5 * TILLS / PURCHASES,
+                pause_s=6.0 * TILLS / PURCHASES,
             )
             shop = ProviderDesk(provider)
             orders = OrderPlacer(api, world.seeded)
@@ -380,20 +390,21 @@ async def test_accounting_and_payment_provider_outages_in_one_run(world: World) 
             await asyncio.sleep(0.5)
             provider.fail_next = 2  # absorbed by the app's retries
             accounting.down = True
-            await asyncio.sleep(1.0)
+            posts = accounting.posts
             async with shop.gate:
                 provider.hang = True
                 hang = time.monotonic()
-            await asyncio.sleep(2.5)  # long enough for one order's three tries to time out
+            await orders.refused_since(hang)  # an order's three tries timed out
             provider.hang = False
+            await _until(lambda: accounting.posts > posts)  # the worker met the outage
             accounting.down = False
             accounting.fail_next = 3
             accounting.book_then_fail_next = 3  # booked, but the answer is lost
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.3)
             async with shop.gate:
                 provider.down = True
                 down = time.monotonic()
-            await asyncio.sleep(1.5)
+            await orders.refused_since(down)
             provider.down = False
             recovered = time.monotonic()
             await running[0]  # the tills are done
@@ -431,6 +442,7 @@ async def test_accounting_and_payment_provider_outages_in_one_run(world: World) 
     assert while_hanging and while_down, "an outage met no order"
     after = [c for c in placed if c.attempts[0].started > recovered]
     assert after and all(c.final_status == 201 for c in after), "orders did not recover"
+    assert (provider.fail_next, accounting.fail_next, accounting.book_then_fail_next) == (0, 0, 0)
     assert (accounting.posts > len(accounting.documents)) and sorted(
         accounting.documents
     ) == sorted(outcome.outbox_ids), "a document was lost or booked twice"
@@ -438,6 +450,8 @@ async def test_accounting_and_payment_provider_outages_in_one_run(world: World) 
     assert books.points_owed == said
     report(
         "external_systems",
+        faults_injected="accounting down + 3 refused + 3 lost answers; "
+        "provider 2 refused + hanging + down",
         purchases=len(tills.calls) + len(warm_up),
         orders=len(placed),
         orders_paid=outcome.paid,
@@ -451,5 +465,6 @@ async def test_accounting_and_payment_provider_outages_in_one_run(world: World) 
         accounting_posts=accounting.posts,
         days_reconciled=len(outcome.business_days),
         ledger_entries=books.ledger_entries,
+        member_events_checked=books.member_events,
         points_lost=said - books.points_owed,
     )
