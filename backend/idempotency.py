@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from backend.errors import IdempotencyKeyReused, IdempotentRequestInProgress, ValidationFailed
+from db import sql
 from db.deferred import DeferredWrites
 from db.ids import new_id
 from db.pool import engine
@@ -49,7 +50,7 @@ async def lock_key(*, scope: str, key: str) -> None:
     Its own statement, before any read of the stored outcome: a read in the same statement
     would use a snapshot taken before the lock and could miss the holder's commit.
     """
-    locked = await IdempotencyRecord.raw(
+    locked = await sql.fetch(
         "SELECT pg_try_advisory_xact_lock(hashtextextended({}, 0)) AS ok",
         f"{scope}|{key}",  # scope never contains "|"
     )

@@ -12,22 +12,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from piccolo.querystring import QueryString
-
 
 class DeferredWrites:
     def __init__(self) -> None:
-        self._statements: list[QueryString] = []
+        self._statements: list[tuple[str, tuple[Any, ...]]] = []
 
     def add(self, sql: str, *args: Any) -> None:
-        """An INSERT/UPDATE in Piccolo's ``{}`` placeholder style (no RETURNING needed)."""
-        self._statements.append(QueryString(sql, *args))
+        """An INSERT/UPDATE with ``{}`` placeholders (see ``db.sql``), no RETURNING needed."""
+        self._statements.append((sql, args))
 
     def __bool__(self) -> bool:
         return bool(self._statements)
 
-    def prefix(self) -> tuple[str, list[QueryString]]:
-        """``WITH`` items for the statements (each ending in a comma) and their arguments;
-        the caller's own statement continues the ``WITH`` list. Empties the collection."""
+    def prefix(self) -> tuple[str, list[Any]]:
+        """``WITH`` items for the statements (each ending in a comma) and their arguments in
+        order; the caller's own statement continues the ``WITH`` list. Empties the
+        collection."""
         statements, self._statements = self._statements, []
-        return "".join(f"deferred_{i} AS ({{}}), " for i in range(len(statements))), statements
+        template = "".join(f"deferred_{i} AS ({sql}), " for i, (sql, _) in enumerate(statements))
+        return template, [arg for _, args in statements for arg in args]

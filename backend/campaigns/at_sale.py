@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -65,7 +66,7 @@ async def load_shopper(member_id: uuid.UUID) -> Shopper:
     return shopper_from(member_id, rows[0])
 
 
-def shopper_from(member_id: uuid.UUID, row: dict[str, Any]) -> Shopper:
+def shopper_from(member_id: uuid.UUID, row: Mapping[str, Any]) -> Shopper:
     """A shopper from a row with the member's tier and birth date and their stats."""
     counts: dict[str, int] = _json(row["category_counts"]) or {}
     return Shopper(

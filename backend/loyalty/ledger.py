@@ -14,9 +14,10 @@ from datetime import datetime
 from backend.errors import MemberNotFound
 from backend.members.schemas import Balance
 from backend.ops.metrics import count_ledger_entries
+from db import sql
 from db.deferred import DeferredWrites
 from db.ids import new_id
-from db.tables import Account, LedgerEntry
+from db.tables import Account
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +119,7 @@ async def post(
         count_ledger_entries(entry.kind, entry.available_delta + entry.pending_delta)
     types = [type for type, _ in events]
     with_items, writes = deferred.prefix() if deferred else ("", [])
-    rows = await LedgerEntry.raw(
+    rows = await sql.fetch(
         "WITH " + with_items + _POST,
         *writes,
         account.id,

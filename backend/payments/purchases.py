@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +46,7 @@ from backend.members.qr import QrTokens
 from backend.members.schemas import Balance
 from backend.payments.schemas import Customer, PurchaseItem, PurchaseRequest, PurchaseResponse
 from backend.stores.events import DayMove, record_store_activity, utc_day
+from db import sql
 from db.ids import new_id
 from db.pool import engine
 from db.tables import Member, Purchase, Store
@@ -98,10 +100,10 @@ LEFT JOIN member m ON m.card_number = {}
 
 async def what_is_known(
     terminal: TerminalCaller, request: PurchaseRequest, idempotency_key: str
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """Everything a purchase checks before it sells, in one round trip: the key's stored
     outcome, an earlier purchase with this receipt, the store's currency, the card's holder."""
-    rows = await Purchase.raw(
+    rows = await sql.fetch(
         _WHAT_IS_KNOWN,
         terminal.store_id,
         terminal.scope,
@@ -110,8 +112,7 @@ async def what_is_known(
         request.external_id,
         request.customer.card_number,
     )
-    known: dict[str, Any] = rows[0]
-    return known
+    return rows[0]
 
 
 def _json(value: Any) -> Any:
@@ -391,7 +392,7 @@ class Buyer:
 async def lock_buyer(member_id: uuid.UUID, *, since: datetime) -> Buyer:
     """``lock_account`` plus what the sale needs to know of the member, in one round trip:
     the tier and stats campaigns target, and the spend that decides an upgrade."""
-    rows = await Purchase.raw(_LOCK_BUYER, member_id, since, member_id)
+    rows = await sql.fetch(_LOCK_BUYER, member_id, since, member_id)
     if not rows:
         raise MemberNotFound(f"member {member_id} has no account")
     row = rows[0]

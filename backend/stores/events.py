@@ -12,6 +12,7 @@ moving the day, taking the seqs and storing both events.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import msgspec
 
 from backend.loyalty.events import encode_stored
+from db import sql
 from db.ids import new_id
 from db.tables import StoreDay, StoreEvent
 from realtime.channels import store_stream
@@ -99,7 +101,7 @@ def utc_day(at: datetime) -> date:
     return at.astimezone(UTC).date()
 
 
-def figures_of(store_id: uuid.UUID, day: date, row: dict[str, Any] | None) -> dict[str, Any]:
+def figures_of(store_id: uuid.UUID, day: date, row: Mapping[str, Any] | None) -> dict[str, Any]:
     """The data of ``stats.updated`` and of GET .../stats (zeros before the first sale)."""
     counts = {name: int(row[name]) if row else 0 for name in FIGURES}
     return {"store_id": str(store_id), "day": day.isoformat(), **counts}
@@ -132,7 +134,7 @@ async def record_store_activity(
         events.append(("stats.updated", None))  # its data is the day's row, made in SQL
     types = [type for type, _ in events]
     at = utc_now()
-    rows = await StoreEvent.raw(
+    rows = await sql.fetch(
         _MOVE_DAY,
         new_id(),
         store_id,
