@@ -519,6 +519,13 @@ async def build_world(shop: Shop) -> World:
         },
         publish=True,
     )
+    await grant(member_b.member_id, 100)
+    bought = await api.post(
+        f"/v1/me/offers/{reward}/redeem",
+        headers={**member_b.headers, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert bought.status_code == 201, bought.text
+    coupon_of_b = bought.json()["offer"]["coupon_code"]
     messages = await OutboxMessage.select(OutboxMessage.id).order_by(OutboxMessage.created_at)
     dead, pending = str(messages[0]["id"]), str(messages[1]["id"])
     await OutboxMessage.update({OutboxMessage.status: "dead"}).where(OutboxMessage.id == dead)
@@ -619,6 +626,11 @@ async def build_world(shop: Shop) -> World:
                     "the external_id of another sale",
                     encode({**sale_body, "external_id": sale["external_id"]}),
                     code="external_id_reused",
+                ),
+                Case(
+                    "another member's coupon",
+                    encode({**sale_body, "coupons": [coupon_of_b]}),
+                    foreign=True,
                 ),
             ],
         ),
@@ -910,7 +922,9 @@ SNAPSHOT = " UNION ALL ".join(
 
 
 async def snapshot(db: asyncpg.Connection) -> dict[str, tuple[int, str]]:
-    return {row["name"]: (row["n"], row["digest"]) for row in await db.fetch(SNAPSHOT)}
+    tables = {row["name"]: (row["n"], row["digest"]) for row in await db.fetch(SNAPSHOT)}
+    assert {"ledger_entry", "member_event", "outbox_message", "idempotency_record"} <= set(tables)
+    return tables
 
 
 def fill(path: str, params: dict[str, str]) -> str:
@@ -965,7 +979,7 @@ def judge(endpoint: Endpoint, case: Case, response: httpx.Response) -> list[str]
         return wrong
     problem = response.json()
     for name in ("type", "title", "status", "detail", "code"):
-        if name not in problem:
+        if not problem.get(name):
             wrong.append(f"the problem has no {name}")
     if problem.get("status") != status:
         wrong.append(f"the problem says {problem.get('status')}, the response {status}")
