@@ -31,7 +31,7 @@ What it does, with the machinery of ``loadtests.run`` (``make loadtest``):
    server: anything else using it counts too, so it is shown but not judged), open
    WebSockets, and the HTTP request rate the server counted;
 4. judges them (``judge``): under load, each of memory, descriptors, tasks and the two
-   pools may grow from the first sample after the warm-up to the lowest of the last three
+   pools may grow from the first sample after the warm-up to the median of the last three
    by at most its limit in ``LIMITS`` (a share of the first sample or a number of units,
    whichever is larger); after the load, the sockets are all closed, the pools hold nothing
    in use, and tasks and descriptors are back to the idle sample's (descriptors: plus the
@@ -51,6 +51,7 @@ import os
 import resource
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,7 +85,7 @@ from loadtests.run import (
 )
 
 # How much a series may grow under load, from the first sample after the warm-up to the
-# lowest of the last three (a leak raises the floor; requests in flight only add spikes):
+# median of the last three (a leak raises them all; a spike of requests in flight, one):
 # (share of the first sample, units), whichever is larger.
 LIMITS: dict[str, tuple[float, float]] = {
     "rss_mib": (0.10, 16.0),
@@ -287,7 +288,7 @@ class Recorder:
             websockets=int(total(metrics, "astrocoffee_websocket_connections")),
             requests=total(metrics, "astrocoffee_requests_total"),
         )
-        if self.samples and at_s > self.samples[-1].at_s:
+        if label in ("warm", "load") and self.samples and at_s > self.samples[-1].at_s:
             last = self.samples[-1]
             sample.rate = (sample.requests - last.requests) / (at_s - last.at_s)
         self.samples.append(sample)
@@ -320,7 +321,7 @@ Check = tuple[str, str, str, bool]  # (what, limit, measured, met)
 
 def growth_check(name: str, title: str, unit: str, under_load: list[Sample]) -> Check:
     first = float(getattr(under_load[0], name))
-    late = float(min(getattr(s, name) for s in under_load[1:][-3:]))
+    late = float(statistics.median(getattr(s, name) for s in under_load[1:][-3:]))
     share, units = LIMITS[name]
     limit = max(share * first, units)
     grew = late - first
