@@ -70,6 +70,9 @@ class GatewayConfig:
     max_replay: int = 1000
     # Malformed frames answered with an error frame before the socket is closed (1008).
     max_bad_frames: int = 20
+    # After ``ready``, live events wait this long for the client's ``resume`` (or any first
+    # frame), so that a resume's replay comes before them (see ``write_forever``).
+    resume_wait_s: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,27 +154,54 @@ class StreamFollower:
 
     # -- writer ---------------------------------------------------------------------------
     async def write_forever(self) -> None:
+        """Send what the hub and the client's frames ask for, in order.
+
+        Live events that arrive between ``ready`` and the client's first frame are held
+        until that frame (normally ``resume``) is handled: sent first, they would overtake
+        the resume's replay of what the client missed, which it would then drop as old
+        (the soak saw 5, 6, 1, 2, 3, 4, 5, 6). Held events the replay already sent are
+        dropped by seq. A client that never speaks gets them after ``resume_wait_s``.
+        """
+        held: list[_Item] = []
+        deadline = asyncio.get_running_loop().time() + self._config.resume_wait_s
         while True:
-            item = await self._queue.get()
-            if isinstance(item, _Control):
+            try:
+                async with asyncio.timeout_at(deadline):  # only the wait, never the handling
+                    item = await self._queue.get()
+            except TimeoutError:
+                break
+            if isinstance(item, _Resume | _Control):
+                await self._handle(item)
+                break
+            held.append(item)
+            if len(held) > self._config.queue_size:
+                self.too_slow.set()
+                return
+        for item in held:
+            await self._handle(item)
+        while True:
+            await self._handle(await self._queue.get())
+
+    async def _handle(self, item: _Item) -> None:
+        if isinstance(item, _Control):
+            await self._send(item.raw)
+        elif isinstance(item, _Live):
+            named, seq = envelope_position(item.raw)
+            stream = named or self.stream
+            if stream not in self.seqs:
+                return
+            if seq > self.seqs[stream] + 1:
+                await self._replay_after(stream, self.seqs[stream])
+            if seq == self.seqs[stream] + 1:
                 await self._send(item.raw)
-            elif isinstance(item, _Live):
-                named, seq = envelope_position(item.raw)
-                stream = named or self.stream
-                if stream not in self.seqs:
-                    continue
-                if seq > self.seqs[stream] + 1:
-                    await self._replay_after(stream, self.seqs[stream])
-                if seq == self.seqs[stream] + 1:
-                    await self._send(item.raw)
-                    self.seqs[stream] = seq
-            elif isinstance(item, _Resume):
-                await self._resume(self.stream, item.last_seq)
-                if item.broadcast_last_seq is not None and BROADCAST in self.seqs:
-                    await self._resume(BROADCAST, item.broadcast_last_seq)
-            else:
-                for stream, seq in list(self.seqs.items()):
-                    await self._replay_after(stream, seq)
+                self.seqs[stream] = seq
+        elif isinstance(item, _Resume):
+            await self._resume(self.stream, item.last_seq)
+            if item.broadcast_last_seq is not None and BROADCAST in self.seqs:
+                await self._resume(BROADCAST, item.broadcast_last_seq)
+        else:
+            for stream, seq in list(self.seqs.items()):
+                await self._replay_after(stream, seq)
 
     async def _resume(self, stream: str, last_seq: int) -> None:
         current = await self._replay.current_seq(stream)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
-from realtime.gateway import GatewayConfig, StreamFollower
+from realtime.gateway import GatewayConfig, StreamFollower, _Resume
 
 
 class NeverSends:
@@ -33,3 +35,73 @@ def test_a_client_that_cannot_keep_up_is_marked_too_slow_instead_of_buffering() 
     assert not stream.too_slow.is_set()
     stream.deliver(b'{"seq": 9}')
     assert stream.too_slow.is_set()
+
+
+class RecordingSocket:
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    async def send_data(self, data: Any, mode: str = "text") -> None:
+        self.sent.append(int(json.loads(data)["seq"]))
+
+
+class StoredEvents:
+    """A member stream whose events 1..``newest`` are committed."""
+
+    def __init__(self, newest: int) -> None:
+        self.newest = newest
+
+    async def events_after(self, member_id: str, after_seq: int, limit: int) -> list[bytes]:
+        return [envelope(seq) for seq in range(after_seq + 1, self.newest + 1)][:limit]
+
+    async def current_seq(self, member_id: str) -> int:
+        return self.newest
+
+
+def envelope(seq: int) -> bytes:
+    return json.dumps({"type": "balance.updated", "seq": seq, "ts": "t", "data": {}}).encode()
+
+
+async def sent_after_writing(stream: StreamFollower, socket: RecordingSocket, count: int) -> None:
+    writer = asyncio.create_task(stream.write_forever())
+    try:
+        for _ in range(200):
+            if len(socket.sent) >= count:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # and nothing more comes
+    finally:
+        writer.cancel()
+
+
+async def test_live_events_before_the_resume_do_not_overtake_its_replay() -> None:
+    """``ready`` said 4; sales 5 and 6 commit before the client's ``resume`` from 0 arrives.
+    The client must get 1..6 in order, once each (it drops anything at or below its last)."""
+    socket = RecordingSocket()
+    stream = StreamFollower(
+        socket=socket,  # type: ignore[arg-type]
+        stream="member:m",
+        replay=StoredEvents(newest=6),
+        config=GatewayConfig(),
+        last_seq=4,
+    )
+    stream.deliver(envelope(5))
+    stream.deliver(envelope(6))
+    stream.request(_Resume(last_seq=0))
+    await sent_after_writing(stream, socket, 6)
+    assert socket.sent == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_client_that_does_not_resume_gets_live_events_after_a_moment() -> None:
+    socket = RecordingSocket()
+    stream = StreamFollower(
+        socket=socket,  # type: ignore[arg-type]
+        stream="member:m",
+        replay=StoredEvents(newest=6),
+        config=GatewayConfig(resume_wait_s=0.05),
+        last_seq=4,
+    )
+    stream.deliver(envelope(5))
+    stream.deliver(envelope(6))
+    await sent_after_writing(stream, socket, 2)
+    assert socket.sent == [5, 6]
