@@ -27,6 +27,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from loadtests.bench_ws import (
     ROOT,
@@ -43,6 +44,7 @@ MEMBERS = 2000
 # The chain's sales are spread over its stores; one store's sales serialize on its row for
 # the store stream's seq (docs/architecture.md), which one till could never saturate.
 STORES = int(os.environ.get("BENCH_PURCHASES_STORES", "8"))
+WORKERS = int(os.environ.get("BENCH_PURCHASES_WORKERS", "1"))
 
 
 def pgbench_binary(embedded: bool) -> str:
@@ -173,6 +175,26 @@ async def paced(
     return latencies, failures
 
 
+def tree_cpu(process: Any) -> float:
+    """CPU seconds of a process and its children (uvicorn's workers)."""
+    total = 0.0
+    for one in [process, *process.children(recursive=True)]:
+        total += sum(one.cpu_times()[:2])
+    return total
+
+
+def cpu_of(name: str) -> float:
+    """CPU seconds used so far by every process called ``name`` (PostgreSQL's backends come
+    and go with connections, so the sum is taken over all of them, before and after)."""
+    import psutil
+
+    total = 0.0
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        if process.info["name"] == name and process.info["cpu_times"] is not None:
+            total += sum(process.info["cpu_times"][:2])
+    return total
+
+
 async def more_tills(count: int) -> list[str]:
     """``count`` more stores with a till each; their API keys."""
     from backend.auth.terminals import create_terminal
@@ -206,7 +228,10 @@ async def run(report: list[str]) -> None:
         await drop_database(settings.database_url, baseline_db)
 
     bench = await start_bench_server(
-        settings.database_url, settings.redis_url, DATABASE_POOL_MAX=str(max(10, CLIENTS))
+        settings.database_url,
+        settings.redis_url,
+        DATABASE_POOL_MAX=str(max(10, CLIENTS)),
+        ASTROCOFFEE_WORKERS=str(WORKERS),
     )
     server, port, secret, prefix = bench.process, bench.port, bench.secret, bench.prefix
     try:
@@ -240,10 +265,13 @@ async def run(report: list[str]) -> None:
             )
         server_process = psutil.Process(server.pid)
         me = psutil.Process()
-        server_cpu, own_cpu = server_process.cpu_times(), me.cpu_times()
+        server_cpu, own_cpu = tree_cpu(server_process), me.cpu_times()
+        database_cpu, redis_cpu = cpu_of("postgres"), cpu_of("redis-server")
         rate, sat_failures = await saturate(port, keys, cards)
-        server_used = sum(server_process.cpu_times()[:2]) - sum(server_cpu[:2])
+        server_used = tree_cpu(server_process) - server_cpu
         own_used = sum(me.cpu_times()[:2]) - sum(own_cpu[:2])
+        database_used = cpu_of("postgres") - database_cpu
+        redis_used = cpu_of("redis-server") - redis_cpu
         if profiler is not None:
             profiler.wait()
         latencies, paced_failures = await paced(port, keys, cards, rate / 2)
@@ -254,7 +282,7 @@ async def run(report: list[str]) -> None:
     report += [
         f"# Purchases against the PostgreSQL ceiling ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
-        f"Machine: {os.cpu_count()} CPUs; one `astrocoffee serve` process (1 worker); PostgreSQL "
+        f"Machine: {os.cpu_count()} CPUs; one `astrocoffee serve` process ({WORKERS} uvicorn worker(s)); PostgreSQL "
         f"{'embedded' if settings.uses_embedded_servers else 'external'}; {CLIENTS} clients "
         f"over {STORES} stores (a till each), members' cards in turn, "
         f"{DURATION_S} s per phase.",
@@ -264,6 +292,7 @@ async def run(report: list[str]) -> None:
         f"| pgbench TPC-B-like (scale 8, {CLIENTS} clients, prepared) | {tps:,.0f} tps | | |",
         f"| purchases at saturation over HTTP | {rate:,.0f}/s ({sat_failures} failed) | pgbench {tps:,.0f} tps | {rate / tps:.2f} |",
         f"| CPU per purchase: server / load generator | {1000 * server_used / served:.2f} / {1000 * own_used / served:.2f} ms | | |",
+        f"| CPU per purchase: PostgreSQL / Redis (every process of that name) | {1000 * database_used / served:.2f} / {1000 * redis_used / served:.2f} ms | | |",
         f"| purchase latency p50 / p99 at half that rate ({rate / 2:,.0f}/s) | {percentile(latencies, 0.5):.1f} / {percentile(latencies, 0.99):.1f} ms ({paced_failures} failed) | target p99 ≤ 25 ms | |",
         "",
         "Targets (issue #10): purchases ≥ 1.0 x pgbench (≥ 0.5 x first); p99 ≤ 25 ms at half "

@@ -319,7 +319,7 @@ class CpuWatch:
 
         self._psutil = psutil
         self._server = psutil.Process(server_pid)
-        self._server_start = self._cpu(self._server)
+        self._server_start = self._tree(self._server)
         self._machine_start = psutil.cpu_times()
         self._started = time.monotonic()
         self._locust = 0.0
@@ -329,6 +329,15 @@ class CpuWatch:
     def _cpu(process: Any) -> float:
         times = process.cpu_times()
         return float(times.user + times.system + times.children_user + times.children_system)
+
+    def _tree(self, process: Any) -> float:
+        """A process and its live children: uvicorn's workers (``children_*`` of
+        ``cpu_times`` only counts children already waited for)."""
+        total = self._cpu(process)
+        for child in process.children(recursive=True):
+            with contextlib.suppress(self._psutil.Error):
+                total += self._cpu(child)
+        return total
 
     def follow(
         self,
@@ -353,7 +362,7 @@ class CpuWatch:
                 every_second(elapsed)
             time.sleep(1)
         self._wall = time.monotonic() - self._started
-        self._server_end = self._cpu(self._server)
+        self._server_end = self._tree(self._server)
         self._machine_end = self._psutil.cpu_times()
 
     def summary(self) -> str:
