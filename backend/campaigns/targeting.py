@@ -14,8 +14,10 @@ import msgspec
 
 from backend.campaigns.kinds import Category, Shopper
 from backend.errors import ValidationFailed
+from backend.loyalty.rules import TIER_ORDER
 
-Tier = Annotated[str, msgspec.Meta(pattern=r"^(green|silver|gold)$")]
+# The program's own tiers (a campaign for a tier that does not exist could never apply).
+Tier = Annotated[str, msgspec.Meta(pattern=f"^({'|'.join(TIER_ORDER)})$")]
 
 
 # Bounded like every number of the API: these are compared in SQL as bigint and intervals.

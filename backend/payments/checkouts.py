@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+from asyncpg.exceptions import UniqueViolationError
 
 from backend.auth.callers import TerminalCaller
 from backend.campaigns.at_sale import preview_offers
@@ -91,7 +92,15 @@ class CheckoutService:
                 status="open",
                 hold_lots=[],
             )
-            await checkout.save()
+            try:
+                await checkout.save()
+            except UniqueViolationError as exc:
+                if exc.constraint_name != "checkout_one_per_receipt":
+                    raise
+                # Another key opened a checkout for this receipt at the same moment.
+                raise ExternalIdReused(
+                    f"external_id {request.external_id!r} already has a checkout"
+                ) from exc
             account = await lock_account(member_id)
             return await _describe(checkout, account.balance, await self._catalogue.live()), []
 

@@ -80,7 +80,7 @@ def basket(*, base_points: int = 100, at: datetime = AT, store: uuid.UUID = STOR
 
 SHOPPER = Shopper(
     member_id="m",
-    tier="silver",
+    tier="platinum",
     visits=10,
     last_visit_at=AT - timedelta(days=60),
     favourite_category="coffee",
@@ -209,9 +209,9 @@ def test_targeting_decides_where_when_and_who() -> None:
         campaign(rule, name="tuesdays", targeting=Targeting(days_of_week=[1])),
         campaign(rule, name="mondays", targeting=Targeting(days_of_week=[0])),
         campaign(rule, name="gold", targeting=Targeting(tiers=["gold"])),
-        campaign(rule, name="silver", targeting=Targeting(tiers=["silver"])),
+        campaign(rule, name="platinum", targeting=Targeting(tiers=["platinum"])),
     ]
-    assert [name for name, _, _ in run(campaigns)] == ["this store", "mondays", "silver"]
+    assert [name for name, _, _ in run(campaigns)] == ["this store", "mondays", "platinum"]
 
 
 # Activation and limits

@@ -128,8 +128,8 @@ def test_empty_targeting_admits_everyone() -> None:
 
 
 def test_admits_by_tier() -> None:
-    targeting = Targeting(tiers=["silver", "gold"])
-    assert targeting.admits(shopper(tier="silver"), MONDAY)
+    targeting = Targeting(tiers=["platinum", "gold"])
+    assert targeting.admits(shopper(tier="platinum"), MONDAY)
     assert targeting.admits(shopper(tier="gold"), MONDAY)
     assert not targeting.admits(shopper(tier="green"), MONDAY)
 
@@ -191,7 +191,7 @@ def test_tier_and_every_segment_criterion_must_hold() -> None:
     }
     assert targeting.admits(shopper(**fits), MONDAY)
     for key, wrong in [
-        ("tier", "silver"),
+        ("tier", "platinum"),
         ("visits", 9),
         ("last_visit_at", MONDAY - timedelta(days=31)),
         ("favourite_category", "tea"),
@@ -255,7 +255,7 @@ def test_everyone_when_neither_tiers_nor_a_segment_are_given() -> None:
 def test_targeting_decodes_from_json() -> None:
     raw = msgspec.json.encode(
         {
-            "tiers": ["silver", "gold"],
+            "tiers": ["platinum", "gold"],
             "store_ids": [str(STORE)],
             "days_of_week": [0, 6],
             "hours": {"from": "22:00", "to": "02:00"},
@@ -264,7 +264,7 @@ def test_targeting_decodes_from_json() -> None:
     )
     targeting = msgspec.json.decode(raw, type=Targeting)
     assert targeting == Targeting(
-        tiers=["silver", "gold"],
+        tiers=["platinum", "gold"],
         store_ids=[STORE],
         days_of_week=[0, 6],
         hours=hours("22:00", "02:00"),
@@ -285,7 +285,7 @@ def test_hours_in_the_documented_form_decode() -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        '{"tiers": ["platinum"]}',
+        '{"tiers": ["silver"]}',
         '{"days_of_week": [7]}',
         '{"days_of_week": [-1]}',
         '{"store_ids": ["not-a-uuid"]}',

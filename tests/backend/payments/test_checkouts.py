@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -167,3 +168,18 @@ async def test_complete_is_idempotent(
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json() == first.json()
     assert await Purchase.count() == 1
+
+
+async def test_two_checkouts_for_one_receipt_at_once_give_one_checkout_and_one_409(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+) -> None:
+    body = purchase_body(member.card_number, amount=40000)
+    for _ in range(5):  # the race is the point: try it a few times
+        body = {**body, "external_id": f"receipt-{uuid.uuid4().hex[:12]}"}
+        answers = await asyncio.gather(
+            *(post_as(client, till, "/v1/checkouts", body) for _ in range(2))
+        )
+        assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+        refused = next(a for a in answers if a.status_code == 409)
+        assert refused.json()["code"] == "external_id_reused"
+        assert await Checkout.count().where(Checkout.external_id == body["external_id"]) == 1
