@@ -41,16 +41,26 @@ from backend.payments.purchases import (
     Sale,
     check_currency,
     check_items,
-    purchase_by_external_id,
     settle_sale,
 )
 from backend.payments.schemas import PurchaseItem
+from db import sql
+from db.deferred import DeferredWrites
 from db.pool import engine
 from db.tables import Checkout, Member
 from realtime.publisher import EventPublisher, Outgoing
 
 log = logging.getLogger(__name__)
 _Result = tuple[CheckoutResponse, list[Outgoing]]
+
+
+# What opening a checkout checks first, in one round trip.
+_OPEN_CHECKS = """
+SELECT (SELECT currency FROM store WHERE id = {}) AS currency,
+       EXISTS (SELECT 1 FROM purchase WHERE store = {} AND external_id = {}) AS sold,
+       EXISTS (SELECT 1 FROM checkout WHERE store = {} AND external_id = {}) AS opened,
+       (SELECT id FROM member WHERE card_number = {}) AS card_holder
+"""
 
 
 class CheckoutService:
@@ -67,18 +77,28 @@ class CheckoutService:
         check_items(request.items, request.amount)
 
         async def work() -> _Result:
-            await check_currency(terminal.store_id, request.currency)
-            if await purchase_by_external_id(terminal.store_id, request.external_id):
+            known = (
+                await sql.fetch(
+                    _OPEN_CHECKS,
+                    terminal.store_id,
+                    terminal.store_id,
+                    request.external_id,
+                    terminal.store_id,
+                    request.external_id,
+                    request.customer.card_number,
+                )
+            )[0]
+            check_currency(known["currency"], request.currency)
+            if known["sold"]:
                 raise ExternalIdReused(f"external_id {request.external_id!r} is already a sale")
-            if await Checkout.exists().where(
-                (Checkout.store == terminal.store_id)
-                & (Checkout.external_id == request.external_id)
-            ):
+            if known["opened"]:
                 raise ExternalIdReused(
                     f"external_id {request.external_id!r} already has a checkout; a retry "
                     "replays with the same Idempotency-Key"
                 )
-            member_id = await self._customers.identify(request.customer)
+            member_id = await self._customers.identify(
+                request.customer, card_holder=known["card_holder"]
+            )
             rules = await current_rules()
             checkout = Checkout(
                 store=terminal.store_id,
@@ -102,7 +122,8 @@ class CheckoutService:
                     f"external_id {request.external_id!r} already has a checkout"
                 ) from exc
             account = await lock_account(member_id)
-            return await _describe(checkout, account.balance, await self._catalogue.live()), []
+            live = await self._catalogue.live()
+            return await _describe(checkout, account.balance, live, tier=account.tier), []
 
         return await self._once(terminal, key, ("open", request), work, status=201)
 
@@ -128,12 +149,12 @@ class CheckoutService:
             checkout.hold_expires_at = (
                 now + timedelta(seconds=rules.hold_ttl_s) if request.points else None
             )
-            await _save(checkout, now)
+            await _save(checkout, now, into=change.writes)
             change.event("hold.updated", _hold_event(checkout))
             _, envelopes = await change.finish(context={"checkout_id": str(checkout.id)})
-            return await _describe(
-                checkout, change.balance, await self._catalogue.live()
-            ), envelopes
+            live = await self._catalogue.live()
+            described = await _describe(checkout, change.balance, live, tier=change.account.tier)
+            return described, envelopes
 
         return await self._once(terminal, key, ("hold", checkout_id, request), work)
 
@@ -258,11 +279,12 @@ async def expire_holds(publisher: EventPublisher, *, now: datetime, batch: int =
 async def _lock(
     terminal: TerminalCaller, checkout_id: uuid.UUID, *, allowed: tuple[str, ...]
 ) -> Checkout:
-    rows = await Checkout.raw("SELECT id FROM checkout WHERE id = {} FOR UPDATE", checkout_id)
     checkout = (
-        await Checkout.objects().where(Checkout.id == checkout_id).first().output(load_json=True)
-        if rows
-        else None
+        await Checkout.objects()
+        .where(Checkout.id == checkout_id)
+        .lock_rows("UPDATE")
+        .first()
+        .output(load_json=True)
     )
     # Another store's checkout is answered as if it did not exist.
     if checkout is None or checkout.store != terminal.store_id:
@@ -273,9 +295,29 @@ async def _lock(
     return found
 
 
-async def _save(checkout: Checkout, now: datetime) -> None:
+_SAVE = """
+UPDATE checkout SET status = {}, hold_points = {}, hold_lots = {}::jsonb, hold_expires_at = {},
+                    purchase = {}, updated_at = {}
+WHERE id = {}
+"""
+
+
+async def _save(checkout: Checkout, now: datetime, *, into: DeferredWrites | None = None) -> None:
+    """Write what a checkout's steps change (with ``into``: with the change's last statement)."""
     checkout.updated_at = now
-    await checkout.save()
+    args = (
+        checkout.status,
+        checkout.hold_points,
+        msgspec.json.encode(checkout.hold_lots or []).decode(),
+        checkout.hold_expires_at,
+        checkout.purchase,
+        now,
+        checkout.id,
+    )
+    if into is not None:
+        into.add(_SAVE, *args)
+    else:
+        await sql.fetch(_SAVE, *args)
 
 
 def _lots(checkout: Checkout) -> TakenLots:
@@ -302,9 +344,11 @@ async def _describe(
     campaigns: list[LiveCampaign],
     *,
     purchase: Any = None,
+    tier: str | None = None,
 ) -> CheckoutResponse:
+    """The checkout as the till sees it; ``tier``: the member's, when the caller read it."""
     rules = await rules_at(checkout.rules_version)
-    account_tier = await _tier(checkout.member)
+    account_tier = tier or await _tier(checkout.member)
     owed = checkout.amount - discount_for(checkout.hold_points)
     eligible = eligible_amount(
         amount=checkout.amount, paid_amount=owed, items=_items(checkout), rules=rules

@@ -49,7 +49,7 @@ from backend.stores.events import DayMove, record_store_activity, utc_day
 from db import sql
 from db.ids import new_id
 from db.pool import engine
-from db.tables import Member, Purchase, Store
+from db.tables import Member
 from realtime.publisher import EventPublisher, Outgoing
 
 
@@ -198,10 +198,7 @@ class PurchaseService:
                     scope=scope, key=idempotency_key, fingerprint=fingerprint, response=replay
                 )
                 return _replay(replay)
-            if known["currency"] is not None and known["currency"] != request.currency:
-                raise CurrencyMismatch(
-                    f"this store takes {known['currency']}, not {request.currency}"
-                )
+            check_currency(known["currency"], request.currency)
             member_id = await self._customers.identify(
                 request.customer, card_holder=known["card_holder"]
             )
@@ -414,20 +411,10 @@ def check_items(items: list[PurchaseItem], amount: int) -> None:
             )
 
 
-async def purchase_by_external_id(store_id: uuid.UUID, external_id: str) -> dict[str, Any] | None:
-    row: dict[str, Any] | None = (
-        await Purchase.select(Purchase.id, Purchase.request_hash, Purchase.result)
-        .where((Purchase.store == store_id) & (Purchase.external_id == external_id))
-        .first()
-        .output(load_json=True)
-    )
-    return row
-
-
-async def check_currency(store_id: uuid.UUID, currency: str) -> None:
-    row = await Store.select(Store.currency).where(Store.id == store_id).first()
-    if row is not None and row["currency"] != currency:
-        raise CurrencyMismatch(f"this store takes {row['currency']}, not {currency}")
+def check_currency(store_currency: str | None, currency: str) -> None:
+    """The till's currency must be its store's (None: the store row was not found)."""
+    if store_currency is not None and store_currency != currency:
+        raise CurrencyMismatch(f"this store takes {store_currency}, not {currency}")
 
 
 def _replay(stored: StoredResponse) -> PurchaseOutcome:
