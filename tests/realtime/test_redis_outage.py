@@ -65,7 +65,8 @@ async def test_sales_continue_without_redis_and_connected_phones_catch_up(
         during = [await sale() for _ in range(2)]
         assert [r.status_code for r in during] == [201, 201]  # PostgreSQL is the truth
         ready = await api.get("/health/ready")
-        assert ready.status_code == 503
+        assert ready.status_code == 200  # still selling: the pod stays in the Service
+        assert ready.json()["status"] == "degraded"
         assert ready.json()["checks"]["redis"].startswith("failing")
 
         redis_process.start()  # same port, empty: nothing of the missed messages is in it

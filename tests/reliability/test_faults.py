@@ -271,7 +271,8 @@ async def test_redis_stopped_under_load_sales_go_on_and_phones_catch_up(world: W
             asked = time.monotonic()
             ready = await api.get("/health/ready")
             assert time.monotonic() - asked < FAIL_FAST_S
-            assert ready.status_code == 503
+            assert ready.status_code == 200  # sales go on: the pod stays in the Service
+            assert ready.json()["status"] == "degraded"
             assert ready.json()["checks"]["redis"].startswith("failing")
             assert ready.json()["checks"]["database"] == "ok"
             await tills.reached(0.7)
