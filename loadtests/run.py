@@ -104,6 +104,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--terminals-per-store", type=int)
     parser.add_argument("--server-workers", type=int)
     parser.add_argument(
+        "--reset-stats-after-spawn",
+        action="store_const",
+        const=True,
+        help="measure the steady state: Locust's figures restart once every user is spawned",
+    )
+    parser.add_argument(
         "--database-pool-max", type=int, help="the server's PostgreSQL pool per worker"
     )
     parser.add_argument(
@@ -131,6 +137,7 @@ def load_targets(path: Path, args: argparse.Namespace) -> dict[str, Any]:
         "terminals_per_store",
         "server_workers",
         "database_pool_max",
+        "reset_stats_after_spawn",
     ):
         value = getattr(args, key, None)
         if value is not None:
@@ -641,6 +648,9 @@ def locust_command(
         str(prefix_path),
         "--logfile",
         str(log_path),
+        # Steady state only: Locust's figures start again once every user is spawned (the
+        # spawn is a login and socket storm of its own).
+        *(["--reset-stats"] if run_cfg.get("reset_stats_after_spawn") else []),
     ]
 
 
@@ -671,6 +681,7 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> int:
         f"spawn rate {run_cfg['spawn_rate']}/s, {duration}; {run_cfg['members']} members, "
         f"{run_cfg['stores']} stores x {run_cfg['terminals_per_store']} terminals; "
         f"{run_cfg['server_workers']} server worker(s); "
+        f"{'figures after the spawn' if run_cfg.get('reset_stats_after_spawn') else 'figures include the spawn'}; "
         f"{'embedded' if embedded else 'external'} PostgreSQL and Redis; {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.2f} at the start"
     )
