@@ -141,9 +141,17 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: _validation,
     HTTPException: _http,
     asyncpg.PostgresConnectionError: _unavailable,
-    asyncpg.CannotConnectNowError: _unavailable,
+    # 57xxx, "operator intervention": the server is shutting down (57P01) or crashed (57P02)
+    # under a running query, is starting up (57P03), or cancelled the statement (57014). The
+    # transaction did not happen (or, for a lost COMMIT answer, a retry with the same key
+    # replays it): retry. A PostgreSQL restart under load showed 57P01 as a 500.
+    asyncpg.exceptions.OperatorInterventionError: _unavailable,
     asyncpg.TooManyConnectionsError: _unavailable,
     asyncpg.InterfaceError: _unavailable,
+    # A pooled connection that PostgreSQL dropped while it sat idle can fail its next BEGIN
+    # with "another operation is in progress" (seen in the PostgreSQL restart test); the pool
+    # discards it on release, and the retry gets a fresh one.
+    asyncpg.InternalClientError: _unavailable,
     ConnectionError: _unavailable,
     TimeoutError: _unavailable,
     RedisConnectionError: _unavailable,
