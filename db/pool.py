@@ -32,10 +32,10 @@ async def start_pool() -> None:
     if _users == 0:
         for node in (engine(), *engine().extra_nodes.values()):
             # asyncpg's reset query on release costs a round trip per request (3 % of a
-            # purchase's CPU), but it is also what finds a connection left mid-operation
-            # by a query that failed as PostgreSQL went away, and has the pool drop it. A
-            # no-op reset handed such connections to the next request (a 500 in the
-            # PostgreSQL restart test), so it stays.
+            # purchase's CPU), but when it fails the pool drops the connection instead of
+            # lending it again. A PostgreSQL restart leaves such connections (the restart
+            # test met them, with or without the reset, as a BEGIN failing with "another
+            # operation is in progress", now a 503), so it stays.
             await node.start_connection_pool(
                 min_size=piccolo_conf.POOL_MIN_SIZE,
                 max_size=piccolo_conf.POOL_MAX_SIZE,
