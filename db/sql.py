@@ -15,6 +15,7 @@ from functools import lru_cache
 from string import Formatter
 from typing import Any
 
+import msgspec
 from piccolo.querystring import QueryString
 
 from db.pool import engine
@@ -45,3 +46,9 @@ async def fetch(template: str, *args: Any) -> Sequence[Row]:
         return rows
     records: Sequence[Row] = await transaction.connection.fetch(numbered(template), *args)
     return records
+
+
+def loaded_json(value: Any) -> Any:
+    """A JSON/JSONB column's value as Python data: asyncpg (with no codec set) and Piccolo's raw
+    queries hand it over as text, Piccolo's ``load_json`` outputs already decoded."""
+    return msgspec.json.decode(value) if isinstance(value, str) else value

@@ -22,6 +22,7 @@ from backend.errors import ValidationFailed
 from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.rules import ProgramRules
 from backend.payments.schemas import AppliedOffer, PurchaseItem
+from db import sql
 from db.tables import Campaign, MemberOffer, MemberStats
 
 COUPON_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the till
@@ -68,7 +69,7 @@ async def load_shopper(member_id: uuid.UUID) -> Shopper:
 
 def shopper_from(member_id: uuid.UUID, row: Mapping[str, Any]) -> Shopper:
     """A shopper from a row with the member's tier and birth date and their stats."""
-    counts: dict[str, int] = _json(row["category_counts"]) or {}
+    counts: dict[str, int] = sql.loaded_json(row["category_counts"]) or {}
     return Shopper(
         member_id=str(member_id),
         tier=row["tier"],
@@ -76,7 +77,7 @@ def shopper_from(member_id: uuid.UUID, row: Mapping[str, Any]) -> Shopper:
         last_visit_at=row["last_visit_at"],
         favourite_category=max(counts, key=lambda c: (counts[c], c)) if counts else None,
         birth_date=row["birth_date"],
-        stamps=_json(row["stamps"]) or {},
+        stamps=sql.loaded_json(row["stamps"]) or {},
     )
 
 
@@ -110,7 +111,7 @@ async def use_coupons(
         row = found.get(code)
         if row is None or row["status"] != "available" or row["valid_until"] <= now:
             raise ValidationFailed(f"coupon {code} is not yours, used or expired", coupon=code)
-        rule = msgspec.convert(_json(row["rule"]), StampCard | Reward)
+        rule = msgspec.convert(sql.loaded_json(row["rule"]), StampCard | Reward)
         category = rule.category
         value = rule.reward_max_value if isinstance(rule, StampCard) else rule.max_value
         candidates = [i for i in unused if i.category == category]
@@ -265,12 +266,6 @@ def offer_event(campaign_id: uuid.UUID, name: str, coupon: MemberOffer | None) -
         "coupon_code": coupon.coupon_code if coupon else None,
         "valid_until": coupon.valid_until.isoformat() if coupon and coupon.valid_until else None,
     }
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, str):
-        return msgspec.json.decode(value)
-    return value
 
 
 async def preview_offers(

@@ -19,6 +19,7 @@ from backend.campaigns.kinds import PURCHASE_KINDS, Welcome, kind_of
 from backend.campaigns.live import offer_data, tell_audience
 from backend.campaigns.schemas import CampaignIn, CampaignList, CampaignOut
 from backend.errors import Conflict, NotFound, ValidationFailed
+from db import sql
 from db.pool import engine
 from db.tables import Campaign, Store
 from realtime.publisher import EventPublisher, Outgoing
@@ -200,8 +201,7 @@ async def _lock(campaign_id: uuid.UUID) -> dict[str, Any]:
         raise NotFound(f"campaign {campaign_id} does not exist")
     row: dict[str, Any] = dict(rows[0])
     for key in ("rule", "targeting"):
-        if isinstance(row[key], str):
-            row[key] = msgspec.json.decode(row[key])
+        row[key] = sql.loaded_json(row[key])
     return row
 
 

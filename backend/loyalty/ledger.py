@@ -14,7 +14,7 @@ from datetime import datetime
 from backend.errors import MemberNotFound
 from backend.members.schemas import Balance
 from backend.ops.metrics import count_ledger_entries
-from db import sql
+from db import sql, streams
 from db.deferred import DeferredWrites
 from db.ids import new_id
 from db.tables import Account
@@ -68,7 +68,8 @@ async def lock_account(member_id: uuid.UUID) -> LockedAccount:
     )
 
 
-_POST = """
+_POST = (
+    """
 entries AS (
     INSERT INTO ledger_entry (id, account, kind, available_delta, pending_delta, held_delta,
                               cause_type, cause_id, note, created_at)
@@ -79,16 +80,15 @@ entries AS (
 ), moved AS (
     UPDATE account SET available = available + {}, pending = pending + {}, held = held + {},
                        lifetime_earned = lifetime_earned + {},
-                       last_event_seq = last_event_seq + cardinality({}::text[])
+                       last_event_seq = last_event_seq + {}
     WHERE id = {}
     RETURNING available, pending, held, last_event_seq
-), events AS (
-    INSERT INTO member_event (id, member, seq, type, data, created_at)
-    SELECT e.id, {}, moved.last_event_seq - cardinality({}::text[]) + e.n, e.type, e.data::jsonb, {}
-    FROM moved, unnest({}::uuid[], {}::text[], {}::text[]) WITH ORDINALITY AS e(id, type, data, n)
-)
+), """  # noqa: S608 (fixed fragments, bound values)
+    + streams.insert_events("events", table="member_event", owner="member", numbered="moved")
+    + """
 SELECT available, pending, held, last_event_seq FROM moved
 """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +117,6 @@ async def post(
     )
     for entry in entries:
         count_ledger_entries(entry.kind, entry.available_delta + entry.pending_delta)
-    types = [type for type, _ in events]
     with_items, writes = deferred.prefix() if deferred else ("", [])
     rows = await sql.fetch(
         "WITH " + with_items + _POST,
@@ -136,17 +135,12 @@ async def post(
         pending,
         held,
         earned,
-        types,
+        len(events),
         account.id,
-        account.member_id,
-        types,
-        at,
-        [new_id() for _ in events],
-        types,
-        [data for _, data in events],
+        *streams.event_args(account.member_id, events, at=at),
     )
     row = rows[0]
     return Posted(
         balance=Balance(available=row["available"], pending=row["pending"], held=row["held"]),
-        first_event_seq=int(row["last_event_seq"]) - len(events) + 1,
+        first_event_seq=streams.first_seq(row["last_event_seq"], events),
     )

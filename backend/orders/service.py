@@ -40,6 +40,7 @@ from backend.orders.provider import (
 from backend.orders.schemas import OrderOut, OrderRequest
 from backend.payments.purchases import Sale, check_items, settle_sale
 from backend.payments.schemas import PurchaseItem
+from db import sql
 from db.ids import new_id
 from db.pool import engine
 from db.tables import Order, Store
@@ -316,10 +317,7 @@ def _lots(order: Order) -> TakenLots:
 
 
 def _items(order: Order) -> list[PurchaseItem]:
-    raw: Any = order.items
-    if isinstance(raw, str):
-        raw = msgspec.json.decode(raw)
-    return msgspec.convert(raw or [], list[PurchaseItem])
+    return msgspec.convert(sql.loaded_json(order.items) or [], list[PurchaseItem])
 
 
 def _order_event(order: Order) -> dict[str, Any]:

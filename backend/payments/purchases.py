@@ -115,10 +115,6 @@ async def what_is_known(
     return rows[0]
 
 
-def _json(value: Any) -> Any:
-    return msgspec.json.decode(value) if isinstance(value, str) else value
-
-
 class CustomerResolver:
     def __init__(self, *, qr_tokens: QrTokens) -> None:
         self._qr_tokens = qr_tokens
@@ -181,7 +177,7 @@ class PurchaseService:
             stored = stored_outcome(
                 request_hash=known["key_hash"],
                 status=known["key_status"],
-                body=_json(known["key_body"]),
+                body=sql.loaded_json(known["key_body"]),
                 fingerprint=fingerprint,
             )
             if stored is not None:
@@ -193,7 +189,7 @@ class PurchaseService:
                         f"external_id {request.external_id!r} belongs to another purchase",
                         purchase_id=str(known["earlier_id"]),
                     )
-                replay = StoredResponse(status=201, body=_json(known["earlier_result"]))
+                replay = StoredResponse(status=201, body=sql.loaded_json(known["earlier_result"]))
                 await remember(
                     scope=scope, key=idempotency_key, fingerprint=fingerprint, response=replay
                 )

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from backend.loyalty.events import encode_stored
-from db import sql
+from db import sql, streams
 from db.ids import new_id
 from db.tables import StoreDay, StoreEvent
 from realtime.channels import store_stream
@@ -38,7 +38,8 @@ FIGURES = (
     "new_members",
 )
 
-_MOVE_DAY = """
+_MOVE_DAY = (
+    """
 WITH visitor AS (
     INSERT INTO store_day_member (id, store, day, member)
     SELECT {}, {}, {}, {}::uuid WHERE {}::uuid IS NOT NULL
@@ -63,25 +64,29 @@ WITH visitor AS (
         new_members = d.new_members + EXCLUDED.new_members
     RETURNING d.*
 ), numbered AS (
-    UPDATE store SET last_event_seq = last_event_seq + cardinality({}::text[])
+    UPDATE store SET last_event_seq = last_event_seq + {}
     WHERE id = {}
     RETURNING last_event_seq
-), stored AS (
-    INSERT INTO store_event (id, store, seq, type, data, created_at)
-    SELECT e.id, {}, numbered.last_event_seq - cardinality({}::text[]) + e.n, e.type,
-           COALESCE(e.data::jsonb, jsonb_build_object(
+), """  # noqa: S608 (fixed fragments, bound values)
+    + streams.insert_events(
+        "stored",
+        table="store_event",
+        owner="store",
+        numbered="numbered",
+        # stats.updated comes without data: its data is the day's row as moved just now.
+        data="""COALESCE(e.data::jsonb, jsonb_build_object(
                'store_id', moved.store::text, 'day', moved.day::text,
                'sales', moved.sales, 'sales_amount', moved.sales_amount,
                'points_earned', moved.points_earned, 'points_redeemed', moved.points_redeemed,
                'points_reversed', moved.points_reversed,
                'refunded_amount', moved.refunded_amount,
-               'active_members', moved.active_members, 'new_members', moved.new_members)),
-           {}
-    FROM numbered, moved,
-         unnest({}::uuid[], {}::text[], {}::text[]) WITH ORDINALITY AS e(id, type, data, n)
-)
+               'active_members', moved.active_members, 'new_members', moved.new_members))""",
+        reads=("moved",),
+    )
+    + """
 SELECT moved.*, numbered.last_event_seq FROM moved, numbered
 """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +137,6 @@ async def record_store_activity(
         events.append(("sale.completed", msgspec.json.encode(sale).decode()))
     if day == utc_day(now):
         events.append(("stats.updated", None))  # its data is the day's row, made in SQL
-    types = [type for type, _ in events]
     at = utc_now()
     rows = await sql.fetch(
         _MOVE_DAY,
@@ -151,20 +155,15 @@ async def record_store_activity(
         move.points_reversed,
         move.refunded_amount,
         day,
-        types,
+        len(events),
         store_id,
-        store_id,
-        types,
-        at,
-        [new_id() for _ in events],
-        types,
-        [data for _, data in events],
+        *streams.event_args(store_id, events, at=at),
     )
     row = rows[0]
-    first_seq = int(row["last_event_seq"]) - len(events) + 1
+    first_seq = streams.first_seq(row["last_event_seq"], events)
     stream = store_stream(str(store_id))
     envelopes: list[Outgoing] = []
-    for i, type in enumerate(types):
+    for i, (type, _) in enumerate(events):
         data = sale if type == "sale.completed" else figures_of(store_id, day, row)
         assert data is not None
         envelope = EventEnvelope(type=type, seq=first_seq + i, ts=at, data=data)

@@ -39,11 +39,21 @@ REVIEWED = {
     ("backend/campaigns/live.py", "tell_audience"): (
         "puts _audience's fixed SQL into a fixed statement; values are bound"
     ),
+    ("backend/loyalty/ledger.py", "<module>"): (
+        "puts db.streams.insert_events' fixed WITH item into the fixed _POST; values are bound"
+    ),
     ("backend/loyalty/ledger.py", "post"): (
         "puts DeferredWrites.prefix()'s numbered CTE names before the fixed _POST; values are bound"
     ),
+    ("backend/stores/events.py", "<module>"): (
+        "puts db.streams.insert_events' fixed WITH item into the fixed _MOVE_DAY; values are bound"
+    ),
     ("db/embedded.py", "start_embedded_postgres"): (
         "the database name matched _DB_NAME ([a-z_][a-z0-9_]*) first; psql takes no parameters"
+    ),
+    ("db/streams.py", "insert_events"): (
+        "puts its callers' constant table, column and WITH item names into fixed SQL; values are "
+        "bound"
     ),
 }
 
