@@ -338,14 +338,17 @@ class Stream:
         positions = {"own": int(ready.get("last_seq", 0))}
         if ready.get("broadcast_last_seq") is not None:
             positions["broadcast"] = int(ready["broadcast_last_seq"])
+        # Every connect resumes, the first one from ``ready``'s positions, as the reference
+        # clients do (realtime/client.py, web/static/js/stream.js): the server holds live
+        # events until the client's first frame, or 2 s for a client that never speaks.
         if self.seqs:  # a reconnect: ask for what was missed, report it as replays
-            resume: dict[str, Any] = {"type": "resume", "last_seq": self.seqs.get("own", 0)}
-            if "broadcast" in self.seqs:
-                resume["broadcast_last_seq"] = self.seqs["broadcast"]
             self.replay_until = positions
-            ws.send(json.dumps(resume))
         else:
             self.seqs = positions
+        resume: dict[str, Any] = {"type": "resume", "last_seq": self.seqs.get("own", 0)}
+        if "broadcast" in self.seqs:
+            resume["broadcast_last_seq"] = self.seqs["broadcast"]
+        ws.send(json.dumps(resume))
         self.reader = gevent.spawn(self._read)
         return True
 
