@@ -36,6 +36,7 @@ from backend.loyalty.controllers import AdminMembersController, AdminRulesContro
 from backend.loyalty.maintenance import MaintenanceLoop
 from backend.members.controllers import MeController
 from backend.members.qr import QrTokens
+from backend.ops.garbage import freeze_startup_objects
 from backend.ops.health import HealthController, dependencies_ready
 from backend.ops.logging import configure_logging
 from backend.ops.metrics import PROMETHEUS, MetricsController
@@ -178,6 +179,7 @@ def create_app(
         await hub.start()
         await maintenance.start()
         await sampler.start()
+        freeze_startup_objects()
         try:
             yield
         finally:
