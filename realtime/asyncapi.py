@@ -59,6 +59,9 @@ def asyncapi_document(*, title: str, version: str) -> dict[str, Any]:
                 f"member event types: {', '.join(MEMBER_EVENT_TYPES)}; "
                 f"store event types: {', '.join(STORE_EVENT_TYPES)}. `resume` replays "
                 "after `last_seq` from durable storage, or answers `resync` when too far behind. "
+                "Send `resume` after every `ready`, the first connect too (with `ready`'s "
+                "`last_seq`): live events wait for the client's first frame, so that they "
+                "cannot overtake the replay; a client that says nothing gets them after 2 s. "
                 "A client that cannot keep up is closed with 4429; frames over the size limit "
                 "with 1009; repeated malformed frames with 1008."
             ),
