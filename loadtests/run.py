@@ -105,9 +105,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--server-workers", type=int)
     parser.add_argument(
         "--reset-stats-after-spawn",
-        action="store_const",
-        const=True,
-        help="measure the steady state: Locust's figures restart once every user is spawned",
+        action=argparse.BooleanOptionalAction,
+        help="measure the steady state: Locust's figures restart once every user is spawned "
+        "(default: [run] reset_stats_after_spawn; --no-reset-stats-after-spawn counts the ramp)",
     )
     parser.add_argument(
         "--database-pool-max", type=int, help="the server's PostgreSQL pool per worker"
