@@ -123,7 +123,8 @@ def poisson_pacing(rate: float) -> Any:
 
     def wait_time(user: Any) -> float:
         now = time.monotonic()
-        # Locust asks after each run; the first run started when the user spawned.
+        # Locust asks after each run; the first gap counts from the end of the first run,
+        # whose start is not known here (it started at the user's spawn).
         due = getattr(user, "_poisson_due", now) + RNG.expovariate(rate)
         user._poisson_due = due
         return max(0.0, due - now)
