@@ -387,6 +387,7 @@ def _how_to_try(settings: Settings, seed: Any) -> str:
         f"  curl -s {base}/v1/me -H 'Authorization: Bearer <access_token>'",
         "Watch the balance live:",
         f"  .venv/bin/python -m websockets 'ws://{settings.host}:{settings.port}/v1/ws?token=<access_token>'",
+        '  then type {"type":"resume","last_seq":<last_seq of ready>} (live events wait for it)',
         "",
     ]
     return "\n".join(lines)
