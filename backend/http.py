@@ -9,8 +9,16 @@ Before any of that, ``check_write_body`` (the app's ``before_request`` hook) loo
 body of every write request: a route that takes a body gets only well-formed JSON (bytes
 that are not UTF-8 and nesting past the decoder's depth are refused here, before Litestar's
 own decoding could fail on them with a 500); a route that takes none refuses any body but
-an empty one or ``{}``, which also holds it to the 64 KiB limit (413). A route that reads
-and checks its raw body itself (the signed webhook) says so with ``RAW_BODY``.
+an empty one or ``{}``, which also holds it to the 64 KiB limit (413). Any body at all must
+say it is JSON (``application/json`` or an ``application/*+json`` type, parameters such as
+``charset`` ignored), or it is refused with 415 before anything is decoded: a form, a
+multipart upload or a text/plain body (what ``fetch`` sends for a string body when no
+``Content-Type`` is given) would otherwise be read as JSON by chance or refused with a
+misleading 400. A request without a body needs no ``Content-Type``, since clients commonly
+send none on a body-less POST. A route that reads and checks its raw body itself (the
+signed webhook) says so with ``RAW_BODY`` and is skipped, media type included: a payment
+provider's event is judged by its signature, and refusing it over a header would only make
+the provider retry it.
 
 Security headers: ``security_headers`` (the app's ``before_send`` hook, so it sees every
 response, the router's 404s and the error handlers' answers included) adds what a browser
@@ -28,6 +36,7 @@ from typing import Annotated, Any, Final, TypeVar
 import msgspec
 from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import HTTPException
 from litestar.params import HeaderParameter
 from litestar.types import Message, Scope
 
@@ -70,12 +79,25 @@ class _NoBody(msgspec.Struct, forbid_unknown_fields=True):
     pass
 
 
+def is_json_media_type(content_type: str | None) -> bool:
+    """``application/json`` or ``application/<anything>+json``, with any parameters."""
+    if content_type is None:
+        return False
+    kind, _, subtype = content_type.partition(";")[0].strip().lower().partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
 async def check_write_body(request: Request[Any, Any, Any]) -> None:
     """The app's ``before_request`` hook; see the module's docstring."""
     handler = request.route_handler
     if request.method not in WRITE_METHODS or handler.opt.get("raw_body"):
         return
     raw = await request.body()  # over the limit: 413
+    if raw and not is_json_media_type(request.headers.get("content-type")):
+        raise HTTPException(
+            status_code=415,
+            detail="the request body must be JSON: send it with Content-Type: application/json",
+        )
     if "data" in handler.parsed_fn_signature.parameters:
         decode_strict(raw, Any)  # well-formed; the handler decodes it against its type
     elif raw.strip():
