@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 
@@ -29,6 +29,12 @@ log = logging.getLogger("astrocoffee")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # What a command needs from the person at the keyboard is asked before the (possibly
+    # embedded) servers start, so that a mistake costs nothing and says so in one line.
+    prepare: Callable[[argparse.Namespace], str | None] | None = getattr(args, "prepare", None)
+    if prepare is not None and (problem := prepare(args)) is not None:
+        print(f"astrocoffee {args.command}: {problem}", file=sys.stderr)
+        return 2
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -43,13 +49,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.handler(settings, args)
         return result
+    except SettingsError as exc:  # a command that needs a setting the others do not
+        print(f"astrocoffee {args.command}: {exc}", file=sys.stderr)
+        return 2
     finally:
         del handles  # Keeps embedded servers up until the command is done.
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistake told in one line that says where to read more (argparse's
+    usage block buried the line that mattered). Subcommands inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="astrocoffee", description=__doc__)
-    commands = parser.add_subparsers(required=True, metavar="command")
+    from backend.staff.schemas import PASSWORD_MIN_LENGTH
+
+    parser = _Parser(prog="astrocoffee", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="command", dest="command")
 
     serve = commands.add_parser("serve", help="run the HTTP and WebSocket server (uvicorn)")
     serve.add_argument("--host", help="default: ASTROCOFFEE_HOST or 127.0.0.1")
@@ -68,15 +87,27 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--new-terminal", action="store_true", help="mint another demo terminal key")
     seed.set_defaults(handler=_seed_demo)
 
+    password_rule = _password_rule(PASSWORD_MIN_LENGTH)
     admin = commands.add_parser(
-        "create-admin", help="create the first admin (password from stdin or a prompt)"
+        "create-admin",
+        help="create an admin (password prompted, or read from stdin)",
+        description="Create an admin, who logs in at /staff and can create the other staff.\n"
+        f"The password: {password_rule}.",
+        epilog="examples:\n"
+        "  astrocoffee create-admin --email you@example.com --name You\n"
+        "  printf '%s\\n' \"$PASSWORD\" | astrocoffee create-admin --email you@example.com "
+        "--name You --password-stdin",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    admin.add_argument("--email", required=True)
-    admin.add_argument("--name", required=True)
+    admin.add_argument("--email", required=True, help="the login")
+    admin.add_argument("--name", required=True, help="shown to other staff")
     admin.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
+        "--password-stdin",
+        action="store_true",
+        help=f"read the password ({password_rule}) from standard input instead of asking at "
+        "the terminal (needed without a terminal)",
     )
-    admin.set_defaults(handler=_create_admin)
+    admin.set_defaults(handler=_create_admin, prepare=_admin_from_the_keyboard)
 
     expire = commands.add_parser(
         "expire-points", help="expire points past their date (safe to re-run)"
@@ -101,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     reconcile = commands.add_parser(
         "reconcile",
         help="compare a day's sales and points liability with the accounting system and the "
-        "payment provider; exit 1 on any difference",
+        "payment provider; exit 1 on any difference, 2 if either cannot be read",
     )
     reconcile.add_argument(
         "--date", required=True, type=date.fromisoformat, help="business date, YYYY-MM-DD (UTC)"
@@ -129,11 +160,15 @@ def _with_pool(work: Callable[[], Awaitable[int]]) -> int:
 
 
 def _migrate(settings: Settings, _: argparse.Namespace) -> int:
-    from db.migrate import apply_migrations
+    print(_apply_migrations(settings))
+    return 0
+
+
+def _apply_migrations(settings: Settings) -> str:
+    from db.migrate import apply_migrations, describe
 
     assert settings.database_url is not None
-    asyncio.run(apply_migrations(settings.database_url))
-    return 0
+    return describe(asyncio.run(apply_migrations(settings.database_url)))
 
 
 def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -147,31 +182,62 @@ def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     return _with_pool(work)
 
 
-def _create_admin(_: Settings, args: argparse.Namespace) -> int:
+def _password_rule(min_length: int) -> str:
+    return f"at least {min_length} characters, on one line"
+
+
+def _admin_from_the_keyboard(args: argparse.Namespace) -> str | None:
+    """Read and check the new admin's password into ``args.staff``; or say what is wrong.
+
+    Without a terminal getpass died with an EOFError traceback: a script must say
+    --password-stdin, and an empty standard input is "no password", not a crash.
+    """
     import getpass
 
-    import msgspec
+    from backend.staff.schemas import PASSWORD_MIN_LENGTH, StaffCreate
 
-    from backend.errors import DomainError
-    from backend.staff.schemas import StaffCreate
-    from backend.staff.service import create_staff
-
+    rule = _password_rule(PASSWORD_MIN_LENGTH)
+    stdin = sys.stdin
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
+        line = stdin.readline() if stdin is not None else ""
+        if not line:
+            return (
+                "no password was given: standard input was empty (give one line of at least "
+                f"{PASSWORD_MIN_LENGTH} characters)"
+            )
+        password = line.rstrip("\r\n")
+    elif stdin is None or not stdin.isatty():
+        return f"no terminal to ask for the password: pipe it in with --password-stdin ({rule})"
     else:
-        password = getpass.getpass("password for the new admin: ")
+        try:
+            password = getpass.getpass(f"password for {args.email} ({rule}): ")
+            again = getpass.getpass("the same password again: ")
+        except (EOFError, KeyboardInterrupt):
+            return "no password was given"
+        if password != again:
+            return "the two passwords differ"
     try:
-        data = msgspec.convert(
+        args.staff = msgspec.convert(
             {"email": args.email, "name": args.name, "password": password, "role": "admin"},
             StaffCreate,
         )
     except msgspec.ValidationError as exc:
-        print(f"astrocoffee: {exc}", file=sys.stderr)
-        return 2
+        reason = str(exc)
+        if "$.password" in reason:
+            return f"the password must have {rule}, without control characters"
+        if "$.email" in reason:
+            return f"--email {args.email!r} is not an email address"
+        return f"--name: {reason}"
+    return None
+
+
+def _create_admin(_: Settings, args: argparse.Namespace) -> int:
+    from backend.errors import DomainError
+    from backend.staff.service import create_staff
 
     async def work() -> int:
         try:
-            admin = await create_staff(data)
+            admin = await create_staff(args.staff)
         except DomainError as exc:
             print(f"astrocoffee: {exc.detail}", file=sys.stderr)
             return 1
@@ -270,12 +336,34 @@ def _worker(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    import httpx
+
     from backend.accounting.books import external_books
     from backend.accounting.reconciliation import reconcile_day
+    from backend.orders.provider import ProviderRefused, ProviderUnavailable
+
+    # In development the two systems are the fakes that `make run` starts: a refused
+    # connection most likely means it is not running, and the line says so.
+    hint = " (in development `make run` starts it)" if settings.environment == "development" else ""
 
     async def work() -> int:
-        async with external_books(settings) as books:
-            report = await reconcile_day(args.date, books)
+        try:
+            async with external_books(settings) as books:
+                report = await reconcile_day(args.date, books)
+        except httpx.HTTPError as exc:  # the accounting client's transport and status errors
+            print(
+                f"astrocoffee reconcile: cannot read the accounting system at "
+                f"{settings.accounting_url}: {exc or type(exc).__name__}{hint}",
+                file=sys.stderr,
+            )
+            return 2
+        except (ProviderUnavailable, ProviderRefused) as exc:
+            print(
+                f"astrocoffee reconcile: cannot read the payment provider at "
+                f"{settings.payment_provider_url}: {exc}{hint}",
+                file=sys.stderr,
+            )
+            return 2
         print(msgspec.json.format(msgspec.json.encode(report)).decode())
         return 0 if report.balanced else 1
 
@@ -302,8 +390,10 @@ def _verify_ledger(_: Settings, __: argparse.Namespace) -> int:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from backend.ops.http_protocol import BoundedHttpToolsProtocol
+
     if args.migrate:
-        _migrate(settings, args)
+        log.info("migrations: %s", _apply_migrations(settings))
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers
@@ -320,7 +410,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        # httptools with a bound on the request head (uvicorn has no option for it).
+        http=BoundedHttpToolsProtocol,
         ws="websockets-sansio",
         ws_max_size=settings.ws_max_frame_bytes,
         # No permessage-deflate: a compressed connection keeps zlib state (37 of the 81 KiB

@@ -17,6 +17,16 @@ import msgspec
 # Marked as what it is: a development default, refused in production.
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105
 DEV_WEBHOOK_SECRET = "dev-only-insecure-webhook-secret"  # noqa: S105
+# Development defaults: the fakes that `make run` starts (tests/fakes), so that a command in
+# a new shell (`astrocoffee reconcile`, `worker`) finds them without the exports of
+# deploy/dev/run.sh. Applied only when ASTROCOFFEE_ENVIRONMENT is development (the default):
+# production starts only with the real systems' addresses, and refuses these tokens.
+# A system's URL and token are defaulted together, never a development token sent to an
+# address that was set.
+DEV_EXTERNAL_SYSTEMS = {
+    "accounting": ("http://127.0.0.1:8091", "accounting-token"),
+    "payment_provider": ("http://127.0.0.1:8092", "provider-token"),
+}
 _PREFIX = "ASTROCOFFEE_"
 _UNPREFIXED = ("database_url", "redis_url")
 
@@ -97,6 +107,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             problems.append("ASTROCOFFEE_ACCOUNTING_URL is unset (sales would not be booked)")
         if self.payment_provider_url is None:
             problems.append("ASTROCOFFEE_PAYMENT_PROVIDER_URL is unset (app orders cannot pay)")
+        for system, (_, dev_token) in DEV_EXTERNAL_SYSTEMS.items():
+            if getattr(self, f"{system}_token") == dev_token:
+                problems.append(f"{_PREFIX}{system.upper()}_TOKEN is the development default")
         if self.payment_webhook_secret == DEV_WEBHOOK_SECRET:
             problems.append("ASTROCOFFEE_PAYMENT_WEBHOOK_SECRET is the development default")
         if problems:
@@ -120,6 +133,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         value = env.get(name)
         if value is not None and value != "":
             raw[field] = value
+    if raw.get("environment", "development") == "development":
+        for system, (url, token) in DEV_EXTERNAL_SYSTEMS.items():
+            if f"{system}_url" not in raw and f"{system}_token" not in raw:
+                raw.update({f"{system}_url": url, f"{system}_token": token})
     try:
         return msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:

@@ -67,3 +67,52 @@ def test_production_starts_with_real_servers_and_a_real_secret() -> None:
     )
     assert settings.environment == "production"
     assert settings.webhook_secrets == ("w" * 32,)
+
+
+def test_development_defaults_to_the_fakes_that_make_run_starts() -> None:
+    # So that `astrocoffee reconcile` in a new shell finds them without run.sh's environment.
+    from tests.fakes.accounting import AccountingSystem
+    from tests.fakes.payment_provider import PaymentProvider
+
+    settings = load_settings({})
+    assert settings.accounting_url == "http://127.0.0.1:8091"
+    assert settings.payment_provider_url == "http://127.0.0.1:8092"
+    assert settings.accounting_token == AccountingSystem.token
+    assert settings.payment_provider_token == PaymentProvider.token
+
+
+def test_a_set_address_never_gets_the_development_token() -> None:
+    settings = load_settings({"ASTROCOFFEE_ACCOUNTING_URL": "https://accounting.example"})
+    assert settings.accounting_url == "https://accounting.example"
+    assert settings.accounting_token is None
+    assert settings.payment_provider_url == "http://127.0.0.1:8092"
+
+
+@pytest.mark.parametrize("environment", ["test", "production"])
+def test_the_development_defaults_apply_in_development_only(environment: str) -> None:
+    if environment == "production":
+        with pytest.raises(SettingsError, match="ACCOUNTING_URL is unset"):
+            load_settings({"ASTROCOFFEE_ENVIRONMENT": environment})
+        return
+    settings = load_settings({"ASTROCOFFEE_ENVIRONMENT": environment})
+    assert settings.accounting_url is None
+    assert settings.payment_provider_url is None
+
+
+def test_production_refuses_the_development_tokens() -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings(
+            {
+                **EXTERNAL,
+                "ASTROCOFFEE_ENVIRONMENT": "production",
+                "ASTROCOFFEE_SECRET_KEY": STRONG_SECRET,
+                "ASTROCOFFEE_SMS_GATEWAY_URL": "https://sms.example/send",
+                "ASTROCOFFEE_PAYMENT_WEBHOOK_SECRET": "w" * 32,
+                "ASTROCOFFEE_ACCOUNTING_URL": "https://accounting.example",
+                "ASTROCOFFEE_ACCOUNTING_TOKEN": "accounting-token",
+                "ASTROCOFFEE_PAYMENT_PROVIDER_URL": "https://payments.example",
+                "ASTROCOFFEE_PAYMENT_PROVIDER_TOKEN": "provider-token",
+            }
+        )
+    assert "ACCOUNTING_TOKEN is the development default" in str(refused.value)
+    assert "PAYMENT_PROVIDER_TOKEN is the development default" in str(refused.value)
