@@ -9,10 +9,10 @@ LOAD_STAMP := $(VENV)/.installed-load
 RUN_ENV ?= ASTROCOFFEE_DEV_OTP_CODE=000000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck check bench loadtest loadtest-distributed soak deploy-check fuzz faults clean
+.PHONY: help install system-packages run test lint format typecheck check bench loadtest loadtest-distributed soak deploy-check fuzz faults clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -23,10 +23,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## create .venv and install the pinned dependencies
 
+# Debian's chromium and nginx for the tests: apt-get installs what is missing when it can,
+# else this stops with the command to run (nothing to do, at no cost, once installed).
+system-packages: ## install Debian's chromium and nginx for the tests if missing (apt-get)
+	@bash deploy/dev/provision.sh
+
 run: $(STAMP) ## serve on 127.0.0.1:8000 with the outbox worker and fake accounting/payment systems
 	$(RUN_ENV) BIN=$(BIN) bash deploy/dev/run.sh
 
-test: $(STAMP) ## run the test suite on real PostgreSQL and Redis (embedded unless URLs are set)
+test: system-packages $(STAMP) ## run the test suite on real PostgreSQL and Redis (embedded unless URLs are set)
 	$(BIN)/pytest
 
 lint: $(STAMP) ## ruff lint and format check, hadolint on the Dockerfile
@@ -47,7 +52,7 @@ fuzz: $(STAMP) ## fuzz the API from its OpenAPI document as every caller kind, 2
 faults: $(STAMP) ## restart PostgreSQL, SIGKILL serve, stop Redis, accounting and provider under load; FAULT_PURCHASES=600 per scenario
 	FAULT_PURCHASES=$${FAULT_PURCHASES:-600} $(BIN)/pytest -s tests/reliability/test_faults.py
 
-deploy-check: $(STAMP) ## render the Kubernetes overlays and validate them, compose, nginx, alerts
+deploy-check: system-packages $(STAMP) ## render the Kubernetes overlays and validate them, compose, nginx, alerts
 	$(BIN)/python deploy/check-manifests.py
 
 check: lint typecheck deploy-check test ## everything CI runs

@@ -2,7 +2,10 @@
 # `make run`: the app, its outbox worker, and the two external systems played by the fakes
 # of tests/fakes (accounting on :8091, payment provider on :8092, which settles app orders
 # as paid two seconds after they are created). Ctrl-C stops them all.
-# Development only: the tokens below are the fakes' public development defaults.
+# Their addresses and development tokens are the settings' development defaults
+# (DEV_EXTERNAL_SYSTEMS in backend/settings.py), so that `astrocoffee reconcile` or `worker`
+# in another shell finds them too; production never gets those defaults.
+# Only Python is needed: no curl, no system packages.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-.venv/bin}
@@ -21,15 +24,13 @@ pids+=($!)
   --webhook-url "http://$HOST:$PORT/v1/webhooks/payments" 2>.run-payment-provider.log &
 pids+=($!)
 
-export ASTROCOFFEE_ACCOUNTING_URL=http://127.0.0.1:8091 ASTROCOFFEE_ACCOUNTING_TOKEN=accounting-token
-export ASTROCOFFEE_PAYMENT_PROVIDER_URL=http://127.0.0.1:8092 ASTROCOFFEE_PAYMENT_PROVIDER_TOKEN=provider-token
-
 "$BIN/astrocoffee" serve --migrate --seed-demo &
 server=$!
 pids+=("$server")
 # The worker starts once the app is up, so both use the same (possibly embedded) servers.
 for _ in $(seq 1 300); do
-  if curl -fsS "http://$HOST:$PORT/health/ready" >/dev/null 2>&1; then
+  if "$BIN/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+    "http://$HOST:$PORT/health/ready" >/dev/null 2>&1; then
     "$BIN/astrocoffee" worker &
     pids+=($!)
     break

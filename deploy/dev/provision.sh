@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The Debian packages `make test` needs beside Python (`make system-packages`, used by
+# `make test`, `make deploy-check` and .ci/run): chromium, which the browser tests drive
+# through Playwright at /usr/bin/chromium (a browser download is never used), and nginx, which
+# tests/e2e/test_nginx.py puts in front of two app processes and `make deploy-check` runs
+# `nginx -t` with. Installed packages cost two `command -v` checks; otherwise apt-get installs
+# them when it can (root, or sudo without a password), and when it cannot this stops before
+# any test runs, with one line saying what to install: a missing tool is a provisioning
+# problem, never a test to skip.
+set -euo pipefail
+
+missing=()
+# nginx lives in /usr/sbin, which is not on a non-root user's PATH on Debian.
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+cannot() {
+  echo "make test needs Debian's packages ${missing[*]}, which it cannot install here ($1):" \
+    "sudo apt-get install ${missing[*]}" >&2
+  exit 1
+}
+if ! command -v apt-get >/dev/null 2>&1; then
+  cannot "no apt-get"
+elif [ "$(id -u)" -eq 0 ]; then
+  as_root=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  as_root=(sudo -n)
+else
+  cannot "not root, and no sudo without a password"
+fi
+
+echo "installing ${missing[*]} for the tests (apt-get, once)"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
