@@ -87,6 +87,8 @@ async def serving(app: Any) -> AsyncIterator[str]:
     """Serve ``app`` with a real uvicorn in the tests' event loop; yield host:port."""
     import uvicorn
 
+    from backend.ops.http_protocol import BoundedHttpToolsProtocol
+
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -95,6 +97,7 @@ async def serving(app: Any) -> AsyncIterator[str]:
             port=port,
             log_config=None,
             access_log=False,
+            http=BoundedHttpToolsProtocol,  # as `astrocoffee serve` runs it
             ws="websockets-sansio",
             lifespan="on",
         )
