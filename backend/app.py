@@ -11,6 +11,7 @@ from litestar import Litestar, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import YamlRenderPlugin
 from prometheus_client import multiprocess
 from redis.asyncio import BlockingConnectionPool, Redis
 
@@ -57,6 +58,7 @@ from backend.settings import Settings, SettingsError, load_settings
 from backend.staff.controllers import AdminStaffController, StaffMeController
 from backend.stores.controllers import AdminStoreController
 from backend.web.routes import web_routes
+from backend.web.schema_viewer import SCHEMA_HEADERS, SCHEMA_PATH, SchemaViewer
 from db.pool import close_pool, start_pool
 from realtime.asyncapi import asyncapi_document
 from realtime.gateway import GatewayConfig, create_gateway
@@ -256,11 +258,14 @@ def create_app(
             version=API_VERSION,
             # Public documents; the router's options carry the access rule to their handlers.
             openapi_router=Router(
-                path="/schema",
+                path=SCHEMA_PATH,
                 route_handlers=[],
                 opt=allow(Role.ANONYMOUS),
                 include_in_schema=False,
+                response_headers=SCHEMA_HEADERS,
             ),
+            # Swagger UI from this origin (no CDN), the document as JSON and YAML.
+            render_plugins=[SchemaViewer(), YamlRenderPlugin()],
             components=[auth.openapi_components],
             security=[auth.security_requirement],
         ),

@@ -83,6 +83,8 @@ async def answers(client: httpx.AsyncClient, live_server: LiveServer) -> dict[st
         ),
         "a health probe": ("GET", "/health/live", {}),
         "the OpenAPI document": ("GET", "/schema/openapi.json", {}),
+        "the API reference page": ("GET", "/schema", {}),
+        "a file of the API reference": ("GET", "/schema/assets/swagger-ui.css", {}),
         "the member page": ("GET", "/", {}),
         "the staff page": ("GET", "/staff", {}),
         "a static file": ("GET", "/static/js/member.js", {}),
@@ -94,7 +96,16 @@ async def answers(client: httpx.AsyncClient, live_server: LiveServer) -> dict[st
         ),
         "404 of the router": ("GET", "/v1/no-such-route", {}),
         "404 outside the API": ("GET", "/no-such-page", {}),
-        "400": ("POST", "/v1/auth/otp", {"content": b"{"}),
+        "400": (
+            "POST",
+            "/v1/auth/otp",
+            {"content": b"{", "headers": {"Content-Type": "application/json"}},
+        ),
+        "415": (
+            "POST",
+            "/v1/auth/otp",
+            {"content": b"{", "headers": {"Content-Type": "text/plain"}},
+        ),
         "413": ("POST", "/v1/auth/otp", {"content": b"x" * 70_000}),
         "405": ("DELETE", "/health/live", {}),
     }
