@@ -18,6 +18,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from backend.accounting.books import ExternalSystems, accounting_client, payment_provider
 from backend.accounting.controllers import AdminOutboxController
 from backend.accounting.outbox import sample_outbox_figures
+from backend.api_document import complete_document
 from backend.auth.access import allow, authorize
 from backend.auth.callers import Role
 from backend.auth.controllers import AuthController, MySessionsController, StaffLoginController
@@ -209,7 +210,7 @@ def create_app(
         route_handlers=[PurchaseController, CheckoutController],
         middleware=[per_terminal(settings.pos_rate_limit_per_minute).middleware],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             login_routes,
@@ -273,6 +274,8 @@ def create_app(
         debug=False,
         logging_config=None,  # Ours (JSON, request ids) is already in place.
     )
+    complete_document(app)
+    return app
 
 
 def _sms_sender(settings: Settings) -> OtpSender:

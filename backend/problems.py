@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:astrocoffee:problem:"
 
-_CODES_BY_STATUS = {
+CODES_BY_STATUS = {
     400: ("validation_failed", "The request is not valid"),
     401: ("unauthorized", "Authentication required"),
     403: ("forbidden", "Not allowed for this caller"),
@@ -98,11 +98,11 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
 
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
     status = exc.status_code
-    code, title = _CODES_BY_STATUS.get(status, ("http_error", "HTTP error"))
+    code, title = CODES_BY_STATUS.get(status, ("http_error", "HTTP error"))
     if isinstance(exc, NotAuthorizedException):
-        code, title = _CODES_BY_STATUS[401]
+        code, title = CODES_BY_STATUS[401]
     elif isinstance(exc, PermissionDeniedException):
-        code, title = _CODES_BY_STATUS[403]
+        code, title = CODES_BY_STATUS[403]
     return problem_response(
         request,
         status=status,
@@ -119,7 +119,7 @@ def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Pr
         request,
         status=503,
         code="service_unavailable",
-        title=_CODES_BY_STATUS[503][1],
+        title=CODES_BY_STATUS[503][1],
         detail="a backing service is unavailable; retry with the same Idempotency-Key",
         headers={"Retry-After": "1"},
     )

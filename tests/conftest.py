@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests import servers as test_servers
+from tests.contract.recorder import ContractRecorder
 
 _SERVERS: test_servers.RunServers | None = None
 
@@ -84,11 +85,18 @@ class RecordingSmsSender:
 
 @asynccontextmanager
 async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve ``app`` with a real uvicorn in the tests' event loop; yield host:port."""
+    """Serve ``app`` with a real uvicorn in the tests' event loop; yield host:port.
+
+    The loyalty app is served inside a ``ContractRecorder``: each of its answers is checked
+    against its OpenAPI document, and ``follows_contract`` fails the test that broke it."""
     import uvicorn
 
+    from backend.app import TITLE
     from backend.ops.http_protocol import BoundedHttpToolsProtocol
 
+    if getattr(getattr(app, "openapi_config", None), "title", None) == TITLE:
+        app = ContractRecorder(app)
+        _RECORDERS.append(app)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -112,6 +120,17 @@ async def serving(app: Any) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+_RECORDERS: list[ContractRecorder] = []
+
+
+@pytest.fixture(autouse=True)
+def follows_contract() -> Iterator[None]:
+    """Fails a test during which the app answered something its document does not declare."""
+    yield
+    broken = [violation for recorder in _RECORDERS for violation in recorder.take()]
+    assert not broken, "answers the OpenAPI document does not declare:\n" + "\n".join(broken)
 
 
 @pytest.fixture(scope="session")

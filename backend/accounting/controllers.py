@@ -13,9 +13,10 @@ from litestar.params import FromPath, QueryParameter
 from backend.accounting import outbox
 from backend.accounting.books import ExternalSystems
 from backend.accounting.reconciliation import ReconciliationReport, reconcile_day
+from backend.api_document import answers
 from backend.auth.access import allow
 from backend.auth.callers import Role
-from backend.errors import ServiceUnavailable
+from backend.errors import Conflict, ServiceUnavailable
 
 ADMINS = allow(Role.ADMIN)
 
@@ -30,7 +31,7 @@ class AdminOutboxController(Controller):
 
     @post(
         "/outbox/{message_id:uuid}/retry",
-        opt=ADMINS,
+        opt=ADMINS | answers(Conflict),
         status_code=200,
         summary="Put a dead letter back in line for delivery",
     )

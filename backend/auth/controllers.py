@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
+from backend.api_document import answers
 from backend.auth.access import allow
 from backend.auth.callers import MemberCaller, Role, StaffCaller
 from backend.auth.schemas import (
@@ -20,6 +21,7 @@ from backend.auth.schemas import (
     TokenResponse,
 )
 from backend.auth.service import AuthService
+from backend.errors import InvalidOtp, Unauthorized
 from backend.http import strict_body
 from backend.staff.schemas import StaffLogin
 
@@ -45,7 +47,12 @@ class AuthController(Controller):
         await auth_service.otp.request_code(body.phone)
         return OtpAccepted(expires_in=auth_service.otp.ttl_s)
 
-    @post("/token", status_code=200, opt=PUBLIC, summary="Member login with phone and code")
+    @post(
+        "/token",
+        status_code=200,
+        opt=PUBLIC | answers(InvalidOtp),
+        summary="Member login with phone and code",
+    )
     async def issue_token(
         self,
         request: Request[Any, Any, Any],
@@ -57,7 +64,12 @@ class AuthController(Controller):
             phone=body.phone, code=body.code, device=device_of(request)
         )
 
-    @post("/refresh", status_code=200, opt=PUBLIC, summary="Rotate the refresh token")
+    @post(
+        "/refresh",
+        status_code=200,
+        opt=PUBLIC | answers(Unauthorized),
+        summary="Rotate the refresh token",
+    )
     async def refresh(
         self,
         request: Request[Any, Any, Any],
@@ -85,7 +97,12 @@ class StaffLoginController(Controller):
     path = "/v1/staff"
     tags = ["auth"]
 
-    @post("/token", status_code=200, opt=PUBLIC, summary="Staff login with email and password")
+    @post(
+        "/token",
+        status_code=200,
+        opt=PUBLIC | answers(Unauthorized),
+        summary="Staff login with email and password",
+    )
     async def issue_staff_token(
         self,
         request: Request[Any, Any, Any],

@@ -9,17 +9,21 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
+from backend.api_document import answers
 from backend.auth.access import allow
 from backend.auth.callers import MemberCaller, Role
 from backend.campaigns.offers import MemberOffers, OfferOutcome
 from backend.campaigns.schemas import CampaignIn, CampaignList, CampaignOut, OfferList, OfferOut
 from backend.campaigns.service import CampaignAdmin, get_campaign
+from backend.errors import Conflict, InsufficientPoints
 from backend.http import IdempotencyKey, replay_headers, strict_body
 from backend.idempotency import check_key
 
 ADMINS = allow(Role.ADMIN)
 READERS = allow(Role.MANAGER, Role.ADMIN)
 MEMBERS = allow(Role.MEMBER)
+# A campaign moves draft -> scheduled/active -> paused -> ended; other moves are 409.
+MOVES = ADMINS | answers(Conflict)
 Admin = NamedDependency[CampaignAdmin]
 
 
@@ -44,7 +48,7 @@ class AdminCampaignController(Controller):
     async def get_one(self, campaign_id: FromPath[uuid.UUID]) -> CampaignOut:
         return await get_campaign(campaign_id)
 
-    @put("/{campaign_id:uuid}", opt=ADMINS, summary="Replace a draft's content")
+    @put("/{campaign_id:uuid}", opt=MOVES, summary="Replace a draft's content")
     async def edit_draft(
         self,
         request: Request[Any, Any, Any],
@@ -58,7 +62,7 @@ class AdminCampaignController(Controller):
 
     @post(
         "/{campaign_id:uuid}/schedule",
-        opt=ADMINS,
+        opt=MOVES,
         status_code=200,
         summary="Take effect at starts_at",
     )
@@ -67,15 +71,15 @@ class AdminCampaignController(Controller):
     ) -> CampaignOut:
         return await campaign_admin.move(campaign_id, "scheduled")
 
-    @post("/{campaign_id:uuid}/publish", opt=ADMINS, status_code=200, summary="Take effect now")
+    @post("/{campaign_id:uuid}/publish", opt=MOVES, status_code=200, summary="Take effect now")
     async def publish(self, campaign_id: FromPath[uuid.UUID], campaign_admin: Admin) -> CampaignOut:
         return await campaign_admin.move(campaign_id, "active")
 
-    @post("/{campaign_id:uuid}/pause", opt=ADMINS, status_code=200, summary="Stop for now")
+    @post("/{campaign_id:uuid}/pause", opt=MOVES, status_code=200, summary="Stop for now")
     async def pause(self, campaign_id: FromPath[uuid.UUID], campaign_admin: Admin) -> CampaignOut:
         return await campaign_admin.move(campaign_id, "paused")
 
-    @post("/{campaign_id:uuid}/end", opt=ADMINS, status_code=200, summary="Stop for good")
+    @post("/{campaign_id:uuid}/end", opt=MOVES, status_code=200, summary="Stop for good")
     async def end(self, campaign_id: FromPath[uuid.UUID], campaign_admin: Admin) -> CampaignOut:
         return await campaign_admin.move(campaign_id, "ended")
 
@@ -94,7 +98,7 @@ class MyOffersController(Controller):
 
     @post(
         "/{campaign_id:uuid}/activate",
-        opt=MEMBERS,
+        opt=MEMBERS | answers(Conflict),
         status_code=200,
         summary="Opt in to an offer that must be activated",
     )
@@ -108,7 +112,7 @@ class MyOffersController(Controller):
 
     @post(
         "/{campaign_id:uuid}/redeem",
-        opt=MEMBERS,
+        opt=MEMBERS | answers(Conflict, InsufficientPoints),
         status_code=201,
         summary="Buy a catalogue reward with points: a one-time coupon",
     )

@@ -9,8 +9,10 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from backend.api_document import answers
 from backend.auth.access import allow
 from backend.auth.callers import Role, StaffCaller
+from backend.errors import InsufficientPoints, MemberNotFound
 from backend.http import IdempotencyKey, replay_headers, strict_body
 from backend.idempotency import check_key
 from backend.loyalty.adjustments import AdjustmentRequest, AdjustmentResponse, adjust_points
@@ -52,7 +54,7 @@ class AdminMembersController(Controller):
     path = "/v1/admin/members"
     tags = ["admin"]
 
-    @get("/", opt=STAFF, summary="Find a member by phone or card number")
+    @get("/", opt=STAFF | answers(MemberNotFound), summary="Find a member by phone or card number")
     async def find(
         self,
         phone: Annotated[str | None, QueryParameter(max_length=20)] = None,
@@ -60,13 +62,17 @@ class AdminMembersController(Controller):
     ) -> MemberSummary:
         return await find_member(phone=phone, card_number=card_number)
 
-    @get("/{member_id:uuid}", opt=STAFF, summary="One member's card, tier and balance")
+    @get(
+        "/{member_id:uuid}",
+        opt=STAFF | answers(MemberNotFound),
+        summary="One member's card, tier and balance",
+    )
     async def get_member(self, member_id: FromPath[uuid.UUID]) -> MemberSummary:
         return await member_summary(member_id)
 
     @post(
         "/{member_id:uuid}/adjustments",
-        opt=allow(Role.MANAGER, Role.ADMIN),
+        opt=allow(Role.MANAGER, Role.ADMIN) | answers(MemberNotFound, InsufficientPoints),
         status_code=201,
         summary="Add or remove points by hand; the reason is recorded on the ledger",
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get
+from litestar.openapi import ResponseSpec
 from redis.asyncio import Redis
 
 from backend.auth.access import allow
@@ -57,7 +58,12 @@ class HealthController(Controller):
     async def live(self) -> Health:
         return Health(status="ok", checks={})
 
-    @get("/ready", opt=PUBLIC, summary="PostgreSQL is reachable (Redis too, or degraded)")
+    @get(
+        "/ready",
+        opt=PUBLIC,
+        summary="PostgreSQL is reachable (Redis too, or degraded)",
+        responses={503: ResponseSpec(data_container=Health, description="PostgreSQL is not")},
+    )
     async def ready(self, request: Request[Any, Any, Any]) -> Response[Health]:
         redis: Redis = request.app.state.redis
         hub: Hub = request.app.state.hub

@@ -7,10 +7,20 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
+from backend.api_document import answers
 from backend.auth.access import allow
 from backend.auth.callers import MemberCaller, Role
+from backend.errors import (
+    CurrencyMismatch,
+    InsufficientPoints,
+    NotFound,
+    PaymentProviderUnavailable,
+    PaymentRefused,
+    RedeemCapExceeded,
+)
 from backend.http import IdempotencyKey, replay_headers, strict_body
 from backend.idempotency import check_key
 from backend.orders.schemas import OrderOut, OrderRequest
@@ -25,8 +35,19 @@ class OrderController(Controller):
 
     @post(
         "/",
-        opt=MEMBERS,
+        opt=MEMBERS
+        | answers(
+            NotFound,
+            CurrencyMismatch,
+            RedeemCapExceeded,
+            InsufficientPoints,
+            PaymentRefused,
+            PaymentProviderUnavailable,
+        ),
         status_code=201,
+        responses={
+            200: ResponseSpec(OrderOut, description="A retry with the same key: the order now")
+        },
         summary="Order in the app and pay through the payment provider",
         description="Points to redeem are held until the provider's answer (webhook or poll) "
         "completes the order (spent, points earned) or fails it (given back). A retry with "

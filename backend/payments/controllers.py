@@ -9,8 +9,18 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
+from backend.api_document import answers
 from backend.auth.access import allow
 from backend.auth.callers import Role, TerminalCaller
+from backend.errors import (
+    CheckoutNotOpen,
+    CurrencyMismatch,
+    ExternalIdReused,
+    InsufficientPoints,
+    MemberNotFound,
+    RedeemCapExceeded,
+    RefundExceedsPurchase,
+)
 from backend.http import IdempotencyKey, replay_headers, strict_body
 from backend.idempotency import check_key
 from backend.payments.checkout_schemas import (
@@ -26,6 +36,9 @@ from backend.payments.schemas import PurchaseRequest, PurchaseResponse
 
 TERMINALS = allow(Role.TERMINAL)
 Till = Request[TerminalCaller, Any, Any]
+SALE_REFUSALS = answers(
+    MemberNotFound, ExternalIdReused, CurrencyMismatch, RedeemCapExceeded, InsufficientPoints
+)
 
 
 class PurchaseController(Controller):
@@ -34,7 +47,14 @@ class PurchaseController(Controller):
 
     @post(
         "/",
-        opt=TERMINALS,
+        opt=TERMINALS
+        | answers(
+            MemberNotFound,
+            ExternalIdReused,
+            CurrencyMismatch,
+            RedeemCapExceeded,
+            InsufficientPoints,
+        ),
         status_code=201,
         summary="Record a one-shot sale",
         description="Earns points on the amount paid; optionally redeems points as a discount.",
@@ -55,7 +75,7 @@ class PurchaseController(Controller):
 
     @post(
         "/{purchase_id:uuid}/refunds",
-        opt=TERMINALS,
+        opt=TERMINALS | answers(RefundExceedsPurchase),
         status_code=201,
         summary="Refund all or part of a purchase",
         description="`amount` is the gross value returned; points follow in proportion.",
@@ -81,7 +101,12 @@ class CheckoutController(Controller):
     path = "/v1/checkouts"
     tags = ["checkouts"]
 
-    @post("/", opt=TERMINALS, status_code=201, summary="Open a checkout and quote it")
+    @post(
+        "/",
+        opt=TERMINALS | answers(MemberNotFound, ExternalIdReused, CurrencyMismatch),
+        status_code=201,
+        summary="Open a checkout and quote it",
+    )
     async def open_checkout(
         self,
         request: Till,
@@ -96,7 +121,12 @@ class CheckoutController(Controller):
         )
         return Response(response, status_code=201, headers=replay_headers(replayed))
 
-    @post("/{checkout_id:uuid}/hold", opt=TERMINALS, status_code=200, summary="Hold points")
+    @post(
+        "/{checkout_id:uuid}/hold",
+        opt=TERMINALS | answers(CheckoutNotOpen, InsufficientPoints, RedeemCapExceeded),
+        status_code=200,
+        summary="Hold points",
+    )
     async def hold(
         self,
         request: Till,
@@ -115,7 +145,7 @@ class CheckoutController(Controller):
 
     @post(
         "/{checkout_id:uuid}/complete",
-        opt=TERMINALS,
+        opt=TERMINALS | answers(CheckoutNotOpen, ExternalIdReused),
         status_code=200,
         summary="Capture the hold and earn on what was paid",
     )
@@ -137,7 +167,7 @@ class CheckoutController(Controller):
 
     @post(
         "/{checkout_id:uuid}/cancel",
-        opt=TERMINALS,
+        opt=TERMINALS | answers(CheckoutNotOpen),
         status_code=200,
         summary="Cancel the checkout and void its hold",
     )

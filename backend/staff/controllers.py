@@ -8,8 +8,10 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from backend.api_document import answers
 from backend.auth.access import allow
 from backend.auth.callers import Role, StaffCaller
+from backend.errors import Conflict
 from backend.http import strict_body
 from backend.staff import service
 from backend.staff.schemas import StaffCreate, StaffOut, StaffPage, StaffUpdate
@@ -37,7 +39,7 @@ class AdminStaffController(Controller):
     async def list_staff(self, limit: Limit = 50, cursor: Cursor = None) -> StaffPage:
         return await service.list_staff(limit=limit, cursor=cursor)
 
-    @post("/", opt=ADMIN, summary="Create a staff user", status_code=201)
+    @post("/", opt=ADMIN | answers(Conflict), summary="Create a staff user", status_code=201)
     async def create_staff(
         self, request: Request[StaffCaller, Any, Any], data: JSONBody[StaffCreate]
     ) -> StaffOut:

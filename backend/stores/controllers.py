@@ -11,9 +11,11 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
+from backend.api_document import answers
 from backend.auth.access import allow
 from backend.auth.callers import Role, StaffCaller
 from backend.auth.terminals import TerminalDirectory
+from backend.errors import Conflict
 from backend.http import strict_body
 from backend.stores import service
 from backend.stores.events import todays_figures
@@ -40,7 +42,12 @@ class AdminStoreController(Controller):
     async def list_stores(self, request: Request[StaffCaller, Any, Any]) -> StoreList:
         return await service.list_stores_for(request.user)
 
-    @post("/stores", opt=allow(Role.ADMIN), summary="Open a store", status_code=201)
+    @post(
+        "/stores",
+        opt=allow(Role.ADMIN) | answers(Conflict),
+        summary="Open a store",
+        status_code=201,
+    )
     async def create_store(
         self, request: Request[StaffCaller, Any, Any], data: JSONBody[StoreCreate]
     ) -> StoreOut:
