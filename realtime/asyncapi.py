@@ -7,6 +7,11 @@ from typing import Any
 import msgspec
 
 from realtime.protocol import (
+    CLOSE_AUTH_TIMEOUT,
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_POLICY_VIOLATION,
+    CLOSE_TOO_SLOW,
+    CLOSE_UNAUTHORIZED,
     AuthFrame,
     ErrorFrame,
     EventEnvelope,
@@ -28,6 +33,18 @@ MEMBER_EVENT_TYPES = (
     "offer.expired",
 )
 STORE_EVENT_TYPES = ("sale.completed", "stats.updated")
+BROADCAST_EVENT_TYPES = ("offer.available", "offer.expired")
+ERROR_CODES = ("bad_frame", "already_authenticated")
+# Every close code the server uses, so that a client can tell "log in again" from "reconnect".
+CLOSE_CODES = {
+    CLOSE_UNAUTHORIZED: "the token is missing, invalid or expired, or the stream is not yours: "
+    "log in (refresh) before reconnecting",
+    CLOSE_AUTH_TIMEOUT: "no credentials within the auth timeout (5 s)",
+    CLOSE_TOO_SLOW: "the client did not read fast enough; reconnect and resume",
+    CLOSE_POLICY_VIOLATION: "repeated malformed frames",
+    CLOSE_MESSAGE_TOO_BIG: "a client frame over the size limit (4 KiB)",
+    1012: "the server is restarting; reconnect (with backoff) and resume",
+}
 
 
 def asyncapi_document(*, title: str, version: str) -> dict[str, Any]:
@@ -37,6 +54,10 @@ def asyncapi_document(*, title: str, version: str) -> dict[str, Any]:
         client + server, ref_template="#/components/schemas/{name}"
     )
     del schemas
+    # The wire's vocabularies, which the msgspec types keep as plain strings.
+    event_types = sorted({*MEMBER_EVENT_TYPES, *STORE_EVENT_TYPES, *BROADCAST_EVENT_TYPES})
+    components["EventEnvelope"]["properties"]["type"]["enum"] = event_types
+    components["ErrorFrame"]["properties"]["code"]["enum"] = list(ERROR_CODES)
 
     def messages(types: tuple[type, ...]) -> dict[str, Any]:
         return {
@@ -66,10 +87,48 @@ def asyncapi_document(*, title: str, version: str) -> dict[str, Any]:
                 "with 1009; repeated malformed frames with 1008."
             ),
         },
+        "servers": {
+            "api": {
+                "host": "127.0.0.1:8000",
+                "protocol": "ws",
+                "description": "The API's own origin (wss behind TLS); the example is `make run`.",
+                "security": [
+                    {"$ref": "#/components/securitySchemes/bearer"},
+                    {"$ref": "#/components/securitySchemes/queryToken"},
+                ],
+            }
+        },
         "channels": {
             "events": {
                 "address": "/v1/ws",
                 "messages": {**messages(client), **messages(server)},
+                "bindings": {
+                    "ws": {
+                        "method": "GET",
+                        "query": {
+                            "type": "object",
+                            "properties": {
+                                "token": {
+                                    "type": "string",
+                                    "description": "the access token, for browsers, which "
+                                    "cannot set headers (or send an `auth` frame first)",
+                                },
+                                "store_id": {
+                                    "type": "string",
+                                    "format": "uuid",
+                                    "description": "staff: the store whose stream to follow",
+                                },
+                            },
+                        },
+                        "headers": {
+                            "type": "object",
+                            "properties": {
+                                "Authorization": {"type": "string", "pattern": "^Bearer .+"}
+                            },
+                        },
+                    }
+                },
+                "x-close-codes": {str(code): why for code, why in CLOSE_CODES.items()},
             }
         },
         "operations": {
@@ -84,5 +143,11 @@ def asyncapi_document(*, title: str, version: str) -> dict[str, Any]:
                 "messages": [{"$ref": f"#/channels/events/messages/{t.__name__}"} for t in client],
             },
         },
-        "components": {"schemas": components},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "queryToken": {"type": "httpApiKey", "name": "token", "in": "query"},
+            },
+        },
     }

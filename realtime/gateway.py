@@ -28,6 +28,8 @@ from realtime.channels import BROADCAST
 from realtime.hub import Hub
 from realtime.protocol import (
     CLOSE_AUTH_TIMEOUT,
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_POLICY_VIOLATION,
     CLOSE_TOO_SLOW,
     CLOSE_UNAUTHORIZED,
     AuthFrame,
@@ -44,8 +46,6 @@ from realtime.protocol import (
 
 log = logging.getLogger(__name__)
 
-CLOSE_MESSAGE_TOO_BIG = 1009
-CLOSE_POLICY_VIOLATION = 1008
 # What decoding a client frame may raise: not JSON, not a frame, or nested past the limit.
 BAD_FRAME = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
