@@ -108,6 +108,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def _refuse(self, status: int) -> None:
         self._refusal = status
         code, title, detail = _REFUSALS[status]
+        self.logger.warning("request refused with %d: %s", status, detail)
         body = msgspec.json.encode(
             Problem(type=TYPE_BASE + code, title=title, status=status, detail=detail, code=code)
         )
