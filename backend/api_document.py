@@ -49,6 +49,7 @@ from backend.auth.access import ALLOW_KEY
 from backend.auth.callers import STAFF_ROLES, Role
 from backend.auth.middleware import API_KEY_HEADER
 from backend.idempotency import MAX_KEY_LENGTH
+from backend.ops.http_protocol import REFUSALS
 from backend.problems import CODES_BY_STATUS, PROBLEM_JSON, TYPE_BASE
 from backend.rate_limits import RateLimitMiddleware
 
@@ -57,6 +58,7 @@ BEARER: Final = "BearerToken"
 API_KEY: Final = "ApiKey"
 PROBLEM: Final = "Problem"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
+REPLAYED_HEADER: Final = "Idempotent-Replayed"
 SIGNATURE_HEADER: Final = "X-Signature"
 # In a route's ``opt``: the payment provider signs its webhooks (see payments.webhook_signature).
 SIGNED: Final = {"signed": True}
@@ -104,6 +106,9 @@ def _shape_answers(handler: HTTPRouteHandler, operation: Operation) -> Iterator[
     if _rate_limited(handler):
         yield _generic(429)
     yield UNAVAILABLE
+    # The server's own bound on the request head (backend.ops.http_protocol), before routing.
+    for status, (code, title, _) in REFUSALS.items():
+        yield Answer(status, code, title)
 
 
 def _rate_limited(handler: HTTPRouteHandler) -> bool:
@@ -247,5 +252,29 @@ def complete_document(app: Litestar) -> OpenAPI:
             responses[str(status)] = _problem_response(
                 status, [answer for answer in found if answer.status == status]
             )
+        _success_headers(handler, operation, responses)
         operation.responses = responses
     return document
+
+
+def _success_headers(
+    handler: HTTPRouteHandler, operation: Operation, responses: dict[str, Any]
+) -> None:
+    """The headers a client reads on a successful answer: replay marker, rate budget."""
+    headers: dict[str, OpenAPIHeader | Reference] = {}
+    if any(
+        isinstance(p, Parameter) and p.name == IDEMPOTENCY_HEADER
+        for p in operation.parameters or []
+    ):
+        headers[REPLAYED_HEADER] = OpenAPIHeader(
+            schema=Schema(type=OpenAPIType.STRING, enum=["true"]),
+            description="present when this is the stored answer of an earlier request",
+        )
+    if _rate_limited(handler):
+        for name in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"):
+            headers[name] = OpenAPIHeader(
+                schema=Schema(type=OpenAPIType.INTEGER), description="IETF draft RateLimit"
+            )
+    for status, response in responses.items():
+        if status.startswith("2") and isinstance(response, OpenAPIResponse) and headers:
+            response.headers = {**(response.headers or {}), **headers}

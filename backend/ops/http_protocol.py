@@ -30,7 +30,7 @@ MAX_URL_BYTES: Final = 8 * 1024
 MAX_HEAD_BYTES: Final = 16 * 1024
 LINGER_S: Final = 1.0
 
-_REFUSALS: Final = {
+REFUSALS: Final = {
     414: ("uri_too_long", "The request URI is too long", f"the URL is over {MAX_URL_BYTES} bytes"),
     431: (
         "request_header_fields_too_large",
@@ -107,7 +107,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int) -> None:
         self._refusal = status
-        code, title, detail = _REFUSALS[status]
+        code, title, detail = REFUSALS[status]
         self.logger.warning("request refused with %d: %s", status, detail)
         body = msgspec.json.encode(
             Problem(type=TYPE_BASE + code, title=title, status=status, detail=detail, code=code)

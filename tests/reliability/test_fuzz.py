@@ -1,5 +1,6 @@
 """The HTTP API fuzzed from its own OpenAPI document with schemathesis, as each kind of
-caller: no request may get a 5xx, and every response must match the documented schema.
+caller: no request may get a 5xx, and every response must have a documented status, media
+type and schema.
 
 Bounded here (``FUZZ_EXAMPLES``, default 10 per operation); ``make fuzz`` runs more. Each
 run also leaves the ledger to the usual end-of-test ``ledger verify``: whatever the fuzzer
@@ -34,7 +35,8 @@ def fuzz(base: str, headers: dict[str, str]) -> subprocess.CompletedProcess[str]
         "run",
         f"{base}/schema/openapi.json",
         "--checks",
-        "not_a_server_error,response_schema_conformance",
+        "not_a_server_error,status_code_conformance,content_type_conformance,"
+        "response_schema_conformance,missing_required_header",
         "--phases",
         "examples,fuzzing",
         "--max-examples",
