@@ -455,8 +455,11 @@ def _how_to_try(settings: Settings, seed: Any) -> str:
     if seed.terminal_key:
         lines += [
             f"demo terminal key (shown once, keep it): {seed.terminal_key}",
+            f"  (README.md, 'First ten minutes', step 2: KEY={seed.terminal_key})",
             "",
-            "Record a purchase (350.00 RUB earns 17 points):",
+            # A new receipt and key on every run: a repeated one is an idempotent replay, and
+            # running the command again would move nothing.
+            "Record a purchase (350.00 RUB earns 17 points; each run is a new sale):",
             f"  curl -s -X POST {base}/v1/purchases -H 'X-Api-Key: {seed.terminal_key}' \\",
             "    -H \"Idempotency-Key: demo-$(date +%s%N)\" -H 'Content-Type: application/json' \\",
             f'    -d \'{{"customer": {{"card_number": "{member.card_number}"}}, '
@@ -470,7 +473,9 @@ def _how_to_try(settings: Settings, seed: Any) -> str:
     code = settings.dev_otp_code or "<the code in the log>"
     lines += [
         "",
-        "Log in as a demo member:",
+        "Log in as a demo member (at most "
+        f"{settings.otp_sends_per_phone} codes per phone per {settings.otp_send_window_s // 60} "
+        "minutes; then use another demo phone):",
         f"  curl -s -X POST {base}/v1/auth/otp -H 'Content-Type: application/json' "
         f'-d \'{{"phone": "{member.phone}"}}\'',
         f"  curl -s -X POST {base}/v1/auth/token -H 'Content-Type: application/json' "
@@ -479,6 +484,9 @@ def _how_to_try(settings: Settings, seed: Any) -> str:
         "Watch the balance live:",
         f"  .venv/bin/python -m websockets 'ws://{settings.host}:{settings.port}/v1/ws?token=<access_token>'",
         '  then type {"type":"resume","last_seq":<last_seq of ready>} (live events wait for it)',
+        "Staff: .venv/bin/astrocoffee create-admin --email you@example.com --name You "
+        "(password: at least 12 characters), then log in at " + f"{base}/staff",
+        "The whole tour, step by step: README.md, 'First ten minutes'.",
         "",
     ]
     return "\n".join(lines)

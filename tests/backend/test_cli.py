@@ -59,6 +59,8 @@ async def test_seed_demo_prints_a_terminal_key_that_works(
     assert card, seeded.stdout
     assert "curl" in seeded.stdout
     assert "/v1/auth/otp" in seeded.stdout
+    # Each run of the printed purchase is a new sale (a fixed receipt would be a replay).
+    assert '"external_id": "receipt-\'$(date +%s%N)\'"' in seeded.stdout
 
     response = await client.post(
         "/v1/purchases",
