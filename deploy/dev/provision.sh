@@ -31,5 +31,8 @@ else
 fi
 
 echo "installing ${missing[*]} for the tests (apt-get, once)"
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+# Another apt-get (a second checkout's make test, unattended upgrades) may hold the lock:
+# wait for it rather than fail.
+apt=(env DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=600)
+"${as_root[@]}" "${apt[@]}" update
+"${as_root[@]}" "${apt[@]}" install -y "${missing[@]}" >/dev/null
