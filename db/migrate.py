@@ -24,8 +24,8 @@ async def apply_migrations(database_url: str) -> list[str]:
 
     Two replicas (or two ``serve`` processes) may start together; a session advisory lock
     makes the second wait and then find nothing left to do, instead of racing the DDL.
-    Piccolo's own progress lines are kept back (on a fresh database they read "16 migrations
-    already complete" and then "16 migrations not yet run"); callers say what happened.
+    Piccolo's own progress lines are kept back (on a fresh database they read "2 migrations
+    already complete" and then "2 migrations not yet run"); callers say what happened.
     """
     lock_conn = await asyncpg.connect(database_url)
     try:

@@ -28,8 +28,8 @@ def test_with_no_urls_the_commands_start_embedded_servers_in_the_data_folder(
         migrated = astrocoffee("migrate", env=env)
         assert migrated.returncode == 0, migrated.stderr
         assert "embedded PostgreSQL and Redis" in migrated.stderr
-        # What happened, once: Piccolo's "16 migrations already complete" followed by
-        # "16 migrations not yet run" on a fresh database is kept back.
+        # What happened, once: Piccolo's "2 migrations already complete" followed by
+        # "2 migrations not yet run" on a fresh database is kept back.
         assert re.fullmatch(r"applied \d+ migrations \(last: .+\)", migrated.stdout.strip())
         assert "not yet run" not in migrated.stdout + migrated.stderr
         assert (data_dir / "pg" / "PG_VERSION").exists()
