@@ -52,8 +52,8 @@ fuzz: $(STAMP) ## fuzz the API from its OpenAPI document as every caller kind, 2
 faults: $(STAMP) ## restart PostgreSQL, SIGKILL serve, stop Redis, accounting and provider under load; FAULT_PURCHASES=600 per scenario
 	FAULT_PURCHASES=$${FAULT_PURCHASES:-600} $(BIN)/pytest -s tests/reliability/test_faults.py
 
-deploy-check: system-packages $(STAMP) ## render the Kubernetes overlays and validate them, compose, nginx, alerts
-	$(BIN)/python deploy/check-manifests.py
+deploy-check: system-packages $(STAMP) ## the deployment rules (tests/deploy, also part of make test): overlays, compose, alerts, dashboard, nginx -t
+	$(BIN)/pytest tests/deploy
 
 check: lint typecheck deploy-check test ## everything CI runs
 
