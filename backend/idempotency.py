@@ -17,7 +17,7 @@ import msgspec
 
 from backend.errors import IdempotencyKeyReused, IdempotentRequestInProgress, ValidationFailed
 from db import sql
-from db.deferred import DeferredWrites
+from db.deferred import DeferredWrites, write
 from db.ids import new_id
 from db.pool import engine
 from db.tables import IdempotencyRecord
@@ -51,8 +51,8 @@ async def lock_key(*, scope: str, key: str) -> None:
     would use a snapshot taken before the lock and could miss the holder's commit.
     """
     locked = await sql.fetch(
-        "SELECT pg_try_advisory_xact_lock(hashtextextended({}, 0)) AS ok",
-        f"{scope}|{key}",  # scope never contains "|"
+        "SELECT pg_try_advisory_xact_lock(hashtextextended({lock}, 0)) AS ok",
+        lock=f"{scope}|{key}",  # scope never contains "|"
     )
     if not locked[0]["ok"]:
         raise IdempotentRequestInProgress("a request with this Idempotency-Key is in progress")
@@ -95,7 +95,8 @@ async def claim(*, scope: str, key: str, fingerprint: str) -> StoredResponse | N
 _REMEMBER = """
 INSERT INTO idempotency_record (id, scope, key, request_hash, response_status, response_body,
                                 created_at)
-VALUES ({}, {}, {}, {}, {}, {}::jsonb, {})
+VALUES ({id}, {scope}, {key}, {request_hash}, {response_status}, {response_body}::jsonb,
+        {created_at})
 """
 
 
@@ -114,19 +115,17 @@ async def remember(
     into: DeferredWrites | None = None,
 ) -> None:
     """Store the response of the key (with ``into``: with the transaction's last write)."""
-    args = (
-        new_id(),
-        scope,
-        key,
-        fingerprint,
-        response.status,
-        msgspec.json.encode(response.body).decode(),
-        datetime.now(UTC),
+    await write(
+        _REMEMBER,
+        into,
+        id=new_id(),
+        scope=scope,
+        key=key,
+        request_hash=fingerprint,
+        response_status=response.status,
+        response_body=msgspec.json.encode(response.body).decode(),
+        created_at=datetime.now(UTC),
     )
-    if into is not None:
-        into.add(_REMEMBER, *args)
-    else:
-        await IdempotencyRecord.raw(_REMEMBER, *args)
 
 
 Work = Callable[[], Awaitable[tuple[msgspec.Struct, list[Outgoing]]]]

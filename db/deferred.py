@@ -6,28 +6,49 @@ and on this stack a round trip costs more CPU than the statement. Collected here
 as data-modifying CTEs of the statement that posts the ledger entries: PostgreSQL executes
 every one exactly once, and checks foreign keys at the end of the statement, so their order
 does not matter and a constraint violation still fails the whole transaction.
+
+Each statement keeps its own parameter names: the ``i``-th is renamed ``deferred_<i>_<name>``
+(``db.sql.namespaced``), so two statements that both say ``{id}`` cannot meet, and the
+statement they join must not use names starting with ``deferred_`` (a clash raises
+``TypeError`` when both sets are passed to ``db.sql.fetch``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from db import sql
+
 
 class DeferredWrites:
     def __init__(self) -> None:
-        self._statements: list[tuple[str, tuple[Any, ...]]] = []
+        self._statements: list[tuple[str, dict[str, Any]]] = []
 
-    def add(self, sql: str, *args: Any) -> None:
-        """An INSERT/UPDATE with ``{}`` placeholders (see ``db.sql``), no RETURNING needed."""
-        self._statements.append((sql, args))
+    def add(self, template: str, /, **params: Any) -> None:
+        """An INSERT/UPDATE with ``{name}`` placeholders (see ``db.sql``), no RETURNING."""
+        self._statements.append((template, params))
 
     def __bool__(self) -> bool:
         return bool(self._statements)
 
-    def prefix(self) -> tuple[str, list[Any]]:
-        """``WITH`` items for the statements (each ending in a comma) and their arguments in
-        order; the caller's own statement continues the ``WITH`` list. Empties the
-        collection."""
+    def prefix(self) -> tuple[str, dict[str, Any]]:
+        """``WITH`` items for the statements (each ending in a comma) and their parameters
+        under their namespaced names; the caller's own statement continues the ``WITH`` list.
+        Empties the collection."""
         statements, self._statements = self._statements, []
-        template = "".join(f"deferred_{i} AS ({sql}), " for i, (sql, _) in enumerate(statements))
-        return template, [arg for _, args in statements for arg in args]
+        items = []
+        params: dict[str, Any] = {}
+        for i, (template, own) in enumerate(statements):
+            name = f"deferred_{i}"
+            items.append(f"{name} AS ({sql.namespaced(template, name + '_')}), ")
+            params.update((f"{name}_{key}", value) for key, value in own.items())
+        return "".join(items), params
+
+
+async def write(template: str, into: DeferredWrites | None, /, **params: Any) -> None:
+    """Run the write now, or, with ``into``, add it to the writes sent with the transaction's
+    last statement."""
+    if into is None:
+        await sql.fetch(template, **params)
+    else:
+        into.add(template, **params)

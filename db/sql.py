@@ -1,51 +1,125 @@
-"""Hand-written SQL for the purchase path, run without Piccolo's query building.
+"""Hand-written SQL with named parameters, run without Piccolo's query building.
 
-Piccolo's ``Table.raw`` re-parses its template into fragments and renumbers the arguments
-on every call; on the purchase path that was ~8 % of the request's CPU (profile in
-loadtests/bench_purchases.py). Here a template in the same ``{}`` placeholder style is
-turned into ``$1, $2, ...`` once and cached, and run on the connection of the caller's
-Piccolo transaction (or, outside one, through Piccolo as before). Arguments are always
-bound parameters, never formatted into the text.
+The one rule for SQL (docs/architecture.md): Piccolo's query builder for plain reads and
+writes of tables; this module for every statement written by hand; ``Table.raw`` nowhere.
+
+A template names its values: ``WHERE store = {store_id} AND day = {day}``, and a call binds
+them by keyword: ``fetch(TEMPLATE, store_id=..., day=...)``. A name used twice is one
+parameter; a name missing from the call, or given but not in the template, raises before
+anything is sent. ``{{`` and ``}}`` are literal braces. Arguments are always bound
+parameters, never formatted into the text.
+
+Each template is compiled once (cached): to ``$1, $2, ...`` for the connection of the
+caller's Piccolo transaction, and to Piccolo's positional ``{}`` for a statement outside
+one. Piccolo's ``Table.raw`` re-parsed its template and renumbered the arguments on every
+call, ~8 % of a purchase's CPU (profile in loadtests/bench_purchases.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from string import Formatter
 from typing import Any
 
 import msgspec
+from piccolo.engine.postgres import PostgresEngine
 from piccolo.querystring import QueryString
 
-from db.pool import engine
+from db.pool import engine, lagging_reads
 
 Row = Mapping[str, Any]
 
 
+def _escaped(literal: str) -> str:
+    return literal.replace("{", "{{").replace("}", "}}")
+
+
+def _parsed(template: str) -> list[tuple[str, str | None]]:
+    """(literal text, parameter name or None) pieces; refuses ``{}`` and format specs."""
+    pieces: list[tuple[str, str | None]] = []
+    for literal, name, spec, conversion in Formatter().parse(template):
+        if name is not None and (not name.isidentifier() or spec or conversion):
+            raise ValueError(f"SQL placeholders are {{name}}, not {{{name or ''}}}")
+        pieces.append((literal, name))
+    return pieces
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    numbered: str  # ``$n`` placeholders, one number per name
+    names: tuple[str, ...]  # the name of $1, $2, ...
+    positional: str  # Piccolo's ``{}`` placeholders, one per occurrence
+    occurrences: tuple[str, ...]  # the name of each ``{}``
+    name_set: frozenset[str]
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        """The values of ``$1, $2, ...`` from ``params``; unknown or missing names raise."""
+        if params.keys() != self.name_set:
+            missing = sorted(self.name_set - set(params))
+            unknown = sorted(set(params) - self.name_set)
+            raise TypeError(f"SQL parameters missing: {missing}; not in the template: {unknown}")
+        return [params[name] for name in self.names]
+
+
 @lru_cache(maxsize=1024)
-def numbered(template: str) -> str:
-    """``{}`` placeholders as ``$1, $2, ...`` (``{{`` and ``}}`` are literal braces)."""
-    parts = []
-    n = 0
-    for literal, field, _, _ in Formatter().parse(template):
-        parts.append(literal)
-        if field is not None:
-            if field:
-                raise ValueError(f"only empty {{}} placeholders are allowed, not {{{field}}}")
-            n += 1
-            parts.append(f"${n}")
-    return "".join(parts)
+def compiled(template: str) -> Compiled:
+    numbered: list[str] = []
+    positional: list[str] = []
+    names: dict[str, int] = {}
+    occurrences: list[str] = []
+    for literal, name in _parsed(template):
+        numbered.append(literal)
+        positional.append(_escaped(literal))
+        if name is not None:
+            number = names.setdefault(name, len(names) + 1)
+            numbered.append(f"${number}")
+            positional.append("{}")
+            occurrences.append(name)
+    return Compiled(
+        "".join(numbered), tuple(names), "".join(positional), tuple(occurrences), frozenset(names)
+    )
 
 
-async def fetch(template: str, *args: Any) -> Sequence[Row]:
-    """Rows of ``template`` with ``args`` bound, in the current transaction if there is one."""
+@lru_cache(maxsize=1024)
+def namespaced(template: str, prefix: str) -> str:
+    """``template`` with every ``{name}`` renamed ``{<prefix>name}`` (statements combined
+    into one, such as ``db.deferred``'s, keep their names apart this way)."""
+    return "".join(
+        _escaped(literal) + ("" if name is None else f"{{{prefix}{name}}}")
+        for literal, name in _parsed(template)
+    )
+
+
+async def fetch(template: str, /, **params: Any) -> Sequence[Row]:
+    """Rows of ``template`` with ``params`` bound, in the current transaction if there is one."""
+    query = compiled(template)
     transaction = engine().current_transaction.get()
     if transaction is None:
-        rows: list[dict[str, Any]] = await engine().run_querystring(QueryString(template, *args))
-        return rows
-    records: Sequence[Row] = await transaction.connection.fetch(numbered(template), *args)
+        return await _through_piccolo(engine(), query, params)
+    records: Sequence[Row] = await transaction.connection.fetch(
+        query.numbered, *query.arguments(params)
+    )
     return records
+
+
+async def fetch_lagging(template: str, /, **params: Any) -> Sequence[Row]:
+    """``fetch`` for a read that may lag a moment behind the primary (reports, history): on
+    the read replica when one is configured (``db.pool.lagging_reads``), else as ``fetch``."""
+    node = lagging_reads()
+    if node is None:
+        return await fetch(template, **params)
+    return await _through_piccolo(engine().extra_nodes[node], compiled(template), params)
+
+
+async def _through_piccolo(
+    node: PostgresEngine, query: Compiled, params: Mapping[str, Any]
+) -> Sequence[Row]:
+    query.arguments(params)  # the same checks as in a transaction
+    args = [params[name] for name in query.occurrences]
+    rows: list[dict[str, Any]] = await node.run_querystring(QueryString(query.positional, *args))
+    return rows
 
 
 def loaded_json(value: Any) -> Any:

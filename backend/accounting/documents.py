@@ -14,16 +14,16 @@ from typing import Literal
 
 import msgspec
 
-from db.deferred import DeferredWrites
+from db.deferred import DeferredWrites, write
 from db.ids import new_id
-from db.tables import OutboxMessage
 
 ACCOUNTING = "accounting"
 
 _INSERT = """
 INSERT INTO outbox_message (id, destination, kind, reference, business_date, payload, status,
                             attempts, next_attempt_at, created_at)
-VALUES ({}, {}, {}, {}, {}, {}::jsonb, 'pending', 0, {}, {})
+VALUES ({id}, {destination}, {kind}, {reference}, {business_date}, {payload}::jsonb, 'pending',
+        0, {occurred_at}, {occurred_at})
 """
 DocumentType = Literal["sale", "refund", "points_expiry", "points_adjustment", "points_redemption"]
 
@@ -80,18 +80,15 @@ async def record_document(
         points_liability_delta=points_liability_delta,
         occurred_at=occurred_at,
     )
-    args = (
-        document.id,
-        ACCOUNTING,
-        type,
-        document.reference,
-        document.business_date,
-        msgspec.json.encode(document).decode(),
-        occurred_at,
-        occurred_at,
+    await write(
+        _INSERT,
+        into,
+        id=document.id,
+        destination=ACCOUNTING,
+        kind=type,
+        reference=document.reference,
+        business_date=document.business_date,
+        payload=msgspec.json.encode(document).decode(),
+        occurred_at=occurred_at,
     )
-    if into is not None:
-        into.add(_INSERT, *args)
-    else:
-        await OutboxMessage.raw(_INSERT, *args)
     return document

@@ -16,13 +16,13 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import msgspec
 
 from backend.accounting import metrics
 from backend.accounting.client import AccountingClient, DeliveryFailed
 from backend.errors import Conflict, NotFound
+from db import sql
 from db.pool import engine
 from db.tables import OutboxMessage
 
@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 
 _DUE = (
     "SELECT id, payload::text AS payload, attempts FROM outbox_message "
-    "WHERE status = 'pending' AND next_attempt_at <= {} "
-    "ORDER BY next_attempt_at LIMIT {} FOR UPDATE SKIP LOCKED"
+    "WHERE status = 'pending' AND next_attempt_at <= {now} "
+    "ORDER BY next_attempt_at LIMIT {batch} FOR UPDATE SKIP LOCKED"
 )
 _FIGURES = (
     "SELECT MIN(created_at) FILTER (WHERE status = 'pending') AS oldest, "
@@ -60,7 +60,7 @@ async def deliver_due(
     """Deliver one batch of due messages; return how many were attempted."""
     async with engine().transaction():
         now = datetime.now(UTC)
-        rows = await OutboxMessage.raw(_DUE, now, batch_size)
+        rows = await sql.fetch(_DUE, now=now, batch=batch_size)
         if not rows:
             return 0
         outcomes = await asyncio.gather(
@@ -82,7 +82,7 @@ async def _attempt(
 
 
 async def _record(
-    row: dict[str, Any], outcome: str | DeliveryFailed, policy: DeliveryPolicy, now: datetime
+    row: sql.Row, outcome: str | DeliveryFailed, policy: DeliveryPolicy, now: datetime
 ) -> None:
     if isinstance(outcome, str):
         await OutboxMessage.update(
@@ -117,7 +117,7 @@ async def _record(
 
 
 async def sample_outbox_figures(*, now: datetime | None = None) -> None:
-    rows = await OutboxMessage.raw(_FIGURES)
+    rows = await sql.fetch(_FIGURES)
     figures = rows[0]
     oldest = figures["oldest"]
     current = now or datetime.now(UTC)

@@ -21,8 +21,7 @@ from typing import Any, Protocol
 import msgspec
 
 from backend.orders.provider import ProviderPayment
-from db.pool import lagging_reads
-from db.tables import LedgerEntry, OutboxMessage
+from db import sql
 
 _COMPARED = ("type", "net_amount", "gross_amount", "points_liability_delta")
 
@@ -67,36 +66,36 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 async def reconcile_day(day: date, books: ExternalBooks) -> ReconciliationReport:
-    node = lagging_reads()  # a report: a moment of replica lag does not matter
     start, end = _day_bounds(day)
     differences: list[Difference] = []
 
-    ledger = await LedgerEntry.raw(
+    # A report: a moment of replica lag does not matter.
+    ledger = await sql.fetch_lagging(
         "SELECT COALESCE(SUM(available_delta + pending_delta + held_delta), 0)::bigint AS delta "
-        "FROM ledger_entry WHERE created_at >= {} AND created_at < {}",
-        start,
-        end,
-    ).run(node=node)
-    documents = await OutboxMessage.raw(
+        "FROM ledger_entry WHERE created_at >= {start} AND created_at < {end}",
+        start=start,
+        end=end,
+    )
+    documents = await sql.fetch_lagging(
         "SELECT id, kind, reference, status, acknowledgement, payload::text AS payload "
-        "FROM outbox_message WHERE destination = 'accounting' AND business_date = {}",
-        day,
-    ).run(node=node)
+        "FROM outbox_message WHERE destination = 'accounting' AND business_date = {day}",
+        day=day,
+    )
     ours = {
         str(row["id"]): {**row, "body": msgspec.json.decode(row["payload"])} for row in documents
     }
-    sales = await OutboxMessage.raw(
+    sales = await sql.fetch_lagging(
         "SELECT p.id, p.amount, p.paid_amount FROM purchase p "
-        "WHERE p.created_at >= {} AND p.created_at < {}",
-        start,
-        end,
-    ).run(node=node)
-    orders = await OutboxMessage.raw(
+        "WHERE p.created_at >= {start} AND p.created_at < {end}",
+        start=start,
+        end=end,
+    )
+    orders = await sql.fetch_lagging(
         "SELECT id, payment_id, payable_amount FROM customer_order "
-        "WHERE status = 'paid' AND created_at >= {} AND created_at < {}",
-        start,
-        end,
-    ).run(node=node)
+        "WHERE status = 'paid' AND created_at >= {start} AND created_at < {end}",
+        start=start,
+        end=end,
+    )
 
     ledger_delta = int(ledger[0]["delta"])
     documented = sum(int(d["body"]["points_liability_delta"]) for d in ours.values())
@@ -138,7 +137,7 @@ async def reconcile_day(day: date, books: ExternalBooks) -> ReconciliationReport
 
 
 def _sales_without_documents(
-    sales: Sequence[dict[str, Any]], ours: dict[str, dict[str, Any]]
+    sales: Sequence[sql.Row], ours: dict[str, dict[str, Any]]
 ) -> list[Difference]:
     documented = {d["reference"]: d["body"] for d in ours.values() if d["kind"] == "sale"}
     found = []
@@ -206,7 +205,7 @@ def _against_accounting(
 
 
 def _against_provider(
-    orders: Sequence[dict[str, Any]], payments: Sequence[ProviderPayment]
+    orders: Sequence[sql.Row], payments: Sequence[ProviderPayment]
 ) -> list[Difference]:
     found = []
     succeeded = {p.reference: p for p in payments if p.status == "succeeded"}

@@ -23,22 +23,22 @@ from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.rules import ProgramRules
 from backend.payments.schemas import AppliedOffer, PurchaseItem
 from db import sql
-from db.tables import Campaign, MemberOffer, MemberStats
+from db.tables import MemberOffer
 
 COUPON_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the till
 COUPON_VALID_DAYS = 30
 
 _SHOPPER = """
 SELECT m.tier, m.birth_date, s.visits, s.last_visit_at, s.category_counts, s.stamps
-FROM member m LEFT JOIN member_stats s ON s.member = m.id WHERE m.id = {}
+FROM member m LEFT JOIN member_stats s ON s.member = m.id WHERE m.id = {member_id}
 """
 _USAGE = """
 SELECT campaign, status, uses FROM member_offer
-WHERE member = {} AND coupon_code IS NULL AND status IN ('available', 'activated', 'used')
+WHERE member = {member_id} AND coupon_code IS NULL AND status IN ('available', 'activated', 'used')
 """
 _RECORD_VISIT = """
 INSERT INTO member_stats (member, visits, last_visit_at, category_counts, stamps)
-VALUES ({}, 1, {}, {}::jsonb, {}::jsonb)
+VALUES ({member_id}, 1, {at}, {category_counts}::jsonb, {stamps}::jsonb)
 ON CONFLICT (member) DO UPDATE SET
     visits = member_stats.visits + 1,
     last_visit_at = EXCLUDED.last_visit_at,
@@ -54,8 +54,13 @@ ON CONFLICT (member) DO UPDATE SET
 """
 _TAKE_ONE = """
 UPDATE campaign SET uses = uses + 1
-WHERE id = {} AND (total_limit IS NULL OR uses < total_limit) RETURNING id
+WHERE id = {campaign_id} AND (total_limit IS NULL OR uses < total_limit) RETURNING id
 """
+
+
+async def take_one(campaign_id: uuid.UUID) -> bool:
+    """Count one use against the campaign's total limit; False when it has run out."""
+    return bool(await sql.fetch(_TAKE_ONE, campaign_id=campaign_id))
 
 
 def new_coupon_code() -> str:
@@ -63,7 +68,7 @@ def new_coupon_code() -> str:
 
 
 async def load_shopper(member_id: uuid.UUID) -> Shopper:
-    rows = await MemberStats.raw(_SHOPPER, member_id)
+    rows = await sql.fetch(_SHOPPER, member_id=member_id)
     return shopper_from(member_id, rows[0])
 
 
@@ -82,7 +87,7 @@ def shopper_from(member_id: uuid.UUID, row: Mapping[str, Any]) -> Shopper:
 
 
 async def load_usage(member_id: uuid.UUID) -> MemberUsage:
-    rows = await MemberOffer.raw(_USAGE, member_id)
+    rows = await sql.fetch(_USAGE, member_id=member_id)
     return MemberUsage(
         activated=frozenset(str(r["campaign"]) for r in rows if r["status"] == "activated"),
         uses={str(r["campaign"]): int(r["uses"]) for r in rows},
@@ -97,12 +102,12 @@ async def use_coupons(
         return 0, []
     if len(set(codes)) != len(codes):
         raise ValidationFailed("a coupon is listed twice")
-    rows = await MemberOffer.raw(
+    rows = await sql.fetch(
         "SELECT o.id, o.coupon_code, o.status, o.valid_until, c.id AS campaign, c.name, c.kind, "
         "c.rule FROM member_offer o JOIN campaign c ON c.id = o.campaign "
-        "WHERE o.member = {} AND o.coupon_code = ANY({}) FOR UPDATE OF o",
-        member_id,
-        codes,
+        "WHERE o.member = {member_id} AND o.coupon_code = ANY({codes}) FOR UPDATE OF o",
+        member_id=member_id,
+        codes=codes,
     )
     found = {r["coupon_code"]: r for r in rows}
     unused = [i for i in items for _ in range(i.quantity)]
@@ -186,37 +191,35 @@ async def apply_campaigns(
         counts[item.category] += item.quantity
     change.writes.add(
         _RECORD_VISIT,
-        member_id,
-        now,
-        msgspec.json.encode(dict(counts)).decode(),
-        msgspec.json.encode(stamps).decode(),
+        member_id=member_id,
+        at=now,
+        category_counts=msgspec.json.encode(dict(counts)).decode(),
+        stamps=msgspec.json.encode(stamps).decode(),
     )
     return applied
 
 
 async def _count_use(award: Award, member_id: uuid.UUID, now: datetime) -> bool:
     campaign = award.campaign
-    if campaign.total_limit is not None and not await Campaign.raw(_TAKE_ONE, campaign.id):
+    if campaign.total_limit is not None and not await take_one(campaign.id):
         return False
     if campaign.per_member_limit is not None or campaign.requires_activation:
-        await MemberOffer.raw(
-            "UPDATE member_offer SET uses = uses + 1, updated_at = {} "
-            "WHERE member = {} AND campaign = {} AND coupon_code IS NULL",
-            now,
-            member_id,
-            campaign.id,
+        await sql.fetch(
+            "UPDATE member_offer SET uses = uses + 1, updated_at = {now} "
+            "WHERE member = {member_id} AND campaign = {campaign_id} AND coupon_code IS NULL",
+            now=now,
+            member_id=member_id,
+            campaign_id=campaign.id,
         )
-        await MemberOffer.raw(
+        await sql.fetch(
             "INSERT INTO member_offer (id, campaign, member, status, uses, created_at, updated_at)"
-            " SELECT {}, {}, {}, 'used', 1, {}, {} WHERE NOT EXISTS (SELECT 1 FROM member_offer"
-            " WHERE member = {} AND campaign = {} AND coupon_code IS NULL)",
-            uuid.uuid4(),
-            campaign.id,
-            member_id,
-            now,
-            now,
-            member_id,
-            campaign.id,
+            " SELECT {id}, {campaign_id}, {member_id}, 'used', 1, {now}, {now}"
+            " WHERE NOT EXISTS (SELECT 1 FROM member_offer"
+            " WHERE member = {member_id} AND campaign = {campaign_id} AND coupon_code IS NULL)",
+            id=uuid.uuid4(),
+            campaign_id=campaign.id,
+            member_id=member_id,
+            now=now,
         )
     return True
 

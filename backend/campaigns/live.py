@@ -17,44 +17,46 @@ import msgspec
 from backend.campaigns.catalogue import LiveCampaign
 from backend.campaigns.targeting import Targeting
 from backend.loyalty.broadcasts import append_broadcast_event
-from db.tables import MemberEvent
+from db import sql
 from realtime.channels import member_stream
 from realtime.protocol import EventEnvelope, encode
 from realtime.publisher import Outgoing
 
 
-def _audience(targeting: Targeting, at: datetime) -> tuple[str, list[Any]]:
+def _audience(targeting: Targeting, at: datetime) -> tuple[str, dict[str, Any]]:
     """SQL selecting the audience's account rows (locked, in a fixed order), with its
-    arguments; Piccolo's ``{}`` placeholders become bound parameters."""
+    parameters (``db.sql``'s named placeholders, bound)."""
     conditions = ["TRUE"]
-    args: list[Any] = []
+    params: dict[str, Any] = {}
     if targeting.tiers:
-        conditions.append("m.tier = ANY({})")
-        args.append(list(targeting.tiers))
+        conditions.append("m.tier = ANY({tiers})")
+        params["tiers"] = list(targeting.tiers)
     segment = targeting.segment
     if segment is not None:
         if segment.min_visits is not None:
-            conditions.append("COALESCE(s.visits, 0) >= {}")
-            args.append(segment.min_visits)
+            conditions.append("COALESCE(s.visits, 0) >= {min_visits}")
+            params["min_visits"] = segment.min_visits
         if segment.max_visits is not None:
-            conditions.append("COALESCE(s.visits, 0) <= {}")
-            args.append(segment.max_visits)
+            conditions.append("COALESCE(s.visits, 0) <= {max_visits}")
+            params["max_visits"] = segment.max_visits
         if segment.visited_within_days is not None:
-            conditions.append("s.last_visit_at >= {}::timestamptz - make_interval(days => {})")
-            args += [at, segment.visited_within_days]
+            conditions.append(
+                "s.last_visit_at >= {at}::timestamptz - make_interval(days => {within_days})"
+            )
+            params.update(at=at, within_days=segment.visited_within_days)
         if segment.inactive_for_days is not None:
             conditions.append(
-                "(s.last_visit_at IS NULL OR s.last_visit_at <= {}::timestamptz"
-                " - make_interval(days => {}))"
+                "(s.last_visit_at IS NULL OR s.last_visit_at <= {at}::timestamptz"
+                " - make_interval(days => {inactive_days}))"
             )
-            args += [at, segment.inactive_for_days]
+            params.update(at=at, inactive_days=segment.inactive_for_days)
         if segment.favourite_category is not None:
             # The category bought most often (ties: the first by name), as the engine says.
             conditions.append(
                 "(SELECT key FROM jsonb_each_text(s.category_counts) "
-                "ORDER BY value::bigint DESC, key DESC LIMIT 1) = {}"
+                "ORDER BY value::bigint DESC, key DESC LIMIT 1) = {favourite_category}"
             )
-            args.append(segment.favourite_category)
+            params["favourite_category"] = segment.favourite_category
     # Only this function's fixed fragments are joined; every value is a bound parameter.
     sql = (
         "SELECT a.member FROM account a JOIN member m ON m.id = a.member "  # noqa: S608
@@ -62,7 +64,7 @@ def _audience(targeting: Targeting, at: datetime) -> tuple[str, list[Any]]:
         + " AND ".join(conditions)
         + " ORDER BY a.member FOR UPDATE OF a"
     )
-    return sql, args
+    return sql, params
 
 
 async def tell_audience(campaign: LiveCampaign, type: str, data: dict[str, Any]) -> list[Outgoing]:
@@ -70,19 +72,19 @@ async def tell_audience(campaign: LiveCampaign, type: str, data: dict[str, Any])
     if campaign.targeting.everyone:
         return [await append_broadcast_event(type=type, data=data)]
     now = datetime.now(UTC)
-    audience, args = _audience(campaign.targeting, now)
-    rows = await MemberEvent.raw(
+    audience, params = _audience(campaign.targeting, now)
+    rows = await sql.fetch(
         "WITH audience AS (" + audience + "), "  # noqa: S608 (fixed fragments, bound values)
         "bumped AS (UPDATE account SET last_event_seq = account.last_event_seq + 1 "
         "FROM audience WHERE account.member = audience.member "
         "RETURNING account.member, account.last_event_seq) "
         "INSERT INTO member_event (id, member, seq, type, data, created_at) "
-        "SELECT gen_random_uuid(), member, last_event_seq, {}, {}::jsonb, {} FROM bumped "
-        "RETURNING member, seq",
-        *args,
-        type,
-        _json(data),
-        now,
+        "SELECT gen_random_uuid(), member, last_event_seq, {type}, {data}::jsonb, {now} "
+        "FROM bumped RETURNING member, seq",
+        **params,
+        type=type,
+        data=_json(data),
+        now=now,
     )
     return [
         (

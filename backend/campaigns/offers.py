@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 import msgspec
 
 from backend.accounting.documents import record_document
-from backend.campaigns.at_sale import issue_coupon, load_shopper, load_usage, offer_event
+from backend.campaigns.at_sale import (
+    issue_coupon,
+    load_shopper,
+    load_usage,
+    offer_event,
+    take_one,
+)
 from backend.campaigns.catalogue import Catalogue, LiveCampaign, load_live_campaigns
 from backend.campaigns.engine import MemberUsage
 from backend.campaigns.kinds import PURCHASE_KINDS, Reward, StampCard, Welcome
@@ -20,7 +26,7 @@ from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import current_rules
 from backend.members.schemas import StampCardProgress
-from db.tables import Campaign, MemberOffer
+from db import sql
 from realtime.publisher import EventPublisher, Outgoing
 
 LISTED_KINDS = PURCHASE_KINDS | {"reward"}
@@ -68,13 +74,13 @@ class MemberOffers:
             _offer(c, "activated" if str(c.id) in usage.activated else "available")
             for c in campaigns
         ]
-        coupons = await MemberOffer.raw(
+        coupons = await sql.fetch(
             "SELECT o.coupon_code, o.valid_until, c.id, c.name, c.description, c.kind, c.ends_at "
-            "FROM member_offer o JOIN campaign c ON c.id = o.campaign WHERE o.member = {} "
-            "AND o.coupon_code IS NOT NULL AND o.status = 'available' AND o.valid_until > {} "
-            "ORDER BY o.valid_until",
-            member_id,
-            now,
+            "FROM member_offer o JOIN campaign c ON c.id = o.campaign "
+            "WHERE o.member = {member_id} AND o.coupon_code IS NOT NULL "
+            "AND o.status = 'available' AND o.valid_until > {now} ORDER BY o.valid_until",
+            member_id=member_id,
+            now=now,
         )
         items += [
             OfferOut(
@@ -100,17 +106,15 @@ class MemberOffers:
             raise NotFound(f"offer {campaign_id} is not open to you")
         if not campaign.requires_activation:
             raise Conflict("this offer applies by itself; it needs no activation")
-        await MemberOffer.raw(
+        await sql.fetch(
             "INSERT INTO member_offer (id, campaign, member, status, uses, created_at, updated_at)"
-            " SELECT {}, {}, {}, 'activated', 0, {}, {} WHERE NOT EXISTS (SELECT 1 FROM"
-            " member_offer WHERE member = {} AND campaign = {} AND coupon_code IS NULL)",
-            uuid.uuid4(),
-            campaign_id,
-            member_id,
-            now,
-            now,
-            member_id,
-            campaign_id,
+            " SELECT {id}, {campaign_id}, {member_id}, 'activated', 0, {now}, {now}"
+            " WHERE NOT EXISTS (SELECT 1 FROM member_offer"
+            " WHERE member = {member_id} AND campaign = {campaign_id} AND coupon_code IS NULL)",
+            id=uuid.uuid4(),
+            campaign_id=campaign_id,
+            member_id=member_id,
+            now=now,
         )
         return _offer(campaign, "activated")
 
@@ -125,11 +129,7 @@ class MemberOffers:
             if campaign is None or not isinstance(campaign.rule, Reward):
                 raise NotFound(f"reward {campaign_id} is not open to you")
             rule = campaign.rule
-            if campaign.total_limit is not None and not await Campaign.raw(
-                "UPDATE campaign SET uses = uses + 1 WHERE id = {} AND uses < total_limit "
-                "RETURNING id",
-                campaign_id,
-            ):
+            if campaign.total_limit is not None and not await take_one(campaign_id):
                 raise Conflict("this reward has run out")
             change = AccountChange(await lock_account(member_id), now=now)
             cause = Cause("campaign", campaign_id, f"reward: {campaign.name}")
@@ -188,10 +188,7 @@ async def welcome(change: AccountChange) -> list[str]:
     for campaign in await load_live_campaigns():
         if not isinstance(campaign.rule, Welcome) or not campaign.in_effect(change.now):
             continue
-        if campaign.total_limit is not None and not await Campaign.raw(
-            "UPDATE campaign SET uses = uses + 1 WHERE id = {} AND uses < total_limit RETURNING id",
-            campaign.id,
-        ):
+        if campaign.total_limit is not None and not await take_one(campaign.id):
             continue
         points = campaign.rule.points
         await change.credit(

@@ -153,24 +153,22 @@ async def start_and_end_on_time(
     """Scheduled campaigns whose start came become active; campaigns whose end came end.
     Their audiences are told. Safe to run from several processes (row locks)."""
     changed = 0
-    for query, args, target, event in (
+    for query, target, event in (
         (
-            "SELECT id FROM campaign WHERE status = 'scheduled' AND starts_at <= {} "
-            "AND (ends_at IS NULL OR ends_at > {}) FOR UPDATE SKIP LOCKED",
-            (now, now),
+            "SELECT id FROM campaign WHERE status = 'scheduled' AND starts_at <= {now} "
+            "AND (ends_at IS NULL OR ends_at > {now}) FOR UPDATE SKIP LOCKED",
             "active",
             "offer.available",
         ),
         (
             "SELECT id FROM campaign WHERE status IN ('scheduled', 'active', 'paused') "
-            "AND ends_at <= {} FOR UPDATE SKIP LOCKED",
-            (now,),
+            "AND ends_at <= {now} FOR UPDATE SKIP LOCKED",
             "ended",
             "offer.expired",
         ),
     ):
         async with engine().transaction():
-            rows = await Campaign.raw(query, *args)
+            rows = await sql.fetch(query, now=now)
             events: list[Outgoing] = []
             for row in rows:
                 before = await _lock(row["id"])
@@ -196,7 +194,7 @@ async def get_campaign(campaign_id: uuid.UUID) -> CampaignOut:
 
 
 async def _lock(campaign_id: uuid.UUID) -> dict[str, Any]:
-    rows = await Campaign.raw("SELECT * FROM campaign WHERE id = {} FOR UPDATE", campaign_id)
+    rows = await sql.fetch("SELECT * FROM campaign WHERE id = {id} FOR UPDATE", id=campaign_id)
     if not rows:
         raise NotFound(f"campaign {campaign_id} does not exist")
     row: dict[str, Any] = dict(rows[0])

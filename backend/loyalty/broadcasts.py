@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from backend.loyalty.events import encode_stored
+from db import sql
 from db.tables import BroadcastEvent
 from realtime.channels import BROADCAST
 from realtime.protocol import EventEnvelope, encode, utc_now
@@ -18,7 +19,7 @@ from realtime.publisher import Outgoing
 
 async def append_broadcast_event(*, type: str, data: dict[str, Any]) -> Outgoing:
     """Store the next broadcast event; call inside a transaction, publish after commit."""
-    await BroadcastEvent.raw("LOCK TABLE broadcast_event IN EXCLUSIVE MODE")
+    await sql.fetch("LOCK TABLE broadcast_event IN EXCLUSIVE MODE")
     seq = await broadcast_seq() + 1
     envelope = EventEnvelope(type=type, seq=seq, ts=utc_now(), data=data, stream=BROADCAST)
     await BroadcastEvent(seq=seq, type=type, data=data, created_at=envelope.ts).save()
@@ -26,7 +27,7 @@ async def append_broadcast_event(*, type: str, data: dict[str, Any]) -> Outgoing
 
 
 async def broadcast_seq() -> int:
-    rows = await BroadcastEvent.raw("SELECT COALESCE(MAX(seq), 0) AS seq FROM broadcast_event")
+    rows = await sql.fetch("SELECT COALESCE(MAX(seq), 0) AS seq FROM broadcast_event")
     return int(rows[0]["seq"])
 
 

@@ -14,17 +14,18 @@ from datetime import datetime
 from backend.accounting.documents import record_document
 from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.ledger import lock_account
+from db import sql
 from db.pool import engine
-from db.tables import Account, PointLot
+from db.tables import PointLot
 from realtime.publisher import EventPublisher
 
 _DUE_EXPIRY = (
     "SELECT a.member FROM point_lot l JOIN account a ON a.id = l.account "
-    "WHERE l.status = 'available' AND l.remaining > 0 AND l.expires_at <= {} LIMIT 1"
+    "WHERE l.status = 'available' AND l.remaining > 0 AND l.expires_at <= {now} LIMIT 1"
 )
 _DUE_RELEASE = (
     "SELECT a.member FROM point_lot l JOIN account a ON a.id = l.account "
-    "WHERE l.status = 'pending' AND l.available_at <= {} LIMIT 1"
+    "WHERE l.status = 'pending' AND l.available_at <= {now} LIMIT 1"
 )
 
 
@@ -43,7 +44,7 @@ async def _each_due_account(
     """Run ``work`` for one account with something due at a time, until none is left."""
     total = 0
     for _ in range(limit):
-        rows = await Account.raw(due, now)
+        rows = await sql.fetch(due, now=now)
         if not rows:
             break
         total += await work(publisher, rows[0]["member"], now)
@@ -53,13 +54,13 @@ async def _each_due_account(
 async def _expire_account(publisher: EventPublisher, member_id: uuid.UUID, now: datetime) -> int:
     async with engine().transaction():
         change = AccountChange(await lock_account(member_id), now=now)
-        lots = await PointLot.raw(
+        lots = await sql.fetch(
             "UPDATE point_lot AS lot SET remaining = 0 FROM point_lot AS old "
-            "WHERE lot.id = old.id AND lot.account = {} AND lot.status = 'available' "
-            "AND lot.remaining > 0 AND lot.expires_at <= {} "
+            "WHERE lot.id = old.id AND lot.account = {account_id} AND lot.status = 'available' "
+            "AND lot.remaining > 0 AND lot.expires_at <= {now} "
             "RETURNING lot.id, old.remaining AS expired",
-            change.account.id,
-            now,
+            account_id=change.account.id,
+            now=now,
         )
         for lot in lots:
             change.expire(int(lot["expired"]), Cause("expiry", lot["id"]))
@@ -84,11 +85,11 @@ async def release_pending(publisher: EventPublisher, *, now: datetime, limit: in
 async def _release_account(publisher: EventPublisher, member_id: uuid.UUID, now: datetime) -> int:
     async with engine().transaction():
         change = AccountChange(await lock_account(member_id), now=now)
-        lots = await PointLot.raw(
-            "SELECT id, remaining FROM point_lot WHERE account = {} AND status = 'pending' "
-            "AND available_at <= {} ORDER BY available_at, id",
-            change.account.id,
-            now,
+        lots = await sql.fetch(
+            "SELECT id, remaining FROM point_lot WHERE account = {account_id} "
+            "AND status = 'pending' AND available_at <= {now} ORDER BY available_at, id",
+            account_id=change.account.id,
+            now=now,
         )
         released = 0
         for lot in lots:

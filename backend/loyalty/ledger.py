@@ -73,15 +73,17 @@ _POST = (
 entries AS (
     INSERT INTO ledger_entry (id, account, kind, available_delta, pending_delta, held_delta,
                               cause_type, cause_id, note, created_at)
-    SELECT e.id, {}, e.kind, e.available, e.pending, e.held, e.cause_type, e.cause_id, e.note, {}
-    FROM unnest({}::uuid[], {}::text[], {}::bigint[], {}::bigint[], {}::bigint[], {}::text[],
-                {}::uuid[], {}::text[])
+    SELECT e.id, {account_id}, e.kind, e.available, e.pending, e.held, e.cause_type,
+           e.cause_id, e.note, {at}
+    FROM unnest({ids}::uuid[], {kinds}::text[], {available_deltas}::bigint[],
+                {pending_deltas}::bigint[], {held_deltas}::bigint[], {cause_types}::text[],
+                {cause_ids}::uuid[], {notes}::text[])
          AS e(id, kind, available, pending, held, cause_type, cause_id, note)
 ), moved AS (
-    UPDATE account SET available = available + {}, pending = pending + {}, held = held + {},
-                       lifetime_earned = lifetime_earned + {},
-                       last_event_seq = last_event_seq + {}
-    WHERE id = {}
+    UPDATE account SET available = available + {available}, pending = pending + {pending},
+                       held = held + {held}, lifetime_earned = lifetime_earned + {earned},
+                       last_event_seq = last_event_seq + {event_count}
+    WHERE id = {account_id}
     RETURNING available, pending, held, last_event_seq
 ), """  # noqa: S608 (fixed fragments, bound values)
     + streams.insert_events("events", table="member_event", owner="member", numbered="moved")
@@ -117,27 +119,25 @@ async def post(
     )
     for entry in entries:
         count_ledger_entries(entry.kind, entry.available_delta + entry.pending_delta)
-    with_items, writes = deferred.prefix() if deferred else ("", [])
+    with_items, writes = deferred.prefix() if deferred else ("", {})
     rows = await sql.fetch(
         "WITH " + with_items + _POST,
-        *writes,
-        account.id,
-        at,
-        [e.id for e in entries],
-        [e.kind for e in entries],
-        [e.available_delta for e in entries],
-        [e.pending_delta for e in entries],
-        [e.held_delta for e in entries],
-        [e.cause_type for e in entries],
-        [e.cause_id for e in entries],
-        [e.note for e in entries],
-        available,
-        pending,
-        held,
-        earned,
-        len(events),
-        account.id,
-        *streams.event_args(account.member_id, events, at=at),
+        **writes,
+        account_id=account.id,
+        at=at,
+        ids=[e.id for e in entries],
+        kinds=[e.kind for e in entries],
+        available_deltas=[e.available_delta for e in entries],
+        pending_deltas=[e.pending_delta for e in entries],
+        held_deltas=[e.held_delta for e in entries],
+        cause_types=[e.cause_type for e in entries],
+        cause_ids=[e.cause_id for e in entries],
+        notes=[e.note for e in entries],
+        available=available,
+        pending=pending,
+        held=held,
+        earned=earned,
+        **streams.event_params(account.member_id, events, at=at),
     )
     row = rows[0]
     return Posted(

@@ -11,21 +11,22 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from db.deferred import DeferredWrites
+from db import sql
+from db.deferred import DeferredWrites, write
 from db.ids import new_id
-from db.tables import PointLot
 
 TakenLots = list[tuple[str, int]]
 
 _SPEND_OLDEST_FIRST = """
 WITH ordered AS (
     SELECT id, remaining,
-           SUM(remaining) OVER (ORDER BY (id = {}) DESC, expires_at, created_at, id) AS running
+           SUM(remaining) OVER (ORDER BY (id = {first}) DESC, expires_at, created_at, id)
+             AS running
     FROM point_lot
-    WHERE account = {} AND status = 'available' AND remaining > 0
+    WHERE account = {account_id} AND status = 'available' AND remaining > 0
 ), taken AS (
-    SELECT id, LEAST(remaining, {} - (running - remaining)) AS take
-    FROM ordered WHERE running - remaining < {}
+    SELECT id, LEAST(remaining, {points} - (running - remaining)) AS take
+    FROM ordered WHERE running - remaining < {points}
 )
 UPDATE point_lot AS lot SET remaining = lot.remaining - taken.take
 FROM taken WHERE lot.id = taken.id
@@ -34,7 +35,7 @@ RETURNING lot.id, taken.take
 
 _GIVE_BACK = """
 UPDATE point_lot AS lot SET remaining = lot.remaining + back.points
-FROM unnest({}::uuid[], {}::bigint[]) AS back(id, points)
+FROM unnest({lots}::uuid[], {points}::bigint[]) AS back(id, points)
 WHERE lot.id = back.id
 """
 
@@ -45,8 +46,8 @@ async def take_oldest_first(
     """Take ``points`` from available lots, soonest-expiring first (``first`` before all)."""
     if points <= 0:
         return []
-    rows = await PointLot.raw(
-        _SPEND_OLDEST_FIRST, first or uuid.UUID(int=0), account_id, points, points
+    rows = await sql.fetch(
+        _SPEND_OLDEST_FIRST, first=first or uuid.UUID(int=0), account_id=account_id, points=points
     )
     taken = [(str(row["id"]), int(row["take"])) for row in rows]
     if sum(take for _, take in taken) != points:
@@ -56,8 +57,10 @@ async def take_oldest_first(
 
 async def give_back(taken: TakenLots) -> None:
     if taken:
-        await PointLot.raw(
-            _GIVE_BACK, [uuid.UUID(lot) for lot, _ in taken], [points for _, points in taken]
+        await sql.fetch(
+            _GIVE_BACK,
+            lots=[uuid.UUID(lot) for lot, _ in taken],
+            points=[points for _, points in taken],
         )
 
 
@@ -80,7 +83,8 @@ def trim(taken: TakenLots, points: int) -> TakenLots:
 _ADD_LOT = """
 INSERT INTO point_lot (id, account, source, purchase, points, remaining, status, available_at,
                        expires_at, created_at)
-VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+VALUES ({id}, {account_id}, {source}, {purchase_id}, {points}, {remaining}, {status},
+        {available_at}, {expires_at}, {created_at})
 """
 
 
@@ -98,20 +102,18 @@ async def add_lot(
 ) -> uuid.UUID:
     """A new lot; written now, or with the change's last statement when ``into`` is given."""
     lot_id = new_id()
-    args = (
-        lot_id,
-        account_id,
-        source,
-        purchase_id,
-        points,
-        points if remaining is None else remaining,
-        status,
-        available_at,
-        expires_at,
-        datetime.now(UTC),
+    await write(
+        _ADD_LOT,
+        into,
+        id=lot_id,
+        account_id=account_id,
+        source=source,
+        purchase_id=purchase_id,
+        points=points,
+        remaining=points if remaining is None else remaining,
+        status=status,
+        available_at=available_at,
+        expires_at=expires_at,
+        created_at=datetime.now(UTC),
     )
-    if into is not None:
-        into.add(_ADD_LOT, *args)
-    else:
-        await PointLot.raw(_ADD_LOT, *args)
     return lot_id

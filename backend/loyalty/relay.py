@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from backend.loyalty.events import events_after
-from db.tables import MemberEvent
+from db import sql
 from realtime.channels import member_stream
 from realtime.publisher import EventPublisher
 
@@ -21,13 +21,13 @@ WINDOW = timedelta(seconds=120)
 
 _RECENT = """
 SELECT member, MAX(seq) AS seq, MIN(seq) AS first_seq
-FROM member_event WHERE created_at > {} GROUP BY member
+FROM member_event WHERE created_at > {since} GROUP BY member
 """
 
 
 async def relay_unpublished(publisher: EventPublisher, *, now: datetime) -> int:
     """Publish what is missing; return how many events were republished."""
-    rows = await MemberEvent.raw(_RECENT, now - WINDOW)
+    rows = await sql.fetch(_RECENT, since=now - WINDOW)
     if not rows:
         return 0
     published = await publisher.published_seqs([str(r["member"]) for r in rows])

@@ -15,6 +15,7 @@ import msgspec
 
 from backend.errors import NotFound
 from backend.text import Line
+from db import sql
 from db.tables import ProgramRules as ProgramRulesRow
 
 Percent = Annotated[int, msgspec.Meta(ge=0, le=100)]
@@ -108,7 +109,7 @@ async def rules_at(version: int) -> ProgramRules:
 async def publish_rules(rules: ProgramRules, *, staff_id: uuid.UUID) -> RulesVersion:
     async with ProgramRulesRow._meta.db.transaction():
         # The table lock makes concurrent publications take consecutive versions.
-        await ProgramRulesRow.raw("LOCK TABLE program_rules IN EXCLUSIVE MODE")
+        await sql.fetch("LOCK TABLE program_rules IN EXCLUSIVE MODE")
         latest = await _load_current()
         version = latest.version + 1
         await ProgramRulesRow(

@@ -13,14 +13,21 @@ from datetime import datetime, timedelta
 from backend.loyalty.events import append_member_event
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import TIER_ORDER, ProgramRules
+from db import sql
 from db.pool import engine
-from db.tables import Member, Purchase
+from db.tables import Member
 from realtime.publisher import EventPublisher
 
-_SPEND = """
-SELECT COALESCE(SUM(paid_amount - paid_amount * refunded_amount / amount), 0)::bigint AS spend
-FROM purchase WHERE member = {} AND created_at > {}
-"""
+# Qualifying spend, the one definition: what was paid for the purchases ``p`` summed, less
+# each refund's share of it (refunds reduce it in proportion to the amount refunded).
+QUALIFYING_SPEND = (
+    "COALESCE(SUM(p.paid_amount - p.paid_amount * p.refunded_amount / p.amount), 0)::bigint"
+)
+
+_SPEND = f"""
+SELECT {QUALIFYING_SPEND} AS spend
+FROM purchase p WHERE p.member = {{member_id}} AND p.created_at > {{since}}
+"""  # noqa: S608 (the fixed QUALIFYING_SPEND, bound values)
 
 
 def tier_for(spend: int, rules: ProgramRules) -> str:
@@ -46,7 +53,7 @@ def next_tier(spend: int, rules: ProgramRules) -> tuple[str | None, int]:
 
 async def qualifying_spend(member_id: uuid.UUID, rules: ProgramRules, *, now: datetime) -> int:
     since = now - timedelta(days=rules.tier_window_days)
-    rows = await Purchase.raw(_SPEND, member_id, since)
+    rows = await sql.fetch(_SPEND, member_id=member_id, since=since)
     return int(rows[0]["spend"])
 
 
@@ -54,14 +61,12 @@ async def set_tier(member_id: uuid.UUID, tier: str) -> None:
     await Member.update({Member.tier: tier}).where(Member.id == member_id)
 
 
-_ALL_SPEND = """
-SELECT m.id, m.tier,
-       COALESCE(SUM(p.paid_amount - p.paid_amount * p.refunded_amount / p.amount), 0)::bigint
-         AS spend
-FROM member m LEFT JOIN purchase p ON p.member = m.id AND p.created_at > {}
-WHERE m.id > {}
-GROUP BY m.id ORDER BY m.id LIMIT {}
-"""
+_ALL_SPEND = f"""
+SELECT m.id, m.tier, {QUALIFYING_SPEND} AS spend
+FROM member m LEFT JOIN purchase p ON p.member = m.id AND p.created_at > {{since}}
+WHERE m.id > {{after}}
+GROUP BY m.id ORDER BY m.id LIMIT {{batch}}
+"""  # noqa: S608 (the fixed QUALIFYING_SPEND, bound values)
 
 
 async def evaluate_tiers(
@@ -72,7 +77,7 @@ async def evaluate_tiers(
     changed = 0
     after = uuid.UUID(int=0)
     while True:
-        rows = await Member.raw(_ALL_SPEND, since, after, batch)
+        rows = await sql.fetch(_ALL_SPEND, since=since, after=after, batch=batch)
         if not rows:
             return changed
         after = rows[-1]["id"]

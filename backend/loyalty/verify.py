@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from db import sql
 from db.tables import Account
 
 
@@ -69,7 +70,7 @@ async def find_mismatches() -> list[Mismatch]:
             cached=(r["available"], r["pending"], r["held"]),
             expected=(r["l_available"], r["l_pending"], r["l_held"]),
         )
-        for r in await Account.raw(_LEDGER)
+        for r in await sql.fetch(_LEDGER)
     ]
     mismatches += [
         Mismatch(
@@ -79,7 +80,7 @@ async def find_mismatches() -> list[Mismatch]:
             cached=(max(r["available"], 0), r["pending"], r["held"]),
             expected=(r["lot_available"], r["lot_pending"], r["hold_held"]),
         )
-        for r in await Account.raw(_LOTS_AND_HOLDS)
+        for r in await sql.fetch(_LOTS_AND_HOLDS)
     ]
     return mismatches
 

@@ -23,8 +23,9 @@ from backend.members.schemas import (
     Transaction,
     TransactionPage,
 )
+from db import sql
 from db.pool import lagging_reads
-from db.tables import Account, LedgerEntry, Member, PointLot
+from db.tables import Account, LedgerEntry, Member
 
 _CARD_NUMBER_ATTEMPTS = 5
 EXPIRING_SOON_DAYS = 30
@@ -110,12 +111,12 @@ async def get_profile(member_id: uuid.UUID) -> MeResponse:
 
 
 async def _expiring_soon(account_id: uuid.UUID, now: datetime) -> ExpiringPoints:
-    rows = await PointLot.raw(
+    rows = await sql.fetch(
         "SELECT COALESCE(SUM(remaining), 0)::bigint AS points, MIN(expires_at) AS first "
-        "FROM point_lot WHERE account = {} AND status = 'available' AND remaining > 0 "
-        "AND expires_at <= {}",
-        account_id,
-        now + timedelta(days=EXPIRING_SOON_DAYS),
+        "FROM point_lot WHERE account = {account_id} AND status = 'available' "
+        "AND remaining > 0 AND expires_at <= {until}",
+        account_id=account_id,
+        until=now + timedelta(days=EXPIRING_SOON_DAYS),
     )
     return ExpiringPoints(
         points=int(rows[0]["points"]),

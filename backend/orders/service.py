@@ -303,7 +303,7 @@ def _sale(order: Order, rules: Any, campaigns: list[LiveCampaign]) -> Sale:
 
 
 async def _lock(order_id: uuid.UUID) -> Order:
-    await Order.raw("SELECT id FROM customer_order WHERE id = {} FOR UPDATE", order_id)
+    await sql.fetch("SELECT id FROM customer_order WHERE id = {id} FOR UPDATE", id=order_id)
     order = await Order.objects().where(Order.id == order_id).first().output(load_json=True)
     if order is None:
         raise NotFound(f"order {order_id} does not exist")

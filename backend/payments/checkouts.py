@@ -45,7 +45,7 @@ from backend.payments.purchases import (
 )
 from backend.payments.schemas import PurchaseItem
 from db import sql
-from db.deferred import DeferredWrites
+from db.deferred import DeferredWrites, write
 from db.pool import engine
 from db.tables import Checkout, Member
 from realtime.publisher import EventPublisher, Outgoing
@@ -56,10 +56,12 @@ _Result = tuple[CheckoutResponse, list[Outgoing]]
 
 # What opening a checkout checks first, in one round trip.
 _OPEN_CHECKS = """
-SELECT (SELECT currency FROM store WHERE id = {}) AS currency,
-       EXISTS (SELECT 1 FROM purchase WHERE store = {} AND external_id = {}) AS sold,
-       EXISTS (SELECT 1 FROM checkout WHERE store = {} AND external_id = {}) AS opened,
-       (SELECT id FROM member WHERE card_number = {}) AS card_holder
+SELECT (SELECT currency FROM store WHERE id = {store_id}) AS currency,
+       EXISTS (SELECT 1 FROM purchase WHERE store = {store_id} AND external_id = {external_id})
+         AS sold,
+       EXISTS (SELECT 1 FROM checkout WHERE store = {store_id} AND external_id = {external_id})
+         AS opened,
+       (SELECT id FROM member WHERE card_number = {card_number}) AS card_holder
 """
 
 
@@ -80,12 +82,9 @@ class CheckoutService:
             known = (
                 await sql.fetch(
                     _OPEN_CHECKS,
-                    terminal.store_id,
-                    terminal.store_id,
-                    request.external_id,
-                    terminal.store_id,
-                    request.external_id,
-                    request.customer.card_number,
+                    store_id=terminal.store_id,
+                    external_id=request.external_id,
+                    card_number=request.customer.card_number,
                 )
             )[0]
             check_currency(known["currency"], request.currency)
@@ -248,10 +247,10 @@ async def expire_holds(publisher: EventPublisher, *, now: datetime, batch: int =
     expired = 0
     while True:
         async with engine().transaction():
-            rows = await Checkout.raw(
-                "SELECT id FROM checkout WHERE status = 'held' AND hold_expires_at <= {} "
+            rows = await sql.fetch(
+                "SELECT id FROM checkout WHERE status = 'held' AND hold_expires_at <= {now} "
                 "ORDER BY hold_expires_at LIMIT 1 FOR UPDATE SKIP LOCKED",
-                now,
+                now=now,
             )
             if not rows:
                 return expired
@@ -296,28 +295,27 @@ async def _lock(
 
 
 _SAVE = """
-UPDATE checkout SET status = {}, hold_points = {}, hold_lots = {}::jsonb, hold_expires_at = {},
-                    purchase = {}, updated_at = {}
-WHERE id = {}
+UPDATE checkout SET status = {status}, hold_points = {hold_points},
+                    hold_lots = {hold_lots}::jsonb, hold_expires_at = {hold_expires_at},
+                    purchase = {purchase}, updated_at = {updated_at}
+WHERE id = {id}
 """
 
 
 async def _save(checkout: Checkout, now: datetime, *, into: DeferredWrites | None = None) -> None:
     """Write what a checkout's steps change (with ``into``: with the change's last statement)."""
     checkout.updated_at = now
-    args = (
-        checkout.status,
-        checkout.hold_points,
-        msgspec.json.encode(checkout.hold_lots or []).decode(),
-        checkout.hold_expires_at,
-        checkout.purchase,
-        now,
-        checkout.id,
+    await write(
+        _SAVE,
+        into,
+        status=checkout.status,
+        hold_points=checkout.hold_points,
+        hold_lots=msgspec.json.encode(checkout.hold_lots or []).decode(),
+        hold_expires_at=checkout.hold_expires_at,
+        purchase=checkout.purchase,
+        updated_at=now,
+        id=checkout.id,
     )
-    if into is not None:
-        into.add(_SAVE, *args)
-    else:
-        await sql.fetch(_SAVE, *args)
 
 
 def _lots(checkout: Checkout) -> TakenLots:

@@ -40,7 +40,7 @@ from backend.loyalty.earning import (
 )
 from backend.loyalty.ledger import LockedAccount
 from backend.loyalty.rules import ProgramRules, RulesVersion, current_rules
-from backend.loyalty.tiers import rank, set_tier, tier_for
+from backend.loyalty.tiers import QUALIFYING_SPEND, rank, set_tier, tier_for
 from backend.members.card_numbers import is_valid_card_number
 from backend.members.qr import QrTokens
 from backend.members.schemas import Balance
@@ -91,10 +91,10 @@ SELECT s.currency,
        p.id AS earlier_id, p.request_hash AS earlier_hash, p.result AS earlier_result,
        m.id AS card_holder
 FROM (SELECT 1) AS one
-LEFT JOIN store s ON s.id = {}
-LEFT JOIN idempotency_record k ON k.scope = {} AND k.key = {}
-LEFT JOIN purchase p ON p.store = {} AND p.external_id = {}
-LEFT JOIN member m ON m.card_number = {}
+LEFT JOIN store s ON s.id = {store_id}
+LEFT JOIN idempotency_record k ON k.scope = {scope} AND k.key = {key}
+LEFT JOIN purchase p ON p.store = {store_id} AND p.external_id = {external_id}
+LEFT JOIN member m ON m.card_number = {card_number}
 """
 
 
@@ -105,12 +105,11 @@ async def what_is_known(
     outcome, an earlier purchase with this receipt, the store's currency, the card's holder."""
     rows = await sql.fetch(
         _WHAT_IS_KNOWN,
-        terminal.store_id,
-        terminal.scope,
-        idempotency_key,
-        terminal.store_id,
-        request.external_id,
-        request.customer.card_number,
+        store_id=terminal.store_id,
+        scope=terminal.scope,
+        key=idempotency_key,
+        external_id=request.external_id,
+        card_number=request.customer.card_number,
     )
     return rows[0]
 
@@ -276,21 +275,21 @@ async def settle_sale(
     result = msgspec.to_builtins(response)
     change.writes.add(
         _INSERT_PURCHASE,
-        purchase_id,
-        sale.store_id,
-        sale.terminal_id,
-        sale.member_id,
-        sale.external_id,
-        sale.amount,
-        paid,
-        sale.currency,
-        earned,
-        spent,
-        sale.request_hash,
-        msgspec.json.encode(result).decode(),
-        sale.checkout_id,
-        sale.rules.version,
-        now,
+        id=purchase_id,
+        store_id=sale.store_id,
+        terminal_id=sale.terminal_id,
+        member_id=sale.member_id,
+        external_id=sale.external_id,
+        amount=sale.amount,
+        paid_amount=paid,
+        currency=sale.currency,
+        points_earned=earned,
+        points_redeemed=spent,
+        request_hash=sale.request_hash,
+        result=msgspec.json.encode(result).decode(),
+        checkout_id=sale.checkout_id,
+        rules_version=sale.rules.version,
+        created_at=now,
     )
     if sale.answers is not None:  # the idempotency record, in the same statement
         await remember(
@@ -361,18 +360,20 @@ INSERT INTO purchase (id, store, terminal, member, external_id, amount, paid_amo
                       points_earned, points_redeemed, request_hash, result, checkout,
                       rules_version, refunded_amount, points_reversed, points_returned,
                       created_at)
-VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}::jsonb, {}, {}, 0, 0, 0, {})
+VALUES ({id}, {store_id}, {terminal_id}, {member_id}, {external_id}, {amount}, {paid_amount},
+        {currency}, {points_earned}, {points_redeemed}, {request_hash}, {result}::jsonb,
+        {checkout_id}, {rules_version}, 0, 0, 0, {created_at})
 """
 
-_LOCK_BUYER = """
+_LOCK_BUYER = f"""
 SELECT a.id, a.available, a.pending, a.held, m.tier, m.birth_date,
        s.visits, s.last_visit_at, s.category_counts, s.stamps,
-       (SELECT COALESCE(SUM(paid_amount - paid_amount * refunded_amount / amount), 0)::bigint
-        FROM purchase WHERE member = {} AND created_at > {}) AS spend
+       (SELECT {QUALIFYING_SPEND}
+        FROM purchase p WHERE p.member = {{member_id}} AND p.created_at > {{since}}) AS spend
 FROM account a JOIN member m ON m.id = a.member LEFT JOIN member_stats s ON s.member = a.member
-WHERE a.member = {}
+WHERE a.member = {{member_id}}
 FOR UPDATE OF a
-"""
+"""  # noqa: S608 (the fixed QUALIFYING_SPEND, bound values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,7 +386,7 @@ class Buyer:
 async def lock_buyer(member_id: uuid.UUID, *, since: datetime) -> Buyer:
     """``lock_account`` plus what the sale needs to know of the member, in one round trip:
     the tier and stats campaigns target, and the spend that decides an upgrade."""
-    rows = await sql.fetch(_LOCK_BUYER, member_id, since, member_id)
+    rows = await sql.fetch(_LOCK_BUYER, member_id=member_id, since=since)
     if not rows:
         raise MemberNotFound(f"member {member_id} has no account")
     row = rows[0]

@@ -26,6 +26,7 @@ from backend.members.schemas import Balance
 from backend.payments.schemas import Amount
 from backend.stores.events import DayMove, record_store_activity, utc_day
 from backend.text import Paragraph
+from db import sql
 from db.ids import new_id
 from db.tables import PointLot, Purchase, Refund
 from realtime.publisher import EventPublisher, Outgoing
@@ -78,7 +79,7 @@ class RefundService:
 async def _refund(
     terminal: TerminalCaller, purchase_id: uuid.UUID, request: RefundRequest
 ) -> tuple[RefundResponse, list[Outgoing]]:
-    rows = await Purchase.raw("SELECT id FROM purchase WHERE id = {} FOR UPDATE", purchase_id)
+    rows = await sql.fetch("SELECT id FROM purchase WHERE id = {id} FOR UPDATE", id=purchase_id)
     purchase = await Purchase.objects().where(Purchase.id == purchase_id).first() if rows else None
     # Another store's purchase is answered as if it did not exist.
     if purchase is None or purchase.store != terminal.store_id:

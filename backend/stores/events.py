@@ -42,15 +42,16 @@ _MOVE_DAY = (
     """
 WITH visitor AS (
     INSERT INTO store_day_member (id, store, day, member)
-    SELECT {}, {}, {}, {}::uuid WHERE {}::uuid IS NOT NULL
+    SELECT {visit_id}, {store_id}, {day}, {visitor}::uuid WHERE {visitor}::uuid IS NOT NULL
     ON CONFLICT DO NOTHING
     RETURNING member
 ), moved AS (
     INSERT INTO store_day AS d (id, store, day, sales, sales_amount, points_earned,
                                 points_redeemed, points_reversed, refunded_amount,
                                 active_members, new_members)
-    SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, COUNT(v.member),
-           COUNT(v.member) FILTER (WHERE (m.created_at AT TIME ZONE 'UTC')::date = {})
+    SELECT {day_id}, {store_id}, {day}, {sales}, {sales_amount}, {points_earned},
+           {points_redeemed}, {points_reversed}, {refunded_amount}, COUNT(v.member),
+           COUNT(v.member) FILTER (WHERE (m.created_at AT TIME ZONE 'UTC')::date = {day})
     FROM (SELECT 1) AS one
     LEFT JOIN visitor v ON true LEFT JOIN member m ON m.id = v.member
     ON CONFLICT (store, day) DO UPDATE SET
@@ -64,8 +65,8 @@ WITH visitor AS (
         new_members = d.new_members + EXCLUDED.new_members
     RETURNING d.*
 ), numbered AS (
-    UPDATE store SET last_event_seq = last_event_seq + {}
-    WHERE id = {}
+    UPDATE store SET last_event_seq = last_event_seq + {event_count}
+    WHERE id = {store_id}
     RETURNING last_event_seq
 ), """  # noqa: S608 (fixed fragments, bound values)
     + streams.insert_events(
@@ -140,24 +141,18 @@ async def record_store_activity(
     at = utc_now()
     rows = await sql.fetch(
         _MOVE_DAY,
-        new_id(),
-        store_id,
-        day,
-        move.visitor,
-        move.visitor,
-        new_id(),
-        store_id,
-        day,
-        move.sales,
-        move.sales_amount,
-        move.points_earned,
-        move.points_redeemed,
-        move.points_reversed,
-        move.refunded_amount,
-        day,
-        len(events),
-        store_id,
-        *streams.event_args(store_id, events, at=at),
+        visit_id=new_id(),
+        day_id=new_id(),
+        store_id=store_id,
+        day=day,
+        visitor=move.visitor,
+        sales=move.sales,
+        sales_amount=move.sales_amount,
+        points_earned=move.points_earned,
+        points_redeemed=move.points_redeemed,
+        points_reversed=move.points_reversed,
+        refunded_amount=move.refunded_amount,
+        **streams.event_params(store_id, events, at=at),
     )
     row = rows[0]
     first_seq = streams.first_seq(row["last_event_seq"], events)
