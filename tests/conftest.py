@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from devkit.serving import serving as devkit_serving
 from tests import servers as test_servers
 from tests.contract.recorder import ContractRecorder
 
@@ -59,12 +59,6 @@ def servers() -> test_servers.RunServers:
     return _SERVERS
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class LiveServer:
     base_url: str
@@ -85,41 +79,18 @@ class RecordingSmsSender:
 
 @asynccontextmanager
 async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve ``app`` with a real uvicorn in the tests' event loop; yield host:port.
+    """Serve ``app`` with a real uvicorn in the tests' event loop (``devkit.serving``); yield
+    host:port.
 
     The loyalty app is served inside a ``ContractRecorder``: each of its answers is checked
     against its OpenAPI document, and ``follows_contract`` fails the test that broke it."""
-    import uvicorn
-
     from backend.app import TITLE
-    from backend.ops.http_protocol import BoundedHttpToolsProtocol
 
     if getattr(getattr(app, "openapi_config", None), "title", None) == TITLE:
         app = ContractRecorder(app)
         _RECORDERS.append(app)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            access_log=False,
-            http=BoundedHttpToolsProtocol,  # as `astrocoffee serve` runs it
-            ws="websockets-sansio",
-            lifespan="on",
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with devkit_serving(app) as address:
+        yield address
 
 
 _RECORDERS: list[ContractRecorder] = []
@@ -216,8 +187,8 @@ class Shop:
     client: httpx.AsyncClient
     app: Any
     sms: RecordingSmsSender
-    provider: Any  # tests.fakes.payment_provider.PaymentProvider
-    accounting: Any  # tests.fakes.accounting.AccountingSystem
+    provider: Any  # devkit.fakes.payment_provider.PaymentProvider
+    accounting: Any  # devkit.fakes.accounting.AccountingSystem
     accounting_url: str
     provider_url: str
 
@@ -228,8 +199,8 @@ async def shop() -> AsyncIterator[Shop]:
 
     from backend.app import create_app
     from backend.settings import load_settings
-    from tests.fakes.accounting import AccountingSystem
-    from tests.fakes.payment_provider import PaymentProvider
+    from devkit.fakes.accounting import AccountingSystem
+    from devkit.fakes.payment_provider import PaymentProvider
 
     provider = PaymentProvider()
     accounting = AccountingSystem()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: the app, its outbox worker, and the two external systems played by the fakes
-# of tests/fakes (accounting on :8091, payment provider on :8092, which settles app orders
+# of devkit/fakes (accounting on :8091, payment provider on :8092, which settles app orders
 # as paid two seconds after they are created). Ctrl-C stops them all.
 # Their addresses and development tokens are the settings' development defaults
 # (DEV_EXTERNAL_SYSTEMS in backend/settings.py), so that `astrocoffee reconcile` or `worker`
@@ -18,9 +18,9 @@ stop() {
 }
 trap stop EXIT INT TERM
 
-"$BIN/python" -m tests.fakes.accounting --port 8091 2>.run-accounting.log &
+"$BIN/python" -m devkit.fakes.accounting --port 8091 2>.run-accounting.log &
 pids+=($!)
-"$BIN/python" -m tests.fakes.payment_provider --port 8092 --auto-settle succeeded \
+"$BIN/python" -m devkit.fakes.payment_provider --port 8092 --auto-settle succeeded \
   --webhook-url "http://$HOST:$PORT/v1/webhooks/payments" 2>.run-payment-provider.log &
 pids+=($!)
 

@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from db.tables import Account
+from devkit.ports import free_port
 from tests.cli import astrocoffee, run_env
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 from tests.factories import buy, purchase_body
 from tests.servers import ROOT, RunServers
 

@@ -71,8 +71,8 @@ def test_production_starts_with_real_servers_and_a_real_secret() -> None:
 
 def test_development_defaults_to_the_fakes_that_make_run_starts() -> None:
     # So that `astrocoffee reconcile` in a new shell finds them without run.sh's environment.
-    from tests.fakes.accounting import AccountingSystem
-    from tests.fakes.payment_provider import PaymentProvider
+    from devkit.fakes.accounting import AccountingSystem
+    from devkit.fakes.payment_provider import PaymentProvider
 
     settings = load_settings({})
     assert settings.accounting_url == "http://127.0.0.1:8091"

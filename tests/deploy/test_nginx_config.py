@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from devkit.ports import free_port
 from tests.deploy.support import run
 
 UPSTREAM = re.compile(r"^(\s*server\s+)([\w.-]+):(\d+)", re.M)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def nginx_binary() -> str:

@@ -1,27 +1,23 @@
-"""Real `astrocoffee serve` processes for the end-to-end tests."""
+"""Real `astrocoffee serve` processes (``devkit.processes``) for the end-to-end tests."""
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NamedTuple
 
 import httpx
 import pytest
 
-from tests.cli import SCRIPT, run_env
-from tests.conftest import free_port
+from devkit.processes import AppProcess
+from tests.cli import run_env
 from tests.factories import unique_phone
-from tests.servers import ROOT, RunServers
+from tests.servers import RunServers
 
 DEV_CODE = "246810"
 
 
-class Replica(NamedTuple):
-    address: str  # host:port
-    process: subprocess.Popen[str]
+# A serve process: its ``address`` (host:port), ``process`` (the Popen), ``log_text()``.
+Replica = AppProcess
 
 
 @contextmanager
@@ -33,37 +29,16 @@ def serve_processes(
     environment = run_env(
         servers, ASTROCOFFEE_DEV_OTP_CODE=DEV_CODE, ASTROCOFFEE_LOG_LEVEL="WARNING", **env
     )
-    ports = [free_port() for _ in range(count)]
-    processes = [
-        subprocess.Popen(
-            [str(SCRIPT), "serve", "--port", str(port), *args],
-            env=environment,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for port in ports
-    ]
+    replicas = [AppProcess.serve(environment, *args) for _ in range(count)]
     try:
-        for process, port in zip(processes, ports, strict=True):
-            _wait_ready(process, f"http://127.0.0.1:{port}")
-        yield [
-            Replica(f"127.0.0.1:{port}", process)
-            for port, process in zip(ports, processes, strict=True)
-        ]
+        for replica in replicas:
+            replica.wait_ready()
+        yield replicas
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:  # pragma: no cover - diagnostics only
-                process.kill()
-                process.wait()
-            assert process.stderr is not None
-            process.stderr.close()
+        for replica in replicas:
+            replica.terminate()
+        for replica in replicas:
+            replica.stop(timeout_s=15)
 
 
 @pytest.fixture
@@ -71,21 +46,6 @@ def two_processes(servers: RunServers) -> Iterator[list[Replica]]:
     """Two serve processes on their own ports, sharing PostgreSQL and Redis."""
     with serve_processes(servers, 2) as replicas:
         yield replicas
-
-
-def _wait_ready(process: subprocess.Popen[str], base_url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            assert process.stderr is not None
-            raise AssertionError(f"serve exited early: {process.stderr.read()}")
-        try:
-            if httpx.get(f"{base_url}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{base_url} did not become ready")
 
 
 async def login(api: httpx.AsyncClient) -> dict[str, str]:

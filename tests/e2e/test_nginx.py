@@ -14,13 +14,14 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 import websockets
 
-from tests.conftest import free_port
+from devkit.ports import free_port
 from tests.e2e.conftest import Replica, login
 from tests.factories import open_till, purchase_body
 from tests.servers import ROOT
@@ -37,10 +38,11 @@ def nginx_binary() -> str:
     return found
 
 
-def render(replicas: list[Replica], port: int, prefix: Path) -> Path:
-    """The repo's config with these replicas and port, inside a minimal nginx.conf."""
+def render(addresses: list[str], port: int, prefix: Path) -> Path:
+    """The repo's config with these replicas (host:port) and port, inside a minimal
+    nginx.conf."""
     site = CONFIG.read_text()
-    servers = "".join(f"    server {r.address} max_fails=1 fail_timeout=30s;\n" for r in replicas)
+    servers = "".join(f"    server {a} max_fails=1 fail_timeout=30s;\n" for a in addresses)
     site = re.sub(r"(    server app\d:8000[^\n]*\n)+", servers, site)
     site = site.replace("listen 8080;", f"listen 127.0.0.1:{port};")
     site = site.replace("/srv/astrocoffee/static/", f"{ROOT / 'backend' / 'web' / 'static'}/")
@@ -55,20 +57,12 @@ def render(replicas: list[Replica], port: int, prefix: Path) -> Path:
     return main
 
 
-@pytest.fixture
-def nginx(two_processes: list[Replica], tmp_path: Path) -> Iterator[str]:
-    binary = nginx_binary()
-    port = free_port()
-    config = render(two_processes, port, tmp_path)
-    checked = subprocess.run(
-        [binary, "-t", "-p", str(tmp_path), "-c", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert checked.returncode == 0, checked.stderr
+@contextmanager
+def running(binary: str, config: Path, probe_url: str) -> Iterator[None]:
+    """nginx in the foreground with ``config`` (its prefix: the config's folder), once
+    ``probe_url`` answers 200 (or 10 s have passed); stopped after."""
     process = subprocess.Popen(
-        [binary, "-p", str(tmp_path), "-c", str(config), "-g", "daemon off;"],
+        [binary, "-p", str(config.parent), "-c", str(config), "-g", "daemon off;"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -76,14 +70,31 @@ def nginx(two_processes: list[Replica], tmp_path: Path) -> Iterator[str]:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200:
+                if httpx.get(probe_url, timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
+                pass
+            time.sleep(0.1)
+        yield
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def nginx(two_processes: list[Replica], tmp_path: Path) -> Iterator[str]:
+    binary = nginx_binary()
+    port = free_port()
+    config = render([replica.address for replica in two_processes], port, tmp_path)
+    checked = subprocess.run(
+        [binary, "-t", "-p", str(tmp_path), "-c", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+    with running(binary, config, f"http://127.0.0.1:{port}/health/live"):
+        yield f"127.0.0.1:{port}"
 
 
 async def test_sales_and_pushes_go_through_nginx_and_survive_a_lost_replica(

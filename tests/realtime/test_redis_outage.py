@@ -1,7 +1,7 @@
 """Redis stops while members are connected and tills keep selling; then it comes back.
 
 The app under test gets a Redis of its own (a redis-server process this test starts and
-kills: ``tests/reliability/private_servers.py``), so the rest of the suite is not disturbed.
+kills: ``devkit/private_servers.py``), so the rest of the suite is not disturbed.
 ``tests/reliability/test_faults.py`` plays the same outage under a purchase load.
 """
 
@@ -18,10 +18,10 @@ import pytest
 
 from backend.app import create_app
 from backend.settings import load_settings
+from devkit.private_servers import RedisProcess
 from realtime.client import MemberStreamClient
 from tests.conftest import RecordingSmsSender, serving
 from tests.factories import Till, log_in, purchase_body
-from tests.reliability.private_servers import RedisProcess
 
 
 @pytest.fixture

@@ -8,27 +8,24 @@ Only ever talks to 127.0.0.1. Every loop is bounded in count and time.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import secrets
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 
+from devkit import processes
+from devkit import seed as devkit_seed
+from devkit.processes import AppProcess
+from devkit.seed import Seeded, SeededMember
 from realtime.client import MemberStreamClient
-from tests.reliability.private_servers import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = Path(sys.executable).with_name("astrocoffee")
 PROBLEM_JSON = "application/problem+json"
 # A request with no answer after this long counts as hanging (fail-fast bounds are tighter).
 REQUEST_TIMEOUT_S = 15.0
@@ -37,191 +34,44 @@ REQUEST_TIMEOUT_S = 15.0
 def app_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     """The environment of our ``astrocoffee`` processes: this test's servers, nothing of the
     run's own settings, limits lifted (the load comes from one address)."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("ASTROCOFFEE_")
-        and key not in ("DATABASE_URL", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")
+    settings = {
+        "ASTROCOFFEE_ENVIRONMENT": "test",
+        "ASTROCOFFEE_REDIS_PREFIX": f"faults-{secrets.token_hex(3)}:",
+        "ASTROCOFFEE_SECRET_KEY": secrets.token_urlsafe(40),
+        "ASTROCOFFEE_LOG_LEVEL": "WARNING",
+        "ASTROCOFFEE_AUTH_RATE_LIMIT_PER_MINUTE": "10000000",
+        "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "10000000",
+        "ASTROCOFFEE_MAINTENANCE_INTERVAL_S": "0",
+        "ASTROCOFFEE_WORKER_METRICS_PORT": "0",
     }
-    env.update(
-        {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "ASTROCOFFEE_ENVIRONMENT": "test",
-            "ASTROCOFFEE_REDIS_PREFIX": f"faults-{secrets.token_hex(3)}:",
-            "ASTROCOFFEE_SECRET_KEY": secrets.token_urlsafe(40),
-            "ASTROCOFFEE_LOG_LEVEL": "WARNING",
-            "ASTROCOFFEE_AUTH_RATE_LIMIT_PER_MINUTE": "10000000",
-            "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "10000000",
-            "ASTROCOFFEE_MAINTENANCE_INTERVAL_S": "0",
-            "ASTROCOFFEE_WORKER_METRICS_PORT": "0",
-        }
-    )
-    env.update(extra)
-    return env
+    return processes.app_env(database_url, redis_url, **(settings | extra))
 
 
 def astrocoffee(*args: str, env: dict[str, str], timeout_s: float = 120) -> str:
     """Run a CLI command to completion; its output, or AssertionError with it if it failed."""
-    done = subprocess.run(
-        [str(SCRIPT), *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
+    done = processes.astrocoffee(*args, env=env, timeout_s=timeout_s)
     assert done.returncode == 0, f"astrocoffee {' '.join(args)}: {done.stdout}{done.stderr}"
     return done.stdout
 
 
-class AppProcess:
-    """One ``astrocoffee serve`` or ``worker`` process, its stderr in a file."""
-
-    def __init__(self, command: list[str], env: dict[str, str], log: Path, port: int = 0):
-        self.port = port
-        self.log = log
-        self._log_file = log.open("w")
-        self.process = subprocess.Popen(
-            [str(SCRIPT), *command],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=self._log_file,
-        )
-
-    @classmethod
-    def serve(cls, env: dict[str, str], log: Path) -> AppProcess:
-        port = free_port()
-        return cls(["serve", "--port", str(port)], env, log, port)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/v1/ws"
-
-    async def ready(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        async with httpx.AsyncClient(timeout=2) as http:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise AssertionError(f"{self.log.name} exited early: {self.log_text()}")
-                try:
-                    if (await http.get(f"{self.base_url}/health/ready")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"{self.base_url} did not become ready: {self.log_text()}")
-
-    def signal(self, number: signal.Signals) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, number)
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown of any kind, in-flight requests and all."""
-        self.signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:  # pragma: no cover - diagnostics only
-                self.process.kill()
-                self.process.wait()
-        self._log_file.close()
-
-    def log_text(self, tail: int = 4000) -> str:
-        """The end of its stderr (``tail=0``: all of it)."""
-        self._log_file.flush()
-        return self.log.read_text()[-tail:]
-
-
 # --- data ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SeededMember:
-    member_id: str
-    card_number: str
-    token: str
-
-
-@dataclass(frozen=True)
-class Seeded:
-    store_id: str
-    till_keys: list[str]
-    members: list[SeededMember]
 
 
 async def seed(
     database_url: str, redis_url: str, env: dict[str, str], *, tills: int, members: int
 ) -> Seeded:
     """One store with ``tills`` terminals and ``members`` members with a login session each,
-    written straight into the fresh database (and the sessions into Redis)."""
-    from redis.asyncio import Redis
-
-    from backend.auth.api_keys import display_prefix, hash_api_key, new_api_key
-    from backend.auth.sessions import SessionStore
-    from backend.auth.tokens import MEMBER, TokenIssuer
-    from backend.members.card_numbers import luhn_check_digit
-
-    store_id = uuid.uuid4()
-    keys = [new_api_key() for _ in range(tills)]
-    base = random.randrange(10**12)  # unique card numbers, that is all
-    cards = [f"{base + i:015d}" for i in range(members)]
-    rows = [(uuid.uuid4(), f"+7955{i:07d}", c + luhn_check_digit(c)) for i, c in enumerate(cards)]
-    connection = await asyncpg.connect(database_url)
-    try:
-        async with connection.transaction():
-            await connection.execute(
-                "INSERT INTO store (id, code, name, currency, last_event_seq, created_at)"
-                " VALUES ($1, $2, 'Fault store', 'RUB', 0, now())",
-                store_id,
-                f"F-{secrets.token_hex(3)}",
-            )
-            await connection.executemany(
-                "INSERT INTO terminal (id, store, name, key_prefix, key_hash, revoked_at,"
-                " created_at) VALUES ($1, $2, $3, $4, $5, NULL, now())",
-                [
-                    (uuid.uuid4(), store_id, f"till {i}", display_prefix(k), hash_api_key(k))
-                    for i, k in enumerate(keys)
-                ],
-            )
-            await connection.executemany(
-                "INSERT INTO member (id, phone, card_number, tier, created_at)"
-                " VALUES ($1, $2, $3, 'green', now())",
-                rows,
-            )
-            await connection.executemany(
-                "INSERT INTO account (id, member, available, pending, held, lifetime_earned,"
-                " last_event_seq, updated_at) VALUES ($1, $2, 0, 0, 0, 0, 0, now())",
-                [(uuid.uuid4(), r[0]) for r in rows],
-            )
-    finally:
-        await connection.close()
-    redis = Redis.from_url(redis_url)
-    try:
-        sessions = SessionStore(
-            redis=redis, prefix=env["ASTROCOFFEE_REDIS_PREFIX"], ttl_s=24 * 3600
-        )
-        tokens = TokenIssuer(secret=env["ASTROCOFFEE_SECRET_KEY"], ttl_s=24 * 3600)
-        seeded = []
-        for member_id, _, card in rows:
-            session = await sessions.open(subject=member_id, kind=MEMBER, device="fault test")
-            token = tokens.access_token(
-                subject=member_id, kind=MEMBER, session_id=session.session_id
-            )
-            seeded.append(SeededMember(str(member_id), card, token))
-    finally:
-        await redis.aclose()
-    return Seeded(str(store_id), keys, seeded)
+    written straight into the fresh database (and the sessions into Redis: ``devkit.seed``)."""
+    return await devkit_seed.seed(
+        database_url,
+        redis_url,
+        redis_prefix=env["ASTROCOFFEE_REDIS_PREFIX"],
+        secret_key=env["ASTROCOFFEE_SECRET_KEY"],
+        members=members,
+        tills_per_store=tills,
+        store_name="Fault store",
+        device="fault test",
+    )
 
 
 # --- clients that retry -------------------------------------------------------------------

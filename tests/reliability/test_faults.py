@@ -2,7 +2,7 @@
 
 Each scenario runs ``astrocoffee serve`` processes on servers of its own (a private
 PostgreSQL cluster shared by the module, a fresh database per scenario cloned from one
-migrated template, a private redis-server: ``private_servers.py``), so breaking them disturbs
+migrated template, a private redis-server: ``devkit/private_servers.py``), so breaking them disturbs
 nothing else. Tills retry as real ones do: the same Idempotency-Key and body after no answer,
 a 503 or a 409 "still in progress". Every scenario ends with the same audit
 (``harness.audit``): one purchase, its ledger entries, its events and its accounting document
@@ -29,9 +29,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devkit.private_servers import PostgresCluster, RedisProcess
+from devkit.processes import AppProcess
 from tests.reliability.harness import (
     REQUEST_TIMEOUT_S,
-    AppProcess,
     Call,
     OrderPlacer,
     ProviderDesk,
@@ -50,7 +51,6 @@ from tests.reliability.harness import (
     seed,
     wait_until_none,
 )
-from tests.reliability.private_servers import PostgresCluster, RedisProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -89,7 +89,8 @@ class World:
     processes: list[AppProcess] = field(default_factory=list)
 
     async def serve(self, **env: str) -> AppProcess:
-        app = AppProcess.serve({**self.env, **env}, self.logs / f"serve-{len(self.processes)}.log")
+        log = self.logs / f"serve-{len(self.processes)}.log"
+        app = AppProcess.serve({**self.env, **env}, log=log)
         self.processes.append(app)
         await app.ready()
         return app
@@ -336,9 +337,9 @@ async def test_accounting_and_payment_provider_outages_in_one_run(world: World) 
     (503 problem+json, held points given back), the others are paid and captured exactly
     once; once both systems are back the worker books every document exactly once, and the
     day reconciles (``astrocoffee reconcile`` exit 0)."""
+    from devkit.fakes.accounting import AccountingSystem
+    from devkit.fakes.payment_provider import PaymentProvider
     from tests.conftest import serving
-    from tests.fakes.accounting import AccountingSystem
-    from tests.fakes.payment_provider import PaymentProvider
 
     accounting = AccountingSystem()
     provider = PaymentProvider(duplicate_webhooks=True)
@@ -357,7 +358,7 @@ async def test_accounting_and_payment_provider_outages_in_one_run(world: World) 
         world.env.update(externals)
         app = await world.serve()
         provider.webhook_url = f"{app.base_url}/v1/webhooks/payments"
-        worker = AppProcess(["worker"], world.env, world.logs / "worker.log")
+        worker = AppProcess.command("worker", env=world.env, log=world.logs / "worker.log")
         world.processes.append(worker)
         async with httpx.AsyncClient(base_url=app.base_url, timeout=REQUEST_TIMEOUT_S) as api:
             # Each member buys once first, so that every order can spend 5 points.

@@ -5,8 +5,6 @@ through the nginx config, whose locations must not drop the server's headers."""
 from __future__ import annotations
 
 import re
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, free_port
-from tests.e2e.conftest import Replica
+from devkit.ports import free_port
+from tests.conftest import LiveServer
 from tests.factories import STAFF_PASSWORD, hire, log_in, unique_phone
 from tests.servers import ROOT
 
@@ -178,30 +176,15 @@ def test_no_nginx_location_drops_the_servers_security_headers() -> None:
 
 @pytest.fixture
 def nginx(live_server: LiveServer, tmp_path: Path) -> Iterator[str]:
-    from tests.e2e.test_nginx import nginx_binary, render
+    from tests.e2e.test_nginx import nginx_binary, render, running
 
     binary = nginx_binary()  # missing: the test fails (`make test` installs it), never skips
 
     port = free_port()
     address = live_server.base_url.removeprefix("http://")
-    config = render([Replica(address, None)], port, tmp_path)  # type: ignore[arg-type]
-    process = subprocess.Popen(
-        [binary, "-p", str(tmp_path), "-c", str(config), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/static/favicon.svg", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    config = render([address], port, tmp_path)
+    with running(binary, config, f"http://127.0.0.1:{port}/static/favicon.svg"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 async def test_through_nginx_every_answer_has_each_header_once(

@@ -16,7 +16,6 @@ import asyncio
 import json
 import re
 import secrets
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,11 +28,12 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from backend.payments.webhook_signature import sign
-from tests.cli import SCRIPT, run_env
-from tests.conftest import free_port, serving
+from devkit.fakes.sms_gateway import SmsGateway
+from devkit.processes import AppProcess
+from tests.cli import run_env
+from tests.conftest import serving
 from tests.factories import unique_phone
-from tests.fakes.sms_gateway import SmsGateway
-from tests.servers import ROOT, RunServers
+from tests.servers import RunServers
 
 pytestmark = pytest.mark.e2e
 
@@ -41,40 +41,9 @@ pytestmark = pytest.mark.e2e
 @asynccontextmanager
 async def serve_logged(servers: RunServers, log: Path, **env: str) -> AsyncIterator[str]:
     """One ``astrocoffee serve`` writing stdout and stderr to ``log``; yields its base URL."""
-    port = free_port()
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [str(SCRIPT), "serve", "--port", str(port)],
-            env=run_env(servers, **env),
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            async with httpx.AsyncClient(timeout=1) as probe:
-                while True:
-                    assert process.poll() is None, f"serve exited: {tail(log)}"
-                    assert time.monotonic() < deadline, "serve did not become ready"
-                    try:
-                        if (await probe.get(f"{base}/health/ready")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.2)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:  # pragma: no cover - diagnostics only
-                process.kill()
-                process.wait()
-
-
-def tail(log: Path) -> str:
-    return log.read_text()[-3000:]
+    with AppProcess.serve(run_env(servers, **env), log=log) as app:
+        await app.ready()
+        yield app.base_url
 
 
 async def recv(ws: Any) -> dict[str, Any]:

@@ -6,8 +6,9 @@ import pytest
 
 from backend.auth.sms import HttpSmsSender
 from backend.errors import ServiceUnavailable
-from tests.conftest import free_port, serving
-from tests.fakes.sms_gateway import SmsGateway
+from devkit.fakes.sms_gateway import SmsGateway
+from devkit.ports import free_port
+from tests.conftest import serving
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ It stands in for the provider that takes app orders' card payments: payments are
 pending, complete later, and the provider tells us with a signed webhook (checked by
 ``backend.payments.webhook_signature``). Tests run it in-process on a real uvicorn
 (``tests.conftest.serving(PaymentProvider(webhook_url=...).app())``) and set its switches as
-attributes; development runs it as a process (``python -m tests.fakes.payment_provider --port
+attributes; development runs it as a process (``python -m devkit.fakes.payment_provider --port
 8092 --webhook-url http://127.0.0.1:8000/v1/webhooks/payments --webhook-secret <s>``) and sets
 them over HTTP (``POST /_control``).
 
@@ -27,7 +27,6 @@ Test-only endpoints, never affected by the switches: ``POST /_control`` (switch 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import logging
@@ -36,14 +35,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from litestar import Litestar, Request, Response, get, post
 
 from backend.payments.webhook_signature import sign
 from backend.settings import DEV_WEBHOOK_SECRET
-from tests.fakes.accounting import configure_logging, hold_while
+from devkit.fakes.base import (
+    FakeSystem,
+    arguments,
+    configure_logging,
+    count,
+    error,
+    flag,
+    json_object,
+    seconds,
+    serve,
+    text,
+)
 
 log = logging.getLogger("fakes.payment_provider")
 
@@ -51,6 +61,16 @@ STATUSES = ("succeeded", "failed")
 
 # What webhooks_sent records instead of a status code when nothing could be sent.
 NO_WEBHOOK_URL = "no webhook_url"
+
+
+def _url(value: Any) -> str | None:
+    return None if value is None else text(value)
+
+
+def _outcome(value: Any) -> str | None:
+    if value is not None and value not in STATUSES:
+        raise ValueError(f"must be null or one of {STATUSES}")
+    return None if value is None else str(value)
 
 
 @dataclass
@@ -79,9 +99,10 @@ class Payment:
 
 
 @dataclass
-class PaymentProvider:
+class PaymentProvider(FakeSystem):
     """The provider's payments, its webhook deliveries, and the switches that make it
-    misbehave."""
+    misbehave (``fail_next``: the next N creates answer 503 and create nothing; ``down``,
+    ``delay_s`` and ``hang`` as in ``FakeSystem``)."""
 
     token: str = "provider-token"
     webhook_url: str | None = None
@@ -94,11 +115,7 @@ class PaymentProvider:
     duplicate_webhooks: bool = False  # each webhook twice, signed afresh (another t)
     reorder_webhooks: bool = False  # after payment.succeeded, a stale payment.failed event
     drop_webhooks: bool = False  # the status changes, no webhook is sent: only GET tells
-    fail_next: int = 0  # the next N creates answer 503 and create nothing
     create_then_fail_next: int = 0  # the next N creates create, then answer 500
-    down: bool = False  # every /v1 request answers 503
-    delay_s: float = 0.0  # every /v1 request waits this long before it is answered
-    hang: bool = False  # /v1 requests are not answered (up to an hour) while this is on
     creates: int = 0  # every POST /v1/payments attempt, whatever it was answered
     payments: dict[str, Payment] = field(default_factory=dict)  # by payment id
     # One entry per delivery attempt: (HTTP status, or the exception's name, event).
@@ -106,6 +123,25 @@ class PaymentProvider:
     webhooks_dropped: list[dict[str, Any]] = field(default_factory=list)  # drop_webhooks
     _by_key: dict[str, str] = field(default_factory=dict, repr=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+
+    DOWN: ClassVar[str] = "the payment provider is down"
+    # The switches ``POST /_control`` may set, each with its check.
+    SWITCHES: ClassVar[dict[str, Callable[[Any], Any]]] = {
+        "token": text,
+        "webhook_url": _url,
+        "webhook_secret": text,
+        "webhook_timeout_s": seconds,
+        "auto_settle": _outcome,
+        "auto_settle_delay_s": seconds,
+        "duplicate_webhooks": flag,
+        "reorder_webhooks": flag,
+        "drop_webhooks": flag,
+        "fail_next": count,
+        "create_then_fail_next": count,
+        "down": flag,
+        "delay_s": seconds,
+        "hang": flag,
+    }
 
     async def settle(
         self, payment_id: str, status: str = "succeeded"
@@ -186,15 +222,6 @@ class PaymentProvider:
         self._tasks.add(task)  # a reference, or the loop may drop the task half-way
         task.add_done_callback(self._tasks.discard)
 
-    def switches(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _SWITCHES}
-
-    def control(self, values: dict[str, Any]) -> None:
-        """Set switches by name; all or none (``ValueError`` names the first bad one)."""
-        checked = {name: _checked(name, value) for name, value in values.items()}
-        for name, value in checked.items():
-            setattr(self, name, value)
-
     def state(self) -> dict[str, Any]:
         return {
             "creates": self.creates,
@@ -206,39 +233,24 @@ class PaymentProvider:
             "switches": self.switches(),
         }
 
-    async def _unavailable(self, request: Request[Any, Any, Any]) -> Response[Any] | None:
-        """The answer of a provider that is down, slow or hanging; None when it works."""
-        if self.down:
-            return _error(503, "the payment provider is down")
-        if self.delay_s > 0:
-            await asyncio.sleep(self.delay_s)
-        if self.hang and await hold_while(lambda: self.hang, request):
-            return _error(503, "nobody is listening any more")  # the client left
-        return None
-
-    def _authorized(self, request: Request[Any, Any, Any]) -> bool:
-        return request.headers.get("authorization") == f"Bearer {self.token}"
-
     def app(self) -> Litestar:
         @post("/v1/payments")
         async def create(request: Request[Any, Any, Any]) -> Response[Any]:
             self.creates += 1
             # Read before any hold: waiting for the client to leave consumes the request.
             raw = await request.body()
-            if (refusal := await self._unavailable(request)) is not None:
+            if (refusal := await self.refused(request)) is not None:
                 return refusal
-            if not self._authorized(request):
-                return _error(401, "unauthorized")
             key = request.headers.get("idempotency-key")
             if not key:
-                return _error(400, "the Idempotency-Key header is required")
+                return error(400, "the Idempotency-Key header is required")
             if self.fail_next > 0:
                 self.fail_next -= 1
-                return _error(503, "try again later")
-            body = _json_object(raw)
+                return error(503, "try again later")
+            body = json_object(raw)
             problem = _invalid_payment(body)
             if body is None or problem:
-                return _error(400, problem or "the body must be a JSON object")
+                return error(400, problem or "the body must be a JSON object")
             existing = self._by_key.get(key)
             if existing is None:
                 now = datetime.now(UTC)
@@ -263,35 +275,31 @@ class PaymentProvider:
             else:
                 payment = self.payments[existing]
                 if payment.request != body:
-                    return _error(409, "idempotency key reused with another payment")
+                    return error(409, "idempotency key reused with another payment")
                 status = 200
             if self.create_then_fail_next > 0:
                 self.create_then_fail_next -= 1
-                return _error(500, "internal error")  # created all the same
+                return error(500, "internal error")  # created all the same
             return Response(payment.as_json(), status_code=status)
 
         @get("/v1/payments/{payment_id:str}")
         async def fetch(request: Request[Any, Any, Any]) -> Response[Any]:
             payment_id = request.path_params["payment_id"]
-            if (refusal := await self._unavailable(request)) is not None:
+            if (refusal := await self.refused(request)) is not None:
                 return refusal
-            if not self._authorized(request):
-                return _error(401, "unauthorized")
             payment = self.payments.get(payment_id)
             if payment is None:
-                return _error(404, f"no payment {payment_id}")
+                return error(404, f"no payment {payment_id}")
             return Response(payment.as_json(), status_code=200)
 
         @get("/v1/payments")
         async def created_on(request: Request[Any, Any, Any]) -> Response[Any]:
-            if (refusal := await self._unavailable(request)) is not None:
+            if (refusal := await self.refused(request)) is not None:
                 return refusal
-            if not self._authorized(request):
-                return _error(401, "unauthorized")
             try:
                 day = date.fromisoformat(request.query_params.get("date") or "")
             except ValueError:
-                return _error(400, "date=YYYY-MM-DD is required")
+                return error(400, "date=YYYY-MM-DD is required")
             payments = [
                 payment.as_json()
                 for payment in self.payments.values()
@@ -301,14 +309,14 @@ class PaymentProvider:
 
         @post("/_settle", status_code=200)
         async def settle(request: Request[Any, Any, Any]) -> Response[Any]:
-            values = _json_object(await request.body()) or {}
+            values = json_object(await request.body()) or {}
             payment_id = str(values.get("payment_id"))
             if payment_id not in self.payments:
-                return _error(404, f"no payment {payment_id}")
+                return error(404, f"no payment {payment_id}")
             try:
                 deliveries = await self.settle(payment_id, values.get("status", "succeeded"))
             except ValueError as exc:
-                return _error(400, str(exc))
+                return error(400, str(exc))
             return Response(
                 {
                     "payment": self.payments[payment_id].as_json(),
@@ -317,24 +325,8 @@ class PaymentProvider:
                 status_code=200,
             )
 
-        @post("/_control", status_code=200)
-        async def control(request: Request[Any, Any, Any]) -> Response[Any]:
-            values = _json_object(await request.body())
-            if values is None:
-                return _error(400, "the body must be a JSON object")
-            try:
-                self.control(values)
-            except ValueError as exc:
-                return _error(400, str(exc))
-            log.info("switches: %s", values)
-            return Response({"switches": self.switches()}, status_code=200)
-
-        @get("/_state")
-        async def state() -> dict[str, Any]:
-            return self.state()
-
         return Litestar(
-            [create, fetch, created_on, settle, control, state],
+            [create, fetch, created_on, settle, *self.control_handlers()],
             on_shutdown=[self._cancel_tasks],
             logging_config=None,
         )
@@ -369,91 +361,13 @@ def _invalid_payment(body: dict[str, Any] | None) -> str | None:
     return None
 
 
-def _flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("must be true or false")
-    return value
-
-
-def _count(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError("must be an integer >= 0")
-    return value
-
-
-def _seconds(value: Any) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-        raise ValueError("must be a number >= 0")
-    return float(value)
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError("must be a non-empty string")
-    return value
-
-
-def _url(value: Any) -> str | None:
-    return None if value is None else _text(value)
-
-
-def _outcome(value: Any) -> str | None:
-    if value is not None and value not in STATUSES:
-        raise ValueError(f"must be null or one of {STATUSES}")
-    return None if value is None else str(value)
-
-
-# The switches ``POST /_control`` may set, each with its check.
-_SWITCHES: dict[str, Callable[[Any], Any]] = {
-    "token": _text,
-    "webhook_url": _url,
-    "webhook_secret": _text,
-    "webhook_timeout_s": _seconds,
-    "auto_settle": _outcome,
-    "auto_settle_delay_s": _seconds,
-    "duplicate_webhooks": _flag,
-    "reorder_webhooks": _flag,
-    "drop_webhooks": _flag,
-    "fail_next": _count,
-    "create_then_fail_next": _count,
-    "down": _flag,
-    "delay_s": _seconds,
-    "hang": _flag,
-}
-
-
-def _checked(name: str, value: Any) -> Any:
-    check = _SWITCHES.get(name)
-    if check is None:
-        raise ValueError(f"{name!r} is not a switch; switches: {', '.join(_SWITCHES)}")
-    try:
-        return check(value)
-    except ValueError as exc:
-        raise ValueError(f"{name} {exc}") from None
-
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _error(status: int, message: str) -> Response[Any]:
-    return Response({"error": message}, status_code=status)
-
-
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
-
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.fakes.payment_provider",
-        description="Serve a fake payment provider for development and tests.",
+    parser = arguments(
+        "devkit.fakes.payment_provider",
+        "Serve a fake payment provider for development and tests.",
+        port=8092,
+        token=PaymentProvider.token,
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8092)
-    parser.add_argument("--token", default=PaymentProvider.token)
     parser.add_argument("--webhook-url", default=None, help="where to POST payment events")
     parser.add_argument("--webhook-secret", default=DEV_WEBHOOK_SECRET)
     parser.add_argument("--auto-settle", choices=STATUSES, default=None)
@@ -474,7 +388,7 @@ def main(argv: list[str] | None = None) -> None:
         args.token,
         args.webhook_url or "nowhere",
     )
-    uvicorn.run(fake.app(), host=args.host, port=args.port, log_config=None)
+    serve(fake.app(), args.host, args.port)
 
 
 if __name__ == "__main__":

