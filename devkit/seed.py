@@ -76,20 +76,27 @@ async def seed(
     stores: int = 1,
     tills_per_store: int = 1,
     store_name: str = "Seeded store",
+    code_prefix: str = "S",
     token_ttl_s: int = DAY_S,
     device: str = "devkit",
 ) -> Seeded:
-    """``stores`` stores with ``tills_per_store`` tills each and ``members`` members with a
-    login session each (their tokens valid for ``token_ttl_s``), on a migrated database."""
+    """``stores`` stores (codes ``<code_prefix><run>-0000``...) with ``tills_per_store``
+    tills each and ``members`` members with a login session each (their tokens valid for
+    ``token_ttl_s``), on a migrated database."""
     from redis.asyncio import Redis
 
     connection = await asyncpg.connect(database_url)
     try:
         async with connection.transaction():
-            run = await free_run_number(connection)
+            run = await free_run_number(connection, code_prefix=code_prefix)
             seeded = Seeded(
                 await insert_stores(
-                    connection, stores, run=run, name=store_name, tills_per_store=tills_per_store
+                    connection,
+                    stores,
+                    run=run,
+                    name=store_name,
+                    tills_per_store=tills_per_store,
+                    code_prefix=code_prefix,
                 ),
                 await insert_members(connection, members, run=run),
             )
@@ -111,7 +118,7 @@ async def seed(
     return seeded
 
 
-async def free_run_number(connection: Any, *, code_prefix: str = "LT") -> int:
+async def free_run_number(connection: Any, *, code_prefix: str) -> int:
     """Three digits that no earlier seed of this database used in phones and store codes."""
     for _ in range(50):
         run = 100 + secrets.randbelow(900)
@@ -141,7 +148,7 @@ async def insert_stores(
     run: int,
     name: str,
     tills_per_store: int,
-    code_prefix: str = "LT",
+    code_prefix: str,
     currency: str = "RUB",
 ) -> list[SeededStore]:
     """Stores ``<code_prefix><run>-0000``... named ``<name> 1``..., each with its tills."""

@@ -21,7 +21,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from loadtests.bench_ws import ROOT, percentile, seed, start_bench_server
+from devkit.seed import SeededMember
+from loadtests.benchlib import bench_server, percentile, run_bench, servers
 
 ROUNDS = int(os.environ.get("BENCH_CAMPAIGNS_ROUNDS", "4"))
 PER_ROUND = int(os.environ.get("BENCH_CAMPAIGNS_PURCHASES", "300"))
@@ -98,7 +99,7 @@ async def set_campaigns(campaigns: list[dict[str, Any]], redis: Any, prefix: str
 
 
 async def purchase_round(
-    api: Any, key: str, members: list[dict[str, str]]
+    api: Any, key: str, members: list[SeededMember]
 ) -> tuple[float, list[float]]:
     latencies: list[float] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -110,7 +111,7 @@ async def purchase_round(
             i = queue.get_nowait()
             member = members[i % len(members)]
             body = {
-                "customer": {"card_number": member["card"]},
+                "customer": {"card_number": member.card_number},
                 "external_id": uuid.uuid4().hex,
                 "amount": 35000,
                 "currency": "RUB",
@@ -134,45 +135,37 @@ async def run(report: list[str]) -> None:
     import httpx
     from redis.asyncio import Redis
 
-    from backend.servers import ensure_servers
-    from backend.settings import load_settings
     from db.pool import close_pool, start_pool
     from db.tables import Store
 
-    settings, _handles = ensure_servers(load_settings())
-    assert settings.database_url and settings.redis_url
-    bench = await start_bench_server(settings.database_url, settings.redis_url)
-    port, secret, prefix = bench.port, bench.secret, bench.prefix
+    settings, _handles = servers()
     redis = Redis.from_url(settings.redis_url)
     results: dict[str, list[tuple[float, list[float]]]] = {"none": [], "50": [], "50+1": []}
-    try:
-        key, members = await seed(MEMBERS, secret, settings.redis_url, prefix)
-        await start_pool()
-        other = Store(code="OTHER", name="Another store", currency="RUB")
-        await other.save()
-        campaigns = mix(str(other.id))
-        applying = {"rule": {"type": "bonus", "points": 5, "category": "bakery"}}
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as api:
-            for _ in range(200):
-                try:
-                    if (await api.get("/health/ready")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            await set_campaigns([], redis, prefix)
-            await purchase_round(api, key, members)  # warm-up: caches, pools, JIT-free paths
-            for _ in range(ROUNDS):
+    async with bench_server(settings) as bench:
+        prefix = bench.prefix
+        try:
+            seeded = await bench.seed(MEMBERS)
+            key, members = seeded.till_keys[0], seeded.members
+            await start_pool()
+            other = Store(code="OTHER", name="Another store", currency="RUB")
+            await other.save()
+            campaigns = mix(str(other.id))
+            applying = {"rule": {"type": "bonus", "points": 5, "category": "bakery"}}
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{bench.port}", timeout=30
+            ) as api:
                 await set_campaigns([], redis, prefix)
-                results["none"].append(await purchase_round(api, key, members))
-                await set_campaigns(campaigns, redis, prefix)
-                results["50"].append(await purchase_round(api, key, members))
-            await set_campaigns([*campaigns[:49], applying], redis, prefix)
-            results["50+1"].append(await purchase_round(api, key, members))
-    finally:
-        await redis.aclose()
-        await close_pool()
-        await bench.stop(settings.database_url)
+                await purchase_round(api, key, members)  # warm-up: caches, pools, JIT-free paths
+                for _ in range(ROUNDS):
+                    await set_campaigns([], redis, prefix)
+                    results["none"].append(await purchase_round(api, key, members))
+                    await set_campaigns(campaigns, redis, prefix)
+                    results["50"].append(await purchase_round(api, key, members))
+                await set_campaigns([*campaigns[:49], applying], redis, prefix)
+                results["50+1"].append(await purchase_round(api, key, members))
+        finally:
+            await redis.aclose()
+            await close_pool()
 
     def figures(name: str) -> tuple[float, float, float]:
         rates = [rate for rate, _ in results[name]]
@@ -200,16 +193,7 @@ async def run(report: list[str]) -> None:
 
 
 def main() -> int:
-    os.environ.setdefault("PICCOLO_CONF", "db.piccolo_conf")
-    report: list[str] = []
-    asyncio.run(run(report))
-    text = "\n".join(report) + "\n"
-    out = ROOT / "loadtests" / "reports" / f"bench-campaigns-{datetime.now(UTC):%Y-%m-%d}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    print(text)
-    print(f"written to {out.relative_to(ROOT)}")
-    return 0
+    return run_bench("campaigns", run)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -29,13 +28,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loadtests.bench_ws import (
-    ROOT,
-    drop_database,
+from devkit.databases import drop_database
+from loadtests.benchlib import (
+    REPORTS,
+    bench_server,
+    fresh_database,
     percentile,
-    prepare_database,
-    seed,
-    start_bench_server,
+    run_bench,
+    servers,
 )
 
 CLIENTS = int(os.environ.get("BENCH_PURCHASES_CLIENTS", "16"))
@@ -195,56 +195,25 @@ def cpu_of(name: str) -> float:
     return total
 
 
-async def more_tills(count: int) -> list[str]:
-    """``count`` more stores with a till each; their API keys."""
-    from backend.auth.terminals import create_terminal
-    from db.pool import close_pool, start_pool
-    from db.tables import Store
-
-    await start_pool()
-    try:
-        keys = []
-        for i in range(count):
-            store = Store(code=f"BENCH{i + 2}", name=f"Bench store {i + 2}", currency="RUB")
-            await store.save()
-            keys.append((await create_terminal(store=store, name="bench till"))[1])
-        return keys
-    finally:
-        await close_pool()
-
-
 async def run(report: list[str]) -> None:
     import psutil
 
-    from backend.servers import ensure_servers
-    from backend.settings import load_settings
-
-    settings, _handles = ensure_servers(load_settings())
-    assert settings.database_url and settings.redis_url
-    baseline_db = await prepare_database(settings.database_url)
+    settings, _handles = servers()
+    baseline_db = await fresh_database(settings.database_url)
     try:
         tps = pgbench(pgbench_binary(settings.uses_embedded_servers), baseline_db)
     finally:
         await drop_database(settings.database_url, baseline_db)
 
-    bench = await start_bench_server(
-        settings.database_url,
-        settings.redis_url,
+    async with bench_server(
+        settings,
         DATABASE_POOL_MAX=str(max(10, CLIENTS)),
         ASTROCOFFEE_WORKERS=str(WORKERS),
-    )
-    server, port, secret, prefix = bench.process, bench.port, bench.secret, bench.prefix
-    try:
-        key, members = await seed(MEMBERS, secret, settings.redis_url, prefix)
-        cards = [m["card"] for m in members]
-        keys = [key, *await more_tills(STORES - 1)]
-        for _ in range(200):
-            try:
-                connection = Connection(*await asyncio.open_connection("127.0.0.1", port))
-                connection.writer.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.1)
+    ) as bench:
+        port = bench.port
+        seeded = await bench.seed(MEMBERS, stores=STORES)
+        cards = [m.card_number for m in seeded.members]
+        keys = seeded.till_keys
         await asyncio.sleep(1)
         profiler = None
         if os.environ.get("BENCH_PROFILE"):  # py-spy (pip install py-spy): where the CPU goes
@@ -253,17 +222,17 @@ async def run(report: list[str]) -> None:
                     str(Path(sys.executable).with_name("py-spy")),
                     "record",
                     "--pid",
-                    str(server.pid),
+                    str(bench.pid),
                     "--duration",
                     str(DURATION_S),
                     "--format",
                     "speedscope",
                     "-o",
-                    str(ROOT / "loadtests" / "reports" / "profile-purchases.json"),
+                    str(REPORTS / "profile-purchases.json"),
                 ],
                 stdout=subprocess.DEVNULL,
             )
-        server_process = psutil.Process(server.pid)
+        server_process = psutil.Process(bench.pid)
         me = psutil.Process()
         server_cpu, own_cpu = tree_cpu(server_process), me.cpu_times()
         database_cpu, redis_cpu = cpu_of("postgres"), cpu_of("redis-server")
@@ -275,8 +244,6 @@ async def run(report: list[str]) -> None:
         if profiler is not None:
             profiler.wait()
         latencies, paced_failures = await paced(port, keys, cards, rate / 2)
-    finally:
-        await bench.stop(settings.database_url)
 
     served = rate * DURATION_S
     report += [
@@ -302,24 +269,13 @@ async def run(report: list[str]) -> None:
 
 
 def main() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 8192)), hard))
-    os.environ.setdefault("PICCOLO_CONF", "db.piccolo_conf")
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:  # pragma: no cover - uvicorn[standard] brings it
         pass
-    report: list[str] = []
-    asyncio.run(run(report))
-    text = "\n".join(report) + "\n"
-    out = ROOT / "loadtests" / "reports" / f"bench-purchases-{datetime.now(UTC):%Y-%m-%d}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    print(text)
-    print(f"written to {out.relative_to(ROOT)}")
-    return 0
+    return run_bench("purchases", run)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
     python -m loadtests.seed --members 5000 --stores 20 --terminals-per-store 3 \\
         --out loadtests/.credentials.json
 
-Creates, without one HTTP call per row:
+Creates, without one HTTP call per row (the stores, tills, members, accounts, starting
+points and sessions with ``devkit.seed``, as the benches and the fault tests do):
   * stores (COPY) and their terminals with real API keys (``backend.auth.api_keys``: the key
     is random, only its SHA-256 is stored, exactly as ``create_terminal`` does);
   * one manager per store (what ``backend.staff.service.create_staff`` writes, validated by
@@ -91,28 +92,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def _free_run_number(connection: Any) -> int:
-    """Three digits that no earlier seed of this database used in phones and store codes."""
-    for _ in range(50):
-        run = 100 + secrets.randbelow(900)
-        taken = await connection.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM member WHERE phone LIKE $1)"
-            " OR EXISTS (SELECT 1 FROM store WHERE code LIKE $2)",
-            f"+7{run}%",
-            f"LT{run}-%",
-        )
-        if not taken:
-            return run
-    raise RuntimeError("no free run number left: seed a fresh database")
-
-
-def _card_number(run: int, index: int) -> str:
-    from backend.members.card_numbers import CARD_PREFIX, luhn_check_digit
-
-    body = f"{CARD_PREFIX}{run:03d}{index:010d}"
-    return body + luhn_check_digit(body)
-
-
 async def _campaigns(redis: Any, prefix: str) -> list[dict[str, Any]]:
     """The load test's campaigns, published (or the ones an earlier seed published)."""
     import msgspec
@@ -196,42 +175,15 @@ async def _managers(connection: Any, stores: list[dict[str, Any]]) -> None:
     )
 
 
-async def _sessions(
-    members: list[dict[str, Any]], *, redis: Any, prefix: str, settings: Any
-) -> None:
-    from backend.auth.sessions import SessionStore
-    from backend.auth.tokens import MEMBER, TokenIssuer
-
-    sessions = SessionStore(redis=redis, prefix=prefix, ttl_s=settings.refresh_token_ttl_s)
-    tokens = TokenIssuer(secret=settings.secret_key, ttl_s=settings.access_token_ttl_s)
-
-    limit = asyncio.Semaphore(50)  # the client's connection pool is bounded
-
-    async def one(member: dict[str, Any]) -> None:
-        subject = uuid.UUID(member["id"])
-        async with limit:
-            session = await sessions.open(subject=subject, kind=MEMBER, device="locust")
-        member["access_token"] = tokens.access_token(
-            subject=subject, kind=MEMBER, session_id=session.session_id
-        )
-        member["refresh_token"] = session.refresh_token
-        member["access_expires_at"] = int(time.time()) + settings.access_token_ttl_s
-
-    await asyncio.gather(*(one(member) for member in members))
-
-
 async def seed(
     settings: Any, *, members: int, stores: int, terminals_per_store: int, starting_points: int
 ) -> dict[str, Any]:
     """Write everything; return what the locustfile needs (secrets included)."""
-    import msgspec
     from redis.asyncio import Redis
 
-    from backend.accounting.documents import ACCOUNTING, AccountingDocument
-    from backend.auth.api_keys import display_prefix, hash_api_key, new_api_key
     from backend.loyalty.rules import current_rules
-    from db.ids import new_id
     from db.pool import close_pool, engine, start_pool
+    from devkit.seed import free_run_number, insert_members, insert_stores, open_sessions
 
     timings: dict[str, float] = {}
     mark = time.perf_counter()
@@ -242,181 +194,34 @@ async def seed(
         now = datetime.now(UTC)
         rules = (await current_rules()).rules
         async with engine().pool.acquire() as connection, connection.transaction():
-            run = await _free_run_number(connection)
-            store_rows, terminal_rows, out_stores = [], [], []
-            for s in range(stores):
-                store_id = new_id()
-                code = f"LT{run}-{s:04d}"
-                store_rows.append((store_id, code, f"Astrocoffee load test {s + 1}", "RUB", now, 0))
-                terminals = []
-                for t in range(terminals_per_store):
-                    key = new_api_key()
-                    terminal_id = new_id()
-                    terminal_rows.append(
-                        (
-                            terminal_id,
-                            store_id,
-                            f"Till {t + 1}",
-                            display_prefix(key),
-                            hash_api_key(key),
-                            None,
-                            now,
-                        )
-                    )
-                    terminals.append({"id": str(terminal_id), "key": key})
-                out_stores.append(
-                    {"id": str(store_id), "code": code, "currency": "RUB", "terminals": terminals}
+            run = await free_run_number(connection, code_prefix="LT")
+            out_stores = [
+                {
+                    "id": store.store_id,
+                    "code": store.code,
+                    "currency": "RUB",
+                    "terminals": [
+                        {"id": till.terminal_id, "key": till.key} for till in store.tills
+                    ],
+                }
+                for store in await insert_stores(
+                    connection,
+                    stores,
+                    run=run,
+                    name="Astrocoffee load test",
+                    tills_per_store=terminals_per_store,
+                    code_prefix="LT",
                 )
-            await connection.copy_records_to_table(
-                "store",
-                records=store_rows,
-                columns=["id", "code", "name", "currency", "created_at", "last_event_seq"],
-            )
-            await connection.copy_records_to_table(
-                "terminal",
-                records=terminal_rows,
-                columns=[
-                    "id",
-                    "store",
-                    "name",
-                    "key_prefix",
-                    "key_hash",
-                    "revoked_at",
-                    "created_at",
-                ],
-            )
+            ]
             timings["stores and terminals"] = time.perf_counter() - mark
             mark = time.perf_counter()
-
-            member_rows, account_rows, out_members = [], [], []
-            entry_rows, lot_rows, outbox_rows = [], [], []
-            expires_at = now + timedelta(days=rules.points_expire_after_days)
-            for i in range(members):
-                member_id, account_id = new_id(), new_id()
-                phone = f"+7{run:03d}{i:07d}"
-                card = _card_number(run, i)
-                member_rows.append((member_id, phone, card, "green", now))
-                account_rows.append((account_id, member_id, starting_points, 0, 0, 0, 0, now))
-                out_members.append({"id": str(member_id), "phone": phone, "card_number": card})
-                if not starting_points:
-                    continue
-                # What AccountChange.adjust + record_document write for a staff adjustment.
-                entry_rows.append(
-                    (
-                        new_id(),
-                        account_id,
-                        "adjustment",
-                        starting_points,
-                        0,
-                        0,
-                        "seed",
-                        None,
-                        "load test starting balance",
-                        now,
-                    )
-                )
-                lot_rows.append(
-                    (
-                        new_id(),
-                        account_id,
-                        "adjustment",
-                        None,
-                        starting_points,
-                        starting_points,
-                        "available",
-                        now,
-                        expires_at,
-                        now,
-                    )
-                )
-                document = AccountingDocument(
-                    id=new_id(),
-                    type="points_adjustment",
-                    business_date=now.date(),
-                    reference=str(member_id),
-                    store_id=None,
-                    currency=None,
-                    gross_amount=0,
-                    loyalty_discount=0,
-                    net_amount=0,
-                    points_issued=0,
-                    points_redeemed=0,
-                    points_liability_delta=starting_points,
-                    occurred_at=now,
-                )
-                outbox_rows.append(
-                    (
-                        document.id,
-                        ACCOUNTING,
-                        document.type,
-                        document.reference,
-                        document.business_date,
-                        msgspec.json.encode(document).decode(),
-                        "pending",
-                        0,
-                        now,
-                        now,
-                    )
-                )
-            await connection.copy_records_to_table(
-                "member",
-                records=member_rows,
-                columns=["id", "phone", "card_number", "tier", "created_at"],
+            seeded = await insert_members(
+                connection,
+                members,
+                run=run,
+                starting_points=starting_points,
+                points_expire_at=now + timedelta(days=rules.points_expire_after_days),
             )
-            await connection.copy_records_to_table(
-                "account",
-                records=account_rows,
-                columns=[
-                    "id",
-                    "member",
-                    "available",
-                    "pending",
-                    "held",
-                    "lifetime_earned",
-                    "last_event_seq",
-                    "updated_at",
-                ],
-            )
-            if starting_points:
-                await connection.copy_records_to_table(
-                    "ledger_entry",
-                    records=entry_rows,
-                    columns=[
-                        "id",
-                        "account",
-                        "kind",
-                        "available_delta",
-                        "pending_delta",
-                        "held_delta",
-                        "cause_type",
-                        "cause_id",
-                        "note",
-                        "created_at",
-                    ],
-                )
-                await connection.copy_records_to_table(
-                    "point_lot",
-                    records=lot_rows,
-                    columns=[
-                        "id",
-                        "account",
-                        "source",
-                        "purchase",
-                        "points",
-                        "remaining",
-                        "status",
-                        "available_at",
-                        "expires_at",
-                        "created_at",
-                    ],
-                )
-                # payload is jsonb: COPY takes its text form.
-                await connection.executemany(
-                    "INSERT INTO outbox_message (id, destination, kind, reference, business_date,"
-                    " payload, status, attempts, next_attempt_at, created_at)"
-                    " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10)",
-                    outbox_rows,
-                )
             timings["members, accounts, starting points"] = time.perf_counter() - mark
             mark = time.perf_counter()
             await _managers(connection, out_stores)
@@ -425,11 +230,31 @@ async def seed(
         campaigns = await _campaigns(redis, prefix)
         timings["campaigns"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        await _sessions(out_members, redis=redis, prefix=prefix, settings=settings)
+        issued = int(time.time())
+        await open_sessions(
+            seeded,
+            redis=redis,
+            prefix=prefix,
+            secret_key=settings.secret_key,
+            access_ttl_s=settings.access_token_ttl_s,
+            refresh_ttl_s=settings.refresh_token_ttl_s,
+            device="locust",
+        )
         timings["sessions and tokens"] = time.perf_counter() - mark
     finally:
         await redis.aclose()
         await close_pool()
+    out_members = [
+        {
+            "id": member.member_id,
+            "phone": member.phone,
+            "card_number": member.card_number,
+            "access_token": member.token,
+            "refresh_token": member.refresh_token,
+            "access_expires_at": issued + settings.access_token_ttl_s,
+        }
+        for member in seeded
+    ]
     return {
         "created_at": datetime.now(UTC).isoformat(),
         "run": run,

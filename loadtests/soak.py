@@ -8,7 +8,7 @@ Every flag has an environment default, so that ``make soak SOAK_DURATION=3m`` wo
 SOAK_DURATION (10m), SOAK_USERS (40), SOAK_WARMUP (60s),
 SOAK_INTERVAL (60s), SOAK_CHURN_S (60), SOAK_TILL_DROP (0.05), SOAK_PUSH_DEADLINE_MS (10000).
 
-What it does, with the machinery of ``loadtests.run`` (``make loadtest``):
+What it does, with the machinery of ``make loadtest`` (``loadtests.stage``, ``.locust_cli``, ...):
 
 1. a fresh database and Redis prefix, migrated and seeded (``loadtests.seed``; the
    credentials go to a temporary file, not to ``loadtests/.credentials.json``), and one
@@ -46,13 +46,10 @@ What it does, with the machinery of ``loadtests.run`` (``make loadtest``):
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,26 +60,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loadtests.run import (
-    REPORTS,
-    ROOT,
-    TARGETS,
-    CpuWatch,
-    SetupError,
-    clean_up,
-    failure_lines,
-    ledger_verify,
-    load_targets,
-    locust_command,
-    locust_executable,
-    merged,
-    prepare_stage,
-    request_table,
-    seconds,
-    start_server,
-    stop,
-    window,
-)
+from devkit.ports import free_port
+from devkit.processes import ROOT, AppProcess, raise_open_files_limit
+from loadtests.figures import merged, read_stats, window
+from loadtests.locust_cli import locust_command, locust_executable, run_locust
+from loadtests.report import REPORTS, failure_lines, print_written, request_table
+from loadtests.stage import SetupError, clean_up, ledger_verify, prepare_stage, start_server
+from loadtests.targets import TARGETS, load_targets, seconds
 
 # How much a series may grow under load, from the first sample after the warm-up to the
 # median of the last three (a leak raises them all; a spike of requests in flight, one):
@@ -477,7 +461,6 @@ def write_report(
 def soak(args: argparse.Namespace) -> int:
     from backend.servers import ensure_servers
     from backend.settings import load_settings
-    from loadtests.bench_ws import free_port
 
     locust = locust_executable()
     if locust is None:
@@ -508,8 +491,7 @@ def soak(args: argparse.Namespace) -> int:
     print(f"soak {stamp}: {setup}", flush=True)
     private = Path(tempfile.mkdtemp(prefix="astrocoffee-soak-"))
     otp_code = f"{secrets.randbelow(10**6):06d}"
-    server: subprocess.Popen[bytes] | None = None
-    runner: subprocess.Popen[bytes] | None = None
+    server: AppProcess | None = None
     recorder: Recorder | None = None
     try:
         stage = prepare_stage(
@@ -540,31 +522,24 @@ def soak(args: argparse.Namespace) -> int:
         time.sleep(SAMPLER_TICK_S)  # one tick of the server's sampler, nothing else running
         recorder.take("idle", -1.0)
         locust_log = prefix_path.with_name(prefix_path.name + "-locust.log")
-        command = locust_command(
-            locust, run_cfg, port=port, prefix_path=prefix_path, log_path=locust_log
+        started = time.monotonic()
+        watch = run_locust(
+            locust_command(
+                locust, run_cfg, port=port, prefix_path=prefix_path, log_path=locust_log
+            ),
+            {
+                **stage.env,
+                "LOADTEST_CREDENTIALS": str(stage.credentials),
+                "LOADTEST_TARGETS": str(args.targets.resolve()),
+                "LOADTEST_CHURN_S": str(args.churn_s),
+                "LOADTEST_TILL_DROP": str(args.till_drop),
+                "LOADTEST_PUSH_DEADLINE_MS": str(args.push_deadline_ms),
+            },
+            log_path=locust_log,
+            server_pid=server.pid,
+            limit_s=run_s + 180,
+            every_second=recorder.every_second,
         )
-        live = locust_log.with_suffix(".out")
-        print(f"running: {' '.join(command)}", flush=True)
-        print(f"live figures: tail -f {live.relative_to(ROOT)}", flush=True)
-        with live.open("wb") as output:
-            started = time.monotonic()
-            watch = CpuWatch(server.pid)
-            runner = subprocess.Popen(  # noqa: S603 - the venv's locust
-                command,
-                env={
-                    **stage.env,
-                    "LOADTEST_CREDENTIALS": str(stage.credentials),
-                    "LOADTEST_TARGETS": str(args.targets.resolve()),
-                    "LOADTEST_CHURN_S": str(args.churn_s),
-                    "LOADTEST_TILL_DROP": str(args.till_drop),
-                    "LOADTEST_PUSH_DEADLINE_MS": str(args.push_deadline_ms),
-                },
-                cwd=ROOT,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-            watch.follow(runner, limit_s=run_s + 180, every_second=recorder.every_second)
-            runner = None
         ended = time.monotonic()
         locust_s = ended - started
         deadline = ended + SETTLE_S
@@ -577,14 +552,12 @@ def soak(args: argparse.Namespace) -> int:
         time.sleep(SAMPLER_TICK_S)  # the sampled gauges (tasks, pools) catch up
         recorder.take("after", time.monotonic() - started)
         cpu = watch.summary()
-        json_path = Path(f"{prefix_path}.json")
-        if not json_path.exists():
-            print(f"locust wrote no {json_path}; see {locust_log}", file=sys.stderr)
+        stats = read_stats(prefix_path, locust_log)
+        if stats is None:
             return 2
-        stats = json.loads(json_path.read_text(encoding="utf-8"))
         totals = merged(stats, window(stats))
         checks = judge(recorder.samples, failures=totals["failures"], requests=totals["requests"])
-        stop(server)
+        server.stop(timeout_s=30)
         server = None
         verified, detail = ledger_verify(stage.env)
         checks.append(("ledger verify on the run's database", "0 mismatches", detail, verified))
@@ -599,14 +572,11 @@ def soak(args: argparse.Namespace) -> int:
             stats=stats,
             prefix_path=prefix_path,
         )
-        for suffix in (".md", ".html", ".json", "_stats.csv", "-locust.log", "-server.log"):
-            path = prefix_path.with_name(prefix_path.name + suffix)
-            if path.exists():
-                print(f"written: {path.relative_to(ROOT)}")
+        print_written(prefix_path)
         return 0 if flat else 1
     finally:
-        stop(runner)
-        stop(server)
+        if server is not None:
+            server.stop(timeout_s=30)
         if recorder is not None:
             recorder.close()
         clean_up(settings, stage, keep=args.keep_db)
@@ -616,8 +586,7 @@ def soak(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 8192)), hard))
+    raise_open_files_limit()
     os.environ.setdefault("PICCOLO_CONF", "db.piccolo_conf")
     return soak(args)
 

@@ -3,7 +3,7 @@
 With DATABASE_URL and REDIS_URL set (CI's second pass), those servers are used; otherwise
 the embedded ones start in the project's data folder, as ``make run`` does. Either way the
 run creates a fresh database of its own and a Redis key prefix of its own, so it never
-touches another run's data, and drops the database at the end.
+touches another run's data, and drops the database at the end (``devkit.databases``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
+from devkit.databases import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,11 +29,6 @@ class RunServers:
     redis_prefix: str
     embedded: bool
     handles: tuple[Any, ...]
-
-
-def _with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + database))
 
 
 def start() -> RunServers:
@@ -51,10 +45,9 @@ def start() -> RunServers:
     assert database_url
     assert redis_url
     database = f"astrocoffee_test_{os.getpid()}_{secrets.token_hex(3)}"
-    asyncio.run(_execute(database_url, f'CREATE DATABASE "{database}"'))
     return RunServers(
         admin_url=database_url,
-        database_url=_with_database(database_url, database),
+        database_url=asyncio.run(create_database(database_url, database)),
         database=database,
         redis_url=redis_url,
         redis_prefix=f"test-{secrets.token_hex(4)}:",
@@ -64,14 +57,4 @@ def start() -> RunServers:
 
 
 def stop(servers: RunServers) -> None:
-    asyncio.run(
-        _execute(servers.admin_url, f'DROP DATABASE IF EXISTS "{servers.database}" WITH (FORCE)')
-    )
-
-
-async def _execute(url: str, sql: str) -> None:
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
+    asyncio.run(drop_database(servers.admin_url, servers.database))

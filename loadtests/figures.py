@@ -1,0 +1,97 @@
+"""Figures from Locust's JSON statistics (Locust's own percentiles over its rounded
+response-time buckets, rates over the run's window) and from the server's /metrics."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+def read_stats(prefix_path: Path, locust_log: Path) -> list[dict[str, Any]] | None:
+    """The statistics Locust wrote to ``<prefix_path>.json``; None (said) if it wrote none."""
+    json_path = Path(f"{prefix_path}.json")
+    if not json_path.exists():
+        print(f"locust wrote no {json_path}; see {locust_log}", file=sys.stderr)
+        return None
+    stats: list[dict[str, Any]] = json.loads(json_path.read_text(encoding="utf-8"))
+    return stats
+
+
+def percentile(times: dict[int, int], count: int, q: float) -> int:
+    """Locust's own percentile over its rounded response-time buckets."""
+    wanted = int(count * q)
+    processed = 0
+    for value in sorted(times, reverse=True):
+        processed += times[value]
+        if count - processed <= wanted:
+            return value
+    return 0
+
+
+def window(stats: list[dict[str, Any]]) -> float:
+    """Seconds from the first request of the run to its last (Locust opens an entry at the
+    entry's first request, so one entry's own window says little about the run)."""
+    starts = [e["start_time"] for e in stats if e.get("start_time")]
+    ends = [e["last_request_timestamp"] for e in stats if e.get("last_request_timestamp")]
+    return max(0.0, max(ends) - min(starts)) if starts and ends else 0.0
+
+
+def merged(entries: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    times: dict[int, int] = {}
+    for entry in entries:
+        for value, count in entry["response_times"].items():
+            times[int(float(value))] = times.get(int(float(value)), 0) + count
+    requests = sum(e["num_requests"] for e in entries)
+    return {
+        "requests": requests,
+        "failures": sum(e["num_failures"] for e in entries),
+        "times": times,
+        "timed": sum(times.values()),
+        "max": max((e["max_response_time"] or 0 for e in entries), default=0),
+        "rps": requests / seconds if seconds > 0 else 0.0,
+    }
+
+
+def label(entry: dict[str, Any]) -> str:
+    return f"{entry['method']} {entry['name']}"
+
+
+def client_mean(stats: list[dict[str, Any]], names: tuple[str, ...]) -> str:
+    chosen = [e for e in stats if e["method"] == "POST" and e["name"] in names]
+    count = sum(e["num_requests"] for e in chosen)
+    total = sum(e["total_response_time"] for e in chosen)
+    return f"client-side mean of the same: {total / count:.1f} ms" if count else ""
+
+
+def server_view(port: int, path: str = "/v1/purchases") -> str | None:
+    """The server's own histogram of ``POST path`` (its /metrics), to set beside what the
+    clients measured: the difference is the time outside the app (network, the client)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+    except (urllib.error.URLError, OSError):
+        return None
+    count = total = within_25 = within_50 = 0.0
+    for line in text.splitlines():
+        if f'path="{path}"' not in line or 'method="POST"' not in line:
+            continue
+        value = float(line.rsplit(" ", 1)[1])
+        if line.startswith("astrocoffee_request_duration_seconds_count"):
+            count += value
+        elif line.startswith("astrocoffee_request_duration_seconds_sum"):
+            total += value
+        elif 'le="0.025"' in line:
+            within_25 += value
+        elif 'le="0.05"' in line:
+            within_50 += value
+    if not count:
+        return None
+    return (
+        f"server-side view of POST {path} (its /metrics histogram): {count:.0f} requests, "
+        f"mean {total / count * 1000:.1f} ms, {within_25 / count:.1%} within 25 ms, "
+        f"{within_50 / count:.1%} within 50 ms"
+    )

@@ -1,0 +1,155 @@
+"""The stage of one load test or soak: a fresh database and Redis prefix (or, with
+``no_seed``, the environment's), migrated and seeded, the environment that the server, the
+seed, Locust and ``ledger verify`` share, and the ``astrocoffee serve`` process on it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devkit.databases import create_database, drop_database, forget_prefix
+from devkit.processes import ROOT, AppProcess, astrocoffee
+from loadtests.seed import DEFAULT_OUT as CREDENTIALS
+
+
+class SetupError(RuntimeError):
+    """The run could not be set up (migrations, seed, server): exit status 2."""
+
+
+@dataclass
+class Stage:
+    """The database and Redis prefix of one run, migrated and seeded, and the environment
+    that the server, the seed, Locust and ``ledger verify`` share."""
+
+    database: str
+    redis_url: str
+    redis_prefix: str
+    env: dict[str, str]
+    credentials: Path
+    fresh: bool  # made for this run: dropped, and its Redis keys deleted, by clean_up()
+
+
+def prepare_stage(
+    settings: Any,
+    run_cfg: dict[str, Any],
+    *,
+    no_seed: bool = False,
+    credentials: Path = CREDENTIALS,
+    extra_env: dict[str, str] | None = None,
+) -> Stage:
+    """A fresh database (or, with ``no_seed``, the environment's), migrated and seeded, with
+    a secret key and Redis prefix of its own. Raises SetupError; nothing is left behind then."""
+    assert settings.database_url and settings.redis_url
+    if no_seed:
+        if not credentials.exists():
+            raise SetupError(f"--no-seed needs {credentials}")
+        database, secret, redis_prefix = (
+            settings.database_url,
+            settings.secret_key,
+            settings.redis_prefix,
+        )
+    else:
+        database = asyncio.run(
+            create_database(settings.database_url, f"astrocoffee_bench_{secrets.token_hex(3)}")
+        )
+        secret = secrets.token_urlsafe(40)
+        redis_prefix = f"loadtest-{secrets.token_hex(3)}:"
+    env = {
+        **os.environ,
+        "PICCOLO_CONF": "db.piccolo_conf",
+        "DATABASE_URL": database,
+        "REDIS_URL": settings.redis_url,
+        "ASTROCOFFEE_SECRET_KEY": secret,
+        "ASTROCOFFEE_REDIS_PREFIX": redis_prefix,
+        "ASTROCOFFEE_LOG_LEVEL": "WARNING",
+        "ASTROCOFFEE_AUTH_RATE_LIMIT_PER_MINUTE": "1000000",
+        "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "1000000",
+        **(extra_env or {}),
+    }
+    stage = Stage(
+        database=database,
+        redis_url=settings.redis_url,
+        redis_prefix=redis_prefix,
+        env=env,
+        credentials=credentials,
+        fresh=not no_seed,
+    )
+    try:
+        migrate = astrocoffee("migrate", env=env, timeout_s=300)
+        if migrate.returncode != 0:
+            raise SetupError(f"astrocoffee migrate failed:\n{migrate.stderr[-2000:]}")
+        if not no_seed:
+            seeded = subprocess.run(  # noqa: S603 - this interpreter
+                [
+                    sys.executable,
+                    "-m",
+                    "loadtests.seed",
+                    "--members",
+                    str(run_cfg["members"]),
+                    "--stores",
+                    str(run_cfg["stores"]),
+                    "--terminals-per-store",
+                    str(run_cfg["terminals_per_store"]),
+                    "--starting-points",
+                    str(run_cfg["starting_points"]),
+                    "--out",
+                    str(credentials),
+                ],
+                env=env,
+                cwd=ROOT,
+                timeout=600,
+                check=False,
+            )
+            if seeded.returncode != 0:
+                raise SetupError(f"python -m loadtests.seed exited with {seeded.returncode}")
+    except BaseException:
+        clean_up(settings, stage)
+        raise
+    return stage
+
+
+def clean_up(settings: Any, stage: Stage, *, keep: bool = False) -> None:
+    """Drop a fresh stage's database and Redis keys (``keep``: say where they are)."""
+    if not stage.fresh:
+        return
+    if keep:
+        print(f"kept the database: {stage.database} (Redis prefix {stage.redis_prefix})")
+        return
+    asyncio.run(drop_database(settings.database_url, stage.database))
+    forget_prefix(stage.redis_url, stage.redis_prefix)
+
+
+def start_server(stage: Stage, *, port: int, workers: int, log_path: Path) -> AppProcess:
+    """``astrocoffee serve`` on 127.0.0.1:port, logging to ``log_path``, once ready (else
+    ``devkit.processes.NotReady``, a RuntimeError, and it is stopped)."""
+    server = AppProcess.serve(
+        stage.env, "--host", "127.0.0.1", "--workers", str(workers), log=log_path, port=port
+    )
+    try:
+        server.wait_ready(timeout_s=90)
+    except BaseException:
+        server.stop(timeout_s=30)
+        raise
+    return server
+
+
+def ledger_verify(env: dict[str, str]) -> tuple[bool, str]:
+    """``astrocoffee ledger verify`` on the stage's database: (clean?, its summary)."""
+    done = astrocoffee(
+        "ledger", "verify", env={**env, "ASTROCOFFEE_LOG_LEVEL": "WARNING"}, timeout_s=600
+    )
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    summary = next((ln for ln in reversed(lines) if ln.startswith("ledger verify:")), None)
+    if summary is None:
+        return False, f"exit {done.returncode}: {(done.stderr or done.stdout)[-300:]}"
+    mismatches = [ln for ln in lines if ln.startswith("MISMATCH")]
+    detail = summary.removeprefix("ledger verify: ")
+    if mismatches:
+        detail += "; first: " + mismatches[0][:200]
+    return done.returncode == 0, detail
