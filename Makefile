@@ -28,7 +28,7 @@ install: $(STAMP) ## create .venv and install the pinned dependencies
 system-packages: ## install Debian's chromium and nginx for the tests if missing (apt-get)
 	@bash deploy/dev/provision.sh
 
-run: $(STAMP) ## serve on 127.0.0.1:8000 with the outbox worker and fake accounting/payment systems
+run: $(STAMP) ## serve on 127.0.0.1:8000 with the outbox worker and fake accounting/payment systems (devkit/fakes)
 	$(RUN_ENV) BIN=$(BIN) bash deploy/dev/run.sh
 
 test: system-packages $(STAMP) ## run the test suite on real PostgreSQL and Redis (embedded unless URLs are set)
@@ -43,7 +43,7 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-typecheck: $(STAMP) ## mypy, strict on backend, realtime and db
+typecheck: $(STAMP) ## mypy, strict on backend, realtime, db and devkit
 	$(BIN)/mypy
 
 fuzz: $(STAMP) ## fuzz the API from its OpenAPI document as every caller kind, 200 examples per operation
