@@ -28,23 +28,11 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, ClassVar
 
 from litestar import Litestar, Request, Response, get, post
 
-from devkit.fakes.base import (
-    FakeSystem,
-    arguments,
-    configure_logging,
-    count,
-    error,
-    flag,
-    json_object,
-    seconds,
-    serve,
-    string,
-)
+from devkit.fakes.base import FakeSystem, count, error, flag, json_object, seconds, string
 
 log = logging.getLogger("fakes.accounting")
 
@@ -111,17 +99,11 @@ class AccountingSystem(FakeSystem):
         @post("/v1/documents")
         async def book(request: Request[Any, Any, Any]) -> Response[Any]:
             self.posts += 1
-            key = request.headers.get("idempotency-key")
-            self.post_keys.append(key)
+            self.post_keys.append(request.headers.get("idempotency-key"))
             # Read before any hold: waiting for the client to leave consumes the request.
             raw = await request.body()
-            if (refusal := await self.refused(request)) is not None:
-                return refusal
-            if not key:
-                return error(400, "the Idempotency-Key header is required")
-            if self.fail_next > 0:
-                self.fail_next -= 1
-                return error(503, "try again later")
+            if isinstance(key := await self.write_key(request), Response):
+                return key
             body = json_object(raw)
             if body is None:
                 return error(400, "the body must be a JSON object")
@@ -151,18 +133,16 @@ class AccountingSystem(FakeSystem):
 
         @get("/v1/documents")
         async def booked_on(request: Request[Any, Any, Any]) -> Response[Any]:
-            if (refusal := await self.refused(request)) is not None:
-                return refusal
-            try:
-                day = date.fromisoformat(request.query_params.get("business_date") or "")
-            except ValueError:
-                return error(400, "business_date=YYYY-MM-DD is required")
-            documents = [
-                document.as_json()
-                for document in self.documents.values()
-                if document.body.get("business_date") == day.isoformat()
-            ]
-            return Response({"documents": documents}, status_code=200)
+            return await self.listed_by_day(
+                request,
+                "business_date",
+                "documents",
+                lambda day: [
+                    document.as_json()
+                    for document in self.documents.values()
+                    if document.body.get("business_date") == day.isoformat()
+                ],
+            )
 
         @post("/_drop", status_code=200)
         async def drop(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -191,16 +171,12 @@ class AccountingSystem(FakeSystem):
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = arguments(
+    args = AccountingSystem.arguments(
         "devkit.fakes.accounting",
         "Serve a fake sales-accounting system for development and tests.",
         port=8091,
-        token=AccountingSystem.token,
     ).parse_args(argv)
-    configure_logging()
-    fake = AccountingSystem(token=args.token)
-    log.info("accounting system on http://%s:%d (token %s)", args.host, args.port, args.token)
-    serve(fake.app(), args.host, args.port)
+    AccountingSystem(token=args.token).serve(args.host, args.port, "accounting system")
 
 
 if __name__ == "__main__":

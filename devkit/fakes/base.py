@@ -13,12 +13,11 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, ClassVar
 
 from litestar import Litestar, Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
-
-log = logging.getLogger("fakes")
 
 # How long ``hang`` holds a request: far longer than any client waits.
 HANG_S = 3600.0
@@ -37,6 +36,11 @@ class FakeSystem:
 
     SWITCHES: ClassVar[dict[str, Callable[[Any], Any]]]
     DOWN: ClassVar[str]  # the error of every /v1 request while ``down``
+
+    @property
+    def log(self) -> logging.Logger:
+        """The fake's logger: ``fakes.accounting``, ``fakes.payment_provider``."""
+        return logging.getLogger(type(self).__module__.removeprefix("devkit."))
 
     def switches(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.SWITCHES}
@@ -59,6 +63,26 @@ class FakeSystem:
     def state(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def app(self) -> Litestar:
+        raise NotImplementedError
+
+    @classmethod
+    def arguments(cls, module: str, description: str, *, port: int) -> argparse.ArgumentParser:
+        """The command line every fake takes: ``--host``, ``--port``, ``--token``."""
+        parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=port)
+        parser.add_argument("--token", default=cls.token)
+        return parser
+
+    def serve(self, host: str, port: int, what: str, more: str = "") -> None:
+        """Serve until interrupted, everything logged to stderr (``configure_logging``)."""
+        import uvicorn
+
+        configure_logging()
+        self.log.info("%s on http://%s:%d (token %s)%s", what, host, port, self.token, more)
+        uvicorn.run(self.app(), host=host, port=port, log_config=None)
+
     async def unavailable(self, request: Request[Any, Any, Any]) -> Response[Any] | None:
         """The answer of a system that is down, slow or hanging; None when it works."""
         if self.down:
@@ -77,6 +101,37 @@ class FakeSystem:
             return error(401, "unauthorized")
         return None
 
+    async def write_key(self, request: Request[Any, Any, Any]) -> str | Response[Any]:
+        """The Idempotency-Key of a write that may go on, or the answer that refuses it:
+        ``refused``'s, 400 without a key, 503 while ``fail_next`` lasts (counted down). Read
+        the body first."""
+        if (refusal := await self.refused(request)) is not None:
+            return refusal
+        key = request.headers.get("idempotency-key")
+        if not key:
+            return error(400, "the Idempotency-Key header is required")
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return error(503, "try again later")
+        return key
+
+    async def listed_by_day(
+        self,
+        request: Request[Any, Any, Any],
+        parameter: str,
+        name: str,
+        on: Callable[[date], list[dict[str, Any]]],
+    ) -> Response[Any]:
+        """``GET ...?<parameter>=YYYY-MM-DD``: 200 ``{name: on(day)}``, else the refusal, or
+        400 without a valid day."""
+        if (refusal := await self.refused(request)) is not None:
+            return refusal
+        try:
+            day = date.fromisoformat(request.query_params.get(parameter) or "")
+        except ValueError:
+            return error(400, f"{parameter}=YYYY-MM-DD is required")
+        return Response({name: on(day)}, status_code=200)
+
     def control_handlers(self) -> list[HTTPRouteHandler]:
         """``POST /_control`` (switch name -> value) and ``GET /_state``."""
 
@@ -89,7 +144,7 @@ class FakeSystem:
                 self.control(values)
             except ValueError as exc:
                 return error(400, str(exc))
-            log.info("switches: %s", values)
+            self.log.info("switches: %s", values)
             return Response({"switches": self.switches()}, status_code=200)
 
         @get("/_state")
@@ -173,16 +228,7 @@ async def _disconnected(request: Request[Any, Any, Any]) -> None:
         pass
 
 
-# --- as a process ------------------------------------------------------------------------
-
-
-def arguments(module: str, description: str, *, port: int, token: str) -> argparse.ArgumentParser:
-    """The command line every fake takes: ``--host``, ``--port``, ``--token``."""
-    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=port)
-    parser.add_argument("--token", default=token)
-    return parser
+# --- as a process ---------------------------------------------------------------------
 
 
 def configure_logging() -> None:
@@ -193,10 +239,3 @@ def configure_logging() -> None:
         stream=sys.stderr,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
-
-
-def serve(app: Litestar, host: str, port: int) -> None:
-    """Serve a fake until interrupted, logging as ``configure_logging`` set up."""
-    import uvicorn
-
-    uvicorn.run(app, host=host, port=port, log_config=None)

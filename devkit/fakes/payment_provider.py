@@ -34,7 +34,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -42,18 +42,7 @@ from litestar import Litestar, Request, Response, get, post
 
 from backend.payments.webhook_signature import sign
 from backend.settings import DEV_WEBHOOK_SECRET
-from devkit.fakes.base import (
-    FakeSystem,
-    arguments,
-    configure_logging,
-    count,
-    error,
-    flag,
-    json_object,
-    seconds,
-    serve,
-    text,
-)
+from devkit.fakes.base import FakeSystem, count, error, flag, json_object, seconds, text
 
 log = logging.getLogger("fakes.payment_provider")
 
@@ -239,14 +228,8 @@ class PaymentProvider(FakeSystem):
             self.creates += 1
             # Read before any hold: waiting for the client to leave consumes the request.
             raw = await request.body()
-            if (refusal := await self.refused(request)) is not None:
-                return refusal
-            key = request.headers.get("idempotency-key")
-            if not key:
-                return error(400, "the Idempotency-Key header is required")
-            if self.fail_next > 0:
-                self.fail_next -= 1
-                return error(503, "try again later")
+            if isinstance(key := await self.write_key(request), Response):
+                return key
             body = json_object(raw)
             problem = _invalid_payment(body)
             if body is None or problem:
@@ -294,18 +277,16 @@ class PaymentProvider(FakeSystem):
 
         @get("/v1/payments")
         async def created_on(request: Request[Any, Any, Any]) -> Response[Any]:
-            if (refusal := await self.refused(request)) is not None:
-                return refusal
-            try:
-                day = date.fromisoformat(request.query_params.get("date") or "")
-            except ValueError:
-                return error(400, "date=YYYY-MM-DD is required")
-            payments = [
-                payment.as_json()
-                for payment in self.payments.values()
-                if payment.created_at.date() == day
-            ]
-            return Response({"payments": payments}, status_code=200)
+            return await self.listed_by_day(
+                request,
+                "date",
+                "payments",
+                lambda day: [
+                    payment.as_json()
+                    for payment in self.payments.values()
+                    if payment.created_at.date() == day
+                ],
+            )
 
         @post("/_settle", status_code=200)
         async def settle(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -362,18 +343,16 @@ def _invalid_payment(body: dict[str, Any] | None) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = arguments(
+    parser = PaymentProvider.arguments(
         "devkit.fakes.payment_provider",
         "Serve a fake payment provider for development and tests.",
         port=8092,
-        token=PaymentProvider.token,
     )
     parser.add_argument("--webhook-url", default=None, help="where to POST payment events")
     parser.add_argument("--webhook-secret", default=DEV_WEBHOOK_SECRET)
     parser.add_argument("--auto-settle", choices=STATUSES, default=None)
     parser.add_argument("--auto-settle-delay-s", type=float, default=2.0)
     args = parser.parse_args(argv)
-    configure_logging()
     fake = PaymentProvider(
         token=args.token,
         webhook_url=args.webhook_url,
@@ -381,14 +360,8 @@ def main(argv: list[str] | None = None) -> None:
         auto_settle=args.auto_settle,
         auto_settle_delay_s=args.auto_settle_delay_s,
     )
-    log.info(
-        "payment provider on http://%s:%d (token %s), webhooks to %s",
-        args.host,
-        args.port,
-        args.token,
-        args.webhook_url or "nowhere",
-    )
-    serve(fake.app(), args.host, args.port)
+    more = f", webhooks to {args.webhook_url or 'nowhere'}"
+    fake.serve(args.host, args.port, "payment provider", more)
 
 
 if __name__ == "__main__":
