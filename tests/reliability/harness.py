@@ -344,6 +344,15 @@ class Watchers:
         """Connections opened beyond each phone's first."""
         return sum(client.connections - 1 for client in self.clients.values())
 
+    def missing(self, last_seqs: dict[str, int]) -> dict[str, list[int]]:
+        """Per member whose phone was not handed exactly 1..its last seq, in order: the seqs
+        it never got."""
+        return {
+            m: sorted(set(range(1, last + 1)) - set(self.seqs[m]))
+            for m, last in last_seqs.items()
+            if self.seqs[m] != list(range(1, last + 1))
+        }
+
     async def received(self, expected: dict[str, int], timeout_s: float) -> bool:
         """Wait until each member's phone has reached its expected last seq."""
         deadline = time.monotonic() + timeout_s

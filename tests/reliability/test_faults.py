@@ -2,8 +2,8 @@
 
 Each scenario runs ``astrocoffee serve`` processes on servers of its own (a private
 PostgreSQL cluster shared by the module, a fresh database per scenario cloned from one
-migrated template, a private redis-server: ``devkit/private_servers.py``), so breaking them disturbs
-nothing else. Tills retry as real ones do: the same Idempotency-Key and body after no answer,
+migrated template, a private redis-server: ``devkit/private_servers.py``), so breaking them
+disturbs nothing else. Tills retry as real ones do: the same Idempotency-Key and body after no answer,
 a 503 or a 409 "still in progress". Every scenario ends with the same audit
 (``harness.audit``): one purchase, its ledger entries, its events and its accounting document
 per key that succeeded and nothing else, each member's events seq 1..n without a gap,
@@ -220,11 +220,7 @@ async def test_app_process_killed_mid_load_retries_count_once_and_phones_get_eve
         await load
         books = await audit(world.database_url, world.env, tills.calls)
         delivered = await phones.received(books.last_seqs, timeout_s=30)
-        missing = {
-            m: sorted(set(range(1, last + 1)) - set(phones.seqs[m]))
-            for m, last in books.last_seqs.items()
-            if phones.seqs[m] != list(range(1, last + 1))
-        }
+        missing = phones.missing(books.last_seqs)
         assert delivered and missing == {}, f"phones missed events: {missing}"
         assert phones.resyncs == 0
         assert phones.reconnects == 0
@@ -287,11 +283,7 @@ async def test_redis_stopped_under_load_sales_go_on_and_phones_catch_up(world: W
             recovered_s = await _ready_again(api)
         books = await audit(world.database_url, world.env, tills.calls)
         delivered = await phones.received(books.last_seqs, timeout_s=30)
-        missing = {
-            m: sorted(set(range(1, last + 1)) - set(phones.seqs[m]))
-            for m, last in books.last_seqs.items()
-            if phones.seqs[m] != list(range(1, last + 1))
-        }
+        missing = phones.missing(books.last_seqs)
         assert delivered and missing == {}, f"phones missed events: {missing}"
         assert phones.resyncs == 0
         assert phones.reconnects == 0, "phones caught up without reconnecting"
