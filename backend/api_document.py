@@ -60,7 +60,7 @@ PROBLEM: Final = "Problem"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
 SIGNATURE_HEADER: Final = "X-Signature"
-# In a route's ``opt``: the payment provider signs its webhooks (see payments.webhook_signature).
+# In a route's ``opt``: the payment provider signs its webhooks (see orders.webhook_signature).
 SIGNED: Final = {"signed": True}
 
 

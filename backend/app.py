@@ -34,9 +34,9 @@ from backend.campaigns.controllers import AdminCampaignController, MyOffersContr
 from backend.campaigns.offers import MemberOffers
 from backend.campaigns.service import CampaignAdmin
 from backend.http import check_write_body, security_headers
-from backend.loyalty.controllers import AdminMembersController, AdminRulesController
+from backend.loyalty.controllers import AdminRulesController
 from backend.loyalty.maintenance import MaintenanceLoop
-from backend.members.controllers import MeController
+from backend.members.controllers import AdminMembersController, MeController
 from backend.members.qr import QrTokens
 from backend.ops.garbage import freeze_startup_objects
 from backend.ops.health import HealthController, dependencies_ready
@@ -46,18 +46,19 @@ from backend.ops.request_id import request_id_middleware
 from backend.ops.sampler import ProcessSampler
 from backend.orders.controllers import OrderController
 from backend.orders.service import OrderService
-from backend.payments.checkouts import CheckoutService
-from backend.payments.controllers import CheckoutController, PurchaseController
-from backend.payments.purchases import CustomerResolver, PurchaseService
-from backend.payments.refunds import RefundService
-from backend.payments.webhook_controller import PaymentWebhookController
-from backend.payments.webhooks import WebhookService
+from backend.orders.webhook_controller import PaymentWebhookController
+from backend.orders.webhooks import WebhookService
 from backend.problems import EXCEPTION_HANDLERS
 from backend.rate_limits import COUNTER_STATE_KEY, RequestCounter, per_client_ip, per_terminal
 from backend.realtime_wiring import StoredEvents, StreamAuthenticator
+from backend.sales.customers import CustomerResolver
 from backend.settings import Settings, SettingsError, load_settings
 from backend.staff.controllers import AdminStaffController, StaffMeController
 from backend.stores.controllers import AdminStoreController
+from backend.till.checkouts import CheckoutService
+from backend.till.controllers import CheckoutController, PurchaseController
+from backend.till.purchases import PurchaseService
+from backend.till.refunds import RefundService
 from backend.web.routes import web_routes
 from backend.web.schema_viewer import SCHEMA_HEADERS, SCHEMA_PATH, SchemaViewer
 from db.pool import close_pool, start_pool

@@ -340,7 +340,7 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
 
     from backend.accounting.books import external_books
     from backend.accounting.reconciliation import reconcile_day
-    from backend.orders.provider import ProviderRefused, ProviderUnavailable
+    from backend.orders.payment_provider import ProviderRefused, ProviderUnavailable
 
     # In development the two systems are the fakes that `make run` starts: a refused
     # connection most likely means it is not running, and the line says so.

@@ -28,6 +28,11 @@ class DeferredWrites:
         """An INSERT/UPDATE with ``{name}`` placeholders (see ``db.sql``), no RETURNING."""
         self._statements.append((template, params))
 
+    def extend(self, other: DeferredWrites) -> None:
+        """Take over ``other``'s statements (``other`` is left empty)."""
+        self._statements += other._statements
+        other._statements = []
+
     def __bool__(self) -> bool:
         return bool(self._statements)
 

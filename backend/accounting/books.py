@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from backend.accounting.client import AccountingClient
-from backend.orders.provider import PaymentProvider, ProviderPayment
+from backend.orders.payment_provider import PaymentProvider, ProviderPayment
 from backend.settings import Settings, SettingsError
 
 

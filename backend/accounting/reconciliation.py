@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from backend.orders.provider import ProviderPayment
+from backend.orders.payment_provider import ProviderPayment
 from db import sql
 
 _COMPARED = ("type", "net_amount", "gross_amount", "points_liability_delta")

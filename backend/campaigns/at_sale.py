@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,11 +18,13 @@ import msgspec
 from backend.campaigns.catalogue import LiveCampaign
 from backend.campaigns.engine import Award, MemberUsage, evaluate
 from backend.campaigns.kinds import Basket, Reward, Shopper, StampCard
+from backend.campaigns.schemas import AppliedOffer
 from backend.errors import ValidationFailed
 from backend.loyalty.book import AccountChange, Cause
+from backend.loyalty.earning import CheckLine
 from backend.loyalty.rules import ProgramRules
-from backend.payments.schemas import AppliedOffer, PurchaseItem
 from db import sql
+from db.deferred import DeferredWrites
 from db.tables import MemberOffer
 
 COUPON_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the till
@@ -95,7 +97,7 @@ async def load_usage(member_id: uuid.UUID) -> MemberUsage:
 
 
 async def use_coupons(
-    member_id: uuid.UUID, codes: list[str], items: list[PurchaseItem], *, now: datetime
+    member_id: uuid.UUID, codes: list[str], items: Sequence[CheckLine], *, now: datetime
 ) -> tuple[int, list[AppliedOffer]]:
     """Mark the coupons used; each takes one item of its category off, up to its value."""
     if not codes:
@@ -144,14 +146,16 @@ async def apply_campaigns(
     campaigns: list[LiveCampaign],
     *,
     store_id: uuid.UUID,
-    items: list[PurchaseItem],
+    items: Sequence[CheckLine],
     amount: int,
     base_points: int,
     rules: ProgramRules,
     purchase_id: uuid.UUID,
     shopper: Shopper,
+    writes: DeferredWrites,
 ) -> list[AppliedOffer]:
-    """Award what applies (points on their own ledger entries), count the visit."""
+    """Award what applies (points on their own ledger entries), count the visit (with the
+    sale's ``writes``)."""
     member_id = change.account.member_id
     now = change.now
     usage = await load_usage(member_id) if campaigns else MemberUsage(frozenset(), {})
@@ -189,7 +193,7 @@ async def apply_campaigns(
     counts = Counter[str]()
     for item in items:
         counts[item.category] += item.quantity
-    change.writes.add(
+    writes.add(
         _RECORD_VISIT,
         member_id=member_id,
         at=now,
@@ -276,7 +280,7 @@ async def preview_offers(
     *,
     member_id: uuid.UUID,
     store_id: uuid.UUID,
-    items: list[PurchaseItem],
+    items: Sequence[CheckLine],
     amount: int,
     base_points: int,
     at: datetime | None = None,

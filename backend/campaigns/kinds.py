@@ -7,6 +7,7 @@ elsewhere (``backend.campaigns.offers``) and award nothing at the till.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Annotated
@@ -14,7 +15,7 @@ from typing import Annotated
 import msgspec
 
 from backend.errors import ValidationFailed
-from backend.payments.schemas import PurchaseItem
+from backend.loyalty.earning import CheckLine
 from backend.text import Line
 
 Points = Annotated[int, msgspec.Meta(gt=0, le=1_000_000)]
@@ -40,11 +41,11 @@ class Basket:
     store_id: str
     at: datetime
     amount: int
-    items: list[PurchaseItem]
+    items: Sequence[CheckLine]
     base_points: int  # earned at the member's tier, before any campaign
 
 
-def amount_in(items: list[PurchaseItem], categories: frozenset[str]) -> int:
+def amount_in(items: Sequence[CheckLine], categories: frozenset[str]) -> int:
     return sum(i.quantity * i.unit_price for i in items if i.category in categories)
 
 

@@ -19,13 +19,12 @@ from backend.campaigns.at_sale import (
 from backend.campaigns.catalogue import Catalogue, LiveCampaign, load_live_campaigns
 from backend.campaigns.engine import MemberUsage
 from backend.campaigns.kinds import PURCHASE_KINDS, Reward, StampCard, Welcome
-from backend.campaigns.schemas import OfferList, OfferOut
+from backend.campaigns.schemas import OfferList, OfferOut, StampCardProgress
 from backend.errors import Conflict, NotFound
 from backend.idempotency import request_fingerprint, run_once
 from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import current_rules
-from backend.members.schemas import StampCardProgress
 from db import sql
 from realtime.publisher import EventPublisher, Outgoing
 

@@ -74,3 +74,24 @@ class OfferOut(msgspec.Struct, frozen=True):
 
 class OfferList(msgspec.Struct, frozen=True):
     items: list[OfferOut]
+
+
+class StampCardProgress(msgspec.Struct, frozen=True):
+    """A stamp card campaign the member collects on: stamps so far, of how many."""
+
+    campaign_id: uuid.UUID
+    name: str
+    category: str
+    stamps: int
+    stamps_needed: int
+
+
+class AppliedOffer(msgspec.Struct, frozen=True):
+    """A campaign or coupon that changed this sale: points added, or money off."""
+
+    campaign_id: uuid.UUID
+    name: str
+    kind: str
+    points: int = 0
+    discount: int = 0
+    stamps: int = 0

@@ -16,7 +16,7 @@ from backend.idempotency import request_fingerprint, run_once
 from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import current_rules
-from backend.members.schemas import Balance
+from backend.loyalty.schemas import Balance
 from backend.text import FilledParagraph
 from realtime.publisher import EventPublisher, Outgoing
 

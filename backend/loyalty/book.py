@@ -20,7 +20,7 @@ from backend.errors import InsufficientPoints
 from backend.loyalty.ledger import EntryDraft, LockedAccount, post
 from backend.loyalty.lots import TakenLots, add_lot, beyond_debt, give_back, take_oldest_first, trim
 from backend.loyalty.rules import ProgramRules
-from backend.members.schemas import Balance
+from backend.loyalty.schemas import Balance
 from db.deferred import DeferredWrites
 from realtime.channels import member_stream
 from realtime.protocol import EventEnvelope, encode, utc_now
@@ -42,8 +42,8 @@ class AccountChange:
         self.pending = account.balance.pending
         self.held = account.balance.held
         self.entries: list[EntryDraft] = []
-        # Inserts of this change (and of the sale around it) sent with ``finish``.
-        self.writes = DeferredWrites()
+        # The lots this change credits, written with ``finish``.
+        self._lots = DeferredWrites()
         self._new_lots = False
         self._events: list[tuple[str, dict[str, Any]]] = []
 
@@ -83,7 +83,7 @@ class AccountChange:
                 available_at=available_at,
                 expires_at=expires_at + timedelta(days=rules.return_window_days),
                 purchase_id=purchase_id,
-                into=self.writes,
+                into=self._lots,
             )
             self._new_lots = True
             self._entry("earn", cause, pending=points)
@@ -117,7 +117,7 @@ class AccountChange:
                 available_at=self.now,
                 expires_at=expires_at,
                 purchase_id=purchase_id,
-                into=self.writes,
+                into=self._lots,
             )
             self._new_lots = True
         self._entry(kind, cause, available=points)
@@ -211,9 +211,15 @@ class AccountChange:
     def balance(self) -> Balance:
         return Balance(available=self.available, pending=self.pending, held=self.held)
 
-    async def finish(self, *, context: dict[str, Any]) -> tuple[Balance, list[Outgoing]]:
-        """Write entries, balance and events; return the balance and the encoded events."""
-        if not self.entries and not self._events and not self.writes:
+    async def finish(
+        self, *, context: dict[str, Any], writes: DeferredWrites | None = None
+    ) -> tuple[Balance, list[Outgoing]]:
+        """Write entries, balance and events, and ``writes``: the caller's own rows whose
+        results it never reads (a sale's purchase, a checkout's hold), in the same statement.
+        Return the balance and the encoded events."""
+        if writes:
+            self._lots.extend(writes)
+        if not self.entries and not self._events and not self._lots:
             return self.account.balance, []
         events: list[tuple[str, dict[str, Any]]] = [
             ("transaction.created", _entry_data(entry, context)) for entry in self.entries
@@ -227,7 +233,7 @@ class AccountChange:
             self.entries,
             [(type, msgspec.json.encode(data).decode()) for type, data in events],
             at=at,
-            deferred=self.writes,
+            deferred=self._lots,
         )
         # The account row was locked when this change began, so the balance kept here is
         # the one the database computed; a difference means a write bypassed the lock.

@@ -11,7 +11,9 @@ from backend.loyalty.rules import ProgramRules
 MINOR_UNITS_PER_POINT = 100
 
 
-class Line(Protocol):
+class CheckLine(Protocol):
+    """A line of a check as earning and campaigns read it (``sales.schemas.PurchaseItem``)."""
+
     @property
     def sku(self) -> str: ...
     @property
@@ -23,7 +25,7 @@ class Line(Protocol):
 
 
 def eligible_amount(
-    *, amount: int, paid_amount: int, items: Sequence[Line], rules: ProgramRules
+    *, amount: int, paid_amount: int, items: Sequence[CheckLine], rules: ProgramRules
 ) -> int:
     """The part of the paid amount that earns: excluded lines and small orders earn nothing.
 

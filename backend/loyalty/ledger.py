@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from backend.errors import MemberNotFound
-from backend.members.schemas import Balance
+from backend.loyalty.schemas import Balance
 from backend.ops.metrics import count_ledger_entries
 from db import sql, streams
 from db.deferred import DeferredWrites

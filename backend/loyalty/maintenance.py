@@ -25,7 +25,7 @@ from backend.loyalty.relay import relay_unpublished
 from backend.loyalty.rules import current_rules
 from backend.loyalty.tiers import evaluate_tiers
 from backend.orders.service import OrderService
-from backend.payments.checkouts import expire_holds
+from backend.till.checkouts import expire_holds
 from db.tables import IdempotencyRecord
 from realtime.publisher import EventPublisher
 

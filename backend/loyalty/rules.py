@@ -21,7 +21,7 @@ from db.tables import ProgramRules as ProgramRulesRow
 Percent = Annotated[int, msgspec.Meta(ge=0, le=100)]
 Days = Annotated[int, msgspec.Meta(ge=0, le=3650)]
 Label = Annotated[Line, msgspec.Meta(min_length=1, max_length=100)]
-# Minor units: as far as a purchase's amount may go (backend.payments.schemas).
+# Minor units: as far as a purchase's amount may go (backend.sales.schemas).
 MinorUnits = Annotated[int, msgspec.Meta(ge=0, le=10**12)]
 TIER_ORDER = ("green", "gold", "platinum")
 

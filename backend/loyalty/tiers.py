@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from backend.loyalty.book import AccountChange
 from backend.loyalty.events import append_member_event
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import TIER_ORDER, ProgramRules
@@ -59,6 +60,15 @@ async def qualifying_spend(member_id: uuid.UUID, rules: ProgramRules, *, now: da
 
 async def set_tier(member_id: uuid.UUID, tier: str) -> None:
     await Member.update({Member.tier: tier}).where(Member.id == member_id)
+
+
+async def upgrade_tier(change: AccountChange, rules: ProgramRules, *, spend: int) -> None:
+    """Move the tier up if ``spend`` (qualifying, this sale included) reached a higher one."""
+    member_id = change.account.member_id
+    reached = tier_for(spend, rules)
+    if rank(reached) > rank(change.account.tier):
+        await set_tier(member_id, reached)
+        change.event("tier.changed", {"from": change.account.tier, "to": reached})
 
 
 _ALL_SPEND = f"""

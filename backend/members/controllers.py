@@ -1,4 +1,4 @@
-"""HTTP for the member's own data."""
+"""HTTP for members: their own data; staff's lookup of a member and adjustments by hand."""
 
 from __future__ import annotations
 
@@ -6,18 +6,36 @@ import uuid
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, patch
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
+from backend.api_document import answers
 from backend.auth.access import allow
-from backend.auth.callers import MemberCaller, Role
+from backend.auth.callers import MemberCaller, Role, StaffCaller
 from backend.campaigns.offers import MemberOffers
-from backend.http import strict_body
+from backend.errors import InsufficientPoints, MemberNotFound
+from backend.http import IdempotencyKey, replay_headers, strict_body
+from backend.idempotency import check_key
+from backend.loyalty.adjustments import AdjustmentRequest, AdjustmentResponse, adjust_points
 from backend.members.qr import QrTokens, qr_svg
-from backend.members.schemas import MeResponse, ProfileUpdate, QrTokenResponse, TransactionPage
-from backend.members.service import PAGE_MAX, get_profile, list_transactions, set_birth_date
+from backend.members.schemas import (
+    MemberSummary,
+    MeResponse,
+    ProfileUpdate,
+    QrTokenResponse,
+    TransactionPage,
+)
+from backend.members.service import (
+    PAGE_MAX,
+    find_member,
+    get_profile,
+    list_transactions,
+    member_summary,
+    set_birth_date,
+)
+from realtime.publisher import EventPublisher
 
 
 class MeController(Controller):
@@ -86,3 +104,50 @@ async def _profile(member_id: uuid.UUID, member_offers: MemberOffers) -> MeRespo
     profile = await get_profile(member_id)
     cards = await member_offers.stamp_cards(member_id)
     return msgspec.structs.replace(profile, stamp_cards=cards)
+
+
+STAFF = allow(Role.BARISTA, Role.MANAGER, Role.ADMIN)
+
+
+class AdminMembersController(Controller):
+    path = "/v1/admin/members"
+    tags = ["admin"]
+
+    @get("/", opt=STAFF | answers(MemberNotFound), summary="Find a member by phone or card number")
+    async def find(
+        self,
+        phone: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        card_number: Annotated[str | None, QueryParameter(max_length=16)] = None,
+    ) -> MemberSummary:
+        return await find_member(phone=phone, card_number=card_number)
+
+    @get(
+        "/{member_id:uuid}",
+        opt=STAFF | answers(MemberNotFound),
+        summary="One member's card, tier and balance",
+    )
+    async def get_member(self, member_id: FromPath[uuid.UUID]) -> MemberSummary:
+        return await member_summary(member_id)
+
+    @post(
+        "/{member_id:uuid}/adjustments",
+        opt=allow(Role.MANAGER, Role.ADMIN) | answers(MemberNotFound, InsufficientPoints),
+        status_code=201,
+        summary="Add or remove points by hand; the reason is recorded on the ledger",
+    )
+    async def adjust(
+        self,
+        request: Request[StaffCaller, Any, Any],
+        member_id: FromPath[uuid.UUID],
+        data: JSONBody[AdjustmentRequest],
+        publisher: NamedDependency[EventPublisher],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[AdjustmentResponse]:
+        response, replayed = await adjust_points(
+            staff=request.user,
+            member_id=member_id,
+            request=await strict_body(request, AdjustmentRequest),
+            key=check_key(idempotency_key),
+            publisher=publisher,
+        )
+        return Response(response, status_code=201, headers=replay_headers(replayed))

@@ -7,11 +7,8 @@ from datetime import date, datetime
 
 import msgspec
 
-
-class Balance(msgspec.Struct, frozen=True):
-    available: int
-    pending: int
-    held: int
+from backend.campaigns.schemas import StampCardProgress
+from backend.loyalty.schemas import Balance
 
 
 class TierProgress(msgspec.Struct, frozen=True):
@@ -28,16 +25,6 @@ class ExpiringPoints(msgspec.Struct, frozen=True):
     points: int
     first_expires_at: datetime | None
     within_days: int
-
-
-class StampCardProgress(msgspec.Struct, frozen=True):
-    """A stamp card campaign the member collects on: stamps so far, of how many."""
-
-    campaign_id: uuid.UUID
-    name: str
-    category: str
-    stamps: int
-    stamps_needed: int
 
 
 class MeResponse(msgspec.Struct, frozen=True):

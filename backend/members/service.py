@@ -12,10 +12,10 @@ from backend.errors import MemberNotFound, ValidationFailed
 from backend.loyalty.book import AccountChange
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import current_rules
+from backend.loyalty.schemas import Balance
 from backend.loyalty.tiers import next_tier, qualifying_spend
 from backend.members.card_numbers import new_card_number
 from backend.members.schemas import (
-    Balance,
     ExpiringPoints,
     MemberSummary,
     MeResponse,

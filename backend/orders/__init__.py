@@ -1,1 +1,1 @@
-"""Orders paid in the mobile app through the payment provider."""
+"""Orders paid in the mobile app through the payment provider (its client, its webhooks)."""

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from backend.members.schemas import Balance
-from backend.payments.schemas import Amount, Currency, PurchaseItem
+from backend.loyalty.schemas import Balance
+from backend.sales.schemas import Amount, Currency, PurchaseItem
 
 OrderStatus = Literal["awaiting_payment", "paid", "failed"]
 

@@ -30,16 +30,16 @@ from backend.loyalty.earning import discount_for, max_redeemable
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.lots import TakenLots
 from backend.loyalty.rules import RulesVersion, current_rules, rules_at
-from backend.members.schemas import Balance
-from backend.orders.provider import (
+from backend.loyalty.schemas import Balance
+from backend.orders.payment_provider import (
     PaymentProvider,
     ProviderPayment,
     ProviderRefused,
     ProviderUnavailable,
 )
 from backend.orders.schemas import OrderOut, OrderRequest
-from backend.payments.purchases import Sale, check_items, settle_sale
-from backend.payments.schemas import PurchaseItem
+from backend.sales.sale import Sale, check_items, settle_sale
+from backend.sales.schemas import PurchaseItem
 from db import sql
 from db.ids import new_id
 from db.pool import engine

@@ -2,7 +2,7 @@
 
 It stands in for the provider that takes app orders' card payments: payments are created
 pending, complete later, and the provider tells us with a signed webhook (checked by
-``backend.payments.webhook_signature``). Tests run it in-process on a real uvicorn
+``backend.orders.webhook_signature``). Tests run it in-process on a real uvicorn
 (``tests.conftest.serving(PaymentProvider(webhook_url=...).app())``) and set its switches as
 attributes; development runs it as a process (``python -m devkit.fakes.payment_provider --port
 8092 --webhook-url http://127.0.0.1:8000/v1/webhooks/payments --webhook-secret <s>``) and sets
@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 import httpx
 from litestar import Litestar, Request, Response, get, post
 
-from backend.payments.webhook_signature import sign
+from backend.orders.webhook_signature import sign
 from backend.settings import DEV_WEBHOOK_SECRET
 from devkit.fakes.base import FakeSystem, count, error, flag, json_object, seconds, text
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from backend.http import is_json_media_type
-from backend.payments.webhook_signature import sign
+from backend.orders.webhook_signature import sign
 from backend.settings import DEV_WEBHOOK_SECRET
 from db.tables import IdempotencyRecord, PaymentEvent, Purchase
 from tests.factories import LoggedInMember, Till, purchase_body

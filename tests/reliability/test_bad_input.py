@@ -41,8 +41,8 @@ from litestar.routes import HTTPRoute
 from websockets.exceptions import ConnectionClosed
 
 from backend.loyalty.rules import DEFAULT_RULES
-from backend.payments.webhook_signature import sign
-from backend.payments.webhooks import ProviderEvent
+from backend.orders.webhook_signature import sign
+from backend.orders.webhooks import ProviderEvent
 from db.tables import ALL_TABLES, OutboxMessage
 from tests.conftest import LiveServer, Shop
 from tests.factories import (

@@ -27,7 +27,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from backend.payments.webhook_signature import sign
+from backend.orders.webhook_signature import sign
 from devkit.fakes.sms_gateway import SmsGateway
 from devkit.processes import AppProcess
 from tests.cli import run_env

@@ -42,7 +42,7 @@ REVIEWED = {
     ("backend/loyalty/tiers.py", "<module>"): (
         "puts the fixed QUALIFYING_SPEND expression into fixed statements; values are bound"
     ),
-    ("backend/payments/purchases.py", "<module>"): (
+    ("backend/sales/sale.py", "<module>"): (
         "puts backend.loyalty.tiers' fixed QUALIFYING_SPEND into the fixed _LOCK_BUYER; values "
         "are bound"
     ),

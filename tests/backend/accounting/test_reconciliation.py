@@ -14,7 +14,7 @@ from backend.accounting.books import ExternalSystems
 from backend.accounting.client import AccountingClient
 from backend.accounting.outbox import DeliveryPolicy, deliver_due
 from backend.accounting.reconciliation import reconcile_day
-from backend.orders.provider import PaymentProvider
+from backend.orders.payment_provider import PaymentProvider
 from db.tables import OutboxMessage
 from tests.cli import SCRIPT, run_env
 from tests.conftest import Shop

@@ -25,7 +25,7 @@ from backend.campaigns.kinds import (
     kind_of,
 )
 from backend.campaigns.targeting import Targeting
-from backend.payments.schemas import PurchaseItem
+from backend.sales.schemas import PurchaseItem
 
 AT = datetime(2024, 3, 4, 10, 0, tzinfo=UTC)  # a Monday
 STORE = uuid.UUID("00000000-0000-4000-8000-000000000001")

@@ -23,7 +23,7 @@ from backend.campaigns.kinds import (
     kind_of,
 )
 from backend.errors import ValidationFailed
-from backend.payments.schemas import PurchaseItem
+from backend.sales.schemas import PurchaseItem
 
 AT = datetime(2024, 3, 4, 10, 0, tzinfo=UTC)
 

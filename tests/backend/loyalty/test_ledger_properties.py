@@ -29,16 +29,18 @@ from backend.loyalty.rules import ProgramRules, publish_rules
 from backend.loyalty.verify import find_mismatches
 from backend.members.qr import QrTokens
 from backend.members.service import enrol_or_get_member
-from backend.payments.checkout_schemas import (
+from backend.sales.customers import CustomerResolver
+from backend.sales.schemas import Customer
+from backend.till.checkout_schemas import (
     CheckoutRequest,
     CheckoutResponse,
     CompleteRequest,
     HoldRequest,
 )
-from backend.payments.checkouts import CheckoutService, expire_holds
-from backend.payments.purchases import CustomerResolver, PurchaseService
-from backend.payments.refunds import RefundRequest, RefundService
-from backend.payments.schemas import Customer, PurchaseRequest
+from backend.till.checkouts import CheckoutService, expire_holds
+from backend.till.purchases import PurchaseService
+from backend.till.refunds import RefundRequest, RefundService
+from backend.till.schemas import PurchaseRequest
 from db.tables import Account, Checkout, Member, MemberEvent, PointLot
 from realtime.publisher import EventPublisher
 from tests.conftest import LiveServer

@@ -16,7 +16,7 @@ import pytest
 from litestar import Litestar, Request, Response, post
 
 from backend.errors import Unauthorized
-from backend.payments.webhook_signature import verify_signature
+from backend.orders.webhook_signature import verify_signature
 from devkit.fakes.payment_provider import NO_WEBHOOK_URL, PaymentProvider
 from devkit.ports import free_port
 from devkit.processes import AppProcess

@@ -6,7 +6,7 @@ import time
 import httpx
 import pytest
 
-from backend.payments.webhook_signature import sign
+from backend.orders.webhook_signature import sign
 from backend.settings import DEV_WEBHOOK_SECRET
 from db.tables import PaymentEvent
 

@@ -29,21 +29,16 @@ from backend.loyalty.earning import (
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.lots import TakenLots
 from backend.loyalty.rules import RulesVersion, current_rules, rules_at
-from backend.members.schemas import Balance
-from backend.payments.checkout_schemas import (
+from backend.loyalty.schemas import Balance
+from backend.sales.customers import CustomerResolver
+from backend.sales.sale import Sale, check_currency, check_items, settle_sale
+from backend.sales.schemas import PurchaseItem
+from backend.till.checkout_schemas import (
     CheckoutRequest,
     CheckoutResponse,
     CompleteRequest,
     HoldRequest,
 )
-from backend.payments.purchases import (
-    CustomerResolver,
-    Sale,
-    check_currency,
-    check_items,
-    settle_sale,
-)
-from backend.payments.schemas import PurchaseItem
 from db import sql
 from db.deferred import DeferredWrites, write
 from db.pool import engine
@@ -148,9 +143,12 @@ class CheckoutService:
             checkout.hold_expires_at = (
                 now + timedelta(seconds=rules.hold_ttl_s) if request.points else None
             )
-            await _save(checkout, now, into=change.writes)
+            writes = DeferredWrites()  # the checkout's row, sent with the ledger's statement
+            await _save(checkout, now, into=writes)
             change.event("hold.updated", _hold_event(checkout))
-            _, envelopes = await change.finish(context={"checkout_id": str(checkout.id)})
+            _, envelopes = await change.finish(
+                context={"checkout_id": str(checkout.id)}, writes=writes
+            )
             live = await self._catalogue.live()
             described = await _describe(checkout, change.balance, live, tier=change.account.tier)
             return described, envelopes

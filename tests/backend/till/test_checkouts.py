@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from backend.payments.checkouts import expire_holds
+from backend.till.checkouts import expire_holds
 from db.tables import Checkout, LedgerEntry, MemberEvent, Purchase
 from realtime.publisher import EventPublisher
 from tests.conftest import LiveServer

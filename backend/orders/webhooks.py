@@ -15,7 +15,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from backend.errors import Unauthorized, ValidationFailed
-from backend.payments.webhook_signature import TOLERANCE_S, verify_signature
+from backend.orders.webhook_signature import TOLERANCE_S, verify_signature
 from backend.text import Line
 from db.tables import PaymentEvent
 

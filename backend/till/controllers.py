@@ -23,16 +23,17 @@ from backend.errors import (
 )
 from backend.http import IdempotencyKey, replay_headers, strict_body
 from backend.idempotency import check_key
-from backend.payments.checkout_schemas import (
+from backend.sales.schemas import PurchaseResponse
+from backend.till.checkout_schemas import (
     CheckoutRequest,
     CheckoutResponse,
     CompleteRequest,
     HoldRequest,
 )
-from backend.payments.checkouts import CheckoutService
-from backend.payments.purchases import PurchaseService
-from backend.payments.refunds import RefundRequest, RefundResponse, RefundService
-from backend.payments.schemas import PurchaseRequest, PurchaseResponse
+from backend.till.checkouts import CheckoutService
+from backend.till.purchases import PurchaseService
+from backend.till.refunds import RefundRequest, RefundResponse, RefundService
+from backend.till.schemas import PurchaseRequest
 
 TERMINALS = allow(Role.TERMINAL)
 Till = Request[TerminalCaller, Any, Any]

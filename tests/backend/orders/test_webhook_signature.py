@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from backend.errors import Unauthorized
-from backend.payments.webhook_signature import sign, verify_signature
+from backend.orders.webhook_signature import sign, verify_signature
 
 BODY = b'{"id": "evt"}'
 

@@ -12,7 +12,7 @@ from backend.auth.access import allow
 from backend.auth.callers import Role
 from backend.errors import Unauthorized
 from backend.http import RAW_BODY
-from backend.payments.webhooks import WebhookReceipt, WebhookService
+from backend.orders.webhooks import WebhookReceipt, WebhookService
 
 
 class PaymentWebhookController(Controller):

@@ -22,8 +22,8 @@ from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.earning import share
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import rules_at
-from backend.members.schemas import Balance
-from backend.payments.schemas import Amount
+from backend.loyalty.schemas import Balance
+from backend.sales.schemas import Amount
 from backend.stores.events import DayMove, record_store_activity, utc_day
 from backend.text import Paragraph
 from db import sql

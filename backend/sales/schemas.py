@@ -1,4 +1,4 @@
-"""API shapes of purchases."""
+"""API shapes of a sale: money, the customer, the check's lines, what the sale did."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Annotated
 
 import msgspec
 
-from backend.members.schemas import Balance
+from backend.campaigns.schemas import AppliedOffer
+from backend.loyalty.schemas import Balance
 from backend.text import Line
 
 MAX_MINOR_UNITS = 10**12  # ten billion rubles: far beyond any coffee order, far below int64.
@@ -36,29 +37,6 @@ class PurchaseItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     unit_price: NonNegativeAmount
 
 
-class SaleRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """What a till says about a sale: who, which receipt, how much, which lines."""
-
-    customer: Customer
-    external_id: ExternalId
-    amount: Amount
-    currency: Currency = "RUB"
-    items: Annotated[list[PurchaseItem], msgspec.Meta(max_length=500)] = msgspec.field(
-        default_factory=list
-    )
-
-
-CouponCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{8,16}$")]
-
-
-class PurchaseRequest(SaleRequest, frozen=True, forbid_unknown_fields=True):
-    redeem_points: Annotated[int, msgspec.Meta(ge=0, le=MAX_MINOR_UNITS)] = 0
-    # The member's coupons (rewards, stamp cards) to use: each takes one item off the check.
-    coupons: Annotated[list[CouponCode], msgspec.Meta(max_length=5)] = msgspec.field(
-        default_factory=list
-    )
-
-
 class PurchaseResponse(msgspec.Struct, frozen=True):
     purchase_id: uuid.UUID
     member_id: uuid.UUID
@@ -70,14 +48,3 @@ class PurchaseResponse(msgspec.Struct, frozen=True):
     points_earned: int
     offers_applied: list[AppliedOffer]
     balance: Balance
-
-
-class AppliedOffer(msgspec.Struct, frozen=True):
-    """A campaign or coupon that changed this sale: points added, or money off."""
-
-    campaign_id: uuid.UUID
-    name: str
-    kind: str
-    points: int = 0
-    discount: int = 0
-    stamps: int = 0

@@ -8,14 +8,11 @@ from typing import Annotated
 
 import msgspec
 
-from backend.members.schemas import Balance
-from backend.payments.schemas import (
-    MAX_MINOR_UNITS,
-    AppliedOffer,
-    PurchaseResponse,
-    SaleRequest,
-)
+from backend.campaigns.schemas import AppliedOffer
+from backend.loyalty.schemas import Balance
+from backend.sales.schemas import MAX_MINOR_UNITS, PurchaseResponse
 from backend.text import Line
+from backend.till.schemas import SaleRequest
 
 
 class CheckoutRequest(SaleRequest, frozen=True, forbid_unknown_fields=True):

@@ -1,1 +1,0 @@
-"""Payments: purchases made at the till (and later checkouts, refunds, app orders)."""

@@ -1,0 +1,1 @@
+"""What a sale is, however it was made (one-shot at the till, a checkout, an app order)."""

@@ -1,0 +1,259 @@
+"""A sale, however it was made (one-shot at the till, a checkout, an app order), and how it
+is settled inside the caller's transaction: the buyer locked, points spent and earned,
+campaigns and coupons applied, the tier moved up, and the sale's own rows (purchase,
+accounting document, visit, idempotency record) sent with the ledger's one statement.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from backend.accounting.documents import record_document
+from backend.campaigns.at_sale import apply_campaigns, shopper_from, use_coupons
+from backend.campaigns.catalogue import LiveCampaign
+from backend.campaigns.kinds import Shopper
+from backend.errors import CurrencyMismatch, MemberNotFound, RedeemCapExceeded, ValidationFailed
+from backend.idempotency import IdempotencyKey, StoredResponse, remember
+from backend.loyalty.book import AccountChange, Cause
+from backend.loyalty.earning import (
+    discount_for,
+    eligible_amount,
+    max_redeemable,
+    points_earned,
+)
+from backend.loyalty.ledger import LockedAccount
+from backend.loyalty.rules import RulesVersion
+from backend.loyalty.schemas import Balance
+from backend.loyalty.tiers import QUALIFYING_SPEND, upgrade_tier
+from backend.sales.schemas import PurchaseItem, PurchaseResponse
+from backend.stores.events import DayMove, record_store_activity, utc_day
+from db import sql
+from db.deferred import DeferredWrites
+from db.ids import new_id
+from realtime.publisher import Outgoing
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    """What a completed sale is, however it was made (one-shot, checkout, app order)."""
+
+    store_id: uuid.UUID
+    terminal_id: uuid.UUID | None  # None: paid in the app
+    member_id: uuid.UUID
+    external_id: str
+    amount: int
+    currency: str
+    items: list[PurchaseItem]
+    request_hash: str
+    rules: RulesVersion
+    checkout_id: uuid.UUID | None = None
+    order_id: uuid.UUID | None = None
+    campaigns: list[LiveCampaign] = field(default_factory=list)  # the catalogue's, at the sale
+    coupons: list[str] = field(default_factory=list)
+    answers: IdempotencyKey | None = None  # the key whose stored answer the sale's response is
+
+
+async def settle_sale(
+    sale: Sale, *, redeem: int = 0, captured: int = 0, paid_amount: int | None = None
+) -> tuple[PurchaseResponse, list[Outgoing]]:
+    """Record a sale: spend ``redeem`` points now (or count ``captured`` held ones), earn on
+    what was paid, move the tier up if the spend reached it. Inside the caller's transaction.
+    """
+    rules = sale.rules.rules
+    now = datetime.now(UTC)
+    buyer = await lock_buyer(sale.member_id, since=now - timedelta(days=rules.tier_window_days))
+    account = buyer.account
+    change = AccountChange(account, now=now)
+    # The sale's own rows, whose results it never reads: sent with the ledger's statement.
+    writes = DeferredWrites()
+    spent = redeem + captured
+    cap = max_redeemable(sale.amount, rules)
+    if spent > cap:
+        raise RedeemCapExceeded(
+            f"at most {cap} points may be spent on this check", max_redeemable_points=cap
+        )
+    purchase_id = new_id()
+    cause = Cause("purchase", purchase_id)
+    await change.redeem(redeem, cause)
+    held_for = (
+        Cause("order", sale.order_id) if sale.order_id else Cause("checkout", sale.checkout_id)
+    )
+    await change.capture(captured, held_for)
+    coupon_discount, coupons = await use_coupons(sale.member_id, sale.coupons, sale.items, now=now)
+    if paid_amount is None:
+        paid = max(0, sale.amount - discount_for(spent) - coupon_discount)
+    else:
+        paid = paid_amount
+    eligible = eligible_amount(amount=sale.amount, paid_amount=paid, items=sale.items, rules=rules)
+    base = points_earned(eligible, rules.tier_earn_percent[account.tier])
+    await change.earn(base, cause, rules, purchase_id)
+    offers = await apply_campaigns(
+        change,
+        sale.campaigns,
+        store_id=sale.store_id,
+        items=sale.items,
+        amount=sale.amount,
+        base_points=base,
+        rules=rules,
+        purchase_id=purchase_id,
+        shopper=buyer.shopper,
+        writes=writes,
+    )
+    response = PurchaseResponse(
+        purchase_id=purchase_id,
+        member_id=sale.member_id,
+        external_id=sale.external_id,
+        amount=sale.amount,
+        paid_amount=paid,
+        currency=sale.currency,
+        points_redeemed=spent,
+        points_earned=base + sum(offer.points for offer in offers),
+        offers_applied=coupons + offers,
+        balance=change.balance,
+    )
+    await _record(sale, response, now=now, into=writes)
+    await upgrade_tier(change, rules, spend=buyer.spend_before + paid)
+    context: dict[str, Any] = {
+        "purchase_id": str(purchase_id),
+        "store_id": str(sale.store_id),
+        "paid_amount": paid,
+        "currency": sale.currency,
+    }
+    _, envelopes = await change.finish(context=context, writes=writes)
+    envelopes += await record_store_activity(
+        store_id=sale.store_id,
+        move=DayMove(
+            sales=1,
+            sales_amount=paid,
+            points_earned=response.points_earned,
+            points_redeemed=spent,
+            visitor=sale.member_id,
+        ),
+        day=utc_day(now),
+        sale={
+            "purchase_id": str(purchase_id),
+            "terminal_id": str(sale.terminal_id) if sale.terminal_id else None,
+            "member_id": str(sale.member_id),
+            "amount": sale.amount,
+            "paid_amount": paid,
+            "currency": sale.currency,
+            "points_earned": response.points_earned,
+            "points_redeemed": spent,
+            "checkout_id": str(sale.checkout_id) if sale.checkout_id else None,
+        },
+        now=now,
+    )
+    return response, envelopes
+
+
+async def _record(
+    sale: Sale, response: PurchaseResponse, *, now: datetime, into: DeferredWrites
+) -> None:
+    """The sale's rows: the purchase with its response, the idempotency record answering with
+    it (when a key asked for the sale), and the accounting document."""
+    result = msgspec.to_builtins(response)
+    earned, spent, paid = response.points_earned, response.points_redeemed, response.paid_amount
+    into.add(
+        _INSERT_PURCHASE,
+        id=response.purchase_id,
+        store_id=sale.store_id,
+        terminal_id=sale.terminal_id,
+        member_id=sale.member_id,
+        external_id=sale.external_id,
+        amount=sale.amount,
+        paid_amount=paid,
+        currency=sale.currency,
+        points_earned=earned,
+        points_redeemed=spent,
+        request_hash=sale.request_hash,
+        result=msgspec.json.encode(result).decode(),
+        checkout_id=sale.checkout_id,
+        rules_version=sale.rules.version,
+        created_at=now,
+    )
+    if sale.answers is not None:
+        await remember(
+            scope=sale.answers.scope,
+            key=sale.answers.key,
+            fingerprint=sale.request_hash,
+            response=StoredResponse(status=201, body=result),
+            into=into,
+        )
+    await record_document(
+        type="sale",
+        reference=response.purchase_id,
+        occurred_at=now,
+        store_id=sale.store_id,
+        currency=sale.currency,
+        gross_amount=sale.amount,
+        loyalty_discount=sale.amount - paid,
+        points_issued=earned,
+        points_redeemed=spent,
+        points_liability_delta=earned - spent,
+        into=into,
+    )
+
+
+_INSERT_PURCHASE = """
+INSERT INTO purchase (id, store, terminal, member, external_id, amount, paid_amount, currency,
+                      points_earned, points_redeemed, request_hash, result, checkout,
+                      rules_version, refunded_amount, points_reversed, points_returned,
+                      created_at)
+VALUES ({id}, {store_id}, {terminal_id}, {member_id}, {external_id}, {amount}, {paid_amount},
+        {currency}, {points_earned}, {points_redeemed}, {request_hash}, {result}::jsonb,
+        {checkout_id}, {rules_version}, 0, 0, 0, {created_at})
+"""
+
+_LOCK_BUYER = f"""
+SELECT a.id, a.available, a.pending, a.held, m.tier, m.birth_date,
+       s.visits, s.last_visit_at, s.category_counts, s.stamps,
+       (SELECT {QUALIFYING_SPEND}
+        FROM purchase p WHERE p.member = {{member_id}} AND p.created_at > {{since}}) AS spend
+FROM account a JOIN member m ON m.id = a.member LEFT JOIN member_stats s ON s.member = a.member
+WHERE a.member = {{member_id}}
+FOR UPDATE OF a
+"""  # noqa: S608 (the fixed QUALIFYING_SPEND, bound values)
+
+
+@dataclass(frozen=True, slots=True)
+class Buyer:
+    account: LockedAccount
+    shopper: Shopper
+    spend_before: int  # qualifying spend inside the tier window, before this sale
+
+
+async def lock_buyer(member_id: uuid.UUID, *, since: datetime) -> Buyer:
+    """``lock_account`` plus what the sale needs to know of the member, in one round trip:
+    the tier and stats campaigns target, and the spend that decides an upgrade."""
+    rows = await sql.fetch(_LOCK_BUYER, member_id=member_id, since=since)
+    if not rows:
+        raise MemberNotFound(f"member {member_id} has no account")
+    row = rows[0]
+    account = LockedAccount(
+        id=row["id"],
+        member_id=member_id,
+        tier=row["tier"],
+        balance=Balance(available=row["available"], pending=row["pending"], held=row["held"]),
+    )
+    return Buyer(account=account, shopper=shopper_from(member_id, row), spend_before=row["spend"])
+
+
+def check_items(items: Sequence[PurchaseItem], amount: int) -> None:
+    if items:
+        total = sum(item.quantity * item.unit_price for item in items)
+        if total != amount:
+            raise ValidationFailed(
+                f"items add up to {total}, but amount is {amount}", items_total=total
+            )
+
+
+def check_currency(store_currency: str | None, currency: str) -> None:
+    """The till's currency must be its store's (None: the store row was not found)."""
+    if store_currency is not None and store_currency != currency:
+        raise CurrencyMismatch(f"this store takes {store_currency}, not {currency}")
