@@ -39,8 +39,11 @@ class FakeSystem:
 
     @property
     def log(self) -> logging.Logger:
-        """The fake's logger: ``fakes.accounting``, ``fakes.payment_provider``."""
-        return logging.getLogger(type(self).__module__.removeprefix("devkit."))
+        """The fake's logger: ``fakes.accounting``, ``fakes.payment_provider`` (under
+        ``python -m`` too, where its module is ``__main__``)."""
+        spec = sys.modules[type(self).__module__].__spec__
+        name = spec.name if spec is not None else type(self).__module__
+        return logging.getLogger(name.removeprefix("devkit."))
 
     def switches(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.SWITCHES}
