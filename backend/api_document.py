@@ -13,7 +13,7 @@ on the first error. Here, from what each route already declares, every operation
   enum of exactly the codes that status can carry on that route. Most follow from the route's
   shape (authenticated: 401/403; a write: 400/413/415; a path parameter: 404; an
   Idempotency-Key: 409/422; a rate-limited router: 429; every route: 503). What only the
-  service knows is declared beside the route with ``answers(...)``.
+  service knows is declared beside the route with ``answers(...)`` (``backend.http``).
 
 ``tests/contract`` holds the document to account: every answer the test suite provokes is
 checked against it (status, problem code, body shape), and a client generated from it by
@@ -23,7 +23,6 @@ openapi-python-client runs the README's flow.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, Final
 
 from litestar import Litestar
@@ -48,32 +47,18 @@ from backend import errors
 from backend.auth.access import ALLOW_KEY
 from backend.auth.callers import STAFF_ROLES, Role
 from backend.auth.middleware import API_KEY_HEADER
+from backend.http import ANSWERS_KEY, Answer
 from backend.idempotency import MAX_KEY_LENGTH
 from backend.ops.http_protocol import REFUSALS
 from backend.problems import CODES_BY_STATUS, PROBLEM_JSON, TYPE_BASE
 from backend.rate_limits import RateLimitMiddleware
 
-ANSWERS_KEY: Final = "answers"
 BEARER: Final = "BearerToken"
 API_KEY: Final = "ApiKey"
 PROBLEM: Final = "Problem"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
 SIGNATURE_HEADER: Final = "X-Signature"
-# In a route's ``opt``: the payment provider signs its webhooks (see orders.webhook_signature).
-SIGNED: Final = {"signed": True}
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    code: str
-    title: str
-
-
-def answers(*kinds: type[errors.DomainError]) -> dict[str, Any]:
-    """Route options: the domain errors a route's service raises beyond its shape's."""
-    return {ANSWERS_KEY: tuple(Answer(kind.status, kind.code, kind.title) for kind in kinds)}
 
 
 def _generic(status: int) -> Answer:
@@ -195,7 +180,7 @@ def _complete_headers(handler: HTTPRouteHandler, operation: Operation) -> None:
                 "same key and body replays the stored answer (`Idempotent-Replayed: true`); "
                 "the same key with another body is 422; while the first runs, 409. Kept 24 h+."
             )
-    if handler.opt.get("signed"):
+    if handler.opt.get("signed"):  # SIGNED (backend.http)
         parameters.append(
             Parameter(
                 name=SIGNATURE_HEADER,

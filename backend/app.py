@@ -34,10 +34,11 @@ from backend.campaigns.controllers import AdminCampaignController, MyOffersContr
 from backend.campaigns.offers import MemberOffers
 from backend.campaigns.service import CampaignAdmin
 from backend.http import check_write_body, security_headers
+from backend.jobs.scheduler import MaintenanceLoop
 from backend.loyalty.controllers import AdminRulesController
-from backend.loyalty.maintenance import MaintenanceLoop
 from backend.members.controllers import AdminMembersController, MeController
 from backend.members.qr import QrTokens
+from backend.members.service import enrol_or_get_member
 from backend.ops.garbage import freeze_startup_objects
 from backend.ops.health import HealthController, dependencies_ready
 from backend.ops.logging import configure_logging
@@ -54,6 +55,7 @@ from backend.realtime_wiring import StoredEvents, StreamAuthenticator
 from backend.sales.customers import CustomerResolver
 from backend.settings import Settings, SettingsError, load_settings
 from backend.staff.controllers import AdminStaffController, StaffMeController
+from backend.staff.service import check_login
 from backend.stores.controllers import AdminStoreController
 from backend.till.checkouts import CheckoutService
 from backend.till.controllers import CheckoutController, PurchaseController
@@ -136,7 +138,13 @@ def create_app(
     services: dict[str, Any] = {
         "campaign_admin": CampaignAdmin(catalogue=catalogue, publisher=publisher),
         "member_offers": MemberOffers(catalogue=catalogue, publisher=publisher),
-        "auth_service": AuthService(otp=otp, sessions=sessions, tokens=tokens),
+        "auth_service": AuthService(
+            otp=otp,
+            sessions=sessions,
+            tokens=tokens,
+            enrol_member=enrol_or_get_member,
+            check_staff_login=check_login,
+        ),
         "purchase_service": PurchaseService(
             customers=customers, publisher=publisher, catalogue=catalogue
         ),

@@ -290,7 +290,7 @@ def _evaluate_tiers(settings: Settings, _: argparse.Namespace) -> int:
 
 def _maintenance(settings: Settings, _: argparse.Namespace) -> int:
     from backend.campaigns.catalogue import Catalogue
-    from backend.loyalty.maintenance import run_maintenance
+    from backend.jobs.scheduler import run_maintenance
 
     async def work() -> int:
         publisher = _publisher(settings)

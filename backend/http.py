@@ -31,6 +31,7 @@ origin, so no ``Access-Control-Allow-*`` header is ever sent and a preflight is 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Final, TypeVar
 
 import msgspec
@@ -40,13 +41,31 @@ from litestar.exceptions import HTTPException
 from litestar.params import HeaderParameter
 from litestar.types import Message, Scope
 
-from backend.errors import ValidationFailed
+from backend.errors import DomainError, ValidationFailed
 
 T = TypeVar("T")
 
 WRITE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # In a route's ``opt``: it reads and checks its raw body itself (``check_write_body`` skips it).
 RAW_BODY: Final = {"raw_body": True}
+
+# In a route's ``opt``: the payment provider signs its webhooks (see orders.webhook_signature).
+SIGNED: Final = {"signed": True}
+ANSWERS_KEY: Final = "answers"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    code: str
+    title: str
+
+
+def answers(*kinds: type[DomainError]) -> dict[str, Any]:
+    """Route options: the domain errors a route's service raises beyond its shape's (the
+    OpenAPI document lists them, ``backend.api_document``)."""
+    return {ANSWERS_KEY: tuple(Answer(kind.status, kind.code, kind.title) for kind in kinds)}
+
 
 IdempotencyKey = Annotated[
     str | None,

@@ -128,6 +128,16 @@ async def remember(
     )
 
 
+async def purge_records(*, before: datetime) -> int:
+    """Forget the answers of keys used before ``before`` (a periodic job); return how many."""
+    purged = (
+        await IdempotencyRecord.delete()
+        .where(IdempotencyRecord.created_at < before)
+        .returning(IdempotencyRecord.id)
+    )
+    return len(purged)
+
+
 Work = Callable[[], Awaitable[tuple[msgspec.Struct, list[Outgoing]]]]
 R = TypeVar("R", bound=msgspec.Struct)
 

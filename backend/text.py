@@ -38,3 +38,9 @@ FilledParagraph = Annotated[
         pattern=rf"^[^{_NOT_IN_PARAGRAPHS}]*[^{_NOT_IN_PARAGRAPHS}\s][^{_NOT_IN_PARAGRAPHS}]*$"
     ),
 ]
+
+# An email address: no spaces, control or bidirectional formatting characters in it.
+_ADDRESS = rf"[^@\s{_NOT_IN_A_LINE}]+"
+Email = Annotated[
+    str, msgspec.Meta(pattern=rf"^{_ADDRESS}@{_ADDRESS}\.{_ADDRESS}$", max_length=254)
+]

@@ -13,10 +13,10 @@ from litestar.params import FromPath, QueryParameter
 from backend.accounting import outbox
 from backend.accounting.books import ExternalSystems
 from backend.accounting.reconciliation import ReconciliationReport, reconcile_day
-from backend.api_document import answers
 from backend.auth.access import allow
 from backend.auth.callers import Role
 from backend.errors import Conflict, ServiceUnavailable
+from backend.http import answers
 
 ADMINS = allow(Role.ADMIN)
 

@@ -9,7 +9,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from backend.api_document import answers
 from backend.auth.access import allow
 from backend.auth.callers import MemberCaller, Role, StaffCaller
 from backend.auth.schemas import (
@@ -17,13 +16,13 @@ from backend.auth.schemas import (
     OtpRequest,
     RefreshRequest,
     SessionList,
+    StaffLogin,
     TokenRequest,
     TokenResponse,
 )
 from backend.auth.service import AuthService
 from backend.errors import InvalidOtp, Unauthorized
-from backend.http import strict_body
-from backend.staff.schemas import StaffLogin
+from backend.http import answers, strict_body
 
 PUBLIC = allow(Role.ANONYMOUS)
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import msgspec
 
+from backend.text import Email
+
 Phone = Annotated[
     str,
     msgspec.Meta(pattern=r"^\+[1-9][0-9]{7,14}$", examples=["+79990001122"], description="E.164"),
@@ -25,6 +27,11 @@ class OtpAccepted(msgspec.Struct, frozen=True):
 class TokenRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     phone: Phone
     code: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")]
+
+
+class StaffLogin(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    email: Email
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
 class RefreshRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

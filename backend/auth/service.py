@@ -1,8 +1,14 @@
-"""Logins (members by one-time code, staff by password), refresh, logout, device sessions."""
+"""Logins (members by one-time code, staff by password), refresh, logout, device sessions.
+
+Who a login is for is the business of the packages above this one: the app factory passes in
+``enrol_member`` (``backend.members.service.enrol_or_get_member``) and ``check_staff_login``
+(``backend.staff.service.check_login``), so authentication imports neither.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from backend.auth.otp import OtpService
@@ -10,25 +16,38 @@ from backend.auth.schemas import SessionList, SessionOut, TokenResponse
 from backend.auth.sessions import SessionStore
 from backend.auth.tokens import MEMBER, STAFF, TokenIssuer
 from backend.errors import Unauthorized
-from backend.members.service import enrol_or_get_member
-from backend.staff.service import check_login
 from db.tables import StaffUser
+
+# The member with this phone, enrolled if new.
+EnrolMember = Callable[[str], Awaitable[uuid.UUID]]
+# The staff user with this email and password (``Unauthorized`` otherwise).
+CheckStaffLogin = Callable[[str, str], Awaitable[uuid.UUID]]
 
 
 class AuthService:
-    def __init__(self, *, otp: OtpService, sessions: SessionStore, tokens: TokenIssuer) -> None:
+    def __init__(
+        self,
+        *,
+        otp: OtpService,
+        sessions: SessionStore,
+        tokens: TokenIssuer,
+        enrol_member: EnrolMember,
+        check_staff_login: CheckStaffLogin,
+    ) -> None:
         self.otp = otp
         self._sessions = sessions
         self._tokens = tokens
+        self._enrol_member = enrol_member
+        self._check_staff_login = check_staff_login
 
     async def log_in_member(self, *, phone: str, code: str, device: str) -> TokenResponse:
         await self.otp.verify(phone, code)
-        member_id = await enrol_or_get_member(phone)
+        member_id = await self._enrol_member(phone)
         session = await self._sessions.open(subject=member_id, kind=MEMBER, device=device)
         return await self._tokens_for(member_id, MEMBER, session.session_id, session.refresh_token)
 
     async def log_in_staff(self, *, email: str, password: str, device: str) -> TokenResponse:
-        staff_id = await check_login(email, password)
+        staff_id = await self._check_staff_login(email, password)
         session = await self._sessions.open(subject=staff_id, kind=STAFF, device=device)
         return await self._tokens_for(staff_id, STAFF, session.session_id, session.refresh_token)
 

@@ -9,14 +9,13 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from backend.api_document import answers
 from backend.auth.access import allow
 from backend.auth.callers import MemberCaller, Role
 from backend.campaigns.offers import MemberOffers, OfferOutcome
 from backend.campaigns.schemas import CampaignIn, CampaignList, CampaignOut, OfferList, OfferOut
 from backend.campaigns.service import CampaignAdmin, get_campaign
 from backend.errors import Conflict, InsufficientPoints
-from backend.http import IdempotencyKey, replay_headers, strict_body
+from backend.http import IdempotencyKey, answers, replay_headers, strict_body
 from backend.idempotency import check_key
 
 ADMINS = allow(Role.ADMIN)

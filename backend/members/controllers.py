@@ -11,12 +11,11 @@ from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from backend.api_document import answers
 from backend.auth.access import allow
 from backend.auth.callers import MemberCaller, Role, StaffCaller
 from backend.campaigns.offers import MemberOffers
 from backend.errors import InsufficientPoints, MemberNotFound
-from backend.http import IdempotencyKey, replay_headers, strict_body
+from backend.http import IdempotencyKey, answers, replay_headers, strict_body
 from backend.idempotency import check_key
 from backend.loyalty.adjustments import AdjustmentRequest, AdjustmentResponse, adjust_points
 from backend.members.qr import QrTokens, qr_svg

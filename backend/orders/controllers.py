@@ -10,7 +10,6 @@ from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
-from backend.api_document import answers
 from backend.auth.access import allow
 from backend.auth.callers import MemberCaller, Role
 from backend.errors import (
@@ -21,7 +20,7 @@ from backend.errors import (
     PaymentRefused,
     RedeemCapExceeded,
 )
-from backend.http import IdempotencyKey, replay_headers, strict_body
+from backend.http import IdempotencyKey, answers, replay_headers, strict_body
 from backend.idempotency import check_key
 from backend.orders.schemas import OrderOut, OrderRequest
 from backend.orders.service import OrderService

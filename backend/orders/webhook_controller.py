@@ -7,11 +7,10 @@ from typing import Any
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 
-from backend.api_document import SIGNED, answers
 from backend.auth.access import allow
 from backend.auth.callers import Role
 from backend.errors import Unauthorized
-from backend.http import RAW_BODY
+from backend.http import RAW_BODY, SIGNED, answers
 from backend.orders.webhooks import WebhookReceipt, WebhookService
 
 

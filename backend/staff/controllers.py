@@ -8,11 +8,10 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from backend.api_document import answers
 from backend.auth.access import allow
 from backend.auth.callers import Role, StaffCaller
 from backend.errors import Conflict
-from backend.http import strict_body
+from backend.http import answers, strict_body
 from backend.staff import service
 from backend.staff.schemas import StaffCreate, StaffOut, StaffPage, StaffUpdate
 

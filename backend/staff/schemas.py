@@ -8,23 +8,13 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from backend.text import FilledLine, Line
+from backend.text import Email, FilledLine, Line
 
-# No spaces, control or bidirectional formatting characters (backend.text) in an address.
-_ADDRESS = r"[^@\s\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+"
-Email = Annotated[
-    str, msgspec.Meta(pattern=rf"^{_ADDRESS}@{_ADDRESS}\.{_ADDRESS}$", max_length=254)
-]
-# New passwords; a login compares whatever it is given (StaffLogin). The CLI's help and the
-# README state this rule.
+# New passwords; a login compares whatever it is given (backend.auth.schemas.StaffLogin).
+# The CLI's help and the README state this rule.
 PASSWORD_MIN_LENGTH = 12
 Password = Annotated[Line, msgspec.Meta(min_length=PASSWORD_MIN_LENGTH, max_length=256)]
 StaffRole = Literal["barista", "manager", "admin"]
-
-
-class StaffLogin(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    email: Email
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
 class StaffCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -11,12 +11,11 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from backend.api_document import answers
 from backend.auth.access import allow
 from backend.auth.callers import Role, StaffCaller
 from backend.auth.terminals import TerminalDirectory
 from backend.errors import Conflict
-from backend.http import strict_body
+from backend.http import answers, strict_body
 from backend.stores import service
 from backend.stores.events import todays_figures
 from backend.stores.schemas import (

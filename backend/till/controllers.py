@@ -9,7 +9,6 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from backend.api_document import answers
 from backend.auth.access import allow
 from backend.auth.callers import Role, TerminalCaller
 from backend.errors import (
@@ -21,7 +20,7 @@ from backend.errors import (
     RedeemCapExceeded,
     RefundExceedsPurchase,
 )
-from backend.http import IdempotencyKey, replay_headers, strict_body
+from backend.http import IdempotencyKey, answers, replay_headers, strict_body
 from backend.idempotency import check_key
 from backend.sales.schemas import PurchaseResponse
 from backend.till.checkout_schemas import (

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from backend.loyalty.maintenance import MaintenanceLoop, run_maintenance
+from backend.jobs.scheduler import MaintenanceLoop, run_maintenance
 from db.tables import IdempotencyRecord
 from realtime.publisher import EventPublisher
 from tests.conftest import LiveServer

@@ -20,13 +20,13 @@ from redis.exceptions import RedisError
 
 from backend.campaigns.catalogue import Catalogue
 from backend.campaigns.service import start_and_end_on_time
+from backend.idempotency import purge_records
 from backend.loyalty.expiry import expire_points, release_pending
 from backend.loyalty.relay import relay_unpublished
 from backend.loyalty.rules import current_rules
 from backend.loyalty.tiers import evaluate_tiers
 from backend.orders.service import OrderService
 from backend.till.checkouts import expire_holds
-from db.tables import IdempotencyRecord
 from realtime.publisher import EventPublisher
 
 log = logging.getLogger(__name__)
@@ -59,11 +59,7 @@ async def run_maintenance(
     holds = await expire_holds(publisher, now=now)
     released = await release_pending(publisher, now=now)
     expired = await expire_points(publisher, now=now)
-    purged = (
-        await IdempotencyRecord.delete()
-        .where(IdempotencyRecord.created_at < now - timedelta(hours=idempotency_ttl_h))
-        .returning(IdempotencyRecord.id)
-    )
+    purged = await purge_records(before=now - timedelta(hours=idempotency_ttl_h))
     tiers = None
     if evaluate_tiers_now:
         tiers = await evaluate_tiers(publisher, (await current_rules()).rules, now=now)
@@ -71,9 +67,7 @@ async def run_maintenance(
     campaigns = (
         await start_and_end_on_time(publisher, catalogue, now=now) if catalogue is not None else 0
     )
-    return MaintenanceReport(
-        holds, released, expired, len(purged), tiers, relayed, settled, campaigns
-    )
+    return MaintenanceReport(holds, released, expired, purged, tiers, relayed, settled, campaigns)
 
 
 class MaintenanceLoop:

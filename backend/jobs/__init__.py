@@ -1,0 +1,1 @@
+"""Periodic jobs and their scheduler: operations work run in turn by the app processes."""
