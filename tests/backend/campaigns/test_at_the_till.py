@@ -10,7 +10,16 @@ import httpx
 from db.tables import Campaign, LedgerEntry, MemberOffer, MemberStats
 from tests.backend.campaigns.helpers import launch, line
 from tests.conftest import LiveServer
-from tests.factories import LoggedInMember, buy, hire, log_in, open_till, purchase_body
+from tests.factories import (
+    LoggedInMember,
+    SignedInStaff,
+    Till,
+    buy,
+    log_in,
+    open_till,
+    post_as,
+    purchase_body,
+)
 
 LATTE = line("latte", "coffee", 20000)
 CROISSANT = line("croissant", "bakery", 15000)
@@ -18,7 +27,7 @@ CROISSANT = line("croissant", "bakery", 15000)
 
 async def _sale(
     client: httpx.AsyncClient,
-    till: Any,
+    till: Till,
     member: LoggedInMember,
     items: list[dict[str, Any]],
     **extra: Any,
@@ -32,21 +41,19 @@ async def _sale(
     return sale
 
 
+async def _me(client: httpx.AsyncClient, member: LoggedInMember, path: str = "") -> Any:
+    """GET /v1/me or one of its parts, as the member."""
+    return (await client.get(f"/v1/me{path}", headers=member.headers)).json()
+
+
 async def test_stacked_campaigns_are_itemised_and_each_on_its_own_ledger_entry(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, admin: SignedInStaff, till: Till, member: LoggedInMember
 ) -> None:
-    admin = await hire(client, "admin")
-    till = await open_till()
-    member = await log_in(client, live_server.sms)
     double = await launch(
         client, admin, name="Double points", rule={"type": "multiplier", "factor": 2}, priority=10
     )
-    pastry = await launch(
-        client,
-        admin,
-        name="Pastry bonus",
-        rule={"type": "bonus", "points": 25, "category": "bakery"},
-    )
+    pastry_bonus = {"type": "bonus", "points": 25, "category": "bakery"}
+    pastry = await launch(client, admin, name="Pastry bonus", rule=pastry_bonus)
     sale = await _sale(client, till, member, [LATTE, CROISSANT])
     # 350.00 RUB at 5 % = 17 base points; x2 adds 17; the pastry adds 25.
     assert sale["points_earned"] == 17 + 17 + 25
@@ -67,63 +74,31 @@ async def test_stacked_campaigns_are_itemised_and_each_on_its_own_ledger_entry(
 
 
 async def test_a_refund_takes_back_campaign_points_in_proportion(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, admin: SignedInStaff, till: Till, member: LoggedInMember
 ) -> None:
-    admin = await hire(client, "admin")
-    till = await open_till()
-    member = await log_in(client, live_server.sms)
     await launch(client, admin, name="Triple", rule={"type": "multiplier", "factor": 3})
     sale = await _sale(client, till, member, [LATTE, LATTE])  # 400.00: 20 base, +40
     assert sale["points_earned"] == 60
-    refund = await client.post(
-        f"/v1/purchases/{sale['purchase_id']}/refunds",
-        json={"amount": 20000, "reason": "one latte spilled"},
-        headers={**till.headers, "Idempotency-Key": uuid.uuid4().hex},
-    )
+    refunds = f"/v1/purchases/{sale['purchase_id']}/refunds"
+    refund = await post_as(client, till, refunds, {"amount": 20000, "reason": "one latte spilled"})
     assert refund.status_code == 201, refund.text
     assert refund.json()["points_reversed"] == 30
-    full = await client.post(
-        f"/v1/purchases/{sale['purchase_id']}/refunds",
-        json={"amount": 20000, "reason": "the other one too"},
-        headers={**till.headers, "Idempotency-Key": uuid.uuid4().hex},
-    )
+    full = await post_as(client, till, refunds, {"amount": 20000, "reason": "the other one too"})
     assert full.json()["balance"]["pending"] + full.json()["balance"]["available"] == 0
 
 
 async def test_exclusive_priority_and_targeting_decide_deterministically(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, admin: SignedInStaff, till: Till, member: LoggedInMember
 ) -> None:
-    admin = await hire(client, "admin")
-    till = await open_till()
     elsewhere = await open_till()
-    member = await log_in(client, live_server.sms)
-    await launch(
-        client,
-        admin,
-        name="Store only",
-        rule={"type": "bonus", "points": 5, "min_amount": 100},
-        targeting={"store_ids": [str(elsewhere.store_id)]},
-        priority=50,
-    )
-    await launch(
-        client,
-        admin,
-        name="Gold only",
-        rule={"type": "bonus", "points": 7, "min_amount": 100},
-        targeting={"tiers": ["gold"]},
-        priority=40,
-    )
-    await launch(
-        client,
-        admin,
-        name="Big exclusive",
-        rule={"type": "bonus", "points": 100, "min_amount": 100},
-        exclusive=True,
-        priority=30,
-    )
-    await launch(
-        client, admin, name="Ordinary", rule={"type": "bonus", "points": 3, "min_amount": 100}
-    )
+    for name, points, settings in [
+        ("Store only", 5, {"targeting": {"store_ids": [str(elsewhere.store_id)]}, "priority": 50}),
+        ("Gold only", 7, {"targeting": {"tiers": ["gold"]}, "priority": 40}),
+        ("Big exclusive", 100, {"exclusive": True, "priority": 30}),
+        ("Ordinary", 3, {}),
+    ]:
+        rule = {"type": "bonus", "points": points, "min_amount": 100}
+        await launch(client, admin, name=name, rule=rule, **settings)
     sale = await _sale(client, till, member, [LATTE])
     assert [o["name"] for o in sale["offers_applied"]] == ["Big exclusive"]
     other = await _sale(client, elsewhere, member, [LATTE])
@@ -132,17 +107,16 @@ async def test_exclusive_priority_and_targeting_decide_deterministically(
 
 
 async def test_limits_per_member_and_in_total(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, live_server: LiveServer, admin: SignedInStaff, till: Till
 ) -> None:
-    admin = await hire(client, "admin")
-    till = await open_till()
     first = await log_in(client, live_server.sms)
     second = await log_in(client, live_server.sms)
+    coffee_bonus = {"type": "bonus", "points": 10, "category": "coffee"}
     campaign = await launch(
         client,
         admin,
         name="First two coffees",
-        rule={"type": "bonus", "points": 10, "category": "coffee"},
+        rule=coffee_bonus,
         per_member_limit=2,
         total_limit=3,
     )
@@ -157,20 +131,14 @@ async def test_limits_per_member_and_in_total(
 
 
 async def test_an_offer_that_must_be_activated_applies_only_after_activation(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, admin: SignedInStaff, till: Till, member: LoggedInMember
 ) -> None:
-    admin = await hire(client, "admin")
-    till = await open_till()
-    member = await log_in(client, live_server.sms)
+    opt_in = {"type": "bonus", "points": 30, "min_amount": 1000}
     campaign = await launch(
-        client,
-        admin,
-        name="Opt-in bonus",
-        rule={"type": "bonus", "points": 30, "min_amount": 1000},
-        requires_activation=True,
+        client, admin, name="Opt-in bonus", rule=opt_in, requires_activation=True
     )
     assert (await _sale(client, till, member, [LATTE]))["offers_applied"] == []
-    offers = (await client.get("/v1/me/offers", headers=member.headers)).json()["items"]
+    offers = (await _me(client, member, "/offers"))["items"]
     assert [(o["name"], o["status"]) for o in offers] == [("Opt-in bonus", "available")]
     activated = await client.post(
         f"/v1/me/offers/{campaign['id']}/activate", headers=member.headers
@@ -181,25 +149,17 @@ async def test_an_offer_that_must_be_activated_applies_only_after_activation(
 
 
 async def test_stamp_card_gives_a_coupon_that_takes_a_drink_off(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, admin: SignedInStaff, till: Till, member: LoggedInMember
 ) -> None:
-    admin = await hire(client, "admin")
-    till = await open_till()
-    member = await log_in(client, live_server.sms)
+    stamps = {"category": "coffee", "stamps_needed": 3}
     card = await launch(
         client,
         admin,
         name="Sixth coffee free",
-        rule={
-            "type": "stamp_card",
-            "category": "coffee",
-            "stamps_needed": 3,
-            "reward_max_value": 25000,
-        },
+        rule={"type": "stamp_card", **stamps, "reward_max_value": 25000},
     )
     await _sale(client, till, member, [line("latte", "coffee", 20000, quantity=2)])
-    me = (await client.get("/v1/me", headers=member.headers)).json()
-    assert me["stamp_cards"] == [
+    assert (await _me(client, member))["stamp_cards"] == [
         {
             "campaign_id": card["id"],
             "name": "Sixth coffee free",
@@ -209,10 +169,9 @@ async def test_stamp_card_gives_a_coupon_that_takes_a_drink_off(
         }
     ]
     await _sale(client, till, member, [LATTE, CROISSANT])  # the third stamp: a coupon
-    offers = (await client.get("/v1/me/offers", headers=member.headers)).json()["items"]
+    offers = (await _me(client, member, "/offers"))["items"]
     coupon = next(o for o in offers if o["status"] == "coupon")
-    me = (await client.get("/v1/me", headers=member.headers)).json()
-    assert me["stamp_cards"][0]["stamps"] == 0
+    assert (await _me(client, member))["stamp_cards"][0]["stamps"] == 0
 
     sale = await _sale(client, till, member, [LATTE, CROISSANT], coupons=[coupon["coupon_code"]])
     assert sale["paid_amount"] == 35000 - 20000
@@ -229,35 +188,21 @@ async def test_stamp_card_gives_a_coupon_that_takes_a_drink_off(
 
 
 async def test_a_reward_bought_with_points_becomes_a_one_time_coupon(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, admin: SignedInStaff, till: Till, member: LoggedInMember
 ) -> None:
     from tests.factories import grant
 
-    admin = await hire(client, "admin")
-    till = await open_till()
-    member = await log_in(client, live_server.sms)
     await grant(member.member_id, 200)
-    reward = await launch(
-        client,
-        admin,
-        name="Free croissant",
-        rule={"type": "reward", "cost_points": 150, "category": "bakery", "max_value": 16000},
-    )
+    croissant = {"type": "reward", "cost_points": 150, "category": "bakery", "max_value": 16000}
+    reward = await launch(client, admin, name="Free croissant", rule=croissant)
+    redeem = f"/v1/me/offers/{reward['id']}/redeem"
     key = {"Idempotency-Key": "reward-1"}
-    bought = await client.post(
-        f"/v1/me/offers/{reward['id']}/redeem", headers={**member.headers, **key}
-    )
+    bought = await client.post(redeem, headers={**member.headers, **key})
     assert bought.status_code == 201, bought.text
-    again = await client.post(
-        f"/v1/me/offers/{reward['id']}/redeem", headers={**member.headers, **key}
-    )
+    again = await client.post(redeem, headers={**member.headers, **key})
     assert again.json() == bought.json()  # one coupon, paid once
-    me = (await client.get("/v1/me", headers=member.headers)).json()
-    assert me["balance"]["available"] == 50
-    broke = await client.post(
-        f"/v1/me/offers/{reward['id']}/redeem",
-        headers={**member.headers, "Idempotency-Key": "reward-2"},
-    )
+    assert (await _me(client, member))["balance"]["available"] == 50
+    broke = await client.post(redeem, headers={**member.headers, "Idempotency-Key": "reward-2"})
     assert broke.status_code == 422
     code = bought.json()["offer"]["coupon_code"]
     sale = await _sale(client, till, member, [LATTE, CROISSANT], coupons=[code])
@@ -265,24 +210,17 @@ async def test_a_reward_bought_with_points_becomes_a_one_time_coupon(
 
 
 async def test_welcome_birthday_and_win_back(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, live_server: LiveServer, admin: SignedInStaff, till: Till
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    admin = await hire(client, "admin")
-    till = await open_till()
     await launch(client, admin, name="Welcome", rule={"type": "welcome", "points": 50})
     member = await log_in(client, live_server.sms)
-    me = (await client.get("/v1/me", headers=member.headers)).json()
-    assert me["balance"]["available"] == 50
+    assert (await _me(client, member))["balance"]["available"] == 50
 
     await launch(client, admin, name="Happy birthday", rule={"type": "birthday", "points": 40})
-    await launch(
-        client,
-        admin,
-        name="Come back",
-        rule={"type": "win_back", "inactive_days": 30, "points": 60},
-    )
+    win_back = {"type": "win_back", "inactive_days": 30, "points": 60}
+    await launch(client, admin, name="Come back", rule=win_back)
     today = datetime.now(UTC).date()
     updated = await client.patch(
         "/v1/me", json={"birth_date": today.replace(year=1990).isoformat()}, headers=member.headers
@@ -300,30 +238,17 @@ async def test_welcome_birthday_and_win_back(
 
 
 async def test_checkouts_quote_the_offers_and_apply_them_on_completion(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, admin: SignedInStaff, till: Till, member: LoggedInMember
 ) -> None:
-    admin = await hire(client, "admin")
-    till = await open_till()
-    member = await log_in(client, live_server.sms)
-    await launch(
-        client,
-        admin,
-        name="Bakery bonus",
-        rule={"type": "bonus", "points": 12, "category": "bakery"},
-    )
-    opened = await client.post(
-        "/v1/checkouts",
-        json=purchase_body(member.card_number, amount=35000, items=[LATTE, CROISSANT]),
-        headers={**till.headers, "Idempotency-Key": uuid.uuid4().hex},
-    )
+    bakery_bonus = {"type": "bonus", "points": 12, "category": "bakery"}
+    await launch(client, admin, name="Bakery bonus", rule=bakery_bonus)
+    basket = purchase_body(member.card_number, amount=35000, items=[LATTE, CROISSANT])
+    opened = await post_as(client, till, "/v1/checkouts", basket)
     assert opened.status_code == 201, opened.text
     quote = opened.json()
     assert [(o["name"], o["points"]) for o in quote["offers"]] == [("Bakery bonus", 12)]
     assert quote["points_to_earn"] == 17 + 12
-    done = await client.post(
-        f"/v1/checkouts/{quote['checkout_id']}/complete",
-        json={"payment_ref": "card-1", "paid_amount": 35000},
-        headers={**till.headers, "Idempotency-Key": uuid.uuid4().hex},
-    )
+    complete = f"/v1/checkouts/{quote['checkout_id']}/complete"
+    done = await post_as(client, till, complete, {"payment_ref": "card-1", "paid_amount": 35000})
     assert done.status_code == 200, done.text
     assert done.json()["purchase"]["points_earned"] == 29
