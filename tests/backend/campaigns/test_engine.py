@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,9 +18,7 @@ from backend.campaigns.kinds import (
     Birthday,
     Bonus,
     Multiplier,
-    Reward,
     Rule,
-    Shopper,
     StampCard,
     Welcome,
     WinBack,
@@ -26,41 +26,33 @@ from backend.campaigns.kinds import (
 )
 from backend.campaigns.targeting import Targeting
 from backend.sales.schemas import PurchaseItem
+from tests.backend.campaigns.in_memory import COFFEE_CARD, COFFEE_REWARD, shopper
 
 AT = datetime(2024, 3, 4, 10, 0, tzinfo=UTC)  # a Monday
 STORE = uuid.UUID("00000000-0000-4000-8000-000000000001")
 NO_USAGE = MemberUsage(activated=frozenset(), uses={})
 
 
-def campaign(
-    rule: Rule,
-    *,
-    name: str = "",
-    status: str = "active",
-    starts_at: datetime | None = None,
-    ends_at: datetime | None = None,
-    priority: int = 0,
-    exclusive: bool = False,
-    requires_activation: bool = False,
-    per_member_limit: int | None = None,
-    total_limit: int | None = None,
-    targeting: Targeting | None = None,
-) -> LiveCampaign:
-    return LiveCampaign(
+def campaign(rule: Rule, *, name: str = "", **fields: Any) -> LiveCampaign:
+    """A campaign with ``rule``, named after its kind unless ``name`` is given: active, for
+    everyone, everywhere, always, unlimited, unless ``fields`` (LiveCampaign's) say
+    otherwise."""
+    plain = LiveCampaign(
         id=uuid.uuid4(),
         name=name or kind_of(rule),
         kind=kind_of(rule),
         rule=rule,
-        targeting=targeting or Targeting(),
-        status=status,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        priority=priority,
-        exclusive=exclusive,
-        requires_activation=requires_activation,
-        per_member_limit=per_member_limit,
-        total_limit=total_limit,
+        targeting=Targeting(),
+        status="active",
+        starts_at=None,
+        ends_at=None,
+        priority=0,
+        exclusive=False,
+        requires_activation=False,
+        per_member_limit=None,
+        total_limit=None,
     )
+    return msgspec.structs.replace(plain, **fields)
 
 
 def in_catalogue_order(campaigns: list[LiveCampaign]) -> list[LiveCampaign]:
@@ -78,8 +70,7 @@ def basket(*, base_points: int = 100, at: datetime = AT, store: uuid.UUID = STOR
     return Basket(store_id=str(store), at=at, amount=1000, items=ITEMS, base_points=base_points)
 
 
-SHOPPER = Shopper(
-    member_id="m",
+SHOPPER = shopper(
     tier="platinum",
     visits=10,
     last_visit_at=AT - timedelta(days=60),
@@ -176,7 +167,7 @@ def test_the_first_exclusive_campaign_that_applies_wins() -> None:
 
 def test_a_stamp_card_that_stamps_counts_as_applied_for_an_exclusive_one() -> None:
     campaigns = [
-        campaign(StampCard(category="coffee", stamps_needed=6, reward_max_value=300), name="card"),
+        campaign(COFFEE_CARD, name="card"),
         campaign(Bonus(points=500, sku="latte"), name="exclusive", exclusive=True),
     ]
     assert run(campaigns) == [("card", 0, 2)]
@@ -252,13 +243,13 @@ def test_total_limit_is_not_the_engines_business() -> None:
 def test_welcome_and_reward_are_never_awarded_at_the_till() -> None:
     campaigns = [
         campaign(Welcome(points=300), name="welcome", exclusive=True),
-        campaign(Reward(cost_points=100, category="coffee", max_value=300), name="reward"),
+        campaign(COFFEE_REWARD, name="reward"),
     ]
     assert run(campaigns) == []
 
 
 def test_a_stamp_card_awards_stamps_and_no_points() -> None:
-    card = campaign(StampCard(category="coffee", stamps_needed=6, reward_max_value=300))
+    card = campaign(COFFEE_CARD)
     (award,) = evaluate([card], basket(), SHOPPER, NO_USAGE)
     assert (award.campaign, award.points, award.stamps) == (card, 0, 2)
     tea = campaign(StampCard(category="tea", stamps_needed=6, reward_max_value=300))
@@ -280,7 +271,7 @@ def test_each_purchase_kind_awards_on_the_check() -> None:
     campaigns = [
         campaign(Multiplier(factor=2, categories=["coffee"]), name="coffee x2"),
         campaign(Bonus(points=25, category="food"), name="food bonus"),
-        campaign(StampCard(category="coffee", stamps_needed=6, reward_max_value=300), name="card"),
+        campaign(COFFEE_CARD, name="card"),
         campaign(WinBack(inactive_days=30, points=200), name="win-back"),
         campaign(Birthday(points=50, window_days=1), name="birthday"),
     ]
@@ -308,7 +299,7 @@ POOL = [
     campaign(Bonus(points=30, sku="latte"), name="latte bonus"),
     campaign(Bonus(points=40, min_amount=800), name="big check"),
     campaign(Bonus(points=99, sku="espresso"), name="no espresso"),
-    campaign(StampCard(category="coffee", stamps_needed=6, reward_max_value=300), name="card"),
+    campaign(COFFEE_CARD, name="card"),
     campaign(WinBack(inactive_days=30, points=200), name="win-back"),
     campaign(Birthday(points=50), name="birthday"),
     campaign(Welcome(points=300), name="welcome"),
@@ -331,18 +322,11 @@ POOL_USAGE = MemberUsage(
 def test_the_order_of_equal_non_exclusive_campaigns_never_changes_an_amount(
     order: list[LiveCampaign], base_points: int, days_away: int
 ) -> None:
-    shopper = Shopper(
-        member_id="m",
-        tier="green",
-        visits=3,
-        last_visit_at=AT - timedelta(days=days_away),
-        favourite_category=None,
-        birth_date=date(1990, 3, 1),
-    )
+    member = shopper(last_visit_at=AT - timedelta(days=days_away), birth_date=date(1990, 3, 1))
     check = basket(base_points=base_points)
 
     def amounts(campaigns: list[LiveCampaign]) -> Counter[tuple[uuid.UUID, int, int]]:
-        awards = evaluate(campaigns, check, shopper, POOL_USAGE)
+        awards = evaluate(campaigns, check, member, POOL_USAGE)
         return Counter((a.campaign.id, a.points, a.stamps) for a in awards)
 
     expected = amounts(POOL)

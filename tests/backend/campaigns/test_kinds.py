@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import msgspec
@@ -15,7 +16,6 @@ from backend.campaigns.kinds import (
     Multiplier,
     Reward,
     Rule,
-    Shopper,
     StampCard,
     Welcome,
     WinBack,
@@ -24,6 +24,7 @@ from backend.campaigns.kinds import (
 )
 from backend.errors import ValidationFailed
 from backend.sales.schemas import PurchaseItem
+from tests.backend.campaigns.in_memory import COFFEE_CARD, COFFEE_REWARD, shopper
 
 AT = datetime(2024, 3, 4, 10, 0, tzinfo=UTC)
 
@@ -46,23 +47,6 @@ def basket(
     items = [item()] if items is None else items
     total = sum(i.quantity * i.unit_price for i in items) if amount is None else amount
     return Basket(store_id="s", at=at, amount=total, items=items, base_points=base_points)
-
-
-def shopper(
-    *,
-    tier: str = "green",
-    visits: int = 3,
-    last_visit_at: datetime | None = None,
-    birth_date: date | None = None,
-) -> Shopper:
-    return Shopper(
-        member_id="m",
-        tier=tier,
-        visits=visits,
-        last_visit_at=last_visit_at,
-        favourite_category=None,
-        birth_date=birth_date,
-    )
 
 
 # Multiplier
@@ -172,7 +156,6 @@ def test_bonus_check_accepts_any_one_condition(bonus: Bonus) -> None:
 
 
 def test_stamp_card_counts_the_quantities_of_its_category() -> None:
-    card = StampCard(category="coffee", stamps_needed=6, reward_max_value=300)
     check = basket(
         [
             item("latte", "coffee", quantity=2),
@@ -180,9 +163,9 @@ def test_stamp_card_counts_the_quantities_of_its_category() -> None:
             item("mocha", "coffee", quantity=3),
         ]
     )
-    assert card.stamps_in(check) == 5
-    assert card.stamps_in(basket([item("bagel", "food")])) == 0
-    assert card.award(check, shopper()) == 0  # stamps, not points
+    assert COFFEE_CARD.stamps_in(check) == 5
+    assert COFFEE_CARD.stamps_in(basket([item("bagel", "food")])) == 0
+    assert COFFEE_CARD.award(check, shopper()) == 0  # stamps, not points
 
 
 # Win-back
@@ -252,8 +235,7 @@ def test_birthday_window_0_is_the_day_itself() -> None:
 def test_welcome_and_reward_award_nothing_at_the_till() -> None:
     check, member = basket(base_points=1000), shopper(birth_date=AT.date())
     assert Welcome(points=500).award(check, member) == 0
-    reward = Reward(cost_points=100, category="coffee", max_value=300)
-    assert reward.award(check, member) == 0
+    assert COFFEE_REWARD.award(check, member) == 0
     assert {"welcome", "reward"}.isdisjoint(PURCHASE_KINDS)
 
 
@@ -323,44 +305,63 @@ def test_unknown_fields_are_refused(raw: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw",
+    ("raw", "field"),
     [
-        '{"type": "multiplier", "factor": 1}',
-        '{"type": "multiplier", "factor": 0.5}',
-        '{"type": "multiplier", "factor": 10.5}',
-        '{"type": "multiplier", "factor": 2, "categories": [""]}',
-        '{"type": "bonus", "points": 0, "sku": "latte"}',
-        '{"type": "bonus", "points": 1000001, "sku": "latte"}',
-        '{"type": "bonus", "points": 5, "sku": ""}',
-        '{"type": "bonus", "points": 5, "min_amount": 0}',
-        '{"type": "stamp_card", "category": "c", "stamps_needed": 1, "reward_max_value": 1}',
-        '{"type": "stamp_card", "category": "c", "stamps_needed": 51, "reward_max_value": 1}',
-        '{"type": "stamp_card", "category": "c", "stamps_needed": 6, "reward_max_value": 0}',
-        '{"type": "win_back", "inactive_days": 6, "points": 1}',
-        '{"type": "win_back", "inactive_days": 731, "points": 1}',
-        '{"type": "win_back", "inactive_days": 30, "points": -1}',
-        '{"type": "birthday", "points": 1, "window_days": -1}',
-        '{"type": "birthday", "points": 1, "window_days": 31}',
-        '{"type": "welcome", "points": 0}',
-        '{"type": "reward", "cost_points": 1, "category": "c", "max_value": 1, "valid_days": 0}',
-        '{"type": "reward", "cost_points": 1, "category": "c", "max_value": 1, "valid_days": 366}',
-        '{"type": "reward", "cost_points": 0, "category": "c", "max_value": 1}',
+        ('{"type": "multiplier", "factor": 1}', "factor"),
+        ('{"type": "multiplier", "factor": 0.5}', "factor"),
+        ('{"type": "multiplier", "factor": 10.5}', "factor"),
+        ('{"type": "multiplier", "factor": 2, "categories": [""]}', "categories[0]"),
+        ('{"type": "bonus", "points": 0, "sku": "latte"}', "points"),
+        ('{"type": "bonus", "points": 1000001, "sku": "latte"}', "points"),
+        ('{"type": "bonus", "points": 5, "sku": ""}', "sku"),
+        ('{"type": "bonus", "points": 5, "min_amount": 0}', "min_amount"),
+        (
+            '{"type": "stamp_card", "category": "c", "stamps_needed": 1, "reward_max_value": 1}',
+            "stamps_needed",
+        ),
+        (
+            '{"type": "stamp_card", "category": "c", "stamps_needed": 51, "reward_max_value": 1}',
+            "stamps_needed",
+        ),
+        (
+            '{"type": "stamp_card", "category": "c", "stamps_needed": 6, "reward_max_value": 0}',
+            "reward_max_value",
+        ),
+        ('{"type": "win_back", "inactive_days": 6, "points": 1}', "inactive_days"),
+        ('{"type": "win_back", "inactive_days": 731, "points": 1}', "inactive_days"),
+        ('{"type": "win_back", "inactive_days": 30, "points": -1}', "points"),
+        ('{"type": "birthday", "points": 1, "window_days": -1}', "window_days"),
+        ('{"type": "birthday", "points": 1, "window_days": 31}', "window_days"),
+        ('{"type": "welcome", "points": 0}', "points"),
+        (
+            '{"type": "reward", "cost_points": 1, "category": "c", "max_value": 1, "valid_days": 0}',
+            "valid_days",
+        ),
+        (
+            '{"type": "reward", "cost_points": 1, "category": "c", "max_value": 1, "valid_days": 366}',
+            "valid_days",
+        ),
+        ('{"type": "reward", "cost_points": 0, "category": "c", "max_value": 1}', "cost_points"),
     ],
 )
-def test_out_of_range_values_are_refused(raw: str) -> None:
-    with pytest.raises(msgspec.ValidationError):
+def test_out_of_range_values_are_refused_at_their_field(raw: str, field: str) -> None:
+    with pytest.raises(msgspec.ValidationError, match=re.escape(f" - at `$.{field}`")):
         msgspec.json.decode(raw, type=Rule)
 
 
 @pytest.mark.parametrize(
-    "raw",
+    ("raw", "error"),
     [
-        '{"type": "cashback", "points": 5}',
-        '{"points": 5}',
-        '{"type": "welcome"}',
-        '{"type": "stamp_card", "category": "c", "stamps_needed": 6}',
+        ('{"type": "cashback", "points": 5}', "Invalid value 'cashback' - at `$.type`"),
+        ('{"points": 5}', "Object missing required field `type`"),
+        ('{"type": "welcome"}', "Object missing required field `points`"),
+        (
+            '{"type": "stamp_card", "category": "c", "stamps_needed": 6}',
+            "Object missing required field `reward_max_value`",
+        ),
     ],
 )
-def test_unknown_types_and_missing_fields_are_refused(raw: str) -> None:
-    with pytest.raises(msgspec.ValidationError):
+def test_unknown_types_and_missing_fields_are_refused(raw: str, error: str) -> None:
+    with pytest.raises(msgspec.ValidationError) as refused:
         msgspec.json.decode(raw, type=Rule)
+    assert str(refused.value) == error

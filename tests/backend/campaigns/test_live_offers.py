@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +17,7 @@ from backend.campaigns.service import start_and_end_on_time
 from db.tables import BroadcastEvent, MemberEvent
 from tests.backend.campaigns.helpers import create, launch
 from tests.conftest import LiveServer
-from tests.factories import hire, log_in
+from tests.factories import LoggedInMember, hire, log_in
 
 BONUS = {"type": "bonus", "points": 10, "min_amount": 100}
 
@@ -29,20 +31,29 @@ async def nothing_more(ws: Any) -> None:
     assert await recv(ws) == {"type": "pong"}
 
 
+@asynccontextmanager
+async def phones(live_server: LiveServer, *members: LoggedInMember) -> AsyncIterator[list[Any]]:
+    """A live socket for each member, past the frame each starts with."""
+    async with AsyncExitStack() as stack:
+        sockets = [
+            await stack.enter_async_context(
+                websockets.connect(f"{live_server.ws_url}/v1/ws?token={member.access_token}")
+            )
+            for member in members
+        ]
+        for ws in sockets:
+            await recv(ws)
+        yield sockets
+
+
 async def test_a_campaign_for_everyone_is_one_broadcast(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
     admin = await hire(client, "admin")
     members = [await log_in(client, live_server.sms) for _ in range(3)]
-    base = f"{live_server.ws_url}/v1/ws"
-    async with (
-        websockets.connect(f"{base}?token={members[0].access_token}") as a,
-        websockets.connect(f"{base}?token={members[1].access_token}") as b,
-    ):
-        for ws in (a, b):
-            await recv(ws)
+    async with phones(live_server, members[0], members[1]) as sockets:
         campaign = await launch(client, admin, name="For all", rule=BONUS)
-        for ws in (a, b):
+        for ws in sockets:
             frame = await recv(ws)
             assert (frame["type"], frame["stream"]) == ("offer.available", "broadcast")
             assert frame["data"]["campaign_id"] == campaign["id"]
@@ -59,13 +70,7 @@ async def test_a_targeted_campaign_reaches_exactly_its_audience(
     gold = await log_in(client, live_server.sms)
     green = await log_in(client, live_server.sms)
     await Member.update({Member.tier: "gold"}).where(Member.phone == gold.phone)
-    base = f"{live_server.ws_url}/v1/ws"
-    async with (
-        websockets.connect(f"{base}?token={gold.access_token}") as gold_ws,
-        websockets.connect(f"{base}?token={green.access_token}") as green_ws,
-    ):
-        for ws in (gold_ws, green_ws):
-            await recv(ws)
+    async with phones(live_server, gold, green) as (gold_ws, green_ws):
         campaign = await launch(
             client, admin, name="Gold bonus", rule=BONUS, targeting={"tiers": ["gold"]}
         )
@@ -102,10 +107,7 @@ async def test_a_scheduled_campaign_starts_and_ends_while_members_are_connected(
     )
     assert scheduled.json()["status"] == "scheduled"
     catalogue = live_server.app.state.catalogue
-    async with websockets.connect(
-        f"{live_server.ws_url}/v1/ws?token={member.access_token}"
-    ) as phone:
-        await recv(phone)
+    async with phones(live_server, member) as (phone,):
         assert await start_and_end_on_time(publisher, catalogue, now=datetime.now(UTC)) == 0
         await nothing_more(phone)
         assert await start_and_end_on_time(publisher, catalogue, now=start) == 1

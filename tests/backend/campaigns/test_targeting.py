@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 
 import msgspec
 import pytest
 
-from backend.campaigns.kinds import Shopper
 from backend.campaigns.targeting import Hours, Segment, Targeting
 from backend.errors import ValidationFailed
+from tests.backend.campaigns.in_memory import shopper
 
 MONDAY = datetime(2024, 1, 1, 10, 0, tzinfo=UTC)  # 1 January 2024 was a Monday
 STORE = uuid.UUID("00000000-0000-4000-8000-000000000001")
 OTHER_STORE = uuid.UUID("00000000-0000-4000-8000-000000000002")
-
-
-def shopper(
-    *,
-    tier: str = "green",
-    visits: int = 5,
-    last_visit_at: datetime | None = None,
-    favourite_category: str | None = None,
-) -> Shopper:
-    return Shopper(
-        member_id="m",
-        tier=tier,
-        visits=visits,
-        last_visit_at=last_visit_at,
-        favourite_category=favourite_category,
-        birth_date=date(1990, 1, 1),
-    )
 
 
 def hours(from_: str, to: str) -> Hours:
