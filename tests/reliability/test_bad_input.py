@@ -135,6 +135,26 @@ def insert(value: str, char: str) -> str:
     return value[:1] + char + value[1:]
 
 
+# (what, bad value) for the types whose cases are the same whatever the valid value is.
+FIXED_VALUE_CASES: dict[type, list[tuple[str, Any]]] = {
+    mi.BoolType: [("a string for a boolean", "true"), ("a number for a boolean", 1)],
+    mi.DateType: [
+        ("30 February", "2026-02-30"),
+        ("a date in another format", "30.01.2026"),
+        ("a number for a date", 20260130),
+        ("a year past 9999", "10000-01-01"),
+    ],
+    mi.DateTimeType: [
+        ("30 February", "2026-02-30T10:00:00Z"),
+        ("no time zone", "2030-01-01T10:00:00"),
+        ("past the end of time in UTC", "9999-12-31T23:00:00-12:00"),
+        ("before the start of time in UTC", "0001-01-01T01:00:00+12:00"),
+        ("a number for a time", 1767225600),
+    ],
+    mi.LiteralType: [("not one of the choices", "no-such-choice"), ("a number for a choice", 1)],
+}
+
+
 def value_cases(kind: Any, value: Any) -> Iterator[tuple[str, Any]]:
     """(what, bad value) for a field of type ``kind`` whose valid value is ``value``."""
     kind = unwrap(kind)
@@ -192,10 +212,6 @@ def value_cases(kind: Any, value: Any) -> Iterator[tuple[str, Any]]:
         if kind.gt is not None:
             yield "at the exclusive minimum", kind.gt
         return
-    if isinstance(kind, mi.BoolType):
-        yield "a string for a boolean", "true"
-        yield "a number for a boolean", 1
-        return
     if isinstance(kind, mi.StrType):
         yield from string_cases(value, kind.max_length, kind.min_length)
         return
@@ -204,23 +220,10 @@ def value_cases(kind: Any, value: Any) -> Iterator[tuple[str, Any]]:
         yield "a number for a UUID", 12345
         yield "a NUL in a UUID", insert(str(value), "\x00")
         return
-    if isinstance(kind, mi.DateType):
-        yield "30 February", "2026-02-30"
-        yield "a date in another format", "30.01.2026"
-        yield "a number for a date", 20260130
-        yield "a year past 9999", "10000-01-01"
-        return
-    if isinstance(kind, mi.DateTimeType):
-        yield "30 February", "2026-02-30T10:00:00Z"
-        yield "no time zone", "2030-01-01T10:00:00"
-        yield "past the end of time in UTC", "9999-12-31T23:00:00-12:00"
-        yield "before the start of time in UTC", "0001-01-01T01:00:00+12:00"
-        yield "a number for a time", 1767225600
-        return
-    if isinstance(kind, mi.LiteralType):
-        yield "not one of the choices", "no-such-choice"
-        yield "a number for a choice", 1
-        return
+    for kind_type, cases in FIXED_VALUE_CASES.items():
+        if isinstance(kind, kind_type):
+            yield from cases
+            return
     if isinstance(kind, mi.AnyType):
         # Free-form data (a provider's event): what no JSON store can keep, or no parser read.
         yield "a NUL in a free-form string", "pay\x00x"
@@ -332,18 +335,21 @@ def _at(document: Any, path: tuple[Any, ...]) -> Any:
 def body_cases(kind: Any, body: dict[str, Any]) -> Iterator[Case]:
     """The whole-body cases, then every field's."""
     valid = encode(body)
-    yield Case("malformed JSON (cut short)", valid[:-1])
-    yield Case("not JSON at all", b"amount=1&currency=RUB")
-    yield Case("an empty body", b"")
-    yield Case("null", b"null")
-    yield Case("a list", b"[]")
-    yield Case("a string", b'"body"')
-    yield Case("a number", b"1")
-    yield Case("a NUL byte", b"\x00")
-    yield Case("bytes that are not UTF-8 before the JSON", b"\xff" + valid)
-    yield Case("a lone surrogate in a key", b'{"\\ud800": 1}')
-    yield Case("nested 20,000 deep in a field", b'{"x": ' + b"[" * 20_000 + b"]" * 20_000 + b"}")
-    yield Case("nested 30,000 deep", b"[" * 30_000 + b"]" * 30_000)
+    wholes = [
+        ("malformed JSON (cut short)", valid[:-1]),
+        ("not JSON at all", b"amount=1&currency=RUB"),
+        ("an empty body", b""),
+        ("null", b"null"),
+        ("a list", b"[]"),
+        ("a string", b'"body"'),
+        ("a number", b"1"),
+        ("a NUL byte", b"\x00"),
+        ("bytes that are not UTF-8 before the JSON", b"\xff" + valid),
+        ("a lone surrogate in a key", b'{"\\ud800": 1}'),
+        ("nested 20,000 deep in a field", b'{"x": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"),
+        ("nested 30,000 deep", b"[" * 30_000 + b"]" * 30_000),
+    ]
+    yield from (Case(name, raw) for name, raw in wholes)
     yield Case("over 64 KiB", encode({**body, "padding": "x" * MAX_BODY}), status=413)
     for name, document in field_cases(kind, body):
         yield Case(name, encode(document))
@@ -351,13 +357,16 @@ def body_cases(kind: Any, body: dict[str, Any]) -> Iterator[Case]:
 
 def no_body_cases() -> Iterator[Case]:
     """For routes that take no body: any body but none (or ``{}``) is refused."""
-    yield Case("malformed JSON", b'{"x": ')
-    yield Case("a field where none is taken", b'{"x": 1}')
-    yield Case("a list", b"[]")
-    yield Case("a string", b'"body"')
-    yield Case("a NUL byte", b"\x00")
-    yield Case("bytes that are not UTF-8", b"\xff\xfe")
-    yield Case("nested 30,000 deep", b"[" * 30_000 + b"]" * 30_000)
+    for name, raw in [
+        ("malformed JSON", b'{"x": '),
+        ("a field where none is taken", b'{"x": 1}'),
+        ("a list", b"[]"),
+        ("a string", b'"body"'),
+        ("a NUL byte", b"\x00"),
+        ("bytes that are not UTF-8", b"\xff\xfe"),
+        ("nested 30,000 deep", b"[" * 30_000 + b"]" * 30_000),
+    ]:
+        yield Case(name, raw)
     yield Case("over 64 KiB", encode({"padding": "x" * MAX_BODY}), status=413)
 
 
@@ -384,13 +393,17 @@ class Endpoint:
     caller: str
     params: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] | None = None  # the valid body; None: the route takes none
-    idempotent: bool = False  # takes an Idempotency-Key
-    variant: Case | None = None  # another valid request, for the replayed key
+    # Given where the route takes an Idempotency-Key: another valid request, for the replayed key.
+    variant: Case | None = None
     foreign: list[Case] = field(default_factory=list)  # other callers' objects
     credential: bool = False  # the body is a credential: 401 is how it is refused
     schema: Any = None  # the body type when the route reads the raw body itself
     # More valid bodies whose subtree at ``path`` is mutated too (a union's other members).
     more: list[tuple[tuple[str, ...], dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def idempotent(self) -> bool:
+        return self.variant is not None
 
 
 @dataclass
@@ -557,14 +570,40 @@ async def build_world(shop: Shop) -> World:
         "data": {"payment_id": "pay_corpus", "note": "from the corpus"},
     }
 
+    def theirs(name: str, body: dict[str, Any] | None = None, **params: str) -> Case:
+        """A request naming another caller's object (or none at all): 403 or 404."""
+        return Case(name, None if body is None else encode(body), params=params, foreign=True)
+
+    def reused(body: dict[str, Any], external_id: str, of: str) -> Case:
+        return Case(
+            f"the external_id of {of}",
+            encode({**body, "external_id": external_id}),
+            code="external_id_reused",
+        )
+
     def wrong_currency(body: dict[str, Any]) -> Case:
         return Case("a currency other than the store's", encode({**body, "currency": "USD"}))
 
     def unknown_member(body: dict[str, Any]) -> Case:
-        return Case(
-            "a card that belongs to no member",
-            encode({**body, "customer": {"card_number": "0000000000000000"}}),
-            foreign=True,
+        no_one = {"card_number": "0000000000000000"}
+        return theirs("a card that belongs to no member", {**body, "customer": no_one})
+
+    def sale_like(
+        caller: str,
+        body: dict[str, Any],
+        other_amount: int,
+        *foreign: Case,
+        valid: dict[str, Any] | None = None,
+        **more: Any,
+    ) -> Endpoint:
+        """A sale, a checkout or an order: ``valid`` (or ``body``) is sent, ``body`` with
+        another amount replays its key, and ``body`` in another currency is refused."""
+        return Endpoint(
+            caller,
+            body=valid or body,
+            variant=Case("another amount", encode({**body, "amount": other_amount, "items": []})),
+            foreign=[wrong_currency(body), *foreign],
+            **more,
         )
 
     endpoints = {
@@ -602,87 +641,54 @@ async def build_world(shop: Shop) -> World:
             "member_a",
             params={"session_id": device_2.refresh_token.partition(".")[0]},
             foreign=[
-                Case(
-                    "another member's session",
-                    params={"session_id": member_b.refresh_token.partition(".")[0]},
-                    foreign=True,
+                theirs(
+                    "another member's session", session_id=member_b.refresh_token.partition(".")[0]
                 ),
-                Case("a session id with a NUL", params={"session_id": "abc%00def"}, foreign=True),
+                theirs("a session id with a NUL", session_id="abc%00def"),
                 Case("a session id of 2,000 characters", params={"session_id": "s" * 2000}),
             ],
         ),
         ("PATCH", "/v1/me"): Endpoint("member_a", body={"birth_date": "1990-05-17"}),
-        ("POST", "/v1/purchases"): Endpoint(
+        ("POST", "/v1/purchases"): sale_like(
             "till_1",
-            body={**sale_body, "redeem_points": 100},
+            sale_body,
+            35001,
+            unknown_member(sale_body),
+            reused(sale_body, sale["external_id"], of="another sale"),
+            theirs("another member's coupon", {**sale_body, "coupons": [coupon_of_b]}),
+            valid={**sale_body, "redeem_points": 100},
             # Coupon codes are checked against the member's coupons: mutated, never sent valid.
             more=[(("coupons",), {**sale_body, "coupons": ["ABCDEFGH"]})],
-            idempotent=True,
-            variant=Case("another amount", encode({**sale_body, "amount": 35001, "items": []})),
-            foreign=[
-                wrong_currency(sale_body),
-                unknown_member(sale_body),
-                Case(
-                    "the external_id of another sale",
-                    encode({**sale_body, "external_id": sale["external_id"]}),
-                    code="external_id_reused",
-                ),
-                Case(
-                    "another member's coupon",
-                    encode({**sale_body, "coupons": [coupon_of_b]}),
-                    foreign=True,
-                ),
-            ],
         ),
         ("POST", "/v1/purchases/{purchase_id:uuid}/refunds"): Endpoint(
             "till_1",
             params={"purchase_id": sale["purchase_id"]},
             body={"amount": 1000, "reason": "a cup returned"},
-            idempotent=True,
             variant=Case("another amount", encode({"amount": 2000})),
             foreign=[
-                Case(
+                theirs(
                     "another store's purchase",
-                    encode({"amount": 1000}),
-                    params={"purchase_id": sale_elsewhere["purchase_id"]},
-                    foreign=True,
+                    {"amount": 1000},
+                    purchase_id=sale_elsewhere["purchase_id"],
                 ),
                 Case("no such purchase", encode({"amount": 1000}), params={"purchase_id": nobody}),
             ],
         ),
-        ("POST", "/v1/checkouts"): Endpoint(
+        ("POST", "/v1/checkouts"): sale_like(
             "till_1",
-            body=checkout_body,
-            idempotent=True,
-            variant=Case("another amount", encode({**checkout_body, "amount": 1, "items": []})),
-            foreign=[
-                wrong_currency(checkout_body),
-                unknown_member(checkout_body),
-                Case(
-                    "the external_id of another checkout",
-                    encode({**checkout_body, "external_id": taken_ids[0]}),
-                    code="external_id_reused",
-                ),
-                Case(
-                    "the external_id of a sale",
-                    encode({**checkout_body, "external_id": sale["external_id"]}),
-                    code="external_id_reused",
-                ),
-            ],
+            checkout_body,
+            1,
+            unknown_member(checkout_body),
+            reused(checkout_body, taken_ids[0], of="another checkout"),
+            reused(checkout_body, sale["external_id"], of="a sale"),
         ),
         ("POST", "/v1/checkouts/{checkout_id:uuid}/hold"): Endpoint(
             "till_1",
             params={"checkout_id": to_hold},
             body={"points": 10},
-            idempotent=True,
             variant=Case("other points", encode({"points": 11})),
             foreign=[
-                Case(
-                    "another store's checkout",
-                    encode({"points": 10}),
-                    params={"checkout_id": checkout_elsewhere},
-                    foreign=True,
-                ),
+                theirs("another store's checkout", {"points": 10}, checkout_id=checkout_elsewhere),
                 Case("more points than the member has", encode({"points": 10**9})),
             ],
         ),
@@ -690,14 +696,12 @@ async def build_world(shop: Shop) -> World:
             "till_1",
             params={"checkout_id": to_complete},
             body={"payment_ref": "pos-payment-1", "paid_amount": 35000},
-            idempotent=True,
             variant=Case("another payment", encode({"payment_ref": "x", "paid_amount": 100})),
             foreign=[
-                Case(
+                theirs(
                     "another store's checkout",
-                    encode({"payment_ref": "pos-payment-1", "paid_amount": 35000}),
-                    params={"checkout_id": checkout_elsewhere},
-                    foreign=True,
+                    {"payment_ref": "pos-payment-1", "paid_amount": 35000},
+                    checkout_id=checkout_elsewhere,
                 ),
                 Case(
                     "more paid than owed",
@@ -708,59 +712,38 @@ async def build_world(shop: Shop) -> World:
         ("POST", "/v1/checkouts/{checkout_id:uuid}/cancel"): Endpoint(
             "till_1",
             params={"checkout_id": to_cancel},
-            idempotent=True,
             variant=Case("another checkout", params={"checkout_id": to_cancel_too}),
-            foreign=[
-                Case(
-                    "another store's checkout",
-                    params={"checkout_id": checkout_elsewhere},
-                    foreign=True,
-                )
-            ],
+            foreign=[theirs("another store's checkout", checkout_id=checkout_elsewhere)],
         ),
-        ("POST", "/v1/orders"): Endpoint(
+        ("POST", "/v1/orders"): sale_like(
             "member_a",
-            body=order_body,
-            idempotent=True,
-            variant=Case("another amount", encode({**order_body, "amount": 35001, "items": []})),
-            foreign=[
-                wrong_currency(order_body),
-                Case("no such store", encode({**order_body, "store_id": nobody}), foreign=True),
-                Case(
-                    "more points than the member has",
-                    encode({**order_body, "redeem_points": 10**9}),
-                ),
-            ],
+            order_body,
+            35001,
+            theirs("no such store", {**order_body, "store_id": nobody}),
+            Case("more points than the member has", encode({**order_body, "redeem_points": 10**9})),
         ),
         ("POST", "/v1/me/offers/{campaign_id:uuid}/activate"): Endpoint(
             "member_a",
             params={"campaign_id": activation},
             foreign=[
-                Case("no such offer", params={"campaign_id": nobody}, foreign=True),
-                Case("a draft campaign", params={"campaign_id": draft}, foreign=True),
+                theirs("no such offer", campaign_id=nobody),
+                theirs("a draft campaign", campaign_id=draft),
             ],
         ),
         ("POST", "/v1/me/offers/{campaign_id:uuid}/redeem"): Endpoint(
             "member_a",
             params={"campaign_id": reward},
-            idempotent=True,
             variant=Case("another reward", params={"campaign_id": reward_too}),
-            foreign=[Case("no such reward", params={"campaign_id": nobody}, foreign=True)],
+            foreign=[theirs("no such reward", campaign_id=nobody)],
         ),
         ("POST", "/v1/admin/rules"): Endpoint("admin", body=rules_body),
         ("POST", "/v1/admin/members/{member_id:uuid}/adjustments"): Endpoint(
             "manager",
             params={"member_id": member_a.member_id},
             body={"points": 10, "reason": "goodwill"},
-            idempotent=True,
             variant=Case("other points", encode({"points": 11, "reason": "goodwill"})),
             foreign=[
-                Case(
-                    "no such member",
-                    encode({"points": 10, "reason": "goodwill"}),
-                    params={"member_id": nobody},
-                    foreign=True,
-                ),
+                theirs("no such member", {"points": 10, "reason": "goodwill"}, member_id=nobody),
                 Case(
                     "taking more than the member has",
                     encode({"points": -(10**6), "reason": "oops"}),
@@ -797,25 +780,14 @@ async def build_world(shop: Shop) -> World:
             "manager",
             params={"store_id": str(store_1)},
             body={"name": "till 9"},
-            foreign=[
-                Case(
-                    "another store",
-                    encode({"name": "till 9"}),
-                    params={"store_id": other_store},
-                    foreign=True,
-                )
-            ],
+            foreign=[theirs("another store", {"name": "till 9"}, store_id=other_store)],
         ),
         ("POST", "/v1/admin/terminals/{terminal_id:uuid}/revoke"): Endpoint(
             "manager",
             params={"terminal_id": str(spare.terminal_id)},
             foreign=[
-                Case(
-                    "another store's terminal",
-                    params={"terminal_id": str(elsewhere.terminal_id)},
-                    foreign=True,
-                ),
-                Case("no such terminal", params={"terminal_id": nobody}, foreign=True),
+                theirs("another store's terminal", terminal_id=str(elsewhere.terminal_id)),
+                theirs("no such terminal", terminal_id=nobody),
             ],
         ),
         ("POST", "/v1/admin/campaigns"): Endpoint(
@@ -834,12 +806,7 @@ async def build_world(shop: Shop) -> World:
             params={"campaign_id": draft},
             body=campaign_body(store_1),
             foreign=[
-                Case(
-                    "no such campaign",
-                    encode(campaign_body(store_1)),
-                    params={"campaign_id": nobody},
-                    foreign=True,
-                ),
+                theirs("no such campaign", campaign_body(store_1), campaign_id=nobody),
                 Case(
                     "a campaign that is no longer a draft",
                     encode(campaign_body(store_1)),
@@ -852,7 +819,7 @@ async def build_world(shop: Shop) -> World:
                 "admin",
                 params={"campaign_id": target},
                 foreign=[
-                    Case("no such campaign", params={"campaign_id": nobody}, foreign=True),
+                    theirs("no such campaign", campaign_id=nobody),
                     Case("an ended campaign", params={"campaign_id": ended}),
                 ],
             )
@@ -867,7 +834,7 @@ async def build_world(shop: Shop) -> World:
             "admin",
             params={"message_id": dead},
             foreign=[
-                Case("no such message", params={"message_id": nobody}, foreign=True),
+                theirs("no such message", message_id=nobody),
                 Case("a message that is not a dead letter", params={"message_id": pending}),
             ],
         ),
@@ -997,6 +964,27 @@ def changes(before: dict[str, tuple[int, str]], after: dict[str, tuple[int, str]
     )
 
 
+async def refused(
+    caller: Caller,
+    db: asyncpg.Connection,
+    method: str,
+    path: str,
+    endpoint: Endpoint,
+    case: Case,
+    answers: Counter[int],
+) -> list[str]:
+    """Sends ``case``; what is wrong with its answer (counted in ``answers``), and what it
+    wrote if it wrote anything."""
+    before = await snapshot(db)
+    response = await caller.send(method, path, endpoint, case)
+    answers[response.status_code] += 1
+    wrong = judge(endpoint, case, response)
+    after = await snapshot(db)
+    if before != after:
+        wrong.append(f"wrote {changes(before, after)}")
+    return [f"{method} {path} [{case.name}]: {w}" for w in wrong]
+
+
 @pytest.fixture
 async def db(servers: RunServers) -> Any:
     connection = await asyncpg.connect(servers.database_url)
@@ -1022,14 +1010,7 @@ async def test_bad_input_is_refused_with_a_4xx_and_writes_nothing(
         sizes[f"{method} {path}"] = len(cases)
         replays = [c for c in cases if c.key == "replayed"]
         for case in [c for c in cases if c.key != "replayed"]:
-            before = await snapshot(db)
-            response = await caller.send(method, path, endpoint, case)
-            answers[response.status_code] += 1
-            wrong = judge(endpoint, case, response)
-            after = await snapshot(db)
-            if before != after:
-                wrong.append(f"wrote {changes(before, after)}")
-            failures += [f"{method} {path} [{case.name}]: {w}" for w in wrong]
+            failures += await refused(caller, db, method, path, endpoint, case, answers)
         # The valid request last: the corpus is refused for what is bad in it.
         valid = Case("the valid request", encode(endpoint.body) if endpoint.body else None)
         response = await caller.send(method, path, endpoint, valid, valid=True)
@@ -1037,14 +1018,7 @@ async def test_bad_input_is_refused_with_a_4xx_and_writes_nothing(
             failures.append(f"{method} {path}: the valid request got {response.text[:300]}")
             continue
         for case in replays:
-            before = await snapshot(db)
-            response = await caller.send(method, path, endpoint, case)
-            answers[response.status_code] += 1
-            wrong = judge(endpoint, case, response)
-            after = await snapshot(db)
-            if before != after:
-                wrong.append(f"wrote {changes(before, after)}")
-            failures += [f"{method} {path} [{case.name}]: {w}" for w in wrong]
+            failures += await refused(caller, db, method, path, endpoint, case, answers)
     total = sum(sizes.values())
     print(f"\nbad-input corpus: {total} cases over {len(sizes)} write routes")
     print("  answered:", ", ".join(f"{n} x {status}" for status, n in sorted(answers.items())))
