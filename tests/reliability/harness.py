@@ -362,6 +362,15 @@ class Watchers:
             await asyncio.sleep(0.1)
         return False
 
+    async def got_every_event(self, last_seqs: dict[str, int], timeout_s: float = 30) -> None:
+        """Each phone is handed 1..its member's last seq, in order, within ``timeout_s``,
+        without a resync or a reconnect."""
+        delivered = await self.received(last_seqs, timeout_s=timeout_s)
+        missing = self.missing(last_seqs)
+        assert delivered and missing == {}, f"phones missed events: {missing}"
+        assert self.resyncs == 0
+        assert self.reconnects == 0, "phones caught up without reconnecting"
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
