@@ -85,22 +85,14 @@ def prepare_stage(
         if migrate.returncode != 0:
             raise SetupError(f"astrocoffee migrate failed:\n{migrate.stderr[-2000:]}")
         if not no_seed:
+            # --members N --stores N --terminals-per-store N --starting-points N, from [run]
+            sizes = [
+                arg
+                for key in ("members", "stores", "terminals_per_store", "starting_points")
+                for arg in (f"--{key.replace('_', '-')}", str(run_cfg[key]))
+            ]
             seeded = subprocess.run(  # noqa: S603 - this interpreter
-                [
-                    sys.executable,
-                    "-m",
-                    "loadtests.seed",
-                    "--members",
-                    str(run_cfg["members"]),
-                    "--stores",
-                    str(run_cfg["stores"]),
-                    "--terminals-per-store",
-                    str(run_cfg["terminals_per_store"]),
-                    "--starting-points",
-                    str(run_cfg["starting_points"]),
-                    "--out",
-                    str(credentials),
-                ],
+                [sys.executable, "-m", "loadtests.seed", *sizes, "--out", str(credentials)],
                 env=env,
                 cwd=ROOT,
                 timeout=600,
