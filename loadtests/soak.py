@@ -69,7 +69,7 @@ from loadtests.targets import TARGETS, load_targets, seconds
 SETTLE_S = 30  # after Locust: the longest wait for the sockets to close, then a sampler tick
 SAMPLER_TICK_S = 6  # backend.ops.sampler samples every 5 s
 # The churn that Locust's users are run with (``loadtests.users.config``):
-# flag -> (environment default, its default, what it means).
+# flag -> (its environment variable, the default, what it means).
 CHURN_FLAGS = {
     "--churn-s": (
         "SOAK_CHURN_S",
