@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,26 +156,30 @@ def test_dependencies_wait_for_health_or_completion(services: Services) -> None:
     assert not started, f"compose.yaml: dependencies without a health condition: {started}"
 
 
-def test_healthy_dependencies_have_a_healthcheck(services: Services) -> None:
+@pytest.mark.parametrize(
+    ("condition", "can_meet", "unmet_is"),
+    [
+        ("service_healthy", has_healthcheck, "waits for health of services with no check"),
+        (
+            "service_completed_successfully",
+            one_shot,
+            "waits for completion of services that restart",
+        ),
+    ],
+    ids=["healthy dependencies have a healthcheck", "completed dependencies are one-shot"],
+)
+def test_a_dependency_waits_only_for_what_its_service_does(
+    services: Services,
+    condition: str,
+    can_meet: Callable[[dict[str, Any]], bool],
+    unmet_is: str,
+) -> None:
     unmet = [
         f"{n} -> {t}"
         for n, t, how in dependencies(services)
-        if how.get("condition") == "service_healthy"
-        and t in services
-        and not has_healthcheck(services[t])
+        if how.get("condition") == condition and t in services and not can_meet(services[t])
     ]
-    assert not unmet, f"compose.yaml: waits for health of services with no check: {unmet}"
-
-
-def test_completed_dependencies_are_one_shot(services: Services) -> None:
-    unmet = [
-        f"{n} -> {t}"
-        for n, t, how in dependencies(services)
-        if how.get("condition") == "service_completed_successfully"
-        and t in services
-        and not one_shot(services[t])
-    ]
-    assert not unmet, f"compose.yaml: waits for completion of services that restart: {unmet}"
+    assert not unmet, f"compose.yaml: {unmet_is}: {unmet}"
 
 
 def test_images_carry_a_pinned_tag(services: Services) -> None:
@@ -187,30 +191,40 @@ def test_images_carry_a_pinned_tag(services: Services) -> None:
     assert not loose, f"compose.yaml: images without a pinned tag: {loose}"
 
 
-def test_bind_mounted_files_exist(root: Path, services: Services) -> None:
-    folder = root / "deploy"
-    missing = [
-        f"{n}: {source}"
-        for n, s in services.items()
-        for volume in s.get("volumes", [])
-        for source in [volume.split(":", 1)[0] if isinstance(volume, str) else ""]
-        if source.startswith(".") and not (folder / source).exists()
-    ]
-    assert not missing, f"compose.yaml: bind-mounted paths that do not exist: {missing}"
+def bind_mounted(service: dict[str, Any]) -> list[str]:
+    """The host paths, relative to deploy/, that a service mounts."""
+    sources = [v.split(":", 1)[0] for v in service.get("volumes", []) if isinstance(v, str)]
+    return [source for source in sources if source.startswith(".")]
 
 
-def test_build_contexts_have_their_dockerfile(root: Path, services: Services) -> None:
+def dockerfile(service: dict[str, Any]) -> list[str]:
+    """The Dockerfile, relative to deploy/, that a service builds from (none if it pulls)."""
+    build = service.get("build")
+    if not isinstance(build, dict):
+        return []
+    return [f"{build.get('context', '.')}/{build.get('dockerfile', 'Dockerfile')}"]
+
+
+@pytest.mark.parametrize(
+    ("named", "there", "missing_are"),
+    [
+        (bind_mounted, Path.exists, "bind-mounted paths that do not exist"),
+        (dockerfile, Path.is_file, "build contexts without their Dockerfile"),
+    ],
+    ids=["bind-mounted files exist", "build contexts have their Dockerfile"],
+)
+def test_the_files_a_service_names_are_there(
+    root: Path,
+    services: Services,
+    named: Callable[[dict[str, Any]], list[str]],
+    there: Callable[[Path], bool],
+    missing_are: str,
+) -> None:
     folder = root / "deploy"
     missing = [
-        f"{n}: {build}"
-        for n, s in services.items()
-        for build in [s.get("build")]
-        if isinstance(build, dict)
-        and not (
-            folder / build.get("context", ".") / build.get("dockerfile", "Dockerfile")
-        ).is_file()
+        f"{n}: {path}" for n, s in services.items() for path in named(s) if not there(folder / path)
     ]
-    assert not missing, f"compose.yaml: no Dockerfile in the build context of {missing}"
+    assert not missing, f"compose.yaml: {missing_are}: {missing}"
 
 
 # ---------------------------------------------------------------------------------------

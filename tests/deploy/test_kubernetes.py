@@ -85,7 +85,9 @@ workloads = pytest.mark.parametrize(
 )
 
 
-def workload_of(rendered: Rendered, overlay: str, workload: tuple[str, str]) -> dict[str, Any]:
+@pytest.fixture
+def manifest(rendered: Rendered, overlay: str, workload: tuple[str, str]) -> dict[str, Any]:
+    """The workload as the overlay renders it."""
     return find(rendered[overlay], *workload)
 
 
@@ -201,42 +203,33 @@ def test_the_config_map_holds_no_secret_key(rendered: Rendered, overlay: str) ->
 
 @workloads
 def test_the_workload_runs_the_image_with_its_command(
-    rendered: Rendered, overlay: str, workload: tuple[str, str]
+    manifest: dict[str, Any], workload: tuple[str, str]
 ) -> None:
-    obj = workload_of(rendered, overlay, workload)
-    args = [c.get("args") for _, c in containers(obj)][:1]
+    args = [c.get("args") for _, c in containers(manifest)][:1]
     assert args == [[WORKLOADS[workload]]], (
-        f"{kind_name(obj)}: args must be {[WORKLOADS[workload]]}"
+        f"{kind_name(manifest)}: args must be {[WORKLOADS[workload]]}"
     )
 
 
 @workloads
-def test_pods_run_as_the_images_non_root_user(
-    rendered: Rendered, overlay: str, workload: tuple[str, str]
-) -> None:
-    obj = workload_of(rendered, overlay, workload)
-    security = pod_spec(obj).get("securityContext", {})
-    assert security.get("runAsNonRoot") is True, f"{kind_name(obj)}: runAsNonRoot must be true"
+def test_pods_run_as_the_images_non_root_user(manifest: dict[str, Any]) -> None:
+    security = pod_spec(manifest).get("securityContext", {})
+    assert security.get("runAsNonRoot") is True, f"{kind_name(manifest)}: runAsNonRoot must be true"
     assert security.get("runAsUser") == APP_UID, (
-        f"{kind_name(obj)}: runAsUser must be {APP_UID} (the image's user)"
+        f"{kind_name(manifest)}: runAsUser must be {APP_UID} (the image's user)"
     )
 
 
 @workloads
-def test_pods_mount_no_service_account_token(
-    rendered: Rendered, overlay: str, workload: tuple[str, str]
-) -> None:
-    obj = workload_of(rendered, overlay, workload)
-    assert pod_spec(obj).get("automountServiceAccountToken") is False, (
-        f"{kind_name(obj)}: automountServiceAccountToken must be false (no API access needed)"
+def test_pods_mount_no_service_account_token(manifest: dict[str, Any]) -> None:
+    assert pod_spec(manifest).get("automountServiceAccountToken") is False, (
+        f"{kind_name(manifest)}: automountServiceAccountToken must be false (no API access needed)"
     )
 
 
 @workloads
-def test_containers_run_a_released_image_set_by_the_overlay(
-    rendered: Rendered, overlay: str, workload: tuple[str, str]
-) -> None:
-    for where, container in containers(workload_of(rendered, overlay, workload)):
+def test_containers_run_a_released_image_set_by_the_overlay(manifest: dict[str, Any]) -> None:
+    for where, container in containers(manifest):
         image = container.get("image", "")
         assert image.startswith((IMAGE_REGISTRY + ":", IMAGE_REGISTRY + "@sha256:")), (
             f"{where}: image {image!r} was not set by the overlay's images:"
@@ -244,31 +237,25 @@ def test_containers_run_a_released_image_set_by_the_overlay(
         assert not image.endswith(":latest"), f"{where}: image tag 'latest' is not a release"
 
 
+@pytest.mark.parametrize(
+    ("setting", "required"),
+    [("readOnlyRootFilesystem", True), ("allowPrivilegeEscalation", False)],
+    ids=["read-only root filesystem", "no privilege escalation"],
+)
 @workloads
-def test_containers_have_a_read_only_root_filesystem(
-    rendered: Rendered, overlay: str, workload: tuple[str, str]
+def test_containers_security_context_locks_them_down(
+    manifest: dict[str, Any], setting: str, required: bool
 ) -> None:
-    for where, container in containers(workload_of(rendered, overlay, workload)):
+    for where, container in containers(manifest):
         security = container.get("securityContext", {})
-        assert security.get("readOnlyRootFilesystem") is True, f"{where}: readOnlyRootFilesystem"
-
-
-@workloads
-def test_containers_cannot_escalate_privileges(
-    rendered: Rendered, overlay: str, workload: tuple[str, str]
-) -> None:
-    for where, container in containers(workload_of(rendered, overlay, workload)):
-        security = container.get("securityContext", {})
-        assert security.get("allowPrivilegeEscalation") is False, (
-            f"{where}: allowPrivilegeEscalation must be false"
+        assert security.get(setting) is required, (
+            f"{where}: securityContext.{setting} must be {str(required).lower()}"
         )
 
 
 @workloads
-def test_containers_drop_all_capabilities(
-    rendered: Rendered, overlay: str, workload: tuple[str, str]
-) -> None:
-    for where, container in containers(workload_of(rendered, overlay, workload)):
+def test_containers_drop_all_capabilities(manifest: dict[str, Any]) -> None:
+    for where, container in containers(manifest):
         dropped = container.get("securityContext", {}).get("capabilities", {}).get("drop", [])
         assert "ALL" in dropped, f"{where}: capabilities must drop ALL"
 
@@ -276,9 +263,9 @@ def test_containers_drop_all_capabilities(
 @pytest.mark.parametrize("resource", ["cpu", "memory"])
 @workloads
 def test_containers_request_and_limit_quantities_with_requests_within_limits(
-    rendered: Rendered, overlay: str, workload: tuple[str, str], resource: str
+    manifest: dict[str, Any], resource: str
 ) -> None:
-    for where, container in containers(workload_of(rendered, overlay, workload)):
+    for where, container in containers(manifest):
         amounts = {}
         for part in ("requests", "limits"):
             value = container.get("resources", {}).get(part, {}).get(resource)
@@ -294,10 +281,10 @@ def test_containers_request_and_limit_quantities_with_requests_within_limits(
 
 @workloads
 def test_containers_take_their_settings_from_the_config_map_and_the_secret(
-    rendered: Rendered, overlay: str, workload: tuple[str, str]
+    rendered: Rendered, overlay: str, manifest: dict[str, Any]
 ) -> None:
     rendered_maps = {o["metadata"]["name"] for o in of_kind(rendered[overlay], "ConfigMap")}
-    for where, container in containers(workload_of(rendered, overlay, workload)):
+    for where, container in containers(manifest):
         env_from = container.get("envFrom", [])
         config_refs = [e["configMapRef"]["name"] for e in env_from if "configMapRef" in e]
         secret_refs = [e["secretRef"]["name"] for e in env_from if "secretRef" in e]
@@ -308,14 +295,11 @@ def test_containers_take_their_settings_from_the_config_map_and_the_secret(
 
 
 @workloads
-def test_folders_written_to_are_empty_dir_mounts(
-    rendered: Rendered, overlay: str, workload: tuple[str, str]
-) -> None:
+def test_folders_written_to_are_empty_dir_mounts(manifest: dict[str, Any]) -> None:
     """The root filesystem is read-only: /tmp (the WORKDIR) and the multiprocess metrics
     folder must be emptyDir volumes."""
-    obj = workload_of(rendered, overlay, workload)
-    empty_dirs = {v["name"] for v in pod_spec(obj).get("volumes", []) if "emptyDir" in v}
-    for where, container in containers(obj):
+    empty_dirs = {v["name"] for v in pod_spec(manifest).get("volumes", []) if "emptyDir" in v}
+    for where, container in containers(manifest):
         mounted = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
         for path in filter(None, ["/tmp", env_of(container).get("PROMETHEUS_MULTIPROC_DIR")]):
             assert mounted.get(path) in empty_dirs, f"{where}: {path} must be an emptyDir mount"
