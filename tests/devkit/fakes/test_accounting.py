@@ -14,22 +14,19 @@ import pytest
 
 from devkit.fakes.accounting import AccountingSystem
 from devkit.processes import AppProcess
-from tests.conftest import serving
+from tests.devkit.fakes.served import client_of
 
 
 @pytest.fixture
-async def accounting() -> AsyncIterator[tuple[AccountingSystem, httpx.AsyncClient]]:
-    fake = AccountingSystem()
-    async with (
-        serving(fake.app()) as address,
-        httpx.AsyncClient(
-            base_url=f"http://{address}",
-            headers={"Authorization": f"Bearer {fake.token}"},
-            timeout=5,
-        ) as http,
-    ):
-        yield fake, http
-        fake.hang = False  # lets a request still held end, so the server can stop
+def fake() -> AccountingSystem:
+    return AccountingSystem()
+
+
+@pytest.fixture
+async def http(fake: AccountingSystem) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``fake``, served, with its token."""
+    async with client_of(fake) as client:
+        yield client
 
 
 def document(**fields: Any) -> dict[str, Any]:
@@ -56,10 +53,7 @@ async def book(http: httpx.AsyncClient, body: Any, key: str | None = None) -> ht
     return await http.post("/v1/documents", json=body, headers={"Idempotency-Key": key})
 
 
-async def test_a_new_document_is_booked(
-    accounting: tuple[AccountingSystem, httpx.AsyncClient],
-) -> None:
-    fake, http = accounting
+async def test_a_new_document_is_booked(fake: AccountingSystem, http: httpx.AsyncClient) -> None:
     body = document()
     response = await book(http, body)
     assert response.status_code == 201
@@ -71,9 +65,8 @@ async def test_a_new_document_is_booked(
 
 
 async def test_the_same_document_again_is_booked_once(
-    accounting: tuple[AccountingSystem, httpx.AsyncClient],
+    fake: AccountingSystem, http: httpx.AsyncClient
 ) -> None:
-    fake, http = accounting
     body = document()
     first = (await book(http, body)).json()
     again = await book(http, dict(reversed(body.items())))  # the same object, keys reordered
@@ -85,9 +78,8 @@ async def test_the_same_document_again_is_booked_once(
 
 
 async def test_a_key_reused_for_another_document_is_a_conflict(
-    accounting: tuple[AccountingSystem, httpx.AsyncClient],
+    fake: AccountingSystem, http: httpx.AsyncClient
 ) -> None:
-    fake, http = accounting
     body = document()
     await book(http, body)
     response = await book(http, body | {"net_amount": 1})
@@ -97,9 +89,8 @@ async def test_a_key_reused_for_another_document_is_a_conflict(
 
 
 async def test_the_bearer_token_is_required(
-    accounting: tuple[AccountingSystem, httpx.AsyncClient],
+    fake: AccountingSystem, http: httpx.AsyncClient
 ) -> None:
-    fake, http = accounting
     body = document()
     for headers in ({"Authorization": "Bearer wrong"}, {"Authorization": ""}):
         response = await http.post(
@@ -116,9 +107,8 @@ async def test_the_bearer_token_is_required(
 
 
 async def test_the_idempotency_key_and_a_json_object_are_required(
-    accounting: tuple[AccountingSystem, httpx.AsyncClient],
+    fake: AccountingSystem, http: httpx.AsyncClient
 ) -> None:
-    fake, http = accounting
     assert (await http.post("/v1/documents", json=document())).status_code == 400
     assert (await book(http, [1, 2], key="k1")).status_code == 400
     not_json = await http.post("/v1/documents", content=b"{", headers={"Idempotency-Key": "k2"})
@@ -127,9 +117,8 @@ async def test_the_idempotency_key_and_a_json_object_are_required(
 
 
 async def test_documents_are_listed_by_business_date_in_booking_order(
-    accounting: tuple[AccountingSystem, httpx.AsyncClient],
+    http: httpx.AsyncClient,
 ) -> None:
-    _, http = accounting
     first, other_day, second = (
         document(),
         document(business_date="2026-03-15"),
@@ -153,9 +142,8 @@ async def test_documents_are_listed_by_business_date_in_booking_order(
 
 
 async def test_fail_next_refuses_without_booking(
-    accounting: tuple[AccountingSystem, httpx.AsyncClient],
+    fake: AccountingSystem, http: httpx.AsyncClient
 ) -> None:
-    fake, http = accounting
     fake.fail_next = 2
     body = document()
     assert [(await book(http, body)).status_code for _ in range(3)] == [503, 503, 201]
@@ -164,10 +152,7 @@ async def test_fail_next_refuses_without_booking(
     assert len(fake.booked) == 1
 
 
-async def test_down_refuses_every_request(
-    accounting: tuple[AccountingSystem, httpx.AsyncClient],
-) -> None:
-    fake, http = accounting
+async def test_down_refuses_every_request(fake: AccountingSystem, http: httpx.AsyncClient) -> None:
     fake.down = True
     assert (await book(http, document())).status_code == 503
     listing = await http.get("/v1/documents", params={"business_date": "2026-03-14"})
@@ -178,8 +163,7 @@ async def test_down_refuses_every_request(
     assert (await book(http, document())).status_code == 201
 
 
-async def test_delay_answers_late(accounting: tuple[AccountingSystem, httpx.AsyncClient]) -> None:
-    fake, http = accounting
+async def test_delay_answers_late(fake: AccountingSystem, http: httpx.AsyncClient) -> None:
     fake.delay_s = 0.3
     started = time.monotonic()
     assert (await book(http, document())).status_code == 201
@@ -187,9 +171,8 @@ async def test_delay_answers_late(accounting: tuple[AccountingSystem, httpx.Asyn
 
 
 async def test_hang_makes_the_client_time_out_and_books_nothing(
-    accounting: tuple[AccountingSystem, httpx.AsyncClient],
+    fake: AccountingSystem, http: httpx.AsyncClient
 ) -> None:
-    fake, http = accounting
     fake.hang = True
     body = document()
     with pytest.raises(httpx.ReadTimeout):
@@ -201,9 +184,8 @@ async def test_hang_makes_the_client_time_out_and_books_nothing(
 
 
 async def test_a_request_held_by_hang_is_answered_once_hang_is_off(
-    accounting: tuple[AccountingSystem, httpx.AsyncClient],
+    fake: AccountingSystem, http: httpx.AsyncClient
 ) -> None:
-    fake, http = accounting
     fake.hang = True
     pending = asyncio.create_task(book(http, document()))
     await asyncio.sleep(0.3)
@@ -224,9 +206,8 @@ async def book_with_timeout(
 
 
 async def test_book_then_fail_books_and_the_retry_gets_the_same_document(
-    accounting: tuple[AccountingSystem, httpx.AsyncClient],
+    fake: AccountingSystem, http: httpx.AsyncClient
 ) -> None:
-    fake, http = accounting
     fake.book_then_fail_next = 1
     body = document()
     lost = await book(http, body)
@@ -242,9 +223,8 @@ async def test_book_then_fail_books_and_the_retry_gets_the_same_document(
 
 
 async def test_a_dropped_document_is_gone_and_can_be_booked_again(
-    accounting: tuple[AccountingSystem, httpx.AsyncClient],
+    fake: AccountingSystem, http: httpx.AsyncClient
 ) -> None:
-    fake, http = accounting
     body = document()
     first = (await book(http, body)).json()["document_id"]
     fake.drop_booked(body["id"])
@@ -258,9 +238,8 @@ async def test_a_dropped_document_is_gone_and_can_be_booked_again(
 
 
 async def test_an_altered_document_differs_in_the_books_but_retries_still_match(
-    accounting: tuple[AccountingSystem, httpx.AsyncClient],
+    fake: AccountingSystem, http: httpx.AsyncClient
 ) -> None:
-    fake, http = accounting
     body = document()
     await book(http, body)
     fake.alter_booked(body["id"], net_amount=39999, points_issued=0)
@@ -271,9 +250,8 @@ async def test_an_altered_document_differs_in_the_books_but_retries_still_match(
 
 
 async def test_switches_are_set_over_http_all_or_none(
-    accounting: tuple[AccountingSystem, httpx.AsyncClient],
+    fake: AccountingSystem, http: httpx.AsyncClient
 ) -> None:
-    fake, http = accounting
     response = await http.post("/_control", json={"fail_next": 1, "delay_s": 0, "down": False})
     assert response.status_code == 200
     assert response.json()["switches"]["fail_next"] == 1
@@ -293,10 +271,7 @@ async def test_switches_are_set_over_http_all_or_none(
     assert fake.down is False
 
 
-async def test_state_drop_and_alter_over_http(
-    accounting: tuple[AccountingSystem, httpx.AsyncClient],
-) -> None:
-    _, http = accounting
+async def test_state_drop_and_alter_over_http(http: httpx.AsyncClient) -> None:
     body = document()
     document_id = (await book(http, body)).json()["document_id"]
     state = (await http.get("/_state")).json()

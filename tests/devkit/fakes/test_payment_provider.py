@@ -21,6 +21,7 @@ from devkit.fakes.payment_provider import NO_WEBHOOK_URL, PaymentProvider
 from devkit.ports import free_port
 from devkit.processes import AppProcess
 from tests.conftest import serving
+from tests.devkit.fakes.served import client_of
 
 SECRET = "test-webhook-secret-0123456789"
 
@@ -70,16 +71,8 @@ async def setup() -> AsyncIterator[Setup]:
             webhook_url=f"http://{receiver_address}/v1/webhooks/payments",
             webhook_secret=SECRET,
         )
-        async with (
-            serving(provider.app()) as address,
-            httpx.AsyncClient(
-                base_url=f"http://{address}",
-                headers={"Authorization": f"Bearer {provider.token}"},
-                timeout=5,
-            ) as http,
-        ):
+        async with client_of(provider) as http:
             yield Setup(provider, http, receiver)
-            provider.hang = False  # lets a request still held end, so the server can stop
 
 
 def order(**fields: Any) -> dict[str, Any]:
