@@ -1,42 +1,49 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 
 from db.tables import LedgerEntry
-from tests.conftest import LiveServer
-from tests.factories import hire, log_in, open_till
+from tests.factories import LoggedInMember, SignedInStaff, Till, hire
+
+
+async def look_up(client: httpx.AsyncClient, staff: SignedInStaff, query: str) -> httpx.Response:
+    return await client.get(f"/v1/admin/members?{query}", headers=staff.headers)
+
+
+async def adjust(
+    client: httpx.AsyncClient,
+    staff: SignedInStaff,
+    member: LoggedInMember,
+    body: dict[str, Any],
+    key: str | None = None,
+) -> httpx.Response:
+    """A points adjustment, with the given Idempotency-Key or a fresh one."""
+    return await client.post(
+        f"/v1/admin/members/{member.member_id}/adjustments",
+        headers={**staff.headers, "Idempotency-Key": key or uuid.uuid4().hex},
+        json=body,
+    )
 
 
 async def test_a_manager_adjusts_with_a_reason_that_is_recorded(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
-    till = await open_till()
     manager = await hire(client, "manager", [till.store_id])
-    member = await log_in(client, live_server.sms)
-    found = await client.get(
-        f"/v1/admin/members?card_number={member.card_number}", headers=manager.headers
-    )
+    found = await look_up(client, manager, f"card_number={member.card_number}")
     assert found.json()["member_id"] == member.member_id
 
-    path = f"/v1/admin/members/{member.member_id}/adjustments"
-    headers = {**manager.headers, "Idempotency-Key": "adj-1"}
-    added = await client.post(
-        path, headers=headers, json={"points": 40, "reason": "coffee was cold"}
-    )
+    cold = {"points": 40, "reason": "coffee was cold"}
+    added = await adjust(client, manager, member, cold, key="adj-1")
     assert added.status_code == 201, added.text
     assert added.json()["balance"]["available"] == 40
-    replay = await client.post(
-        path, headers=headers, json={"points": 40, "reason": "coffee was cold"}
-    )
+    replay = await adjust(client, manager, member, cold, key="adj-1")
     assert replay.headers["idempotent-replayed"] == "true"
 
-    taken = await client.post(
-        path,
-        headers={**manager.headers, "Idempotency-Key": "adj-2"},
-        json={"points": -15, "reason": "double credit"},
-    )
+    double = {"points": -15, "reason": "double credit"}
+    taken = await adjust(client, manager, member, double, key="adj-2")
     assert taken.json()["balance"]["available"] == 25
     entries = await LedgerEntry.select(
         LedgerEntry.available_delta, LedgerEntry.cause_type, LedgerEntry.cause_id, LedgerEntry.note
@@ -59,38 +66,24 @@ async def test_a_manager_adjusts_with_a_reason_that_is_recorded(
 
 
 async def test_adjustments_need_a_reason_and_cannot_overdraw(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, admin: SignedInStaff, member: LoggedInMember
 ) -> None:
-    admin = await hire(client, "admin")
-    member = await log_in(client, live_server.sms)
-    path = f"/v1/admin/members/{member.member_id}/adjustments"
-
-    async def adjust(body: dict[str, object]) -> httpx.Response:
-        return await client.post(
-            path, headers={**admin.headers, "Idempotency-Key": uuid.uuid4().hex}, json=body
-        )
-
-    assert (await adjust({"points": 10})).status_code == 400
-    assert (await adjust({"points": 10, "reason": "  "})).status_code == 400
-    assert (await adjust({"points": 0, "reason": "nothing"})).status_code == 400
-    overdraw = await adjust({"points": -1, "reason": "too much"})
+    for body in (
+        {"points": 10},
+        {"points": 10, "reason": "  "},
+        {"points": 0, "reason": "nothing"},
+    ):
+        assert (await adjust(client, admin, member, body)).status_code == 400, body
+    overdraw = await adjust(client, admin, member, {"points": -1, "reason": "too much"})
     assert overdraw.status_code == 422
     assert await LedgerEntry.count() == 0
 
 
 async def test_baristas_look_up_but_do_not_adjust(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
-    till = await open_till()
     barista = await hire(client, "barista", [till.store_id])
-    member = await log_in(client, live_server.sms)
-    found = await client.get(
-        f"/v1/admin/members?phone=%2B{member.phone[1:]}", headers=barista.headers
-    )
+    found = await look_up(client, barista, f"phone=%2B{member.phone[1:]}")
     assert found.status_code == 200
-    refused = await client.post(
-        f"/v1/admin/members/{member.member_id}/adjustments",
-        headers={**barista.headers, "Idempotency-Key": "x"},
-        json={"points": 5, "reason": "friend"},
-    )
+    refused = await adjust(client, barista, member, {"points": 5, "reason": "friend"}, key="x")
     assert refused.status_code == 403
