@@ -157,6 +157,29 @@ async def post_as(
     )
 
 
+async def open_checkout(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember, amount: int = 40000
+) -> dict[str, Any]:
+    """A checkout of ``amount`` for ``member`` opened at ``till``: its quote."""
+    body = purchase_body(member.card_number, amount=amount)
+    response = await post_as(client, till, "/v1/checkouts", body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def on_checkout(
+    client: httpx.AsyncClient,
+    till: Till,
+    checkout: dict[str, Any],
+    action: str,
+    body: dict[str, Any] | None = None,
+    key: str | None = None,
+) -> httpx.Response:
+    """POST /v1/checkouts/{id}/{action}: hold, complete or cancel ``checkout`` at ``till``."""
+    path = f"/v1/checkouts/{checkout['checkout_id']}/{action}"
+    return await post_as(client, till, path, body, key)
+
+
 async def grant(member_id: str, points: int) -> None:
     """Points credited by a staff adjustment, as an admin would (through the service)."""
     import os

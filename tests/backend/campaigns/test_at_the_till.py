@@ -16,6 +16,7 @@ from tests.factories import (
     Till,
     buy,
     log_in,
+    on_checkout,
     open_till,
     post_as,
     purchase_body,
@@ -248,7 +249,7 @@ async def test_checkouts_quote_the_offers_and_apply_them_on_completion(
     quote = opened.json()
     assert [(o["name"], o["points"]) for o in quote["offers"]] == [("Bakery bonus", 12)]
     assert quote["points_to_earn"] == 17 + 12
-    complete = f"/v1/checkouts/{quote['checkout_id']}/complete"
-    done = await post_as(client, till, complete, {"payment_ref": "card-1", "paid_amount": 35000})
+    paid = {"payment_ref": "card-1", "paid_amount": 35000}
+    done = await on_checkout(client, till, quote, "complete", paid)
     assert done.status_code == 200, done.text
     assert done.json()["purchase"]["points_earned"] == 29

@@ -4,33 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
 
 from db.tables import Account, Checkout, Purchase
-from tests.conftest import LiveServer
-from tests.factories import another_till, grant, log_in, open_till, post_as, purchase_body
+from tests.factories import (
+    LoggedInMember,
+    Till,
+    another_till,
+    grant,
+    on_checkout,
+    open_checkout,
+    post_as,
+    purchase_body,
+)
 
 PARALLEL = 60
 
 
+async def account_of(member: LoggedInMember) -> dict[str, Any] | None:
+    """The member's available and held points, as the accounts table has them."""
+    row: dict[str, Any] | None = (
+        await Account.select(Account.available, Account.held)
+        .where(Account.member == uuid.UUID(member.member_id))
+        .first()
+    )
+    return row
+
+
 async def test_parallel_redemptions_and_holds_never_overdraw_nor_deadlock(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
-    member = await log_in(client, live_server.sms)
     await grant(member.member_id, 1000)
-    till = await open_till()
     tills = [till] + [await another_till(till.store_id) for _ in range(3)]
     # Checkouts opened beforehand; each of half the requests holds 50 points on one.
     checkouts = [
-        (
-            await post_as(
-                client,
-                tills[i % 4],
-                "/v1/checkouts",
-                purchase_body(member.card_number, amount=10000),
-            )
-        ).json()
+        await open_checkout(client, tills[i % 4], member, amount=10000)
         for i in range(PARALLEL // 2)
     ]
 
@@ -40,10 +50,7 @@ async def test_parallel_redemptions_and_holds_never_overdraw_nor_deadlock(
         return await post_as(client, tills[i % 4], "/v1/purchases", body)
 
     async def hold(i: int) -> httpx.Response:
-        checkout_id = checkouts[i]["checkout_id"]
-        return await post_as(
-            client, tills[i % 4], f"/v1/checkouts/{checkout_id}/hold", {"points": 50}
-        )
+        return await on_checkout(client, tills[i % 4], checkouts[i], "hold", {"points": 50})
 
     responses = await asyncio.wait_for(
         asyncio.gather(
@@ -59,11 +66,7 @@ async def test_parallel_redemptions_and_holds_never_overdraw_nor_deadlock(
     redeemed = 50 * await Purchase.count()
     held = 50 * await Checkout.count().where(Checkout.status == "held")
     earned = 2 * await Purchase.count()
-    account = (
-        await Account.select(Account.available, Account.held)
-        .where(Account.member == uuid.UUID(member.member_id))
-        .first()
-    )
+    account = await account_of(member)
     assert account is not None
     assert account["available"] >= 0
     assert account["held"] == held
@@ -73,28 +76,19 @@ async def test_parallel_redemptions_and_holds_never_overdraw_nor_deadlock(
 
 
 async def test_the_same_hold_sent_fifty_times_at_once_has_one_effect(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
-    member = await log_in(client, live_server.sms)
     await grant(member.member_id, 500)
-    till = await open_till()
-    checkout = (
-        await post_as(
-            client, till, "/v1/checkouts", purchase_body(member.card_number, amount=20000)
-        )
-    ).json()
-    path = f"/v1/checkouts/{checkout['checkout_id']}/hold"
+    checkout = await open_checkout(client, till, member, amount=20000)
     responses = await asyncio.gather(
-        *(post_as(client, till, path, {"points": 70}, key="one-hold") for _ in range(50))
+        *(
+            on_checkout(client, till, checkout, "hold", {"points": 70}, "one-hold")
+            for _ in range(50)
+        )
     )
     statuses = [r.status_code for r in responses]
     assert set(statuses) <= {200, 409}
     ok = [r for r in responses if r.status_code == 200]
     assert ok
     assert all(r.json()["held_points"] == 70 for r in ok)
-    account = (
-        await Account.select(Account.available, Account.held)
-        .where(Account.member == uuid.UUID(member.member_id))
-        .first()
-    )
-    assert account == {"available": 430, "held": 70}
+    assert await account_of(member) == {"available": 430, "held": 70}

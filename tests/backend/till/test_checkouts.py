@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -11,7 +12,17 @@ from backend.till.checkouts import expire_holds
 from db.tables import Checkout, LedgerEntry, MemberEvent, Purchase
 from realtime.publisher import EventPublisher
 from tests.conftest import LiveServer
-from tests.factories import LoggedInMember, Till, grant, log_in, open_till, post_as, purchase_body
+from tests.factories import (
+    LoggedInMember,
+    Till,
+    grant,
+    log_in,
+    on_checkout,
+    open_checkout,
+    open_till,
+    post_as,
+    purchase_body,
+)
 
 
 @pytest.fixture
@@ -21,14 +32,10 @@ async def member(client: httpx.AsyncClient, live_server: LiveServer) -> LoggedIn
     return member
 
 
-async def open_checkout(
-    client: httpx.AsyncClient, till: Till, member: LoggedInMember, amount: int = 40000
-) -> dict[str, object]:
-    response = await post_as(
-        client, till, "/v1/checkouts", purchase_body(member.card_number, amount=amount)
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json())
+@pytest.fixture
+async def quote(client: httpx.AsyncClient, till: Till, member: LoggedInMember) -> dict[str, Any]:
+    """A checkout of 400.00 opened at the till for the member."""
+    return await open_checkout(client, till, member)
 
 
 async def me(client: httpx.AsyncClient, member: LoggedInMember) -> dict[str, int]:
@@ -36,25 +43,19 @@ async def me(client: httpx.AsyncClient, member: LoggedInMember) -> dict[str, int
 
 
 async def test_quote_hold_complete(
-    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember, quote: dict[str, Any]
 ) -> None:
-    quote = await open_checkout(client, till, member)
     assert quote["status"] == "open"
     assert quote["max_redeemable_points"] == 200  # half of 400.00
     assert quote["points_to_earn"] == 20  # 5 % of 400.00
 
-    held = await post_as(
-        client, till, f"/v1/checkouts/{quote['checkout_id']}/hold", {"points": 150}
-    )
+    held = await on_checkout(client, till, quote, "hold", {"points": 150})
     assert held.status_code == 200, held.text
     assert held.json()["status"] == "held"
     assert await me(client, member) == {"available": 150, "pending": 0, "held": 150}
 
-    done = await post_as(
-        client,
-        till,
-        f"/v1/checkouts/{quote['checkout_id']}/complete",
-        {"payment_ref": "pay-1", "paid_amount": 25000},
+    done = await on_checkout(
+        client, till, quote, "complete", {"payment_ref": "pay-1", "paid_amount": 25000}
     )
     assert done.status_code == 200, done.text
     body = done.json()
@@ -68,41 +69,38 @@ async def test_quote_hold_complete(
 
 
 async def test_changing_the_hold_replaces_it(
-    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember, quote: dict[str, Any]
 ) -> None:
-    quote = await open_checkout(client, till, member)
-    path = f"/v1/checkouts/{quote['checkout_id']}/hold"
-    await post_as(client, till, path, {"points": 100})
-    await post_as(client, till, path, {"points": 40})
+    await on_checkout(client, till, quote, "hold", {"points": 100})
+    await on_checkout(client, till, quote, "hold", {"points": 40})
     assert await me(client, member) == {"available": 260, "pending": 0, "held": 40}
-    await post_as(client, till, path, {"points": 0})
+    await on_checkout(client, till, quote, "hold", {"points": 0})
     assert await me(client, member) == {"available": 300, "pending": 0, "held": 0}
 
 
 async def test_cancel_voids_the_hold_and_is_repeatable(
-    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember, quote: dict[str, Any]
 ) -> None:
-    quote = await open_checkout(client, till, member)
-    await post_as(client, till, f"/v1/checkouts/{quote['checkout_id']}/hold", {"points": 120})
-    first = await post_as(client, till, f"/v1/checkouts/{quote['checkout_id']}/cancel")
-    second = await post_as(client, till, f"/v1/checkouts/{quote['checkout_id']}/cancel")
+    await on_checkout(client, till, quote, "hold", {"points": 120})
+    first = await on_checkout(client, till, quote, "cancel")
+    second = await on_checkout(client, till, quote, "cancel")
     assert first.json()["status"] == second.json()["status"] == "cancelled"
     assert await me(client, member) == {"available": 300, "pending": 0, "held": 0}
-    late = await post_as(
-        client,
-        till,
-        f"/v1/checkouts/{quote['checkout_id']}/complete",
-        {"payment_ref": "p", "paid_amount": 100},
+    late = await on_checkout(
+        client, till, quote, "complete", {"payment_ref": "p", "paid_amount": 100}
     )
     assert late.status_code == 409
     assert late.json()["code"] == "checkout_not_open"
 
 
 async def test_an_unfinished_hold_is_voided_by_the_sweeper(
-    client: httpx.AsyncClient, till: Till, member: LoggedInMember, live_server: LiveServer
+    client: httpx.AsyncClient,
+    till: Till,
+    member: LoggedInMember,
+    quote: dict[str, Any],
+    live_server: LiveServer,
 ) -> None:
-    quote = await open_checkout(client, till, member)
-    await post_as(client, till, f"/v1/checkouts/{quote['checkout_id']}/hold", {"points": 80})
+    await on_checkout(client, till, quote, "hold", {"points": 80})
     publisher = EventPublisher(
         redis=live_server.app.state.redis, prefix=live_server.app.state.settings.redis_prefix
     )
@@ -125,46 +123,38 @@ async def test_holds_cannot_exceed_the_cap_or_the_balance(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
     quote = await open_checkout(client, till, member, amount=100000)
-    path = f"/v1/checkouts/{quote['checkout_id']}/hold"
-    over_cap = await post_as(client, till, path, {"points": 501})
+    over_cap = await on_checkout(client, till, quote, "hold", {"points": 501})
     assert over_cap.json()["code"] == "redeem_cap_exceeded"
-    over_balance = await post_as(client, till, path, {"points": 301})
+    over_balance = await on_checkout(client, till, quote, "hold", {"points": 301})
     assert over_balance.json()["code"] == "insufficient_points"
     assert await me(client, member) == {"available": 300, "pending": 0, "held": 0}
 
 
 async def test_paying_more_than_owed_is_refused(
-    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+    client: httpx.AsyncClient, till: Till, quote: dict[str, Any]
 ) -> None:
-    quote = await open_checkout(client, till, member)
-    await post_as(client, till, f"/v1/checkouts/{quote['checkout_id']}/hold", {"points": 100})
-    response = await post_as(
-        client,
-        till,
-        f"/v1/checkouts/{quote['checkout_id']}/complete",
-        {"payment_ref": "p", "paid_amount": 40000},
+    await on_checkout(client, till, quote, "hold", {"points": 100})
+    response = await on_checkout(
+        client, till, quote, "complete", {"payment_ref": "p", "paid_amount": 40000}
     )
     assert response.status_code == 409
     assert response.json()["extra"]["owed"] == 30000
 
 
 async def test_another_stores_checkout_does_not_exist_for_this_till(
-    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+    client: httpx.AsyncClient, quote: dict[str, Any]
 ) -> None:
-    quote = await open_checkout(client, till, member)
     other = await open_till()
-    response = await post_as(client, other, f"/v1/checkouts/{quote['checkout_id']}/cancel")
+    response = await on_checkout(client, other, quote, "cancel")
     assert response.status_code == 404
 
 
 async def test_complete_is_idempotent(
-    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+    client: httpx.AsyncClient, till: Till, quote: dict[str, Any]
 ) -> None:
-    quote = await open_checkout(client, till, member)
     body = {"payment_ref": "p", "paid_amount": 40000}
-    path = f"/v1/checkouts/{quote['checkout_id']}/complete"
-    first = await post_as(client, till, path, body, key="complete-1")
-    again = await post_as(client, till, path, body, key="complete-1")
+    first = await on_checkout(client, till, quote, "complete", body, key="complete-1")
+    again = await on_checkout(client, till, quote, "complete", body, key="complete-1")
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json() == first.json()
     assert await Purchase.count() == 1
