@@ -23,17 +23,23 @@ class Till:
         return {"X-Api-Key": self.key}
 
 
-@dataclass
-class LoggedInMember:
-    member_id: str
-    phone: str
-    card_number: str
+@dataclass(kw_only=True)
+class SignedIn:
+    """A caller's pair of tokens; ``headers`` carry the access token."""
+
     access_token: str
     refresh_token: str
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access_token}"}
+
+
+@dataclass(kw_only=True)
+class LoggedInMember(SignedIn):
+    member_id: str
+    phone: str
+    card_number: str
 
 
 _counter = 0
@@ -102,16 +108,10 @@ async def buy(
 STAFF_PASSWORD = "correct horse battery staple"
 
 
-@dataclass
-class SignedInStaff:
+@dataclass(kw_only=True)
+class SignedInStaff(SignedIn):
     staff_id: str
     email: str
-    access_token: str
-    refresh_token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
 
 
 async def hire(
