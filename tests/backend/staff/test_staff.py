@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+
 import httpx
 
 from tests.cli import astrocoffee, run_env
@@ -105,37 +107,15 @@ async def test_deactivation_and_demotion_take_effect_at_once(client: httpx.Async
 
 def test_create_admin_makes_the_first_admin(servers: RunServers) -> None:
     env = run_env(servers)
-    made = astrocoffee(
-        "create-admin",
-        "--email",
-        "root@astrocoffee.test",
-        "--name",
-        "Root",
-        "--password-stdin",
-        env=env,
-        stdin="a very long admin password\n",
-    )
+
+    def create_admin(email: str, name: str, password: str) -> subprocess.CompletedProcess[str]:
+        args = ["--email", email, "--name", name, "--password-stdin"]
+        return astrocoffee("create-admin", *args, env=env, stdin=f"{password}\n")
+
+    made = create_admin("root@astrocoffee.test", "Root", "a very long admin password")
     assert made.returncode == 0, made.stderr
     assert "admin root@astrocoffee.test created" in made.stdout
-    twice = astrocoffee(
-        "create-admin",
-        "--email",
-        "root@astrocoffee.test",
-        "--name",
-        "Root",
-        "--password-stdin",
-        env=env,
-        stdin="a very long admin password\n",
-    )
+    twice = create_admin("root@astrocoffee.test", "Root", "a very long admin password")
     assert twice.returncode == 1
-    weak = astrocoffee(
-        "create-admin",
-        "--email",
-        "b@astrocoffee.test",
-        "--name",
-        "B",
-        "--password-stdin",
-        env=env,
-        stdin="short\n",
-    )
+    weak = create_admin("b@astrocoffee.test", "B", "short")
     assert weak.returncode == 2
