@@ -6,29 +6,47 @@ import re
 import time
 
 import httpx
+import pytest
 from playwright.async_api import Page, expect
 
 from tests.conftest import LiveServer
-from tests.factories import STAFF_PASSWORD, SignedInStaff, Till, buy, hire, log_in, purchase_body
+from tests.factories import (
+    STAFF_PASSWORD,
+    LoggedInMember,
+    SignedInStaff,
+    Till,
+    buy,
+    hire,
+    log_in,
+    purchase_body,
+)
 from tests.web.conftest import OpenPage
 
 LIVE_S = 5
 
 
-async def staff_log_in(page: Page, staff: SignedInStaff) -> None:
+async def dashboard(open_page: OpenPage, live_server: LiveServer, staff: SignedInStaff) -> Page:
+    """The staff dashboard, logged in as ``staff``."""
+    page = await open_page(f"{live_server.base_url}/staff")
     await page.fill("#staff-login-form input[name=email]", staff.email)
     await page.fill("#staff-login-form input[name=password]", STAFF_PASSWORD)
     await page.click("#staff-log-in")
     await expect(page.locator("#staff-view")).to_be_visible()
+    return page
+
+
+@pytest.fixture
+async def manager_page(
+    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, till: Till
+) -> Page:
+    """The dashboard of a manager of the till's store."""
+    return await dashboard(open_page, live_server, await hire(client, "manager", [till.store_id]))
 
 
 async def test_a_manager_sees_the_sale_in_the_live_feed_and_todays_figures(
-    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, till: Till
+    manager_page: Page, client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
-    manager = await hire(client, "manager", [till.store_id])
-    member = await log_in(client, live_server.sms)
-    page = await open_page(f"{live_server.base_url}/staff")
-    await staff_log_in(page, manager)
+    page = manager_page
     await expect(page.locator("#connection")).to_have_text("live")
     await expect(page.locator("#stat-sales")).to_have_text("0")
 
@@ -43,12 +61,9 @@ async def test_a_manager_sees_the_sale_in_the_live_feed_and_todays_figures(
 
 
 async def test_a_manager_adjusts_a_members_points_with_a_reason(
-    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, till: Till
+    manager_page: Page, client: httpx.AsyncClient, member: LoggedInMember
 ) -> None:
-    manager = await hire(client, "manager", [till.store_id])
-    member = await log_in(client, live_server.sms)
-    page = await open_page(f"{live_server.base_url}/staff")
-    await staff_log_in(page, manager)
+    page = manager_page
     await page.fill("#lookup-form input[name=query]", member.phone)
     await page.click("#lookup-submit")
     await expect(page.locator("#member-result")).to_contain_text(member.card_number)
@@ -69,9 +84,7 @@ async def test_a_manager_adjusts_a_members_points_with_a_reason(
 async def test_an_admin_creates_and_publishes_a_campaign_and_mints_a_terminal(
     open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, till: Till
 ) -> None:
-    admin = await hire(client, "admin")
-    page = await open_page(f"{live_server.base_url}/staff")
-    await staff_log_in(page, admin)
+    page = await dashboard(open_page, live_server, await hire(client, "admin"))
     await page.fill("#campaign-form input[name=name]", "Pastry bonus")
     await page.select_option("#campaign-form select[name=kind]", "bonus")
     await page.fill(
