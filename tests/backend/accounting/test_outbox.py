@@ -51,6 +51,28 @@ async def _deliver_everything(client: AccountingClient, policy: DeliveryPolicy =
         pass
 
 
+def _start_worker(shop: Shop, servers: RunServers, **env: str) -> subprocess.Popen[str]:
+    """``astrocoffee worker`` delivering to the shop's accounting system (``env``: more
+    settings), its log on a pipe."""
+    settings = run_env(
+        servers,
+        ASTROCOFFEE_ACCOUNTING_URL=shop.accounting_url,
+        ASTROCOFFEE_ACCOUNTING_TOKEN=shop.accounting.token,
+        ASTROCOFFEE_WORKER_METRICS_PORT="0",
+        **env,
+    )
+    return subprocess.Popen(
+        [str(SCRIPT), "worker"], env=settings, cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
+
+
+async def _until_posted(shop: Shop, posts: int, *, poll_s: float, timeout_s: float = 30) -> None:
+    """Until the accounting system has been sent ``posts`` requests, or ``timeout_s`` passed."""
+    deadline = time.monotonic() + timeout_s
+    while shop.accounting.posts < posts and time.monotonic() < deadline:
+        await asyncio.sleep(poll_s)
+
+
 async def _statuses() -> dict[str, int]:
     rows = await OutboxMessage.select(OutboxMessage.status)
     found: dict[str, int] = {}
@@ -177,20 +199,9 @@ async def test_outbox_lag_is_the_age_of_the_oldest_waiting_message(shop: Shop) -
 async def test_a_worker_killed_mid_batch_loses_nothing(shop: Shop, servers: RunServers) -> None:
     await _sales(shop, 12)
     shop.accounting.delay_s = 0.5  # every answer takes a while: the kill lands mid-batch
-    env = run_env(
-        servers,
-        ASTROCOFFEE_ACCOUNTING_URL=shop.accounting_url,
-        ASTROCOFFEE_ACCOUNTING_TOKEN=shop.accounting.token,
-        ASTROCOFFEE_OUTBOX_BATCH_SIZE="5",
-        ASTROCOFFEE_WORKER_METRICS_PORT="0",
-    )
-    worker = subprocess.Popen(
-        [str(SCRIPT), "worker"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True
-    )
+    worker = _start_worker(shop, servers, ASTROCOFFEE_OUTBOX_BATCH_SIZE="5")
     try:
-        deadline = time.monotonic() + 30
-        while shop.accounting.posts < 3 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await _until_posted(shop, 3, poll_s=0.05)
         assert shop.accounting.posts >= 3, "the worker never started delivering"
         os.kill(worker.pid, signal.SIGKILL)
     finally:
@@ -214,19 +225,9 @@ async def test_a_worker_killed_mid_batch_loses_nothing(shop: Shop, servers: RunS
 async def test_the_worker_finishes_its_batch_on_sigterm(shop: Shop, servers: RunServers) -> None:
     await _sales(shop, 4)
     shop.accounting.delay_s = 0.5
-    env = run_env(
-        servers,
-        ASTROCOFFEE_ACCOUNTING_URL=shop.accounting_url,
-        ASTROCOFFEE_ACCOUNTING_TOKEN=shop.accounting.token,
-        ASTROCOFFEE_WORKER_METRICS_PORT="0",
-    )
-    worker = subprocess.Popen(
-        [str(SCRIPT), "worker"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True
-    )
+    worker = _start_worker(shop, servers)
     try:
-        deadline = time.monotonic() + 30
-        while shop.accounting.posts < 1 and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        await _until_posted(shop, 1, poll_s=0.02)
         worker.send_signal(signal.SIGTERM)
         status = await asyncio.to_thread(worker.wait, 15)
     finally:
