@@ -3,21 +3,18 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import LiveServer
-from tests.factories import buy, log_in, open_till, purchase_body
+from tests.factories import LoggedInMember, Till, buy, purchase_body
 
 
 async def test_a_qr_token_identifies_the_member_once(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
-    till = await open_till()
-    member = await log_in(client, live_server.sms)
     issued = await client.get("/v1/me/qr", headers=member.headers)
     assert issued.headers["cache-control"] == "no-store"
     qr = issued.json()
     assert qr["expires_in"] == 60
 
-    body = purchase_body(member.card_number)
-    body["customer"] = {"qr_token": qr["qr_token"]}
+    body = purchase_body(member.card_number, customer={"qr_token": qr["qr_token"]})
     first = await buy(client, till, body)
     assert first.status_code == 201, first.text
     assert first.json()["member_id"] == member.member_id
@@ -30,14 +27,12 @@ async def test_a_qr_token_identifies_the_member_once(
 
 
 async def test_the_card_on_screen_shows_a_working_token_as_a_qr_code(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, live_server: LiveServer, till: Till, member: LoggedInMember
 ) -> None:
     from xml.etree import ElementTree
 
     from backend.members.qr import qr_svg
 
-    till = await open_till()
-    member = await log_in(client, live_server.sms)
     drawn = await client.get("/v1/me/qr.svg", headers=member.headers)
     assert drawn.status_code == 200
     assert drawn.headers["content-type"].startswith("image/svg+xml")
@@ -51,7 +46,7 @@ async def test_the_card_on_screen_shows_a_working_token_as_a_qr_code(
     ]
     shown = [token for token in tokens if qr_svg(token) == drawn.content]
     assert len(shown) == 1
-    body = purchase_body(member.card_number)
-    body["customer"] = {"qr_token": shown[0]}
-    sale = await buy(client, till, body)
+    sale = await buy(
+        client, till, purchase_body(member.card_number, customer={"qr_token": shown[0]})
+    )
     assert sale.json()["member_id"] == member.member_id
