@@ -51,12 +51,13 @@ from backend.orders.webhook_controller import PaymentWebhookController
 from backend.orders.webhooks import WebhookService
 from backend.problems import EXCEPTION_HANDLERS
 from backend.rate_limits import COUNTER_STATE_KEY, RequestCounter, per_client_ip, per_terminal
-from backend.realtime_wiring import StoredEvents, StreamAuthenticator
+from backend.realtime_wiring import StreamAuthenticator
 from backend.sales.customers import CustomerResolver
 from backend.settings import Settings, SettingsError, load_settings
 from backend.staff.controllers import AdminStaffController, StaffMeController
 from backend.staff.service import check_login
 from backend.stores.controllers import AdminStoreController
+from backend.streams.replay import StoredEvents
 from backend.till.checkouts import CheckoutService
 from backend.till.controllers import CheckoutController, PurchaseController
 from backend.till.purchases import PurchaseService

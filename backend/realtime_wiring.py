@@ -1,5 +1,5 @@
-"""What the realtime gateway needs from backend: which stream a token may follow, and the
-stored events of each stream."""
+"""What the realtime gateway needs from backend: which stream a token may follow (the stored
+events of each stream come from ``backend.streams.replay.StoredEvents``)."""
 
 from __future__ import annotations
 
@@ -11,37 +11,7 @@ from backend.auth.callers import MemberCaller, StaffCaller
 from backend.auth.middleware import caller_from_token
 from backend.auth.sessions import SessionStore
 from backend.auth.tokens import TokenIssuer
-from backend.loyalty.broadcasts import broadcast_events_after, broadcast_seq
-from backend.loyalty.events import events_after
-from backend.stores.events import store_events_after
-from db.tables import Account, Store
 from realtime.channels import BROADCAST, member_stream, store_stream
-
-
-class StoredEvents:
-    """``realtime.gateway.ReplaySource`` over ``member_event`` and ``store_event``."""
-
-    async def events_after(self, stream: str, after_seq: int, limit: int) -> list[bytes]:
-        if stream == BROADCAST:
-            return await broadcast_events_after(after_seq, limit=limit)
-        kind, _, key = stream.partition(":")
-        if kind == "store":
-            return await store_events_after(uuid.UUID(key), after_seq, limit=limit)
-        return await events_after(uuid.UUID(key), after_seq, limit=limit)
-
-    async def current_seq(self, stream: str) -> int:
-        if stream == BROADCAST:
-            return await broadcast_seq()
-        kind, _, key = stream.partition(":")
-        if kind == "store":
-            row = await Store.select(Store.last_event_seq).where(Store.id == uuid.UUID(key)).first()
-        else:
-            row = (
-                await Account.select(Account.last_event_seq)
-                .where(Account.member == uuid.UUID(key))
-                .first()
-            )
-        return 0 if row is None else int(row["last_event_seq"])
 
 
 class StreamAuthenticator:

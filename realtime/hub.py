@@ -53,7 +53,10 @@ class Hub:
     def __init__(self, *, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._control_channel = f"{prefix}realtime:hub"
+        # Always subscribed, never published to: redis-py's pub/sub connection exists only
+        # while something is subscribed, and this one keeps it (with its pings, its health and
+        # its reconnects) alive in a process that has no socket yet or none left.
+        self._keepalive_channel = f"{prefix}realtime:hub"
         self._local: dict[str, set[Subscriber]] = defaultdict(set)
         self._subscribed: set[str] = set()
         self._confirmed: dict[str, asyncio.Event] = {}
@@ -148,7 +151,7 @@ class Hub:
                 await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         pubsub = self._redis.pubsub()
         async with self._lock:
-            channels = [self._control_channel, *self._subscribed]
+            channels = [self._keepalive_channel, *self._subscribed]
             for channel in self._subscribed:
                 self._confirmed[channel] = asyncio.Event()
             await pubsub.subscribe(*channels)

@@ -16,10 +16,8 @@ import msgspec
 
 from backend.campaigns.catalogue import LiveCampaign
 from backend.campaigns.targeting import Targeting
-from backend.loyalty.broadcasts import append_broadcast_event
-from db import sql
-from realtime.channels import member_stream
-from realtime.protocol import EventEnvelope, encode
+from backend.streams.broadcast import BROADCASTS
+from backend.streams.member import MEMBERS
 from realtime.publisher import Outgoing
 
 
@@ -70,29 +68,10 @@ def _audience(targeting: Targeting, at: datetime) -> tuple[str, dict[str, Any]]:
 async def tell_audience(campaign: LiveCampaign, type: str, data: dict[str, Any]) -> list[Outgoing]:
     """Store the event for the campaign's audience; publish what this returns after commit."""
     if campaign.targeting.everyone:
-        return [await append_broadcast_event(type=type, data=data)]
+        return await BROADCASTS.append(None, [(type, data)])
     now = datetime.now(UTC)
     audience, params = _audience(campaign.targeting, now)
-    rows = await sql.fetch(
-        "WITH audience AS (" + audience + "), "  # noqa: S608 (fixed fragments, bound values)
-        "bumped AS (UPDATE account SET last_event_seq = account.last_event_seq + 1 "
-        "FROM audience WHERE account.member = audience.member "
-        "RETURNING account.member, account.last_event_seq) "
-        "INSERT INTO member_event (id, member, seq, type, data, created_at) "
-        "SELECT gen_random_uuid(), member, last_event_seq, {type}, {data}::jsonb, {now} "
-        "FROM bumped RETURNING member, seq",
-        **params,
-        type=type,
-        data=_json(data),
-        now=now,
-    )
-    return [
-        (
-            member_stream(str(row["member"])),
-            encode(EventEnvelope(type=type, seq=row["seq"], ts=now, data=data)),
-        )
-        for row in rows
-    ]
+    return await MEMBERS.append_to_each(audience, params, type=type, data=data, at=now)
 
 
 def offer_data(campaign: LiveCampaign) -> dict[str, Any]:

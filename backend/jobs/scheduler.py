@@ -22,10 +22,10 @@ from backend.campaigns.catalogue import Catalogue
 from backend.campaigns.service import start_and_end_on_time
 from backend.idempotency import purge_records
 from backend.loyalty.expiry import expire_points, release_pending
-from backend.loyalty.relay import relay_unpublished
 from backend.loyalty.rules import current_rules
 from backend.loyalty.tiers import evaluate_tiers
 from backend.orders.service import OrderService
+from backend.streams.relay import relay_unpublished
 from backend.till.checkouts import expire_holds
 from realtime.publisher import EventPublisher
 

@@ -21,9 +21,10 @@ from backend.loyalty.ledger import EntryDraft, LockedAccount, post
 from backend.loyalty.lots import TakenLots, add_lot, beyond_debt, give_back, take_oldest_first, trim
 from backend.loyalty.rules import ProgramRules
 from backend.loyalty.schemas import Balance
+from backend.streams.member import MEMBERS
+from backend.streams.stream import Event
 from db.deferred import DeferredWrites
-from realtime.channels import member_stream
-from realtime.protocol import EventEnvelope, encode, utc_now
+from realtime.protocol import utc_now
 from realtime.publisher import Outgoing
 
 
@@ -221,7 +222,7 @@ class AccountChange:
             self._lots.extend(writes)
         if not self.entries and not self._events and not self._lots:
             return self.account.balance, []
-        events: list[tuple[str, dict[str, Any]]] = [
+        events: list[Event] = [
             ("transaction.created", _entry_data(entry, context)) for entry in self.entries
         ]
         events += self._events
@@ -231,7 +232,7 @@ class AccountChange:
         posted = await post(
             self.account,
             self.entries,
-            [(type, msgspec.json.encode(data).decode()) for type, data in events],
+            events,
             at=at,
             deferred=self._lots,
         )
@@ -239,15 +240,9 @@ class AccountChange:
         # the one the database computed; a difference means a write bypassed the lock.
         if posted.balance != self.balance:
             raise RuntimeError(f"account {self.account.id}: {posted.balance} != {self.balance}")
-        stream = member_stream(str(self.account.member_id))
-        envelopes: list[Outgoing] = [
-            (
-                stream,
-                encode(EventEnvelope(type=type, seq=posted.first_event_seq + i, ts=at, data=data)),
-            )
-            for i, (type, data) in enumerate(events)
-        ]
-        return posted.balance, envelopes
+        return posted.balance, MEMBERS.envelopes(
+            self.account.member_id, events, last_event_seq=posted.last_event_seq, at=at
+        )
 
 
 def _entry_data(entry: EntryDraft, context: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,9 @@ from datetime import datetime
 from backend.errors import MemberNotFound
 from backend.loyalty.schemas import Balance
 from backend.ops.metrics import count_ledger_entries
-from db import sql, streams
+from backend.streams.member import MEMBERS
+from backend.streams.stream import Event
+from db import sql
 from db.deferred import DeferredWrites
 from db.ids import new_id
 from db.tables import Account
@@ -86,7 +88,7 @@ entries AS (
     WHERE id = {account_id}
     RETURNING available, pending, held, last_event_seq
 ), """  # noqa: S608 (fixed fragments, bound values)
-    + streams.insert_events("events", table="member_event", owner="member", numbered="moved")
+    + MEMBERS.insert("events", numbered="moved")
     + """
 SELECT available, pending, held, last_event_seq FROM moved
 """
@@ -96,19 +98,19 @@ SELECT available, pending, held, last_event_seq FROM moved
 @dataclass(frozen=True, slots=True)
 class Posted:
     balance: Balance
-    first_event_seq: int  # the seq given to the first of the events
+    last_event_seq: int  # the member stream's, after the events
 
 
 async def post(
     account: LockedAccount,
     entries: list[EntryDraft],
-    events: list[tuple[str, str]],
+    events: list[Event],
     *,
     at: datetime,
     deferred: DeferredWrites | None = None,
 ) -> Posted:
     """Append ``entries``, move the cached balance by their sum and store ``events`` (type,
-    JSON data) with the member's next seqs, together with the ``deferred`` writes of the
+    data) with the member's next seqs, together with the ``deferred`` writes of the
     transaction: one statement, so one round trip per change.
     """
     available = sum(entry.available_delta for entry in entries)
@@ -137,10 +139,10 @@ async def post(
         pending=pending,
         held=held,
         earned=earned,
-        **streams.event_params(account.member_id, events, at=at),
+        **MEMBERS.params(account.member_id, events, at=at),
     )
     row = rows[0]
     return Posted(
         balance=Balance(available=row["available"], pending=row["pending"], held=row["held"]),
-        first_event_seq=streams.first_seq(row["last_event_seq"], events),
+        last_event_seq=row["last_event_seq"],
     )

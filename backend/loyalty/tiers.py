@@ -11,9 +11,9 @@ import uuid
 from datetime import datetime, timedelta
 
 from backend.loyalty.book import AccountChange
-from backend.loyalty.events import append_member_event
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import TIER_ORDER, ProgramRules
+from backend.streams.member import MEMBERS
 from db import sql
 from db.pool import engine
 from db.tables import Member
@@ -104,7 +104,7 @@ async def _change_tier(publisher: EventPublisher, member_id: uuid.UUID, tier: st
         if account.tier == tier:
             return
         await set_tier(member_id, tier)
-        event = await append_member_event(
-            member_id=member_id, type="tier.changed", data={"from": account.tier, "to": tier}
+        events = await MEMBERS.append(
+            member_id, [("tier.changed", {"from": account.tier, "to": tier})]
         )
-    await publisher.publish([event])
+    await publisher.publish(events)

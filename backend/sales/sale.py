@@ -32,7 +32,7 @@ from backend.loyalty.rules import RulesVersion
 from backend.loyalty.schemas import Balance
 from backend.loyalty.tiers import QUALIFYING_SPEND, upgrade_tier
 from backend.sales.schemas import PurchaseItem, PurchaseResponse
-from backend.stores.events import DayMove, record_store_activity, utc_day
+from backend.stores.figures import DayMove, record_store_activity, utc_day
 from db import sql
 from db.deferred import DeferredWrites
 from db.ids import new_id

@@ -17,7 +17,7 @@ from backend.auth.terminals import TerminalDirectory
 from backend.errors import Conflict
 from backend.http import answers, strict_body
 from backend.stores import service
-from backend.stores.events import todays_figures
+from backend.stores.figures import todays_figures
 from backend.stores.schemas import (
     NewTerminal,
     StoreCreate,

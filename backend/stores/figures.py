@@ -1,12 +1,10 @@
-"""The store stream staff dashboards follow: each sale, and the store's figures for today.
-
-Written in the sale's transaction like member events (the store row's ``last_event_seq``
-gives the gapless seq, so sales in one store serialize on that row until commit), published
-after commit. Days are UTC days.
+"""A store's figures of the day, and what a sale or refund tells its store's stream.
 
 A store's figures are counters (``store_day``) that each sale and refund moves, so the whole
 store part of a sale is one statement whatever the day's volume: counting the visitor,
-moving the day, taking the seqs and storing both events.
+moving the day, taking the store stream's seqs and storing its ``sale.completed`` and
+``stats.updated`` events (``backend.streams.store``), published after commit. Days are UTC
+days.
 """
 
 from __future__ import annotations
@@ -17,14 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import msgspec
-
-from backend.loyalty.events import encode_stored
-from db import sql, streams
+from backend.streams.store import STORES
+from backend.streams.stream import Event
+from db import sql
 from db.ids import new_id
-from db.tables import StoreDay, StoreEvent
-from realtime.channels import store_stream
-from realtime.protocol import EventEnvelope, encode, utc_now
+from db.tables import StoreDay
+from realtime.protocol import utc_now
 from realtime.publisher import Outgoing
 
 FIGURES = (
@@ -69,10 +65,8 @@ WITH visitor AS (
     WHERE id = {store_id}
     RETURNING last_event_seq
 ), """  # noqa: S608 (fixed fragments, bound values)
-    + streams.insert_events(
+    + STORES.insert(
         "stored",
-        table="store_event",
-        owner="store",
         numbered="numbered",
         # stats.updated comes without data: its data is the day's row as moved just now.
         data="""COALESCE(e.data::jsonb, jsonb_build_object(
@@ -133,11 +127,11 @@ async def record_store_activity(
 ) -> list[Outgoing]:
     """Move ``day``'s figures; store ``sale.completed`` (when there is a sale) and, when the
     day is today, ``stats.updated``. Returns the encoded events to publish after commit."""
-    events: list[tuple[str, str | None]] = []
+    stored: list[Event] = []
     if sale is not None:
-        events.append(("sale.completed", msgspec.json.encode(sale).decode()))
+        stored.append(("sale.completed", sale))
     if day == utc_day(now):
-        events.append(("stats.updated", None))  # its data is the day's row, made in SQL
+        stored.append(("stats.updated", None))  # its data is the day's row, made in SQL
     at = utc_now()
     rows = await sql.fetch(
         _MOVE_DAY,
@@ -152,28 +146,10 @@ async def record_store_activity(
         points_redeemed=move.points_redeemed,
         points_reversed=move.points_reversed,
         refunded_amount=move.refunded_amount,
-        **streams.event_params(store_id, events, at=at),
+        **STORES.params(store_id, stored, at=at),
     )
     row = rows[0]
-    first_seq = streams.first_seq(row["last_event_seq"], events)
-    stream = store_stream(str(store_id))
-    envelopes: list[Outgoing] = []
-    for i, (type, _) in enumerate(events):
-        data = sale if type == "sale.completed" else figures_of(store_id, day, row)
-        assert data is not None
-        envelope = EventEnvelope(type=type, seq=first_seq + i, ts=at, data=data)
-        envelopes.append((stream, encode(envelope)))
-    return envelopes
-
-
-async def store_events_after(store_id: uuid.UUID, after_seq: int, *, limit: int) -> list[bytes]:
-    rows = (
-        await StoreEvent.select(
-            StoreEvent.type, StoreEvent.seq, StoreEvent.created_at, StoreEvent.data
-        )
-        .where((StoreEvent.store == store_id) & (StoreEvent.seq > after_seq))
-        .order_by(StoreEvent.seq)
-        .limit(limit)
-        .output(load_json=True)
-    )
-    return encode_stored(rows)
+    sent = [
+        (type, figures_of(store_id, day, row) if data is None else data) for type, data in stored
+    ]
+    return STORES.envelopes(store_id, sent, last_event_seq=row["last_event_seq"], at=at)

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from backend.loyalty.events import events_after
+from backend.streams.member import MEMBERS
 from db import sql
-from realtime.channels import member_stream
 from realtime.publisher import EventPublisher
 
 WINDOW = timedelta(seconds=120)
@@ -39,7 +38,7 @@ async def relay_unpublished(publisher: EventPublisher, *, now: datetime) -> int:
             after = int(row["first_seq"]) - 1  # nothing remembered: the whole window
         if int(row["seq"]) <= after:
             continue
-        events = await events_after(row["member"], after, limit=1000)
-        if await publisher.publish([(member_stream(member), event) for event in events]):
+        events = await MEMBERS.events_after(row["member"], after, limit=1000)
+        if await publisher.publish([(MEMBERS.name(member), event) for event in events]):
             relayed += len(events)
     return relayed

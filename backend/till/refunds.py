@@ -24,7 +24,7 @@ from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import rules_at
 from backend.loyalty.schemas import Balance
 from backend.sales.schemas import Amount
-from backend.stores.events import DayMove, record_store_activity, utc_day
+from backend.stores.figures import DayMove, record_store_activity, utc_day
 from backend.text import Paragraph
 from db import sql
 from db.ids import new_id

@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "backend.auth",
         ),
     ),
+    ("streams", ("backend.streams",)),
     ("accounting documents", ("backend.accounting.documents",)),
     ("loyalty", ("backend.loyalty",)),
     ("staff", ("backend.staff",)),

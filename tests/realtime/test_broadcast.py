@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import websockets
 
-from backend.loyalty.broadcasts import append_broadcast_event
+from backend.streams.broadcast import BROADCASTS
 from db.pool import engine
 from db.tables import BroadcastEvent
 from realtime.client import MemberStreamClient
@@ -19,8 +19,8 @@ from tests.factories import LoggedInMember, Till, buy, hire, log_in, purchase_bo
 
 async def broadcast(publisher: Any, offer: str) -> None:
     async with engine().transaction():
-        event = await append_broadcast_event(type="offer.available", data={"offer": offer})
-    await publisher.publish([event])
+        events = await BROADCASTS.append(None, [("offer.available", {"offer": offer})])
+    await publisher.publish(events)
 
 
 async def recv(ws: Any) -> dict[str, Any]:

@@ -154,16 +154,14 @@ async def test_an_event_whose_publish_was_lost_is_replayed_before_the_next_one(
 ) -> None:
     import uuid
 
-    from backend.loyalty.events import append_member_event
+    from backend.streams.member import MEMBERS
     from db.pool import engine
 
     async with websockets.connect(f"{live_server.ws_url}/v1/ws?token={member.access_token}") as ws:
         await recv(ws)
         # Committed but never published (as if Redis had been down at that moment).
         async with engine().transaction():
-            await append_member_event(
-                member_id=uuid.UUID(member.member_id), type="tier.changed", data={"tier": "green"}
-            )
+            await MEMBERS.append(uuid.UUID(member.member_id), [("tier.changed", {"tier": "green"})])
         await buy(client, till, purchase_body(member.card_number))
         frames = [await recv(ws) for _ in range(3)]
         assert [(f["seq"], f["type"]) for f in frames] == [
@@ -212,8 +210,8 @@ async def test_the_relay_publishes_events_committed_but_never_published(
     import uuid
     from datetime import UTC, datetime
 
-    from backend.loyalty.events import append_member_event
-    from backend.loyalty.relay import relay_unpublished
+    from backend.streams.member import MEMBERS
+    from backend.streams.relay import relay_unpublished
     from db.pool import engine
 
     async with websockets.connect(f"{live_server.ws_url}/v1/ws?token={member.access_token}") as ws:
@@ -221,9 +219,7 @@ async def test_the_relay_publishes_events_committed_but_never_published(
         # As if the process died between commit and publish: nothing reaches Redis.
         async with engine().transaction():
             for tier in ("gold", "platinum"):
-                await append_member_event(
-                    member_id=uuid.UUID(member.member_id), type="tier.changed", data={"to": tier}
-                )
+                await MEMBERS.append(uuid.UUID(member.member_id), [("tier.changed", {"to": tier})])
         assert await relay_unpublished(publisher, now=datetime.now(UTC)) == 2
         frames = [await recv(ws) for _ in range(2)]
         assert [(f["seq"], f["data"]["to"]) for f in frames] == [(1, "gold"), (2, "platinum")]

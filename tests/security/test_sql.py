@@ -34,10 +34,10 @@ SQL_WORDS = re.compile(
 # (file, function) -> why the text joined there cannot carry a value.
 REVIEWED = {
     ("backend/campaigns/live.py", "_audience"): (
-        "joins this function's own fixed condition fragments; every value is a bound {}"
+        "joins this function's own fixed condition fragments; every value is a bound {name}"
     ),
-    ("backend/campaigns/live.py", "tell_audience"): (
-        "puts _audience's fixed SQL into a fixed statement; values are bound"
+    ("backend/streams/member.py", "append_to_each"): (
+        "puts campaigns.live._audience's fixed SQL into a fixed statement; values are bound"
     ),
     ("backend/loyalty/tiers.py", "<module>"): (
         "puts the fixed QUALIFYING_SPEND expression into fixed statements; values are bound"
@@ -47,20 +47,23 @@ REVIEWED = {
         "are bound"
     ),
     ("backend/loyalty/ledger.py", "<module>"): (
-        "puts db.streams.insert_events' fixed WITH item into the fixed _POST; values are bound"
+        "puts MEMBERS.insert's fixed WITH item into the fixed _POST; values are bound"
     ),
     ("backend/loyalty/ledger.py", "post"): (
         "puts DeferredWrites.prefix()'s numbered CTE items before the fixed _POST; values are bound"
     ),
-    ("backend/stores/events.py", "<module>"): (
-        "puts db.streams.insert_events' fixed WITH item into the fixed _MOVE_DAY; values are bound"
+    ("backend/stores/figures.py", "<module>"): (
+        "puts STORES.insert's fixed WITH item into the fixed _MOVE_DAY; values are bound"
     ),
     ("db/embedded.py", "start_embedded_postgres"): (
         "the database name matched _DB_NAME ([a-z_][a-z0-9_]*) first; psql takes no parameters"
     ),
-    ("db/streams.py", "insert_events"): (
-        "puts its callers' constant table, column and WITH item names into fixed SQL; values are "
-        "bound"
+    ("backend/streams/stream.py", "__init__"): (
+        "joins the stream kind's fixed numbering statement and its insert item; values are bound"
+    ),
+    ("backend/streams/stream.py", "insert"): (
+        "puts the kind's table and owner column and its callers' constant WITH item names into "
+        "fixed SQL; values are bound"
     ),
 }
 

@@ -1,0 +1,32 @@
+"""The stored events of any stream, for the realtime gateway (``ReplaySource``): the stream's
+kind (``realtime.channels.kind_of``) picks the ``Stream`` that reads them."""
+
+from __future__ import annotations
+
+import uuid
+
+from backend.streams.broadcast import BROADCASTS
+from backend.streams.member import MEMBERS
+from backend.streams.store import STORES
+from backend.streams.stream import Stream
+from realtime.channels import BROADCAST, MEMBER, STORE, kind_of
+
+KINDS: dict[str, Stream] = {MEMBER: MEMBERS, STORE: STORES, BROADCAST: BROADCASTS}
+
+
+def stream_of(name: str) -> tuple[Stream, uuid.UUID | None]:
+    """The kind of the stream ``name`` and its owner's id (None: the broadcast stream)."""
+    kind, key = kind_of(name)
+    return KINDS[kind], None if key is None else uuid.UUID(key)
+
+
+class StoredEvents:
+    """``realtime.gateway.ReplaySource`` over the stored events of every stream kind."""
+
+    async def events_after(self, stream: str, after_seq: int, limit: int) -> list[bytes]:
+        kind, key = stream_of(stream)
+        return await kind.events_after(key, after_seq, limit=limit)
+
+    async def current_seq(self, stream: str) -> int:
+        kind, key = stream_of(stream)
+        return await kind.current_seq(key)
