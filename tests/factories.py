@@ -105,6 +105,20 @@ async def buy(
     )
 
 
+async def sell(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember, amount: int = 35000, **extra: Any
+) -> httpx.Response:
+    """A purchase of ``amount`` by ``member`` at ``till`` (``extra``: more of its body)."""
+    return await buy(client, till, purchase_body(member.card_number, amount=amount, **extra))
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> None:
+    """``response`` is a problem+json answer of ``status`` with the problem ``code``."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == code
+
+
 STAFF_PASSWORD = "correct horse battery staple"
 
 

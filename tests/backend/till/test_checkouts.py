@@ -15,6 +15,7 @@ from tests.conftest import LiveServer
 from tests.factories import (
     LoggedInMember,
     Till,
+    assert_problem,
     grant,
     log_in,
     on_checkout,
@@ -89,8 +90,7 @@ async def test_cancel_voids_the_hold_and_is_repeatable(
     late = await on_checkout(
         client, till, quote, "complete", {"payment_ref": "p", "paid_amount": 100}
     )
-    assert late.status_code == 409
-    assert late.json()["code"] == "checkout_not_open"
+    assert_problem(late, 409, "checkout_not_open")
 
 
 async def test_an_unfinished_hold_is_voided_by_the_sweeper(

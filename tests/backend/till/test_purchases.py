@@ -8,7 +8,15 @@ import pytest
 
 from backend.loyalty.verify import find_mismatches
 from db.tables import Account, IdempotencyRecord, LedgerEntry, MemberEvent, Purchase
-from tests.factories import LoggedInMember, Till, buy, open_till, purchase_body
+from tests.factories import (
+    LoggedInMember,
+    Till,
+    assert_problem,
+    buy,
+    open_till,
+    purchase_body,
+    sell,
+)
 
 
 async def available(member: LoggedInMember) -> int:
@@ -25,14 +33,14 @@ async def give_points(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember, n: int
 ) -> None:
     # 5 % of the paid amount at Green: 100 rubles (10000 minor units) earn 5 points.
-    response = await buy(client, till, purchase_body(member.card_number, amount=n * 2000))
+    response = await sell(client, till, member, n * 2000)
     assert response.json()["points_earned"] == n
 
 
 async def test_a_sale_earns_five_percent_rounded_down(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
-    response = await buy(client, till, purchase_body(member.card_number, amount=35099))
+    response = await sell(client, till, member, 35099)
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["points_earned"] == 17  # 5 % of 350.99 = 17.5 -> 17
@@ -80,8 +88,7 @@ async def test_same_key_with_another_body_is_refused(
     other = await buy(
         client, till, purchase_body(member.card_number, external_id="r-2"), key="key-1"
     )
-    assert other.status_code == 422
-    assert other.json()["code"] == "idempotency_key_reused"
+    assert_problem(other, 422, "idempotency_key_reused")
     assert await Purchase.count() == 1
 
 
@@ -113,12 +120,11 @@ async def test_a_till_retrying_with_a_new_key_does_not_earn_twice(
 async def test_external_id_of_another_purchase_is_a_conflict(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
-    await buy(client, till, purchase_body(member.card_number, external_id="receipt-7"))
+    await sell(client, till, member, external_id="receipt-7")
     clash = await buy(
         client, till, purchase_body(member.card_number, external_id="receipt-7", amount=100)
     )
-    assert clash.status_code == 409
-    assert clash.json()["code"] == "external_id_reused"
+    assert_problem(clash, 409, "external_id_reused")
     assert await available(member) == 17
 
 
@@ -140,9 +146,7 @@ async def test_concurrent_requests_with_one_key_have_one_effect(
 async def test_concurrent_sales_to_one_member_all_count(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
-    responses = await asyncio.gather(
-        *(buy(client, till, purchase_body(member.card_number, amount=10000)) for _ in range(10))
-    )
+    responses = await asyncio.gather(*(sell(client, till, member, 10000) for _ in range(10)))
     assert [r.status_code for r in responses] == [201] * 10
     assert await available(member) == 50
     seqs = [e["seq"] for e in await MemberEvent.select(MemberEvent.seq).order_by(MemberEvent.seq)]
@@ -154,9 +158,7 @@ async def test_redeeming_points_discounts_the_check_and_earns_on_what_was_paid(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
     await give_points(client, till, member, 100)
-    response = await buy(
-        client, till, purchase_body(member.card_number, amount=35000, redeem_points=50)
-    )
+    response = await sell(client, till, member, 35000, redeem_points=50)
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["points_redeemed"] == 50
@@ -177,9 +179,8 @@ async def test_redeeming_more_than_available_is_refused_and_changes_nothing(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
     await give_points(client, till, member, 10)
-    response = await buy(client, till, purchase_body(member.card_number, redeem_points=11))
-    assert response.status_code == 422
-    assert response.json()["code"] == "insufficient_points"
+    response = await sell(client, till, member, redeem_points=11)
+    assert_problem(response, 422, "insufficient_points")
     assert await Purchase.count() == 1
     assert await available(member) == 10
 
@@ -188,9 +189,7 @@ async def test_points_pay_for_at_most_half_the_check(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
     await give_points(client, till, member, 200)
-    response = await buy(
-        client, till, purchase_body(member.card_number, amount=10000, redeem_points=51)
-    )
+    response = await sell(client, till, member, 10000, redeem_points=51)
     assert response.status_code == 422
     assert response.json()["extra"]["max_redeemable_points"] == 50
 
@@ -270,7 +269,7 @@ async def test_items_that_add_up_are_accepted(
             "unit_price": 15000,
         },
     ]
-    response = await buy(client, till, purchase_body(member.card_number, amount=65000, items=items))
+    response = await sell(client, till, member, 65000, items=items)
     assert response.status_code == 201, response.text
     assert response.json()["points_earned"] == 32
 
@@ -305,8 +304,7 @@ async def test_only_terminals_may_record_purchases(
     as_member = await client.post(
         "/v1/purchases", json=body, headers={**member.headers, "Idempotency-Key": "k"}
     )
-    assert as_member.status_code == 403
-    assert as_member.json()["code"] == "forbidden"
+    assert_problem(as_member, 403, "forbidden")
     bad_key = await client.post(
         "/v1/purchases", json=body, headers={"X-Api-Key": "ack_nope", "Idempotency-Key": "k"}
     )
@@ -324,5 +322,5 @@ async def test_a_revoked_terminal_is_refused(
     await Terminal.update({Terminal.revoked_at: datetime.now(UTC)}).where(
         Terminal.store == till.store_id
     )
-    response = await buy(client, till, purchase_body(member.card_number))
+    response = await sell(client, till, member)
     assert response.status_code == 401

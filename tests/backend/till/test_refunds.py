@@ -7,11 +7,11 @@ from db.tables import LedgerEntry, Refund
 from tests.factories import (
     LoggedInMember,
     Till,
-    buy,
+    assert_problem,
     grant,
     open_till,
     post_as,
-    purchase_body,
+    sell,
 )
 
 
@@ -29,9 +29,7 @@ async def test_a_full_refund_reverses_earned_and_returns_redeemed_points(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
     await grant(member.member_id, 100)
-    sale = (
-        await buy(client, till, purchase_body(member.card_number, amount=40000, redeem_points=100))
-    ).json()
+    sale = (await sell(client, till, member, 40000, redeem_points=100)).json()
     assert (sale["points_redeemed"], sale["points_earned"]) == (100, 15)
     assert await balance(client, member) == {"available": 15, "pending": 0, "held": 0}
 
@@ -47,9 +45,7 @@ async def test_partial_refunds_add_up_exactly_to_a_full_one(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
     await grant(member.member_id, 77)
-    sale = (
-        await buy(client, till, purchase_body(member.card_number, amount=33333, redeem_points=77))
-    ).json()
+    sale = (await sell(client, till, member, 33333, redeem_points=77)).json()
     reversed_total = returned_total = 0
     for amount in (10000, 10000, 13333):
         body = (await refund(client, till, sale["purchase_id"], amount)).json()
@@ -58,19 +54,16 @@ async def test_partial_refunds_add_up_exactly_to_a_full_one(
     assert (reversed_total, returned_total) == (sale["points_earned"], 77)
     assert body["fully_refunded"] is True
     too_much = await refund(client, till, sale["purchase_id"], 1)
-    assert too_much.status_code == 422
-    assert too_much.json()["code"] == "refund_exceeds_purchase"
+    assert_problem(too_much, 422, "refund_exceeds_purchase")
     assert await Refund.count() == 3
 
 
 async def test_spent_points_make_the_balance_negative_by_the_reversal_only(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
-    sale = (await buy(client, till, purchase_body(member.card_number, amount=100000))).json()
+    sale = (await sell(client, till, member, 100000)).json()
     assert sale["points_earned"] == 50
-    spend = await buy(
-        client, till, purchase_body(member.card_number, amount=20000, redeem_points=50)
-    )
+    spend = await sell(client, till, member, 20000, redeem_points=50)
     assert spend.status_code == 201
     # 150.00 paid after the discount earns 7.
     assert await balance(client, member) == {"available": 7, "pending": 0, "held": 0}
@@ -82,7 +75,7 @@ async def test_spent_points_make_the_balance_negative_by_the_reversal_only(
     assert history[0]["points"] == -50
 
     # The next purchase pays the debt off first.
-    await buy(client, till, purchase_body(member.card_number, amount=200000))
+    await sell(client, till, member, 200000)
     assert await balance(client, member) == {"available": -43 + 100, "pending": 0, "held": 0}
 
 
@@ -92,7 +85,7 @@ async def test_refunding_within_the_return_window_takes_back_pending_points(
     import uuid
 
     await publish_rules(ProgramRules(return_window_days=14), staff_id=uuid.uuid4())
-    sale = (await buy(client, till, purchase_body(member.card_number, amount=40000))).json()
+    sale = (await sell(client, till, member, 40000)).json()
     assert await balance(client, member) == {"available": 0, "pending": 20, "held": 0}
     await refund(client, till, sale["purchase_id"], 20000)
     assert await balance(client, member) == {"available": 0, "pending": 10, "held": 0}
@@ -103,7 +96,7 @@ async def test_refunding_within_the_return_window_takes_back_pending_points(
 async def test_refunds_are_idempotent_and_store_scoped(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
-    sale = (await buy(client, till, purchase_body(member.card_number, amount=40000))).json()
+    sale = (await sell(client, till, member, 40000)).json()
     path = f"/v1/purchases/{sale['purchase_id']}/refunds"
     first = await post_as(client, till, path, {"amount": 10000}, key="refund-1")
     again = await post_as(client, till, path, {"amount": 10000}, key="refund-1")
