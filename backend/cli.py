@@ -9,13 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any, NoReturn
 
 import msgspec
@@ -65,7 +62,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from backend.staff.schemas import PASSWORD_MIN_LENGTH
+    from backend.staff.schemas import PASSWORD_RULE
 
     parser = _Parser(prog="astrocoffee", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="command", dest="command")
@@ -87,12 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--new-terminal", action="store_true", help="mint another demo terminal key")
     seed.set_defaults(handler=_seed_demo)
 
-    password_rule = _password_rule(PASSWORD_MIN_LENGTH)
     admin = commands.add_parser(
         "create-admin",
         help="create an admin (password prompted, or read from stdin)",
         description="Create an admin, who logs in at /staff and can create the other staff.\n"
-        f"The password: {password_rule}.",
+        f"The password: {PASSWORD_RULE}.",
         epilog="examples:\n"
         "  astrocoffee create-admin --email you@example.com --name You\n"
         "  printf '%s\\n' \"$PASSWORD\" | astrocoffee create-admin --email you@example.com "
@@ -104,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument(
         "--password-stdin",
         action="store_true",
-        help=f"read the password ({password_rule}) from standard input instead of asking at "
+        help=f"read the password ({PASSWORD_RULE}) from standard input instead of asking at "
         "the terminal (needed without a terminal)",
     )
     admin.set_defaults(handler=_create_admin, prepare=_admin_from_the_keyboard)
@@ -172,18 +168,14 @@ def _apply_migrations(settings: Settings) -> str:
 
 
 def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from backend.seed import seed_demo
+    from backend.seed import how_to_try, seed_demo
 
     async def work() -> int:
         seed = await seed_demo(new_terminal=args.new_terminal)
-        print(_how_to_try(settings, seed))
+        print(how_to_try(settings, seed))
         return 0
 
     return _with_pool(work)
-
-
-def _password_rule(min_length: int) -> str:
-    return f"at least {min_length} characters, on one line"
 
 
 def _admin_from_the_keyboard(args: argparse.Namespace) -> str | None:
@@ -194,9 +186,9 @@ def _admin_from_the_keyboard(args: argparse.Namespace) -> str | None:
     """
     import getpass
 
-    from backend.staff.schemas import PASSWORD_MIN_LENGTH, StaffCreate
+    from backend.staff.schemas import PASSWORD_MIN_LENGTH, PASSWORD_RULE, StaffCreate
 
-    rule = _password_rule(PASSWORD_MIN_LENGTH)
+    rule = PASSWORD_RULE
     stdin = sys.stdin
     if args.password_stdin:
         line = stdin.readline() if stdin is not None else ""
@@ -388,9 +380,7 @@ def _verify_ledger(_: Settings, __: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from backend.ops.http_protocol import BoundedHttpToolsProtocol
+    from backend.ops.serving import serve
 
     if args.migrate:
         log.info("migrations: %s", _apply_migrations(settings))
@@ -400,96 +390,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     settings = msgspec.structs.replace(settings, host=host, port=port, workers=workers)
     if args.seed_demo:
         _seed_demo(settings, argparse.Namespace(new_terminal=False))
-    if workers > 1:
-        _share_metrics_between_workers()
-    log.info("serving on http://%s:%s with %d worker(s)", host, port, workers)
-    uvicorn.run(
-        "backend.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        # httptools with a bound on the request head (uvicorn has no option for it).
-        http=BoundedHttpToolsProtocol,
-        ws="websockets-sansio",
-        ws_max_size=settings.ws_max_frame_bytes,
-        # No permessage-deflate: a compressed connection keeps zlib state (37 of the 81 KiB
-        # an idle connection cost in `make bench`, and fan-out ran at a third of the speed),
-        # while events are a few hundred bytes of JSON that compress to little anyway.
-        ws_per_message_deflate=False,
-        # Heartbeats: WebSocket pings; a client that does not answer in time is closed.
-        ws_ping_interval=settings.ws_heartbeat_s,
-        ws_ping_timeout=settings.ws_heartbeat_s,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        timeout_graceful_shutdown=10,
-    )
+    serve(settings)
     return 0
-
-
-def _share_metrics_between_workers() -> None:
-    """prometheus-client's multiprocess mode, so that /metrics adds up every worker.
-
-    The folder must be empty at start (files of an earlier run would be counted again); one
-    is made when PROMETHEUS_MULTIPROC_DIR is not given. Set before the workers start: they
-    read it when they first import prometheus-client.
-    """
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if folder:
-        for stale in Path(folder).glob("*.db"):
-            stale.unlink()
-    else:
-        folder = tempfile.mkdtemp(prefix="astrocoffee-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
-    log.info("metrics of all workers are added up in %s", folder)
-
-
-def _how_to_try(settings: Settings, seed: Any) -> str:
-    base = f"http://{settings.host}:{settings.port}"
-    member = seed.members[0]
-    lines = ["", "=== Astrocoffee demo ===", f"store {seed.store_code}; members:"]
-    lines += [f"  phone {m.phone}  card {m.card_number}" for m in seed.members]
-    if seed.terminal_key:
-        lines += [
-            f"demo terminal key (shown once, keep it): {seed.terminal_key}",
-            f"  (README.md, 'First ten minutes', step 2: KEY={seed.terminal_key})",
-            "",
-            # A new receipt and key on every run: a repeated one is an idempotent replay, and
-            # running the command again would move nothing.
-            "Record a purchase (350.00 RUB earns 17 points; each run is a new sale):",
-            f"  curl -s -X POST {base}/v1/purchases -H 'X-Api-Key: {seed.terminal_key}' \\",
-            "    -H \"Idempotency-Key: demo-$(date +%s%N)\" -H 'Content-Type: application/json' \\",
-            f'    -d \'{{"customer": {{"card_number": "{member.card_number}"}}, '
-            '"external_id": "receipt-\'$(date +%s%N)\'", "amount": 35000, "currency": "RUB"}\'',
-        ]
-    else:
-        lines += [
-            "the demo terminal key was printed when the demo data was created;",
-            "for a new one run: .venv/bin/astrocoffee seed-demo --new-terminal",
-        ]
-    code = settings.dev_otp_code or "<the code in the log>"
-    lines += [
-        "",
-        "Log in as a demo member (at most "
-        f"{settings.otp_sends_per_phone} codes per phone per {settings.otp_send_window_s // 60} "
-        "minutes; then use another demo phone):",
-        f"  curl -s -X POST {base}/v1/auth/otp -H 'Content-Type: application/json' "
-        f'-d \'{{"phone": "{member.phone}"}}\'',
-        f"  curl -s -X POST {base}/v1/auth/token -H 'Content-Type: application/json' "
-        f'-d \'{{"phone": "{member.phone}", "code": "{code}"}}\'',
-        f"  curl -s {base}/v1/me -H 'Authorization: Bearer <access_token>'",
-        "Watch the balance live:",
-        f"  .venv/bin/python -m websockets 'ws://{settings.host}:{settings.port}/v1/ws?token=<access_token>'",
-        '  then type {"type":"resume","last_seq":<last_seq of ready>} (live events wait for it)',
-        "Staff: .venv/bin/astrocoffee create-admin --email you@example.com --name You "
-        "(password: at least 12 characters), then log in at " + f"{base}/staff",
-        "The whole tour, step by step: README.md, 'First ten minutes'.",
-        "",
-    ]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

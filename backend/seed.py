@@ -12,6 +12,7 @@ from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import current_rules
 from backend.members.service import enrol_or_get_member
+from backend.settings import Settings
 from db.pool import engine
 from db.tables import Member, Store
 
@@ -71,3 +72,49 @@ async def _welcome(member_id: uuid.UUID) -> None:
             points_liability_delta=WELCOME_POINTS,
         )
         await change.finish(context={"reason": "adjustment"})
+
+
+def how_to_try(settings: Settings, seed: DemoSeed) -> str:
+    """What to do with the demo data: the lines ``seed-demo`` prints."""
+    base = f"http://{settings.host}:{settings.port}"
+    member = seed.members[0]
+    lines = ["", "=== Astrocoffee demo ===", f"store {seed.store_code}; members:"]
+    lines += [f"  phone {m.phone}  card {m.card_number}" for m in seed.members]
+    if seed.terminal_key:
+        lines += [
+            f"demo terminal key (shown once, keep it): {seed.terminal_key}",
+            f"  (README.md, 'First ten minutes', step 2: KEY={seed.terminal_key})",
+            "",
+            # A new receipt and key on every run: a repeated one is an idempotent replay, and
+            # running the command again would move nothing.
+            "Record a purchase (350.00 RUB earns 17 points; each run is a new sale):",
+            f"  curl -s -X POST {base}/v1/purchases -H 'X-Api-Key: {seed.terminal_key}' \\",
+            "    -H \"Idempotency-Key: demo-$(date +%s%N)\" -H 'Content-Type: application/json' \\",
+            f'    -d \'{{"customer": {{"card_number": "{member.card_number}"}}, '
+            '"external_id": "receipt-\'$(date +%s%N)\'", "amount": 35000, "currency": "RUB"}\'',
+        ]
+    else:
+        lines += [
+            "the demo terminal key was printed when the demo data was created;",
+            "for a new one run: .venv/bin/astrocoffee seed-demo --new-terminal",
+        ]
+    code = settings.dev_otp_code or "<the code in the log>"
+    lines += [
+        "",
+        "Log in as a demo member (at most "
+        f"{settings.otp_sends_per_phone} codes per phone per {settings.otp_send_window_s // 60} "
+        "minutes; then use another demo phone):",
+        f"  curl -s -X POST {base}/v1/auth/otp -H 'Content-Type: application/json' "
+        f'-d \'{{"phone": "{member.phone}"}}\'',
+        f"  curl -s -X POST {base}/v1/auth/token -H 'Content-Type: application/json' "
+        f'-d \'{{"phone": "{member.phone}", "code": "{code}"}}\'',
+        f"  curl -s {base}/v1/me -H 'Authorization: Bearer <access_token>'",
+        "Watch the balance live:",
+        f"  .venv/bin/python -m websockets 'ws://{settings.host}:{settings.port}/v1/ws?token=<access_token>'",
+        '  then type {"type":"resume","last_seq":<last_seq of ready>} (live events wait for it)',
+        "Staff: .venv/bin/astrocoffee create-admin --email you@example.com --name You "
+        "(password: at least 12 characters), then log in at " + f"{base}/staff",
+        "The whole tour, step by step: README.md, 'First ten minutes'.",
+        "",
+    ]
+    return "\n".join(lines)

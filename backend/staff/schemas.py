@@ -13,6 +13,7 @@ from backend.text import Email, FilledLine, Line
 # New passwords; a login compares whatever it is given (backend.auth.schemas.StaffLogin).
 # The CLI's help and the README state this rule.
 PASSWORD_MIN_LENGTH = 12
+PASSWORD_RULE = f"at least {PASSWORD_MIN_LENGTH} characters, on one line"
 Password = Annotated[Line, msgspec.Meta(min_length=PASSWORD_MIN_LENGTH, max_length=256)]
 StaffRole = Literal["barista", "manager", "admin"]
 
