@@ -10,7 +10,7 @@ import jwt
 from backend.auth.tokens import ALGORITHM, ISSUER
 from backend.settings import DEV_SECRET_KEY
 from tests.conftest import LiveServer
-from tests.factories import hire, log_in
+from tests.factories import LoggedInMember, hire, log_in
 
 
 def b64(data: dict[str, object]) -> str:
@@ -20,6 +20,14 @@ def b64(data: dict[str, object]) -> str:
 async def me(client: httpx.AsyncClient, token: str) -> int:
     response = await client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
     return response.status_code
+
+
+async def end_session(
+    client: httpx.AsyncClient, caller: LoggedInMember, device: LoggedInMember
+) -> httpx.Response:
+    """``caller`` ends the session that ``device`` signed in with."""
+    session_id = device.refresh_token.partition(".")[0]
+    return await client.delete(f"/v1/me/sessions/{session_id}", headers=caller.headers)
 
 
 async def test_expired_forged_and_unsigned_tokens_are_refused(
@@ -59,11 +67,10 @@ async def test_a_member_sees_and_ends_their_device_sessions(
     assert len(listed) == 2
     assert sum(1 for s in listed if s["current"]) == 1
 
-    laptop_session = laptop.refresh_token.partition(".")[0]
-    ended = await client.delete(f"/v1/me/sessions/{laptop_session}", headers=phone_app.headers)
+    ended = await end_session(client, phone_app, laptop)
     assert ended.status_code == 204
-    assert (await client.get("/v1/me", headers=laptop.headers)).status_code == 401
-    assert (await client.get("/v1/me", headers=phone_app.headers)).status_code == 200
+    assert await me(client, laptop.access_token) == 401
+    assert await me(client, phone_app.access_token) == 200
 
 
 async def test_a_member_cannot_end_another_members_session(
@@ -71,10 +78,9 @@ async def test_a_member_cannot_end_another_members_session(
 ) -> None:
     alice = await log_in(client, live_server.sms)
     bob = await log_in(client, live_server.sms)
-    bobs_session = bob.refresh_token.partition(".")[0]
-    response = await client.delete(f"/v1/me/sessions/{bobs_session}", headers=alice.headers)
+    response = await end_session(client, alice, bob)
     assert response.status_code == 404
-    assert (await client.get("/v1/me", headers=bob.headers)).status_code == 200
+    assert await me(client, bob.access_token) == 200
 
 
 async def test_staff_refresh_rotates_too(client: httpx.AsyncClient) -> None:

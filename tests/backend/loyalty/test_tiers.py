@@ -4,31 +4,35 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from backend.loyalty.rules import ProgramRules, publish_rules
 from backend.loyalty.tiers import evaluate_tiers
 from db.tables import MemberEvent, Purchase
 from realtime.publisher import EventPublisher
 from tests.conftest import LiveServer
-from tests.factories import buy, log_in, open_till, post_as, purchase_body
+from tests.factories import LoggedInMember, Till, post_as, sell
 
 RULES = ProgramRules(tier_thresholds={"gold": 100000, "platinum": 500000})
 
 
-async def test_upgrades_are_immediate_downgrades_wait_for_evaluation(
-    client: httpx.AsyncClient, live_server: LiveServer
-) -> None:
+@pytest.fixture(autouse=True)
+async def tiered() -> None:
+    """The program's tiers at RULES' thresholds."""
     await publish_rules(RULES, staff_id=uuid.uuid4())
-    till = await open_till()
-    member = await log_in(client, live_server.sms)
-    first = (await buy(client, till, purchase_body(member.card_number, amount=60000))).json()
-    second = (await buy(client, till, purchase_body(member.card_number, amount=60000))).json()
+
+
+async def test_upgrades_are_immediate_downgrades_wait_for_evaluation(
+    client: httpx.AsyncClient, live_server: LiveServer, till: Till, member: LoggedInMember
+) -> None:
+    first = (await sell(client, till, member, 60000)).json()
+    second = (await sell(client, till, member, 60000)).json()
     assert first["points_earned"] == 30  # green: 5 %
     me = (await client.get("/v1/me", headers=member.headers)).json()
     assert me["tier"] == "gold"
     assert me["progress"]["next_tier"] == "platinum"
     assert me["progress"]["spend_to_next_tier"] == 500000 - 120000
-    third = (await buy(client, till, purchase_body(member.card_number, amount=60000))).json()
+    third = (await sell(client, till, member, 60000)).json()
     assert third["points_earned"] == 42  # gold: 7 %
     events = (
         await MemberEvent.select(MemberEvent.type, MemberEvent.data)
@@ -52,14 +56,11 @@ async def test_upgrades_are_immediate_downgrades_wait_for_evaluation(
 
 
 async def test_spend_outside_the_window_does_not_count(
-    client: httpx.AsyncClient, live_server: LiveServer
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
-    await publish_rules(RULES, staff_id=uuid.uuid4())
-    till = await open_till()
-    member = await log_in(client, live_server.sms)
-    await buy(client, till, purchase_body(member.card_number, amount=90000))
+    await sell(client, till, member, 90000)
     await Purchase.update(
         {Purchase.created_at: Purchase.created_at - timedelta(days=400)}, force=True
     )
-    await buy(client, till, purchase_body(member.card_number, amount=20000))
+    await sell(client, till, member, 20000)
     assert (await client.get("/v1/me", headers=member.headers)).json()["tier"] == "green"
