@@ -15,6 +15,7 @@ statement they join must not use names starting with ``deferred_`` (a clash rais
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from db import sql
@@ -44,10 +45,20 @@ class DeferredWrites:
         items = []
         params: dict[str, Any] = {}
         for i, (template, own) in enumerate(statements):
-            name = f"deferred_{i}"
-            items.append(f"{name} AS ({sql.namespaced(template, name + '_')}), ")
-            params.update((f"{name}_{key}", value) for key, value in own.items())
+            item, query, renamed = _item(template, i)
+            items.append(item)
+            params.update(zip(renamed, query.arguments(own), strict=True))
         return "".join(items), params
+
+
+@lru_cache(maxsize=256)
+def _item(template: str, i: int) -> tuple[str, sql.Compiled, tuple[str, ...]]:
+    """The ``i``-th WITH item for ``template``, its own compiled form (whose ``arguments``
+    check and order the caller's names) and its names as renamed in the item."""
+    name = f"deferred_{i}"
+    query = sql.compiled(template)
+    renamed = tuple(f"{name}_{key}" for key in query.names)
+    return f"{name} AS ({sql.namespaced(template, name + '_')}), ", query, renamed
 
 
 async def write(template: str, into: DeferredWrites | None, /, **params: Any) -> None:
