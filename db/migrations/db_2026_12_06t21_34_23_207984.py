@@ -1,5 +1,5 @@
 """The schema of the first release: every table, column, unique and check constraint and
-column index that ``db/tables.py`` declares, as ``piccolo migrations new db --auto`` wrote it.
+column index that ``db/tables/`` declares, as ``piccolo migrations new db --auto`` wrote it.
 
 What Piccolo cannot declare (append-only triggers, partial and ordered indexes) is in the
 migration that follows this one. Later schema changes are new migrations after both.
@@ -114,7 +114,7 @@ class Terminal(Table, tablename="terminal", schema=None):
 
 ID = "2026-12-06T21:34:23:207984"
 VERSION = "1.38.0"
-DESCRIPTION = "initial schema: the tables of db/tables.py"
+DESCRIPTION = "initial schema: the tables of db/tables"
 
 
 async def forwards():

@@ -1,4 +1,4 @@
-"""The committed migrations build exactly the schema that ``db/tables.py`` declares.
+"""The committed migrations build exactly the schema that ``db/tables/`` declares.
 
 Two scratch databases on the tests' server:
 

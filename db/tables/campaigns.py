@@ -1,0 +1,62 @@
+"""Campaigns and the offers they make to members."""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.constraints import Check
+from piccolo.table import Table
+
+from db.ids import new_id
+from db.tables.members import Member
+
+
+class Campaign(Table, tablename="campaign"):
+    """A promotion: a rule of one kind, who and when it targets, limits, and its lifecycle."""
+
+    id = UUID(primary_key=True, default=new_id)
+    name = Varchar(length=120)
+    description = Varchar(length=500, default="")
+    kind = Varchar(length=20)
+    rule = JSONB(help_text="The kind's parameters (backend.campaigns.kinds).")
+    targeting = JSONB(
+        help_text="Tiers, stores, days, hours, segment (backend.campaigns.targeting)."
+    )
+    status = Varchar(length=12, help_text="draft, scheduled, active, paused, ended.")
+    starts_at = Timestamptz(null=True, default=None)
+    ends_at = Timestamptz(null=True, default=None)
+    priority = Integer(default=0)
+    exclusive = Boolean(default=False)
+    requires_activation = Boolean(default=False)
+    per_member_limit = Integer(null=True, default=None)
+    total_limit = Integer(null=True, default=None)
+    uses = Integer(default=0)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+    known_campaign_status = Check("status IN ('draft', 'scheduled', 'active', 'paused', 'ended')")
+    uses_within_limit = Check("total_limit IS NULL OR uses <= total_limit")
+
+
+class MemberOffer(Table, tablename="member_offer"):
+    """A campaign as one member holds it: activated, used so many times, or a coupon."""
+
+    id = UUID(primary_key=True, default=new_id)
+    campaign = ForeignKey(Campaign, on_delete=OnDelete.restrict, null=False)
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, index=True)
+    status = Varchar(length=12, help_text="available, activated, used, expired.")
+    uses = Integer(default=0)
+    coupon_code = Varchar(length=16, null=True, default=None, unique=True)
+    valid_until = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+    known_offer_status = Check("status IN ('available', 'activated', 'used', 'expired')")

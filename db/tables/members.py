@@ -1,0 +1,79 @@
+"""Members, their accounts, and the events of their streams (and of the broadcast one)."""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    BigInt,
+    Date,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.constraints import Check, Unique
+from piccolo.table import Table
+
+from db.ids import new_id
+
+
+class Member(Table, tablename="member"):
+    id = UUID(primary_key=True, default=new_id)
+    phone = Varchar(length=20, unique=True, help_text="E.164, e.g. +79990001122.")
+    card_number = Varchar(length=16, unique=True, help_text="Loyalty card number with check digit.")
+    tier = Varchar(length=16, default="green")
+    birth_date = Date(
+        null=True, default=None, help_text="Given by the member, for birthday offers."
+    )
+    created_at = Timestamptz()
+
+
+class MemberStats(Table, tablename="member_stats"):
+    """What segments and offers look at, kept up to date by every sale (one upsert)."""
+
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, unique=True)
+    visits = Integer(default=0)
+    last_visit_at = Timestamptz(null=True, default=None)
+    category_counts = JSONB(help_text="{category: items bought}, for the favourite category.")
+    stamps = JSONB(help_text="{campaign id: stamps collected towards the next reward}.")
+
+
+class Account(Table, tablename="account"):
+    """A member's points balance: a cache of the ledger, updated in the same transaction."""
+
+    id = UUID(primary_key=True, default=new_id)
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, unique=True)
+    available = BigInt(default=0, help_text="Points the member can spend now.")
+    pending = BigInt(default=0, help_text="Earned points still inside the return window.")
+    held = BigInt(default=0, help_text="Points reserved by open checkouts.")
+    lifetime_earned = BigInt(default=0)
+    last_event_seq = BigInt(default=0, help_text="Seq of the member's newest event.")
+    updated_at = Timestamptz()
+
+    held_not_negative = Check("held >= 0")
+    pending_not_negative = Check("pending >= 0")
+
+
+class MemberEvent(Table, tablename="member_event"):
+    """Durable copy of every event pushed to a member, so a client can resume from its seq."""
+
+    id = UUID(primary_key=True, default=new_id)
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False)
+    seq = BigInt(help_text="1, 2, 3, ... per member, without gaps.")
+    type = Varchar(length=40)
+    data = JSONB()
+    created_at = Timestamptz()
+
+    one_per_seq = Unique(["member", "seq"])
+
+
+class BroadcastEvent(Table, tablename="broadcast_event"):
+    """An event for every member at once (an offer to all): stored once, one seq stream."""
+
+    id = UUID(primary_key=True, default=new_id)
+    seq = BigInt(unique=True, help_text="1, 2, 3, ... without gaps.")
+    type = Varchar(length=40)
+    data = JSONB()
+    created_at = Timestamptz()

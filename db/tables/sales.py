@@ -1,0 +1,122 @@
+"""What happens at the till and in the app: purchases, refunds, checkouts, orders, payments."""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    BigInt,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.constraints import Check, Unique
+from piccolo.table import Table
+
+from db.ids import new_id
+from db.tables.members import Member
+from db.tables.stores import Store, Terminal
+
+
+class Purchase(Table, tablename="purchase"):
+    id = UUID(primary_key=True, default=new_id)
+    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
+    terminal = ForeignKey(
+        Terminal, on_delete=OnDelete.restrict, null=True, help_text="None: paid in the app."
+    )
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, index=True)
+    external_id = Varchar(length=100, help_text="The till's own receipt id.")
+    amount = BigInt(help_text="Check total before loyalty discount, minor units.")
+    paid_amount = BigInt(help_text="Amount actually paid, minor units.")
+    currency = Varchar(length=3)
+    points_earned = BigInt(default=0)
+    points_redeemed = BigInt(default=0)
+    request_hash = Varchar(length=64, help_text="Hash of the request that created it.")
+    result = JSONB(help_text="The response body returned for this purchase.")
+    checkout = UUID(null=True, default=None, help_text="The checkout it completed, if any.")
+    rules_version = Integer(default=0)
+    refunded_amount = BigInt(default=0, help_text="Gross value refunded so far.")
+    points_reversed = BigInt(default=0, help_text="Earned points taken back by refunds.")
+    points_returned = BigInt(default=0, help_text="Redeemed points given back by refunds.")
+    created_at = Timestamptz(index=True)
+
+    one_per_receipt = Unique(["store", "external_id"])
+    amount_positive = Check("amount > 0 AND paid_amount >= 0")
+
+
+class Refund(Table, tablename="refund"):
+    id = UUID(primary_key=True, default=new_id)
+    purchase = ForeignKey(Purchase, on_delete=OnDelete.restrict, null=False, index=True)
+    amount = BigInt(help_text="Gross value of the returned goods, minor units.")
+    points_reversed = BigInt()
+    points_returned = BigInt()
+    reason = Varchar(length=500, default="")
+    created_at = Timestamptz()
+
+    amount_positive = Check("amount > 0")
+
+
+class Checkout(Table, tablename="checkout"):
+    """A two-phase sale: quote, hold points, then complete (capture) or cancel (void)."""
+
+    id = UUID(primary_key=True, default=new_id)
+    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
+    terminal = ForeignKey(Terminal, on_delete=OnDelete.restrict, null=False)
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, index=True)
+    external_id = Varchar(length=100)
+    amount = BigInt()
+    currency = Varchar(length=3)
+    items = JSONB(help_text="The check's lines, for exclusions.")
+    rules_version = Integer()
+    status = Varchar(length=12, help_text="open, held, completed, cancelled, expired.")
+    hold_points = BigInt(default=0)
+    hold_lots = JSONB(help_text="[[lot id, points], ...] taken by the hold, to give back on void.")
+    hold_expires_at = Timestamptz(null=True, default=None, index=True)
+    purchase = UUID(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+    checkout_one_per_receipt = Unique(["store", "external_id"])
+    known_status = Check("status IN ('open', 'held', 'completed', 'cancelled', 'expired')")
+
+
+class Order(Table, tablename="customer_order"):
+    """An order paid in the mobile app through the payment provider.
+
+    Points to redeem are held while the payment is pending; the provider's answer (webhook,
+    or the poller asking) captures them and records the sale, or voids them.
+    """
+
+    id = UUID(primary_key=True, default=new_id)
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, index=True)
+    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
+    amount = BigInt()
+    currency = Varchar(length=3)
+    items = JSONB(help_text="The order's lines, for exclusions.")
+    rules_version = Integer()
+    hold_points = BigInt(default=0)
+    hold_lots = JSONB(help_text="[[lot id, points], ...] held, to give back on void.")
+    payable_amount = BigInt(help_text="What the provider is asked to charge.")
+    status = Varchar(length=16, help_text="awaiting_payment, paid, failed.")
+    payment_id = Varchar(length=100, null=True, default=None, unique=True)
+    failure_reason = Varchar(length=200, null=True, default=None)
+    purchase = UUID(null=True, default=None)
+    idempotency_key = Varchar(length=255, help_text="The app's key: a retried POST finds it.")
+    request_hash = Varchar(length=64)
+    created_at = Timestamptz()
+    updated_at = Timestamptz(index=True)
+
+    one_order_per_key = Unique(["member", "idempotency_key"])
+    known_order_status = Check("status IN ('awaiting_payment', 'paid', 'failed')")
+
+
+class PaymentEvent(Table, tablename="payment_event"):
+    """A verified webhook from the payment provider, kept once per provider event id."""
+
+    id = UUID(primary_key=True, default=new_id)
+    provider_event_id = Varchar(length=100, unique=True)
+    type = Varchar(length=60)
+    payload = JSONB()
+    received_at = Timestamptz()

@@ -1,0 +1,49 @@
+"""A store's day figures, counted as sales commit."""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    UUID,
+    BigInt,
+    Date,
+    ForeignKey,
+    OnDelete,
+)
+from piccolo.constraints import Unique
+from piccolo.table import Table
+
+from db.ids import new_id
+from db.tables.members import Member
+from db.tables.stores import Store
+
+
+class StoreDay(Table, tablename="store_day"):
+    """A store's running figures for one UTC day, moved by every sale and refund.
+
+    Kept as counters so that a sale costs one upsert instead of a scan of the day's sales.
+    """
+
+    id = UUID(primary_key=True, default=new_id)
+    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
+    day = Date()
+    sales = BigInt(default=0)
+    sales_amount = BigInt(default=0, help_text="Paid, minor units.")
+    points_earned = BigInt(default=0)
+    points_redeemed = BigInt(default=0)
+    points_reversed = BigInt(default=0, help_text="Taken back by refunds of the day's sales.")
+    refunded_amount = BigInt(default=0, help_text="Paid share refunded of the day's sales.")
+    active_members = BigInt(default=0)
+    new_members = BigInt(default=0, help_text="Active members who joined that day.")
+
+    one_per_store_day = Unique(["store", "day"])
+
+
+class StoreDayMember(Table, tablename="store_day_member"):
+    """Who bought in a store on a day: makes ``StoreDay.active_members`` a counter."""
+
+    id = UUID(primary_key=True, default=new_id)
+    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
+    day = Date()
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False)
+
+    one_per_store_day_member = Unique(["store", "day", "member"])

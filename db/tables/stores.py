@@ -1,0 +1,68 @@
+"""Stores, their tills and the staff who work in them."""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    Array,
+    BigInt,
+    Boolean,
+    ForeignKey,
+    OnDelete,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.constraints import Check, Unique
+from piccolo.table import Table
+
+from db.ids import new_id
+
+
+class Store(Table, tablename="store"):
+    id = UUID(primary_key=True, default=new_id)
+    code = Varchar(length=32, unique=True, help_text="Short code printed on receipts.")
+    name = Varchar(length=200)
+    currency = Varchar(length=3, default="RUB", help_text="ISO 4217 currency of the till.")
+    last_event_seq = BigInt(default=0, help_text="Seq of the store stream's newest event.")
+    created_at = Timestamptz()
+
+
+class StoreEvent(Table, tablename="store_event"):
+    """Durable copy of every event on a store's staff stream (sales, live figures)."""
+
+    id = UUID(primary_key=True, default=new_id)
+    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
+    seq = BigInt(help_text="1, 2, 3, ... per store, without gaps.")
+    type = Varchar(length=40)
+    data = JSONB()
+    created_at = Timestamptz()
+
+    one_per_store_seq = Unique(["store", "seq"])
+
+
+class Terminal(Table, tablename="terminal"):
+    """A POS terminal or payment-system integration, scoped to one store."""
+
+    id = UUID(primary_key=True, default=new_id)
+    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
+    name = Varchar(length=200)
+    key_prefix = Varchar(length=16, index=True, help_text="First characters of the key, shown.")
+    key_hash = Varchar(length=64, unique=True, help_text="SHA-256 of the whole API key.")
+    revoked_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class StaffUser(Table, tablename="staff_user"):
+    """Baristas and managers work in the listed stores; admins run the whole chain."""
+
+    id = UUID(primary_key=True, default=new_id)
+    email = Varchar(length=254, unique=True, help_text="Lower-cased login.")
+    name = Varchar(length=200)
+    password_hash = Varchar(length=255, help_text="argon2id.")
+    role = Varchar(length=16, help_text="barista, manager or admin.")
+    store_ids = Array(UUID(), default=list, help_text="Stores a barista or manager works in.")
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+
+    known_role = Check("role IN ('barista', 'manager', 'admin')")
