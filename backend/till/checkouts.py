@@ -16,7 +16,7 @@ from asyncpg.exceptions import UniqueViolationError
 
 from backend.auth.callers import TerminalCaller
 from backend.campaigns.at_sale import preview_offers
-from backend.campaigns.catalogue import Catalogue, LiveCampaign
+from backend.campaigns.catalogue import LiveCampaign
 from backend.errors import CheckoutNotOpen, ExternalIdReused, NotFound, RedeemCapExceeded
 from backend.idempotency import request_fingerprint, run_once
 from backend.loyalty.book import AccountChange, Cause
@@ -30,7 +30,6 @@ from backend.loyalty.ledger import lock_account
 from backend.loyalty.lots import TakenLots
 from backend.loyalty.rules import RulesVersion, current_rules, rules_at
 from backend.loyalty.schemas import Balance
-from backend.sales.customers import CustomerResolver
 from backend.sales.sale import Sale, check_currency, check_items, settle_sale
 from backend.sales.schemas import PurchaseItem
 from backend.till.checkout_schemas import (
@@ -39,6 +38,7 @@ from backend.till.checkout_schemas import (
     CompleteRequest,
     HoldRequest,
 )
+from backend.till.selling import SellingService
 from db import sql
 from db.deferred import DeferredWrites, write
 from db.pool import engine
@@ -60,14 +60,7 @@ SELECT (SELECT currency FROM store WHERE id = {store_id}) AS currency,
 """
 
 
-class CheckoutService:
-    def __init__(
-        self, *, customers: CustomerResolver, publisher: EventPublisher, catalogue: Catalogue
-    ) -> None:
-        self._customers = customers
-        self._publisher = publisher
-        self._catalogue = catalogue
-
+class CheckoutService(SellingService):
     async def open(
         self, *, terminal: TerminalCaller, request: CheckoutRequest, key: str
     ) -> tuple[CheckoutResponse, bool]:

@@ -10,7 +10,6 @@ import msgspec
 from asyncpg.exceptions import UniqueViolationError
 
 from backend.auth.callers import TerminalCaller
-from backend.campaigns.catalogue import Catalogue
 from backend.errors import ExternalIdReused
 from backend.idempotency import (
     IdempotencyKey,
@@ -21,13 +20,12 @@ from backend.idempotency import (
     stored_outcome,
 )
 from backend.loyalty.rules import current_rules
-from backend.sales.customers import CustomerResolver
 from backend.sales.sale import Sale, check_currency, check_items, settle_sale
 from backend.sales.schemas import PurchaseResponse
 from backend.till.schemas import PurchaseRequest
+from backend.till.selling import SellingService
 from db import sql
 from db.pool import engine
-from realtime.publisher import EventPublisher
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +63,7 @@ async def what_is_known(
     return rows[0]
 
 
-class PurchaseService:
-    def __init__(
-        self, *, customers: CustomerResolver, publisher: EventPublisher, catalogue: Catalogue
-    ) -> None:
-        self._customers = customers
-        self._publisher = publisher
-        self._catalogue = catalogue
-
+class PurchaseService(SellingService):
     async def record_purchase(
         self, *, terminal: TerminalCaller, request: PurchaseRequest, idempotency_key: str
     ) -> PurchaseOutcome:
