@@ -2,6 +2,7 @@
 
 import { el, say } from './dom.js';
 import { dateTime } from './format.js';
+import { coalesced } from './reload.js';
 import { newIdempotencyKey } from './api.js';
 
 export class Offers {
@@ -11,8 +12,10 @@ export class Offers {
     this.list = list;
     this.message = message;
     this.onChanged = onChanged; // after a redeem: the balance changed
-    this.loading = null;
-    this.again = false;
+    this._reload = coalesced(async () => {
+      const offers = await this.api.get('/v1/me/offers');
+      this.render(offers.items);
+    });
     list.addEventListener('click', (event) => this._click(event));
   }
 
@@ -24,22 +27,7 @@ export class Offers {
 
   // Refetch; calls during a fetch coalesce into one more fetch after it.
   reload() {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = (async () => {
-      try {
-        do {
-          this.again = false;
-          const offers = await this.api.get('/v1/me/offers');
-          this.render(offers.items);
-        } while (this.again);
-      } finally {
-        this.loading = null;
-      }
-    })();
-    return this.loading;
+    return this._reload();
   }
 
   render(items) {

@@ -4,13 +4,13 @@
 
 import { byId, el, setText } from './dom.js';
 import { date, money } from './format.js';
+import { coalesced } from './reload.js';
 
 export class Profile {
   constructor(api) {
     this.api = api;
     this.balanceSeq = 0;
-    this.loading = null;
-    this.again = false;
+    this._reload = coalesced(async () => this.render(await this.api.get('/v1/me')));
     this.me = null;
   }
 
@@ -21,21 +21,7 @@ export class Profile {
 
   // Refetch /v1/me; calls during a fetch coalesce into one more fetch after it.
   reload() {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = (async () => {
-      try {
-        do {
-          this.again = false;
-          this.render(await this.api.get('/v1/me'));
-        } while (this.again);
-      } finally {
-        this.loading = null;
-      }
-    })();
-    return this.loading;
+    return this._reload();
   }
 
   render(me) {
