@@ -70,18 +70,24 @@ async def set_birth_date(member_id: uuid.UUID, birth_date: date | None) -> None:
     await Member.update({Member.birth_date: birth_date}).where(Member.id == member_id)
 
 
+# What a member summary and the member's own profile both show: the balance and who it is.
+_SUMMARY_COLUMNS = (
+    Account.available,
+    Account.pending,
+    Account.held,
+    Account.member.id,
+    Account.member.phone,
+    Account.member.card_number,
+    Account.member.tier,
+)
+
+
 async def get_profile(member_id: uuid.UUID) -> MeResponse:
     row = (
         await Account.select(
+            *_SUMMARY_COLUMNS,
             Account.id,
-            Account.available,
-            Account.pending,
-            Account.held,
             Account.last_event_seq,
-            Account.member.id,
-            Account.member.phone,
-            Account.member.card_number,
-            Account.member.tier,
             Account.member.birth_date,
             Account.member.created_at,
         )
@@ -186,15 +192,7 @@ async def member_summary(member_id: uuid.UUID) -> MemberSummary:
 
 async def _summary(condition: object) -> MemberSummary:
     row = (
-        await Account.select(
-            Account.available,
-            Account.pending,
-            Account.held,
-            Account.member.id,
-            Account.member.phone,
-            Account.member.card_number,
-            Account.member.tier,
-        )
+        await Account.select(*_SUMMARY_COLUMNS)
         .where(condition)  # type: ignore[arg-type]
         .first()
         .output(nested=True)
