@@ -1,0 +1,120 @@
+"""How many round trips to PostgreSQL one sale makes, counted on asyncpg's side.
+
+docs/architecture.md states these counts; the test keeps them true. A round trip is one
+statement asyncpg sends for the request (BEGIN and COMMIT included), counted only in the
+tasks that serve HTTP requests, so nothing else the process does is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from backend.loyalty.rules import ProgramRules, publish_rules
+from tests.backend.campaigns.helpers import launch, line
+from tests.conftest import LiveServer
+from tests.factories import (
+    LoggedInMember,
+    SignedInStaff,
+    Till,
+    buy,
+    grant,
+    log_in,
+    purchase_body,
+)
+
+LATTE = line("latte", "coffee", 20000)
+
+
+@contextmanager
+def round_trips() -> Iterator[list[str]]:
+    """Statements sent while the block runs, by tasks serving an HTTP request."""
+    sent: list[str] = []
+    original_execute = asyncpg.Connection.execute
+    original_inner = asyncpg.Connection._execute
+
+    def serving_a_request() -> bool:
+        task = asyncio.current_task()
+        return task is not None and "run_asgi" in task.get_coro().__qualname__
+
+    async def execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if not args and serving_a_request():  # with args, execute goes through _execute
+            sent.append(query)
+        return await original_execute(self, query, *args, **kwargs)
+
+    async def inner(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if serving_a_request():
+            sent.append(query)
+        return await original_inner(self, query, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(asyncpg.Connection, "execute", execute)
+        patch.setattr(asyncpg.Connection, "_execute", inner)
+        yield sent
+
+
+async def _trips(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember, **extra: Any
+) -> int:
+    """Round trips of one sale, after a first one has filled the caches it reads (the
+    terminal's key, the campaign catalogue, the rules in force)."""
+    assert (await buy(client, till, purchase_body(member.card_number))).status_code == 201
+    body = purchase_body(member.card_number, amount=20000, items=[LATTE], **extra)
+    with round_trips() as sent:
+        response = await buy(client, till, body)
+    assert response.status_code == 201, response.text
+    return len(sent)
+
+
+async def test_round_trips_of_a_sale(
+    client: httpx.AsyncClient,
+    live_server: LiveServer,
+    admin: SignedInStaff,
+    till: Till,
+    member: LoggedInMember,
+) -> None:
+    counts: dict[str, int] = {}
+    counts["plain"] = await _trips(client, till, member)
+    await grant(member.member_id, 300)
+    counts["redeeming points"] = await _trips(client, till, member, redeem_points=50)
+
+    # A new member whose second sale crosses the gold threshold (the first is _trips' own).
+    climber = await log_in(client, live_server.sms)
+    await publish_rules(
+        ProgramRules(tier_thresholds={"gold": 50000, "platinum": 500000}), staff_id=uuid.uuid4()
+    )
+    counts["an upgrade"] = await _trips(client, till, climber)
+    assert (await client.get("/v1/me", headers=climber.headers)).json()["tier"] == "gold"
+
+    reward = {"type": "reward", "cost_points": 150, "category": "coffee", "max_value": 20000}
+    offer = await launch(client, admin, name="Free latte", rule=reward)
+    bought = await client.post(
+        f"/v1/me/offers/{offer['id']}/redeem",
+        headers={**member.headers, "Idempotency-Key": "latte"},
+    )
+    assert bought.status_code == 201, bought.text
+    code = bought.json()["offer"]["coupon_code"]
+    counts["a coupon"] = await _trips(client, till, member, coupons=[code])
+
+    await launch(client, admin, name="Double", rule={"type": "multiplier", "factor": 2})
+    counts["a campaign"] = await _trips(client, till, member)
+    capped = {"type": "bonus", "points": 5, "min_amount": 100}
+    await launch(client, admin, name="Capped", rule=capped, total_limit=100)
+    counts["a campaign with a total limit"] = await _trips(client, till, member)
+    assert counts == {
+        # BEGIN; the key's lock; what the sale checks; the buyer locked; the ledger and every
+        # write nobody reads back; the store's figures and stream; COMMIT.
+        "plain": 7,
+        "redeeming points": 8,  # the lots taken, oldest first
+        "an upgrade": 8,  # the member's new tier
+        "a coupon": 10,  # the coupon read, then marked used; the member's campaign state
+        "a campaign": 8,  # the member's campaign state (uses, stamps, activations)
+        "a campaign with a total limit": 9,  # the campaign's chain-wide count
+    }
