@@ -69,12 +69,13 @@ async def reconcile_day(day: date, books: ExternalBooks) -> ReconciliationReport
     start, end = _day_bounds(day)
     differences: list[Difference] = []
 
-    # A report: a moment of replica lag does not matter.
-    ledger = await sql.fetch_lagging(
+    async def of_the_day(query: str) -> Sequence[sql.Row]:
+        # A report: a moment of replica lag does not matter.
+        return await sql.fetch_lagging(query, start=start, end=end)
+
+    ledger = await of_the_day(
         "SELECT COALESCE(SUM(available_delta + pending_delta + held_delta), 0)::bigint AS delta "
-        "FROM ledger_entry WHERE created_at >= {start} AND created_at < {end}",
-        start=start,
-        end=end,
+        "FROM ledger_entry WHERE created_at >= {start} AND created_at < {end}"
     )
     documents = await sql.fetch_lagging(
         "SELECT id, kind, reference, status, acknowledgement, payload::text AS payload "
@@ -84,17 +85,13 @@ async def reconcile_day(day: date, books: ExternalBooks) -> ReconciliationReport
     ours = {
         str(row["id"]): {**row, "body": msgspec.json.decode(row["payload"])} for row in documents
     }
-    sales = await sql.fetch_lagging(
+    sales = await of_the_day(
         "SELECT p.id, p.amount, p.paid_amount FROM purchase p "
-        "WHERE p.created_at >= {start} AND p.created_at < {end}",
-        start=start,
-        end=end,
+        "WHERE p.created_at >= {start} AND p.created_at < {end}"
     )
-    orders = await sql.fetch_lagging(
+    orders = await of_the_day(
         "SELECT id, payment_id, payable_amount FROM customer_order "
-        "WHERE status = 'paid' AND created_at >= {start} AND created_at < {end}",
-        start=start,
-        end=end,
+        "WHERE status = 'paid' AND created_at >= {start} AND created_at < {end}"
     )
 
     ledger_delta = int(ledger[0]["delta"])
