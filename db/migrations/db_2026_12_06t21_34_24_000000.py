@@ -1,5 +1,5 @@
-"""What the tables cannot declare: append-only guards on the event and ledger tables, and the
-partial and ordered indexes the hot queries read.
+"""What the tables cannot declare: append-only guards on the event and ledger tables, the
+partial and ordered indexes the hot queries read, and no database default for ids.
 
 Written by hand (Piccolo's auto migrations know columns, column indexes and constraints only).
 ``tests/db/test_migrations.py`` checks that every object made here exists after migrating.
@@ -10,7 +10,7 @@ from piccolo.engine import engine_finder
 
 ID = "2026-12-06T21:34:24:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "append-only triggers, partial and ordered indexes"
+DESCRIPTION = "append-only triggers, partial and ordered indexes, ids without a default"
 
 # Ledger entries and member, store and broadcast events are facts: UPDATE and DELETE are
 # rejected in the database itself. A correction is a new, reversing entry; a bug or a stray
@@ -44,7 +44,28 @@ INDEXES = {
     "outbox_message_due": "outbox_message (next_attempt_at) WHERE status = 'pending'",
 }
 
+# Ids are time-ordered UUIDs made by the application (db.ids.new_id). Piccolo writes a
+# callable default into a migration as the one value it returned when the migration was
+# made, so every id column had that fixed UUID as its database default: a hand-written INSERT
+# that forgot the id would work once and then collide. Without a default it fails at once.
+NO_FIXED_ID_DEFAULTS = """
+DO $$
+DECLARE fixed record;
+BEGIN
+    FOR fixed IN
+        SELECT table_name, column_name FROM information_schema.columns
+        WHERE table_schema = current_schema() AND data_type = 'uuid'
+          AND column_default LIKE '''%''::uuid'
+    LOOP
+        EXECUTE format('ALTER TABLE %I ALTER COLUMN %I DROP DEFAULT',
+                       fixed.table_name, fixed.column_name);
+    END LOOP;
+END
+$$
+"""
+
 FORWARDS_SQL = (
+    NO_FIXED_ID_DEFAULTS,
     APPEND_ONLY_FUNCTION,
     *(
         f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"

@@ -418,3 +418,13 @@ async def test_an_append_only_table_rejects_updates_and_deletes(
             await migrated.execute("DELETE FROM broadcast_event")
     finally:
         await migrated.execute("TRUNCATE broadcast_event")
+
+
+async def test_no_column_has_a_fixed_uuid_as_its_default(migrated: asyncpg.Connection) -> None:
+    """Ids come from the application; a fixed default would let a forgetful INSERT pass once."""
+    fixed = await migrated.fetch(
+        "SELECT table_name, column_name, column_default FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND data_type = 'uuid'"
+        " AND column_default IS NOT NULL"
+    )
+    assert [dict(row) for row in fixed] == []
