@@ -47,9 +47,10 @@ from backend import errors
 from backend.auth.access import ALLOW_KEY
 from backend.auth.callers import STAFF_ROLES, Role
 from backend.auth.middleware import API_KEY_HEADER
-from backend.http import ANSWERS_KEY, Answer
+from backend.http import ANSWERS_KEY, SIGNED, Answer, answers
 from backend.idempotency import MAX_KEY_LENGTH
 from backend.ops.http_protocol import REFUSALS
+from backend.orders.webhook_signature import TOLERANCE_S
 from backend.problems import CODES_BY_STATUS, PROBLEM_JSON, TYPE_BASE
 from backend.rate_limits import RateLimitMiddleware
 
@@ -84,10 +85,9 @@ def _shape_answers(handler: HTTPRouteHandler, operation: Operation) -> Iterator[
         yield _generic(404)
     if any(p.name == IDEMPOTENCY_HEADER for p in parameters):
         yield _generic(400)
-        yield Answer(
-            409, errors.IdempotentRequestInProgress.code, errors.IdempotentRequestInProgress.title
-        )
-        yield Answer(422, errors.IdempotencyKeyReused.code, errors.IdempotencyKeyReused.title)
+        yield from answers(errors.IdempotentRequestInProgress, errors.IdempotencyKeyReused)[
+            ANSWERS_KEY
+        ]
     if _rate_limited(handler):
         yield _generic(429)
     yield UNAVAILABLE
@@ -180,14 +180,15 @@ def _complete_headers(handler: HTTPRouteHandler, operation: Operation) -> None:
                 "same key and body replays the stored answer (`Idempotent-Replayed: true`); "
                 "the same key with another body is 422; while the first runs, 409. Kept 24 h+."
             )
-    if handler.opt.get("signed"):  # SIGNED (backend.http)
+    if SIGNED.items() <= handler.opt.items():
         parameters.append(
             Parameter(
                 name=SIGNATURE_HEADER,
                 param_in=ParamType.HEADER,
                 required=True,
                 schema=Schema(type=OpenAPIType.STRING, pattern=r"^t=\d+,v1=[0-9a-f]{64}"),
-                description='`t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`, 5-minute window',
+                description='`t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`, '
+                f"t within {TOLERANCE_S} s of now",
             )
         )
     operation.parameters = parameters or None

@@ -122,3 +122,17 @@ async def test_a_sale_lists_what_a_till_must_handle(client: httpx.AsyncClient) -
     assert codes("429") == {"too_many_requests"}
     assert codes("415") == {"unsupported_media_type"}
     assert "Retry-After" in responses["503"]["headers"]
+
+
+async def test_the_problem_schema_is_the_problem_the_app_sends(client: httpx.AsyncClient) -> None:
+    """The document's Problem is written out by hand; it must name the fields of the msgspec
+    ``Problem`` that ``backend.problems`` encodes, and require those without a default."""
+    import msgspec
+
+    from backend.problems import Problem
+
+    schema = (await _document(client))["components"]["schemas"]["Problem"]
+    fields = msgspec.structs.fields(Problem)
+    assert set(schema["properties"]) == {field.name for field in fields}
+    required = {f.name for f in fields if f.default is msgspec.NODEFAULT}
+    assert set(schema["required"]) == required
