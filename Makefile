@@ -52,10 +52,12 @@ fuzz: $(STAMP) ## fuzz the API from its OpenAPI document as every caller kind, 2
 faults: $(STAMP) ## restart PostgreSQL, SIGKILL serve, stop Redis, accounting and provider under load; FAULT_PURCHASES=600 per scenario
 	FAULT_PURCHASES=$${FAULT_PURCHASES:-600} $(BIN)/pytest -s tests/reliability/test_faults.py
 
+# --confcutdir: tests/conftest.py (embedded PostgreSQL and Redis, migrations) is not loaded,
+# as these tests touch neither.
 deploy-check: system-packages $(STAMP) ## the deployment rules (tests/deploy, also part of make test): overlays, compose, alerts, dashboard, nginx -t
-	$(BIN)/pytest tests/deploy
+	$(BIN)/pytest --confcutdir=tests/deploy tests/deploy
 
-check: lint typecheck deploy-check test ## everything CI runs
+check: lint typecheck test ## everything CI runs (make test includes deploy-check's tests/deploy)
 
 bench: $(STAMP) ## WebSocket, campaign and purchase figures against same-run baselines (pgbench, Redis) -> loadtests/reports/
 	$(BIN)/python -m loadtests.bench_ws
