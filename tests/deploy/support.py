@@ -1,5 +1,6 @@
 """What the deployment tests share: rendering with kustomize, reading manifests, PromQL, and
-the names of the metrics the app exports (from prometheus_client's registry)."""
+the names of the metrics the app exports (from prometheus_client's registry), and Debian's
+nginx (tests/e2e/test_nginx.py's too)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,14 @@ def run(command: list[str], cwd: Path | None = None) -> subprocess.CompletedProc
     return subprocess.run(
         command, capture_output=True, text=True, check=False, cwd=cwd, timeout=120
     )
+
+
+def nginx_binary() -> str:
+    """Debian's nginx; its /usr/sbin is not on a non-root user's PATH."""
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    if found is None:
+        pytest.fail("nginx is missing: `make system-packages` installs it (apt-get install nginx)")
+    return found
 
 
 # ---------------------------------------------------------------------------------------

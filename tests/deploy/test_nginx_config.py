@@ -4,24 +4,15 @@ upstreams are compose services. (tests/e2e/test_nginx.py puts it in front of rea
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from devkit.ports import free_port
-from tests.deploy.support import run
+from tests.deploy.support import nginx_binary, run
 
 UPSTREAM = re.compile(r"^(\s*server\s+)([\w.-]+):(\d+)", re.M)
-
-
-def nginx_binary() -> str:
-    """Debian's nginx; its /usr/sbin is not on a non-root user's PATH."""
-    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
-    if found is None:
-        pytest.fail("nginx is missing: `make system-packages` installs it (apt-get install nginx)")
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,20 +21,13 @@ import pytest
 import websockets
 
 from devkit.ports import free_port
+from tests.deploy.support import nginx_binary
 from tests.e2e.conftest import Replica, login
 from tests.factories import open_till, purchase_body
 from tests.servers import ROOT
 
 pytestmark = pytest.mark.e2e
 CONFIG = ROOT / "deploy" / "nginx" / "astrocoffee.conf"
-
-
-def nginx_binary() -> str:
-    """Debian's nginx; its /usr/sbin is not on a non-root user's PATH."""
-    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
-    if found is None:
-        pytest.fail("nginx is missing: `make system-packages` installs it (apt-get install nginx)")
-    return found
 
 
 def render(addresses: list[str], port: int, prefix: Path) -> Path:
