@@ -52,9 +52,10 @@ fuzz: $(STAMP) ## fuzz the API from its OpenAPI document as every caller kind, 2
 faults: $(STAMP) ## restart PostgreSQL, SIGKILL serve, stop Redis, accounting and provider under load; FAULT_PURCHASES=600 per scenario
 	FAULT_PURCHASES=$${FAULT_PURCHASES:-600} $(BIN)/pytest -s tests/reliability/test_faults.py
 
-# --confcutdir: tests/conftest.py (embedded PostgreSQL and Redis, migrations) is not loaded,
-# as these tests touch neither.
-deploy-check: system-packages $(STAMP) ## the deployment rules (tests/deploy, also part of make test): overlays, compose, alerts, dashboard, nginx -t
+# Only nginx of the system packages (for nginx -t); --confcutdir: tests/conftest.py (embedded
+# PostgreSQL and Redis, migrations) is not loaded, as these tests touch neither.
+deploy-check: $(STAMP) ## the deployment rules (tests/deploy, also part of make test): overlays, compose, alerts, dashboard, nginx -t
+	@bash deploy/dev/provision.sh nginx
 	$(BIN)/pytest --confcutdir=tests/deploy tests/deploy
 
 check: lint typecheck test ## everything CI runs (make test includes deploy-check's tests/deploy)
