@@ -32,8 +32,11 @@ CODES_BY_STATUS = {
     404: ("not_found", "Not found"),
     405: ("method_not_allowed", "Method not allowed"),
     413: ("payload_too_large", "The request body is too large"),
+    414: ("uri_too_long", "The request URI is too long"),
     415: ("unsupported_media_type", "Unsupported media type"),
     429: ("too_many_requests", "Too many requests"),
+    # Answered by the server before routing (backend.ops.http_protocol).
+    431: ("request_header_fields_too_large", "The request header fields are too large"),
     503: ("service_unavailable", "A backing service is unavailable"),
 }
 

@@ -23,21 +23,24 @@ from typing import Any, Final
 import msgspec
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from backend.http import NOTHING_POLICY
-from backend.problems import PROBLEM_JSON, TYPE_BASE, Problem
+from backend.http import NOTHING_POLICY, SECURITY_HEADERS
+from backend.problems import CODES_BY_STATUS, PROBLEM_JSON, TYPE_BASE, Problem
 
 MAX_URL_BYTES: Final = 8 * 1024
 MAX_HEAD_BYTES: Final = 16 * 1024
 LINGER_S: Final = 1.0
 
-REFUSALS: Final = {
-    414: ("uri_too_long", "The request URI is too long", f"the URL is over {MAX_URL_BYTES} bytes"),
-    431: (
-        "request_header_fields_too_large",
-        "The request header fields are too large",
-        f"the request line and headers are over {MAX_HEAD_BYTES} bytes",
-    ),
+_DETAILS: Final = {
+    414: f"the URL is over {MAX_URL_BYTES} bytes",
+    431: f"the request line and headers are over {MAX_HEAD_BYTES} bytes",
 }
+# status: (code, title, detail); code and title are backend.problems' for the status.
+REFUSALS: Final = {status: (*CODES_BY_STATUS[status], d) for status, d in _DETAILS.items()}
+# What backend.http.security_headers adds to every answer the app sends.
+_HEADERS: Final = b"".join(
+    f"{name.lower()}: {value}\r\n".encode()
+    for name, value in {**SECURITY_HEADERS, "Content-Security-Policy": NOTHING_POLICY}.items()
+)
 
 
 class _HeadTooLarge(Exception):
@@ -118,8 +121,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         head += [
             f"content-type: {PROBLEM_JSON}\r\n".encode(),
             f"content-length: {len(body)}\r\n".encode(),
-            f"content-security-policy: {NOTHING_POLICY}\r\n".encode(),
-            b"x-content-type-options: nosniff\r\n",
+            _HEADERS,
             b"connection: close\r\n\r\n",
         ]
         self.transport.write(b"".join(head) + body)
