@@ -29,9 +29,7 @@ class ContractRecorder:
         self.violations: list[str] = []
         self._document: dict[str, Any] | None = None
         self._registry: Registry[Any] | None = None
-
-    def __getattr__(self, name: str) -> Any:  # state, routes... as the wrapped app's
-        return getattr(self.app, name)
+        self._validators: dict[str, Any] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -81,16 +79,22 @@ class ContractRecorder:
         schema = declared[media_type].get("schema")
         if schema is None or not media_type.endswith("json"):
             return
-        pointer = "/".join(
-            part.replace("~", "~0").replace("/", "~1")
-            for part in ("paths", path, method, "responses", str(status), "content", media_type)
-        )
-        validator = Draft202012Validator(
-            {"$ref": f"{_DOCUMENT_URI}#/{pointer}/schema"}, registry=self.registry
-        )
+        validator = self._validator(path, method, str(status), media_type)
         errors = sorted(validator.iter_errors(json.loads(body)), key=str)
         if errors:
             self.violations.append(f"{where}: body does not match its schema: {errors[0].message}")
+
+    def _validator(self, path: str, method: str, status: str, media_type: str) -> Any:
+        """The response schema's validator, made once per (operation, status, media type)."""
+        pointer = "/".join(
+            part.replace("~", "~0").replace("/", "~1")
+            for part in ("paths", path, method, "responses", status, "content", media_type)
+        )
+        if pointer not in self._validators:
+            self._validators[pointer] = Draft202012Validator(
+                {"$ref": f"{_DOCUMENT_URI}#/{pointer}/schema"}, registry=self.registry
+            )
+        return self._validators[pointer]
 
     @property
     def document(self) -> dict[str, Any]:
