@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The Debian packages `make test` needs beside Python (`make system-packages`, used by
-# `make test` and .ci/run; `make deploy-check` asks for nginx only): chromium, which the browser tests drive
-# through Playwright at /usr/bin/chromium (a browser download is never used), and nginx, which
+# The Debian packages the tests need beside Python (`make system-packages`, used by
+# `make test` and .ci/run; `make deploy-check` asks for nginx only): chromium, which the
+# browser tests drive through Playwright at /usr/bin/chromium (a browser download is never
+# used), and nginx, which
 # tests/e2e/test_nginx.py puts in front of two app processes and `make deploy-check` runs
 # `nginx -t` with. Installed packages cost two `command -v` checks; otherwise apt-get installs
 # them when it can (root, or sudo without a password), and when it cannot this stops before
@@ -20,7 +21,7 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 cannot() {
-  echo "make test needs Debian's packages ${missing[*]}, which it cannot install here ($1):" \
+  echo "the tests need Debian's packages ${missing[*]}, which they cannot install here ($1):" \
     "sudo apt-get install ${missing[*]}" >&2
   exit 1
 }
