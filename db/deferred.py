@@ -42,23 +42,28 @@ class DeferredWrites:
         under their namespaced names; the caller's own statement continues the ``WITH`` list.
         Empties the collection."""
         statements, self._statements = self._statements, []
-        items = []
-        params: dict[str, Any] = {}
-        for i, (template, own) in enumerate(statements):
-            item, query, renamed = _item(template, i)
-            items.append(item)
-            params.update(zip(renamed, query.arguments(own), strict=True))
-        return "".join(items), params
+        items, renamed, queries = _items(tuple([template for template, _ in statements]))
+        values: list[Any] = []
+        for (_, own), query in zip(statements, queries, strict=True):
+            if own.keys() != query.name_set:
+                query.arguments(own)  # raises, naming the missing and unknown parameters
+            values += map(own.__getitem__, query.names)
+        return items, dict(zip(renamed, values, strict=True))
 
 
 @lru_cache(maxsize=256)
-def _item(template: str, i: int) -> tuple[str, sql.Compiled, tuple[str, ...]]:
-    """The ``i``-th WITH item for ``template``, its own compiled form (whose ``arguments``
-    check and order the caller's names) and its names as renamed in the item."""
-    name = f"deferred_{i}"
-    query = sql.compiled(template)
-    renamed = tuple(f"{name}_{key}" for key in query.names)
-    return f"{name} AS ({sql.namespaced(template, name + '_')}), ", query, renamed
+def _items(templates: tuple[str, ...]) -> tuple[str, tuple[str, ...], tuple[sql.Compiled, ...]]:
+    """The WITH items for ``templates`` (the ``i``-th named ``deferred_<i>``), the names of
+    their parameters as renamed there, in order, and each template's own compiled form
+    (whose names, in the same order, are the caller's). Keyed by the whole list, so a
+    transaction's writes cost one lookup, and their values are bound without renaming."""
+    items: list[str] = []
+    renamed: list[str] = []
+    for i, template in enumerate(templates):
+        name = f"deferred_{i}"
+        items.append(f"{name} AS ({sql.namespaced(template, name + '_')}), ")
+        renamed += (f"{name}_{key}" for key in sql.compiled(template).names)
+    return "".join(items), tuple(renamed), tuple(sql.compiled(t) for t in templates)
 
 
 async def write(template: str, into: DeferredWrites | None, /, **params: Any) -> None:
