@@ -13,6 +13,7 @@ from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import current_rules
 from backend.members.service import enrol_or_get_member
 from backend.settings import Settings
+from backend.staff.schemas import PASSWORD_MIN_LENGTH
 from db.pool import engine
 from db.tables import Member, Store
 
@@ -113,7 +114,7 @@ def how_to_try(settings: Settings, seed: DemoSeed) -> str:
         f"  .venv/bin/python -m websockets 'ws://{settings.host}:{settings.port}/v1/ws?token=<access_token>'",
         '  then type {"type":"resume","last_seq":<last_seq of ready>} (live events wait for it)',
         "Staff: .venv/bin/astrocoffee create-admin --email you@example.com --name You "
-        "(password: at least 12 characters), then log in at " + f"{base}/staff",
+        f"(password: at least {PASSWORD_MIN_LENGTH} characters), then log in at {base}/staff",
         "The whole tour, step by step: README.md, 'First ten minutes'.",
         "",
     ]
