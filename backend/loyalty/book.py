@@ -45,7 +45,6 @@ class AccountChange:
         self.entries: list[EntryDraft] = []
         # The lots this change credits, written with ``finish``.
         self._lots = DeferredWrites()
-        self._new_lots = False
         self._events: list[tuple[str, dict[str, Any]]] = []
 
     def _entry(
@@ -86,7 +85,6 @@ class AccountChange:
                 purchase_id=purchase_id,
                 into=self._lots,
             )
-            self._new_lots = True
             self._entry("earn", cause, pending=points)
             return
         await self._credit("earn", points, cause, expires_at=expires_at, purchase_id=purchase_id)
@@ -120,12 +118,11 @@ class AccountChange:
                 purchase_id=purchase_id,
                 into=self._lots,
             )
-            self._new_lots = True
         self._entry(kind, cause, available=points)
 
     # -- spending --------------------------------------------------------------------------
     async def _take(self, points: int, *, first: uuid.UUID | None = None) -> TakenLots:
-        if self._new_lots:
+        if self._lots:
             # Lots credited by this change are written with ``finish``: spending after a
             # credit would not see them. No operation does; this keeps it that way.
             raise RuntimeError("points are spent after a credit in one AccountChange")
