@@ -32,7 +32,13 @@ from typing import Any, ClassVar
 
 from litestar import Litestar, Request, Response, get, post
 
+from backend.settings import DEV_EXTERNAL_SYSTEMS
 from devkit.fakes.base import FakeSystem, count, error, flag, json_object, seconds, string
+
+# Where development's settings look for this system, and the token they send it
+# (backend.settings.DEV_EXTERNAL_SYSTEMS): one definition for both sides.
+_DEV_URL, DEV_TOKEN = DEV_EXTERNAL_SYSTEMS["accounting"]
+DEV_PORT = int(_DEV_URL.rsplit(":", 1)[1])
 
 log = logging.getLogger("fakes.accounting")
 
@@ -59,7 +65,7 @@ class AccountingSystem(FakeSystem):
     """The accounting system's state and the switches that make it misbehave (``fail_next``:
     the next N POSTs answer 503 and book nothing; the others as in ``FakeSystem``)."""
 
-    token: str = "accounting-token"
+    token: str = DEV_TOKEN
     book_then_fail_next: int = 0  # the next N POSTs book, then answer 500: the lost answer
     posts: int = 0  # every POST /v1/documents attempt, whatever it was answered
     post_keys: list[str | None] = field(default_factory=list)  # their Idempotency-Keys
@@ -174,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     args = AccountingSystem.arguments(
         "devkit.fakes.accounting",
         "Serve a fake sales-accounting system for development and tests.",
-        port=8091,
+        port=DEV_PORT,
     ).parse_args(argv)
     AccountingSystem(token=args.token).serve(args.host, args.port, "accounting system")
 

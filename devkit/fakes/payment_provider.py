@@ -41,8 +41,13 @@ import httpx
 from litestar import Litestar, Request, Response, get, post
 
 from backend.orders.webhook_signature import sign
-from backend.settings import DEV_WEBHOOK_SECRET
+from backend.settings import DEV_EXTERNAL_SYSTEMS, DEV_WEBHOOK_SECRET
 from devkit.fakes.base import FakeSystem, count, error, flag, json_object, seconds, text
+
+# Where development's settings look for this system, and the token they send it
+# (backend.settings.DEV_EXTERNAL_SYSTEMS): one definition for both sides.
+_DEV_URL, DEV_TOKEN = DEV_EXTERNAL_SYSTEMS["payment_provider"]
+DEV_PORT = int(_DEV_URL.rsplit(":", 1)[1])
 
 log = logging.getLogger("fakes.payment_provider")
 
@@ -93,7 +98,7 @@ class PaymentProvider(FakeSystem):
     misbehave (``fail_next``: the next N creates answer 503 and create nothing; ``down``,
     ``delay_s`` and ``hang`` as in ``FakeSystem``)."""
 
-    token: str = "provider-token"
+    token: str = DEV_TOKEN
     webhook_url: str | None = None
     webhook_secret: str = DEV_WEBHOOK_SECRET
     webhook_timeout_s: float = 5.0
@@ -346,7 +351,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = PaymentProvider.arguments(
         "devkit.fakes.payment_provider",
         "Serve a fake payment provider for development and tests.",
-        port=8092,
+        port=DEV_PORT,
     )
     parser.add_argument("--webhook-url", default=None, help="where to POST payment events")
     parser.add_argument("--webhook-secret", default=DEV_WEBHOOK_SECRET)
