@@ -18,9 +18,10 @@ stop() {
 }
 trap stop EXIT INT TERM
 
-"$BIN/python" -m devkit.fakes.accounting --port 8091 2>.run-accounting.log &
+# Each fake listens where the settings look for it by default (DEV_EXTERNAL_SYSTEMS).
+"$BIN/python" -m devkit.fakes.accounting 2>.run-accounting.log &
 pids+=($!)
-"$BIN/python" -m devkit.fakes.payment_provider --port 8092 --auto-settle succeeded \
+"$BIN/python" -m devkit.fakes.payment_provider --auto-settle succeeded \
   --webhook-url "http://$HOST:$PORT/v1/webhooks/payments" 2>.run-payment-provider.log &
 pids+=($!)
 
