@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from backend.errors import MemberNotFound
 from backend.loyalty.schemas import Balance
@@ -95,6 +96,14 @@ SELECT available, pending, held, last_event_seq FROM moved
 )
 
 
+@lru_cache(maxsize=256)
+def _post_statement(with_items: str) -> str:
+    """``_POST`` after the deferred writes' WITH items: built once per set of items (which
+    ``db.deferred`` caches too), so ``db.sql`` finds its compiled form without hashing a
+    new copy of the whole text on every post."""
+    return "WITH " + with_items + _POST
+
+
 @dataclass(frozen=True, slots=True)
 class Posted:
     balance: Balance
@@ -123,7 +132,7 @@ async def post(
         count_ledger_entries(entry.kind, entry.available_delta + entry.pending_delta)
     with_items, writes = deferred.prefix() if deferred else ("", {})
     rows = await sql.fetch(
-        "WITH " + with_items + _POST,
+        _post_statement(with_items),
         **writes,
         account_id=account.id,
         at=at,

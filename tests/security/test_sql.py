@@ -49,7 +49,7 @@ REVIEWED = {
     ("backend/loyalty/ledger.py", "<module>"): (
         "puts MEMBERS.insert's fixed WITH item into the fixed _POST; values are bound"
     ),
-    ("backend/loyalty/ledger.py", "post"): (
+    ("backend/loyalty/ledger.py", "_post_statement"): (
         "puts DeferredWrites.prefix()'s numbered CTE items before the fixed _POST; values are bound"
     ),
     ("backend/stores/figures.py", "<module>"): (
