@@ -164,6 +164,7 @@ def create_app(
         "external_books": books,
         "qr_tokens": qr_tokens,
         "terminal_directory": terminals,
+        "program_time_zone": settings.program_time_zone,
     }
     gateway = create_gateway(
         hub=hub,

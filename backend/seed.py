@@ -41,7 +41,12 @@ async def seed_demo(*, new_terminal: bool = False) -> DemoSeed:
     store = await Store.objects().where(Store.code == DEMO_STORE_CODE).first()
     created = store is None
     if store is None:
-        store = Store(code=DEMO_STORE_CODE, name="Astrocoffee Demo, Tverskaya 1", currency="RUB")
+        store = Store(
+            code=DEMO_STORE_CODE,
+            name="Astrocoffee Demo, Tverskaya 1",
+            currency="RUB",
+            time_zone="Europe/Moscow",
+        )
         await store.save()
     key = None
     if created or new_terminal:

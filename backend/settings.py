@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from backend.local_time import is_zone
+
 # Marked as what it is: a development default, refused in production.
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105
 DEV_WEBHOOK_SECRET = "dev-only-insecure-webhook-secret"  # noqa: S105
@@ -74,6 +76,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     otp_sends_per_phone: Positive = 5
     otp_send_window_s: Positive = 900
     redis_prefix: str = "ac:"
+    # The program's home zone: stores that existed before stores had zones, and members who
+    # have neither chosen a zone nor bought anywhere yet, keep time in it.
+    program_time_zone: str = "Europe/Moscow"
     access_token_ttl_s: Positive = 900
     refresh_token_ttl_s: Positive = 30 * 24 * 3600
     otp_ttl_s: Positive = 300
@@ -91,6 +96,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise SettingsError(
                 "set both DATABASE_URL and REDIS_URL (external servers) or neither "
                 "(embedded development servers)"
+            )
+        if not is_zone(self.program_time_zone):
+            raise SettingsError(
+                f"ASTROCOFFEE_PROGRAM_TIME_ZONE: {self.program_time_zone!r} is not an IANA zone"
             )
         if self.environment != "production":
             return

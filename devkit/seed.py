@@ -150,6 +150,7 @@ async def insert_stores(
     tills_per_store: int,
     code_prefix: str,
     currency: str = "RUB",
+    time_zone: str = "Europe/Moscow",
 ) -> list[SeededStore]:
     """Stores ``<code_prefix><run>-0000``... named ``<name> 1``..., each with its tills."""
     from backend.auth.api_keys import display_prefix, hash_api_key, new_api_key
@@ -160,7 +161,7 @@ async def insert_stores(
     for s in range(count):
         store_id = new_id()
         code = f"{code_prefix}{run}-{s:04d}"
-        store_rows.append((store_id, code, f"{name} {s + 1}", currency, now, 0))
+        store_rows.append((store_id, code, f"{name} {s + 1}", currency, time_zone, now, 0))
         tills = []
         for t in range(tills_per_store):
             key, terminal_id = new_api_key(), new_id()
@@ -180,7 +181,7 @@ async def insert_stores(
     await connection.copy_records_to_table(
         "store",
         records=store_rows,
-        columns=["id", "code", "name", "currency", "created_at", "last_event_seq"],
+        columns=["id", "code", "name", "currency", "time_zone", "created_at", "last_event_seq"],
     )
     await connection.copy_records_to_table(
         "terminal",

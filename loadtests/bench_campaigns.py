@@ -147,7 +147,9 @@ async def run(report: list[str]) -> None:
             seeded = await bench.seed(MEMBERS)
             key, members = seeded.till_keys[0], seeded.members
             await start_pool()
-            other = Store(code="OTHER", name="Another store", currency="RUB")
+            other = Store(
+                code="OTHER", name="Another store", currency="RUB", time_zone="Europe/Moscow"
+            )
             await other.save()
             campaigns = mix(str(other.id))
             applying = {"rule": {"type": "bonus", "points": 5, "category": "bakery"}}

@@ -51,8 +51,20 @@ def unique_phone() -> str:
     return f"+7999{uuid.uuid4().int % 10**5:05d}{_counter % 100:02d}"
 
 
-async def open_till(*, currency: str = "RUB", code: str | None = None) -> Till:
-    store = Store(code=code or f"S-{uuid.uuid4().hex[:8]}", name="Test store", currency=currency)
+async def open_till(
+    *,
+    currency: str = "RUB",
+    code: str | None = None,
+    time_zone: str = "Europe/Moscow",
+    day_starts_at: int = 0,
+) -> Till:
+    store = Store(
+        code=code or f"S-{uuid.uuid4().hex[:8]}",
+        name="Test store",
+        currency=currency,
+        time_zone=time_zone,
+        day_starts_at=day_starts_at,
+    )
     await store.save()
     terminal, key = await create_terminal(store=store, name="till 1")
     return Till(store_id=store.id, key=key, terminal_id=terminal.id)

@@ -19,7 +19,8 @@ from backend.campaigns.catalogue import LiveCampaign
 from backend.campaigns.engine import Award, MemberUsage, evaluate
 from backend.campaigns.kinds import Basket, Reward, Shopper, StampCard
 from backend.campaigns.schemas import AppliedOffer
-from backend.errors import ValidationFailed
+from backend.errors import NotFound, ValidationFailed
+from backend.local_time import StoreClock
 from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.earning import CheckLine
 from backend.loyalty.rules import ProgramRules
@@ -31,8 +32,12 @@ COUPON_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud 
 COUPON_VALID_DAYS = 30
 
 _SHOPPER = """
-SELECT m.tier, m.birth_date, s.visits, s.last_visit_at, s.category_counts, s.stamps
-FROM member m LEFT JOIN member_stats s ON s.member = m.id WHERE m.id = {member_id}
+SELECT m.tier, m.birth_date, m.time_zone AS member_zone,
+       s.visits, s.last_visit_at, s.category_counts, s.stamps,
+       st.time_zone AS store_zone, st.day_starts_at
+FROM member m LEFT JOIN member_stats s ON s.member = m.id
+LEFT JOIN store st ON st.id = {store_id}::uuid
+WHERE m.id = {member_id}
 """
 _USAGE = """
 SELECT campaign, status, uses FROM member_offer
@@ -70,12 +75,25 @@ def new_coupon_code() -> str:
 
 
 async def load_shopper(member_id: uuid.UUID) -> Shopper:
-    rows = await sql.fetch(_SHOPPER, member_id=member_id)
+    rows = await sql.fetch(_SHOPPER, member_id=member_id, store_id=None)
     return shopper_from(member_id, rows[0])
 
 
-def shopper_from(member_id: uuid.UUID, row: Mapping[str, Any]) -> Shopper:
-    """A shopper from a row with the member's tier and birth date and their stats."""
+async def load_shopper_at(member_id: uuid.UUID, store_id: uuid.UUID) -> tuple[Shopper, StoreClock]:
+    """The shopper as a sale in ``store_id`` would see them, and the store's clock; a member
+    without a zone yet is judged in the store's (their first sale would give them it)."""
+    row = (await sql.fetch(_SHOPPER, member_id=member_id, store_id=store_id))[0]
+    if row["store_zone"] is None:
+        raise NotFound(f"store {store_id} does not exist")
+    clock = StoreClock.of(row["store_zone"], row["day_starts_at"])
+    return shopper_from(member_id, row, default_zone=row["store_zone"]), clock
+
+
+def shopper_from(
+    member_id: uuid.UUID, row: Mapping[str, Any], *, default_zone: str | None = None
+) -> Shopper:
+    """A shopper from a row with the member's tier, birth date and zone, and their stats;
+    ``default_zone`` stands in for a zone the member does not have yet."""
     counts: dict[str, int] = sql.loaded_json(row["category_counts"]) or {}
     return Shopper(
         member_id=str(member_id),
@@ -85,6 +103,7 @@ def shopper_from(member_id: uuid.UUID, row: Mapping[str, Any]) -> Shopper:
         favourite_category=max(counts, key=lambda c: (counts[c], c)) if counts else None,
         birth_date=row["birth_date"],
         stamps=sql.loaded_json(row["stamps"]) or {},
+        time_zone=row["member_zone"] or default_zone,
     )
 
 
@@ -146,6 +165,7 @@ async def apply_campaigns(
     campaigns: list[LiveCampaign],
     *,
     store_id: uuid.UUID,
+    clock: StoreClock,
     items: Sequence[CheckLine],
     amount: int,
     base_points: int,
@@ -160,7 +180,12 @@ async def apply_campaigns(
     now = change.now
     usage = await load_usage(member_id) if campaigns else MemberUsage(frozenset(), {})
     basket = Basket(
-        store_id=str(store_id), at=now, amount=amount, items=items, base_points=base_points
+        store_id=str(store_id),
+        clock=clock,
+        at=now,
+        amount=amount,
+        items=items,
+        base_points=base_points,
     )
     awards = evaluate(campaigns, basket, shopper, usage) if campaigns else []
     counted: set[uuid.UUID] = set()
@@ -288,14 +313,16 @@ async def preview_offers(
     """What would apply to this check now (a checkout's quote); changes nothing."""
     if not campaigns:
         return []
+    shopper, clock = await load_shopper_at(member_id, store_id)
     basket = Basket(
         store_id=str(store_id),
+        clock=clock,
         at=at or datetime.now(UTC),
         amount=amount,
         items=items,
         base_points=base_points,
     )
-    awards = evaluate(campaigns, basket, await load_shopper(member_id), await load_usage(member_id))
+    awards = evaluate(campaigns, basket, shopper, await load_usage(member_id))
     return [
         AppliedOffer(
             campaign_id=a.campaign.id,

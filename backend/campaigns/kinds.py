@@ -15,6 +15,7 @@ from typing import Annotated
 import msgspec
 
 from backend.errors import ValidationFailed
+from backend.local_time import StoreClock
 from backend.loyalty.earning import CheckLine
 from backend.text import Line
 
@@ -34,11 +35,15 @@ class Shopper:
     favourite_category: str | None
     birth_date: date | None
     stamps: dict[str, int] = field(default_factory=dict)
+    # The member's home zone; None only outside a sale for a member who has neither chosen
+    # one nor bought anywhere (the caller then uses the program's zone).
+    time_zone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Basket:
     store_id: str
+    clock: StoreClock  # the store's: campaign days and hours are its local ones
     at: datetime
     amount: int
     items: Sequence[CheckLine]

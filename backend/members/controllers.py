@@ -14,12 +14,13 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from backend.auth.access import allow
 from backend.auth.callers import MemberCaller, Role, StaffCaller
 from backend.campaigns.offers import MemberOffers
-from backend.errors import InsufficientPoints, MemberNotFound
+from backend.errors import Conflict, InsufficientPoints, MemberNotFound
 from backend.http import IdempotencyKey, answers, replay_headers, strict_body
 from backend.idempotency import check_key
 from backend.loyalty.adjustments import AdjustmentRequest, AdjustmentResponse, adjust_points
 from backend.members.qr import QrTokens, qr_svg
 from backend.members.schemas import (
+    BirthDateCorrection,
     MemberSummary,
     MeResponse,
     ProfileUpdate,
@@ -28,11 +29,12 @@ from backend.members.schemas import (
 )
 from backend.members.service import (
     PAGE_MAX,
+    correct_birth_date,
     find_member,
     get_profile,
     list_transactions,
     member_summary,
-    set_birth_date,
+    update_profile,
 )
 from realtime.publisher import EventPublisher
 
@@ -46,19 +48,25 @@ class MeController(Controller):
         self,
         request: Request[MemberCaller, Any, Any],
         member_offers: NamedDependency[MemberOffers],
+        program_time_zone: NamedDependency[str],
     ) -> MeResponse:
-        return await _profile(request.user.member_id, member_offers)
+        return await _profile(request.user.member_id, member_offers, program_time_zone)
 
-    @patch("/", opt=allow(Role.MEMBER), summary="Change what the member may change: birth_date")
+    @patch(
+        "/",
+        opt=allow(Role.MEMBER) | answers(Conflict),
+        summary="Change the time zone, or give the birth date (once; staff correct it later)",
+    )
     async def update_me(
         self,
         request: Request[MemberCaller, Any, Any],
         data: JSONBody[ProfileUpdate],
         member_offers: NamedDependency[MemberOffers],
+        program_time_zone: NamedDependency[str],
     ) -> MeResponse:
         update = await strict_body(request, ProfileUpdate)
-        await set_birth_date(request.user.member_id, update.birth_date)
-        return await _profile(request.user.member_id, member_offers)
+        await update_profile(request.user.member_id, update)
+        return await _profile(request.user.member_id, member_offers, program_time_zone)
 
     @get("/transactions", opt=allow(Role.MEMBER), summary="Ledger history, newest first")
     async def list_transactions(
@@ -99,8 +107,10 @@ class MeController(Controller):
         )
 
 
-async def _profile(member_id: uuid.UUID, member_offers: MemberOffers) -> MeResponse:
-    profile = await get_profile(member_id)
+async def _profile(
+    member_id: uuid.UUID, member_offers: MemberOffers, program_time_zone: str
+) -> MeResponse:
+    profile = await get_profile(member_id, program_time_zone=program_time_zone)
     cards = await member_offers.stamp_cards(member_id)
     return msgspec.structs.replace(profile, stamp_cards=cards)
 
@@ -126,6 +136,21 @@ class AdminMembersController(Controller):
         summary="One member's card, tier and balance",
     )
     async def get_member(self, member_id: FromPath[uuid.UUID]) -> MemberSummary:
+        return await member_summary(member_id)
+
+    @patch(
+        "/{member_id:uuid}/birth-date",
+        opt=allow(Role.MANAGER, Role.ADMIN) | answers(MemberNotFound),
+        summary="Correct a member's birth date (members give theirs only once)",
+    )
+    async def correct_birth_date(
+        self,
+        request: Request[StaffCaller, Any, Any],
+        member_id: FromPath[uuid.UUID],
+        data: JSONBody[BirthDateCorrection],
+    ) -> MemberSummary:
+        body = await strict_body(request, BirthDateCorrection)
+        await correct_birth_date(member_id, body.birth_date)
         return await member_summary(member_id)
 
     @post(

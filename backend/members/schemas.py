@@ -8,6 +8,7 @@ from datetime import date, datetime
 import msgspec
 
 from backend.campaigns.schemas import StampCardProgress
+from backend.local_time import ZoneName
 from backend.loyalty.schemas import Balance
 
 
@@ -38,10 +39,23 @@ class MeResponse(msgspec.Struct, frozen=True):
     last_event_seq: int
     enrolled_at: datetime
     birth_date: date | None = None
+    # IANA zone the member's local times (birthday, limits per day, the page) are in: their
+    # own, else that of the store of their first sale, else the program's.
+    time_zone: str = ""
     stamp_cards: list[StampCardProgress] = msgspec.field(default_factory=list)
 
 
 class ProfileUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What a member may change; absent fields stay as they are. The birth date can be set
+    once (staff correct it afterwards): a birthday treat must not be claimable at will."""
+
+    birth_date: date | msgspec.UnsetType = msgspec.UNSET
+    time_zone: ZoneName | msgspec.UnsetType = msgspec.UNSET
+
+
+class BirthDateCorrection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Staff's correction of a member's birth date (null removes it)."""
+
     birth_date: date | None
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+import msgspec
 from asyncpg.exceptions import UniqueViolationError
+from piccolo.columns import Column
 
 from backend.campaigns.offers import welcome
-from backend.errors import MemberNotFound, ValidationFailed
+from backend.errors import Conflict, MemberNotFound, ValidationFailed
+from backend.local_time import zone_named
 from backend.loyalty.book import AccountChange
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import current_rules
@@ -19,12 +23,13 @@ from backend.members.schemas import (
     ExpiringPoints,
     MemberSummary,
     MeResponse,
+    ProfileUpdate,
     TierProgress,
     Transaction,
     TransactionPage,
 )
 from db import sql
-from db.pool import lagging_reads
+from db.pool import engine, lagging_reads
 from db.tables import Account, LedgerEntry, Member
 
 _CARD_NUMBER_ATTEMPTS = 5
@@ -64,10 +69,46 @@ async def _enrol(phone: str) -> uuid.UUID:
     return uuid.UUID(str(member.id))
 
 
-async def set_birth_date(member_id: uuid.UUID, birth_date: date | None) -> None:
-    if birth_date is not None and not date(1900, 1, 1) <= birth_date <= datetime.now(UTC).date():
-        raise ValidationFailed("birth_date must be a real date in the past")
-    await Member.update({Member.birth_date: birth_date}).where(Member.id == member_id)
+def _check_birth_date(birth_date: date | None) -> None:
+    # Tomorrow somewhere on Earth is today here: the newest possible date is UTC+14's.
+    latest = (datetime.now(UTC) + timedelta(hours=14)).date()
+    if birth_date is not None and not date(1900, 1, 1) <= birth_date <= latest:
+        raise ValidationFailed("birth_date must be a real date in the past", field="birth_date")
+
+
+async def update_profile(member_id: uuid.UUID, update: ProfileUpdate) -> None:
+    """The member's own change: a zone at any time, a birth date only while none is set."""
+    values: dict[Column | str, Any] = {}
+    if not isinstance(update.time_zone, msgspec.UnsetType):
+        zone_named(update.time_zone, field="time_zone")
+        values[Member.time_zone] = update.time_zone
+    if not isinstance(update.birth_date, msgspec.UnsetType):
+        _check_birth_date(update.birth_date)
+        values[Member.birth_date] = update.birth_date
+    if not values:
+        return
+    async with engine().transaction():
+        rows = await sql.fetch(
+            "SELECT birth_date FROM member WHERE id = {member_id} FOR UPDATE", member_id=member_id
+        )
+        if not rows:
+            raise MemberNotFound(f"member {member_id} does not exist")
+        known = rows[0]["birth_date"]
+        if Member.birth_date in values and known is not None and known != update.birth_date:
+            raise Conflict("birth_date is already set; ask staff to correct it", field="birth_date")
+        await Member.update(values).where(Member.id == member_id)
+
+
+async def correct_birth_date(member_id: uuid.UUID, birth_date: date | None) -> None:
+    """Staff's correction (a member's mistake, or a document shown at the counter)."""
+    _check_birth_date(birth_date)
+    found = (
+        await Member.update({Member.birth_date: birth_date})
+        .where(Member.id == member_id)
+        .returning(Member.id)
+    )
+    if not found:
+        raise MemberNotFound(f"member {member_id} does not exist")
 
 
 # What a member summary and the member's own profile both show: the balance and who it is.
@@ -82,13 +123,14 @@ _SUMMARY_COLUMNS = (
 )
 
 
-async def get_profile(member_id: uuid.UUID) -> MeResponse:
+async def get_profile(member_id: uuid.UUID, *, program_time_zone: str) -> MeResponse:
     row = (
         await Account.select(
             *_SUMMARY_COLUMNS,
             Account.id,
             Account.last_event_seq,
             Account.member.birth_date,
+            Account.member.time_zone,
             Account.member.created_at,
         )
         .where(Account.member == member_id)
@@ -113,6 +155,7 @@ async def get_profile(member_id: uuid.UUID) -> MeResponse:
         last_event_seq=row["last_event_seq"],
         enrolled_at=member["created_at"],
         birth_date=member["birth_date"],
+        time_zone=member["time_zone"] or program_time_zone,
     )
 
 

@@ -18,8 +18,15 @@ from backend.accounting.documents import record_document
 from backend.campaigns.at_sale import apply_campaigns, shopper_from, use_coupons
 from backend.campaigns.catalogue import LiveCampaign
 from backend.campaigns.kinds import Shopper
-from backend.errors import CurrencyMismatch, MemberNotFound, RedeemCapExceeded, ValidationFailed
+from backend.errors import (
+    CurrencyMismatch,
+    MemberNotFound,
+    NotFound,
+    RedeemCapExceeded,
+    ValidationFailed,
+)
 from backend.idempotency import IdempotencyKey, StoredResponse, remember
+from backend.local_time import StoreClock
 from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.earning import (
     discount_for,
@@ -67,7 +74,9 @@ async def settle_sale(
     """
     rules = sale.rules.rules
     now = datetime.now(UTC)
-    buyer = await lock_buyer(sale.member_id, since=now - timedelta(days=rules.tier_window_days))
+    buyer = await lock_buyer(
+        sale.member_id, store_id=sale.store_id, since=now - timedelta(days=rules.tier_window_days)
+    )
     account = buyer.account
     change = AccountChange(account, now=now)
     # The sale's own rows, whose results it never reads: sent with the ledger's statement.
@@ -97,6 +106,7 @@ async def settle_sale(
         change,
         sale.campaigns,
         store_id=sale.store_id,
+        clock=buyer.clock,
         items=sale.items,
         amount=sale.amount,
         base_points=base,
@@ -118,6 +128,9 @@ async def settle_sale(
         balance=change.balance,
     )
     await _record(sale, response, now=now, into=writes)
+    if buyer.zone_is_new:
+        # The member's home zone is where they first bought (until they choose another).
+        writes.add(_GIVE_ZONE, member_id=sale.member_id, time_zone=buyer.shopper.time_zone)
     await upgrade_tier(change, rules, spend=buyer.spend_before + paid)
     context: dict[str, Any] = {
         "purchase_id": str(purchase_id),
@@ -210,12 +223,18 @@ VALUES ({id}, {store_id}, {terminal_id}, {member_id}, {external_id}, {amount}, {
         {checkout_id}, {rules_version}, 0, 0, 0, {created_at})
 """
 
+_GIVE_ZONE = """
+UPDATE member SET time_zone = {time_zone} WHERE id = {member_id} AND time_zone IS NULL
+"""
+
 _LOCK_BUYER = f"""
-SELECT a.id, a.available, a.pending, a.held, m.tier, m.birth_date,
+SELECT a.id, a.available, a.pending, a.held, m.tier, m.birth_date, m.time_zone AS member_zone,
        s.visits, s.last_visit_at, s.category_counts, s.stamps,
+       st.time_zone AS store_zone, st.day_starts_at,
        (SELECT {QUALIFYING_SPEND}
         FROM purchase p WHERE p.member = {{member_id}} AND p.created_at > {{since}}) AS spend
 FROM account a JOIN member m ON m.id = a.member LEFT JOIN member_stats s ON s.member = a.member
+LEFT JOIN store st ON st.id = {{store_id}}
 WHERE a.member = {{member_id}}
 FOR UPDATE OF a
 """  # noqa: S608 (the fixed QUALIFYING_SPEND, bound values)
@@ -224,24 +243,35 @@ FOR UPDATE OF a
 @dataclass(frozen=True, slots=True)
 class Buyer:
     account: LockedAccount
-    shopper: Shopper
+    shopper: Shopper  # with the member's zone, or the store's when they have none yet
     spend_before: int  # qualifying spend inside the tier window, before this sale
+    clock: StoreClock  # the store's
+    zone_is_new: bool  # the member had no zone: this sale's store gives them its own
 
 
-async def lock_buyer(member_id: uuid.UUID, *, since: datetime) -> Buyer:
-    """``lock_account`` plus what the sale needs to know of the member, in one round trip:
-    the tier and stats campaigns target, and the spend that decides an upgrade."""
-    rows = await sql.fetch(_LOCK_BUYER, member_id=member_id, since=since)
+async def lock_buyer(member_id: uuid.UUID, *, store_id: uuid.UUID, since: datetime) -> Buyer:
+    """``lock_account`` plus what the sale needs to know of the member and the store, in one
+    round trip: the tier and stats campaigns target, the spend that decides an upgrade, the
+    member's zone and the store's clock."""
+    rows = await sql.fetch(_LOCK_BUYER, member_id=member_id, store_id=store_id, since=since)
     if not rows:
         raise MemberNotFound(f"member {member_id} has no account")
     row = rows[0]
+    if row["store_zone"] is None:
+        raise NotFound(f"store {store_id} does not exist")
     account = LockedAccount(
         id=row["id"],
         member_id=member_id,
         tier=row["tier"],
         balance=Balance(available=row["available"], pending=row["pending"], held=row["held"]),
     )
-    return Buyer(account=account, shopper=shopper_from(member_id, row), spend_before=row["spend"])
+    return Buyer(
+        account=account,
+        shopper=shopper_from(member_id, row, default_zone=row["store_zone"]),
+        spend_before=row["spend"],
+        clock=StoreClock.of(row["store_zone"], row["day_starts_at"]),
+        zone_is_new=row["member_zone"] is None,
+    )
 
 
 def check_items(items: Sequence[PurchaseItem], amount: int) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -24,6 +24,7 @@ from backend.stores.schemas import (
     StoreFigures,
     StoreList,
     StoreOut,
+    StoreUpdate,
     TerminalCreate,
     TerminalList,
     TerminalOut,
@@ -57,6 +58,19 @@ class AdminStoreController(Controller):
         self, request: Request[StaffCaller, Any, Any], store_id: FromPath[uuid.UUID]
     ) -> StoreOut:
         return await service.get_store_for(request.user, store_id)
+
+    @patch(
+        "/stores/{store_id:uuid}",
+        opt=allow(Role.ADMIN),
+        summary="Rename a store, or change its time zone or the hour its day starts",
+    )
+    async def update_store(
+        self,
+        request: Request[StaffCaller, Any, Any],
+        store_id: FromPath[uuid.UUID],
+        data: JSONBody[StoreUpdate],
+    ) -> StoreOut:
+        return await service.update_store(store_id, await strict_body(request, StoreUpdate))
 
     @get("/stores/{store_id:uuid}/stats", opt=STAFF, summary="The store's figures for today")
     async def get_stats(

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import msgspec
 
+from backend.local_time import DayStartHour, ZoneName
 from backend.text import FilledLine
 
 Name = Annotated[FilledLine, msgspec.Meta(min_length=1, max_length=200)]
@@ -16,7 +17,18 @@ Name = Annotated[FilledLine, msgspec.Meta(min_length=1, max_length=200)]
 class StoreCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     code: Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$", examples=["MSK-01"])]
     name: Name
+    # The store's clock: campaign hours, "today" and business dates are in this zone.
+    time_zone: ZoneName
     currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")] = "RUB"
+    day_starts_at: DayStartHour = 0
+
+
+class StoreUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What an admin may change of an open store; absent fields stay as they are."""
+
+    name: Name | None = None
+    time_zone: ZoneName | None = None
+    day_starts_at: DayStartHour | None = None
 
 
 class StoreOut(msgspec.Struct, frozen=True):
@@ -24,6 +36,8 @@ class StoreOut(msgspec.Struct, frozen=True):
     code: str
     name: str
     currency: str
+    time_zone: str  # IANA zone; local fields of this store's figures are in it
+    day_starts_at: int  # local hour its business day starts
     created_at: datetime
 
 
@@ -56,7 +70,7 @@ class TerminalList(msgspec.Struct, frozen=True):
 
 
 class StoreFigures(msgspec.Struct, frozen=True):
-    """A store's figures for one UTC day (also the data of ``stats.updated``)."""
+    """A store's figures for one business day (also the data of ``stats.updated``)."""
 
     store_id: uuid.UUID
     day: date

@@ -6,22 +6,33 @@ import uuid
 from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
+from piccolo.columns import Column
 
 from backend.auth.access import require_admin_or_store_manager, require_store
 from backend.auth.callers import Role, StaffCaller
 from backend.auth.terminals import TerminalDirectory, create_terminal
 from backend.errors import Conflict, NotFound
+from backend.local_time import zone_named
 from backend.stores.schemas import (
     NewTerminal,
     StoreCreate,
     StoreList,
     StoreOut,
+    StoreUpdate,
     TerminalList,
     TerminalOut,
 )
 from db.tables import Store, Terminal
 
-_STORE_COLUMNS = (Store.id, Store.code, Store.name, Store.currency, Store.created_at)
+_STORE_COLUMNS = (
+    Store.id,
+    Store.code,
+    Store.name,
+    Store.currency,
+    Store.time_zone,
+    Store.day_starts_at,
+    Store.created_at,
+)
 _TERMINAL_COLUMNS = (
     Terminal.id,
     Terminal.store.as_alias("store_id"),
@@ -33,12 +44,38 @@ _TERMINAL_COLUMNS = (
 
 
 async def create_store(data: StoreCreate) -> StoreOut:
-    store = Store(code=data.code, name=data.name, currency=data.currency)
+    zone_named(data.time_zone, field="time_zone")
+    store = Store(
+        code=data.code,
+        name=data.name,
+        currency=data.currency,
+        time_zone=data.time_zone,
+        day_starts_at=data.day_starts_at,
+    )
     try:
         await store.save()
     except UniqueViolationError as exc:
         raise Conflict(f"a store with code {data.code} exists") from exc
     return await get_store(store.id)
+
+
+async def update_store(store_id: uuid.UUID, data: StoreUpdate) -> StoreOut:
+    """Rename a store or move its clock. A new zone or day start applies from the next sale
+    on; days already counted keep the figures they were counted with."""
+    if data.time_zone is not None:
+        zone_named(data.time_zone, field="time_zone")
+    values: dict[Column | str, Any] = {
+        column: value
+        for column, value in (
+            (Store.name, data.name),
+            (Store.time_zone, data.time_zone),
+            (Store.day_starts_at, data.day_starts_at),
+        )
+        if value is not None
+    }
+    if values:
+        await Store.update(values).where(Store.id == store_id)
+    return await get_store(store_id)
 
 
 async def get_store(store_id: uuid.UUID) -> StoreOut:

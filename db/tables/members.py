@@ -27,6 +27,12 @@ class Member(Table, tablename="member"):
     birth_date = Date(
         null=True, default=None, help_text="Given by the member, for birthday offers."
     )
+    time_zone = Varchar(
+        length=64,
+        null=True,
+        default=None,
+        help_text="IANA zone the member lives in; NULL: the program's until a first sale.",
+    )
     created_at = Timestamptz()
 
 

@@ -9,6 +9,7 @@ from piccolo.columns import (
     BigInt,
     Boolean,
     ForeignKey,
+    Integer,
     OnDelete,
     Timestamptz,
     Varchar,
@@ -24,8 +25,14 @@ class Store(Table, tablename="store"):
     code = Varchar(length=32, unique=True, help_text="Short code printed on receipts.")
     name = Varchar(length=200)
     currency = Varchar(length=3, default="RUB", help_text="ISO 4217 currency of the till.")
+    time_zone = Varchar(length=64, help_text="IANA zone of the store's clock and calendar.")
+    day_starts_at = Integer(
+        default=0, help_text="Local hour the business day starts (sales before it: the day before)."
+    )
     last_event_seq = BigInt(default=0, help_text="Seq of the store stream's newest event.")
     created_at = Timestamptz()
+
+    day_start_hour = Check("day_starts_at BETWEEN 0 AND 6")
 
 
 class StoreEvent(Table, tablename="store_event"):

@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "backend.errors",
             "backend.settings",
             "backend.text",
+            "backend.local_time",
             "backend.http",
             "backend.problems",
             "backend.idempotency",

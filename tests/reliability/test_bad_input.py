@@ -774,7 +774,12 @@ async def build_world(shop: Shop) -> World:
         ),
         ("POST", "/v1/admin/stores"): Endpoint(
             "admin",
-            body={"code": f"S-{uuid.uuid4().hex[:6].upper()}", "name": "Arbat", "currency": "RUB"},
+            body={
+                "code": f"S-{uuid.uuid4().hex[:6].upper()}",
+                "name": "Arbat",
+                "currency": "RUB",
+                "time_zone": "Europe/Moscow",
+            },
         ),
         ("POST", "/v1/admin/stores/{store_id:uuid}/terminals"): Endpoint(
             "manager",

@@ -51,7 +51,9 @@ async def answers(client: httpx.AsyncClient, live_server: LiveServer) -> dict[st
     member = await log_in(client, live_server.sms)
     admin = await hire(client, "admin")
     store = await client.post(
-        "/v1/admin/stores", json={"code": "HDR-1", "name": "Headers"}, headers=admin.headers
+        "/v1/admin/stores",
+        json={"code": "HDR-1", "name": "Headers", "time_zone": "Europe/Moscow"},
+        headers=admin.headers,
     )
     phone = unique_phone()
     await client.post("/v1/auth/otp", json={"phone": phone})

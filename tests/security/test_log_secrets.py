@@ -113,7 +113,11 @@ async def run_flow(base: str, gateway: SmsGateway, webhook_secret: str) -> dict[
         admin = {"Authorization": f"Bearer {found['staff access token']}"}
         store = await api.post(
             "/v1/admin/stores",
-            json={"code": f"LOG-{secrets.token_hex(3).upper()}", "name": "Logs"},
+            json={
+                "code": f"LOG-{secrets.token_hex(3).upper()}",
+                "name": "Logs",
+                "time_zone": "Europe/Moscow",
+            },
             headers=admin,
         )
         assert store.status_code == 201, store.text

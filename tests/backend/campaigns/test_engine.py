@@ -25,6 +25,7 @@ from backend.campaigns.kinds import (
     kind_of,
 )
 from backend.campaigns.targeting import Targeting
+from backend.local_time import StoreClock
 from backend.sales.schemas import PurchaseItem
 from tests.backend.campaigns.in_memory import COFFEE_CARD, COFFEE_REWARD, shopper
 
@@ -67,7 +68,14 @@ ITEMS = [
 
 
 def basket(*, base_points: int = 100, at: datetime = AT, store: uuid.UUID = STORE) -> Basket:
-    return Basket(store_id=str(store), at=at, amount=1000, items=ITEMS, base_points=base_points)
+    return Basket(
+        store_id=str(store),
+        clock=StoreClock.of("UTC"),
+        at=at,
+        amount=1000,
+        items=ITEMS,
+        base_points=base_points,
+    )
 
 
 SHOPPER = shopper(

@@ -23,6 +23,7 @@ from backend.campaigns.kinds import (
     kind_of,
 )
 from backend.errors import ValidationFailed
+from backend.local_time import StoreClock
 from backend.sales.schemas import PurchaseItem
 from tests.backend.campaigns.in_memory import COFFEE_CARD, COFFEE_REWARD, shopper
 
@@ -46,7 +47,14 @@ def basket(
 ) -> Basket:
     items = [item()] if items is None else items
     total = sum(i.quantity * i.unit_price for i in items) if amount is None else amount
-    return Basket(store_id="s", at=at, amount=total, items=items, base_points=base_points)
+    return Basket(
+        store_id="s",
+        clock=StoreClock.of("UTC"),
+        at=at,
+        amount=total,
+        items=items,
+        base_points=base_points,
+    )
 
 
 # Multiplier
