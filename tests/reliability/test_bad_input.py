@@ -648,7 +648,14 @@ async def build_world(shop: Shop) -> World:
                 Case("a session id of 2,000 characters", params={"session_id": "s" * 2000}),
             ],
         ),
-        ("PATCH", "/v1/me"): Endpoint("member_a", body={"birth_date": "1990-05-17"}),
+        ("PATCH", "/v1/me"): Endpoint(
+            "member_a",
+            body={"birth_date": "1990-05-17", "time_zone": "Asia/Vladivostok"},
+            foreign=[
+                Case("a zone the IANA database lacks", encode({"time_zone": "Mars/Olympus"})),
+                Case("a zone name in lower case", encode({"time_zone": "europe/moscow"})),
+            ],
+        ),
         ("POST", "/v1/purchases"): sale_like(
             "till_1",
             sale_body,
@@ -750,6 +757,25 @@ async def build_world(shop: Shop) -> World:
                 ),
             ],
         ),
+        ("PATCH", "/v1/admin/members/{member_id:uuid}/birth-date"): Endpoint(
+            "manager",
+            params={"member_id": member_a.member_id},
+            body={"birth_date": "1990-05-18"},
+            foreign=[
+                theirs("no such member", {"birth_date": "1990-05-18"}, member_id=nobody),
+                Case("a birth date in the future", encode({"birth_date": "2999-01-01"})),
+            ],
+        ),
+        ("PATCH", "/v1/admin/stores/{store_id:uuid}"): Endpoint(
+            "admin",
+            params={"store_id": str(store_1)},
+            body={"name": "Arbat", "time_zone": "Europe/Moscow", "day_starts_at": 0},
+            foreign=[
+                theirs("no such store", {"name": "Arbat"}, store_id=nobody),
+                Case("a zone the IANA database lacks", encode({"time_zone": "Europe/Atlantis"})),
+                Case("a day starting at 07:00", encode({"day_starts_at": 7})),
+            ],
+        ),
         ("POST", "/v1/admin/staff"): Endpoint(
             "admin",
             body=staff_body,
@@ -780,6 +806,12 @@ async def build_world(shop: Shop) -> World:
                 "currency": "RUB",
                 "time_zone": "Europe/Moscow",
             },
+            foreign=[
+                Case(
+                    "a zone the IANA database lacks",
+                    encode({"code": "ATL-1", "name": "Atlantis", "time_zone": "Atlantis/Capital"}),
+                ),
+            ],
         ),
         ("POST", "/v1/admin/stores/{store_id:uuid}/terminals"): Endpoint(
             "manager",
