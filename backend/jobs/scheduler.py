@@ -1,9 +1,12 @@
 """The periodic jobs (relay of unpublished events, holds, pending points, expiry, idempotency
 purge, tiers, app orders whose payment webhook is late, campaigns starting and ending), run
-by every app process in turn (one at a time through a Redis lease).
+by every app process in turn (one at a time through a renewed, fenced lease,
+``backend.jobs.lease``), once per interval.
 
 Every job is safe to run concurrently and to re-run, so the lease only saves duplicate work;
-losing it (Redis down, a process killed) delays the jobs, it does not break them.
+losing it (Redis down, a process killed) delays the jobs, it does not break them. A run that
+takes longer than the lease keeps it by renewing; a holder that lost it stops before its next
+job.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +24,7 @@ from redis.exceptions import RedisError
 from backend.campaigns.catalogue import Catalogue
 from backend.campaigns.service import start_and_end_on_time
 from backend.idempotency import purge_records
+from backend.jobs.lease import Lease, LeaseLost
 from backend.loyalty.expiry import expire_points, release_pending
 from backend.loyalty.rules import current_rules
 from backend.loyalty.tiers import evaluate_tiers
@@ -31,6 +35,9 @@ from realtime.publisher import EventPublisher
 
 log = logging.getLogger(__name__)
 TIER_EVALUATION_EVERY_S = 24 * 3600
+# How long a holder that stopped renewing keeps the lease: a stalled or killed scheduler is
+# replaced within this, and a live one renews every third of it.
+LEASE_TTL_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +60,35 @@ async def run_maintenance(
     evaluate_tiers_now: bool,
     orders: OrderService | None = None,
     catalogue: Catalogue | None = None,
+    before_each: Callable[[], Awaitable[None]] | None = None,
 ) -> MaintenanceReport:
+    """Run every job once; ``before_each`` (the lease's fence check) may stop the run between
+    two jobs by raising."""
     now = now or datetime.now(UTC)
-    relayed = await relay_unpublished(publisher, now=now)
-    holds = await expire_holds(publisher, now=now)
-    released = await release_pending(publisher, now=now)
-    expired = await expire_points(publisher, now=now)
-    purged = await purge_records(before=now - timedelta(hours=idempotency_ttl_h))
+
+    async def step(job: Callable[[], Awaitable[int]]) -> int:
+        if before_each is not None:
+            await before_each()
+        return await job()
+
+    relayed = await step(lambda: relay_unpublished(publisher, now=now))
+    holds = await step(lambda: expire_holds(publisher, now=now))
+    released = await step(lambda: release_pending(publisher, now=now))
+    expired = await step(lambda: expire_points(publisher, now=now))
+    purged = await step(lambda: purge_records(before=now - timedelta(hours=idempotency_ttl_h)))
     tiers = None
     if evaluate_tiers_now:
-        tiers = await evaluate_tiers(publisher, (await current_rules()).rules, now=now)
-    settled = await orders.poll(now=now) if orders is not None and orders.has_provider else 0
-    campaigns = (
-        await start_and_end_on_time(publisher, catalogue, now=now) if catalogue is not None else 0
-    )
+
+        async def tiers_job() -> int:
+            return await evaluate_tiers(publisher, (await current_rules()).rules, now=now)
+
+        tiers = await step(tiers_job)
+    settled = 0
+    if orders is not None and orders.has_provider:
+        settled = await step(lambda: orders.poll(now=now))
+    campaigns = 0
+    if catalogue is not None:
+        campaigns = await step(lambda: start_and_end_on_time(publisher, catalogue, now=now))
     return MaintenanceReport(holds, released, expired, purged, tiers, relayed, settled, campaigns)
 
 
@@ -81,7 +103,9 @@ class MaintenanceLoop:
         idempotency_ttl_h: int,
         orders: OrderService | None = None,
         catalogue: Catalogue | None = None,
+        lease_ttl_s: float = LEASE_TTL_S,
     ) -> None:
+        self._lease = Lease(redis=redis, name="maintenance", prefix=prefix, ttl_s=lease_ttl_s)
         self._orders = orders
         self._catalogue = catalogue
         self._redis = redis
@@ -113,23 +137,33 @@ class MaintenanceLoop:
 
     async def run_once_if_leader(self) -> MaintenanceReport | None:
         try:
-            leader = await self._redis.set(
-                f"{self._prefix}maintenance:lease", os.getpid(), nx=True, ex=self._interval_s
-            )
-            tiers_due = leader and await self._redis.set(
+            held = await self._lease.acquire()
+            tiers_due = held is not None and await self._redis.set(
                 f"{self._prefix}maintenance:tiers", 1, nx=True, ex=TIER_EVALUATION_EVERY_S
             )
         except RedisError as exc:
             log.warning("maintenance skipped, Redis unavailable: %s", exc)
             return None
-        if not leader:
+        if held is None:
             return None
-        report = await run_maintenance(
-            self._publisher,
-            idempotency_ttl_h=self._idempotency_ttl_h,
-            evaluate_tiers_now=bool(tiers_due),
-            orders=self._orders,
-            catalogue=self._catalogue,
-        )
+        try:
+            report = await self._lease.hold_while(
+                held,
+                lambda: run_maintenance(
+                    self._publisher,
+                    idempotency_ttl_h=self._idempotency_ttl_h,
+                    evaluate_tiers_now=bool(tiers_due),
+                    orders=self._orders,
+                    catalogue=self._catalogue,
+                    before_each=lambda: self._lease.check_fence(held),
+                ),
+            )
+        except LeaseLost as lost:
+            log.warning("maintenance stopped: %s", lost)
+            return None
+        finally:
+            # Kept for the rest of the interval: the other processes skip this round.
+            with contextlib.suppress(RedisError):
+                await self._lease.release(held, keep_until_s=self._interval_s)
         log.info("maintenance done", extra={"report": str(report)})
         return report

@@ -12,6 +12,7 @@ from db.tables.campaigns import Campaign, MemberOffer
 from db.tables.integration import IdempotencyRecord, OutboxMessage
 from db.tables.ledger import LedgerEntry, PointLot, ProgramRules
 from db.tables.members import Account, BroadcastEvent, Member, MemberEvent, MemberStats
+from db.tables.operations import JobFence
 from db.tables.sales import Checkout, Order, PaymentEvent, Purchase, Refund
 from db.tables.store_days import StoreDay, StoreDayMember
 from db.tables.stores import StaffUser, Store, StoreEvent, Terminal
@@ -23,6 +24,7 @@ __all__ = [
     "Campaign",
     "Checkout",
     "IdempotencyRecord",
+    "JobFence",
     "LedgerEntry",
     "Member",
     "MemberEvent",
@@ -68,4 +70,5 @@ ALL_TABLES: tuple[type[Table], ...] = (
     MemberOffer,
     StoreDay,
     StoreDayMember,
+    JobFence,
 )
