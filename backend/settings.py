@@ -84,8 +84,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     otp_ttl_s: Positive = 300
     otp_max_attempts: Positive = 5
     idempotency_ttl_h: Annotated[int, msgspec.Meta(ge=24)] = 48
-    # Hold sweeper, pending release, expiry, idempotency purge, tiers; 0 turns it off.
+    # Hold sweeper, pending release, expiry, idempotency purge, tiers; 0 turns it off. Serving
+    # processes run it too unless it is 0 for them (deployments run `astrocoffee scheduler`).
     maintenance_interval_s: Annotated[int, msgspec.Meta(ge=0)] = 30
+    # The scheduler's own /metrics port (0: none).
+    scheduler_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 9102
     ws_auth_timeout_s: Positive = 5
     ws_heartbeat_s: Positive = 25
     ws_queue_size: Positive = 256

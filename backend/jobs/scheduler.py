@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from backend.campaigns.catalogue import Catalogue
 from backend.campaigns.service import start_and_end_on_time
 from backend.idempotency import purge_records
 from backend.jobs.lease import Lease, LeaseLost
+from backend.jobs.metrics import LAST_DONE, RUN_SECONDS, RUNS
 from backend.loyalty.expiry import expire_points, release_pending
 from backend.loyalty.rules import current_rules
 from backend.loyalty.tiers import evaluate_tiers
@@ -126,13 +128,25 @@ class MaintenanceLoop:
                 await self._task
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
+        await self.run_until(asyncio.Event(), first_wait=True)
+
+    async def run_until(self, stopping: asyncio.Event, *, first_wait: bool = False) -> None:
+        """A round every interval until ``stopping`` is set; a stop waits for the round in
+        hand (its jobs are transactions: cancelling one would only redo it next time)."""
+        wait = first_wait
+        while not stopping.is_set():
+            if wait:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), self._interval_s)
+                if stopping.is_set():
+                    return
+            wait = True
             try:
                 await self.run_once_if_leader()
             except asyncio.CancelledError:
                 raise
             except Exception:
+                RUNS.labels("failed").inc()
                 log.exception("maintenance run failed; retrying next interval")
 
     async def run_once_if_leader(self) -> MaintenanceReport | None:
@@ -146,6 +160,7 @@ class MaintenanceLoop:
             return None
         if held is None:
             return None
+        started = time.monotonic()
         try:
             report = await self._lease.hold_while(
                 held,
@@ -159,11 +174,15 @@ class MaintenanceLoop:
                 ),
             )
         except LeaseLost as lost:
+            RUNS.labels("lease_lost").inc()
             log.warning("maintenance stopped: %s", lost)
             return None
         finally:
             # Kept for the rest of the interval: the other processes skip this round.
             with contextlib.suppress(RedisError):
                 await self._lease.release(held, keep_until_s=self._interval_s)
+        RUNS.labels("done").inc()
+        RUN_SECONDS.observe(time.monotonic() - started)
+        LAST_DONE.set_to_current_time()
         log.info("maintenance done", extra={"report": str(report)})
         return report
