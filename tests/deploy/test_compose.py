@@ -38,9 +38,15 @@ DATABASES = {"DATABASE_URL": "postgres", "DATABASE_REPLICA_URL": "postgres-repli
 # The serving processes also share their figures through a tmpfs folder.
 MULTIPROC_DIR = "/tmp/metrics"
 # The image's command per service.
-COMMANDS = {"app1": "serve", "app2": "serve", "worker": "worker", "migrate": "migrate"}
+COMMANDS = {
+    "app1": "serve",
+    "app2": "serve",
+    "worker": "worker",
+    "scheduler": "scheduler",
+    "migrate": "migrate",
+}
 SERVING = [name for name, command in COMMANDS.items() if command == "serve"]
-AFTER_MIGRATE = ["app1", "app2", "worker"]
+AFTER_MIGRATE = ["app1", "app2", "worker", "scheduler"]
 
 INTERPOLATION = re.compile(r"\$(?:\{(?P<braced>[^}]*)\}|(?P<bare>[A-Za-z_]\w*)|\$)")
 BRACED = re.compile(r"^([A-Za-z_]\w*)(?:(:?[-?+])(.*))?$", re.S)
@@ -228,7 +234,7 @@ def test_the_files_a_service_names_are_there(
 
 
 # ---------------------------------------------------------------------------------------
-# The image's processes: app1, app2, worker, migrate
+# The image's processes: app1, app2, worker, scheduler, migrate
 # ---------------------------------------------------------------------------------------
 
 
@@ -275,6 +281,21 @@ def test_serving_processes_share_metrics_in_a_tmpfs(services: Services, name: st
     )
     assert MULTIPROC_DIR in found.get("tmpfs", []), (
         f"compose.yaml: service {name}: {MULTIPROC_DIR} must be a tmpfs"
+    )
+
+
+@pytest.mark.parametrize("name", SERVING)
+def test_serving_processes_leave_the_periodic_jobs_to_the_scheduler(
+    services: Services, name: str
+) -> None:
+    env = service(services, name).get("environment", {})
+    assert env.get("ASTROCOFFEE_MAINTENANCE_INTERVAL_S") == "0", (
+        f"compose.yaml: service {name}: ASTROCOFFEE_MAINTENANCE_INTERVAL_S must be 0 "
+        "(the scheduler service runs the jobs)"
+    )
+    scheduler_env = service(services, "scheduler").get("environment", {})
+    assert scheduler_env.get("ASTROCOFFEE_MAINTENANCE_INTERVAL_S", "30") != "0", (
+        "compose.yaml: service scheduler: must run the jobs (interval above 0)"
     )
 
 

@@ -68,6 +68,7 @@ SECRET_KEYS = {
 WORKLOADS = {
     ("Deployment", "astrocoffee-app"): "serve",
     ("Deployment", "astrocoffee-worker"): "worker",
+    ("Deployment", "astrocoffee-scheduler"): "scheduler",
     ("Job", "astrocoffee-migrate"): "migrate",
 }
 APP = ("Deployment", "astrocoffee-app")
@@ -428,16 +429,41 @@ def test_the_overlay_runs_its_image_tag(rendered: Rendered, overlay: str) -> Non
 
 
 @overlays
-def test_the_worker_exposes_the_configured_metrics_port(rendered: Rendered, overlay: str) -> None:
-    worker = find(rendered[overlay], "Deployment", "astrocoffee-worker")
+@pytest.mark.parametrize(
+    ("name", "setting"),
+    [
+        ("astrocoffee-worker", "ASTROCOFFEE_WORKER_METRICS_PORT"),
+        ("astrocoffee-scheduler", "ASTROCOFFEE_SCHEDULER_METRICS_PORT"),
+    ],
+)
+def test_the_process_exposes_the_configured_metrics_port(
+    rendered: Rendered, overlay: str, name: str, setting: str
+) -> None:
+    worker = find(rendered[overlay], "Deployment", name)
     container = pod_spec(worker)["containers"][0]
     ports = {p.get("name"): p.get("containerPort") for p in container.get("ports", [])}
-    configured = (
-        config_map(rendered[overlay]).get("data", {}).get("ASTROCOFFEE_WORKER_METRICS_PORT")
-    )
+    configured = config_map(rendered[overlay]).get("data", {}).get(setting)
     assert str(ports.get("metrics")) == configured, (
         f"{kind_name(worker)}: port `metrics` ({ports.get('metrics')}) must be "
-        f"ASTROCOFFEE_WORKER_METRICS_PORT ({configured})"
+        f"{setting} ({configured})"
+    )
+
+
+@overlays
+def test_app_pods_leave_the_periodic_jobs_to_the_scheduler(
+    rendered: Rendered, overlay: str
+) -> None:
+    app = find(rendered[overlay], *APP)
+    env = {e["name"]: e.get("value") for e in pod_spec(app)["containers"][0].get("env", [])}
+    assert env.get("ASTROCOFFEE_MAINTENANCE_INTERVAL_S") == "0", (
+        f"{kind_name(app)}: ASTROCOFFEE_MAINTENANCE_INTERVAL_S must be 0 (the scheduler runs "
+        "the jobs)"
+    )
+    interval = (
+        config_map(rendered[overlay]).get("data", {}).get("ASTROCOFFEE_MAINTENANCE_INTERVAL_S")
+    )
+    assert interval is not None and int(interval) > 0, (
+        "ConfigMap: ASTROCOFFEE_MAINTENANCE_INTERVAL_S must be above 0 for the scheduler"
     )
 
 
