@@ -120,6 +120,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     maintenance.set_defaults(handler=_maintenance)
 
+    scheduler = commands.add_parser(
+        "scheduler",
+        help="run the periodic jobs every ASTROCOFFEE_MAINTENANCE_INTERVAL_S until SIGTERM, "
+        "one scheduler at a time (a renewed, fenced lease)",
+    )
+    scheduler.set_defaults(handler=_scheduler)
+
     worker = commands.add_parser(
         "worker", help="deliver the outbox to the accounting system until SIGTERM"
     )
@@ -293,6 +300,25 @@ def _maintenance(settings: Settings, _: argparse.Namespace) -> int:
             catalogue=Catalogue(redis=_redis(settings), prefix=settings.redis_prefix),
         )
         print(report)
+        return 0
+
+    return _with_pool(work)
+
+
+def _scheduler(settings: Settings, _: argparse.Namespace) -> int:
+    from prometheus_client import start_http_server
+
+    from backend.jobs.runner import run_scheduler, stop_on_signals
+
+    if settings.maintenance_interval_s <= 0:
+        raise SettingsError("the scheduler needs ASTROCOFFEE_MAINTENANCE_INTERVAL_S above 0")
+    if settings.scheduler_metrics_port:
+        start_http_server(settings.scheduler_metrics_port, addr=settings.host)
+
+    async def work() -> int:
+        stopping = asyncio.Event()
+        stop_on_signals(stopping)
+        await run_scheduler(settings, stopping)
         return 0
 
     return _with_pool(work)

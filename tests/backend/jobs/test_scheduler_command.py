@@ -1,0 +1,55 @@
+"""``astrocoffee scheduler`` as a deployment runs it: a process of its own that serves its
+metrics, runs the jobs under the lease, and exits 0 on SIGTERM after the run in hand."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+import urllib.request
+
+from devkit.ports import free_port, wait_for_port
+from tests.cli import SCRIPT, astrocoffee, run_env
+from tests.servers import RunServers
+
+
+def test_the_scheduler_runs_until_sigterm_and_shows_its_runs(servers: RunServers) -> None:
+    port = free_port()
+    env = run_env(
+        servers,
+        ASTROCOFFEE_MAINTENANCE_INTERVAL_S="1",
+        ASTROCOFFEE_SCHEDULER_METRICS_PORT=str(port),
+    )
+    process = subprocess.Popen(
+        [str(SCRIPT), "scheduler"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_port(port, timeout_s=30)
+        done = 0.0
+        for _ in range(60):  # a run each second; the first within about one
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
+                text = page.read().decode()
+            done = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith('astrocoffee_maintenance_runs_total{outcome="done"}')
+            )
+            if done >= 2 or process.poll() is not None:
+                break
+            time.sleep(0.5)
+        assert done >= 2, text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "scheduler stopped" in output
+
+
+def test_the_scheduler_refuses_to_start_without_an_interval(servers: RunServers) -> None:
+    result = astrocoffee("scheduler", env=run_env(servers, ASTROCOFFEE_MAINTENANCE_INTERVAL_S="0"))
+    assert result.returncode == 2, result.stderr
+    assert "ASTROCOFFEE_MAINTENANCE_INTERVAL_S" in result.stderr
