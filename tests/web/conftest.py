@@ -57,13 +57,25 @@ OpenPage = Callable[..., Awaitable[Page]]
 
 @pytest.fixture
 async def open_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[OpenPage]:
-    """Open a page in a fresh context (its own storage); ``open_page(url, phone=True)``."""
+    """Open a page in a fresh context (its own storage); ``open_page(url, phone=True)``.
+
+    ``locale`` and ``device_zone`` set the browser's language and the time zone of the
+    computer it runs on (by default Chromium's own): a page that shows a store's or a
+    member's local time must not show the device's instead."""
     contexts = []
     pages: list[Page] = []
     problems: list[str] = []
 
-    async def open_one(url: str, *, phone: bool = False) -> Page:
-        context = await browser.new_context(viewport=PHONE if phone else DESKTOP)
+    async def open_one(
+        url: str,
+        *,
+        phone: bool = False,
+        locale: str | None = None,
+        device_zone: str | None = None,
+    ) -> Page:
+        context = await browser.new_context(
+            viewport=PHONE if phone else DESKTOP, locale=locale, timezone_id=device_zone
+        )
         contexts.append(context)
         page = await context.new_page()
         page.on(

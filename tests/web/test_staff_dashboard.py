@@ -1,14 +1,20 @@
-"""The staff dashboard in a real browser: a manager watches the store's sales live."""
+"""The staff dashboard in a real browser: a manager watches the store's sales live, on the
+store's own clock."""
 
 from __future__ import annotations
 
 import re
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from db.tables import Purchase
 from tests.conftest import LiveServer
 from tests.factories import (
     STAFF_PASSWORD,
@@ -18,6 +24,7 @@ from tests.factories import (
     buy,
     hire,
     log_in,
+    open_till,
     purchase_body,
 )
 from tests.web.conftest import OpenPage
@@ -25,9 +32,11 @@ from tests.web.conftest import OpenPage
 LIVE_S = 5
 
 
-async def dashboard(open_page: OpenPage, live_server: LiveServer, staff: SignedInStaff) -> Page:
-    """The staff dashboard, logged in as ``staff``."""
-    page = await open_page(f"{live_server.base_url}/staff")
+async def dashboard(
+    open_page: OpenPage, live_server: LiveServer, staff: SignedInStaff, **browser: Any
+) -> Page:
+    """The staff dashboard, logged in as ``staff`` (``browser``: see ``open_page``)."""
+    page = await open_page(f"{live_server.base_url}/staff", **browser)
     await page.fill("#staff-login-form input[name=email]", staff.email)
     await page.fill("#staff-login-form input[name=password]", STAFF_PASSWORD)
     await page.click("#staff-log-in")
@@ -110,3 +119,109 @@ async def test_an_admin_creates_and_publishes_a_campaign_and_mints_a_terminal(
         purchase_body(member.card_number),
     )
     assert works.status_code == 201
+
+
+# A computer in New York showing the dashboard in British English: neither the device's zone
+# nor UTC may show through.
+FAR_AWAY = {"locale": "en-GB", "device_zone": "America/New_York"}
+
+
+async def test_each_store_is_shown_on_its_own_clock(
+    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient
+) -> None:
+    stores = {
+        "Asia/Vladivostok": (await open_till(time_zone="Asia/Vladivostok"), "UTC+10"),
+        "Europe/Kaliningrad": (
+            await open_till(time_zone="Europe/Kaliningrad", day_starts_at=4),
+            "UTC+2",
+        ),
+    }
+    manager = await hire(client, "manager", [till.store_id for till, _ in stores.values()])
+    member = await log_in(client, live_server.sms)
+    page = await dashboard(open_page, live_server, manager, **FAR_AWAY)
+    assert await page.get_by_text("UTC days").count() == 0
+
+    for zone, (till, offset) in stores.items():
+        await page.select_option("#store-select", str(till.store_id))
+        await expect(page.locator("#store-zone")).to_have_text(f"Times in {zone} ({offset})")
+        await expect(page.locator("#connection")).to_have_text("live")
+
+        sale = await buy(client, till, purchase_body(member.card_number, amount=35000))
+        assert sale.status_code == 201, sale.text
+        purchase_id = sale.json()["purchase_id"]
+        row = page.locator(f"#feed li[data-purchase-id='{purchase_id}']")
+        await expect(row).to_contain_text("350.00", timeout=LIVE_S * 1000)
+        shown = row.locator("time")
+        instant = datetime.fromisoformat(str(await shown.get_attribute("datetime")))
+        stored = (
+            await Purchase.select(Purchase.created_at)
+            .where(Purchase.id == uuid.UUID(purchase_id))
+            .first()
+        )
+        assert stored is not None
+        assert abs(instant - stored["created_at"]) < timedelta(seconds=5)  # the sale's moment
+        local = instant.astimezone(ZoneInfo(zone))
+        assert await shown.inner_text() == local.strftime("%H:%M:%S")
+        device = instant.astimezone(ZoneInfo(FAR_AWAY["device_zone"]))
+        assert local.strftime("%H") != device.strftime("%H") != instant.strftime("%H")
+
+        # "Today" is the store's business day, as the API says it.
+        await expect(page.locator("#stat-sales")).to_have_text("1")
+        figures = await client.get(
+            f"/v1/admin/stores/{till.store_id}/stats", headers=manager.headers
+        )
+        day = figures.json()["day"]
+        await expect(page.locator("#stats-day")).to_have_attribute("datetime", day)
+        weekday = datetime.fromisoformat(day).strftime("%a")
+        await expect(page.locator("#stats-day-line")).to_contain_text(weekday)
+    await expect(page.locator("#stats-day-line")).to_contain_text("(it starts at 04:00)")
+
+    # The store's terminals read on its clock too.
+    listed = await client.get(
+        f"/v1/admin/stores/{till.store_id}/terminals", headers=manager.headers
+    )
+    (terminal,) = listed.json()["items"]
+    since = datetime.fromisoformat(terminal["created_at"]).astimezone(ZoneInfo(zone))
+    note = page.locator(f"#terminals li[data-terminal-id='{terminal['id']}'] .note")
+    await expect(note).to_have_text(
+        re.compile(rf"· since {since.day} \w+ {since.year}, {since:%H:%M}$")
+    )
+
+
+async def test_an_admin_schedules_a_campaign_on_the_selected_stores_clock(
+    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient
+) -> None:
+    vladivostok = await open_till(time_zone="Asia/Vladivostok")
+    berlin = await open_till(time_zone="Europe/Berlin")
+    admin = await hire(client, "admin")
+    page = await dashboard(open_page, live_server, admin, **FAR_AWAY)
+
+    await page.select_option("#store-select", str(vladivostok.store_id))
+    await expect(page.locator("#campaign-zone-note")).to_have_text(
+        "Times in Asia/Vladivostok (UTC+10), the clock of the store selected above."
+    )
+    await expect(page.get_by_label("Starts (Asia/Vladivostok time, optional)")).to_be_visible()
+    name = f"Monday mornings {uuid.uuid4().hex[:6]}"
+    await page.fill("#campaign-form input[name=name]", name)
+    await page.fill("#campaign-form input[name=starts_at]", "2030-01-07T08:00")
+    await page.click("#campaign-create")
+    row = page.locator("#campaigns tr", has_text=name)
+    await expect(row).to_contain_text("from 7 Jan 2030, 08:00")
+    campaigns = await client.get("/v1/admin/campaigns", headers=admin.headers)
+    (made,) = [c for c in campaigns.json()["items"] if c["name"] == name]
+    assert datetime.fromisoformat(made["starts_at"]) == datetime(2030, 1, 6, 22, tzinfo=UTC)
+
+    # The same campaign read on Berlin's clock (CET, UTC+1) when the admin switches stores.
+    await page.select_option("#store-select", str(berlin.store_id))
+    await expect(row).to_contain_text("from 6 Jan 2030, 23:00")
+
+    # 02:30 on 31 March 2030 does not happen in Berlin (clocks jump from 02:00 to 03:00).
+    skipped = f"Skipped hour {uuid.uuid4().hex[:6]}"
+    await page.fill("#campaign-form input[name=name]", skipped)
+    await page.fill("#campaign-form input[name=starts_at]", "2030-03-31T02:30")
+    await page.click("#campaign-create")
+    await expect(page.locator("#campaign-error")).to_have_text(
+        "Starts: 2030-03-31 02:30 does not exist in Europe/Berlin: the clocks skip it"
+    )
+    campaigns = await client.get("/v1/admin/campaigns", headers=admin.headers)
+    assert not [c for c in campaigns.json()["items"] if c["name"] == skipped]

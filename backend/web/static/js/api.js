@@ -203,4 +203,8 @@ export class ApiClient {
   post(path, body, options = {}) {
     return this.request(path, { ...options, method: 'POST', body });
   }
+
+  patch(path, body, options = {}) {
+    return this.request(path, { ...options, method: 'PATCH', body });
+  }
 }

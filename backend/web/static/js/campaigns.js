@@ -1,7 +1,9 @@
 // Campaigns (admins): the list with its lifecycle buttons, and the form for a new draft.
+// Campaigns run chain-wide; their start and end read and are entered on the clock of the
+// store selected on the dashboard (a campaign given in a zone of its own shows that one).
 
 import { busy, byId, el, say } from './dom.js';
-import { dateTime } from './format.js';
+import { dateTime, instantIn, zoneLabel } from './format.js';
 
 // What each button does, and from which statuses (backend/campaigns/service.py TRANSITIONS).
 const ACTIONS = [
@@ -32,12 +34,15 @@ function parseJson(text, what) {
   throw new Error(`${what} must be a JSON object, e.g. {}`);
 }
 
-// "2026-05-01T09:30" in the browser's time zone to an ISO UTC timestamp, or null.
-function isoUtc(local) {
+// "2026-05-01T09:30" on the clocks of `zone` to an ISO UTC instant, or null; a time the
+// clocks skip (DST) is refused, naming the field.
+function isoUtc(local, zone, what) {
   if (!local) return null;
-  const moment = new Date(local);
-  if (Number.isNaN(moment.getTime())) throw new Error(`"${local}" is not a date and time`);
-  return moment.toISOString();
+  try {
+    return instantIn(local, zone).toISOString();
+  } catch (error) {
+    throw new Error(`${what}: ${error.message}`);
+  }
 }
 
 export class Campaigns {
@@ -47,6 +52,8 @@ export class Campaigns {
     this.form = byId('campaign-form');
     this.error = byId('campaign-error');
     this.message = byId('campaign-message');
+    this.zone = undefined; // the selected store's
+    this.items = [];
     this.form.elements.kind.addEventListener('change', () => this._example());
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
@@ -64,19 +71,35 @@ export class Campaigns {
     this.form.elements.rule.value = JSON.stringify(EXAMPLE_RULES[kind] ?? { type: kind }, null, 2);
   }
 
+  // The clock campaign times read and are entered on.
+  setZone(zone) {
+    this.zone = zone;
+    for (const node of document.querySelectorAll('.campaign-zone')) node.textContent = zone ? `${zone}` : 'local';
+    byId('campaign-zone-note').textContent = zone ? `Times in ${zoneLabel(zone)}, the clock of the store selected above.` : '';
+    this.body.replaceChildren(...this.items.map((c) => this._row(c)));
+  }
+
   clear() {
-    this.body.replaceChildren();
+    this.items = [];
+    this.setZone(undefined);
     say(this.error, '');
     say(this.message, '');
   }
 
   async load() {
     const list = await this.api.get('/v1/admin/campaigns');
+    this.items = list.items;
     this.body.replaceChildren(...list.items.map((c) => this._row(c)));
   }
 
   _row(campaign) {
-    const when = [campaign.starts_at && `from ${dateTime(campaign.starts_at)}`, campaign.ends_at && `to ${dateTime(campaign.ends_at)}`]
+    // A schedule given in a zone of its own reads on that clock, and says so.
+    const zone = campaign.time_zone || this.zone;
+    const when = [
+      campaign.starts_at && `from ${dateTime(campaign.starts_at, zone)}`,
+      campaign.ends_at && `to ${dateTime(campaign.ends_at, zone)}`,
+      campaign.time_zone && campaign.time_zone !== this.zone && `(${campaign.time_zone})`,
+    ]
       .filter(Boolean)
       .join(' ');
     const buttons = ACTIONS.map(({ name, label, from }) =>
@@ -111,6 +134,7 @@ export class Campaigns {
       const campaign = await busy(button, () =>
         this.api.post(`/v1/admin/campaigns/${encodeURIComponent(row.dataset.campaignId)}/${action}`),
       );
+      this._keep(campaign);
       const fresh = this._row(campaign);
       row.replaceWith(fresh);
       say(this.message, `“${campaign.name}” is ${campaign.status}.`, 'ok');
@@ -118,6 +142,12 @@ export class Campaigns {
     } catch (error) {
       say(this.error, error.message);
     }
+  }
+
+  _keep(campaign) {
+    const at = this.items.findIndex((c) => c.id === campaign.id);
+    if (at >= 0) this.items[at] = campaign;
+    else this.items.push(campaign);
   }
 
   _body() {
@@ -133,8 +163,8 @@ export class Campaigns {
       name,
       rule,
       targeting,
-      starts_at: isoUtc(f.starts_at.value),
-      ends_at: isoUtc(f.ends_at.value),
+      starts_at: isoUtc(f.starts_at.value, this.zone, 'Starts'),
+      ends_at: isoUtc(f.ends_at.value, this.zone, 'Ends'),
       priority,
       exclusive: f.exclusive.checked,
       requires_activation: f.requires_activation.checked,
@@ -153,6 +183,7 @@ export class Campaigns {
     }
     try {
       const campaign = await busy(byId('campaign-create'), () => this.api.post('/v1/admin/campaigns', body));
+      this._keep(campaign);
       this.body.append(this._row(campaign));
       this.form.reset();
       this._example();

@@ -1,7 +1,7 @@
-// The store's live sales: one row per sale.completed, newest first.
+// The store's live sales: one row per sale.completed, newest first, at the store's time.
 
 import { el } from './dom.js';
-import { money, time } from './format.js';
+import { money, timeEl } from './format.js';
 
 const KEEP = 50;
 
@@ -9,9 +9,11 @@ export class Feed {
   constructor(list, empty) {
     this.list = list;
     this.empty = empty;
+    this.zone = undefined; // the store's IANA zone
   }
 
-  clear() {
+  clear(zone = undefined) {
+    this.zone = zone;
     this.list.replaceChildren();
     this.empty.hidden = false;
   }
@@ -30,7 +32,7 @@ export class Feed {
       { dataset: { purchaseId: id } },
       el('span', { className: 'amount' }, money(sale.amount, currency)),
       el('span', { className: 'what' }, details.join(' · ')),
-      el('time', { datetime: ts }, time(ts)),
+      timeEl(ts, this.zone, 'time'),
     );
     this.list.prepend(row);
     this.empty.hidden = true;

@@ -1,7 +1,8 @@
-// The member's ledger history: newest first, a page at a time, live entries on top.
+// The member's ledger history: newest first, a page at a time, live entries on top; times on
+// the member's clock.
 
 import { el } from './dom.js';
-import { dateTime, points } from './format.js';
+import { points, retime, timeEl } from './format.js';
 
 const PAGE = 20;
 
@@ -13,6 +14,12 @@ export class History {
     this.seen = new Set();
     this.cursor = null;
     this.generation = 0;
+    this.zone = undefined; // the member's IANA zone, once /v1/me says it
+  }
+
+  setZone(zone) {
+    this.zone = zone;
+    retime(this.list, zone);
   }
 
   clear() {
@@ -73,7 +80,7 @@ export class History {
         item.pending_delta ? el('span', { className: 'tag' }, 'pending') : null,
         item.note ? el('span', { className: 'note' }, item.note) : null,
       ),
-      el('time', { datetime: item.created_at }, dateTime(item.created_at)),
+      timeEl(item.created_at, this.zone),
     );
     if (where === 'start') this.list.prepend(row);
     else this.list.append(row);

@@ -1,9 +1,10 @@
 // The member page: log in with phone and code, then the card, balance, offers and history,
-// kept live by the member's event stream.
+// kept live by the member's event stream; every time on it in the member's own time zone.
 
 import { ApiClient } from './api.js';
 import { busy, byId, say, show, showConnection } from './dom.js';
-import { normalisePhone, PHONE } from './format.js';
+import { Details } from './details.js';
+import { normalisePhone, PHONE, zoneLabel } from './format.js';
 import { History } from './history.js';
 import { Offers } from './offers.js';
 import { Profile } from './profile.js';
@@ -11,8 +12,14 @@ import { QrCode } from './qr.js';
 import { Stream } from './stream.js';
 
 const api = new ApiClient('astrocoffee.member');
-const profile = new Profile(api);
 const history = new History(api, byId('history'), byId('history-more'));
+const details = new Details(api, (me) => profile.render(me));
+const profile = new Profile(api, (me) => {
+  details.render(me);
+  byId('history-zone').textContent = `Times in ${zoneLabel(me.time_zone)}`;
+  if (me.time_zone !== history.zone) history.setZone(me.time_zone);
+  if (me.time_zone !== offers.zone) offers.setZone(me.time_zone);
+});
 const offers = new Offers(api, byId('offers'), byId('offers-empty'), byId('offers-message'), () =>
   quietly(profile.reload()),
 );
@@ -89,6 +96,8 @@ function showLogin(message = '') {
   profile.clear();
   history.clear();
   offers.clear();
+  details.clear();
+  byId('history-zone').textContent = '';
   say(viewMessage, '');
   show(byId('member-view'), false);
   show(byId('log-out'), false);

@@ -1,7 +1,7 @@
 // The member's offers and coupons: listed from /v1/me/offers, activated or redeemed here.
 
 import { el, say } from './dom.js';
-import { dateTime } from './format.js';
+import { retime, timeEl } from './format.js';
 import { coalesced } from './reload.js';
 import { newIdempotencyKey } from './api.js';
 
@@ -12,11 +12,17 @@ export class Offers {
     this.list = list;
     this.message = message;
     this.onChanged = onChanged; // after a redeem: the balance changed
+    this.zone = undefined; // the member's: until when an offer runs, on their clock
     this._reload = coalesced(async () => {
       const offers = await this.api.get('/v1/me/offers');
       this.render(offers.items);
     });
     list.addEventListener('click', (event) => this._click(event));
+  }
+
+  setZone(zone) {
+    this.zone = zone;
+    retime(this.list, zone);
   }
 
   clear() {
@@ -45,9 +51,9 @@ export class Offers {
     if (offer.description) parts.push(el('span', { className: 'note' }, offer.description));
     if (offer.coupon_code) {
       parts.push(el('span', { className: 'coupon' }, 'Code ', el('code', {}, offer.coupon_code)));
-      if (offer.valid_until) parts.push(el('span', { className: 'note' }, `valid until ${dateTime(offer.valid_until)}`));
+      if (offer.valid_until) parts.push(el('span', { className: 'note' }, 'valid until ', timeEl(offer.valid_until, this.zone)));
     } else if (offer.ends_at) {
-      parts.push(el('span', { className: 'note' }, `until ${dateTime(offer.ends_at)}`));
+      parts.push(el('span', { className: 'note' }, 'until ', timeEl(offer.ends_at, this.zone)));
     }
     if (offer.requires_activation && offer.status === 'available') {
       parts.push(el('button', { type: 'button', className: 'activate' }, 'Activate'));

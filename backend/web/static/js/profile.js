@@ -1,14 +1,17 @@
 // The member's card: number, tier and progress, balance, expiring points, stamp cards.
 // Balance events update the numbers at once; /v1/me (perhaps read from a lagging replica)
 // never overwrites a newer balance: its last_event_seq must reach the event's seq.
+// Its dates read in the member's time zone (`time_zone` of /v1/me); `onRender(me)` lets the
+// rest of the page follow that zone and the member's details.
 
 import { byId, el, setText } from './dom.js';
 import { date, money } from './format.js';
 import { coalesced } from './reload.js';
 
 export class Profile {
-  constructor(api) {
+  constructor(api, onRender = () => {}) {
     this.api = api;
+    this.onRender = onRender;
     this.balanceSeq = 0;
     this._reload = coalesced(async () => this.render(await this.api.get('/v1/me')));
     this.me = null;
@@ -38,6 +41,7 @@ export class Profile {
     }
     this._expiring(me.expiring_soon);
     this._stampCards(me.stamp_cards || []);
+    this.onRender(me);
   }
 
   // A balance.updated event (seq on the member's own stream).
@@ -74,7 +78,7 @@ export class Profile {
     setText(
       'expiring-soon',
       n > 0
-        ? `${n} points expire${expiring.first_expires_at ? ` from ${date(expiring.first_expires_at)}` : ''} (within ${days} days).`
+        ? `${n} points expire${expiring.first_expires_at ? ` from ${date(expiring.first_expires_at, this.me?.time_zone)}` : ''} (within ${days} days).`
         : `No points expire in the next ${days} days.`,
     );
   }

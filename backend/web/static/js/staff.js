@@ -1,8 +1,11 @@
 // The staff dashboard: log in, pick a store, follow its live sales and today's figures,
 // look members up and adjust points, manage terminals (managers) and campaigns (admins).
+// Every time on it is on the selected store's clock (its IANA zone), whatever the zone of
+// the computer showing it; the page names that zone.
 
 import { ApiClient } from './api.js';
-import { busy, byId, el, say, show, showConnection } from './dom.js';
+import { busy, byId, el, say, setText, show, showConnection } from './dom.js';
+import { zoneLabel } from './format.js';
 import { Campaigns } from './campaigns.js';
 import { Feed } from './feed.js';
 import { Lookup } from './lookup.js';
@@ -44,8 +47,8 @@ async function streamUrl() {
 
 const stream = new Stream(streamUrl, {
   onState: showConnection,
-  onReady: () => quietly(stats.load(storeId)),
-  onResync: () => quietly(stats.load(storeId)),
+  onReady: () => quietly(stats.load()),
+  onResync: () => quietly(stats.load()),
   onEvent: (event) => {
     if (event.type === 'sale.completed') feed.add(event.data, event.ts);
     else if (event.type === 'stats.updated') stats.apply(event.data);
@@ -61,11 +64,13 @@ function selectStore(id) {
   storeSelect.value = id;
   sessionStorage.setItem(STORE_KEY, id);
   say(message, '');
-  feed.clear();
-  stats.clear(store.currency);
+  setText('store-zone', `Times in ${zoneLabel(store.time_zone)}`);
+  feed.clear(store.time_zone);
+  stats.follow(store);
+  campaigns.setZone(store.time_zone);
   stream.restart();
-  quietly(stats.load(id));
-  if (isManager()) quietly(terminals.load(id));
+  quietly(stats.load());
+  if (isManager()) quietly(terminals.load(id, store.time_zone));
 }
 
 async function loadStores() {
@@ -109,6 +114,7 @@ function showLogin(text = '') {
   storeSelect.replaceChildren();
   feed.clear();
   stats.clear();
+  setText('store-zone', '');
   lookup.reset(false);
   terminals.clear();
   campaigns.clear();

@@ -7,6 +7,7 @@ export class Terminals {
   constructor(api) {
     this.api = api;
     this.storeId = null;
+    this.zone = undefined; // the store's: terminal times read on its clock
     this.list = byId('terminals');
     this.form = byId('terminal-form');
     this.message = byId('terminal-message');
@@ -28,9 +29,10 @@ export class Terminals {
     say(this.message, '');
   }
 
-  async load(storeId) {
+  async load(storeId, zone) {
     this.clear();
     this.storeId = storeId;
+    this.zone = zone;
     const page = await this.api.get(`/v1/admin/stores/${encodeURIComponent(storeId)}/terminals`);
     if (storeId !== this.storeId) return;
     // Keep a terminal created while the list was loading.
@@ -52,7 +54,7 @@ export class Terminals {
         el(
           'span',
           { className: 'note' },
-          `key ${terminal.key_prefix}… · ${revoked ? `revoked ${dateTime(terminal.revoked_at)}` : `since ${dateTime(terminal.created_at)}`}`,
+          `key ${terminal.key_prefix}… · ${revoked ? `revoked ${dateTime(terminal.revoked_at, this.zone)}` : `since ${dateTime(terminal.created_at, this.zone)}`}`,
         ),
       ),
       el(
