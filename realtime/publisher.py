@@ -19,6 +19,8 @@ Outgoing = tuple[str, bytes]
 
 # How long the newest published seq of a member is remembered, for the relay to compare.
 PUBLISHED_TTL_S = 300
+# Keys per MGET when the relay asks what was published: a bounded command whatever the chain's size.
+MGET_CHUNK = 500
 _REMEMBER_MAX = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
@@ -64,10 +66,15 @@ class EventPublisher:
         return True
 
     async def published_seqs(self, member_ids: list[str]) -> dict[str, int | None]:
-        """The newest seq published recently for each member (None: none remembered)."""
-        if not member_ids:
-            return {}
-        values = await self._redis.mget([self._published_key(m) for m in member_ids])
-        return {
-            m: int(v) if v is not None else None for m, v in zip(member_ids, values, strict=True)
-        }
+        """The newest seq published recently for each member (None: none remembered).
+
+        Asked in chunks: one MGET of every recently active member's key (tens of thousands at
+        a large chain's peak) would hold Redis, and every client of it, for that long."""
+        found: dict[str, int | None] = {}
+        for start in range(0, len(member_ids), MGET_CHUNK):
+            chunk = member_ids[start : start + MGET_CHUNK]
+            values = await self._redis.mget([self._published_key(m) for m in chunk])
+            found.update(
+                (m, int(v) if v is not None else None) for m, v in zip(chunk, values, strict=True)
+            )
+        return found

@@ -1,0 +1,41 @@
+"""What the publisher remembers for the relay: asked in bounded chunks, whatever the number of
+recently active members."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from realtime.publisher import MGET_CHUNK, EventPublisher
+from tests.servers import RunServers
+
+
+@pytest.fixture
+async def redis(servers: RunServers) -> AsyncIterator[Redis]:
+    client = Redis.from_url(servers.redis_url)
+    yield client
+    await client.aclose()
+
+
+async def test_published_seqs_of_many_members_come_back_whole_in_chunks(
+    redis: Redis, servers: RunServers
+) -> None:
+    publisher = EventPublisher(redis=redis, prefix=servers.redis_prefix + "pub:")
+    members = [str(uuid.uuid4()) for _ in range(2 * MGET_CHUNK + 7)]
+    known = {members[0]: 3, members[MGET_CHUNK]: 5, members[-1]: 9}
+    for member, seq in known.items():
+        await redis.set(publisher._published_key(member), seq)
+    commands: list[int] = []
+    original = redis.mget
+
+    async def counting_mget(keys: list[str]) -> list[bytes | None]:
+        commands.append(len(keys))
+        return await original(keys)
+
+    redis.mget = counting_mget  # type: ignore[method-assign]
+    found = await publisher.published_seqs(members)
+    assert found == {m: known.get(m) for m in members}
+    assert commands == [MGET_CHUNK, MGET_CHUNK, 7]
