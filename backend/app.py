@@ -17,6 +17,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from backend.accounting.books import ExternalSystems, accounting_client, payment_provider
 from backend.accounting.controllers import AdminOutboxController
+from backend.accounting.documents import use_program_zone
 from backend.accounting.outbox import sample_outbox_figures
 from backend.api_document import complete_document
 from backend.auth.access import allow, authorize
@@ -82,6 +83,8 @@ def create_app(
     settings = settings or load_settings()
     # Also runs in each uvicorn worker process, which starts with logging unconfigured.
     configure_logging(settings.log_level)
+    # Store-less accounting documents are dated in the program's zone.
+    use_program_zone(settings.program_time_zone)
     if settings.redis_url is None or settings.database_url is None:
         raise SettingsError(
             "create_app needs DATABASE_URL and REDIS_URL; `astrocoffee serve` starts embedded "

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 import msgspec
 
+from backend.accounting.documents import use_program_zone
 from backend.ops.logging import configure_logging
 from backend.servers import ensure_servers
 from backend.settings import Settings, SettingsError, load_settings
@@ -38,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"astrocoffee: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    use_program_zone(settings.program_time_zone)  # dates store-less accounting documents
     settings, handles = ensure_servers(settings)
     if handles:
         # The embedded servers stop from atexit hooks, which a plain SIGTERM would skip
@@ -134,11 +136,18 @@ def _parser() -> argparse.ArgumentParser:
 
     reconcile = commands.add_parser(
         "reconcile",
-        help="compare a day's sales and points liability with the accounting system and the "
-        "payment provider; exit 1 on any difference, 2 if either cannot be read",
+        help="compare a business day's sales and points liability with the accounting system "
+        "and the payment provider; exit 1 on any difference, 2 if either cannot be read",
     )
     reconcile.add_argument(
-        "--date", required=True, type=date.fromisoformat, help="business date, YYYY-MM-DD (UTC)"
+        "--date",
+        required=True,
+        type=date.fromisoformat,
+        help="local business date, YYYY-MM-DD: every store's own date in its zone (and the "
+        "program zone's for movements no store made), or one store's with --store",
+    )
+    reconcile.add_argument(
+        "--store", metavar="CODE", help="reconcile this store's business day only (its code)"
     )
     reconcile.set_defaults(handler=_reconcile)
 
@@ -359,15 +368,25 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
     from backend.accounting.books import external_books
     from backend.accounting.reconciliation import reconcile_day
     from backend.orders.payment_provider import ProviderRefused, ProviderUnavailable
+    from db.tables import Store
 
     # In development the two systems are the fakes that `make run` starts: a refused
     # connection most likely means it is not running, and the line says so.
     hint = " (in development `make run` starts it)" if settings.environment == "development" else ""
 
     async def work() -> int:
+        store_id = None
+        if args.store is not None:
+            row = await Store.select(Store.id).where(Store.code == args.store).first()
+            if row is None:
+                print(
+                    f"astrocoffee reconcile: no store has the code {args.store!r}", file=sys.stderr
+                )
+                return 2
+            store_id = row["id"]
         try:
             async with external_books(settings) as books:
-                report = await reconcile_day(args.date, books)
+                report = await reconcile_day(args.date, books, store_id=store_id)
         except httpx.HTTPError as exc:  # the accounting client's transport and status errors
             print(
                 f"astrocoffee reconcile: cannot read the accounting system at "

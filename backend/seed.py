@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from backend.accounting.documents import record_document
+from backend.accounting.documents import program_day, record_document
 from backend.auth.terminals import create_terminal
 from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.ledger import lock_account
@@ -75,6 +75,7 @@ async def _welcome(member_id: uuid.UUID) -> None:
             type="points_adjustment",
             reference=member_id,
             occurred_at=change.now,
+            business_date=program_day(change.now),
             points_liability_delta=WELCOME_POINTS,
         )
         await change.finish(context={"reason": "adjustment"})

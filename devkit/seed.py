@@ -249,7 +249,7 @@ async def _starting_points(
 ) -> None:
     import msgspec
 
-    from backend.accounting.documents import ACCOUNTING, AccountingDocument
+    from backend.accounting.documents import ACCOUNTING, AccountingDocument, program_day
     from db.ids import new_id
 
     entry_rows, lot_rows, outbox_rows = [], [], []
@@ -286,7 +286,7 @@ async def _starting_points(
         document = AccountingDocument(
             id=new_id(),
             type="points_adjustment",
-            business_date=now.date(),
+            business_date=program_day(now),  # a staff adjustment: no store made it
             reference=member.member_id,
             store_id=None,
             currency=None,

@@ -12,10 +12,10 @@ from litestar.params import FromPath, QueryParameter
 
 from backend.accounting import outbox
 from backend.accounting.books import ExternalSystems
-from backend.accounting.reconciliation import ReconciliationReport, reconcile_day
+from backend.accounting.reconciliation import ReconciliationReport, UnknownStore, reconcile_day
 from backend.auth.access import allow
 from backend.auth.callers import Role
-from backend.errors import Conflict, ServiceUnavailable
+from backend.errors import Conflict, NotFound, ServiceUnavailable
 from backend.http import answers
 
 ADMINS = allow(Role.ADMIN)
@@ -40,14 +40,29 @@ class AdminOutboxController(Controller):
 
     @get(
         "/reports/reconciliation",
-        opt=ADMINS,
-        summary="A day's sales and points liability against accounting and the provider",
+        opt=ADMINS | answers(NotFound),
+        summary="A business day's sales and points liability against accounting and the provider",
     )
     async def reconciliation(
         self,
         external_books: NamedDependency[ExternalSystems | None],
-        day: Annotated[date, QueryParameter(name="date", description="UTC business date")],
+        day: Annotated[
+            date,
+            QueryParameter(
+                name="date",
+                description="local business date, YYYY-MM-DD: each store's own calendar date "
+                "in its time zone (from its day-start hour), and the program zone's date for "
+                "movements no store made; the payment provider's side is its own (UTC) day",
+            ),
+        ],
+        store_id: Annotated[
+            uuid.UUID | None,
+            QueryParameter(description="only this store's business day (default: chain-wide)"),
+        ] = None,
     ) -> ReconciliationReport:
         if external_books is None:
             raise ServiceUnavailable("the accounting system or payment provider is not configured")
-        return await reconcile_day(day, external_books)
+        try:
+            return await reconcile_day(day, external_books, store_id=store_id)
+        except UnknownStore as exc:
+            raise NotFound(str(exc)) from exc

@@ -4,6 +4,11 @@ movement, written to the outbox inside the transaction that made the movement.
 Every movement of the points liability (points owed to members: available, pending and
 held) has a document, so the liability the accounting system books for a day equals the
 sum of that day's ledger entries; ``backend.accounting.reconciliation`` checks exactly that.
+
+A document's business date is a local calendar date: the business day of the store where the
+movement happened (``StoreClock.business_day``: sales, refunds), or, for a movement no store
+made (adjustments, expiry, rewards, welcome bonuses), the date in the program's zone
+(``ASTROCOFFEE_PROGRAM_TIME_ZONE``, see ``program_day``).
 """
 
 from __future__ import annotations
@@ -11,9 +16,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import msgspec
 
+from backend.local_time import local_date, zone
+from backend.settings import Settings
 from db.deferred import DeferredWrites, write
 from db.ids import new_id
 
@@ -25,6 +33,31 @@ INSERT INTO outbox_message (id, destination, kind, reference, business_date, pay
 VALUES ({id}, {destination}, {kind}, {reference}, {business_date}, {payload}::jsonb, 'pending',
         0, {occurred_at}, {occurred_at})
 """
+
+
+class _ProgramCalendar:
+    """The program's zone, set once from the settings when the service or a command starts
+    (``use_program_zone``). Store-less movements happen deep inside enrolment, rewards and
+    the expiry job, which have no settings at hand; a process serves one program, so its zone
+    is process-wide, like the settings it comes from."""
+
+    zone: ZoneInfo = zone(Settings().program_time_zone)  # until told: the default
+
+
+def use_program_zone(name: str) -> None:
+    """Date store-less documents in ``name`` (a zone the settings already checked)."""
+    _ProgramCalendar.zone = zone(name)
+
+
+def program_zone() -> ZoneInfo:
+    return _ProgramCalendar.zone
+
+
+def program_day(at: datetime) -> date:
+    """The business date of a movement no store made: its date in the program's zone."""
+    return local_date(at, _ProgramCalendar.zone)
+
+
 DocumentType = Literal["sale", "refund", "points_expiry", "points_adjustment", "points_redemption"]
 
 
@@ -36,7 +69,7 @@ class AccountingDocument(msgspec.Struct, frozen=True, kw_only=True):
 
     id: uuid.UUID  # the outbox message id, also the Idempotency-Key of the delivery
     type: DocumentType
-    business_date: date  # the UTC day of ``occurred_at``
+    business_date: date  # local: the store's business day, or the program zone's date
     reference: str  # the purchase, refund, account ... that the document reports
     store_id: uuid.UUID | None
     currency: str | None
@@ -54,6 +87,7 @@ async def record_document(
     type: DocumentType,
     reference: uuid.UUID,
     occurred_at: datetime,
+    business_date: date,
     points_liability_delta: int,
     store_id: uuid.UUID | None = None,
     currency: str | None = None,
@@ -64,11 +98,14 @@ async def record_document(
     into: DeferredWrites | None = None,
 ) -> AccountingDocument:
     """Write the document to the outbox; call inside the movement's own transaction (with
-    ``into``, the write goes with that transaction's last statement)."""
+    ``into``, the write goes with that transaction's last statement).
+
+    ``business_date``: the store's business day of ``occurred_at`` (``StoreClock``) when a
+    store made the movement, otherwise ``program_day(occurred_at)``."""
     document = AccountingDocument(
         id=new_id(),
         type=type,
-        business_date=occurred_at.date(),
+        business_date=business_date,
         reference=str(reference),
         store_id=store_id,
         currency=currency,

@@ -1,25 +1,41 @@
 """Reconciliation of one business day: our books against the accounting system's and the
 payment provider's. Every difference is listed; none is corrected automatically.
 
-Checks, for the UTC day D:
-- points liability: the sum of D's ledger entries (available + pending + held) equals the
-  sum of ``points_liability_delta`` over D's accounting documents in our outbox (every
-  movement was documented);
-- every sale of D has its sale document, and the document's amounts are the sale's;
+A business date D is local (``backend.accounting.documents``): a store's D is its own
+calendar day in its own zone, from its day-start hour; a movement no store made belongs to
+the program zone's D. D chain-wide is the union of those: every store's local D, and the
+program zone's D for the rest; one store's D (``store_id``) is that store's part alone.
+
+Checks, for D:
+- points liability: the ledger entries of D (available + pending + held) add up to the
+  ``points_liability_delta`` of D's accounting documents in our outbox (every movement was
+  documented). A ledger entry's day is its movement's: the business date of the document
+  written with it (same member, same instant, same transaction), so that a sale at 23:30 in
+  Vladivostok and one at 00:30 in Kaliningrad are each summed on their own local date; an
+  entry no document goes with is dated in the program's zone (holds and releases move
+  nothing in total; anything else there is an undocumented movement, reported on that day);
+- every sale made on D (in its store's calendar) has its sale document, with the sale's
+  amounts;
 - every document of D was acknowledged by the accounting system, with the same amounts,
   and the accounting system booked nothing for D that we did not send;
 - every app order paid on D has a succeeded provider payment of the same amount, and every
-  succeeded provider payment of D belongs to an order we recorded as paid.
+  succeeded provider payment of D belongs to an order we recorded as paid. Here D is the
+  payment provider's own calendar day, which is the UTC day (its ``GET /v1/payments?date=``
+  lists the payments created that UTC day): the orders are taken from the same UTC day so
+  that the two lists are comparable.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
 import msgspec
 
+from backend.accounting.documents import program_zone
+from backend.local_time import StoreClock
 from backend.orders.payment_provider import ProviderPayment
 from db import sql
 
@@ -48,10 +64,15 @@ class DayTotals(msgspec.Struct, frozen=True):
 
 
 class ReconciliationReport(msgspec.Struct, frozen=True):
-    business_date: date
+    business_date: date  # local: each store's own calendar date, see ``time_zone``
     balanced: bool
     totals: DayTotals
     differences: list[Difference]
+    # One store's day: the store and its zone. Chain-wide (both None): every store's D in its
+    # own zone, and store-less movements in ``program_time_zone``.
+    store_id: uuid.UUID | None = None
+    time_zone: str | None = None
+    program_time_zone: str | None = None
 
 
 class ExternalBooks(Protocol):
@@ -60,38 +81,144 @@ class ExternalBooks(Protocol):
     async def provider_payments(self, day: date) -> list[ProviderPayment]: ...
 
 
-def _day_bounds(day: date) -> tuple[datetime, datetime]:
+def _utc_day_bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time.min, tzinfo=UTC)
     return start, start + timedelta(days=1)
 
 
-async def reconcile_day(day: date, books: ExternalBooks) -> ReconciliationReport:
-    start, end = _day_bounds(day)
+_DOCUMENT_LEAD = timedelta(hours=1)
+
+
+class UnknownStore(LookupError):
+    """Reconciliation was asked for a store that does not exist."""
+
+
+# A movement's ledger entries are one member's, written at one instant (``AccountChange``
+# posts them together); its documents were written in the same transaction, earlier, with the
+# instant the movement began. So each movement is dated by the latest document of its member
+# at or before it (carried forward in time order), and summed where that date is D (and the
+# store, for one store's report). A movement with no document before it in the window is
+# dated in the program's zone. A document's member, by its kind: its reference is what it
+# reports (``record_document``'s callers): a purchase, a refund, an account (expiry), a
+# coupon (reward) or the member itself.
+_LEDGER_OF_THE_DAY = """
+WITH movements AS (
+    SELECT a.member, e.created_at AS at,
+           SUM(e.available_delta + e.pending_delta + e.held_delta) AS delta
+    FROM ledger_entry e JOIN account a ON a.id = e.account
+    WHERE e.created_at >= {wide_start} AND e.created_at < {wide_end}
+    GROUP BY a.member, e.created_at
+), documented AS (
+    SELECT o.created_at AS at, o.business_date, o.payload->>'store_id' AS store,
+           CASE o.kind
+               WHEN 'sale' THEN (SELECT p.member FROM purchase p WHERE p.id = o.reference::uuid)
+               WHEN 'refund' THEN (SELECT p.member FROM refund r
+                                   JOIN purchase p ON p.id = r.purchase
+                                   WHERE r.id = o.reference::uuid)
+               WHEN 'points_expiry' THEN (SELECT a.member FROM account a
+                                          WHERE a.id = o.reference::uuid)
+               WHEN 'points_redemption' THEN (SELECT c.member FROM member_offer c
+                                              WHERE c.id = o.reference::uuid)
+               ELSE o.reference::uuid
+           END AS member
+    FROM outbox_message o
+    WHERE o.destination = 'accounting'
+      AND o.created_at >= {documents_start} AND o.created_at < {wide_end}
+), in_time AS (
+    SELECT member, at, 0 AS after, business_date, store, NULL::bigint AS delta FROM documented
+    UNION ALL
+    SELECT member, at, 1, NULL, NULL, delta FROM movements
+), numbered AS (
+    SELECT *, COUNT(business_date) OVER (PARTITION BY member ORDER BY at, after) AS document_no
+    FROM in_time
+), dated AS (
+    SELECT delta, at,
+           MAX(business_date) OVER (PARTITION BY member, document_no) AS business_date,
+           MAX(store) OVER (PARTITION BY member, document_no) AS store,
+           document_no
+    FROM numbered
+)
+SELECT COALESCE(SUM(delta), 0)::bigint AS delta
+FROM dated
+WHERE delta IS NOT NULL AND at >= {wide_start} AND CASE
+    WHEN document_no = 0
+    THEN {store_id}::uuid IS NULL AND at >= {program_start} AND at < {program_end}
+    ELSE business_date = {day} AND ({store_id}::uuid IS NULL OR store = {store_id}::uuid::text)
+END
+"""
+
+_STORES = """
+SELECT id, time_zone, day_starts_at FROM store
+WHERE {store_id}::uuid IS NULL OR id = {store_id}::uuid
+ORDER BY id
+"""
+
+# The sales made on each store's own D: its bounds, one row per store, joined to its sales.
+_SALES_OF_THE_DAY = """
+SELECT p.id, p.amount, p.paid_amount
+FROM unnest({stores}::uuid[], {starts}::timestamptz[], {ends}::timestamptz[])
+     AS d(store, start_at, end_at)
+JOIN purchase p ON p.store = d.store AND p.created_at >= d.start_at AND p.created_at < d.end_at
+"""
+
+_DOCUMENTS_OF_THE_DAY = """
+SELECT id, kind, reference, status, acknowledgement, payload::text AS payload
+FROM outbox_message
+WHERE destination = 'accounting' AND business_date = {day}
+  AND ({store_id}::uuid IS NULL OR payload->>'store_id' = {store_id}::uuid::text)
+"""
+
+_ORDERS_OF_THE_PROVIDER_DAY = """
+SELECT id, payment_id, payable_amount FROM customer_order
+WHERE status = 'paid' AND created_at >= {start} AND created_at < {end}
+  AND ({store_id}::uuid IS NULL OR store = {store_id}::uuid)
+"""
+
+_ORDERS_OF_OTHER_STORES = """
+SELECT id::text AS id FROM customer_order
+WHERE id::text = ANY({references}::text[]) AND store <> {store_id}
+"""
+
+
+async def reconcile_day(
+    day: date, books: ExternalBooks, *, store_id: uuid.UUID | None = None
+) -> ReconciliationReport:
+    """Reconcile business date ``day`` chain-wide, or one store's ``day`` (``store_id``);
+    ``UnknownStore`` if there is no such store."""
     differences: list[Difference] = []
+    # A report: a moment of replica lag does not matter.
+    stores = await sql.fetch_lagging(_STORES, store_id=store_id)
+    if store_id is not None and not stores:
+        raise UnknownStore(f"store {store_id} does not exist")
+    clocks = [StoreClock.of(row["time_zone"], row["day_starts_at"]) for row in stores]
+    bounds = [clock.day_bounds(day) for clock in clocks]
+    program_start, program_end = StoreClock(program_zone()).day_bounds(day)
+    edges = [edge for pair in bounds for edge in pair] + [program_start, program_end]
 
-    async def of_the_day(query: str) -> Sequence[sql.Row]:
-        # A report: a moment of replica lag does not matter.
-        return await sql.fetch_lagging(query, start=start, end=end)
-
-    ledger = await of_the_day(
-        "SELECT COALESCE(SUM(available_delta + pending_delta + held_delta), 0)::bigint AS delta "
-        "FROM ledger_entry WHERE created_at >= {start} AND created_at < {end}"
-    )
-    documents = await sql.fetch_lagging(
-        "SELECT id, kind, reference, status, acknowledgement, payload::text AS payload "
-        "FROM outbox_message WHERE destination = 'accounting' AND business_date = {day}",
+    ledger = await sql.fetch_lagging(
+        _LEDGER_OF_THE_DAY,
         day=day,
+        store_id=store_id,
+        wide_start=min(edges),
+        wide_end=max(edges),
+        # A movement's document is written a moment before its entries: look a little earlier.
+        documents_start=min(edges) - _DOCUMENT_LEAD,
+        program_start=program_start,
+        program_end=program_end,
     )
+    documents = await sql.fetch_lagging(_DOCUMENTS_OF_THE_DAY, day=day, store_id=store_id)
     ours = {
         str(row["id"]): {**row, "body": msgspec.json.decode(row["payload"])} for row in documents
     }
-    sales = await of_the_day(
-        "SELECT p.id, p.amount, p.paid_amount FROM purchase p "
-        "WHERE p.created_at >= {start} AND p.created_at < {end}"
+    sales = await sql.fetch_lagging(
+        _SALES_OF_THE_DAY,
+        stores=[row["id"] for row in stores],
+        starts=[start for start, _ in bounds],
+        ends=[end for _, end in bounds],
     )
-    orders = await of_the_day(
-        "SELECT id, payment_id, payable_amount FROM customer_order "
-        "WHERE status = 'paid' AND created_at >= {start} AND created_at < {end}"
+    provider_start, provider_end = _utc_day_bounds(day)
+    orders = await sql.fetch_lagging(
+        _ORDERS_OF_THE_PROVIDER_DAY, start=provider_start, end=provider_end, store_id=store_id
     )
 
     ledger_delta = int(ledger[0]["delta"])
@@ -110,10 +237,20 @@ async def reconcile_day(day: date, books: ExternalBooks) -> ReconciliationReport
     differences += _sales_without_documents(sales, ours)
 
     booked = await books.accounting_documents(day)
+    if store_id is not None:  # the accounting system's day is chain-wide: this store's part
+        booked = [doc for doc in booked if doc.get("body", {}).get("store_id") == str(store_id)]
     theirs = {str(doc["idempotency_key"]): doc for doc in booked}
     differences += _against_accounting(ours, theirs)
 
     payments = await books.provider_payments(day)
+    if store_id is not None:  # the provider knows no stores: leave out other stores' orders
+        others = await sql.fetch_lagging(
+            _ORDERS_OF_OTHER_STORES,
+            references=[p.reference for p in payments],
+            store_id=store_id,
+        )
+        elsewhere = {row["id"] for row in others}
+        payments = [p for p in payments if p.reference not in elsewhere]
     differences += _against_provider(orders, payments)
 
     totals = DayTotals(
@@ -129,7 +266,13 @@ async def reconcile_day(day: date, books: ExternalBooks) -> ReconciliationReport
         provider_payments_succeeded=sum(1 for p in payments if p.status == "succeeded"),
     )
     return ReconciliationReport(
-        business_date=day, balanced=not differences, totals=totals, differences=differences
+        business_date=day,
+        balanced=not differences,
+        totals=totals,
+        differences=differences,
+        store_id=store_id,
+        time_zone=clocks[0].zone.key if store_id is not None else None,
+        program_time_zone=program_zone().key if store_id is None else None,
     )
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from backend.accounting.documents import record_document
+from backend.accounting.documents import program_day, record_document
 from backend.campaigns.at_sale import (
     issue_coupon,
     load_shopper,
@@ -138,6 +138,7 @@ class MemberOffers:
                 type="points_redemption",
                 reference=coupon.id,
                 occurred_at=now,
+                business_date=program_day(now),  # bought in the app, not in a store
                 points_redeemed=rule.cost_points,
                 points_liability_delta=-rule.cost_points,
             )
@@ -197,6 +198,7 @@ async def welcome(change: AccountChange) -> list[str]:
             type="points_adjustment",
             reference=change.account.member_id,
             occurred_at=change.now,
+            business_date=program_day(change.now),  # given at enrolment, not in a store
             points_issued=points,
             points_liability_delta=points,
         )

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import msgspec
 
-from backend.accounting.documents import record_document
+from backend.accounting.documents import program_day, record_document
 from backend.auth.callers import StaffCaller
 from backend.errors import ValidationFailed
 from backend.idempotency import request_fingerprint, run_once
@@ -53,6 +53,7 @@ async def adjust_points(
             type="points_adjustment",
             reference=member_id,
             occurred_at=change.now,
+            business_date=program_day(change.now),  # no store made it
             points_liability_delta=request.points,
         )
         _, envelopes = await change.finish(context={"reason": "adjustment"})

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from backend.accounting.documents import record_document
+from backend.accounting.documents import program_day, record_document
 from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.ledger import lock_account
 from db import sql
@@ -70,6 +70,7 @@ async def _expire_account(publisher: EventPublisher, member_id: uuid.UUID, now: 
                 type="points_expiry",
                 reference=change.account.id,
                 occurred_at=now,
+                business_date=program_day(now),  # no store made it
                 points_liability_delta=-expired,
             )
         _, envelopes = await change.finish(context={"reason": "expiry"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -39,7 +39,7 @@ from backend.loyalty.rules import RulesVersion
 from backend.loyalty.schemas import Balance
 from backend.loyalty.tiers import QUALIFYING_SPEND, upgrade_tier
 from backend.sales.schemas import PurchaseItem, PurchaseResponse
-from backend.stores.figures import DayMove, record_store_activity, utc_day
+from backend.stores.figures import DayMove, record_store_activity
 from db import sql
 from db.deferred import DeferredWrites
 from db.ids import new_id
@@ -127,7 +127,7 @@ async def settle_sale(
         offers_applied=coupons + offers,
         balance=change.balance,
     )
-    await _record(sale, response, now=now, into=writes)
+    await _record(sale, response, now=now, day=buyer.clock.business_day(now), into=writes)
     if buyer.zone_is_new:
         # The member's home zone is where they first bought (until they choose another).
         writes.add(_GIVE_ZONE, member_id=sale.member_id, time_zone=buyer.shopper.time_zone)
@@ -148,7 +148,8 @@ async def settle_sale(
             points_redeemed=spent,
             visitor=sale.member_id,
         ),
-        day=utc_day(now),
+        day=buyer.clock.business_day(now),
+        clock=buyer.clock,
         sale={
             "purchase_id": str(purchase_id),
             "terminal_id": str(sale.terminal_id) if sale.terminal_id else None,
@@ -166,7 +167,7 @@ async def settle_sale(
 
 
 async def _record(
-    sale: Sale, response: PurchaseResponse, *, now: datetime, into: DeferredWrites
+    sale: Sale, response: PurchaseResponse, *, now: datetime, day: date, into: DeferredWrites
 ) -> None:
     """The sale's rows: the purchase with its response, the idempotency record answering with
     it (when a key asked for the sale), and the accounting document."""
@@ -202,6 +203,7 @@ async def _record(
         type="sale",
         reference=response.purchase_id,
         occurred_at=now,
+        business_date=day,  # the store's business day
         store_id=sale.store_id,
         currency=sale.currency,
         gross_amount=sale.amount,

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.auth.access import allow
 from backend.auth.callers import Role, StaffCaller
 from backend.auth.terminals import TerminalDirectory
-from backend.errors import Conflict
+from backend.errors import Conflict, NotFound
 from backend.http import answers, strict_body
 from backend.stores import service
-from backend.stores.figures import todays_figures
+from backend.stores.figures import figures_of_day, store_clock
 from backend.stores.schemas import (
     NewTerminal,
     StoreCreate,
@@ -72,12 +72,29 @@ class AdminStoreController(Controller):
     ) -> StoreOut:
         return await service.update_store(store_id, await strict_body(request, StoreUpdate))
 
-    @get("/stores/{store_id:uuid}/stats", opt=STAFF, summary="The store's figures for today")
+    @get(
+        "/stores/{store_id:uuid}/stats",
+        opt=STAFF,
+        summary="The store's figures for today, its local business day (or another day)",
+    )
     async def get_stats(
-        self, request: Request[StaffCaller, Any, Any], store_id: FromPath[uuid.UUID]
+        self,
+        request: Request[StaffCaller, Any, Any],
+        store_id: FromPath[uuid.UUID],
+        day: Annotated[
+            date | None,
+            QueryParameter(
+                name="date",
+                description="a business day of the store, YYYY-MM-DD in the store's own "
+                "calendar (its time zone and day-start hour); default: its current one",
+            ),
+        ] = None,
     ) -> StoreFigures:
         await service.get_store_for(request.user, store_id)  # the same access rule
-        figures = await todays_figures(store_id, now=datetime.now(UTC))
+        clock = await store_clock(store_id)
+        if clock is None:
+            raise NotFound(f"store {store_id} does not exist")
+        figures = await figures_of_day(store_id, clock, now=datetime.now(UTC), day=day)
         return msgspec.convert(figures, StoreFigures)
 
     @get("/stores/{store_id:uuid}/terminals", opt=MANAGERS, summary="The store's terminals")

@@ -3,8 +3,12 @@
 A store's figures are counters (``store_day``) that each sale and refund moves, so the whole
 store part of a sale is one statement whatever the day's volume: counting the visitor,
 moving the day, taking the store stream's seqs and storing its ``sale.completed`` and
-``stats.updated`` events (``backend.streams.store``), published after commit. Days are UTC
-days.
+``stats.updated`` events (``backend.streams.store``), published after commit.
+
+Days are the store's business days (``StoreClock.business_day``): its local calendar in its
+own zone, each day starting at its ``day_starts_at`` hour. A sale counts on the business day
+it was made; a refund moves the figures of its purchase's business day. The figures say
+which zone their ``day`` is in (``time_zone``).
 """
 
 from __future__ import annotations
@@ -12,14 +16,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
+from backend.local_time import StoreClock
 from backend.streams.store import STORES
 from backend.streams.stream import Event
 from db import sql
 from db.ids import new_id
-from db.tables import StoreDay
+from db.tables import Store, StoreDay
 from realtime.protocol import utc_now
 from realtime.publisher import Outgoing
 
@@ -47,7 +52,7 @@ WITH visitor AS (
                                 active_members, new_members)
     SELECT {day_id}, {store_id}, {day}, {sales}, {sales_amount}, {points_earned},
            {points_redeemed}, {points_reversed}, {refunded_amount}, COUNT(v.member),
-           COUNT(v.member) FILTER (WHERE (m.created_at AT TIME ZONE 'UTC')::date = {day})
+           COUNT(v.member) FILTER (WHERE m.created_at >= {day_start} AND m.created_at < {day_end})
     FROM (SELECT 1) AS one
     LEFT JOIN visitor v ON true LEFT JOIN member m ON m.id = v.member
     ON CONFLICT (store, day) DO UPDATE SET
@@ -71,6 +76,7 @@ WITH visitor AS (
         # stats.updated comes without data: its data is the day's row as moved just now.
         data="""COALESCE(e.data::jsonb, jsonb_build_object(
                'store_id', moved.store::text, 'day', moved.day::text,
+               'time_zone', {time_zone}::text,
                'sales', moved.sales, 'sales_amount', moved.sales_amount,
                'points_earned', moved.points_earned, 'points_redeemed', moved.points_redeemed,
                'points_reversed', moved.points_reversed,
@@ -97,24 +103,40 @@ class DayMove:
     visitor: uuid.UUID | None = None  # the buyer, counted once per store and day
 
 
-def utc_day(at: datetime) -> date:
-    return at.astimezone(UTC).date()
-
-
-def figures_of(store_id: uuid.UUID, day: date, row: Mapping[str, Any] | None) -> dict[str, Any]:
+def figures_of(
+    store_id: uuid.UUID, day: date, clock: StoreClock, row: Mapping[str, Any] | None
+) -> dict[str, Any]:
     """The data of ``stats.updated`` and of GET .../stats (zeros before the first sale)."""
     counts = {name: int(row[name]) if row else 0 for name in FIGURES}
-    return {"store_id": str(store_id), "day": day.isoformat(), **counts}
+    return {
+        "store_id": str(store_id),
+        "day": day.isoformat(),
+        "time_zone": clock.zone.key,
+        **counts,
+    }
 
 
-async def todays_figures(store_id: uuid.UUID, *, now: datetime) -> dict[str, Any]:
-    day = utc_day(now)
+async def store_clock(store_id: uuid.UUID) -> StoreClock | None:
+    """The store's calendar; None: no such store."""
+    row = (
+        await Store.select(Store.time_zone, Store.day_starts_at).where(Store.id == store_id).first()
+    )
+    return None if row is None else StoreClock.of(row["time_zone"], row["day_starts_at"])
+
+
+async def figures_of_day(
+    store_id: uuid.UUID, clock: StoreClock, *, now: datetime, day: date | None = None
+) -> dict[str, Any]:
+    """The store's figures of business ``day``; today's (in the store's calendar) by
+    default."""
+    if day is None:
+        day = clock.business_day(now)
     row = (
         await StoreDay.select(*(getattr(StoreDay, name) for name in FIGURES))
         .where((StoreDay.store == store_id) & (StoreDay.day == day))
         .first()
     )
-    return figures_of(store_id, day, row)
+    return figures_of(store_id, day, clock, row)
 
 
 async def record_store_activity(
@@ -122,23 +144,29 @@ async def record_store_activity(
     store_id: uuid.UUID,
     move: DayMove,
     day: date,
+    clock: StoreClock,
     sale: dict[str, Any] | None,
     now: datetime,
 ) -> list[Outgoing]:
-    """Move ``day``'s figures; store ``sale.completed`` (when there is a sale) and, when the
-    day is today, ``stats.updated``. Returns the encoded events to publish after commit."""
+    """Move the figures of business ``day`` (in the store's ``clock``); store
+    ``sale.completed`` (when there is a sale) and, when ``day`` is the store's business day
+    at ``now``, ``stats.updated``. Returns the encoded events to publish after commit."""
     stored: list[Event] = []
     if sale is not None:
         stored.append(("sale.completed", sale))
-    if day == utc_day(now):
+    if day == clock.business_day(now):
         stored.append(("stats.updated", None))  # its data is the day's row, made in SQL
     at = utc_now()
+    day_start, day_end = clock.day_bounds(day)
     rows = await sql.fetch(
         _MOVE_DAY,
         visit_id=new_id(),
         day_id=new_id(),
         store_id=store_id,
         day=day,
+        day_start=day_start,
+        day_end=day_end,
+        time_zone=clock.zone.key,
         visitor=move.visitor,
         sales=move.sales,
         sales_amount=move.sales_amount,
@@ -150,6 +178,7 @@ async def record_store_activity(
     )
     row = rows[0]
     sent = [
-        (type, figures_of(store_id, day, row) if data is None else data) for type, data in stored
+        (type, figures_of(store_id, day, clock, row) if data is None else data)
+        for type, data in stored
     ]
     return STORES.envelopes(store_id, sent, last_event_seq=row["last_event_seq"], at=at)

@@ -73,7 +73,16 @@ class StoreFigures(msgspec.Struct, frozen=True):
     """A store's figures for one business day (also the data of ``stats.updated``)."""
 
     store_id: uuid.UUID
-    day: date
+    day: Annotated[
+        date,
+        msgspec.Meta(
+            description="the store's business day: a date in its local calendar (`time_zone`), "
+            "starting at its `day_starts_at` hour"
+        ),
+    ]
+    time_zone: Annotated[
+        str, msgspec.Meta(description="the IANA zone of the store, whose calendar `day` is in")
+    ]
     sales: int
     sales_amount: int  # paid, minor units
     points_earned: int

@@ -24,7 +24,7 @@ from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import rules_at
 from backend.loyalty.schemas import Balance
 from backend.sales.schemas import Amount
-from backend.stores.figures import DayMove, record_store_activity, utc_day
+from backend.stores.figures import DayMove, record_store_activity, store_clock
 from backend.text import Paragraph
 from db import sql
 from db.ids import new_id
@@ -96,6 +96,9 @@ async def _refund(
     )
 
     now = datetime.now(UTC)
+    clock = await store_clock(purchase.store)
+    if clock is None:  # the purchase's store row is held by a foreign key: never
+        raise NotFound(f"store {purchase.store} does not exist")
     refund_id = new_id()
     cause = Cause("refund", refund_id, request.reason)
     change = AccountChange(await lock_account(purchase.member), now=now)
@@ -121,6 +124,7 @@ async def _refund(
         type="refund",
         reference=refund_id,
         occurred_at=now,
+        business_date=clock.business_day(now),  # booked on the day the money went back
         store_id=purchase.store,
         currency=purchase.currency,
         gross_amount=request.amount,
@@ -138,7 +142,9 @@ async def _refund(
     envelopes += await record_store_activity(
         store_id=purchase.store,
         move=DayMove(points_reversed=reverse, refunded_amount=paid_share),
-        day=utc_day(purchase.created_at),
+        # The purchase's business day, in its store's calendar: its figures are the ones moved.
+        day=clock.business_day(purchase.created_at),
+        clock=clock,
         sale=None,
         now=now,
     )

@@ -17,6 +17,7 @@ import pytest
 from backend.accounting import metrics
 from backend.accounting.client import AccountingClient
 from backend.accounting.outbox import DeliveryPolicy, deliver_due, sample_outbox_figures
+from backend.local_time import StoreClock
 from db.tables import OutboxMessage
 from tests.cli import SCRIPT, run_env
 from tests.conftest import Shop
@@ -98,7 +99,11 @@ async def test_each_sale_and_refund_writes_its_document_in_its_transaction(shop:
     assert (sale_doc["gross_amount"], sale_doc["net_amount"]) == (35000, 35000)
     assert sale_doc["points_issued"] == sale_doc["points_liability_delta"] == 17
     assert refund_doc["points_liability_delta"] == -17
-    assert refund_doc["business_date"] == datetime.now(UTC).date().isoformat()
+    # Both happened in the store (Europe/Moscow, open_till's): dated on its business day.
+    moscow = StoreClock.of("Europe/Moscow")
+    for doc in (sale_doc, refund_doc):
+        occurred = datetime.fromisoformat(doc["occurred_at"])
+        assert doc["business_date"] == moscow.business_day(occurred).isoformat()
 
 
 async def test_accounting_down_for_a_while_then_every_document_booked_once(
