@@ -1,10 +1,14 @@
 """The member's web page in a real browser: log in, see the card, follow purchases live,
-see offers appear, catch up after a network drop."""
+see offers appear, catch up after a network drop, read times in their own zone, give the
+birth date once."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 from playwright.async_api import Page, expect
@@ -101,3 +105,99 @@ async def test_the_page_works_at_phone_width(open_page: OpenPage, live_server: L
     await expect(page.locator("#balance-available")).to_be_visible()
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375  # nothing wider than the screen
+
+
+async def member_headers(page: Page) -> dict[str, str]:
+    """The bearer header of the member logged in on ``page`` (its tab's session)."""
+    session = json.loads(await page.evaluate("sessionStorage.getItem('astrocoffee.member')"))
+    return {"Authorization": f"Bearer {session['access_token']}"}
+
+
+async def shown_time_of_first_entry(
+    page: Page, client: httpx.AsyncClient, headers: dict[str, str], zone: str
+) -> None:
+    """The newest history entry reads its ``created_at`` on the clock of ``zone``."""
+    entries = await client.get("/v1/me/transactions", headers=headers)
+    created_at = datetime.fromisoformat(entries.json()["items"][0]["created_at"])
+    local = created_at.astimezone(ZoneInfo(zone))
+    shown = page.locator("#history li time").first
+    await expect(shown).to_have_text(re.compile(rf"^{local.day} \w+ {local.year}, {local:%H:%M}$"))
+
+
+async def test_times_read_in_the_members_zone_which_they_change(
+    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient
+) -> None:
+    vladivostok = await open_till(time_zone="Asia/Vladivostok")
+    # A phone in New York, in British English: the member's zone shows, not the phone's.
+    page = await open_page(live_server.base_url, locale="en-GB", device_zone="America/New_York")
+    await log_in(page, live_server)
+    card = await card_of(page)
+    headers = await member_headers(page)
+    await expect(page.locator("#connection")).to_have_text("live")
+    sale = await buy(client, vladivostok, purchase_body(card, amount=35000))
+    assert sale.status_code == 201, sale.text
+    # The first sale's store gives the member its zone; the page follows at once.
+    zone_line = page.locator("#member-zone")
+    await expect(zone_line).to_have_text(
+        "Times on this page are in Asia/Vladivostok (UTC+10).", timeout=LIVE_S * 1000
+    )
+    await page.reload()
+    await expect(page.locator("#history-zone")).to_have_text("Times in Asia/Vladivostok (UTC+10)")
+    await shown_time_of_first_entry(page, client, headers, "Asia/Vladivostok")
+    await expect(page.locator("#time-zone")).to_have_value("Asia/Vladivostok")
+    await expect(page.locator("#device-zone")).to_have_text(
+        re.compile(r"This device is set to America/New_York\.\s+Use it")
+    )
+
+    await page.select_option("#time-zone", "Europe/Kaliningrad")
+    await page.click("#zone-save")
+    await expect(page.locator("#details-message")).to_have_text(
+        "Saved: times are now shown in Europe/Kaliningrad (UTC+2)."
+    )
+    await shown_time_of_first_entry(page, client, headers, "Europe/Kaliningrad")
+    await page.reload()
+    await expect(page.locator("#time-zone")).to_have_value("Europe/Kaliningrad")
+    await shown_time_of_first_entry(page, client, headers, "Europe/Kaliningrad")
+    me = await client.get("/v1/me", headers=headers)
+    assert me.json()["time_zone"] == "Europe/Kaliningrad"
+
+    # One click takes the device's own zone.
+    await page.click("#use-device-zone")
+    await expect(page.locator("#time-zone")).to_have_value("America/New_York")
+    await shown_time_of_first_entry(page, client, headers, "America/New_York")
+    await expect(page.locator("#device-zone")).to_be_hidden()
+    me = await client.get("/v1/me", headers=headers)
+    assert me.json()["time_zone"] == "America/New_York"
+
+
+async def test_the_birth_date_is_given_once_then_only_staff_correct_it(
+    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient
+) -> None:
+    page = await open_page(live_server.base_url, locale="en-GB")
+    await log_in(page, live_server)
+    headers = await member_headers(page)
+    await expect(page.locator("#birth-form")).to_be_visible()
+    await expect(page.locator("#birth-known")).to_be_hidden()
+    await page.fill("#birth-date", "1990-05-07")
+    await page.click("#birth-save")
+    known = page.locator("#birth-known")
+    await expect(known).to_contain_text("Birth date 7 May 1990")
+    await expect(known).to_contain_text("staff at the counter can correct it")
+    await expect(page.locator("#birth-form")).to_be_hidden()
+    await page.reload()
+    await expect(known).to_contain_text("Birth date 7 May 1990")
+    await expect(page.locator("#birth-form")).to_be_hidden()
+
+    # What the page no longer offers, the API refuses too; staff correct it.
+    again = await client.patch("/v1/me", json={"birth_date": "1991-05-07"}, headers=headers)
+    assert again.status_code == 409, again.text
+    admin = await hire(client, "admin")
+    member_id = (await client.get("/v1/me", headers=headers)).json()["member_id"]
+    corrected = await client.patch(
+        f"/v1/admin/members/{member_id}/birth-date",
+        json={"birth_date": "1990-06-07"},
+        headers=admin.headers,
+    )
+    assert corrected.status_code < 300, corrected.text
+    await page.reload()
+    await expect(known).to_contain_text("Birth date 7 Jun 1990")

@@ -1,0 +1,97 @@
+"""The pictures of the pages in the README (docs/screenshots/), made from a real scene: a
+Vladivostok shop's dashboard seen from a computer in Moscow, a member's page on a phone in
+New York. Each run checks the scene and writes the pictures to test-artifacts/screenshots/;
+
+    ASTROCOFFEE_SCREENSHOTS=docs/screenshots .venv/bin/pytest tests/web/test_screenshots.py
+
+writes them where the README shows them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import httpx
+from playwright.async_api import Page, expect
+
+from backend.auth.terminals import create_terminal
+from db.tables import Store
+from tests.conftest import LiveServer
+from tests.factories import Till, buy, hire, purchase_body
+from tests.factories import log_in as enrol
+from tests.servers import ROOT
+from tests.web.conftest import ARTIFACTS, OpenPage
+from tests.web.test_member_page import card_of
+from tests.web.test_member_page import log_in as log_in_on_page
+from tests.web.test_staff_dashboard import LIVE_S, dashboard
+
+WHERE = ROOT / os.environ.get("ASTROCOFFEE_SCREENSHOTS", str(ARTIFACTS / "screenshots"))
+
+
+async def shop(name: str, time_zone: str, day_starts_at: int = 0) -> Till:
+    store = Store(
+        code=f"VVO-{uuid.uuid4().hex[:6].upper()}",
+        name=name,
+        currency="RUB",
+        time_zone=time_zone,
+        day_starts_at=day_starts_at,
+    )
+    await store.save()
+    terminal, key = await create_terminal(store=store, name="Till 1")
+    return Till(store_id=store.id, key=key, terminal_id=terminal.id)
+
+
+async def picture(page: Page, name: str) -> Path:
+    WHERE.mkdir(parents=True, exist_ok=True)
+    path = WHERE / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000  # a page, not a blank
+    return path
+
+
+async def test_the_staff_dashboard_in_a_vladivostok_shop(
+    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient
+) -> None:
+    till = await shop("Astrocoffee Vladivostok, Svetlanskaya 1", "Asia/Vladivostok", 2)
+    manager = await hire(client, "manager", [till.store_id])
+    members = [(await enrol(client, live_server.sms)).card_number for _ in range(3)]
+    for view, name in (({}, "staff-desktop"), ({"phone": True}, "staff-phone")):
+        page = await dashboard(
+            open_page, live_server, manager, locale="en-GB", device_zone="Europe/Moscow", **view
+        )
+        await expect(page.locator("#connection")).to_have_text("live")
+        for member, amount in zip(members, (35000, 18000, 42000), strict=True):
+            sale = await buy(client, till, purchase_body(member, amount=amount))
+            assert sale.status_code == 201, sale.text
+        await expect(page.locator("#feed li")).to_have_count(3, timeout=LIVE_S * 1000)
+        await expect(page.locator("#store-zone")).to_have_text("Times in Asia/Vladivostok (UTC+10)")
+        await expect(page.locator("#stats-day-line")).to_contain_text("(it starts at 02:00)")
+        await page.fill("#lookup-form input[name=query]", members[0])
+        await page.click("#lookup-submit")
+        await expect(page.locator("#member-result")).to_contain_text(members[0])
+        await picture(page, name)
+
+
+async def test_the_member_page_on_a_phone_in_new_york(
+    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient
+) -> None:
+    till = await shop("Astrocoffee Vladivostok, Svetlanskaya 1", "Asia/Vladivostok")
+    for view, name in (({}, "member-desktop"), ({"phone": True}, "member-phone")):
+        page = await open_page(
+            live_server.base_url, locale="en-GB", device_zone="America/New_York", **view
+        )
+        await log_in_on_page(page, live_server)
+        card = await card_of(page)
+        await expect(page.locator("#connection")).to_have_text("live")
+        for amount in (35000, 18000):
+            sale = await buy(client, till, purchase_body(card, amount=amount))
+            assert sale.status_code == 201, sale.text
+        await expect(page.locator("#history li")).to_have_count(2, timeout=LIVE_S * 1000)
+        await expect(page.locator("#member-zone")).to_have_text(
+            "Times on this page are in Asia/Vladivostok (UTC+10)."
+        )
+        await expect(page.locator("#device-zone")).to_be_visible()
+        await expect(page.locator("#qr svg")).to_be_visible()
+        await picture(page, name)
