@@ -9,10 +9,11 @@ parameter; a name missing from the call, or given but not in the template, raise
 anything is sent. ``{{`` and ``}}`` are literal braces. Arguments are always bound
 parameters, never formatted into the text.
 
-Each template is compiled once (cached): to ``$1, $2, ...`` for the connection of the
-caller's Piccolo transaction, and to Piccolo's positional ``{}`` for a statement outside
-one. Piccolo's ``Table.raw`` re-parsed its template and renumbered the arguments on every
-call, ~8 % of a purchase's CPU (profile in loadtests/bench_purchases.py).
+Each template is compiled once (cached) to ``$1, $2, ...``, and run on the connection of
+the caller's Piccolo transaction, or outside one on a connection of Piccolo's pool. Piccolo's
+``Table.raw`` re-parsed its template and renumbered the arguments on every call, ~8 % of a
+purchase's CPU (profile in loadtests/bench_purchases.py); its ``QueryString`` also splits
+at every ``{}``, so a literal ``'{}'::jsonb`` could not be written through it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from typing import Any
 
 import msgspec
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.querystring import QueryString
 
 from db.pool import engine, lagging_reads
 
@@ -50,8 +50,6 @@ def _parsed(template: str) -> list[tuple[str, str | None]]:
 class Compiled:
     numbered: str  # ``$n`` placeholders, one number per name
     names: tuple[str, ...]  # the name of $1, $2, ...
-    positional: str  # Piccolo's ``{}`` placeholders, one per occurrence
-    occurrences: tuple[str, ...]  # the name of each ``{}``
     name_set: frozenset[str]
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
@@ -66,20 +64,13 @@ class Compiled:
 @lru_cache(maxsize=1024)
 def compiled(template: str) -> Compiled:
     numbered: list[str] = []
-    positional: list[str] = []
     names: dict[str, int] = {}
-    occurrences: list[str] = []
     for literal, name in _parsed(template):
         numbered.append(literal)
-        positional.append(_escaped(literal))
         if name is not None:
             number = names.setdefault(name, len(names) + 1)
             numbered.append(f"${number}")
-            positional.append("{}")
-            occurrences.append(name)
-    return Compiled(
-        "".join(numbered), tuple(names), "".join(positional), tuple(occurrences), frozenset(names)
-    )
+    return Compiled("".join(numbered), tuple(names), frozenset(names))
 
 
 @lru_cache(maxsize=1024)
@@ -97,7 +88,7 @@ async def fetch(template: str, /, **params: Any) -> Sequence[Row]:
     query = compiled(template)
     transaction = engine().current_transaction.get()
     if transaction is None:
-        return await _through_piccolo(engine(), query, params)
+        return await _in_pool(engine(), query, params)
     records: Sequence[Row] = await transaction.connection.fetch(
         query.numbered, *query.arguments(params)
     )
@@ -110,16 +101,22 @@ async def fetch_lagging(template: str, /, **params: Any) -> Sequence[Row]:
     node = lagging_reads()
     if node is None:
         return await fetch(template, **params)
-    return await _through_piccolo(engine().extra_nodes[node], compiled(template), params)
+    return await _in_pool(engine().extra_nodes[node], compiled(template), params)
 
 
-async def _through_piccolo(
+async def _in_pool(
     node: PostgresEngine, query: Compiled, params: Mapping[str, Any]
 ) -> Sequence[Row]:
-    query.arguments(params)  # the same checks as in a transaction
-    args = [params[name] for name in query.occurrences]
-    rows: list[dict[str, Any]] = await node.run_querystring(QueryString(query.positional, *args))
-    return rows
+    """Outside a transaction: on a connection of the node's pool (as Piccolo runs a query)."""
+    arguments = query.arguments(params)
+    if node.pool is None:  # a command without a pool: Piccolo's own new-connection path
+        connection = await node.get_new_connection()
+        try:
+            return await connection.fetch(query.numbered, *arguments)  # type: ignore[no-any-return]
+        finally:
+            await connection.close()
+    async with node.pool.acquire() as connection:
+        return await connection.fetch(query.numbered, *arguments)  # type: ignore[no-any-return]
 
 
 def loaded_json(value: Any) -> Any:

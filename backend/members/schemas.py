@@ -49,7 +49,7 @@ class ProfileUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """What a member may change; absent fields stay as they are. The birth date can be set
     once (staff correct it afterwards): a birthday treat must not be claimable at will."""
 
-    birth_date: date | None | msgspec.UnsetType = msgspec.UNSET
+    birth_date: date | msgspec.UnsetType | None = msgspec.UNSET
     time_zone: ZoneName | msgspec.UnsetType = msgspec.UNSET
 
 

@@ -61,7 +61,15 @@ _PG_TYPES = {
 }
 
 
-APPEND_ONLY_TABLES = ("ledger_entry", "member_event", "store_event", "broadcast_event")
+APPEND_ONLY_TABLES = (
+    "ledger_entry",
+    "member_event",
+    "store_event",
+    "broadcast_event",
+    "marketing_consent",
+)
+# Append-only but for the retention purge: table -> the trigger's function.
+PURGED_TABLES = {"audit_entry": "keep_audit_entry"}
 # Hand-written indexes: name -> (table, key columns, predicate or None).
 HAND_WRITTEN_INDEXES = {
     "point_lot_spendable": (
@@ -75,6 +83,11 @@ HAND_WRITTEN_INDEXES = {
     "ledger_entry_history": ("ledger_entry", ["account", "id DESC"], None),
     "member_event_recent": ("member_event", ["created_at"], None),
     "outbox_message_due": ("outbox_message", ["next_attempt_at"], "status::text = 'pending'::text"),
+    "outbox_message_open": (
+        "outbox_message",
+        ["status", "created_at"],
+        "status::text = ANY (ARRAY['pending'::character varying, 'dead'::character varying]::text[])",
+    ),
 }
 
 
@@ -379,11 +392,13 @@ async def test_the_hand_written_objects_exist(migrated: asyncpg.Connection) -> N
             """
         )
     }
-    assert set(triggers) == {(table, f"{table}_append_only") for table in APPEND_ONLY_TABLES}
+    functions = dict.fromkeys(APPEND_ONLY_TABLES, "reject_change_to_append_only")
+    functions.update(PURGED_TABLES)
+    assert set(triggers) == {(table, f"{table}_append_only") for table in functions}
     for (table, name), definition in triggers.items():
         assert definition == (
             f"CREATE TRIGGER {name} BEFORE DELETE OR UPDATE ON public.{table}"
-            " FOR EACH ROW EXECUTE FUNCTION reject_change_to_append_only()"
+            f" FOR EACH ROW EXECUTE FUNCTION {functions[table]}()"
         )
 
     for name, (table, keys, predicate) in HAND_WRITTEN_INDEXES.items():
