@@ -225,3 +225,32 @@ async def test_an_admin_schedules_a_campaign_on_the_selected_stores_clock(
     )
     campaigns = await client.get("/v1/admin/campaigns", headers=admin.headers)
     assert not [c for c in campaigns.json()["items"] if c["name"] == skipped]
+
+
+async def test_the_dashboard_follows_a_store_moved_to_another_zone(
+    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient
+) -> None:
+    till = await open_till(time_zone="Europe/Kaliningrad")
+    manager = await hire(client, "manager", [till.store_id])
+    member = await log_in(client, live_server.sms)
+    page = await dashboard(open_page, live_server, manager, **FAR_AWAY)
+    await expect(page.locator("#store-zone")).to_have_text("Times in Europe/Kaliningrad (UTC+2)")
+    await expect(page.locator("#connection")).to_have_text("live")
+
+    admin = await hire(client, "admin")
+    moved = await client.patch(
+        f"/v1/admin/stores/{till.store_id}",
+        json={"time_zone": "Asia/Vladivostok"},
+        headers=admin.headers,
+    )
+    assert moved.status_code == 200, moved.text
+    sale = await buy(client, till, purchase_body(member.card_number))
+    assert sale.status_code == 201, sale.text
+    # The figures of the sale say the store's zone: the page moves to it, the sale with it.
+    await expect(page.locator("#store-zone")).to_have_text(
+        "Times in Asia/Vladivostok (UTC+10)", timeout=LIVE_S * 1000
+    )
+    shown = page.locator(f"#feed li[data-purchase-id='{sale.json()['purchase_id']}'] time")
+    instant = datetime.fromisoformat(str(await shown.get_attribute("datetime")))
+    local = instant.astimezone(ZoneInfo("Asia/Vladivostok"))
+    await expect(shown).to_have_text(local.strftime("%H:%M:%S"))

@@ -1,7 +1,7 @@
 // The store's live sales: one row per sale.completed, newest first, at the store's time.
 
 import { el } from './dom.js';
-import { money, timeEl } from './format.js';
+import { money, retime, timeEl } from './format.js';
 
 const KEEP = 50;
 
@@ -16,6 +16,11 @@ export class Feed {
     this.zone = zone;
     this.list.replaceChildren();
     this.empty.hidden = false;
+  }
+
+  setZone(zone) {
+    this.zone = zone;
+    retime(this.list, zone);
   }
 
   add(sale, ts) {

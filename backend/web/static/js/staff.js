@@ -64,14 +64,25 @@ function selectStore(id) {
   storeSelect.value = id;
   sessionStorage.setItem(STORE_KEY, id);
   say(message, '');
-  setText('store-zone', `Times in ${zoneLabel(store.time_zone)}`);
   feed.clear(store.time_zone);
   stats.follow(store);
-  campaigns.setZone(store.time_zone);
+  showZone(store);
   stream.restart();
   quietly(stats.load());
-  if (isManager()) quietly(terminals.load(id, store.time_zone));
 }
+
+// The selected store's clock, everywhere on the page (again when its zone changes).
+function showZone(store) {
+  setText('store-zone', `Times in ${zoneLabel(store.time_zone)}`);
+  feed.setZone(store.time_zone);
+  campaigns.setZone(store.time_zone);
+  if (isManager()) quietly(terminals.load(store.id, store.time_zone));
+}
+
+stats.onZone = (store) => {
+  stores = stores.map((s) => (s.id === store.id ? { ...s, time_zone: store.time_zone } : s));
+  showZone(store);
+};
 
 async function loadStores() {
   const list = await api.get('/v1/admin/stores');

@@ -15,6 +15,7 @@ export class Stats {
     this.store = null; // {id, currency, time_zone, day_starts_at} of GET /v1/admin/stores
     this.day = null; // "2026-12-07": the business day shown
     this.timer = null;
+    this.onZone = () => {}; // the figures say the store's zone changed (an admin moved it)
   }
 
   // Figures of `store` from now on (zeros until they load); null: none.
@@ -53,6 +54,10 @@ export class Stats {
   }
 
   render(f) {
+    if (f.time_zone && this.store && f.time_zone !== this.store.time_zone) {
+      this.store = { ...this.store, time_zone: f.time_zone };
+      this.onZone(this.store);
+    }
     const currency = this.store?.currency ?? 'RUB';
     setText('stat-sales', String(f.sales ?? 0));
     setText('stat-amount', money(f.sales_amount ?? 0, currency));
