@@ -84,6 +84,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     otp_ttl_s: Positive = 300
     otp_max_attempts: Positive = 5
     idempotency_ttl_h: Annotated[int, msgspec.Meta(ge=24)] = 48
+    # Audit trail entries older than this are purged by the periodic jobs; the database
+    # refuses to delete any younger than 30 days whatever this says.
+    audit_retention_days: Annotated[int, msgspec.Meta(ge=30)] = 3 * 365
+    # A staff account is locked for staff_lockout_s after this many wrong passwords within
+    # staff_login_failure_window_s (an admin may unlock it sooner).
+    staff_login_max_failures: Positive = 5
+    staff_login_failure_window_s: Positive = 900
+    staff_lockout_s: Positive = 900
+    # Delivered outbox messages are kept this long (by business date), for `reconcile`.
+    outbox_retention_days: Annotated[int, msgspec.Meta(ge=35)] = 400
     # Hold sweeper, pending release, expiry, idempotency purge, tiers; 0 turns it off. Serving
     # processes run it too unless it is 0 for them (deployments run `astrocoffee scheduler`).
     maintenance_interval_s: Annotated[int, msgspec.Meta(ge=0)] = 30

@@ -15,7 +15,7 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import msgspec
 
@@ -114,6 +114,27 @@ async def _record(
             OutboxMessage.next_attempt_at: now + policy.delay(attempts),
         }
     ).where(OutboxMessage.id == row["id"])
+
+
+_PURGE_DELIVERED = """
+DELETE FROM outbox_message WHERE id IN (
+    SELECT id FROM outbox_message
+    WHERE business_date < {before} AND status = 'delivered' LIMIT {batch}
+) RETURNING id
+"""
+
+
+async def purge_delivered(*, before: date, batch: int = 5000, batches: int = 20) -> int:
+    """Forget delivered messages of business dates before ``before`` (past the retention: the
+    accounting system keeps its own books; ``reconcile`` reads ours within it), in bounded
+    batches so that no run holds locks on a large part of the table; return how many."""
+    purged = 0
+    for _ in range(batches):
+        deleted = len(await sql.fetch(_PURGE_DELIVERED, before=before, batch=batch))
+        purged += deleted
+        if deleted < batch:
+            break
+    return purged
 
 
 async def sample_outbox_figures(*, now: datetime | None = None) -> None:

@@ -49,8 +49,10 @@ async def run_scheduler(settings: Settings, stopping: asyncio.Event) -> None:
         publisher=publisher,
         interval_s=settings.maintenance_interval_s,
         idempotency_ttl_h=settings.idempotency_ttl_h,
+        audit_retention_days=settings.audit_retention_days,
         orders=orders,
         catalogue=catalogue,
+        outbox_retention_days=settings.outbox_retention_days,
     )
     log.info("scheduler started", extra={"interval_s": settings.maintenance_interval_s})
     try:

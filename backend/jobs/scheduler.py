@@ -1,5 +1,6 @@
 """The periodic jobs (relay of unpublished events, holds, pending points, expiry, idempotency
-purge, tiers, app orders whose payment webhook is late, campaigns starting and ending), run
+purge, tiers, app orders whose payment webhook is late, campaigns starting and ending, the
+audit trail's retention), run
 by every app process in turn (one at a time through a renewed, fenced lease,
 ``backend.jobs.lease``), once per interval.
 
@@ -22,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from backend.accounting.outbox import purge_delivered
+from backend.audit.retention import purge_audit
 from backend.campaigns.catalogue import Catalogue
 from backend.campaigns.service import start_and_end_on_time
 from backend.idempotency import purge_records
@@ -31,6 +34,7 @@ from backend.loyalty.expiry import expire_points, release_pending
 from backend.loyalty.rules import current_rules
 from backend.loyalty.tiers import evaluate_tiers
 from backend.orders.service import OrderService
+from backend.settings import Settings
 from backend.streams.relay import relay_unpublished
 from backend.till.checkouts import expire_holds
 from realtime.publisher import EventPublisher
@@ -40,6 +44,7 @@ TIER_EVALUATION_EVERY_S = 24 * 3600
 # How long a holder that stopped renewing keeps the lease: a stalled or killed scheduler is
 # replaced within this, and a live one renews every third of it.
 LEASE_TTL_S = 30.0
+DEFAULT_AUDIT_RETENTION_DAYS = Settings().audit_retention_days
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,8 @@ class MaintenanceReport:
     events_relayed: int
     orders_settled: int = 0
     campaigns_started_or_ended: int = 0
+    audit_entries_purged: int = 0
+    outbox_messages_purged: int = 0
 
 
 async def run_maintenance(
@@ -63,6 +70,8 @@ async def run_maintenance(
     orders: OrderService | None = None,
     catalogue: Catalogue | None = None,
     before_each: Callable[[], Awaitable[None]] | None = None,
+    outbox_retention_days: int | None = None,
+    audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS,
 ) -> MaintenanceReport:
     """Run every job once; ``before_each`` (the lease's fence check) may stop the run between
     two jobs by raising."""
@@ -91,7 +100,23 @@ async def run_maintenance(
     campaigns = 0
     if catalogue is not None:
         campaigns = await step(lambda: start_and_end_on_time(publisher, catalogue, now=now))
-    return MaintenanceReport(holds, released, expired, purged, tiers, relayed, settled, campaigns)
+    sent = 0
+    if outbox_retention_days is not None:
+        oldest_kept = (now - timedelta(days=outbox_retention_days)).date()
+        sent = await step(lambda: purge_delivered(before=oldest_kept))
+    audit = await step(lambda: purge_audit(before=now - timedelta(days=audit_retention_days)))
+    return MaintenanceReport(
+        holds,
+        released,
+        expired,
+        purged,
+        tiers,
+        relayed,
+        settled,
+        campaigns,
+        audit_entries_purged=audit,
+        outbox_messages_purged=sent,
+    )
 
 
 class MaintenanceLoop:
@@ -106,7 +131,10 @@ class MaintenanceLoop:
         orders: OrderService | None = None,
         catalogue: Catalogue | None = None,
         lease_ttl_s: float = LEASE_TTL_S,
+        outbox_retention_days: int | None = None,
+        audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS,
     ) -> None:
+        self._outbox_retention_days = outbox_retention_days
         self._lease = Lease(redis=redis, name="maintenance", prefix=prefix, ttl_s=lease_ttl_s)
         self._orders = orders
         self._catalogue = catalogue
@@ -115,6 +143,7 @@ class MaintenanceLoop:
         self._publisher = publisher
         self._interval_s = interval_s
         self._idempotency_ttl_h = idempotency_ttl_h
+        self._audit_retention_days = audit_retention_days
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -171,6 +200,8 @@ class MaintenanceLoop:
                     orders=self._orders,
                     catalogue=self._catalogue,
                     before_each=lambda: self._lease.check_fence(held),
+                    audit_retention_days=self._audit_retention_days,
+                    outbox_retention_days=self._outbox_retention_days,
                 ),
             )
         except LeaseLost as lost:
