@@ -78,7 +78,11 @@ def asyncapi_document(*, title: str, version: str) -> dict[str, Any]:
                 'everyone), envelopes marked `"stream": "broadcast"` with a seq of their own, '
                 "resumed with `broadcast_last_seq` in the `resume` frame; "
                 f"member event types: {', '.join(MEMBER_EVENT_TYPES)}; "
-                f"store event types: {', '.join(STORE_EVENT_TYPES)}. `resume` replays "
+                f"store event types: {', '.join(STORE_EVENT_TYPES)}. `stats.updated` data is "
+                "the store's figures of its current business day (as GET "
+                "/v1/admin/stores/{id}/stats answers): `day` is a date in the store's own "
+                "calendar, named by `time_zone` (its IANA zone), starting at its day-start "
+                "hour; `ts` is an instant (RFC 3339, UTC). `resume` replays "
                 "after `last_seq` from durable storage, or answers `resync` when too far behind. "
                 "Send `resume` after every `ready`, the first connect too (with `ready`'s "
                 "`last_seq`): live events wait for the client's first frame, so that they "

@@ -18,7 +18,8 @@ from db.tables.stores import Store
 
 
 class StoreDay(Table, tablename="store_day"):
-    """A store's running figures for one UTC day, moved by every sale and refund.
+    """A store's running figures for one business day (its local date in its zone, from its
+    ``day_starts_at`` hour), moved by every sale and refund (a refund: its sale's day).
 
     Kept as counters so that a sale costs one upsert instead of a scan of the day's sales.
     """
