@@ -141,7 +141,11 @@ def create_app(
     )
     services: dict[str, Any] = {
         "campaign_admin": CampaignAdmin(catalogue=catalogue, publisher=publisher),
-        "member_offers": MemberOffers(catalogue=catalogue, publisher=publisher),
+        "member_offers": MemberOffers(
+            catalogue=catalogue,
+            publisher=publisher,
+            program_time_zone=settings.program_time_zone,
+        ),
         "auth_service": AuthService(
             otp=otp,
             sessions=sessions,

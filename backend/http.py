@@ -31,6 +31,7 @@ origin, so no ``Access-Control-Allow-*`` header is ever sent and a preflight is 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, TypeVar
 
@@ -77,12 +78,19 @@ IdempotencyKey = Annotated[
 ]
 
 
+# msgspec ends a validation error with where it is: "... - at `$.targeting.hours.from`".
+_AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
+
+
 def decode_strict(raw: bytes, schema: Any, what: str = "the request body") -> Any:
-    """``raw`` decoded strictly as ``schema``, or ``ValidationFailed`` saying why not."""
+    """``raw`` decoded strictly as ``schema``, or ``ValidationFailed`` saying why not (and
+    naming the field, as ``targeting.hours.from`` or ``items[0].sku``, where there is one)."""
     try:
         return msgspec.json.decode(raw, type=schema, strict=True)
     except msgspec.ValidationError as exc:
-        raise ValidationFailed(f"{what} is not valid: {exc}") from exc
+        at = _AT_PATH.search(str(exc))
+        named = {"field": at.group(1)} if at and at.group(1) else {}
+        raise ValidationFailed(f"{what} is not valid: {exc}", **named) from exc
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise ValidationFailed(f"{what} is not valid JSON: {exc}") from exc
     except RecursionError as exc:

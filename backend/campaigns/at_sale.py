@@ -40,7 +40,7 @@ LEFT JOIN store st ON st.id = {store_id}::uuid
 WHERE m.id = {member_id}
 """
 _USAGE = """
-SELECT campaign, status, uses FROM member_offer
+SELECT campaign, status, uses, period_start, period_uses FROM member_offer
 WHERE member = {member_id} AND coupon_code IS NULL AND status IN ('available', 'activated', 'used')
 """
 _RECORD_VISIT = """
@@ -112,6 +112,11 @@ async def load_usage(member_id: uuid.UUID) -> MemberUsage:
     return MemberUsage(
         activated=frozenset(str(r["campaign"]) for r in rows if r["status"] == "activated"),
         uses={str(r["campaign"]): int(r["uses"]) for r in rows},
+        periods={
+            str(r["campaign"]): (r["period_start"], int(r["period_uses"]))
+            for r in rows
+            if r["period_start"] is not None
+        },
     )
 
 
@@ -228,28 +233,44 @@ async def apply_campaigns(
     return applied
 
 
+# One use, for good and in the award's period: a use in another period than the one counted
+# so far starts that count again. The member's account row, locked by the sale, keeps two of
+# their sales from reading and counting at once.
+_COUNT_MEMBER_USE = """
+UPDATE member_offer SET
+    uses = uses + 1,
+    period_uses = CASE WHEN period_start IS NOT DISTINCT FROM {period}::date
+        THEN period_uses + 1 ELSE 1 END,
+    period_start = {period}::date,
+    updated_at = {now}
+WHERE member = {member_id} AND campaign = {campaign_id} AND coupon_code IS NULL
+"""
+_FIRST_MEMBER_USE = """
+INSERT INTO member_offer
+    (id, campaign, member, status, uses, period_start, period_uses, created_at, updated_at)
+SELECT {id}, {campaign_id}, {member_id}, 'used', 1, {period}::date, 1, {now}, {now}
+WHERE NOT EXISTS (SELECT 1 FROM member_offer
+    WHERE member = {member_id} AND campaign = {campaign_id} AND coupon_code IS NULL)
+"""
+
+
 async def _count_use(award: Award, member_id: uuid.UUID, now: datetime) -> bool:
     campaign = award.campaign
     if campaign.total_limit is not None and not await take_one(campaign.id):
         return False
-    if campaign.per_member_limit is not None or campaign.requires_activation:
-        await sql.fetch(
-            "UPDATE member_offer SET uses = uses + 1, updated_at = {now} "
-            "WHERE member = {member_id} AND campaign = {campaign_id} AND coupon_code IS NULL",
-            now=now,
-            member_id=member_id,
-            campaign_id=campaign.id,
-        )
-        await sql.fetch(
-            "INSERT INTO member_offer (id, campaign, member, status, uses, created_at, updated_at)"
-            " SELECT {id}, {campaign_id}, {member_id}, 'used', 1, {now}, {now}"
-            " WHERE NOT EXISTS (SELECT 1 FROM member_offer"
-            " WHERE member = {member_id} AND campaign = {campaign_id} AND coupon_code IS NULL)",
-            id=uuid.uuid4(),
-            campaign_id=campaign.id,
-            member_id=member_id,
-            now=now,
-        )
+    if (
+        campaign.per_member_limit is not None
+        or campaign.requires_activation
+        or award.period is not None
+    ):
+        params = {
+            "now": now,
+            "member_id": member_id,
+            "campaign_id": campaign.id,
+            "period": award.period,
+        }
+        await sql.fetch(_COUNT_MEMBER_USE, **params)
+        await sql.fetch(_FIRST_MEMBER_USE, id=uuid.uuid4(), **params)
     return True
 
 

@@ -43,6 +43,7 @@ class LiveCampaign(msgspec.Struct, frozen=True):
     per_member_limit: int | None
     total_limit: int | None
     description: str = ""
+    per_member_period: str | None = None  # day, week, month, year; None: lifetime
 
     def in_effect(self, at: datetime) -> bool:
         if self.status not in ("scheduled", "active"):
@@ -122,6 +123,7 @@ def to_live(row: dict[str, object]) -> LiveCampaign:
                 "exclusive",
                 "requires_activation",
                 "per_member_limit",
+                "per_member_period",
                 "total_limit",
             )
         },

@@ -15,7 +15,7 @@ from typing import Annotated
 import msgspec
 
 from backend.errors import ValidationFailed
-from backend.local_time import StoreClock
+from backend.local_time import StoreClock, zone
 from backend.loyalty.earning import CheckLine
 from backend.text import Line
 
@@ -48,6 +48,12 @@ class Basket:
     amount: int
     items: Sequence[CheckLine]
     base_points: int  # earned at the member's tier, before any campaign
+
+    def members_date(self, shopper: Shopper) -> date:
+        """The date of the sale on the member's calendar (their home zone; the store's for a
+        member without one): birthdays and limits per day count in it."""
+        where = zone(shopper.time_zone) if shopper.time_zone else self.clock.zone
+        return self.at.astimezone(where).date()
 
 
 def amount_in(items: Sequence[CheckLine], categories: frozenset[str]) -> int:
@@ -130,7 +136,9 @@ class WinBack(msgspec.Struct, frozen=True, tag="win_back", forbid_unknown_fields
 
 
 class Birthday(msgspec.Struct, frozen=True, tag="birthday", forbid_unknown_fields=True):
-    """``points`` on a visit within ``window_days`` either side of the member's birthday."""
+    """``points`` on a visit within ``window_days`` either side of the member's birthday (0:
+    the day itself), on the member's local calendar; once per birthday (the engine counts
+    the awards per occurrence: ``occurrence``)."""
 
     points: Points
     window_days: Annotated[int, msgspec.Meta(ge=0, le=30)] = 7
@@ -141,17 +149,27 @@ class Birthday(msgspec.Struct, frozen=True, tag="birthday", forbid_unknown_field
     def award(self, basket: Basket, shopper: Shopper) -> int:
         if shopper.birth_date is None:
             return 0
-        return self.points if self.is_near(shopper.birth_date, basket.at.date()) else 0
+        return self.points if self.is_near(shopper.birth_date, basket.members_date(shopper)) else 0
 
     def is_near(self, birth_date: date, today: date) -> bool:
+        return self.occurrence(birth_date, today) is not None
+
+    def occurrence(self, birth_date: date, today: date) -> date | None:
+        """The birthday whose window ``today`` is in (a window around 31 December reaches
+        into January: that is still last year's birthday), or None."""
         for year in (today.year - 1, today.year, today.year + 1):
-            try:
-                birthday = birth_date.replace(year=year)
-            except ValueError:  # 29 February in a common year
-                birthday = date(year, 3, 1)
+            birthday = birthday_in(birth_date, year)
             if abs((today - birthday).days) <= self.window_days:
-                return True
-        return False
+                return birthday
+        return None
+
+
+def birthday_in(birth_date: date, year: int) -> date:
+    """The member's birthday in ``year``: 29 February is kept on 1 March in a common year."""
+    try:
+        return birth_date.replace(year=year)
+    except ValueError:
+        return date(year, 3, 1)
 
 
 class Welcome(msgspec.Struct, frozen=True, tag="welcome", forbid_unknown_fields=True):

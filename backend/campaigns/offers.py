@@ -19,9 +19,11 @@ from backend.campaigns.at_sale import (
 from backend.campaigns.catalogue import Catalogue, LiveCampaign, load_live_campaigns
 from backend.campaigns.engine import MemberUsage
 from backend.campaigns.kinds import PURCHASE_KINDS, Reward, StampCard, Welcome
+from backend.campaigns.limits import counting_period, used_up
 from backend.campaigns.schemas import OfferList, OfferOut, StampCardProgress
 from backend.errors import Conflict, NotFound
 from backend.idempotency import request_fingerprint, run_once
+from backend.local_time import local_date, zone
 from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import current_rules
@@ -37,25 +39,29 @@ class OfferOutcome(msgspec.Struct, frozen=True):
 
 
 class MemberOffers:
-    def __init__(self, *, catalogue: Catalogue, publisher: EventPublisher) -> None:
+    def __init__(
+        self, *, catalogue: Catalogue, publisher: EventPublisher, program_time_zone: str
+    ) -> None:
         self._catalogue = catalogue
         self._publisher = publisher
+        self._program_zone = program_time_zone
 
     async def _open_to(
         self, member_id: uuid.UUID, now: datetime
     ) -> tuple[list[LiveCampaign], MemberUsage]:
         """Campaigns in effect whose audience includes the member (any store, any hour),
-        and the member's usage they were judged with."""
+        whose limit for the member is not used up (for good, in the current period of their
+        calendar, or for this birthday), and the member's usage they were judged with."""
         shopper = await load_shopper(member_id)
         usage = await load_usage(member_id)
+        today = local_date(now, zone(shopper.time_zone or self._program_zone))
         found = []
         for campaign in await self._catalogue.live():
             if campaign.kind not in LISTED_KINDS or not campaign.in_effect(now):
                 continue
             if not campaign.targeting.admits(shopper, now):
                 continue
-            limit = campaign.per_member_limit
-            if limit is not None and usage.uses.get(str(campaign.id), 0) >= limit:
+            if used_up(campaign, usage, counting_period(campaign, shopper, today)):
                 continue
             found.append(campaign)
         return found, usage

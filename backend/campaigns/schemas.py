@@ -9,13 +9,24 @@ from typing import Annotated
 import msgspec
 
 from backend.campaigns.kinds import Rule
+from backend.campaigns.limits import Period
 from backend.campaigns.targeting import Targeting
+from backend.local_time import ZoneName
 from backend.text import FilledLine, Paragraph
 
 Name = Annotated[FilledLine, msgspec.Meta(min_length=1, max_length=120)]
 Description = Annotated[Paragraph, msgspec.Meta(max_length=500)]
 # With a time zone: a naive time would be compared with aware ones (and mean nothing).
 Moment = Annotated[datetime, msgspec.Meta(tz=True)]
+# A wall-clock time without an offset, read in the campaign's ``time_zone``.
+LocalMoment = Annotated[
+    datetime,
+    msgspec.Meta(
+        tz=False,
+        examples=["2027-03-01T07:00:00"],
+        description="Wall-clock time in the campaign's time_zone, without an offset.",
+    ),
+]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=10**9)]
 
 
@@ -26,10 +37,15 @@ class CampaignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     targeting: Targeting = msgspec.field(default_factory=Targeting)
     starts_at: Moment | None = None
     ends_at: Moment | None = None
+    # Or the start and end as the wall clock in ``time_zone`` shows them (one or the other).
+    starts_at_local: LocalMoment | None = None
+    ends_at_local: LocalMoment | None = None
+    time_zone: ZoneName | None = None
     priority: Annotated[int, msgspec.Meta(ge=-1000, le=1000)] = 0
     exclusive: bool = False
     requires_activation: bool = False
     per_member_limit: Limit | None = None
+    per_member_period: Period | None = None
     total_limit: Limit | None = None
 
 
@@ -43,10 +59,22 @@ class CampaignOut(msgspec.Struct, frozen=True):
     status: str
     starts_at: datetime | None
     ends_at: datetime | None
+    # The zone the schedule was given in, and the start and end on its wall clock.
+    time_zone: Annotated[
+        str | None,
+        msgspec.Meta(description="The IANA zone starts_at_local and ends_at_local are in."),
+    ]
+    starts_at_local: Annotated[
+        datetime | None, msgspec.Meta(description="starts_at on the wall clock of time_zone.")
+    ]
+    ends_at_local: Annotated[
+        datetime | None, msgspec.Meta(description="ends_at on the wall clock of time_zone.")
+    ]
     priority: int
     exclusive: bool
     requires_activation: bool
     per_member_limit: int | None
+    per_member_period: str | None
     total_limit: int | None
     uses: int
     created_at: datetime

@@ -8,6 +8,7 @@ coming into effect (published, resumed, or its scheduled start reached) tells it
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,10 +16,11 @@ import msgspec
 from piccolo.columns import Column
 
 from backend.campaigns.catalogue import Catalogue, LiveCampaign, to_live
-from backend.campaigns.kinds import PURCHASE_KINDS, Welcome, kind_of
+from backend.campaigns.kinds import PURCHASE_KINDS, Birthday, Welcome, kind_of
 from backend.campaigns.live import offer_data, tell_audience
 from backend.campaigns.schemas import CampaignIn, CampaignList, CampaignOut
 from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.local_time import local_moment, zone, zone_named
 from db import sql
 from db.pool import engine
 from db.tables import Campaign, Store
@@ -39,27 +41,90 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-def check_campaign(campaign: CampaignIn, *, now: datetime) -> None:
-    """Refuse contradictory rules, with the reason."""
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When a campaign starts and ends, as instants, and the zone it was given in (if any)."""
+
+    starts_at: datetime | None
+    ends_at: datetime | None
+    time_zone: str | None
+    # The names the start and end were given under, for the errors about them.
+    start_field: str = "starts_at"
+    end_field: str = "ends_at"
+
+
+def schedule_of(campaign: CampaignIn) -> Schedule:
+    """The start and end as instants: given as such, or as wall-clock times in ``time_zone``
+    (a time the zone skips is refused, a repeated one is its first occurrence)."""
+    where = zone_named(campaign.time_zone, field="time_zone") if campaign.time_zone else None
+    moments: list[datetime | None] = []
+    fields: list[str] = []
+    for name, instant, local in (
+        ("starts_at", campaign.starts_at, campaign.starts_at_local),
+        ("ends_at", campaign.ends_at, campaign.ends_at_local),
+    ):
+        if local is None:
+            moments.append(instant)
+            fields.append(name)
+            continue
+        field = f"{name}_local"
+        if instant is not None:
+            raise ValidationFailed(f"{field}: give {name} or {field}, not both", field=field)
+        if where is None:
+            raise ValidationFailed(
+                f"time_zone: {field} is a wall-clock time, and needs the zone it is read in",
+                field="time_zone",
+            )
+        if not EARLIEST.replace(tzinfo=None) <= local < LATEST.replace(tzinfo=None):
+            raise ValidationFailed(
+                f"{field} must be from {EARLIEST:%Y} to {LATEST:%Y}", field=field
+            )
+        moments.append(local_moment(local, where, field=field))
+        fields.append(field)
+    return Schedule(moments[0], moments[1], campaign.time_zone, fields[0], fields[1])
+
+
+def check_campaign(campaign: CampaignIn, *, now: datetime) -> Schedule:
+    """Refuse contradictory rules, with the reason; the schedule in instants."""
     campaign.rule.check()
     campaign.targeting.check()
     kind = kind_of(campaign.rule)
-    for moment in (campaign.starts_at, campaign.ends_at):
+    schedule = schedule_of(campaign)
+    for moment, field in (
+        (schedule.starts_at, schedule.start_field),
+        (schedule.ends_at, schedule.end_field),
+    ):
         if moment is not None and not EARLIEST <= moment < LATEST:
             raise ValidationFailed(
-                f"starts_at and ends_at must be from {EARLIEST:%Y} to {LATEST:%Y}"
+                f"starts_at and ends_at must be from {EARLIEST:%Y} to {LATEST:%Y}", field=field
             )
-    if campaign.starts_at and campaign.ends_at and campaign.ends_at <= campaign.starts_at:
-        raise ValidationFailed("ends_at must be after starts_at")
-    if campaign.ends_at is not None and campaign.ends_at <= now:
-        raise ValidationFailed("ends_at is in the past")
+    if schedule.starts_at and schedule.ends_at and schedule.ends_at <= schedule.starts_at:
+        raise ValidationFailed(
+            f"{schedule.end_field} must be after {schedule.start_field}", field=schedule.end_field
+        )
+    if schedule.ends_at is not None and schedule.ends_at <= now:
+        raise ValidationFailed(f"{schedule.end_field} is in the past", field=schedule.end_field)
     if (
         campaign.per_member_limit is not None
         and campaign.total_limit is not None
         and campaign.per_member_limit > campaign.total_limit
     ):
-        raise ValidationFailed("per_member_limit is more than total_limit")
+        raise ValidationFailed(
+            "per_member_limit is more than total_limit", field="per_member_limit"
+        )
     at_till = kind in PURCHASE_KINDS
+    if campaign.per_member_period is not None:
+        if campaign.per_member_limit is None:
+            raise ValidationFailed(
+                "per_member_period: a period needs the per_member_limit it counts",
+                field="per_member_period",
+            )
+        if isinstance(campaign.rule, Birthday) or not at_till:
+            raise ValidationFailed(
+                f"per_member_period: a {kind} campaign is not limited per period"
+                + (" (it pays once per birthday)" if isinstance(campaign.rule, Birthday) else ""),
+                field="per_member_period",
+            )
     if not at_till and (
         campaign.targeting.store_ids
         or campaign.targeting.days_of_week
@@ -72,6 +137,7 @@ def check_campaign(campaign: CampaignIn, *, now: datetime) -> None:
         raise ValidationFailed("a welcome bonus is for every new member, without activation")
     if not at_till and campaign.exclusive:
         raise ValidationFailed(f"exclusive only orders campaigns at the till, not {kind}")
+    return schedule
 
 
 async def _check_stores(campaign: CampaignIn) -> None:
@@ -87,16 +153,16 @@ class CampaignAdmin:
 
     async def create(self, data: CampaignIn) -> CampaignOut:
         now = datetime.now(UTC)
-        check_campaign(data, now=now)
+        schedule = check_campaign(data, now=now)
         await _check_stores(data)
-        columns = {str(key): value for key, value in _columns(data).items()}
+        columns = {str(key): value for key, value in _columns(data, schedule).items()}
         campaign = Campaign(**columns, status="draft", uses=0, created_at=now, updated_at=now)
         await campaign.save()
         return await get_campaign(campaign.id)
 
     async def replace_draft(self, campaign_id: uuid.UUID, data: CampaignIn) -> CampaignOut:
         now = datetime.now(UTC)
-        check_campaign(data, now=now)
+        schedule = check_campaign(data, now=now)
         await _check_stores(data)
         async with engine().transaction():
             current = await _lock(campaign_id)
@@ -105,7 +171,7 @@ class CampaignAdmin:
                     f"only a draft can be edited; this one is {current['status']}",
                     status=current["status"],
                 )
-            await Campaign.update({**_columns(data), "updated_at": now}).where(
+            await Campaign.update({**_columns(data, schedule), "updated_at": now}).where(
                 Campaign.id == campaign_id
             )
         return await get_campaign(campaign_id)
@@ -203,11 +269,12 @@ async def _lock(campaign_id: uuid.UUID) -> dict[str, Any]:
     return row
 
 
-# A birthday or a return happens once: without a limit given, these apply once per member.
-ONCE_PER_MEMBER = frozenset({"birthday", "win_back"})
+# A return is rewarded once: without a limit given, it applies once per member. (A birthday
+# pays once per birthday, every year: backend.campaigns.limits.)
+ONCE_PER_MEMBER = frozenset({"win_back"})
 
 
-def _columns(data: CampaignIn) -> dict[Column | str, Any]:
+def _columns(data: CampaignIn, schedule: Schedule) -> dict[Column | str, Any]:
     kind = kind_of(data.rule)
     per_member = data.per_member_limit
     if per_member is None and kind in ONCE_PER_MEMBER:
@@ -218,18 +285,33 @@ def _columns(data: CampaignIn) -> dict[Column | str, Any]:
         "kind": kind,
         "rule": msgspec.json.encode(data.rule).decode(),
         "targeting": msgspec.json.encode(data.targeting).decode(),
-        "starts_at": data.starts_at,
-        "ends_at": data.ends_at,
+        "starts_at": schedule.starts_at,
+        "ends_at": schedule.ends_at,
+        "schedule_time_zone": schedule.time_zone,
         "priority": data.priority,
         "exclusive": data.exclusive,
         "requires_activation": data.requires_activation,
         "per_member_limit": per_member,
+        "per_member_period": data.per_member_period,
         "total_limit": data.total_limit,
     }
 
 
 def _out(row: dict[str, Any]) -> CampaignOut:
-    return msgspec.convert(row, CampaignOut, from_attributes=False)
+    name = row["schedule_time_zone"]
+
+    def local(at: datetime | None) -> datetime | None:
+        return (
+            None if at is None or name is None else at.astimezone(zone(name)).replace(tzinfo=None)
+        )
+
+    shown = {
+        **row,
+        "time_zone": name,
+        "starts_at_local": local(row["starts_at"]),
+        "ends_at_local": local(row["ends_at"]),
+    }
+    return msgspec.convert(shown, CampaignOut, from_attributes=False)
 
 
 __all__ = ["CampaignAdmin", "LiveCampaign", "start_and_end_on_time"]

@@ -1,14 +1,27 @@
 """Who and when a campaign is for: tiers, stores, days of the week, hours, and a segment.
 
-Hours and days are in UTC (stores keep no time zone yet): "Mondays 7-11" for a Moscow shop
-is ``days_of_week: [0]``, ``hours: {"from": "04:00", "to": "08:00"}``.
+Days and hours are read on the wall clock of the store of the sale, in its own zone, at the
+sale's instant, in every store at once: "Mon-Fri 07:00-11:00" (``days_of_week: [0, 1, 2, 3,
+4]``, ``hours: {"from": "07:00", "to": "11:00"}``) is 07:00-11:00 in Kaliningrad and, hours
+earlier in UTC, 07:00-11:00 in Vladivostok.
+
+* A window whose ``to`` is earlier than its ``from`` crosses midnight and belongs to the day
+  it starts: 22:00-02:00 with ``days_of_week: [0]`` is Monday 22:00 to Tuesday 02:00 (and
+  not Monday 00:00-02:00). ``days_of_week`` alone means whole local days.
+* Daylight saving, as the clock on the wall shows it. When clocks go forward the skipped
+  wall times never show, so a window on the skipped hour is empty that day (02:00-03:00 in
+  Berlin on the last Sunday of March), and one that reaches into it is shorter. When clocks
+  go back the repeated wall times count once: their first pass is in the windows that hold
+  them, the second pass (``fold=1`` once the instant is read in the zone) is in none of them,
+  so "01:00-02:00" in New York on the first Sunday of November lasts one hour, not two.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -32,16 +45,25 @@ def _minutes(value: str) -> int:
 
 
 class Hours(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """From ``from`` (included) to ``to`` (excluded), "HH:MM" in UTC; may cross midnight."""
+    """From ``from`` (included) to ``to`` (excluded), "HH:MM" on the store's local clock; a
+    ``to`` earlier than ``from`` crosses midnight (the window belongs to the day it starts)."""
 
     from_: HourMinute = msgspec.field(name="from")
     to: HourMinute
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return _minutes(self.to) < _minutes(self.from_)
 
     def contains(self, moment: time) -> bool:
         now, start, end = moment.hour * 60 + moment.minute, _minutes(self.from_), _minutes(self.to)
         if start <= end:
             return start <= now < end
         return now >= start or now < end  # across midnight
+
+    def started_yesterday(self, moment: time) -> bool:
+        """Whether ``moment``, inside the window, is past the midnight the window crossed."""
+        return self.crosses_midnight and moment.hour * 60 + moment.minute < _minutes(self.to)
 
 
 class Segment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -103,7 +125,10 @@ class Targeting(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
 
     def check(self) -> None:
         if self.hours is not None and self.hours.from_ == self.hours.to:
-            raise ValidationFailed("hours: from and to are the same time")
+            raise ValidationFailed(
+                "targeting.hours: from and to are the same time (the window would be empty)",
+                field="targeting.hours",
+            )
         if self.segment is not None:
             self.segment.check()
 
@@ -118,11 +143,19 @@ class Targeting(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
             return False
         return self.segment is None or self.segment.matches(shopper, at)
 
-    def applies_at(self, store_id: str, at: datetime) -> bool:
-        """Where and when: store, day of week, hours (UTC)."""
-        at = at.astimezone(UTC)
+    def applies_at(self, store_id: str, at: datetime, where: ZoneInfo) -> bool:
+        """Where and when: the store, then the day of the week and the hours on the wall
+        clock of ``where`` (the store's zone) at the instant ``at`` (rules: the module's
+        docstring)."""
         if self.store_ids and uuid.UUID(store_id) not in self.store_ids:
             return False
-        if self.days_of_week and at.weekday() not in self.days_of_week:
-            return False
-        return self.hours is None or self.hours.contains(at.time().replace(tzinfo=None))
+        local = at.astimezone(where)
+        wall = local.time().replace(tzinfo=None, fold=0)
+        day = local.weekday()
+        if self.hours is not None:
+            # The second pass of a repeated wall time: its first pass was the window's.
+            if not self.hours.contains(wall) or local.fold == 1:
+                return False
+            if self.hours.started_yesterday(wall):
+                day = (day - 1) % 7
+        return not self.days_of_week or day in self.days_of_week

@@ -6,6 +6,7 @@ from piccolo.columns import (
     JSONB,
     UUID,
     Boolean,
+    Date,
     ForeignKey,
     Integer,
     OnDelete,
@@ -33,16 +34,29 @@ class Campaign(Table, tablename="campaign"):
     status = Varchar(length=12, help_text="draft, scheduled, active, paused, ended.")
     starts_at = Timestamptz(null=True, default=None)
     ends_at = Timestamptz(null=True, default=None)
+    schedule_time_zone = Varchar(
+        length=64,
+        null=True,
+        default=None,
+        help_text="The IANA zone the start and end were given in (shown back in it).",
+    )
     priority = Integer(default=0)
     exclusive = Boolean(default=False)
     requires_activation = Boolean(default=False)
     per_member_limit = Integer(null=True, default=None)
+    per_member_period = Varchar(
+        length=8,
+        null=True,
+        default=None,
+        help_text="day, week, month, year (the member's calendar); NULL: the whole life.",
+    )
     total_limit = Integer(null=True, default=None)
     uses = Integer(default=0)
     created_at = Timestamptz()
     updated_at = Timestamptz()
 
     known_campaign_status = Check("status IN ('draft', 'scheduled', 'active', 'paused', 'ended')")
+    known_member_period = Check("per_member_period IN ('day', 'week', 'month', 'year')")
     uses_within_limit = Check("total_limit IS NULL OR uses <= total_limit")
 
 
@@ -54,6 +68,12 @@ class MemberOffer(Table, tablename="member_offer"):
     member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, index=True)
     status = Varchar(length=12, help_text="available, activated, used, expired.")
     uses = Integer(default=0)
+    period_start = Date(
+        null=True,
+        default=None,
+        help_text="The first day of the period (or the birthday) period_uses counts in.",
+    )
+    period_uses = Integer(default=0)
     coupon_code = Varchar(length=16, null=True, default=None, unique=True)
     valid_until = Timestamptz(null=True, default=None)
     created_at = Timestamptz()

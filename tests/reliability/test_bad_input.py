@@ -153,6 +153,13 @@ FIXED_VALUE_CASES: dict[type, list[tuple[str, Any]]] = {
     ],
     mi.LiteralType: [("not one of the choices", "no-such-choice"), ("a number for a choice", 1)],
 }
+# A wall-clock time (read in a zone named beside it) is the other way round: no offset.
+WALL_CLOCK_CASES = [
+    ("30 February", "2026-02-30T10:00:00"),
+    ("an offset on a wall-clock time", "2030-01-01T10:00:00+03:00"),
+    ("a year past 9999", "10000-01-01T10:00:00"),
+    ("a number for a time", 1767225600),
+]
 
 
 def value_cases(kind: Any, value: Any) -> Iterator[tuple[str, Any]]:
@@ -219,6 +226,9 @@ def value_cases(kind: Any, value: Any) -> Iterator[tuple[str, Any]]:
         yield "not a UUID", "not-a-uuid"
         yield "a number for a UUID", 12345
         yield "a NUL in a UUID", insert(str(value), "\x00")
+        return
+    if isinstance(kind, mi.DateTimeType) and kind.tz is False:
+        yield from WALL_CLOCK_CASES
         return
     for kind_type, cases in FIXED_VALUE_CASES.items():
         if isinstance(kind, kind_type):
@@ -444,7 +454,22 @@ def campaign_body(store_id: uuid.UUID, **extra: Any) -> dict[str, Any]:
         "exclusive": False,
         "requires_activation": False,
         "per_member_limit": 5,
+        "per_member_period": "week",
         "total_limit": 1000,
+        **extra,
+    }
+
+
+def local_campaign_body(store_id: uuid.UUID, **extra: Any) -> dict[str, Any]:
+    """A valid body whose schedule is the wall clock of a named zone."""
+    body = campaign_body(store_id)
+    del body["starts_at"], body["ends_at"]
+    soon = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    return {
+        **body,
+        "starts_at_local": (soon + timedelta(days=2)).isoformat(),
+        "ends_at_local": (soon + timedelta(days=30)).isoformat(),
+        "time_zone": "Asia/Vladivostok",
         **extra,
     }
 
@@ -830,12 +855,53 @@ async def build_world(shop: Shop) -> World:
         ("POST", "/v1/admin/campaigns"): Endpoint(
             "admin",
             body=campaign_body(store_1),
-            more=[(("rule",), {"name": "Another kind", "rule": kind}) for kind in KINDS],
+            more=[(("rule",), {"name": "Another kind", "rule": kind}) for kind in KINDS]
+            + [
+                ((name,), local_campaign_body(store_1))
+                for name in ("starts_at_local", "ends_at_local", "time_zone")
+            ],
             foreign=[
                 Case(
                     "a store that does not exist",
                     encode(campaign_body(store_1, targeting={"store_ids": [nobody]})),
-                )
+                ),
+                *(
+                    Case(what, encode(body), status=400, code="validation_failed")
+                    for what, body in (
+                        ("an unknown zone", local_campaign_body(store_1, time_zone="Mars/Base")),
+                        (
+                            "a window whose end is its start",
+                            campaign_body(
+                                store_1,
+                                targeting={"hours": {"from": "09:00", "to": "09:00"}},
+                            ),
+                        ),
+                        ("a period limit of 0", campaign_body(store_1, per_member_limit=0)),
+                        (
+                            "a local start the clocks skip",
+                            local_campaign_body(
+                                store_1,
+                                starts_at_local="2027-03-28T02:30:00",
+                                ends_at_local="2027-04-30T00:00:00",
+                                time_zone="Europe/Berlin",
+                            ),
+                        ),
+                        (
+                            "a local start without a zone",
+                            {**local_campaign_body(store_1), "time_zone": None},
+                        ),
+                        (
+                            "a start both as an instant and on a wall clock",
+                            local_campaign_body(
+                                store_1, starts_at=campaign_body(store_1)["starts_at"]
+                            ),
+                        ),
+                        (
+                            "a period without a limit",
+                            campaign_body(store_1, per_member_limit=None),
+                        ),
+                    )
+                ),
             ],
         ),
         ("PUT", "/v1/admin/campaigns/{campaign_id:uuid}"): Endpoint(

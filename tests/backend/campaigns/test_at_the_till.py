@@ -211,31 +211,37 @@ async def test_a_reward_bought_with_points_becomes_a_one_time_coupon(
 
 
 async def test_welcome_birthday_and_win_back(
-    client: httpx.AsyncClient, live_server: LiveServer, admin: SignedInStaff, till: Till
+    client: httpx.AsyncClient, live_server: LiveServer, till: Till
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    await launch(client, admin, name="Welcome", rule={"type": "welcome", "points": 50})
-    member = await log_in(client, live_server.sms)
-    assert (await _me(client, member))["balance"]["available"] == 50
+    import time_machine
 
-    await launch(client, admin, name="Happy birthday", rule={"type": "birthday", "points": 40})
-    win_back = {"type": "win_back", "inactive_days": 30, "points": 60}
-    await launch(client, admin, name="Come back", rule=win_back)
-    today = datetime.now(UTC).date()
-    updated = await client.patch(
-        "/v1/me", json={"birth_date": today.replace(year=1990).isoformat()}, headers=member.headers
-    )
-    assert updated.status_code == 200, updated.text
-    first = await _sale(client, till, member, [LATTE])
-    assert [o["name"] for o in first["offers_applied"]] == ["Happy birthday"]
-    second = await _sale(client, till, member, [LATTE])
-    assert second["offers_applied"] == []  # once per member
-    await MemberStats.update(
-        {MemberStats.last_visit_at: datetime.now(UTC) - timedelta(days=45)}
-    ).where(MemberStats.member == uuid.UUID(member.member_id))
-    back = await _sale(client, till, member, [LATTE])
-    assert [o["name"] for o in back["offers_applied"]] == ["Come back"]
+    from tests.factories import hire
+
+    # The clock is set: a birthday is a date, and today must not decide the test.
+    with time_machine.travel(datetime(2027, 5, 17, 9, 0, tzinfo=UTC), tick=True):
+        admin = await hire(client, "admin")
+        await launch(client, admin, name="Welcome", rule={"type": "welcome", "points": 50})
+        member = await log_in(client, live_server.sms)
+        assert (await _me(client, member))["balance"]["available"] == 50
+
+        await launch(client, admin, name="Happy birthday", rule={"type": "birthday", "points": 40})
+        win_back = {"type": "win_back", "inactive_days": 30, "points": 60}
+        await launch(client, admin, name="Come back", rule=win_back)
+        updated = await client.patch(
+            "/v1/me", json={"birth_date": "1990-05-17"}, headers=member.headers
+        )
+        assert updated.status_code == 200, updated.text
+        first = await _sale(client, till, member, [LATTE])
+        assert [o["name"] for o in first["offers_applied"]] == ["Happy birthday"]
+        second = await _sale(client, till, member, [LATTE])
+        assert second["offers_applied"] == []  # once per birthday
+        await MemberStats.update(
+            {MemberStats.last_visit_at: datetime.now(UTC) - timedelta(days=45)}
+        ).where(MemberStats.member == uuid.UUID(member.member_id))
+        back = await _sale(client, till, member, [LATTE])
+        assert [o["name"] for o in back["offers_applied"]] == ["Come back"]
 
 
 async def test_checkouts_quote_the_offers_and_apply_them_on_completion(

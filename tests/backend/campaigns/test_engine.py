@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -238,6 +240,76 @@ def test_no_per_member_limit_means_no_limit() -> None:
     assert run([unlimited], MemberUsage(frozenset(), {str(unlimited.id): 10_000})) == [
         ("always", 10, 0)
     ]
+
+
+def test_a_limit_per_day_counts_the_uses_of_the_members_local_day() -> None:
+    daily = campaign(
+        Bonus(points=10, sku="latte"), name="daily", per_member_limit=1, per_member_period="day"
+    )
+    key = str(daily.id)
+    # Monday 4 March 2024, 10:00 UTC: Monday in Vladivostok too (20:00).
+    vladivostok = dataclasses.replace(SHOPPER, time_zone="Asia/Vladivostok")
+    today, yesterday = date(2024, 3, 4), date(2024, 3, 3)
+
+    def applied(usage: MemberUsage, at: datetime = AT) -> list[tuple[str, int, int]]:
+        return awarded(evaluate([daily], basket(at=at), vladivostok, usage))
+
+    used_today = MemberUsage(frozenset(), {key: 7}, {key: (today, 1)})
+    assert applied(used_today) == []
+    assert applied(MemberUsage(frozenset(), {key: 7}, {key: (yesterday, 1)})) == [("daily", 10, 0)]
+    # 14:00 UTC is Tuesday 00:00 in Vladivostok: a new day for the member, whatever UTC says.
+    assert applied(used_today, AT + timedelta(hours=4)) == [("daily", 10, 0)]
+    assert evaluate([daily], basket(at=AT + timedelta(hours=4)), vladivostok, used_today)[
+        0
+    ].period == date(2024, 3, 5)
+    # Without a zone of their own the member is on the store's calendar (UTC here).
+    assert awarded(evaluate([daily], basket(at=AT + timedelta(hours=4)), SHOPPER, used_today)) == []
+
+
+@pytest.mark.parametrize(
+    ("period", "start"),
+    [
+        ("day", date(2024, 3, 7)),
+        ("week", date(2024, 3, 4)),  # ISO weeks start on Monday
+        ("month", date(2024, 3, 1)),
+        ("year", date(2024, 1, 1)),
+    ],
+)
+def test_a_limit_per_period_counts_from_the_periods_first_day(period: str, start: date) -> None:
+    limited = campaign(Bonus(points=10, sku="latte"), per_member_limit=2, per_member_period=period)
+    key = str(limited.id)
+    thursday = datetime(2024, 3, 7, 12, 0, tzinfo=UTC)
+    awards = evaluate([limited], basket(at=thursday), SHOPPER, NO_USAGE)
+    assert [a.period for a in awards] == [start]
+    once = MemberUsage(frozenset(), {key: 40}, {key: (start, 1)})
+    assert len(evaluate([limited], basket(at=thursday), SHOPPER, once)) == 1
+    twice = MemberUsage(frozenset(), {key: 40}, {key: (start, 2)})
+    assert evaluate([limited], basket(at=thursday), SHOPPER, twice) == []
+
+
+def test_a_birthday_pays_once_per_birthday_and_again_the_next_year() -> None:
+    new_year = campaign(Birthday(points=40, window_days=3), name="birthday")
+    key = str(new_year.id)
+    member = dataclasses.replace(SHOPPER, birth_date=date(1990, 12, 31))
+    on_30_december = datetime(2026, 12, 30, 12, 0, tzinfo=UTC)
+    on_2_january = datetime(2027, 1, 2, 12, 0, tzinfo=UTC)
+    first = evaluate([new_year], basket(at=on_30_december), member, NO_USAGE)
+    assert [(a.points, a.period) for a in first] == [(40, date(2026, 12, 31))]
+    paid = MemberUsage(frozenset(), {key: 1}, {key: (date(2026, 12, 31), 1)})
+    # Across the new year it is still the same birthday.
+    assert evaluate([new_year], basket(at=on_2_january), member, paid) == []
+    next_year = datetime(2027, 12, 31, 12, 0, tzinfo=UTC)
+    again = evaluate([new_year], basket(at=next_year), member, paid)
+    assert [(a.points, a.period) for a in again] == [(40, date(2027, 12, 31))]
+
+
+def test_a_birthday_is_the_members_local_date() -> None:
+    on_the_day = campaign(Birthday(points=40, window_days=0), name="birthday")
+    born = dataclasses.replace(SHOPPER, birth_date=date(1990, 3, 5))
+    late_on_4_march_utc = datetime(2024, 3, 4, 20, 0, tzinfo=UTC)  # 5 March in Vladivostok
+    assert evaluate([on_the_day], basket(at=late_on_4_march_utc), born, NO_USAGE) == []
+    in_vladivostok = dataclasses.replace(born, time_zone="Asia/Vladivostok")
+    assert len(evaluate([on_the_day], basket(at=late_on_4_march_utc), in_vladivostok, NO_USAGE))
 
 
 def test_total_limit_is_not_the_engines_business() -> None:

@@ -230,6 +230,18 @@ def test_birthday_on_29_february_is_1_march_in_a_common_year() -> None:
     assert Birthday(points=100, window_days=1).is_near(born, date(2025, 2, 28))
 
 
+def test_birthday_occurrence_is_the_birthday_whose_window_it_is() -> None:
+    around_new_year = Birthday(points=100, window_days=3)
+    born = date(1990, 12, 31)
+    assert around_new_year.occurrence(born, date(2026, 12, 28)) == date(2026, 12, 31)
+    assert around_new_year.occurrence(born, date(2027, 1, 3)) == date(2026, 12, 31)
+    assert around_new_year.occurrence(born, date(2027, 1, 4)) is None
+    assert around_new_year.occurrence(born, date(2026, 12, 27)) is None
+    leap = Birthday(points=100, window_days=0)
+    assert leap.occurrence(date(2000, 2, 29), date(2027, 3, 1)) == date(2027, 3, 1)
+    assert leap.occurrence(date(2000, 2, 29), date(2028, 2, 29)) == date(2028, 2, 29)
+
+
 def test_birthday_window_0_is_the_day_itself() -> None:
     birthday = Birthday(points=100, window_days=0)
     assert birthday.is_near(date(1990, 5, 17), date(2024, 5, 17))

@@ -1,9 +1,11 @@
-"""Who and when a campaign is for: hours, stores, weekdays (UTC), tiers and segments."""
+"""Who and when a campaign is for: hours and weekdays on the store's wall clock, stores, tiers
+and segments."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
@@ -15,6 +17,12 @@ from tests.backend.campaigns.in_memory import shopper
 MONDAY = datetime(2024, 1, 1, 10, 0, tzinfo=UTC)  # 1 January 2024 was a Monday
 STORE = uuid.UUID("00000000-0000-4000-8000-000000000001")
 OTHER_STORE = uuid.UUID("00000000-0000-4000-8000-000000000002")
+IN_UTC = ZoneInfo("UTC")  # a store whose wall clock is UTC's
+KALININGRAD = ZoneInfo("Europe/Kaliningrad")  # UTC+2
+VLADIVOSTOK = ZoneInfo("Asia/Vladivostok")  # UTC+10
+BERLIN = ZoneInfo("Europe/Berlin")  # CET/CEST: 02:00 -> 03:00 in March, 03:00 -> 02:00 in October
+NEW_YORK = ZoneInfo("America/New_York")  # 02:00 -> 03:00 in March, 02:00 -> 01:00 in November
+WEEKDAY_MORNINGS = Targeting(days_of_week=[0, 1, 2, 3, 4], hours=Hours(from_="07:00", to="11:00"))
 
 
 def hours(from_: str, to: str) -> Hours:
@@ -50,56 +58,154 @@ def test_hours_across_midnight() -> None:
 def test_empty_targeting_applies_everywhere_and_always() -> None:
     targeting = Targeting()
     for day in range(7):
-        assert targeting.applies_at(str(uuid.uuid4()), MONDAY + timedelta(days=day, hours=day))
+        assert targeting.applies_at(
+            str(uuid.uuid4()), MONDAY + timedelta(days=day, hours=day), IN_UTC
+        )
 
 
 def test_applies_at_the_listed_stores_only() -> None:
     targeting = Targeting(store_ids=[STORE])
-    assert targeting.applies_at(str(STORE), MONDAY)
-    assert not targeting.applies_at(str(OTHER_STORE), MONDAY)
-    assert Targeting(store_ids=[STORE, OTHER_STORE]).applies_at(str(OTHER_STORE), MONDAY)
+    assert targeting.applies_at(str(STORE), MONDAY, IN_UTC)
+    assert not targeting.applies_at(str(OTHER_STORE), MONDAY, IN_UTC)
+    assert Targeting(store_ids=[STORE, OTHER_STORE]).applies_at(str(OTHER_STORE), MONDAY, IN_UTC)
 
 
 def test_applies_on_the_listed_weekdays_with_0_for_monday() -> None:
     mondays = Targeting(days_of_week=[0])
-    assert mondays.applies_at(str(STORE), MONDAY)
-    assert not mondays.applies_at(str(STORE), MONDAY + timedelta(days=1))
+    assert mondays.applies_at(str(STORE), MONDAY, IN_UTC)
+    assert not mondays.applies_at(str(STORE), MONDAY + timedelta(days=1), IN_UTC)
     weekend = Targeting(days_of_week=[5, 6])
-    assert not weekend.applies_at(str(STORE), MONDAY)
-    assert weekend.applies_at(str(STORE), MONDAY + timedelta(days=5))  # Saturday
-    assert weekend.applies_at(str(STORE), MONDAY + timedelta(days=6))  # Sunday
-    assert not weekend.applies_at(str(STORE), MONDAY + timedelta(days=7))
-
-
-def test_applies_in_the_hours_in_utc() -> None:
-    # "Mondays 7-11" in Moscow (UTC+3), as the module's docstring writes it.
-    targeting = Targeting(days_of_week=[0], hours=hours("04:00", "08:00"))
-    assert targeting.applies_at(str(STORE), datetime(2024, 1, 1, 4, 0, tzinfo=UTC))
-    assert targeting.applies_at(str(STORE), datetime(2024, 1, 1, 7, 59, tzinfo=UTC))
-    assert not targeting.applies_at(str(STORE), datetime(2024, 1, 1, 8, 0, tzinfo=UTC))
-    assert not targeting.applies_at(str(STORE), datetime(2024, 1, 1, 3, 59, tzinfo=UTC))
-    assert not targeting.applies_at(str(STORE), datetime(2024, 1, 2, 5, 0, tzinfo=UTC))
-
-
-def test_hours_across_midnight_at_a_store() -> None:
-    targeting = Targeting(hours=hours("22:00", "02:00"))
-    assert targeting.applies_at(str(STORE), datetime(2024, 1, 1, 23, 30, tzinfo=UTC))
-    assert targeting.applies_at(str(STORE), datetime(2024, 1, 2, 1, 0, tzinfo=UTC))
-    assert not targeting.applies_at(str(STORE), datetime(2024, 1, 2, 2, 0, tzinfo=UTC))
+    assert not weekend.applies_at(str(STORE), MONDAY, IN_UTC)
+    assert weekend.applies_at(str(STORE), MONDAY + timedelta(days=5), IN_UTC)  # Saturday
+    assert weekend.applies_at(str(STORE), MONDAY + timedelta(days=6), IN_UTC)  # Sunday
+    assert not weekend.applies_at(str(STORE), MONDAY + timedelta(days=7), IN_UTC)
 
 
 def test_every_given_where_and_when_must_hold() -> None:
     targeting = Targeting(store_ids=[STORE], days_of_week=[0], hours=hours("09:00", "12:00"))
-    assert targeting.applies_at(str(STORE), MONDAY)
-    assert not targeting.applies_at(str(OTHER_STORE), MONDAY)
-    assert not targeting.applies_at(str(STORE), MONDAY + timedelta(days=1))
-    assert not targeting.applies_at(str(STORE), MONDAY + timedelta(hours=3))
+    assert targeting.applies_at(str(STORE), MONDAY, IN_UTC)
+    assert not targeting.applies_at(str(OTHER_STORE), MONDAY, IN_UTC)
+    assert not targeting.applies_at(str(STORE), MONDAY + timedelta(days=1), IN_UTC)
+    assert not targeting.applies_at(str(STORE), MONDAY + timedelta(hours=3), IN_UTC)
 
 
-def test_weekday_and_hours_are_judged_in_utc_whatever_the_zone_of_the_moment() -> None:
+def test_weekday_and_hours_are_judged_on_the_store_clock_whatever_the_zone_of_the_moment() -> None:
     moscow = timezone(timedelta(hours=3))
     at = datetime(2024, 1, 1, 2, 0, tzinfo=moscow)  # Sunday 31 December, 23:00 UTC
-    assert Targeting(days_of_week=[6], hours=hours("22:00", "23:30")).applies_at(str(STORE), at)
+    sunday_late = Targeting(days_of_week=[6], hours=hours("22:00", "23:30"))
+    assert sunday_late.applies_at(str(STORE), at, IN_UTC)
+    assert not sunday_late.applies_at(str(STORE), at, ZoneInfo("Europe/Moscow"))  # Monday 02:00
+
+
+# Local time: one campaign, every store on its own wall clock
+
+
+def test_weekday_mornings_apply_only_where_it_is_08_00_local_at_the_same_instant() -> None:
+    # Tuesday 2 January 2024, 06:00 UTC: 08:00 in Kaliningrad, 16:00 in Vladivostok.
+    at = datetime(2024, 1, 2, 6, 0, tzinfo=UTC)
+    assert WEEKDAY_MORNINGS.applies_at(str(STORE), at, KALININGRAD)
+    assert not WEEKDAY_MORNINGS.applies_at(str(STORE), at, VLADIVOSTOK)
+    # Monday 1 January 2024, 22:00 UTC: 08:00 on Tuesday in Vladivostok, 00:00 in Kaliningrad.
+    at = datetime(2024, 1, 1, 22, 0, tzinfo=UTC)
+    assert WEEKDAY_MORNINGS.applies_at(str(STORE), at, VLADIVOSTOK)
+    assert not WEEKDAY_MORNINGS.applies_at(str(STORE), at, KALININGRAD)
+
+
+def test_a_monday_morning_in_vladivostok_that_is_still_sunday_in_utc() -> None:
+    at = datetime(2024, 1, 7, 22, 0, tzinfo=UTC)  # Sunday in UTC, Monday 08:00 in Vladivostok
+    assert at.weekday() == 6
+    assert WEEKDAY_MORNINGS.applies_at(str(STORE), at, VLADIVOSTOK)
+    assert not WEEKDAY_MORNINGS.applies_at(str(STORE), at, KALININGRAD)  # Monday 00:00 there
+    assert not WEEKDAY_MORNINGS.applies_at(str(STORE), at, IN_UTC)
+    # Saturday 08:00 in Vladivostok (Friday 22:00 UTC): a weekday in UTC, not on the store's clock.
+    saturday = datetime(2024, 1, 5, 22, 0, tzinfo=UTC)
+    assert not WEEKDAY_MORNINGS.applies_at(str(STORE), saturday, VLADIVOSTOK)
+
+
+def test_the_window_edges_are_the_local_ones() -> None:
+    def at(hour: int, minute: int = 0) -> datetime:
+        return datetime(2024, 1, 2, hour, minute, tzinfo=KALININGRAD)
+
+    assert WEEKDAY_MORNINGS.applies_at(str(STORE), at(7), KALININGRAD)
+    assert WEEKDAY_MORNINGS.applies_at(str(STORE), at(10, 59), KALININGRAD)
+    assert not WEEKDAY_MORNINGS.applies_at(str(STORE), at(11), KALININGRAD)
+    assert not WEEKDAY_MORNINGS.applies_at(str(STORE), at(6, 59), KALININGRAD)
+
+
+def test_a_window_across_midnight_belongs_to_the_day_it_starts() -> None:
+    monday_nights = Targeting(days_of_week=[0], hours=hours("22:00", "02:00"))
+
+    def at(day: int, hour: int, minute: int = 0) -> datetime:
+        return datetime(2024, 1, day, hour, minute, tzinfo=VLADIVOSTOK)  # 1 January: Monday
+
+    assert monday_nights.applies_at(str(STORE), at(1, 22), VLADIVOSTOK)
+    assert monday_nights.applies_at(str(STORE), at(1, 23, 59), VLADIVOSTOK)
+    assert monday_nights.applies_at(str(STORE), at(2, 0), VLADIVOSTOK)  # Tuesday, after Monday's
+    assert monday_nights.applies_at(str(STORE), at(2, 1, 59), VLADIVOSTOK)
+    assert not monday_nights.applies_at(str(STORE), at(2, 2), VLADIVOSTOK)
+    assert not monday_nights.applies_at(str(STORE), at(1, 1), VLADIVOSTOK)  # Sunday's night
+    assert not monday_nights.applies_at(str(STORE), at(2, 22), VLADIVOSTOK)  # Tuesday's night
+    assert not monday_nights.applies_at(str(STORE), at(1, 21, 59), VLADIVOSTOK)
+    # The same instants read on another store's clock are other wall times.
+    assert not monday_nights.applies_at(str(STORE), at(1, 22), KALININGRAD)  # Monday 14:00
+
+
+def test_a_window_on_the_hour_clocks_skip_is_empty_that_day() -> None:
+    # Berlin, Sunday 31 March 2024: 02:00 CET is 03:00 CEST (01:00 UTC).
+    skipped = Targeting(hours=hours("02:00", "03:00"))
+    half = Targeting(hours=hours("01:30", "02:30"))
+    start = datetime(2024, 3, 30, 23, 0, tzinfo=UTC)  # 00:00 CET, Sunday
+    minutes = [start + timedelta(minutes=m) for m in range(0, 6 * 60)]
+    assert not [m for m in minutes if skipped.applies_at(str(STORE), m, BERLIN)]
+    open_half = [m for m in minutes if half.applies_at(str(STORE), m, BERLIN)]
+    assert (open_half[0], open_half[-1]) == (
+        datetime(2024, 3, 31, 0, 30, tzinfo=UTC),  # 01:30 CET
+        datetime(2024, 3, 31, 0, 59, tzinfo=UTC),  # 01:59 CET, then the clock shows 03:00
+    )
+    # The day before and after, the window is its full hour.
+    for day in (30, 1):
+        month = 3 if day == 30 else 4
+        on_other_days = [
+            m
+            for m in range(24 * 60)
+            if skipped.applies_at(
+                str(STORE), datetime(2024, month, day, tzinfo=BERLIN) + timedelta(minutes=m), BERLIN
+            )
+        ]
+        assert len(on_other_days) == 60
+
+
+def test_the_hour_clocks_repeat_counts_once() -> None:
+    # New York, Sunday 3 November 2024: 02:00 EDT (06:00 UTC) is 01:00 EST again.
+    repeated = Targeting(hours=hours("01:00", "02:00"))
+    start = datetime(2024, 11, 3, 4, 0, tzinfo=UTC)  # 00:00 EDT
+    minutes = [start + timedelta(minutes=m) for m in range(0, 5 * 60)]
+    inside = [m for m in minutes if repeated.applies_at(str(STORE), m, NEW_YORK)]
+    assert len(inside) == 60
+    assert (inside[0], inside[-1]) == (
+        datetime(2024, 11, 3, 5, 0, tzinfo=UTC),  # 01:00 EDT, the first pass
+        datetime(2024, 11, 3, 5, 59, tzinfo=UTC),
+    )
+    assert not repeated.applies_at(str(STORE), datetime(2024, 11, 3, 6, 30, tzinfo=UTC), NEW_YORK)
+    # Berlin, Sunday 27 October 2024: 03:00 CEST (01:00 UTC) is 02:00 CET again; a window over
+    # the repeated hour holds its first pass, and the wall times after it, once.
+    over = Targeting(hours=hours("02:30", "04:00"))
+    start = datetime(2024, 10, 26, 22, 0, tzinfo=UTC)  # 00:00 CEST
+    inside = [
+        m
+        for m in (start + timedelta(minutes=i) for i in range(6 * 60))
+        if over.applies_at(str(STORE), m, BERLIN)
+    ]
+    assert len(inside) == 30 + 60  # 02:30-03:00 CEST, then 03:00-04:00 CET
+    assert inside[0] == datetime(2024, 10, 27, 0, 30, tzinfo=UTC)
+    assert inside[30] == datetime(2024, 10, 27, 2, 0, tzinfo=UTC)
+
+
+def test_days_alone_are_whole_local_days() -> None:
+    sundays = Targeting(days_of_week=[6])
+    saturday_night_utc = datetime(2024, 1, 6, 20, 0, tzinfo=UTC)  # Sunday 06:00 in Vladivostok
+    assert sundays.applies_at(str(STORE), saturday_night_utc, VLADIVOSTOK)
+    assert not sundays.applies_at(str(STORE), saturday_night_utc, KALININGRAD)
 
 
 # Who
@@ -191,8 +297,9 @@ def test_admits_ignores_where_and_when() -> None:
 
 
 def test_check_refuses_hours_from_equal_to_to() -> None:
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed) as refused:
         Targeting(hours=hours("09:00", "09:00")).check()
+    assert refused.value.extra == {"field": "targeting.hours"}
     Targeting(hours=hours("09:00", "09:01")).check()
     Targeting(hours=hours("23:00", "01:00")).check()
 
