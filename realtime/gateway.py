@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 from litestar import WebSocket, websocket
@@ -43,19 +43,12 @@ from realtime.protocol import (
     encode,
     envelope_position,
 )
+from realtime.shared_reads import ReplaySource, SharedReads
 
 log = logging.getLogger(__name__)
 
 # What decoding a client frame may raise: not JSON, not a frame, or nested past the limit.
 BAD_FRAME = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
-
-
-class ReplaySource(Protocol):
-    async def events_after(self, stream: str, after_seq: int, limit: int) -> list[bytes]:
-        """Encoded envelopes with seq > ``after_seq``, oldest first, at most ``limit``."""
-
-    async def current_seq(self, stream: str) -> int:
-        """The seq of the stream's newest stored event (0 when none)."""
 
 
 # (token, store_id asked for) -> the streams this caller follows (its own first), or None.
@@ -200,8 +193,11 @@ class StreamFollower:
             if item.broadcast_last_seq is not None and BROADCAST in self.seqs:
                 await self._resume(BROADCAST, item.broadcast_last_seq)
         else:
+            # After a Redis drop: replay only the streams that moved on meanwhile (the
+            # newest seqs of all sockets are read together, see ``SharedReads``).
             for stream, seq in list(self.seqs.items()):
-                await self._replay_after(stream, seq)
+                if await self._replay.current_seq(stream) > seq:
+                    await self._replay_after(stream, seq)
 
     async def _resume(self, stream: str, last_seq: int) -> None:
         current = await self._replay.current_seq(stream)
@@ -241,7 +237,9 @@ def create_gateway(
     route_opt: dict[str, Any] | None = None,
 ) -> WebsocketRouteHandler:
     """The ``/v1/ws`` route. It authenticates by itself (header, query or first frame), so
-    ``route_opt`` should exclude it from the app's authentication middleware."""
+    ``route_opt`` should exclude it from the app's authentication middleware. Every socket
+    of the route reads ``replay`` through one ``SharedReads``."""
+    replay = SharedReads(replay)
 
     async def member_events(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.accept()

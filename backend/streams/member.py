@@ -8,6 +8,7 @@ the events commit with the money they tell of; other changes ``MEMBERS.append``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,13 @@ class MemberStream(Stream):
     async def current_seq(self, key: Any) -> int:
         row = await Account.select(Account.last_event_seq).where(Account.member == key).first()
         return 0 if row is None else int(row["last_event_seq"])
+
+    async def current_seqs(self, keys: Sequence[Any]) -> dict[Any, int]:
+        rows = await Account.select(Account.member, Account.last_event_seq).where(
+            Account.member.is_in(list(keys))
+        )
+        found = {row["member"]: int(row["last_event_seq"]) for row in rows}
+        return {key: found.get(key, 0) for key in keys}
 
     async def append_to_each(
         self,

@@ -4,6 +4,7 @@ kind (``realtime.channels.kind_of``) picks the ``Stream`` that reads them."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from backend.streams.broadcast import BROADCASTS
 from backend.streams.member import MEMBERS
@@ -30,3 +31,15 @@ class StoredEvents:
     async def current_seq(self, stream: str) -> int:
         kind, key = stream_of(stream)
         return await kind.current_seq(key)
+
+    async def current_seqs(self, streams: Sequence[str]) -> dict[str, int]:
+        """One read per kind of stream among ``streams``, whatever their number."""
+        by_kind: dict[Stream, dict[uuid.UUID | None, str]] = {}
+        for name in streams:
+            kind, key = stream_of(name)
+            by_kind.setdefault(kind, {})[key] = name
+        seqs: dict[str, int] = {}
+        for kind, names in by_kind.items():
+            for key, seq in (await kind.current_seqs(list(names))).items():
+                seqs[names[key]] = seq
+        return seqs

@@ -8,6 +8,7 @@ in one store serialize on that row only from there to the commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from backend.streams.stream import Stream
@@ -19,6 +20,11 @@ class StoreStream(Stream):
     async def current_seq(self, key: Any) -> int:
         row = await Store.select(Store.last_event_seq).where(Store.id == key).first()
         return 0 if row is None else int(row["last_event_seq"])
+
+    async def current_seqs(self, keys: Sequence[Any]) -> dict[Any, int]:
+        rows = await Store.select(Store.id, Store.last_event_seq).where(Store.id.is_in(list(keys)))
+        found = {row["id"]: int(row["last_event_seq"]) for row in rows}
+        return {key: found.get(key, 0) for key in keys}
 
 
 STORES = StoreStream(

@@ -151,6 +151,10 @@ class Stream:
         """The seq of the stream's newest event (0: none yet, or no such owner)."""
         raise NotImplementedError
 
+    async def current_seqs(self, keys: Sequence[Any]) -> dict[Any, int]:
+        """``current_seq`` of each key; kinds with many streams read them in one query."""
+        return {key: await self.current_seq(key) for key in keys}
+
     def _encode(self, type: str, seq: int, at: datetime, data: Any) -> bytes:
         # Envelopes of a stream of its own kind name it (a member socket follows the
         # broadcast stream beside its own); a member's or store's need not.

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from realtime.gateway import GatewayConfig, StreamFollower, _Resume
@@ -20,6 +21,9 @@ class NoReplay:
 
     async def current_seq(self, member_id: str) -> int:
         return 0
+
+    async def current_seqs(self, streams: Sequence[str]) -> dict[str, int]:
+        return dict.fromkeys(streams, 0)
 
 
 def test_a_client_that_cannot_keep_up_is_marked_too_slow_instead_of_buffering() -> None:
@@ -56,6 +60,9 @@ class StoredEvents:
 
     async def current_seq(self, member_id: str) -> int:
         return self.newest
+
+    async def current_seqs(self, streams: Sequence[str]) -> dict[str, int]:
+        return dict.fromkeys(streams, self.newest)
 
 
 def envelope(seq: int) -> bytes:

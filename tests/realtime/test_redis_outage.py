@@ -19,6 +19,7 @@ import pytest
 from backend.app import create_app
 from backend.settings import load_settings
 from devkit.private_servers import RedisProcess
+from realtime import metrics
 from realtime.client import MemberStreamClient
 from tests.conftest import RecordingSmsSender, serving
 from tests.factories import Till, log_in, purchase_body
@@ -75,3 +76,45 @@ async def test_sales_continue_without_redis_and_connected_phones_catch_up(
         assert phone.connections == 1  # caught up without reconnecting
         assert (await api.get("/health/ready")).status_code == 200
         await stream.aclose()
+
+
+async def test_after_redis_returns_only_the_streams_that_moved_are_replayed(
+    app_on_own_redis: tuple[str, Any], redis_process: RedisProcess, till: Till
+) -> None:
+    """Twenty phones connected, Redis lost and back: the one member who bought meanwhile
+    gets a replay of their stream; the nineteen others, and the broadcast stream nobody
+    wrote to, cost one shared read of their newest seqs, not two replays each."""
+    address, sms = app_on_own_redis
+    async with httpx.AsyncClient(base_url=f"http://{address}", timeout=15) as api:
+        members = [await log_in(api, sms) for _ in range(20)]
+        phones = [
+            MemberStreamClient(f"ws://{address}/v1/ws", m.access_token, last_seq=0) for m in members
+        ]
+        streams = [phone.events() for phone in phones]
+        firsts = [asyncio.create_task(anext(stream)) for stream in streams]
+        for member in members:  # each socket is followed live once: seq 1
+            response = await api.post(
+                "/v1/purchases",
+                json=purchase_body(member.card_number),
+                headers={**till.headers, "Idempotency-Key": str(time.monotonic_ns())},
+            )
+            assert response.status_code == 201
+        assert [(await asyncio.wait_for(f, 10))["seq"] for f in firsts] == [1] * 20
+
+        redis_process.stop()
+        buyer = members[7]
+        response = await api.post(
+            "/v1/purchases",
+            json=purchase_body(buyer.card_number),
+            headers={**till.headers, "Idempotency-Key": str(time.monotonic_ns())},
+        )
+        assert response.status_code == 201
+        replayed_before = metrics.REPLAYED._value.get()
+        redis_process.start()
+        caught_up = await asyncio.wait_for(anext(streams[7]), 20)
+        assert caught_up["seq"] == 2
+        await asyncio.sleep(0.5)  # the other sockets' checks, had they replayed anything
+        assert metrics.REPLAYED._value.get() - replayed_before == 1
+        assert all(phone.connections == 1 for phone in phones)
+        for stream in streams:
+            await stream.aclose()
