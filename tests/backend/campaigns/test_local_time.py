@@ -23,6 +23,7 @@ from tests.factories import (
     hire,
     log_in,
     open_till,
+    post_as,
     purchase_body,
 )
 
@@ -61,6 +62,26 @@ async def test_weekday_mornings_apply_where_it_is_morning_on_the_stores_clock(
     with time_machine.travel(datetime(2027, 3, 7, 22, 0, tzinfo=UTC), tick=True):
         assert await bonuses(client, vladivostok, member) == ["Weekday mornings"]
         assert await bonuses(client, kaliningrad, member) == []
+
+
+async def test_a_checkout_quotes_by_the_same_clock(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    with time_machine.travel(datetime(2027, 3, 2, 6, 0, tzinfo=UTC), tick=True):
+        admin = await hire(client, "admin")
+        kaliningrad = await open_till(time_zone="Europe/Kaliningrad")
+        vladivostok = await open_till(time_zone="Asia/Vladivostok")
+        member = await log_in(client, live_server.sms)
+        await launch(
+            client, admin, name="Weekday mornings", rule=MORNING_BONUS, targeting=WEEKDAY_MORNINGS
+        )
+        quotes = {}
+        for zone, till in (("Kaliningrad", kaliningrad), ("Vladivostok", vladivostok)):
+            body = purchase_body(member.card_number, amount=20000, items=[LATTE])
+            opened = await post_as(client, till, "/v1/checkouts", body)
+            assert opened.status_code == 201, opened.text
+            quotes[zone] = [o["name"] for o in opened.json()["offers"]]
+        assert quotes == {"Kaliningrad": ["Weekday mornings"], "Vladivostok": []}
 
 
 async def test_a_night_window_belongs_to_the_evening_it_starts(
