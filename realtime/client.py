@@ -4,6 +4,12 @@ Used by the tests and the benchmark, and the model for the mobile apps: remember
 ``seq`` you handled (and, for a member, the last broadcast seq: envelopes with
 ``"stream": "broadcast"``); on every (re)connect send ``resume`` with them; drop anything at
 or below them; on ``resync`` refetch state over REST and carry on from its ``last_seq``.
+
+Reconnecting: a process that restarts (close 1012) drops all its sockets at once, and a
+client that came straight back would land on the other processes together with every other
+socket of it (50,000 at a large chain's peak). So after 1012 a client waits a random time
+in ``restart_spread_s`` (1-8 s), and after a failed connect an exponential backoff with full
+jitter (0.5-1 s, then up to 2, 4 ... 30 s): seconds, not hundreds of milliseconds, spread.
 """
 
 from __future__ import annotations
@@ -17,7 +23,26 @@ from typing import Any
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from realtime.protocol import CLOSE_UNAUTHORIZED
+from realtime.protocol import CLOSE_SERVICE_RESTART, CLOSE_UNAUTHORIZED
+
+RESTART_SPREAD_S = (1.0, 8.0)
+FIRST_BACKOFF_S = 1.0
+MAX_BACKOFF_S = 30.0
+
+
+def reconnect_delay_s(
+    attempt: int,
+    *,
+    restarted: bool = False,
+    restart_spread_s: tuple[float, float] = RESTART_SPREAD_S,
+    first_backoff_s: float = FIRST_BACKOFF_S,
+    max_backoff_s: float = MAX_BACKOFF_S,
+) -> float:
+    """How long to wait before connect attempt ``attempt`` (1: the first after a drop)."""
+    if restarted and attempt == 1:
+        return random.uniform(*restart_spread_s)  # noqa: S311 (spread, not secrecy)
+    ceiling = min(max_backoff_s, first_backoff_s * 2 ** (attempt - 1))
+    return random.uniform(min(ceiling, first_backoff_s) / 2, ceiling)  # noqa: S311
 
 
 class NotAuthorized(Exception):
@@ -32,13 +57,17 @@ class MemberStreamClient:
         *,
         last_seq: int | None = None,
         broadcast_last_seq: int | None = None,
-        max_backoff_s: float = 5.0,
+        first_backoff_s: float = FIRST_BACKOFF_S,
+        max_backoff_s: float = MAX_BACKOFF_S,
+        restart_spread_s: tuple[float, float] = RESTART_SPREAD_S,
     ) -> None:
         self.url = url
         self.token = token
         self.last_seq = last_seq
         self.broadcast_last_seq = broadcast_last_seq
+        self.first_backoff_s = first_backoff_s
         self.max_backoff_s = max_backoff_s
+        self.restart_spread_s = restart_spread_s
         self.connections = 0
         self._socket: Any = None
 
@@ -46,6 +75,7 @@ class MemberStreamClient:
         """Every event once, in seq order, across reconnects; ``resync`` frames too."""
         attempt = 0
         while True:
+            restarted = False
             try:
                 async with websockets.connect(
                     self.url, additional_headers={"Authorization": f"Bearer {self.token}"}
@@ -68,12 +98,21 @@ class MemberStreamClient:
             except ConnectionClosed as closed:
                 if closed.rcvd is not None and closed.rcvd.code == CLOSE_UNAUTHORIZED:
                     raise NotAuthorized(closed.rcvd.reason) from closed
+                restarted = closed.rcvd is not None and closed.rcvd.code == CLOSE_SERVICE_RESTART
             except OSError:
                 pass  # server unreachable: retry below
             finally:
                 self._socket = None
             attempt += 1
-            await asyncio.sleep(min(self.max_backoff_s, 0.1 * 2**attempt) * random.uniform(0.5, 1))  # noqa: S311
+            await asyncio.sleep(
+                reconnect_delay_s(
+                    attempt,
+                    restarted=restarted,
+                    restart_spread_s=self.restart_spread_s,
+                    first_backoff_s=self.first_backoff_s,
+                    max_backoff_s=self.max_backoff_s,
+                )
+            )
 
     async def _start(self, socket: Any, ready: dict[str, Any]) -> None:
         if self.last_seq is None:

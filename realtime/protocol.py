@@ -118,6 +118,7 @@ def utc_now() -> datetime:
 
 
 # Close codes of the contract.
+CLOSE_SERVICE_RESTART = 1012  # the server process is stopping: reconnect (elsewhere), spread
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_TOO_SLOW = 4429

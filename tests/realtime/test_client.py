@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from realtime.client import MemberStreamClient, NotAuthorized
+from realtime.client import MemberStreamClient, NotAuthorized, reconnect_delay_s
 from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, Till, buy, purchase_body
 
@@ -40,3 +40,14 @@ async def test_a_refused_token_is_not_retried(live_server: LiveServer) -> None:
     stream = MemberStreamClient(f"{live_server.ws_url}/v1/ws", "forged").events()
     with pytest.raises(NotAuthorized):
         await asyncio.wait_for(anext(stream), 10)
+
+
+def test_reconnects_are_spread_over_seconds_after_a_restart_and_back_off_after_failures() -> None:
+    after_restart = [reconnect_delay_s(1, restarted=True) for _ in range(2_000)]
+    assert min(after_restart) >= 1.0 and max(after_restart) <= 8.0
+    # Spread, not bunched: a restart's sockets come back over the whole window.
+    assert sum(d < 4.5 for d in after_restart) / len(after_restart) == pytest.approx(0.5, abs=0.06)
+    for attempt, ceiling in ((1, 1.0), (2, 2.0), (3, 4.0), (6, 30.0), (20, 30.0)):
+        delays = [reconnect_delay_s(attempt) for _ in range(500)]
+        assert min(delays) >= 0.5 and max(delays) <= ceiling
+    assert reconnect_delay_s(2, restarted=True) <= 2.0  # the spread is for the first try only

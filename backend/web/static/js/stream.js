@@ -1,10 +1,23 @@
 // The WebSocket client of /v1/ws, after realtime/client.py: remember the last seq handled
 // on the own stream (and, for members, on the broadcast stream); on every connect send
 // "resume" with them; drop anything at or below them; on "resync" refetch over REST.
-// Reconnects with jittered backoff (0.5 s doubling to 10 s), at once when the browser comes
-// back online, and after a server restart (1012) or a "too slow" close (4429).
+// Reconnects with full-jitter backoff (0.5-1 s, then up to 2, 4 ... 30 s), at once when the
+// browser comes back online; after a server restart (1012) at a random moment 1-8 s later, so
+// that the sockets of a stopping server do not all land on the others at once.
 
 const CLOSE_UNAUTHORIZED = 4401;
+const CLOSE_SERVICE_RESTART = 1012;
+const RESTART_SPREAD_MS = [1_000, 8_000];
+const FIRST_BACKOFF_MS = 1_000;
+const MAX_BACKOFF_MS = 30_000;
+
+// As realtime/client.py's reconnect_delay_s: `attempt` 1 is the first try after a drop.
+function reconnectDelayMs(attempt, restarted) {
+  const between = (low, high) => low + Math.random() * (high - low);
+  if (restarted && attempt === 1) return between(...RESTART_SPREAD_MS);
+  const ceiling = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (attempt - 1));
+  return between(Math.min(ceiling, FIRST_BACKOFF_MS) / 2, ceiling);
+}
 const PING_AFTER_MS = 20_000; // quiet this long: ping
 const DEAD_AFTER_MS = 45_000; // quiet this long: the connection is gone, reconnect
 const BROADCAST = 'broadcast';
@@ -132,17 +145,16 @@ export class Stream {
     }
   }
 
-  _retryLater() {
+  _retryLater(restarted = false) {
     clearTimeout(this.timer);
     if (this.stopped) return;
     if (navigator.onLine === false) {
       this._setState('offline');
       return;
     }
-    const base = Math.min(10_000, 500 * 2 ** this.attempt);
     this.attempt += 1;
     this._setState('reconnecting');
-    this.timer = setTimeout(() => this._connect(), base * (0.5 + Math.random() * 0.5));
+    this.timer = setTimeout(() => this._connect(), reconnectDelayMs(this.attempt, restarted));
   }
 
   async _closed(socket, code) {
@@ -150,7 +162,7 @@ export class Stream {
     this._detach(1000);
     if (this.stopped) return;
     if (code !== CLOSE_UNAUTHORIZED) {
-      this._retryLater();
+      this._retryLater(code === CLOSE_SERVICE_RESTART);
       return;
     }
     // 4401: the token was refused. Get a new one and reconnect; twice in a row: give up.
