@@ -86,6 +86,15 @@ def _utc_day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+def _any_calendar_bounds(day: date) -> tuple[datetime, datetime]:
+    """Instants that hold ``day`` in every calendar: zones run from UTC-12 to UTC+14, and a
+    business day starts up to 6 hours after midnight. Wide enough for the days of documents
+    dated in a zone their store has since left."""
+    start, end = _utc_day_bounds(day)
+    return start - timedelta(hours=14), end + timedelta(hours=12 + 6)
+
+
+# A movement's document is written a moment before its ledger entries: looked for earlier.
 _DOCUMENT_LEAD = timedelta(hours=1)
 
 
@@ -153,12 +162,21 @@ WHERE {store_id}::uuid IS NULL OR id = {store_id}::uuid
 ORDER BY id
 """
 
-# The sales made on each store's own D: its bounds, one row per store, joined to its sales.
+# The sales of D: those whose sale document is dated D, and those without one that were made
+# on their store's D (its bounds, one row per store). A sale of the window is dated within
+# two days of D whatever the zone, so those days' documents are the ones looked at; a store
+# whose zone has changed keeps its earlier sales on the dates their documents were given.
 _SALES_OF_THE_DAY = """
 SELECT p.id, p.amount, p.paid_amount
 FROM unnest({stores}::uuid[], {starts}::timestamptz[], {ends}::timestamptz[])
      AS d(store, start_at, end_at)
-JOIN purchase p ON p.store = d.store AND p.created_at >= d.start_at AND p.created_at < d.end_at
+JOIN purchase p ON p.store = d.store AND p.created_at >= {wide_start} AND p.created_at < {wide_end}
+LEFT JOIN outbox_message o
+       ON o.destination = 'accounting' AND o.kind = 'sale' AND o.reference = p.id::text
+      AND o.business_date BETWEEN {day_before} AND {day_after}
+WHERE CASE WHEN o.id IS NULL THEN p.created_at >= d.start_at AND p.created_at < d.end_at
+           ELSE o.business_date = {day}
+      END
 """
 
 _DOCUMENTS_OF_THE_DAY = """
@@ -175,8 +193,7 @@ WHERE status = 'paid' AND created_at >= {start} AND created_at < {end}
 """
 
 _ORDERS_OF_OTHER_STORES = """
-SELECT id::text AS id FROM customer_order
-WHERE id::text = ANY({references}::text[]) AND store <> {store_id}
+SELECT id FROM customer_order WHERE id = ANY({orders}::uuid[]) AND store <> {store_id}
 """
 
 
@@ -193,16 +210,15 @@ async def reconcile_day(
     clocks = [StoreClock.of(row["time_zone"], row["day_starts_at"]) for row in stores]
     bounds = [clock.day_bounds(day) for clock in clocks]
     program_start, program_end = StoreClock(program_zone()).day_bounds(day)
-    edges = [edge for pair in bounds for edge in pair] + [program_start, program_end]
+    wide_start, wide_end = _any_calendar_bounds(day)
 
     ledger = await sql.fetch_lagging(
         _LEDGER_OF_THE_DAY,
         day=day,
         store_id=store_id,
-        wide_start=min(edges),
-        wide_end=max(edges),
-        # A movement's document is written a moment before its entries: look a little earlier.
-        documents_start=min(edges) - _DOCUMENT_LEAD,
+        wide_start=wide_start,
+        wide_end=wide_end,
+        documents_start=wide_start - _DOCUMENT_LEAD,
         program_start=program_start,
         program_end=program_end,
     )
@@ -212,6 +228,11 @@ async def reconcile_day(
     }
     sales = await sql.fetch_lagging(
         _SALES_OF_THE_DAY,
+        day=day,
+        day_before=day - timedelta(days=2),
+        day_after=day + timedelta(days=2),
+        wide_start=wide_start,
+        wide_end=wide_end,
         stores=[row["id"] for row in stores],
         starts=[start for start, _ in bounds],
         ends=[end for _, end in bounds],
@@ -245,11 +266,9 @@ async def reconcile_day(
     payments = await books.provider_payments(day)
     if store_id is not None:  # the provider knows no stores: leave out other stores' orders
         others = await sql.fetch_lagging(
-            _ORDERS_OF_OTHER_STORES,
-            references=[p.reference for p in payments],
-            store_id=store_id,
+            _ORDERS_OF_OTHER_STORES, orders=_order_ids(payments), store_id=store_id
         )
-        elsewhere = {row["id"] for row in others}
+        elsewhere = {str(row["id"]) for row in others}
         payments = [p for p in payments if p.reference not in elsewhere]
     differences += _against_provider(orders, payments)
 
@@ -274,6 +293,17 @@ async def reconcile_day(
         time_zone=clocks[0].zone.key if store_id is not None else None,
         program_time_zone=program_zone().key if store_id is None else None,
     )
+
+
+def _order_ids(payments: Sequence[ProviderPayment]) -> list[uuid.UUID]:
+    """The payments' references that can be order ids (the provider takes any string)."""
+    found = []
+    for payment in payments:
+        try:
+            found.append(uuid.UUID(payment.reference))
+        except ValueError:
+            continue
+    return found
 
 
 def _sales_without_documents(

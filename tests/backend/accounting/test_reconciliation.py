@@ -310,3 +310,24 @@ async def test_a_store_s_day_is_reconciled_by_the_command_and_the_admin_report(
     assert unknown.returncode == 2
     last_line = unknown.stderr.strip().splitlines()[-1]
     assert last_line == "astrocoffee reconcile: no store has the code 'NOWHERE'"
+
+
+async def test_a_store_that_moved_to_another_zone_keeps_its_earlier_days(shop: Shop) -> None:
+    till = await open_till(time_zone="Asia/Vladivostok")
+    with at(EAST_NEXT):  # 00:30 on the 16th in Vladivostok, 16:30 on the 15th in Kaliningrad
+        member = await log_in(shop.client, shop.sms)
+        await buy(shop.client, till, purchase_body(member.card_number, amount=33000))
+        await _deliver(shop)
+        admin = await hire(shop.client, "admin")
+        moved = await shop.client.patch(
+            f"/v1/admin/stores/{till.store_id}",
+            json={"time_zone": "Europe/Kaliningrad"},
+            headers=admin.headers,
+        )
+        assert moved.status_code == 200, moved.text
+        the_15th = await _reconcile(shop, TODAY, till.store_id)
+        the_16th = await _reconcile(shop, date(2027, 3, 16), till.store_id)
+    # The sale stays on the date its document was given, not the one its new zone would say.
+    assert (the_15th.balanced, the_15th.totals.sales) == (True, 0)
+    assert (the_16th.balanced, the_16th.totals.sales, the_16th.totals.documents) == (True, 1, 1)
+    assert the_16th.time_zone == "Europe/Kaliningrad"
