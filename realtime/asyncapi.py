@@ -10,6 +10,7 @@ from realtime.protocol import (
     CLOSE_AUTH_TIMEOUT,
     CLOSE_MESSAGE_TOO_BIG,
     CLOSE_POLICY_VIOLATION,
+    CLOSE_SERVICE_RESTART,
     CLOSE_TOO_SLOW,
     CLOSE_UNAUTHORIZED,
     AuthFrame,
@@ -43,7 +44,8 @@ CLOSE_CODES = {
     CLOSE_TOO_SLOW: "the client did not read fast enough; reconnect and resume",
     CLOSE_POLICY_VIOLATION: "repeated malformed frames",
     CLOSE_MESSAGE_TOO_BIG: "a client frame over the size limit (4 KiB)",
-    1012: "the server is restarting; reconnect (with backoff) and resume",
+    CLOSE_SERVICE_RESTART: "the server is restarting; reconnect at a random moment 1-8 s "
+    "later (every socket of that server is closed at once) and resume",
 }
 
 

@@ -30,6 +30,7 @@ from realtime.protocol import (
     CLOSE_AUTH_TIMEOUT,
     CLOSE_MESSAGE_TOO_BIG,
     CLOSE_POLICY_VIOLATION,
+    CLOSE_SERVICE_RESTART,
     CLOSE_TOO_SLOW,
     CLOSE_UNAUTHORIZED,
     AuthFrame,
@@ -353,7 +354,8 @@ async def _read(
             text = await _receive(socket)
         except WebSocketDisconnect as gone:
             # 1012: this server is shutting down (a drain, not a problem); else the client left.
-            metrics.CLOSED.labels("shutdown" if gone.code == 1012 else "client").inc()
+            reason = "shutdown" if gone.code == CLOSE_SERVICE_RESTART else "client"
+            metrics.CLOSED.labels(reason).inc()
             return None
         if len(text) > config.max_frame_bytes:
             return CLOSE_MESSAGE_TOO_BIG
