@@ -176,3 +176,31 @@ async def test_a_day_that_is_not_a_date_is_refused(
     assert answer.status_code == 400, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert "date" in answer.text
+
+
+async def test_a_day_starting_in_an_hour_dst_skips_or_repeats_begins_and_ends_as_people_expect(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    # Berlin: on 28 March 2027 clocks jump from 02:00 to 03:00 (01:00 UTC); on 31 October
+    # they go back from 03:00 to 02:00 (01:00 UTC). The store's day starts at 02:00.
+    till = await open_till(time_zone="Europe/Berlin", day_starts_at=2)
+    with at(2027, 3, 28, 0, 59):  # 01:59 CET: still the 27th's night
+        before = await log_in(client, live_server.sms)
+        await _sell(client, till, before.card_number, 10000)
+    with at(2027, 3, 28, 1, 1):  # 03:01 CEST: 02:00 never came; the 28th began at the jump
+        after = await log_in(client, live_server.sms)
+        await _sell(client, till, before.card_number, 20000)
+        await _sell(client, till, after.card_number, 30000)
+        spring = await _stats(client, till)
+    assert (spring["day"], spring["sales"], spring["active_members"]) == ("2027-03-28", 2, 2)
+    assert spring["new_members"] == 1  # the one who joined after the jump
+    with at(2027, 10, 30, 23, 59):  # 01:59 CEST on the 31st: the 30th's night
+        await _sell(client, till, before.card_number, 1000)
+    with at(2027, 10, 31, 0, 30):  # 02:30 CEST: the 31st has begun
+        await _sell(client, till, before.card_number, 2000)
+    with at(2027, 10, 31, 1, 30):  # 02:30 CET, the hour again: still the 31st, not the 30th
+        await _sell(client, till, before.card_number, 4000)
+        autumn = await _stats(client, till)
+    assert (autumn["day"], autumn["sales"], autumn["sales_amount"]) == ("2027-10-31", 2, 6000)
+    days = await _days(till)
+    assert days["2027-03-27"] == (1, 10000) and days["2027-10-30"] == (1, 1000)
