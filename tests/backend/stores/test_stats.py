@@ -1,12 +1,23 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
+import time_machine
 
 from tests.conftest import LiveServer
 from tests.factories import buy, hire, log_in, open_till, purchase_body
 
 
 async def test_todays_figures_for_the_dashboard(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    # Noon in Moscow, the store's zone: the sale and the question on the same business day.
+    with time_machine.travel(datetime(2027, 3, 15, 9, 0, tzinfo=UTC), tick=True):
+        await _todays_figures_for_the_dashboard(client, live_server)
+
+
+async def _todays_figures_for_the_dashboard(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
     till = await open_till()
@@ -18,6 +29,7 @@ async def test_todays_figures_for_the_dashboard(
     assert stats.status_code == 200, stats.text
     figures = stats.json()
     assert figures["store_id"] == str(till.store_id)
+    assert (figures["day"], figures["time_zone"]) == ("2027-03-15", "Europe/Moscow")
     assert (figures["sales"], figures["sales_amount"], figures["points_earned"]) == (1, 35000, 17)
     assert (figures["active_members"], figures["new_members"]) == (1, 1)
     elsewhere = await client.get(
