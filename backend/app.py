@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from litestar import Litestar, Router, get
@@ -20,6 +21,7 @@ from backend.accounting.controllers import AdminOutboxController
 from backend.accounting.documents import use_program_zone
 from backend.accounting.outbox import sample_outbox_figures
 from backend.api_document import complete_document
+from backend.audit.controllers import AdminAuditController
 from backend.auth.access import allow, authorize
 from backend.auth.callers import Role
 from backend.auth.controllers import AuthController, MySessionsController, StaffLoginController
@@ -56,7 +58,7 @@ from backend.realtime_wiring import StreamAuthenticator
 from backend.sales.customers import CustomerResolver
 from backend.settings import Settings, SettingsError, load_settings
 from backend.staff.controllers import AdminStaffController, StaffMeController
-from backend.staff.service import check_login
+from backend.staff.logins import LoginLockout, check_login
 from backend.stores.controllers import AdminStoreController
 from backend.streams.replay import StoredEvents
 from backend.till.checkouts import CheckoutService
@@ -136,6 +138,7 @@ def create_app(
         publisher=publisher,
         interval_s=settings.maintenance_interval_s,
         idempotency_ttl_h=settings.idempotency_ttl_h,
+        audit_retention_days=settings.audit_retention_days,
         orders=orders,
         catalogue=catalogue,
     )
@@ -151,7 +154,14 @@ def create_app(
             sessions=sessions,
             tokens=tokens,
             enrol_member=enrol_or_get_member,
-            check_staff_login=check_login,
+            check_staff_login=partial(
+                check_login,
+                lockout=LoginLockout(
+                    max_failures=settings.staff_login_max_failures,
+                    window_s=settings.staff_login_failure_window_s,
+                    lockout_s=settings.staff_lockout_s,
+                ),
+            ),
         ),
         "purchase_service": PurchaseService(
             customers=customers, publisher=publisher, catalogue=catalogue
@@ -237,6 +247,7 @@ def create_app(
             MySessionsController,
             StaffMeController,
             AdminStaffController,
+            AdminAuditController,
             AdminStoreController,
             AdminRulesController,
             AdminMembersController,

@@ -113,6 +113,11 @@ class TooManyRequests(DomainError):
     title = "Too many requests"
 
 
+class AccountLocked(TooManyRequests):
+    code = "account_locked"
+    title = "The account is locked after repeated failed logins"
+
+
 class ServiceUnavailable(DomainError):
     status = 503
     code = "service_unavailable"

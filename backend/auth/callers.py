@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
@@ -69,3 +70,11 @@ class StaffCaller:
 
 
 Caller = MemberCaller | TerminalCaller | StaffCaller
+
+
+# The caller of the request in hand, set by authentication (``auth.middleware``): the audit
+# trail records it as who acted without every service having to be handed it. Each request
+# runs in a task of its own, so one request's caller never reaches another's.
+acting_caller: contextvars.ContextVar[Caller | None] = contextvars.ContextVar(
+    "acting_caller", default=None
+)

@@ -21,7 +21,7 @@ from backend.auth.schemas import (
     TokenResponse,
 )
 from backend.auth.service import AuthService
-from backend.errors import InvalidOtp, Unauthorized
+from backend.errors import AccountLocked, InvalidOtp, Unauthorized
 from backend.http import answers, strict_body
 
 PUBLIC = allow(Role.ANONYMOUS)
@@ -99,8 +99,8 @@ class StaffLoginController(Controller):
     @post(
         "/token",
         status_code=200,
-        opt=PUBLIC | answers(Unauthorized),
-        summary="Staff login with email and password",
+        opt=PUBLIC | answers(Unauthorized, AccountLocked),
+        summary="Staff login with email and password (locked after repeated failures)",
     )
     async def issue_staff_token(
         self,

@@ -14,7 +14,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.middleware.authentication import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
-from backend.auth.callers import Caller, MemberCaller, Role, StaffCaller
+from backend.auth.callers import Caller, MemberCaller, Role, StaffCaller, acting_caller
 from backend.auth.sessions import SessionStore
 from backend.auth.terminals import TerminalDirectory
 from backend.auth.tokens import ALGORITHM, ISSUER, MEMBER, STAFF
@@ -35,9 +35,11 @@ class CallerAuthenticationMiddleware(JWTAuthenticationMiddleware):
             if terminal is None:
                 raise NotAuthorizedException("unknown or revoked API key")
             bind_caller(terminal.log_fields)
+            acting_caller.set(terminal)
             return AuthenticationResult(user=terminal, auth=None)
         result = await super().authenticate_request(connection)
         bind_caller(result.user.log_fields)
+        acting_caller.set(result.user)
         return result
 
 

@@ -1,5 +1,6 @@
-"""Manual adjustments by staff: a reason is required, and the ledger entry is the audit
-record (who: the staff user as cause, why: the reason as note, when: its timestamp)."""
+"""Manual adjustments by staff: a reason is required; the ledger entry says who (the staff
+user as cause), why (the reason as note) and when, and the audit trail records it with the
+balance before and after (in the same transaction; a replay is not a new action)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Annotated
 import msgspec
 
 from backend.accounting.documents import program_day, record_document
+from backend.audit.trail import Actor, record
 from backend.auth.callers import StaffCaller
 from backend.errors import ValidationFailed
 from backend.idempotency import request_fingerprint, run_once
@@ -47,6 +49,7 @@ async def adjust_points(
 
     async def work() -> tuple[AdjustmentResponse, list[Outgoing]]:
         change = AccountChange(await lock_account(member_id), now=datetime.now(UTC))
+        before = change.balance
         cause = Cause("staff", staff.staff_id, request.reason)
         await change.adjust(request.points, cause, (await current_rules()).rules)
         await record_document(
@@ -63,6 +66,14 @@ async def adjust_points(
             reason=request.reason,
             staff_id=staff.staff_id,
             balance=change.balance,
+        )
+        await record(
+            "points.adjusted",
+            target_type="member",
+            target_id=member_id,
+            before={"balance": before},
+            after={"points": request.points, "reason": request.reason, "balance": change.balance},
+            actor=Actor.of(staff),
         )
         return response, envelopes
 

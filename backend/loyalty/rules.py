@@ -13,6 +13,7 @@ from typing import Annotated
 
 import msgspec
 
+from backend.audit.trail import record
 from backend.errors import NotFound
 from backend.text import Line
 from db import sql
@@ -115,6 +116,13 @@ async def publish_rules(rules: ProgramRules, *, staff_id: uuid.UUID) -> RulesVer
         await ProgramRulesRow(
             version=version, rules=msgspec.to_builtins(rules), created_by=staff_id
         ).save()
+        await record(
+            "rules.published",
+            target_type="rules",
+            target_id=version,
+            before=latest,
+            after=RulesVersion(version=version, rules=rules),
+        )
     forget_cached_rules()
     return RulesVersion(version=version, rules=rules)
 

@@ -35,6 +35,7 @@ from backend.members.service import (
     list_transactions,
     member_summary,
     update_profile,
+    view_member,
 )
 from realtime.publisher import EventPublisher
 
@@ -136,7 +137,7 @@ class AdminMembersController(Controller):
         summary="One member's card, tier and balance",
     )
     async def get_member(self, member_id: FromPath[uuid.UUID]) -> MemberSummary:
-        return await member_summary(member_id)
+        return await view_member(member_id)
 
     @patch(
         "/{member_id:uuid}/birth-date",

@@ -10,6 +10,7 @@ import msgspec
 from asyncpg.exceptions import UniqueViolationError
 from piccolo.columns import Column
 
+from backend.audit.trail import record
 from backend.campaigns.offers import welcome
 from backend.errors import Conflict, MemberNotFound, ValidationFailed
 from backend.local_time import zone_named
@@ -100,15 +101,23 @@ async def update_profile(member_id: uuid.UUID, update: ProfileUpdate) -> None:
 
 
 async def correct_birth_date(member_id: uuid.UUID, birth_date: date | None) -> None:
-    """Staff's correction (a member's mistake, or a document shown at the counter)."""
+    """Staff's correction (a member's mistake, or a document shown at the counter),
+    audited with the date before and after."""
     _check_birth_date(birth_date)
-    found = (
-        await Member.update({Member.birth_date: birth_date})
-        .where(Member.id == member_id)
-        .returning(Member.id)
-    )
-    if not found:
-        raise MemberNotFound(f"member {member_id} does not exist")
+    async with engine().transaction():
+        rows = await sql.fetch(
+            "SELECT birth_date FROM member WHERE id = {member_id} FOR UPDATE", member_id=member_id
+        )
+        if not rows:
+            raise MemberNotFound(f"member {member_id} does not exist")
+        await Member.update({Member.birth_date: birth_date}).where(Member.id == member_id)
+        await record(
+            "member.birth_date_corrected",
+            target_type="member",
+            target_id=member_id,
+            before={"birth_date": rows[0]["birth_date"]},
+            after={"birth_date": birth_date},
+        )
 
 
 # What a member summary and the member's own profile both show: the balance and who it is.
@@ -226,7 +235,32 @@ async def find_member(*, phone: str | None, card_number: str | None) -> MemberSu
         if phone is not None
         else Account.member.card_number == card_number
     )
-    return await _summary(condition)
+    # Audited found or not: a run of misses is someone trying numbers.
+    by = "phone" if phone is not None else "card_number"
+    try:
+        found = await _summary(condition)
+    except MemberNotFound:
+        await record(
+            "member.looked_up",
+            target_type="member",
+            target_id=None,
+            after={"by": by, "found": False},
+        )
+        raise
+    await record(
+        "member.looked_up",
+        target_type="member",
+        target_id=found.member_id,
+        after={"by": by, "found": True},
+    )
+    return found
+
+
+async def view_member(member_id: uuid.UUID) -> MemberSummary:
+    """A member's page as staff open it (audited: it shows personal data)."""
+    found = await member_summary(member_id)
+    await record("member.viewed", target_type="member", target_id=member_id)
+    return found
 
 
 async def member_summary(member_id: uuid.UUID) -> MemberSummary:

@@ -23,6 +23,11 @@ import msgspec
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
+# The client's address as the server saw it (the proxy's X-Forwarded-For where trusted),
+# for the audit trail.
+client_address_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "client_address", default=None
+)
 # Ids of who is calling. The request middleware puts an empty dict here and authentication
 # fills it in: filling (not setting) the value reaches the middleware's own access line even
 # where the framework runs inner layers in a copied context.

@@ -14,7 +14,7 @@ from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.ops.logging import caller_fields_var, request_id_var
+from backend.ops.logging import caller_fields_var, client_address_var, request_id_var
 
 log = logging.getLogger("astrocoffee.access")
 HEADER = "x-request-id"
@@ -31,6 +31,8 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         )
         request_id = incoming if _ACCEPTABLE.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        client = scope.get("client")
+        address_token = client_address_var.set(client[0] if client else None)
         caller: dict[str, str] = {}
         caller_token = caller_fields_var.set(caller)
         started = time.perf_counter()
@@ -65,6 +67,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
                 },
             )
             caller_fields_var.reset(caller_token)
+            client_address_var.reset(address_token)
             request_id_var.reset(token)
 
     return middleware

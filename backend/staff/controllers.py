@@ -12,7 +12,7 @@ from backend.auth.access import allow
 from backend.auth.callers import Role, StaffCaller
 from backend.errors import Conflict
 from backend.http import answers, strict_body
-from backend.staff import service
+from backend.staff import logins, service
 from backend.staff.schemas import StaffCreate, StaffOut, StaffPage, StaffUpdate
 
 STAFF = allow(Role.BARISTA, Role.MANAGER, Role.ADMIN)
@@ -56,3 +56,13 @@ class AdminStaffController(Controller):
         data: JSONBody[StaffUpdate],
     ) -> StaffOut:
         return await service.update_staff(staff_id, await strict_body(request, StaffUpdate))
+
+    @post(
+        "/{staff_id:uuid}/unlock",
+        opt=ADMIN,
+        status_code=200,
+        summary="End a lock after repeated failed logins (and the count of failures)",
+    )
+    async def unlock(self, staff_id: FromPath[uuid.UUID]) -> StaffOut:
+        await logins.unlock(staff_id)
+        return await service.get_staff(staff_id)

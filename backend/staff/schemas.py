@@ -40,6 +40,8 @@ class StaffOut(msgspec.Struct, frozen=True):
     role: StaffRole
     store_ids: list[uuid.UUID]
     active: bool
+    # Set while logins are refused after repeated failures (POST .../unlock ends it).
+    locked_until: datetime | None
     created_at: datetime
 
 

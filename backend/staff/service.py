@@ -1,30 +1,22 @@
-"""Staff accounts: login check, creation by admins, changes of role, stores and status."""
+"""Staff accounts: creation by admins, changes of role, stores, status and password (each
+audited with the account before and after; logins are ``backend.staff.logins``)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+import msgspec
 from asyncpg.exceptions import UniqueViolationError
 
-from backend.errors import Conflict, NotFound, Unauthorized, ValidationFailed
-from backend.staff.passwords import hash_password, verify_password
+from backend.audit.trail import record
+from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.staff.passwords import hash_password
 from backend.staff.schemas import StaffCreate, StaffOut, StaffPage, StaffUpdate
+from db.pool import engine
 from db.tables import StaffUser, Store
 
 PAGE_MAX = 100
-
-
-async def check_login(email: str, password: str) -> uuid.UUID:
-    row = (
-        await StaffUser.select(StaffUser.id, StaffUser.password_hash, StaffUser.active)
-        .where(StaffUser.email == email.lower())
-        .first()
-    )
-    stored_hash = row["password_hash"] if row is not None else None
-    if not await verify_password(stored_hash, password) or row is None or not row["active"]:
-        raise Unauthorized("wrong email or password")
-    return uuid.UUID(str(row["id"]))
 
 
 async def create_staff(data: StaffCreate) -> StaffOut:
@@ -37,10 +29,19 @@ async def create_staff(data: StaffCreate) -> StaffOut:
         store_ids=list(dict.fromkeys(data.store_ids)),
     )
     try:
-        await user.save()
+        async with engine().transaction():
+            await user.save()
+            created = await get_staff(user.id)
+            await record(
+                "staff.created",
+                target_type="staff",
+                target_id=created.id,
+                after=created,
+                store_ids=created.store_ids,
+            )
     except UniqueViolationError as exc:
         raise Conflict(f"a staff user with email {data.email} exists") from exc
-    return await get_staff(user.id)
+    return created
 
 
 async def update_staff(staff_id: uuid.UUID, data: StaffUpdate) -> StaffOut:
@@ -56,9 +57,24 @@ async def update_staff(staff_id: uuid.UUID, data: StaffUpdate) -> StaffOut:
         values[StaffUser.active] = data.active
     if data.password is not None:
         values[StaffUser.password_hash] = await hash_password(data.password)
-    if values:
+    if not values:
+        return current
+    async with engine().transaction():
         await StaffUser.update(values).where(StaffUser.id == staff_id)
-    return await get_staff(staff_id)
+        changed = await get_staff(staff_id)
+        await record(
+            "staff.updated",
+            target_type="staff",
+            target_id=staff_id,
+            before=current,
+            # The hash is never recorded, only that the password changed.
+            after={
+                **msgspec.structs.asdict(changed),
+                "password_changed": data.password is not None,
+            },
+            store_ids={*current.store_ids, *changed.store_ids},
+        )
+    return changed
 
 
 async def get_staff(staff_id: uuid.UUID) -> StaffOut:
@@ -86,6 +102,7 @@ def _select() -> Any:
         StaffUser.role,
         StaffUser.store_ids,
         StaffUser.active,
+        StaffUser.locked_until,
         StaffUser.created_at,
     )
 

@@ -1,4 +1,5 @@
-"""Stores and terminals, with the store scoping of ``backend.auth.access`` applied."""
+"""Stores and terminals, with the store scoping of ``backend.auth.access`` applied; every
+change audited in its own transaction (``backend.audit.trail``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from asyncpg.exceptions import UniqueViolationError
 from piccolo.columns import Column
 
+from backend.audit.trail import record
 from backend.auth.access import require_admin_or_store_manager, require_store
 from backend.auth.callers import Role, StaffCaller
 from backend.auth.terminals import TerminalDirectory, create_terminal
@@ -22,6 +24,7 @@ from backend.stores.schemas import (
     TerminalList,
     TerminalOut,
 )
+from db.pool import engine
 from db.tables import Store, Terminal
 
 _STORE_COLUMNS = (
@@ -53,10 +56,19 @@ async def create_store(data: StoreCreate) -> StoreOut:
         day_starts_at=data.day_starts_at,
     )
     try:
-        await store.save()
+        async with engine().transaction():
+            await store.save()
+            created = await get_store(store.id)
+            await record(
+                "store.created",
+                target_type="store",
+                target_id=created.id,
+                after=created,
+                store_ids=[created.id],
+            )
     except UniqueViolationError as exc:
         raise Conflict(f"a store with code {data.code} exists") from exc
-    return await get_store(store.id)
+    return created
 
 
 async def update_store(store_id: uuid.UUID, data: StoreUpdate) -> StoreOut:
@@ -73,9 +85,21 @@ async def update_store(store_id: uuid.UUID, data: StoreUpdate) -> StoreOut:
         )
         if value is not None
     }
-    if values:
+    before = await get_store(store_id)
+    if not values:
+        return before
+    async with engine().transaction():
         await Store.update(values).where(Store.id == store_id)
-    return await get_store(store_id)
+        after = await get_store(store_id)
+        await record(
+            "store.updated",
+            target_type="store",
+            target_id=store_id,
+            before=before,
+            after=after,
+            store_ids=[store_id],
+        )
+    return after
 
 
 async def get_store(store_id: uuid.UUID) -> StoreOut:
@@ -104,8 +128,17 @@ async def add_terminal(caller: StaffCaller, store_id: uuid.UUID, name: str) -> N
     store = await Store.objects().where(Store.id == store_id).first()
     if store is None:
         raise NotFound(f"store {store_id} does not exist")
-    terminal, key = await create_terminal(store=store, name=name)
-    return NewTerminal(terminal=await _terminal(terminal.id), api_key=key)
+    async with engine().transaction():
+        terminal, key = await create_terminal(store=store, name=name)
+        created = await _terminal(terminal.id)  # what is shown: never the key
+        await record(
+            "terminal.created",
+            target_type="terminal",
+            target_id=created.id,
+            after=created,
+            store_ids=[store_id],
+        )
+    return NewTerminal(terminal=created, api_key=key)
 
 
 async def list_terminals(caller: StaffCaller, store_id: uuid.UUID) -> TerminalList:
@@ -125,8 +158,19 @@ async def revoke_terminal(
     if row is None:
         raise NotFound(f"terminal {terminal_id} does not exist")
     require_admin_or_store_manager(caller, row["store"])
-    await directory.revoke(terminal_id)
-    return await _terminal(terminal_id)
+    before = await _terminal(terminal_id)
+    async with engine().transaction():
+        await directory.revoke(terminal_id)
+        after = await _terminal(terminal_id)
+        await record(
+            "terminal.revoked",
+            target_type="terminal",
+            target_id=terminal_id,
+            before=before,
+            after=after,
+            store_ids=[row["store"]],
+        )
+    return after
 
 
 async def _terminal(terminal_id: uuid.UUID) -> TerminalOut:

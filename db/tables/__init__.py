@@ -8,10 +8,19 @@ from __future__ import annotations
 
 from piccolo.table import Table
 
+from db.tables.audit import AuditEntry
 from db.tables.campaigns import Campaign, MemberOffer
 from db.tables.integration import IdempotencyRecord, OutboxMessage
 from db.tables.ledger import LedgerEntry, PointLot, ProgramRules
-from db.tables.members import Account, BroadcastEvent, Member, MemberEvent, MemberStats
+from db.tables.members import (
+    Account,
+    BlockedCard,
+    BroadcastEvent,
+    MarketingConsent,
+    Member,
+    MemberEvent,
+    MemberStats,
+)
 from db.tables.operations import JobFence
 from db.tables.sales import Checkout, Order, PaymentEvent, Purchase, Refund
 from db.tables.store_days import StoreDay, StoreDayMember
@@ -20,12 +29,15 @@ from db.tables.stores import StaffUser, Store, StoreEvent, Terminal
 __all__ = [
     "ALL_TABLES",
     "Account",
+    "AuditEntry",
+    "BlockedCard",
     "BroadcastEvent",
     "Campaign",
     "Checkout",
     "IdempotencyRecord",
     "JobFence",
     "LedgerEntry",
+    "MarketingConsent",
     "Member",
     "MemberEvent",
     "MemberOffer",
@@ -71,4 +83,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     StoreDay,
     StoreDayMember,
     JobFence,
+    AuditEntry,
+    BlockedCard,
+    MarketingConsent,
 )

@@ -6,6 +6,7 @@ from piccolo.columns import (
     JSONB,
     UUID,
     BigInt,
+    Boolean,
     Date,
     ForeignKey,
     Integer,
@@ -34,6 +35,30 @@ class Member(Table, tablename="member"):
         help_text="IANA zone the member lives in; NULL: the program's until a first sale.",
     )
     created_at = Timestamptz()
+
+
+class BlockedCard(Table, tablename="blocked_card"):
+    """A card number blocked as lost: it identifies nobody, and is never issued again."""
+
+    card_number = Varchar(length=16, primary_key=True)
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, index=True)
+    blocked_at = Timestamptz()
+    blocked_by = UUID(null=True, default=None, help_text="Staff user; NULL: the member.")
+
+
+class MarketingConsent(Table, tablename="marketing_consent"):
+    """Consent to marketing on one channel, given or withdrawn: append-only history, the
+    newest row per member and channel is the state in force."""
+
+    id = UUID(primary_key=True, default=new_id)
+    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False)
+    channel = Varchar(length=8, help_text="push, sms or email.")
+    given = Boolean(help_text="True: given; false: withdrawn.")
+    source = Varchar(length=16, help_text="app, staff, ...")
+    staff_id = UUID(null=True, default=None, help_text="Staff user who recorded it, if any.")
+    at = Timestamptz()
+
+    known_channel = Check("channel IN ('push', 'sms', 'email')")
 
 
 class MemberStats(Table, tablename="member_stats"):

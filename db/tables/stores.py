@@ -71,5 +71,12 @@ class StaffUser(Table, tablename="staff_user"):
     store_ids = Array(UUID(), default=list, help_text="Stores a barista or manager works in.")
     active = Boolean(default=True)
     created_at = Timestamptz()
+    failed_logins = Integer(default=0, help_text="Wrong passwords since failures_since.")
+    failures_since = Timestamptz(
+        null=True, default=None, help_text="The first wrong password of the current window."
+    )
+    locked_until = Timestamptz(
+        null=True, default=None, help_text="Logins refused until then (an admin may unlock)."
+    )
 
     known_role = Check("role IN ('barista', 'manager', 'admin')")

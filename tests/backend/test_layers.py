@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "backend.ops.logging",
             "backend.ops.metrics",
             "backend.auth",
+            "backend.audit",
         ),
     ),
     ("streams", ("backend.streams",)),

@@ -844,6 +844,11 @@ async def build_world(shop: Shop) -> World:
             body={"name": "till 9"},
             foreign=[theirs("another store", {"name": "till 9"}, store_id=other_store)],
         ),
+        ("POST", "/v1/admin/staff/{staff_id:uuid}/unlock"): Endpoint(
+            "admin",
+            params={"staff_id": barista.staff_id},
+            foreign=[theirs("no such staff user", staff_id=nobody)],
+        ),
         ("POST", "/v1/admin/terminals/{terminal_id:uuid}/revoke"): Endpoint(
             "manager",
             params={"terminal_id": str(spare.terminal_id)},
@@ -983,9 +988,17 @@ def cases_for(handler: Any, endpoint: Endpoint) -> list[Case]:
 
 # --- checking -----------------------------------------------------------------------------
 
+# Written on purpose by a refused request: the audit trail records attempts by staff (a
+# wrong password among them), and a wrong password counts towards the account's lockout.
+DELIBERATE = {
+    "audit_entry": "NULL",
+    "staff_user": "to_jsonb(r) - 'failed_logins' - 'failures_since' - 'locked_until'",
+}
 SNAPSHOT = " UNION ALL ".join(
-    f"SELECT '{t._meta.tablename}' AS name, count(*) AS n, "
-    f"md5(coalesce(string_agg(r::text, ',' ORDER BY r::text), '')) AS digest "
+    f"SELECT '{t._meta.tablename}' AS name, "
+    f"{'0' if DELIBERATE.get(t._meta.tablename) == 'NULL' else 'count(*)'} AS n, "
+    f"md5(coalesce(string_agg(({DELIBERATE.get(t._meta.tablename, 'r')})::text, ','"
+    f" ORDER BY ({DELIBERATE.get(t._meta.tablename, 'r')})::text), '')) AS digest "
     f"FROM {t._meta.tablename} r"
     for t in ALL_TABLES
 )

@@ -74,6 +74,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/admin/staff"): ADMIN,
     ("GET", "/v1/admin/staff/{staff_id:uuid}"): ADMIN,
     ("PATCH", "/v1/admin/staff/{staff_id:uuid}"): ADMIN,
+    ("POST", "/v1/admin/staff/{staff_id:uuid}/unlock"): ADMIN,
+    # A manager reads the entries about their stores (the rule: tests/backend/audit).
+    ("GET", "/v1/admin/audit"): STORE_1_MANAGERS,
     ("GET", "/v1/admin/stores"): STAFF,
     ("POST", "/v1/admin/stores"): ADMIN,
     ("GET", "/v1/admin/stores/{store_id:uuid}"): STORE_1_STAFF,

@@ -1,0 +1,47 @@
+"""HTTP for the audit trail: admins read all of it, managers their stores'."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get
+from litestar.params import FromQuery, QueryParameter
+
+from backend.audit.reading import PAGE_MAX, read_trail
+from backend.audit.schemas import AuditFilter, AuditPage
+from backend.auth.access import allow
+from backend.auth.callers import Role, StaffCaller
+
+
+class AdminAuditController(Controller):
+    path = "/v1/admin/audit"
+    tags = ["admin"]
+
+    @get(
+        "/",
+        opt=allow(Role.MANAGER, Role.ADMIN),
+        summary="The audit trail, newest first (managers: entries about their stores)",
+    )
+    async def read(
+        self,
+        request: Request[StaffCaller, Any, Any],
+        staff_id: FromQuery[uuid.UUID | None] = None,
+        action: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        target_type: Annotated[str | None, QueryParameter(max_length=24)] = None,
+        target_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=PAGE_MAX)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    ) -> AuditPage:
+        where = AuditFilter(
+            staff_id=staff_id,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            since=since,
+            until=until,
+        )
+        return await read_trail(request.user, where, limit=limit, cursor=cursor)
