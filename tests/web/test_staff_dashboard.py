@@ -204,16 +204,34 @@ async def test_an_admin_schedules_a_campaign_on_the_selected_stores_clock(
     name = f"Monday mornings {uuid.uuid4().hex[:6]}"
     await page.fill("#campaign-form input[name=name]", name)
     await page.fill("#campaign-form input[name=starts_at]", "2030-01-07T08:00")
+    await page.fill("#campaign-form input[name=per_member_limit]", "1")
+    await page.select_option("#campaign-form select[name=per_member_period]", "day")
     await page.click("#campaign-create")
     row = page.locator("#campaigns tr", has_text=name)
-    await expect(row).to_contain_text("from 7 Jan 2030, 08:00")
+    await expect(row).to_contain_text("from 7 Jan 2030, 08:00 · 1 per member per day")
     campaigns = await client.get("/v1/admin/campaigns", headers=admin.headers)
     (made,) = [c for c in campaigns.json()["items"] if c["name"] == name]
+    # Given on Vladivostok's wall clock, and kept so: the instant is 22:00 UTC the day before.
     assert datetime.fromisoformat(made["starts_at"]) == datetime(2030, 1, 6, 22, tzinfo=UTC)
+    assert (made["time_zone"], made["starts_at_local"]) == (
+        "Asia/Vladivostok",
+        "2030-01-07T08:00:00",
+    )
+    assert (made["per_member_limit"], made["per_member_period"]) == (1, "day")
 
-    # The same campaign read on Berlin's clock (CET, UTC+1) when the admin switches stores.
+    # Seen from a Berlin shop, the campaign still reads on the clock it was given in, and says so.
     await page.select_option("#store-select", str(berlin.store_id))
-    await expect(row).to_contain_text("from 6 Jan 2030, 23:00")
+    await expect(page.locator("#campaign-zone-note")).to_contain_text("Europe/Berlin (UTC+")
+    await expect(row).to_contain_text("from 7 Jan 2030, 08:00 (Asia/Vladivostok)")
+
+    # A period needs the number of uses it counts.
+    await page.fill("#campaign-form input[name=name]", f"No limit {uuid.uuid4().hex[:6]}")
+    await page.select_option("#campaign-form select[name=per_member_period]", "week")
+    await page.click("#campaign-create")
+    await expect(page.locator("#campaign-error")).to_have_text(
+        "Give the uses per member that each week counts."
+    )
+    await page.select_option("#campaign-form select[name=per_member_period]", "")
 
     # 02:30 on 31 March 2030 does not happen in Berlin (clocks jump from 02:00 to 03:00).
     skipped = f"Skipped hour {uuid.uuid4().hex[:6]}"

@@ -34,16 +34,21 @@ function parseJson(text, what) {
   throw new Error(`${what} must be a JSON object, e.g. {}`);
 }
 
-// "2026-05-01T09:30" on the clocks of `zone` to an ISO UTC instant, or null; a time the
-// clocks skip (DST) is refused, naming the field.
-function isoUtc(local, zone, what) {
+// "2026-05-01T09:30" on the clocks of `zone` as an instant, or null; a time the clocks skip
+// (DST) is refused here, naming the field, as the API would refuse it.
+function instantOrNull(local, zone, what) {
   if (!local) return null;
   try {
-    return instantIn(local, zone).toISOString();
+    return instantIn(local, zone);
   } catch (error) {
     throw new Error(`${what}: ${error.message}`);
   }
 }
+
+// The input's "2026-05-01T09:30" as the API's wall-clock time "2026-05-01T09:30:00".
+const wallClock = (local) => (local.length === 16 ? `${local}:00` : local);
+
+const PERIODS = { day: 'per day', week: 'per week', month: 'per month', year: 'per year' };
 
 export class Campaigns {
   constructor(api) {
@@ -99,6 +104,8 @@ export class Campaigns {
       campaign.starts_at && `from ${dateTime(campaign.starts_at, zone)}`,
       campaign.ends_at && `to ${dateTime(campaign.ends_at, zone)}`,
       campaign.time_zone && campaign.time_zone !== this.zone && `(${campaign.time_zone})`,
+      campaign.per_member_limit &&
+        `· ${campaign.per_member_limit} per member${campaign.per_member_period ? ` ${PERIODS[campaign.per_member_period] ?? campaign.per_member_period}` : ''}`,
     ]
       .filter(Boolean)
       .join(' ');
@@ -159,16 +166,36 @@ export class Campaigns {
     const targeting = parseJson(f.targeting.value.trim() || '{}', 'The targeting');
     const priority = f.priority.value === '' ? 0 : Number(f.priority.value);
     if (!Number.isInteger(priority)) throw new Error('Priority must be a whole number.');
-    return {
+    const body = {
       name,
       rule,
       targeting,
-      starts_at: isoUtc(f.starts_at.value, this.zone, 'Starts'),
-      ends_at: isoUtc(f.ends_at.value, this.zone, 'Ends'),
       priority,
       exclusive: f.exclusive.checked,
       requires_activation: f.requires_activation.checked,
     };
+    const starts = instantOrNull(f.starts_at.value, this.zone, 'Starts');
+    const ends = instantOrNull(f.ends_at.value, this.zone, 'Ends');
+    if (starts && ends && ends <= starts) throw new Error('Ends must be after Starts.');
+    if (this.zone) {
+      // Given as the store's wall clock, in its zone: the campaign keeps saying so.
+      if (starts) body.starts_at_local = wallClock(f.starts_at.value);
+      if (ends) body.ends_at_local = wallClock(f.ends_at.value);
+      if (starts || ends) body.time_zone = this.zone;
+    } else {
+      body.starts_at = starts && starts.toISOString();
+      body.ends_at = ends && ends.toISOString();
+    }
+    const limit = f.per_member_limit.value;
+    const period = f.per_member_period.value;
+    if (limit !== '') {
+      if (!/^[0-9]+$/.test(limit) || Number(limit) < 1) throw new Error('Uses per member must be a whole number from 1.');
+      body.per_member_limit = Number(limit);
+    } else if (period) {
+      throw new Error(`Give the uses per member that each ${period} counts.`);
+    }
+    if (period) body.per_member_period = period;
+    return body;
   }
 
   async create() {
