@@ -272,3 +272,23 @@ async def test_the_dashboard_follows_a_store_moved_to_another_zone(
     instant = datetime.fromisoformat(str(await shown.get_attribute("datetime")))
     local = instant.astimezone(ZoneInfo("Asia/Vladivostok"))
     await expect(shown).to_have_text(local.strftime("%H:%M:%S"))
+
+
+async def test_a_manager_corrects_a_birth_date_the_member_gave_once(
+    manager_page: Page, client: httpx.AsyncClient, member: LoggedInMember
+) -> None:
+    given = await client.patch("/v1/me", json={"birth_date": "1990-05-07"}, headers=member.headers)
+    assert given.status_code == 200, given.text
+    page = manager_page
+    await page.fill("#lookup-form input[name=query]", member.phone)
+    await page.click("#lookup-submit")
+    await expect(page.locator("#member-result")).to_contain_text(member.card_number)
+    await page.click("#birth-date-submit")  # no date: refused on the page
+    await expect(page.locator("#birth-date-message")).to_have_text(
+        "Enter the birth date from the member's document."
+    )
+    await page.fill("#correct-birth-date", "1990-06-07")
+    await page.click("#birth-date-submit")
+    await expect(page.locator("#birth-date-message")).to_contain_text("Birth date corrected to")
+    me = await client.get("/v1/me", headers=member.headers)
+    assert me.json()["birth_date"] == "1990-06-07"

@@ -1,7 +1,9 @@
-// Member lookup by phone or card number, and manual point adjustments (managers, admins).
+// Member lookup by phone or card number, manual point adjustments and birth-date corrections
+// (managers, admins).
 
 import { newIdempotencyKey } from './api.js';
 import { busy, byId, el, say, show } from './dom.js';
+import { calendarDate } from './format.js';
 
 export class Lookup {
   constructor(api) {
@@ -11,6 +13,7 @@ export class Lookup {
     this.pending = null; // {key, body}: a failed adjustment retried as is keeps its key
     this.form = byId('lookup-form');
     this.adjustForm = byId('adjust-form');
+    this.birthForm = byId('birth-date-form');
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
       this.find();
@@ -18,6 +21,10 @@ export class Lookup {
     this.adjustForm.addEventListener('submit', (event) => {
       event.preventDefault();
       this.adjust();
+    });
+    this.birthForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.correctBirthDate();
     });
   }
 
@@ -27,11 +34,14 @@ export class Lookup {
     this.pending = null;
     this.form.reset();
     this.adjustForm.reset();
+    this.birthForm.reset();
     byId('member-result').replaceChildren();
     show(byId('member-result'), false);
     show(this.adjustForm, false);
+    show(this.birthForm, false);
     say(byId('lookup-message'), '');
     say(byId('adjust-message'), '');
+    say(byId('birth-date-message'), '');
   }
 
   async find() {
@@ -53,6 +63,7 @@ export class Lookup {
       this.member = null;
       show(byId('member-result'), false);
       show(this.adjustForm, false);
+      show(this.birthForm, false);
       say(message, error.status === 404 ? 'No member with that phone or card number.' : error.message);
     }
   }
@@ -86,6 +97,35 @@ export class Lookup {
     byId('member-result').dataset.memberId = member.member_id;
     show(byId('member-result'), true);
     show(this.adjustForm, this.canAdjust);
+    if (this.birthForm.dataset.memberId !== member.member_id) {
+      this.birthForm.reset();
+      say(byId('birth-date-message'), '');
+    }
+    this.birthForm.dataset.memberId = member.member_id;
+    show(this.birthForm, this.canAdjust);
+  }
+
+  async correctBirthDate() {
+    const message = byId('birth-date-message');
+    say(message, '');
+    if (!this.member) return;
+    const input = this.birthForm.elements.birth_date;
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(input.value)) {
+      say(message, "Enter the birth date from the member's document.");
+      input.focus();
+      return;
+    }
+    try {
+      const member = await busy(byId('birth-date-submit'), () =>
+        this.api.patch(`/v1/admin/members/${encodeURIComponent(this.member.member_id)}/birth-date`, {
+          birth_date: input.value,
+        }),
+      );
+      this.show(member);
+      say(message, `Birth date corrected to ${calendarDate(input.value)}.`, 'ok');
+    } catch (error) {
+      say(message, error.message);
+    }
   }
 
   async adjust() {
