@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -18,9 +18,15 @@ from backend.errors import Conflict, InsufficientPoints, MemberNotFound
 from backend.http import IdempotencyKey, answers, replay_headers, strict_body
 from backend.idempotency import check_key
 from backend.loyalty.adjustments import AdjustmentRequest, AdjustmentResponse, adjust_points
+from backend.members.cards import replace_card
+from backend.members.consents import change_consents, consents_of
 from backend.members.qr import QrTokens, qr_svg
 from backend.members.schemas import (
     BirthDateCorrection,
+    CardReplaced,
+    CardReplacement,
+    Consents,
+    ConsentUpdate,
     MemberSummary,
     MeResponse,
     ProfileUpdate,
@@ -68,6 +74,33 @@ class MeController(Controller):
         update = await strict_body(request, ProfileUpdate)
         await update_profile(request.user.member_id, update)
         return await _profile(request.user.member_id, member_offers, program_time_zone)
+
+    @post(
+        "/card/replace",
+        opt=allow(Role.MEMBER) | answers(Conflict),
+        status_code=200,
+        summary="Block a lost card and issue a new number (points, tier and history follow)",
+    )
+    async def replace_card(
+        self, request: Request[MemberCaller, Any, Any], data: JSONBody[CardReplacement]
+    ) -> CardReplaced:
+        body = await strict_body(request, CardReplacement)
+        return await replace_card(request.user.member_id, body.card_number)
+
+    @get("/consents", opt=allow(Role.MEMBER), summary="Marketing consent per channel, and history")
+    async def get_consents(self, request: Request[MemberCaller, Any, Any]) -> Consents:
+        return await consents_of(request.user.member_id)
+
+    @put(
+        "/consents",
+        opt=allow(Role.MEMBER),
+        summary="Give or withdraw marketing consent per channel (push, sms, email)",
+    )
+    async def change_consents(
+        self, request: Request[MemberCaller, Any, Any], data: JSONBody[ConsentUpdate]
+    ) -> Consents:
+        body = await strict_body(request, ConsentUpdate)
+        return await change_consents(request.user.member_id, body, source="app")
 
     @get("/transactions", opt=allow(Role.MEMBER), summary="Ledger history, newest first")
     async def list_transactions(
@@ -153,6 +186,21 @@ class AdminMembersController(Controller):
         body = await strict_body(request, BirthDateCorrection)
         await correct_birth_date(member_id, body.birth_date)
         return await member_summary(member_id)
+
+    @post(
+        "/{member_id:uuid}/card/replace",
+        opt=STAFF | answers(MemberNotFound, Conflict),
+        status_code=200,
+        summary="Block a member's lost card and issue a new number (audited)",
+    )
+    async def replace_card(
+        self,
+        request: Request[StaffCaller, Any, Any],
+        member_id: FromPath[uuid.UUID],
+        data: JSONBody[CardReplacement],
+    ) -> CardReplaced:
+        body = await strict_body(request, CardReplacement)
+        return await replace_card(member_id, body.card_number, staff_id=request.user.staff_id)
 
     @post(
         "/{member_id:uuid}/adjustments",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -88,3 +89,54 @@ class MemberSummary(msgspec.Struct, frozen=True):
     card_number: str
     tier: str
     balance: Balance
+    # Marketing consent per channel (the staff view shows it; MemberSummary of a look-up too).
+    consents: list[ConsentState] = msgspec.field(default_factory=list)
+
+
+class CardReplacement(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The card being blocked, as printed: a retry after the first replacement (which
+    changed the number) is refused rather than blocking the new card as well."""
+
+    card_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{16}$")]
+
+
+class CardReplaced(msgspec.Struct, frozen=True):
+    member_id: uuid.UUID
+    card_number: str
+    blocked_card_number: str
+    replaced_at: datetime
+
+
+Channel = Literal["push", "sms", "email"]
+
+
+class ConsentState(msgspec.Struct, frozen=True):
+    """Whether marketing may be sent on ``channel``; ``at`` and ``source`` of the last change
+    (none: never asked, which is no)."""
+
+    channel: Channel
+    given: bool
+    at: datetime | None
+    source: str | None
+
+
+class ConsentChange(msgspec.Struct, frozen=True):
+    channel: Channel
+    given: bool
+    at: datetime
+    source: str
+    staff_id: uuid.UUID | None
+
+
+class Consents(msgspec.Struct, frozen=True):
+    channels: list[ConsentState]
+    history: list[ConsentChange]  # newest first
+
+
+class ConsentUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Consent given (true) or withdrawn (false) per channel; absent channels stay as they
+    are."""
+
+    push: bool | msgspec.UnsetType = msgspec.UNSET
+    sms: bool | msgspec.UnsetType = msgspec.UNSET
+    email: bool | msgspec.UnsetType = msgspec.UNSET

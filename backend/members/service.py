@@ -19,7 +19,8 @@ from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import current_rules
 from backend.loyalty.schemas import Balance
 from backend.loyalty.tiers import next_tier, qualifying_spend
-from backend.members.card_numbers import new_card_number
+from backend.members.cards import unused_card_number
+from backend.members.consents import current_consents
 from backend.members.schemas import (
     ExpiringPoints,
     MemberSummary,
@@ -58,7 +59,8 @@ async def enrol_or_get_member(phone: str) -> uuid.UUID:
 
 async def _enrol(phone: str) -> uuid.UUID:
     async with Member._meta.db.transaction():
-        member = Member(phone=phone, card_number=new_card_number())
+        # Never a number blocked as lost (backend.members.cards).
+        member = Member(phone=phone, card_number=await unused_card_number())
         await member.save()
         await Account(member=member.id).save()
         # The welcome bonus, if a campaign offers one; its events wait in member_event for
@@ -283,4 +285,5 @@ async def _summary(condition: object) -> MemberSummary:
         card_number=member["card_number"],
         tier=member["tier"],
         balance=Balance(available=row["available"], pending=row["pending"], held=row["held"]),
+        consents=await current_consents(member["id"]),
     )

@@ -498,6 +498,8 @@ async def build_world(shop: Shop) -> World:
     device_2 = await log_in(api, shop.sms, phone=member_a.phone)  # signed out by DELETE
     leaving = await log_in(api, shop.sms, phone=member_a.phone)  # logs out
     refresher = await log_in(api, shop.sms, phone=member_b.phone)  # refreshes
+    loser = await log_in(api, shop.sms)  # replaces a lost card
+    loser_too = await log_in(api, shop.sms)  # whose lost card staff replace
     await grant(member_a.member_id, 5000)
     new_phone = unique_phone()
     assert (await api.post("/v1/auth/otp", json={"phone": new_phone})).status_code == 202
@@ -507,6 +509,7 @@ async def build_world(shop: Shop) -> World:
     headers = {
         "anonymous": {},
         "member_a": member_a.headers,
+        "loser": loser.headers,
         "leaving": {"Authorization": f"Bearer {leaving.access_token}"},
         "manager": manager.headers,
         "admin": admin.headers,
@@ -671,6 +674,25 @@ async def build_world(shop: Shop) -> World:
                 ),
                 theirs("a session id with a NUL", session_id="abc%00def"),
                 Case("a session id of 2,000 characters", params={"session_id": "s" * 2000}),
+            ],
+        ),
+        ("POST", "/v1/me/card/replace"): Endpoint(
+            "loser",
+            body={"card_number": loser.card_number},
+            foreign=[Case("another member's card", encode({"card_number": member_b.card_number}))],
+        ),
+        ("PUT", "/v1/me/consents"): Endpoint(
+            "member_a",
+            body={"push": True, "sms": False, "email": True},
+            foreign=[Case("no channel named", encode({}))],
+        ),
+        ("POST", "/v1/admin/members/{member_id:uuid}/card/replace"): Endpoint(
+            "manager",
+            params={"member_id": loser_too.member_id},
+            body={"card_number": loser_too.card_number},
+            foreign=[
+                theirs("no such member", {"card_number": loser_too.card_number}, member_id=nobody),
+                Case("a card not the member's", encode({"card_number": member_b.card_number})),
             ],
         ),
         ("PATCH", "/v1/me"): Endpoint(
