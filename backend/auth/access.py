@@ -14,6 +14,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from backend.audit.trail import Actor, record
 from backend.auth.callers import Caller, MemberCaller, Role, StaffCaller, TerminalCaller
 from backend.errors import Forbidden, Unauthorized
 
@@ -51,6 +52,15 @@ async def authorize(
         return
     if role == Role.ANONYMOUS:
         raise Unauthorized("credentials are required")
+    user = connection.scope.get("user")
+    if isinstance(user, StaffCaller):
+        # A colleague trying a route beyond their role is worth knowing about.
+        await record(
+            "access.refused",
+            target_type="route",
+            target_id=f"{connection.scope.get('method', '')} {connection.scope['path']}"[:64],
+            actor=Actor.of(user),
+        )
     raise Forbidden(f"not allowed for a {role.value}")
 
 

@@ -186,3 +186,14 @@ async def test_failed_change_leaves_no_entry(
     )
     assert refused.status_code in (400, 422)
     assert await entries("store.created") == []
+
+
+async def test_a_route_beyond_the_role_is_refused_and_audited(client: httpx.AsyncClient) -> None:
+    till = await open_till()
+    barista = await hire(client, "barista", [till.store_id])
+    refused = await client.get("/v1/admin/audit", headers=barista.headers)
+    assert refused.status_code == 403
+    entry = await only("access.refused")
+    assert_by(entry, barista, "barista", refused)
+    assert (entry["target_type"], entry["target_id"]) == ("route", "GET /v1/admin/audit")
+    assert entry["store_ids"] == [till.store_id]
