@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,9 @@ async def open_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIt
 
     ``locale`` and ``device_zone`` set the browser's language and the time zone of the
     computer it runs on (by default Chromium's own): a page that shows a store's or a
-    member's local time must not show the device's instead."""
+    member's local time must not show the device's instead. ``clock_at``: the page's clock
+    (Date, timers) starts at that instant and runs on, ``page.clock`` moves it further (the
+    server's clock is not moved)."""
     contexts = []
     pages: list[Page] = []
     problems: list[str] = []
@@ -72,12 +75,15 @@ async def open_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIt
         phone: bool = False,
         locale: str | None = None,
         device_zone: str | None = None,
+        clock_at: datetime | None = None,
     ) -> Page:
         context = await browser.new_context(
             viewport=PHONE if phone else DESKTOP, locale=locale, timezone_id=device_zone
         )
         contexts.append(context)
         page = await context.new_page()
+        if clock_at is not None:
+            await page.clock.install(time=clock_at)
         page.on(
             "console",
             lambda message: (

@@ -292,3 +292,35 @@ async def test_a_manager_corrects_a_birth_date_the_member_gave_once(
     await expect(page.locator("#birth-date-message")).to_contain_text("Birth date corrected to")
     me = await client.get("/v1/me", headers=member.headers)
     assert me.json()["birth_date"] == "1990-06-07"
+
+
+async def test_the_figures_are_fetched_again_when_the_stores_business_day_turns(
+    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient
+) -> None:
+    # A Kaliningrad shop whose day starts at 04:00; the dashboard's computer reaches that hour
+    # 15 s after the page opens (its clock set there; the server keeps its own). The jumps stay
+    # under the live stream's 20 s of quiet before a ping, so only the day can ask again.
+    till = await open_till(time_zone="Europe/Kaliningrad", day_starts_at=4)
+    manager = await hire(client, "manager", [till.store_id])
+    local = datetime.now(UTC).astimezone(ZoneInfo("Europe/Kaliningrad"))
+    turn = local.replace(hour=4, minute=0, second=0, microsecond=0)
+    if turn <= local:
+        turn += timedelta(days=1)
+    page = await dashboard(
+        open_page, live_server, manager, clock_at=turn - timedelta(seconds=15), **FAR_AWAY
+    )
+    await expect(page.locator("#stats-day-line")).to_contain_text("(it starts at 04:00)")
+    await expect(page.locator("#connection")).to_have_text("live")
+    await page.wait_for_load_state("networkidle")  # the stream's own fetch of the figures too
+    fetched: list[str] = []
+    page.on(
+        "request", lambda request: fetched.append(request.url) if "/stats" in request.url else None
+    )
+
+    await page.clock.fast_forward(5_000)  # before 04:00: the same business day
+    await page.wait_for_timeout(300)
+    assert fetched == []
+    async with page.expect_request(lambda request: "/stats" in request.url):
+        await page.clock.fast_forward(10_000)  # past 04:00: the next business day
+    assert len(fetched) == 1
+    await expect(page.locator("#connection")).to_have_text("live")  # no reconnect asked

@@ -6,7 +6,7 @@
 import { byId, setText, show } from './dom.js';
 import { businessDay, calendarDay, money } from './format.js';
 
-const CHECK_DAY_MS = 30_000;
+const CHECK_DAY_MS = 5_000; // a date computed from the clock: nothing is sent until it turns
 
 export class Stats {
   constructor(api) {
@@ -14,6 +14,7 @@ export class Stats {
     this.version = 0; // bumps on each event, so that an older REST answer is dropped
     this.store = null; // {id, currency, time_zone, day_starts_at} of GET /v1/admin/stores
     this.day = null; // "2026-12-07": the business day shown
+    this.asked = null; // the business day this page's clock last fetched the figures for
     this.timer = null;
     this.onZone = () => {}; // the figures say the store's zone changed (an admin moved it)
   }
@@ -23,6 +24,7 @@ export class Stats {
     this.version += 1;
     this.store = store;
     this.day = null;
+    this.asked = null;
     clearInterval(this.timer);
     this.timer = store ? setInterval(() => this._dayTurned(), CHECK_DAY_MS) : null;
     this.render({});
@@ -50,7 +52,12 @@ export class Stats {
   _dayTurned() {
     if (!this.store || !this.day) return;
     const today = businessDay(this.store.time_zone, this.store.day_starts_at);
-    if (today > this.day) this.load().catch(() => {}); // the next event or check tries again
+    // Once per day this computer's clock sees begin: a clock running ahead of the server's
+    // gets the server's day back, and asks again only at its next day.
+    if (today > this.day && today !== this.asked) {
+      this.asked = today;
+      this.load().catch(() => {}); // the next event tries again
+    }
   }
 
   render(f) {
