@@ -55,6 +55,11 @@ class MemberNotFound(NotFound):
     title = "No such member"
 
 
+class CardBlocked(NotFound):
+    code = "card_blocked"
+    title = "This card was blocked as lost"
+
+
 class Conflict(DomainError):
     status = 409
     code = "conflict"

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from asyncpg.exceptions import UniqueViolationError
 
 from backend.audit.trail import record
-from backend.errors import Conflict, MemberNotFound
+from backend.errors import CardBlocked, Conflict, MemberNotFound
 from backend.members.card_numbers import new_card_number
 from backend.members.schemas import CardReplaced
 from db import sql
@@ -25,6 +25,16 @@ _TAKEN = """
 SELECT EXISTS (SELECT 1 FROM member WHERE card_number = {number})
     OR EXISTS (SELECT 1 FROM blocked_card WHERE card_number = {number}) AS taken
 """
+
+
+async def refuse_if_blocked(card_number: str) -> None:
+    """``CardBlocked`` when ``card_number`` was blocked as lost: for a caller that found
+    nobody with it, a clearer answer than "no such member" (and still nobody's name)."""
+    rows = await sql.fetch(
+        "SELECT 1 FROM blocked_card WHERE card_number = {number}", number=card_number
+    )
+    if rows:
+        raise CardBlocked("this card was blocked as lost; the member has been issued a new one")
 
 
 async def unused_card_number() -> str:

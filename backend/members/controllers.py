@@ -14,7 +14,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from backend.auth.access import allow
 from backend.auth.callers import MemberCaller, Role, StaffCaller
 from backend.campaigns.offers import MemberOffers
-from backend.errors import Conflict, InsufficientPoints, MemberNotFound
+from backend.errors import CardBlocked, Conflict, InsufficientPoints, MemberNotFound
 from backend.http import IdempotencyKey, answers, replay_headers, strict_body
 from backend.idempotency import check_key
 from backend.loyalty.adjustments import AdjustmentRequest, AdjustmentResponse, adjust_points
@@ -156,7 +156,11 @@ class AdminMembersController(Controller):
     path = "/v1/admin/members"
     tags = ["admin"]
 
-    @get("/", opt=STAFF | answers(MemberNotFound), summary="Find a member by phone or card number")
+    @get(
+        "/",
+        opt=STAFF | answers(MemberNotFound, CardBlocked),
+        summary="Find a member by phone or card number (a card blocked as lost: card_blocked)",
+    )
     async def find(
         self,
         phone: Annotated[str | None, QueryParameter(max_length=20)] = None,

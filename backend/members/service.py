@@ -19,7 +19,7 @@ from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import current_rules
 from backend.loyalty.schemas import Balance
 from backend.loyalty.tiers import next_tier, qualifying_spend
-from backend.members.cards import unused_card_number
+from backend.members.cards import refuse_if_blocked, unused_card_number
 from backend.members.consents import current_consents
 from backend.members.schemas import (
     ExpiringPoints,
@@ -248,6 +248,8 @@ async def find_member(*, phone: str | None, card_number: str | None) -> MemberSu
             target_id=None,
             after={"by": by, "found": False},
         )
+        if card_number is not None:
+            await refuse_if_blocked(card_number)
         raise
     await record(
         "member.looked_up",

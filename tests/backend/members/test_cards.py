@@ -80,7 +80,8 @@ async def test_staff_replace_a_card_and_the_old_number_finds_nobody(
     found = await client.get(
         "/v1/admin/members", params={"card_number": member.card_number}, headers=barista.headers
     )
-    assert_problem(found, 404, "member_not_found")
+    assert_problem(found, 404, "card_blocked")
+    assert member.member_id not in found.text
 
 
 async def test_a_blocked_number_is_never_issued_again(
