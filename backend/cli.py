@@ -306,6 +306,7 @@ def _maintenance(settings: Settings, _: argparse.Namespace) -> int:
             publisher,
             idempotency_ttl_h=settings.idempotency_ttl_h,
             evaluate_tiers_now=True,
+            audit_retention_days=settings.audit_retention_days,
             catalogue=Catalogue(redis=_redis(settings), prefix=settings.redis_prefix),
         )
         print(report)
