@@ -67,6 +67,19 @@ REVIEWED = {
     ),
 }
 
+# Migrations run their statements once, through Piccolo's run_ddl, which takes no parameters:
+# the files that format something into one say what, and why it cannot carry a value.
+REVIEWED_MIGRATIONS = {
+    "db/migrations/db_2026_12_07t00_00_00_000000.py": (
+        "writes the program zone's name into the fill of store.time_zone after is_zone "
+        "accepted it (IANA names: letters, digits, '_', '+', '-', '/')"
+    ),
+    "db/migrations/db_2026_12_07t00_10_00_000000.py": (
+        "formats the program zone's UTC offset (an int) and its name, accepted by is_zone, "
+        "into fixed statements that move campaign hours and count paid birthdays"
+    ),
+}
+
 
 def python_files() -> list[Path]:
     return [
@@ -189,4 +202,5 @@ def test_ruff_keeps_flagging_string_built_sql_in_these_folders() -> None:
     flagged = {
         Path(item["filename"]).relative_to(ROOT).as_posix() for item in json.loads(done.stdout)
     }
-    assert flagged <= {path for path, _ in REVIEWED}
+    assert flagged <= {path for path, _ in REVIEWED} | set(REVIEWED_MIGRATIONS)
+    assert set(REVIEWED_MIGRATIONS) <= flagged, "REVIEWED_MIGRATIONS lists a file ruff is fine with"
