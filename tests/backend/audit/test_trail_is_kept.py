@@ -75,3 +75,11 @@ async def test_the_periodic_jobs_purge_by_the_retention_setting(
     )
     assert report.audit_entries_purged == 1
     assert [entry["action"] for entry in await entries()] == ["young"]
+
+
+async def test_a_purge_whose_clock_runs_ahead_keeps_the_last_month(
+    live_server: LiveServer,
+) -> None:
+    await record("today", target_type="test", target_id="today")
+    assert await purge_audit(before=datetime.now(UTC) + timedelta(days=1)) == 0
+    assert [entry["action"] for entry in await entries()] == ["today"]
