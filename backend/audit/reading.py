@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+import msgspec
+
 from backend.audit.schemas import AuditEntryOut, AuditFilter, AuditPage
+from backend.audit.trail import Actor, record
 from backend.auth.callers import Role, StaffCaller
 from backend.errors import ValidationFailed
 from db import sql
@@ -43,6 +46,14 @@ async def read_trail(
         after_id = None if cursor is None else uuid.UUID(cursor)
     except ValueError as exc:
         raise ValidationFailed("cursor is not valid", field="cursor") from exc
+    # Reading the trail reads personal data too (addresses, card numbers): it is recorded.
+    await record(
+        "audit.read",
+        target_type="audit",
+        target_id=None,
+        after=msgspec.structs.asdict(where) | {"cursor": cursor},
+        actor=Actor.of(caller),
+    )
     # A manager's view: the entries about their stores (an admin's stores are all).
     stores = None if caller.role == Role.ADMIN else sorted(caller.store_ids)
     rows = await sql.fetch_lagging(

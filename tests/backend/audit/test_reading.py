@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 
+from tests.backend.audit.support import entries
 from tests.factories import LoggedInMember, SignedInStaff, assert_problem, hire, open_till
 
 
@@ -51,6 +52,13 @@ async def test_admins_filter_and_page(
         i["id"] for i in looked_up["items"]
     ]
     assert rest["next_cursor"] is None
+
+    # Each read is itself recorded, with what was asked.
+    reads = await entries("audit.read")
+    assert len(reads) == 6
+    assert all(str(entry["staff_id"]) == admin.staff_id for entry in reads)
+    assert reads[1]["after"]["staff_id"] == barista_1.staff_id
+    assert reads[-1]["after"]["cursor"] == first["next_cursor"]
 
 
 async def test_a_manager_reads_only_their_stores(
