@@ -21,6 +21,7 @@ import msgspec
 
 from backend.accounting import metrics
 from backend.accounting.client import AccountingClient, DeliveryFailed
+from backend.audit.trail import record
 from backend.errors import Conflict, NotFound
 from db import sql
 from db.pool import engine
@@ -194,7 +195,9 @@ async def retry_dead_letter(message_id: uuid.UUID) -> RetryResult:
     """Put a dead letter back in line, with a fresh attempt count (after the fix)."""
     async with engine().transaction():
         row = (
-            await OutboxMessage.select(OutboxMessage.status)
+            await OutboxMessage.select(
+                OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.last_error
+            )
             .where(OutboxMessage.id == message_id)
             .first()
         )
@@ -212,4 +215,11 @@ async def retry_dead_letter(message_id: uuid.UUID) -> RetryResult:
                 OutboxMessage.next_attempt_at: datetime.now(UTC),
             }
         ).where(OutboxMessage.id == message_id)
+        await record(
+            "outbox.retried",
+            target_type="outbox_message",
+            target_id=message_id,
+            before={"status": "dead", "attempts": row["attempts"], "last_error": row["last_error"]},
+            after={"status": "pending", "attempts": 0},
+        )
     return RetryResult(id=message_id, status="pending")

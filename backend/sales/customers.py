@@ -6,6 +6,7 @@ import uuid
 
 from backend.errors import MemberNotFound, ValidationFailed
 from backend.members.card_numbers import is_valid_card_number
+from backend.members.cards import refuse_if_blocked
 from backend.members.qr import QrTokens
 from backend.sales.schemas import Customer
 from db.tables import Member
@@ -45,5 +46,6 @@ class CustomerResolver:
             )
             card_holder = None if row is None else uuid.UUID(str(row["id"]))
         if card_holder is None:
+            await refuse_if_blocked(customer.card_number)  # a lost card: say so, name nobody
             raise MemberNotFound("no member has this card number")
         return card_holder

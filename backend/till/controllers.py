@@ -12,6 +12,7 @@ from litestar.params import FromPath, JSONBody
 from backend.auth.access import allow
 from backend.auth.callers import Role, TerminalCaller
 from backend.errors import (
+    CardBlocked,
     CheckoutNotOpen,
     CurrencyMismatch,
     ExternalIdReused,
@@ -50,6 +51,7 @@ class PurchaseController(Controller):
         opt=TERMINALS
         | answers(
             MemberNotFound,
+            CardBlocked,
             ExternalIdReused,
             CurrencyMismatch,
             RedeemCapExceeded,
@@ -103,7 +105,7 @@ class CheckoutController(Controller):
 
     @post(
         "/",
-        opt=TERMINALS | answers(MemberNotFound, ExternalIdReused, CurrencyMismatch),
+        opt=TERMINALS | answers(MemberNotFound, CardBlocked, ExternalIdReused, CurrencyMismatch),
         status_code=201,
         summary="Open a checkout and quote it",
     )

@@ -111,7 +111,7 @@ async def test_a_sale_lists_what_a_till_must_handle(client: httpx.AsyncClient) -
             responses[status]["content"][PROBLEM_JSON]["schema"]["properties"]["code"]["enum"]
         )
 
-    assert codes("404") == {"member_not_found"}
+    assert codes("404") == {"member_not_found", "card_blocked"}
     assert codes("409") == {"idempotent_request_in_progress", "external_id_reused"}
     assert codes("422") == {
         "idempotency_key_reused",

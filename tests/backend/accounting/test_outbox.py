@@ -19,6 +19,7 @@ from backend.accounting.client import AccountingClient
 from backend.accounting.outbox import DeliveryPolicy, deliver_due, sample_outbox_figures
 from backend.local_time import StoreClock
 from db.tables import OutboxMessage
+from tests.backend.audit.support import entries
 from tests.cli import SCRIPT, run_env
 from tests.conftest import Shop
 from tests.factories import buy, hire, log_in, open_till, purchase_body
@@ -180,6 +181,13 @@ async def test_refusals_become_dead_letters_that_an_admin_can_retry(
         f"/v1/admin/outbox/{items[0]['id']}/retry", headers=admin.headers
     )
     assert again.status_code == 409
+    # Each retry is on the audit trail, with what the letter was; the refused one is not.
+    retries = await entries("outbox.retried")
+    assert [(str(e["staff_id"]), e["target_id"]) for e in retries] == [
+        (admin.staff_id, item["id"]) for item in items
+    ]
+    assert retries[0]["before"]["status"] == "dead"
+    assert retries[0]["before"]["last_error"].startswith("HTTP 401")
     await _deliver_everything(accounting)
     assert await _statuses() == {"delivered": 2}
 

@@ -43,7 +43,7 @@ async def test_a_member_replaces_their_lost_card(
 
     # At the till the old number is nobody's; the new one is the member's.
     old = await buy(client, till, purchase_body(member.card_number))
-    assert_problem(old, 404, "member_not_found")
+    assert_problem(old, 404, "card_blocked")  # blocked as lost, naming nobody
     new = await buy(client, till, purchase_body(new_number))
     assert new.status_code == 201, new.text
     assert new.json()["member_id"] == member.member_id
