@@ -132,15 +132,8 @@ def create_app(
         if accounting is not None and provider is not None
         else None
     )
-    maintenance = MaintenanceLoop(
-        redis=redis,
-        prefix=prefix,
-        publisher=publisher,
-        interval_s=settings.maintenance_interval_s,
-        idempotency_ttl_h=settings.idempotency_ttl_h,
-        audit_retention_days=settings.audit_retention_days,
-        orders=orders,
-        catalogue=catalogue,
+    maintenance = MaintenanceLoop.for_settings(
+        settings, redis=redis, publisher=publisher, orders=orders, catalogue=catalogue
     )
     services: dict[str, Any] = {
         "campaign_admin": CampaignAdmin(catalogue=catalogue, publisher=publisher),

@@ -43,16 +43,8 @@ async def run_scheduler(settings: Settings, stopping: asyncio.Event) -> None:
     orders = OrderService(
         provider=payment_provider(settings), publisher=publisher, catalogue=catalogue
     )
-    loop = MaintenanceLoop(
-        redis=redis,
-        prefix=prefix,
-        publisher=publisher,
-        interval_s=settings.maintenance_interval_s,
-        idempotency_ttl_h=settings.idempotency_ttl_h,
-        audit_retention_days=settings.audit_retention_days,
-        orders=orders,
-        catalogue=catalogue,
-        outbox_retention_days=settings.outbox_retention_days,
+    loop = MaintenanceLoop.for_settings(
+        settings, redis=redis, publisher=publisher, orders=orders, catalogue=catalogue
     )
     log.info("scheduler started", extra={"interval_s": settings.maintenance_interval_s})
     try:

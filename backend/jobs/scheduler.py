@@ -146,6 +146,29 @@ class MaintenanceLoop:
         self._audit_retention_days = audit_retention_days
         self._task: asyncio.Task[None] | None = None
 
+    @classmethod
+    def for_settings(
+        cls,
+        settings: Settings,
+        *,
+        redis: Redis,
+        publisher: EventPublisher,
+        orders: OrderService | None,
+        catalogue: Catalogue | None,
+    ) -> MaintenanceLoop:
+        """The loop a serving process or the scheduler runs, as the settings say."""
+        return cls(
+            redis=redis,
+            prefix=settings.redis_prefix,
+            publisher=publisher,
+            interval_s=settings.maintenance_interval_s,
+            idempotency_ttl_h=settings.idempotency_ttl_h,
+            orders=orders,
+            catalogue=catalogue,
+            outbox_retention_days=settings.outbox_retention_days,
+            audit_retention_days=settings.audit_retention_days,
+        )
+
     async def start(self) -> None:
         if self._interval_s > 0:
             self._task = asyncio.create_task(self._run(), name="maintenance")
