@@ -5,8 +5,8 @@ Written by hand (Piccolo's auto migrations know columns, column indexes and cons
 ``tests/db/test_migrations.py`` checks that every object made here exists after migrating.
 """
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+from db.sql_migration import statements_migration
+
 
 ID = "2026-12-06T21:34:24:000000"
 VERSION = "1.38.0"
@@ -85,18 +85,4 @@ BACKWARDS_SQL = (
 )
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="db", description=DESCRIPTION)
-
-    async def run():
-        # One statement per call: asyncpg prepares each, and a prepared statement is single.
-        for statement in FORWARDS_SQL:
-            await engine_finder().run_ddl(statement)
-
-    async def run_backwards():
-        for statement in BACKWARDS_SQL:
-            await engine_finder().run_ddl(statement)
-
-    manager.add_raw(run)
-    manager.add_raw_backwards(run_backwards)
-    return manager
+forwards = statements_migration(ID, DESCRIPTION, FORWARDS_SQL, BACKWARDS_SQL)

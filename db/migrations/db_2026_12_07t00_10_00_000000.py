@@ -25,11 +25,10 @@ the declared tables and then runs these).
 import os
 from datetime import datetime
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
 
 from backend.local_time import is_zone, zone
 from backend.settings import Settings
+from db.sql_migration import statements_migration
 
 ID = "2026-12-07T00:10:00:000000"
 VERSION = "1.38.0"
@@ -148,17 +147,4 @@ BACKWARDS_SQL = (
 )
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="db", description=DESCRIPTION)
-
-    async def run():
-        for statement in FORWARDS_SQL:
-            await engine_finder().run_ddl(statement)
-
-    async def run_backwards():
-        for statement in BACKWARDS_SQL:
-            await engine_finder().run_ddl(statement)
-
-    manager.add_raw(run)
-    manager.add_raw_backwards(run_backwards)
-    return manager
+forwards = statements_migration(ID, DESCRIPTION, FORWARDS_SQL, BACKWARDS_SQL)

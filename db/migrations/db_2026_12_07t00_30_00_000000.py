@@ -1,7 +1,7 @@
 """The job fence: the newest fencing number of each lease (``backend.jobs.lease``)."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+from db.sql_migration import statements_migration
+
 
 ID = "2026-12-07T00:30:00:000000"
 VERSION = "1.38.0"
@@ -15,17 +15,4 @@ FORWARDS_SQL = (
 BACKWARDS_SQL = ("DROP TABLE IF EXISTS job_fence",)
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="db", description=DESCRIPTION)
-
-    async def run():
-        for statement in FORWARDS_SQL:
-            await engine_finder().run_ddl(statement)
-
-    async def run_backwards():
-        for statement in BACKWARDS_SQL:
-            await engine_finder().run_ddl(statement)
-
-    manager.add_raw(run)
-    manager.add_raw_backwards(run_backwards)
-    return manager
+forwards = statements_migration(ID, DESCRIPTION, FORWARDS_SQL, BACKWARDS_SQL)

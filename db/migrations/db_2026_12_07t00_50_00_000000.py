@@ -5,8 +5,8 @@ the figures every process samples every few seconds and the dead-letter list rea
 ones: with this partial index they cost what is open, not what was ever sent.
 """
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+from db.sql_migration import statements_migration
+
 
 ID = "2026-12-07T00:50:00:000000"
 VERSION = "1.38.0"
@@ -19,17 +19,4 @@ FORWARDS_SQL = (
 BACKWARDS_SQL = ("DROP INDEX IF EXISTS outbox_message_open",)
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="db", description=DESCRIPTION)
-
-    async def run():
-        for statement in FORWARDS_SQL:
-            await engine_finder().run_ddl(statement)
-
-    async def run_backwards():
-        for statement in BACKWARDS_SQL:
-            await engine_finder().run_ddl(statement)
-
-    manager.add_raw(run)
-    manager.add_raw_backwards(run_backwards)
-    return manager
+forwards = statements_migration(ID, DESCRIPTION, FORWARDS_SQL, BACKWARDS_SQL)
