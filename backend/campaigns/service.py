@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from piccolo.columns import Column
 
+from backend.audit.trail import record
 from backend.campaigns.catalogue import Catalogue, LiveCampaign, to_live
 from backend.campaigns.kinds import PURCHASE_KINDS, Birthday, Welcome, kind_of
 from backend.campaigns.live import offer_data, tell_audience
@@ -157,8 +158,11 @@ class CampaignAdmin:
         await _check_stores(data)
         columns = {str(key): value for key, value in _columns(data, schedule).items()}
         campaign = Campaign(**columns, status="draft", uses=0, created_at=now, updated_at=now)
-        await campaign.save()
-        return await get_campaign(campaign.id)
+        async with engine().transaction():
+            await campaign.save()
+            created = await get_campaign(campaign.id)
+            await _audit("campaign.created", created, after=created)
+        return created
 
     async def replace_draft(self, campaign_id: uuid.UUID, data: CampaignIn) -> CampaignOut:
         now = datetime.now(UTC)
@@ -174,7 +178,9 @@ class CampaignAdmin:
             await Campaign.update({**_columns(data, schedule), "updated_at": now}).where(
                 Campaign.id == campaign_id
             )
-        return await get_campaign(campaign_id)
+            changed = await get_campaign(campaign_id)
+            await _audit("campaign.updated", changed, before=_out(current), after=changed)
+        return changed
 
     async def move(self, campaign_id: uuid.UUID, target: str) -> CampaignOut:
         """schedule / publish (active) / pause / end."""
@@ -198,7 +204,14 @@ class CampaignAdmin:
             if ends_at is not None and ends_at <= now and target != "ended":
                 raise Conflict("this campaign's end has passed", status=status)
             await Campaign.update(values).where(Campaign.id == campaign_id)
-            after = to_live(await _lock(campaign_id))
+            moved = await _lock(campaign_id)
+            await _audit(
+                f"campaign.{'published' if target == 'active' else target}",
+                _out(moved),
+                before={"status": status, "starts_at": starts_at, "ends_at": ends_at},
+                after={k: moved[k] for k in ("status", "starts_at", "ends_at")},
+            )
+            after = to_live(moved)
             was_live = status == "active"
             if target == "active" and not was_live:
                 events = await tell_audience(after, "offer.available", offer_data(after))
@@ -250,6 +263,19 @@ async def start_and_end_on_time(
             await catalogue.forget()
             await publisher.publish(events)
     return changed
+
+
+async def _audit(action: str, campaign: CampaignOut, *, before: Any = None, after: Any) -> None:
+    """A staff change of a campaign, on the audit trail (in the change's transaction); the
+    stores it targets are the ones whose managers see it."""
+    await record(
+        action,
+        target_type="campaign",
+        target_id=campaign.id,
+        before=before,
+        after=after,
+        store_ids=campaign.targeting.store_ids,
+    )
 
 
 async def get_campaign(campaign_id: uuid.UUID) -> CampaignOut:

@@ -197,3 +197,43 @@ async def test_a_route_beyond_the_role_is_refused_and_audited(client: httpx.Asyn
     assert_by(entry, barista, "barista", refused)
     assert (entry["target_type"], entry["target_id"]) == ("route", "GET /v1/admin/audit")
     assert entry["store_ids"] == [till.store_id]
+
+
+async def test_campaign_creation_edit_and_moves(
+    client: httpx.AsyncClient, admin: SignedInStaff
+) -> None:
+    till = await open_till()
+    body = {
+        "name": "Morning double",
+        "rule": {"type": "multiplier", "factor": 2},
+        "targeting": {"store_ids": [str(till.store_id)], "hours": {"from": "07:00", "to": "11:00"}},
+    }
+    created = await client.post("/v1/admin/campaigns", headers=admin.headers, json=body)
+    assert created.status_code == 201, created.text
+    campaign_id = created.json()["id"]
+    edited = await client.put(
+        f"/v1/admin/campaigns/{campaign_id}",
+        headers=admin.headers,
+        json={**body, "name": "Morning triple", "rule": {"type": "multiplier", "factor": 3}},
+    )
+    assert edited.status_code == 200, edited.text
+    published = await client.post(
+        f"/v1/admin/campaigns/{campaign_id}/publish", headers=admin.headers
+    )
+    assert published.status_code == 200, published.text
+    refused = await client.post(
+        f"/v1/admin/campaigns/{campaign_id}/schedule", headers=admin.headers
+    )
+    assert refused.status_code == 409  # an active campaign is not scheduled: no entry
+
+    entry = await only("campaign.created")
+    assert_by(entry, admin, "admin", created)
+    assert (entry["target_type"], entry["target_id"]) == ("campaign", campaign_id)
+    assert entry["store_ids"] == [till.store_id]  # its store's managers see it
+    entry = await only("campaign.updated")
+    assert_by(entry, admin, "admin", edited)
+    assert (entry["before"]["name"], entry["after"]["name"]) == ("Morning double", "Morning triple")
+    entry = await only("campaign.published")
+    assert_by(entry, admin, "admin", published)
+    assert (entry["before"]["status"], entry["after"]["status"]) == ("draft", "active")
+    assert await entries("campaign.scheduled") == []
