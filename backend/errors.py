@@ -112,6 +112,21 @@ class InsufficientPoints(Unprocessable):
     title = "Not enough points"
 
 
+class SaleAmountTooLarge(Unprocessable):
+    code = "sale_amount_too_large"
+    title = "The amount is above this store's maximum for one sale"
+
+
+class ApproverIsRequester(Forbidden):
+    code = "approver_is_requester"
+    title = "An adjustment needs a second staff member's approval, not its requester's"
+
+
+class ApprovalDecided(Conflict):
+    code = "approval_decided"
+    title = "This adjustment was already decided otherwise"
+
+
 class TooManyRequests(DomainError):
     status = 429
     code = "too_many_requests"

@@ -92,6 +92,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     staff_login_max_failures: Positive = 5
     staff_login_failure_window_s: Positive = 900
     staff_lockout_s: Positive = 900
+    # Limits on one employee. Baristas find members by card or QR only unless this is set.
+    barista_phone_lookup: bool = False
+    # A manager's adjustment above this many points (either way), or one that takes their
+    # day's total (in the program's zone) above the daily limit, waits for a second staff
+    # member's approval before it reaches the ledger.
+    adjustment_max_points: Positive = 5_000
+    adjustment_daily_points: Positive = 20_000
+    # One sale's amount (minor units) at a store that sets no maximum of its own.
+    max_sale_amount: Positive = 10_000_000
     # Delivered outbox messages are kept this long (by business date), for `reconcile`.
     outbox_retention_days: Annotated[int, msgspec.Meta(ge=35)] = 400
     # Hold sweeper, pending release, expiry, idempotency purge, tiers; 0 turns it off. Serving
