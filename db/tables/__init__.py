@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from piccolo.table import Table
 
+from db.tables.approvals import AdjustmentApproval
 from db.tables.audit import AuditEntry
 from db.tables.campaigns import Campaign, MemberOffer
 from db.tables.integration import IdempotencyRecord, OutboxMessage
@@ -29,6 +30,7 @@ from db.tables.stores import StaffUser, Store, StoreEvent, Terminal
 __all__ = [
     "ALL_TABLES",
     "Account",
+    "AdjustmentApproval",
     "AuditEntry",
     "BlockedCard",
     "BroadcastEvent",
@@ -86,4 +88,5 @@ ALL_TABLES: tuple[type[Table], ...] = (
     AuditEntry,
     BlockedCard,
     MarketingConsent,
+    AdjustmentApproval,
 )

@@ -30,6 +30,9 @@ class Store(Table, tablename="store"):
         default=0, help_text="Local hour the business day starts (sales before it: the day before)."
     )
     last_event_seq = BigInt(default=0, help_text="Seq of the store stream's newest event.")
+    max_sale_amount = BigInt(
+        null=True, default=None, help_text="Largest amount of one sale; NULL: the program's."
+    )
     created_at = Timestamptz()
 
     day_start_hour = Check("day_starts_at BETWEEN 0 AND 6")
