@@ -40,7 +40,9 @@ from backend.http import check_write_body, security_headers
 from backend.jobs.scheduler import MaintenanceLoop
 from backend.loyalty.controllers import AdminRulesController
 from backend.members.controllers import AdminMembersController, MeController
+from backend.members.erasure import MemberErasure
 from backend.members.qr import QrTokens
+from backend.members.rights_controllers import AdminMemberRightsController, MyDataController
 from backend.members.service import enrol_or_get_member
 from backend.ops.garbage import freeze_startup_objects
 from backend.ops.health import HealthController, dependencies_ready
@@ -173,6 +175,7 @@ def create_app(
         "order_service": orders,
         "external_books": books,
         "qr_tokens": qr_tokens,
+        "member_erasure": MemberErasure(otp=otp, sessions=sessions, qr_tokens=qr_tokens),
         "terminal_directory": terminals,
         "program_time_zone": settings.program_time_zone,
     }
@@ -237,6 +240,7 @@ def create_app(
             login_routes,
             pos_routes,
             MeController,
+            MyDataController,
             MySessionsController,
             StaffMeController,
             AdminStaffController,
@@ -244,6 +248,7 @@ def create_app(
             AdminStoreController,
             AdminRulesController,
             AdminMembersController,
+            AdminMemberRightsController,
             PaymentWebhookController,
             OrderController,
             AdminOutboxController,

@@ -58,7 +58,14 @@ def program_day(at: datetime) -> date:
     return local_date(at, _ProgramCalendar.zone)
 
 
-DocumentType = Literal["sale", "refund", "points_expiry", "points_adjustment", "points_redemption"]
+DocumentType = Literal[
+    "sale",
+    "refund",
+    "points_expiry",
+    "points_adjustment",
+    "points_redemption",
+    "points_forfeiture",  # an erased member's points (the reference is the member)
+]
 
 
 class AccountingDocument(msgspec.Struct, frozen=True, kw_only=True):

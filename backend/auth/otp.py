@@ -6,13 +6,16 @@ import hashlib
 import hmac
 import logging
 import secrets
-from typing import Protocol
+from typing import Literal, Protocol, get_args
 
 from redis.asyncio import Redis
 
 from backend.errors import InvalidOtp, TooManyRequests
 
 log = logging.getLogger(__name__)
+
+Purpose = Literal["login", "erasure"]
+PURPOSES: tuple[Purpose, ...] = get_args(Purpose)
 
 
 class OtpSender(Protocol):
@@ -50,14 +53,26 @@ class OtpService:
         self._sends_per_phone = sends_per_phone
         self._send_window_s = send_window_s
 
-    def _key(self, phone: str) -> str:
-        return f"{self._prefix}otp:{phone}"
+    def _key(self, phone: str, purpose: Purpose = "login") -> str:
+        # A code confirms one thing: a login code cannot confirm an erasure, nor the reverse.
+        if purpose == "login":
+            return f"{self._prefix}otp:{phone}"
+        return f"{self._prefix}otp:{purpose}:{phone}"
 
-    def _digest(self, phone: str, code: str) -> str:
+    def _digest(self, phone: str, code: str, purpose: Purpose = "login") -> str:
         # Keyed so that a Redis dump does not reveal codes by brute-forcing 10^6 hashes.
-        return hmac.new(self._secret, f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+        said = f"{phone}:{code}" if purpose == "login" else f"{purpose}:{phone}:{code}"
+        return hmac.new(self._secret, said.encode(), hashlib.sha256).hexdigest()
 
-    async def request_code(self, phone: str) -> None:
+    async def forget_phone(self, phone: str) -> None:
+        """Remove every key that names ``phone`` (codes of every purpose, the send counter):
+        an erased member's number must not stay behind in Redis."""
+        await self._redis.delete(
+            *(self._key(phone, purpose) for purpose in PURPOSES),
+            f"{self._prefix}otp-sends:{phone}",
+        )
+
+    async def request_code(self, phone: str, purpose: Purpose = "login") -> None:
         # Per phone, on top of the per-IP limit on the route: Litestar's limiter keys on the
         # request, not on a field of the body, so this counter is our own (fixed window).
         sends_key = f"{self._prefix}otp-sends:{phone}"
@@ -69,16 +84,16 @@ class OtpService:
         if sends > self._sends_per_phone:
             raise TooManyRequests("too many codes sent to this phone; try again later")
         code = self._fixed_code or f"{secrets.randbelow(10**6):06d}"
-        key = self._key(phone)
+        key = self._key(phone, purpose)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"digest": self._digest(phone, code), "attempts": 0})
+            pipe.hset(key, mapping={"digest": self._digest(phone, code, purpose), "attempts": 0})
             pipe.expire(key, self.ttl_s)
             await pipe.execute()
         await self._sender.send(phone=phone, code=code)
 
-    async def verify(self, phone: str, code: str) -> None:
+    async def verify(self, phone: str, code: str, purpose: Purpose = "login") -> None:
         """Consume a correct code; raise ``InvalidOtp`` otherwise."""
-        key = self._key(phone)
+        key = self._key(phone, purpose)
         found = await self._redis.eval(_COUNT_ATTEMPT, 1, key)
         if found is None:
             raise InvalidOtp("no code was requested for this phone, or it expired")
@@ -87,7 +102,7 @@ class OtpService:
             await self._redis.delete(key)
             raise InvalidOtp("too many attempts; request a new code")
         expected = digest.decode() if isinstance(digest, bytes) else str(digest)
-        if not hmac.compare_digest(expected, self._digest(phone, code)):
+        if not hmac.compare_digest(expected, self._digest(phone, code, purpose)):
             raise InvalidOtp("the code is wrong")
         # Only one caller may consume it, even if two arrive with the right code at once.
         if not await self._redis.delete(key):

@@ -18,7 +18,15 @@ import msgspec
 
 from backend.errors import InsufficientPoints
 from backend.loyalty.ledger import EntryDraft, LockedAccount, post
-from backend.loyalty.lots import TakenLots, add_lot, beyond_debt, give_back, take_oldest_first, trim
+from backend.loyalty.lots import (
+    TakenLots,
+    add_lot,
+    beyond_debt,
+    empty_pending,
+    give_back,
+    take_oldest_first,
+    trim,
+)
 from backend.loyalty.rules import ProgramRules
 from backend.loyalty.schemas import Balance
 from backend.streams.member import MEMBERS
@@ -190,6 +198,21 @@ class AccountChange:
         for_lot = beyond_debt(self.available, points)
         self._entry("release", cause, pending=-points, available=points)
         return for_lot
+
+    async def forfeit(self, cause: Cause) -> int:
+        """Everything still to come to the member (an erased account): the available points
+        and the pending ones, their lots emptied; a debt stays what it is. Return the points
+        forfeited."""
+        if self._lots:
+            raise RuntimeError("points are forfeited after a credit in one AccountChange")
+        available, pending = max(self.available, 0), self.pending
+        if available:
+            await self._take(available)
+        if pending:
+            await empty_pending(self.account.id)
+        if available or pending:
+            self._entry("forfeiture", cause, available=-available, pending=-pending)
+        return available + pending
 
     async def adjust(self, points: int, cause: Cause, rules: ProgramRules) -> None:
         """A staff correction: positive credits a lot, negative spends oldest first and

@@ -64,6 +64,15 @@ async def give_back(taken: TakenLots) -> None:
         )
 
 
+async def empty_pending(account_id: uuid.UUID) -> None:
+    """Empty the account's pending lots (their points are forfeited with the account)."""
+    await sql.fetch(
+        "UPDATE point_lot SET remaining = 0"
+        " WHERE account = {account_id} AND status = 'pending' AND remaining > 0",
+        account_id=account_id,
+    )
+
+
 def beyond_debt(available_before: int, points: int) -> int:
     """How much of a credit is left for lots once a negative balance is paid off."""
     return max(0, available_before + points) - max(0, available_before)

@@ -11,6 +11,7 @@ from piccolo.table import Table
 from db.tables.approvals import AdjustmentApproval
 from db.tables.audit import AuditEntry
 from db.tables.campaigns import Campaign, MemberOffer
+from db.tables.erasures import MemberErasure
 from db.tables.integration import IdempotencyRecord, OutboxMessage
 from db.tables.ledger import LedgerEntry, PointLot, ProgramRules
 from db.tables.members import (
@@ -41,6 +42,7 @@ __all__ = [
     "LedgerEntry",
     "MarketingConsent",
     "Member",
+    "MemberErasure",
     "MemberEvent",
     "MemberOffer",
     "MemberStats",
@@ -88,5 +90,6 @@ ALL_TABLES: tuple[type[Table], ...] = (
     AuditEntry,
     BlockedCard,
     MarketingConsent,
+    MemberErasure,
     AdjustmentApproval,
 )
