@@ -500,6 +500,11 @@ async def build_world(shop: Shop) -> World:
     refresher = await log_in(api, shop.sms, phone=member_b.phone)  # refreshes
     loser = await log_in(api, shop.sms)  # replaces a lost card
     loser_too = await log_in(api, shop.sms)  # whose lost card staff replace
+    asker = await log_in(api, shop.sms)  # asks for an erasure code
+    eraser = await log_in(api, shop.sms)  # erases their account
+    sent = await api.post("/v1/me/erasure/code", headers=eraser.headers)
+    assert sent.status_code == 202, sent.text
+    erased_on_request = await log_in(api, shop.sms)  # erased by an admin
     await grant(member_a.member_id, 5000)
     new_phone = unique_phone()
     assert (await api.post("/v1/auth/otp", json={"phone": new_phone})).status_code == 202
@@ -510,6 +515,8 @@ async def build_world(shop: Shop) -> World:
         "anonymous": {},
         "member_a": member_a.headers,
         "loser": loser.headers,
+        "asker": asker.headers,
+        "eraser": eraser.headers,
         "leaving": {"Authorization": f"Bearer {leaving.access_token}"},
         "manager": manager.headers,
         "admin": admin.headers,
@@ -694,6 +701,18 @@ async def build_world(shop: Shop) -> World:
                 theirs("no such member", {"card_number": loser_too.card_number}, member_id=nobody),
                 Case("a card not the member's", encode({"card_number": member_b.card_number})),
             ],
+        ),
+        ("POST", "/v1/me/erasure/code"): Endpoint("asker"),
+        ("POST", "/v1/me/erasure"): Endpoint(
+            "eraser",
+            body={"code": shop.sms.codes[eraser.phone]},
+            foreign=[Case("a code that was never sent", encode({"code": "12345x"}))],
+        ),
+        ("POST", "/v1/admin/members/{member_id:uuid}/erasure"): Endpoint(
+            "admin",
+            params={"member_id": erased_on_request.member_id},
+            body={"reason": "written request no. 12, 2026-12-01"},
+            foreign=[theirs("no such member", {"reason": "request no. 13"}, member_id=nobody)],
         ),
         ("PATCH", "/v1/me"): Endpoint(
             "member_a",
