@@ -19,6 +19,7 @@ from backend.errors import (
     PaymentProviderUnavailable,
     PaymentRefused,
     RedeemCapExceeded,
+    SaleAmountTooLarge,
 )
 from backend.http import IdempotencyKey, answers, replay_headers, strict_body
 from backend.idempotency import check_key
@@ -42,6 +43,7 @@ class OrderController(Controller):
             InsufficientPoints,
             PaymentRefused,
             PaymentProviderUnavailable,
+            SaleAmountTooLarge,
         ),
         status_code=201,
         responses={

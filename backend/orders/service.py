@@ -40,6 +40,7 @@ from backend.orders.payment_provider import (
 from backend.orders.schemas import OrderOut, OrderRequest
 from backend.sales.sale import Sale, check_items, settle_sale
 from backend.sales.schemas import PurchaseItem
+from backend.stores.sale_cap import check_sale_amount
 from db import sql
 from db.ids import new_id
 from db.pool import engine
@@ -189,11 +190,16 @@ class OrderService:
                 if earlier.request_hash != fingerprint:
                     raise IdempotencyKeyReused("this Idempotency-Key was used for another order")
                 return earlier, False
-            store = await Store.select(Store.currency).where(Store.id == request.store_id).first()
+            store = (
+                await Store.select(Store.currency, Store.max_sale_amount)
+                .where(Store.id == request.store_id)
+                .first()
+            )
             if store is None:
                 raise NotFound(f"store {request.store_id} does not exist")
             if store["currency"] != request.currency:
                 raise CurrencyMismatch(f"this store takes {store['currency']}")
+            check_sale_amount(request.amount, store["max_sale_amount"])
             rules = await current_rules()
             cap = max_redeemable(request.amount, rules.rules)
             if request.redeem_points > cap:

@@ -62,7 +62,8 @@ class AdminStoreController(Controller):
     @patch(
         "/stores/{store_id:uuid}",
         opt=allow(Role.ADMIN),
-        summary="Rename a store, or change its time zone or the hour its day starts",
+        summary="Rename a store, change its time zone, the hour its day starts or its "
+        "maximum for one sale",
     )
     async def update_store(
         self,

@@ -12,6 +12,14 @@ from backend.local_time import DayStartHour, ZoneName
 from backend.text import FilledLine
 
 Name = Annotated[FilledLine, msgspec.Meta(min_length=1, max_length=200)]
+MaxSaleAmount = Annotated[
+    int,
+    msgspec.Meta(
+        gt=0,
+        le=10**15,
+        description="the largest amount of one sale, minor units (null: the program's maximum)",
+    ),
+]
 
 
 class StoreCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -21,14 +29,17 @@ class StoreCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     time_zone: ZoneName
     currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")] = "RUB"
     day_starts_at: DayStartHour = 0
+    max_sale_amount: MaxSaleAmount | None = None
 
 
 class StoreUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """What an admin may change of an open store; absent fields stay as they are."""
+    """What an admin may change of an open store; absent fields stay as they are (but a
+    ``max_sale_amount`` of null returns the store to the program's maximum)."""
 
     name: Name | None = None
     time_zone: ZoneName | None = None
     day_starts_at: DayStartHour | None = None
+    max_sale_amount: MaxSaleAmount | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class StoreOut(msgspec.Struct, frozen=True):
@@ -38,6 +49,7 @@ class StoreOut(msgspec.Struct, frozen=True):
     currency: str
     time_zone: str  # IANA zone; local fields of this store's figures are in it
     day_starts_at: int  # local hour its business day starts
+    max_sale_amount: int | None  # the store's own maximum for one sale; None: the program's
     created_at: datetime
 
 

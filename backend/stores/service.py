@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import msgspec
 from asyncpg.exceptions import UniqueViolationError
 from piccolo.columns import Column
 
@@ -34,6 +35,7 @@ _STORE_COLUMNS = (
     Store.currency,
     Store.time_zone,
     Store.day_starts_at,
+    Store.max_sale_amount,
     Store.created_at,
 )
 _TERMINAL_COLUMNS = (
@@ -54,6 +56,7 @@ async def create_store(data: StoreCreate) -> StoreOut:
         currency=data.currency,
         time_zone=data.time_zone,
         day_starts_at=data.day_starts_at,
+        max_sale_amount=data.max_sale_amount,
     )
     try:
         async with engine().transaction():
@@ -72,8 +75,9 @@ async def create_store(data: StoreCreate) -> StoreOut:
 
 
 async def update_store(store_id: uuid.UUID, data: StoreUpdate) -> StoreOut:
-    """Rename a store or move its clock. A new zone or day start applies from the next sale
-    on; days already counted keep the figures they were counted with."""
+    """Rename a store, move its clock or set its maximum sale. A new zone or day start
+    applies from the next sale on; days already counted keep the figures they were counted
+    with."""
     if data.time_zone is not None:
         zone_named(data.time_zone, field="time_zone")
     values: dict[Column | str, Any] = {
@@ -85,6 +89,8 @@ async def update_store(store_id: uuid.UUID, data: StoreUpdate) -> StoreOut:
         )
         if value is not None
     }
+    if not isinstance(data.max_sale_amount, msgspec.UnsetType):
+        values[Store.max_sale_amount] = data.max_sale_amount
     before = await get_store(store_id)
     if not values:
         return before

@@ -32,6 +32,7 @@ from backend.loyalty.rules import RulesVersion, current_rules, rules_at
 from backend.loyalty.schemas import Balance
 from backend.sales.sale import Sale, check_currency, check_items, settle_sale
 from backend.sales.schemas import PurchaseItem
+from backend.stores.sale_cap import check_sale_amount
 from backend.till.checkout_schemas import (
     CheckoutRequest,
     CheckoutResponse,
@@ -52,6 +53,7 @@ _Result = tuple[CheckoutResponse, list[Outgoing]]
 # What opening a checkout checks first, in one round trip.
 _OPEN_CHECKS = """
 SELECT (SELECT currency FROM store WHERE id = {store_id}) AS currency,
+       (SELECT max_sale_amount FROM store WHERE id = {store_id}) AS max_sale_amount,
        EXISTS (SELECT 1 FROM purchase WHERE store = {store_id} AND external_id = {external_id})
          AS sold,
        EXISTS (SELECT 1 FROM checkout WHERE store = {store_id} AND external_id = {external_id})
@@ -76,6 +78,7 @@ class CheckoutService(SellingService):
                 )
             )[0]
             check_currency(known["currency"], request.currency)
+            check_sale_amount(request.amount, known["max_sale_amount"])
             if known["sold"]:
                 raise ExternalIdReused(f"external_id {request.external_id!r} is already a sale")
             if known["opened"]:

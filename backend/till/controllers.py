@@ -20,6 +20,7 @@ from backend.errors import (
     MemberNotFound,
     RedeemCapExceeded,
     RefundExceedsPurchase,
+    SaleAmountTooLarge,
 )
 from backend.http import IdempotencyKey, answers, replay_headers, strict_body
 from backend.idempotency import check_key
@@ -56,6 +57,7 @@ class PurchaseController(Controller):
             CurrencyMismatch,
             RedeemCapExceeded,
             InsufficientPoints,
+            SaleAmountTooLarge,
         ),
         status_code=201,
         summary="Record a one-shot sale",
@@ -105,7 +107,10 @@ class CheckoutController(Controller):
 
     @post(
         "/",
-        opt=TERMINALS | answers(MemberNotFound, CardBlocked, ExternalIdReused, CurrencyMismatch),
+        opt=TERMINALS
+        | answers(
+            MemberNotFound, CardBlocked, ExternalIdReused, CurrencyMismatch, SaleAmountTooLarge
+        ),
         status_code=201,
         summary="Open a checkout and quote it",
     )

@@ -22,6 +22,7 @@ from backend.idempotency import (
 from backend.loyalty.rules import current_rules
 from backend.sales.sale import Sale, check_currency, check_items, settle_sale
 from backend.sales.schemas import PurchaseResponse
+from backend.stores.sale_cap import check_sale_amount
 from backend.till.schemas import PurchaseRequest
 from backend.till.selling import SellingService
 from db import sql
@@ -35,7 +36,7 @@ class PurchaseOutcome:
 
 
 _WHAT_IS_KNOWN = """
-SELECT s.currency,
+SELECT s.currency, s.max_sale_amount,
        k.request_hash AS key_hash, k.response_status AS key_status, k.response_body AS key_body,
        p.id AS earlier_id, p.request_hash AS earlier_hash, p.result AS earlier_result,
        m.id AS card_holder
@@ -51,7 +52,8 @@ async def what_is_known(
     terminal: TerminalCaller, request: PurchaseRequest, idempotency_key: str
 ) -> Mapping[str, Any]:
     """Everything a purchase checks before it sells, in one round trip: the key's stored
-    outcome, an earlier purchase with this receipt, the store's currency, the card's holder."""
+    outcome, an earlier purchase with this receipt, the store's currency and maximum sale, the
+    card's holder."""
     rows = await sql.fetch(
         _WHAT_IS_KNOWN,
         store_id=terminal.store_id,
@@ -105,6 +107,7 @@ class PurchaseService(SellingService):
                 )
                 return _replay(replay)
             check_currency(known["currency"], request.currency)
+            check_sale_amount(request.amount, known["max_sale_amount"])
             member_id = await self._customers.identify(
                 request.customer, card_holder=known["card_holder"]
             )

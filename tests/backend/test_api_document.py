@@ -118,6 +118,7 @@ async def test_a_sale_lists_what_a_till_must_handle(client: httpx.AsyncClient) -
         "currency_mismatch",
         "redeem_cap_exceeded",
         "insufficient_points",
+        "sale_amount_too_large",
     }
     assert codes("429") == {"too_many_requests"}
     assert codes("415") == {"unsupported_media_type"}
