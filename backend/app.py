@@ -38,7 +38,8 @@ from backend.campaigns.offers import MemberOffers
 from backend.campaigns.service import CampaignAdmin
 from backend.http import check_write_body, security_headers
 from backend.jobs.scheduler import MaintenanceLoop
-from backend.loyalty.controllers import AdminRulesController
+from backend.loyalty.adjustments import AdjustmentLimits
+from backend.loyalty.controllers import AdminApprovalsController, AdminRulesController
 from backend.members.controllers import AdminMembersController, MeController
 from backend.members.erasure import MemberErasure
 from backend.members.qr import QrTokens
@@ -62,6 +63,7 @@ from backend.settings import Settings, SettingsError, load_settings
 from backend.staff.controllers import AdminStaffController, StaffMeController
 from backend.staff.logins import LoginLockout, check_login
 from backend.stores.controllers import AdminStoreController
+from backend.stores.sale_cap import use_program_sale_cap
 from backend.streams.replay import StoredEvents
 from backend.till.checkouts import CheckoutService
 from backend.till.controllers import CheckoutController, PurchaseController
@@ -89,6 +91,7 @@ def create_app(
     configure_logging(settings.log_level)
     # Store-less accounting documents are dated in the program's zone.
     use_program_zone(settings.program_time_zone)
+    use_program_sale_cap(settings.max_sale_amount)
     if settings.redis_url is None or settings.database_url is None:
         raise SettingsError(
             "create_app needs DATABASE_URL and REDIS_URL; `astrocoffee serve` starts embedded "
@@ -178,6 +181,11 @@ def create_app(
         "member_erasure": MemberErasure(otp=otp, sessions=sessions, qr_tokens=qr_tokens),
         "terminal_directory": terminals,
         "program_time_zone": settings.program_time_zone,
+        "barista_phone_lookup": settings.barista_phone_lookup,
+        "adjustment_limits": AdjustmentLimits(
+            max_points=settings.adjustment_max_points,
+            daily_points=settings.adjustment_daily_points,
+        ),
     }
     gateway = create_gateway(
         hub=hub,
@@ -247,6 +255,7 @@ def create_app(
             AdminAuditController,
             AdminStoreController,
             AdminRulesController,
+            AdminApprovalsController,
             AdminMembersController,
             AdminMemberRightsController,
             PaymentWebhookController,

@@ -1,23 +1,31 @@
-"""HTTP for the loyalty program's administration: the rules."""
+"""HTTP for the loyalty program's administration: the rules, and adjustments that wait for
+approval."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import JSONBody
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
 from backend.auth.access import allow
 from backend.auth.callers import Role, StaffCaller
-from backend.http import strict_body
+from backend.errors import ApprovalDecided, ApproverIsRequester, InsufficientPoints, NotFound
+from backend.http import answers, strict_body
+from backend.loyalty.approvals import ApprovalDecision, ApprovalList, decide, pending_approvals
 from backend.loyalty.rules import (
     ProgramRules,
     RulesVersion,
     current_rules,
     publish_rules,
 )
+from realtime.publisher import EventPublisher
 
 STAFF = allow(Role.BARISTA, Role.MANAGER, Role.ADMIN)
+MANAGERS = allow(Role.MANAGER, Role.ADMIN)
+DECISION_REFUSALS = answers(NotFound, ApproverIsRequester, ApprovalDecided, InsufficientPoints)
 
 
 class AdminRulesController(Controller):
@@ -39,3 +47,42 @@ class AdminRulesController(Controller):
     ) -> RulesVersion:
         rules = await strict_body(request, ProgramRules)
         return await publish_rules(rules, staff_id=request.user.staff_id)
+
+
+class AdminApprovalsController(Controller):
+    """Adjustments waiting for a second staff member (``backend.loyalty.approvals``)."""
+
+    path = "/v1/admin/adjustment-approvals"
+    tags = ["admin"]
+
+    @get("/", opt=MANAGERS, summary="Adjustments waiting for approval that the caller may decide")
+    async def list_pending(self, request: Request[StaffCaller, Any, Any]) -> ApprovalList:
+        return await pending_approvals(request.user)
+
+    @post(
+        "/{approval_id:uuid}/approve",
+        opt=MANAGERS | DECISION_REFUSALS,
+        status_code=200,
+        summary="Approve an adjustment onto the ledger (not one's own; idempotent)",
+    )
+    async def approve(
+        self,
+        request: Request[StaffCaller, Any, Any],
+        approval_id: FromPath[uuid.UUID],
+        publisher: NamedDependency[EventPublisher],
+    ) -> ApprovalDecision:
+        return await decide(request.user, approval_id, "approved", publisher)
+
+    @post(
+        "/{approval_id:uuid}/reject",
+        opt=MANAGERS | DECISION_REFUSALS,
+        status_code=200,
+        summary="Reject an adjustment: it never reaches the ledger (not one's own; idempotent)",
+    )
+    async def reject(
+        self,
+        request: Request[StaffCaller, Any, Any],
+        approval_id: FromPath[uuid.UUID],
+        publisher: NamedDependency[EventPublisher],
+    ) -> ApprovalDecision:
+        return await decide(request.user, approval_id, "rejected", publisher)

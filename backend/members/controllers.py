@@ -17,7 +17,12 @@ from backend.campaigns.offers import MemberOffers
 from backend.errors import CardBlocked, Conflict, InsufficientPoints, MemberNotFound
 from backend.http import IdempotencyKey, answers, replay_headers, strict_body
 from backend.idempotency import check_key
-from backend.loyalty.adjustments import AdjustmentRequest, AdjustmentResponse, adjust_points
+from backend.loyalty.adjustments import (
+    AdjustmentLimits,
+    AdjustmentRequest,
+    AdjustmentResponse,
+    adjust_points,
+)
 from backend.members.cards import replace_card
 from backend.members.consents import change_consents, consents_of
 from backend.members.qr import QrTokens, qr_svg
@@ -159,14 +164,23 @@ class AdminMembersController(Controller):
     @get(
         "/",
         opt=STAFF | answers(MemberNotFound, CardBlocked),
-        summary="Find a member by phone or card number (a card blocked as lost: card_blocked)",
+        summary="Find a member by card number, or by phone (managers and admins; baristas "
+        "only where ASTROCOFFEE_BARISTA_PHONE_LOOKUP allows); a card blocked as lost: "
+        "card_blocked",
     )
     async def find(
         self,
+        request: Request[StaffCaller, Any, Any],
+        barista_phone_lookup: NamedDependency[bool],
         phone: Annotated[str | None, QueryParameter(max_length=20)] = None,
         card_number: Annotated[str | None, QueryParameter(max_length=16)] = None,
     ) -> MemberSummary:
-        return await find_member(phone=phone, card_number=card_number)
+        return await find_member(
+            caller=request.user,
+            phone=phone,
+            card_number=card_number,
+            barista_phone_lookup=barista_phone_lookup,
+        )
 
     @get(
         "/{member_id:uuid}",
@@ -211,6 +225,11 @@ class AdminMembersController(Controller):
         opt=allow(Role.MANAGER, Role.ADMIN) | answers(MemberNotFound, InsufficientPoints),
         status_code=201,
         summary="Add or remove points by hand; the reason is recorded on the ledger",
+        description="A manager adjusts only members who bought in one of their stores. Above "
+        "their limits (ASTROCOFFEE_ADJUSTMENT_MAX_POINTS per adjustment, "
+        "ASTROCOFFEE_ADJUSTMENT_DAILY_POINTS per day) the answer says `pending_approval`: "
+        "nothing reaches the ledger until another manager of those stores or an admin "
+        "approves it (`/v1/admin/adjustment-approvals`).",
     )
     async def adjust(
         self,
@@ -218,6 +237,7 @@ class AdminMembersController(Controller):
         member_id: FromPath[uuid.UUID],
         data: JSONBody[AdjustmentRequest],
         publisher: NamedDependency[EventPublisher],
+        adjustment_limits: NamedDependency[AdjustmentLimits],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[AdjustmentResponse]:
         response, replayed = await adjust_points(
@@ -226,5 +246,6 @@ class AdminMembersController(Controller):
             request=await strict_body(request, AdjustmentRequest),
             key=check_key(idempotency_key),
             publisher=publisher,
+            limits=adjustment_limits,
         )
         return Response(response, status_code=201, headers=replay_headers(replayed))

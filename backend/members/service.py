@@ -11,8 +11,9 @@ from asyncpg.exceptions import UniqueViolationError
 from piccolo.columns import Column
 
 from backend.audit.trail import record
+from backend.auth.callers import Role, StaffCaller
 from backend.campaigns.offers import welcome
-from backend.errors import Conflict, MemberNotFound, ValidationFailed
+from backend.errors import Conflict, Forbidden, MemberNotFound, ValidationFailed
 from backend.local_time import zone_named
 from backend.loyalty.book import AccountChange
 from backend.loyalty.ledger import lock_account
@@ -229,9 +230,23 @@ async def list_transactions(
     )
 
 
-async def find_member(*, phone: str | None, card_number: str | None) -> MemberSummary:
+async def find_member(
+    *,
+    caller: StaffCaller,
+    phone: str | None,
+    card_number: str | None,
+    barista_phone_lookup: bool = False,
+) -> MemberSummary:
+    """A member by card number (what is in front of a barista) or, for managers and admins,
+    by phone: a barista who could search by phone could find anyone they know."""
     if (phone is None) == (card_number is None):
         raise ValidationFailed("look up by exactly one of phone and card_number")
+    if phone is not None and caller.role == Role.BARISTA and not barista_phone_lookup:
+        # Audited without the number: the attempt is what matters, not whom it sought.
+        await record(
+            "member.look_up_refused", target_type="member", target_id=None, after={"by": "phone"}
+        )
+        raise Forbidden("baristas find members by card or QR code, not by phone")
     condition = (
         Account.member.phone == phone
         if phone is not None

@@ -526,6 +526,18 @@ async def build_world(shop: Shop) -> World:
     sale = (await buy(api, till_1, purchase_body(member_a.card_number))).json()
     sale_elsewhere = (await buy(api, till_2, purchase_body(member_b.card_number))).json()
 
+    async def waiting_adjustment(points: int) -> str:
+        """An adjustment above the manager's limits: it waits for a second staff member."""
+        asked = await api.post(
+            f"/v1/admin/members/{member_a.member_id}/adjustments",
+            headers={**manager.headers, "Idempotency-Key": uuid.uuid4().hex},
+            json={"points": points, "reason": "a lost stamp card"},
+        )
+        assert asked.json()["status"] == "pending_approval", asked.text
+        return str(asked.json()["approval_id"])
+
+    to_approve, to_reject = await waiting_adjustment(6000), await waiting_adjustment(7000)
+
     taken_ids: list[str] = []  # external ids of the checkouts below
 
     async def checkout(till: Any) -> str:
@@ -632,12 +644,18 @@ async def build_world(shop: Shop) -> World:
         **more: Any,
     ) -> Endpoint:
         """A sale, a checkout or an order: ``valid`` (or ``body``) is sent, ``body`` with
-        another amount replays its key, and ``body`` in another currency is refused."""
+        another amount replays its key, and ``body`` in another currency or of an absurd
+        amount is refused."""
+        absurd = Case(
+            "an amount above the store's maximum",
+            encode({**body, "amount": 10**12, "items": []}),
+            code="sale_amount_too_large",
+        )
         return Endpoint(
             caller,
             body=valid or body,
             variant=Case("another amount", encode({**body, "amount": other_amount, "items": []})),
-            foreign=[wrong_currency(body), *foreign],
+            foreign=[wrong_currency(body), absurd, *foreign],
             **more,
         )
 
@@ -817,10 +835,27 @@ async def build_world(shop: Shop) -> World:
             variant=Case("other points", encode({"points": 11, "reason": "goodwill"})),
             foreign=[
                 theirs("no such member", {"points": 10, "reason": "goodwill"}, member_id=nobody),
-                Case(
-                    "taking more than the member has",
-                    encode({"points": -(10**6), "reason": "oops"}),
+                theirs(
+                    "a member who never bought in the manager's stores",
+                    {"points": 10, "reason": "goodwill"},
+                    member_id=member_b.member_id,
                 ),
+            ],
+        ),
+        ("POST", "/v1/admin/adjustment-approvals/{approval_id:uuid}/approve"): Endpoint(
+            "admin",
+            params={"approval_id": to_approve},
+            foreign=[
+                theirs("no such approval", approval_id=nobody),
+                Case("approving one's own", headers=headers["manager"], foreign=True),
+            ],
+        ),
+        ("POST", "/v1/admin/adjustment-approvals/{approval_id:uuid}/reject"): Endpoint(
+            "admin",
+            params={"approval_id": to_reject},
+            foreign=[
+                theirs("no such approval", approval_id=nobody),
+                Case("rejecting one's own", headers=headers["manager"], foreign=True),
             ],
         ),
         ("PATCH", "/v1/admin/members/{member_id:uuid}/birth-date"): Endpoint(

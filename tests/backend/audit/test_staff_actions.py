@@ -103,8 +103,9 @@ async def test_store_and_terminal_changes(client: httpx.AsyncClient, admin: Sign
 async def test_member_look_ups_and_page(client: httpx.AsyncClient, member: LoggedInMember) -> None:
     till = await open_till()
     barista = await hire(client, "barista", [till.store_id])
+    manager = await hire(client, "manager", [till.store_id])
     by_phone = await client.get(
-        "/v1/admin/members", params={"phone": member.phone}, headers=barista.headers
+        "/v1/admin/members", params={"phone": member.phone}, headers=manager.headers
     )
     assert by_phone.status_code == 200, by_phone.text
     by_card = await client.get(
@@ -112,7 +113,7 @@ async def test_member_look_ups_and_page(client: httpx.AsyncClient, member: Logge
     )
     assert by_card.status_code == 200, by_card.text
     missed = await client.get(
-        "/v1/admin/members", params={"phone": "+79990000000"}, headers=barista.headers
+        "/v1/admin/members", params={"phone": "+79990000000"}, headers=manager.headers
     )
     assert missed.status_code == 404
     page = await client.get(f"/v1/admin/members/{member.member_id}", headers=barista.headers)
@@ -124,9 +125,15 @@ async def test_member_look_ups_and_page(client: httpx.AsyncClient, member: Logge
         (member.member_id, {"by": "card_number", "found": True}),
         (None, {"by": "phone", "found": False}),
     ]
-    for entry, response in zip(looked_up, (by_phone, by_card, missed), strict=True):
-        assert_by(entry, barista, "barista", response)
-        # The barista's store: their manager reads these.
+    for entry, response, staff, role in zip(
+        looked_up,
+        (by_phone, by_card, missed),
+        (manager, barista, manager),
+        ("manager", "barista", "manager"),
+        strict=True,
+    ):
+        assert_by(entry, staff, role, response)
+        # The staff member's store: their manager reads these.
         assert entry["store_ids"] == [till.store_id]
     viewed = await only("member.viewed")
     assert_by(viewed, barista, "barista", page)

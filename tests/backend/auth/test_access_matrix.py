@@ -78,6 +78,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/admin/members/{member_id:uuid}"): STAFF,
     ("POST", "/v1/admin/members/{member_id:uuid}/adjustments"): STORE_1_MANAGERS,
     ("PATCH", "/v1/admin/members/{member_id:uuid}/birth-date"): STORE_1_MANAGERS,
+    # A manager sees and decides the waiting adjustments of their stores' members (an
+    # unknown one: 404); the rules of who decides: tests/backend/loyalty/test_approvals.py.
+    ("GET", "/v1/admin/adjustment-approvals"): STORE_1_MANAGERS,
+    ("POST", "/v1/admin/adjustment-approvals/{approval_id:uuid}/approve"): STORE_1_MANAGERS,
+    ("POST", "/v1/admin/adjustment-approvals/{approval_id:uuid}/reject"): STORE_1_MANAGERS,
     ("GET", "/v1/staff/me"): STAFF,
     ("GET", "/v1/admin/staff"): ADMIN,
     ("POST", "/v1/admin/staff"): ADMIN,
@@ -181,6 +186,7 @@ async def world(client: httpx.AsyncClient, live_server: LiveServer) -> World:
             "order_id": str(uuid.uuid4()),
             "campaign_id": str(uuid.uuid4()),
             "message_id": str(uuid.uuid4()),
+            "approval_id": str(uuid.uuid4()),
         },
     )
 
