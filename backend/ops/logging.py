@@ -49,14 +49,17 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "color_message",  # uvicorn adds a copy with terminal colours
 }
 _encoder = msgspec.json.Encoder()
+# Credentials, and personal data a staff look-up puts in its query string (uvicorn's access
+# line shows it: /v1/admin/members?phone=...).
 _SECRET_IN_QUERY = re.compile(
-    r"([?&](?:token|access_token|refresh_token|api_key|key|code|signature|password)=)[^&\s\"']*",
+    r"([?&](?:token|access_token|refresh_token|api_key|key|code|signature|password"
+    r"|phone|card_number)=)[^&\s\"']*",
     re.IGNORECASE,
 )
 
 
 def redact(text: str) -> str:
-    """``text`` with the values of credential-like query parameters replaced."""
+    """``text`` with the values of credential-like and personal query parameters replaced."""
     return _SECRET_IN_QUERY.sub(r"\1[redacted]", text)
 
 
