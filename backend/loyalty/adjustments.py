@@ -66,6 +66,7 @@ _STORES_BOUGHT_IN = """
 SELECT COALESCE(array_agg(DISTINCT store), ARRAY[]::uuid[]) AS stores
 FROM purchase WHERE member = {member_id} AND store = ANY({store_ids}::uuid[])
 """
+_ERASED = "SELECT 1 FROM member_erasure WHERE member = {member_id}"
 # One manager's adjustments are counted one at a time, so two at once cannot both fit.
 _LOCK_STAFF_DAY = "SELECT pg_advisory_xact_lock(hashtextextended({key}, 0))"
 # What the manager posted alone since the day began: their audited adjustments (the trail is
@@ -109,8 +110,13 @@ async def post_adjustment(
     member_id: uuid.UUID, points: int, reason: str, requested_by: uuid.UUID
 ) -> tuple[Balance, Balance, list[Outgoing]]:
     """Put an adjustment on the ledger (with its accounting document), inside the caller's
-    transaction. Returns the balance before and after, and the events to publish."""
+    transaction. Returns the balance before and after, and the events to publish. An erased
+    member is nobody: refused."""
     change = AccountChange(await lock_account(member_id), now=datetime.now(UTC))
+    if await sql.fetch(_ERASED, member_id=member_id):
+        # Erased (under the same account lock the erasure takes): there is nobody to credit,
+        # and an approval that waited past the erasure must not bring points back.
+        raise MemberNotFound(f"member {member_id} was erased")
     before = change.balance
     await change.adjust(points, Cause("staff", requested_by, reason), (await current_rules()).rules)
     await record_document(

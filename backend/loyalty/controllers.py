@@ -12,7 +12,13 @@ from litestar.params import FromPath, JSONBody
 
 from backend.auth.access import allow
 from backend.auth.callers import Role, StaffCaller
-from backend.errors import ApprovalDecided, ApproverIsRequester, InsufficientPoints, NotFound
+from backend.errors import (
+    ApprovalDecided,
+    ApproverIsRequester,
+    InsufficientPoints,
+    MemberNotFound,
+    NotFound,
+)
 from backend.http import answers, strict_body
 from backend.loyalty.approvals import ApprovalDecision, ApprovalList, decide, pending_approvals
 from backend.loyalty.rules import (
@@ -25,7 +31,9 @@ from realtime.publisher import EventPublisher
 
 STAFF = allow(Role.BARISTA, Role.MANAGER, Role.ADMIN)
 MANAGERS = allow(Role.MANAGER, Role.ADMIN)
-DECISION_REFUSALS = answers(NotFound, ApproverIsRequester, ApprovalDecided, InsufficientPoints)
+DECISION_REFUSALS = answers(
+    NotFound, MemberNotFound, ApproverIsRequester, ApprovalDecided, InsufficientPoints
+)
 
 
 class AdminRulesController(Controller):

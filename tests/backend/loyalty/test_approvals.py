@@ -21,6 +21,7 @@ from backend.settings import Settings
 from db.tables import AdjustmentApproval, LedgerEntry
 from realtime.publisher import EventPublisher
 from tests.backend.audit.support import entries, only
+from tests.conftest import LiveServer
 from tests.factories import (
     LoggedInMember,
     SignedInStaff,
@@ -254,3 +255,24 @@ async def test_the_daily_limit_counts_the_managers_day(
     )
     assert [w["exceeded"] for w in waiting] == ["per_day", "per_adjustment", "per_day"]
     assert [e["available_delta"] for e in await staff_entries()] == [100, -100, 50, 100]
+
+
+async def test_an_approval_that_waited_past_an_erasure_posts_nothing(
+    client: httpx.AsyncClient,
+    live_server: LiveServer,
+    till: Till,
+    member: LoggedInMember,
+    admin: SignedInStaff,
+) -> None:
+    assert (await sell(client, till, member)).status_code == 201
+    manager = await hire(client, "manager", [till.store_id])
+    first = (await adjust(client, manager, member, LIMIT + 1)).json()["approval_id"]
+    second = (await adjust(client, manager, member, LIMIT + 2)).json()["approval_id"]
+    erasure = live_server.app.dependencies["member_erasure"].dependency()
+    await erasure.erase(uuid.UUID(member.member_id), staff=None, reason=None)
+    before = await staff_entries()
+
+    assert_problem(await decide(client, admin, first, "approve"), 404, "member_not_found")
+    assert (await decide(client, admin, second, "reject")).status_code == 200
+    assert await staff_entries() == before == []
+    assert await pending_for(client, admin) == [first]  # still waiting: reject it
