@@ -40,6 +40,11 @@ async def bonuses(client: httpx.AsyncClient, till: Till, member: LoggedInMember)
     return [offer["name"] for offer in response.json()["offers_applied"]]
 
 
+async def offer_names(client: httpx.AsyncClient, member: LoggedInMember) -> list[str]:
+    offers = (await client.get("/v1/me/offers", headers=member.headers)).json()["items"]
+    return [offer["name"] for offer in offers]
+
+
 async def test_weekday_mornings_apply_where_it_is_morning_on_the_stores_clock(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
@@ -124,6 +129,26 @@ async def test_a_schedule_given_on_the_wall_clock_of_a_zone(
         assert campaign["starts_at_local"] == "2027-03-01T07:00:00"
         assert campaign["ends_at_local"] == "2027-03-08T00:00:00"
         assert campaign["time_zone"] == "Asia/Vladivostok"
+        # A draft's schedule is replaced the same way, and shown back on the same clock.
+        edited = await client.put(
+            f"/v1/admin/campaigns/{campaign['id']}",
+            json={
+                "name": "Spring in Vladivostok",
+                "rule": MORNING_BONUS,
+                "starts_at_local": "2027-03-01T07:00:00",
+                "ends_at_local": "2027-03-08T00:00:00",
+                "time_zone": "Asia/Vladivostok",
+                "per_member_limit": 3,
+                "per_member_period": "week",
+            },
+            headers=admin.headers,
+        )
+        assert edited.status_code == 200, edited.text
+        assert {k: edited.json()[k] for k in ("starts_at", "per_member_period", "time_zone")} == {
+            "starts_at": "2027-02-28T21:00:00Z",
+            "per_member_period": "week",
+            "time_zone": "Asia/Vladivostok",
+        }
         scheduled = await client.post(
             f"/v1/admin/campaigns/{campaign['id']}/schedule", headers=admin.headers
         )
@@ -187,8 +212,11 @@ async def test_a_birthday_pays_once_a_year_on_the_members_calendar(
         )
         assert await bonuses(client, till, member) == []  # a month early
     with time_machine.travel(datetime(2027, 12, 29, 12, 0, tzinfo=UTC), tick=True):
+        member = await log_in(client, live_server.sms, member.phone)
+        assert "Happy birthday" in await offer_names(client, member)
         assert await bonuses(client, till, member) == ["Happy birthday"]
         assert await bonuses(client, till, member) == []
+        assert "Happy birthday" not in await offer_names(client, member)  # paid this birthday
     with time_machine.travel(datetime(2028, 1, 2, 12, 0, tzinfo=UTC), tick=True):
         assert await bonuses(client, till, member) == []  # the same birthday, a new year
     # 27 December, 22:30 UTC is 28 December, 00:30 in Kaliningrad: next year's window there.
