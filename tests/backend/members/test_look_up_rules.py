@@ -3,8 +3,14 @@ managers and admins also by phone. A barista's phone look-up is refused and audi
 
 from __future__ import annotations
 
-import httpx
+import uuid
 
+import httpx
+import pytest
+
+from backend.auth.callers import Role, StaffCaller
+from backend.errors import Forbidden
+from backend.members.service import find_member
 from tests.backend.audit.support import entries, only
 from tests.factories import LoggedInMember, Till, assert_problem, hire
 
@@ -44,3 +50,22 @@ async def test_managers_and_admins_find_by_phone(
         assert found.status_code == 200, found.text
         assert found.json()["member_id"] == member.member_id
     assert await entries("member.look_up_refused") == []
+
+
+async def test_the_setting_lets_baristas_find_by_phone(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+) -> None:
+    barista = await hire(client, "barista", [till.store_id])
+    caller = StaffCaller(
+        staff_id=uuid.UUID(barista.staff_id),
+        role=Role.BARISTA,
+        store_ids=frozenset({till.store_id}),
+        session_id="t",
+    )
+    found = await find_member(
+        caller=caller, phone=member.phone, card_number=None, barista_phone_lookup=True
+    )
+    assert str(found.member_id) == member.member_id
+    with pytest.raises(Forbidden):
+        await find_member(caller=caller, phone=member.phone, card_number=None)
+    assert [e["after"] for e in await entries("member.look_up_refused")] == [{"by": "phone"}]
