@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 
 from backend.accounting.outbox import purge_delivered
 from backend.audit.retention import purge_audit
+from backend.auth.sessions import SessionStore
 from backend.campaigns.catalogue import Catalogue
 from backend.campaigns.service import start_and_end_on_time
 from backend.idempotency import purge_records
@@ -33,6 +34,8 @@ from backend.jobs.metrics import LAST_DONE, RUN_SECONDS, RUNS
 from backend.loyalty.expiry import expire_points, release_pending
 from backend.loyalty.rules import current_rules
 from backend.loyalty.tiers import evaluate_tiers
+from backend.members.erasure import ErasureCleanup
+from backend.members.qr import QrTokens
 from backend.orders.service import OrderService
 from backend.settings import Settings
 from backend.streams.relay import relay_unpublished
@@ -59,6 +62,7 @@ class MaintenanceReport:
     campaigns_started_or_ended: int = 0
     audit_entries_purged: int = 0
     outbox_messages_purged: int = 0
+    erasures_finished: int = 0
 
 
 async def run_maintenance(
@@ -72,6 +76,7 @@ async def run_maintenance(
     before_each: Callable[[], Awaitable[None]] | None = None,
     outbox_retention_days: int | None = None,
     audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS,
+    erasures: ErasureCleanup | None = None,
 ) -> MaintenanceReport:
     """Run every job once; ``before_each`` (the lease's fence check) may stop the run between
     two jobs by raising."""
@@ -105,6 +110,9 @@ async def run_maintenance(
         oldest_kept = (now - timedelta(days=outbox_retention_days)).date()
         sent = await step(lambda: purge_delivered(before=oldest_kept))
     audit = await step(lambda: purge_audit(before=now - timedelta(days=audit_retention_days)))
+    erased = 0
+    if erasures is not None:
+        erased = await step(erasures.finish_erasures)
     return MaintenanceReport(
         holds,
         released,
@@ -116,6 +124,7 @@ async def run_maintenance(
         campaigns,
         audit_entries_purged=audit,
         outbox_messages_purged=sent,
+        erasures_finished=erased,
     )
 
 
@@ -133,7 +142,9 @@ class MaintenanceLoop:
         lease_ttl_s: float = LEASE_TTL_S,
         outbox_retention_days: int | None = None,
         audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS,
+        erasures: ErasureCleanup | None = None,
     ) -> None:
+        self._erasures = erasures
         self._outbox_retention_days = outbox_retention_days
         self._lease = Lease(redis=redis, name="maintenance", prefix=prefix, ttl_s=lease_ttl_s)
         self._orders = orders
@@ -167,6 +178,12 @@ class MaintenanceLoop:
             catalogue=catalogue,
             outbox_retention_days=settings.outbox_retention_days,
             audit_retention_days=settings.audit_retention_days,
+            erasures=ErasureCleanup(
+                sessions=SessionStore(
+                    redis=redis, prefix=settings.redis_prefix, ttl_s=settings.refresh_token_ttl_s
+                ),
+                qr_tokens=QrTokens(redis=redis, prefix=settings.redis_prefix),
+            ),
         )
 
     async def start(self) -> None:
@@ -225,6 +242,7 @@ class MaintenanceLoop:
                     before_each=lambda: self._lease.check_fence(held),
                     audit_retention_days=self._audit_retention_days,
                     outbox_retention_days=self._outbox_retention_days,
+                    erasures=self._erasures,
                 ),
             )
         except LeaseLost as lost:

@@ -14,7 +14,7 @@ Resumable: the first transaction writes the ``member_erasure`` row together with
 member row, the withdrawal and the forfeiture, so an erasure either has not begun or has
 removed every identifying value in PostgreSQL. What follows (Redis, points a sale in flight
 added after it) is idempotent and repeated until ``completed_at`` is set: by asking again,
-or by the periodic job (``finish_erasures``).
+or by the periodic job (``ErasureCleanup.finish_erasures``).
 """
 
 from __future__ import annotations
@@ -88,17 +88,48 @@ ORDER BY e.member LIMIT {limit}
 """
 
 
+class ErasureCleanup:
+    """What an erasure leaves to do after its first transaction, each step safe to repeat:
+    end the sessions, void the QR tokens, forfeit points that arrived since, mark it done."""
+
+    def __init__(self, *, sessions: SessionStore, qr_tokens: QrTokens) -> None:
+        self.sessions = sessions
+        self._qr_tokens = qr_tokens
+
+    async def finish(self, member_id: uuid.UUID) -> ErasureResult:
+        for session in await self.sessions.list(subject=member_id, kind=MEMBER):
+            await self.sessions.revoke(session.session_id)
+        await self._qr_tokens.forget_member(member_id)
+        now = datetime.now(UTC)
+        async with engine().transaction():
+            change = AccountChange(await lock_account(member_id), now=now)
+            rows = await sql.fetch(_ERASURE, member_id=member_id)
+            if not rows:
+                raise MemberNotFound(f"member {member_id} has not been erased")
+            points = await _forfeit(change, member_id, rows[0]["id"])
+            done = await sql.fetch(_FINISHED, points=points, now=now, erasure_id=rows[0]["id"])
+        return _result(member_id, done[0])
+
+    async def finish_erasures(self, *, limit: int = 100) -> int:
+        """The periodic job: finish erasures a crash interrupted, and forfeit points that
+        reached an erased account after its erasure. Return how many it finished."""
+        members = await sql.fetch(_TO_FINISH, limit=limit)
+        for row in members:
+            await self.finish(row["member"])
+        return len(members)
+
+
 class MemberErasure:
-    """Erases members; holds what lives outside PostgreSQL (Redis: codes, sessions, QR)."""
+    """Erases members: the code that confirms a member's own erasure, the first transaction,
+    and then the cleanup."""
 
     def __init__(self, *, otp: OtpService, sessions: SessionStore, qr_tokens: QrTokens) -> None:
         self._otp = otp
-        self._sessions = sessions
-        self._qr_tokens = qr_tokens
+        self.cleanup = ErasureCleanup(sessions=sessions, qr_tokens=qr_tokens)
 
     @property
     def sessions(self) -> SessionStore:
-        return self._sessions
+        return self.cleanup.sessions
 
     @property
     def code_ttl_s(self) -> int:
@@ -124,30 +155,10 @@ class MemberErasure:
             # Before the phone is gone: afterwards nothing says which keys were theirs.
             await self._otp.forget_phone(rows[0]["phone"])
             await _begin(member_id, staff=staff, reason=reason)
-        return await self.finish(member_id)
-
-    async def finish(self, member_id: uuid.UUID) -> ErasureResult:
-        """The steps after the first transaction, each safe to repeat."""
-        for session in await self._sessions.list(subject=member_id, kind=MEMBER):
-            await self._sessions.revoke(session.session_id)
-        await self._qr_tokens.forget_member(member_id)
-        now = datetime.now(UTC)
-        async with engine().transaction():
-            change = AccountChange(await lock_account(member_id), now=now)
-            rows = await sql.fetch(_ERASURE, member_id=member_id)
-            if not rows:
-                raise MemberNotFound(f"member {member_id} has not been erased")
-            points = await _forfeit(change, member_id, rows[0]["id"])
-            done = await sql.fetch(_FINISHED, points=points, now=now, erasure_id=rows[0]["id"])
-        return _result(member_id, done[0])
+        return await self.cleanup.finish(member_id)
 
     async def finish_erasures(self, *, limit: int = 100) -> int:
-        """The periodic job: finish erasures a crash interrupted, and forfeit points that
-        reached an erased account after its erasure. Return how many it finished."""
-        members = await sql.fetch(_TO_FINISH, limit=limit)
-        for row in members:
-            await self.finish(row["member"])
-        return len(members)
+        return await self.cleanup.finish_erasures(limit=limit)
 
 
 async def _phone_of(member_id: uuid.UUID) -> str:
