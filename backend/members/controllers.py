@@ -40,6 +40,7 @@ from backend.members.schemas import (
 )
 from backend.members.service import (
     PAGE_MAX,
+    LookUp,
     correct_birth_date,
     find_member,
     get_profile,
@@ -164,21 +165,23 @@ class AdminMembersController(Controller):
     @get(
         "/",
         opt=STAFF | answers(MemberNotFound, CardBlocked),
-        summary="Find a member by card number, or by phone (managers and admins; baristas "
-        "only where ASTROCOFFEE_BARISTA_PHONE_LOOKUP allows); a card blocked as lost: "
-        "card_blocked",
+        summary="Find a member by card number or the app's QR code (single use), or by phone "
+        "(managers and admins; baristas only where ASTROCOFFEE_BARISTA_PHONE_LOOKUP allows); "
+        "a card blocked as lost: card_blocked",
     )
     async def find(
         self,
         request: Request[StaffCaller, Any, Any],
         barista_phone_lookup: NamedDependency[bool],
+        qr_tokens: NamedDependency[QrTokens],
         phone: Annotated[str | None, QueryParameter(max_length=20)] = None,
         card_number: Annotated[str | None, QueryParameter(max_length=16)] = None,
+        qr_token: Annotated[str | None, QueryParameter(max_length=64)] = None,
     ) -> MemberSummary:
         return await find_member(
             caller=request.user,
-            phone=phone,
-            card_number=card_number,
+            by=LookUp(phone=phone, card_number=card_number, qr_token=qr_token),
+            qr_tokens=qr_tokens,
             barista_phone_lookup=barista_phone_lookup,
         )
 

@@ -22,6 +22,7 @@ from backend.loyalty.schemas import Balance
 from backend.loyalty.tiers import next_tier, qualifying_spend
 from backend.members.cards import refuse_if_blocked, unused_card_number
 from backend.members.consents import current_consents
+from backend.members.qr import QrTokens
 from backend.members.schemas import (
     ExpiringPoints,
     MemberSummary,
@@ -230,49 +231,64 @@ async def list_transactions(
     )
 
 
+class LookUp(msgspec.Struct, frozen=True, kw_only=True):
+    """How staff ask for a member: exactly one of these."""
+
+    phone: str | None = None
+    card_number: str | None = None
+    qr_token: str | None = None  # the member's app code, scanned at the counter (single use)
+
+
 async def find_member(
     *,
     caller: StaffCaller,
-    phone: str | None,
-    card_number: str | None,
+    by: LookUp,
+    qr_tokens: QrTokens,
     barista_phone_lookup: bool = False,
 ) -> MemberSummary:
-    """A member by card number (what is in front of a barista) or, for managers and admins,
-    by phone: a barista who could search by phone could find anyone they know."""
-    if (phone is None) == (card_number is None):
-        raise ValidationFailed("look up by exactly one of phone and card_number")
-    if phone is not None and caller.role == Role.BARISTA and not barista_phone_lookup:
+    """A member by card number or QR code (what is in front of a barista) or, for managers
+    and admins, by phone: a barista who could search by phone could find anyone they know."""
+    given = {k: v for k, v in msgspec.structs.asdict(by).items() if v is not None}
+    if len(given) != 1:
+        raise ValidationFailed("look up by exactly one of phone, card_number and qr_token")
+    ((kind, value),) = given.items()
+    if kind == "phone" and caller.role == Role.BARISTA and not barista_phone_lookup:
         # Audited without the number: the attempt is what matters, not whom it sought.
         await record(
             "member.look_up_refused", target_type="member", target_id=None, after={"by": "phone"}
         )
         raise Forbidden("baristas find members by card or QR code, not by phone")
-    condition = (
-        Account.member.phone == phone
-        if phone is not None
-        else Account.member.card_number == card_number
-    )
     # Audited found or not: a run of misses is someone trying numbers.
-    by = "phone" if phone is not None else "card_number"
     try:
-        found = await _summary(condition)
+        found = await _summary(await _condition(kind, value, qr_tokens))
     except MemberNotFound:
         await record(
             "member.looked_up",
             target_type="member",
             target_id=None,
-            after={"by": by, "found": False},
+            after={"by": kind, "found": False},
         )
-        if card_number is not None:
-            await refuse_if_blocked(card_number)
+        if kind == "card_number":
+            await refuse_if_blocked(value)
         raise
     await record(
         "member.looked_up",
         target_type="member",
         target_id=found.member_id,
-        after={"by": by, "found": True},
+        after={"by": kind, "found": True},
     )
     return found
+
+
+async def _condition(kind: str, value: str, qr_tokens: QrTokens) -> object:
+    if kind == "phone":
+        return Account.member.phone == value
+    if kind == "card_number":
+        return Account.member.card_number == value
+    member_id = await qr_tokens.consume(value)
+    if member_id is None:
+        raise MemberNotFound("the QR code is unknown, used or expired")
+    return Account.member == member_id
 
 
 async def view_member(member_id: uuid.UUID) -> MemberSummary:

@@ -10,8 +10,10 @@ import pytest
 
 from backend.auth.callers import Role, StaffCaller
 from backend.errors import Forbidden
-from backend.members.service import find_member
+from backend.members.qr import QrTokens
+from backend.members.service import LookUp, find_member
 from tests.backend.audit.support import entries, only
+from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, Till, assert_problem, hire
 
 
@@ -39,6 +41,33 @@ async def test_a_barista_finds_by_card_but_not_by_phone(
     assert [e["after"]["by"] for e in await entries("member.looked_up")] == ["card_number"]
 
 
+async def test_a_barista_finds_by_the_members_qr_code_once(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+) -> None:
+    barista = await hire(client, "barista", [till.store_id])
+    token = (await client.get("/v1/me/qr", headers=member.headers)).json()["qr_token"]
+    found = await client.get(
+        "/v1/admin/members", params={"qr_token": token}, headers=barista.headers
+    )
+    assert found.status_code == 200, found.text
+    assert found.json()["member_id"] == member.member_id
+    again = await client.get(
+        "/v1/admin/members", params={"qr_token": token}, headers=barista.headers
+    )
+    assert_problem(again, 404, "member_not_found")  # a screenshot of the code finds nobody
+    both = await client.get(
+        "/v1/admin/members",
+        params={"qr_token": token, "card_number": member.card_number},
+        headers=barista.headers,
+    )
+    assert_problem(both, 400, "validation_failed")
+    looked_up = await entries("member.looked_up")
+    assert [e["after"] for e in looked_up] == [
+        {"by": "qr_token", "found": True},
+        {"by": "qr_token", "found": False},
+    ]
+
+
 async def test_managers_and_admins_find_by_phone(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
@@ -53,7 +82,7 @@ async def test_managers_and_admins_find_by_phone(
 
 
 async def test_the_setting_lets_baristas_find_by_phone(
-    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+    client: httpx.AsyncClient, live_server: LiveServer, till: Till, member: LoggedInMember
 ) -> None:
     barista = await hire(client, "barista", [till.store_id])
     caller = StaffCaller(
@@ -62,10 +91,14 @@ async def test_the_setting_lets_baristas_find_by_phone(
         store_ids=frozenset({till.store_id}),
         session_id="t",
     )
+    qr_tokens = QrTokens(
+        redis=live_server.app.state.redis, prefix=live_server.app.state.settings.redis_prefix
+    )
+    by_phone = LookUp(phone=member.phone)
     found = await find_member(
-        caller=caller, phone=member.phone, card_number=None, barista_phone_lookup=True
+        caller=caller, by=by_phone, qr_tokens=qr_tokens, barista_phone_lookup=True
     )
     assert str(found.member_id) == member.member_id
     with pytest.raises(Forbidden):
-        await find_member(caller=caller, phone=member.phone, card_number=None)
+        await find_member(caller=caller, by=by_phone, qr_tokens=qr_tokens)
     assert [e["after"] for e in await entries("member.look_up_refused")] == [{"by": "phone"}]
