@@ -49,7 +49,7 @@ class MyDataController(Controller):
     @post(
         "/erasure/code",
         status_code=HTTP_202_ACCEPTED,
-        opt=allow(Role.MEMBER) | answers(TooManyRequests),
+        opt=allow(Role.MEMBER) | answers(TooManyRequests, MemberNotFound),
         summary="Text a one-time code that confirms erasing the account",
     )
     async def send_erasure_code(
@@ -63,7 +63,7 @@ class MyDataController(Controller):
     @post(
         "/erasure",
         status_code=200,
-        opt=allow(Role.MEMBER) | answers(InvalidOtp),
+        opt=allow(Role.MEMBER) | answers(InvalidOtp, MemberNotFound),
         summary="Erase the account and its personal data (confirmed with the texted code)",
     )
     async def erase(
