@@ -135,10 +135,12 @@ async def clean_data(
     import asyncpg
     import redis.asyncio as aioredis
 
+    from backend.campaigns.catalogue import forget_local_copies
     from backend.loyalty.rules import forget_cached_rules
     from db.tables import ALL_TABLES
 
     forget_cached_rules()  # the tables below are emptied under it
+    forget_local_copies()  # and under the campaign catalogues' one-second copies
 
     tables = ", ".join(table._meta.tablename for table in ALL_TABLES)
     connection = await asyncpg.connect(servers.database_url)

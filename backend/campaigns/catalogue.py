@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
+import weakref
 from datetime import datetime
 
 import msgspec
@@ -57,12 +58,24 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(list[LiveCampaign])
 
 
+# Every catalogue of the process, for forget_local_copies.
+_CATALOGUES: weakref.WeakSet[Catalogue] = weakref.WeakSet()
+
+
+def forget_local_copies() -> None:
+    """Make every catalogue of this process read again on its next use: for whoever empties
+    the tables under them (the tests, between two tests), as ``forget_cached_rules`` does."""
+    for catalogue in _CATALOGUES:
+        catalogue._read_at = float("-inf")
+
+
 class Catalogue:
     def __init__(self, *, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self._key = f"{prefix}campaigns:live"
         self._local: list[LiveCampaign] = []
         self._read_at = float("-inf")
+        _CATALOGUES.add(self)
 
     async def live(self) -> list[LiveCampaign]:
         """Campaigns scheduled or active (not draft, paused or ended), best first."""
