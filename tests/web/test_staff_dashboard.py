@@ -327,3 +327,20 @@ async def test_the_figures_are_fetched_again_when_the_stores_business_day_turns(
         await page.clock.fast_forward(10_000)  # past 04:00: the next business day
     assert len(fetched) == 1
     await expect(page.locator("#connection")).to_have_text("live")  # no reconnect asked
+
+
+async def test_an_adjustment_above_the_managers_limit_says_it_waits_for_approval(
+    manager_page: Page, client: httpx.AsyncClient, till: Till, member: LoggedInMember
+) -> None:
+    page = manager_page
+    bought = await buy(client, till, purchase_body(member.card_number, amount=35000))
+    earned = bought.json()["points_earned"]
+    await page.fill("#lookup-form input[name=query]", member.card_number)
+    await page.click("#lookup-submit")
+    await expect(page.locator("#member-result")).to_contain_text(member.card_number)
+    await page.fill("#adjust-form input[name=points]", "6000")
+    await page.fill("#adjust-form input[name=reason]", "a lost stamp card")
+    await page.click("#adjust-submit")
+    await expect(page.locator("#adjust-message")).to_contain_text("Waiting for approval")
+    me = await client.get("/v1/me", headers=member.headers)
+    assert me.json()["balance"]["available"] == earned  # nothing moved yet

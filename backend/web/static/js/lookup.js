@@ -159,7 +159,12 @@ export class Lookup {
       this.show({ ...this.member, balance: result.balance });
       this.adjustForm.reset();
       const signed = points > 0 ? `+${points}` : String(points);
-      say(message, `Done: ${signed} points. Available now ${result.balance.available}.`, 'ok');
+      if (result.status === 'pending_approval') {
+        // Above this manager's limits: nothing moved until a second staff member approves.
+        say(message, `Waiting for approval: ${signed} points reach the member once another manager or an admin approves.`, 'ok');
+      } else {
+        say(message, `Done: ${signed} points. Available now ${result.balance.available}.`, 'ok');
+      }
     } catch (error) {
       // Network or server trouble: the same request again reuses the key (no double credit).
       if (error.status && error.status < 500 && error.status !== 409) this.pending = null;
