@@ -13,6 +13,7 @@ import pytest
 from backend.auth.otp import OtpService
 from backend.errors import InvalidOtp
 from backend.jobs.scheduler import run_maintenance
+from backend.loyalty.rules import ProgramRules, publish_rules
 from backend.loyalty.verify import find_mismatches
 from backend.members import erasure as erasure_module
 from backend.members.erasure import MemberErasure
@@ -277,4 +278,30 @@ async def test_points_that_come_back_after_the_erasure_are_forfeited_too(
     assert await _ledger_points(member.member_id) == 0
     row = await ErasureRow.select().first()
     assert row is not None and row["points_forfeited"] == result.points_forfeited + 10
+    assert await find_mismatches() == []
+
+
+async def test_pending_points_are_forfeited_with_their_lots(
+    client: httpx.AsyncClient, live_server: LiveServer, member: LoggedInMember
+) -> None:
+    await publish_rules(ProgramRules(return_window_days=14), staff_id=uuid.uuid4())
+    till = await open_till()
+    assert (await buy(client, till, purchase_body(member.card_number))).status_code == 201
+    balance = (await client.get("/v1/me", headers=member.headers)).json()["balance"]
+    assert balance["available"] == 0 and balance["pending"] > 0
+
+    result = await _service(live_server).erase(uuid.UUID(member.member_id), staff=None, reason=None)
+    assert result.points_forfeited == balance["pending"]
+    lots = await sql.fetch(
+        "SELECT remaining FROM point_lot WHERE account ="
+        " (SELECT id FROM account WHERE member = {member})",
+        member=uuid.UUID(member.member_id),
+    )
+    assert [row["remaining"] for row in lots] == [0]
+    entries_ = await sql.fetch(
+        "SELECT available_delta, pending_delta FROM ledger_entry WHERE kind = 'forfeiture'"
+    )
+    assert [(r["available_delta"], r["pending_delta"]) for r in entries_] == [
+        (0, -balance["pending"])
+    ]
     assert await find_mismatches() == []
