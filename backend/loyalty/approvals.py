@@ -64,18 +64,23 @@ _COLUMNS = (
     AdjustmentApproval.decided_at,
     AdjustmentApproval.created_at,
 )
+_PENDING = """
+SELECT id, member AS member_id, points, reason, requested_by, store_ids, exceeded, status,
+       decided_by, decided_at, created_at
+FROM adjustment_approval
+WHERE status = 'pending' AND ({everyone}::boolean OR store_ids && {store_ids}::uuid[])
+ORDER BY created_at LIMIT 500
+"""
 _LOCK = "SELECT status FROM adjustment_approval WHERE id = {approval_id} FOR UPDATE"
 
 
 async def pending_approvals(caller: StaffCaller) -> ApprovalList:
     """Oldest first; a manager sees those of their stores (an admin all)."""
-    query: Any = (
-        AdjustmentApproval.select(*_COLUMNS)
-        .where(AdjustmentApproval.status == "pending")
-        .order_by(AdjustmentApproval.created_at)
-        .limit(500)
+    rows = await sql.fetch(
+        _PENDING,
+        everyone=caller.role == Role.ADMIN,
+        store_ids=sorted(caller.store_ids),
     )
-    rows = [row for row in await query if _may_decide(caller, row)]
     return ApprovalList(items=[ApprovalOut(**row) for row in rows])
 
 
