@@ -33,6 +33,7 @@ class FakeSystem:
     down: bool = False  # every /v1 request answers 503
     delay_s: float = 0.0  # every /v1 request waits this long before it is answered
     hang: bool = False  # /v1 requests are not answered (up to an hour) while this is on
+    held: int = 0  # requests ``hang`` holds right now (a test waits for a client's to end)
 
     SWITCHES: ClassVar[dict[str, Callable[[Any], Any]]]
     DOWN: ClassVar[str]  # the error of every /v1 request while ``down``
@@ -92,8 +93,13 @@ class FakeSystem:
             return error(503, self.DOWN)
         if self.delay_s > 0:
             await asyncio.sleep(self.delay_s)
-        if self.hang and await hold_while(lambda: self.hang, request):
-            return error(503, "nobody is listening any more")  # the client left
+        if self.hang:
+            self.held += 1
+            try:
+                if await hold_while(lambda: self.hang, request):
+                    return error(503, "nobody is listening any more")  # the client left
+            finally:
+                self.held -= 1
         return None
 
     async def refused(self, request: Request[Any, Any, Any]) -> Response[Any] | None:
