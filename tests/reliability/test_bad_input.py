@@ -1064,6 +1064,9 @@ def cases_for(handler: Any, endpoint: Endpoint) -> list[Case]:
 
 # --- checking -----------------------------------------------------------------------------
 
+# The callers of the corpus who are staff: each change they make leaves one audit entry.
+STAFF_CALLERS = frozenset({"manager", "admin", "barista"})
+
 # Written on purpose by a refused request: the audit trail records attempts by staff (a
 # wrong password among them), and a wrong password counts towards the account's lockout.
 DELIBERATE = {
@@ -1209,6 +1212,14 @@ async def test_bad_input_is_refused_with_a_4xx_and_writes_nothing(
         if not 200 <= response.status_code < 300:
             failures.append(f"{method} {path}: the valid request got {response.text[:300]}")
             continue
+        if endpoint.caller in STAFF_CALLERS:
+            # Every change by staff is on the audit trail, written with the change.
+            request_id = response.headers["x-request-id"]
+            audited = await db.fetchval(
+                "SELECT count(*) FROM audit_entry WHERE request_id = $1", request_id
+            )
+            if audited != 1:
+                failures.append(f"{method} {path}: {audited} audit entries for the change, not 1")
         for case in replays:
             failures += await refused(caller, db, method, path, endpoint, case, answers)
     total = sum(sizes.values())
