@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from asyncpg.exceptions import UniqueViolationError
 
+from backend.audit.personal import seal
 from backend.audit.trail import record
 from backend.errors import CardBlocked, Conflict, MemberNotFound
 from backend.members.card_numbers import new_card_number
@@ -95,8 +96,8 @@ async def _replace(member_id: uuid.UUID, lost: str, staff_id: uuid.UUID | None) 
                 "card.replaced",
                 target_type="member",
                 target_id=member_id,
-                before={"card_number": current},
-                after={"card_number": fresh},
+                before={"card_number": await seal(member_id, current)},
+                after={"card_number": await seal(member_id, fresh)},
             )
     return CardReplaced(
         member_id=member_id, card_number=fresh, blocked_card_number=current, replaced_at=now

@@ -61,7 +61,7 @@ RETURNING id
 """
 _REPLACE_PERSONAL_DATA = """
 UPDATE member SET phone = {phone}, card_number = {card_number}, birth_date = NULL,
-                  time_zone = NULL
+                  time_zone = NULL, audit_salt = NULL
 WHERE id = {member_id}
 """
 _WITHDRAW = """

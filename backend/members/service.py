@@ -10,6 +10,7 @@ import msgspec
 from asyncpg.exceptions import UniqueViolationError
 from piccolo.columns import Column
 
+from backend.audit.personal import seal
 from backend.audit.trail import record
 from backend.auth.callers import Role, StaffCaller
 from backend.campaigns.offers import welcome
@@ -119,8 +120,9 @@ async def correct_birth_date(member_id: uuid.UUID, birth_date: date | None) -> N
             "member.birth_date_corrected",
             target_type="member",
             target_id=member_id,
-            before={"birth_date": rows[0]["birth_date"]},
-            after={"birth_date": birth_date},
+            # Sealed: the trail cannot be erased, the member's salt can (backend.audit.personal).
+            before={"birth_date": await seal(member_id, rows[0]["birth_date"])},
+            after={"birth_date": await seal(member_id, birth_date)},
         )
 
 

@@ -34,6 +34,12 @@ class Member(Table, tablename="member"):
         default=None,
         help_text="IANA zone the member lives in; NULL: the program's until a first sale.",
     )
+    audit_salt = Varchar(
+        length=32,
+        null=True,
+        default=None,
+        help_text="Salt of the seals of this member's data on the audit trail; erasure clears it.",
+    )
     created_at = Timestamptz()
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from backend.audit.personal import seal
 from tests.backend.audit.support import entries, only
 from tests.factories import LoggedInMember, SignedInStaff, hire, open_till
 
@@ -166,10 +167,13 @@ async def test_adjustment_and_birth_date_correction(
     assert corrected.status_code == 200, corrected.text
     entry = await only("member.birth_date_corrected")
     assert_by(entry, admin, "admin", corrected)
+    # Sealed under the member's salt: checkable while they exist, nothing once erased.
+    member_id = uuid.UUID(member.member_id)
     assert (entry["before"], entry["after"]) == (
         {"birth_date": None},
-        {"birth_date": "1990-05-17"},
+        {"birth_date": await seal(member_id, "1990-05-17")},
     )
+    assert entry["after"]["birth_date"] != await seal(member_id, "1990-05-18")
     assert await entries("member.viewed") == []  # the answer's summary is not a page view
 
 

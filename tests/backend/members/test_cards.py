@@ -8,6 +8,7 @@ import uuid
 import httpx
 import pytest
 
+from backend.audit.personal import seal
 from backend.members import cards
 from backend.members.cards import replace_card, unused_card_number
 from db.tables import BlockedCard
@@ -71,8 +72,9 @@ async def test_staff_replace_a_card_and_the_old_number_finds_nobody(
     assert replaced.status_code == 200, replaced.text
     entry = await only("card.replaced")
     assert str(entry["staff_id"]) == barista.staff_id
-    assert entry["before"] == {"card_number": member.card_number}
-    assert entry["after"] == {"card_number": replaced.json()["card_number"]}
+    member_id = uuid.UUID(member.member_id)
+    assert entry["before"] == {"card_number": await seal(member_id, member.card_number)}
+    assert entry["after"] == {"card_number": await seal(member_id, replaced.json()["card_number"])}
     blocked = await BlockedCard.select().first()
     assert blocked is not None
     assert str(blocked["blocked_by"]) == barista.staff_id

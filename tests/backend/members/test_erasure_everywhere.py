@@ -30,6 +30,7 @@ from tests.servers import RunServers
 
 NOON = datetime(2027, 3, 15, 9, 0, tzinfo=UTC)  # noon in Moscow, the stores' zone
 BIRTH_DATE = "1987-11-23"
+CORRECTED_BIRTH_DATE = "1987-11-13"  # a staff correction, kept sealed on the audit trail
 
 
 async def _columns_holding(database_url: str, needles: list[str]) -> list[str]:
@@ -120,6 +121,13 @@ async def test_an_erasure_under_live_traffic_leaves_no_personal_datum_anywhere(
             "/v1/admin/members", params={"card_number": member.card_number}, headers=barista.headers
         )
         assert looked_up.status_code == 200, looked_up.text
+        manager = await hire(api, "manager", [till.store_id])
+        corrected = await api.patch(  # on the audit trail, which cannot be erased: sealed
+            f"/v1/admin/members/{member.member_id}/birth-date",
+            headers=manager.headers,
+            json={"birth_date": CORRECTED_BIRTH_DATE},
+        )
+        assert corrected.status_code == 200, corrected.text
         exported = await api.get(
             f"/v1/admin/members/{member.member_id}/export",
             params={"reason": "written request no. 41"},
@@ -127,7 +135,13 @@ async def test_an_erasure_under_live_traffic_leaves_no_personal_datum_anywhere(
         )
         assert exported.status_code == 200, exported.text
         assert exported.json()["profile"]["phone"] == member.phone
-        needles = [member.phone, member.phone.removeprefix("+"), member.card_number, BIRTH_DATE]
+        needles = [
+            member.phone,
+            member.phone.removeprefix("+"),
+            member.card_number,
+            BIRTH_DATE,
+            CORRECTED_BIRTH_DATE,
+        ]
 
         # The scans find them while the member exists.
         before = await _columns_holding(servers.database_url, needles)
