@@ -64,7 +64,9 @@ async def open_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIt
     computer it runs on (by default Chromium's own): a page that shows a store's or a
     member's local time must not show the device's instead. ``clock_at``: the page's clock
     (Date, timers) starts at that instant and runs on, ``page.clock`` moves it further (the
-    server's clock is not moved)."""
+    server's clock is not moved). ``refusals``: HTTP statuses the test makes the page meet
+    (a wrong code, a forbidden action): Chromium's "Failed to load resource" console error
+    for one of those is not a problem, any other still is."""
     contexts = []
     pages: list[Page] = []
     problems: list[str] = []
@@ -76,6 +78,7 @@ async def open_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIt
         locale: str | None = None,
         device_zone: str | None = None,
         clock_at: datetime | None = None,
+        refusals: tuple[int, ...] = (),
     ) -> Page:
         context = await browser.new_context(
             viewport=PHONE if phone else DESKTOP, locale=locale, timezone_id=device_zone
@@ -84,11 +87,15 @@ async def open_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIt
         page = await context.new_page()
         if clock_at is not None:
             await page.clock.install(time=clock_at)
+        expected = tuple(
+            f"Failed to load resource: the server responded with a status of {status} "
+            for status in refusals
+        )
         page.on(
             "console",
             lambda message: (
                 problems.append(f"console {message.type}: {message.text}")
-                if message.type == "error"
+                if message.type == "error" and not message.text.startswith(expected)
                 else None
             ),
         )

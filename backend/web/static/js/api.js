@@ -167,6 +167,9 @@ export class ApiClient {
   async request(path, { method = 'GET', body, headers = {}, auth = true, as = 'json' } = {}) {
     let response = await this._send(path, method, body, headers, auth);
     if (response.status === 401 && auth && this.loggedIn) {
+      const problem = await readProblem(response);
+      // A wrong one-time code (erasure) is the member's typing, not an expired token.
+      if (problem?.code === 'invalid_otp') throw new ApiError(401, problem);
       if (await this.refresh()) response = await this._send(path, method, body, headers, auth);
       else throw new ApiError(401, null, 'Your session has ended. Please log in again.');
     }

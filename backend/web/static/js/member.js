@@ -9,6 +9,7 @@ import { History } from './history.js';
 import { Offers } from './offers.js';
 import { Profile } from './profile.js';
 import { QrCode } from './qr.js';
+import { Rights } from './rights.js';
 import { Stream } from './stream.js';
 
 const api = new ApiClient('astrocoffee.member');
@@ -19,6 +20,13 @@ const profile = new Profile(api, (me) => {
   byId('history-zone').textContent = `Times in ${zoneLabel(me.time_zone)}`;
   if (me.time_zone !== history.zone) history.setZone(me.time_zone);
   if (me.time_zone !== offers.zone) offers.setZone(me.time_zone);
+  if (me.time_zone !== rights.zone) rights.setZone(me.time_zone);
+});
+const rights = new Rights(api, () => {
+  // The account is gone: so are its sessions; sign out here and say so.
+  api.forget();
+  showLogin('');
+  say(loginStatus, 'Your account was erased, with its points and personal data.', 'ok');
 });
 const offers = new Offers(api, byId('offers'), byId('offers-empty'), byId('offers-message'), () =>
   quietly(profile.reload()),
@@ -97,6 +105,7 @@ function showLogin(message = '') {
   history.clear();
   offers.clear();
   details.clear();
+  rights.clear();
   byId('history-zone').textContent = '';
   say(viewMessage, '');
   show(byId('member-view'), false);
@@ -114,7 +123,7 @@ function showMember() {
   show(byId('log-out'), true);
   stream.start();
   qr.start();
-  quietly(Promise.all([profile.reload(), history.reload(), offers.reload()]));
+  quietly(Promise.all([profile.reload(), history.reload(), offers.reload(), rights.reload()]));
 }
 
 function endSession(message) {

@@ -4,6 +4,7 @@
 // the computer showing it; the page names that zone.
 
 import { ApiClient } from './api.js';
+import { Approvals } from './approvals.js';
 import { busy, byId, el, say, setText, show, showConnection } from './dom.js';
 import { zoneLabel } from './format.js';
 import { Campaigns } from './campaigns.js';
@@ -20,6 +21,7 @@ const feed = new Feed(byId('feed'), byId('feed-empty'));
 const lookup = new Lookup(api);
 const terminals = new Terminals(api);
 const campaigns = new Campaigns(api);
+const approvals = new Approvals(api);
 const loginForm = byId('staff-login-form');
 const loginError = byId('staff-login-error');
 const message = byId('staff-message');
@@ -76,6 +78,7 @@ function showZone(store) {
   setText('store-zone', `Times in ${zoneLabel(store.time_zone)}`);
   feed.setZone(store.time_zone);
   campaigns.setZone(store.time_zone);
+  approvals.setZone(store.time_zone);
   if (isManager()) quietly(terminals.load(store.id, store.time_zone));
 }
 
@@ -113,6 +116,8 @@ async function showStaff() {
   lookup.reset(isManager());
   show(byId('terminals-section'), isManager());
   show(byId('campaigns-section'), isAdmin());
+  show(byId('approvals-section'), isManager());
+  if (isManager()) quietly(approvals.load(staff.id));
   if (isAdmin()) quietly(campaigns.load());
   await quietly(loadStores());
 }
@@ -129,6 +134,8 @@ function showLogin(text = '') {
   lookup.reset(false);
   terminals.clear();
   campaigns.clear();
+  approvals.clear();
+  show(byId('approvals-section'), false);
   say(message, '');
   byId('whoami').textContent = '';
   show(byId('staff-view'), false);

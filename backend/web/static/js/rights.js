@@ -1,0 +1,159 @@
+// The member's rights over their data: download everything kept about them (one JSON file),
+// give or withdraw marketing consent per channel, and erase the account (confirmed with a
+// one-time code texted to them; the points are forfeited).
+
+import { busy, byId, say, show } from './dom.js';
+import { inZone } from './format.js';
+
+const CHANNELS = ['push', 'sms', 'email'];
+
+// The page's own words for the API's problem codes (anything else: the server's message).
+const ERASURE_WORDS = {
+  invalid_otp: 'That code is wrong, expired or already used. Ask for a new code and try again.',
+  too_many_requests: 'Too many codes were asked for. Wait a few minutes and try again.',
+  member_not_found: 'This account no longer exists.',
+  validation_failed: 'Enter the 6-digit code we sent you.',
+};
+
+function worded(error) {
+  return ERASURE_WORDS[error.code] || error.message;
+}
+
+export class Rights {
+  // onErased(result): the account is gone; the page signs out.
+  constructor(api, onErased) {
+    this.api = api;
+    this.onErased = onErased;
+    this.zone = null;
+    this.channels = [];
+    this.message = byId('data-message');
+    this.consentMessage = byId('consent-message');
+    this.eraseForm = byId('erase-form');
+    this.eraseMessage = byId('erase-message');
+    byId('export-data').addEventListener('click', (event) =>
+      busy(event.currentTarget, () => this.download()),
+    );
+    for (const channel of CHANNELS) {
+      byId(`consent-${channel}`).addEventListener('change', (event) =>
+        this.change(channel, event.currentTarget),
+      );
+    }
+    byId('erase-send-code').addEventListener('click', (event) =>
+      busy(event.currentTarget, () => this.sendCode()),
+    );
+    this.eraseForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.erase();
+    });
+  }
+
+  setZone(zone) {
+    this.zone = zone;
+    this.renderConsents();
+  }
+
+  clear() {
+    this.zone = null;
+    this.channels = [];
+    this.eraseForm.reset();
+    show(byId('erase-step'), false);
+    for (const channel of CHANNELS) {
+      byId(`consent-${channel}`).checked = false;
+      byId(`consent-${channel}-at`).textContent = '';
+    }
+    say(this.message, '');
+    say(this.consentMessage, '');
+    say(this.eraseMessage, '');
+  }
+
+  async reload() {
+    const consents = await this.api.get('/v1/me/consents');
+    this.channels = consents.channels;
+    this.renderConsents();
+  }
+
+  renderConsents() {
+    for (const state of this.channels) {
+      const box = document.getElementById(`consent-${state.channel}`);
+      if (!box) continue;
+      box.checked = state.given;
+      byId(`consent-${state.channel}-at`).textContent = state.at
+        ? `${state.given ? 'Given' : 'Withdrawn'} ${inZone(state.at, this.zone)}`
+        : 'Never given';
+    }
+  }
+
+  async change(channel, box) {
+    say(this.consentMessage, '');
+    const given = box.checked;
+    box.disabled = true;
+    try {
+      const consents = await this.api.request('/v1/me/consents', {
+        method: 'PUT',
+        body: { [channel]: given },
+      });
+      this.channels = consents.channels;
+      this.renderConsents();
+      say(this.consentMessage, 'Saved.', 'ok');
+    } catch (error) {
+      box.checked = !given;
+      say(this.consentMessage, error.message);
+    } finally {
+      box.disabled = false;
+    }
+  }
+
+  async download() {
+    say(this.message, '');
+    try {
+      const data = await this.api.get('/v1/me/export');
+      const blob = new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' });
+      const url = URL.createObjectURL(blob);
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = `astrocoffee-my-data-${String(data.exported_at || '').slice(0, 10) || 'export'}.json`;
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      say(this.message, 'Your data was downloaded as a JSON file.', 'ok');
+    } catch (error) {
+      say(this.message, error.message);
+    }
+  }
+
+  async sendCode() {
+    say(this.eraseMessage, '');
+    try {
+      await this.api.post('/v1/me/erasure/code');
+      show(byId('erase-step'), true);
+      say(this.eraseMessage, 'We sent a code by SMS. Enter it below to confirm.', 'ok');
+      this.eraseForm.elements.code.focus();
+    } catch (error) {
+      say(this.eraseMessage, worded(error));
+    }
+  }
+
+  async erase() {
+    say(this.eraseMessage, '');
+    const code = this.eraseForm.elements.code.value.trim();
+    if (!/^[0-9]{6}$/.test(code)) {
+      say(this.eraseMessage, 'Enter the 6-digit code we sent you.');
+      this.eraseForm.elements.code.focus();
+      return;
+    }
+    if (!this.eraseForm.elements.understood.checked) {
+      say(this.eraseMessage, 'Tick the box to confirm that you understand what erasing means.');
+      this.eraseForm.elements.understood.focus();
+      return;
+    }
+    try {
+      const result = await busy(byId('erase-submit'), () =>
+        this.api.post('/v1/me/erasure', { code }),
+      );
+      this.onErased(result);
+    } catch (error) {
+      say(this.eraseMessage, worded(error));
+    }
+  }
+}
