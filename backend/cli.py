@@ -297,19 +297,10 @@ def _evaluate_tiers(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _maintenance(settings: Settings, _: argparse.Namespace) -> int:
-    from backend.campaigns.catalogue import Catalogue
-    from backend.jobs.scheduler import run_maintenance
+    from backend.jobs.runner import jobs_of
 
     async def work() -> int:
-        publisher = _publisher(settings)
-        report = await run_maintenance(
-            publisher,
-            idempotency_ttl_h=settings.idempotency_ttl_h,
-            evaluate_tiers_now=True,
-            audit_retention_days=settings.audit_retention_days,
-            catalogue=Catalogue(redis=_redis(settings), prefix=settings.redis_prefix),
-        )
-        print(report)
+        print(await jobs_of(settings, _redis(settings)).run_once())
         return 0
 
     return _with_pool(work)

@@ -30,22 +30,28 @@ def stop_on_signals(stopping: asyncio.Event) -> None:
         loop.add_signal_handler(number, stopping.set)
 
 
-async def run_scheduler(settings: Settings, stopping: asyncio.Event) -> None:
-    """Run the jobs every interval until ``stopping`` is set (the pool is the caller's)."""
-    if settings.redis_url is None:
-        raise SettingsError("the scheduler needs REDIS_URL and DATABASE_URL")
-    if settings.maintenance_interval_s <= 0:
-        raise SettingsError("the scheduler needs ASTROCOFFEE_MAINTENANCE_INTERVAL_S above 0")
-    redis = Redis.from_url(settings.redis_url)
+def jobs_of(settings: Settings, redis: Redis) -> MaintenanceLoop:
+    """The periodic jobs as a process of their own runs them (the scheduler, and
+    ``astrocoffee maintenance`` once): every job, with what each needs."""
     prefix = settings.redis_prefix
     publisher = EventPublisher(redis=redis, prefix=prefix)
     catalogue = Catalogue(redis=redis, prefix=prefix)
     orders = OrderService(
         provider=payment_provider(settings), publisher=publisher, catalogue=catalogue
     )
-    loop = MaintenanceLoop.for_settings(
+    return MaintenanceLoop.for_settings(
         settings, redis=redis, publisher=publisher, orders=orders, catalogue=catalogue
     )
+
+
+async def run_scheduler(settings: Settings, stopping: asyncio.Event) -> None:
+    """Run the jobs every interval until ``stopping`` is set (the pool is the caller's)."""
+    if settings.redis_url is None:
+        raise SettingsError("the scheduler needs REDIS_URL")
+    if settings.maintenance_interval_s <= 0:
+        raise SettingsError("the scheduler needs ASTROCOFFEE_MAINTENANCE_INTERVAL_S above 0")
+    redis = Redis.from_url(settings.redis_url)
+    loop = jobs_of(settings, redis)
     log.info("scheduler started", extra={"interval_s": settings.maintenance_interval_s})
     try:
         await loop.run_until(stopping)

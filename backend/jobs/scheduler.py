@@ -218,6 +218,29 @@ class MaintenanceLoop:
                 RUNS.labels("failed").inc()
                 log.exception("maintenance run failed; retrying next interval")
 
+    async def run_once(self) -> MaintenanceReport:
+        """Every job once, tiers included, without the lease (``astrocoffee maintenance``:
+        the jobs are safe beside a scheduler's run)."""
+        return await self._jobs(evaluate_tiers_now=True)
+
+    async def _jobs(
+        self,
+        *,
+        evaluate_tiers_now: bool,
+        before_each: Callable[[], Awaitable[None]] | None = None,
+    ) -> MaintenanceReport:
+        return await run_maintenance(
+            self._publisher,
+            idempotency_ttl_h=self._idempotency_ttl_h,
+            evaluate_tiers_now=evaluate_tiers_now,
+            orders=self._orders,
+            catalogue=self._catalogue,
+            before_each=before_each,
+            audit_retention_days=self._audit_retention_days,
+            outbox_retention_days=self._outbox_retention_days,
+            erasures=self._erasures,
+        )
+
     async def run_once_if_leader(self) -> MaintenanceReport | None:
         try:
             held = await self._lease.acquire()
@@ -233,16 +256,9 @@ class MaintenanceLoop:
         try:
             report = await self._lease.hold_while(
                 held,
-                lambda: run_maintenance(
-                    self._publisher,
-                    idempotency_ttl_h=self._idempotency_ttl_h,
+                lambda: self._jobs(
                     evaluate_tiers_now=bool(tiers_due),
-                    orders=self._orders,
-                    catalogue=self._catalogue,
                     before_each=lambda: self._lease.check_fence(held),
-                    audit_retention_days=self._audit_retention_days,
-                    outbox_retention_days=self._outbox_retention_days,
-                    erasures=self._erasures,
                 ),
             )
         except LeaseLost as lost:

@@ -38,8 +38,15 @@ from backend.till.schemas import PurchaseRequest
 
 TERMINALS = allow(Role.TERMINAL)
 Till = Request[TerminalCaller, Any, Any]
+# What a one-shot sale may be refused for, besides what every write may be.
 SALE_REFUSALS = answers(
-    MemberNotFound, ExternalIdReused, CurrencyMismatch, RedeemCapExceeded, InsufficientPoints
+    MemberNotFound,
+    CardBlocked,
+    ExternalIdReused,
+    CurrencyMismatch,
+    RedeemCapExceeded,
+    InsufficientPoints,
+    SaleAmountTooLarge,
 )
 
 
@@ -49,16 +56,7 @@ class PurchaseController(Controller):
 
     @post(
         "/",
-        opt=TERMINALS
-        | answers(
-            MemberNotFound,
-            CardBlocked,
-            ExternalIdReused,
-            CurrencyMismatch,
-            RedeemCapExceeded,
-            InsufficientPoints,
-            SaleAmountTooLarge,
-        ),
+        opt=TERMINALS | SALE_REFUSALS,
         status_code=201,
         summary="Record a one-shot sale",
         description="Earns points on the amount paid; optionally redeems points as a discount.",

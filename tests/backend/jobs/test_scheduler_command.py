@@ -3,10 +3,13 @@ metrics, runs the jobs under the lease, and exits 0 on SIGTERM after the run in 
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import time
 import urllib.request
+
+import asyncpg
 
 from devkit.ports import free_port, wait_for_port
 from tests.cli import SCRIPT, astrocoffee, run_env
@@ -53,3 +56,28 @@ def test_the_scheduler_refuses_to_start_without_an_interval(servers: RunServers)
     result = astrocoffee("scheduler", env=run_env(servers, ASTROCOFFEE_MAINTENANCE_INTERVAL_S="0"))
     assert result.returncode == 2, result.stderr
     assert "ASTROCOFFEE_MAINTENANCE_INTERVAL_S" in result.stderr
+
+
+def test_maintenance_runs_the_jobs_the_scheduler_runs(servers: RunServers) -> None:
+    """``astrocoffee maintenance`` is the scheduler's round, once: a delivered outbox message
+    past the retention is purged (a job its hand-made copy of the wiring used to leave out)."""
+
+    async def sql(query: str) -> object:
+        connection = await asyncpg.connect(servers.database_url)
+        try:
+            return await connection.fetchval(query)
+        finally:
+            await connection.close()
+
+    asyncio.run(
+        sql(
+            "INSERT INTO outbox_message (id, destination, kind, reference, business_date,"
+            " payload, status, attempts, next_attempt_at, created_at, delivered_at)"
+            " VALUES (gen_random_uuid(), 'accounting', 'sale', 'old', DATE '2020-01-02',"
+            " '{}'::jsonb, 'delivered', 1, now(), now(), now())"
+        )
+    )
+    result = astrocoffee("maintenance", env=run_env(servers))
+    assert result.returncode == 0, result.stderr
+    assert "outbox_messages_purged=1" in result.stdout, result.stdout
+    assert asyncio.run(sql("SELECT count(*) FROM outbox_message")) == 0
