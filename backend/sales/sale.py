@@ -127,7 +127,8 @@ async def settle_sale(
         offers_applied=coupons + offers,
         balance=change.balance,
     )
-    await _record(sale, response, now=now, day=buyer.clock.business_day(now), into=writes)
+    day = buyer.clock.business_day(now)  # the store's: its figures and the document's date
+    await _record(sale, response, now=now, day=day, into=writes)
     if buyer.zone_is_new:
         # The member's home zone is where they first bought (until they choose another).
         writes.add(_GIVE_ZONE, member_id=sale.member_id, time_zone=buyer.shopper.time_zone)
@@ -148,7 +149,7 @@ async def settle_sale(
             points_redeemed=spent,
             visitor=sale.member_id,
         ),
-        day=buyer.clock.business_day(now),
+        day=day,
         clock=buyer.clock,
         sale={
             "purchase_id": str(purchase_id),

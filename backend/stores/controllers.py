@@ -14,10 +14,11 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from backend.auth.access import allow
 from backend.auth.callers import Role, StaffCaller
 from backend.auth.terminals import TerminalDirectory
-from backend.errors import Conflict, NotFound
+from backend.errors import Conflict
 from backend.http import answers, strict_body
+from backend.local_time import StoreClock
 from backend.stores import service
-from backend.stores.figures import figures_of_day, store_clock
+from backend.stores.figures import figures_of_day
 from backend.stores.schemas import (
     NewTerminal,
     StoreCreate,
@@ -91,10 +92,8 @@ class AdminStoreController(Controller):
             ),
         ] = None,
     ) -> StoreFigures:
-        await service.get_store_for(request.user, store_id)  # the same access rule
-        clock = await store_clock(store_id)
-        if clock is None:
-            raise NotFound(f"store {store_id} does not exist")
+        store = await service.get_store_for(request.user, store_id)  # the same access rule
+        clock = StoreClock.of(store.time_zone, store.day_starts_at)
         figures = await figures_of_day(store_id, clock, now=datetime.now(UTC), day=day)
         return msgspec.convert(figures, StoreFigures)
 

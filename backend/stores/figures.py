@@ -24,7 +24,7 @@ from backend.streams.store import STORES
 from backend.streams.stream import Event
 from db import sql
 from db.ids import new_id
-from db.tables import Store, StoreDay
+from db.tables import StoreDay
 from realtime.protocol import utc_now
 from realtime.publisher import Outgoing
 
@@ -114,14 +114,6 @@ def figures_of(
         "time_zone": clock.zone.key,
         **counts,
     }
-
-
-async def store_clock(store_id: uuid.UUID) -> StoreClock | None:
-    """The store's calendar; None: no such store."""
-    row = (
-        await Store.select(Store.time_zone, Store.day_starts_at).where(Store.id == store_id).first()
-    )
-    return None if row is None else StoreClock.of(row["time_zone"], row["day_starts_at"])
 
 
 async def figures_of_day(

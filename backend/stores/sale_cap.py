@@ -20,10 +20,6 @@ def use_program_sale_cap(amount: int) -> None:
     _ProgramCap.amount = amount
 
 
-def program_sale_cap() -> int:
-    return _ProgramCap.amount
-
-
 def check_sale_amount(amount: int, store_cap: int | None) -> None:
     """Refuse ``amount`` above the store's maximum (None: the store sets none)."""
     cap = _ProgramCap.amount if store_cap is None else store_cap

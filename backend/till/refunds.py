@@ -18,13 +18,14 @@ from backend.accounting.documents import record_document
 from backend.auth.callers import TerminalCaller
 from backend.errors import NotFound, RefundExceedsPurchase
 from backend.idempotency import request_fingerprint, run_once
+from backend.local_time import StoreClock
 from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.earning import share
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import rules_at
 from backend.loyalty.schemas import Balance
 from backend.sales.schemas import Amount
-from backend.stores.figures import DayMove, record_store_activity, store_clock
+from backend.stores.figures import DayMove, record_store_activity
 from backend.text import Paragraph
 from db import sql
 from db.ids import new_id
@@ -76,10 +77,17 @@ class RefundService:
         )
 
 
+# The purchase, locked, with its store's calendar (the day its figures and documents move).
+_LOCK_PURCHASE = """
+SELECT p.id, s.time_zone, s.day_starts_at FROM purchase p JOIN store s ON s.id = p.store
+WHERE p.id = {id} FOR UPDATE OF p
+"""
+
+
 async def _refund(
     terminal: TerminalCaller, purchase_id: uuid.UUID, request: RefundRequest
 ) -> tuple[RefundResponse, list[Outgoing]]:
-    rows = await sql.fetch("SELECT id FROM purchase WHERE id = {id} FOR UPDATE", id=purchase_id)
+    rows = await sql.fetch(_LOCK_PURCHASE, id=purchase_id)
     purchase = await Purchase.objects().where(Purchase.id == purchase_id).first() if rows else None
     # Another store's purchase is answered as if it did not exist.
     if purchase is None or purchase.store != terminal.store_id:
@@ -96,9 +104,7 @@ async def _refund(
     )
 
     now = datetime.now(UTC)
-    clock = await store_clock(purchase.store)
-    if clock is None:  # the purchase's store row is held by a foreign key: never
-        raise NotFound(f"store {purchase.store} does not exist")
+    clock = StoreClock.of(rows[0]["time_zone"], rows[0]["day_starts_at"])
     refund_id = new_id()
     cause = Cause("refund", refund_id, request.reason)
     change = AccountChange(await lock_account(purchase.member), now=now)
