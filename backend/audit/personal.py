@@ -23,13 +23,23 @@ WHERE id = {member_id} RETURNING audit_salt
 """
 
 
-async def seal(member_id: uuid.UUID, value: object) -> str | None:
-    """The seal of ``value`` (None stays None) for ``member_id``'s entries; in the caller's
-    transaction, so a salt made here commits with the entry."""
-    if value is None:
-        return None
+async def seals(member_id: uuid.UUID, *values: object) -> list[str | None]:
+    """The seals of ``values`` (None stays None) for ``member_id``'s entries, the salt read
+    once; in the caller's transaction, so a salt made here commits with the entry."""
+    if all(value is None for value in values):
+        return [None] * len(values)
     rows = await sql.fetch(_SALT, fresh=secrets.token_hex(16), member_id=member_id)
     if not rows or rows[0]["audit_salt"] is None:
         raise LookupError(f"member {member_id} has no row to seal for")
-    digest = hashlib.sha256(f"{rows[0]['audit_salt']}:{value}".encode()).hexdigest()
-    return "sealed:" + digest[:32]
+    salt = rows[0]["audit_salt"]
+    return [
+        None
+        if value is None
+        else "sealed:" + hashlib.sha256(f"{salt}:{value}".encode()).hexdigest()[:32]
+        for value in values
+    ]
+
+
+async def seal(member_id: uuid.UUID, value: object) -> str | None:
+    """The seal of one value (an auditor checking a claimed value against an entry)."""
+    return (await seals(member_id, value))[0]

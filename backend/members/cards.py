@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from asyncpg.exceptions import UniqueViolationError
 
-from backend.audit.personal import seal
+from backend.audit.personal import seals
 from backend.audit.trail import record
 from backend.errors import CardBlocked, Conflict, MemberNotFound
 from backend.members.card_numbers import new_card_number
@@ -92,12 +92,13 @@ async def _replace(member_id: uuid.UUID, lost: str, staff_id: uuid.UUID | None) 
             member_id=member_id,
         )
         if staff_id is not None:
+            sealed = await seals(member_id, current, fresh)
             await record(
                 "card.replaced",
                 target_type="member",
                 target_id=member_id,
-                before={"card_number": await seal(member_id, current)},
-                after={"card_number": await seal(member_id, fresh)},
+                before={"card_number": sealed[0]},
+                after={"card_number": sealed[1]},
             )
     return CardReplaced(
         member_id=member_id, card_number=fresh, blocked_card_number=current, replaced_at=now

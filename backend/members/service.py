@@ -10,7 +10,7 @@ import msgspec
 from asyncpg.exceptions import UniqueViolationError
 from piccolo.columns import Column
 
-from backend.audit.personal import seal
+from backend.audit.personal import seals
 from backend.audit.trail import record
 from backend.auth.callers import Role, StaffCaller
 from backend.campaigns.offers import welcome
@@ -116,13 +116,14 @@ async def correct_birth_date(member_id: uuid.UUID, birth_date: date | None) -> N
         if not rows:
             raise MemberNotFound(f"member {member_id} does not exist")
         await Member.update({Member.birth_date: birth_date}).where(Member.id == member_id)
+        sealed = await seals(member_id, rows[0]["birth_date"], birth_date)
         await record(
             "member.birth_date_corrected",
             target_type="member",
             target_id=member_id,
             # Sealed: the trail cannot be erased, the member's salt can (backend.audit.personal).
-            before={"birth_date": await seal(member_id, rows[0]["birth_date"])},
-            after={"birth_date": await seal(member_id, birth_date)},
+            before={"birth_date": sealed[0]},
+            after={"birth_date": sealed[1]},
         )
 
 
