@@ -196,8 +196,10 @@ class StreamFollower:
         else:
             # After a Redis drop: replay only the streams that moved on meanwhile (the
             # newest seqs of all sockets are read together, see ``SharedReads``).
-            for stream, seq in list(self.seqs.items()):
-                if await self._replay.current_seq(stream) > seq:
+            positions = list(self.seqs.items())
+            newest = await asyncio.gather(*(self._replay.current_seq(s) for s, _ in positions))
+            for (stream, seq), current in zip(positions, newest, strict=True):
+                if current > seq:
                     await self._replay_after(stream, seq)
 
     async def _resume(self, stream: str, last_seq: int) -> None:
@@ -256,8 +258,9 @@ def create_gateway(
         metrics.CONNECTIONS.inc()
         try:
             # Read after the subscriptions are confirmed: every later commit arrives live.
-            for name in streams:
-                follower.seqs[name] = await replay.current_seq(name)
+            # Asked together: both land in the same batch of the shared reads.
+            seqs = await asyncio.gather(*(replay.current_seq(name) for name in streams))
+            follower.seqs.update(zip(streams, seqs, strict=True))
             ready = ReadyFrame(
                 stream=own,
                 last_seq=follower.last_seq,
