@@ -117,8 +117,8 @@ def _parser() -> argparse.ArgumentParser:
 
     maintenance = commands.add_parser(
         "maintenance",
-        help="run the periodic jobs once: hold sweeper, pending release, expiry, idempotency "
-        "purge, tiers",
+        help="run every periodic job once, as the scheduler's round does: holds, pending points, "
+        "expiry, purges, tiers, late payments, campaign starts and ends, erasures",
     )
     maintenance.set_defaults(handler=_maintenance)
 

@@ -2,7 +2,7 @@
 
 Who a login is for is the business of the packages above this one: the app factory passes in
 ``enrol_member`` (``backend.members.service.enrol_or_get_member``) and ``check_staff_login``
-(``backend.staff.service.check_login``), so authentication imports neither.
+(``backend.staff.logins.check_login``), so authentication imports neither.
 """
 
 from __future__ import annotations

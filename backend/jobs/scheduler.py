@@ -1,8 +1,9 @@
 """The periodic jobs (relay of unpublished events, holds, pending points, expiry, idempotency
-purge, tiers, app orders whose payment webhook is late, campaigns starting and ending, the
-audit trail's retention), run
-by every app process in turn (one at a time through a renewed, fenced lease,
-``backend.jobs.lease``), once per interval.
+purge, tiers, app orders whose payment webhook is late, campaigns starting and ending,
+delivered outbox messages past their retention, unfinished erasures, the audit trail's
+retention), run by ``astrocoffee scheduler`` (and by serving processes whose interval is above
+0), one process at a time through a renewed, fenced lease (``backend.jobs.lease``), once
+per interval; ``astrocoffee maintenance`` runs them once.
 
 Every job is safe to run concurrently and to re-run, so the lease only saves duplicate work;
 losing it (Redis down, a process killed) delays the jobs, it does not break them. A run that
