@@ -2,19 +2,19 @@
 # The Debian packages the tests need beside Python (`make system-packages`, used by
 # `make test` and .ci/run; `make deploy-check` asks for nginx only): chromium, which the
 # browser tests drive through Playwright at /usr/bin/chromium (a browser download is never
-# used), and nginx, which
-# tests/e2e/test_nginx.py puts in front of two app processes and `make deploy-check` runs
-# `nginx -t` with. Installed packages cost two `command -v` checks; otherwise apt-get installs
-# them when it can (root, or sudo without a password), and when it cannot this stops before
-# any test runs, with one line saying what to install: a missing tool is a provisioning
-# problem, never a test to skip.
-# Arguments: which of the two to check (both by default).
+# used); nginx, which tests/e2e/test_nginx.py puts in front of two app processes and
+# `make deploy-check` runs `nginx -t` with; and pgbouncer, which tests/e2e/test_pgbouncer.py
+# puts in transaction mode between app processes and PostgreSQL. Installed packages cost a
+# `command -v` check each; otherwise apt-get installs them when it can (root, or sudo
+# without a password), and when it cannot this stops before any test runs, with one line
+# saying what to install: a missing tool is a provisioning problem, never a test to skip.
+# Arguments: which of them to check (all three by default).
 set -euo pipefail
 
-[ $# -gt 0 ] || set -- chromium nginx
+[ $# -gt 0 ] || set -- chromium nginx pgbouncer
 missing=()
 for package in "$@"; do
-  # nginx lives in /usr/sbin, which is not on a non-root user's PATH on Debian.
+  # nginx and pgbouncer live in /usr/sbin, which is not on a non-root user's PATH on Debian.
   command -v "$package" >/dev/null 2>&1 || [ -x "/usr/bin/$package" ] \
     || [ -x "/usr/sbin/$package" ] || missing+=("$package")
 done
