@@ -60,10 +60,8 @@ deploy-check: $(STAMP) ## the deployment rules (tests/deploy, also part of make 
 
 check: lint typecheck test ## everything CI runs (make test includes deploy-check's tests/deploy)
 
-bench: $(STAMP) ## WebSocket, campaign and purchase figures against same-run baselines (pgbench, Redis) -> loadtests/reports/
-	$(BIN)/python -m loadtests.bench_ws
-	$(BIN)/python -m loadtests.bench_campaigns
-	$(BIN)/python -m loadtests.bench_purchases
+bench: $(STAMP) ## one table: socket, campaign and purchase figures vs same-run baselines (pgbench, bare Litestar, Redis); exit 1 on a missed target -> loadtests/reports/
+	$(BIN)/python -m loadtests.bench
 
 $(LOAD_STAMP): $(STAMP) pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[load]'

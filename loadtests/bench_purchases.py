@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from devkit.databases import drop_database
+from loadtests.bench_report import REPORTS
 from loadtests.benchlib import (
-    REPORTS,
     bench_server,
     fresh_database,
     percentile,

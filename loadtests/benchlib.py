@@ -1,24 +1,23 @@
 """What the benches (``make bench``: ``bench_ws``, ``bench_campaigns``, ``bench_purchases``)
 share: one ``astrocoffee serve`` on a fresh database of its own, seeded in bulk
-(``devkit.seed``), percentiles of raw samples, and the report written to
-``loadtests/reports/bench-<name>-<date>.md``. Only ever targets 127.0.0.1."""
+(``devkit.seed``), percentiles of raw samples, and running the parts with their one table of
+figures (``bench_report``). Only ever targets 127.0.0.1."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import secrets
+import traceback
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from devkit.databases import create_database, drop_database
 from devkit.processes import ROOT, AppProcess, astrocoffee, raise_open_files_limit
 from devkit.seed import Seeded, seed
-
-REPORTS = ROOT / "loadtests" / "reports"
+from loadtests.bench_report import BenchReport, Figure, Scorecard
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -108,17 +107,43 @@ async def bench_server(settings: Any, **extra_env: str) -> AsyncIterator[BenchSe
         await drop_database(admin_url, database_url)
 
 
-def run_bench(name: str, run: Callable[[list[str]], Coroutine[Any, Any, None]]) -> int:
-    """``make bench``'s part ``name``: ``run`` fills the report's lines, written to
-    ``loadtests/reports/bench-<name>-<date>.md`` and printed."""
+def run_bench(name: str, run: Callable[[BenchReport], Coroutine[Any, Any, None]]) -> int:
+    """``make bench``'s part ``name`` on its own (``python -m loadtests.bench_<name>``): ``run``
+    fills the report's lines and figures; written to ``loadtests/reports/bench-<time>.md``
+    and ``.json`` with the table of its figures, and printed; 1 when a target is missed."""
+    return run_parts({name: run})
+
+
+def run_parts(parts: dict[str, Callable[[BenchReport], Coroutine[Any, Any, None]]]) -> int:
+    """Run each part in turn (one that fails is a missed row, the others still run), then
+    print and keep the one table of all their figures; the exit status (1: a target missed)."""
     raise_open_files_limit()
     os.environ.setdefault("PICCOLO_CONF", "db.piccolo_conf")
-    report: list[str] = []
-    asyncio.run(run(report))
-    text = "\n".join(report) + "\n"
-    out = REPORTS / f"bench-{name}-{datetime.now(UTC):%Y-%m-%d}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    print(text)
-    print(f"written to {out.relative_to(ROOT)}")
-    return 0
+    card = Scorecard()
+
+    async def all_parts() -> None:
+        for name, run in parts.items():
+            report = card.parts[name] = BenchReport()
+            try:
+                await run(report)
+            except Exception as exc:  # the table says which part failed
+                traceback.print_exc()
+                report.figure(
+                    Figure(name=f"{name}: the part failed ({exc!r})", value=0, at_least=1)
+                )
+
+    asyncio.run(all_parts())
+    load = os.getloadavg()
+    context = [
+        f"Machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} / {load[1]:.2f} / "
+        f"{load[2]:.2f} at the end (other work on the machine skews every figure). Parts: "
+        f"{', '.join(parts)}."
+    ]
+    as_json, markdown, summary = card.write(context=context)
+    for name, part in card.parts.items():
+        print(f"\n## {name}\n")
+        print("\n".join(part))
+    print()
+    print(summary)
+    print(f"written to {markdown.relative_to(ROOT)} and {as_json.relative_to(ROOT)}")
+    return 1 if card.missed else 0
