@@ -80,6 +80,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     migrate = commands.add_parser("migrate", help="apply the committed database migrations")
+    only_look = migrate.add_mutually_exclusive_group()
+    only_look.add_argument(
+        "--check",
+        action="store_true",
+        help="apply nothing: exit 0 if no committed migration is pending, 1 if one is",
+    )
+    only_look.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="apply nothing: wait up to SECONDS for another process (the migrate Job) to "
+        "apply them; exit 0 once none is pending, 1 if one still is (Kubernetes init containers)",
+    )
     migrate.set_defaults(handler=_migrate)
 
     seed = commands.add_parser("seed-demo", help="create a demo store, terminal and members")
@@ -171,7 +184,15 @@ def _with_pool(work: Callable[[], Awaitable[int]]) -> int:
     return asyncio.run(run())
 
 
-def _migrate(settings: Settings, _: argparse.Namespace) -> int:
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    if args.check or args.wait is not None:
+        from db.schema_state import describe_pending, wait_until_migrated
+
+        assert settings.database_url is not None
+        waited = wait_until_migrated(settings.database_url, timeout_s=max(0.0, args.wait or 0))
+        pending = asyncio.run(waited)
+        print(describe_pending(pending))
+        return 1 if pending else 0
     print(_apply_migrations(settings))
     return 0
 

@@ -1,0 +1,84 @@
+"""``astrocoffee migrate --check`` and ``--wait``: what the app pods' init container runs so that
+a plain ``kubectl apply`` never starts new code on an old schema (docs/deploy.md)."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from collections.abc import AsyncIterator
+
+import pytest
+
+from db.schema_state import committed_migrations
+from devkit.databases import create_database, drop_database
+from tests.cli import SCRIPT, astrocoffee, run_env
+from tests.servers import ROOT, RunServers
+
+
+@pytest.fixture
+async def empty_database(servers: RunServers) -> AsyncIterator[str]:
+    """A database of its own with no table at all (a release before its first migrate)."""
+    name = f"astrocoffee_unmigrated_{secrets.token_hex(3)}"
+    url = await create_database(servers.admin_url, name)
+    try:
+        yield url
+    finally:
+        await drop_database(servers.admin_url, name)
+
+
+def test_check_passes_on_a_migrated_database(servers: RunServers) -> None:
+    result = astrocoffee("migrate", "--check", env=run_env(servers))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "database schema is current: no migration pending"
+
+
+def test_check_fails_on_a_database_without_the_migrations_and_applies_nothing(
+    servers: RunServers, empty_database: str
+) -> None:
+    env = run_env(servers, DATABASE_URL=empty_database)
+    committed = committed_migrations()
+    for _ in range(2):  # the first look created nothing the second would see
+        result = astrocoffee("migrate", "--check", env=env)
+        assert result.returncode == 1, result.stderr
+        assert result.stdout.strip() == (
+            f"{len(committed)} migrations pending (first: {committed[0]})"
+        )
+
+
+def test_wait_gives_up_after_its_time_with_a_non_zero_status(
+    servers: RunServers, empty_database: str
+) -> None:
+    result = astrocoffee(
+        "migrate", "--wait", "0.5", env=run_env(servers, DATABASE_URL=empty_database)
+    )
+    assert result.returncode == 1, result.stderr
+    assert "pending" in result.stdout
+
+
+def test_wait_returns_once_another_process_has_migrated(
+    servers: RunServers, empty_database: str
+) -> None:
+    env = run_env(servers, DATABASE_URL=empty_database)
+    waiting = subprocess.Popen(
+        [str(SCRIPT), "migrate", "--wait", "120"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        migrated = astrocoffee("migrate", env=env)
+        assert migrated.returncode == 0, migrated.stderr
+        out, err = waiting.communicate(timeout=60)
+    finally:
+        waiting.kill()
+        waiting.wait()
+    assert waiting.returncode == 0, err
+    assert out.strip() == "database schema is current: no migration pending"
+
+
+def test_check_and_wait_are_not_asked_together(servers: RunServers) -> None:
+    result = astrocoffee("migrate", "--check", "--wait", "5", env=run_env(servers))
+    assert result.returncode == 2
+    assert "not allowed with argument" in result.stderr
