@@ -13,6 +13,8 @@ import os
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.postgres import PostgresEngine
 
+from db.replica import replica_engine
+
 _url = os.environ.get("DATABASE_URL")
 if not _url:
     raise RuntimeError(
@@ -23,24 +25,12 @@ if not _url:
 # A hung query must not hold a pool slot (and a request) forever.
 _COMMAND_TIMEOUT = float(os.environ.get("DATABASE_COMMAND_TIMEOUT", "10"))
 
-# Reads that may lag behind the primary by a moment (history, reports) run on this node
-# when a replica is configured (see ``db.pool.lagging_reads``). Its sessions are read-only
-# so that a write sent there by mistake fails loudly instead of diverging.
+# Reads that tolerate lag (history, reports) run on this node when a replica is configured
+# and keeps within its lag bound (see ``db.replica``); its sessions are read-only.
 REPLICA = "replica"
 _replica_url = os.environ.get("DATABASE_REPLICA_URL")
 _replicas = (
-    {
-        REPLICA: PostgresEngine(
-            config={
-                "dsn": _replica_url,
-                "command_timeout": _COMMAND_TIMEOUT,
-                "server_settings": {
-                    "default_transaction_read_only": "on",
-                    "application_name": "astrocoffee-replica-reads",
-                },
-            }
-        )
-    }
+    {REPLICA: replica_engine(dsn=_replica_url, command_timeout=_COMMAND_TIMEOUT)}
     if _replica_url
     else {}
 )
