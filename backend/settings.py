@@ -1,7 +1,8 @@
 """Settings: read once from the environment, validated at start.
 
-Each field is an environment variable ``ASTROCOFFEE_<FIELD>``, except the two conventional
-connection URLs ``DATABASE_URL`` and ``REDIS_URL``. With both URLs unset the service runs on
+Each field is an environment variable ``ASTROCOFFEE_<FIELD>``, except the conventional
+connection settings ``DATABASE_URL``, ``REDIS_URL``, ``DATABASE_MIGRATION_URL`` and
+``DATABASE_PGBOUNCER`` (which ``db`` reads itself too). With both URLs unset the service runs on
 embedded servers (see ``db.embedded``); production refuses that, development secrets and
 development-only switches.
 """
@@ -30,7 +31,7 @@ DEV_EXTERNAL_SYSTEMS = {
     "payment_provider": ("http://127.0.0.1:8092", "provider-token"),
 }
 _PREFIX = "ASTROCOFFEE_"
-_UNPREFIXED = ("database_url", "redis_url")
+_UNPREFIXED = ("database_url", "redis_url", "database_migration_url", "database_pgbouncer")
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 Positive = Annotated[int, msgspec.Meta(gt=0)]
@@ -44,6 +45,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     environment: Literal["development", "test", "production"] = "development"
     database_url: str | None = None
     redis_url: str | None = None
+    # DATABASE_URL points at PgBouncer in transaction mode (db.pgbouncer). Migrations then
+    # need a direct URL of the primary: their lock is a session advisory lock, which a
+    # transaction-mode pooler would leave on whichever server connection it happened to use.
+    database_pgbouncer: bool = False
+    database_migration_url: str | None = None
     data_dir: str = ".data"
     host: str = "127.0.0.1"
     port: Port = 8000
@@ -119,6 +125,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 "set both DATABASE_URL and REDIS_URL (external servers) or neither "
                 "(embedded development servers)"
             )
+        if self.database_pgbouncer and self.database_url is None:
+            raise SettingsError("DATABASE_PGBOUNCER is set but DATABASE_URL is not")
+        if self.database_pgbouncer and self.database_migration_url == self.database_url:
+            raise SettingsError(
+                "DATABASE_MIGRATION_URL is DATABASE_URL, which points at PgBouncer "
+                "(DATABASE_PGBOUNCER): migrations need the primary itself"
+            )
         if not is_zone(self.program_time_zone):
             raise SettingsError(
                 f"ASTROCOFFEE_PROGRAM_TIME_ZONE: {self.program_time_zone!r} is not an IANA zone"
@@ -128,6 +141,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         problems = []
         if self.database_url is None:
             problems.append("embedded servers are for development: set DATABASE_URL and REDIS_URL")
+        if self.database_pgbouncer and self.database_migration_url is None:
+            problems.append(
+                "DATABASE_PGBOUNCER is set without DATABASE_MIGRATION_URL (the primary itself, "
+                "which migrations need)"
+            )
         if self.secret_key == DEV_SECRET_KEY:
             problems.append("ASTROCOFFEE_SECRET_KEY is the development default")
         if self.dev_otp_code is not None:
@@ -149,6 +167,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     @property
     def uses_embedded_servers(self) -> bool:
         return self.database_url is None
+
+    @property
+    def migration_url(self) -> str:
+        """Where migrations run: the primary itself, never through PgBouncer."""
+        if self.database_migration_url is not None:
+            return self.database_migration_url
+        if self.database_pgbouncer:
+            raise SettingsError(
+                "DATABASE_URL points at PgBouncer (DATABASE_PGBOUNCER): set "
+                "DATABASE_MIGRATION_URL to the primary itself for migrations"
+            )
+        assert self.database_url is not None
+        return self.database_url
 
     @property
     def webhook_secrets(self) -> tuple[str, ...]:
