@@ -1,16 +1,19 @@
-"""Purchase throughput and latency of one `astrocoffee serve` process against the
-PostgreSQL ceiling measured in the same run (``make bench``).
+"""The sale's three ratios (issue #24), each against a baseline measured in the same run
+(``make bench``):
 
-1. Baseline: ``pgbench`` TPC-B-like on the same PostgreSQL server (a scratch database), with
-   the same client count and duration: the price of one durable multi-statement transaction
-   on this hardware.
-2. Purchases over HTTP at saturation: one-shot purchases that earn points, driven by a small
-   keep-alive HTTP/1.1 client on uvloop (a few microseconds per request, far below the
-   server's cost; its own CPU time is reported beside the server's to show it).
-3. Latency p50/p99 at half the saturation rate (open loop: requests are sent on a fixed
-   schedule whatever the answers do).
+1. pgbench TPC-B-like on the same PostgreSQL server (a scratch database it initialised), the
+   same client count and duration: its transactions per second, and PostgreSQL's CPU per
+   transaction (``pg_cpu``: the backends of that database, per process).
+2. A bare Litestar POST (``loadtests/peers/bare_litestar.py``: the sale's body as a msgspec
+   Struct, `astrocoffee serve`'s uvicorn settings), driven by the same client with the same
+   bytes: the server's CPU per request, the framework's floor.
+3. Sales over HTTP at saturation (one-shot purchases that earn points, members' cards in
+   turn, over several stores): sales/s, the server's CPU per sale and PostgreSQL's, measured
+   the same way as the baselines; then p50/p99 at half that rate, open loop (requests sent on
+   a fixed schedule whatever the answers do).
 
-Writes ``loadtests/reports/bench-purchases-<date>.md``. Only ever targets 127.0.0.1.
+``BENCH_PROFILE=1`` also records the server with py-spy during the saturation phase
+(``loadtests/reports/profile-purchases.json``, speedscope). Only ever targets 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -22,27 +25,21 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from devkit.databases import drop_database
-from loadtests.bench_report import REPORTS
-from loadtests.benchlib import (
-    bench_server,
-    fresh_database,
-    percentile,
-    run_bench,
-    servers,
-)
+from devkit.processes import AppProcess
+from loadtests.bench_report import REPORTS, BenchReport, Figure
+from loadtests.benchlib import bench_server, fresh_database, percentile, run_bench, servers
+from loadtests.http_load import Saturated, paced, saturate
+from loadtests.pg_cpu import backend_cpu
 
 CLIENTS = int(os.environ.get("BENCH_PURCHASES_CLIENTS", "16"))
 DURATION_S = int(os.environ.get("BENCH_PURCHASES_DURATION_S", "20"))
 MEMBERS = 2000
-# The chain's sales are spread over its stores; one store's sales serialize on its row for
-# the store stream's seq (docs/architecture.md), which one till could never saturate.
+# The chain's sales are spread over its stores, as a chain's are.
 STORES = int(os.environ.get("BENCH_PURCHASES_STORES", "8"))
 WORKERS = int(os.environ.get("BENCH_PURCHASES_WORKERS", "1"))
 
@@ -55,36 +52,27 @@ def pgbench_binary(embedded: bool) -> str:
     return shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
 
 
-def pgbench(binary: str, url: str) -> float:
+def database_name(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?")[0]
+
+
+async def pgbench(binary: str, admin_url: str, url: str) -> tuple[float, int, float]:
+    """tps, transactions and PostgreSQL CPU seconds of a TPC-B-like run on ``url``."""
     subprocess.run([binary, "-i", "-s", "8", "-q", url], check=True, capture_output=True)  # noqa: S603
-    done = subprocess.run(  # noqa: S603
-        [binary, "-c", str(CLIENTS), "-j", "2", "-T", str(DURATION_S), "-M", "prepared", url],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    match = re.search(r"tps = ([0-9.]+)", done.stdout)
-    assert match, done.stdout
-    return float(match.group(1))
-
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection: write a request, read one response."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    async def request(self, raw: bytes) -> int:
-        self.writer.write(raw)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        if length:
-            await self.reader.readexactly(length)
-        return status
+    async with backend_cpu(admin_url, database_name(url)) as cpu:
+        process = await asyncio.create_subprocess_exec(
+            binary,
+            *("-c", str(CLIENTS), "-j", "2", "-T", str(DURATION_S), "-M", "prepared", url),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate()
+    text = out.decode()
+    assert process.returncode == 0, err.decode()
+    tps = re.search(r"tps = ([0-9.]+)", text)
+    done = re.search(r"actually processed: ([0-9]+)", text)
+    assert tps and done, text
+    return float(tps.group(1)), int(done.group(1)), cpu.seconds
 
 
 def purchase(port: int, key: str, card: str) -> bytes:
@@ -112,80 +100,13 @@ def purchase(port: int, key: str, card: str) -> bytes:
     ).encode() + body
 
 
-async def saturate(port: int, keys: list[str], cards: list[str]) -> tuple[float, int]:
-    connections = [
-        Connection(*await asyncio.open_connection("127.0.0.1", port)) for _ in range(CLIENTS)
-    ]
-    done = 0
-    failures = 0
-    stop = time.perf_counter() + DURATION_S
-
-    async def loop(connection: Connection, n: int) -> None:
-        nonlocal done, failures
-        i = n
-        while time.perf_counter() < stop:
-            key = keys[n % len(keys)]
-            status = await connection.request(purchase(port, key, cards[i % len(cards)]))
-            i += CLIENTS
-            if status == 201:
-                done += 1
-            else:
-                failures += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(loop(c, n) for n, c in enumerate(connections)))
-    elapsed = time.perf_counter() - started
-    for c in connections:
-        c.writer.close()
-    return done / elapsed, failures
-
-
-async def paced(
-    port: int, keys: list[str], cards: list[str], rate: float
-) -> tuple[list[float], int]:
-    """Open loop at ``rate``/s; each request on the next free connection."""
-    pool: asyncio.Queue[Connection] = asyncio.Queue()
-    for _ in range(CLIENTS * 2):
-        pool.put_nowait(Connection(*await asyncio.open_connection("127.0.0.1", port)))
-    latencies: list[float] = []
-    failures = 0
-    tasks = []
-
-    async def one(scheduled: float, n: int) -> None:
-        nonlocal failures
-        connection = await pool.get()
-        key = keys[n % len(keys)]
-        status = await connection.request(purchase(port, key, cards[n % len(cards)]))
-        latencies.append((time.perf_counter() - scheduled) * 1000)  # from when it was due
-        pool.put_nowait(connection)
-        if status != 201:
-            failures += 1
-
-    interval = 1 / rate
-    start = time.perf_counter()
-    for n in range(int(rate * DURATION_S)):
-        due = start + n * interval
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(due, n)))
-    await asyncio.gather(*tasks)
-    while not pool.empty():
-        pool.get_nowait().writer.close()
-    return latencies, failures
-
-
 def tree_cpu(process: Any) -> float:
     """CPU seconds of a process and its children (uvicorn's workers)."""
-    total = 0.0
-    for one in [process, *process.children(recursive=True)]:
-        total += sum(one.cpu_times()[:2])
-    return total
+    return sum(sum(one.cpu_times()[:2]) for one in [process, *process.children(recursive=True)])
 
 
 def cpu_of(name: str) -> float:
-    """CPU seconds used so far by every process called ``name`` (PostgreSQL's backends come
-    and go with connections, so the sum is taken over all of them, before and after)."""
+    """CPU seconds used so far by every live process called ``name``."""
     import psutil
 
     total = 0.0
@@ -195,86 +116,143 @@ def cpu_of(name: str) -> float:
     return total
 
 
-async def run(report: list[str]) -> None:
+async def measured(pid: int, port: int, request: Any) -> tuple[Saturated, float, float]:
+    """Saturate the server ``pid``: the result, its CPU seconds and the load generator's."""
     import psutil
 
+    server, me = psutil.Process(pid), psutil.Process()
+    server_before, own_before = tree_cpu(server), sum(me.cpu_times()[:2])
+    result = await saturate(port, request, clients=CLIENTS, seconds=DURATION_S)
+    return result, tree_cpu(server) - server_before, sum(me.cpu_times()[:2]) - own_before
+
+
+def profiler(pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy on the server during the saturation phase, when ``BENCH_PROFILE`` is set."""
+    if not os.environ.get("BENCH_PROFILE"):
+        return None
+    out = REPORTS / "profile-purchases.json"
+    return subprocess.Popen(  # noqa: S603
+        [
+            *(str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid)),
+            *("--subprocesses", "--duration", str(DURATION_S), "--format", "speedscope"),
+            *("-o", str(out)),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+
+
+async def bare_post(key: str, card: str) -> tuple[Saturated, float]:
+    """The bare Litestar peer at saturation: the result and its server CPU seconds."""
+    async with AppProcess.module(
+        "loadtests.peers.bare_litestar", "--workers", str(WORKERS)
+    ) as peer:
+        await peer.ready()
+        bare, bare_cpu, _ = await measured(
+            peer.pid, peer.port, lambda n: purchase(peer.port, key, card)
+        )
+    return bare, bare_cpu
+
+
+async def run(report: BenchReport) -> None:
     settings, _handles = servers()
-    baseline_db = await fresh_database(settings.database_url)
+    admin_url = settings.database_url
+    baseline_db = await fresh_database(admin_url)
     try:
-        tps = pgbench(pgbench_binary(settings.uses_embedded_servers), baseline_db)
+        tps, transactions, pgbench_cpu = await pgbench(
+            pgbench_binary(settings.uses_embedded_servers), admin_url, baseline_db
+        )
     finally:
-        await drop_database(settings.database_url, baseline_db)
+        await drop_database(admin_url, baseline_db)
 
     async with bench_server(
-        settings,
-        DATABASE_POOL_MAX=str(max(10, CLIENTS)),
-        ASTROCOFFEE_WORKERS=str(WORKERS),
+        settings, DATABASE_POOL_MAX=str(max(10, CLIENTS)), ASTROCOFFEE_WORKERS=str(WORKERS)
     ) as bench:
         port = bench.port
         seeded = await bench.seed(MEMBERS, stores=STORES)
         cards = [m.card_number for m in seeded.members]
         keys = seeded.till_keys
-        await asyncio.sleep(1)
-        profiler = None
-        if os.environ.get("BENCH_PROFILE"):  # py-spy (pip install py-spy): where the CPU goes
-            profiler = subprocess.Popen(  # noqa: S603
-                [
-                    str(Path(sys.executable).with_name("py-spy")),
-                    "record",
-                    "--pid",
-                    str(bench.pid),
-                    "--duration",
-                    str(DURATION_S),
-                    "--format",
-                    "speedscope",
-                    "-o",
-                    str(REPORTS / "profile-purchases.json"),
-                ],
-                stdout=subprocess.DEVNULL,
-            )
-        server_process = psutil.Process(bench.pid)
-        me = psutil.Process()
-        server_cpu, own_cpu = tree_cpu(server_process), me.cpu_times()
-        database_cpu, redis_cpu = cpu_of("postgres"), cpu_of("redis-server")
-        rate, sat_failures = await saturate(port, keys, cards)
-        server_used = tree_cpu(server_process) - server_cpu
-        own_used = sum(me.cpu_times()[:2]) - sum(own_cpu[:2])
-        database_used = cpu_of("postgres") - database_cpu
-        redis_used = cpu_of("redis-server") - redis_cpu
-        if profiler is not None:
-            profiler.wait()
-        latencies, paced_failures = await paced(port, keys, cards, rate / 2)
+        bare, bare_cpu = await bare_post(keys[0], cards[0])
 
-    served = rate * DURATION_S
+        def sale(n: int) -> bytes:
+            return purchase(port, keys[n % len(keys)], cards[n % len(cards)])
+
+        await asyncio.sleep(1)
+        spy = profiler(bench.pid)
+        postgres_before, redis_before = cpu_of("postgres"), cpu_of("redis-server")
+        async with backend_cpu(admin_url, database_name(bench.database_url)) as sale_db_cpu:
+            sales, server_cpu, own_cpu = await measured(bench.pid, port, sale)
+        postgres_all = cpu_of("postgres") - postgres_before
+        redis_cpu = cpu_of("redis-server") - redis_before
+        if spy is not None:
+            spy.wait()
+        latencies, paced_failures = await paced(
+            port, sale, rate=sales.rate / 2, seconds=DURATION_S, connections=CLIENTS * 2
+        )
+
+    ms = 1000
+    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    figures = [
+        Figure(
+            name="PostgreSQL CPU per sale",
+            value=ms * sale_db_cpu.seconds / sales.done,
+            unit="ms",
+            baseline=ms * pgbench_cpu / transactions,
+            baseline_name="per pgbench TPC-B transaction",
+            at_most=1.0,
+            note="its backends, per process",
+        ),
+        Figure(
+            name="server CPU per sale",
+            value=ms * server_cpu / sales.done,
+            unit="ms",
+            baseline=ms * bare_cpu / bare.done,
+            baseline_name="per bare Litestar POST",
+            at_most=3.0,
+            note=f"{WORKERS} uvicorn worker(s)",
+        ),
+        Figure(
+            name="sales/s at saturation",
+            value=sales.rate,
+            unit="/s",
+            baseline=tps,
+            baseline_name="pgbench TPC-B tps",
+            at_least=0.3,
+            note=f"{CLIENTS} clients, {sales.failures} failed",
+        ),
+        Figure(
+            name=f"sale p99 at half that rate ({sales.rate / 2:,.0f}/s, open loop)",
+            value=p99,
+            unit="ms",
+            at_most=10,
+            note=f"p50 {p50:.1f} ms, {paced_failures} failed",
+        ),
+    ]
+    for figure in figures:
+        report.figure(figure)
     report += [
-        f"# Purchases against the PostgreSQL ceiling ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        "# Sales against pgbench and a bare Litestar POST",
         "",
-        f"Machine: {os.cpu_count()} CPUs; one `astrocoffee serve` process ({WORKERS} uvicorn worker(s)); PostgreSQL "
-        f"{'embedded' if settings.uses_embedded_servers else 'external'}; {CLIENTS} clients "
-        f"over {STORES} stores (a till each), members' cards in turn, "
-        f"{DURATION_S} s per phase.",
+        f"One `astrocoffee serve` ({WORKERS} uvicorn worker(s)); PostgreSQL "
+        f"{'embedded' if settings.uses_embedded_servers else 'external'}; {CLIENTS} clients over "
+        f"{STORES} stores (a till each), {DURATION_S} s per phase.",
         "",
-        "| figure | value | baseline (same run) | ratio |",
-        "| --- | --- | --- | --- |",
-        f"| pgbench TPC-B-like (scale 8, {CLIENTS} clients, prepared) | {tps:,.0f} tps | | |",
-        f"| purchases at saturation over HTTP | {rate:,.0f}/s ({sat_failures} failed) | pgbench {tps:,.0f} tps | {rate / tps:.2f} |",
-        f"| CPU per purchase: server / load generator | {1000 * server_used / served:.2f} / {1000 * own_used / served:.2f} ms | | |",
-        f"| CPU per purchase: PostgreSQL / Redis (every process of that name) | {1000 * database_used / served:.2f} / {1000 * redis_used / served:.2f} ms | | |",
-        f"| purchase latency p50 / p99 at half that rate ({rate / 2:,.0f}/s) | {percentile(latencies, 0.5):.1f} / {percentile(latencies, 0.99):.1f} ms ({paced_failures} failed) | target p99 ≤ 25 ms | |",
-        "",
-        "Targets (issue #10): purchases ≥ 1.0 x pgbench (≥ 0.5 x first); p99 ≤ 25 ms at half "
-        f"the saturation rate. Met: throughput {'yes' if rate >= tps else 'no'}, "
-        f"latency {'yes' if percentile(latencies, 0.99) <= 25 else 'no'}.",
+        f"- pgbench TPC-B-like (scale 8, {CLIENTS} clients, prepared): {tps:,.0f} tps, "
+        f"{transactions:,} transactions, its backends {pgbench_cpu:.1f} CPU s",
+        f"- bare Litestar POST: {bare.rate:,.0f}/s ({bare.failures} failed), "
+        f"server {ms * bare_cpu / bare.done:.3f} ms CPU per request",
+        f"- sales: {sales.rate:,.0f}/s, {sales.done:,} sales; CPU per sale: server "
+        f"{ms * server_cpu / sales.done:.2f} ms, load generator {ms * own_cpu / sales.done:.2f} ms, "
+        f"PostgreSQL backends {ms * sale_db_cpu.seconds / sales.done:.2f} ms (every postgres "
+        f"process on the machine: {ms * postgres_all / sales.done:.2f} ms), every redis-server "
+        f"process {ms * redis_cpu / sales.done:.2f} ms",
+        f"- at half the saturation rate: p50 {p50:.1f} ms, p99 {p99:.1f} ms",
     ]
 
 
 def main() -> int:
-    try:
-        import uvloop
+    import uvloop
 
-        uvloop.install()
-    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
-        pass
+    uvloop.install()
     return run_bench("purchases", run)
 
 
