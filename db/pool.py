@@ -23,9 +23,7 @@ def lagging_reads() -> str | None:
     """The node for reads that tolerate lag: the read replica while it is configured, up and
     within its lag bound (``db.replica``), else the primary (None). Writes and
     read-your-writes never use it."""
-    from db import piccolo_conf
-
-    return replica.lagging_node(piccolo_conf.REPLICA)
+    return replica.lagging_node()
 
 
 async def start_pool() -> None:
@@ -46,9 +44,9 @@ async def start_pool() -> None:
                 min_size=piccolo_conf.POOL_MIN_SIZE if first else 0,
                 max_size=piccolo_conf.POOL_MAX_SIZE,
             )
-        if piccolo_conf.REPLICA in engine().extra_nodes:
+        if replica.REPLICA in engine().extra_nodes:
             await replica.start_watching(
-                primary=engine(), replica=engine().extra_nodes[piccolo_conf.REPLICA]
+                primary=engine(), replica=engine().extra_nodes[replica.REPLICA]
             )
     _users += 1
 

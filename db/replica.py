@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# The replica's name among the engine's ``extra_nodes`` (``db.piccolo_conf``).
+REPLICA = "replica"
 MAX_LAG_ENV = "ASTROCOFFEE_REPLICA_MAX_LAG_SECONDS"
 SAMPLE_ENV = "ASTROCOFFEE_REPLICA_LAG_SAMPLE_SECONDS"
 
@@ -181,9 +183,9 @@ def current_watch() -> ReplicaWatch | None:
     return _watch
 
 
-def lagging_node(replica_name: str) -> str | None:
-    """``replica_name`` while the replica serves lag-tolerant reads, else None (primary)."""
-    return replica_name if _watch is not None and _watch.state.serves_reads else None
+def lagging_node() -> str | None:
+    """``REPLICA`` while the replica serves lag-tolerant reads, else None (the primary)."""
+    return REPLICA if _watch is not None and _watch.state.serves_reads else None
 
 
 async def start_watching(*, primary: PostgresEngine, replica: PostgresEngine) -> None:
@@ -218,10 +220,10 @@ async def watching(watch: ReplicaWatch) -> AsyncIterator[ReplicaWatch]:
         _watch = previous
 
 
-async def read_lagging(read: Callable[[str | None], Awaitable[T]], *, replica_name: str) -> T:
+async def read_lagging(read: Callable[[str | None], Awaitable[T]]) -> T:
     """``read(node)`` on the replica while it serves lag-tolerant reads, else on the primary
     (node None); a read the replica fails for a connection reason runs on the primary."""
-    node = lagging_node(replica_name)
+    node = lagging_node()
     if node is None:
         return await read(None)
     try:

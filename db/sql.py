@@ -27,7 +27,8 @@ from typing import Any
 import msgspec
 from piccolo.engine.postgres import PostgresEngine
 
-from db.pool import engine, lagging_reads
+from db.pool import engine
+from db.replica import read_lagging
 
 Row = Mapping[str, Any]
 
@@ -96,12 +97,17 @@ async def fetch(template: str, /, **params: Any) -> Sequence[Row]:
 
 
 async def fetch_lagging(template: str, /, **params: Any) -> Sequence[Row]:
-    """``fetch`` for a read that may lag a moment behind the primary (reports, history): on
-    the read replica when one is configured (``db.pool.lagging_reads``), else as ``fetch``."""
-    node = lagging_reads()
-    if node is None:
-        return await fetch(template, **params)
-    return await _in_pool(engine().extra_nodes[node], compiled(template), params)
+    """``fetch`` for a read that tolerates lag (reports, history): on the read replica while
+    it serves such reads (``db.replica``), else on the primary, also when the replica fails
+    it for a connection reason."""
+    query = compiled(template)
+
+    async def read(node: str | None) -> Sequence[Row]:
+        if node is None:  # the primary: in the caller's transaction if there is one
+            return await fetch(template, **params)
+        return await _in_pool(engine().extra_nodes[node], query, params)
+
+    return await read_lagging(read)
 
 
 async def _in_pool(

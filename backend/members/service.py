@@ -34,7 +34,8 @@ from backend.members.schemas import (
     TransactionPage,
 )
 from db import sql
-from db.pool import engine, lagging_reads
+from db.pool import engine
+from db.replica import read_lagging
 from db.tables import Account, LedgerEntry, Member
 
 _CARD_NUMBER_ATTEMPTS = 5
@@ -195,37 +196,45 @@ async def list_transactions(
 ) -> TransactionPage:
     """Ledger history, newest first; ids are time-ordered, so the cursor is the last id.
 
-    Read from the replica when there is one: history may trail the live balance by a
-    moment, which the phone covers with the events it receives anyway.
+    Read from the replica while it serves lag-tolerant reads (``db.replica``): history may
+    trail the live balance by up to the replica's lag bound, which the phone covers with the
+    events it receives anyway (``/v1/me``, the balance, reads the primary).
     """
-    node = lagging_reads()
-    account = (
-        await Account.select(Account.id).where(Account.member == member_id).first().run(node=node)
-    )
-    if account is None:
-        raise MemberNotFound(f"member {member_id} does not exist")
-    query = (
-        LedgerEntry.select(
-            LedgerEntry.id,
-            LedgerEntry.kind,
-            LedgerEntry.available_delta,
-            LedgerEntry.pending_delta,
-            LedgerEntry.held_delta,
-            LedgerEntry.cause_type,
-            LedgerEntry.cause_id,
-            LedgerEntry.note,
-            LedgerEntry.created_at,
+    try:
+        after = None if cursor is None else uuid.UUID(cursor)
+    except ValueError as exc:
+        raise ValidationFailed("cursor is not valid") from exc
+
+    async def read(node: str | None) -> list[dict[str, Any]]:
+        account = (
+            await Account.select(Account.id)
+            .where(Account.member == member_id)
+            .first()
+            .run(node=node)
         )
-        .where(LedgerEntry.account == account["id"])
-        .order_by(LedgerEntry.id, ascending=False)
-        .limit(limit + 1)
-    )
-    if cursor is not None:
-        try:
-            query = query.where(LedgerEntry.id < uuid.UUID(cursor))
-        except ValueError as exc:
-            raise ValidationFailed("cursor is not valid") from exc
-    rows = await query.run(node=node)
+        if account is None:
+            raise MemberNotFound(f"member {member_id} does not exist")
+        query = (
+            LedgerEntry.select(
+                LedgerEntry.id,
+                LedgerEntry.kind,
+                LedgerEntry.available_delta,
+                LedgerEntry.pending_delta,
+                LedgerEntry.held_delta,
+                LedgerEntry.cause_type,
+                LedgerEntry.cause_id,
+                LedgerEntry.note,
+                LedgerEntry.created_at,
+            )
+            .where(LedgerEntry.account == account["id"])
+            .order_by(LedgerEntry.id, ascending=False)
+            .limit(limit + 1)
+        )
+        if after is not None:
+            query = query.where(LedgerEntry.id < after)
+        return await query.run(node=node)
+
+    rows = await read_lagging(read)
     items = [
         Transaction(points=r["available_delta"] + r["pending_delta"], **r) for r in rows[:limit]
     ]
