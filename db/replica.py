@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 
+from db.pgbouncer import connection_config
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -234,20 +236,22 @@ async def read_lagging(read: Callable[[str | None], Awaitable[T]]) -> T:
         return await read(None)
 
 
-def replica_engine(*, dsn: str, command_timeout: float, **extra: Any) -> PostgresEngine:
+def replica_engine(
+    *, dsn: str, command_timeout: float, pgbouncer: bool = False, **extra: Any
+) -> PostgresEngine:
     """The replica's node: read-only sessions, so that a write sent there by mistake fails
     loudly instead of diverging; named, so that its sessions are told apart in
     ``pg_stat_activity``; a short connect timeout, so that a replica that went away costs
-    a read two seconds at most before it runs on the primary."""
-    return PostgresEngine(
-        config={
-            "dsn": dsn,
-            "command_timeout": command_timeout,
-            "timeout": 2.0,
-            "server_settings": {
-                "default_transaction_read_only": "on",
-                "application_name": "astrocoffee-replica-reads",
-            },
-            **extra,
-        }
+    a read two seconds at most before it runs on the primary. Behind PgBouncer
+    (``pgbouncer``), which refuses the read-only startup parameter, the standby's own
+    recovery mode refuses the write (``db.pgbouncer``)."""
+    config = connection_config(
+        dsn=dsn,
+        command_timeout=command_timeout,
+        pgbouncer=pgbouncer,
+        server_settings={
+            "default_transaction_read_only": "on",
+            "application_name": "astrocoffee-replica-reads",
+        },
     )
+    return PostgresEngine(config={**config, "timeout": 2.0, **extra})
