@@ -1,10 +1,10 @@
 """Settings: read once from the environment, validated at start.
 
 Each field is an environment variable ``ASTROCOFFEE_<FIELD>``, except the conventional
-connection settings ``DATABASE_URL``, ``REDIS_URL``, ``DATABASE_MIGRATION_URL`` and
-``DATABASE_PGBOUNCER`` (which ``db`` reads itself too). With both URLs unset the service runs on
-embedded servers (see ``db.embedded``); production refuses that, development secrets and
-development-only switches.
+connection settings ``DATABASE_URL``, ``REDIS_URL``, ``DATABASE_MIGRATION_URL``,
+``DATABASE_PGBOUNCER`` (which ``db`` reads itself too) and ``REDIS_CLUSTER``. With both URLs
+unset the service runs on embedded servers (see ``db.embedded``); production refuses that,
+development secrets and development-only switches.
 """
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ DEV_EXTERNAL_SYSTEMS = {
     "payment_provider": ("http://127.0.0.1:8092", "provider-token"),
 }
 _PREFIX = "ASTROCOFFEE_"
-_UNPREFIXED = ("database_url", "redis_url", "database_migration_url", "database_pgbouncer")
+_UNPREFIXED = (
+    "database_url",
+    "redis_url",
+    "database_migration_url",
+    "database_pgbouncer",
+    "redis_cluster",
+)
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 Positive = Annotated[int, msgspec.Meta(gt=0)]
@@ -50,6 +56,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # transaction-mode pooler would leave on whichever server connection it happened to use.
     database_pgbouncer: bool = False
     database_migration_url: str | None = None
+    # REDIS_URL names one node of a Redis Cluster (7.0+), which the client discovers from it:
+    # sharded pub/sub and hash-tagged keys (realtime.redis_mode, docs/deploy.md).
+    redis_cluster: bool = False
     data_dir: str = ".data"
     host: str = "127.0.0.1"
     port: Port = 8000
@@ -125,6 +134,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 "set both DATABASE_URL and REDIS_URL (external servers) or neither "
                 "(embedded development servers)"
             )
+        if self.redis_cluster and self.redis_url is None:
+            raise SettingsError("REDIS_CLUSTER is set but REDIS_URL (a node of it) is not")
         if self.database_pgbouncer and self.database_url is None:
             raise SettingsError("DATABASE_PGBOUNCER is set but DATABASE_URL is not")
         if self.database_pgbouncer and self.database_migration_url == self.database_url:
