@@ -127,6 +127,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     ws_heartbeat_s: Positive = 25
     ws_queue_size: Positive = 256
     ws_max_frame_bytes: Positive = 4096
+    # On SIGTERM a serving process closes its WebSockets (1012) spread over this many seconds
+    # before uvicorn's shutdown, so their reconnects do not land on the other pods at once
+    # (realtime/drain.py); 0 closes them all at once. Kubernetes: within the grace period.
+    ws_drain_window_s: Annotated[int, msgspec.Meta(ge=0)] = 10
 
     def __post_init__(self) -> None:
         if (self.database_url is None) != (self.redis_url is None):
