@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from backend.auth.access import allow
 from backend.auth.callers import Role
+from backend.ops.replica_lag import replica_check
 from db.pool import engine
 from realtime.hub import Hub
 
@@ -69,6 +70,9 @@ class HealthController(Controller):
         hub: Hub = request.app.state.hub
         checks = await check_dependencies(redis)
         checks["realtime"] = "ok" if hub.healthy else "reconnecting"
+        replica = replica_check()
+        if replica is not None:  # reported, never a reason for 503
+            checks["replica"] = replica
         if checks["database"] != "ok":
             return Response(Health(status="unavailable", checks=checks), status_code=503)
         whole = all(state == "ok" for state in checks.values())

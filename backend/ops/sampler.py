@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from prometheus_client import Gauge
 from redis.asyncio import Redis
 
+from backend.ops.replica_lag import sample_replica_lag
 from db.pool import engine
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class ProcessSampler:
             REDIS_CONNECTIONS.labels("in_use").set(counts.get("used", 0))
             REDIS_CONNECTIONS.labels("idle").set(counts.get("idle", 0))
         ASYNCIO_TASKS.set(len(asyncio.all_tasks()))
+        sample_replica_lag()
         ready = await self._is_ready()
         READY.set(1 if ready else 0)
         if not ready:
