@@ -8,6 +8,7 @@ import msgspec
 
 from realtime.protocol import (
     CLOSE_AUTH_TIMEOUT,
+    CLOSE_INTERNAL_ERROR,
     CLOSE_MESSAGE_TOO_BIG,
     CLOSE_POLICY_VIOLATION,
     CLOSE_SERVICE_RESTART,
@@ -42,7 +43,10 @@ CLOSE_CODES = {
     "log in (refresh) before reconnecting",
     CLOSE_AUTH_TIMEOUT: "no credentials within the auth timeout (5 s)",
     CLOSE_TOO_SLOW: "the client did not read fast enough; reconnect and resume",
-    CLOSE_POLICY_VIOLATION: "repeated malformed frames",
+    CLOSE_POLICY_VIOLATION: "repeated malformed frames, or a `last_seq` or "
+    "`broadcast_last_seq` query parameter that is not a seq",
+    CLOSE_INTERNAL_ERROR: "the server could not send the stream (a failed read of its "
+    "stored events); reconnect and resume",
     CLOSE_MESSAGE_TOO_BIG: "a client frame over the size limit (4 KiB)",
     CLOSE_SERVICE_RESTART: "the server is restarting; reconnect at a random moment 1-8 s "
     "later (every socket of that server is closed at once) and resume",
@@ -86,7 +90,10 @@ def asyncapi_document(*, title: str, version: str) -> dict[str, Any]:
                 "calendar, named by `time_zone` (its IANA zone), starting at its day-start "
                 "hour; `ts` is an instant (RFC 3339, UTC). `resume` replays "
                 "after `last_seq` from durable storage, or answers `resync` when too far behind. "
-                "Send `resume` after every `ready`, the first connect too (with `ready`'s "
+                "A client that knows its position says so on connect: `?last_seq=` (members "
+                "also `&broadcast_last_seq=`) resumes from there at once, exactly as a "
+                "`resume` frame sent first would, and no live event waits. Otherwise send "
+                "`resume` after every `ready`, the first connect too (with `ready`'s "
                 "`last_seq`): live events wait for the client's first frame, so that they "
                 "cannot overtake the replay; a client that says nothing gets them after 2 s. "
                 "A client that cannot keep up is closed with 4429; frames over the size limit "
@@ -118,6 +125,21 @@ def asyncapi_document(*, title: str, version: str) -> dict[str, Any]:
                                     "type": "string",
                                     "description": "the access token, for browsers, which "
                                     "cannot set headers (or send an `auth` frame first)",
+                                },
+                                "last_seq": {
+                                    "type": "integer",
+                                    "minimum": 0,
+                                    "maximum": 2**63 - 1,
+                                    "description": "the last seq of the own stream the "
+                                    "client handled: replay after it at once (as a first "
+                                    "`resume` frame would), live events wait for nothing",
+                                },
+                                "broadcast_last_seq": {
+                                    "type": "integer",
+                                    "minimum": 0,
+                                    "maximum": 2**63 - 1,
+                                    "description": "members, with `last_seq`: the last "
+                                    "broadcast seq handled",
                                 },
                                 "store_id": {
                                     "type": "string",

@@ -2,11 +2,12 @@
 
 A member follows their own stream; staff follow one store's stream (``?store_id=``).
 
-Each socket has one writer task that owns its ``last_seq``. Live envelopes from the hub,
-``resume`` requests and catch-up signals all pass through one bounded queue, and the writer
-fills any gap from durable storage before sending, so the client sees seq n, n+1, ... with
-no gap and no duplicate across the switch from replay to live. A client that lets the queue
-fill up is closed with 4429 instead of growing memory.
+A socket costs what the framework's own idle WebSocket costs plus one ``StreamFollower``
+(``realtime.follower``): the connection's handler task reads the client's frames itself, and
+the follower makes a writer task and a buffer only while something waits to be sent. A
+client that knows its position says so on connect (``?last_seq=``, and for members
+``&broadcast_last_seq=``): its replay starts at once and no live event waits for a first
+frame.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -25,6 +26,7 @@ from litestar.handlers import WebsocketRouteHandler
 
 from realtime import metrics
 from realtime.channels import BROADCAST
+from realtime.follower import Control, GatewayConfig, Resume, StreamFollower
 from realtime.hub import Hub
 from realtime.protocol import (
     CLOSE_AUTH_TIMEOUT,
@@ -39,196 +41,23 @@ from realtime.protocol import (
     PongFrame,
     ReadyFrame,
     ResumeFrame,
-    ResyncFrame,
+    Seq,
     client_frame_decoder,
     encode,
-    envelope_position,
 )
 from realtime.shared_reads import ReplaySource, SharedReads
+
+__all__ = ["GatewayConfig", "StreamFollower", "create_gateway"]
 
 log = logging.getLogger(__name__)
 
 # What decoding a client frame may raise: not JSON, not a frame, or nested past the limit.
 BAD_FRAME = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
+_seq = msgspec.json.Decoder(Seq)
 
 
 # (token, store_id asked for) -> the streams this caller follows (its own first), or None.
 Authenticate = Callable[[str, str | None], Awaitable[tuple[str, ...] | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class GatewayConfig:
-    auth_timeout_s: float = 5.0
-    queue_size: int = 256
-    max_frame_bytes: int = 4096
-    max_replay: int = 1000
-    # Malformed frames answered with an error frame before the socket is closed (1008).
-    max_bad_frames: int = 20
-    # After ``ready``, live events wait this long for the client's ``resume`` (or any first
-    # frame), so that a resume's replay comes before them (see ``write_forever``).
-    resume_wait_s: float = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Live:
-    raw: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class _Resume:
-    last_seq: int
-    broadcast_last_seq: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _CatchUp:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class _Control:
-    raw: bytes
-
-
-_Item = _Live | _Resume | _CatchUp | _Control
-
-
-class StreamFollower:
-    """One socket following its stream (and, for members, the broadcast stream too).
-
-    A hub ``Subscriber``. Keeps one cursor per stream; envelopes name their stream only when
-    it is not the socket's own (broadcasts).
-    """
-
-    def __init__(
-        self,
-        *,
-        socket: WebSocket[Any, Any, Any],
-        stream: str,
-        replay: ReplaySource,
-        config: GatewayConfig,
-        last_seq: int,
-        also: tuple[str, ...] = (),
-    ) -> None:
-        self.stream = stream
-        self.seqs: dict[str, int] = {stream: last_seq, **dict.fromkeys(also, 0)}
-        self.too_slow = asyncio.Event()
-        self._socket = socket
-        self._replay = replay
-        self._config = config
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=config.queue_size)
-
-    @property
-    def streams(self) -> tuple[str, ...]:
-        return tuple(self.seqs)
-
-    @property
-    def last_seq(self) -> int:
-        return self.seqs[self.stream]
-
-    @last_seq.setter
-    def last_seq(self, value: int) -> None:
-        self.seqs[self.stream] = value
-
-    # -- hub side (must not block) --------------------------------------------------------
-    def deliver(self, raw: bytes) -> None:
-        self._offer(_Live(raw))
-
-    def catch_up(self) -> None:
-        self._offer(_CatchUp())
-
-    def request(self, item: _Resume | _Control) -> None:
-        self._offer(item)
-
-    def _offer(self, item: _Item) -> None:
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
-            self.too_slow.set()
-
-    # -- writer ---------------------------------------------------------------------------
-    async def write_forever(self) -> None:
-        """Send what the hub and the client's frames ask for, in order.
-
-        Live events that arrive between ``ready`` and the client's first frame are held
-        until that frame (normally ``resume``) is handled: sent first, they would overtake
-        the resume's replay of what the client missed, which it would then drop as old
-        (the soak saw 5, 6, 1, 2, 3, 4, 5, 6). Held events the replay already sent are
-        dropped by seq. A client that never speaks gets them after ``resume_wait_s``.
-        """
-        held: list[_Item] = []
-        deadline = asyncio.get_running_loop().time() + self._config.resume_wait_s
-        while True:
-            try:
-                async with asyncio.timeout_at(deadline):  # only the wait, never the handling
-                    item = await self._queue.get()
-            except TimeoutError:
-                break
-            if isinstance(item, _Resume | _Control):
-                await self._handle(item)
-                break
-            held.append(item)
-            if len(held) > self._config.queue_size:
-                self.too_slow.set()
-                return
-        for item in held:
-            await self._handle(item)
-        while True:
-            await self._handle(await self._queue.get())
-
-    async def _handle(self, item: _Item) -> None:
-        if isinstance(item, _Control):
-            await self._send(item.raw)
-        elif isinstance(item, _Live):
-            named, seq = envelope_position(item.raw)
-            stream = named or self.stream
-            if stream not in self.seqs:
-                return
-            if seq > self.seqs[stream] + 1:
-                await self._replay_after(stream, self.seqs[stream])
-            if seq == self.seqs[stream] + 1:
-                await self._send(item.raw)
-                self.seqs[stream] = seq
-        elif isinstance(item, _Resume):
-            await self._resume(self.stream, item.last_seq)
-            if item.broadcast_last_seq is not None and BROADCAST in self.seqs:
-                await self._resume(BROADCAST, item.broadcast_last_seq)
-        else:
-            # After a Redis drop: replay only the streams that moved on meanwhile (the
-            # newest seqs of all sockets are read together, see ``SharedReads``).
-            positions = list(self.seqs.items())
-            newest = await asyncio.gather(*(self._replay.current_seq(s) for s, _ in positions))
-            for (stream, seq), current in zip(positions, newest, strict=True):
-                if current > seq:
-                    await self._replay_after(stream, seq)
-
-    async def _resume(self, stream: str, last_seq: int) -> None:
-        current = await self._replay.current_seq(stream)
-        if last_seq > current or current - last_seq > self._config.max_replay:
-            await self._resync(stream, current)
-            return
-        self.seqs[stream] = last_seq
-        await self._replay_after(stream, last_seq)
-
-    async def _replay_after(self, stream: str, after_seq: int) -> None:
-        metrics.REPLAYED.inc()
-        limit = self._config.max_replay
-        envelopes = await self._replay.events_after(stream, after_seq, limit + 1)
-        if len(envelopes) > limit:
-            await self._resync(stream, await self._replay.current_seq(stream))
-            return
-        for raw in envelopes:
-            await self._send(raw)
-            self.seqs[stream] = envelope_position(raw)[1]
-
-    async def _resync(self, stream: str, current: int) -> None:
-        named = None if stream == self.stream else stream
-        await self._send(encode(ResyncFrame(last_seq=current, stream=named)))
-        self.seqs[stream] = current
-
-    async def _send(self, raw: bytes) -> None:
-        await self._socket.send_data(raw.decode(), mode="text")
-        metrics.DELIVERED.inc()
 
 
 def create_gateway(
@@ -243,16 +72,35 @@ def create_gateway(
     ``route_opt`` should exclude it from the app's authentication middleware. Every socket
     of the route reads ``replay`` through one ``SharedReads``."""
     replay = SharedReads(replay)
+    # Closes asked for by followers (too slow, a failed writer), kept until done.
+    closing: set[asyncio.Task[None]] = set()
 
     async def member_events(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.accept()
+        position = _position(socket)
+        if position is None:
+            await socket.close(code=CLOSE_POLICY_VIOLATION, reason="last_seq must be a seq")
+            return
         streams = await _authenticate(socket, authenticate, config)
         if streams is None:
             return
         own, also = streams[0], streams[1:]
+
+        def close(code: int, reason: str) -> None:
+            task = asyncio.ensure_future(_close(socket, code, reason))
+            closing.add(task)
+            task.add_done_callback(closing.discard)
+
         follower = StreamFollower(
-            socket=socket, stream=own, replay=replay, config=config, last_seq=0, also=also
+            socket=socket,
+            stream=own,
+            replay=replay,
+            config=config,
+            last_seq=0,
+            also=also,
+            close=close,
         )
+        follower.hold(math.inf)  # nothing goes out before ``ready``
         for name in streams:
             await hub.join(name, follower)
         metrics.CONNECTIONS.inc()
@@ -267,8 +115,22 @@ def create_gateway(
                 broadcast_last_seq=follower.seqs.get(BROADCAST),
             )
             await socket.send_data(encode(ready).decode())
-            await _run(socket, follower, config)
+            last_seq, broadcast_last_seq = position
+            if last_seq is not None:
+                follower.request(Resume(last_seq, broadcast_last_seq))
+            else:
+                follower.hold(config.resume_wait_s)
+            code = await _read(socket, follower, config)
+            if code is not None:
+                reason = (
+                    "frame too large" if code == CLOSE_MESSAGE_TOO_BIG else "too many bad frames"
+                )
+                metrics.CLOSED.labels(
+                    "too_big" if code == CLOSE_MESSAGE_TOO_BIG else "bad_frames"
+                ).inc()
+                await _close(socket, code, reason)
         finally:
+            follower.stop()
             metrics.CONNECTIONS.dec()
             for name in streams:
                 await hub.leave(name, follower)
@@ -279,6 +141,27 @@ def create_gateway(
         name="member_events",
         description="Live member events; see /asyncapi.json.",
     )(member_events)
+
+
+def _position(socket: WebSocket[Any, Any, Any]) -> tuple[int | None, int | None] | None:
+    """``?last_seq=`` and ``?broadcast_last_seq=`` (each None when absent); None when one
+    is not a seq."""
+    values: list[int | None] = []
+    for name in ("last_seq", "broadcast_last_seq"):
+        text = socket.query_params.get(name)
+        try:
+            values.append(None if text is None else _seq.decode(text))
+        except BAD_FRAME:
+            return None
+    return values[0], values[1]
+
+
+async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:
+    if code == CLOSE_TOO_SLOW:
+        log.info("closing slow WebSocket client")
+        metrics.CLOSED.labels("too_slow").inc()
+    with contextlib.suppress(Exception):
+        await socket.close(code=code, reason=reason)
 
 
 async def _authenticate(
@@ -314,39 +197,6 @@ async def _authenticate(
     return streams
 
 
-async def _run(
-    socket: WebSocket[Any, Any, Any], stream: StreamFollower, config: GatewayConfig
-) -> None:
-    writer = asyncio.create_task(stream.write_forever())
-    reader = asyncio.create_task(_read(socket, stream, config))
-    overflow = asyncio.create_task(stream.too_slow.wait())
-    tasks = {writer, reader, overflow}
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
-                await task
-    if overflow in done:
-        log.info("closing slow WebSocket client of %s", stream.stream)
-        metrics.CLOSED.labels("too_slow").inc()
-        with contextlib.suppress(Exception):
-            await socket.close(code=CLOSE_TOO_SLOW, reason="client too slow")
-    elif reader in done and not reader.cancelled() and reader.exception() is None:
-        code = reader.result()
-        if code is not None:
-            reason = "frame too large" if code == CLOSE_MESSAGE_TOO_BIG else "too many bad frames"
-            metrics.CLOSED.labels(
-                "too_big" if code == CLOSE_MESSAGE_TOO_BIG else "bad_frames"
-            ).inc()
-            with contextlib.suppress(Exception):
-                await socket.close(code=code, reason=reason)
-    elif writer in done and writer.exception() is not None:
-        log.warning("WebSocket writer failed: %r", writer.exception())
-
-
 async def _read(
     socket: WebSocket[Any, Any, Any], stream: StreamFollower, config: GatewayConfig
 ) -> int | None:
@@ -356,9 +206,10 @@ async def _read(
         try:
             text = await _receive(socket)
         except WebSocketDisconnect as gone:
-            # 1012: this server is shutting down (a drain, not a problem); else the client left.
-            reason = "shutdown" if gone.code == CLOSE_SERVICE_RESTART else "client"
-            metrics.CLOSED.labels(reason).inc()
+            if not stream.too_slow:  # a close the gateway sent is counted where it was sent
+                # 1012: this server is shutting down (a drain, not a problem); else the client.
+                reason = "shutdown" if gone.code == CLOSE_SERVICE_RESTART else "client"
+                metrics.CLOSED.labels(reason).inc()
             return None
         if len(text) > config.max_frame_bytes:
             return CLOSE_MESSAGE_TOO_BIG
@@ -371,16 +222,19 @@ async def _read(
             if bad_frames > config.max_bad_frames:
                 return CLOSE_POLICY_VIOLATION
             message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            stream.request(_Control(encode(ErrorFrame(code="bad_frame", message=message))))
+            stream.request(Control(encode(ErrorFrame(code="bad_frame", message=message))))
             continue
         if isinstance(frame, PingFrame):
-            stream.request(_Control(encode(PongFrame())))
+            stream.request(_PONG)
         elif isinstance(frame, ResumeFrame):
-            stream.request(_Resume(frame.last_seq, frame.broadcast_last_seq))
+            stream.request(Resume(frame.last_seq, frame.broadcast_last_seq))
         else:
             stream.request(
-                _Control(encode(ErrorFrame(code="already_authenticated", message="auth once")))
+                Control(encode(ErrorFrame(code="already_authenticated", message="auth once")))
             )
+
+
+_PONG = Control(encode(PongFrame()))
 
 
 async def _receive(socket: WebSocket[Any, Any, Any]) -> str | bytes:
