@@ -14,6 +14,9 @@ This hub is small enough to get those three right:
 * When the connection fails, the listener reconnects with capped exponential backoff,
   resubscribes every wanted channel, and tells each subscriber to catch up from durable
   storage (it may have missed messages while Redis was away).
+
+On one Redis server this is classic pub/sub; on a Redis Cluster sharded pub/sub, each
+channel on the node that owns its slot (``realtime.redis_mode``): the hub is the same.
 """
 
 from __future__ import annotations
@@ -23,14 +26,14 @@ import contextlib
 import logging
 import random
 from collections import defaultdict
-from typing import Any, Protocol
+from typing import Protocol
 
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from realtime import metrics
 from realtime.channels import channel as channel_of
+from realtime.redis_mode import Listener, Received, redis_mode_of
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ class Subscriber(Protocol):
 
 class Hub:
     def __init__(self, *, redis: Redis, prefix: str) -> None:
-        self._redis = redis
+        self._mode = redis_mode_of(redis)
         self._prefix = prefix
         # Always subscribed, never published to: redis-py's pub/sub connection exists only
         # while something is subscribed, and this one keeps it (with its pings, its health and
@@ -61,7 +64,7 @@ class Hub:
         self._subscribed: set[str] = set()
         self._confirmed: dict[str, asyncio.Event] = {}
         self._lock = asyncio.Lock()
-        self._pubsub: PubSub | None = None
+        self._pubsub: Listener | None = None
         self._listener: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._ever_connected = False
@@ -85,8 +88,7 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
         if self._pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._pubsub.aclose()
 
     async def join(self, stream: str, subscriber: Subscriber) -> None:
         channel = channel_of(self._prefix, stream)
@@ -147,14 +149,18 @@ class Hub:
 
     async def _connect(self) -> None:
         if self._pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
-        pubsub = self._redis.pubsub()
+            await self._pubsub.aclose()
+            self._pubsub = None
+        pubsub = await self._mode.listener()
         async with self._lock:
             channels = [self._keepalive_channel, *self._subscribed]
             for channel in self._subscribed:
                 self._confirmed[channel] = asyncio.Event()
-            await pubsub.subscribe(*channels)
+            try:
+                await pubsub.subscribe(channels)
+            except BaseException:
+                await pubsub.aclose()
+                raise
             self._pending.clear()
             self._pubsub = pubsub
             reconnected = self._ever_connected
@@ -172,7 +178,7 @@ class Hub:
         next_ping = loop.time() + _PING_EVERY_S
         while True:
             await self._apply_pending(pubsub)
-            message = await pubsub.get_message(timeout=_POLL_S)
+            message = await pubsub.next_message(_POLL_S)
             if message is not None:
                 self._dispatch(message)
             if loop.time() >= next_ping:
@@ -180,27 +186,21 @@ class Hub:
                 await pubsub.ping()
                 next_ping = loop.time() + _PING_EVERY_S
 
-    async def _apply_pending(self, pubsub: PubSub) -> None:
+    async def _apply_pending(self, pubsub: Listener) -> None:
         async with self._lock:
             pending, self._pending = self._pending, set()
             subscribe = [c for c in pending if c in self._subscribed]
             unsubscribe = [c for c in pending if c not in self._subscribed]
         if subscribe:
-            await pubsub.subscribe(*subscribe)
+            await pubsub.subscribe(subscribe)
         if unsubscribe:
-            await pubsub.unsubscribe(*unsubscribe)
+            await pubsub.unsubscribe(unsubscribe)
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
-        kind = message["type"]
-        channel = message["channel"]
-        if isinstance(channel, bytes):
-            channel = channel.decode()
-        if kind == "subscribe":
-            confirmed = self._confirmed.get(channel)
+    def _dispatch(self, message: Received) -> None:
+        if message.data is None:  # Redis confirmed a subscription
+            confirmed = self._confirmed.get(message.channel)
             if confirmed is not None:
                 confirmed.set()
             return
-        if kind != "message":
-            return
-        for subscriber in list(self._local.get(channel, ())):
-            subscriber.deliver(message["data"])
+        for subscriber in list(self._local.get(message.channel, ())):
+            subscriber.deliver(message.data)
