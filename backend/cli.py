@@ -200,8 +200,8 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 def _apply_migrations(settings: Settings) -> str:
     from db.migrate import apply_migrations, describe
 
-    assert settings.database_url is not None
-    return describe(asyncio.run(apply_migrations(settings.database_url)))
+    # The primary itself, never PgBouncer (DATABASE_MIGRATION_URL; see db.migrate).
+    return describe(asyncio.run(apply_migrations(settings.migration_url)))
 
 
 def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:

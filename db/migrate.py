@@ -1,14 +1,21 @@
-"""Apply the committed migrations (``astrocoffee migrate``, and ``run`` on start)."""
+"""Apply the committed migrations (``astrocoffee migrate``, and ``run`` on start).
+
+They run on the URL given, the primary itself (``DATABASE_MIGRATION_URL`` when
+``DATABASE_URL`` points at PgBouncer): their lock is a session advisory lock, which
+PgBouncer's transaction mode would leave behind on whichever server connection it lent.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Iterator
 
 import asyncpg
 from piccolo.apps.migrations.commands.base import BaseMigrationManager
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
+from piccolo.engine.postgres import PostgresEngine
 
 # Any constant works; it only has to be the same in every process of this service.
 _MIGRATION_LOCK_KEY = 0x61737472_6F636F66  # "astrocof"
@@ -30,16 +37,37 @@ async def apply_migrations(database_url: str) -> list[str]:
     lock_conn = await asyncpg.connect(database_url)
     try:
         await lock_conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
-        await BaseMigrationManager().create_migration_table()
-        before = set(await Migration.get_migrations_which_ran(app_name=_APP))
-        with contextlib.redirect_stdout(io.StringIO()) as chatter:
-            result = await run_forwards(app_name=_APP)
-        if not result.success:
-            raise MigrationError(f"migrations failed: {result.message}\n{chatter.getvalue()}")
-        after = await Migration.get_migrations_which_ran(app_name=_APP)
+        with _piccolo_on(database_url):
+            await BaseMigrationManager().create_migration_table()
+            before = set(await Migration.get_migrations_which_ran(app_name=_APP))
+            with contextlib.redirect_stdout(io.StringIO()) as chatter:
+                result = await run_forwards(app_name=_APP)
+            if not result.success:
+                raise MigrationError(f"migrations failed: {result.message}\n{chatter.getvalue()}")
+            after = await Migration.get_migrations_which_ran(app_name=_APP)
         return [name for name in after if name not in before]
     finally:
         await lock_conn.close()
+
+
+@contextlib.contextmanager
+def _piccolo_on(database_url: str) -> Iterator[None]:
+    """Piccolo's migrations on ``database_url`` rather than the engine of ``DATABASE_URL``.
+
+    Piccolo finds its engine as ``DB`` in ``db.piccolo_conf`` each time a migration asks
+    (``engine_finder``), and its ``Migration`` table keeps the one it found first: both point
+    at a direct engine for the migrations, and back afterwards."""
+    from db import piccolo_conf
+
+    pooled = piccolo_conf.DB
+    if pooled.config.get("dsn") == database_url:
+        yield
+        return
+    piccolo_conf.DB = Migration._meta.db = PostgresEngine(config={"dsn": database_url})
+    try:
+        yield
+    finally:
+        piccolo_conf.DB = Migration._meta.db = pooled
 
 
 def describe(applied: list[str]) -> str:
