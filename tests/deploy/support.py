@@ -100,9 +100,12 @@ def pod_labels(obj: dict[str, Any]) -> dict[str, str]:
 
 
 def containers(obj: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(where, container) of a workload, ``where`` naming both for assertion messages."""
+    """(where, container) of a workload, ``where`` naming both for assertion messages: its
+    containers, then its init containers (held to the same rules)."""
     for container in pod_spec(obj).get("containers", []):
         yield f"{kind_name(obj)} container {container.get('name')}", container
+    for container in pod_spec(obj).get("initContainers", []):
+        yield f"{kind_name(obj)} init container {container.get('name')}", container
 
 
 def matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
