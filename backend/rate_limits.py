@@ -6,8 +6,11 @@ writes it back on each request, under a lock that serializes the process's reque
 till's rate that was ~6 % of a purchase's CPU and grows with the limit, and two processes
 could both read the same history and count one request. This one is a sliding-window
 estimate over two fixed one-minute counters (the current minute's count plus the previous
-minute's, weighted by how much of it is still inside the last 60 s): one atomic round trip
-(MULTI INCR/EXPIRE/GET) and constant work whatever the limit.
+minute's, weighted by how much of it is still inside the last 60 s): one round trip of one
+command (a Lua script run by its SHA: increment, expire a new counter, read the previous
+minute's) and constant work whatever the limit. A MULTI/INCR/EXPIRE/GET/EXEC pipeline cost
+five commands to pack and parse in the server process, on every request. A caller's two
+counters share a hash tag, so the script's keys stay on one slot of a Redis Cluster.
 
 PostgreSQL is the truth and Redis only an aid: when Redis is unreachable requests pass
 unthrottled (logged) rather than sales failing.
@@ -45,12 +48,22 @@ class Tally:
     reset_s: int  # seconds until the current minute's counter starts again
 
 
+# KEYS: this minute's counter, the previous minute's; ARGV: the counter's lifetime (s).
+_COUNT = """
+local used = redis.call('INCR', KEYS[1])
+if used == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {used, tonumber(redis.call('GET', KEYS[2]) or '0')}
+"""
+
+
 class RequestCounter:
     """Per-caller request counts in Redis (one key per caller and minute)."""
 
     def __init__(self, redis: Redis, *, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
+        # Run by SHA, loaded again by redis-py if Redis has forgotten it (a restart).
+        self._count = redis.register_script(_COUNT)
 
     async def count(
         self, limit_name: str, caller: str, *, now: float | None = None
@@ -58,13 +71,11 @@ class RequestCounter:
         """Count one request of ``caller``; None when Redis cannot count (not throttled)."""
         now = time.time() if now is None else now
         minute, into = divmod(now, WINDOW_S)
-        key = f"{self._prefix}{limit_name}:{caller}:"
+        key = f"{self._prefix}{limit_name}:{{{caller}}}:"
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(key + str(int(minute)))
-                pipe.expire(key + str(int(minute)), 2 * WINDOW_S)
-                pipe.get(key + str(int(minute) - 1))
-                this_minute, _, last_minute = await pipe.execute()
+            this_minute, last_minute = await self._count(
+                keys=[key + str(int(minute)), key + str(int(minute) - 1)], args=[2 * WINDOW_S]
+            )
         except (RedisError, OSError) as exc:
             log.warning("rate limit counter unavailable, not throttling: %s", exc)
             return None

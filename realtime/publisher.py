@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from realtime import metrics
 from realtime.channels import channel
@@ -26,6 +27,10 @@ local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 else redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 """
+
+
+# Sent by SHA (EVALSHA): EVAL would send, and Redis hash, the script's text on every sale.
+_REMEMBER_MAX_SHA = hashlib.sha1(_REMEMBER_MAX.encode()).hexdigest()  # noqa: S324 - Redis's id
 
 
 class EventPublisher:
@@ -52,10 +57,15 @@ class EventPublisher:
                     if stream.startswith("member:"):
                         newest[stream.removeprefix("member:")] = envelope_seq(envelope)
                 for member_id, seq in newest.items():
-                    pipe.eval(
-                        _REMEMBER_MAX, 1, self._published_key(member_id), seq, PUBLISHED_TTL_S
+                    pipe.evalsha(
+                        _REMEMBER_MAX_SHA, 1, self._published_key(member_id), seq, PUBLISHED_TTL_S
                     )
                 await pipe.execute()
+        except NoScriptError:
+            # Redis does not know the script yet (or restarted): the events went out; remember
+            # their seqs with the script's text, which loads it for the next sale.
+            if not await self._remember_by_text(newest):
+                return False
         except (RedisError, OSError) as exc:
             log.warning("publishing %d event(s) failed: %s", len(events), exc)
             metrics.PUBLISH_FAILURES.inc()
@@ -63,6 +73,17 @@ class EventPublisher:
         # One sample per batch: its events were committed together (or relayed together).
         lag = datetime.now(UTC) - envelope_time(events[0][1])
         metrics.PUBLISH_LAG.observe(max(lag.total_seconds(), 0.0))
+        return True
+
+    async def _remember_by_text(self, newest: dict[str, int]) -> bool:
+        try:
+            for member_id, seq in newest.items():
+                await self._redis.eval(
+                    _REMEMBER_MAX, 1, self._published_key(member_id), seq, PUBLISHED_TTL_S
+                )
+        except (RedisError, OSError) as exc:
+            log.warning("remembering published seqs failed: %s", exc)
+            return False
         return True
 
     async def published_seqs(self, member_ids: list[str]) -> dict[str, int | None]:

@@ -39,3 +39,32 @@ async def test_published_seqs_of_many_members_come_back_whole_in_chunks(
     found = await publisher.published_seqs(members)
     assert found == {m: known.get(m) for m in members}
     assert commands == [MGET_CHUNK, MGET_CHUNK, 7]
+
+
+async def test_a_redis_that_forgot_the_script_still_gets_the_events_and_their_seq(
+    redis: Redis, servers: RunServers
+) -> None:
+    """The publisher sends its script by SHA; a Redis without it (restarted, flushed) is sent
+    the text, once, and the seq is remembered all the same."""
+    from realtime.channels import member_stream
+    from realtime.protocol import EventEnvelope, encode, utc_now
+
+    publisher = EventPublisher(redis=redis, prefix=servers.redis_prefix + "pub:")
+    member = str(uuid.uuid4())
+    stream = member_stream(uuid.UUID(member))
+    listener = redis.pubsub()
+    await listener.subscribe(servers.redis_prefix + "pub:" + stream)
+    await redis.script_flush()
+    for seq in (1, 2):
+        envelope = encode(EventEnvelope("balance.updated", seq, utc_now(), {}))
+        assert await publisher.publish([(stream, envelope)])
+    assert await publisher.published_seqs([member]) == {member: 2}
+    heard = []
+    for _ in range(10):  # get_message answers None for the subscription's own message
+        message = await listener.get_message(ignore_subscribe_messages=True, timeout=1)
+        if message is not None:
+            heard.append(message["data"])
+        if len(heard) == 2:
+            break
+    await listener.aclose()  # type: ignore[no-untyped-call]
+    assert len(heard) == 2
