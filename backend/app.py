@@ -14,7 +14,6 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import YamlRenderPlugin
 from prometheus_client import multiprocess
-from redis.asyncio import BlockingConnectionPool, Redis
 
 from backend.accounting.books import ExternalSystems, accounting_client, payment_provider
 from backend.accounting.controllers import AdminOutboxController
@@ -76,11 +75,14 @@ from realtime.asyncapi import asyncapi_document
 from realtime.gateway import GatewayConfig, create_gateway
 from realtime.hub import Hub
 from realtime.publisher import EventPublisher
+from realtime.redis_mode import connect_redis
 
 API_VERSION = "1.0.0"
 TITLE = "Astrocoffee loyalty API"
 MAX_BODY_BYTES = 64 * 1024
-REDIS_POOL_SIZE = 100  # connections per process; more callers wait (up to 5 s) for one
+# Connections per process (per node of a cluster); on one server more callers wait (up to
+# 5 s) for one.
+REDIS_POOL_SIZE = 100
 
 
 def create_app(
@@ -97,16 +99,9 @@ def create_app(
             "create_app needs DATABASE_URL and REDIS_URL; `astrocoffee serve` starts embedded "
             "servers and sets them when they are missing"
         )
-    # Waiting for a free connection, not failing at once: redis-py's plain pool raises "Too
-    # many connections" past its cap (100), which a burst of sockets connecting reaches.
-    redis = Redis.from_pool(
-        BlockingConnectionPool.from_url(
-            settings.redis_url,
-            max_connections=REDIS_POOL_SIZE,
-            timeout=5,
-            socket_timeout=5,
-            socket_connect_timeout=5,
-        )
+    # One server, or a cluster that REDIS_URL is a node of (realtime.redis_mode).
+    redis = connect_redis(
+        settings.redis_url, cluster=settings.redis_cluster, max_connections=REDIS_POOL_SIZE
     )
     prefix = settings.redis_prefix
     hub = Hub(redis=redis, prefix=prefix)

@@ -59,6 +59,9 @@ class OtpService:
             return f"{self._prefix}otp:{phone}"
         return f"{self._prefix}otp:{purpose}:{phone}"
 
+    def _sends_key(self, phone: str) -> str:
+        return f"{self._prefix}otp-sends:{phone}"
+
     def _digest(self, phone: str, code: str, purpose: Purpose = "login") -> str:
         # Keyed so that a Redis dump does not reveal codes by brute-forcing 10^6 hashes.
         said = f"{phone}:{code}" if purpose == "login" else f"{purpose}:{phone}:{code}"
@@ -67,15 +70,18 @@ class OtpService:
     async def forget_phone(self, phone: str) -> None:
         """Remove every key that names ``phone`` (codes of every purpose, the send counter):
         an erased member's number must not stay behind in Redis."""
-        await self._redis.delete(
-            *(self._key(phone, purpose) for purpose in PURPOSES),
-            f"{self._prefix}otp-sends:{phone}",
-        )
+        keys = [*(self._key(phone, purpose) for purpose in PURPOSES), self._sends_key(phone)]
+        # One DEL each (pipelined): the keys lie on different slots of a Redis Cluster, which
+        # refuses a multi-key DEL across slots; nothing needs them gone at the same instant.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.delete(key)
+            await pipe.execute()
 
     async def request_code(self, phone: str, purpose: Purpose = "login") -> None:
         # Per phone, on top of the per-IP limit on the route: Litestar's limiter keys on the
         # request, not on a field of the body, so this counter is our own (fixed window).
-        sends_key = f"{self._prefix}otp-sends:{phone}"
+        sends_key = self._sends_key(phone)
         async with self._redis.pipeline(transaction=True) as pipe:
             # SET NX starts the window; INCR keeps its expiry (works on Redis 6, unlike EXPIRE NX).
             pipe.set(sends_key, 0, ex=self._send_window_s, nx=True)

@@ -57,6 +57,15 @@ class SessionStore:
         secret = secrets.token_urlsafe(32)
         key = self._key(session_id)
         now = int(time.time())
+        index = self._index(kind, subject)
+        # Two transactions, index first: the session and its subject's index are on different
+        # slots of a Redis Cluster, which refuses one MULTI across them. A session is thus
+        # never live unlisted; a failure in between leaves an id in the index that ``list``
+        # drops (its session hash is missing).
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(index, session_id)
+            pipe.expire(index, self._ttl_s)
+            await pipe.execute()
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(
                 key,
@@ -70,8 +79,6 @@ class SessionStore:
                 },
             )
             pipe.expire(key, self._ttl_s)
-            pipe.sadd(self._index(kind, subject), session_id)
-            pipe.expire(self._index(kind, subject), self._ttl_s)
             await pipe.execute()
         return IssuedSession(session_id=session_id, refresh_token=f"{session_id}.{secret}")
 

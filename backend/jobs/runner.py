@@ -20,6 +20,7 @@ from backend.jobs.scheduler import MaintenanceLoop
 from backend.orders.service import OrderService
 from backend.settings import Settings, SettingsError
 from realtime.publisher import EventPublisher
+from realtime.redis_mode import connect_redis
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ async def run_scheduler(settings: Settings, stopping: asyncio.Event) -> None:
         raise SettingsError("the scheduler needs REDIS_URL")
     if settings.maintenance_interval_s <= 0:
         raise SettingsError("the scheduler needs ASTROCOFFEE_MAINTENANCE_INTERVAL_S above 0")
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect_redis(settings.redis_url, cluster=settings.redis_cluster)
     loop = jobs_of(settings, redis)
     log.info("scheduler started", extra={"interval_s": settings.maintenance_interval_s})
     try:

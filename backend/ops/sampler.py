@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from backend.ops.replica_lag import sample_replica_lag
 from db.pool import engine
+from realtime.redis_mode import redis_mode_of
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +84,9 @@ class ProcessSampler:
             POOL_CONNECTIONS.labels(name, "in_use").set(pool.get_size() - idle)
             POOL_CONNECTIONS.labels(name, "idle").set(idle)
         if self._redis is not None:
-            # redis-py's own figures of its pool: (count, attributes) by connection state.
-            counts = {
-                attributes.get("db.client.connection.state"): count
-                for count, attributes in self._redis.connection_pool.get_connection_count()
-            }
-            REDIS_CONNECTIONS.labels("in_use").set(counts.get("used", 0))
-            REDIS_CONNECTIONS.labels("idle").set(counts.get("idle", 0))
+            in_use, idle = redis_mode_of(self._redis).connection_counts()
+            REDIS_CONNECTIONS.labels("in_use").set(in_use)
+            REDIS_CONNECTIONS.labels("idle").set(idle)
         ASYNCIO_TASKS.set(len(asyncio.all_tasks()))
         sample_replica_lag()
         ready = await self._is_ready()
