@@ -12,6 +12,7 @@ from redis.exceptions import NoScriptError, RedisError
 from realtime import metrics
 from realtime.channels import channel
 from realtime.protocol import envelope_seq, envelope_time
+from realtime.redis_mode import redis_mode_of
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ _REMEMBER_MAX_SHA = hashlib.sha1(_REMEMBER_MAX.encode()).hexdigest()  # noqa: S3
 class EventPublisher:
     def __init__(self, *, redis: Redis, prefix: str) -> None:
         self._redis = redis
+        self._mode = redis_mode_of(redis)
         self._prefix = prefix
 
     def _published_key(self, member_id: str) -> str:
@@ -53,7 +55,8 @@ class EventPublisher:
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for stream, envelope in events:
-                    pipe.publish(channel(self._prefix, stream), envelope)
+                    # PUBLISH, or SPUBLISH on a cluster (realtime.redis_mode).
+                    self._mode.publish(pipe, channel(self._prefix, stream), envelope)
                     if stream.startswith("member:"):
                         newest[stream.removeprefix("member:")] = envelope_seq(envelope)
                 for member_id, seq in newest.items():
@@ -94,7 +97,7 @@ class EventPublisher:
         found: dict[str, int | None] = {}
         for start in range(0, len(member_ids), MGET_CHUNK):
             chunk = member_ids[start : start + MGET_CHUNK]
-            values = await self._redis.mget([self._published_key(m) for m in chunk])
+            values = await self._mode.read_many([self._published_key(m) for m in chunk])
             found.update(
                 (m, int(v) if v is not None else None) for m, v in zip(chunk, values, strict=True)
             )
