@@ -277,10 +277,10 @@ def _create_admin(_: Settings, args: argparse.Namespace) -> int:
 
 
 def _redis(settings: Settings) -> Any:
-    from redis.asyncio import Redis
+    from realtime.redis_mode import connect_redis
 
     assert settings.redis_url is not None
-    return Redis.from_url(settings.redis_url)
+    return connect_redis(settings.redis_url, cluster=settings.redis_cluster)
 
 
 def _publisher(settings: Settings) -> Any:
