@@ -71,23 +71,28 @@ async def upgrade_tier(change: AccountChange, rules: ProgramRules, *, spend: int
         change.event("tier.changed", {"from": change.account.tier, "to": reached})
 
 
-_ALL_SPEND = f"""
-SELECT m.id, m.tier, {QUALIFYING_SPEND} AS spend
-FROM member m LEFT JOIN purchase p ON p.member = m.id AND p.created_at > {{since}}
-WHERE m.id > {{after}}
-GROUP BY m.id ORDER BY m.id LIMIT {{batch}}
+# Only members above green can move at the evaluation: upgrades happen at the sale that
+# reaches a tier, so a green member has nothing to lose here. Through member_above_green (a
+# partial index), the work is the number of gold and platinum members, not of members.
+_ABOVE_GREEN_SPEND = f"""
+SELECT m.id, m.tier, (SELECT {QUALIFYING_SPEND} FROM purchase p
+                      WHERE p.member = m.id AND p.created_at > {{since}}) AS spend
+FROM member m
+WHERE m.tier <> 'green' AND m.id > {{after}}
+ORDER BY m.id LIMIT {{batch}}
 """  # noqa: S608 (the fixed QUALIFYING_SPEND, bound values)
 
 
 async def evaluate_tiers(
     publisher: EventPublisher, rules: ProgramRules, *, now: datetime, batch: int = 500
 ) -> int:
-    """Set every member's tier from their spend (downgrades happen only here)."""
+    """Set the tier of every member above green from their spend (downgrades happen only
+    here; a threshold lowered by new rules moves a member up at their next purchase)."""
     since = now - timedelta(days=rules.tier_window_days)
     changed = 0
     after = uuid.UUID(int=0)
     while True:
-        rows = await sql.fetch(_ALL_SPEND, since=since, after=after, batch=batch)
+        rows = await sql.fetch(_ABOVE_GREEN_SPEND, since=since, after=after, batch=batch)
         if not rows:
             return changed
         after = rows[-1]["id"]

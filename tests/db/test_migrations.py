@@ -83,6 +83,7 @@ HAND_WRITTEN_INDEXES = {
     "ledger_entry_history": ("ledger_entry", ["account", "id DESC"], None),
     "member_event_recent": ("member_event", ["created_at"], None),
     "outbox_message_due": ("outbox_message", ["next_attempt_at"], "status::text = 'pending'::text"),
+    "member_above_green": ("member", ["id"], "tier::text <> 'green'::text"),
     "outbox_message_open": (
         "outbox_message",
         ["status", "created_at"],
