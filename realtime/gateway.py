@@ -26,6 +26,7 @@ from litestar.handlers import WebsocketRouteHandler
 
 from realtime import metrics
 from realtime.channels import BROADCAST
+from realtime.drain import SocketDrain
 from realtime.follower import Control, GatewayConfig, Resume, StreamFollower
 from realtime.hub import Hub
 from realtime.protocol import (
@@ -67,11 +68,14 @@ def create_gateway(
     replay: ReplaySource,
     config: GatewayConfig,
     route_opt: dict[str, Any] | None = None,
+    drain: SocketDrain | None = None,
 ) -> WebsocketRouteHandler:
     """The ``/v1/ws`` route. It authenticates by itself (header, query or first frame), so
     ``route_opt`` should exclude it from the app's authentication middleware. Every socket
-    of the route reads ``replay`` through one ``SharedReads``."""
+    of the route reads ``replay`` through one ``SharedReads``, and is known to ``drain``
+    (closed over its window when the process stops, see ``realtime.drain``)."""
     replay = SharedReads(replay)
+    drain = drain or SocketDrain(window_s=0)
     # Closes asked for by followers (too slow, a failed writer), kept until done.
     closing: set[asyncio.Task[None]] = set()
 
@@ -104,6 +108,7 @@ def create_gateway(
         for name in streams:
             await hub.join(name, follower)
         metrics.CONNECTIONS.inc()
+        drain.opened(socket)
         try:
             # Read after the subscriptions are confirmed: every later commit arrives live.
             # Asked together: both land in the same batch of the shared reads.
@@ -132,6 +137,7 @@ def create_gateway(
         finally:
             follower.stop()
             metrics.CONNECTIONS.dec()
+            drain.closed(socket)
             for name in streams:
                 await hub.leave(name, follower)
 
