@@ -72,6 +72,7 @@ from backend.web.routes import web_routes
 from backend.web.schema_viewer import SCHEMA_HEADERS, SCHEMA_PATH, SchemaViewer
 from db.pool import close_pool, start_pool
 from realtime.asyncapi import asyncapi_document
+from realtime.drain import SocketDrain
 from realtime.gateway import GatewayConfig, create_gateway
 from realtime.hub import Hub
 from realtime.publisher import EventPublisher
@@ -182,6 +183,8 @@ def create_app(
             daily_points=settings.adjustment_daily_points,
         ),
     }
+    # On SIGTERM the sockets are closed over a window before uvicorn's shutdown (realtime.drain).
+    drain = SocketDrain(window_s=settings.ws_drain_window_s)
     gateway = create_gateway(
         hub=hub,
         authenticate=StreamAuthenticator(tokens=tokens, sessions=sessions),
@@ -192,6 +195,7 @@ def create_app(
             max_frame_bytes=settings.ws_max_frame_bytes,
         ),
         route_opt=allow(Role.ANONYMOUS),  # authenticates by itself, see realtime.gateway
+        drain=drain,
     )
     sampler = ProcessSampler(
         is_ready=lambda: dependencies_ready(redis), also=[sample_outbox_figures], redis=redis
@@ -210,6 +214,7 @@ def create_app(
         await maintenance.start()
         await sampler.start()
         freeze_startup_objects()
+        drain.drain_on_sigterm()  # over uvicorn's handler, installed before the lifespan
         try:
             yield
         finally:
