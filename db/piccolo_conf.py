@@ -13,6 +13,7 @@ import os
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.postgres import PostgresEngine
 
+from db.pgbouncer import behind_pgbouncer, connection_config
 from db.replica import replica_engine
 
 _url = os.environ.get("DATABASE_URL")
@@ -30,13 +31,24 @@ _COMMAND_TIMEOUT = float(os.environ.get("DATABASE_COMMAND_TIMEOUT", "10"))
 REPLICA = "replica"
 _replica_url = os.environ.get("DATABASE_REPLICA_URL")
 _replicas = (
-    {REPLICA: replica_engine(dsn=_replica_url, command_timeout=_COMMAND_TIMEOUT)}
+    {
+        REPLICA: replica_engine(
+            dsn=_replica_url,
+            command_timeout=_COMMAND_TIMEOUT,
+            pgbouncer=behind_pgbouncer("DATABASE_REPLICA_PGBOUNCER"),
+        )
+    }
     if _replica_url
     else {}
 )
 
+# DATABASE_PGBOUNCER / DATABASE_REPLICA_PGBOUNCER=true: that URL points at PgBouncer in
+# transaction mode; asyncpg then keeps no statement cache and sends only the startup
+# parameters PgBouncer passes on (``db.pgbouncer``).
 DB = PostgresEngine(
-    config={"dsn": _url, "command_timeout": _COMMAND_TIMEOUT},
+    config=connection_config(
+        dsn=_url, command_timeout=_COMMAND_TIMEOUT, pgbouncer=behind_pgbouncer("DATABASE_PGBOUNCER")
+    ),
     extra_nodes=_replicas,
 )
 
