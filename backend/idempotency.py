@@ -128,14 +128,30 @@ async def remember(
     )
 
 
-async def purge_records(*, before: datetime) -> int:
-    """Forget the answers of keys used before ``before`` (a periodic job); return how many."""
-    purged = (
-        await IdempotencyRecord.delete()
-        .where(IdempotencyRecord.created_at < before)
-        .returning(IdempotencyRecord.id)
-    )
-    return len(purged)
+# Oldest first through idempotency_record_created_at, a bounded batch per statement.
+PURGE_BATCH = """
+WITH gone AS (
+    DELETE FROM idempotency_record WHERE id IN (
+        SELECT id FROM idempotency_record WHERE created_at < {before}
+        ORDER BY created_at LIMIT {batch}
+    ) RETURNING 1
+)
+SELECT COUNT(*) AS purged FROM gone
+"""
+
+
+async def purge_records(*, before: datetime, batch: int = 5000, batches: int = 20) -> int:
+    """Forget the answers of keys used before ``before`` (a periodic job), in bounded batches
+    (no statement holds locks on a large part of the table; a backlog goes over the next
+    runs); return how many."""
+    purged = 0
+    for _ in range(batches):
+        rows = await sql.fetch(PURGE_BATCH, before=before, batch=batch)
+        deleted = int(rows[0]["purged"])
+        purged += deleted
+        if deleted < batch:
+            break
+    return purged
 
 
 Work = Callable[[], Awaitable[tuple[msgspec.Struct, list[Outgoing]]]]

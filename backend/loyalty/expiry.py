@@ -19,19 +19,25 @@ from db.pool import engine
 from db.tables import PointLot
 from realtime.publisher import EventPublisher
 
-_DUE_EXPIRY = (
+# The members with something due, soonest first through the partial indexes
+# point_lot_expiring and point_lot_releasing; a batch at a time, so that the index's
+# already-done entries are walked once a batch, not once an account.
+DUE_EXPIRY = (
     "SELECT a.member FROM point_lot l JOIN account a ON a.id = l.account "
-    "WHERE l.status = 'available' AND l.remaining > 0 AND l.expires_at <= {now} LIMIT 1"
+    "WHERE l.status = 'available' AND l.remaining > 0 AND l.expires_at <= {now} "
+    "ORDER BY l.expires_at LIMIT {batch}"
 )
-_DUE_RELEASE = (
+DUE_RELEASE = (
     "SELECT a.member FROM point_lot l JOIN account a ON a.id = l.account "
-    "WHERE l.status = 'pending' AND l.available_at <= {now} LIMIT 1"
+    "WHERE l.status = 'pending' AND l.available_at <= {now} "
+    "ORDER BY l.available_at LIMIT {batch}"
 )
+BATCH = 200
 
 
 async def expire_points(publisher: EventPublisher, *, now: datetime, limit: int = 1000) -> int:
     """Expire every lot past its date, oldest first; return how many points expired."""
-    return await _each_due_account(_DUE_EXPIRY, _expire_account, publisher, now, limit)
+    return await _each_due_account(DUE_EXPIRY, _expire_account, publisher, now, limit)
 
 
 async def _each_due_account(
@@ -41,13 +47,17 @@ async def _each_due_account(
     now: datetime,
     limit: int,
 ) -> int:
-    """Run ``work`` for one account with something due at a time, until none is left."""
-    total = 0
-    for _ in range(limit):
-        rows = await sql.fetch(due, now=now)
+    """Run ``work`` for each account with something due, one transaction each, until none
+    is left or ``limit`` accounts were done."""
+    total, done = 0, 0
+    while done < limit:
+        rows = await sql.fetch(due, now=now, batch=min(BATCH, limit - done))
         if not rows:
             break
-        total += await work(publisher, rows[0]["member"], now)
+        # A member with several due lots comes once: the first transaction takes them all.
+        for member_id in dict.fromkeys(row["member"] for row in rows):
+            total += await work(publisher, member_id, now)
+            done += 1
     return total
 
 
@@ -80,7 +90,7 @@ async def _expire_account(publisher: EventPublisher, member_id: uuid.UUID, now: 
 
 async def release_pending(publisher: EventPublisher, *, now: datetime, limit: int = 1000) -> int:
     """Make points available whose return window has passed; return how many."""
-    return await _each_due_account(_DUE_RELEASE, _release_account, publisher, now, limit)
+    return await _each_due_account(DUE_RELEASE, _release_account, publisher, now, limit)
 
 
 async def _release_account(publisher: EventPublisher, member_id: uuid.UUID, now: datetime) -> int:
