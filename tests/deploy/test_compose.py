@@ -33,8 +33,14 @@ APP_ENV = {
     "ASTROCOFFEE_FORWARDED_ALLOW_IPS": "*",
     "ASTROCOFFEE_WORKERS": "2",
     "REDIS_URL": "redis://redis:6379/0",
+    "DATABASE_PGBOUNCER": "true",
 }
-DATABASES = {"DATABASE_URL": "postgres", "DATABASE_REPLICA_URL": "postgres-replica"}
+# The primary through PgBouncer; migrations straight to it; lag-tolerant reads on the replica.
+DATABASES = {
+    "DATABASE_URL": "pgbouncer",
+    "DATABASE_MIGRATION_URL": "postgres",
+    "DATABASE_REPLICA_URL": "postgres-replica",
+}
 # The serving processes also share their figures through a tmpfs folder.
 MULTIPROC_DIR = "/tmp/metrics"
 # The image's command per service.
