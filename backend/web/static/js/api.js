@@ -1,12 +1,16 @@
 // The API client: JSON over fetch with the caller's bearer token, refreshed before it
-// expires (and once more on a 401), and problem+json errors turned into readable messages.
-// Tokens live in sessionStorage: one session per browser tab, nothing in the URL.
+// expires (and once more on a 401), and problem+json errors turned into readable messages:
+// the page's own words for a problem's `code` when the catalogue has them (problem.<code>),
+// else the server's (English) detail. Tokens live in sessionStorage: one session per browser
+// tab, nothing in the URL.
+
+import { has, t } from './i18n.js';
 
 const REFRESH_MARGIN_MS = 60_000; // refresh this long before the access token expires
 
 export class ApiError extends Error {
   constructor(status, problem, fallback) {
-    super(problemText(problem) || fallback || `Request failed (HTTP ${status})`);
+    super(problemText(problem) || fallback || t('api.failed', { status }));
     this.name = 'ApiError';
     this.status = status;
     this.code = problem?.code ?? null;
@@ -18,7 +22,8 @@ export class ApiError extends Error {
 // "detail" plus, for validation problems, each error ("key: message").
 function problemText(problem) {
   if (!problem || typeof problem !== 'object') return '';
-  const parts = [problem.detail || problem.title || ''];
+  const own = typeof problem.code === 'string' && has(`problem.${problem.code}`);
+  const parts = [own ? t(`problem.${problem.code}`) : problem.detail || problem.title || ''];
   for (const error of Array.isArray(problem.errors) ? problem.errors : []) {
     const where = error.key ?? error.field ?? error.loc ?? '';
     const what = error.message ?? error.msg ?? JSON.stringify(error);
@@ -38,7 +43,7 @@ export function newIdempotencyKey() {
 }
 
 function offline() {
-  return new ApiError(0, null, 'Cannot reach the server. Check your connection.');
+  return new ApiError(0, null, t('api.offline'));
 }
 
 async function readProblem(response) {
@@ -143,7 +148,7 @@ export class ApiClient {
     }
     if (response.status === 400 || response.status === 401) {
       this.forget();
-      this.onSessionEnd('Your session has ended. Please log in again.');
+      this.onSessionEnd(t('api.session_ended'));
       return false;
     }
     throw new ApiError(response.status, await readProblem(response));
@@ -171,7 +176,7 @@ export class ApiClient {
       // A wrong one-time code (erasure) is the member's typing, not an expired token.
       if (problem?.code === 'invalid_otp') throw new ApiError(401, problem);
       if (await this.refresh()) response = await this._send(path, method, body, headers, auth);
-      else throw new ApiError(401, null, 'Your session has ended. Please log in again.');
+      else throw new ApiError(401, null, t('api.session_ended'));
     }
     if (!response.ok) throw new ApiError(response.status, await readProblem(response));
     if (response.status === 204) return null;

@@ -4,13 +4,12 @@
 
 import { busy, byId, el, say, show } from './dom.js';
 import { dateTime, points } from './format.js';
+import { has, t } from './i18n.js';
 
-// The page's own words for the API's problem codes (anything else: the server's message).
-const WORDS = {
-  approver_is_requester: 'You asked for this adjustment: another manager or an admin must approve it.',
-  approval_decided: 'Someone else has already decided this adjustment.',
-  forbidden: 'You may not decide adjustments of this store.',
-};
+// The panel's own words for some problem codes (approvals.<code>), else api.js's message.
+function worded(error) {
+  return has(`approvals.${error.code}`) ? t(`approvals.${error.code}`) : error.message;
+}
 
 export class Approvals {
   constructor(api) {
@@ -53,23 +52,23 @@ export class Approvals {
 
   row(item) {
     const mine = item.requested_by === this.staffId;
-    const approve = el('button', { type: 'button', className: 'approve' }, 'Approve');
-    const reject = el('button', { type: 'button', className: 'reject secondary' }, 'Reject');
-    const label = `${points(item.points)} points for member ${item.member_id}`;
-    approve.setAttribute('aria-label', `Approve ${label}`);
-    reject.setAttribute('aria-label', `Reject ${label}`);
+    const approve = el('button', { type: 'button', className: 'approve' }, t('approvals.approve'));
+    const reject = el('button', { type: 'button', className: 'reject secondary' }, t('approvals.reject'));
+    const what = { points: points(item.points), count: item.points, member: item.member_id };
+    approve.setAttribute('aria-label', t('approvals.approve_label', what));
+    reject.setAttribute('aria-label', t('approvals.reject_label', what));
     approve.addEventListener('click', () => this.decide(item, 'approve', approve));
     reject.addEventListener('click', () => this.decide(item, 'reject', reject));
     return el(
       'li',
       { dataset: { approvalId: item.id } },
-      el('p', {}, el('strong', {}, `${points(item.points)} points`), ` — ${item.reason}`),
+      el('p', {}, el('strong', {}, t('approvals.points', what)), ` — ${item.reason}`),
       el(
         'p',
         { className: 'muted small' },
-        `Member ${item.member_id} · asked ${dateTime(item.created_at, this.zone)}`,
-        ` · over the ${item.exceeded === 'per_day' ? 'daily' : 'per-adjustment'} limit`,
-        mine ? ' · your request' : '',
+        t('approvals.asked', { member: item.member_id, at: dateTime(item.created_at, this.zone) }),
+        ` · ${t(item.exceeded === 'per_day' ? 'approvals.over_daily' : 'approvals.over_each')}`,
+        mine ? ` · ${t('approvals.yours')}` : '',
       ),
       el('div', { className: 'actions' }, approve, reject),
     );
@@ -81,12 +80,14 @@ export class Approvals {
       const decision = await busy(button, () =>
         this.api.post(`/v1/admin/adjustment-approvals/${item.id}/${action}`),
       );
-      const balance = decision.balance ? ` The member now has ${decision.balance.available} points.` : '';
-      say(this.message, `${decision.approval.status === 'approved' ? 'Approved' : 'Rejected'}: ${points(item.points)} points.${balance}`, 'ok');
+      const what = { points: points(item.points), count: item.points };
+      const done = t(decision.approval.status === 'approved' ? 'approvals.approved' : 'approvals.rejected', what);
+      const balance = decision.balance ? ` ${t('approvals.balance', { count: decision.balance.available })}` : '';
+      say(this.message, `${done}${balance}`, 'ok');
       this.items = this.items.filter((other) => other.id !== item.id);
       this.render();
     } catch (error) {
-      say(this.message, WORDS[error.code] || error.message);
+      say(this.message, worded(error));
       if (error.code === 'approval_decided') await this.load().catch(() => {});
     }
   }

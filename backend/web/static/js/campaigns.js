@@ -4,14 +4,19 @@
 
 import { busy, byId, el, say } from './dom.js';
 import { dateTime, instantIn, zoneLabel } from './format.js';
+import { has, t } from './i18n.js';
 
-// What each button does, and from which statuses (backend/campaigns/service.py TRANSITIONS).
+// What each button does, and from which statuses (backend/campaigns/service.py TRANSITIONS);
+// its words are campaign.action.<name>.
 const ACTIONS = [
-  { name: 'schedule', label: 'Schedule', from: ['draft'] },
-  { name: 'publish', label: 'Publish', from: ['draft', 'scheduled', 'paused'] },
-  { name: 'pause', label: 'Pause', from: ['scheduled', 'active'] },
-  { name: 'end', label: 'End', from: ['draft', 'scheduled', 'active', 'paused'] },
+  { name: 'schedule', from: ['draft'] },
+  { name: 'publish', from: ['draft', 'scheduled', 'paused'] },
+  { name: 'pause', from: ['scheduled', 'active'] },
+  { name: 'end', from: ['draft', 'scheduled', 'active', 'paused'] },
 ];
+
+// A kind or status code in the page's language (an unknown one as sent).
+const words = (prefix, code) => (has(`${prefix}.${code}`) ? t(`${prefix}.${code}`) : code);
 
 // An example rule per kind (docs/campaigns.md), put in the rule box when the kind changes.
 export const EXAMPLE_RULES = {
@@ -31,7 +36,7 @@ function parseJson(text, what) {
   } catch {
     // reported below
   }
-  throw new Error(`${what} must be a JSON object, e.g. {}`);
+  throw new Error(t('campaign.form.not_json', { what }));
 }
 
 // "2026-05-01T09:30" on the clocks of `zone` as an instant, or null; a time the clocks skip
@@ -47,8 +52,6 @@ function instantOrNull(local, zone, what) {
 
 // The input's "2026-05-01T09:30" as the API's wall-clock time "2026-05-01T09:30:00".
 const wallClock = (local) => (local.length === 16 ? `${local}:00` : local);
-
-const PERIODS = { day: 'per day', week: 'per week', month: 'per month', year: 'per year' };
 
 export class Campaigns {
   constructor(api) {
@@ -69,6 +72,7 @@ export class Campaigns {
       if (button) this.move(button);
     });
     this._example();
+    this.setZone(undefined);
   }
 
   _example() {
@@ -79,8 +83,10 @@ export class Campaigns {
   // The clock campaign times read and are entered on.
   setZone(zone) {
     this.zone = zone;
-    for (const node of document.querySelectorAll('.campaign-zone')) node.textContent = zone ? `${zone}` : 'local';
-    byId('campaign-zone-note').textContent = zone ? `Times in ${zoneLabel(zone)}, the clock of the store selected above.` : '';
+    for (const label of document.querySelectorAll('label[data-zone-label]')) {
+      label.textContent = t(label.dataset.zoneLabel, { zone: zone || t('campaign.form.local') });
+    }
+    byId('campaign-zone-note').textContent = zone ? t('campaign.zone_note', { zone: zoneLabel(zone) }) : '';
     this.body.replaceChildren(...this.items.map((c) => this._row(c)));
   }
 
@@ -101,15 +107,15 @@ export class Campaigns {
     // A schedule given in a zone of its own reads on that clock, and says so.
     const zone = campaign.time_zone || this.zone;
     const when = [
-      campaign.starts_at && `from ${dateTime(campaign.starts_at, zone)}`,
-      campaign.ends_at && `to ${dateTime(campaign.ends_at, zone)}`,
+      campaign.starts_at && t('campaign.from', { at: dateTime(campaign.starts_at, zone) }),
+      campaign.ends_at && t('campaign.to', { at: dateTime(campaign.ends_at, zone) }),
       campaign.time_zone && campaign.time_zone !== this.zone && `(${campaign.time_zone})`,
       campaign.per_member_limit &&
-        `· ${campaign.per_member_limit} per member${campaign.per_member_period ? ` ${PERIODS[campaign.per_member_period] ?? campaign.per_member_period}` : ''}`,
+        `· ${t(campaign.per_member_period ? `campaign.limit.${campaign.per_member_period}` : 'campaign.limit.whole', { count: campaign.per_member_limit })}`,
     ]
       .filter(Boolean)
       .join(' ');
-    const buttons = ACTIONS.map(({ name, label, from }) =>
+    const buttons = ACTIONS.map(({ name, from }) =>
       el(
         'button',
         {
@@ -117,17 +123,17 @@ export class Campaigns {
           className: `${name} small${name === 'end' ? ' danger' : ' secondary'}`,
           dataset: { action: name },
           disabled: !from.includes(campaign.status),
-          'aria-label': `${label} ${campaign.name}`,
+          'aria-label': t(`campaign.action_label.${name}`, { name: campaign.name }),
         },
-        label,
+        t(`campaign.action.${name}`),
       ),
     );
     return el(
       'tr',
       { dataset: { campaignId: campaign.id, status: campaign.status } },
       el('td', { className: 'name' }, campaign.name, when ? el('span', { className: 'note' }, when) : null),
-      el('td', { className: 'kind' }, campaign.kind),
-      el('td', { className: 'status' }, el('span', { className: `badge status-${campaign.status}` }, campaign.status)),
+      el('td', { className: 'kind' }, words('campaign.kind', campaign.kind)),
+      el('td', { className: 'status' }, el('span', { className: `badge status-${campaign.status}` }, words('campaign.status', campaign.status))),
       el('td', { className: 'actions' }, el('div', { className: 'buttons' }, ...buttons)),
     );
   }
@@ -144,7 +150,7 @@ export class Campaigns {
       this._keep(campaign);
       const fresh = this._row(campaign);
       row.replaceWith(fresh);
-      say(this.message, `“${campaign.name}” is ${campaign.status}.`, 'ok');
+      say(this.message, t('campaign.now', { name: campaign.name, status: words('campaign.status', campaign.status) }), 'ok');
       fresh.querySelector('button:not([disabled])')?.focus();
     } catch (error) {
       say(this.error, error.message);
@@ -160,12 +166,12 @@ export class Campaigns {
   _body() {
     const f = this.form.elements;
     const name = f.name.value.trim();
-    if (!name) throw new Error('Give the campaign a name.');
-    const rule = parseJson(f.rule.value, 'The rule');
+    if (!name) throw new Error(t('campaign.form.missing_name'));
+    const rule = parseJson(f.rule.value, t('campaign.form.the_rule'));
     if (!rule.type) rule.type = f.kind.value;
-    const targeting = parseJson(f.targeting.value.trim() || '{}', 'The targeting');
+    const targeting = parseJson(f.targeting.value.trim() || '{}', t('campaign.form.the_targeting'));
     const priority = f.priority.value === '' ? 0 : Number(f.priority.value);
-    if (!Number.isInteger(priority)) throw new Error('Priority must be a whole number.');
+    if (!Number.isInteger(priority)) throw new Error(t('campaign.form.bad_priority'));
     const body = {
       name,
       rule,
@@ -174,9 +180,9 @@ export class Campaigns {
       exclusive: f.exclusive.checked,
       requires_activation: f.requires_activation.checked,
     };
-    const starts = instantOrNull(f.starts_at.value, this.zone, 'Starts');
-    const ends = instantOrNull(f.ends_at.value, this.zone, 'Ends');
-    if (starts && ends && ends <= starts) throw new Error('Ends must be after Starts.');
+    const starts = instantOrNull(f.starts_at.value, this.zone, t('campaign.form.starts'));
+    const ends = instantOrNull(f.ends_at.value, this.zone, t('campaign.form.ends'));
+    if (starts && ends && ends <= starts) throw new Error(t('campaign.form.ends_first'));
     if (this.zone) {
       // Given as the store's wall clock, in its zone: the campaign keeps saying so.
       if (starts) body.starts_at_local = wallClock(f.starts_at.value);
@@ -189,10 +195,10 @@ export class Campaigns {
     const limit = f.per_member_limit.value;
     const period = f.per_member_period.value;
     if (limit !== '') {
-      if (!/^[0-9]+$/.test(limit) || Number(limit) < 1) throw new Error('Uses per member must be a whole number from 1.');
+      if (!/^[0-9]+$/.test(limit) || Number(limit) < 1) throw new Error(t('campaign.form.bad_limit'));
       body.per_member_limit = Number(limit);
     } else if (period) {
-      throw new Error(`Give the uses per member that each ${period} counts.`);
+      throw new Error(t(`campaign.form.limit_needed.${period}`));
     }
     if (period) body.per_member_period = period;
     return body;
@@ -214,7 +220,7 @@ export class Campaigns {
       this.body.append(this._row(campaign));
       this.form.reset();
       this._example();
-      say(this.message, `Draft “${campaign.name}” created.`, 'ok');
+      say(this.message, t('campaign.created', { name: campaign.name }), 'ok');
     } catch (error) {
       say(this.error, error.message);
     }

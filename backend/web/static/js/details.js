@@ -4,6 +4,7 @@
 
 import { busy, byId, el, say, show } from './dom.js';
 import { calendarDate, deviceZone, knownZones, localDate, zoneLabel } from './format.js';
+import { t } from './i18n.js';
 
 export class Details {
   // onSaved(me): PATCH /v1/me answers the whole profile, which the page shows at once.
@@ -55,7 +56,7 @@ export class Details {
     } else if (!this.edited) {
       this.select.value = zone;
     }
-    byId('member-zone').textContent = `Times on this page are in ${zoneLabel(zone)}.`;
+    byId('member-zone').textContent = t('member.details.zone_line', { zone: zoneLabel(zone) });
     byId('device-zone-name').textContent = deviceZone();
     show(byId('device-zone'), deviceZone() !== zone);
 
@@ -70,7 +71,7 @@ export class Details {
   async saveZone(zone) {
     say(this.message, '');
     if (!zone) {
-      say(this.message, 'Choose a time zone.');
+      say(this.message, t('member.details.choose_zone'));
       this.select.focus();
       return;
     }
@@ -78,7 +79,7 @@ export class Details {
       const me = await busy(byId('zone-save'), () => this.api.patch('/v1/me', { time_zone: zone }));
       this.edited = false;
       this.onSaved(me);
-      say(this.message, `Saved: times are now shown in ${zoneLabel(me.time_zone)}.`, 'ok');
+      say(this.message, t('member.details.zone_saved', { zone: zoneLabel(me.time_zone) }), 'ok');
     } catch (error) {
       say(this.message, error.message);
     }
@@ -89,14 +90,14 @@ export class Details {
     const input = this.birthForm.elements.birth_date;
     const value = input.value;
     if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || value > input.max) {
-      say(this.message, 'Enter your birth date (a day in the past).');
+      say(this.message, t('member.details.bad_birth_date'));
       input.focus();
       return;
     }
     try {
       const me = await busy(byId('birth-save'), () => this.api.patch('/v1/me', { birth_date: value }));
       this.onSaved(me);
-      say(this.message, 'Saved your birth date.', 'ok');
+      say(this.message, t('member.details.birth_date_saved'), 'ok');
     } catch (error) {
       say(this.message, error.message);
     }

@@ -1,8 +1,10 @@
 // Small DOM helpers: find by id, build elements, show and hide, messages.
 
+import { t } from './i18n.js';
+
 export function byId(id) {
   const found = document.getElementById(id);
-  if (!found) throw new Error(`#${id} is missing from the page`);
+  if (!found) throw new Error(`#${id} is missing from the page`); // for developers
   return found;
 }
 
@@ -46,9 +48,10 @@ export async function busy(button, action) {
   }
 }
 
-// The connection indicator: exactly "live", "reconnecting" or "offline".
+// The connection indicator: its state is exactly "live", "reconnecting" or "offline"; its
+// words are the page's language's.
 export function showConnection(state) {
   const node = byId('connection');
-  node.textContent = state;
+  node.textContent = t(`connection.${state}`);
   node.dataset.state = state;
 }

@@ -2,6 +2,7 @@
 
 import { el } from './dom.js';
 import { money, retime, timeEl } from './format.js';
+import { t } from './i18n.js';
 
 const KEEP = 50;
 
@@ -27,10 +28,12 @@ export class Feed {
     const id = sale.purchase_id || '';
     if (id && this.list.querySelector(`li[data-purchase-id="${CSS.escape(id)}"]`)) return;
     const currency = sale.currency || 'RUB';
-    const details = [`+${Number(sale.points_earned) || 0} points earned`];
-    if (Number(sale.points_redeemed) > 0) details.push(`${sale.points_redeemed} points redeemed`);
+    const earned = Number(sale.points_earned) || 0;
+    const details = [t('staff.feed.earned', { points: `+${earned}`, count: earned })];
+    const redeemed = Number(sale.points_redeemed) || 0;
+    if (redeemed > 0) details.push(t('staff.feed.redeemed', { count: redeemed }));
     if (sale.paid_amount !== undefined && sale.paid_amount !== sale.amount) {
-      details.push(`paid ${money(sale.paid_amount, currency)}`);
+      details.push(t('staff.feed.paid', { amount: money(sale.paid_amount, currency) }));
     }
     const row = el(
       'li',

@@ -2,23 +2,28 @@
 //
 // Instants come from the API in UTC (RFC 3339); people read them in a named IANA zone: the
 // store's on the staff dashboard, the member's own on the member's page, never the zone of
-// the device that happens to show them. Formats follow the browser's language.
+// the device that happens to show them. Formats follow the page's locale (i18n.js).
 
 import { el } from './dom.js';
+import { locale, t } from './i18n.js';
 
+const signed = new Intl.NumberFormat(locale, { signDisplay: 'exceptZero', useGrouping: 'min2' });
+
+// A change of points: "+17", "-250", "0".
 export function points(n) {
-  const value = Number(n) || 0;
-  return value > 0 ? `+${value}` : String(value);
+  return signed.format(Number(n) || 0);
 }
 
-// Minor units to "350.00 RUB".
+const currencies = new Map();
+
+// Minor units as money of the page's locale: "RUB 350.00", "350,00 ₽".
 export function money(minor, currency = 'RUB') {
-  const value = Number(minor) || 0;
-  const sign = value < 0 ? '-' : '';
-  const abs = Math.abs(value);
-  const units = Math.floor(abs / 100);
-  const cents = String(abs % 100).padStart(2, '0');
-  return `${sign}${units}.${cents} ${currency}`;
+  let found = currencies.get(currency);
+  if (!found) {
+    found = new Intl.NumberFormat(locale, { style: 'currency', currency });
+    currencies.set(currency, found);
+  }
+  return found.format((Number(minor) || 0) / 100);
 }
 
 const STYLES = {
@@ -28,11 +33,11 @@ const STYLES = {
 };
 
 const formatters = new Map();
-function formatter(zone, options, locale = undefined) {
-  const key = `${locale}|${zone}|${JSON.stringify(options)}`;
+function formatter(zone, options, inLocale = locale) {
+  const key = `${inLocale}|${zone}|${JSON.stringify(options)}`;
   let found = formatters.get(key);
   if (!found) {
-    found = new Intl.DateTimeFormat(locale, { ...options, timeZone: zone || undefined });
+    found = new Intl.DateTimeFormat(inLocale, { ...options, timeZone: zone || undefined });
     formatters.set(key, found);
   }
   return found;
@@ -125,7 +130,7 @@ export class NoSuchTime extends Error {}
 // go forward names no instant, so it is refused.
 export function instantIn(local, zone) {
   const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(String(local || ''));
-  if (!match) throw new NoSuchTime(`"${local}" is not a date and time`);
+  if (!match) throw new NoSuchTime(t('time.not_a_time', { value: local }));
   const [, y, mo, d, h, mi, s] = match.map(Number);
   const wall = Date.UTC(y, mo - 1, d, h, mi, s || 0);
   // The zone's offset a day either side covers any change of its clocks in between.
@@ -133,7 +138,7 @@ export function instantIn(local, zone) {
     .map((ms) => wall - (wallMs(ms, zone) - ms))
     .filter((ms) => wallMs(ms, zone) === wall)
     .sort((a, b) => a - b);
-  if (!candidates.length) throw new NoSuchTime(`${local.replace('T', ' ')} does not exist in ${zone}: the clocks skip it`);
+  if (!candidates.length) throw new NoSuchTime(t('time.skipped', { value: local.replace('T', ' '), zone }));
   return new Date(candidates[0]);
 }
 

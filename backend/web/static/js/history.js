@@ -3,8 +3,14 @@
 
 import { el } from './dom.js';
 import { points, retime, timeEl } from './format.js';
+import { has, t } from './i18n.js';
 
 const PAGE = 20;
+
+// A ledger entry's kind ("earn", "redeem", …) in the page's language; an unknown one as sent.
+function kindWords(kind) {
+  return kind && has(`ledger.${kind}`) ? t(`ledger.${kind}`) : kind || '';
+}
 
 export class History {
   constructor(api, list, moreButton) {
@@ -76,8 +82,8 @@ export class History {
       el(
         'span',
         { className: 'what' },
-        el('span', { className: 'kind' }, item.kind || ''),
-        item.pending_delta ? el('span', { className: 'tag' }, 'pending') : null,
+        el('span', { className: 'kind' }, kindWords(item.kind)),
+        item.pending_delta ? el('span', { className: 'tag' }, t('member.history.pending')) : null,
         item.note ? el('span', { className: 'note' }, item.note) : null,
       ),
       timeEl(item.created_at, this.zone),

@@ -3,7 +3,8 @@
 
 import { newIdempotencyKey } from './api.js';
 import { busy, byId, el, say, show } from './dom.js';
-import { calendarDate } from './format.js';
+import { calendarDate, points as signedPoints } from './format.js';
+import { t } from './i18n.js';
 
 export class Lookup {
   constructor(api) {
@@ -52,7 +53,7 @@ export class Lookup {
     if (raw.startsWith('+')) query.set('phone', raw.replace(/[\s()-]/g, ''));
     else if (/^[0-9]{16}$/.test(raw.replace(/[\s-]/g, ''))) query.set('card_number', raw.replace(/[\s-]/g, ''));
     else {
-      say(message, 'Enter a phone number starting with + or a 16-digit card number.');
+      say(message, t('staff.lookup.bad_query'));
       this.form.elements.query.focus();
       return;
     }
@@ -64,7 +65,7 @@ export class Lookup {
       show(byId('member-result'), false);
       show(this.adjustForm, false);
       show(this.birthForm, false);
-      say(message, error.status === 404 ? 'No member with that phone or card number.' : error.message);
+      say(message, error.status === 404 ? t('staff.lookup.not_found') : error.message);
     }
   }
 
@@ -75,22 +76,22 @@ export class Lookup {
       el(
         'dl',
         { className: 'pairs' },
-        el('dt', {}, 'Card'),
+        el('dt', {}, t('member.card.number')),
         el('dd', { className: 'mono', dataset: { field: 'card_number' } }, member.card_number),
-        el('dt', {}, 'Phone'),
+        el('dt', {}, t('member.card.phone')),
         el('dd', { dataset: { field: 'phone' } }, member.phone),
-        el('dt', {}, 'Tier'),
+        el('dt', {}, t('member.card.tier')),
         el('dd', { dataset: { field: 'tier' } }, member.tier),
-        el('dt', {}, 'Balance'),
+        el('dt', {}, t('staff.lookup.balance')),
         el(
           'dd',
           { dataset: { field: 'balance' } },
           el('span', { className: 'available' }, String(b.available)),
-          ' available · ',
+          ` ${t('staff.lookup.available')} · `,
           el('span', { className: 'pending' }, String(b.pending)),
-          ' pending · ',
+          ` ${t('staff.lookup.pending')} · `,
           el('span', { className: 'held' }, String(b.held)),
-          ' held',
+          ` ${t('staff.lookup.held')}`,
         ),
       ),
     );
@@ -111,7 +112,7 @@ export class Lookup {
     if (!this.member) return;
     const input = this.birthForm.elements.birth_date;
     if (!/^\d{4}-\d{2}-\d{2}$/.test(input.value)) {
-      say(message, "Enter the birth date from the member's document.");
+      say(message, t('staff.birth_date.missing'));
       input.focus();
       return;
     }
@@ -122,7 +123,7 @@ export class Lookup {
         }),
       );
       this.show(member);
-      say(message, `Birth date corrected to ${calendarDate(input.value)}.`, 'ok');
+      say(message, t('staff.birth_date.corrected', { date: calendarDate(input.value) }), 'ok');
     } catch (error) {
       say(message, error.message);
     }
@@ -135,12 +136,12 @@ export class Lookup {
     const points = Number(this.adjustForm.elements.points.value);
     const reason = this.adjustForm.elements.reason.value.trim();
     if (!Number.isInteger(points) || points === 0) {
-      say(message, 'Enter a whole number of points other than 0.');
+      say(message, t('staff.adjust.bad_points'));
       this.adjustForm.elements.points.focus();
       return;
     }
     if (reason.length < 3) {
-      say(message, 'Give a reason (at least 3 characters): it is recorded on the ledger.');
+      say(message, t('staff.adjust.bad_reason'));
       this.adjustForm.elements.reason.focus();
       return;
     }
@@ -158,12 +159,12 @@ export class Lookup {
       this.pending = null;
       this.show({ ...this.member, balance: result.balance });
       this.adjustForm.reset();
-      const signed = points > 0 ? `+${points}` : String(points);
+      const signed = signedPoints(points);
       if (result.status === 'pending_approval') {
         // Above this manager's limits: nothing moved until a second staff member approves.
-        say(message, `Waiting for approval: ${signed} points reach the member once another manager or an admin approves.`, 'ok');
+        say(message, t('staff.adjust.waiting', { points: signed, count: points }), 'ok');
       } else {
-        say(message, `Done: ${signed} points. Available now ${result.balance.available}.`, 'ok');
+        say(message, t('staff.adjust.done', { points: signed, count: points, available: result.balance.available }), 'ok');
       }
     } catch (error) {
       // Network or server trouble: the same request again reuses the key (no double credit).

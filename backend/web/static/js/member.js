@@ -6,6 +6,7 @@ import { busy, byId, say, show, showConnection } from './dom.js';
 import { Details } from './details.js';
 import { normalisePhone, PHONE, zoneLabel } from './format.js';
 import { History } from './history.js';
+import { languageSwitch, t } from './i18n.js';
 import { Offers } from './offers.js';
 import { Profile } from './profile.js';
 import { QrCode } from './qr.js';
@@ -17,7 +18,7 @@ const history = new History(api, byId('history'), byId('history-more'));
 const details = new Details(api, (me) => profile.render(me));
 const profile = new Profile(api, (me) => {
   details.render(me);
-  byId('history-zone').textContent = `Times in ${zoneLabel(me.time_zone)}`;
+  byId('history-zone').textContent = t('common.times_in', { zone: zoneLabel(me.time_zone) });
   if (me.time_zone !== history.zone) history.setZone(me.time_zone);
   if (me.time_zone !== offers.zone) offers.setZone(me.time_zone);
   if (me.time_zone !== rights.zone) rights.setZone(me.time_zone);
@@ -26,7 +27,7 @@ const rights = new Rights(api, () => {
   // The account is gone: so are its sessions; sign out here and say so.
   api.forget();
   showLogin('');
-  say(loginStatus, 'Your account was erased, with its points and personal data.', 'ok');
+  say(loginStatus, t('member.erase.done'), 'ok');
 });
 const offers = new Offers(api, byId('offers'), byId('offers-empty'), byId('offers-message'), () =>
   quietly(profile.reload()),
@@ -94,7 +95,7 @@ const stream = new Stream(streamUrl, {
     }
   },
   onUnauthorized: () => api.refresh(),
-  onDenied: () => endSession('Your session has ended. Please log in again.'),
+  onDenied: () => endSession(t('api.session_ended')),
 });
 
 function showLogin(message = '') {
@@ -136,7 +137,7 @@ api.onSessionEnd = (message) => showLogin(message);
 function phoneOrComplain() {
   const phone = normalisePhone(loginForm.elements.phone.value);
   if (!PHONE.test(phone)) {
-    say(loginError, 'Enter your phone number in international format, e.g. +79990000001.');
+    say(loginError, t('member.login.bad_phone'));
     loginForm.elements.phone.focus();
     return null;
   }
@@ -150,7 +151,7 @@ async function sendCode() {
   if (!phone) return;
   try {
     await busy(byId('send-code'), () => api.post('/v1/auth/otp', { phone }, { auth: false }));
-    say(loginStatus, `We sent a code to ${phone}. Enter it below.`, 'ok');
+    say(loginStatus, t('member.login.code_sent', { phone }), 'ok');
     loginForm.elements.code.focus();
   } catch (error) {
     say(loginError, error.message);
@@ -163,7 +164,7 @@ async function logIn() {
   if (!phone) return;
   const code = loginForm.elements.code.value.trim();
   if (!/^[0-9]{6}$/.test(code)) {
-    say(loginError, 'Enter the 6-digit code we sent you.');
+    say(loginError, t('common.enter_code'));
     loginForm.elements.code.focus();
     return;
   }
@@ -197,6 +198,7 @@ byId('log-out').addEventListener('click', async (event) => {
   byId('login-form').elements.phone.focus();
 });
 
+languageSwitch(byId('language'));
 showConnection('offline');
 if (api.loggedIn) showMember();
 else showLogin();

@@ -4,6 +4,7 @@ import { el, say } from './dom.js';
 import { retime, timeEl } from './format.js';
 import { coalesced } from './reload.js';
 import { newIdempotencyKey } from './api.js';
+import { has, t } from './i18n.js';
 
 export class Offers {
   constructor(api, list, empty, message, onChanged) {
@@ -43,23 +44,23 @@ export class Offers {
   }
 
   _row(offer) {
-    const labels = { available: 'available', activated: 'activated', coupon: 'coupon' };
+    const status = has(`offer.status.${offer.status}`) ? t(`offer.status.${offer.status}`) : offer.status;
     const parts = [
       el('span', { className: 'name' }, offer.name),
-      el('span', { className: `status status-${offer.status}` }, labels[offer.status] || offer.status),
+      el('span', { className: `status status-${offer.status}` }, status),
     ];
     if (offer.description) parts.push(el('span', { className: 'note' }, offer.description));
     if (offer.coupon_code) {
-      parts.push(el('span', { className: 'coupon' }, 'Code ', el('code', {}, offer.coupon_code)));
-      if (offer.valid_until) parts.push(el('span', { className: 'note' }, 'valid until ', timeEl(offer.valid_until, this.zone)));
+      parts.push(el('span', { className: 'coupon' }, `${t('offer.code')} `, el('code', {}, offer.coupon_code)));
+      if (offer.valid_until) parts.push(el('span', { className: 'note' }, `${t('offer.valid_until')} `, timeEl(offer.valid_until, this.zone)));
     } else if (offer.ends_at) {
-      parts.push(el('span', { className: 'note' }, 'until ', timeEl(offer.ends_at, this.zone)));
+      parts.push(el('span', { className: 'note' }, `${t('offer.until')} `, timeEl(offer.ends_at, this.zone)));
     }
     if (offer.requires_activation && offer.status === 'available') {
-      parts.push(el('button', { type: 'button', className: 'activate' }, 'Activate'));
+      parts.push(el('button', { type: 'button', className: 'activate' }, t('offer.activate')));
     }
     if (offer.kind === 'reward' && offer.status === 'available' && offer.cost_points) {
-      parts.push(el('button', { type: 'button', className: 'redeem' }, `Get for ${offer.cost_points} points`));
+      parts.push(el('button', { type: 'button', className: 'redeem' }, t('offer.redeem', { count: offer.cost_points })));
     }
     return el('li', { dataset: { campaignId: offer.campaign_id }, className: 'offer' }, ...parts);
   }
@@ -75,12 +76,12 @@ export class Offers {
       if (button.classList.contains('activate')) {
         const offer = await this.api.post(`/v1/me/offers/${encodeURIComponent(id)}/activate`);
         row.replaceWith(this._row(offer));
-        say(this.message, `“${offer.name}” is activated.`, 'ok');
+        say(this.message, t('offer.activated', { name: offer.name }), 'ok');
       } else if (button.classList.contains('redeem')) {
         await this.api.post(`/v1/me/offers/${encodeURIComponent(id)}/redeem`, undefined, {
           headers: { 'Idempotency-Key': newIdempotencyKey() },
         });
-        say(this.message, 'Coupon added to your offers.', 'ok');
+        say(this.message, t('offer.coupon_added'), 'ok');
         await this.reload();
         this.onChanged?.();
       }

@@ -7,6 +7,7 @@
 import { byId, el, setText } from './dom.js';
 import { date, money } from './format.js';
 import { coalesced } from './reload.js';
+import { number, t } from './i18n.js';
 
 export class Profile {
   constructor(api, onRender = () => {}) {
@@ -52,22 +53,22 @@ export class Profile {
   }
 
   _balance(balance) {
-    setText('balance-available', String(balance.available ?? 0));
-    setText('balance-pending', String(balance.pending ?? 0));
-    setText('balance-held', String(balance.held ?? 0));
+    setText('balance-available', number(balance.available ?? 0));
+    setText('balance-pending', number(balance.pending ?? 0));
+    setText('balance-held', number(balance.held ?? 0));
   }
 
   _progress(progress) {
     const bar = byId('tier-bar');
     if (!progress || !progress.next_tier) {
-      setText('tier-progress', 'You are on the top tier.');
+      setText('tier-progress', t('member.tier.top'));
       bar.max = 1;
       bar.value = 1;
       return;
     }
     const spent = Number(progress.qualifying_spend) || 0;
     const toGo = Number(progress.spend_to_next_tier) || 0;
-    setText('tier-progress', `${money(toGo)} more to ${progress.next_tier} (spent ${money(spent)}).`);
+    setText('tier-progress', t('member.tier.to_next', { more: money(toGo), tier: progress.next_tier, spent: money(spent) }));
     bar.max = Math.max(1, spent + toGo);
     bar.value = spent;
   }
@@ -78,8 +79,10 @@ export class Profile {
     setText(
       'expiring-soon',
       n > 0
-        ? `${n} points expire${expiring.first_expires_at ? ` from ${date(expiring.first_expires_at, this.me?.time_zone)}` : ''} (within ${days} days).`
-        : `No points expire in the next ${days} days.`,
+        ? expiring.first_expires_at
+          ? t('member.expiring.from', { count: n, from: date(expiring.first_expires_at, this.me?.time_zone), days: t('common.days', { count: days }) })
+          : t('member.expiring.within', { count: n, days: t('common.days', { count: days }) })
+        : t('member.expiring.none', { days: t('common.days', { count: days }) }),
     );
   }
 
@@ -90,7 +93,7 @@ export class Profile {
         { dataset: { campaignId: card.campaign_id } },
         el('span', { className: 'name' }, card.name),
         el('span', { className: 'count' }, `${card.stamps} / ${card.stamps_needed}`),
-        el('progress', { max: card.stamps_needed, value: card.stamps, 'aria-label': `${card.name}: ${card.stamps} of ${card.stamps_needed} stamps` }),
+        el('progress', { max: card.stamps_needed, value: card.stamps, 'aria-label': t('member.stamps.progress', { name: card.name, stamps: card.stamps, count: card.stamps_needed }) }),
       ),
     );
     byId('stamp-cards').replaceChildren(...rows);

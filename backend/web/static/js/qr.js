@@ -1,6 +1,8 @@
 // The member's QR code: a single-use token valid about 60 s, fetched as SVG (with the
 // bearer header, so no <img src>) and put into the page; renewed every 50 s while visible.
 
+import { t } from './i18n.js';
+
 const EVERY_MS = 50_000;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -9,7 +11,7 @@ export function svgNode(markup) {
   const doc = new DOMParser().parseFromString(markup, 'image/svg+xml');
   const svg = doc.documentElement;
   if (!svg || svg.namespaceURI !== SVG_NS || svg.localName !== 'svg' || doc.querySelector('parsererror')) {
-    throw new Error('the QR code could not be read');
+    throw new Error(t('qr.unreadable'));
   }
   for (const bad of svg.querySelectorAll('script, foreignObject')) bad.remove();
   for (const node of [svg, ...svg.querySelectorAll('*')]) {
@@ -28,7 +30,7 @@ export function svgNode(markup) {
   svg.removeAttribute('width');
   svg.removeAttribute('height');
   svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', 'QR code of your card for the till to scan');
+  svg.setAttribute('aria-label', t('qr.label'));
   return document.importNode(svg, true);
 }
 
@@ -74,9 +76,9 @@ export class QrCode {
       if (!this.running) return;
       this.container.replaceChildren(svgNode(markup));
       this.fetchedAt = Date.now();
-      this.note.textContent = 'Show this code at the till. It renews itself every minute.';
+      this.note.textContent = t('qr.note');
     } catch (error) {
-      if (this.running) this.note.textContent = `QR code unavailable: ${error.message}`;
+      if (this.running) this.note.textContent = t('qr.unavailable', { reason: error.message });
     }
   }
 }

@@ -4,19 +4,14 @@
 
 import { busy, byId, say, show } from './dom.js';
 import { inZone } from './format.js';
+import { has, t } from './i18n.js';
 
 const CHANNELS = ['push', 'sms', 'email'];
 
-// The page's own words for the API's problem codes (anything else: the server's message).
-const ERASURE_WORDS = {
-  invalid_otp: 'That code is wrong, expired or already used. Ask for a new code and try again.',
-  too_many_requests: 'Too many codes were asked for. Wait a few minutes and try again.',
-  member_not_found: 'This account no longer exists.',
-  validation_failed: 'Enter the 6-digit code we sent you.',
-};
-
+// The erasure form's own words for some problem codes (erasure.<code>), else the message
+// api.js made (the catalogue's problem.<code>, else the server's).
 function worded(error) {
-  return ERASURE_WORDS[error.code] || error.message;
+  return has(`erasure.${error.code}`) ? t(`erasure.${error.code}`) : error.message;
 }
 
 export class Rights {
@@ -78,8 +73,8 @@ export class Rights {
       if (!box) continue;
       box.checked = state.given;
       byId(`consent-${state.channel}-at`).textContent = state.at
-        ? `${state.given ? 'Given' : 'Withdrawn'} ${inZone(state.at, this.zone)}`
-        : 'Never given';
+        ? t(state.given ? 'member.consent.given' : 'member.consent.withdrawn', { at: inZone(state.at, this.zone) })
+        : t('member.consent.never');
     }
   }
 
@@ -94,7 +89,7 @@ export class Rights {
       });
       this.channels = consents.channels;
       this.renderConsents();
-      say(this.consentMessage, 'Saved.', 'ok');
+      say(this.consentMessage, t('common.saved'), 'ok');
     } catch (error) {
       box.checked = !given;
       say(this.consentMessage, error.message);
@@ -116,7 +111,7 @@ export class Rights {
       link.click();
       link.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
-      say(this.message, 'Your data was downloaded as a JSON file.', 'ok');
+      say(this.message, t('member.data.downloaded'), 'ok');
     } catch (error) {
       say(this.message, error.message);
     }
@@ -127,7 +122,7 @@ export class Rights {
     try {
       await this.api.post('/v1/me/erasure/code');
       show(byId('erase-step'), true);
-      say(this.eraseMessage, 'We sent a code by SMS. Enter it below to confirm.', 'ok');
+      say(this.eraseMessage, t('member.erase.code_sent'), 'ok');
       this.eraseForm.elements.code.focus();
     } catch (error) {
       say(this.eraseMessage, worded(error));
@@ -138,12 +133,12 @@ export class Rights {
     say(this.eraseMessage, '');
     const code = this.eraseForm.elements.code.value.trim();
     if (!/^[0-9]{6}$/.test(code)) {
-      say(this.eraseMessage, 'Enter the 6-digit code we sent you.');
+      say(this.eraseMessage, t('common.enter_code'));
       this.eraseForm.elements.code.focus();
       return;
     }
     if (!this.eraseForm.elements.understood.checked) {
-      say(this.eraseMessage, 'Tick the box to confirm that you understand what erasing means.');
+      say(this.eraseMessage, t('member.erase.tick_box'));
       this.eraseForm.elements.understood.focus();
       return;
     }

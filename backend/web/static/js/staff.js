@@ -7,6 +7,7 @@ import { ApiClient } from './api.js';
 import { Approvals } from './approvals.js';
 import { busy, byId, el, say, setText, show, showConnection } from './dom.js';
 import { zoneLabel } from './format.js';
+import { languageSwitch, t } from './i18n.js';
 import { Campaigns } from './campaigns.js';
 import { Feed } from './feed.js';
 import { Lookup } from './lookup.js';
@@ -56,7 +57,7 @@ const stream = new Stream(streamUrl, {
     else if (event.type === 'stats.updated') stats.apply(event.data);
   },
   onUnauthorized: () => api.refresh(),
-  onDenied: () => say(message, 'This account may not follow the live events of this store.'),
+  onDenied: () => say(message, t('staff.stream_denied')),
 });
 
 function selectStore(id) {
@@ -75,7 +76,7 @@ function selectStore(id) {
 
 // The selected store's clock, everywhere on the page (again when its zone changes).
 function showZone(store) {
-  setText('store-zone', `Times in ${zoneLabel(store.time_zone)}`);
+  setText('store-zone', t('common.times_in', { zone: zoneLabel(store.time_zone) }));
   feed.setZone(store.time_zone);
   campaigns.setZone(store.time_zone);
   approvals.setZone(store.time_zone);
@@ -94,7 +95,7 @@ async function loadStores() {
     ...stores.map((s) => el('option', { value: s.id }, `${s.name} (${s.code})`)),
   );
   if (!stores.length) {
-    say(message, 'You are not assigned to any store yet.');
+    say(message, t('staff.no_store'));
     return;
   }
   const saved = sessionStorage.getItem(STORE_KEY);
@@ -112,7 +113,7 @@ async function showStaff() {
     if (api.loggedIn) say(message, error.message);
     return;
   }
-  byId('whoami').textContent = `${staff.name} · ${staff.role}`;
+  byId('whoami').textContent = `${staff.name} · ${t(`staff.role.${staff.role}`)}`;
   lookup.reset(isManager());
   show(byId('terminals-section'), isManager());
   show(byId('campaigns-section'), isAdmin());
@@ -152,7 +153,7 @@ loginForm.addEventListener('submit', async (event) => {
   const email = loginForm.elements.email.value.trim();
   const password = loginForm.elements.password.value;
   if (!email || !password) {
-    say(loginError, 'Enter your email and password.');
+    say(loginError, t('staff.login.missing'));
     (email ? loginForm.elements.password : loginForm.elements.email).focus();
     return;
   }
@@ -177,6 +178,7 @@ byId('log-out').addEventListener('click', async (event) => {
   loginForm.elements.email.focus();
 });
 
+languageSwitch(byId('language'));
 showConnection('offline');
 if (api.loggedIn) showStaff();
 else showLogin();

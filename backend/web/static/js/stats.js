@@ -5,6 +5,7 @@
 
 import { byId, setText, show } from './dom.js';
 import { businessDay, calendarDay, money } from './format.js';
+import { t } from './i18n.js';
 
 const CHECK_DAY_MS = 5_000; // a date computed from the clock: nothing is sent until it turns
 
@@ -78,7 +79,7 @@ export class Stats {
     day.textContent = calendarDay(this.day);
     const start = Number(this.store?.day_starts_at) || 0;
     // A shop open past midnight counts its night with the evening before.
-    setText('stats-day-start', start ? ` (it starts at ${String(start).padStart(2, '0')}:00)` : '');
+    setText('stats-day-start', start ? ` ${t('staff.stats.day_starts', { hour: `${String(start).padStart(2, '0')}:00` })}` : '');
     show(byId('stats-day-line'), Boolean(this.day));
   }
 }

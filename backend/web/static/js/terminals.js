@@ -2,6 +2,7 @@
 
 import { busy, byId, el, say, show } from './dom.js';
 import { dateTime } from './format.js';
+import { t } from './i18n.js';
 
 export class Terminals {
   constructor(api) {
@@ -38,7 +39,7 @@ export class Terminals {
     // Keep a terminal created while the list was loading.
     const listed = new Set(page.items.map((t) => t.id));
     const created = [...this.list.children].filter((li) => !listed.has(li.dataset.terminalId));
-    this.list.replaceChildren(...page.items.map((t) => this._row(t)), ...created);
+    this.list.replaceChildren(...page.items.map((terminal) => this._row(terminal)), ...created);
     byId('terminals-empty').hidden = this.list.children.length > 0;
   }
 
@@ -54,13 +55,13 @@ export class Terminals {
         el(
           'span',
           { className: 'note' },
-          `key ${terminal.key_prefix}… · ${revoked ? `revoked ${dateTime(terminal.revoked_at, this.zone)}` : `since ${dateTime(terminal.created_at, this.zone)}`}`,
+          `${t('staff.terminals.key', { prefix: terminal.key_prefix })} · ${revoked ? t('staff.terminals.revoked_at', { at: dateTime(terminal.revoked_at, this.zone) }) : t('staff.terminals.since', { at: dateTime(terminal.created_at, this.zone) })}`,
         ),
       ),
       el(
         'button',
-        { type: 'button', className: 'revoke danger', disabled: revoked, 'aria-label': `Revoke ${terminal.name}` },
-        revoked ? 'Revoked' : 'Revoke',
+        { type: 'button', className: 'revoke danger', disabled: revoked, 'aria-label': t('staff.terminals.revoke_label', { name: terminal.name }) },
+        revoked ? t('staff.terminals.revoked') : t('staff.terminals.revoke'),
       ),
     );
   }
@@ -76,7 +77,7 @@ export class Terminals {
     this._hideKey();
     const name = this.form.elements.name.value.trim();
     if (!name) {
-      say(this.message, 'Give the terminal a name, e.g. "Till 2".');
+      say(this.message, t('staff.terminals.missing_name'));
       this.form.elements.name.focus();
       return;
     }
@@ -105,7 +106,7 @@ export class Terminals {
         this.api.post(`/v1/admin/terminals/${encodeURIComponent(row.dataset.terminalId)}/revoke`),
       );
       row.replaceWith(this._row(terminal));
-      say(this.message, `${terminal.name} is revoked: its key no longer works.`, 'ok');
+      say(this.message, t('staff.terminals.revoked_done', { name: terminal.name }), 'ok');
     } catch (error) {
       say(this.message, error.message);
     }
