@@ -7,7 +7,8 @@ subscription and resume read. The drain goes first: on SIGTERM it closes each op
 with 1012 at its own random moment of ``window_s`` (uniform, so the closes arrive at a steady
 rate), and only then hands the signal to uvicorn, whose shutdown finishes the HTTP requests
 in flight and closes what is left (a socket opened meanwhile). With the clients' spread on
-top, reconnects arrive over ``window_s`` + 8 s: 20,000 sockets over 20 + 8 s is ~700 a second.
+top, reconnects arrive over 1 to ``window_s`` + 8 s, at ``sockets / window_s`` a second at most:
+20,000 sockets over a 20 s window is 1,000 a second, not 2,900.
 
 Kubernetes gives the pod ``terminationGracePeriodSeconds`` for the preStop sleep, this window,
 uvicorn's 10 s and the lifespan's close (deploy/k8s/base/deployment-app.yaml).
