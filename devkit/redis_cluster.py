@@ -103,17 +103,22 @@ class RedisClusterProcesses:
 
     def wait_healthy(self, *, timeout_s: float = 30) -> None:
         """Return once every node that runs says ``cluster_state:ok``."""
+        self.wait_state("ok", timeout_s=timeout_s)
+
+    def wait_state(self, state: str, *, timeout_s: float = 30) -> None:
+        """Return once every node that runs says ``cluster_state:<state>`` (``fail``: the
+        others noticed a killed node, and refuse every command until it is back)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            states = [
+            said = [
                 self._cli("-p", str(port), "cluster", "info", check=False)
                 for port, process in zip(self.ports, self._processes, strict=True)
                 if process is not None
             ]
-            if all("cluster_state:ok" in state for state in states):
+            if all(f"cluster_state:{state}" in info for info in said):
                 return
             time.sleep(0.1)
-        raise AssertionError(f"the Redis Cluster in {self.root} did not become healthy")
+        raise AssertionError(f"the Redis Cluster in {self.root} is not {state!r} in time")
 
     def owner_of(self, key: str) -> int:
         """The index of the node that serves ``key``'s slot."""

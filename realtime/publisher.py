@@ -60,8 +60,15 @@ class EventPublisher:
                     if stream.startswith("member:"):
                         newest[stream.removeprefix("member:")] = envelope_seq(envelope)
                 for member_id, seq in newest.items():
-                    pipe.evalsha(
-                        _REMEMBER_MAX_SHA, 1, self._published_key(member_id), seq, PUBLISHED_TTL_S
+                    # As a plain command: a cluster's pipeline refuses ``evalsha()`` by name,
+                    # though it routes EVALSHA by its key like any other command.
+                    pipe.execute_command(
+                        "EVALSHA",
+                        _REMEMBER_MAX_SHA,
+                        1,
+                        self._published_key(member_id),
+                        seq,
+                        PUBLISHED_TTL_S,
                     )
                 await pipe.execute()
         except NoScriptError:

