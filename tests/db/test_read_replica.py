@@ -1,70 +1,203 @@
-"""Lagging reads go to the read replica node when one is configured; writes never do.
+"""Lag-tolerant reads on a real streaming replica, its lag bound, and the fall back to the
+primary when it lags or is down.
 
-The "replica" here is a second, read-only pool on the test database (a streaming replica
-needs a second server): a write routed to it would fail, and it records what it ran.
+For these tests the app's engine points at a primary of their own with a replica cloned
+from it by ``pg_basebackup -R`` (``tests/db/streaming.py`` says why not the run's server);
+the rest of the run is untouched. A read proves where it ran by what it sees: with the
+replica's replay paused, the replica has not got a sale the primary has.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
-from piccolo.engine.postgres import PostgresEngine
-from piccolo.querystring import QueryString
 
+from backend.campaigns.catalogue import forget_local_copies
+from backend.loyalty.rules import forget_cached_rules
+from backend.ops.replica_lag import REPLICA_LAG, REPLICA_SERVING, sample_replica_lag
 from db import piccolo_conf
+from db.migrate import apply_migrations
 from db.pool import lagging_reads
+from db.replica import REPLICA, ReplicaWatch, replica_engine, watching
+from db.tables import ALL_TABLES
+from devkit.databases import create_database
 from tests.conftest import LiveServer
-from tests.factories import buy, log_in, open_till, purchase_body
+from tests.db.streaming import StreamingPair, make_primary
+from tests.factories import LoggedInMember, Till, buy, log_in, open_till, purchase_body
 from tests.servers import RunServers
 
+MAX_LAG_S = 0.5
 
-class RecordingEngine(PostgresEngine):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.statements: list[str] = []
 
-    async def run_querystring(self, querystring: QueryString, in_pool: bool = True) -> Any:
-        self.statements.append(str(querystring))
-        return await super().run_querystring(querystring, in_pool)
+@pytest.fixture(scope="module")
+async def pair(servers: RunServers) -> AsyncIterator[StreamingPair]:
+    admin = await asyncpg.connect(servers.admin_url)
+    try:
+        bindir = await admin.fetchval("SELECT setting FROM pg_config WHERE name = 'BINDIR'")
+    finally:
+        await admin.close()
+    made = await asyncio.to_thread(make_primary, Path(bindir))
+    try:
+        # The schema first, so that the clone starts with it.
+        await apply_migrations(await create_database(made.primary.url(), "astrocoffee"))
+        await asyncio.to_thread(made.clone_replica)
+        await asyncio.to_thread(made.start, made.replica)
+        yield made
+    finally:
+        await asyncio.to_thread(made.close)
 
 
 @pytest.fixture
-async def replica(servers: RunServers) -> AsyncIterator[RecordingEngine]:
-    node = RecordingEngine(
-        config={
-            "dsn": servers.database_url,
-            "server_settings": {"default_transaction_read_only": "on"},
-        }
-    )
-    await node.start_connection_pool(min_size=1, max_size=2)
-    piccolo_conf.DB.extra_nodes[piccolo_conf.REPLICA] = node
+async def replicated(pair: StreamingPair, live_server: LiveServer) -> AsyncIterator[ReplicaWatch]:
+    """The app's primary is the pair's, its replica the pair's replica, watched every 0.1 s
+    with a bound of 0.5 s; back as they were after."""
+    db = piccolo_conf.DB
+    saved_pool, saved_dsn = db.pool, db.config["dsn"]
+    db.pool, db.config["dsn"] = None, pair.primary.url("astrocoffee")
+    await db.start_connection_pool(min_size=1, max_size=4)
+    node = replica_engine(dsn=pair.replica.url("astrocoffee"), command_timeout=10)
+    await node.start_connection_pool(min_size=0, max_size=4)
+    db.extra_nodes[REPLICA] = node
+    forget_cached_rules()
+    forget_local_copies()
+    watch = ReplicaWatch(primary=db, replica=node, max_lag_s=MAX_LAG_S, interval_s=0.1)
     try:
-        yield node
+        async with watching(watch):
+            await until(lambda: watch.state.serves_reads)
+            yield watch
     finally:
-        del piccolo_conf.DB.extra_nodes[piccolo_conf.REPLICA]
+        del db.extra_nodes[REPLICA]
         await node.close_connection_pool()
+        tables = ", ".join(table._meta.tablename for table in ALL_TABLES)
+        await db.run_ddl(f"TRUNCATE {tables} CASCADE")
+        await db.close_connection_pool()
+        db.pool, db.config["dsn"] = saved_pool, saved_dsn
+        forget_cached_rules()
+        forget_local_copies()
+
+
+async def until(condition: object, timeout_s: float = 10.0) -> None:
+    assert callable(condition)
+    for _ in range(int(timeout_s / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the replica's state did not come")
+
+
+async def on_replica(pair: StreamingPair, statement: str) -> None:
+    connection = await asyncpg.connect(pair.replica.url("astrocoffee"))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def history(client: httpx.AsyncClient, member: LoggedInMember) -> list[int]:
+    response = await client.get("/v1/me/transactions", headers=member.headers)
+    assert response.status_code == 200, response.text
+    return [item["points"] for item in response.json()["items"]]
+
+
+async def a_member_who_bought(
+    client: httpx.AsyncClient, live_server: LiveServer, watch: ReplicaWatch
+) -> tuple[LoggedInMember, Till]:
+    """A member with one sale of 17 points, and a till; the replica has them both."""
+    till = await open_till()
+    member = await log_in(client, live_server.sms)
+    sale = await buy(client, till, purchase_body(member.card_number, amount=35000))
+    assert sale.status_code == 201, sale.text  # a write on the read-only node would fail
+    await watch.sample()
+    assert await history(client, member) == [17]
+    return member, till
 
 
 async def test_without_a_replica_lagging_reads_use_the_primary() -> None:
     assert lagging_reads() is None
 
 
-async def test_history_is_read_from_the_replica_and_sales_written_to_the_primary(
-    client: httpx.AsyncClient, live_server: LiveServer, replica: RecordingEngine
+async def test_history_comes_from_the_replica_and_the_balance_from_the_primary(
+    client: httpx.AsyncClient,
+    live_server: LiveServer,
+    pair: StreamingPair,
+    replicated: ReplicaWatch,
 ) -> None:
-    assert lagging_reads() == piccolo_conf.REPLICA
-    till = await open_till()
-    member = await log_in(client, live_server.sms)
-    sale = await buy(client, till, purchase_body(member.card_number, amount=35000))
-    assert sale.status_code == 201, sale.text  # a write on the read-only node would fail
+    member, till = await a_member_who_bought(client, live_server, replicated)
+    replicated.max_lag_s = 30.0  # this test holds the replay for a moment on purpose
+    await on_replica(pair, "SELECT pg_wal_replay_pause()")
+    try:
+        sale = await buy(client, till, purchase_body(member.card_number, amount=20000))
+        assert sale.status_code == 201, sale.text
+        await replicated.sample()
+        assert lagging_reads() == REPLICA
+        # The member's own read right after the sale sees it: /v1/me reads the primary.
+        me = await client.get("/v1/me", headers=member.headers)
+        assert me.status_code == 200
+        assert me.json()["balance"]["available"] + me.json()["balance"]["pending"] == 27
+        # History tolerates lag: it came from the replica, which has not replayed the sale.
+        assert await history(client, member) == [17]
+    finally:
+        await on_replica(pair, "SELECT pg_wal_replay_resume()")
+    await until(lambda: replicated.state.lag_s == 0.0)
+    assert await history(client, member) == [10, 17]
+    # The replica's sessions are the app's read-only replica pool.
+    connection = await asyncpg.connect(pair.replica.url("astrocoffee"))
+    try:
+        names = await connection.fetch("SELECT application_name FROM pg_stat_activity")
+    finally:
+        await connection.close()
+    assert "astrocoffee-replica-reads" in {row["application_name"] for row in names}
 
-    history = await client.get("/v1/me/transactions", headers=member.headers)
-    assert history.status_code == 200
-    assert [item["points"] for item in history.json()["items"]] == [17]
-    # The replica ran the history's two reads and nothing else.
-    assert len(replica.statements) == 2, replica.statements
-    assert all(s.lstrip().upper().startswith("SELECT") for s in replica.statements)
-    assert "ledger_entry" in replica.statements[1]
+
+async def test_a_replica_behind_its_bound_leaves_the_reads_to_the_primary(
+    client: httpx.AsyncClient,
+    live_server: LiveServer,
+    pair: StreamingPair,
+    replicated: ReplicaWatch,
+) -> None:
+    member, till = await a_member_who_bought(client, live_server, replicated)
+    await on_replica(pair, "SELECT pg_wal_replay_pause()")
+    try:
+        sale = await buy(client, till, purchase_body(member.card_number, amount=20000))
+        assert sale.status_code == 201, sale.text
+        await until(lambda: not replicated.state.serves_reads)
+        state = replicated.state
+        assert state.reachable and state.lag_s is not None and state.lag_s > MAX_LAG_S
+        sample_replica_lag()
+        assert REPLICA_LAG._value.get() > MAX_LAG_S  # type: ignore[attr-defined]
+        assert REPLICA_SERVING._value.get() == 0  # type: ignore[attr-defined]
+        assert lagging_reads() is None
+        assert await history(client, member) == [10, 17]  # the primary's
+    finally:
+        await on_replica(pair, "SELECT pg_wal_replay_resume()")
+    await until(lambda: replicated.state.serves_reads)
+
+
+async def test_a_replica_that_is_down_leaves_the_reads_to_the_primary_without_an_error(
+    client: httpx.AsyncClient,
+    live_server: LiveServer,
+    pair: StreamingPair,
+    replicated: ReplicaWatch,
+) -> None:
+    member, till = await a_member_who_bought(client, live_server, replicated)
+    await asyncio.to_thread(pair.stop, pair.replica)
+    try:
+        # Whichever meets the stopped replica first, a sample or this read, the read answers.
+        sale = await buy(client, till, purchase_body(member.card_number, amount=20000))
+        assert sale.status_code == 201, sale.text
+        assert await history(client, member) == [10, 17]
+        assert not replicated.state.reachable
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["replica"].startswith("unreachable")
+        report = await client.get("/v1/me/transactions", headers=member.headers)
+        assert report.status_code == 200
+    finally:
+        await asyncio.to_thread(pair.start, pair.replica)
+    await until(lambda: replicated.state.serves_reads)
+    assert await history(client, member) == [10, 17]
