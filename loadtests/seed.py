@@ -78,6 +78,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=2000,
         help="available points of every member at the start (0: none)",
     )
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="members with a year of history (purchases, ledger, lots, events, store days), "
+        "written by set-based SQL (devkit.history): a 1M-member chain in minutes",
+    )
+    parser.add_argument(
+        "--visits", type=int, default=10, help="with --history: mean visits per member"
+    )
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        help="members given a login session and written to --out (default: every member; "
+        "with --history 5000)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument(
         "--migrate", action="store_true", help="apply the migrations first (safe to repeat)"
@@ -89,6 +104,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("at most 10,000,000 members (7 digits of the phone number)")
     if args.starting_points < 0:
         parser.error("--starting-points must not be negative")
+    if args.sessions is None:
+        args.sessions = min(args.members, 5000) if args.history else args.members
+    if not 1 <= args.sessions <= args.members:
+        parser.error("--sessions must be between 1 and --members")
+    if args.history and args.starting_points < 500:
+        parser.error("--history spends up to 500 points of the starting balance")
     return args
 
 
@@ -176,16 +197,26 @@ async def _managers(connection: Any, stores: list[dict[str, Any]]) -> None:
 
 
 async def seed(
-    settings: Any, *, members: int, stores: int, terminals_per_store: int, starting_points: int
+    settings: Any,
+    *,
+    members: int,
+    stores: int,
+    terminals_per_store: int,
+    starting_points: int,
+    history: int = 0,
+    sessions: int | None = None,
 ) -> dict[str, Any]:
     """Write everything; return what the locustfile needs (secrets included)."""
+    import asyncpg
     from redis.asyncio import Redis
 
     from backend.loyalty.rules import current_rules
-    from db.pool import close_pool, engine, start_pool
+    from db.pool import close_pool, start_pool
+    from devkit.history import analyze, chain_members, insert_chain
     from devkit.seed import free_run_number, insert_members, insert_stores, open_sessions
 
     timings: dict[str, float] = {}
+    written: dict[str, int] = {}
     mark = time.perf_counter()
     await start_pool()
     redis = Redis.from_url(settings.redis_url)
@@ -193,7 +224,10 @@ async def seed(
     try:
         now = datetime.now(UTC)
         rules = (await current_rules()).rules
-        async with engine().pool.acquire() as connection, connection.transaction():
+        # A connection of its own: the pool's have a command timeout, and a 1M-member
+        # history takes minutes in a few statements.
+        connection = await asyncpg.connect(settings.database_url)
+        async with connection.transaction():
             run = await free_run_number(connection, code_prefix="LT")
             out_stores = [
                 {
@@ -215,17 +249,37 @@ async def seed(
             ]
             timings["stores and terminals"] = time.perf_counter() - mark
             mark = time.perf_counter()
-            seeded = await insert_members(
-                connection,
-                members,
-                run=run,
-                starting_points=starting_points,
-                points_expire_at=now + timedelta(days=rules.points_expire_after_days),
-            )
-            timings["members, accounts, starting points"] = time.perf_counter() - mark
+            if history:
+                written = await insert_chain(
+                    connection,
+                    members,
+                    run=run,
+                    store_ids=[uuid.UUID(store["id"]) for store in out_stores],
+                    starting_points=starting_points,
+                    visits=history,
+                    now=now,
+                )
+                seeded = await chain_members(connection, run=run, count=sessions or members)
+                timings["members with a year of history"] = time.perf_counter() - mark
+            else:
+                seeded = (
+                    await insert_members(
+                        connection,
+                        members,
+                        run=run,
+                        starting_points=starting_points,
+                        points_expire_at=now + timedelta(days=rules.points_expire_after_days),
+                    )
+                )[: sessions or members]
+                timings["members, accounts, starting points"] = time.perf_counter() - mark
             mark = time.perf_counter()
             await _managers(connection, out_stores)
             timings["managers"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+        await connection.close()
+        if history:
+            await analyze(settings.database_url)
+            timings["analyze"] = time.perf_counter() - mark
             mark = time.perf_counter()
         campaigns = await _campaigns(redis, prefix)
         timings["campaigns"] = time.perf_counter() - mark
@@ -257,6 +311,8 @@ async def seed(
     ]
     return {
         "created_at": datetime.now(UTC).isoformat(),
+        "members_in_database": members,
+        "rows_written": written if history else {},
         "run": run,
         "redis_prefix": prefix,
         "access_token_ttl_s": settings.access_token_ttl_s,
@@ -303,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
                 stores=args.stores,
                 terminals_per_store=args.terminals_per_store,
                 starting_points=args.starting_points,
+                history=args.visits if args.history else 0,
+                sessions=args.sessions,
             )
         )
         elapsed = time.perf_counter() - started
@@ -310,8 +368,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         del handles  # keeps embedded servers up until the seed is written
     terminals = sum(len(store["terminals"]) for store in data["stores"])
+    if data["rows_written"]:
+        rows = data["rows_written"]
+        print(
+            f"history: {sum(rows.values()):,} rows ({', '.join(f'{k} {v:,}' for k, v in rows.items())})"
+        )
     print(
-        f"seeded {len(data['members'])} members ({args.starting_points} points each), "
+        f"seeded {args.members} members ({len(data['members'])} with a session; "
+        f"{args.starting_points} points each to start), "
         f"{len(data['stores'])} stores with {terminals} terminals and a manager each, "
         f"{len(data['campaigns'])} campaigns in {elapsed:.1f} s "
         f"({', '.join(f'{k} {v:.1f} s' for k, v in data['timings_s'].items())})"

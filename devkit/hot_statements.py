@@ -1,0 +1,302 @@
+"""The statements on the hot paths whose plans must not grow with the chain: which index each
+one is meant to use, and how to EXPLAIN it against a sample member, account and store.
+
+Two users: ``tests/db/test_plans.py`` pins the plans (no sequential scan of a table that
+grows with the members, the expected index used), and ``loadtests/explain_hot.py`` runs
+``EXPLAIN (ANALYZE, BUFFERS)`` of each on the 1M-member database for the report.
+
+Statements are the application's own where they are module constants (imported here by
+name, so that a rename fails loudly); those built by Piccolo are built here the same way
+(same table, same condition). The sale's write statements are being reshaped: only its
+reads keyed by member id or receipt survive that, and only those are pinned.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+# Tables whose rows grow with the members or their history: never read whole on a hot path.
+GROWING = frozenset(
+    {
+        "member",
+        "account",
+        "member_stats",
+        "purchase",
+        "ledger_entry",
+        "point_lot",
+        "member_event",
+        "member_offer",
+        "store_day_member",
+        "idempotency_record",
+        "outbox_message",
+        "refund",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """Real keys of the database the statements are explained on."""
+
+    member_id: uuid.UUID
+    account_id: uuid.UUID
+    card_number: str
+    store_id: uuid.UUID
+    purchase_id: uuid.UUID
+    lot_id: uuid.UUID
+    now: datetime
+    day: date
+
+
+@dataclass(frozen=True, slots=True)
+class HotStatement:
+    name: str  # path: what
+    indexes: frozenset[str]  # the plan uses at least one of these
+    # Either a ``db.sql`` template and its parameters, or a whole statement (Piccolo's).
+    template: str | None = None
+    params: Callable[[Sample], dict[str, Any]] | None = None
+    rendered: Callable[[Sample], str] | None = None
+    writes: bool = False  # EXPLAIN ANALYZE only inside a transaction rolled back
+
+
+async def sample(connection: Any, *, now: datetime) -> Sample:
+    """A member with history from the middle of the chain (by id), and a purchase of theirs."""
+    row = await connection.fetchrow(
+        "SELECT m.id, a.id AS account, m.card_number, p.store, p.id AS purchase,"
+        " (SELECT l.id FROM point_lot l WHERE l.account = a.id LIMIT 1) AS lot"
+        " FROM member m JOIN account a ON a.member = m.id"
+        " JOIN LATERAL (SELECT id, store FROM purchase WHERE member = m.id LIMIT 1) p ON true"
+        " WHERE m.id >= (SELECT id FROM member ORDER BY id"
+        "                OFFSET (SELECT COUNT(*) / 2 FROM member) LIMIT 1)"
+        " ORDER BY m.id LIMIT 1"
+    )
+    return Sample(
+        member_id=row["id"],
+        account_id=row["account"],
+        card_number=row["card_number"],
+        store_id=row["store"],
+        purchase_id=row["purchase"],
+        lot_id=row["lot"],
+        now=now,
+        day=now.date(),
+    )
+
+
+def statements() -> list[HotStatement]:
+    """Imported late: the application's modules read settings on import."""
+    from backend.accounting import outbox
+    from backend.idempotency import PURGE_BATCH
+    from backend.loyalty import expiry, lots, tiers
+    from backend.sales import sale
+    from backend.streams import relay
+    from backend.till import refunds
+    from db.tables import Account, LedgerEntry, Member, MemberEvent, StoreDay
+
+    def year(s: Sample) -> datetime:
+        return s.now - timedelta(days=365)
+
+    return [
+        HotStatement(
+            "sale: the card's member",
+            frozenset({"member_card_number_key"}),
+            rendered=lambda s: str(
+                Member.select(Member.id).where(Member.card_number == s.card_number).first()
+            ),
+        ),
+        HotStatement(
+            "sale: the buyer's account locked, stats, store, spend",
+            frozenset({"account_member_key"}),
+            template=sale._LOCK_BUYER,
+            params=lambda s: {"member_id": s.member_id, "store_id": s.store_id, "since": year(s)},
+            writes=True,
+        ),
+        HotStatement(
+            "sale: points spent oldest first",
+            frozenset({"point_lot_spendable"}),
+            template=lots._SPEND_OLDEST_FIRST,
+            params=lambda s: {"first": s.lot_id, "account_id": s.account_id, "points": 10},
+            writes=True,
+        ),
+        HotStatement(
+            "refund: the purchase locked",
+            frozenset({"purchase_pkey"}),
+            template=refunds._LOCK_PURCHASE,
+            params=lambda s: {"id": s.purchase_id},
+            writes=True,
+        ),
+        HotStatement(
+            "/v1/me: the member's account",
+            frozenset({"account_member_key"}),
+            rendered=lambda s: str(
+                Account.select(Account.available, Account.member.phone, Account.member.tier)
+                .where(Account.member == s.member_id)
+                .first()
+            ),
+        ),
+        HotStatement(
+            "/v1/me: qualifying spend",
+            frozenset({"purchase_member", "purchase_member_recent"}),
+            template=tiers._SPEND,
+            params=lambda s: {"member_id": s.member_id, "since": year(s)},
+        ),
+        HotStatement(
+            "history: the member's newest entries",
+            # Either is keyed by the account: a few dozen entries a year per member. On a
+            # long history the planner takes the ordered one, which stops at the page.
+            frozenset({"ledger_entry_history", "ledger_entry_account"}),
+            rendered=lambda s: str(
+                LedgerEntry.select(LedgerEntry.id, LedgerEntry.kind, LedgerEntry.created_at)
+                .where(LedgerEntry.account == s.account_id)
+                .order_by(LedgerEntry.id, ascending=False)
+                .limit(51)
+            ),
+        ),
+        HotStatement(
+            "WebSocket replay: a member's events after a seq",
+            frozenset({"one_per_seq"}),
+            rendered=lambda s: str(
+                MemberEvent.select(MemberEvent.type, MemberEvent.seq, MemberEvent.data)
+                .where((MemberEvent.member == s.member_id) & (MemberEvent.seq > 2))
+                .order_by(MemberEvent.seq)
+                .limit(1000)
+            ),
+        ),
+        HotStatement(
+            "WebSocket: the streams' newest seqs",
+            frozenset({"account_member_key"}),
+            rendered=lambda s: str(
+                Account.select(Account.member, Account.last_event_seq).where(
+                    Account.member.is_in([s.member_id, uuid.UUID(int=1)])
+                )
+            ),
+        ),
+        HotStatement(
+            "store stats: the store's day",
+            frozenset({"one_per_store_day"}),
+            rendered=lambda s: str(
+                StoreDay.select(StoreDay.sales, StoreDay.active_members)
+                .where((StoreDay.store == s.store_id) & (StoreDay.day == s.day))
+                .first()
+            ),
+        ),
+        HotStatement(
+            "relay: members with recent events",
+            frozenset({"member_event_recent"}),
+            template=relay._RECENT,
+            params=lambda s: {"since": s.now - relay.WINDOW},
+        ),
+        HotStatement(
+            "expiry: members with points past their date",
+            frozenset({"point_lot_expiring"}),
+            template=expiry.DUE_EXPIRY,
+            params=lambda s: {"now": s.now, "batch": expiry.BATCH},
+        ),
+        HotStatement(
+            "pending release: members with points to release",
+            frozenset({"point_lot_releasing"}),
+            template=expiry.DUE_RELEASE,
+            params=lambda s: {"now": s.now, "batch": expiry.BATCH},
+        ),
+        HotStatement(
+            "tier evaluation: a batch of members above green",
+            frozenset({"member_above_green"}),
+            template=tiers._ABOVE_GREEN_SPEND,
+            params=lambda s: {"since": year(s), "after": uuid.UUID(int=0), "batch": 500},
+        ),
+        HotStatement(
+            "idempotency purge: a batch of old keys",
+            frozenset({"idempotency_record_created_at"}),
+            template=PURGE_BATCH,
+            params=lambda s: {"before": s.now - timedelta(hours=48), "batch": 5000},
+            writes=True,
+        ),
+        HotStatement(
+            "outbox purge: a batch of delivered messages",
+            frozenset({"outbox_message_business_date"}),
+            template=outbox._PURGE_DELIVERED,
+            params=lambda s: {"before": s.day - timedelta(days=400), "batch": 5000},
+            writes=True,
+        ),
+        HotStatement(
+            "outbox: its figures",
+            frozenset({"outbox_message_open"}),
+            template=outbox._FIGURES,
+            params=lambda s: {},
+        ),
+        HotStatement(
+            "outbox: messages due",
+            frozenset({"outbox_message_due"}),
+            template=outbox._DUE,
+            params=lambda s: {"now": s.now, "batch": 100},
+            writes=True,
+        ),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    node: str
+    relation: str | None
+    index: str | None
+    conditioned: bool  # an Index Cond (or a bitmap's): not a walk of the whole index
+
+
+def scans(plan: dict[str, Any]) -> list[Scan]:
+    """Every scan node of a JSON plan (``EXPLAIN (FORMAT JSON)``'s ``Plan``)."""
+    found = []
+    if "Scan" in plan["Node Type"]:
+        found.append(
+            Scan(
+                plan["Node Type"],
+                plan.get("Relation Name"),
+                plan.get("Index Name"),
+                "Index Cond" in plan or "Recheck Cond" in plan,
+            )
+        )
+    for child in plan.get("Plans", []):
+        found += scans(child)
+    return found
+
+
+def problems(statement: HotStatement, plan: dict[str, Any]) -> list[str]:
+    """What is wrong with ``plan`` for ``statement`` (empty: nothing)."""
+    found = scans(plan)
+    wrong = [
+        f"{statement.name}: {scan.node} on {scan.relation}"
+        for scan in found
+        if scan.relation in GROWING and scan.node == "Seq Scan"
+    ]
+    if not any(scan.index in statement.indexes for scan in found):
+        used = sorted({scan.index for scan in found if scan.index})
+        wrong.append(f"{statement.name}: none of {sorted(statement.indexes)} used ({used})")
+    return wrong
+
+
+async def explain(
+    connection: Any, statement: HotStatement, at: Sample, *, analyze: bool = False
+) -> dict[str, Any]:
+    """The JSON plan of ``statement`` on ``connection`` (analyzed: run, then rolled back)."""
+    import json
+
+    from db.sql import compiled
+
+    options = "ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON"
+    if statement.template is not None:
+        assert statement.params is not None
+        template = compiled(statement.template)
+        text, args = template.numbered, template.arguments(statement.params(at))
+    else:
+        assert statement.rendered is not None
+        text, args = statement.rendered(at), []
+    transaction = connection.transaction()
+    await transaction.start()
+    try:
+        raw = await connection.fetchval(f"EXPLAIN ({options}) {text}", *args)
+    finally:
+        await transaction.rollback()
+    result: dict[str, Any] = (json.loads(raw) if isinstance(raw, str) else raw)[0]
+    return result

@@ -1,0 +1,97 @@
+"""The plans of the hot statements (``devkit.hot_statements``) stay flat as the chain grows:
+each uses the index it was written for, and none reads a table that grows with the members
+from end to end.
+
+Checked by the plan, never by time: on a small chain with a year of history
+(``devkit.history``, ANALYZEd) and sequential scans priced out of reach
+(``enable_seqscan = off``), so that a plan with a Seq Scan on such a table means no index
+serves the statement at all, whatever the table's size. The same catalogue is explained
+(ANALYZE, BUFFERS) on the 1M-member database by ``loadtests/explain_hot.py``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from devkit.history import LOADED, insert_chain
+from devkit.hot_statements import Sample, explain, problems, sample, scans, statements
+from devkit.seed import insert_stores
+from tests import servers as test_servers
+
+MEMBERS = 1500
+
+
+@pytest.fixture
+async def chain(servers: test_servers.RunServers) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the tests' database holding a small chain with a year of history."""
+    connection = await asyncpg.connect(servers.database_url)
+    try:
+        async with connection.transaction():
+            stores = await insert_stores(
+                connection, 4, run=101, name="Plan", tills_per_store=1, code_prefix="P"
+            )
+            await insert_chain(
+                connection,
+                MEMBERS,
+                run=101,
+                store_ids=[uuid.UUID(store.store_id) for store in stores],
+                starting_points=2000,
+                visits=10,
+                now=datetime.now(UTC),
+            )
+        for table in LOADED:
+            await connection.execute(f"ANALYZE {table}")
+        await connection.execute("SET enable_seqscan = off")
+        yield connection
+    finally:
+        await connection.close()
+
+
+async def test_every_hot_statement_uses_its_index(chain: asyncpg.Connection) -> None:
+    at: Sample = await sample(chain, now=datetime.now(UTC))
+    found = []
+    for statement in statements():
+        plan = await explain(chain, statement, at)
+        found += problems(statement, plan["Plan"])
+    assert found == []
+
+
+async def test_a_plan_without_the_index_is_caught(chain: asyncpg.Connection) -> None:
+    """The check itself: with the index the tier evaluation is written for gone (inside a
+    transaction rolled back), its plan is refused."""
+    evaluation = next(s for s in statements() if s.name.startswith("tier evaluation"))
+    at = await sample(chain, now=datetime.now(UTC))
+    transaction = chain.transaction()
+    await transaction.start()
+    try:
+        await chain.execute("DROP INDEX member_above_green")
+        plan = await explain(chain, evaluation, at)
+    finally:
+        await transaction.rollback()
+    assert [scan.index for scan in scans(plan["Plan"])].count("member_above_green") == 0
+    assert problems(evaluation, plan["Plan"]) != []
+
+
+async def test_the_idempotency_purge_goes_in_bounded_batches(
+    servers: test_servers.RunServers,
+) -> None:
+    from backend.idempotency import purge_records
+
+    now = datetime.now(UTC)
+    connection = await asyncpg.connect(servers.database_url)
+    try:
+        await connection.executemany(
+            "INSERT INTO idempotency_record (id, scope, key, request_hash, response_status,"
+            " response_body, created_at) VALUES ($1, 'plan', $2, '', 200, '{}', $3)",
+            [(uuid.uuid4(), f"key-{n}", now - timedelta(hours=n)) for n in range(1, 6)],
+        )
+    finally:
+        await connection.close()
+    # Keys older than 2.5 hours: three of the five, in batches of two.
+    assert await purge_records(before=now - timedelta(hours=2.5), batch=2) == 3
+    assert await purge_records(before=now - timedelta(hours=2.5), batch=2) == 0
