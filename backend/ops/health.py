@@ -20,6 +20,7 @@ from backend.auth.callers import Role
 from backend.ops.replica_lag import replica_check
 from db.pool import engine
 from realtime.hub import Hub
+from realtime.redis_mode import redis_mode_of
 
 _CHECK_TIMEOUT_S = 2.0
 PUBLIC = allow(Role.ANONYMOUS)
@@ -41,7 +42,7 @@ async def _check(probe: Any) -> str:
 async def check_dependencies(redis: Redis) -> dict[str, str]:
     """What readiness depends on: "ok" or why not, for PostgreSQL and Redis."""
     database, cache = await asyncio.gather(
-        _check(engine().run_ddl("SELECT 1")), _check(redis.ping())
+        _check(engine().run_ddl("SELECT 1")), _check(redis_mode_of(redis).check())
     )
     return {"database": database, "redis": cache}
 

@@ -64,6 +64,9 @@ class RedisMode(Protocol):
     def connection_counts(self) -> tuple[int, int]:
         """Connections of the client's pool(s): (in use, idle)."""
 
+    async def check(self) -> None:
+        """Raise unless Redis answers commands now (readiness reports it)."""
+
 
 class ReconnectWatch:
     """Tells a listener that one of its pub/sub connections connected again.

@@ -28,7 +28,7 @@ from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPubSub, RedisCluster
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
 from realtime.redis_mode.base import Received, ReconnectWatch
@@ -124,3 +124,10 @@ class ClusterRedis:
             idle += free
             in_use += len(node._connections) - free
         return in_use, idle
+
+    async def check(self) -> None:
+        # A node answers PING while the cluster refuses every keyed command (a node of it
+        # down, no replica to take its slots over): ask for the cluster's own state.
+        info = await self._client.cluster_info()
+        if info.get("cluster_state") != "ok":
+            raise RedisClusterException(f"cluster_state is {info.get('cluster_state')}")

@@ -84,3 +84,6 @@ class SingleRedis:
             for count, attributes in self._client.connection_pool.get_connection_count()
         }
         return counts.get("used", 0), counts.get("idle", 0)
+
+    async def check(self) -> None:
+        await self._client.ping()

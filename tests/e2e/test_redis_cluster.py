@@ -170,6 +170,9 @@ async def test_a_node_killed_and_back_sales_go_on_and_the_phone_catches_up(
         await asyncio.to_thread(redis_cluster.wait_state, "fail")
         during = [await sale() for _ in range(2)]
         assert [r.status_code for r in during] == [201, 201]  # PostgreSQL is the truth
+        ready = await api.get("/health/ready")
+        assert ready.status_code == 200  # still selling: the pod stays in the Service
+        assert ready.json()["checks"]["redis"].startswith("failing")
 
         redis_cluster.restart(victim)  # same node, empty: the missed messages are not in it
         await asyncio.to_thread(redis_cluster.wait_healthy)
