@@ -1,6 +1,7 @@
-"""The pictures of the pages in the README (docs/screenshots/), made from a real scene: a
-Vladivostok shop's dashboard seen from a computer in Moscow, a member's page on a phone in
-New York. Each run checks the scene and writes the pictures to test-artifacts/screenshots/;
+"""The pictures of the pages in the README (docs/screenshots/), made from a real scene in
+both languages: a Vladivostok shop's dashboard seen from a computer in Moscow, a member's
+page on a phone in New York. Each run checks the scene and writes the pictures to
+test-artifacts/screenshots/ (Russian ones end in ``-ru``);
 
     ASTROCOFFEE_SCREENSHOTS=docs/screenshots .venv/bin/pytest tests/web/test_screenshots.py
 
@@ -14,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.async_api import Page, expect
 
 from backend.auth.terminals import create_terminal
@@ -28,6 +30,25 @@ from tests.web.test_member_page import log_in as log_in_on_page
 from tests.web.test_staff_dashboard import LIVE_S, dashboard
 
 WHERE = ROOT / os.environ.get("ASTROCOFFEE_SCREENSHOTS", str(ARTIFACTS / "screenshots"))
+
+# What each language's page says in the scene, and the suffix of its pictures.
+SCENE = {
+    "en-GB": {
+        "suffix": "",
+        "live": "live",
+        "store_zone": "Times in Asia/Vladivostok (UTC+10)",
+        "day_start": "(it starts at 02:00)",
+        "member_zone": "Times on this page are in Asia/Vladivostok (UTC+10).",
+    },
+    "ru-RU": {
+        "suffix": "-ru",
+        "live": "на связи",
+        "store_zone": "Время: Asia/Vladivostok (UTC+10)",
+        "day_start": "(начинается в 02:00)",
+        "member_zone": "Время на этой странице — Asia/Vladivostok (UTC+10).",
+    },
+}
+LANGUAGES = pytest.mark.parametrize("locale", list(SCENE))
 
 
 async def shop(name: str, time_zone: str, day_starts_at: int = 0) -> Till:
@@ -51,47 +72,49 @@ async def picture(page: Page, name: str) -> Path:
     return path
 
 
+@LANGUAGES
 async def test_the_staff_dashboard_in_a_vladivostok_shop(
-    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient
+    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, locale: str
 ) -> None:
+    says = SCENE[locale]
     till = await shop("Astrocoffee Vladivostok, Svetlanskaya 1", "Asia/Vladivostok", 2)
     manager = await hire(client, "manager", [till.store_id])
     members = [(await enrol(client, live_server.sms)).card_number for _ in range(3)]
     for view, name in (({}, "staff-desktop"), ({"phone": True}, "staff-phone")):
         page = await dashboard(
-            open_page, live_server, manager, locale="en-GB", device_zone="Europe/Moscow", **view
+            open_page, live_server, manager, locale=locale, device_zone="Europe/Moscow", **view
         )
-        await expect(page.locator("#connection")).to_have_text("live")
+        await expect(page.locator("#connection")).to_have_text(says["live"])
         for member, amount in zip(members, (35000, 18000, 42000), strict=True):
             sale = await buy(client, till, purchase_body(member, amount=amount))
             assert sale.status_code == 201, sale.text
         await expect(page.locator("#feed li")).to_have_count(3, timeout=LIVE_S * 1000)
-        await expect(page.locator("#store-zone")).to_have_text("Times in Asia/Vladivostok (UTC+10)")
-        await expect(page.locator("#stats-day-line")).to_contain_text("(it starts at 02:00)")
+        await expect(page.locator("#store-zone")).to_have_text(says["store_zone"])
+        await expect(page.locator("#stats-day-line")).to_contain_text(says["day_start"])
         await page.fill("#lookup-form input[name=query]", members[0])
         await page.click("#lookup-submit")
         await expect(page.locator("#member-result")).to_contain_text(members[0])
-        await picture(page, name)
+        await picture(page, f"{name}{says['suffix']}")
 
 
+@LANGUAGES
 async def test_the_member_page_on_a_phone_in_new_york(
-    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient
+    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, locale: str
 ) -> None:
+    says = SCENE[locale]
     till = await shop("Astrocoffee Vladivostok, Svetlanskaya 1", "Asia/Vladivostok")
     for view, name in (({}, "member-desktop"), ({"phone": True}, "member-phone")):
         page = await open_page(
-            live_server.base_url, locale="en-GB", device_zone="America/New_York", **view
+            live_server.base_url, locale=locale, device_zone="America/New_York", **view
         )
         await log_in_on_page(page, live_server)
         card = await card_of(page)
-        await expect(page.locator("#connection")).to_have_text("live")
+        await expect(page.locator("#connection")).to_have_text(says["live"])
         for amount in (35000, 18000):
             sale = await buy(client, till, purchase_body(card, amount=amount))
             assert sale.status_code == 201, sale.text
         await expect(page.locator("#history li")).to_have_count(2, timeout=LIVE_S * 1000)
-        await expect(page.locator("#member-zone")).to_have_text(
-            "Times on this page are in Asia/Vladivostok (UTC+10)."
-        )
+        await expect(page.locator("#member-zone")).to_have_text(says["member_zone"])
         await expect(page.locator("#device-zone")).to_be_visible()
         await expect(page.locator("#qr svg")).to_be_visible()
-        await picture(page, name)
+        await picture(page, f"{name}{says['suffix']}")

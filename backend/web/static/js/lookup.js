@@ -3,7 +3,7 @@
 
 import { newIdempotencyKey } from './api.js';
 import { busy, byId, el, say, show } from './dom.js';
-import { calendarDate, points as signedPoints } from './format.js';
+import { calendarDate, points as signedPoints, tierName } from './format.js';
 import { t } from './i18n.js';
 
 export class Lookup {
@@ -81,7 +81,7 @@ export class Lookup {
         el('dt', {}, t('member.card.phone')),
         el('dd', { dataset: { field: 'phone' } }, member.phone),
         el('dt', {}, t('member.card.tier')),
-        el('dd', { dataset: { field: 'tier' } }, member.tier),
+        el('dd', { dataset: { field: 'tier' } }, tierName(member.tier)),
         el('dt', {}, t('staff.lookup.balance')),
         el(
           'dd',

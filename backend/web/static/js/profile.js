@@ -5,7 +5,7 @@
 // rest of the page follow that zone and the member's details.
 
 import { byId, el, setText } from './dom.js';
-import { date, money } from './format.js';
+import { date, money, tierName } from './format.js';
 import { coalesced } from './reload.js';
 import { number, t } from './i18n.js';
 
@@ -33,7 +33,7 @@ export class Profile {
     setText('card-number', me.card_number);
     setText('member-phone', me.phone);
     const tier = byId('tier');
-    tier.textContent = me.tier;
+    tier.textContent = tierName(me.tier);
     tier.dataset.tier = me.tier;
     this._progress(me.progress);
     if ((Number(me.last_event_seq) || 0) >= this.balanceSeq) {
@@ -68,7 +68,7 @@ export class Profile {
     }
     const spent = Number(progress.qualifying_spend) || 0;
     const toGo = Number(progress.spend_to_next_tier) || 0;
-    setText('tier-progress', t('member.tier.to_next', { more: money(toGo), tier: progress.next_tier, spent: money(spent) }));
+    setText('tier-progress', t('member.tier.to_next', { more: money(toGo), tier: tierName(progress.next_tier), spent: money(spent) }));
     bar.max = Math.max(1, spent + toGo);
     bar.value = spent;
   }
