@@ -1,7 +1,8 @@
 """Headless Locust run against the scaling targets (``make loadtest``).
 
     python -m loadtests.run [--users N] [--spawn-rate R] [--duration 5m] [--members N]
-                            [--stores S] [--terminals-per-store T] [--no-seed] [--keep-db]
+                            [--stores S] [--terminals-per-store T] [--no-seed [--credentials F]]
+                            [--keep-db]
 
 What it does, on the servers the app would use (DATABASE_URL and REDIS_URL, or the embedded
 ones when both are unset, through ``backend.servers.ensure_servers``):
@@ -50,7 +51,14 @@ from devkit.processes import AppProcess, raise_open_files_limit
 from loadtests.figures import client_mean, read_stats, server_view
 from loadtests.locust_cli import DISTRIBUTED, locust_command, locust_executable, run_locust
 from loadtests.report import REPORTS, report
-from loadtests.stage import SetupError, clean_up, ledger_verify, prepare_stage, start_server
+from loadtests.seed import DEFAULT_OUT as CREDENTIALS
+from loadtests.stage import (
+    SetupError,
+    clean_up,
+    ledger_verify,
+    prepare_stage,
+    start_server,
+)
 from loadtests.targets import TARGETS, check, load_targets, seconds
 
 
@@ -82,6 +90,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-seed",
         action="store_true",
         help="use the environment's database and loadtests/.credentials.json as they are",
+    )
+    parser.add_argument(
+        "--credentials",
+        type=Path,
+        default=CREDENTIALS,
+        help="with --no-seed: the seed's output for the environment's database (e.g. a 1M-member "
+        "chain seeded with python -m loadtests.seed --history --members 1000000 --out FILE)",
     )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the run's database")
     parser.add_argument("--check-only", type=Path, metavar="JSON", help="only check this file")
@@ -125,7 +140,7 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> int:
     if mobile > run_cfg["members"]:
         print(f"warning: ~{mobile:.0f} MobileMember users but {run_cfg['members']} members")
     try:
-        stage = prepare_stage(settings, run_cfg, no_seed=args.no_seed)
+        stage = prepare_stage(settings, run_cfg, no_seed=args.no_seed, credentials=args.credentials)
     except SetupError as exc:
         print(f"loadtests.run: {exc}", file=sys.stderr)
         return 2

@@ -254,7 +254,7 @@ async def seed(
                     connection,
                     members,
                     run=run,
-                    store_ids=[uuid.UUID(store["id"]) for store in out_stores],
+                    store_ids=[uuid.UUID(str(store["id"])) for store in out_stores],
                     starting_points=starting_points,
                     visits=history,
                     now=now,

@@ -1,0 +1,73 @@
+"""``EXPLAIN (ANALYZE, BUFFERS)`` of every hot statement (``devkit.hot_statements``) on the
+database of DATABASE_URL (the 1M-member one), for a member from the middle of the chain:
+execution time, buffers touched, the indexes used and any problem the plan tests would
+refuse. Writes are run inside a transaction rolled back.
+
+    DATABASE_URL=... python -m loadtests.explain_hot
+
+Writes ``loadtests/reports/explain-<time>.md`` and prints it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from loadtests.bench_report import REPORTS
+
+
+def _buffers(plan: dict[str, Any]) -> int:
+    return int(plan.get("Shared Hit Blocks", 0)) + int(plan.get("Shared Read Blocks", 0))
+
+
+async def explain_all(database_url: str) -> list[str]:
+    import asyncpg
+
+    from devkit.hot_statements import explain, problems, sample, scans, statements
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        members = await connection.fetchval("SELECT COUNT(*) FROM member")
+        at = await sample(connection, now=datetime.now(UTC))
+        lines = [
+            f"# Hot statements on {members:,} members ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+            "",
+            "EXPLAIN (ANALYZE, BUFFERS), each run twice and the second kept (warm cache, as "
+            f"on a serving primary); load average {os.getloadavg()[0]:.1f} (2 shared CPUs).",
+            "",
+            "| statement | ms | buffers | rows | indexes | problems |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for statement in statements():
+            await explain(connection, statement, at, analyze=True)
+            result = await explain(connection, statement, at, analyze=True)
+            plan = result["Plan"]
+            used = sorted({scan.index for scan in scans(plan) if scan.index})
+            wrong = problems(statement, plan)
+            lines.append(
+                f"| {statement.name} | {result['Execution Time']:.2f} | {_buffers(plan):,} "
+                f"| {plan.get('Actual Rows', 0):,} | {', '.join(used)} "
+                f"| {'; '.join(wrong) or 'none'} |"
+            )
+        return lines
+    finally:
+        await connection.close()
+
+
+def main() -> int:
+    os.environ.setdefault("PICCOLO_CONF", "db.piccolo_conf")
+    url = os.environ["DATABASE_URL"]
+    lines = asyncio.run(explain_all(url))
+    text = "\n".join(lines) + "\n"
+    out = REPORTS / f"explain-{datetime.now(UTC):%Y-%m-%d-%H%M%S}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(text)
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,176 @@
+"""The periodic jobs on a large chain: work per run against the interval (issue #23).
+
+    DATABASE_URL=... REDIS_URL=... python -m loadtests.jobs_at_scale [--expiry-accounts 2000]
+
+On a database seeded with ``python -m loadtests.seed --history`` (members who joined more
+than a year ago have lots past their date: a backlog), each job is run the way the
+scheduler runs it (``backend.jobs.scheduler.run_maintenance``'s calls) and timed:
+
+- expiry: ``--expiry-accounts`` accounts (in the scheduler's limit per run), accounts/s;
+  against the rate at which lots reach their date on this chain (the lots expiring in the
+  next 30 days, per second);
+- tier evaluation: one whole pass (every member above green), members/s;
+- idempotency and outbox purge: ``--purge-rows`` rows made old for the purpose, purged in
+  the jobs' batches, rows/s;
+- relay: one run (members with events in its window), and the query that finds them.
+
+It writes real changes (points expire, tiers move, the rows it adds are purged): run it on
+a load-test database only. Writes ``loadtests/reports/jobs-<time>.md`` and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from loadtests.bench_report import REPORTS
+
+INTERVAL_S = 30  # backend.settings.Settings.maintenance_interval_s
+
+
+async def _timed(work: Any) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = await work
+    return result, time.perf_counter() - started
+
+
+async def _old_rows(rows: int, now: datetime) -> None:
+    """``rows`` idempotency records past their TTL and delivered outbox messages past the
+    retention, in two statements."""
+    from db import sql
+
+    await sql.fetch(
+        "INSERT INTO idempotency_record (id, scope, key, request_hash, response_status,"
+        " response_body, created_at) SELECT gen_random_uuid(), 'jobs-at-scale', 'k' || n, '',"
+        " 200, '{{}}'::jsonb, {at} FROM generate_series(1, {rows}) n",
+        rows=rows,
+        at=now - timedelta(days=3),
+    )
+    await sql.fetch(
+        "INSERT INTO outbox_message (id, destination, kind, reference, business_date, payload,"
+        " status, attempts, next_attempt_at, created_at, delivered_at)"
+        " SELECT gen_random_uuid(), 'accounting', 'sale', 'jobs-at-scale', {day}, '{{}}'::jsonb,"
+        " 'delivered', 1, {at}, {at}, {at} FROM generate_series(1, {rows}) n",
+        rows=rows,
+        day=(now - timedelta(days=500)).date(),
+        at=now - timedelta(days=500),
+    )
+
+
+async def measure(args: argparse.Namespace) -> list[str]:
+    from redis.asyncio import Redis
+
+    from backend.accounting.outbox import purge_delivered
+    from backend.idempotency import purge_records
+    from backend.loyalty.expiry import expire_points
+    from backend.loyalty.rules import current_rules
+    from backend.loyalty.tiers import evaluate_tiers
+    from backend.settings import load_settings
+    from backend.streams.relay import relay_unpublished
+    from db import sql
+    from db.pool import close_pool, start_pool
+    from realtime.publisher import EventPublisher
+
+    settings = load_settings()
+    await start_pool()
+    redis = Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
+    publisher = EventPublisher(redis=redis, prefix=f"jobs-{uuid.uuid4().hex[:6]}:")
+    now = datetime.now(UTC)
+    lines = []
+    try:
+        (counts,) = await sql.fetch(
+            "SELECT (SELECT COUNT(*) FROM member) AS members,"
+            " (SELECT COUNT(*) FROM member WHERE tier <> 'green') AS above_green,"
+            " (SELECT COUNT(DISTINCT account) FROM point_lot WHERE status = 'available'"
+            "  AND remaining > 0 AND expires_at <= {now}) AS due_accounts,"
+            " (SELECT COUNT(*) FROM point_lot WHERE remaining > 0 AND expires_at > {now}"
+            "  AND expires_at <= {now} + interval '30 days') AS lots_next_30_days",
+            now=now,
+        )
+        arrival = counts["lots_next_30_days"] / (30 * 86400)
+        lines += [
+            f"Chain: {counts['members']:,} members, {counts['above_green']:,} above green; "
+            f"{counts['due_accounts']:,} accounts with points past their date (backlog); "
+            f"{counts['lots_next_30_days']:,} lots reach their date in the next 30 days "
+            f"({arrival:.3f} lots/s). Load average at the start: {os.getloadavg()[0]:.1f} "
+            "(2 shared CPUs).",
+            "",
+            f"| job | work in one run | seconds | rate | per {INTERVAL_S} s interval "
+            "| needed per interval at 1M |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        expired, seconds = await _timed(
+            expire_points(publisher, now=now, limit=args.expiry_accounts)
+        )
+        rate = args.expiry_accounts / seconds
+        lines.append(
+            f"| expiry | {args.expiry_accounts:,} accounts ({expired:,} points) | {seconds:.1f} "
+            f"| {rate:,.0f} accounts/s | limit 1,000 accounts = {1000 / rate:.1f} s "
+            f"| {arrival * INTERVAL_S:.1f} lots ({arrival:.3f}/s) |"
+        )
+        rules = (await current_rules()).rules
+        changed, seconds = await _timed(evaluate_tiers(publisher, rules, now=now))
+        lines.append(
+            f"| tier evaluation (daily) | {counts['above_green']:,} members above green "
+            f"({changed:,} moved) | {seconds:.1f} | {counts['above_green'] / seconds:,.0f} "
+            "members/s | once a day | one pass a day |"
+        )
+        await _old_rows(args.purge_rows, now)
+        purged, seconds = await _timed(purge_records(before=now - timedelta(hours=48)))
+        lines.append(
+            f"| idempotency purge | {purged:,} records (≤ 100,000 a run) | {seconds:.1f} "
+            f"| {purged / seconds:,.0f} rows/s | 100,000 rows = {100_000 * seconds / purged:.1f}"
+            " s | the keys of 30 s of sales |"
+        )
+        oldest_kept: date = (now - timedelta(days=settings.outbox_retention_days)).date()
+        sent, seconds = await _timed(purge_delivered(before=oldest_kept))
+        lines.append(
+            f"| outbox purge | {sent:,} messages (≤ 100,000 a run) | {seconds:.1f} "
+            f"| {sent / seconds:,.0f} rows/s | 100,000 rows = {100_000 * seconds / sent:.1f} s"
+            " | the documents of 30 s of sales |"
+        )
+        recent, seconds_query = await _timed(
+            sql.fetch(
+                "SELECT COUNT(DISTINCT member) AS n FROM member_event WHERE created_at > {since}",
+                since=now - timedelta(seconds=120),
+            )
+        )
+        relayed, seconds = await _timed(relay_unpublished(publisher, now=datetime.now(UTC)))
+        lines.append(
+            f"| relay | {recent[0]['n']:,} members with events in the window "
+            f"({relayed:,} events republished) | {seconds:.2f} | query {seconds_query:.3f} s "
+            "| every run | the members active in 120 s |"
+        )
+    finally:
+        await redis.aclose()
+        await close_pool()
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loadtests.jobs_at_scale")
+    parser.add_argument("--expiry-accounts", type=int, default=2000)
+    parser.add_argument("--purge-rows", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("PICCOLO_CONF", "db.piccolo_conf")
+    lines = [
+        f"# Periodic jobs on a large chain ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        "",
+        *asyncio.run(measure(args)),
+    ]
+    text = "\n".join(lines) + "\n"
+    out = REPORTS / f"jobs-{datetime.now(UTC):%Y-%m-%d-%H%M%S}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(text)
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
