@@ -11,6 +11,7 @@ A missing binary is an error that says what to install, never a reason to skip.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -48,6 +49,12 @@ class Server:
     port: int
     user: str
     password: str
+
+    def os_user(self) -> str:
+        """Who may open the server's socket: its folder's owner, or anyone over TCP."""
+        if not self.host.startswith("/"):
+            return "nobody"
+        return pwd.getpwuid(Path(self.host).stat().st_uid).pw_name
 
     @classmethod
     def of(cls, database_url: str) -> Server:
@@ -109,9 +116,10 @@ def running_pgbouncer(database_url: str, *, pool_size: int) -> Iterator[PgBounce
         ini.write_text(config(server=server, port=port, pool_size=pool_size, folder=folder))
         argv = [binary(), str(ini)]
         if os.geteuid() == 0:
-            # PgBouncer refuses to run as root; it reads its files before it drops to nobody.
+            # PgBouncer refuses to run as root: it reads its files, then becomes a user who
+            # can reach the server (the owner of the embedded server's socket folder).
             folder.chmod(0o755)
-            argv[1:1] = ["-u", "nobody"]
+            argv[1:1] = ["-u", server.os_user()]
         with AppProcess(argv, port=port) as process:
             try:
                 wait_for_port(port)

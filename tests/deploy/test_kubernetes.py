@@ -61,7 +61,11 @@ SECRET_KEYS = {
     "ASTROCOFFEE_ACCOUNTING_URL",
     "ASTROCOFFEE_PAYMENT_PROVIDER_URL",
     "DATABASE_URL",
+    "DATABASE_MIGRATION_URL",
     "DATABASE_REPLICA_URL",
+    "PGBOUNCER_SERVER_HOST",
+    "PGBOUNCER_USER",
+    "PGBOUNCER_PASSWORD",
     "REDIS_URL",
 }
 # The image's command per workload.
@@ -511,6 +515,8 @@ def test_the_app_service_selects_the_app_pods(rendered: Rendered, overlay: str) 
 def test_disruption_budgets_select_the_app_pods(rendered: Rendered, overlay: str) -> None:
     app = app_pod_labels(rendered, overlay)
     for pdb in of_kind(rendered[overlay], "PodDisruptionBudget"):
+        if pdb["metadata"].get("labels", {}).get("app.kubernetes.io/component") != "app":
+            continue  # PgBouncer's has its own (tests/deploy/test_pgbouncer.py)
         assert matches(pdb["spec"].get("selector"), app), (
             f"{kind_name(pdb)}: selector does not select the app pods"
         )
