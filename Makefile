@@ -34,10 +34,10 @@ run: $(STAMP) ## serve on 127.0.0.1:8000 with the outbox worker and fake account
 test: system-packages $(STAMP) ## run the test suite on real PostgreSQL and Redis (embedded unless URLs are set)
 	$(BIN)/pytest
 
-lint: $(STAMP) ## ruff lint and format check, hadolint on the Dockerfile
+lint: $(STAMP) ## ruff lint and format check, hadolint on the Dockerfiles (app, deploy/pgbouncer)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/hadolint Dockerfile
+	$(BIN)/hadolint Dockerfile deploy/pgbouncer/Dockerfile
 
 format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
