@@ -1,7 +1,8 @@
 """A sale, however it was made (one-shot at the till, a checkout, an app order), and how it
 is settled inside the caller's transaction: the buyer locked, points spent and earned,
-campaigns and coupons applied, the tier moved up, and the sale's own rows (purchase,
-accounting document, visit, idempotency record) sent with the ledger's one statement.
+campaigns and coupons applied, the tier moved up, and the sale's own rows (purchase, with the
+till's idempotency key when one asked for it; accounting document, visit) sent with the
+ledger's one statement.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from backend.errors import (
     RedeemCapExceeded,
     ValidationFailed,
 )
-from backend.idempotency import IdempotencyKey, StoredResponse, remember
 from backend.local_time import StoreClock
 from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.earning import (
@@ -63,7 +63,10 @@ class Sale:
     order_id: uuid.UUID | None = None
     campaigns: list[LiveCampaign] = field(default_factory=list)  # the catalogue's, at the sale
     coupons: list[str] = field(default_factory=list)
-    answers: IdempotencyKey | None = None  # the key whose stored answer the sale's response is
+    # The till's Idempotency-Key whose stored answer the sale's response is (its scope is the
+    # sale's terminal): carried by the purchase row, whose unique (terminal, key) refuses a
+    # second sale under it.
+    idempotency_key: str | None = None
 
 
 async def settle_sale(
@@ -170,8 +173,8 @@ async def settle_sale(
 async def _record(
     sale: Sale, response: PurchaseResponse, *, now: datetime, day: date, into: DeferredWrites
 ) -> None:
-    """The sale's rows: the purchase with its response, the idempotency record answering with
-    it (when a key asked for the sale), and the accounting document."""
+    """The sale's rows: the purchase with its response (the stored answer of the key that
+    asked for the sale, if any), and the accounting document."""
     result = msgspec.to_builtins(response)
     earned, spent, paid = response.points_earned, response.points_redeemed, response.paid_amount
     into.add(
@@ -190,16 +193,9 @@ async def _record(
         result=msgspec.json.encode(result).decode(),
         checkout_id=sale.checkout_id,
         rules_version=sale.rules.version,
+        idempotency_key=sale.idempotency_key,
         created_at=now,
     )
-    if sale.answers is not None:
-        await remember(
-            scope=sale.answers.scope,
-            key=sale.answers.key,
-            fingerprint=sale.request_hash,
-            response=StoredResponse(status=201, body=result),
-            into=into,
-        )
     await record_document(
         type="sale",
         reference=response.purchase_id,
@@ -220,10 +216,10 @@ _INSERT_PURCHASE = """
 INSERT INTO purchase (id, store, terminal, member, external_id, amount, paid_amount, currency,
                       points_earned, points_redeemed, request_hash, result, checkout,
                       rules_version, refunded_amount, points_reversed, points_returned,
-                      created_at)
+                      idempotency_key, created_at)
 VALUES ({id}, {store_id}, {terminal_id}, {member_id}, {external_id}, {amount}, {paid_amount},
         {currency}, {points_earned}, {points_redeemed}, {request_hash}, {result}::jsonb,
-        {checkout_id}, {rules_version}, 0, 0, 0, {created_at})
+        {checkout_id}, {rules_version}, 0, 0, 0, {idempotency_key}, {created_at})
 """
 
 _GIVE_ZONE = """

@@ -1,4 +1,11 @@
-"""One-shot purchases at the till: earn (and optionally redeem) points in one transaction."""
+"""One-shot purchases at the till: earn (and optionally redeem) points in one transaction.
+
+The purchase row carries the till's Idempotency-Key (``purchase.idempotency_key``, unique
+per terminal) and its receipt (unique per store): no advisory lock and no idempotency record.
+Two requests racing under one key, or with one receipt, both sell; the second's purchase
+insert waits for the first's commit and fails on the unique constraint, and it runs again to
+answer as the first did (same body: the first's answer, replayed; another body: 422).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +19,7 @@ from asyncpg.exceptions import UniqueViolationError
 from backend.auth.callers import TerminalCaller
 from backend.errors import ExternalIdReused
 from backend.idempotency import (
-    IdempotencyKey,
     StoredResponse,
-    lock_key,
     remember,
     request_fingerprint,
     stored_outcome,
@@ -35,17 +40,25 @@ class PurchaseOutcome:
     replayed: bool
 
 
+# The key's answer: the purchase made under it, else a record (a key that retried a receipt
+# sold under another key answers with that sale).
 _WHAT_IS_KNOWN = """
 SELECT s.currency, s.max_sale_amount,
-       k.request_hash AS key_hash, k.response_status AS key_status, k.response_body AS key_body,
+       COALESCE(kp.request_hash, k.request_hash) AS key_hash,
+       COALESCE(CASE WHEN kp.id IS NOT NULL THEN 201 END, k.response_status) AS key_status,
+       COALESCE(kp.result, k.response_body) AS key_body,
        p.id AS earlier_id, p.request_hash AS earlier_hash, p.result AS earlier_result,
        m.id AS card_holder
 FROM (SELECT 1) AS one
 LEFT JOIN store s ON s.id = {store_id}
-LEFT JOIN idempotency_record k ON k.scope = {scope} AND k.key = {key}
+LEFT JOIN purchase kp ON kp.terminal = {terminal_id} AND kp.idempotency_key = {key}
+LEFT JOIN idempotency_record k ON kp.id IS NULL AND k.scope = {scope} AND k.key = {key}
 LEFT JOIN purchase p ON p.store = {store_id} AND p.external_id = {external_id}
 LEFT JOIN member m ON m.card_number = {card_number}
 """
+
+# A sale that lost a race to one of these runs again, to answer as the winner did.
+_RACES_LOST = frozenset({"one_per_receipt", "one_key_per_terminal", "one_per_key"})
 
 
 async def what_is_known(
@@ -57,6 +70,7 @@ async def what_is_known(
     rows = await sql.fetch(
         _WHAT_IS_KNOWN,
         store_id=terminal.store_id,
+        terminal_id=terminal.terminal_id,
         scope=terminal.scope,
         key=idempotency_key,
         external_id=request.external_id,
@@ -73,9 +87,9 @@ class PurchaseService(SellingService):
         try:
             return await self._record(terminal, request, idempotency_key)
         except UniqueViolationError as exc:
-            if exc.constraint_name != "one_per_receipt":
+            if exc.constraint_name not in _RACES_LOST:
                 raise
-            # Another key raced us to the same receipt and won; run again to answer as it did.
+            # Another request with this key or receipt won the race; answer as it did.
             return await self._record(terminal, request, idempotency_key)
 
     async def _record(
@@ -84,7 +98,6 @@ class PurchaseService(SellingService):
         fingerprint = request_fingerprint(msgspec.json.encode(request))
         scope = terminal.scope
         async with engine().transaction():
-            await lock_key(scope=scope, key=idempotency_key)
             known = await what_is_known(terminal, request, idempotency_key)
             stored = stored_outcome(
                 request_hash=known["key_hash"],
@@ -123,7 +136,7 @@ class PurchaseService(SellingService):
                 rules=await current_rules(),
                 campaigns=await self._catalogue.live(),
                 coupons=request.coupons,
-                answers=IdempotencyKey(scope=scope, key=idempotency_key),
+                idempotency_key=idempotency_key,
             )
             response, envelopes = await settle_sale(sale, redeem=request.redeem_points)
         await self._publisher.publish(envelopes)

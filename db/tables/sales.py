@@ -40,9 +40,17 @@ class Purchase(Table, tablename="purchase"):
     refunded_amount = BigInt(default=0, help_text="Gross value refunded so far.")
     points_reversed = BigInt(default=0, help_text="Earned points taken back by refunds.")
     points_returned = BigInt(default=0, help_text="Redeemed points given back by refunds.")
+    idempotency_key = Varchar(
+        length=255,
+        null=True,
+        default=None,
+        help_text="The till's Idempotency-Key that asked for it: the key's stored answer is "
+        "``result``.",
+    )
     created_at = Timestamptz(index=True)
 
     one_per_receipt = Unique(["store", "external_id"])
+    one_key_per_terminal = Unique(["terminal", "idempotency_key"])
     amount_positive = Check("amount > 0 AND paid_amount >= 0")
 
 

@@ -465,7 +465,8 @@ async def audit(database_url: str, env: dict[str, str], calls: list[Call]) -> Bo
             "SELECT coalesce(sum(available + pending + held), 0) FROM account"
         )
         records = await connection.fetchval(
-            "SELECT count(*) FROM idempotency_record WHERE scope LIKE 'terminal:%'"
+            "SELECT (SELECT count(*) FROM idempotency_record WHERE scope LIKE 'terminal:%')"
+            " + (SELECT count(*) FROM purchase WHERE idempotency_key IS NOT NULL)"
         )
     finally:
         await connection.close()

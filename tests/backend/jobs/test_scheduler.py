@@ -17,6 +17,8 @@ async def test_idempotency_records_are_kept_for_the_ttl_then_purged(
     till = await open_till()
     member = await log_in(client, live_server.sms)
     body = purchase_body(member.card_number)
+    await buy(client, till, body, key="first-key")  # its key is kept on its purchase
+    # A till retrying the receipt under a new key: that key's answer is a record.
     await buy(client, till, body, key="old-key")
     state = live_server.app.state
     publisher = EventPublisher(redis=state.redis, prefix=state.settings.redis_prefix)
