@@ -11,6 +11,7 @@ import pytest
 
 from db.schema_state import committed_migrations
 from devkit.databases import create_database, drop_database
+from devkit.pgbouncer import running_pgbouncer
 from tests.cli import SCRIPT, astrocoffee, run_env
 from tests.servers import ROOT, RunServers
 
@@ -82,3 +83,18 @@ def test_check_and_wait_are_not_asked_together(servers: RunServers) -> None:
     result = astrocoffee("migrate", "--check", "--wait", "5", env=run_env(servers))
     assert result.returncode == 2
     assert "not allowed with argument" in result.stderr
+
+
+def test_check_works_through_pgbouncer_in_transaction_mode(servers: RunServers) -> None:
+    """The app pods' init container has the app's settings: DATABASE_URL may be PgBouncer."""
+    with running_pgbouncer(servers.database_url, pool_size=1) as bouncer:
+        env = run_env(
+            servers,
+            DATABASE_URL=bouncer.url(servers.database),
+            DATABASE_PGBOUNCER="true",
+            DATABASE_MIGRATION_URL=servers.database_url,
+        )
+        for _ in range(2):  # the second on a server connection the first one used
+            result = astrocoffee("migrate", "--check", env=env)
+            assert result.returncode == 0, result.stderr
+            assert result.stdout.strip() == "database schema is current: no migration pending"
