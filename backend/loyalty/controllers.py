@@ -4,11 +4,11 @@ approval."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.auth.access import allow
 from backend.auth.callers import Role, StaffCaller
@@ -27,10 +27,12 @@ from backend.loyalty.rules import (
     current_rules,
     publish_rules,
 )
+from backend.loyalty.rules_history import HISTORY_MAX, RulesHistory, rules_history
 from realtime.publisher import EventPublisher
 
 STAFF = allow(Role.BARISTA, Role.MANAGER, Role.ADMIN)
 MANAGERS = allow(Role.MANAGER, Role.ADMIN)
+HistoryLimit = Annotated[int, QueryParameter(ge=1, le=HISTORY_MAX)]
 DECISION_REFUSALS = answers(
     NotFound, MemberNotFound, ApproverIsRequester, ApprovalDecided, InsufficientPoints
 )
@@ -43,6 +45,14 @@ class AdminRulesController(Controller):
     @get("/", opt=STAFF, summary="The rules in force and their version")
     async def get_rules(self) -> RulesVersion:
         return await current_rules()
+
+    @get(
+        "/versions",
+        opt=allow(Role.MANAGER, Role.ADMIN),
+        summary="Every published version of the rules, who published it and when, newest first",
+    )
+    async def versions(self, limit: HistoryLimit = 50) -> RulesHistory:
+        return await rules_history(limit=limit)
 
     @post(
         "/",

@@ -74,6 +74,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/checkouts/{checkout_id:uuid}/cancel"): TERMINAL_1,
     ("GET", "/v1/admin/rules"): STAFF,
     ("POST", "/v1/admin/rules"): ADMIN,
+    ("GET", "/v1/admin/rules/versions"): STORE_1_MANAGERS,
     ("GET", "/v1/admin/members"): STAFF,
     ("GET", "/v1/admin/members/{member_id:uuid}"): STAFF,
     ("POST", "/v1/admin/members/{member_id:uuid}/adjustments"): STORE_1_MANAGERS,

@@ -82,3 +82,32 @@ async def test_exclusions_and_minimum_order(
     assert mixed.json()["points_earned"] == 15  # only the coffee earns: 5 % of 300.00
     small = await buy(client, till, purchase_body(member.card_number, amount=19999))
     assert small.json()["points_earned"] == 0
+
+
+async def test_the_history_lists_every_version_with_who_published_it(
+    client: httpx.AsyncClient,
+) -> None:
+    admin = await hire(client, "admin")
+    base = (await client.get("/v1/admin/rules", headers=admin.headers)).json()["rules"]
+    for days in (30, 60):
+        changed = {**base, "points_expire_after_days": days}
+        published = await client.post("/v1/admin/rules", headers=admin.headers, json=changed)
+        assert published.status_code == 201, published.text
+
+    history = await client.get("/v1/admin/rules/versions", headers=admin.headers)
+    assert history.status_code == 200, history.text
+    items = history.json()["items"]
+    assert [item["version"] for item in items] == [2, 1, 0]
+    assert [item["rules"]["points_expire_after_days"] for item in items] == [60, 30, 365]
+    staff = (await client.get("/v1/staff/me", headers=admin.headers)).json()
+    assert {(item["created_by"], item["created_by_name"]) for item in items[:2]} == {
+        (staff["id"], staff["name"])
+    }
+    # Version 0 is the defaults in force before anyone published: nobody, no time.
+    assert (items[2]["created_by"], items[2]["created_at"]) == (None, None)
+
+    one = await client.get("/v1/admin/rules/versions?limit=1", headers=admin.headers)
+    assert [item["version"] for item in one.json()["items"]] == [2]
+    refused = await client.get("/v1/admin/rules/versions?limit=0", headers=admin.headers)
+    assert refused.status_code == 400
+    assert refused.headers["content-type"].startswith("application/problem+json")
