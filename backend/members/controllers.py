@@ -193,6 +193,20 @@ class AdminMembersController(Controller):
     async def get_member(self, member_id: FromPath[uuid.UUID]) -> MemberSummary:
         return await view_member(member_id)
 
+    @get(
+        "/{member_id:uuid}/transactions",
+        opt=STAFF | answers(MemberNotFound),
+        summary="One member's ledger history, newest first (the console's member page)",
+    )
+    async def member_transactions(
+        self,
+        member_id: FromPath[uuid.UUID],
+        limit: Annotated[int, QueryParameter(ge=1, le=PAGE_MAX)] = 20,
+        cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    ) -> TransactionPage:
+        await view_member(member_id)  # an unknown or erased member: 404, not an empty page
+        return await list_transactions(member_id, limit=limit, cursor=cursor)
+
     @patch(
         "/{member_id:uuid}/birth-date",
         opt=allow(Role.MANAGER, Role.ADMIN) | answers(MemberNotFound),

@@ -77,6 +77,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/admin/rules/versions"): STORE_1_MANAGERS,
     ("GET", "/v1/admin/members"): STAFF,
     ("GET", "/v1/admin/members/{member_id:uuid}"): STAFF,
+    ("GET", "/v1/admin/members/{member_id:uuid}/transactions"): STAFF,
     ("POST", "/v1/admin/members/{member_id:uuid}/adjustments"): STORE_1_MANAGERS,
     ("PATCH", "/v1/admin/members/{member_id:uuid}/birth-date"): STORE_1_MANAGERS,
     # A manager sees and decides the waiting adjustments of their stores' members (an
