@@ -146,10 +146,51 @@ async def measure(args: argparse.Namespace) -> list[str]:
             f"({relayed:,} events republished) | {seconds:.2f} | query {seconds_query:.3f} s "
             "| every run | the members active in 120 s |"
         )
+        for label, targeting in _audiences():
+            told, seconds = await _timed(_tell_and_roll_back(targeting))
+            lines.append(
+                f"| campaign start, {label} | {told:,} member events and account locks, one "
+                f"statement (rolled back here) | {seconds:.1f} | {told / seconds:,.0f} members/s "
+                "| when a campaign starts or ends | - |"
+            )
     finally:
         await redis.aclose()
         await close_pool()
     return lines
+
+
+def _audiences() -> list[tuple[str, Any]]:
+    from backend.campaigns.targeting import Segment, Targeting
+
+    return [
+        ("gold and platinum members", Targeting(tiers=["gold", "platinum"])),
+        ("members with 10+ visits", Targeting(segment=Segment(min_visits=10))),
+    ]
+
+
+class _RolledBack(Exception):
+    pass
+
+
+async def _tell_and_roll_back(targeting: Any) -> int:
+    """A targeted campaign's ``tell_audience`` (its events and seq bumps), undone."""
+    from backend.campaigns.live import _audience
+    from backend.streams.member import MEMBERS
+    from db.pool import engine
+
+    told = 0
+    try:
+        async with engine().transaction():
+            audience, params = _audience(targeting, datetime.now(UTC))
+            told = len(
+                await MEMBERS.append_to_each(
+                    audience, params, type="offer.available", data={}, at=datetime.now(UTC)
+                )
+            )
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    return told
 
 
 def main(argv: list[str] | None = None) -> int:

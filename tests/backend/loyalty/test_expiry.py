@@ -81,3 +81,13 @@ async def test_the_cli_expires_points(
     assert result.returncode == 0, result.stderr
     assert "expired 20 points" in result.stdout
     assert await balance(client, member) == {"available": 0, "pending": 0, "held": 0}
+
+
+async def test_a_run_stops_at_its_time_budget_and_the_next_goes_on(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember, publisher: EventPublisher
+) -> None:
+    await publish_rules(ProgramRules(points_expire_after_days=30), staff_id=uuid.uuid4())
+    await buy(client, till, purchase_body(member.card_number, amount=40000))  # 20 points
+    later = datetime.now(UTC) + timedelta(days=31)
+    assert await expire_points(publisher, now=later, budget_s=0) == 0  # out of time at once
+    assert await expire_points(publisher, now=later) == 20  # a backlog waits for the next run
