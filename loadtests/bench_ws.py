@@ -1,13 +1,18 @@
-"""WebSocket figures of one `astrocoffee serve` process (``make bench``).
+"""WebSocket figures of one `astrocoffee serve` process (``make bench``), each against a peer
+doing the same job in the same run, with the same client on the same machine and Redis:
 
-Measures, against a baseline taken in the same run on the same Redis:
-  * idle connections held and server memory per connection (RSS delta / connections);
-  * fan-out: envelopes delivered to clients per second (baseline: raw Redis pub/sub to one
-    plain subscriber, messages per second);
-  * commit-to-client latency of ``balance.updated`` under a steady purchase load (Poisson
-    arrivals at ``BENCH_WS_PURCHASE_RATE``, 100/s), p50/p99
-    (baseline: Redis PUBLISH-to-subscriber latency p50/p99).
-Writes ``loadtests/reports/bench-ws-<date>.md``. Only ever targets 127.0.0.1.
+  * server memory per idle socket (RSS growth / sockets) against a naive Litestar WebSocket
+    app on the same uvicorn settings (``loadtests/peers/naive_ws.py``): ≤ 1.2 times;
+  * fan-out deliveries per second (one pipelined burst of envelopes to every member's
+    channel, until every one reached its socket) against the Node.js peer
+    (``loadtests/peers/node``: ``ws`` and a Redis subscription per member channel, as the
+    original Node application): ≥ 1.0 times; and memory per socket against it: ≤ 3 times;
+  * informational: fan-out against raw Redis pub/sub to one subscriber, and commit-to-client
+    latency of ``balance.updated`` under a steady purchase load (Poisson arrivals at
+    ``BENCH_WS_PURCHASE_RATE``, 100/s) against Redis publish-to-subscriber latency.
+
+The Node peer needs ``npm install --no-package-lock`` in ``loadtests/peers/node`` (``make
+bench`` does it). Only ever targets 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -17,18 +22,24 @@ import itertools
 import json
 import os
 import random
+import shutil
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from devkit.ports import free_port
+from devkit.processes import ROOT, AppProcess
+from loadtests.bench_report import BenchReport, Figure
 from loadtests.benchlib import bench_server, percentile, run_bench, servers
+from loadtests.ws_clients import Fleet, fan_out, idle_cost
 
-CONNECTIONS = int(os.environ.get("BENCH_WS_CONNECTIONS", "500"))
+CONNECTIONS = int(os.environ.get("BENCH_WS_CONNECTIONS", "2000"))
 FANOUT_EVENTS = int(os.environ.get("BENCH_WS_FANOUT_EVENTS", "20"))
 PURCHASES = int(os.environ.get("BENCH_WS_PURCHASES", "300"))
 # A steady purchase load, as the target says: Poisson arrivals at this rate (the Locust mix's
 # design rate), not a closed loop that saturates the server and measures its queue instead.
 PURCHASE_RATE = float(os.environ.get("BENCH_WS_PURCHASE_RATE", "100"))
+NODE_PEER = ROOT / "loadtests" / "peers" / "node"
 
 
 async def redis_baseline(redis_url: str, messages: int) -> tuple[float, float, float]:
@@ -70,141 +81,197 @@ async def redis_baseline(redis_url: str, messages: int) -> tuple[float, float, f
     return rate, percentile(latencies, 0.5), percentile(latencies, 0.99)
 
 
-async def run(report: list[str]) -> None:
+def node_peer(redis_url: str) -> AppProcess:
+    if not (NODE_PEER / "node_modules").is_dir():
+        raise RuntimeError(
+            "the Node peer is not installed: cd loadtests/peers/node && "
+            "npm install --no-package-lock (make bench does it)"
+        )
+    node = shutil.which("node") or "node"
+    port = free_port()
+    argv = [node, str(NODE_PEER / "server.js"), "--port", str(port), "--redis", redis_url]
+    return AppProcess(argv, port=port)
+
+
+def burst(channels: list[str], events: int) -> list[tuple[str, bytes]]:
+    """``events`` envelopes per channel, seqs 1..events, interleaved across channels."""
+    from realtime.protocol import EventEnvelope, encode, utc_now
+
+    return [
+        (name, encode(EventEnvelope("offer.available", seq, utc_now(), {"bench": True})))
+        for seq in range(1, events + 1)
+        for name in channels
+    ]
+
+
+async def naive_idle_kib() -> float:
+    async with AppProcess.module("loadtests.peers.naive_ws") as peer:
+        await peer.ready()
+        fleet, kib = await idle_cost(peer.pid, [peer.ws_url] * CONNECTIONS)
+        await fleet.close()
+    return kib
+
+
+async def node_figures(redis_url: str, channels: list[str]) -> tuple[float, float]:
+    """The Node peer's memory per idle socket (KiB) and fan-out deliveries per second."""
+    from urllib.parse import quote
+
+    async with node_peer(redis_url) as peer:
+        await peer.ready()
+        urls = [f"{peer.ws_url}?channel={quote(name)}" for name in channels]
+        fleet, kib = await idle_cost(peer.pid, urls)
+        try:
+            rate, _ = await fan_out(redis_url, fleet, burst(channels, FANOUT_EVENTS))
+        finally:
+            await fleet.close()
+    return kib, rate
+
+
+async def latency_under_load(
+    bench: Any, fleet: Fleet, members: list[Any], till_key: str
+) -> tuple[list[float], list[int], float]:
+    """Commit-to-client latencies (ms) of ``balance.updated`` under Poisson purchases."""
     import httpx
-    import psutil
-    import websockets
-    from redis.asyncio import Redis
+
+    from db.pool import close_pool, engine, start_pool
+
+    # The fan-out used seqs 1..F without storing them: continue the stored seqs after them.
+    await start_pool()
+    await engine().pool.execute(f"UPDATE account SET last_event_seq = {FANOUT_EVENTS}")
+    await close_pool()
+    arrivals: list[tuple[float, str | bytes]] = []
+    readers = []
+
+    async def listen(ws: Any) -> None:
+        async for raw in ws:
+            arrivals.append((time.time(), raw))
+
+    for reader in fleet.readers:
+        reader.cancel()
+    readers = [asyncio.create_task(listen(ws)) for ws in fleet.sockets]
+    schedule = list(
+        itertools.accumulate(random.expovariate(PURCHASE_RATE) for _ in range(PURCHASES))
+    )
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bench.port}", timeout=30) as api:
+        started = time.perf_counter()
+
+        async def purchase(n: int) -> int:
+            member = members[n % len(members)]
+            await asyncio.sleep(max(0.0, started + schedule[n] - time.perf_counter()))
+            response = await api.post(
+                "/v1/purchases",
+                json={
+                    "customer": {"card_number": member.card_number},
+                    "external_id": f"b{n}",
+                    "amount": 35000,
+                    "currency": "RUB",
+                },
+                headers={"X-Api-Key": till_key, "Idempotency-Key": f"bench-{n}"},
+            )
+            return response.status_code
+
+        statuses = await asyncio.gather(*(purchase(n) for n in range(PURCHASES)))
+        purchase_s = time.perf_counter() - started
+    await asyncio.sleep(2)
+    for reader in readers:
+        reader.cancel()
+    latencies = []
+    for at, raw in arrivals:
+        frame = json.loads(raw)
+        if frame.get("type") == "balance.updated":
+            ts = datetime.fromisoformat(frame["ts"].replace("Z", "+00:00")).timestamp()
+            latencies.append((at - ts) * 1000)
+    return latencies, statuses, PURCHASES / purchase_s
+
+
+async def run(report: BenchReport) -> None:
+    from realtime.channels import channel, member_stream
 
     settings, _handles = servers()
-    sockets: list[Any] = []
+    redis_url = settings.redis_url
+    naive_kib = await naive_idle_kib()
     async with bench_server(settings, ASTROCOFFEE_WS_QUEUE_SIZE="4096") as bench:
-        base, prefix = f"127.0.0.1:{bench.port}", bench.prefix
+        seeded = await bench.seed(CONNECTIONS)
+        members = seeded.members
+        channels = [channel(bench.prefix, member_stream(m.member_id)) for m in members]
+        node_kib, node_rate = await node_figures(redis_url, channels)
+        # Clients that know their position say so (seeded members have no events yet).
+        urls = [f"{bench.app.ws_url}?token={m.token}&last_seq=0" for m in members]
+        started = time.perf_counter()
+        fleet, app_kib = await idle_cost(bench.pid, urls)
+        connect_s = time.perf_counter() - started
         try:
-            seeded = await bench.seed(CONNECTIONS)
-            key, members = seeded.till_keys[0], seeded.members
-            async with httpx.AsyncClient(base_url=f"http://{base}", timeout=30) as api:
-                process = psutil.Process(bench.pid)
-                rss_before = process.memory_info().rss
-
-                received: dict[int, list[tuple[float, dict[str, Any]]]] = {
-                    i: [] for i in range(CONNECTIONS)
-                }
-
-                async def listen(i: int, ws: Any) -> None:
-                    async for raw in ws:
-                        received[i].append((time.time(), json.loads(raw)))
-
-                started = time.perf_counter()
-                for batch in range(0, CONNECTIONS, 50):
-                    opened = await asyncio.gather(
-                        *(
-                            websockets.connect(
-                                f"ws://{base}/v1/ws?token={members[i].token}", max_size=None
-                            )
-                            for i in range(batch, min(CONNECTIONS, batch + 50))
-                        )
-                    )
-                    sockets.extend(opened)
-                for ws in sockets:
-                    json.loads(await ws.recv())  # ready
-                connect_s = time.perf_counter() - started
-                await asyncio.sleep(1)
-                rss_after = process.memory_info().rss
-                listeners = [asyncio.create_task(listen(i, ws)) for i, ws in enumerate(sockets)]
-
-                # Fan-out: envelopes published straight to every member's channel.
-                from realtime.channels import channel, member_stream
-                from realtime.protocol import EventEnvelope, encode, utc_now
-
-                redis = Redis.from_url(settings.redis_url)
-                total = CONNECTIONS * FANOUT_EVENTS
-                started = time.perf_counter()
-                async with redis.pipeline(transaction=False) as pipe:
-                    for seq in range(1, FANOUT_EVENTS + 1):
-                        for member in members:
-                            pipe.publish(
-                                channel(prefix, member_stream(member.member_id)),
-                                encode(
-                                    EventEnvelope(
-                                        "offer.available", seq, utc_now(), {"bench": True}
-                                    )
-                                ),
-                            )
-                    await pipe.execute()
-                while sum(len(v) for v in received.values()) < total:
-                    if time.perf_counter() - started > 120:
-                        break
-                    await asyncio.sleep(0.01)
-                delivered = sum(len(v) for v in received.values())
-                fanout_rate = delivered / (time.perf_counter() - started)
-                await redis.aclose()
-
-                # Commit-to-client latency under a purchase load (members 0..N round robin).
-                # The benchmark's own fan-out used seqs 1..F without storing them; continue the
-                # stored seqs after them so the gateway does not wait for a replay.
-                from db.pool import close_pool, engine, start_pool
-
-                await start_pool()
-                await engine().pool.execute(f"UPDATE account SET last_event_seq = {FANOUT_EVENTS}")
-                await close_pool()
-                for values in received.values():
-                    values.clear()
-                schedule = list(
-                    itertools.accumulate(
-                        random.expovariate(PURCHASE_RATE) for _ in range(PURCHASES)
-                    )
-                )
-                started = time.perf_counter()
-
-                async def purchase(n: int) -> int:
-                    member = members[n % CONNECTIONS]
-                    await asyncio.sleep(max(0.0, started + schedule[n] - time.perf_counter()))
-                    response = await api.post(
-                        "/v1/purchases",
-                        json={
-                            "customer": {"card_number": member.card_number},
-                            "external_id": f"b{n}",
-                            "amount": 35000,
-                            "currency": "RUB",
-                        },
-                        headers={"X-Api-Key": key, "Idempotency-Key": f"bench-{n}"},
-                    )
-                    return response.status_code
-
-                statuses = await asyncio.gather(*(purchase(n) for n in range(PURCHASES)))
-                purchase_s = time.perf_counter() - started
-                await asyncio.sleep(2)
-                latencies = [
-                    (at - datetime.fromisoformat(frame["ts"].replace("Z", "+00:00")).timestamp())
-                    * 1000
-                    for values in received.values()
-                    for at, frame in values
-                    if frame.get("type") == "balance.updated"
-                ]
-                for task in listeners:
-                    task.cancel()
-            baseline_rate, baseline_p50, baseline_p99 = await redis_baseline(
-                settings.redis_url, total
+            messages = burst(channels, FANOUT_EVENTS)
+            app_rate, delivered = await fan_out(redis_url, fleet, messages)
+            latencies, statuses, purchase_rate = await latency_under_load(
+                bench, fleet, members, seeded.till_keys[0]
             )
         finally:
-            for ws in sockets:
-                await ws.close()
+            await fleet.close()
+    redis_rate, redis_p50, redis_p99 = await redis_baseline(redis_url, len(messages))
 
-    per_connection_kib = (rss_after - rss_before) / CONNECTIONS / 1024
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    sockets = f"{CONNECTIONS} idle sockets, each server alone"
+    report.figure(
+        Figure(
+            name="server memory per idle socket",
+            value=app_kib,
+            unit="KiB",
+            baseline=naive_kib,
+            baseline_name="naive Litestar WebSocket, same uvicorn settings",
+            at_most=1.2,
+            note=sockets,
+        )
+    )
+    report.figure(
+        Figure(
+            name="server memory per idle socket, against the Node.js peer",
+            value=app_kib,
+            unit="KiB",
+            baseline=node_kib,
+            baseline_name="Node.js ws + a Redis subscription per member",
+            at_most=3,
+            note=sockets,
+        )
+    )
+    report.figure(
+        Figure(
+            name="fan-out deliveries per second",
+            value=app_rate,
+            unit="/s",
+            baseline=node_rate,
+            baseline_name="Node.js ws + a Redis subscription per member",
+            at_least=1.0,
+            note=f"{FANOUT_EVENTS} envelopes to each of {CONNECTIONS} members, one burst; "
+            f"{delivered}/{len(messages)} delivered",
+        )
+    )
+    report.figure(
+        Figure(
+            name="fan-out deliveries per second, against raw Redis pub/sub",
+            value=app_rate,
+            unit="/s",
+            baseline=redis_rate,
+            baseline_name="raw Redis pub/sub to 1 subscriber",
+        )
+    )
+    report.figure(
+        Figure(
+            name="commit-to-client p99",
+            value=p99,
+            unit="ms",
+            baseline=redis_p99,
+            baseline_name="Redis publish-to-subscriber p99",
+            note=f"p50 {p50:.1f} ms against {redis_p50:.2f} ms; {len(latencies)} "
+            f"balance.updated of {PURCHASES} purchases arriving at {PURCHASE_RATE:.0f}/s "
+            f"(Poisson), {statuses.count(201)} × 201, {purchase_rate:.0f}/s",
+        )
+    )
     report += [
-        f"# WebSocket bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        "",
-        f"Machine: {os.cpu_count()} CPUs; one `astrocoffee serve` process (1 worker); "
-        f"clients in one asyncio process on the same machine; Redis: {settings.redis_url.split('?')[0]}.",
-        "",
-        "| figure | value | baseline (same run) | ratio |",
-        "| --- | --- | --- | --- |",
-        f"| idle connections held | {len(sockets)} (opened in {connect_s:.1f} s) | | |",
-        f"| server memory per connection | {per_connection_kib:.1f} KiB (RSS {rss_before / 2**20:.0f} → {rss_after / 2**20:.0f} MiB) | | |",
-        f"| fan-out deliveries per second | {fanout_rate:,.0f} ({delivered}/{total} delivered) | raw Redis pub/sub to 1 subscriber: {baseline_rate:,.0f} msg/s | {fanout_rate / baseline_rate:.2f} |",
-        f"| commit-to-client p50 / p99 | {p50:.1f} / {p99:.1f} ms ({len(latencies)} balance.updated, {PURCHASES} purchases arriving at {PURCHASE_RATE:.0f}/s (Poisson), {statuses.count(201)} × 201, {PURCHASES / purchase_s:.0f} purchases/s) | Redis publish-to-subscriber: {baseline_p50:.2f} / {baseline_p99:.2f} ms | {p50 / baseline_p50:.0f}× / {p99 / baseline_p99:.0f}× |",
+        f"Sockets: {CONNECTIONS} members connected to one `astrocoffee serve` process (1 worker) "
+        f"in {connect_s:.1f} s with `?last_seq=`; memory is each server's RSS growth over its "
+        "idle sockets after 1 s. Clients in one asyncio process on the same 2 CPUs: the "
+        "fan-out figures include the client's own limits, the same for both servers.",
     ]
 
 

@@ -102,7 +102,7 @@ class StreamFollower:
         config: GatewayConfig,
         last_seq: int,
         also: tuple[str, ...] = (),
-        close: Callable[[int, str], None] | None = None,
+        close: Callable[[Any, int, str], None] | None = None,
     ) -> None:
         self.stream = stream
         self.seqs: dict[str, int] = {stream: last_seq, **dict.fromkeys(also, 0)}
@@ -166,14 +166,15 @@ class StreamFollower:
             self._writer = None
 
     def _give_up(self, code: int, reason: str) -> None:
-        """Stop, and have the gateway close the socket with ``code`` (its reader then ends)."""
+        """Stop, and have the gateway close the socket with ``code`` (its reader then ends):
+        ``close(socket, code, reason)``, one function for every socket."""
         writer = self._writer
         self._writer = None  # not cancelled when it is the task calling this
         self.stop()
         if writer is not None and writer is not asyncio.current_task():
             writer.cancel()
         if self._close is not None:
-            self._close(code, reason)
+            self._close(self._socket, code, reason)
 
     def _offer(self, item: Item) -> None:
         if self._gone:

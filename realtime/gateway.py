@@ -18,6 +18,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import WebSocket, websocket
@@ -76,24 +77,21 @@ def create_gateway(
     (closed over its window when the process stops, see ``realtime.drain``)."""
     replay = SharedReads(replay)
     drain = drain or SocketDrain(window_s=0)
-    # Closes asked for by followers (too slow, a failed writer), kept until done.
-    closing: set[asyncio.Task[None]] = set()
 
     async def member_events(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.accept()
-        position = _position(socket)
+        # Read from the raw scope: Litestar's parsed headers and query would be cached on the
+        # connection for as long as it lives (~1.5 KiB a socket).
+        query = _query(socket)
+        position = _position(query)
         if position is None:
             await socket.close(code=CLOSE_POLICY_VIOLATION, reason="last_seq must be a seq")
             return
-        streams = await _authenticate(socket, authenticate, config)
+        streams = await _authenticate(socket, query, authenticate, config)
+        del query  # its token would otherwise stay in this frame for the socket's life
         if streams is None:
             return
         own, also = streams[0], streams[1:]
-
-        def close(code: int, reason: str) -> None:
-            task = asyncio.ensure_future(_close(socket, code, reason))
-            closing.add(task)
-            task.add_done_callback(closing.discard)
 
         follower = StreamFollower(
             socket=socket,
@@ -102,7 +100,7 @@ def create_gateway(
             config=config,
             last_seq=0,
             also=also,
-            close=close,
+            close=_close_soon,
         )
         follower.hold(math.inf)  # nothing goes out before ``ready``
         for name in streams:
@@ -149,17 +147,43 @@ def create_gateway(
     )(member_events)
 
 
-def _position(socket: WebSocket[Any, Any, Any]) -> tuple[int | None, int | None] | None:
+def _query(socket: WebSocket[Any, Any, Any]) -> dict[str, str]:
+    """The query parameters (the first of each name), parsed without caching them."""
+    pairs = parse_qsl(socket.scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    return dict(reversed(pairs))
+
+
+def _bearer(socket: WebSocket[Any, Any, Any]) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if any."""
+    for name, value in socket.scope["headers"]:
+        if name.lower() == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token if scheme.lower() == "bearer" else None
+    return None
+
+
+def _position(query: dict[str, str]) -> tuple[int | None, int | None] | None:
     """``?last_seq=`` and ``?broadcast_last_seq=`` (each None when absent); None when one
     is not a seq."""
     values: list[int | None] = []
     for name in ("last_seq", "broadcast_last_seq"):
-        text = socket.query_params.get(name)
+        text = query.get(name)
         try:
             values.append(None if text is None else _seq.decode(text))
         except BAD_FRAME:
             return None
     return values[0], values[1]
+
+
+# Closes asked for by followers (too slow, a failed writer), kept until done: one set for the
+# process rather than a closure per socket.
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _close_soon(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:
+    task = asyncio.ensure_future(_close(socket, code, reason))
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
 
 
 async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:
@@ -171,12 +195,13 @@ async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> No
 
 
 async def _authenticate(
-    socket: WebSocket[Any, Any, Any], authenticate: Authenticate, config: GatewayConfig
+    socket: WebSocket[Any, Any, Any],
+    query: dict[str, str],
+    authenticate: Authenticate,
+    config: GatewayConfig,
 ) -> tuple[str, ...] | None:
-    header = socket.headers.get("authorization", "")
-    token = header.partition(" ")[2] if header.lower().startswith("bearer ") else None
-    token = token or socket.query_params.get("token")
-    store_id = socket.query_params.get("store_id")
+    token = _bearer(socket) or query.get("token")
+    store_id = query.get("store_id")
     if not token:
         try:
             first = await asyncio.wait_for(_receive(socket), timeout=config.auth_timeout_s)
@@ -209,14 +234,18 @@ async def _read(
     """Handle client frames until the client leaves; return a close code to close with."""
     bad_frames = 0
     while True:
-        try:
-            text = await _receive(socket)
-        except WebSocketDisconnect as gone:
+        # ``socket.receive`` awaited here, not through a helper: a coroutine frame fewer held
+        # for the whole life of every socket.
+        event = await socket.receive()
+        if event["type"] == "websocket.disconnect":
             if not stream.too_slow:  # a close the gateway sent is counted where it was sent
                 # 1012: this server is shutting down (a drain, not a problem); else the client.
-                reason = "shutdown" if gone.code == CLOSE_SERVICE_RESTART else "client"
-                metrics.CLOSED.labels(reason).inc()
+                code = event.get("code", 1000)
+                metrics.CLOSED.labels(
+                    "shutdown" if code == CLOSE_SERVICE_RESTART else "client"
+                ).inc()
             return None
+        text = _frame(event)
         if len(text) > config.max_frame_bytes:
             return CLOSE_MESSAGE_TOO_BIG
         try:
@@ -249,6 +278,11 @@ async def _receive(socket: WebSocket[Any, Any, Any]) -> str | bytes:
     event = await socket.receive()
     if event["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(detail="disconnect event", code=event.get("code", 1000))
+    return _frame(event)
+
+
+def _frame(event: Any) -> str | bytes:
+    """A ``websocket.receive`` event's text, or its bytes if it is a binary frame."""
     text, data = event.get("text"), event.get("bytes")
     if isinstance(text, str):
         return text

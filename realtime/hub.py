@@ -187,6 +187,8 @@ class Hub:
                 next_ping = loop.time() + _PING_EVERY_S
 
     async def _apply_pending(self, pubsub: Listener) -> None:
+        if not self._pending:  # the common case, checked without the lock on every message
+            return
         async with self._lock:
             pending, self._pending = self._pending, set()
             subscribe = [c for c in pending if c in self._subscribed]
@@ -198,7 +200,8 @@ class Hub:
 
     def _dispatch(self, message: Received) -> None:
         if message.data is None:  # Redis confirmed a subscription
-            confirmed = self._confirmed.get(message.channel)
+            # Dropped once set (no Event kept per channel): a join finding none is confirmed.
+            confirmed = self._confirmed.pop(message.channel, None)
             if confirmed is not None:
                 confirmed.set()
             return

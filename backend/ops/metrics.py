@@ -8,6 +8,7 @@ multiprocess mode) so that the figures of all workers are added up.
 
 from __future__ import annotations
 
+from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from prometheus_client import Counter
 
@@ -19,6 +20,10 @@ PROMETHEUS = PrometheusConfig(
     prefix="astrocoffee",
     group_path=True,  # label by route template, not by each member's or store's id
     exclude=["^/metrics$"],
+    # HTTP only: on a WebSocket its middleware would hold a request, labels and a wrapped send
+    # for the socket's whole life (~3 KiB each); sockets have figures of their own
+    # (realtime.metrics).
+    scopes={ScopeType.HTTP},
 )
 
 LEDGER_ENTRIES = Counter(

@@ -8,11 +8,12 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Awaitable
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from backend.ops.logging import caller_fields_var, client_address_var, request_id_var
 
@@ -22,10 +23,14 @@ _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+    def middleware(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Other scopes (WebSockets) are handed on, not awaited here: no frame of this
+        # middleware is held for the whole life of every socket.
         if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
+            return app(scope, receive, send)
+        return http(scope, receive, send)
+
+    async def http(scope: HTTPScope, receive: Receive, send: Send) -> None:
         incoming = next(
             (v.decode("latin-1") for k, v in scope["headers"] if k == HEADER.encode()), ""
         )
