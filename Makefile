@@ -60,7 +60,14 @@ deploy-check: $(STAMP) ## the deployment rules (tests/deploy, also part of make 
 
 check: lint typecheck test ## everything CI runs (make test includes deploy-check's tests/deploy)
 
-bench: $(STAMP) ## one table: socket, campaign and purchase figures vs same-run baselines (pgbench, bare Litestar, Redis); exit 1 on a missed target -> loadtests/reports/
+# make bench's Node.js socket peer: ws and redis pinned in its package.json, from npm's registry;
+# no lock file is written (--no-package-lock).
+NODE_PEER := loadtests/peers/node
+$(NODE_PEER)/node_modules/.installed: $(NODE_PEER)/package.json
+	cd $(NODE_PEER) && npm install --no-package-lock --no-audit --no-fund --silent
+	touch $@
+
+bench: $(STAMP) $(NODE_PEER)/node_modules/.installed ## one table: socket, campaign and purchase figures vs same-run baselines (pgbench, bare Litestar, Node.js peer, Redis); exit 1 on a missed target -> loadtests/reports/
 	$(BIN)/python -m loadtests.bench
 
 $(LOAD_STAMP): $(STAMP) pyproject.toml constraints.txt
