@@ -235,3 +235,19 @@ def test_every_deployment_waits_for_its_migrations_before_starting(
         assert wait.get("envFrom") == main.get("envFrom"), (
             f"{kind_name(deployment)}: the init container reads the same database settings"
         )
+
+
+def test_the_sockets_per_pod_alert_fires_between_the_target_and_the_memory_limit(
+    rendered: Rendered, alert_rules: list[Any]
+) -> None:
+    """It must fire before a pod reaches the sockets its memory limit holds, and not at the
+    HPA's target, which pods reach in normal operation."""
+    target = socket_target(rendered, "prod")
+    (rule,) = [r for r in alert_rules if r.name == "AstrocoffeeWebSocketsPerPodHigh"]
+    expr = " ".join(rule.rule["expr"].split())
+    assert expr.startswith(f"max by (namespace, pod) ({SOCKET_METRIC}) > "), expr
+    threshold = float(expr.rsplit(">", 1)[1])
+    assert target < threshold < target * LIMIT_OVER_TARGET, (
+        f"{rule.where}: {threshold:,.0f} must lie between the target {target:,.0f} and the "
+        f"{target * LIMIT_OVER_TARGET:,.0f} sockets the memory limit holds"
+    )
