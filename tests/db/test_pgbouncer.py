@@ -10,7 +10,8 @@ import asyncpg
 import pytest
 
 from db.pgbouncer import behind_pgbouncer, connection_config
-from devkit.pgbouncer import PgBouncer, running_pgbouncer
+from devkit import pgbouncer as devkit_pgbouncer
+from devkit.pgbouncer import PgBouncer, PgBouncerMissing, running_pgbouncer
 from tests.servers import RunServers
 
 READ_ONLY = {"default_transaction_read_only": "on", "application_name": "astrocoffee-test"}
@@ -83,3 +84,10 @@ def test_the_switch_says_yes_or_no_and_nothing_else() -> None:
     assert not behind_pgbouncer("DATABASE_PGBOUNCER", {"DATABASE_PGBOUNCER": "false"})
     with pytest.raises(RuntimeError, match="DATABASE_PGBOUNCER='maybe'"):
         behind_pgbouncer("DATABASE_PGBOUNCER", {"DATABASE_PGBOUNCER": "maybe"})
+
+
+def test_a_missing_pgbouncer_fails_with_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(devkit_pgbouncer, "_PLACES", ())
+    with pytest.raises(PgBouncerMissing, match="apt-get install pgbouncer"):
+        devkit_pgbouncer.binary()
