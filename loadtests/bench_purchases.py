@@ -25,6 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.parse
 import uuid
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,8 @@ def pgbench_binary(embedded: bool) -> str:
 
 
 def database_name(url: str) -> str:
-    return url.rsplit("/", 1)[1].split("?")[0]
+    """The database of a URL (a socket folder in ``?host=`` may hold slashes too)."""
+    return urllib.parse.urlsplit(url).path.lstrip("/")
 
 
 async def pgbench(binary: str, admin_url: str, url: str) -> tuple[float, int, float]:

@@ -33,11 +33,14 @@ class Figure:
 
     @property
     def ratio(self) -> float | None:
-        return self.value / self.baseline if self.baseline else None
+        if self.baseline is None:
+            return None
+        return self.value / self.baseline if self.baseline > 0 else float("nan")
 
     @property
     def judged(self) -> float:
-        """What the target applies to: the ratio, or the value where there is no baseline."""
+        """What the target applies to: the ratio, or the value where there is no baseline (a
+        baseline of 0, not measured, gives NaN, which meets no target)."""
         ratio = self.ratio
         return self.value if ratio is None else ratio
 
@@ -51,7 +54,7 @@ class Figure:
 
     @property
     def target(self) -> str:
-        suffix = "×" if self.baseline else f" {self.unit}".rstrip()
+        suffix = "×" if self.baseline is not None else f" {self.unit}".rstrip()
         parts = []
         if self.at_least is not None:
             parts.append(f"≥ {self.at_least:g}{suffix}")
@@ -83,7 +86,9 @@ def table(figures: list[Figure]) -> list[str]:
         "| --- | ---: | --- | ---: | --- | --- |",
     ]
     for f in figures:
-        baseline = f"{f.baseline_name}: {_number(f.baseline, f.unit)}" if f.baseline else ""
+        baseline = (
+            f"{f.baseline_name}: {_number(f.baseline, f.unit)}" if f.baseline is not None else ""
+        )
         ratio = f"{f.ratio:.2f}×" if f.ratio is not None else ""
         met = {True: "yes", False: "**NO**", None: ""}[f.met]
         note = f" ({f.note})" if f.note else ""
