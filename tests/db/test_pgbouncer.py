@@ -3,7 +3,9 @@ transaction mode, and with the options it gives it does not."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -91,3 +93,32 @@ def test_a_missing_pgbouncer_fails_with_what_to_install(monkeypatch: pytest.Monk
     monkeypatch.setattr(devkit_pgbouncer, "_PLACES", ())
     with pytest.raises(PgBouncerMissing, match="apt-get install pgbouncer"):
         devkit_pgbouncer.binary()
+
+
+# What would keep state on a server connection past its transaction, which PgBouncer's
+# transaction mode lends to another client next: session advisory locks, LISTEN, session
+# SETs, named prepared statements. Only the migration lock may, on its direct connection.
+SESSION_STATE = re.compile(
+    r"pg_(?:try_)?advisory_lock(?:_shared)?\s*\("
+    r"|\bLISTEN\s+\w"
+    r"|\badd_listener\s*\("
+    r"|set_config\s*\([^)]*\bfalse\s*\)"
+    r"|[\"']\s*SET\s+(?!LOCAL\b)(?:SESSION\s+)?\w+\s+(?:TO|=)"
+    r"|\.prepare\s*\("
+    r"|statement_cache_size\s*=\s*[1-9]",
+    re.IGNORECASE,
+)
+ALLOWED = {"db/migrate.py"}  # its session lock is taken on DATABASE_MIGRATION_URL
+
+
+def test_no_code_keeps_session_state_on_a_pooled_connection() -> None:
+    root = Path(__file__).resolve().parents[2]
+    found = [
+        f"{path.relative_to(root)}:{number}: {line.strip()}"
+        for package in ("backend", "db", "realtime")
+        for path in sorted((root / package).rglob("*.py"))
+        if str(path.relative_to(root)) not in ALLOWED
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if SESSION_STATE.search(line)
+    ]
+    assert not found, "session state behind PgBouncer's transaction mode:\n" + "\n".join(found)
