@@ -31,7 +31,7 @@ from devkit.ports import free_port
 from devkit.processes import ROOT, AppProcess
 from loadtests.bench_report import BenchReport, Figure
 from loadtests.benchlib import bench_server, percentile, run_bench, servers
-from loadtests.ws_clients import Fleet, fan_out, idle_cost
+from loadtests.ws_clients import FanOut, Fleet, fan_out, idle_cost
 
 CONNECTIONS = int(os.environ.get("BENCH_WS_CONNECTIONS", "2000"))
 FANOUT_EVENTS = int(os.environ.get("BENCH_WS_FANOUT_EVENTS", "20"))
@@ -112,8 +112,8 @@ async def naive_idle_kib() -> float:
     return kib
 
 
-async def node_figures(redis_url: str, channels: list[str]) -> tuple[float, float]:
-    """The Node peer's memory per idle socket (KiB) and fan-out deliveries per second."""
+async def node_figures(redis_url: str, channels: list[str]) -> tuple[float, FanOut]:
+    """The Node peer's memory per idle socket (KiB) and its fan-out."""
     from urllib.parse import quote
 
     async with node_peer(redis_url) as peer:
@@ -121,10 +121,10 @@ async def node_figures(redis_url: str, channels: list[str]) -> tuple[float, floa
         urls = [f"{peer.ws_url}?channel={quote(name)}" for name in channels]
         fleet, kib = await idle_cost(peer.pid, urls)
         try:
-            rate, _ = await fan_out(redis_url, fleet, burst(channels, FANOUT_EVENTS))
+            node = await fan_out(redis_url, peer.pid, fleet, burst(channels, FANOUT_EVENTS))
         finally:
             await fleet.close()
-    return kib, rate
+    return kib, node
 
 
 async def latency_under_load(
@@ -194,7 +194,7 @@ async def run(report: BenchReport) -> None:
         seeded = await bench.seed(CONNECTIONS)
         members = seeded.members
         channels = [channel(bench.prefix, member_stream(m.member_id)) for m in members]
-        node_kib, node_rate = await node_figures(redis_url, channels)
+        node_kib, node = await node_figures(redis_url, channels)
         # Clients that know their position say so (seeded members have no events yet).
         urls = [f"{bench.app.ws_url}?token={m.token}&last_seq=0" for m in members]
         started = time.perf_counter()
@@ -202,7 +202,7 @@ async def run(report: BenchReport) -> None:
         connect_s = time.perf_counter() - started
         try:
             messages = burst(channels, FANOUT_EVENTS)
-            app_rate, delivered = await fan_out(redis_url, fleet, messages)
+            app = await fan_out(redis_url, bench.pid, fleet, messages)
             latencies, statuses, purchase_rate = await latency_under_load(
                 bench, fleet, members, seeded.till_keys[0]
             )
@@ -234,22 +234,36 @@ async def run(report: BenchReport) -> None:
             note=sockets,
         )
     )
+    node_peer_name = "Node.js ws + a Redis subscription per member"
+    burst_note = (
+        f"{FANOUT_EVENTS} envelopes to each of {CONNECTIONS} members, one burst; "
+        f"{app.delivered}/{len(messages)} delivered ({node.delivered} by the peer)"
+    )
     report.figure(
         Figure(
-            name="fan-out deliveries per second",
-            value=app_rate,
+            name="fan-out deliveries per second of server CPU",
+            value=app.per_cpu_second,
             unit="/s",
-            baseline=node_rate,
-            baseline_name="Node.js ws + a Redis subscription per member",
+            baseline=node.per_cpu_second,
+            baseline_name=node_peer_name,
             at_least=1.0,
-            note=f"{FANOUT_EVENTS} envelopes to each of {CONNECTIONS} members, one burst; "
-            f"{delivered}/{len(messages)} delivered",
+            note=f"{burst_note}; server CPU {app.server_cpu_s:.2f} s, "
+            f"the peer's {node.server_cpu_s:.2f} s",
+        )
+    )
+    report.figure(
+        Figure(
+            name="fan-out deliveries per second (wall clock, the client's limit included)",
+            value=app.rate,
+            unit="/s",
+            baseline=node.rate,
+            baseline_name=node_peer_name,
         )
     )
     report.figure(
         Figure(
             name="fan-out deliveries per second, against raw Redis pub/sub",
-            value=app_rate,
+            value=app.rate,
             unit="/s",
             baseline=redis_rate,
             baseline_name="raw Redis pub/sub to 1 subscriber",
@@ -271,7 +285,9 @@ async def run(report: BenchReport) -> None:
         f"Sockets: {CONNECTIONS} members connected to one `astrocoffee serve` process (1 worker) "
         f"in {connect_s:.1f} s with `?last_seq=`; memory is each server's RSS growth over its "
         "idle sockets after 1 s. Clients in one asyncio process on the same 2 CPUs: the "
-        "fan-out figures include the client's own limits, the same for both servers.",
+        "wall-clock fan-out is bounded by that client as much as by either server (neither "
+        "saturates a CPU), so the target is on deliveries per second of each server's own "
+        "CPU (user + system time of its process over the burst).",
     ]
 
 

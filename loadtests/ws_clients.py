@@ -74,16 +74,44 @@ async def idle_cost(pid: int, urls: list[str], *, settle_s: float = 1.0) -> tupl
     return fleet, (after - before) / len(urls) / 1024
 
 
+@dataclass(frozen=True)
+class FanOut:
+    delivered: int
+    seconds: float  # from the first publish to the last delivery
+    server_cpu_s: float  # the server process's CPU time (user + system) meanwhile
+
+    @property
+    def rate(self) -> float:
+        """Deliveries per second of wall-clock time (bounded by the client as well)."""
+        return self.delivered / self.seconds
+
+    @property
+    def per_cpu_second(self) -> float:
+        """Deliveries per second of the server's own CPU: its capacity on one CPU."""
+        return self.delivered / self.server_cpu_s
+
+
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 async def fan_out(
-    redis_url: str, fleet: Fleet, messages: list[tuple[str, bytes]], *, timeout_s: float = 120
-) -> tuple[float, int]:
-    """Publish ``messages`` (channel, payload) in one pipeline; deliveries per second until
-    every one has reached its socket (or ``timeout_s``), and how many did."""
+    redis_url: str,
+    pid: int,
+    fleet: Fleet,
+    messages: list[tuple[str, bytes]],
+    *,
+    timeout_s: float = 120,
+) -> FanOut:
+    """Publish ``messages`` (channel, payload) in one pipeline and wait until every one has
+    reached its socket (or ``timeout_s``); what the server process ``pid`` did meanwhile."""
     from redis.asyncio import Redis
 
     start_count = fleet.delivered
     redis = Redis.from_url(redis_url)
     try:
+        cpu_before = cpu_seconds(pid)
         started = time.perf_counter()
         async with redis.pipeline(transaction=False) as pipe:
             for name, payload in messages:
@@ -93,7 +121,7 @@ async def fan_out(
             if time.perf_counter() - started > timeout_s:
                 break
             await asyncio.sleep(0.005)
-        delivered = fleet.delivered - start_count
-        return delivered / (time.perf_counter() - started), delivered
+        seconds = time.perf_counter() - started
+        return FanOut(fleet.delivered - start_count, seconds, cpu_seconds(pid) - cpu_before)
     finally:
         await redis.aclose()
