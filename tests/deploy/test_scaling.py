@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import yaml
 
@@ -251,3 +252,22 @@ def test_the_sockets_per_pod_alert_fires_between_the_target_and_the_memory_limit
         f"{rule.where}: {threshold:,.0f} must lie between the target {target:,.0f} and the "
         f"{target * LIMIT_OVER_TARGET:,.0f} sockets the memory limit holds"
     )
+
+
+def test_compose_gives_serving_containers_time_to_drain(services: dict[str, Any]) -> None:
+    """docker compose stop waits stop_grace_period before SIGKILL: the drain window (the
+    service's own or the setting's default) + uvicorn's 10 s + the lifespan's close."""
+    from backend.settings import Settings
+
+    default = next(
+        f.default for f in msgspec.structs.fields(Settings) if f.name == "ws_drain_window_s"
+    )
+    serving = {n: s for n, s in services.items() if s.get("command") == ["serve"]}
+    assert serving, "compose.yaml: no service runs `serve`"
+    for name, service in serving.items():
+        drain = int(service.get("environment", {}).get("ASTROCOFFEE_WS_DRAIN_WINDOW_S", default))
+        grace = str(service.get("stop_grace_period", "10s"))
+        assert grace.endswith("s") and grace[:-1].isdigit(), f"{name}: {grace}"
+        assert int(grace[:-1]) >= drain + AFTER_DRAIN_S, (
+            f"compose.yaml {name}: stop_grace_period {grace} < drain {drain} s + {AFTER_DRAIN_S} s"
+        )
