@@ -7,6 +7,7 @@ payment) that say where the points are.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from db import sql
@@ -22,6 +23,13 @@ class Mismatch:
     expected: tuple[int, ...]
 
 
+# The accounts are checked a range of ids at a time (``BATCH``), each statement bounded by
+# the pool's command timeout however large the chain: a 1M-member chain's 13M entries are
+# ~100 statements of ~130k entries each, not one aggregation of all of them.
+BATCH = 10_000
+
+_RANGE_END = "SELECT id FROM account WHERE id > {after} ORDER BY id OFFSET {skip} LIMIT 1"
+
 _LEDGER = """
 SELECT a.id, a.member, a.available, a.pending, a.held,
        COALESCE(SUM(e.available_delta), 0)::bigint AS l_available,
@@ -29,6 +37,7 @@ SELECT a.id, a.member, a.available, a.pending, a.held,
        COALESCE(SUM(e.held_delta), 0)::bigint AS l_held
 FROM account a
 LEFT JOIN ledger_entry e ON e.account = a.id
+WHERE a.id > {after} AND a.id <= {last}
 GROUP BY a.id
 HAVING a.available <> COALESCE(SUM(e.available_delta), 0)
     OR a.pending <> COALESCE(SUM(e.pending_delta), 0)
@@ -40,13 +49,7 @@ WITH lots AS (
     SELECT account,
            SUM(remaining) FILTER (WHERE status = 'available')::bigint AS available,
            SUM(remaining) FILTER (WHERE status = 'pending')::bigint AS pending
-    FROM point_lot GROUP BY account
-), holds AS (
-    SELECT member, SUM(hold_points)::bigint AS held FROM (
-        SELECT member, hold_points FROM checkout WHERE status = 'held'
-        UNION ALL
-        SELECT member, hold_points FROM customer_order WHERE status = 'awaiting_payment'
-    ) open_holds GROUP BY member
+    FROM point_lot WHERE account > {after} AND account <= {last} GROUP BY account
 )
 SELECT a.id, a.member, a.available, a.pending, a.held,
        COALESCE(l.available, 0) AS lot_available,
@@ -54,14 +57,35 @@ SELECT a.id, a.member, a.available, a.pending, a.held,
        COALESCE(h.held, 0) AS hold_held
 FROM account a
 LEFT JOIN lots l ON l.account = a.id
-LEFT JOIN holds h ON h.member = a.member
-WHERE GREATEST(a.available, 0) <> COALESCE(l.available, 0)
-   OR a.pending <> COALESCE(l.pending, 0)
-   OR a.held <> COALESCE(h.held, 0)
+LEFT JOIN LATERAL (
+    SELECT SUM(hold_points)::bigint AS held FROM (
+        SELECT hold_points FROM checkout WHERE member = a.member AND status = 'held'
+        UNION ALL
+        SELECT hold_points FROM customer_order
+        WHERE member = a.member AND status = 'awaiting_payment'
+    ) open_holds
+) h ON true
+WHERE a.id > {after} AND a.id <= {last}
+  AND (GREATEST(a.available, 0) <> COALESCE(l.available, 0)
+       OR a.pending <> COALESCE(l.pending, 0)
+       OR a.held <> COALESCE(h.held, 0))
 """
 
+_LAST_ID = uuid.UUID(int=(1 << 128) - 1)
 
-async def find_mismatches() -> list[Mismatch]:
+
+async def find_mismatches(*, batch: int = BATCH) -> list[Mismatch]:
+    mismatches: list[Mismatch] = []
+    after = uuid.UUID(int=0)
+    while after != _LAST_ID:
+        end = await sql.fetch(_RANGE_END, after=after, skip=batch - 1)
+        last = end[0]["id"] if end else _LAST_ID
+        mismatches += await _check(after=after, last=last)
+        after = last
+    return mismatches
+
+
+async def _check(*, after: uuid.UUID, last: uuid.UUID) -> list[Mismatch]:
     mismatches = [
         Mismatch(
             account_id=str(r["id"]),
@@ -70,7 +94,7 @@ async def find_mismatches() -> list[Mismatch]:
             cached=(r["available"], r["pending"], r["held"]),
             expected=(r["l_available"], r["l_pending"], r["l_held"]),
         )
-        for r in await sql.fetch(_LEDGER)
+        for r in await sql.fetch(_LEDGER, after=after, last=last)
     ]
     mismatches += [
         Mismatch(
@@ -80,7 +104,7 @@ async def find_mismatches() -> list[Mismatch]:
             cached=(max(r["available"], 0), r["pending"], r["held"]),
             expected=(r["lot_available"], r["lot_pending"], r["hold_held"]),
         )
-        for r in await sql.fetch(_LOTS_AND_HOLDS)
+        for r in await sql.fetch(_LOTS_AND_HOLDS, after=after, last=last)
     ]
     return mismatches
 
