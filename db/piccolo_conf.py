@@ -14,7 +14,7 @@ from piccolo.conf.apps import AppRegistry
 from piccolo.engine.postgres import PostgresEngine
 
 from db.pgbouncer import behind_pgbouncer, connection_config
-from db.replica import replica_engine
+from db.replica import REPLICA, replica_engine
 
 _url = os.environ.get("DATABASE_URL")
 if not _url:
@@ -28,7 +28,6 @@ _COMMAND_TIMEOUT = float(os.environ.get("DATABASE_COMMAND_TIMEOUT", "10"))
 
 # Reads that tolerate lag (history, reports) run on this node when a replica is configured
 # and keeps within its lag bound (see ``db.replica``); its sessions are read-only.
-REPLICA = "replica"
 _replica_url = os.environ.get("DATABASE_REPLICA_URL")
 _replicas = (
     {
