@@ -5,17 +5,42 @@ walked the ~190,000 objects that startup leaves behind (modules, routes, the ORM
 stopped the event loop for 80 ms on average, 120 ms at worst, every 4 to 5 seconds. About 2 % of
 requests were in flight during one, which is the whole p99 budget. Frozen (``gc.freeze``), they
 are never walked again: full collections fell to ~25 ms, walking only what requests create.
+
+Every pass is timed (``astrocoffee_gc_pause_seconds`` by generation, on /metrics): a pass
+holds the event loop, and in the Locust mix the passes were the only task steps that held it
+for 10 ms of CPU or more (issue #24: the relay, the maintenance round and the stats fan-out
+never did), so this is where a p99 that climbs is looked for first.
 """
 
 from __future__ import annotations
 
 import gc
+import time
+from typing import Any
 
+from prometheus_client import Histogram
+
+GC_PAUSES = Histogram(
+    "astrocoffee_gc_pause_seconds",
+    "Garbage collector passes by generation (each holds the event loop that long).",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+)
 _frozen = False
+_pass_started = 0.0
+
+
+def _time_pass(phase: str, info: dict[str, Any]) -> None:
+    global _pass_started
+    if phase == "start":
+        _pass_started = time.perf_counter()
+    else:
+        GC_PAUSES.labels(str(info["generation"])).observe(time.perf_counter() - _pass_started)
 
 
 def freeze_startup_objects() -> None:
-    """Move everything alive now to the permanent generation, once per process.
+    """Move everything alive now to the permanent generation and start timing the passes,
+    once per process.
 
     Once: tests start many apps in one process, and freezing again each time would keep
     every earlier test's garbage alive for good. No ``gc.collect()`` first: it would be the
@@ -24,4 +49,5 @@ def freeze_startup_objects() -> None:
     global _frozen
     if not _frozen:
         gc.freeze()
+        gc.callbacks.append(_time_pass)
         _frozen = True

@@ -18,3 +18,12 @@ def test_freezing_happens_once_per_process() -> None:
     garbage.freeze_startup_objects()
     assert gc.get_freeze_count() == frozen
     assert later
+
+
+async def test_collector_passes_are_timed_on_metrics(live_server: LiveServer) -> None:
+    import httpx
+
+    gc.collect()
+    async with httpx.AsyncClient(base_url=live_server.base_url) as client:
+        text = (await client.get("/metrics")).text
+    assert 'astrocoffee_gc_pause_seconds_count{generation="2"}' in text
