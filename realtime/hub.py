@@ -42,6 +42,9 @@ _SUBSCRIBE_TIMEOUT_S = 5.0
 _POLL_S = 0.05
 _PING_EVERY_S = 10.0
 _BACKOFF_MAX_S = 5.0
+# Never waited on while unset, so it binds to no event loop.
+_CONFIRMED = asyncio.Event()
+_CONFIRMED.set()
 
 
 class Subscriber(Protocol):
@@ -200,10 +203,12 @@ class Hub:
 
     def _dispatch(self, message: Received) -> None:
         if message.data is None:  # Redis confirmed a subscription
-            # Dropped once set (no Event kept per channel): a join finding none is confirmed.
-            confirmed = self._confirmed.pop(message.channel, None)
-            if confirmed is not None:
+            confirmed = self._confirmed.get(message.channel)
+            if confirmed is not None and not confirmed.is_set():
                 confirmed.set()
+                # One shared event, already set, stands for every confirmed channel: no
+                # Event (with its waiters' deque, ~0.8 KiB) kept per channel.
+                self._confirmed[message.channel] = _CONFIRMED
             return
         for subscriber in list(self._local.get(message.channel, ())):
             subscriber.deliver(message.data)
