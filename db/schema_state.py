@@ -10,6 +10,7 @@ prepared statement kept, so it works the same straight to PostgreSQL or through 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import asyncpg
@@ -17,6 +18,9 @@ from piccolo.apps.migrations.commands.base import BaseMigrationManager
 from piccolo.conf.apps import Finder
 
 _APP = "db"
+_REPORT_EVERY_S = 30.0
+
+log = logging.getLogger("astrocoffee")
 
 
 def committed_migrations() -> list[str]:
@@ -51,6 +55,7 @@ async def wait_until_migrated(
     still pending (empty: the schema is current). A database that cannot be reached yet
     counts as pending: the init container keeps waiting rather than failing the pod."""
     deadline = time.monotonic() + timeout_s
+    next_report = time.monotonic() + _REPORT_EVERY_S
     while True:
         try:
             pending = await pending_migrations(database_url)
@@ -58,6 +63,9 @@ async def wait_until_migrated(
             pending = [f"(database not reachable: {exc or type(exc).__name__})"]
         if not pending or time.monotonic() >= deadline:
             return pending
+        if time.monotonic() >= next_report:  # `kubectl logs -c wait-for-migrations` says why
+            log.info("waiting for the migrations: %s", describe_pending(pending))
+            next_report += _REPORT_EVERY_S
         await asyncio.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
 
 
