@@ -2,8 +2,11 @@
 
 Used by the tests and the benchmark, and the model for the mobile apps: remember the last
 ``seq`` you handled (and, for a member, the last broadcast seq: envelopes with
-``"stream": "broadcast"``); on every (re)connect send ``resume`` with them; drop anything at
-or below them; on ``resync`` refetch state over REST and carry on from its ``last_seq``.
+``"stream": "broadcast"``); on every reconnect give them on the URL (``?last_seq=`` and
+``&broadcast_last_seq=``), so the server replays what was missed at once and no live event
+waits for a first frame; on a first connect (no position yet) send ``resume`` with
+``ready``'s; drop anything at or below them; on ``resync`` refetch state over REST and carry
+on from its ``last_seq``.
 
 Reconnecting: a process that restarts (close 1012) drops all its sockets at once, and a
 client that came straight back would land on the other processes together with every other
@@ -19,6 +22,7 @@ import json
 import random
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import websockets
 from websockets.exceptions import ConnectionClosed
@@ -77,13 +81,14 @@ class MemberStreamClient:
         while True:
             restarted = False
             try:
+                url, told = self._url()
                 async with websockets.connect(
-                    self.url, additional_headers={"Authorization": f"Bearer {self.token}"}
+                    url, additional_headers={"Authorization": f"Bearer {self.token}"}
                 ) as socket:
                     self._socket = socket
                     self.connections += 1
                     attempt = 0
-                    await self._start(socket, json.loads(await socket.recv()))
+                    await self._start(socket, json.loads(await socket.recv()), told=told)
                     async for raw in socket:
                         frame = json.loads(raw)
                         if frame["type"] == "resync":
@@ -114,7 +119,22 @@ class MemberStreamClient:
                 )
             )
 
-    async def _start(self, socket: Any, ready: dict[str, Any]) -> None:
+    def _url(self) -> tuple[str, bool]:
+        """The URL to connect to, with the position when there is one (and whether)."""
+        if self.last_seq is None:
+            return self.url, False
+        position = {"last_seq": self.last_seq}
+        if self.broadcast_last_seq is not None:
+            position["broadcast_last_seq"] = self.broadcast_last_seq
+        separator = "&" if urlsplit(self.url).query else "?"
+        return f"{self.url}{separator}{urlencode(position)}", True
+
+    async def _start(self, socket: Any, ready: dict[str, Any], *, told: bool) -> None:
+        """After ``ready``: nothing to say when the URL gave the position, else ``resume``."""
+        if told:
+            if self.broadcast_last_seq is None and ready.get("broadcast_last_seq") is not None:
+                self.broadcast_last_seq = int(ready["broadcast_last_seq"])
+            return
         if self.last_seq is None:
             self.last_seq = int(ready["last_seq"])
         if self.broadcast_last_seq is None and ready.get("broadcast_last_seq") is not None:

@@ -224,3 +224,28 @@ async def test_the_relay_publishes_events_committed_but_never_published(
         frames = [await recv(ws) for _ in range(2)]
         assert [(f["seq"], f["data"]["to"]) for f in frames] == [(1, "gold"), (2, "platinum")]
         assert await relay_unpublished(publisher, now=datetime.now(UTC)) == 0  # remembered
+
+
+async def test_a_client_that_gives_its_position_on_connect_gets_what_it_missed_at_once(
+    client: httpx.AsyncClient, live_server: LiveServer, member: LoggedInMember, till: Till
+) -> None:
+    """``?last_seq=``: the replay and the live events that follow come without any client
+    frame (nothing is held for a first frame)."""
+    for _ in range(2):  # seq 1..4 happen while the phone is away
+        await buy(client, till, purchase_body(member.card_number))
+    url = f"{live_server.ws_url}/v1/ws?token={member.access_token}&last_seq=1"
+    async with websockets.connect(url) as ws:
+        ready = await recv(ws)
+        assert (ready["type"], ready["last_seq"]) == ("ready", 4)
+        assert [(await recv(ws, timeout=1.5))["seq"] for _ in range(3)] == [2, 3, 4]
+        await buy(client, till, purchase_body(member.card_number))
+        assert [(await recv(ws, timeout=1.5))["seq"] for _ in range(2)] == [5, 6]
+
+
+@pytest.mark.parametrize("query", ["last_seq=-1", "last_seq=x", "last_seq=1&broadcast_last_seq=a"])
+async def test_a_position_that_is_not_a_seq_closes_with_1008(
+    live_server: LiveServer, member: LoggedInMember, query: str
+) -> None:
+    url = f"{live_server.ws_url}/v1/ws?token={member.access_token}&{query}"
+    async with websockets.connect(url) as ws:
+        assert await close_code(ws) == 1008

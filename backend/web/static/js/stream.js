@@ -1,6 +1,8 @@
 // The WebSocket client of /v1/ws, after realtime/client.py: remember the last seq handled
-// on the own stream (and, for members, on the broadcast stream); on every connect send
-// "resume" with them; drop anything at or below them; on "resync" refetch over REST.
+// on the own stream (and, for members, on the broadcast stream); on every reconnect give
+// them on the URL (?last_seq=&broadcast_last_seq=), so the server replays what was missed at
+// once and no live event waits for a first frame; on a first connect (no position yet) send
+// "resume" with ready's; drop anything at or below them; on "resync" refetch over REST.
 // Reconnects with full-jitter backoff (0.5-1 s, then up to 2, 4 ... 30 s), at once when the
 // browser comes back online; after a server restart (1012) at a random moment 1-8 s later, so
 // that the sockets of a stopping server do not all land on the others at once.
@@ -39,6 +41,7 @@ export class Stream {
     this.lastHeard = 0;
     this.positions = { own: null, broadcast: null };
     this.asked = { own: null, broadcast: null };
+    this.told = false; // the current connection's URL carries the position
     this._online = () => this._connectNow();
     this._offline = () => this._drop('offline');
   }
@@ -101,7 +104,7 @@ export class Stream {
       this._retryLater();
       return;
     }
-    const socket = new WebSocket(url);
+    const socket = new WebSocket(this._withPosition(url));
     this.socket = socket;
     this.lastHeard = Date.now();
     socket.onmessage = (message) => this._receive(socket, message.data);
@@ -109,6 +112,16 @@ export class Stream {
     socket.onerror = () => {}; // the close event that follows decides what to do
     clearInterval(this.heartbeat);
     this.heartbeat = setInterval(() => this._beat(), 5_000);
+  }
+
+  // The URL with the position this client knows, if any: the server resumes from it at once.
+  _withPosition(url) {
+    const p = this.positions;
+    this.told = p.own !== null;
+    if (!this.told) return url;
+    const position = new URLSearchParams({ last_seq: String(p.own) });
+    if (p.broadcast !== null) position.set('broadcast_last_seq', String(p.broadcast));
+    return `${url}${url.includes('?') ? '&' : '?'}${position}`;
   }
 
   _beat() {
@@ -218,7 +231,8 @@ export class Stream {
     if (p.own === null) p.own = Number(frame.last_seq);
     const hasBroadcast = frame.broadcast_last_seq !== undefined && frame.broadcast_last_seq !== null;
     if (hasBroadcast && p.broadcast === null) p.broadcast = Number(frame.broadcast_last_seq);
-    this._resume(hasBroadcast);
+    if (!this.told) this._resume(hasBroadcast); // else the URL said it: nothing waits
+    this.told = false;
     this._setState('live');
     this.handlers.onReady?.(frame);
   }
