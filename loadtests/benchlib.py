@@ -75,6 +75,25 @@ class BenchServer:
         )
 
 
+def bench_env(
+    database_url: str, redis_url: str, *, secret: str, prefix: str, **extra_env: str
+) -> dict[str, str]:
+    """A bench server's environment: production-like settings, limits lifted (the load comes
+    from one address), no maintenance in the serving process; ``extra_env`` adds settings."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "ASTROCOFFEE_SECRET_KEY": secret,
+        "ASTROCOFFEE_REDIS_PREFIX": prefix,
+        "ASTROCOFFEE_LOG_LEVEL": "WARNING",
+        "ASTROCOFFEE_MAINTENANCE_INTERVAL_S": "0",
+        "ASTROCOFFEE_AUTH_RATE_LIMIT_PER_MINUTE": "1000000",
+        "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "100000000",
+        **extra_env,
+    }
+
+
 @asynccontextmanager
 async def bench_server(settings: Any, **extra_env: str) -> AsyncIterator[BenchServer]:
     """Migrate a fresh database and serve it with one process, ready when this yields
@@ -85,18 +104,7 @@ async def bench_server(settings: Any, **extra_env: str) -> AsyncIterator[BenchSe
     os.environ["DATABASE_URL"] = database_url  # for Piccolo in this process (bench_campaigns)
     secret = secrets.token_urlsafe(40)
     prefix = f"bench-{secrets.token_hex(3)}:"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": settings.redis_url,
-        "ASTROCOFFEE_SECRET_KEY": secret,
-        "ASTROCOFFEE_REDIS_PREFIX": prefix,
-        "ASTROCOFFEE_LOG_LEVEL": "WARNING",
-        "ASTROCOFFEE_MAINTENANCE_INTERVAL_S": "0",
-        "ASTROCOFFEE_AUTH_RATE_LIMIT_PER_MINUTE": "1000000",
-        "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "100000000",
-        **extra_env,
-    }
+    env = bench_env(database_url, settings.redis_url, secret=secret, prefix=prefix, **extra_env)
     try:
         migrate = await asyncio.to_thread(astrocoffee, "migrate", env=env)
         assert migrate.returncode == 0, migrate.stderr
