@@ -128,13 +128,15 @@ async def remember(
     )
 
 
-# Oldest first through idempotency_record_created_at, a bounded batch per statement.
+# Oldest first through idempotency_record_created_at, a bounded batch per statement. The
+# batch's ids go in as an array (``= ANY(ARRAY(...))``): with ``IN (SELECT ...)`` the planner
+# hash-joined them against a sequential scan of the whole table (EXPLAIN on a 1M chain).
 PURGE_BATCH = """
 WITH gone AS (
-    DELETE FROM idempotency_record WHERE id IN (
+    DELETE FROM idempotency_record WHERE id = ANY(ARRAY(
         SELECT id FROM idempotency_record WHERE created_at < {before}
         ORDER BY created_at LIMIT {batch}
-    ) RETURNING 1
+    )) RETURNING 1
 )
 SELECT COUNT(*) AS purged FROM gone
 """

@@ -237,6 +237,45 @@ def statements() -> list[HotStatement]:
     ]
 
 
+async def fill_queues(
+    connection: Any,
+    now: datetime,
+    *,
+    keys: int,
+    documents: int,
+    key_every_s: int = 1,
+    document_every_min: int = 1,
+) -> None:
+    """What the purges and the outbox find on a busy chain (a seeded one has none):
+    ``keys`` idempotency keys one every ``key_every_s`` back from ``now`` and ``documents``
+    delivered accounting documents one every ``document_every_min`` back (the newest 99
+    pending), ANALYZEd. Their plans
+    change with the table's size: with ``IN (SELECT ...)`` a purge hash-joined its batch
+    against a sequential scan from some 30,000 rows on."""
+    await connection.execute(
+        "INSERT INTO idempotency_record (id, scope, key, request_hash, response_status,"
+        " response_body, created_at) SELECT gen_random_uuid(), 'queue', 'k' || n, '', 200,"
+        " '{}'::jsonb, $1::timestamptz - n * make_interval(secs => $3::int)"
+        " FROM generate_series(1, $2::int) n",
+        now,
+        keys,
+        key_every_s,
+    )
+    await connection.execute(
+        "INSERT INTO outbox_message (id, destination, kind, reference, business_date, payload,"
+        " status, attempts, next_attempt_at, created_at, delivered_at)"
+        " SELECT gen_random_uuid(), 'accounting', 'sale', 'queue',"
+        " ($1::timestamptz - n * make_interval(mins => $3::int))::date, '{}'::jsonb,"
+        " CASE WHEN n < 100 THEN 'pending' ELSE 'delivered' END, 1, $1, $1, $1"
+        " FROM generate_series(1, $2::int) n",
+        now,
+        documents,
+        document_every_min,
+    )
+    await connection.execute("ANALYZE idempotency_record")
+    await connection.execute("ANALYZE outbox_message")
+
+
 @dataclass(frozen=True, slots=True)
 class Scan:
     node: str

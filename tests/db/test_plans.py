@@ -113,3 +113,23 @@ async def test_ledger_verify_goes_a_range_of_accounts_at_a_time(
     found = await find_mismatches(batch=100)
     assert {m.account_id for m in found} == {str(wrong)}
     assert len(found) == 2  # the ledger's sum and the lots both disagree
+
+
+async def test_the_purges_never_scan_their_table(chain: asyncpg.Connection) -> None:
+    """At the planner's own costs (sequential scans allowed), on tables big enough that a
+    batch joined with ``IN (SELECT ...)`` went through a sequential scan of all of them."""
+    from devkit.hot_statements import fill_queues
+
+    now = datetime.now(UTC)
+    # 4.6 days of keys and 830 days of documents: about half of each past its time.
+    await fill_queues(
+        chain, now, keys=40_000, documents=40_000, key_every_s=10, document_every_min=30
+    )
+    await chain.execute("RESET enable_seqscan")
+    at = await sample(chain, now=now)
+    purges = [s for s in statements() if "purge" in s.name]
+    assert len(purges) == 2
+    found = []
+    for statement in purges:
+        found += problems(statement, (await explain(chain, statement, at))["Plan"])
+    assert found == []
