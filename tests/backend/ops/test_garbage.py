@@ -27,3 +27,9 @@ async def test_collector_passes_are_timed_on_metrics(live_server: LiveServer) ->
     async with httpx.AsyncClient(base_url=live_server.base_url) as client:
         text = (await client.get("/metrics")).text
     assert 'astrocoffee_gc_pause_seconds_count{generation="2"}' in text
+
+
+async def test_a_started_app_collects_less_often_than_pythons_default(
+    live_server: LiveServer,
+) -> None:
+    assert gc.get_threshold() == garbage.THRESHOLDS
