@@ -10,9 +10,12 @@ Writes ``loadtests/reports/explain-<time>.md`` and prints it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import UTC, datetime
 from typing import Any
+
+from loadtests.bench_report import REPORTS
 
 
 def _buffers(plan: dict[str, Any]) -> int:
@@ -65,3 +68,20 @@ async def explain_all(database_url: str) -> list[str]:
     finally:
         await filled.rollback()
         await connection.close()
+
+
+def main() -> int:
+    os.environ.setdefault("PICCOLO_CONF", "db.piccolo_conf")
+    url = os.environ["DATABASE_URL"]
+    lines = asyncio.run(explain_all(url))
+    text = "\n".join(lines) + "\n"
+    out = REPORTS / f"explain-{datetime.now(UTC):%Y-%m-%d-%H%M%S}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(text)
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
