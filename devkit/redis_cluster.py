@@ -19,11 +19,26 @@ import tempfile
 import time
 from pathlib import Path
 
+from redis.asyncio import Redis
+
 from devkit.ports import free_port, wait_for_port
+from realtime.redis_mode import connect_redis
 
 REDIS_SERVER = Path("/usr/bin/redis-server")
 REDIS_CLI = Path("/usr/bin/redis-cli")
 NODE_TIMEOUT_MS = 1000
+
+
+async def client_of(url: str) -> Redis:
+    """A client of the Redis at ``url``, or of its cluster when it is a node of one: the
+    development tools (seeding) take whatever ``REDIS_URL`` names, where the service is told
+    (``REDIS_CLUSTER``)."""
+    probe = Redis.from_url(url)
+    try:
+        cluster = bool((await probe.info("cluster")).get("cluster_enabled"))
+    finally:
+        await probe.aclose()
+    return connect_redis(url, cluster=cluster)
 
 
 class RedisClusterProcesses:

@@ -83,7 +83,7 @@ async def seed(
     """``stores`` stores (codes ``<code_prefix><run>-0000``...) with ``tills_per_store``
     tills each and ``members`` members with a login session each (their tokens valid for
     ``token_ttl_s``), on a migrated database."""
-    from redis.asyncio import Redis
+    from devkit.redis_cluster import client_of
 
     connection = await asyncpg.connect(database_url)
     try:
@@ -102,7 +102,7 @@ async def seed(
             )
     finally:
         await connection.close()
-    redis = Redis.from_url(redis_url)
+    redis = await client_of(redis_url)  # a cluster's node too (the fault tests' cluster)
     try:
         await open_sessions(
             seeded.members,

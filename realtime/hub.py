@@ -158,7 +158,12 @@ class Hub:
         async with self._lock:
             channels = [self._keepalive_channel, *self._subscribed]
             for channel in self._subscribed:
-                self._confirmed[channel] = asyncio.Event()
+                # A join may wait on a channel's event that is not set yet: kept, so that
+                # this subscription's confirmation reaches it (the first connect can be
+                # slower than the first join: a cluster's slot map is read first).
+                waited = self._confirmed.get(channel)
+                if waited is None or waited.is_set():
+                    self._confirmed[channel] = asyncio.Event()
             try:
                 await pubsub.subscribe(channels)
             except BaseException:
@@ -170,6 +175,7 @@ class Hub:
             self._ever_connected = True
             self._connected.set()
         if reconnected:
+            log.info("realtime hub listening again; %d channels catch up", len(self._local))
             for subscribers in list(self._local.values()):
                 for subscriber in list(subscribers):
                     subscriber.catch_up()

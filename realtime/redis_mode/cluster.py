@@ -21,17 +21,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPubSub, RedisCluster
-from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException, RedisError
-from redis.retry import Retry
+from redis.exceptions import RedisError
 
 from realtime.redis_mode.base import Received, ReconnectWatch
+from realtime.redis_mode.cluster_client import (
+    ClusterUnreachable,
+    cluster_client,
+    unreachable_as_connection_error,
+)
 
 
 class ShardListener:
@@ -43,7 +46,8 @@ class ShardListener:
     async def subscribe(self, channels: Sequence[str]) -> None:
         for channel in channels:  # one slot per SSUBSCRIBE
             self._leaving.discard(channel)
-            await self._pubsub.ssubscribe(channel)
+            with unreachable_as_connection_error():  # its slot has no node
+                await self._pubsub.ssubscribe(channel)
         self._watch.watch(self._pubsub.node_pubsub_mapping.values())
 
     async def unsubscribe(self, channels: Sequence[str]) -> None:
@@ -57,7 +61,8 @@ class ShardListener:
             # Nothing subscribed: redis-py would return at once, and its caller spin.
             await asyncio.sleep(timeout_s)
             return None
-        message = await self._pubsub.get_sharded_message(timeout=timeout_s)
+        with unreachable_as_connection_error():
+            message = await self._pubsub.get_sharded_message(timeout=timeout_s)
         if message is None:
             return None
         kind = message["type"]
@@ -89,16 +94,7 @@ class ClusterRedis:
 
     @staticmethod
     def connect(url: str, *, max_connections: int, timeout_s: float) -> Redis:
-        client = RedisCluster.from_url(
-            url,
-            max_connections=max_connections,  # per node
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            # One retry, soon: redis-py's default (three, backing off up to 10 s) holds each
-            # request for seconds while a node is down, where a sale should go on without
-            # Redis (PostgreSQL is the truth). Redirects (MOVED, ASK) are not retries.
-            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=1),
-        )
+        client = cluster_client(url, max_connections=max_connections, timeout_s=timeout_s)
         # Typed as the single-server client the services are written against: a cluster
         # client takes the same commands, and what differs goes through ``redis_mode_of``.
         return cast("Redis", client)
@@ -109,7 +105,12 @@ class ClusterRedis:
     async def listener(self) -> ShardListener:
         # The slot map as the cluster has it now: a listener opens after a failure, which may
         # have been a slot that moved.
-        await self._client.nodes_manager.initialize()
+        with unreachable_as_connection_error():
+            await self._client.nodes_manager.initialize()
+        # And only once the cluster takes commands again: the hub catches its sockets up as
+        # soon as it listens, and an event published before the cluster took it would be
+        # left for the relay.
+        await self.check()
         return ShardListener(self._client.pubsub())
 
     async def read_many(self, keys: Sequence[str]) -> list[bytes | None]:
@@ -126,8 +127,11 @@ class ClusterRedis:
         return in_use, idle
 
     async def check(self) -> None:
-        # A node answers PING while the cluster refuses every keyed command (a node of it
-        # down, no replica to take its slots over): ask for the cluster's own state.
-        info = await self._client.cluster_info()
-        if info.get("cluster_state") != "ok":
-            raise RedisClusterException(f"cluster_state is {info.get('cluster_state')}")
+        # Every primary, for its view of the cluster's state: a node answers PING while the
+        # cluster refuses every keyed command (a node down, no replica to take its slots
+        # over), and the others notice a dead node only after cluster-node-timeout.
+        said: dict[str, Any] = await self._client.cluster_info(target_nodes=RedisCluster.PRIMARIES)
+        infos = [said] if "cluster_state" in said else list(said.values())
+        states = {info.get("cluster_state") for info in infos}
+        if states != {"ok"}:
+            raise ClusterUnreachable(f"cluster_state: {', '.join(map(str, states))}")

@@ -23,15 +23,17 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
 
 from devkit.private_servers import PostgresCluster, RedisProcess
 from devkit.processes import AppProcess
+from devkit.redis_cluster import RedisClusterProcesses
 from tests.reliability.harness import (
     REQUEST_TIMEOUT_S,
     Attempt,
@@ -79,13 +81,38 @@ async def cluster() -> AsyncIterator[PostgresCluster]:
         await asyncio.to_thread(cluster.destroy)
 
 
+class Outage(Protocol):
+    """The scenario's Redis, which a test stops (killed) and starts again (empty)."""
+
+    url: str
+
+    def stop(self) -> None: ...
+
+    def start(self) -> None: ...
+
+
+class ClusterNodeOutage:
+    """A three-node Redis Cluster (``devkit.redis_cluster``) as the scenario's Redis: ``stop``
+    kills the node clients start from (readiness asks it first), ``start`` brings it back."""
+
+    def __init__(self, nodes: RedisClusterProcesses) -> None:
+        self.nodes = nodes
+        self.url = nodes.url
+
+    def stop(self) -> None:
+        self.nodes.kill(0)
+
+    def start(self) -> None:
+        self.nodes.restart(0)
+
+
 @dataclass
 class World:
     """One scenario's servers and data, and the app processes it started."""
 
     cluster: PostgresCluster
     database_url: str
-    redis: RedisProcess
+    redis: Outage
     env: dict[str, str]
     seeded: Seeded
     logs: Path
@@ -99,15 +126,13 @@ class World:
         return app
 
 
-@pytest.fixture
-async def world(cluster: PostgresCluster) -> AsyncIterator[World]:
+@asynccontextmanager
+async def _world(cluster: PostgresCluster, redis: Outage, **settings: str) -> AsyncIterator[World]:
     await cluster.ensure_running()
     database_url = await cluster.create_database(
         f"faults_{secrets.token_hex(4)}", template=TEMPLATE
     )
-    redis = RedisProcess()
-    redis.start()
-    env = app_env(database_url, redis.url)
+    env = app_env(database_url, redis.url, **settings)
     with tempfile.TemporaryDirectory(prefix="astrocoffee-faults-") as logs:
         world = World(
             cluster=cluster,
@@ -122,7 +147,28 @@ async def world(cluster: PostgresCluster) -> AsyncIterator[World]:
         finally:
             for process in world.processes:
                 process.stop()
-            redis.stop()
+
+
+@pytest.fixture
+async def world(cluster: PostgresCluster) -> AsyncIterator[World]:
+    redis = RedisProcess()
+    redis.start()
+    try:
+        async with _world(cluster, redis) as world:
+            yield world
+    finally:
+        redis.stop()
+
+
+@pytest.fixture
+async def world_on_redis_cluster(cluster: PostgresCluster) -> AsyncIterator[World]:
+    nodes = RedisClusterProcesses()
+    try:
+        await asyncio.to_thread(nodes.start)
+        async with _world(cluster, ClusterNodeOutage(nodes), REDIS_CLUSTER="true") as world:
+            yield world
+    finally:
+        nodes.destroy()
 
 
 async def _until(condition: Callable[[], bool], timeout_s: float = 30) -> None:
@@ -271,6 +317,23 @@ async def test_redis_stopped_under_load_sales_go_on_and_phones_catch_up(world: W
     """Redis is killed while tills sell and phones watch, and comes back empty: every sale
     succeeds at the first try meanwhile (PostgreSQL is the truth), readiness says Redis is
     failing, and once it is back each phone gets every event it missed, in order."""
+    await _redis_lost_under_load(world, "redis_stopped", faults="Redis killed, back empty")
+
+
+async def test_a_redis_cluster_node_killed_under_load_sales_go_on_and_phones_catch_up(
+    world_on_redis_cluster: World,
+) -> None:
+    """The same on a three-node Redis Cluster (``REDIS_CLUSTER``, sharded pub/sub): one node
+    is killed, so the cluster refuses every command (no replica takes its slots over), and
+    comes back empty."""
+    await _redis_lost_under_load(
+        world_on_redis_cluster,
+        "redis_cluster_node_killed",
+        faults="one node of three killed (CLUSTERDOWN), back empty",
+    )
+
+
+async def _redis_lost_under_load(world: World, scenario: str, *, faults: str) -> None:
     app = await world.serve()
     phones = Watchers(app.ws_url, world.seeded.members)
     await phones.start()
@@ -312,8 +375,8 @@ async def test_redis_stopped_under_load_sales_go_on_and_phones_catch_up(world: W
         books,
         tills,
         sent,
-        "redis_stopped",
-        faults="Redis killed, back empty",
+        scenario,
+        faults=faults,
         sales_while_redis_down=len(during),
         slowest_sale_while_down_s=round(max(a.seconds for a in during), 3),
         ready_again_after_s=round(recovered_s, 2),
