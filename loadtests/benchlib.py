@@ -101,7 +101,9 @@ async def bench_server(settings: Any, **extra_env: str) -> AsyncIterator[BenchSe
     ``extra_env`` adds settings); stopped, and the database dropped, after."""
     admin_url = settings.database_url
     database_url = await fresh_database(admin_url)
-    os.environ["DATABASE_URL"] = database_url  # for Piccolo in this process (bench_campaigns)
+    # For Piccolo in this process (bench_campaigns); put back after, for the next part's servers.
+    earlier_url = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = database_url
     secret = secrets.token_urlsafe(40)
     prefix = f"bench-{secrets.token_hex(3)}:"
     env = bench_env(database_url, settings.redis_url, secret=secret, prefix=prefix, **extra_env)
@@ -112,6 +114,10 @@ async def bench_server(settings: Any, **extra_env: str) -> AsyncIterator[BenchSe
             await app.ready()
             yield BenchServer(app, database_url, settings.redis_url, secret, prefix)
     finally:
+        if earlier_url is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = earlier_url
         await drop_database(admin_url, database_url)
 
 
