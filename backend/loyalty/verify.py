@@ -44,12 +44,15 @@ HAVING a.available <> COALESCE(SUM(e.available_delta), 0)
     OR a.held <> COALESCE(SUM(e.held_delta), 0)
 """
 
+# Empty lots add nothing: leaving them out lets the range read point_lot_spendable (whose
+# rows are the lots with points left) instead of the whole table.
 _LOTS_AND_HOLDS = """
 WITH lots AS (
     SELECT account,
            SUM(remaining) FILTER (WHERE status = 'available')::bigint AS available,
            SUM(remaining) FILTER (WHERE status = 'pending')::bigint AS pending
-    FROM point_lot WHERE account > {after} AND account <= {last} GROUP BY account
+    FROM point_lot WHERE account > {after} AND account <= {last} AND remaining > 0
+    GROUP BY account
 )
 SELECT a.id, a.member, a.available, a.pending, a.held,
        COALESCE(l.available, 0) AS lot_available,
