@@ -74,6 +74,17 @@ class BenchReport(list[str]):
         self.figures.append(figure)
         return figure
 
+    def to_json(self) -> str:
+        return json.dumps({"lines": list(self), "figures": [asdict(f) for f in self.figures]})
+
+    @classmethod
+    def from_json(cls, text: str) -> BenchReport:
+        data = json.loads(text)
+        report = cls()
+        report.extend(data["lines"])
+        report.figures = [Figure(**f) for f in data["figures"]]
+        return report
+
 
 def _number(value: float, unit: str) -> str:
     text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"

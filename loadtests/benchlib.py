@@ -12,6 +12,7 @@ import traceback
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from devkit.databases import create_database, drop_database
@@ -124,34 +125,39 @@ async def bench_server(settings: Any, **extra_env: str) -> AsyncIterator[BenchSe
 def run_bench(name: str, run: Callable[[BenchReport], Coroutine[Any, Any, None]]) -> int:
     """``make bench``'s part ``name`` on its own (``python -m loadtests.bench_<name>``): ``run``
     fills the report's lines and figures; written to ``loadtests/reports/bench-<time>.md``
-    and ``.json`` with the table of its figures, and printed; 1 when a target is missed."""
-    return run_parts({name: run})
+    and ``.json`` with the table of its figures, and printed; 1 when a target is missed.
+    With ``BENCH_PART_OUT`` set (``loadtests.bench`` runs each part in a process of its own:
+    the ORM's engine and the environment are per process), the report goes to that file."""
+    card = Scorecard()
+    card.parts[name] = run_part(name, run)
+    out = os.environ.get("BENCH_PART_OUT")
+    if out:
+        Path(out).write_text(card.parts[name].to_json(), encoding="utf-8")
+        return 0
+    return finish(card)
 
 
-def run_parts(parts: dict[str, Callable[[BenchReport], Coroutine[Any, Any, None]]]) -> int:
-    """Run each part in turn (one that fails is a missed row, the others still run), then
-    print and keep the one table of all their figures; the exit status (1: a target missed)."""
+def run_part(name: str, run: Callable[[BenchReport], Coroutine[Any, Any, None]]) -> BenchReport:
+    """Run one part; one that fails is a missed row of its own."""
     raise_open_files_limit()
     os.environ.setdefault("PICCOLO_CONF", "db.piccolo_conf")
-    card = Scorecard()
+    report = BenchReport()
+    try:
+        asyncio.run(run(report))
+    except Exception as exc:  # the table says which part failed
+        traceback.print_exc()
+        report.figure(Figure(name=f"{name}: the part failed ({exc!r})", value=0, at_least=1))
+    return report
 
-    async def all_parts() -> None:
-        for name, run in parts.items():
-            report = card.parts[name] = BenchReport()
-            try:
-                await run(report)
-            except Exception as exc:  # the table says which part failed
-                traceback.print_exc()
-                report.figure(
-                    Figure(name=f"{name}: the part failed ({exc!r})", value=0, at_least=1)
-                )
 
-    asyncio.run(all_parts())
+def finish(card: Scorecard) -> int:
+    """Print and keep the one table of every part's figures; the exit status (1: a target
+    missed)."""
     load = os.getloadavg()
     context = [
         f"Machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} / {load[1]:.2f} / "
         f"{load[2]:.2f} at the end (other work on the machine skews every figure). Parts: "
-        f"{', '.join(parts)}."
+        f"{', '.join(card.parts)}."
     ]
     as_json, markdown, summary = card.write(context=context)
     for name, part in card.parts.items():
