@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import secrets
 import shutil
 import subprocess
@@ -45,7 +46,7 @@ from loadtests.benchlib import bench_env, percentile, run_bench, servers
 BEFORE = os.environ.get("BENCH_STORM_BEFORE", "185e942")
 SOCKETS = int(os.environ.get("BENCH_STORM_SOCKETS", "5000"))
 GAP_MEMBERS = int(os.environ.get("BENCH_STORM_GAP_MEMBERS", str(SOCKETS // 10)))
-TIMEOUT_S = float(os.environ.get("BENCH_STORM_TIMEOUT_S", "180"))
+TIMEOUT_S = float(os.environ.get("BENCH_STORM_TIMEOUT_S", "300"))
 IN_FLIGHT = 500
 # A backend that goes idle flushes its statistics within 10 s (PostgreSQL's idle interval).
 _STATS_FLUSH_S = 11.0
@@ -110,6 +111,7 @@ class Storm:
     current_s: float
     p99_s: float
     transactions: float
+    current: int  # sockets current by the end (all of them unless the phase timed out)
 
 
 def server(tree: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
@@ -147,9 +149,14 @@ async def connect_all(phones: list[Phone], port: int, *, tell: bool) -> None:
         told = tell and phone.last_seq is not None
         if told:
             url += f"&last_seq={phone.last_seq}"
-        async with gate:
-            phone.ws = await websockets.connect(url, max_size=None, open_timeout=TIMEOUT_S)
-            ready = json.loads(await phone.ws.recv())
+        while True:  # as a phone does: a refused or timed-out handshake is tried again
+            try:
+                async with gate:
+                    phone.ws = await websockets.connect(url, max_size=None, open_timeout=30)
+                    ready = json.loads(await asyncio.wait_for(phone.ws.recv(), 30))
+                break
+            except (OSError, TimeoutError, websockets.WebSocketException):
+                await asyncio.sleep(random.uniform(0.5, 1.0))  # noqa: S311
         if phone.last_seq is None:  # a first connect: the position is ready's
             phone.last_seq = int(ready["last_seq"])
         if not told:
@@ -167,6 +174,23 @@ async def connect_all(phones: list[Phone], port: int, *, tell: bool) -> None:
 async def _quietly(coroutine: Any) -> None:
     with contextlib.suppress(Exception):  # a socket dropped by the storm itself
         await coroutine
+
+
+async def all_current(
+    phones: list[Phone], started: float, done_at: list[float] | None = None
+) -> int:
+    """Wait (at most ``TIMEOUT_S``) until every phone is current; how many are."""
+
+    async def current(phone: Phone) -> None:
+        await phone.done.wait()
+        if done_at is not None:
+            done_at.append(time.perf_counter() - started)
+
+    waiting = [asyncio.ensure_future(current(p)) for p in phones]
+    _, late = await asyncio.wait(waiting, timeout=TIMEOUT_S)
+    for task in late:
+        task.cancel()
+    return len(phones) - len(late)
 
 
 async def transactions(admin_url: str, database: str) -> int:
@@ -247,7 +271,8 @@ async def storm(tree: Path, settings: Any, *, tell: bool) -> Storm:
         process = server(tree, env, port)
         await ready(port)
         await connect_all(phones, port, tell=tell)
-        await asyncio.wait_for(asyncio.gather(*(p.done.wait() for p in phones)), TIMEOUT_S)
+        if await all_current(phones, time.perf_counter()) < len(phones):
+            raise RuntimeError(f"not every socket connected within {TIMEOUT_S:.0f} s")
 
         process.kill()  # every socket of the process drops at once
         process.wait()
@@ -263,18 +288,13 @@ async def storm(tree: Path, settings: Any, *, tell: bool) -> Storm:
         background = (before - quiet_from) / (started - quiet_at)
 
         await connect_all(phones, port, tell=tell)
-        done_at: list[float] = []
-
-        async def current(phone: Phone) -> None:
-            await phone.done.wait()
-            done_at.append(time.perf_counter() - started)
-
-        await asyncio.wait_for(asyncio.gather(*(current(p) for p in phones)), TIMEOUT_S)
+        current = await all_current(phones, started, done_at := [])
         current_s = time.perf_counter() - started
         await asyncio.sleep(_STATS_FLUSH_S)
         after, ended = await transactions(admin_url, name), time.perf_counter()
         spent = after - before - background * (ended - started)
-        return Storm(spent / SOCKETS, current_s, percentile(done_at, 0.99), spent)
+        p99 = percentile(done_at, 0.99) if done_at else current_s
+        return Storm(spent / SOCKETS, current_s, p99, spent, current)
     finally:
         await asyncio.gather(
             *(p.ws.close() for p in phones if p.ws is not None), return_exceptions=True
@@ -310,7 +330,8 @@ async def run(report: BenchReport) -> None:
             baseline=before.current_s,
             baseline_name=f"at {BEFORE}",
             at_most=1.0,
-            note=f"p99 {after.p99_s:.2f} s, {before.p99_s:.2f} s before",
+            note=f"p99 {after.p99_s:.2f} s, {before.p99_s:.2f} s before; current by the end: "
+            f"{after.current} and {before.current} of {SOCKETS}",
         )
     )
     report += [

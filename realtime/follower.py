@@ -154,6 +154,13 @@ class StreamFollower:
         if self._pending and seconds != math.inf:
             self._hold_timer = asyncio.get_running_loop().call_later(seconds, self._release)
 
+    def release(self) -> None:
+        """End the hold now: what was held goes out (a client whose position needed nothing
+        replayed)."""
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+        self._release()
+
     def stop(self) -> None:
         """The socket is gone: drop what waits and the writer, take nothing more."""
         self._gone = True

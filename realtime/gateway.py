@@ -119,7 +119,9 @@ def create_gateway(
             )
             await socket.send_data(encode(ready).decode())
             last_seq, broadcast_last_seq = position
-            if last_seq is not None:
+            if last_seq is not None and _current(follower, last_seq, broadcast_last_seq):
+                follower.release()  # nothing missed: no read at all (most of a storm)
+            elif last_seq is not None:
                 follower.request(Resume(last_seq, broadcast_last_seq))
             else:
                 follower.hold(config.resume_wait_s)
@@ -145,6 +147,12 @@ def create_gateway(
         name="member_events",
         description="Live member events; see /asyncapi.json.",
     )(member_events)
+
+
+def _current(follower: StreamFollower, last_seq: int, broadcast_last_seq: int | None) -> bool:
+    """Whether the position a client gave is what ``ready`` just said (nothing to replay)."""
+    broadcast = follower.seqs.get(BROADCAST)
+    return last_seq == follower.last_seq and broadcast_last_seq in (None, broadcast)
 
 
 def _query(socket: WebSocket[Any, Any, Any]) -> dict[str, str]:
