@@ -23,9 +23,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## create .venv and install the pinned dependencies
 
-# Debian's chromium, nginx and pgbouncer for the tests: apt-get installs what is missing when
+# Debian's chromium, nginx, pgbouncer and redis-server for the tests: apt-get installs what is missing when
 # it can, else this stops with the command to run (nothing to do, at no cost, once installed).
-system-packages: ## install Debian's chromium, nginx and pgbouncer for the tests if missing (apt-get)
+system-packages: ## install Debian's chromium, nginx, pgbouncer and redis-server for the tests if missing (apt-get)
 	@bash deploy/dev/provision.sh
 
 run: $(STAMP) ## serve on 127.0.0.1:8000 with the outbox worker and fake accounting/payment systems (devkit/fakes)
