@@ -23,8 +23,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## create .venv and install the pinned dependencies
 
-# Debian's chromium, nginx, pgbouncer and redis-server for the tests: apt-get installs what is missing when
-# it can, else this stops with the command to run (nothing to do, at no cost, once installed).
+# Debian's chromium, nginx, pgbouncer and redis-server for the tests: apt-get installs what is
+# missing when it can, else this stops with the command to run (nothing to do, at no cost,
+# once installed).
 system-packages: ## install Debian's chromium, nginx, pgbouncer and redis-server for the tests if missing (apt-get)
 	@bash deploy/dev/provision.sh
 
