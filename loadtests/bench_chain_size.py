@@ -52,6 +52,24 @@ class Measured:
     p50: float
     p99: float
     paced_failures: int
+    read_per_sale: float  # blocks PostgreSQL read from outside shared_buffers, per sale
+    hit_per_sale: float  # blocks found in shared_buffers, per sale
+
+
+_BLOCKS = "SELECT blks_read, blks_hit FROM pg_stat_database WHERE datname = current_database()"
+
+
+async def blocks(database_url: str) -> tuple[int, int]:
+    """The database's blocks read and hit so far (the statistics lag by up to a second)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute("SELECT pg_stat_clear_snapshot()")
+        row = await connection.fetchrow(_BLOCKS)
+        return int(row["blks_read"]), int(row["blks_hit"])
+    finally:
+        await connection.close()
 
 
 def chain(label: str, url: str, credentials: Path) -> Chain:
@@ -86,7 +104,10 @@ async def measure(on: Chain, *, paced_rate: float | None) -> Measured:
         def sale(n: int) -> bytes:
             return purchase(app.port, on.keys[n % len(on.keys)], on.cards[n % len(on.cards)])
 
+        read_before, hit_before = await blocks(on.database_url)
         sales = await saturate(app.port, sale, clients=CLIENTS, seconds=DURATION_S)
+        await asyncio.sleep(1)  # the statistics collector's delay
+        read_after, hit_after = await blocks(on.database_url)
         rate = paced_rate or sales.rate / 2
         latencies, paced_failures = await paced(
             app.port, sale, rate=rate, seconds=DURATION_S, connections=CLIENTS * 2
@@ -97,6 +118,8 @@ async def measure(on: Chain, *, paced_rate: float | None) -> Measured:
         percentile(latencies, 0.5),
         percentile(latencies, 0.99),
         paced_failures,
+        (read_after - read_before) / max(1, sales.done),
+        (hit_after - hit_before) / max(1, sales.done),
     )
 
 
@@ -129,14 +152,14 @@ async def run(report: BenchReport, args: argparse.Namespace) -> None:
         f"...), open loop at {paced_rate:,.0f}/s for both; 1-minute load average before each "
         f"measurement: {', '.join(f'{load:.1f}' for load in loads)} (2 shared CPUs).",
         "",
-        "| chain | round | sales/s | failed | p50 ms | p99 ms |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| chain | round | sales/s | failed | p50 ms | p99 ms | blocks read / hit per sale |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for one in (small, large):
         for n, m in enumerate(results[one.label], 1):
             rows.append(
                 f"| {one.members:,} members | {n} | {m.rate:,.0f} | {m.failures + m.paced_failures}"
-                f" | {m.p50:.1f} | {m.p99:.1f} |"
+                f" | {m.p50:.1f} | {m.p99:.1f} | {m.read_per_sale:.1f} / {m.hit_per_sale:.0f} |"
             )
     report += rows
 
