@@ -1,4 +1,5 @@
-"""Serve the web client: two HTML pages and their static files (plain ES modules, no build).
+"""Serve the web client: the member page, the staff console's pages and their static files
+(plain ES modules, no build).
 
 Everything is public (the pages hold no data; they call the API with the caller's token).
 Files are read once at start; ``Cache-Control`` lets browsers keep assets for an hour.
@@ -10,6 +11,8 @@ from pathlib import Path
 
 from litestar import Response, Router, get
 from litestar.datastructures import CacheControlHeader
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 
 from backend.auth.access import allow
@@ -25,13 +28,26 @@ PAGE_HEADERS = {
 }
 
 
+# The console's pages beside the dashboard (/staff): /staff/<name> is console/<name>.html in
+# the console's shell (console/shell.html: head, top bar, navigation), so no page repeats it;
+# its script is js/console/<name>.js.
+CONSOLE_PAGES = ("rules", "people", "reconciliation", "dead-letters", "member")
+
+
 def _page(name: str) -> bytes:
     return (STATIC / name).read_bytes()
+
+
+def console_page(name: str) -> bytes:
+    shell = (STATIC / "console" / "shell.html").read_text(encoding="utf-8")
+    body = (STATIC / "console" / f"{name}.html").read_text(encoding="utf-8")
+    return shell.replace("{name}", name).replace("{body}", body).encode()
 
 
 def web_routes() -> Router:
     member_page = _page("index.html")
     staff_page = _page("staff.html")
+    console_pages = {name: console_page(name) for name in CONSOLE_PAGES}
 
     @get("/", opt=PUBLIC, include_in_schema=False, media_type="text/html")
     async def member_web() -> Response[bytes]:
@@ -41,6 +57,13 @@ def web_routes() -> Router:
     async def staff_web() -> Response[bytes]:
         return Response(staff_page, media_type="text/html", headers=PAGE_HEADERS)
 
+    @get("/staff/{name:str}", opt=PUBLIC, include_in_schema=False, media_type="text/html")
+    async def console_web(name: FromPath[str]) -> Response[bytes]:
+        page = console_pages.get(name)
+        if page is None:
+            raise NotFoundException(f"no console page {name!r}")
+        return Response(page, media_type="text/html", headers=PAGE_HEADERS)
+
     assets = create_static_files_router(
         path="/static",
         directories=[STATIC],
@@ -48,4 +71,4 @@ def web_routes() -> Router:
         include_in_schema=False,
         cache_control=CacheControlHeader(max_age=3600),
     )
-    return Router(path="/", route_handlers=[member_web, staff_web, assets])
+    return Router(path="/", route_handlers=[member_web, staff_web, console_web, assets])

@@ -1,6 +1,6 @@
 """Accessibility, checked by axe-core (the engine browsers' own audits use) inside each page:
 the member page and the staff dashboard, logged out and logged in (an admin sees every
-panel), in both languages, at phone and desktop widths. Serious or critical violations fail;
+panel), and each console page, in both languages, at phone and desktop widths. Serious or critical violations fail;
 the test names each with the elements it found."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
+from backend.web.routes import CONSOLE_PAGES
 from tests.conftest import LiveServer
-from tests.factories import Till, hire
+from tests.factories import LoggedInMember, Till, hire
 from tests.web.conftest import OpenPage
 from tests.web.test_member_page import log_in
 from tests.web.test_staff_dashboard import dashboard
@@ -60,4 +61,25 @@ async def test_the_staff_dashboard_has_no_grave_accessibility_violation(
     page = await dashboard(open_page, live_server, admin, locale=locale, phone=phone)
     await expect(page.locator("#campaigns-section")).to_be_visible()
     await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    assert await grave_violations(page) == []
+
+
+@pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+@pytest.mark.parametrize("locale", ["ru-RU", "en-GB"])
+async def test_the_consoles_pages_have_no_grave_accessibility_violation(
+    open_page: OpenPage,
+    live_server: LiveServer,
+    client: httpx.AsyncClient,
+    member: LoggedInMember,
+    locale: str,
+    phone: bool,
+) -> None:
+    admin = await hire(client, "admin")
+    page = await dashboard(open_page, live_server, admin, locale=locale, phone=phone)
+    for path in [f"/staff/{name}" for name in CONSOLE_PAGES if name != "member"]:
+        await page.goto(f"{live_server.base_url}{path}")
+        await expect(page.locator("#page-body")).to_be_visible()
+        assert await grave_violations(page) == [], path
+    await page.goto(f"{live_server.base_url}/staff/member?id={member.member_id}")
+    await expect(page.locator("#member-card")).to_contain_text(member.card_number)
     assert await grave_violations(page) == []

@@ -12,12 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from backend.web.routes import CONSOLE_PAGES, console_page
+
 STATIC = Path(__file__).parents[2] / "backend" / "web" / "static"
 LANGUAGES = ("en", "ru")
 # CLDR plural categories each language's integers use (Intl.PluralRules picks among them).
 PLURAL_FORMS = {"en": {"one", "other"}, "ru": {"one", "few", "many", "other"}}
-PAGES = sorted(STATIC.glob("*.html"))
-SCRIPTS = sorted((STATIC / "js").glob("*.js"))
+# The member page, the dashboard, and each console page as served (in the console's shell).
+PAGES = {
+    **{page.name: page.read_text(encoding="utf-8") for page in sorted(STATIC.glob("*.html"))},
+    **{f"console/{name}": console_page(name).decode() for name in CONSOLE_PAGES},
+}
+SCRIPTS = sorted((STATIC / "js").rglob("*.js"))
 # Words that are the same in every language: the brand, channel names in Latin letters.
 NOT_WORDS = re.compile(r"^[\s\d+\-\u2013\u2014:;,.()/\u2026\u00b7{}\[\]\"'\u00ab\u00bb%#*]*$")
 
@@ -66,9 +72,9 @@ class _Markup(HTMLParser):
             self.untranslated.append(text)
 
 
-def _markup(page: Path) -> _Markup:
+def _markup(page: str) -> _Markup:
     parser = _Markup()
-    parser.feed(page.read_text(encoding="utf-8"))
+    parser.feed(PAGES[page])
     return parser
 
 
@@ -107,9 +113,9 @@ def test_a_message_keeps_its_placeholders_in_every_language() -> None:
         assert placeholders(message) == placeholders(english[key]), key
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+@pytest.mark.parametrize("page", PAGES)
 def test_a_page_names_only_keys_the_catalogues_have_and_shows_no_text_of_its_own(
-    page: Path,
+    page: str,
 ) -> None:
     markup = _markup(page)
     known = set(catalogue("en"))
@@ -117,7 +123,9 @@ def test_a_page_names_only_keys_the_catalogues_have_and_shows_no_text_of_its_own
     assert markup.untranslated == []
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda script: script.name)
+@pytest.mark.parametrize(
+    "script", SCRIPTS, ids=lambda script: script.relative_to(STATIC).as_posix()
+)
 def test_a_script_names_only_keys_the_catalogues_have_and_shows_no_text_of_its_own(
     script: Path,
 ) -> None:

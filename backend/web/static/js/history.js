@@ -13,8 +13,10 @@ function kindWords(kind) {
 }
 
 export class History {
-  constructor(api, list, moreButton) {
+  // path: whose history (the member's own; the console's member page reads one for staff).
+  constructor(api, list, moreButton, path = '/v1/me/transactions') {
     this.api = api;
+    this.path = path;
     this.list = list;
     this.more = moreButton;
     this.seen = new Set();
@@ -49,7 +51,7 @@ export class History {
   async _page(generation) {
     const query = new URLSearchParams({ limit: String(PAGE) });
     if (this.cursor) query.set('cursor', this.cursor);
-    const page = await this.api.get(`/v1/me/transactions?${query}`);
+    const page = await this.api.get(`${this.path}?${query}`);
     if (generation !== this.generation) return; // cleared meanwhile
     for (const item of page.items) this._add(item, 'end');
     this.cursor = page.next_cursor || null;

@@ -95,6 +95,9 @@ export class Lookup {
         ),
       ),
     );
+    byId('member-result').append(
+      el('a', { href: `/staff/member?${new URLSearchParams({ id: member.member_id })}`, className: 'member-page' }, t('staff.lookup.open')),
+    );
     byId('member-result').dataset.memberId = member.member_id;
     show(byId('member-result'), true);
     show(this.adjustForm, this.canAdjust);

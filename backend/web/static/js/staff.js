@@ -8,6 +8,7 @@ import { Approvals } from './approvals.js';
 import { busy, byId, el, say, setText, show, showConnection } from './dom.js';
 import { zoneLabel } from './format.js';
 import { languageSwitch, t } from './i18n.js';
+import { consoleNav, nextPage } from './nav.js';
 import { Campaigns } from './campaigns.js';
 import { Feed } from './feed.js';
 import { Lookup } from './lookup.js';
@@ -114,6 +115,7 @@ async function showStaff() {
     return;
   }
   byId('whoami').textContent = `${staff.name} · ${t(`staff.role.${staff.role}`)}`;
+  consoleNav(byId('console-nav'), staff.role);
   lookup.reset(isManager());
   show(byId('terminals-section'), isManager());
   show(byId('campaigns-section'), isAdmin());
@@ -139,6 +141,7 @@ function showLogin(text = '') {
   show(byId('approvals-section'), false);
   say(message, '');
   byId('whoami').textContent = '';
+  byId('console-nav').replaceChildren();
   show(byId('staff-view'), false);
   show(byId('log-out'), false);
   show(byId('staff-login'), true);
@@ -163,6 +166,12 @@ loginForm.addEventListener('submit', async (event) => {
     );
     api.keep(tokens);
     loginForm.elements.password.value = '';
+    // Sent here to log in from a console page: back to it.
+    const next = nextPage();
+    if (next) {
+      location.assign(next);
+      return;
+    }
     await showStaff();
   } catch (error) {
     say(loginError, error.message);

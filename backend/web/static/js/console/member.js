@@ -1,0 +1,66 @@
+// A member as staff see them (/staff/member?id=…): card, phone, tier, balance, marketing
+// consents, the ledger history, and (managers and admins) the audit trail of every staff
+// action on them. Times on the staff's own clock.
+
+import { busy, byId, el, say } from '../dom.js';
+import { api, openConsolePage } from './page.js';
+import { dateTime, deviceZone, inZone, tierName } from '../format.js';
+import { History } from '../history.js';
+import { has, number, t } from '../i18n.js';
+
+const memberId = new URLSearchParams(location.search).get('id') || '';
+
+function card(member) {
+  const pairs = [
+    ['member.card.number', member.card_number],
+    ['member.card.phone', member.phone],
+    ['member.card.tier', tierName(member.tier)],
+    ['member.points.available', number(member.balance.available)],
+    ['member.points.pending', number(member.balance.pending)],
+    ['member.points.held', number(member.balance.held)],
+  ];
+  byId('member-card').replaceChildren(...pairs.flatMap(([key, value]) => [el('dt', {}, t(key)), el('dd', {}, value)]));
+  byId('member-consents').replaceChildren(
+    ...member.consents.map((state) =>
+      el(
+        'li',
+        { dataset: { channel: state.channel } },
+        `${t(`member.consent.${state.channel}`)}: `,
+        state.at ? t(state.given ? 'member.consent.given' : 'member.consent.withdrawn', { at: inZone(state.at, deviceZone()) }) : t('member.consent.never'),
+      ),
+    ),
+  );
+}
+
+function audit(entries) {
+  byId('member-audit').replaceChildren(
+    ...entries.map((entry) =>
+      el(
+        'li',
+        { dataset: { action: entry.action } },
+        el('strong', {}, has(`audit.${entry.action}`) ? t(`audit.${entry.action}`) : entry.action),
+        ` · ${dateTime(entry.at)} · ${entry.role ? t(`staff.role.${entry.role}`) : '—'}`,
+      ),
+    ),
+  );
+}
+
+const staff = await openConsolePage(['barista', 'manager', 'admin']);
+if (staff) {
+  const message = byId('page-message');
+  try {
+    if (!/^[0-9a-f-]{36}$/.test(memberId)) throw new Error(t('staffmember.no_id'));
+    card(await api.get(`/v1/admin/members/${memberId}`));
+    const history = new History(api, byId('history'), byId('history-more'), `/v1/admin/members/${memberId}/transactions`);
+    history.setZone(deviceZone());
+    await history.reload();
+    byId('history-more').addEventListener('click', (event) => busy(event.currentTarget, () => history.next()).catch((error) => say(message, error.message)));
+    if (staff.role !== 'barista') {
+      const query = new URLSearchParams({ target_type: 'member', target_id: memberId, limit: '50' });
+      audit((await api.get(`/v1/admin/audit?${query}`)).items);
+      byId('member-audit-section').hidden = false;
+    }
+  } catch (error) {
+    say(message, error.message);
+  }
+}
