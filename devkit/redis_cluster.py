@@ -135,9 +135,28 @@ class RedisClusterProcesses:
             time.sleep(0.1)
         raise AssertionError(f"the Redis Cluster in {self.root} is not {state!r} in time")
 
+    def move_slot_of(self, key: str, *, to: int) -> None:
+        """Give ``key``'s slot to node ``to``, as a reshard does once its keys have moved
+        (the slot must hold no keys: none are migrated)."""
+        slot = self._slot(key)
+        source, target = self.ports[self.owner_of(key)], self.ports[to]
+        ids = {port: self._cli("-p", str(port), "cluster", "myid").strip() for port in self.ports}
+        setslot = ("cluster", "setslot", str(slot))
+        self._cli("-p", str(target), *setslot, "importing", ids[source])
+        self._cli("-p", str(source), *setslot, "migrating", ids[target])
+        for port in (target, source, *self.ports):
+            self._cli("-p", str(port), *setslot, "node", ids[target])
+
+    def keys_in_slot_of(self, key: str) -> int:
+        port = self.ports[self.owner_of(key)]
+        return int(self._cli("-p", str(port), "cluster", "countkeysinslot", str(self._slot(key))))
+
+    def _slot(self, key: str) -> int:
+        return int(self._cli("cluster", "keyslot", key).strip())
+
     def owner_of(self, key: str) -> int:
         """The index of the node that serves ``key``'s slot."""
-        slot = int(self._cli("cluster", "keyslot", key).strip())
+        slot = self._slot(key)
         for line in self._cli("cluster", "nodes").splitlines():
             fields = line.split()
             port = int(fields[1].split("@")[0].rsplit(":", 1)[1])

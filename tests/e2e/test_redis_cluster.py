@@ -119,6 +119,36 @@ async def test_sharded_fan_out_reaches_every_node_and_the_relay_reads_across_slo
         await hub.stop()
 
 
+async def test_a_channel_whose_slot_moves_is_followed_to_its_new_node_and_caught_up(
+    redis_cluster: RedisClusterProcesses, cluster_client: Redis
+) -> None:
+    """A reshard gives a subscribed channel's slot to another node: Redis ends the
+    subscription there, and the hub subscribes on the new owner and asks for a catch-up
+    (what was published in between is in PostgreSQL), then hears it live again."""
+    prefix = f"cluster-{secrets.token_hex(3)}:"
+    stream = member_stream(str(uuid.uuid4()))
+    while redis_cluster.keys_in_slot_of(channel(prefix, stream)):  # a slot with no keys
+        stream = member_stream(str(uuid.uuid4()))
+    name = channel(prefix, stream)
+    hub = Hub(redis=cluster_client, prefix=prefix)
+    await hub.start()
+    try:
+        await eventually(lambda: hub.healthy)
+        phone = Recorder()
+        await hub.join(stream, phone)
+        before = redis_cluster.owner_of(name)
+        await asyncio.to_thread(redis_cluster.move_slot_of, name, to=(before + 1) % 3)
+        await eventually(lambda: phone.catch_ups == 1)
+        await eventually(lambda: hub.healthy)
+        assert await shard_subscribers(cluster_client, name) == 1  # on the new owner
+        publisher = EventPublisher(redis=cluster_client, prefix=prefix)
+        envelope = encode(EventEnvelope("balance.updated", 1, utc_now(), {}))
+        assert await publisher.publish([(stream, envelope)])
+        await eventually(lambda: phone.delivered == [envelope])
+    finally:
+        await hub.stop()
+
+
 async def test_a_sale_on_process_a_reaches_a_phone_on_process_b_through_the_cluster(
     servers: RunServers, redis_cluster: RedisClusterProcesses
 ) -> None:
