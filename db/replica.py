@@ -9,10 +9,10 @@ grow while nothing happens), and a replica cut off from the primary reads as lag
 receive and replay positions would agree and look current).
 
 Lag-tolerant reads (``lagging_node``) go to the replica only while its last sample succeeded
-and its lag is at most ``ASTROCOFFEE_REPLICA_MAX_LAG_SECONDS`` (5); otherwise, and before the
-first sample, to the primary. A read that fails on the replica for a connection reason
-(``read_lagging``) is run again on the primary and marks the replica unusable until a sample
-succeeds again: a replica that is down costs one failed attempt, never an error answer.
+and its lag is at most ``ASTROCOFFEE_REPLICA_MAX_LAG_SECONDS`` (5); otherwise to the primary.
+A read that fails on the replica for a connection reason (``read_lagging``) is run again on
+the primary and marks the replica unusable until a sample succeeds again: a replica that is
+down costs one failed attempt, never an error answer.
 """
 
 from __future__ import annotations
@@ -160,6 +160,10 @@ class ReplicaWatch:
         self._reachable = False
 
     async def start(self) -> None:
+        """A first sample before anything reads (a replica that is down delays this by its
+        connect timeout, 2 s, at most), so that a process, a CLI command too, reads from a
+        replica that is fine from its first read; then one every interval."""
+        await self._sample_safely()
         self._task = asyncio.create_task(self._run(), name="replica-lag")
 
     async def stop(self) -> None:
@@ -169,13 +173,16 @@ class ReplicaWatch:
                 await self._task
             self._task = None
 
+    async def _sample_safely(self) -> None:
+        try:
+            await self.sample()
+        except Exception:  # A failed sample must not end sampling, nor stop a start.
+            log.exception("sampling the read replica's lag failed")
+
     async def _run(self) -> None:
         while True:
-            try:
-                await self.sample()
-            except Exception:  # A failed sample must not end sampling.
-                log.exception("sampling the read replica's lag failed")
             await asyncio.sleep(self.interval_s)
+            await self._sample_safely()
 
 
 _watch: ReplicaWatch | None = None

@@ -19,7 +19,7 @@ import pytest
 
 from backend.campaigns.catalogue import forget_local_copies
 from backend.loyalty.rules import forget_cached_rules
-from backend.ops.replica_lag import REPLICA_LAG, REPLICA_SERVING, sample_replica_lag
+from backend.ops.replica_lag import REPLICA_LAG, REPLICA_SERVING, replica_check, sample_replica_lag
 from db import piccolo_conf
 from db.migrate import apply_migrations
 from db.pool import lagging_reads
@@ -27,7 +27,7 @@ from db.replica import REPLICA, ReplicaWatch, replica_engine, watching
 from db.tables import ALL_TABLES
 from devkit.databases import create_database
 from tests.conftest import LiveServer
-from tests.db.streaming import StreamingPair, make_primary
+from tests.db.streaming import StreamingPair, free_port, make_primary
 from tests.factories import LoggedInMember, Till, buy, log_in, open_till, purchase_body
 from tests.servers import RunServers
 
@@ -201,3 +201,20 @@ async def test_a_replica_that_is_down_leaves_the_reads_to_the_primary_without_an
         await asyncio.to_thread(pair.start, pair.replica)
     await until(lambda: replicated.state.serves_reads)
     assert await history(client, member) == [10, 17]
+
+
+async def test_a_replica_that_is_down_at_start_neither_stops_the_start_nor_takes_reads() -> None:
+    # Piccolo's engine asks its server's version when it is made, and only warns if it can't.
+    with pytest.warns(Warning, match="Unable to"):
+        node = replica_engine(
+            dsn=f"postgresql://postgres@127.0.0.1:{free_port()}/x", command_timeout=1
+        )
+    await node.start_connection_pool(min_size=0, max_size=1)  # no connection up front
+    watch = ReplicaWatch(primary=piccolo_conf.DB, replica=node, max_lag_s=5, interval_s=60)
+    try:
+        async with watching(watch):
+            assert not watch.state.reachable
+            assert lagging_reads() is None
+            assert replica_check() == "not measured yet (reads go to the primary)"
+    finally:
+        await node.close_connection_pool()
