@@ -24,6 +24,12 @@ import pytest
 from redis.asyncio import Redis
 
 from backend.app import create_app
+from backend.auth.otp import OtpService
+from backend.auth.sessions import SessionStore
+from backend.errors import InvalidOtp
+from backend.jobs.lease import Lease
+from backend.members.qr import QrTokens
+from backend.rate_limits import RequestCounter
 from backend.settings import load_settings
 from devkit.redis_cluster import RedisClusterProcesses
 from realtime.channels import channel, member_stream
@@ -35,7 +41,7 @@ from realtime.redis_mode import connect_redis
 from tests.conftest import RecordingSmsSender, serving
 from tests.e2e import test_two_processes
 from tests.e2e.conftest import serve_processes
-from tests.factories import Till, log_in, purchase_body
+from tests.factories import Till, log_in, purchase_body, unique_phone
 from tests.realtime.test_hub import Recorder, eventually
 from tests.servers import RunServers
 
@@ -117,6 +123,58 @@ async def test_sharded_fan_out_reaches_every_node_and_the_relay_reads_across_slo
         assert hub.healthy  # our own SUNSUBSCRIBEs are no reason to reconnect
     finally:
         await hub.stop()
+
+
+async def test_each_service_keeps_every_command_to_one_slot(cluster_client: Redis) -> None:
+    """Each Redis use of the services on a cluster, with keys of many slots: a command,
+    script or MULTI across slots would be refused (CROSSSLOT, or redis-py's own check)."""
+    prefix = f"cluster-{secrets.token_hex(3)}:"
+    sessions = SessionStore(redis=cluster_client, prefix=prefix, ttl_s=600)
+    for _ in range(6):
+        subject = uuid.uuid4()
+        issued = await sessions.open(subject=subject, kind="member", device="phone")
+        _, _, rotated = await sessions.rotate(issued.refresh_token)
+        assert [s.session_id for s in await sessions.list(subject=subject, kind="member")] == [
+            rotated.session_id
+        ]
+        await sessions.revoke_owned(subject=subject, kind="member", session_id=issued.session_id)
+        assert not await sessions.is_active(issued.session_id)
+
+    sms = RecordingSmsSender()
+    otp = OtpService(
+        redis=cluster_client,
+        sender=sms,
+        secret="cluster-test-secret",
+        prefix=prefix,
+        ttl_s=60,
+        max_attempts=3,
+        sends_per_phone=3,
+        send_window_s=60,
+    )
+    for _ in range(6):
+        phone = unique_phone()
+        await otp.request_code(phone)
+        await otp.verify(phone, sms.codes[phone])
+        await otp.request_code(phone)
+        await otp.forget_phone(phone)  # every key naming the phone, one DEL each
+        with pytest.raises(InvalidOtp):
+            await otp.verify(phone, sms.codes[phone])
+
+    qr = QrTokens(redis=cluster_client, prefix=prefix)
+    member = uuid.uuid4()
+    tokens = [await qr.issue(member) for _ in range(6)]
+    assert await qr.forget_member(member) == 6  # a SCAN of every primary
+    assert [await qr.consume(token) for token in tokens] == [None] * 6
+
+    counter = RequestCounter(cluster_client, prefix=f"{prefix}ratelimit:")
+    for caller in ("10.0.0.1", "10.0.0.2", "terminal:abc"):
+        assert [(await counter.count("pos", caller, now=120.0)).used for _ in range(2)] == [1, 2]
+
+    lease = Lease(redis=cluster_client, name="maintenance", prefix=prefix, ttl_s=5)
+    held = await lease.acquire()
+    assert held is not None and await lease.renew(held)
+    await lease.release(held)
+    assert await lease.acquire() is not None
 
 
 async def test_a_channel_whose_slot_moves_is_followed_to_its_new_node_and_caught_up(
