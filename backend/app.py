@@ -62,6 +62,7 @@ from backend.settings import Settings, SettingsError, load_settings
 from backend.staff.controllers import AdminStaffController, StaffMeController
 from backend.staff.logins import LoginLockout, check_login
 from backend.stores.controllers import AdminStoreController
+from backend.stores.report_controllers import StoreReportsController
 from backend.stores.sale_cap import use_program_sale_cap
 from backend.streams.replay import StoredEvents
 from backend.till.checkouts import CheckoutService
@@ -254,6 +255,7 @@ def create_app(
             AdminStaffController,
             AdminAuditController,
             AdminStoreController,
+            StoreReportsController,
             AdminRulesController,
             AdminApprovalsController,
             AdminMembersController,

@@ -106,9 +106,14 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("PATCH", "/v1/me"): MEMBERS,
     ("GET", "/v1/me/qr.svg"): MEMBERS,
     ("GET", "/v1/admin/stores/{store_id:uuid}/stats"): STORE_1_STAFF,
+    ("GET", "/v1/admin/stores/{store_id:uuid}/reports/sales-by-hour"): STORE_1_MANAGERS,
+    ("GET", "/v1/admin/stores/{store_id:uuid}/reports/sales-by-hour.csv"): STORE_1_MANAGERS,
+    ("GET", "/v1/admin/stores/{store_id:uuid}/reports/points-by-day"): STORE_1_MANAGERS,
+    ("GET", "/v1/admin/stores/{store_id:uuid}/reports/points-by-day.csv"): STORE_1_MANAGERS,
     # The web client's pages and files: public, they hold no data.
     ("GET", "/"): EVERYONE,
     ("GET", "/staff"): EVERYONE,
+    ("GET", "/staff/{name:str}"): EVERYONE,
     ("GET", "/v1/me/offers"): MEMBERS,
     # An offer that is not open to the member is answered as if it did not exist (404).
     ("POST", "/v1/me/offers/{campaign_id:uuid}/activate"): MEMBERS,
@@ -182,6 +187,7 @@ async def world(client: httpx.AsyncClient, live_server: LiveServer) -> World:
             "session_id": second_device.refresh_token.partition(".")[0],
             "path": "openapi.json",
             "file_path": "js/member.js",
+            "name": "rules",  # a console page
             "member_id": member_a.member_id,
             "purchase_id": sale.json()["purchase_id"],
             "checkout_id": checkout.json()["checkout_id"],

@@ -1,0 +1,135 @@
+"""The charts a manager looks at, as data: a store's sales by hour of a business day beside
+the same weekday a week before, and its points earned and redeemed per business day.
+
+Hours are the store's wall-clock hours, in the order its business day runs (a day starting at
+02:00 reads 02, 03, ... 23, 00, 01); a day on which clocks change has one hour fewer or a
+repeated hour counted once. Points per day are the folded day figures (``store_day``), so a
+range costs one row per day whatever the day's volume.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import msgspec
+
+from backend.local_time import StoreClock
+from db import sql
+
+# A chart of a quarter at most: the figures are per day, kept for ever.
+MAX_DAYS = 92
+
+# The purchase table's created_at index bounds the day; the store's sales of that day are
+# read (a report, on the replica when there is one).
+_BY_HOUR = """
+SELECT extract(hour FROM created_at AT TIME ZONE {zone})::int AS hour,
+       count(*) AS sales, coalesce(sum(paid_amount), 0)::bigint AS amount
+FROM purchase
+WHERE created_at >= {start} AND created_at < {end} AND store = {store_id}
+GROUP BY 1
+"""
+
+_BY_DAY = """
+SELECT day, sales, sales_amount, points_earned, points_redeemed, points_reversed
+FROM store_day
+WHERE store = {store_id} AND day >= {first} AND day <= {last}
+"""
+
+
+class HourFigures(msgspec.Struct, frozen=True):
+    hour: int  # the local hour the sales started in, 0-23
+    sales: int
+    amount: int  # paid, minor units
+
+
+class SalesByHour(msgspec.Struct, frozen=True, kw_only=True):
+    store_id: uuid.UUID
+    time_zone: str
+    day: date
+    week_before: date
+    hours: list[HourFigures]
+    week_before_hours: list[HourFigures]
+
+
+class DayPoints(msgspec.Struct, frozen=True):
+    day: date
+    sales: int
+    sales_amount: int
+    points_earned: int
+    points_redeemed: int
+    points_reversed: int
+
+
+class PointsByDay(msgspec.Struct, frozen=True, kw_only=True):
+    store_id: uuid.UUID
+    time_zone: str
+    days: list[DayPoints]
+
+
+async def _hours(store_id: uuid.UUID, clock: StoreClock, day: date) -> list[HourFigures]:
+    start, end = clock.day_bounds(day)
+    rows = await sql.fetch_lagging(
+        _BY_HOUR, zone=clock.zone.key, start=start, end=end, store_id=store_id
+    )
+    found = {row["hour"]: row for row in rows}
+    order = [(clock.day_starts_at + step) % 24 for step in range(24)]
+    return [
+        HourFigures(
+            hour=hour,
+            sales=found[hour]["sales"] if hour in found else 0,
+            amount=found[hour]["amount"] if hour in found else 0,
+        )
+        for hour in order
+    ]
+
+
+async def sales_by_hour(store_id: uuid.UUID, clock: StoreClock, day: date) -> SalesByHour:
+    week_before = day - timedelta(days=7)
+    return SalesByHour(
+        store_id=store_id,
+        time_zone=clock.zone.key,
+        day=day,
+        week_before=week_before,
+        hours=await _hours(store_id, clock, day),
+        week_before_hours=await _hours(store_id, clock, week_before),
+    )
+
+
+async def points_by_day(
+    store_id: uuid.UUID, clock: StoreClock, first: date, last: date
+) -> PointsByDay:
+    rows = await sql.fetch_lagging(_BY_DAY, store_id=store_id, first=first, last=last)
+    found = {row["day"]: row for row in rows}
+    days = []
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        row = found.get(day)
+        days.append(
+            DayPoints(
+                day=day,
+                sales=row["sales"] if row else 0,
+                sales_amount=row["sales_amount"] if row else 0,
+                points_earned=row["points_earned"] if row else 0,
+                points_redeemed=row["points_redeemed"] if row else 0,
+                points_reversed=row["points_reversed"] if row else 0,
+            )
+        )
+    return PointsByDay(store_id=store_id, time_zone=clock.zone.key, days=days)
+
+
+def hours_csv(report: SalesByHour) -> str:
+    lines = ["hour,sales,amount_minor,week_before_sales,week_before_amount_minor"]
+    for now, before in zip(report.hours, report.week_before_hours, strict=True):
+        lines.append(f"{now.hour:02d},{now.sales},{now.amount},{before.sales},{before.amount}")
+    return "\n".join(lines) + "\n"
+
+
+def days_csv(report: PointsByDay) -> str:
+    lines = ["day,sales,sales_amount_minor,points_earned,points_redeemed,points_reversed"]
+    lines += [
+        f"{d.day.isoformat()},{d.sales},{d.sales_amount},{d.points_earned},"
+        f"{d.points_redeemed},{d.points_reversed}"
+        for d in report.days
+    ]
+    return "\n".join(lines) + "\n"
