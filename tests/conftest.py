@@ -108,11 +108,30 @@ def follows_contract() -> Iterator[None]:
 async def live_server() -> AsyncIterator[LiveServer]:
     """The app as configured for the tests, on a real server."""
     from backend.app import create_app
+    from backend.stores.folding import FiguresLoop
+    from realtime.publisher import EventPublisher
 
     sms = RecordingSmsSender()
     app = create_app(otp_sender=sms)
     async with serving(app) as address:
-        yield LiveServer(f"http://{address}", f"ws://{address}", app, sms)
+        # Store figures are folded from committed sales after commit, as the scheduler does
+        # beside a deployment's servers (tests wait for them with factories.figures_folded).
+        state = app.state
+        folder = FiguresLoop(
+            publisher=EventPublisher(redis=state.redis, prefix=state.settings.redis_prefix),
+            interval_s=0.02,
+        )
+        await folder.start()
+        _FOLDERS.append(folder)
+        try:
+            yield LiveServer(f"http://{address}", f"ws://{address}", app, sms)
+        finally:
+            _FOLDERS.remove(folder)
+            await folder.stop()
+
+
+# Paused while the tables are emptied (a TRUNCATE and a pass would lock tables in turn).
+_FOLDERS: list[Any] = []
 
 
 @pytest.fixture
@@ -143,11 +162,15 @@ async def clean_data(
     forget_local_copies()  # and under the campaign catalogues' one-second copies
 
     tables = ", ".join(table._meta.tablename for table in ALL_TABLES)
+    for folder in _FOLDERS:
+        await folder.stop()
     connection = await asyncpg.connect(servers.database_url)
     try:
         await connection.execute(f"TRUNCATE {tables} CASCADE")
     finally:
         await connection.close()
+        for folder in _FOLDERS:
+            await folder.start()
     redis = aioredis.Redis.from_url(servers.redis_url)
     try:
         keys = [key async for key in redis.scan_iter(match=servers.redis_prefix + "*")]

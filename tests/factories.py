@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import httpx
 
 from backend.auth.terminals import create_terminal
+from db import sql
 from db.tables import Member, Store
 
 
@@ -230,3 +232,20 @@ async def grant(member_id: str, points: int) -> None:
         )
     finally:
         await redis.aclose()
+
+
+_UNFOLDED = """
+SELECT EXISTS (SELECT 1 FROM purchase p LEFT JOIN store_figures_mark m ON m.id = 1
+               WHERE m.id IS NULL OR p.feed_xid >= m.folded_below
+                  OR p.feed_xid = ANY(m.waiting)) AS waiting
+"""
+
+
+async def figures_folded(timeout_s: float = 5.0) -> None:
+    """Wait until every committed sale is in its store's figures and stream: they are folded
+    after commit (``backend.stores.folding``, run beside the tests' server every few ms)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while (await sql.fetch(_UNFOLDED))[0]["waiting"]:
+        assert loop.time() < deadline, f"sales not folded into store figures in {timeout_s} s"
+        await asyncio.sleep(0.01)

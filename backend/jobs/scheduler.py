@@ -39,6 +39,7 @@ from backend.members.erasure import ErasureCleanup
 from backend.members.qr import QrTokens
 from backend.orders.service import OrderService
 from backend.settings import Settings
+from backend.stores.folding import FIGURES_INTERVAL_S, FiguresLoop, fold_committed_sales
 from backend.streams.relay import relay_unpublished
 from backend.till.checkouts import expire_holds
 from realtime.publisher import EventPublisher
@@ -64,6 +65,7 @@ class MaintenanceReport:
     audit_entries_purged: int = 0
     outbox_messages_purged: int = 0
     erasures_finished: int = 0
+    sales_folded: int = 0
 
 
 async def run_maintenance(
@@ -89,6 +91,9 @@ async def run_maintenance(
         return await job()
 
     relayed = await step(lambda: relay_unpublished(publisher, now=now))
+    # Also folded every FIGURES_INTERVAL_S beside the round (FiguresLoop); here for a round
+    # run once (``astrocoffee maintenance``).
+    folded = await step(lambda: fold_committed_sales(publisher))
     holds = await step(lambda: expire_holds(publisher, now=now))
     released = await step(lambda: release_pending(publisher, now=now))
     expired = await step(lambda: expire_points(publisher, now=now))
@@ -126,6 +131,7 @@ async def run_maintenance(
         audit_entries_purged=audit,
         outbox_messages_purged=sent,
         erasures_finished=erased,
+        sales_folded=folded,
     )
 
 
@@ -157,6 +163,9 @@ class MaintenanceLoop:
         self._idempotency_ttl_h = idempotency_ttl_h
         self._audit_retention_days = audit_retention_days
         self._task: asyncio.Task[None] | None = None
+        # Store figures are folded far more often than the round runs, without the lease
+        # (folders exclude each other in the database).
+        self._figures = FiguresLoop(publisher=publisher, interval_s=FIGURES_INTERVAL_S)
 
     @classmethod
     def for_settings(
@@ -190,8 +199,10 @@ class MaintenanceLoop:
     async def start(self) -> None:
         if self._interval_s > 0:
             self._task = asyncio.create_task(self._run(), name="maintenance")
+            await self._figures.start()
 
     async def stop(self) -> None:
+        await self._figures.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -203,6 +214,13 @@ class MaintenanceLoop:
     async def run_until(self, stopping: asyncio.Event, *, first_wait: bool = False) -> None:
         """A round every interval until ``stopping`` is set; a stop waits for the round in
         hand (its jobs are transactions: cancelling one would only redo it next time)."""
+        await self._figures.start()
+        try:
+            await self._rounds_until(stopping, first_wait=first_wait)
+        finally:
+            await self._figures.stop()
+
+    async def _rounds_until(self, stopping: asyncio.Event, *, first_wait: bool) -> None:
         wait = first_wait
         while not stopping.is_set():
             if wait:

@@ -39,7 +39,6 @@ from backend.loyalty.rules import RulesVersion
 from backend.loyalty.schemas import Balance
 from backend.loyalty.tiers import QUALIFYING_SPEND, upgrade_tier
 from backend.sales.schemas import PurchaseItem, PurchaseResponse
-from backend.stores.figures import DayMove, record_store_activity
 from db import sql
 from db.deferred import DeferredWrites
 from db.ids import new_id
@@ -130,7 +129,7 @@ async def settle_sale(
         offers_applied=coupons + offers,
         balance=change.balance,
     )
-    day = buyer.clock.business_day(now)  # the store's: its figures and the document's date
+    day = buyer.clock.business_day(now)  # the store's: the accounting document's date
     await _record(sale, response, now=now, day=day, into=writes)
     if buyer.zone_is_new:
         # The member's home zone is where they first bought (until they choose another).
@@ -142,31 +141,9 @@ async def settle_sale(
         "paid_amount": paid,
         "currency": sale.currency,
     }
+    # The store's figures and stream are folded from the committed purchase row
+    # (backend.stores.folding): nothing here waits on a row that other sales share.
     _, envelopes = await change.finish(context=context, writes=writes)
-    envelopes += await record_store_activity(
-        store_id=sale.store_id,
-        move=DayMove(
-            sales=1,
-            sales_amount=paid,
-            points_earned=response.points_earned,
-            points_redeemed=spent,
-            visitor=sale.member_id,
-        ),
-        day=day,
-        clock=buyer.clock,
-        sale={
-            "purchase_id": str(purchase_id),
-            "terminal_id": str(sale.terminal_id) if sale.terminal_id else None,
-            "member_id": str(sale.member_id),
-            "amount": sale.amount,
-            "paid_amount": paid,
-            "currency": sale.currency,
-            "points_earned": response.points_earned,
-            "points_redeemed": spent,
-            "checkout_id": str(sale.checkout_id) if sale.checkout_id else None,
-        },
-        now=now,
-    )
     return response, envelopes
 
 

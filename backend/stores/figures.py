@@ -1,8 +1,9 @@
-"""A store's figures of the day, and what a sale or refund tells its store's stream.
+"""A store's figures of the day, and what sales or a refund tell its store's stream.
 
-A store's figures are counters (``store_day``) that each sale and refund moves, so the whole
-store part of a sale is one statement whatever the day's volume: counting the visitor,
-moving the day, taking the store stream's seqs and storing its ``sale.completed`` and
+A store's figures are counters (``store_day``) moved by sales, folded in batches after they
+commit (``backend.stores.folding``: a sale's own transaction touches no store row), and by
+refunds. One statement moves them whatever the day's volume: counting the visitors, moving
+the day, taking the store stream's seqs and storing its ``sale.completed`` and
 ``stats.updated`` events (``backend.streams.store``), published after commit.
 
 Days are the store's business days (``StoreClock.business_day``): its local calendar in its
@@ -14,7 +15,7 @@ which zone their ``day`` is in (``time_zone``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -43,7 +44,8 @@ _MOVE_DAY = (
     """
 WITH visitor AS (
     INSERT INTO store_day_member (id, store, day, member)
-    SELECT {visit_id}, {store_id}, {day}, {visitor}::uuid WHERE {visitor}::uuid IS NOT NULL
+    SELECT v.id, {store_id}, {day}, v.member
+    FROM unnest({visit_ids}::uuid[], {visitors}::uuid[]) AS v(id, member)
     ON CONFLICT DO NOTHING
     RETURNING member
 ), moved AS (
@@ -92,7 +94,7 @@ SELECT moved.*, numbered.last_event_seq FROM moved, numbered
 
 @dataclass(frozen=True, slots=True)
 class DayMove:
-    """What one sale or refund adds to its store's figures of the day it belongs to."""
+    """What sales or a refund add to their store's figures of the day they belong to."""
 
     sales: int = 0
     sales_amount: int = 0
@@ -100,7 +102,7 @@ class DayMove:
     points_redeemed: int = 0
     points_reversed: int = 0
     refunded_amount: int = 0
-    visitor: uuid.UUID | None = None  # the buyer, counted once per store and day
+    visitors: tuple[uuid.UUID, ...] = ()  # the buyers, each counted once per store and day
 
 
 def figures_of(
@@ -137,29 +139,28 @@ async def record_store_activity(
     move: DayMove,
     day: date,
     clock: StoreClock,
-    sale: dict[str, Any] | None,
+    sales: Sequence[dict[str, Any]],
     now: datetime,
 ) -> list[Outgoing]:
-    """Move the figures of business ``day`` (in the store's ``clock``); store
-    ``sale.completed`` (when there is a sale) and, when ``day`` is the store's business day
-    at ``now``, ``stats.updated``. Returns the encoded events to publish after commit."""
-    stored: list[Event] = []
-    if sale is not None:
-        stored.append(("sale.completed", sale))
+    """Move the figures of business ``day`` (in the store's ``clock``); store a
+    ``sale.completed`` for each of ``sales`` (their data) and, when ``day`` is the store's
+    business day at ``now``, ``stats.updated``. Returns the encoded events to publish after
+    commit."""
+    stored: list[Event] = [("sale.completed", sale) for sale in sales]
     if day == clock.business_day(now):
         stored.append(("stats.updated", None))  # its data is the day's row, made in SQL
     at = utc_now()
     day_start, day_end = clock.day_bounds(day)
     rows = await sql.fetch(
         _MOVE_DAY,
-        visit_id=new_id(),
+        visit_ids=[new_id() for _ in move.visitors],
+        visitors=list(move.visitors),
         day_id=new_id(),
         store_id=store_id,
         day=day,
         day_start=day_start,
         day_end=day_end,
         time_zone=clock.zone.key,
-        visitor=move.visitor,
         sales=move.sales,
         sales_amount=move.sales_amount,
         points_earned=move.points_earned,

@@ -151,7 +151,7 @@ async def _refund(
         # The purchase's business day, in its store's calendar: its figures are the ones moved.
         day=clock.business_day(purchase.created_at),
         clock=clock,
-        sale=None,
+        sales=(),
         now=now,
     )
     response = RefundResponse(

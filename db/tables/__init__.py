@@ -25,7 +25,7 @@ from db.tables.members import (
 )
 from db.tables.operations import JobFence
 from db.tables.sales import Checkout, Order, PaymentEvent, Purchase, Refund
-from db.tables.store_days import StoreDay, StoreDayMember
+from db.tables.store_days import StoreDay, StoreDayMember, StoreFiguresMark
 from db.tables.stores import StaffUser, Store, StoreEvent, Terminal
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "StoreDay",
     "StoreDayMember",
     "StoreEvent",
+    "StoreFiguresMark",
     "Terminal",
 ]
 
@@ -86,6 +87,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     MemberOffer,
     StoreDay,
     StoreDayMember,
+    StoreFiguresMark,
     JobFence,
     AuditEntry,
     BlockedCard,

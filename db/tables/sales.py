@@ -48,6 +48,12 @@ class Purchase(Table, tablename="purchase"):
         "``result``.",
     )
     created_at = Timestamptz(index=True)
+    feed_xid = BigInt(
+        default=0,
+        index=True,
+        help_text="The id of the transaction that wrote it (its default, "
+        "pg_current_xact_id()): how far the store figures are folded (store_figures_mark).",
+    )
 
     one_per_receipt = Unique(["store", "external_id"])
     one_key_per_terminal = Unique(["terminal", "idempotency_key"])

@@ -1,12 +1,14 @@
-"""A store's day figures, counted as sales commit."""
+"""A store's day figures, folded from the sales after they commit."""
 
 from __future__ import annotations
 
 from piccolo.columns import (
     UUID,
+    Array,
     BigInt,
     Date,
     ForeignKey,
+    Integer,
     OnDelete,
 )
 from piccolo.constraints import Unique
@@ -19,9 +21,11 @@ from db.tables.stores import Store
 
 class StoreDay(Table, tablename="store_day"):
     """A store's running figures for one business day (its local date in its zone, from its
-    ``day_starts_at`` hour), moved by every sale and refund (a refund: its sale's day).
+    ``day_starts_at`` hour), moved by the sales folded after commit
+    (``backend.stores.folding``) and by refunds (a refund: its sale's day).
 
-    Kept as counters so that a sale costs one upsert instead of a scan of the day's sales.
+    Kept as counters so that a batch of sales costs one upsert instead of a scan of the
+    day's sales.
     """
 
     id = UUID(primary_key=True, default=new_id)
@@ -48,3 +52,13 @@ class StoreDayMember(Table, tablename="store_day_member"):
     member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False)
 
     one_per_store_day_member = Unique(["store", "day", "member"])
+
+
+class StoreFiguresMark(Table, tablename="store_figures_mark"):
+    """How far the committed sales are folded into the store figures (one row, id 1): every
+    committed purchase whose ``feed_xid`` is below ``folded_below`` is counted, except those
+    of the ``waiting`` transactions (running when the mark moved past them)."""
+
+    id = Integer(primary_key=True)
+    folded_below = BigInt(default=0, help_text="A transaction id (xid8 as a number).")
+    waiting = Array(base_column=BigInt(), help_text="Transaction ids, each below the mark.")

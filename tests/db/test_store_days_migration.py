@@ -15,7 +15,7 @@ import time_machine
 
 from db.tables import OutboxMessage, StoreDay, StoreDayMember
 from tests.conftest import LiveServer
-from tests.factories import buy, log_in, open_till, purchase_body
+from tests.factories import buy, figures_folded, log_in, open_till, purchase_body
 
 migration = importlib.import_module("db.migrations.db_2026_12_07t00_20_00_000000")
 FIGURES = (
@@ -84,6 +84,7 @@ async def test_store_days_and_document_dates_move_between_utc_and_local_without_
     await OutboxMessage.update({OutboxMessage.status: "delivered"}).where(
         OutboxMessage.id == booked[0]["id"]
     )
+    await figures_folded()
     counted, visits, dates = await _store_days(), await _visits(), await _document_dates()
     e, w = str(east.store_id), str(west.store_id)
     assert set(counted) == {(e, "2027-03-15"), (e, "2027-03-16"), (w, "2027-03-15")}

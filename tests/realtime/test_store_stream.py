@@ -8,7 +8,16 @@ import httpx
 import websockets
 
 from tests.conftest import LiveServer
-from tests.factories import LoggedInMember, Till, buy, hire, open_till, post_as, purchase_body
+from tests.factories import (
+    LoggedInMember,
+    Till,
+    buy,
+    figures_folded,
+    hire,
+    open_till,
+    post_as,
+    purchase_body,
+)
 
 
 async def recv(ws: Any) -> dict[str, Any]:
@@ -55,6 +64,7 @@ async def test_the_dashboard_resumes_its_store_stream(
     manager = await hire(client, "manager", [till.store_id])
     for _ in range(2):
         await buy(client, till, purchase_body(member.card_number))
+        await figures_folded()  # each sale in a pass of its own: its event and the figures
     url = f"{live_server.ws_url}/v1/ws?store_id={till.store_id}"
     async with websockets.connect(url, additional_headers=manager.headers) as dashboard:
         assert (await recv(dashboard))["last_seq"] == 4

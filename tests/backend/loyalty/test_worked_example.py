@@ -16,7 +16,15 @@ from backend.loyalty.expiry import expire_points
 from db.tables import Account, OutboxMessage, PointLot
 from realtime.publisher import EventPublisher
 from tests.conftest import LiveServer
-from tests.factories import buy, hire, log_in, open_till, post_as, purchase_body
+from tests.factories import (
+    buy,
+    figures_folded,
+    hire,
+    log_in,
+    open_till,
+    post_as,
+    purchase_body,
+)
 
 VLADIVOSTOK = ZoneInfo("Asia/Vladivostok")  # UTC+10, no DST
 
@@ -78,6 +86,7 @@ async def test_the_worked_example(client: httpx.AsyncClient, live_server: LiveSe
     # 5. 00:15: a purchase of 200.00 pays the debt first.
     with at_the_store(2027, 3, 16, 0, 15):
         await buy(client, till, purchase_body(member.card_number, amount=20000))
+        await figures_folded()
         manager = await hire(client, "manager", [till.store_id])
         days = {
             day: (

@@ -18,7 +18,7 @@ import time_machine
 
 from db.tables import StoreDay, StoreEvent
 from tests.conftest import LiveServer
-from tests.factories import Till, buy, hire, log_in, open_till, purchase_body
+from tests.factories import Till, buy, figures_folded, hire, log_in, open_till, purchase_body
 
 VLADIVOSTOK = "Asia/Vladivostok"
 KALININGRAD = "Europe/Kaliningrad"
@@ -42,6 +42,7 @@ async def _days(till: Till) -> dict[str, tuple[int, int]]:
 async def _sell(client: httpx.AsyncClient, till: Till, card: str, amount: int) -> dict[str, Any]:
     sale = await buy(client, till, purchase_body(card, amount=amount))
     assert sale.status_code == 201, sale.text
+    await figures_folded()  # at the sale's own moment: its day is still today
     result: dict[str, Any] = sale.json()
     return result
 

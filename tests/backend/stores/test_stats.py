@@ -6,7 +6,7 @@ import httpx
 import time_machine
 
 from tests.conftest import LiveServer
-from tests.factories import buy, hire, log_in, open_till, purchase_body
+from tests.factories import buy, figures_folded, hire, log_in, open_till, purchase_body
 
 
 async def test_todays_figures_for_the_dashboard(
@@ -25,6 +25,7 @@ async def _todays_figures_for_the_dashboard(
     barista = await hire(client, "barista", [till.store_id])
     member = await log_in(client, live_server.sms)
     await buy(client, till, purchase_body(member.card_number, amount=35000))
+    await figures_folded()
     stats = await client.get(f"/v1/admin/stores/{till.store_id}/stats", headers=barista.headers)
     assert stats.status_code == 200, stats.text
     figures = stats.json()
