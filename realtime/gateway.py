@@ -91,15 +91,13 @@ def create_gateway(
         del query  # its token would otherwise stay in this frame for the socket's life
         if streams is None:
             return
-        own, also = streams[0], streams[1:]
-
         follower = StreamFollower(
             socket=socket,
-            stream=own,
+            stream=streams[0],
             replay=replay,
             config=config,
             last_seq=0,
-            also=also,
+            also=streams[1:],
             close=_close_soon,
         )
         follower.hold(math.inf)  # nothing goes out before ``ready``
@@ -108,24 +106,17 @@ def create_gateway(
         metrics.CONNECTIONS.inc()
         drain.opened(socket)
         try:
-            # Read after the subscriptions are confirmed: every later commit arrives live.
-            # Asked together: both land in the same batch of the shared reads.
-            seqs = await asyncio.gather(*(replay.current_seq(name) for name in streams))
-            follower.seqs.update(zip(streams, seqs, strict=True))
-            ready = ReadyFrame(
-                stream=own,
-                last_seq=follower.last_seq,
-                broadcast_last_seq=follower.seqs.get(BROADCAST),
-            )
-            await socket.send_data(encode(ready).decode())
-            last_seq, broadcast_last_seq = position
-            if last_seq is not None and _current(follower, last_seq, broadcast_last_seq):
-                follower.release()  # nothing missed: no read at all (most of a storm)
-            elif last_seq is not None:
-                follower.request(Resume(last_seq, broadcast_last_seq))
-            else:
-                follower.hold(config.resume_wait_s)
-            code = await _read(socket, follower, config)
+            await _ready(socket, follower, streams, position, replay, config)
+            del position
+            # The client's frames are read here, in the connection's own task and frame: no
+            # task or coroutine frame of the gateway's is held for the socket's life.
+            bad_frames, code = 0, None
+            while code is None:
+                event = await socket.receive()
+                if event["type"] == "websocket.disconnect":
+                    _count_close(event, follower)
+                    break
+                bad_frames, code = _answer(_frame(event), follower, config, bad_frames)
             if code is not None:
                 reason = (
                     "frame too large" if code == CLOSE_MESSAGE_TOO_BIG else "too many bad frames"
@@ -236,45 +227,68 @@ async def _authenticate(
     return streams
 
 
-async def _read(
-    socket: WebSocket[Any, Any, Any], stream: StreamFollower, config: GatewayConfig
-) -> int | None:
-    """Handle client frames until the client leaves; return a close code to close with."""
-    bad_frames = 0
-    while True:
-        # ``socket.receive`` awaited here, not through a helper: a coroutine frame fewer held
-        # for the whole life of every socket.
-        event = await socket.receive()
-        if event["type"] == "websocket.disconnect":
-            if not stream.too_slow:  # a close the gateway sent is counted where it was sent
-                # 1012: this server is shutting down (a drain, not a problem); else the client.
-                code = event.get("code", 1000)
-                metrics.CLOSED.labels(
-                    "shutdown" if code == CLOSE_SERVICE_RESTART else "client"
-                ).inc()
-            return None
-        text = _frame(event)
-        if len(text) > config.max_frame_bytes:
-            return CLOSE_MESSAGE_TOO_BIG
-        try:
-            if isinstance(text, bytes):
-                raise msgspec.DecodeError("binary frames are not part of the protocol")
-            frame = client_frame_decoder.decode(text)
-        except BAD_FRAME as exc:
-            bad_frames += 1
-            if bad_frames > config.max_bad_frames:
-                return CLOSE_POLICY_VIOLATION
-            message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            stream.request(Control(encode(ErrorFrame(code="bad_frame", message=message))))
-            continue
-        if isinstance(frame, PingFrame):
-            stream.request(_PONG)
-        elif isinstance(frame, ResumeFrame):
-            stream.request(Resume(frame.last_seq, frame.broadcast_last_seq))
-        else:
-            stream.request(
-                Control(encode(ErrorFrame(code="already_authenticated", message="auth once")))
-            )
+async def _ready(
+    socket: WebSocket[Any, Any, Any],
+    follower: StreamFollower,
+    streams: tuple[str, ...],
+    position: tuple[int | None, int | None],
+    replay: ReplaySource,
+    config: GatewayConfig,
+) -> None:
+    """Send ``ready`` with the streams' newest seqs, then resume from the client's position
+    if it gave one (else hold live events for its first frame)."""
+    # Read after the subscriptions are confirmed: every later commit arrives live.
+    # Asked together: both land in the same batch of the shared reads.
+    seqs = await asyncio.gather(*(replay.current_seq(name) for name in streams))
+    follower.seqs.update(zip(streams, seqs, strict=True))
+    ready = ReadyFrame(
+        stream=follower.stream,
+        last_seq=follower.last_seq,
+        broadcast_last_seq=follower.seqs.get(BROADCAST),
+    )
+    await socket.send_data(encode(ready).decode())
+    last_seq, broadcast_last_seq = position
+    if last_seq is not None and _current(follower, last_seq, broadcast_last_seq):
+        follower.release()  # nothing missed: no read at all (most of a storm)
+    elif last_seq is not None:
+        follower.request(Resume(last_seq, broadcast_last_seq))
+    else:
+        follower.hold(config.resume_wait_s)
+
+
+def _count_close(event: Any, follower: StreamFollower) -> None:
+    if not follower.too_slow:  # a close the gateway sent is counted where it was sent
+        # 1012: this server is shutting down (a drain, not a problem); else the client left.
+        code = event.get("code", 1000)
+        metrics.CLOSED.labels("shutdown" if code == CLOSE_SERVICE_RESTART else "client").inc()
+
+
+def _answer(
+    text: str | bytes, stream: StreamFollower, config: GatewayConfig, bad_frames: int
+) -> tuple[int, int | None]:
+    """Handle one client frame: the count of bad frames so far, and a close code to close
+    with (None: carry on)."""
+    if len(text) > config.max_frame_bytes:
+        return bad_frames, CLOSE_MESSAGE_TOO_BIG
+    try:
+        if isinstance(text, bytes):
+            raise msgspec.DecodeError("binary frames are not part of the protocol")
+        frame = client_frame_decoder.decode(text)
+    except BAD_FRAME as exc:
+        if bad_frames + 1 > config.max_bad_frames:
+            return bad_frames + 1, CLOSE_POLICY_VIOLATION
+        message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        stream.request(Control(encode(ErrorFrame(code="bad_frame", message=message))))
+        return bad_frames + 1, None
+    if isinstance(frame, PingFrame):
+        stream.request(_PONG)
+    elif isinstance(frame, ResumeFrame):
+        stream.request(Resume(frame.last_seq, frame.broadcast_last_seq))
+    else:
+        stream.request(
+            Control(encode(ErrorFrame(code="already_authenticated", message="auth once")))
+        )
+    return bad_frames, None
 
 
 _PONG = Control(encode(PongFrame()))
