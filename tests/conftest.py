@@ -166,7 +166,16 @@ async def clean_data(
         await folder.stop()
     connection = await asyncpg.connect(servers.database_url)
     try:
-        await connection.execute(f"TRUNCATE {tables} CASCADE")
+        # A page a browser test left open may still be reading (its live chart, its stats)
+        # while the TRUNCATE takes every table's lock in turn: PostgreSQL then breaks the
+        # deadlock by failing one side, sometimes the TRUNCATE. Emptying again is safe.
+        for attempt in range(5):
+            try:
+                await connection.execute(f"TRUNCATE {tables} CASCADE")
+                break
+            except asyncpg.DeadlockDetectedError:
+                if attempt == 4:
+                    raise
     finally:
         await connection.close()
         for folder in _FOLDERS:
