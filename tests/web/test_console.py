@@ -4,7 +4,10 @@ member's page for staff. Each step is checked against the API, not only the scre
 
 from __future__ import annotations
 
+import asyncio
+import re
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -222,3 +225,42 @@ async def test_a_manager_opens_a_members_page_from_the_look_up(
     await expect(
         page.locator("#member-audit li[data-action='member.looked_up']").first
     ).to_contain_text(SAYS[locale]["looked_up"])
+
+
+CHART_SAYS = {
+    "ru-RU": {"one_sale": "1 продажа", "earned": "начислено 17"},
+    "en-GB": {"one_sale": "1 sale", "earned": "17 earned"},
+}
+
+
+@LANGUAGES
+async def test_a_manager_watches_the_hour_chart_move_and_downloads_reports(
+    open_page: OpenPage,
+    live_server: LiveServer,
+    client: httpx.AsyncClient,
+    till: Till,
+    member: LoggedInMember,
+    locale: str,
+) -> None:
+    says = CHART_SAYS[locale]
+    manager = await hire(client, "manager", [till.store_id])
+    page = await dashboard(open_page, live_server, manager, locale=locale)
+    chart = page.locator("#hourly-chart")
+    await expect(chart.locator("canvas")).to_be_visible()
+    sale = await buy(client, till, purchase_body(member.card_number, amount=35000))
+    assert sale.status_code == 201, sale.text
+    await expect(chart).to_have_attribute(
+        "aria-label", re.compile(says["one_sale"]), timeout=LIVE_S * 1000
+    )
+
+    await page.goto(f"{live_server.base_url}/staff/reports")
+    points = page.locator("#points-chart")
+    await expect(points.locator("canvas")).to_be_visible()
+    await expect(points).to_have_attribute("aria-label", re.compile(says["earned"]))
+    async with page.expect_download() as download_info:
+        await page.click("#points-csv")
+    download = await download_info.value
+    path = await download.path()
+    lines = (await asyncio.to_thread(Path(path).read_text, encoding="utf-8")).splitlines()
+    assert lines[0] == "day,sales,sales_amount_minor,points_earned,points_redeemed,points_reversed"
+    assert sum(int(line.split(",")[3]) for line in lines[1:]) == 17

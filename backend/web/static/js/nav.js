@@ -8,6 +8,7 @@ import { t } from './i18n.js';
 // Where each console page is, and who may open it (the API refuses anyone else anyway).
 const PAGES = [
   { path: '/staff', key: 'console.dashboard', roles: ['barista', 'manager', 'admin'] },
+  { path: '/staff/reports', key: 'console.reports', roles: ['manager', 'admin'] },
   { path: '/staff/rules', key: 'console.rules', roles: ['manager', 'admin'] },
   { path: '/staff/people', key: 'console.people', roles: ['admin'] },
   { path: '/staff/reconciliation', key: 'console.reconciliation', roles: ['admin'] },

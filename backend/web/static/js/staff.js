@@ -11,6 +11,7 @@ import { languageSwitch, t } from './i18n.js';
 import { consoleNav, nextPage } from './nav.js';
 import { Campaigns } from './campaigns.js';
 import { Feed } from './feed.js';
+import { Hourly } from './hourly.js';
 import { Lookup } from './lookup.js';
 import { Stats } from './stats.js';
 import { Stream } from './stream.js';
@@ -24,6 +25,7 @@ const lookup = new Lookup(api);
 const terminals = new Terminals(api);
 const campaigns = new Campaigns(api);
 const approvals = new Approvals(api);
+const hourly = new Hourly(api);
 const loginForm = byId('staff-login-form');
 const loginError = byId('staff-login-error');
 const message = byId('staff-message');
@@ -54,7 +56,10 @@ const stream = new Stream(streamUrl, {
   onReady: () => quietly(stats.load()),
   onResync: () => quietly(stats.load()),
   onEvent: (event) => {
-    if (event.type === 'sale.completed') feed.add(event.data, event.ts);
+    if (event.type === 'sale.completed') {
+      feed.add(event.data, event.ts);
+      hourly.soon();
+    }
     else if (event.type === 'stats.updated') stats.apply(event.data);
   },
   onUnauthorized: () => api.refresh(),
@@ -70,6 +75,7 @@ function selectStore(id) {
   say(message, '');
   feed.clear(store.time_zone);
   stats.follow(store);
+  hourly.follow(isManager() ? store : null);
   showZone(store);
   stream.restart();
   quietly(stats.load());
@@ -133,6 +139,7 @@ function showLogin(text = '') {
   storeSelect.replaceChildren();
   feed.clear();
   stats.clear();
+  hourly.follow(null);
   setText('store-zone', '');
   lookup.reset(false);
   terminals.clear();
