@@ -30,7 +30,7 @@ SOCKET_METRIC = "astrocoffee_websocket_connections"
 ADAPTER_VALUES = "deploy/monitoring/prometheus-adapter-values.yaml"
 
 # The sizing inputs, as measured (docs/capacity.md#app-pods says where):
-KIB_PER_SOCKET = 45  # 44.5 KiB (bench_ws, 3,000 sockets), 44.1 KiB (5,000, docs/performance.md)
+KIB_PER_SOCKET = 28  # 27.7 KiB (bench_ws, 2,000 sockets, docs/performance.md, 2026-12-07)
 BASE_MIB = 52 + 13 + 2 * 105  # serve's supervisor + multiprocessing's tracker + 2 idle workers
 HEADROOM = 1.25
 LIMIT_OVER_TARGET = 1.5  # sockets stay where they connected: pods sit above the average
