@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from piccolo.engine.postgres import PostgresEngine
 
 from backend.campaigns.catalogue import forget_local_copies
 from backend.loyalty.rules import forget_cached_rules
@@ -24,7 +25,6 @@ from db import piccolo_conf
 from db.migrate import apply_migrations
 from db.pool import lagging_reads
 from db.replica import REPLICA, ReplicaWatch, replica_engine, watching
-from db.tables import ALL_TABLES
 from devkit.databases import create_database
 from tests.conftest import LiveServer
 from tests.db.streaming import StreamingPair, free_port, make_primary
@@ -57,9 +57,9 @@ async def replicated(pair: StreamingPair, live_server: LiveServer) -> AsyncItera
     """The app's primary is the pair's, its replica the pair's replica, watched every 0.1 s
     with a bound of 0.5 s; back as they were after."""
     db = piccolo_conf.DB
-    saved_pool, saved_dsn = db.pool, db.config["dsn"]
-    db.pool, db.config["dsn"] = None, pair.primary.url("astrocoffee")
-    await db.start_connection_pool(min_size=1, max_size=4)
+    primary_url = pair.primary.url("astrocoffee")
+    pool = await asyncpg.create_pool(**{**db.config, "dsn": primary_url}, min_size=1, max_size=4)
+    saved_pool, saved_dsn = await swap_pool(db, pool, primary_url)
     node = replica_engine(dsn=pair.replica.url("astrocoffee"), command_timeout=10)
     await node.start_connection_pool(min_size=0, max_size=4)
     db.extra_nodes[REPLICA] = node
@@ -71,14 +71,34 @@ async def replicated(pair: StreamingPair, live_server: LiveServer) -> AsyncItera
             await until(lambda: watch.state.serves_reads)
             yield watch
     finally:
+        # The pair's rows stay there (its own members and stores; it goes at the module's end).
         del db.extra_nodes[REPLICA]
-        await node.close_connection_pool()
-        tables = ", ".join(table._meta.tablename for table in ALL_TABLES)
-        await db.run_ddl(f"TRUNCATE {tables} CASCADE")
-        await db.close_connection_pool()
-        db.pool, db.config["dsn"] = saved_pool, saved_dsn
-        forget_cached_rules()
-        forget_local_copies()
+        try:
+            await swap_pool(db, saved_pool, saved_dsn)
+        finally:
+            await pool.close()
+            await node.close_connection_pool()
+            forget_cached_rules()
+            forget_local_copies()
+
+
+async def swap_pool(
+    db: PostgresEngine, pool: asyncpg.Pool | None, dsn: str
+) -> tuple[asyncpg.Pool | None, str]:
+    """Give the engine ``pool`` at a moment when no connection of its current one is out.
+    A Piccolo transaction (the store figures' fold runs one every 0.2 s) gives its connection
+    back to whichever pool the engine has when it ends: swapped under it, the connection would
+    go to the wrong pool, and its own would wait for it forever when closed. Nothing awaits
+    between the check and the swap, so nothing can take a connection in between."""
+    for _ in range(2000):
+        current = db.pool
+        # Every holder back in the queue: none lent, none being connected for a lender.
+        if current is None or current._queue.qsize() == current._maxsize:
+            saved = (current, db.config["dsn"])
+            db.pool, db.config["dsn"] = pool, dsn
+            return saved
+        await asyncio.sleep(0.005)
+    raise AssertionError("the engine's pool never had all its connections back")
 
 
 async def until(condition: object, timeout_s: float = 10.0) -> None:
@@ -169,8 +189,8 @@ async def test_a_replica_behind_its_bound_leaves_the_reads_to_the_primary(
         state = replicated.state
         assert state.reachable and state.lag_s is not None and state.lag_s > MAX_LAG_S
         sample_replica_lag()
-        assert REPLICA_LAG._value.get() > MAX_LAG_S  # type: ignore[attr-defined]
-        assert REPLICA_SERVING._value.get() == 0  # type: ignore[attr-defined]
+        assert REPLICA_LAG._value.get() > MAX_LAG_S
+        assert REPLICA_SERVING._value.get() == 0
         assert lagging_reads() is None
         assert await history(client, member) == [10, 17]  # the primary's
     finally:
