@@ -236,7 +236,7 @@ async def grant(member_id: str, points: int) -> None:
 
 _UNFOLDED = """
 SELECT EXISTS (SELECT 1 FROM purchase p LEFT JOIN store_figures_mark m ON m.id = 1
-               WHERE m.id IS NULL OR p.feed_xid >= m.folded_below
+               WHERE (m.id IS NULL AND p.feed_xid > 0) OR p.feed_xid >= m.folded_below
                   OR p.feed_xid = ANY(m.waiting)) AS waiting
 """
 

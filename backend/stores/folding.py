@@ -43,10 +43,12 @@ log = logging.getLogger(__name__)
 # How often the folder looks for new sales: a dashboard sees a sale within about this.
 FIGURES_INTERVAL_S = 0.2
 
-# The mark, locked; made when missing (the tables may have been emptied).
+# The mark, locked; made when missing (the tables may have been emptied), from 1: a
+# purchase with feed_xid 0 was counted when it was written (before the folding, or loaded
+# with its figures by devkit.history).
 _MARK = "SELECT folded_below, waiting FROM store_figures_mark WHERE id = 1 FOR UPDATE"
 _MAKE_MARK = """
-INSERT INTO store_figures_mark (id, folded_below, waiting) VALUES (1, 0, '{{}}')
+INSERT INTO store_figures_mark (id, folded_below, waiting) VALUES (1, 1, '{{}}')
 ON CONFLICT (id) DO NOTHING
 """
 # What one snapshot sees: its xmax and running transactions, and the sales to fold.
