@@ -125,6 +125,11 @@ class StreamFollower:
         return tuple(self.seqs)
 
     @property
+    def idle(self) -> bool:
+        """Nothing of its own beyond its cursors: no writer task, no buffer, no timer."""
+        return self._writer is None and self._pending is None and self._hold_timer is None
+
+    @property
     def last_seq(self) -> int:
         return self.seqs[self.stream]
 

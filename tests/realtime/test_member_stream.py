@@ -113,3 +113,31 @@ async def test_a_client_that_does_not_resume_gets_live_events_after_a_moment() -
     stream.deliver(envelope(6))
     await sent_after_writing(stream, socket, 2)
     assert socket.sent == [5, 6]
+
+
+async def test_a_follower_keeps_no_task_buffer_or_timer_once_it_has_sent_everything() -> None:
+    """Most sockets are idle: what a socket needs to send exists only while it sends."""
+    socket = RecordingSocket()
+    stream = StreamFollower(
+        socket=socket,  # type: ignore[arg-type]
+        stream="member:m",
+        replay=StoredEvents(newest=5),
+        config=GatewayConfig(resume_wait_s=0.05),
+        last_seq=4,
+    )
+    assert stream.idle
+    stream.deliver(envelope(5))  # held for the client's first frame: a timer and a buffer
+    assert not stream.idle
+    stream.request(Resume(last_seq=4))
+    for _ in range(200):
+        if socket.sent == [5] and stream.idle:
+            break
+        await asyncio.sleep(0.01)
+    assert socket.sent == [5]
+    assert stream.idle
+    stream.deliver(envelope(6))
+    for _ in range(200):
+        if socket.sent == [5, 6] and stream.idle:
+            break
+        await asyncio.sleep(0.01)
+    assert (socket.sent, stream.idle) == ([5, 6], True)
