@@ -24,7 +24,7 @@ from backend.ops.replica_lag import REPLICA_LAG, REPLICA_SERVING, replica_check,
 from db import piccolo_conf
 from db.migrate import apply_migrations
 from db.pool import lagging_reads
-from db.replica import REPLICA, ReplicaWatch, replica_engine, watching
+from db.replica import MAX_LAG_ENV, REPLICA, ReplicaWatch, replica_engine, start_watching, watching
 from devkit.databases import create_database
 from tests.conftest import LiveServer
 from tests.db.streaming import StreamingPair, free_port, make_primary
@@ -238,3 +238,13 @@ async def test_a_replica_that_is_down_at_start_neither_stops_the_start_nor_takes
             assert replica_check() == "not measured yet (reads go to the primary)"
     finally:
         await node.close_connection_pool()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+async def test_the_lag_settings_are_positive_seconds(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv(MAX_LAG_ENV, value)
+    with pytest.raises(RuntimeError, match=MAX_LAG_ENV):
+        await start_watching(primary=piccolo_conf.DB, replica=piccolo_conf.DB)
+    assert lagging_reads() is None
