@@ -129,9 +129,14 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> int:
     mobile = run_cfg["users"] * weights["MobileMember"] / sum(weights.values())
     setup = (
         f"{run_cfg['users']} users (weights {', '.join(f'{k} {v}' for k, v in weights.items())}), "
-        f"spawn rate {run_cfg['spawn_rate']}/s, {duration}; {run_cfg['members']} members, "
-        f"{run_cfg['stores']} stores x {run_cfg['terminals_per_store']} terminals; "
-        f"{run_cfg['server_workers']} server worker(s); "
+        f"spawn rate {run_cfg['spawn_rate']}/s, {duration}; "
+        + (
+            f"the environment's database as seeded ({args.credentials.name}); "
+            if args.no_seed
+            else f"{run_cfg['members']} members, "
+            f"{run_cfg['stores']} stores x {run_cfg['terminals_per_store']} terminals; "
+        )
+        + f"{run_cfg['server_workers']} server worker(s); "
         f"{'figures after the spawn' if run_cfg.get('reset_stats_after_spawn') else 'figures include the spawn'}; "
         f"{'embedded' if embedded else 'external'} PostgreSQL and Redis; {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.2f} at the start"
