@@ -11,6 +11,7 @@ from litestar.params import FromPath, JSONBody
 
 from backend.auth.access import allow
 from backend.auth.callers import MemberCaller, Role
+from backend.campaigns.drafts import DraftCheck, check_draft
 from backend.campaigns.offers import MemberOffers, OfferOutcome
 from backend.campaigns.schemas import CampaignIn, CampaignList, CampaignOut, OfferList, OfferOut
 from backend.campaigns.service import CampaignAdmin, get_campaign
@@ -42,6 +43,18 @@ class AdminCampaignController(Controller):
         campaign_admin: Admin,
     ) -> CampaignOut:
         return await campaign_admin.create(await strict_body(request, CampaignIn))
+
+    @post(
+        "/check",
+        opt=ADMINS,
+        status_code=200,
+        summary="Check a campaign being written (the create's own validation) and count the "
+        "members its targeting reaches now; nothing is saved",
+    )
+    async def check(
+        self, request: Request[Any, Any, Any], data: JSONBody[CampaignIn]
+    ) -> DraftCheck:
+        return await check_draft(await strict_body(request, CampaignIn))
 
     @get("/{campaign_id:uuid}", opt=READERS, summary="One campaign")
     async def get_one(self, campaign_id: FromPath[uuid.UUID]) -> CampaignOut:

@@ -24,6 +24,21 @@ from realtime.publisher import Outgoing
 def _audience(targeting: Targeting, at: datetime) -> tuple[str, dict[str, Any]]:
     """SQL selecting the audience's account rows (locked, in a fixed order), with its
     parameters (``db.sql``'s named placeholders, bound)."""
+    where, params = audience_conditions(targeting, at)
+    # Only fixed fragments are joined; every value is a bound parameter.
+    sql = f"{AUDIENCE_FROM} WHERE {where} ORDER BY a.member FOR UPDATE OF a"
+    return sql, params
+
+
+# The members a targeting can match, with what the segment reads about them.
+AUDIENCE_FROM = (
+    "SELECT a.member FROM account a JOIN member m ON m.id = a.member "
+    "LEFT JOIN member_stats s ON s.member = a.member"
+)
+
+
+def audience_conditions(targeting: Targeting, at: datetime) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause matching the audience of ``targeting`` at ``at``, and its parameters."""
     conditions = ["TRUE"]
     params: dict[str, Any] = {}
     if targeting.tiers:
@@ -55,14 +70,7 @@ def _audience(targeting: Targeting, at: datetime) -> tuple[str, dict[str, Any]]:
                 "ORDER BY value::bigint DESC, key DESC LIMIT 1) = {favourite_category}"
             )
             params["favourite_category"] = segment.favourite_category
-    # Only this function's fixed fragments are joined; every value is a bound parameter.
-    sql = (
-        "SELECT a.member FROM account a JOIN member m ON m.id = a.member "  # noqa: S608
-        "LEFT JOIN member_stats s ON s.member = a.member WHERE "
-        + " AND ".join(conditions)
-        + " ORDER BY a.member FOR UPDATE OF a"
-    )
-    return sql, params
+    return " AND ".join(conditions), params
 
 
 async def tell_audience(campaign: LiveCampaign, type: str, data: dict[str, Any]) -> list[Outgoing]:

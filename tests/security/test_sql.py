@@ -36,6 +36,10 @@ REVIEWED = {
     ("backend/campaigns/live.py", "_audience"): (
         "joins this function's own fixed condition fragments; every value is a bound {name}"
     ),
+    ("backend/campaigns/drafts.py", "check_draft"): (
+        "counts over campaigns.live's fixed AUDIENCE_FROM and audience_conditions' fixed "
+        "fragments; values are bound"
+    ),
     ("backend/streams/member.py", "append_to_each"): (
         "puts campaigns.live._audience's fixed SQL into a fixed statement; values are bound"
     ),

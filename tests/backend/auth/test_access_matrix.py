@@ -120,6 +120,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/me/offers/{campaign_id:uuid}/redeem"): MEMBERS,
     ("GET", "/v1/admin/campaigns"): STORE_1_MANAGERS,
     ("POST", "/v1/admin/campaigns"): ADMIN,
+    ("POST", "/v1/admin/campaigns/check"): ADMIN,
     ("GET", "/v1/admin/campaigns/{campaign_id:uuid}"): STORE_1_MANAGERS,
     ("PUT", "/v1/admin/campaigns/{campaign_id:uuid}"): ADMIN,
     ("POST", "/v1/admin/campaigns/{campaign_id:uuid}/schedule"): ADMIN,
