@@ -99,10 +99,8 @@ async def test_an_admin_creates_and_publishes_a_campaign_and_mints_a_terminal(
     page = await dashboard(open_page, live_server, await hire(client, "admin"))
     await page.fill("#campaign-form input[name=name]", "Pastry bonus")
     await page.select_option("#campaign-form select[name=kind]", "bonus")
-    await page.fill(
-        "#campaign-form textarea[name=rule]",
-        '{"type": "bonus", "points": 15, "category": "bakery"}',
-    )
+    await page.fill("#rule-points", "15")
+    await page.fill("#rule-category", "bakery")
     await page.click("#campaign-create")
     row = page.locator("#campaigns tr", has_text="Pastry bonus")
     await expect(row).to_contain_text("draft")

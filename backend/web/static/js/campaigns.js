@@ -3,6 +3,7 @@
 // store selected on the dashboard (a campaign given in a zone of its own shows that one).
 
 import { busy, byId, el, say } from './dom.js';
+import { CampaignBuilder } from './builder.js';
 import { dateTime, instantIn, zoneLabel } from './format.js';
 import { has, t } from './i18n.js';
 
@@ -17,27 +18,6 @@ const ACTIONS = [
 
 // A kind or status code in the page's language (an unknown one as sent).
 const words = (prefix, code) => (has(`${prefix}.${code}`) ? t(`${prefix}.${code}`) : code);
-
-// An example rule per kind (docs/campaigns.md), put in the rule box when the kind changes.
-export const EXAMPLE_RULES = {
-  multiplier: { type: 'multiplier', factor: 2, categories: [] },
-  bonus: { type: 'bonus', points: 25, category: 'bakery' },
-  stamp_card: { type: 'stamp_card', category: 'coffee', stamps_needed: 6, reward_max_value: 25000 },
-  welcome: { type: 'welcome', points: 50 },
-  birthday: { type: 'birthday', points: 40, window_days: 7 },
-  win_back: { type: 'win_back', inactive_days: 30, points: 60 },
-  reward: { type: 'reward', cost_points: 150, category: 'bakery', max_value: 16000, valid_days: 30 },
-};
-
-function parseJson(text, what) {
-  try {
-    const value = JSON.parse(text);
-    if (value && typeof value === 'object' && !Array.isArray(value)) return value;
-  } catch {
-    // reported below
-  }
-  throw new Error(t('campaign.form.not_json', { what }));
-}
 
 // "2026-05-01T09:30" on the clocks of `zone` as an instant, or null; a time the clocks skip
 // (DST) is refused here, naming the field, as the API would refuse it.
@@ -62,7 +42,6 @@ export class Campaigns {
     this.message = byId('campaign-message');
     this.zone = undefined; // the selected store's
     this.items = [];
-    this.form.elements.kind.addEventListener('change', () => this._example());
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
       this.create();
@@ -71,13 +50,13 @@ export class Campaigns {
       const button = event.target.closest('button[data-action]');
       if (button) this.move(button);
     });
-    this._example();
+    this.builder = new CampaignBuilder(api, this.form, () => this._body());
     this.setZone(undefined);
   }
 
-  _example() {
-    const kind = this.form.elements.kind.value;
-    this.form.elements.rule.value = JSON.stringify(EXAMPLE_RULES[kind] ?? { type: kind }, null, 2);
+  // The stores the targeting can name.
+  setStores(stores) {
+    this.builder.setStores(stores);
   }
 
   // The clock campaign times read and are entered on.
@@ -167,9 +146,8 @@ export class Campaigns {
     const f = this.form.elements;
     const name = f.name.value.trim();
     if (!name) throw new Error(t('campaign.form.missing_name'));
-    const rule = parseJson(f.rule.value, t('campaign.form.the_rule'));
-    if (!rule.type) rule.type = f.kind.value;
-    const targeting = parseJson(f.targeting.value.trim() || '{}', t('campaign.form.the_targeting'));
+    const rule = this.builder.ruleBody();
+    const targeting = this.builder.targetingBody();
     const priority = f.priority.value === '' ? 0 : Number(f.priority.value);
     if (!Number.isInteger(priority)) throw new Error(t('campaign.form.bad_priority'));
     const body = {
@@ -219,7 +197,7 @@ export class Campaigns {
       this._keep(campaign);
       this.body.append(this._row(campaign));
       this.form.reset();
-      this._example();
+      this.builder.reset();
       say(this.message, t('campaign.created', { name: campaign.name }), 'ok');
     } catch (error) {
       say(this.error, error.message);

@@ -101,6 +101,7 @@ async function loadStores() {
   storeSelect.replaceChildren(
     ...stores.map((s) => el('option', { value: s.id }, `${s.name} (${s.code})`)),
   );
+  if (isAdmin()) campaigns.setStores(stores);
   if (!stores.length) {
     say(message, t('staff.no_store'));
     return;
