@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -118,6 +119,21 @@ async def on_replica(pair: StreamingPair, statement: str) -> None:
         await connection.close()
 
 
+@asynccontextmanager
+async def replay_paused(pair: StreamingPair) -> AsyncIterator[None]:
+    await on_replica(pair, "SELECT pg_wal_replay_pause()")
+    try:
+        yield
+    finally:
+        await on_replica(pair, "SELECT pg_wal_replay_resume()")
+
+
+async def another_sale(client: httpx.AsyncClient, till: Till, member: LoggedInMember) -> None:
+    """10 points more for ``member``."""
+    sale = await buy(client, till, purchase_body(member.card_number, amount=20000))
+    assert sale.status_code == 201, sale.text
+
+
 async def history(client: httpx.AsyncClient, member: LoggedInMember) -> list[int]:
     response = await client.get("/v1/me/transactions", headers=member.headers)
     assert response.status_code == 200, response.text
@@ -149,10 +165,8 @@ async def test_history_comes_from_the_replica_and_the_balance_from_the_primary(
 ) -> None:
     member, till = await a_member_who_bought(client, live_server, replicated)
     replicated.max_lag_s = 30.0  # this test holds the replay for a moment on purpose
-    await on_replica(pair, "SELECT pg_wal_replay_pause()")
-    try:
-        sale = await buy(client, till, purchase_body(member.card_number, amount=20000))
-        assert sale.status_code == 201, sale.text
+    async with replay_paused(pair):
+        await another_sale(client, till, member)
         await replicated.sample()
         assert lagging_reads() == REPLICA
         # The member's own read right after the sale sees it: /v1/me reads the primary.
@@ -161,8 +175,6 @@ async def test_history_comes_from_the_replica_and_the_balance_from_the_primary(
         assert me.json()["balance"]["available"] + me.json()["balance"]["pending"] == 27
         # History tolerates lag: it came from the replica, which has not replayed the sale.
         assert await history(client, member) == [17]
-    finally:
-        await on_replica(pair, "SELECT pg_wal_replay_resume()")
     await until(lambda: replicated.state.lag_s == 0.0)
     assert await history(client, member) == [10, 17]
     # The replica's sessions are the app's read-only replica pool.
@@ -181,10 +193,8 @@ async def test_a_replica_behind_its_bound_leaves_the_reads_to_the_primary(
     replicated: ReplicaWatch,
 ) -> None:
     member, till = await a_member_who_bought(client, live_server, replicated)
-    await on_replica(pair, "SELECT pg_wal_replay_pause()")
-    try:
-        sale = await buy(client, till, purchase_body(member.card_number, amount=20000))
-        assert sale.status_code == 201, sale.text
+    async with replay_paused(pair):
+        await another_sale(client, till, member)
         await until(lambda: not replicated.state.serves_reads)
         state = replicated.state
         assert state.reachable and state.lag_s is not None and state.lag_s > MAX_LAG_S
@@ -193,8 +203,6 @@ async def test_a_replica_behind_its_bound_leaves_the_reads_to_the_primary(
         assert REPLICA_SERVING._value.get() == 0
         assert lagging_reads() is None
         assert await history(client, member) == [10, 17]  # the primary's
-    finally:
-        await on_replica(pair, "SELECT pg_wal_replay_resume()")
     await until(lambda: replicated.state.serves_reads)
 
 
@@ -208,8 +216,7 @@ async def test_a_replica_that_is_down_leaves_the_reads_to_the_primary_without_an
     await asyncio.to_thread(pair.stop, pair.replica)
     try:
         # Whichever meets the stopped replica first, a sample or this read, the read answers.
-        sale = await buy(client, till, purchase_body(member.card_number, amount=20000))
-        assert sale.status_code == 201, sale.text
+        await another_sale(client, till, member)
         assert await history(client, member) == [10, 17]
         assert not replicated.state.reachable
         ready = await client.get("/health/ready")
