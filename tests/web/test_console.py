@@ -7,13 +7,17 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+import time_machine
 from playwright.async_api import Page, expect
 
+from backend.campaigns.catalogue import forget_local_copies
 from db import sql
+from tests.backend.campaigns.helpers import line
 from tests.conftest import LiveServer, Shop
 from tests.factories import (
     STAFF_PASSWORD,
@@ -179,6 +183,7 @@ async def test_an_admin_reconciles_a_stores_day(
     page = await console(
         open_page, str(shop.client.base_url), admin, "/staff/reconciliation", locale
     )
+    await expect(page.locator(f"#recon-store option[value='{till.store_id}']")).to_be_attached()
     await page.fill("#recon-date", day)
     await page.select_option("#recon-store", str(till.store_id))
     await page.click("#recon-submit")
@@ -264,3 +269,65 @@ async def test_a_manager_watches_the_hour_chart_move_and_downloads_reports(
     lines = (await asyncio.to_thread(Path(path).read_text, encoding="utf-8")).splitlines()
     assert lines[0] == "day,sales,sales_amount_minor,points_earned,points_redeemed,points_reversed"
     assert sum(int(line.split(",")[3]) for line in lines[1:]) == 17
+
+
+CROISSANT = line("croissant", "croissant", 15000, quantity=2)
+COFFEE = line("americano", "coffee", 20000)
+
+
+async def test_a_russian_marketer_builds_double_points_on_croissants_on_weekday_mornings(
+    open_page: OpenPage,
+    live_server: LiveServer,
+    client: httpx.AsyncClient,
+    till: Till,
+    member: LoggedInMember,
+) -> None:
+    """Made from the controls alone, no JSON, in Russian; then the engine pays it on a Monday
+    morning at the till and not on a Saturday (the store is in Moscow, UTC+3)."""
+    admin = await hire(client, "admin")
+    # The check answers 400 for the empty window below (Chromium logs that).
+    page = await dashboard(open_page, live_server, admin, locale="ru-RU", refusals=(400,))
+    name = f"Двойные баллы на круассаны {uuid.uuid4().hex[:4]}"
+    form = page.locator("#campaign-form")
+    await form.get_by_label("Название").fill(name)
+    await form.get_by_label("Тип").select_option("multiplier")
+    await form.get_by_label("Множитель баллов").fill("2")
+    await form.get_by_label("Только эти категории", exact=False).fill("croissant")
+    for day in range(5):  # Monday to Friday
+        await form.locator(f"#target-day-{day}").check()
+    await form.locator("#target-from").fill("07:00")
+    await form.locator("#target-to").fill("11:00")
+    await expect(page.locator("#campaign-check")).to_contain_text("участник")
+
+    # A window of no length is refused as typed, in the server's words.
+    await form.locator("#target-to").fill("07:00")
+    await expect(page.locator("#campaign-check")).to_contain_text("окно было бы пустым")
+    await form.locator("#target-to").fill("11:00")
+
+    await page.click("#campaign-create")
+    row = page.locator("#campaigns tr", has_text=name)
+    await expect(row).to_contain_text("черновик")
+    await row.get_by_role("button", name=f"Опубликовать «{name}»").click()
+    await expect(row).to_contain_text("идёт")
+
+    listed = (await client.get("/v1/admin/campaigns", headers=admin.headers)).json()["items"]
+    (made,) = [campaign for campaign in listed if campaign["name"] == name]
+    assert made["rule"] == {"type": "multiplier", "factor": 2.0, "categories": ["croissant"]}
+    assert made["targeting"] == {
+        "days_of_week": [0, 1, 2, 3, 4],
+        "hours": {"from": "07:00", "to": "11:00"},
+    }
+
+    async def earned(at: datetime) -> int:
+        with time_machine.travel(at, tick=True):
+            forget_local_copies()  # the catalogue's one-second copy: read it afresh
+            body = purchase_body(member.card_number, amount=50000, items=[CROISSANT, COFFEE])
+            sale = await buy(client, till, body)
+        assert sale.status_code == 201, sale.text
+        points: int = sale.json()["points_earned"]
+        return points
+
+    monday_morning = await earned(datetime(2030, 1, 7, 5, 0, tzinfo=UTC))  # 08:00 in Moscow
+    saturday_morning = await earned(datetime(2030, 1, 12, 5, 0, tzinfo=UTC))
+    assert saturday_morning == 25  # 5 % of 500 RUB, no campaign
+    assert monday_morning > saturday_morning

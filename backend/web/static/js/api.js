@@ -22,8 +22,13 @@ export class ApiError extends Error {
 // "detail" plus, for validation problems, each error ("key: message").
 function problemText(problem) {
   if (!problem || typeof problem !== 'object') return '';
-  const own = typeof problem.code === 'string' && has(`problem.${problem.code}`);
-  const parts = [own ? t(`problem.${problem.code}`) : problem.detail || problem.title || ''];
+  // The page's own words: for the field a refusal names (problem.field.<field>), else for
+  // its code (problem.<code>), else the server's.
+  const field = problem.extra?.field;
+  const byField = typeof field === 'string' && has(`problem.field.${field}`);
+  const byCode = typeof problem.code === 'string' && has(`problem.${problem.code}`);
+  const words = byField ? t(`problem.field.${field}`) : byCode ? t(`problem.${problem.code}`) : null;
+  const parts = [words || problem.detail || problem.title || ''];
   for (const error of Array.isArray(problem.errors) ? problem.errors : []) {
     const where = error.key ?? error.field ?? error.loc ?? '';
     const what = error.message ?? error.msg ?? JSON.stringify(error);

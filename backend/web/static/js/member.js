@@ -181,6 +181,9 @@ async function logIn() {
 }
 
 byId('send-code').addEventListener('click', () => sendCode());
+// Both buttons are disabled in the markup until this script handles the form.
+byId('send-code').disabled = false;
+byId('log-in').disabled = false;
 loginForm.addEventListener('submit', (event) => {
   event.preventDefault();
   // Enter in the phone field before any code is typed sends the code.

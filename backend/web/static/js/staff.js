@@ -187,6 +187,9 @@ loginForm.addEventListener('submit', async (event) => {
 });
 
 storeSelect.addEventListener('change', () => selectStore(storeSelect.value));
+// The login button is disabled in the markup until this script handles the form: a press
+// before then must not submit it natively (the form posts nothing anywhere).
+byId('staff-log-in').disabled = false;
 
 byId('log-out').addEventListener('click', async (event) => {
   await busy(event.currentTarget, () => api.logOut());

@@ -61,7 +61,8 @@ if (staff) {
   byId('recon-store').append(...listed.items.map((store) => el('option', { value: store.id }, `${store.name} (${store.code})`)));
   // Yesterday is the day people reconcile; on the program's clock is close enough to start.
   const yesterday = new Date(Date.now() - 86_400_000);
-  form.elements.date.value = localDate(Intl.DateTimeFormat().resolvedOptions().timeZone, yesterday);
+  // Only when nobody chose a date while the stores loaded.
+  if (!form.elements.date.value) form.elements.date.value = localDate(Intl.DateTimeFormat().resolvedOptions().timeZone, yesterday);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     run();
