@@ -39,6 +39,8 @@ SCENE = {
         "store_zone": "Times in Asia/Vladivostok (UTC+10)",
         "day_start": "(it starts at 02:00)",
         "member_zone": "Times on this page are in Asia/Vladivostok (UTC+10).",
+        "campaign": "Double points on croissants, weekday mornings",
+        "audience": "Everyone",
     },
     "ru-RU": {
         "suffix": "-ru",
@@ -46,6 +48,8 @@ SCENE = {
         "store_zone": "Время: Asia/Vladivostok (UTC+10)",
         "day_start": "(начинается в 02:00)",
         "member_zone": "Время на этой странице — Asia/Vladivostok (UTC+10).",
+        "campaign": "Двойные баллы на круассаны по утрам в будни",
+        "audience": "участник",
     },
 }
 LANGUAGES = pytest.mark.parametrize("locale", list(SCENE))
@@ -118,3 +122,37 @@ async def test_the_member_page_on_a_phone_in_new_york(
         await expect(page.locator("#device-zone")).to_be_visible()
         await expect(page.locator("#qr svg")).to_be_visible()
         await picture(page, f"{name}{says['suffix']}")
+
+
+@LANGUAGES
+async def test_the_campaign_builder_and_the_reports(
+    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, locale: str
+) -> None:
+    """An admin writing "double points on croissants, weekday mornings" with the controls, and
+    the reports page of a shop with a few sales."""
+    says = SCENE[locale]
+    till = await shop("Astrocoffee Vladivostok, Svetlanskaya 1", "Asia/Vladivostok")
+    for amount in (35000, 18000, 42000):
+        member = (await enrol(client, live_server.sms)).card_number
+        sale = await buy(client, till, purchase_body(member, amount=amount))
+        assert sale.status_code == 201, sale.text
+    admin = await hire(client, "admin")
+    page = await dashboard(
+        open_page, live_server, admin, locale=locale, device_zone="Europe/Moscow"
+    )
+    await expect(page.locator("#connection")).to_have_text(says["live"])
+    await page.fill("#campaign-name", says["campaign"])
+    await page.select_option("#campaign-kind", "multiplier")
+    await page.fill("#rule-categories", "croissant")
+    for day in range(5):
+        await page.check(f"#target-day-{day}")
+    await page.fill("#target-from", "07:00")
+    await page.fill("#target-to", "11:00")
+    await expect(page.locator("#campaign-check")).to_contain_text(says["audience"])
+    await page.locator("#campaign-form").scroll_into_view_if_needed()
+    await picture(page, f"builder{says['suffix']}")
+
+    await page.goto(f"{live_server.base_url}/staff/reports")
+    await expect(page.locator("#points-chart canvas")).to_be_visible()
+    await expect(page.locator("#by-hour-chart canvas")).to_be_visible()
+    await picture(page, f"reports{says['suffix']}")

@@ -119,17 +119,19 @@ export class CampaignBuilder {
     this.timer = null;
     this.asked = 0;
     this._targeting([]);
-    form.elements.kind.addEventListener('change', () => this.kind());
+    form.elements.kind.addEventListener('change', () => {
+      this.kind();
+      this.checkSoon();
+    });
     form.addEventListener('input', () => this.checkSoon());
     form.addEventListener('change', () => this.checkSoon());
     this.kind();
   }
 
-  // The fields of the chosen kind, with its defaults.
+  // The fields of the chosen kind, with its defaults (checked once the admin types).
   kind() {
     const kind = this.form.elements.kind.value;
     this.rule.replaceChildren(...(FIELDS[kind] ?? []).map((field) => input('rule', field)));
-    this.checkSoon();
   }
 
   // The stores an admin may choose (all of them; none chosen is every store).
@@ -182,6 +184,8 @@ export class CampaignBuilder {
   }
 
   reset() {
+    clearTimeout(this.timer);
+    this.asked += 1; // a check still under way is no longer about this form
     this.kind();
     for (const box of this.targeting.querySelectorAll('input[type=checkbox]')) box.checked = false;
     for (const control of this.targeting.querySelectorAll('input:not([type=checkbox])')) control.value = '';

@@ -44,7 +44,7 @@ export function salesByHourChart(container, report, currency = 'RUB') {
         { values: (_, ticks) => ticks.map((tick) => number(tick)), size: 60 },
       ],
       series: [
-        {},
+        { label: t('charts.hour'), value: (_, at) => (report.hours[at] ? String(report.hours[at].hour).padStart(2, '0') : '—') },
         { label: calendarDate(report.day), stroke: BROWN, fill: 'rgba(111, 78, 55, 0.35)', paths: bars, points: { show: false } },
         { label: calendarDate(report.week_before), stroke: GREY, width: 2, dash: [6, 4] },
       ],
@@ -75,7 +75,7 @@ export function pointsByDayChart(container, report) {
         { values: (_, ticks) => ticks.map((tick) => number(tick)), size: 60 },
       ],
       series: [
-        {},
+        { label: t('charts.day'), value: (_, at) => (report.days[at] ? calendarDate(report.days[at].day) : '—') },
         { label: t('charts.earned'), stroke: GREEN, width: 2 },
         { label: t('charts.redeemed'), stroke: BROWN, width: 2 },
       ],
