@@ -252,6 +252,7 @@ async def test_a_manager_watches_the_hour_chart_move_and_downloads_reports(
     page = await dashboard(open_page, live_server, manager, locale=locale)
     chart = page.locator("#hourly-chart")
     await expect(chart.locator("canvas")).to_be_visible()
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
     sale = await buy(client, till, purchase_body(member.card_number, amount=35000))
     assert sale.status_code == 201, sale.text
     await expect(chart).to_have_attribute(

@@ -53,8 +53,15 @@ async function streamUrl() {
 
 const stream = new Stream(streamUrl, {
   onState: showConnection,
-  onReady: () => quietly(stats.load()),
-  onResync: () => quietly(stats.load()),
+  // (Re)connected or resynced: what happened meanwhile is in the figures and the chart.
+  onReady: () => {
+    quietly(stats.load());
+    hourly.soon();
+  },
+  onResync: () => {
+    quietly(stats.load());
+    hourly.soon();
+  },
   onEvent: (event) => {
     if (event.type === 'sale.completed') {
       feed.add(event.data, event.ts);
