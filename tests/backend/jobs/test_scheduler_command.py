@@ -1,12 +1,15 @@
 """``astrocoffee scheduler`` as a deployment runs it: a process of its own that serves its
-metrics, runs the jobs under the lease, and exits 0 on SIGTERM after the run in hand."""
+metrics, runs the jobs under the lease, and exits 0 on SIGTERM after the run in hand.
+
+The tests are async and wait for the processes in threads: the tests' event loop keeps
+running meanwhile, so a transaction of the tests' own server (its store-figures fold) is never
+left holding a lock the process under test waits for."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import subprocess
-import time
 import urllib.request
 
 import asyncpg
@@ -16,7 +19,13 @@ from tests.cli import SCRIPT, astrocoffee, run_env
 from tests.servers import RunServers
 
 
-def test_the_scheduler_runs_until_sigterm_and_shows_its_runs(servers: RunServers) -> None:
+def _metrics(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
+        text: str = page.read().decode()
+    return text
+
+
+async def test_the_scheduler_runs_until_sigterm_and_shows_its_runs(servers: RunServers) -> None:
     port = free_port()
     env = run_env(
         servers,
@@ -31,11 +40,10 @@ def test_the_scheduler_runs_until_sigterm_and_shows_its_runs(servers: RunServers
         text=True,
     )
     try:
-        wait_for_port(port, timeout_s=30)
+        await asyncio.to_thread(wait_for_port, port, timeout_s=30)
         done = 0.0
         for _ in range(60):  # a run each second; the first within about one
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
-                text = page.read().decode()
+            text = await asyncio.to_thread(_metrics, port)
             done = sum(
                 float(line.rsplit(" ", 1)[1])
                 for line in text.splitlines()
@@ -43,11 +51,11 @@ def test_the_scheduler_runs_until_sigterm_and_shows_its_runs(servers: RunServers
             )
             if done >= 2 or process.poll() is not None:
                 break
-            time.sleep(0.5)
+            await asyncio.sleep(0.5)
         assert done >= 2, text
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
+        output, _ = await asyncio.to_thread(process.communicate, timeout=30)
     assert process.returncode == 0, output
     assert "scheduler stopped" in output
 
@@ -58,7 +66,7 @@ def test_the_scheduler_refuses_to_start_without_an_interval(servers: RunServers)
     assert "ASTROCOFFEE_MAINTENANCE_INTERVAL_S" in result.stderr
 
 
-def test_maintenance_runs_the_jobs_the_scheduler_runs(servers: RunServers) -> None:
+async def test_maintenance_runs_the_jobs_the_scheduler_runs(servers: RunServers) -> None:
     """``astrocoffee maintenance`` is the scheduler's round, once: a delivered outbox message
     past the retention is purged (a job its hand-made copy of the wiring used to leave out)."""
 
@@ -69,15 +77,13 @@ def test_maintenance_runs_the_jobs_the_scheduler_runs(servers: RunServers) -> No
         finally:
             await connection.close()
 
-    asyncio.run(
-        sql(
-            "INSERT INTO outbox_message (id, destination, kind, reference, business_date,"
-            " payload, status, attempts, next_attempt_at, created_at, delivered_at)"
-            " VALUES (gen_random_uuid(), 'accounting', 'sale', 'old', DATE '2020-01-02',"
-            " '{}'::jsonb, 'delivered', 1, now(), now(), now())"
-        )
+    await sql(
+        "INSERT INTO outbox_message (id, destination, kind, reference, business_date,"
+        " payload, status, attempts, next_attempt_at, created_at, delivered_at)"
+        " VALUES (gen_random_uuid(), 'accounting', 'sale', 'old', DATE '2020-01-02',"
+        " '{}'::jsonb, 'delivered', 1, now(), now(), now())"
     )
-    result = astrocoffee("maintenance", env=run_env(servers))
+    result = await asyncio.to_thread(astrocoffee, "maintenance", env=run_env(servers))
     assert result.returncode == 0, result.stderr
     assert "outbox_messages_purged=1" in result.stdout, result.stdout
-    assert asyncio.run(sql("SELECT count(*) FROM outbox_message")) == 0
+    assert await sql("SELECT count(*) FROM outbox_message") == 0
