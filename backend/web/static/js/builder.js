@@ -69,7 +69,6 @@ function valueOf(control) {
   if (text === '') return undefined;
   switch (control.dataset.type) {
     case 'int':
-      return Number(text);
     case 'decimal':
       return Number(text);
     case 'money':
