@@ -11,6 +11,7 @@ from piccolo.table import Table
 from db.tables.approvals import AdjustmentApproval
 from db.tables.audit import AuditEntry
 from db.tables.campaigns import Campaign, MemberOffer
+from db.tables.catalogue import Product
 from db.tables.erasures import MemberErasure
 from db.tables.integration import IdempotencyRecord, OutboxMessage
 from db.tables.ledger import LedgerEntry, PointLot, ProgramRules
@@ -50,6 +51,7 @@ __all__ = [
     "OutboxMessage",
     "PaymentEvent",
     "PointLot",
+    "Product",
     "ProgramRules",
     "Purchase",
     "Refund",
@@ -94,4 +96,5 @@ ALL_TABLES: tuple[type[Table], ...] = (
     MarketingConsent,
     MemberErasure,
     AdjustmentApproval,
+    Product,
 )
