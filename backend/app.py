@@ -55,6 +55,7 @@ from backend.orders.service import OrderService
 from backend.orders.webhook_controller import PaymentWebhookController
 from backend.orders.webhooks import WebhookService
 from backend.problems import EXCEPTION_HANDLERS
+from backend.products.controllers import AdminCatalogueController
 from backend.rate_limits import COUNTER_STATE_KEY, RequestCounter, per_client_ip, per_terminal
 from backend.realtime_wiring import StreamAuthenticator
 from backend.sales.customers import CustomerResolver
@@ -264,6 +265,7 @@ def create_app(
             OrderController,
             AdminOutboxController,
             AdminCampaignController,
+            AdminCatalogueController,
             MyOffersController,
             web_routes(),
             MetricsController,

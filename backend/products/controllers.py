@@ -1,0 +1,84 @@
+"""HTTP for the product catalogue: an admin replaces it with a CSV file; managers and admins
+read it as JSON pages, as its categories, or as the same CSV file."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, put
+from litestar.exceptions import HTTPException
+from litestar.params import QueryParameter
+
+from backend.auth.access import allow
+from backend.auth.callers import Role
+from backend.http import RAW_BODY, answers
+from backend.products import service
+from backend.products.csv_file import MAX_BYTES, MAX_LENGTH, read_catalogue, write_catalogue
+from backend.products.refusals import REFUSALS, CatalogueNotCsv, CatalogueTooLarge
+from backend.products.schemas import CatalogueReplaced, CategoryList, ProductPage
+
+READERS = allow(Role.MANAGER, Role.ADMIN)
+Limit = Annotated[int, QueryParameter(ge=1, le=service.PAGE_MAX)]
+Cursor = Annotated[str | None, QueryParameter(max_length=MAX_LENGTH)]
+
+
+def _is_csv(content_type: str | None) -> bool:
+    """``text/csv``, in UTF-8 if it names a charset."""
+    kind, *parameters = (content_type or "").lower().split(";")
+    charsets = [p.strip()[8:].strip('"') for p in parameters if p.strip().startswith("charset=")]
+    return kind.strip() == "text/csv" and all(c in {"utf-8", "utf8"} for c in charsets)
+
+
+async def _file(request: Request[Any, Any, Any]) -> bytes:
+    if not _is_csv(request.headers.get("content-type")):
+        raise CatalogueNotCsv("send the catalogue with Content-Type: text/csv; charset=utf-8")
+    try:
+        return await request.body()
+    except HTTPException as exc:  # over the route's body limit
+        if exc.status_code != 413:
+            raise
+        raise CatalogueTooLarge(f"the file is over {MAX_BYTES} bytes", max_bytes=MAX_BYTES) from exc
+
+
+class AdminCatalogueController(Controller):
+    path = "/v1/admin"
+    tags = ["admin"]
+
+    @put(
+        "/catalogue",
+        opt=allow(Role.ADMIN) | RAW_BODY | answers(*REFUSALS),
+        # The file's own limit (csv_file.MAX_BYTES) answers, not the app's 64 KiB.
+        request_max_body_size=MAX_BYTES + 1,
+        summary="Replace the whole catalogue with a CSV file (text/csv, UTF-8, header "
+        "sku,name,category); a refused file changes nothing",
+    )
+    async def replace(self, request: Request[Any, Any, Any]) -> CatalogueReplaced:
+        raw = await _file(request)
+        return await service.replace_catalogue(read_catalogue(raw), size_bytes=len(raw))
+
+    @get(
+        "/catalogue", opt=READERS, summary="The catalogue's products in SKU order, a page at a time"
+    )
+    async def products(self, limit: Limit = 100, cursor: Cursor = None) -> ProductPage:
+        return await service.product_page(limit=limit, cursor=cursor)
+
+    @get(
+        "/catalogue/categories",
+        opt=READERS,
+        summary="The catalogue's categories (the builder's choices)",
+    )
+    async def categories(self) -> CategoryList:
+        return await service.categories()
+
+    @get(
+        "/catalogue.csv",
+        opt=READERS,
+        summary="The whole catalogue as the CSV file an upload takes",
+        media_type="text/csv",
+    )
+    async def download(self) -> Response[str]:
+        return Response(
+            write_catalogue(await service.all_products()),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="catalogue.csv"'},
+        )
