@@ -11,13 +11,21 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import msgspec
 
 from backend.accounting.documents import use_program_zone
+from backend.cli_jobs import (
+    evaluate_tiers_command,
+    expire_points_command,
+    maintenance_command,
+    scheduler_command,
+    with_pool,
+    worker_command,
+)
 from backend.ops.logging import configure_logging
 from backend.servers import ensure_servers
 from backend.settings import Settings, SettingsError, load_settings
@@ -123,29 +131,29 @@ def _parser() -> argparse.ArgumentParser:
     expire = commands.add_parser(
         "expire-points", help="expire points past their date (safe to re-run)"
     )
-    expire.set_defaults(handler=_expire_points)
+    expire.set_defaults(handler=expire_points_command)
 
     tiers = commands.add_parser("evaluate-tiers", help="set every member's tier from their spend")
-    tiers.set_defaults(handler=_evaluate_tiers)
+    tiers.set_defaults(handler=evaluate_tiers_command)
 
     maintenance = commands.add_parser(
         "maintenance",
         help="run every periodic job once, as the scheduler's round does: holds, pending points, "
         "expiry, purges, tiers, late payments, campaign starts and ends, erasures",
     )
-    maintenance.set_defaults(handler=_maintenance)
+    maintenance.set_defaults(handler=maintenance_command)
 
     scheduler = commands.add_parser(
         "scheduler",
         help="run the periodic jobs every ASTROCOFFEE_MAINTENANCE_INTERVAL_S until SIGTERM, "
         "one scheduler at a time (a renewed, fenced lease)",
     )
-    scheduler.set_defaults(handler=_scheduler)
+    scheduler.set_defaults(handler=scheduler_command)
 
     worker = commands.add_parser(
         "worker", help="deliver the outbox to the accounting system until SIGTERM"
     )
-    worker.set_defaults(handler=_worker)
+    worker.set_defaults(handler=worker_command)
 
     reconcile = commands.add_parser(
         "reconcile",
@@ -169,19 +177,6 @@ def _parser() -> argparse.ArgumentParser:
     verify = ledger_commands.add_parser("verify", help="recompute every balance from the ledger")
     verify.set_defaults(handler=_verify_ledger)
     return parser
-
-
-def _with_pool(work: Callable[[], Awaitable[int]]) -> int:
-    from db.pool import close_pool, start_pool
-
-    async def run() -> int:
-        await start_pool()
-        try:
-            return await work()
-        finally:
-            await close_pool()
-
-    return asyncio.run(run())
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -212,7 +207,7 @@ def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
         print(how_to_try(settings, seed))
         return 0
 
-    return _with_pool(work)
+    return with_pool(work)
 
 
 def _admin_from_the_keyboard(args: argparse.Namespace) -> str | None:
@@ -273,106 +268,7 @@ def _create_admin(_: Settings, args: argparse.Namespace) -> int:
         print(f"admin {admin.email} created ({admin.id})")
         return 0
 
-    return _with_pool(work)
-
-
-def _redis(settings: Settings) -> Any:
-    from realtime.redis_mode import connect_redis
-
-    assert settings.redis_url is not None
-    return connect_redis(settings.redis_url, cluster=settings.redis_cluster)
-
-
-def _publisher(settings: Settings) -> Any:
-    from realtime.publisher import EventPublisher
-
-    return EventPublisher(redis=_redis(settings), prefix=settings.redis_prefix)
-
-
-def _expire_points(settings: Settings, _: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from backend.loyalty.expiry import expire_points
-
-    async def work() -> int:
-        expired = await expire_points(_publisher(settings), now=datetime.now(UTC))
-        print(f"expired {expired} points")
-        return 0
-
-    return _with_pool(work)
-
-
-def _evaluate_tiers(settings: Settings, _: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from backend.loyalty.rules import current_rules
-    from backend.loyalty.tiers import evaluate_tiers
-
-    async def work() -> int:
-        rules = (await current_rules()).rules
-        changed = await evaluate_tiers(_publisher(settings), rules, now=datetime.now(UTC))
-        print(f"{changed} tiers changed")
-        return 0
-
-    return _with_pool(work)
-
-
-def _maintenance(settings: Settings, _: argparse.Namespace) -> int:
-    from backend.jobs.runner import jobs_of
-
-    async def work() -> int:
-        print(await jobs_of(settings, _redis(settings)).run_once())
-        return 0
-
-    return _with_pool(work)
-
-
-def _scheduler(settings: Settings, _: argparse.Namespace) -> int:
-    from prometheus_client import start_http_server
-
-    from backend.jobs.runner import run_scheduler, stop_on_signals
-
-    if settings.maintenance_interval_s <= 0:
-        raise SettingsError("the scheduler needs ASTROCOFFEE_MAINTENANCE_INTERVAL_S above 0")
-    if settings.scheduler_metrics_port:
-        start_http_server(settings.scheduler_metrics_port, addr=settings.host)
-
-    async def work() -> int:
-        stopping = asyncio.Event()
-        stop_on_signals(stopping)
-        await run_scheduler(settings, stopping)
-        return 0
-
-    return _with_pool(work)
-
-
-def _worker(settings: Settings, _: argparse.Namespace) -> int:
-    from prometheus_client import start_http_server
-
-    from backend.accounting.client import AccountingClient
-    from backend.accounting.outbox import DeliveryPolicy
-    from backend.accounting.worker import OutboxWorker
-
-    if settings.accounting_url is None:
-        raise SettingsError("the worker needs ASTROCOFFEE_ACCOUNTING_URL")
-    if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr=settings.host)
-    client = AccountingClient(url=settings.accounting_url, token=settings.accounting_token)
-    policy = DeliveryPolicy(
-        max_attempts=settings.outbox_max_attempts,
-        backoff_base_s=settings.outbox_backoff_base_s,
-    )
-
-    async def work() -> int:
-        worker = OutboxWorker(client=client, policy=policy, batch_size=settings.outbox_batch_size)
-        worker.stop_on_signals()
-        try:
-            await worker.run()
-        finally:
-            await client.aclose()
-        return 0
-
-    return _with_pool(work)
+    return with_pool(work)
 
 
 def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
@@ -417,7 +313,7 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
         print(msgspec.json.format(msgspec.json.encode(report)).decode())
         return 0 if report.balanced else 1
 
-    return _with_pool(work)
+    return with_pool(work)
 
 
 def _verify_ledger(_: Settings, __: argparse.Namespace) -> int:
@@ -434,7 +330,7 @@ def _verify_ledger(_: Settings, __: argparse.Namespace) -> int:
         print(f"ledger verify: {total} accounts, {len(mismatches)} mismatches")
         return 1 if mismatches else 0
 
-    return _with_pool(work)
+    return with_pool(work)
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:

@@ -51,6 +51,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "backend.app",
             "backend.cli",
+            "backend.cli_jobs",
             "backend.web",
             "backend.realtime_wiring",
             "backend.api_document",
