@@ -25,6 +25,7 @@ from db.tables.members import (
     MemberStats,
 )
 from db.tables.operations import JobFence
+from db.tables.program_days import ProgramDay
 from db.tables.sales import Checkout, Order, PaymentEvent, Purchase, Refund
 from db.tables.store_days import StoreDay, StoreDayMember, StoreFiguresMark
 from db.tables.stores import StaffUser, Store, StoreEvent, Terminal
@@ -52,6 +53,7 @@ __all__ = [
     "PaymentEvent",
     "PointLot",
     "Product",
+    "ProgramDay",
     "ProgramRules",
     "Purchase",
     "Refund",
@@ -97,4 +99,5 @@ ALL_TABLES: tuple[type[Table], ...] = (
     MemberErasure,
     AdjustmentApproval,
     Product,
+    ProgramDay,
 )

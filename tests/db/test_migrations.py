@@ -84,6 +84,11 @@ HAND_WRITTEN_INDEXES = {
     "member_event_recent": ("member_event", ["created_at"], None),
     "outbox_message_due": ("outbox_message", ["next_attempt_at"], "status::text = 'pending'::text"),
     "member_above_green": ("member", ["id"], "tier::text <> 'green'::text"),
+    "ledger_entry_campaign": (
+        "ledger_entry",
+        ["cause_id", "created_at"],
+        "cause_type::text = 'campaign'::text",
+    ),
     "outbox_message_open": (
         "outbox_message",
         ["status", "created_at"],
