@@ -10,7 +10,7 @@ from piccolo.table import Table
 
 from db.tables.approvals import AdjustmentApproval
 from db.tables.audit import AuditEntry
-from db.tables.campaigns import Campaign, MemberOffer
+from db.tables.campaigns import Campaign, CampaignTelling, MemberOffer
 from db.tables.catalogue import Product
 from db.tables.erasures import MemberErasure
 from db.tables.integration import IdempotencyRecord, OutboxMessage
@@ -25,7 +25,14 @@ from db.tables.members import (
     MemberStats,
 )
 from db.tables.operations import JobFence
+from db.tables.partners import (
+    PartnerDelivery,
+    PartnerEndpoint,
+    PartnerFeedMark,
+    PartnerFeedPosition,
+)
 from db.tables.program_days import ProgramDay
+from db.tables.push import MemberDevice, NotificationSettings
 from db.tables.sales import Checkout, Order, PaymentEvent, Purchase, Refund
 from db.tables.store_days import StoreDay, StoreDayMember, StoreFiguresMark
 from db.tables.stores import StaffUser, Store, StoreEvent, Terminal
@@ -38,6 +45,7 @@ __all__ = [
     "BlockedCard",
     "BroadcastEvent",
     "Campaign",
+    "CampaignTelling",
     "Checkout",
     "IdempotencyRecord",
     "JobFence",
@@ -46,10 +54,16 @@ __all__ = [
     "Member",
     "MemberErasure",
     "MemberEvent",
+    "MemberDevice",
     "MemberOffer",
     "MemberStats",
+    "NotificationSettings",
     "Order",
     "OutboxMessage",
+    "PartnerDelivery",
+    "PartnerEndpoint",
+    "PartnerFeedMark",
+    "PartnerFeedPosition",
     "PaymentEvent",
     "PointLot",
     "Product",
@@ -100,4 +114,10 @@ ALL_TABLES: tuple[type[Table], ...] = (
     AdjustmentApproval,
     Product,
     ProgramDay,
+    MemberDevice,
+    NotificationSettings,
+    PartnerEndpoint,
+    PartnerDelivery,
+    PartnerFeedPosition,
+    PartnerFeedMark,
 )

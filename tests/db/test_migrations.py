@@ -84,6 +84,7 @@ HAND_WRITTEN_INDEXES = {
     "member_event_recent": ("member_event", ["created_at"], None),
     "outbox_message_due": ("outbox_message", ["next_attempt_at"], "status::text = 'pending'::text"),
     "member_above_green": ("member", ["id"], "tier::text <> 'green'::text"),
+    "campaign_telling_unfinished": ("campaign_telling", ["id"], "finished_at IS NULL"),
     "ledger_entry_campaign": (
         "ledger_entry",
         ["cause_id", "created_at"],
@@ -94,6 +95,17 @@ HAND_WRITTEN_INDEXES = {
         ["status", "created_at"],
         "status::text = ANY (ARRAY['pending'::character varying, 'dead'::character varying]::text[])",
     ),
+    "partner_delivery_due": (
+        "partner_delivery",
+        ["next_attempt_at"],
+        "status::text = 'pending'::text",
+    ),
+    "partner_delivery_queue": (
+        "partner_delivery",
+        ["endpoint", "member", "seq"],
+        "status::text = 'pending'::text",
+    ),
+    "partner_delivery_history": ("partner_delivery", ["endpoint", "id DESC"], None),
 }
 
 
