@@ -367,6 +367,37 @@ def body_cases(kind: Any, body: dict[str, Any]) -> Iterator[Case]:
         yield Case(name, encode(document))
 
 
+CATALOGUE = "sku,name,category\nCRO-1,Круассан,выпечка\nCAP-M,Капучино,кофе\n".encode()
+
+
+def catalogue_cases() -> list[Case]:
+    """Bad catalogue files (``backend.products.csv_file``): each names its fault's code."""
+    rows = CATALOGUE.decode()
+    broken = "catalogue_row_broken"
+    return [
+        Case(
+            "a duplicate SKU",
+            (rows + "CRO-1,Круассан,выпечка\n").encode(),
+            code="catalogue_duplicate_sku",
+        ),
+        Case("a row of two fields", (rows + "X,Икс\n").encode(), code=broken),
+        Case("an empty SKU", (rows + ",Икс,прочее\n").encode(), code=broken),
+        Case("a name too long", (rows + f"X,{'я' * 201},прочее\n").encode(), code=broken),
+        Case("a NUL in a name", (rows + "X,Ча\x00й,прочее\n").encode(), code=broken),
+        Case("an unclosed quote", (rows + 'X,"Икс,прочее\n').encode(), code=broken),
+        Case("a wrong header", b"sku;name;category\n", code="catalogue_header_wrong"),
+        Case("an empty file", b"", code="catalogue_header_wrong"),
+        Case("not UTF-8", rows.encode("cp1251"), code="catalogue_not_utf8"),
+        Case(
+            "JSON",
+            b'{"sku": "X"}',
+            headers={"Content-Type": "application/json"},
+            code="catalogue_not_csv",
+        ),
+        Case("over 2 MiB", CATALOGUE + b"x" * 2**21, status=413, code="catalogue_too_large"),
+    ]
+
+
 def no_body_cases() -> Iterator[Case]:
     """For routes that take no body: any body but none (or ``{}``) is refused."""
     for name, raw in [
@@ -415,6 +446,11 @@ class Endpoint:
     # False for a route that only checks (a campaign draft): even its valid request writes
     # nothing, so nothing is audited.
     changes: bool = True
+    # A route that takes a file rather than JSON (the catalogue's CSV): its valid body, its
+    # media type, and its own bad files (the JSON corpus does not apply to it).
+    file: bytes | None = None
+    media_type: str = "application/json"
+    bad_files: list[Case] = field(default_factory=list)
 
     @property
     def idempotent(self) -> bool:
@@ -1032,6 +1068,12 @@ async def build_world(shop: Shop) -> World:
                 Case("a message that is not a dead letter", params={"message_id": pending}),
             ],
         ),
+        ("PUT", "/v1/admin/catalogue"): Endpoint(
+            "admin",
+            file=CATALOGUE,
+            media_type="text/csv; charset=utf-8",
+            bad_files=catalogue_cases(),
+        ),
         ("POST", "/v1/webhooks/payments"): Endpoint(
             "anonymous", body=webhook_body, schema=ProviderEvent
         ),
@@ -1053,7 +1095,9 @@ def write_routes(app: Any) -> dict[tuple[str, str], Any]:
 
 def cases_for(handler: Any, endpoint: Endpoint) -> list[Case]:
     cases: list[Case] = []
-    if endpoint.body is None:
+    if endpoint.file is not None:
+        cases += endpoint.bad_files
+    elif endpoint.body is None:
         cases += no_body_cases()
     else:
         schema = endpoint.schema or handler.parsed_fn_signature.parameters["data"].annotation
@@ -1118,7 +1162,7 @@ class Caller:
     ) -> httpx.Response:
         headers = {**self.world.headers[endpoint.caller], **case.headers}
         if case.body is not None:
-            headers["Content-Type"] = "application/json"
+            headers.setdefault("Content-Type", endpoint.media_type)
         if endpoint.idempotent and case.key is not None:
             if case.key == "fresh":
                 headers["Idempotency-Key"] = uuid.uuid4().hex
@@ -1227,7 +1271,8 @@ async def test_bad_input_is_refused_with_a_4xx_and_writes_nothing(
         for case in [c for c in cases if c.key != "replayed"]:
             failures += await refused(caller, db, method, path, endpoint, case, answers, settle)
         # The valid request last: the corpus is refused for what is bad in it.
-        valid = Case("the valid request", encode(endpoint.body) if endpoint.body else None)
+        body = encode(endpoint.body) if endpoint.body else None
+        valid = Case("the valid request", endpoint.file if endpoint.file is not None else body)
         response = await caller.send(method, path, endpoint, valid, valid=True)
         if not 200 <= response.status_code < 300:
             failures.append(f"{method} {path}: the valid request got {response.text[:300]}")
