@@ -27,7 +27,8 @@ function problemText(problem) {
   const field = problem.extra?.field;
   const byField = typeof field === 'string' && has(`problem.field.${field}`);
   const byCode = typeof problem.code === 'string' && has(`problem.${problem.code}`);
-  const words = byField ? t(`problem.field.${field}`) : byCode ? t(`problem.${problem.code}`) : null;
+  // A code's words may name what the problem's extra says (the row of a refused file).
+  const words = byField ? t(`problem.field.${field}`) : byCode ? t(`problem.${problem.code}`, problem.extra || {}) : null;
   const parts = [words || problem.detail || problem.title || ''];
   for (const error of Array.isArray(problem.errors) ? problem.errors : []) {
     const where = error.key ?? error.field ?? error.loc ?? '';
@@ -173,14 +174,18 @@ export class ApiClient {
   }
 
   // fetch a path. options: method, body (JSON), headers, auth (default true),
-  // as: 'json' (default) or 'text'. Throws ApiError with the problem's message.
-  async request(path, { method = 'GET', body, headers = {}, auth = true, as = 'json' } = {}) {
-    let response = await this._send(path, method, body, headers, auth);
+  // as: 'json' (default) or 'text'; file: a File or Blob sent as it is instead of a body
+  // (with its Content-Type in headers). Throws ApiError with the problem's message.
+  async request(path, { method = 'GET', body, file, headers = {}, auth = true, as = 'json' } = {}) {
+    const json = body !== undefined && file === undefined;
+    const sent = json ? JSON.stringify(body) : file;
+    const all = json ? { 'Content-Type': 'application/json', ...headers } : headers;
+    let response = await this._send(path, method, sent, all, auth);
     if (response.status === 401 && auth && this.loggedIn) {
       const problem = await readProblem(response);
       // A wrong one-time code (erasure) is the member's typing, not an expired token.
       if (problem?.code === 'invalid_otp') throw new ApiError(401, problem);
-      if (await this.refresh()) response = await this._send(path, method, body, headers, auth);
+      if (await this.refresh()) response = await this._send(path, method, sent, all, auth);
       else throw new ApiError(401, null, t('api.session_ended'));
     }
     if (!response.ok) throw new ApiError(response.status, await readProblem(response));
@@ -193,17 +198,12 @@ export class ApiClient {
     // the browser report a failed request.
     if (navigator.onLine === false) throw offline();
     const all = { Accept: 'application/json, application/problem+json', ...headers };
-    if (body !== undefined) all['Content-Type'] = 'application/json';
     if (auth) {
       const token = await this.freshToken();
       if (token) all.Authorization = `Bearer ${token}`;
     }
     try {
-      return await fetch(path, {
-        method,
-        headers: all,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      return await fetch(path, { method, headers: all, body });
     } catch {
       throw offline();
     }
@@ -219,5 +219,10 @@ export class ApiClient {
 
   patch(path, body, options = {}) {
     return this.request(path, { ...options, method: 'PATCH', body });
+  }
+
+  // A file as it is (a CSV upload), with its media type.
+  putFile(path, file, type) {
+    return this.request(path, { method: 'PUT', file, headers: { 'Content-Type': type } });
   }
 }
