@@ -34,6 +34,7 @@ from backend.auth.tokens import TokenIssuer
 from backend.campaigns.catalogue import Catalogue
 from backend.campaigns.controllers import AdminCampaignController, MyOffersController
 from backend.campaigns.offers import MemberOffers
+from backend.campaigns.report_controllers import CampaignReportController
 from backend.campaigns.service import CampaignAdmin
 from backend.http import check_write_body, security_headers
 from backend.jobs.scheduler import MaintenanceLoop
@@ -63,9 +64,10 @@ from backend.settings import Settings, SettingsError, load_settings
 from backend.staff.controllers import AdminStaffController, StaffMeController
 from backend.staff.logins import LoginLockout, check_login
 from backend.stores.controllers import AdminStoreController
-from backend.stores.report_controllers import StoreReportsController
+from backend.stores.report_controllers import ChainReportsController, StoreReportsController
 from backend.stores.sale_cap import use_program_sale_cap
 from backend.streams.replay import StoredEvents
+from backend.till.admin_controllers import PurchaseAdminController
 from backend.till.checkouts import CheckoutService
 from backend.till.controllers import CheckoutController, PurchaseController
 from backend.till.purchases import PurchaseService
@@ -257,6 +259,8 @@ def create_app(
             AdminAuditController,
             AdminStoreController,
             StoreReportsController,
+            ChainReportsController,
+            PurchaseAdminController,
             AdminRulesController,
             AdminApprovalsController,
             AdminMembersController,
@@ -265,6 +269,7 @@ def create_app(
             OrderController,
             AdminOutboxController,
             AdminCampaignController,
+            CampaignReportController,
             AdminCatalogueController,
             MyOffersController,
             web_routes(),

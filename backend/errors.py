@@ -107,6 +107,26 @@ class RefundExceedsPurchase(Unprocessable):
     title = "The refund is larger than what is left of the purchase"
 
 
+class RefundLineUnknown(Unprocessable):
+    code = "refund_line_unknown"
+    title = "A refund line names a SKU that is not on this receipt"
+
+
+class RefundExceedsLines(Unprocessable):
+    code = "refund_exceeds_lines"
+    title = "The refund names more units than are left of the receipt's line"
+
+
+class PurchaseHasNoLines(Unprocessable):
+    code = "purchase_has_no_lines"
+    title = "The purchase was sold by amount only: it has no lines to refund"
+
+
+class RefundAmountMismatch(ValidationFailed):
+    code = "refund_amount_mismatch"
+    title = "The refund's amount is not what its lines are worth"
+
+
 class InsufficientPoints(Unprocessable):
     code = "insufficient_points"
     title = "Not enough points"

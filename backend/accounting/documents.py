@@ -14,6 +14,7 @@ made (adjustments, expiry, rewards, welcome bonuses), the date in the program's 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -68,10 +69,24 @@ DocumentType = Literal[
 ]
 
 
-class AccountingDocument(msgspec.Struct, frozen=True, kw_only=True):
+class DocumentLine(msgspec.Struct, frozen=True):
+    """A line of a sale or refund document: the units sold (or returned) of a SKU, their
+    gross money and the points they earned (or that were taken back)."""
+
+    sku: str
+    name: str
+    category: str
+    quantity: int
+    amount: int
+    points: int
+
+
+class AccountingDocument(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Amounts in minor units of ``currency``; points in points.
 
     ``points_liability_delta`` = ``points_issued`` - ``points_redeemed`` - points expired.
+    ``lines``: a sale's items, or the lines a refund named; absent from the document when
+    there are none (a sale or refund by amount only, and every other movement).
     """
 
     id: uuid.UUID  # the outbox message id, also the Idempotency-Key of the delivery
@@ -87,6 +102,7 @@ class AccountingDocument(msgspec.Struct, frozen=True, kw_only=True):
     points_redeemed: int
     points_liability_delta: int
     occurred_at: datetime
+    lines: tuple[DocumentLine, ...] = ()
 
 
 async def record_document(
@@ -102,6 +118,7 @@ async def record_document(
     loyalty_discount: int = 0,
     points_issued: int = 0,
     points_redeemed: int = 0,
+    lines: Sequence[DocumentLine] = (),
     into: DeferredWrites | None = None,
 ) -> AccountingDocument:
     """Write the document to the outbox; call inside the movement's own transaction (with
@@ -123,6 +140,7 @@ async def record_document(
         points_redeemed=points_redeemed,
         points_liability_delta=points_liability_delta,
         occurred_at=occurred_at,
+        lines=tuple(lines),
     )
     await write(
         _INSERT,

@@ -36,14 +36,13 @@ def eligible_amount(
         return 0
     if not items:
         return paid_amount
-    excluded_categories = set(rules.excluded_categories)
-    excluded_skus = set(rules.excluded_skus)
-    eligible = sum(
-        line.quantity * line.unit_price
-        for line in items
-        if line.category not in excluded_categories and line.sku not in excluded_skus
-    )
+    eligible = sum(line.quantity * line.unit_price for line in items if earns(line, rules))
     return paid_amount * eligible // amount
+
+
+def earns(line: CheckLine, rules: ProgramRules) -> bool:
+    """Whether the line's money earns base points (its category and SKU are not excluded)."""
+    return line.category not in rules.excluded_categories and line.sku not in rules.excluded_skus
 
 
 def points_earned(eligible: int, percent: int) -> int:

@@ -38,6 +38,7 @@ from backend.loyalty.ledger import LockedAccount
 from backend.loyalty.rules import RulesVersion
 from backend.loyalty.schemas import Balance
 from backend.loyalty.tiers import QUALIFYING_SPEND, upgrade_tier
+from backend.sales.lines import SoldLine, encode_lines, sold_document_line, sold_lines
 from backend.sales.schemas import PurchaseItem, PurchaseResponse
 from db import sql
 from db.deferred import DeferredWrites
@@ -130,7 +131,14 @@ async def settle_sale(
         balance=change.balance,
     )
     day = buyer.clock.business_day(now)  # the store's: the accounting document's date
-    await _record(sale, response, now=now, day=day, into=writes)
+    by_campaign = {campaign.id: campaign.rule for campaign in sale.campaigns}
+    lines = sold_lines(
+        sale.items,
+        rules=rules,
+        base_points=base,
+        extras=[(offer.points, by_campaign.get(offer.campaign_id)) for offer in offers],
+    )
+    await _record(sale, response, lines, now=now, day=day, into=writes)
     if buyer.zone_is_new:
         # The member's home zone is where they first bought (until they choose another).
         writes.add(_GIVE_ZONE, member_id=sale.member_id, time_zone=buyer.shopper.time_zone)
@@ -148,10 +156,16 @@ async def settle_sale(
 
 
 async def _record(
-    sale: Sale, response: PurchaseResponse, *, now: datetime, day: date, into: DeferredWrites
+    sale: Sale,
+    response: PurchaseResponse,
+    lines: list[SoldLine],
+    *,
+    now: datetime,
+    day: date,
+    into: DeferredWrites,
 ) -> None:
     """The sale's rows: the purchase with its response (the stored answer of the key that
-    asked for the sale, if any), and the accounting document."""
+    asked for the sale, if any) and its lines, and the accounting document."""
     result = msgspec.to_builtins(response)
     earned, spent, paid = response.points_earned, response.points_redeemed, response.paid_amount
     into.add(
@@ -171,6 +185,7 @@ async def _record(
         checkout_id=sale.checkout_id,
         rules_version=sale.rules.version,
         idempotency_key=sale.idempotency_key,
+        lines=encode_lines(lines),
         created_at=now,
     )
     await record_document(
@@ -185,6 +200,7 @@ async def _record(
         points_issued=earned,
         points_redeemed=spent,
         points_liability_delta=earned - spent,
+        lines=[sold_document_line(line) for line in lines],
         into=into,
     )
 
@@ -193,10 +209,10 @@ _INSERT_PURCHASE = """
 INSERT INTO purchase (id, store, terminal, member, external_id, amount, paid_amount, currency,
                       points_earned, points_redeemed, request_hash, result, checkout,
                       rules_version, refunded_amount, points_reversed, points_returned,
-                      idempotency_key, created_at)
+                      idempotency_key, lines, created_at)
 VALUES ({id}, {store_id}, {terminal_id}, {member_id}, {external_id}, {amount}, {paid_amount},
         {currency}, {points_earned}, {points_redeemed}, {request_hash}, {result}::jsonb,
-        {checkout_id}, {rules_version}, 0, 0, 0, {idempotency_key}, {created_at})
+        {checkout_id}, {rules_version}, 0, 0, 0, {idempotency_key}, {lines}::jsonb, {created_at})
 """
 
 _GIVE_ZONE = """

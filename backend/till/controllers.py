@@ -19,7 +19,6 @@ from backend.errors import (
     InsufficientPoints,
     MemberNotFound,
     RedeemCapExceeded,
-    RefundExceedsPurchase,
     SaleAmountTooLarge,
 )
 from backend.http import IdempotencyKey, answers, replay_headers, strict_body
@@ -33,7 +32,7 @@ from backend.till.checkout_schemas import (
 )
 from backend.till.checkouts import CheckoutService
 from backend.till.purchases import PurchaseService
-from backend.till.refunds import RefundRequest, RefundResponse, RefundService
+from backend.till.refunds import REFUND_REFUSALS, RefundRequest, RefundResponse, RefundService
 from backend.till.schemas import PurchaseRequest
 
 TERMINALS = allow(Role.TERMINAL)
@@ -77,10 +76,11 @@ class PurchaseController(Controller):
 
     @post(
         "/{purchase_id:uuid}/refunds",
-        opt=TERMINALS | answers(RefundExceedsPurchase),
+        opt=TERMINALS | REFUND_REFUSALS,
         status_code=201,
         summary="Refund all or part of a purchase",
-        description="`amount` is the gross value returned; points follow in proportion.",
+        description="`amount` is the gross value returned, points follow in proportion; or "
+        "`lines` name the units returned, and the points those units earned are taken back.",
     )
     async def refund(
         self,

@@ -1,22 +1,40 @@
-"""Refunds: full or partial, repeatable until the purchase is fully refunded.
+"""Refunds: full or partial, repeatable until the purchase is fully refunded; asked by the
+store's till, or by an admin or the store's manager (audited).
 
-Points follow the money in proportion: cumulative shares are rounded down, so each refund
-takes back ``share(total) - already taken`` and a full refund reverses exactly what the
-purchase earned and returns exactly what it redeemed. If the member already spent the points
-being taken back, the balance goes below zero by that reversal alone (and shows it).
+By amount, earned points follow the money in proportion: cumulative shares are rounded down,
+so each refund takes back ``share(total) - already taken`` and a full refund reverses exactly
+what the purchase earned. By lines (units of SKUs of the receipt), earned points follow what
+those units earned (``backend.sales.lines``), campaigns included. Either way a refund takes
+back at most what the purchase earned less what earlier refunds took back, and never less
+than nothing (docs/ledger.md, "Refunds by lines"). Redeemed points come back with the money
+in proportion, whichever way. If the member already spent the points being taken back, the
+balance goes below zero by that reversal alone (and shows it).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 
 import msgspec
 
 from backend.accounting.documents import record_document
-from backend.auth.callers import TerminalCaller
-from backend.errors import NotFound, RefundExceedsPurchase
+from backend.audit.trail import Actor, record
+from backend.auth.access import require_admin_or_store_manager
+from backend.auth.callers import StaffCaller, TerminalCaller
+from backend.errors import (
+    NotFound,
+    PurchaseHasNoLines,
+    RefundAmountMismatch,
+    RefundExceedsLines,
+    RefundExceedsPurchase,
+    RefundLineUnknown,
+    ValidationFailed,
+)
+from backend.http import answers
 from backend.idempotency import request_fingerprint, run_once
 from backend.local_time import StoreClock
 from backend.loyalty.book import AccountChange, Cause
@@ -24,6 +42,16 @@ from backend.loyalty.earning import share
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import rules_at
 from backend.loyalty.schemas import Balance
+from backend.sales.lines import (
+    MAX_REFUND_LINES,
+    RefundedLine,
+    RefundLine,
+    load_lines,
+    load_refunded,
+    refund_amount,
+    refunded_document_line,
+    take_back,
+)
 from backend.sales.schemas import Amount
 from backend.stores.figures import DayMove, record_store_activity
 from backend.text import Paragraph
@@ -34,10 +62,21 @@ from realtime.publisher import EventPublisher, Outgoing
 
 
 class RefundRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """``amount``: the gross value (before loyalty discount) of what is returned."""
+    """``amount``: the gross value (before loyalty discount) of what is returned; ``lines``:
+    the units of the receipt's SKUs that come back (then ``amount`` may be left out: it is
+    their value, and if given it must be that). One of the two is required."""
 
-    amount: Amount
+    amount: Amount | None = None
     reason: Annotated[Paragraph, msgspec.Meta(max_length=500)] = ""
+    lines: Annotated[list[RefundLine], msgspec.Meta(max_length=MAX_REFUND_LINES)] = []
+
+    def fingerprint(self, purchase_id: uuid.UUID) -> str:
+        """What a key's replay must match; by amount only, as before lines existed (a key
+        used across the upgrade is still recognised)."""
+        body: dict[str, Any] = {"amount": self.amount, "reason": self.reason}
+        if self.lines:
+            body["lines"] = self.lines
+        return request_fingerprint(msgspec.json.encode(["refund", purchase_id, body]))
 
 
 class RefundResponse(msgspec.Struct, frozen=True):
@@ -49,6 +88,19 @@ class RefundResponse(msgspec.Struct, frozen=True):
     refunded_amount: int
     fully_refunded: bool
     balance: Balance
+    lines: list[RefundedLine] = []  # the lines it named, with what each took back
+
+
+# What a refund may be refused for, besides what every write may be (both its routes).
+REFUND_REFUSALS = answers(
+    RefundExceedsPurchase,
+    RefundLineUnknown,
+    RefundExceedsLines,
+    PurchaseHasNoLines,
+    RefundAmountMismatch,
+)
+# Raises when the caller may not refund a purchase of this store.
+StoreCheck = Callable[[uuid.UUID], None]
 
 
 class RefundService:
@@ -63,13 +115,58 @@ class RefundService:
         request: RefundRequest,
         key: str,
     ) -> tuple[RefundResponse, bool]:
+        """At the till: its own store's purchases only (another's is answered as missing)."""
+
+        def own_store(store_id: uuid.UUID) -> None:
+            if store_id != terminal.store_id:
+                raise NotFound(f"purchase {purchase_id} does not exist")
+
+        return await self._once(terminal.scope, key, purchase_id, request, own_store)
+
+    async def refund_by_staff(
+        self,
+        *,
+        staff: StaffCaller,
+        purchase_id: uuid.UUID,
+        request: RefundRequest,
+        key: str,
+    ) -> tuple[RefundResponse, bool]:
+        """By an admin, or a manager of the purchase's store; in the audit trail."""
+        return await self._once(
+            staff.scope,
+            key,
+            purchase_id,
+            request,
+            partial(require_admin_or_store_manager, staff),
+            audit_as=Actor.of(staff),
+        )
+
+    async def _once(
+        self,
+        scope: str,
+        key: str,
+        purchase_id: uuid.UUID,
+        request: RefundRequest,
+        may_refund: StoreCheck,
+        audit_as: Actor | None = None,
+    ) -> tuple[RefundResponse, bool]:
         async def work() -> tuple[RefundResponse, list[Outgoing]]:
-            return await _refund(terminal, purchase_id, request)
+            response, envelopes, store_id = await _refund(purchase_id, request, may_refund)
+            if audit_as is not None:
+                await record(
+                    "purchase.refunded",
+                    target_type="purchase",
+                    target_id=purchase_id,
+                    after={"request": request, "refund": response},
+                    store_ids=[store_id],
+                    actor=audit_as,
+                )
+            return response, envelopes
 
         return await run_once(
-            scope=terminal.scope,
+            scope=scope,
             key=key,
-            fingerprint=request_fingerprint(msgspec.json.encode(["refund", purchase_id, request])),
+            fingerprint=request.fingerprint(purchase_id),
             work=work,
             response_type=RefundResponse,
             publish=self._publisher.publish,
@@ -85,20 +182,35 @@ WHERE p.id = {id} FOR UPDATE OF p
 
 
 async def _refund(
-    terminal: TerminalCaller, purchase_id: uuid.UUID, request: RefundRequest
-) -> tuple[RefundResponse, list[Outgoing]]:
+    purchase_id: uuid.UUID, request: RefundRequest, may_refund: StoreCheck
+) -> tuple[RefundResponse, list[Outgoing], uuid.UUID]:
     rows = await sql.fetch(_LOCK_PURCHASE, id=purchase_id)
     purchase = await Purchase.objects().where(Purchase.id == purchase_id).first() if rows else None
-    # Another store's purchase is answered as if it did not exist.
-    if purchase is None or purchase.store != terminal.store_id:
+    if purchase is None:
         raise NotFound(f"purchase {purchase_id} does not exist")
+    may_refund(purchase.store)
+    taken: list[RefundedLine] = []
+    refunded_lines = load_refunded(purchase.refunded_lines)
+    if request.lines:
+        taken, refunded_lines = take_back(load_lines(purchase.lines), refunded_lines, request.lines)
+        amount = refund_amount(request.amount, taken)
+    elif request.amount is None:
+        raise ValidationFailed("a refund needs an amount or lines")
+    else:
+        amount = request.amount
     left = purchase.amount - purchase.refunded_amount
-    if request.amount > left:
+    if amount > left:
         raise RefundExceedsPurchase(
             f"{left} of this purchase is left to refund", refundable_amount=left
         )
-    refunded = purchase.refunded_amount + request.amount
-    reverse = share(purchase.points_earned, refunded, purchase.amount) - purchase.points_reversed
+    refunded = purchase.refunded_amount + amount
+    if taken:
+        wanted = sum(line.points_reversed for line in taken)
+    else:
+        wanted = share(purchase.points_earned, refunded, purchase.amount) - purchase.points_reversed
+    # Never more than is left of what the purchase earned, never less than nothing: an
+    # amount-only refund after a line refund that took more than money's share reverses 0.
+    reverse = max(0, min(wanted, purchase.points_earned - purchase.points_reversed))
     give_back = (
         share(purchase.points_redeemed, refunded, purchase.amount) - purchase.points_returned
     )
@@ -114,16 +226,18 @@ async def _refund(
     await Refund(
         id=refund_id,
         purchase=purchase.id,
-        amount=request.amount,
+        amount=amount,
         points_reversed=reverse,
         points_returned=give_back,
         reason=request.reason,
+        lines=msgspec.json.encode(taken).decode(),
         created_at=now,
     ).save()
     values: dict[Any, Any] = {
         Purchase.refunded_amount: refunded,
         Purchase.points_reversed: purchase.points_reversed + reverse,
         Purchase.points_returned: purchase.points_returned + give_back,
+        Purchase.refunded_lines: msgspec.json.encode(refunded_lines).decode(),
     }
     await Purchase.update(values).where(Purchase.id == purchase.id)
     await record_document(
@@ -133,10 +247,11 @@ async def _refund(
         business_date=clock.business_day(now),  # booked on the day the money went back
         store_id=purchase.store,
         currency=purchase.currency,
-        gross_amount=request.amount,
+        gross_amount=amount,
         points_issued=-reverse,
         points_redeemed=-give_back,
         points_liability_delta=give_back - reverse,
+        lines=[refunded_document_line(line) for line in taken],
     )
     _, envelopes = await change.finish(
         context={"purchase_id": str(purchase.id), "refund_id": str(refund_id)}
@@ -157,14 +272,15 @@ async def _refund(
     response = RefundResponse(
         refund_id=refund_id,
         purchase_id=purchase.id,
-        amount=request.amount,
+        amount=amount,
         points_reversed=reverse,
         points_returned=give_back,
         refunded_amount=refunded,
         fully_refunded=refunded == purchase.amount,
         balance=change.balance,
+        lines=taken,
     )
-    return response, envelopes
+    return response, envelopes, purchase.store
 
 
 async def _take_back_earned(

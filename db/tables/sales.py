@@ -40,6 +40,12 @@ class Purchase(Table, tablename="purchase"):
     refunded_amount = BigInt(default=0, help_text="Gross value refunded so far.")
     points_reversed = BigInt(default=0, help_text="Earned points taken back by refunds.")
     points_returned = BigInt(default=0, help_text="Redeemed points given back by refunds.")
+    lines = JSONB(
+        default="[]",
+        help_text="The check's items with the points each earned (backend.sales.lines); "
+        "[] for a sale by amount only.",
+    )
+    refunded_lines = JSONB(default="{}", help_text="{sku: units refunded so far}.")
     idempotency_key = Varchar(
         length=255,
         null=True,
@@ -67,6 +73,7 @@ class Refund(Table, tablename="refund"):
     points_reversed = BigInt()
     points_returned = BigInt()
     reason = Varchar(length=500, default="")
+    lines = JSONB(default="[]", help_text="The lines it named, with what each took back.")
     created_at = Timestamptz()
 
     amount_positive = Check("amount > 0")

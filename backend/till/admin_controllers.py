@@ -1,0 +1,57 @@
+"""HTTP for staff (the console) on a purchase: its receipt (lines, refunds) and a refund
+made from the console. Admins, and managers of the purchase's store."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from backend.auth.access import allow
+from backend.auth.callers import Role, StaffCaller
+from backend.http import IdempotencyKey, replay_headers, strict_body
+from backend.idempotency import check_key
+from backend.sales.receipts import PurchaseOut, purchase_for
+from backend.till.refunds import REFUND_REFUSALS, RefundRequest, RefundResponse, RefundService
+
+MANAGERS = allow(Role.MANAGER, Role.ADMIN)
+Staff = Request[StaffCaller, Any, Any]
+
+
+class PurchaseAdminController(Controller):
+    path = "/v1/admin/purchases"
+    tags = ["admin"]
+
+    @get(
+        "/{purchase_id:uuid}",
+        opt=MANAGERS,
+        summary="A purchase: its lines with the points each earned, and its refunds",
+    )
+    async def purchase(self, request: Staff, purchase_id: FromPath[uuid.UUID]) -> PurchaseOut:
+        return await purchase_for(request.user, purchase_id)
+
+    @post(
+        "/{purchase_id:uuid}/refunds",
+        opt=MANAGERS | REFUND_REFUSALS,
+        status_code=201,
+        summary="Refund all or part of a purchase (by amount, or by lines)",
+        description="The till's refund, made by an admin or the store's manager; audited.",
+    )
+    async def refund(
+        self,
+        request: Staff,
+        purchase_id: FromPath[uuid.UUID],
+        data: JSONBody[RefundRequest],
+        refund_service: NamedDependency[RefundService],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[RefundResponse]:
+        response, replayed = await refund_service.refund_by_staff(
+            staff=request.user,
+            purchase_id=purchase_id,
+            request=await strict_body(request, RefundRequest),
+            key=check_key(idempotency_key),
+        )
+        return Response(response, status_code=201, headers=replay_headers(replayed))
