@@ -10,7 +10,7 @@ from piccolo.table import Table
 
 from db.tables.approvals import AdjustmentApproval
 from db.tables.audit import AuditEntry
-from db.tables.campaigns import Campaign, CampaignTelling, MemberOffer
+from db.tables.campaigns import Campaign, MemberOffer
 from db.tables.catalogue import Product
 from db.tables.erasures import MemberErasure
 from db.tables.integration import IdempotencyRecord, OutboxMessage
@@ -25,12 +25,6 @@ from db.tables.members import (
     MemberStats,
 )
 from db.tables.operations import JobFence
-from db.tables.partners import (
-    PartnerDelivery,
-    PartnerEndpoint,
-    PartnerFeedMark,
-    PartnerFeedPosition,
-)
 from db.tables.program_days import ProgramDay
 from db.tables.push import MemberDevice, NotificationSettings
 from db.tables.sales import Checkout, Order, PaymentEvent, Purchase, Refund
@@ -45,7 +39,6 @@ __all__ = [
     "BlockedCard",
     "BroadcastEvent",
     "Campaign",
-    "CampaignTelling",
     "Checkout",
     "IdempotencyRecord",
     "JobFence",
@@ -60,10 +53,6 @@ __all__ = [
     "NotificationSettings",
     "Order",
     "OutboxMessage",
-    "PartnerDelivery",
-    "PartnerEndpoint",
-    "PartnerFeedMark",
-    "PartnerFeedPosition",
     "PaymentEvent",
     "PointLot",
     "Product",
@@ -116,8 +105,4 @@ ALL_TABLES: tuple[type[Table], ...] = (
     ProgramDay,
     MemberDevice,
     NotificationSettings,
-    PartnerEndpoint,
-    PartnerDelivery,
-    PartnerFeedPosition,
-    PartnerFeedMark,
 )
