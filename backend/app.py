@@ -55,6 +55,10 @@ from backend.orders.controllers import OrderController
 from backend.orders.service import OrderService
 from backend.orders.webhook_controller import PaymentWebhookController
 from backend.orders.webhooks import WebhookService
+from backend.partners.addresses import AddressPolicy
+from backend.partners.controllers import AdminPartnerWebhooksController
+from backend.partners.delivery import sample_partner_figures
+from backend.partners.endpoints import PartnerEndpoints
 from backend.problems import EXCEPTION_HANDLERS
 from backend.products.controllers import AdminCatalogueController
 from backend.rate_limits import COUNTER_STATE_KEY, RequestCounter, per_client_ip, per_terminal
@@ -180,6 +184,9 @@ def create_app(
         "qr_tokens": qr_tokens,
         "member_erasure": MemberErasure(otp=otp, sessions=sessions, qr_tokens=qr_tokens),
         "terminal_directory": terminals,
+        "partner_endpoints": PartnerEndpoints(
+            addresses=AddressPolicy.for_environment(settings.environment)
+        ),
         "program_time_zone": settings.program_time_zone,
         "barista_phone_lookup": settings.barista_phone_lookup,
         "adjustment_limits": AdjustmentLimits(
@@ -202,7 +209,9 @@ def create_app(
         drain=drain,
     )
     sampler = ProcessSampler(
-        is_ready=lambda: dependencies_ready(redis), also=[sample_outbox_figures], redis=redis
+        is_ready=lambda: dependencies_ready(redis),
+        also=[sample_outbox_figures, sample_partner_figures],
+        redis=redis,
     )
     auth = build_auth(settings.secret_key)
     asyncapi = asyncapi_document(title=TITLE + " (WebSocket)", version=API_VERSION)
@@ -268,6 +277,7 @@ def create_app(
             PaymentWebhookController,
             OrderController,
             AdminOutboxController,
+            AdminPartnerWebhooksController,
             AdminCampaignController,
             CampaignReportController,
             AdminCatalogueController,

@@ -1,0 +1,119 @@
+"""Admin HTTP for partner webhooks: endpoints, their secrets, their deliveries."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from backend.auth.access import allow
+from backend.auth.callers import Role
+from backend.errors import NotFound
+from backend.http import answers, strict_body
+from backend.partners import deliveries, endpoints
+from backend.partners.addresses import AddressRefused
+from backend.partners.endpoints import PartnerEndpoints
+from backend.partners.schemas import (
+    DeliveryOut,
+    DeliveryPage,
+    EndpointCreate,
+    EndpointList,
+    EndpointOut,
+    EndpointSecret,
+    EndpointUpdate,
+    EventTypeList,
+)
+
+ADMINS = allow(Role.ADMIN)
+
+
+class AdminPartnerWebhooksController(Controller):
+    path = "/v1/admin/partner-webhooks"
+    tags = ["admin"]
+
+    @get("/event-types", opt=ADMINS, summary="The event types an endpoint may subscribe to")
+    async def event_types(self) -> EventTypeList:
+        return endpoints.event_types()
+
+    @get("/endpoints", opt=ADMINS, summary="Partner endpoints")
+    async def list_endpoints(self) -> EndpointList:
+        return await endpoints.list_endpoints()
+
+    @post(
+        "/endpoints",
+        opt=ADMINS | answers(AddressRefused),
+        status_code=201,
+        summary="Register a partner endpoint (its signing secret is shown once, here)",
+    )
+    async def register(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[EndpointCreate],
+        partner_endpoints: NamedDependency[PartnerEndpoints],
+    ) -> EndpointSecret:
+        return await partner_endpoints.register(await strict_body(request, EndpointCreate))
+
+    @get("/endpoints/{endpoint_id:uuid}", opt=ADMINS | answers(NotFound), summary="One endpoint")
+    async def get_endpoint(self, endpoint_id: FromPath[uuid.UUID]) -> EndpointOut:
+        return await endpoints.get_endpoint(endpoint_id)
+
+    @patch(
+        "/endpoints/{endpoint_id:uuid}",
+        opt=ADMINS | answers(NotFound, AddressRefused),
+        summary="Change an endpoint, enable or disable it",
+    )
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        endpoint_id: FromPath[uuid.UUID],
+        data: JSONBody[EndpointUpdate],
+        partner_endpoints: NamedDependency[PartnerEndpoints],
+    ) -> EndpointOut:
+        return await partner_endpoints.update(
+            endpoint_id, await strict_body(request, EndpointUpdate)
+        )
+
+    @post(
+        "/endpoints/{endpoint_id:uuid}/secret/rotate",
+        opt=ADMINS | answers(NotFound),
+        status_code=200,
+        summary="A new signing secret; the old one also signs for 24 hours",
+    )
+    async def rotate_secret(
+        self,
+        endpoint_id: FromPath[uuid.UUID],
+        partner_endpoints: NamedDependency[PartnerEndpoints],
+    ) -> EndpointSecret:
+        return await partner_endpoints.rotate_secret(endpoint_id)
+
+    @get(
+        "/endpoints/{endpoint_id:uuid}/deliveries",
+        opt=ADMINS | answers(NotFound),
+        summary="An endpoint's deliveries, newest first",
+    )
+    async def list_deliveries(
+        self,
+        endpoint_id: FromPath[uuid.UUID],
+        status: Annotated[
+            Literal["pending", "delivered"] | None, QueryParameter(description="only these")
+        ] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    ) -> DeliveryPage:
+        return await deliveries.list_deliveries(
+            endpoint_id, status=status, limit=limit, cursor=cursor
+        )
+
+    @post(
+        "/endpoints/{endpoint_id:uuid}/deliveries/{delivery_id:uuid}/replay",
+        opt=ADMINS | answers(NotFound),
+        status_code=200,
+        summary="Send a delivery again (same webhook-id)",
+    )
+    async def replay(
+        self, endpoint_id: FromPath[uuid.UUID], delivery_id: FromPath[uuid.UUID]
+    ) -> DeliveryOut:
+        return await deliveries.replay_delivery(endpoint_id, delivery_id)
