@@ -566,6 +566,8 @@ async def build_world(shop: Shop) -> World:
 
     sale = (await buy(api, till_1, purchase_body(member_a.card_number))).json()
     sale_elsewhere = (await buy(api, till_2, purchase_body(member_b.card_number))).json()
+    lined = {**purchase_body(member_a.card_number, amount=35000), "items": ITEMS}
+    lined_sale = (await buy(api, till_1, lined)).json()  # refunded by lines
 
     async def waiting_adjustment(points: int) -> str:
         """An adjustment above the manager's limits: it waits for a second staff member."""
@@ -675,6 +677,42 @@ async def build_world(shop: Shop) -> World:
     def unknown_member(body: dict[str, Any]) -> Case:
         no_one = {"card_number": "0000000000000000"}
         return theirs("a card that belongs to no member", {**body, "customer": no_one})
+
+    def bad_refund_lines(lined_id: str, by_amount_id: str) -> list[Case]:
+        """Refund lines that do not fit the receipt (2 x LATTE-M at 175.00): each its code."""
+
+        def lines(name: str, body: dict[str, Any], code: str, purchase_id: str = lined_id) -> Case:
+            return Case(name, encode(body), params={"purchase_id": purchase_id}, code=code)
+
+        latte = {"sku": "LATTE-M", "quantity": 1}
+        return [
+            lines(
+                "a SKU not on the receipt",
+                {"lines": [{**latte, "sku": "MUFFIN"}]},
+                "refund_line_unknown",
+            ),
+            lines(
+                "more units than sold",
+                {"lines": [{**latte, "quantity": 3}]},
+                "refund_exceeds_lines",
+            ),
+            lines(
+                "the same SKU twice, more units than sold in all",
+                {"lines": [latte, {**latte, "quantity": 2}]},
+                "refund_exceeds_lines",
+            ),
+            lines(
+                "an amount the lines are not worth",
+                {"amount": 17400, "lines": [latte]},
+                "refund_amount_mismatch",
+            ),
+            lines(
+                "lines on a purchase sold by amount only",
+                {"lines": [latte]},
+                "purchase_has_no_lines",
+                purchase_id=by_amount_id,
+            ),
+        ]
 
     def sale_like(
         caller: str,
@@ -804,6 +842,23 @@ async def build_world(shop: Shop) -> World:
                     purchase_id=sale_elsewhere["purchase_id"],
                 ),
                 Case("no such purchase", encode({"amount": 1000}), params={"purchase_id": nobody}),
+                *bad_refund_lines(lined_sale["purchase_id"], sale["purchase_id"]),
+            ],
+        ),
+        ("POST", "/v1/admin/purchases/{purchase_id:uuid}/refunds"): Endpoint(
+            "manager",
+            params={"purchase_id": lined_sale["purchase_id"]},
+            body={"lines": [{"sku": "LATTE-M", "quantity": 1}], "reason": "a cup returned"},
+            variant=Case("another line", encode({"lines": [{"sku": "LATTE-M", "quantity": 2}]})),
+            foreign=[
+                theirs(
+                    "another store's purchase",
+                    {"amount": 1000},
+                    purchase_id=sale_elsewhere["purchase_id"],
+                ),
+                Case("no such purchase", encode({"amount": 1000}), params={"purchase_id": nobody}),
+                Case("neither amount nor lines", encode({"reason": "nothing said"})),
+                *bad_refund_lines(lined_sale["purchase_id"], sale["purchase_id"]),
             ],
         ),
         ("POST", "/v1/checkouts"): sale_like(
@@ -977,6 +1032,10 @@ async def build_world(shop: Shop) -> World:
         # A check writes nothing even when the body is good: the corpus proves the bad ones
         # are refused the same way as by the create.
         ("POST", "/v1/admin/campaigns/check"): Endpoint(
+            "admin", body=campaign_body(store_1), changes=False
+        ),
+        # A forecast replays stored sales and writes nothing either.
+        ("POST", "/v1/admin/campaigns/forecast"): Endpoint(
             "admin", body=campaign_body(store_1), changes=False
         ),
         ("POST", "/v1/admin/campaigns"): Endpoint(

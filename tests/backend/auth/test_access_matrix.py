@@ -68,6 +68,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/admin/members/{member_id:uuid}/card/replace"): STAFF,
     ("POST", "/v1/purchases"): TERMINAL_1,
     ("POST", "/v1/purchases/{purchase_id:uuid}/refunds"): TERMINAL_1,
+    # A purchase of store 1: its receipt and a staff refund, for its managers and admins.
+    ("GET", "/v1/admin/purchases/{purchase_id:uuid}"): STORE_1_MANAGERS,
+    ("POST", "/v1/admin/purchases/{purchase_id:uuid}/refunds"): STORE_1_MANAGERS,
     ("POST", "/v1/checkouts"): TERMINAL_1,
     ("POST", "/v1/checkouts/{checkout_id:uuid}/hold"): TERMINAL_1,
     ("POST", "/v1/checkouts/{checkout_id:uuid}/complete"): TERMINAL_1,
@@ -125,6 +128,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/admin/catalogue"): STORE_1_MANAGERS,
     ("GET", "/v1/admin/catalogue/categories"): STORE_1_MANAGERS,
     ("GET", "/v1/admin/catalogue.csv"): STORE_1_MANAGERS,
+    ("POST", "/v1/admin/campaigns/forecast"): ADMIN,
     ("GET", "/v1/admin/campaigns/{campaign_id:uuid}"): STORE_1_MANAGERS,
     ("PUT", "/v1/admin/campaigns/{campaign_id:uuid}"): ADMIN,
     ("POST", "/v1/admin/campaigns/{campaign_id:uuid}/schedule"): ADMIN,
