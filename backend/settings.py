@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from backend.local_time import is_zone
+from backend.push import development as push_dev
 
 # Marked as what it is: a development default, refused in production.
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105
@@ -30,6 +31,26 @@ DEV_EXTERNAL_SYSTEMS = {
     "accounting": ("http://127.0.0.1:8091", "accounting-token"),
     "payment_provider": ("http://127.0.0.1:8092", "provider-token"),
 }
+# The push providers' development credentials (backend.push.development: the fakes accept
+# them), filled in as a group where none of the group is set, in development only.
+DEV_PUSH_CREDENTIALS: dict[str, dict[str, str]] = {
+    "web push": {
+        "push_vapid_private_key": push_dev.DEV_VAPID_PRIVATE_KEY,
+        "push_vapid_subject": push_dev.DEV_VAPID_SUBJECT,
+    },
+    "FCM": {
+        "push_fcm_service_account": push_dev.DEV_FCM_SERVICE_ACCOUNT,
+        "push_fcm_url": push_dev.DEV_FCM_URL,
+    },
+    "APNs": {
+        "push_apns_key": push_dev.DEV_APNS_KEY,
+        "push_apns_key_id": push_dev.DEV_APNS_KEY_ID,
+        "push_apns_team_id": push_dev.DEV_APNS_TEAM_ID,
+        "push_apns_topic": push_dev.DEV_APNS_TOPIC,
+        "push_apns_url": push_dev.DEV_APNS_URL,
+    },
+}
+_PUSH_SECRETS = ("push_vapid_private_key", "push_fcm_service_account", "push_apns_key")
 _PREFIX = "ASTROCOFFEE_"
 _UNPREFIXED = (
     "database_url",
@@ -131,6 +152,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # before uvicorn's shutdown, so their reconnects do not land on the other pods at once
     # (realtime/drain.py); 0 closes them all at once. Kubernetes: within the grace period.
     ws_drain_window_s: Annotated[int, msgspec.Meta(ge=0)] = 10
+    # Push providers (backend.push, docs/notifications.md); a provider whose credentials are
+    # unset is off. Web Push: the VAPID private key (base64url of the P-256 scalar, or DER)
+    # and the contact the push services see (mailto: or https:).
+    push_vapid_private_key: str | None = None
+    push_vapid_subject: str | None = None
+    # FCM HTTP v1: the service account's JSON file's content; the API's base URL.
+    push_fcm_service_account: str | None = None
+    push_fcm_url: str = "https://fcm.googleapis.com"
+    # APNs token authentication: the .p8 key's PEM, its key id, the team, the app's bundle id.
+    push_apns_key: str | None = None
+    push_apns_key_id: str | None = None
+    push_apns_team_id: str | None = None
+    push_apns_topic: str | None = None
+    push_apns_url: str = "https://api.push.apple.com"
+    push_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 10.0
 
     def __post_init__(self) -> None:
         if (self.database_url is None) != (self.redis_url is None):
@@ -176,6 +212,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 problems.append(f"{_PREFIX}{system.upper()}_TOKEN is the development default")
         if self.payment_webhook_secret == DEV_WEBHOOK_SECRET:
             problems.append("ASTROCOFFEE_PAYMENT_WEBHOOK_SECRET is the development default")
+        for group in DEV_PUSH_CREDENTIALS.values():
+            problems.extend(
+                f"{_PREFIX}{name.upper()} is the development default"
+                for name in _PUSH_SECRETS
+                if name in group and getattr(self, name) == group[name]
+            )
         if problems:
             raise SettingsError("refusing to start in production: " + "; ".join(problems))
 
@@ -214,6 +256,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         for system, (url, token) in DEV_EXTERNAL_SYSTEMS.items():
             if f"{system}_url" not in raw and f"{system}_token" not in raw:
                 raw.update({f"{system}_url": url, f"{system}_token": token})
+        for group in DEV_PUSH_CREDENTIALS.values():
+            if not raw.keys() & group.keys():
+                raw.update(group)
     try:
         return msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
