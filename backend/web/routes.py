@@ -31,7 +31,15 @@ PAGE_HEADERS = {
 # The console's pages beside the dashboard (/staff): /staff/<name> is console/<name>.html in
 # the console's shell (console/shell.html: head, top bar, navigation), so no page repeats it;
 # its script is js/console/<name>.js.
-CONSOLE_PAGES = ("rules", "people", "reconciliation", "dead-letters", "member", "reports")
+CONSOLE_PAGES = (
+    "rules",
+    "people",
+    "reconciliation",
+    "dead-letters",
+    "member",
+    "reports",
+    "catalogue",
+)
 
 
 def _page(name: str) -> bytes:

@@ -1,11 +1,15 @@
 // The campaign builder: a form per campaign kind and the targeting as controls, no JSON. As
 // the admin types, the draft goes to POST /v1/admin/campaigns/check, which answers with the
-// create's own message for what is wrong, or how many members it reaches now.
+// create's own message for what is wrong, or how many members it reaches now; a draft the
+// check accepts then goes to POST /v1/admin/campaigns/forecast, which replays the last 30
+// days of stored sales under it: the sales it would have touched and the points it would
+// have cost (docs/campaigns.md, "Forecast").
 //
 // Each kind's fields mirror backend/campaigns/kinds.py (type, range, default); money is
 // entered in roubles and sent in minor units; lists are comma-separated.
 
 import { byId, el, say } from './dom.js';
+import { dateTime } from './format.js';
 import { t } from './i18n.js';
 
 const FIELDS = {
@@ -48,6 +52,10 @@ const SEGMENT = [
   { name: 'favourite_category', type: 'text', optional: true },
 ];
 const TIERS = ['green', 'gold', 'platinum'];
+// Fields offered the product catalogue's choices (a datalist: typing anything else still works,
+// the catalogue being optional).
+const CHOICES = { category: 'catalogue-categories', categories: 'catalogue-categories', favourite_category: 'catalogue-categories', sku: 'catalogue-skus' };
+const SKU_CHOICES = 500;
 const CHECK_AFTER_MS = 400;
 
 function input(prefix, field) {
@@ -57,6 +65,7 @@ function input(prefix, field) {
     Object.assign(attributes, { type: 'number', min: field.min ?? 0, max: field.max, step: field.step ?? (field.type === 'money' ? 0.01 : 1) });
   } else {
     attributes.type = 'text';
+    attributes.list = CHOICES[field.name];
   }
   const control = el('input', attributes);
   if (field.value !== undefined) control.value = String(field.value);
@@ -115,6 +124,7 @@ export class CampaignBuilder {
     this.rule = byId('campaign-rule-fields');
     this.targeting = byId('campaign-targeting-fields');
     this.status = byId('campaign-check');
+    this.forecast = byId('campaign-forecast');
     this.timer = null;
     this.asked = 0;
     this._targeting([]);
@@ -125,6 +135,25 @@ export class CampaignBuilder {
     form.addEventListener('input', () => this.checkSoon());
     form.addEventListener('change', () => this.checkSoon());
     this.kind();
+    this.catalogueChoices();
+  }
+
+  // The catalogue's categories and (its first) SKUs as the choices of those fields; without a
+  // catalogue, or for a caller who may not read it, the fields stay free text.
+  async catalogueChoices() {
+    const choices = (id, values) => el('datalist', { id }, ...values.map((value) => el('option', { value })));
+    try {
+      const [categories, products] = await Promise.all([
+        this.api.get('/v1/admin/catalogue/categories'),
+        this.api.get(`/v1/admin/catalogue?limit=${SKU_CHOICES}`),
+      ]);
+      this.form.append(
+        choices('catalogue-categories', categories.categories),
+        choices('catalogue-skus', products.items.map((product) => product.sku)),
+      );
+    } catch {
+      // Free text it is.
+    }
   }
 
   // The fields of the chosen kind, with its defaults (checked once the admin types).
@@ -189,6 +218,7 @@ export class CampaignBuilder {
     for (const box of this.targeting.querySelectorAll('input[type=checkbox]')) box.checked = false;
     for (const control of this.targeting.querySelectorAll('input:not([type=checkbox])')) control.value = '';
     say(this.status, '');
+    say(this.forecast, '');
   }
 
   checkSoon() {
@@ -196,9 +226,11 @@ export class CampaignBuilder {
     this.timer = setTimeout(() => this.check(), CHECK_AFTER_MS);
   }
 
-  // The server's verdict on the draft as it stands: its message, or the audience now.
+  // The server's verdict on the draft as it stands: its message, or the audience now; then,
+  // for a draft it accepts, the forecast.
   async check() {
     const asked = ++this.asked;
+    say(this.forecast, ''); // about an earlier draft
     let body;
     try {
       body = this.draft();
@@ -211,8 +243,23 @@ export class CampaignBuilder {
       if (asked !== this.asked) return; // the form changed meanwhile
       const text = verdict.everyone ? t('builder.everyone', { count: verdict.audience }) : t('builder.audience', { count: verdict.audience });
       say(this.status, text, 'ok');
+      const forecast = await this.api.post('/v1/admin/campaigns/forecast', body);
+      if (asked !== this.asked) return;
+      say(this.forecast, forecastText(forecast), 'ok');
     } catch (error) {
       if (asked === this.asked) say(this.status, error.message);
     }
   }
+}
+
+// "It would have touched 12 sales of 5 members and cost 1,234 points", and where the cap
+// stopped the replay, up to when it counted.
+function forecastText(forecast) {
+  const text = t('builder.forecast', {
+    sales: t('builder.forecast_sales', { count: forecast.sales_touched }),
+    members: t('builder.forecast_members', { count: forecast.members_reached }),
+    points: t('builder.forecast_points', { count: forecast.points }),
+  });
+  if (forecast.complete) return text;
+  return `${text} ${t('builder.forecast_partial', { until: dateTime(forecast.replayed_until) })}`;
 }

@@ -13,9 +13,11 @@ function kindWords(kind) {
 }
 
 export class History {
-  // path: whose history (the member's own; the console's member page reads one for staff).
-  constructor(api, list, moreButton, path = '/v1/me/transactions') {
+  // path: whose history (the member's own; the console's member page reads one for staff);
+  // extra(item): more for an entry's row, or null (the console's button to open a receipt).
+  constructor(api, list, moreButton, path = '/v1/me/transactions', extra = () => null) {
     this.api = api;
+    this.extra = extra;
     this.path = path;
     this.list = list;
     this.more = moreButton;
@@ -89,6 +91,7 @@ export class History {
         item.note ? el('span', { className: 'note' }, item.note) : null,
       ),
       timeEl(item.created_at, this.zone),
+      this.extra(item),
     );
     if (where === 'start') this.list.prepend(row);
     else this.list.append(row);

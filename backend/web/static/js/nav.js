@@ -10,6 +10,7 @@ const PAGES = [
   { path: '/staff', key: 'console.dashboard', roles: ['barista', 'manager', 'admin'] },
   { path: '/staff/reports', key: 'console.reports', roles: ['manager', 'admin'] },
   { path: '/staff/rules', key: 'console.rules', roles: ['manager', 'admin'] },
+  { path: '/staff/catalogue', key: 'console.catalogue', roles: ['manager', 'admin'] },
   { path: '/staff/people', key: 'console.people', roles: ['admin'] },
   { path: '/staff/reconciliation', key: 'console.reconciliation', roles: ['admin'] },
   { path: '/staff/dead-letters', key: 'console.dead_letters', roles: ['admin'] },

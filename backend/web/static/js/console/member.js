@@ -1,12 +1,14 @@
 // A member as staff see them (/staff/member?id=…): card, phone, tier, balance, marketing
 // consents, the ledger history, and (managers and admins) the audit trail of every staff
-// action on them. Times on the staff's own clock.
+// action on them and each purchase's receipt, refundable by lines (receipt.js). Times on the
+// staff's own clock.
 
 import { busy, byId, el, say } from '../dom.js';
 import { api, openConsolePage } from './page.js';
 import { dateTime, deviceZone, inZone, tierName } from '../format.js';
 import { History } from '../history.js';
 import { has, number, t } from '../i18n.js';
+import { Receipt } from './receipt.js';
 
 const memberId = new URLSearchParams(location.search).get('id') || '';
 
@@ -51,7 +53,17 @@ if (staff) {
   try {
     if (!/^[0-9a-f-]{36}$/.test(memberId)) throw new Error(t('staffmember.no_id'));
     card(await api.get(`/v1/admin/members/${memberId}`));
-    const history = new History(api, byId('history'), byId('history-more'), `/v1/admin/members/${memberId}/transactions`);
+    const path = `/v1/admin/members/${memberId}/transactions`;
+    let history = null;
+    // Receipts (and refunds) are for managers and admins; a barista sees the history only.
+    const receipt =
+      staff.role === 'barista'
+        ? null
+        : new Receipt(api, async () => {
+            card(await api.get(`/v1/admin/members/${memberId}`));
+            await history.reload();
+          });
+    history = new History(api, byId('history'), byId('history-more'), path, (item) => receipt?.opener(item) ?? null);
     history.setZone(deviceZone());
     await history.reload();
     byId('history-more').addEventListener('click', (event) => busy(event.currentTarget, () => history.next()).catch((error) => say(message, error.message)));
