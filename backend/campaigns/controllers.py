@@ -12,6 +12,7 @@ from litestar.params import FromPath, JSONBody
 from backend.auth.access import allow
 from backend.auth.callers import MemberCaller, Role
 from backend.campaigns.drafts import DraftCheck, check_draft
+from backend.campaigns.forecast import Forecast, forecast_draft
 from backend.campaigns.offers import MemberOffers, OfferOutcome
 from backend.campaigns.schemas import CampaignIn, CampaignList, CampaignOut, OfferList, OfferOut
 from backend.campaigns.service import CampaignAdmin, get_campaign
@@ -55,6 +56,18 @@ class AdminCampaignController(Controller):
         self, request: Request[Any, Any, Any], data: JSONBody[CampaignIn]
     ) -> DraftCheck:
         return await check_draft(await strict_body(request, CampaignIn))
+
+    @post(
+        "/forecast",
+        opt=ADMINS,
+        status_code=200,
+        summary="Replay the last 30 days of stored sales under a campaign being written: the "
+        "sales it would have touched, the points it would have cost; nothing is saved",
+    )
+    async def forecast(
+        self, request: Request[Any, Any, Any], data: JSONBody[CampaignIn]
+    ) -> Forecast:
+        return await forecast_draft(await strict_body(request, CampaignIn))
 
     @get("/{campaign_id:uuid}", opt=READERS, summary="One campaign")
     async def get_one(self, campaign_id: FromPath[uuid.UUID]) -> CampaignOut:

@@ -113,6 +113,14 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/admin/stores/{store_id:uuid}/reports/sales-by-hour.csv"): STORE_1_MANAGERS,
     ("GET", "/v1/admin/stores/{store_id:uuid}/reports/points-by-day"): STORE_1_MANAGERS,
     ("GET", "/v1/admin/stores/{store_id:uuid}/reports/points-by-day.csv"): STORE_1_MANAGERS,
+    # The chain's: every store for an admin, a manager's own stores for a manager.
+    ("GET", "/v1/admin/reports/sales-by-hour"): STORE_1_MANAGERS,
+    ("GET", "/v1/admin/reports/sales-by-hour.csv"): STORE_1_MANAGERS,
+    ("GET", "/v1/admin/reports/points-by-day"): STORE_1_MANAGERS,
+    ("GET", "/v1/admin/reports/points-by-day.csv"): STORE_1_MANAGERS,
+    ("GET", "/v1/admin/reports/program-days"): ADMIN,
+    ("GET", "/v1/admin/reports/points-liability.csv"): ADMIN,
+    ("GET", "/v1/admin/reports/members-by-tier.csv"): ADMIN,
     # The web client's pages and files: public, they hold no data.
     ("GET", "/"): EVERYONE,
     ("GET", "/staff"): EVERYONE,
@@ -130,6 +138,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/admin/catalogue.csv"): STORE_1_MANAGERS,
     ("POST", "/v1/admin/campaigns/forecast"): ADMIN,
     ("GET", "/v1/admin/campaigns/{campaign_id:uuid}"): STORE_1_MANAGERS,
+    ("GET", "/v1/admin/campaigns/{campaign_id:uuid}/report"): STORE_1_MANAGERS,
+    ("GET", "/v1/admin/campaigns/{campaign_id:uuid}/report.csv"): STORE_1_MANAGERS,
     ("PUT", "/v1/admin/campaigns/{campaign_id:uuid}"): ADMIN,
     ("POST", "/v1/admin/campaigns/{campaign_id:uuid}/schedule"): ADMIN,
     ("POST", "/v1/admin/campaigns/{campaign_id:uuid}/publish"): ADMIN,
