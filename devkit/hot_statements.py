@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 # Tables whose rows grow with the members or their history: never read whole on a hot path.
@@ -89,6 +89,7 @@ async def sample(connection: Any, *, now: datetime) -> Sample:
 def statements() -> list[HotStatement]:
     """Imported late: the application's modules read settings on import."""
     from backend.accounting import outbox
+    from backend.campaigns import telling
     from backend.idempotency import PURGE_BATCH
     from backend.loyalty import expiry, lots, tiers
     from backend.sales import sale
@@ -100,6 +101,7 @@ def statements() -> list[HotStatement]:
         return s.now - timedelta(days=365)
 
     return [
+        *_campaign_telling(telling),
         HotStatement(
             "sale: the card's member",
             frozenset({"member_card_number_key"}),
@@ -234,6 +236,51 @@ def statements() -> list[HotStatement]:
             params=lambda s: {"now": s.now, "batch": 100},
             writes=True,
         ),
+    ]
+
+
+def _campaign_telling(telling: Any) -> list[HotStatement]:
+    """A targeted campaign's telling: the window of members a batch covers, and the batch
+    told (its audience's events and seq bumps) for a targeting by tiers and by every segment
+    condition, between the sample member and the end of the chain."""
+    from backend.campaigns.targeting import Segment, Targeting
+    from backend.streams.member import each_statement
+
+    def told(targeting: Targeting) -> HotStatement:
+        audience, _ = telling.audience_window(
+            targeting, datetime.now(UTC), after=uuid.UUID(int=0), last=uuid.UUID(int=0)
+        )
+
+        def params(s: Sample) -> dict[str, Any]:
+            _, values = telling.audience_window(
+                targeting, s.now, after=s.member_id, last=uuid.UUID(int=2**128 - 1)
+            )
+            return {**values, "type": "offer.available", "data": "{}", "now": s.now}
+
+        return HotStatement(
+            f"campaign telling: a batch of the audience told ({targeting.tiers or 'segment'})",
+            frozenset({"account_member_key"}),
+            template=each_statement(audience),
+            params=params,
+            writes=True,
+        )
+
+    return [
+        HotStatement(
+            "campaign telling: the window of a batch",
+            frozenset({"account_member_key"}),
+            template=telling._WINDOW_END,
+            params=lambda s: {"after": s.member_id, "last": telling.BATCH - 1},
+        ),
+        told(Targeting(tiers=["gold", "platinum"])),
+        told(
+            Targeting(
+                segment=Segment(
+                    min_visits=3, max_visits=50, inactive_for_days=30, favourite_category="coffee"
+                )
+            )
+        ),
+        told(Targeting(segment=Segment(visited_within_days=30))),
     ]
 
 

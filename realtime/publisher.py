@@ -23,6 +23,9 @@ Outgoing = tuple[str, bytes]
 PUBLISHED_TTL_S = 300
 # Keys per MGET when the relay asks what was published: a bounded command whatever the chain's size.
 MGET_CHUNK = 500
+# Events per pipeline: a campaign's batch of thousands of members goes out in pipelines of
+# this many PUBLISHes (and as many seq updates), so neither side buffers a batch at once.
+PUBLISH_CHUNK = 500
 _REMEMBER_MAX = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
@@ -49,8 +52,13 @@ class EventPublisher:
         A failure loses nothing: the events are already committed; the relay republishes
         member events, and the gateway fills any gap a client sees from PostgreSQL.
         """
-        if not events:
-            return True
+        for start in range(0, len(events), PUBLISH_CHUNK):
+            if not await self._publish_chunk(events[start : start + PUBLISH_CHUNK]):
+                return False
+        return True
+
+    async def _publish_chunk(self, events: list[Outgoing]) -> bool:
+        """``publish`` of at most ``PUBLISH_CHUNK`` events, in one pipeline."""
         newest: dict[str, int] = {}
         try:
             async with self._redis.pipeline(transaction=False) as pipe:

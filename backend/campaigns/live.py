@@ -1,34 +1,21 @@
-"""Telling members about offers as they come and go: ``offer.available``, ``offer.expired``.
+"""Who hears of an offer as it comes and goes (``offer.available``, ``offer.expired``), and
+what they are told.
 
-The audience is computed once, in the database, whatever its size. A campaign for every
-member is one broadcast event (stored once, fanned out by the hub to every member socket).
-A targeted one (tiers, segment) gets one member event per member of its audience, written
-by two set-based statements (the seq bump and the insert), never a query per member or
-per device; the hubs then deliver to whichever of those members are connected.
+A campaign for every member is one broadcast event (stored once, fanned out by the hub to
+every member socket). A targeted one (tiers, segment) gets one member event per member of
+its audience, told in batches of members by ``backend.campaigns.telling``, each batch's
+audience computed in the database by set-based statements (the seq bump and the insert),
+never a query per member or per device; the hubs then deliver to whichever of those members
+are connected.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-
-import msgspec
 
 from backend.campaigns.catalogue import LiveCampaign
 from backend.campaigns.targeting import Targeting
-from backend.streams.broadcast import BROADCASTS
-from backend.streams.member import MEMBERS
-from realtime.publisher import Outgoing
-
-
-def _audience(targeting: Targeting, at: datetime) -> tuple[str, dict[str, Any]]:
-    """SQL selecting the audience's account rows (locked, in a fixed order), with its
-    parameters (``db.sql``'s named placeholders, bound)."""
-    where, params = audience_conditions(targeting, at)
-    # Only fixed fragments are joined; every value is a bound parameter.
-    sql = f"{AUDIENCE_FROM} WHERE {where} ORDER BY a.member FOR UPDATE OF a"
-    return sql, params
-
 
 # The members a targeting can match, with what the segment reads about them.
 AUDIENCE_FROM = (
@@ -73,15 +60,6 @@ def audience_conditions(targeting: Targeting, at: datetime) -> tuple[str, dict[s
     return " AND ".join(conditions), params
 
 
-async def tell_audience(campaign: LiveCampaign, type: str, data: dict[str, Any]) -> list[Outgoing]:
-    """Store the event for the campaign's audience; publish what this returns after commit."""
-    if campaign.targeting.everyone:
-        return await BROADCASTS.append(None, [(type, data)])
-    now = datetime.now(UTC)
-    audience, params = _audience(campaign.targeting, now)
-    return await MEMBERS.append_to_each(audience, params, type=type, data=data, at=now)
-
-
 def offer_data(campaign: LiveCampaign) -> dict[str, Any]:
     return {
         "campaign_id": str(campaign.id),
@@ -90,7 +68,3 @@ def offer_data(campaign: LiveCampaign) -> dict[str, Any]:
         "requires_activation": campaign.requires_activation,
         "ends_at": campaign.ends_at.isoformat() if campaign.ends_at else None,
     }
-
-
-def _json(data: dict[str, Any]) -> str:
-    return msgspec.json.encode(data).decode()

@@ -18,8 +18,8 @@ from piccolo.columns import Column
 from backend.audit.trail import record
 from backend.campaigns.catalogue import Catalogue, LiveCampaign, to_live
 from backend.campaigns.kinds import PURCHASE_KINDS, Birthday, Welcome, kind_of
-from backend.campaigns.live import offer_data, tell_audience
 from backend.campaigns.schemas import CampaignIn, CampaignList, CampaignOut
+from backend.campaigns.telling import BATCH, begin_telling, tell_audiences
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.local_time import local_moment, zone, zone_named
 from db import sql
@@ -214,11 +214,14 @@ class CampaignAdmin:
             after = to_live(moved)
             was_live = status == "active"
             if target == "active" and not was_live:
-                events = await tell_audience(after, "offer.available", offer_data(after))
+                events = await begin_telling(after, "offer.available", now=now)
             elif was_live and target in ("paused", "ended"):
-                events = await tell_audience(after, "offer.expired", offer_data(after))
+                events = await begin_telling(after, "offer.expired", now=now)
         await self._catalogue.forget()
         await self._publisher.publish(events)
+        # The first batch of a targeted audience at once (all of a small one); the
+        # scheduler's job tells the rest.
+        await tell_audiences(self._publisher, campaign=campaign_id, batches=1)
         return await get_campaign(campaign_id)
 
     async def list(self) -> CampaignList:
@@ -227,10 +230,11 @@ class CampaignAdmin:
 
 
 async def start_and_end_on_time(
-    publisher: EventPublisher, catalogue: Catalogue, *, now: datetime
+    publisher: EventPublisher, catalogue: Catalogue, *, now: datetime, batch: int = BATCH
 ) -> int:
     """Scheduled campaigns whose start came become active; campaigns whose end came end.
-    Their audiences are told. Safe to run from several processes (row locks)."""
+    Their audiences are told (a targeted one's first ``batch`` members here, the rest by
+    ``tell_audiences``). Safe to run from several processes (row locks)."""
     changed = 0
     for query, target, event in (
         (
@@ -257,11 +261,13 @@ async def start_and_end_on_time(
                 # An end tells only those who were told of the start.
                 if target == "active" or before["status"] == "active":
                     live = to_live({**before, "status": target})
-                    events += await tell_audience(live, event, offer_data(live))
+                    events += await begin_telling(live, event, now=now)
         if rows:
             changed += len(rows)
             await catalogue.forget()
             await publisher.publish(events)
+            for row in rows:
+                await tell_audiences(publisher, campaign=row["id"], batch=batch, batches=1)
     return changed
 
 

@@ -1,9 +1,9 @@
 """The periodic jobs (relay of unpublished events, holds, pending points, expiry, idempotency
-purge, tiers, app orders whose payment webhook is late, campaigns starting and ending,
-delivered outbox messages past their retention, unfinished erasures, the audit trail's
-retention), run by ``astrocoffee scheduler`` (and by serving processes whose interval is above
-0), one process at a time through a renewed, fenced lease (``backend.jobs.lease``), once
-per interval; ``astrocoffee maintenance`` runs them once.
+purge, tiers, app orders whose payment webhook is late, campaigns starting and ending and
+their targeted audiences told in batches, delivered outbox messages past their retention,
+unfinished erasures, the audit trail's retention), run by ``astrocoffee scheduler`` (and by
+serving processes whose interval is above 0), one process at a time through a renewed, fenced
+lease (``backend.jobs.lease``), once per interval; ``astrocoffee maintenance`` runs them once.
 
 Every job is safe to run concurrently and to re-run, so the lease only saves duplicate work;
 losing it (Redis down, a process killed) delays the jobs, it does not break them. A run that
@@ -29,6 +29,7 @@ from backend.audit.retention import purge_audit
 from backend.auth.sessions import SessionStore
 from backend.campaigns.catalogue import Catalogue
 from backend.campaigns.service import start_and_end_on_time
+from backend.campaigns.telling import tell_audiences
 from backend.idempotency import purge_records
 from backend.jobs.lease import Lease, LeaseLost
 from backend.jobs.metrics import LAST_DONE, RUN_SECONDS, RUNS
@@ -66,6 +67,7 @@ class MaintenanceReport:
     outbox_messages_purged: int = 0
     erasures_finished: int = 0
     sales_folded: int = 0
+    members_told: int = 0
 
 
 async def run_maintenance(
@@ -111,6 +113,9 @@ async def run_maintenance(
     campaigns = 0
     if catalogue is not None:
         campaigns = await step(lambda: start_and_end_on_time(publisher, catalogue, now=now))
+    # Targeted audiences of campaigns that started or ended (here or by a request), in
+    # batches within a third of the interval; what is left goes on next run.
+    told = await step(lambda: tell_audiences(publisher))
     sent = 0
     if outbox_retention_days is not None:
         oldest_kept = (now - timedelta(days=outbox_retention_days)).date()
@@ -132,6 +137,7 @@ async def run_maintenance(
         outbox_messages_purged=sent,
         erasures_finished=erased,
         sales_folded=folded,
+        members_told=told,
     )
 
 

@@ -42,16 +42,12 @@ class MemberStream(Stream):
         at: datetime,
     ) -> list[Outgoing]:
         """One event to the stream of every member ``audience`` selects (a SELECT of
-        ``member``, its accounts locked in a fixed order; ``params``: its parameters), in two
-        set-based statements' worth of work whatever its size."""
+        ``member``, its accounts locked in a fixed order; ``params``: its parameters), in one
+        set-based statement. Its work grows with the audience: the caller bounds it (a
+        campaign's audience is told a batch of members at a time,
+        ``backend.campaigns.telling``)."""
         rows = await sql.fetch(
-            "WITH audience AS (" + audience + "), "  # noqa: S608 (fixed fragments, bound values)
-            "bumped AS (UPDATE account SET last_event_seq = account.last_event_seq + 1 "
-            "FROM audience WHERE account.member = audience.member "
-            "RETURNING account.member, account.last_event_seq) "
-            "INSERT INTO member_event (id, member, seq, type, data, created_at) "
-            "SELECT gen_random_uuid(), member, last_event_seq, {type}, {data}::jsonb, {now} "
-            "FROM bumped RETURNING member, seq",
+            each_statement(audience),
             **params,
             type=type,
             data=json_text(data),
@@ -64,6 +60,20 @@ class MemberStream(Stream):
             )
             for row in rows
         ]
+
+
+def each_statement(audience: str) -> str:
+    """``append_to_each``'s statement (its parameters: the audience's, ``type``, ``data``
+    as JSON text, ``now``)."""
+    return (
+        "WITH audience AS (" + audience + "), "  # noqa: S608 (fixed fragments, bound values)
+        "bumped AS (UPDATE account SET last_event_seq = account.last_event_seq + 1 "
+        "FROM audience WHERE account.member = audience.member "
+        "RETURNING account.member, account.last_event_seq) "
+        "INSERT INTO member_event (id, member, seq, type, data, created_at) "
+        "SELECT gen_random_uuid(), member, last_event_seq, {type}, {data}::jsonb, {now} "
+        "FROM bumped RETURNING member, seq"
+    )
 
 
 MEMBERS = MemberStream(

@@ -10,7 +10,7 @@ from piccolo.table import Table
 
 from db.tables.approvals import AdjustmentApproval
 from db.tables.audit import AuditEntry
-from db.tables.campaigns import Campaign, MemberOffer
+from db.tables.campaigns import Campaign, CampaignTelling, MemberOffer
 from db.tables.catalogue import Product
 from db.tables.erasures import MemberErasure
 from db.tables.integration import IdempotencyRecord, OutboxMessage
@@ -39,6 +39,7 @@ __all__ = [
     "BlockedCard",
     "BroadcastEvent",
     "Campaign",
+    "CampaignTelling",
     "Checkout",
     "IdempotencyRecord",
     "JobFence",
@@ -105,4 +106,5 @@ ALL_TABLES: tuple[type[Table], ...] = (
     ProgramDay,
     MemberDevice,
     NotificationSettings,
+    CampaignTelling,
 )

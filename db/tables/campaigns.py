@@ -80,3 +80,21 @@ class MemberOffer(Table, tablename="member_offer"):
     updated_at = Timestamptz()
 
     known_offer_status = Check("status IN ('available', 'activated', 'used', 'expired')")
+
+
+class CampaignTelling(Table, tablename="campaign_telling"):
+    """A campaign's start or end being told to its targeted audience, a batch of members at a
+    time (``backend.campaigns.telling``): the member reached so far moves in each batch's own
+    transaction, so a crash never tells a member twice nor skips one."""
+
+    id = UUID(primary_key=True, default=new_id)
+    campaign = ForeignKey(Campaign, on_delete=OnDelete.restrict, null=False, index=True)
+    type = Varchar(length=40, help_text="offer.available or offer.expired.")
+    data = JSONB(help_text="The event's data, as the campaign was when it changed.")
+    audience_at = Timestamptz(help_text="The moment the audience's conditions are judged at.")
+    reached = UUID(
+        null=True, default=None, help_text="The last member id told so far; NULL: none yet."
+    )
+    told = Integer(default=0, help_text="Members told so far.")
+    created_at = Timestamptz()
+    finished_at = Timestamptz(null=True, default=None)

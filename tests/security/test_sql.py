@@ -33,15 +33,17 @@ SQL_WORDS = re.compile(
 
 # (file, function) -> why the text joined there cannot carry a value.
 REVIEWED = {
-    ("backend/campaigns/live.py", "_audience"): (
-        "joins this function's own fixed condition fragments; every value is a bound {name}"
+    ("backend/campaigns/telling.py", "audience_window"): (
+        "joins campaigns.live's fixed AUDIENCE_FROM and audience_conditions' fixed fragments "
+        "with its own fixed window; every value is a bound {name}"
     ),
     ("backend/campaigns/drafts.py", "check_draft"): (
         "counts over campaigns.live's fixed AUDIENCE_FROM and audience_conditions' fixed "
         "fragments; values are bound"
     ),
-    ("backend/streams/member.py", "append_to_each"): (
-        "puts campaigns.live._audience's fixed SQL into a fixed statement; values are bound"
+    ("backend/streams/member.py", "each_statement"): (
+        "puts campaigns.telling.audience_window's fixed SQL into a fixed statement; values "
+        "are bound"
     ),
     ("backend/loyalty/tiers.py", "<module>"): (
         "puts the fixed QUALIFYING_SPEND expression into fixed statements; values are bound"
