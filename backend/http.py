@@ -1,4 +1,5 @@
-"""HTTP helpers shared by the controllers: strict bodies and the idempotency headers.
+"""HTTP helpers shared by the controllers: strict bodies, the idempotency headers and CSV
+downloads.
 
 Strict bodies: Litestar converts bodies leniently (``"350"`` becomes ``350``, ``1.0``
 becomes ``1``) because the same machinery converts query strings. An amount of money must
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Final, TypeVar
 
 import msgspec
-from litestar import Request
+from litestar import Request, Response
 from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException
 from litestar.params import HeaderParameter
@@ -157,3 +158,12 @@ async def security_headers(message: Message, scope: Scope) -> None:
         headers["Content-Security-Policy"] = NOTHING_POLICY
     if scope["path"].startswith("/v1/") and "cache-control" not in headers:
         headers["Cache-Control"] = "no-store"
+
+
+def csv_download(text: str, name: str) -> Response[str]:
+    """A report as a CSV file the browser saves as ``name``.csv."""
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )

@@ -1,9 +1,10 @@
 """The periodic jobs (relay of unpublished events, holds, pending points, expiry, idempotency
 purge, tiers, app orders whose payment webhook is late, campaigns starting and ending and
 their targeted audiences told in batches, delivered outbox messages past their retention,
-unfinished erasures, the audit trail's retention), run by ``astrocoffee scheduler`` (and by
-serving processes whose interval is above 0), one process at a time through a renewed, fenced
-lease (``backend.jobs.lease``), once per interval; ``astrocoffee maintenance`` runs them once.
+unfinished erasures, the audit trail's retention, the program's daily figures), run by
+``astrocoffee scheduler`` (and by serving processes whose interval is above 0), one process
+at a time through a renewed, fenced lease (``backend.jobs.lease``), once per interval;
+``astrocoffee maintenance`` runs them once.
 
 Every job is safe to run concurrently and to re-run, so the lease only saves duplicate work;
 losing it (Redis down, a process killed) delays the jobs, it does not break them. A run that
@@ -34,6 +35,7 @@ from backend.idempotency import purge_records
 from backend.jobs.lease import Lease, LeaseLost
 from backend.jobs.metrics import LAST_DONE, RUN_SECONDS, RUNS
 from backend.loyalty.expiry import expire_points, release_pending
+from backend.loyalty.program_days import take_snapshot
 from backend.loyalty.rules import current_rules
 from backend.loyalty.tiers import evaluate_tiers
 from backend.members.erasure import ErasureCleanup
@@ -68,6 +70,7 @@ class MaintenanceReport:
     erasures_finished: int = 0
     sales_folded: int = 0
     members_told: int = 0
+    program_snapshots: int = 0
 
 
 async def run_maintenance(
@@ -124,6 +127,8 @@ async def run_maintenance(
     erased = 0
     if erasures is not None:
         erased = await step(erasures.finish_erasures)
+    # About hourly whatever the interval: the snapshot says when it was last taken.
+    snapshots = await step(lambda: take_snapshot(now=now))
     return MaintenanceReport(
         holds,
         released,
@@ -138,6 +143,7 @@ async def run_maintenance(
         erasures_finished=erased,
         sales_folded=folded,
         members_told=told,
+        program_snapshots=snapshots,
     )
 
 

@@ -1,5 +1,8 @@
-"""HTTP for a store's charts (the console's reports page and the dashboard's hourly chart):
-JSON, or CSV with ``?format=csv`` for a spreadsheet. Managers of the store and admins."""
+"""HTTP for the charts (the console's reports page and the dashboard's hourly chart): JSON,
+or CSV from the same path ending ``.csv`` for a spreadsheet. A store's: managers of the
+store and admins; the chain's (``/v1/admin/reports``): admins for every store, a manager
+for their stores; the program's liability and tiers: admins (they are the chain's only,
+``backend.loyalty.program_days``)."""
 
 from __future__ import annotations
 
@@ -13,10 +16,15 @@ from litestar.params import FromPath, QueryParameter
 from backend.auth.access import allow
 from backend.auth.callers import Role, StaffCaller
 from backend.errors import ValidationFailed
+from backend.http import csv_download
 from backend.local_time import StoreClock
+from backend.loyalty.program_days import ProgramDays, liability_csv, program_days, tiers_csv
 from backend.stores import service
+from backend.stores.chain_reports import Stores, chain_points_by_day, chain_sales_by_hour
 from backend.stores.reports import (
     MAX_DAYS,
+    ChainPointsByDay,
+    ChainSalesByHour,
     PointsByDay,
     SalesByHour,
     days_csv,
@@ -26,20 +34,13 @@ from backend.stores.reports import (
 )
 
 MANAGERS = allow(Role.MANAGER, Role.ADMIN)
+ADMINS = allow(Role.ADMIN)
 First = Annotated[date | None, QueryParameter(name="from", description="first business day")]
 Last = Annotated[date | None, QueryParameter(name="to", description="last business day")]
 Day = Annotated[
     date | None,
     QueryParameter(name="date", description="a business day of the store; default: its current"),
 ]
-
-
-def _csv(text: str, name: str) -> Response[str]:
-    return Response(
-        text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
 
 
 async def _clock(caller: StaffCaller, store_id: uuid.UUID) -> StoreClock:
@@ -56,11 +57,21 @@ async def _by_day(
     caller: StaffCaller, store_id: uuid.UUID, first: date | None, last: date | None
 ) -> PointsByDay:
     clock = await _clock(caller, store_id)
-    last = last or clock.business_day(datetime.now(UTC))
+    first, last = day_range(first, last, clock.business_day(datetime.now(UTC)))
+    return await points_by_day(store_id, clock, first, last)
+
+
+def day_range(first: date | None, last: date | None, today: date) -> tuple[date, date]:
+    """The days asked for; by default the 30 up to ``today``."""
+    last = last or today
     first = first or last - timedelta(days=29)
     if first > last or (last - first).days >= MAX_DAYS:
         raise ValidationFailed(f"from must be on or before to, at most {MAX_DAYS} days")
-    return await points_by_day(store_id, clock, first, last)
+    return first, last
+
+
+def _span(days: list[Any]) -> str:
+    return f"{days[0].day}-{days[-1].day}" if days else "none"
 
 
 class StoreReportsController(Controller):
@@ -88,7 +99,7 @@ class StoreReportsController(Controller):
         day: Day = None,
     ) -> Response[str]:
         report = await _by_hour(request.user, store_id, day)
-        return _csv(hours_csv(report), f"sales-by-hour-{report.day.isoformat()}")
+        return csv_download(hours_csv(report), f"sales-by-hour-{report.day.isoformat()}")
 
     @get(
         "/points-by-day",
@@ -114,5 +125,94 @@ class StoreReportsController(Controller):
         last: Last = None,
     ) -> Response[str]:
         report = await _by_day(request.user, store_id, first, last)
-        days = report.days
-        return _csv(days_csv(report), f"points-by-day-{days[0].day}-{days[-1].day}")
+        return csv_download(days_csv(report), f"points-by-day-{_span(report.days)}")
+
+
+async def _chain_by_hour(caller: StaffCaller, day: date | None) -> ChainSalesByHour:
+    stores = await Stores.of(caller)
+    return await chain_sales_by_hour(stores, day or stores.business_day(datetime.now(UTC)))
+
+
+async def _chain_by_day(
+    caller: StaffCaller, first: date | None, last: date | None
+) -> ChainPointsByDay:
+    stores = await Stores.of(caller)
+    first, last = day_range(first, last, stores.business_day(datetime.now(UTC)))
+    return await chain_points_by_day(stores, first, last)
+
+
+async def _program(first: date | None, last: date | None) -> ProgramDays:
+    first, last = day_range(first, last, datetime.now(UTC).date())
+    return await program_days(first, last)
+
+
+class ChainReportsController(Controller):
+    """The store charts summed over the caller's stores (the chain, for an admin), each
+    store in its own business day and local hours; and the program's own charts."""
+
+    path = "/v1/admin/reports"
+    tags = ["admin"]
+
+    @get(
+        "/sales-by-hour",
+        opt=MANAGERS,
+        summary="The stores' sales by each store's local hour of its business day, beside the "
+        "same weekday a week before",
+    )
+    async def chain_by_hour(
+        self, request: Request[StaffCaller, Any, Any], day: Day = None
+    ) -> ChainSalesByHour:
+        return await _chain_by_hour(request.user, day)
+
+    @get("/sales-by-hour.csv", opt=MANAGERS, summary="The same, as CSV", media_type="text/csv")
+    async def chain_by_hour_csv(
+        self, request: Request[StaffCaller, Any, Any], day: Day = None
+    ) -> Response[str]:
+        report = await _chain_by_hour(request.user, day)
+        return csv_download(hours_csv(report), f"chain-sales-by-hour-{report.day.isoformat()}")
+
+    @get(
+        "/points-by-day",
+        opt=MANAGERS,
+        summary=f"The stores' sales and points per business day (at most {MAX_DAYS} days)",
+    )
+    async def chain_by_day(
+        self, request: Request[StaffCaller, Any, Any], first: First = None, last: Last = None
+    ) -> ChainPointsByDay:
+        return await _chain_by_day(request.user, first, last)
+
+    @get("/points-by-day.csv", opt=MANAGERS, summary="The same, as CSV", media_type="text/csv")
+    async def chain_by_day_csv(
+        self, request: Request[StaffCaller, Any, Any], first: First = None, last: Last = None
+    ) -> Response[str]:
+        report = await _chain_by_day(request.user, first, last)
+        return csv_download(days_csv(report), f"chain-points-by-day-{_span(report.days)}")
+
+    @get(
+        "/program-days",
+        opt=ADMINS,
+        summary="The points the members hold (outstanding liability) and the members per "
+        f"tier at the end of each UTC day (at most {MAX_DAYS} days; default: the last 30)",
+    )
+    async def program(self, first: First = None, last: Last = None) -> ProgramDays:
+        return await _program(first, last)
+
+    @get(
+        "/points-liability.csv",
+        opt=ADMINS,
+        summary="The outstanding points per day, as CSV",
+        media_type="text/csv",
+    )
+    async def liability_csv(self, first: First = None, last: Last = None) -> Response[str]:
+        report = await _program(first, last)
+        return csv_download(liability_csv(report), f"points-liability-{_span(report.days)}")
+
+    @get(
+        "/members-by-tier.csv",
+        opt=ADMINS,
+        summary="The members per tier per day, as CSV",
+        media_type="text/csv",
+    )
+    async def tiers_csv(self, first: First = None, last: Last = None) -> Response[str]:
+        report = await _program(first, last)
+        return csv_download(tiers_csv(report), f"members-by-tier-{_span(report.days)}")

@@ -10,6 +10,7 @@ range costs one row per day whatever the day's volume.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import msgspec
@@ -52,6 +53,17 @@ class SalesByHour(msgspec.Struct, frozen=True, kw_only=True):
     week_before_hours: list[HourFigures]
 
 
+class ChainSalesByHour(msgspec.Struct, frozen=True, kw_only=True):
+    """The stores' sales summed by each store's own local hour (09 is nine in the morning
+    wherever the store is), of each store's business day ``day``."""
+
+    stores: int  # how many stores are summed
+    day: date
+    week_before: date
+    hours: list[HourFigures]
+    week_before_hours: list[HourFigures]
+
+
 class DayPoints(msgspec.Struct, frozen=True):
     day: date
     sales: int
@@ -67,13 +79,18 @@ class PointsByDay(msgspec.Struct, frozen=True, kw_only=True):
     days: list[DayPoints]
 
 
-async def _hours(store_id: uuid.UUID, clock: StoreClock, day: date) -> list[HourFigures]:
-    start, end = clock.day_bounds(day)
-    rows = await sql.fetch_lagging(
-        _BY_HOUR, zone=clock.zone.key, start=start, end=end, store_id=store_id
-    )
+class ChainPointsByDay(msgspec.Struct, frozen=True, kw_only=True):
+    """The stores' day figures summed per business day (each store's own)."""
+
+    stores: int
+    days: list[DayPoints]
+
+
+def hours_in_order(rows: Sequence[sql.Row], day_starts_at: int) -> list[HourFigures]:
+    """Every hour of a business day starting at ``day_starts_at``, from ``rows`` of (hour,
+    sales, amount); an hour without sales reads 0."""
     found = {row["hour"]: row for row in rows}
-    order = [(clock.day_starts_at + step) % 24 for step in range(24)]
+    order = [(day_starts_at + step) % 24 for step in range(24)]
     return [
         HourFigures(
             hour=hour,
@@ -82,6 +99,14 @@ async def _hours(store_id: uuid.UUID, clock: StoreClock, day: date) -> list[Hour
         )
         for hour in order
     ]
+
+
+async def _hours(store_id: uuid.UUID, clock: StoreClock, day: date) -> list[HourFigures]:
+    start, end = clock.day_bounds(day)
+    rows = await sql.fetch_lagging(
+        _BY_HOUR, zone=clock.zone.key, start=start, end=end, store_id=store_id
+    )
+    return hours_in_order(rows, clock.day_starts_at)
 
 
 async def sales_by_hour(store_id: uuid.UUID, clock: StoreClock, day: date) -> SalesByHour:
@@ -100,6 +125,14 @@ async def points_by_day(
     store_id: uuid.UUID, clock: StoreClock, first: date, last: date
 ) -> PointsByDay:
     rows = await sql.fetch_lagging(_BY_DAY, store_id=store_id, first=first, last=last)
+    return PointsByDay(
+        store_id=store_id, time_zone=clock.zone.key, days=days_filled(rows, first, last)
+    )
+
+
+def days_filled(rows: Sequence[sql.Row], first: date, last: date) -> list[DayPoints]:
+    """Every day from ``first`` to ``last``, from ``rows`` of day figures; a day without a
+    row reads 0."""
     found = {row["day"]: row for row in rows}
     days = []
     for offset in range((last - first).days + 1):
@@ -115,17 +148,17 @@ async def points_by_day(
                 points_reversed=row["points_reversed"] if row else 0,
             )
         )
-    return PointsByDay(store_id=store_id, time_zone=clock.zone.key, days=days)
+    return days
 
 
-def hours_csv(report: SalesByHour) -> str:
+def hours_csv(report: SalesByHour | ChainSalesByHour) -> str:
     lines = ["hour,sales,amount_minor,week_before_sales,week_before_amount_minor"]
     for now, before in zip(report.hours, report.week_before_hours, strict=True):
         lines.append(f"{now.hour:02d},{now.sales},{now.amount},{before.sales},{before.amount}")
     return "\n".join(lines) + "\n"
 
 
-def days_csv(report: PointsByDay) -> str:
+def days_csv(report: PointsByDay | ChainPointsByDay) -> str:
     lines = ["day,sales,sales_amount_minor,points_earned,points_redeemed,points_reversed"]
     lines += [
         f"{d.day.isoformat()},{d.sales},{d.sales_amount},{d.points_earned},"

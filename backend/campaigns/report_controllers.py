@@ -1,0 +1,44 @@
+"""HTTP for a campaign's report (its chart on the console): JSON, or CSV from the same path
+ending ``.csv``. Whoever may read campaigns: managers and admins."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from litestar import Controller, Response, get
+from litestar.params import FromPath, QueryParameter
+
+from backend.auth.access import allow
+from backend.auth.callers import Role
+from backend.campaigns.report import MAX_DAYS, CampaignReport, campaign_csv, campaign_report
+from backend.http import csv_download
+
+READERS = allow(Role.MANAGER, Role.ADMIN)
+First = Annotated[date | None, QueryParameter(name="from", description="first day")]
+Last = Annotated[date | None, QueryParameter(name="to", description="last day")]
+
+
+class CampaignReportController(Controller):
+    path = "/v1/admin/campaigns/{campaign_id:uuid}"
+    tags = ["campaigns"]
+
+    @get(
+        "/report",
+        opt=READERS,
+        summary="Per day of the campaign's zone: its uses, the points it awarded and the sales "
+        f"of the items it promotes (at most {MAX_DAYS} days; default: its run, up to today)",
+    )
+    async def report(
+        self, campaign_id: FromPath[uuid.UUID], first: First = None, last: Last = None
+    ) -> CampaignReport:
+        return await campaign_report(campaign_id, first=first, last=last, now=datetime.now(UTC))
+
+    @get("/report.csv", opt=READERS, summary="The same, as CSV", media_type="text/csv")
+    async def report_csv(
+        self, campaign_id: FromPath[uuid.UUID], first: First = None, last: Last = None
+    ) -> Response[str]:
+        report = await campaign_report(campaign_id, first=first, last=last, now=datetime.now(UTC))
+        span = f"{report.days[0].day}-{report.days[-1].day}"
+        return csv_download(campaign_csv(report), f"campaign-{campaign_id}-{span}")
