@@ -55,9 +55,9 @@ class StoredLine(msgspec.Struct, frozen=True):
 # applied (the stored answer lists them; a coupon adds none). Visits count the member's
 # earlier sales, one per sale, as the sale counts them (member_stats).
 _SALES = """
-SELECT p.id, p.created_at, p.member, p.store, p.amount, NULL::jsonb AS lines,
+SELECT p.id, p.created_at, p.member, p.store, p.amount, p.lines,
        p.points_earned - COALESCE((
-           SELECT sum((o ->> 'points')::bigint)
+           SELECT sum((o ->> 'points')::bigint)::bigint
            FROM jsonb_array_elements(p.result -> 'offers_applied') AS o
        ), 0) AS base_points,
        m.tier, m.birth_date, m.time_zone AS member_zone,
