@@ -180,9 +180,11 @@ class _Replay:
         day[1] += award.points
 
 
-async def forecast_draft(campaign: CampaignIn) -> Forecast:
+async def forecast_draft(
+    campaign: CampaignIn, *, batch_size: int = BATCH, max_sales: int = MAX_SALES
+) -> Forecast:
     """Replay the last ``WINDOW`` of stored sales under ``campaign`` (checked as a create
-    would check it first)."""
+    would check it first), ``batch_size`` sales a read, ``max_sales`` at most."""
     until = datetime.now(UTC)
     check_campaign(campaign, now=until)
     since = until - WINDOW
@@ -191,7 +193,7 @@ async def forecast_draft(campaign: CampaignIn) -> Forecast:
     replayed = 0
     complete = True
     while True:
-        batch = min(BATCH, MAX_SALES - replayed)
+        batch = min(batch_size, max_sales - replayed)
         if batch == 0:
             complete = not await _more(since, until, after_at, after_id)
             break

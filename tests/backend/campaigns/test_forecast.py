@@ -9,8 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import msgspec
 import time_machine
 
+from backend.campaigns.forecast import forecast_draft
+from backend.campaigns.schemas import CampaignIn
 from db.tables import Campaign
 from tests.backend.campaigns.helpers import launch, line
 from tests.conftest import LiveServer
@@ -41,6 +44,14 @@ BAKERY_BONUS = {
     "per_member_period": "day",
     "total_limit": 5,
 }
+# Half as much again on the whole check, for those who have bought before: the check's points
+# (amount-only sales too) and the visits counted from the stored sales.
+REGULARS = {
+    "name": "Regulars",
+    "rule": {"type": "multiplier", "factor": 1.5},
+    "targeting": {"segment": {"min_visits": 1}},
+}
+DRAFTS = {"double": DOUBLE_CROISSANTS, "bonus": BAKERY_BONUS, "regulars": REGULARS}
 
 
 @dataclass(frozen=True)
@@ -48,7 +59,11 @@ class Sale:
     at: datetime  # UTC
     member: str  # a, b or c
     store: str  # moscow or vladivostok
-    items: tuple[dict[str, Any], ...]
+    items: tuple[dict[str, Any], ...]  # none: a sale by amount only
+
+    @property
+    def amount(self) -> int:
+        return sum(item["unit_price"] * item["quantity"] for item in self.items) or 30000
 
 
 # Moscow is UTC+3, Vladivostok UTC+10; 1 March 2027 is a Monday.
@@ -62,8 +77,9 @@ SALES = (
     Sale(datetime(2027, 3, 1, 22, 30, tzinfo=UTC), "b", "vladivostok", (CROISSANT, CROISSANT)),
     # Tuesday 01:40 in Moscow: night.
     Sale(datetime(2027, 3, 1, 22, 40, tzinfo=UTC), "c", "moscow", (CROISSANT,)),
-    # Wednesday 09:00 in Moscow, but no pastry.
+    # Wednesday 09:00 in Moscow, but no pastry; then a sale by amount only.
     Sale(datetime(2027, 3, 3, 6, 0, tzinfo=UTC), "a", "moscow", (LATTE,)),
+    Sale(datetime(2027, 3, 3, 6, 30, tzinfo=UTC), "c", "moscow", ()),
     # Thursday 10:30 in Moscow (the bonus's fifth and last), then 11:30 (past the window).
     Sale(datetime(2027, 3, 4, 7, 30, tzinfo=UTC), "c", "moscow", (CROISSANT,)),
     Sale(datetime(2027, 3, 4, 8, 30, tzinfo=UTC), "a", "moscow", (CROISSANT,)),
@@ -95,10 +111,9 @@ async def make_sales(client: httpx.AsyncClient, chain: Chain) -> list[dict[str, 
     answers = []
     for sale in SALES:
         with time_machine.travel(sale.at, tick=True):
+            items = {"items": list(sale.items)} if sale.items else {}
             body = purchase_body(
-                chain.members[sale.member].card_number,
-                amount=sum(item["unit_price"] for item in sale.items),
-                items=list(sale.items),
+                chain.members[sale.member].card_number, amount=sale.amount, **items
             )
             response = await buy(client, chain.tills[sale.store], body)
             assert response.status_code == 201, response.text
@@ -143,10 +158,7 @@ async def test_the_forecast_is_what_the_engine_awards_on_the_same_sales(
     with time_machine.travel(FORECAST_AT, tick=True):
         admin = await hire(client, "admin")
         before = await Campaign.count()
-        forecasts = {
-            "double": await forecast(client, admin, DOUBLE_CROISSANTS),
-            "bonus": await forecast(client, admin, BAKERY_BONUS),
-        }
+        forecasts = {name: await forecast(client, admin, draft) for name, draft in DRAFTS.items()}
         assert await Campaign.count() == before  # nothing saved
     for answer in forecasts.values():
         assert answer["sales_replayed"] == len(SALES)
@@ -159,14 +171,44 @@ async def test_the_forecast_is_what_the_engine_awards_on_the_same_sales(
     with time_machine.travel(datetime(2027, 3, 1, 5, 0, tzinfo=UTC), tick=True):
         fresh = await open_chain(client, live_server)
         admin = await hire(client, "admin")
-        double = await launch(client, admin, **DOUBLE_CROISSANTS)
-        bonus = await launch(client, admin, **BAKERY_BONUS)
+        published = {name: await launch(client, admin, **draft) for name, draft in DRAFTS.items()}
     answers = await make_sales(client, fresh)
 
-    assert replayed(forecasts["double"]) == awarded(answers, double["id"])
-    assert replayed(forecasts["bonus"]) == awarded(answers, bonus["id"])
+    for name, campaign in published.items():
+        assert replayed(forecasts[name]) == awarded(answers, campaign["id"]), name
     # What those are: the four weekday mornings in their stores' own zones with a pastry; the
     # bonus once a day per member (not b's second on Monday), and five in all.
     assert forecasts["double"]["sales_touched"] == 4
     assert forecasts["double"]["points"] > 0
     assert replayed(forecasts["bonus"]) == {"sales_touched": 5, "points": 250, "members_reached": 3}
+    # Every sale but each member's first (a, b and c: three firsts).
+    assert forecasts["regulars"]["sales_touched"] == len(SALES) - 3
+
+
+async def test_a_forecast_reads_the_window_in_batches_up_to_its_cap(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    with time_machine.travel(datetime(2027, 3, 1, 5, 0, tzinfo=UTC), tick=True):
+        chain = await open_chain(client, live_server)
+    # A sale from before the window, which the forecast leaves out.
+    with time_machine.travel(datetime(2027, 1, 20, 5, 0, tzinfo=UTC), tick=True):
+        old = await buy(
+            client, chain.tills["moscow"], purchase_body(chain.members["a"].card_number)
+        )
+        assert old.status_code == 201, old.text
+    await make_sales(client, chain)
+    draft = msgspec.convert(REGULARS, CampaignIn)
+    with time_machine.travel(FORECAST_AT, tick=True):
+        whole = await forecast_draft(draft)
+        # Two sales a read: the same answer, the window's end reached.
+        paged = await forecast_draft(draft, batch_size=2)
+        assert msgspec.structs.replace(paged, since=whole.since, until=whole.until) == whole
+        capped = await forecast_draft(draft, batch_size=2, max_sales=5)
+    assert whole.sales_replayed == len(SALES)
+    assert whole.complete and whole.replayed_until is None
+    # a's sale before the window is a visit: a's first sale in it is a regular's too.
+    assert whole.sales_touched == len(SALES) - 2
+    # The cap: the first five sales, and where it stopped.
+    assert (capped.sales_replayed, capped.complete) == (5, False)
+    assert capped.replayed_until is not None
+    assert SALES[4].at <= capped.replayed_until < SALES[5].at
