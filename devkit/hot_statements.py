@@ -89,10 +89,12 @@ async def sample(connection: Any, *, now: datetime) -> Sample:
 def statements() -> list[HotStatement]:
     """Imported late: the application's modules read settings on import."""
     from backend.accounting import outbox
+    from backend.campaigns import report as campaign_report
     from backend.campaigns import telling
     from backend.idempotency import PURGE_BATCH
     from backend.loyalty import expiry, lots, tiers
     from backend.sales import sale
+    from backend.stores import chain_reports
     from backend.streams import relay
     from backend.till import refunds
     from db.tables import Account, LedgerEntry, Member, MemberEvent, StoreDay
@@ -184,6 +186,51 @@ def statements() -> list[HotStatement]:
                 .where((StoreDay.store == s.store_id) & (StoreDay.day == s.day))
                 .first()
             ),
+        ),
+        HotStatement(
+            "reports: the chain's sales of a day by the stores' local hours",
+            frozenset({"purchase_created_at"}),
+            template=chain_reports._BY_HOUR,
+            params=lambda s: {
+                "start": s.now - timedelta(days=1),
+                "end": s.now + timedelta(hours=8),
+                "store_ids": [s.store_id],
+                "day": s.day,
+            },
+        ),
+        HotStatement(
+            "reports: the chain's points per day",
+            frozenset({"one_per_store_day"}),
+            template=chain_reports._BY_DAY,
+            params=lambda s: {
+                "store_ids": [s.store_id],
+                "first": s.day - timedelta(days=29),
+                "last": s.day,
+            },
+        ),
+        HotStatement(
+            "reports: a campaign's awards per day",
+            frozenset({"ledger_entry_campaign"}),
+            template=campaign_report._AWARDS,
+            params=lambda s: {
+                "zone": "UTC",
+                "campaign_id": uuid.UUID(int=1),
+                "start": s.now - timedelta(days=30),
+                "end": s.now,
+            },
+        ),
+        HotStatement(
+            "reports: a campaign's promoted items sold per day",
+            frozenset({"purchase_created_at"}),
+            template=campaign_report._ITEMS,
+            params=lambda s: {
+                "zone": "UTC",
+                "start": s.now - timedelta(days=30),
+                "end": s.now,
+                "store_ids": [],
+                "skus": [],
+                "categories": ["bakery"],
+            },
         ),
         HotStatement(
             "relay: members with recent events",
