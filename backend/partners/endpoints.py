@@ -25,7 +25,7 @@ from backend.partners.schemas import (
 from backend.partners.signing import checked_secret, new_secret
 from db.ids import new_id
 from db.pool import engine
-from db.tables import PartnerEndpoint
+from db.tables import PartnerDelivery, PartnerEndpoint
 
 # How long a rotated-out secret still signs: partners switch keys within a day.
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -111,6 +111,13 @@ class PartnerEndpoints:
                 return before
             values[PartnerEndpoint.updated_at] = datetime.now(UTC)
             await PartnerEndpoint.update(values).where(PartnerEndpoint.id == endpoint_id)
+            if data.enabled and not before.enabled:  # what waited goes now, in order
+                await PartnerDelivery.update(
+                    {PartnerDelivery.next_attempt_at: values[PartnerEndpoint.updated_at]}
+                ).where(
+                    (PartnerDelivery.endpoint == endpoint_id)
+                    & (PartnerDelivery.status == "pending")
+                )
             after = await get_endpoint(endpoint_id)
             await _audit("partner_endpoint.updated", after, before=before)
         return after

@@ -10,7 +10,7 @@ devkit.fakes.partner_receiver --port 8094 --secret whsec_...``) and sets them ov
 Protocol: ``POST /hooks`` (any path under it) with ``webhook-id``, ``webhook-timestamp`` and
 ``webhook-signature``. A delivery whose signature does not verify (against ``secret``, or
 ``old_secret`` while a rotation lasts) or whose timestamp is more than five minutes off is
-answered 401 and not kept; a good one 204, kept once per ``webhook-id`` (``received``, in
+answered 401 and not kept; a good one 200, kept once per ``webhook-id`` (``received``, in
 order of first arrival; ``attempts`` counts every arrival).
 
 Switches: ``fail_next`` (503), ``down``, ``delay_s``, ``hang`` (``FakeSystem``), ``gone``
@@ -149,10 +149,10 @@ class PartnerReceiver(FakeSystem):
                 raw=raw,
                 headers=headers,
             )
-        return Response(None, status_code=204)
+        return Response({"received": webhook_id}, status_code=200)
 
     def app(self) -> Litestar:
-        @post(["/hooks", "/hooks/{rest:path}"], status_code=204)
+        @post(["/hooks", "/hooks/{rest:path}"], status_code=200)
         async def deliver(request: Request[Any, Any, Any]) -> Response[Any]:
             return await self._answer(request)
 
