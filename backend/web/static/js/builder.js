@@ -135,13 +135,13 @@ export class CampaignBuilder {
     form.addEventListener('input', () => this.checkSoon());
     form.addEventListener('change', () => this.checkSoon());
     this.kind();
-    this.catalogueChoices();
   }
 
   // The catalogue's categories and (its first) SKUs as the choices of those fields; without a
-  // catalogue, or for a caller who may not read it, the fields stay free text.
+  // catalogue the fields stay free text.
   async catalogueChoices() {
     const choices = (id, values) => el('datalist', { id }, ...values.map((value) => el('option', { value })));
+    for (const old of this.form.querySelectorAll('datalist')) old.remove();
     try {
       const [categories, products] = await Promise.all([
         this.api.get('/v1/admin/catalogue/categories'),
@@ -163,8 +163,10 @@ export class CampaignBuilder {
   }
 
   // The stores an admin may choose (all of them; none chosen is every store).
+  // Once an admin is signed in: the stores the targeting can name, and the catalogue's choices.
   setStores(stores) {
     this._targeting(stores);
+    this.catalogueChoices();
   }
 
   _targeting(stores) {

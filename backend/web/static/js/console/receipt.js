@@ -30,7 +30,7 @@ export class Receipt {
     this.message = byId('refund-message');
     this.purchase = null;
     this.key = newIdempotencyKey();
-    this.form.addEventListener('input', () => this.preview());
+    this.section.addEventListener('input', () => this.preview());
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
       this.refund();
