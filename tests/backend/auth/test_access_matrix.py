@@ -148,6 +148,18 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/admin/outbox/dead-letters"): ADMIN,
     ("POST", "/v1/admin/outbox/{message_id:uuid}/retry"): ADMIN,
     ("GET", "/v1/admin/reports/reconciliation"): ADMIN,
+    ("GET", "/v1/admin/partner-webhooks/event-types"): ADMIN,
+    ("GET", "/v1/admin/partner-webhooks/endpoints"): ADMIN,
+    ("POST", "/v1/admin/partner-webhooks/endpoints"): ADMIN,
+    ("GET", "/v1/admin/partner-webhooks/endpoints/{endpoint_id:uuid}"): ADMIN,
+    ("PATCH", "/v1/admin/partner-webhooks/endpoints/{endpoint_id:uuid}"): ADMIN,
+    ("POST", "/v1/admin/partner-webhooks/endpoints/{endpoint_id:uuid}/secret/rotate"): ADMIN,
+    ("GET", "/v1/admin/partner-webhooks/endpoints/{endpoint_id:uuid}/deliveries"): ADMIN,
+    (
+        "POST",
+        "/v1/admin/partner-webhooks/endpoints/{endpoint_id:uuid}/deliveries/"
+        "{delivery_id:uuid}/replay",
+    ): ADMIN,
     # The HMAC signature is the only credential; without one, nobody gets in
     # (signed deliveries: test_webhooks.py).
     ("POST", "/v1/webhooks/payments"): NOBODY,
@@ -213,6 +225,8 @@ async def world(client: httpx.AsyncClient, live_server: LiveServer) -> World:
             "order_id": str(uuid.uuid4()),
             "campaign_id": str(uuid.uuid4()),
             "message_id": str(uuid.uuid4()),
+            "endpoint_id": str(uuid.uuid4()),
+            "delivery_id": str(uuid.uuid4()),
             "approval_id": str(uuid.uuid4()),
         },
     )
