@@ -55,6 +55,11 @@ class MemberNotFound(NotFound):
     title = "No such member"
 
 
+class DeviceNotFound(NotFound):
+    code = "device_not_found"
+    title = "No such device"
+
+
 class CardBlocked(NotFound):
     code = "card_blocked"
     title = "This card was blocked as lost"
