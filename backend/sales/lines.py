@@ -224,6 +224,20 @@ def take_back(
     return taken, after
 
 
+def capped(taken: list[RefundedLine], points: int) -> list[RefundedLine]:
+    """``taken`` with its points cut down to ``points`` in all (a refund by lines after one by
+    amount that already took points back), split over the lines by what each would have
+    taken: the lines always add up to what the refund reversed."""
+    wanted = [line.points_reversed for line in taken]
+    if not taken or sum(wanted) == points:  # (never more: the refund takes at most this)
+        return taken
+    parts = largest_remainder(points, wanted) if points else [0] * len(taken)
+    return [
+        msgspec.structs.replace(line, points_reversed=p)
+        for line, p in zip(taken, parts, strict=True)
+    ]
+
+
 def refund_amount(asked: int | None, taken: Sequence[RefundedLine]) -> int:
     """The refund's gross amount: the lines' value, or the ``asked`` amount, which must agree."""
     value = sum(line.amount for line in taken)

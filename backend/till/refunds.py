@@ -46,6 +46,7 @@ from backend.sales.lines import (
     MAX_REFUND_LINES,
     RefundedLine,
     RefundLine,
+    capped,
     load_lines,
     load_refunded,
     refund_amount,
@@ -211,6 +212,7 @@ async def _refund(
     # Never more than is left of what the purchase earned, never less than nothing: an
     # amount-only refund after a line refund that took more than money's share reverses 0.
     reverse = max(0, min(wanted, purchase.points_earned - purchase.points_reversed))
+    taken = capped(taken, reverse)
     give_back = (
         share(purchase.points_redeemed, refunded, purchase.amount) - purchase.points_returned
     )

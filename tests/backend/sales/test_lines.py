@@ -9,8 +9,10 @@ from backend.campaigns.kinds import Bonus, Multiplier, Welcome
 from backend.errors import PurchaseHasNoLines, RefundExceedsLines, RefundLineUnknown
 from backend.loyalty.rules import ProgramRules
 from backend.sales.lines import (
+    RefundedLine,
     RefundLine,
     SoldLine,
+    capped,
     largest_remainder,
     refunded_per_line,
     sold_lines,
@@ -81,3 +83,11 @@ def test_refused_lines() -> None:
         take_back(lines, {}, [RefundLine("A", 1), RefundLine("A", 2)])
     with pytest.raises(PurchaseHasNoLines):
         take_back([], {}, [RefundLine("A", 1)])
+
+
+def test_a_capped_refund_splits_what_it_reverses_over_its_lines() -> None:
+    taken = [RefundedLine("A", "A", "x", 1, 100, 7), RefundedLine("B", "B", "x", 1, 100, 3)]
+    assert [line.points_reversed for line in capped(taken, 5)] == [4, 1]  # 3.5, 1.5
+    assert [line.points_reversed for line in capped(taken, 0)] == [0, 0]
+    assert capped(taken, 10) == taken
+    assert capped([], 4) == []

@@ -211,3 +211,18 @@ async def test_a_staff_refund_by_the_stores_manager_is_audited_and_replayed(
     assert_problem(hidden, 403, "forbidden")
     await figures_folded()
     assert await find_mismatches() == []
+
+
+async def test_lines_after_an_amount_take_back_only_what_is_left_of_the_points(
+    client: httpx.AsyncClient, admin: SignedInStaff, till: Till, member: LoggedInMember
+) -> None:
+    sale = await three_item_sale(client, admin, till, member)
+    purchase_id = sale["purchase_id"]
+    half = (await refund(client, till, purchase_id, {"amount": 50000})).json()
+    assert half["points_reversed"] == 16  # 32 x 500/1000
+    croissants = (await refund(client, till, purchase_id, by_lines(("CRO-1", 2)))).json()
+    assert croissants["points_reversed"] == 16  # they earned 22: only 16 are left
+    assert [x["points_reversed"] for x in croissants["lines"]] == [16]
+    latte = (await refund(client, till, purchase_id, by_lines(("LAT-M", 1)))).json()
+    assert (latte["points_reversed"], latte["fully_refunded"]) == (0, True)
+    assert await find_mismatches() == []
