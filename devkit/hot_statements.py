@@ -294,14 +294,13 @@ def _campaign_telling(telling: Any) -> list[HotStatement]:
     from backend.streams.member import each_statement
 
     def told(targeting: Targeting) -> HotStatement:
-        audience, _ = telling.audience_window(
-            targeting, datetime.now(UTC), after=uuid.UUID(int=0), last=uuid.UUID(int=0)
-        )
+        audience, _ = telling.audience_window(targeting, datetime.now(UTC), [])
 
         def params(s: Sample) -> dict[str, Any]:
-            _, values = telling.audience_window(
-                targeting, s.now, after=s.member_id, last=uuid.UUID(int=2**128 - 1)
-            )
+            # A whole batch's window: the sample member and ids of nobody (the planner
+            # sees a batch's size).
+            window = [s.member_id, *(uuid.uuid4() for _ in range(telling.BATCH - 1))]
+            _, values = telling.audience_window(targeting, s.now, window)
             return {**values, "type": "offer.available", "data": "{}", "now": s.now}
 
         return HotStatement(
@@ -316,8 +315,8 @@ def _campaign_telling(telling: Any) -> list[HotStatement]:
         HotStatement(
             "campaign telling: the window of a batch",
             frozenset({"account_member_key"}),
-            template=telling._WINDOW_END,
-            params=lambda s: {"after": s.member_id, "last": telling.BATCH - 1},
+            template=telling._WINDOW,
+            params=lambda s: {"after": s.member_id, "batch": telling.BATCH},
         ),
         told(Targeting(tiers=["gold", "platinum"])),
         told(

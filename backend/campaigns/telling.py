@@ -38,7 +38,7 @@ from typing import Any
 import msgspec
 
 from backend.campaigns.catalogue import LiveCampaign
-from backend.campaigns.live import AUDIENCE_FROM, audience_conditions, offer_data
+from backend.campaigns.live import audience_conditions, offer_data
 from backend.campaigns.targeting import Targeting
 from backend.streams.broadcast import BROADCASTS
 from backend.streams.member import MEMBERS
@@ -66,10 +66,12 @@ WHERE t.finished_at IS NULL AND ({campaign}::uuid IS NULL OR t.campaign = {campa
 ORDER BY t.id LIMIT 1
 FOR UPDATE OF t SKIP LOCKED
 """
-# The last member id of the window of ``{batch}`` members after ``{after}``; none: fewer are
-# left, and the window reaches the end.
-_WINDOW_END = (
-    "SELECT member FROM account WHERE member > {after} ORDER BY member OFFSET {last} LIMIT 1"
+# The window of a batch: the next ``{batch}`` member ids after ``{after}`` (fewer: the last
+# window), read once from the account index so that the audience statement and the progress
+# agree on it even while members enrol.
+_WINDOW = (
+    "SELECT COALESCE(array_agg(member ORDER BY member), '{{}}') AS members FROM "
+    "(SELECT member FROM account WHERE member > {after} ORDER BY member LIMIT {batch}) w"
 )
 _MOVE_ON = """
 UPDATE campaign_telling SET reached = {reached}, told = told + {told},
@@ -106,17 +108,31 @@ async def begin_telling(campaign: LiveCampaign, type: str, *, now: datetime) -> 
     return []
 
 
+# The members a targeting can match (``live.AUDIENCE_FROM``'s rows), for a window of account
+# rows: the member and their stats looked up by key for each account, in subqueries the
+# planner keeps as such (OFFSET 0), so no join of a batch can turn into a scan of a table
+# that grows with the chain, whatever the planner estimates.
+_WINDOW_FROM = (
+    "SELECT a.member FROM account a "
+    "CROSS JOIN LATERAL (SELECT tier FROM member WHERE id = a.member OFFSET 0) m "
+    "LEFT JOIN LATERAL (SELECT visits, last_visit_at, category_counts FROM member_stats "
+    "WHERE member = a.member OFFSET 0) s ON TRUE"
+)
+
+
 def audience_window(
-    targeting: Targeting, at: datetime, *, after: uuid.UUID, last: uuid.UUID | None
+    targeting: Targeting, at: datetime, window: list[uuid.UUID]
 ) -> tuple[str, dict[str, Any]]:
-    """SQL selecting the audience's account rows with member ids above ``after`` and up to
-    ``last`` (None: to the end), locked in member order, and its parameters."""
+    """SQL selecting the audience's account rows among the members ``window`` names (an
+    array of ids, read by the account's member key), locked in member order, and its
+    parameters."""
     where, params = audience_conditions(targeting, at)
-    window = "a.member > {after}" + ("" if last is None else " AND a.member <= {last}")
     # Only fixed fragments are joined; every value is a bound parameter.
-    audience = f"{AUDIENCE_FROM} WHERE {window} AND {where} ORDER BY a.member FOR UPDATE OF a"
-    window_params = {"after": after} if last is None else {"after": after, "last": last}
-    return audience, {**params, **window_params}
+    audience = (
+        f"{_WINDOW_FROM} WHERE a.member = ANY({{window}}::uuid[]) AND {where} "
+        "ORDER BY a.member FOR UPDATE OF a"
+    )
+    return audience, {**params, "window": window}
 
 
 async def tell_batch(
@@ -130,21 +146,18 @@ async def tell_batch(
             return None
         telling = rows[0]
         after = telling["reached"] or _NOBODY
-        ends = await sql.fetch(_WINDOW_END, after=after, last=batch - 1)
-        last = ends[0]["member"] if ends else None
+        window = list((await sql.fetch(_WINDOW, after=after, batch=batch))[0]["members"])
         targeting = msgspec.convert(sql.loaded_json(telling["targeting"]), Targeting)
-        audience, params = audience_window(
-            targeting, telling["audience_at"], after=after, last=last
-        )
+        audience, params = audience_window(targeting, telling["audience_at"], window)
         now = datetime.now(UTC)
         events = await MEMBERS.append_to_each(
             audience, params, type=telling["type"], data=sql.loaded_json(telling["data"]), at=now
         )
-        finished = last is None
+        finished = len(window) < batch
         await sql.fetch(
             _MOVE_ON,
             id=telling["id"],
-            reached=last or after,
+            reached=window[-1] if window else after,
             told=len(events),
             finished=finished,
             now=now,

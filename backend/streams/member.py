@@ -67,9 +67,11 @@ def each_statement(audience: str) -> str:
     as JSON text, ``now``)."""
     return (
         "WITH audience AS (" + audience + "), "  # noqa: S608 (fixed fragments, bound values)
-        "bumped AS (UPDATE account SET last_event_seq = account.last_event_seq + 1 "
-        "FROM audience WHERE account.member = audience.member "
-        "RETURNING account.member, account.last_event_seq) "
+        # The accounts by their key (an array the planner sees as such), never a join that
+        # may walk the whole account index.
+        "bumped AS (UPDATE account SET last_event_seq = last_event_seq + 1 "
+        "WHERE member = ANY(ARRAY(SELECT member FROM audience)) "
+        "RETURNING member, last_event_seq) "
         "INSERT INTO member_event (id, member, seq, type, data, created_at) "
         "SELECT gen_random_uuid(), member, last_event_seq, {type}, {data}::jsonb, {now} "
         "FROM bumped RETURNING member, seq"

@@ -19,7 +19,15 @@ import asyncpg
 import pytest
 
 from devkit.history import LOADED, insert_chain
-from devkit.hot_statements import Sample, explain, problems, sample, scans, statements
+from devkit.hot_statements import (
+    GROWING,
+    Sample,
+    explain,
+    problems,
+    sample,
+    scans,
+    statements,
+)
 from devkit.seed import insert_stores
 from tests import servers as test_servers
 
@@ -133,3 +141,22 @@ async def test_the_purges_never_scan_their_table(chain: asyncpg.Connection) -> N
     for statement in purges:
         found += problems(statement, (await explain(chain, statement, at))["Plan"])
     assert found == []
+
+
+async def test_a_campaign_telling_batch_reads_its_window_of_members_only(
+    chain: asyncpg.Connection,
+) -> None:
+    """A batch of a targeted campaign's telling (``backend.campaigns.telling``) reads the
+    window of members from the account index, and each of them by key: every scan of a
+    table that grows with the chain has an index condition (never every member, whatever
+    the audience's share of the chain or the planner's estimates of the joins)."""
+    telling = [s for s in statements() if s.name.startswith("campaign telling")]
+    assert len(telling) == 4
+    at = await sample(chain, now=datetime.now(UTC))
+    for statement in telling:
+        plan = (await explain(chain, statement, at))["Plan"]
+        assert problems(statement, plan) == []
+        growing = [scan for scan in scans(plan) if scan.relation in GROWING]
+        assert {scan.relation for scan in growing} >= {"account"}, statement.name
+        for scan in growing:
+            assert scan.node.startswith("Index") and scan.conditioned, (statement.name, scan)
