@@ -22,6 +22,7 @@ from backend.cli_jobs import (
     evaluate_tiers_command,
     expire_points_command,
     maintenance_command,
+    partner_webhooks_command,
     scheduler_command,
     with_pool,
     worker_command,
@@ -154,6 +155,12 @@ def _parser() -> argparse.ArgumentParser:
         "worker", help="deliver the outbox to the accounting system until SIGTERM"
     )
     worker.set_defaults(handler=worker_command)
+
+    partner_webhooks = commands.add_parser(
+        "partner-webhooks",
+        help="send partner webhook deliveries (queued by the scheduler) until SIGTERM",
+    )
+    partner_webhooks.set_defaults(handler=partner_webhooks_command)
 
     reconcile = commands.add_parser(
         "reconcile",

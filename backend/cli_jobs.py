@@ -122,3 +122,27 @@ def worker_command(settings: Settings, _: argparse.Namespace) -> int:
         return 0
 
     return with_pool(work)
+
+
+def partner_webhooks_command(settings: Settings, _: argparse.Namespace) -> int:
+    from prometheus_client import start_http_server
+
+    from backend.jobs.runner import stop_on_signals
+    from backend.partners.addresses import AddressPolicy
+    from backend.partners.delivery import DeliveryPolicy, PartnerClient
+    from backend.partners.worker import send_until
+
+    if settings.partner_worker_metrics_port:
+        start_http_server(settings.partner_worker_metrics_port, addr=settings.host)
+
+    async def work() -> int:
+        stopping = asyncio.Event()
+        stop_on_signals(stopping)
+        client = PartnerClient(addresses=AddressPolicy.for_environment(settings.environment))
+        try:
+            await send_until(stopping, client, DeliveryPolicy())
+        finally:
+            await client.aclose()
+        return 0
+
+    return with_pool(work)

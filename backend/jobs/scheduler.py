@@ -1,7 +1,8 @@
 """The periodic jobs (relay of unpublished events, holds, pending points, expiry, idempotency
 purge, tiers, app orders whose payment webhook is late, campaigns starting and ending and
 their targeted audiences told in batches, delivered outbox messages past their retention,
-unfinished erasures, the audit trail's retention, the program's daily figures), run by
+unfinished erasures, the audit trail's retention, the program's daily figures, partner
+webhooks queued from the committed member events), run by
 ``astrocoffee scheduler`` (and by serving processes whose interval is above 0), one process
 at a time through a renewed, fenced lease (``backend.jobs.lease``), once per interval;
 ``astrocoffee maintenance`` runs them once.
@@ -41,6 +42,7 @@ from backend.loyalty.tiers import evaluate_tiers
 from backend.members.erasure import ErasureCleanup
 from backend.members.qr import QrTokens
 from backend.orders.service import OrderService
+from backend.partners.feed import feed_partners
 from backend.settings import Settings
 from backend.stores.folding import FIGURES_INTERVAL_S, FiguresLoop, fold_committed_sales
 from backend.streams.relay import relay_unpublished
@@ -71,6 +73,7 @@ class MaintenanceReport:
     sales_folded: int = 0
     members_told: int = 0
     program_snapshots: int = 0
+    partner_deliveries_queued: int = 0
 
 
 async def run_maintenance(
@@ -129,6 +132,8 @@ async def run_maintenance(
         erased = await step(erasures.finish_erasures)
     # About hourly whatever the interval: the snapshot says when it was last taken.
     snapshots = await step(lambda: take_snapshot(now=now))
+    # Committed member events to the partner endpoints that subscribe (the worker sends).
+    queued = await step(lambda: feed_partners(now=now))
     return MaintenanceReport(
         holds,
         released,
@@ -144,6 +149,7 @@ async def run_maintenance(
         sales_folded=folded,
         members_told=told,
         program_snapshots=snapshots,
+        partner_deliveries_queued=queued,
     )
 
 

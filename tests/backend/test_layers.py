@@ -45,6 +45,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("till", ("backend.till",)),
     ("orders", ("backend.orders",)),
     ("accounting", ("backend.accounting",)),
+    ("partners", ("backend.partners",)),
     ("jobs and operations", ("backend.jobs", "backend.ops")),
     (
         "edge",
