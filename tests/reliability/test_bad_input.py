@@ -44,7 +44,7 @@ from backend.loyalty.rules import DEFAULT_RULES
 from backend.orders.webhook_signature import sign
 from backend.orders.webhooks import ProviderEvent
 from backend.stores.folding import fold_committed_sales
-from db.tables import ALL_TABLES, OutboxMessage
+from db.tables import ALL_TABLES, OutboxMessage, PartnerDelivery
 from realtime.publisher import EventPublisher
 from tests.conftest import LiveServer, Shop
 from tests.factories import (
@@ -635,6 +635,17 @@ async def build_world(shop: Shop) -> World:
 
     nobody = str(uuid.uuid4())
     other_store = str(till_2.store_id)
+    partner_body = {
+        "url": "http://127.0.0.1:9/hooks",  # loopback: allowed outside production
+        "event_types": ["sale.completed", "points.earned"],
+        "description": "CRM",
+        "secret": "whsec_" + "a" * 32,  # 24 bytes once decoded: the shortest allowed
+        "personal_data_allowed": False,
+        "enabled": True,
+    }
+    partner = await admin_post(api, admin.headers, PARTNER_ENDPOINTS, partner_body)
+    partner_id = partner["endpoint"]["id"]
+    partner_delivery = await delivery_for(partner_id, member_a.member_id)
     sale_body = {**purchase_body(member_a.card_number, amount=35000), "items": ITEMS}
     checkout_body = {**purchase_body(member_a.card_number, amount=35000), "items": ITEMS}
     order_body = {
@@ -678,14 +689,22 @@ async def build_world(shop: Shop) -> World:
         no_one = {"card_number": "0000000000000000"}
         return theirs("a card that belongs to no member", {**body, "customer": no_one})
 
-    def bad_refund_lines(lined_id: str, by_amount_id: str) -> list[Case]:
-        """Refund lines that do not fit the receipt (2 x LATTE-M at 175.00): each its code."""
+    def bad_refunds() -> list[Case]:
+        """Another store's purchase, none at all, and refund lines that do not fit the
+        receipt (``lined_sale``: 2 x LATTE-M at 175.00), each with its code."""
+        lined_id = lined_sale["purchase_id"]
 
         def lines(name: str, body: dict[str, Any], code: str, purchase_id: str = lined_id) -> Case:
             return Case(name, encode(body), params={"purchase_id": purchase_id}, code=code)
 
         latte = {"sku": "LATTE-M", "quantity": 1}
         return [
+            theirs(
+                "another store's purchase",
+                {"amount": 1000},
+                purchase_id=sale_elsewhere["purchase_id"],
+            ),
+            Case("no such purchase", encode({"amount": 1000}), params={"purchase_id": nobody}),
             lines(
                 "a SKU not on the receipt",
                 {"lines": [{**latte, "sku": "MUFFIN"}]},
@@ -710,7 +729,7 @@ async def build_world(shop: Shop) -> World:
                 "lines on a purchase sold by amount only",
                 {"lines": [latte]},
                 "purchase_has_no_lines",
-                purchase_id=by_amount_id,
+                purchase_id=sale["purchase_id"],
             ),
         ]
 
@@ -835,15 +854,7 @@ async def build_world(shop: Shop) -> World:
             params={"purchase_id": sale["purchase_id"]},
             body={"amount": 1000, "reason": "a cup returned"},
             variant=Case("another amount", encode({"amount": 2000})),
-            foreign=[
-                theirs(
-                    "another store's purchase",
-                    {"amount": 1000},
-                    purchase_id=sale_elsewhere["purchase_id"],
-                ),
-                Case("no such purchase", encode({"amount": 1000}), params={"purchase_id": nobody}),
-                *bad_refund_lines(lined_sale["purchase_id"], sale["purchase_id"]),
-            ],
+            foreign=bad_refunds(),
         ),
         ("POST", "/v1/admin/purchases/{purchase_id:uuid}/refunds"): Endpoint(
             "manager",
@@ -851,14 +862,8 @@ async def build_world(shop: Shop) -> World:
             body={"lines": [{"sku": "LATTE-M", "quantity": 1}], "reason": "a cup returned"},
             variant=Case("another line", encode({"lines": [{"sku": "LATTE-M", "quantity": 2}]})),
             foreign=[
-                theirs(
-                    "another store's purchase",
-                    {"amount": 1000},
-                    purchase_id=sale_elsewhere["purchase_id"],
-                ),
-                Case("no such purchase", encode({"amount": 1000}), params={"purchase_id": nobody}),
+                *bad_refunds(),
                 Case("neither amount nor lines", encode({"reason": "nothing said"})),
-                *bad_refund_lines(lined_sale["purchase_id"], sale["purchase_id"]),
             ],
         ),
         ("POST", "/v1/checkouts"): sale_like(
@@ -1119,6 +1124,67 @@ async def build_world(shop: Shop) -> World:
                 ("end", to_end),
             )
         },
+        ("POST", PARTNER_ENDPOINTS): Endpoint(
+            "admin",
+            body=partner_body,
+            foreign=[
+                Case(
+                    "a private address",
+                    encode({**partner_body, "url": "https://10.0.0.7/hooks"}),
+                    code="endpoint_address_refused",
+                ),
+                Case(
+                    "the metadata service",
+                    encode({**partner_body, "url": "https://169.254.169.254/latest"}),
+                    code="endpoint_address_refused",
+                ),
+                Case(
+                    "plain HTTP to a public address",
+                    encode({**partner_body, "url": "http://93.184.216.34/hooks"}),
+                    code="endpoint_address_refused",
+                ),
+                Case(
+                    "a secret too short",
+                    encode({**partner_body, "secret": "whsec_" + "a" * 28}),
+                    code="validation_failed",
+                ),
+                Case(
+                    "an unknown event type",
+                    encode({**partner_body, "event_types": ["sale.completed", "coffee.spilt"]}),
+                    code="validation_failed",
+                ),
+            ],
+        ),
+        ("PATCH", PARTNER_ENDPOINTS + "/{endpoint_id:uuid}"): Endpoint(
+            "admin",
+            params={"endpoint_id": partner_id},
+            body={"description": "CRM (renamed)", "enabled": True, "event_types": ["tier.changed"]},
+            foreign=[
+                theirs("no such endpoint", {"enabled": False}, endpoint_id=nobody),
+                Case(
+                    "a private address in a URL change",
+                    encode({"url": "http://192.168.1.1/hooks"}),
+                    params={"endpoint_id": partner_id},
+                    code="endpoint_address_refused",
+                ),
+            ],
+        ),
+        ("POST", PARTNER_ENDPOINTS + "/{endpoint_id:uuid}/secret/rotate"): Endpoint(
+            "admin",
+            params={"endpoint_id": partner_id},
+            foreign=[theirs("no such endpoint", endpoint_id=nobody)],
+        ),
+        (
+            "POST",
+            PARTNER_ENDPOINTS + "/{endpoint_id:uuid}/deliveries/{delivery_id:uuid}/replay",
+        ): Endpoint(
+            "admin",
+            params={"endpoint_id": partner_id, "delivery_id": partner_delivery},
+            foreign=[
+                theirs("no such delivery", endpoint_id=partner_id, delivery_id=nobody),
+                theirs("another endpoint's", endpoint_id=nobody, delivery_id=partner_delivery),
+            ],
+        ),
         ("POST", "/v1/admin/outbox/{message_id:uuid}/retry"): Endpoint(
             "admin",
             params={"message_id": dead},
@@ -1139,6 +1205,30 @@ async def build_world(shop: Shop) -> World:
     }
     secret = shop.app.state.settings.webhook_secrets[0]
     return World(headers=headers, webhook_secret=secret, endpoints=endpoints)
+
+
+PARTNER_ENDPOINTS = "/v1/admin/partner-webhooks/endpoints"
+
+
+async def delivery_for(endpoint_id: str, member_id: str) -> str:
+    """A delivery of the endpoint, as the feed would queue it (the replay route's object)."""
+    now = datetime.now(UTC)
+    delivery = PartnerDelivery(
+        endpoint=uuid.UUID(endpoint_id),
+        member=uuid.UUID(member_id),
+        seq=1,
+        event=uuid.uuid4(),
+        type="sale.completed",
+        payload={"member_id": member_id, "seq": 1},
+        status="delivered",
+        attempts=1,
+        next_attempt_at=now,
+        occurred_at=now,
+        created_at=now,
+        delivered_at=now,
+    )
+    await delivery.save()
+    return str(delivery.id)
 
 
 def write_routes(app: Any) -> dict[tuple[str, str], Any]:
