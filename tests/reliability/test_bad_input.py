@@ -46,6 +46,7 @@ from backend.orders.webhooks import ProviderEvent
 from backend.stores.folding import fold_committed_sales
 from db.tables import ALL_TABLES, OutboxMessage, PartnerDelivery
 from realtime.publisher import EventPublisher
+from tests.backend.push.samples import web_push_subscription
 from tests.conftest import LiveServer, Shop
 from tests.factories import (
     STAFF_PASSWORD,
@@ -537,6 +538,14 @@ async def build_world(shop: Shop) -> World:
     member_a = await log_in(api, shop.sms)
     member_b = await log_in(api, shop.sms)
     device_2 = await log_in(api, shop.sms, phone=member_a.phone)  # signed out by DELETE
+
+    async def push_device(member: Any) -> str:
+        body = {"provider": "apns", "token": uuid.uuid4().hex * 2}
+        response = await api.post("/v1/me/devices", headers=member.headers, json=body)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    phone_a, phone_b = await push_device(member_a), await push_device(member_b)  # DELETE's
     leaving = await log_in(api, shop.sms, phone=member_a.phone)  # logs out
     refresher = await log_in(api, shop.sms, phone=member_b.phone)  # refreshes
     loser = await log_in(api, shop.sms)  # replaces a lost card
@@ -803,6 +812,47 @@ async def build_world(shop: Shop) -> World:
             "loser",
             body={"card_number": loser.card_number},
             foreign=[Case("another member's card", encode({"card_number": member_b.card_number}))],
+        ),
+        ("POST", "/v1/me/devices"): Endpoint(
+            "member_a",
+            body={"provider": "webpush", "subscription": web_push_subscription()},
+            more=[
+                (("token",), {"provider": "fcm", "token": "fcm-token:" + "x" * 140}),
+                (("token",), {"provider": "apns", "token": "ab" * 32}),
+            ],
+            foreign=[
+                Case(
+                    "an http endpoint",
+                    encode(
+                        {
+                            "provider": "webpush",
+                            "subscription": web_push_subscription("http://push.example/s/1"),
+                        }
+                    ),
+                ),
+                Case(
+                    "an APNs token that is not hex",
+                    encode({"provider": "apns", "token": "zz" * 32}),
+                ),
+                Case("an FCM token with spaces", encode({"provider": "fcm", "token": "a b" * 20})),
+                Case(
+                    "a subscription's keys as a token",
+                    encode({"provider": "webpush", "token": "ab" * 32}),
+                ),
+            ],
+        ),
+        ("DELETE", "/v1/me/devices/{device_id:uuid}"): Endpoint(
+            "member_a",
+            params={"device_id": phone_a},
+            foreign=[
+                theirs("another member's device", device_id=phone_b),
+                theirs("no such device", device_id=nobody),
+            ],
+        ),
+        ("PUT", "/v1/me/notifications"): Endpoint(
+            "member_a",
+            body={"language": "en", "kinds": {"birthday": False}},
+            foreign=[Case("a kind there is not", encode({"kinds": {"spam": True}}))],
         ),
         ("PUT", "/v1/me/consents"): Endpoint(
             "member_a",
