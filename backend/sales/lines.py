@@ -35,7 +35,7 @@ from backend.errors import (
 )
 from backend.loyalty.earning import CheckLine, earns, share
 from backend.loyalty.rules import ProgramRules
-from backend.sales.schemas import Text
+from backend.sales.schemas import PurchaseItem, Text
 from db import sql
 
 Quantity = Annotated[int, msgspec.Meta(gt=0, le=10_000)]
@@ -127,14 +127,14 @@ def _eligible_money(rules: ProgramRules) -> Callable[[CheckLine], int]:
 
 
 def sold_lines(
-    items: Sequence[Any],
+    items: Sequence[PurchaseItem],
     *,
     rules: ProgramRules,
     base_points: int,
     extras: Iterable[tuple[int, Rule | None]],
 ) -> list[SoldLine]:
     """The lines of a sale with the points each earned: ``base_points`` and each campaign's
-    ``(points, rule)`` split as the module says. ``items``: ``PurchaseItem``-shaped."""
+    ``(points, rule)`` split as the module says."""
     if not items:
         return []
     earned = _split(base_points, items, rules)
@@ -143,14 +143,7 @@ def sold_lines(
             part = _split(points, items, rules, _targets(rule))
             earned = [a + b for a, b in zip(earned, part, strict=True)]
     return [
-        SoldLine(
-            sku=item.sku,
-            name=item.name,
-            category=item.category,
-            quantity=item.quantity,
-            unit_price=item.unit_price,
-            points_earned=points,
-        )
+        SoldLine(**msgspec.structs.asdict(item), points_earned=points)
         for item, points in zip(items, earned, strict=True)
     ]
 
@@ -250,23 +243,11 @@ def refund_amount(asked: int | None, taken: Sequence[RefundedLine]) -> int:
     return value
 
 
-def sold_document_line(line: SoldLine) -> DocumentLine:
-    return DocumentLine(
-        sku=line.sku,
-        name=line.name,
-        category=line.category,
-        quantity=line.quantity,
-        amount=line.quantity * line.unit_price,
-        points=line.points_earned,
-    )
-
-
-def refunded_document_line(line: RefundedLine) -> DocumentLine:
-    return DocumentLine(
-        sku=line.sku,
-        name=line.name,
-        category=line.category,
-        quantity=line.quantity,
-        amount=line.amount,
-        points=-line.points_reversed,
-    )
+def document_line(line: SoldLine | RefundedLine) -> DocumentLine:
+    """A sale's line with its money and points earned, or a refund's with its money and the
+    points taken back (negative, as the refund document's ``points_issued``)."""
+    if isinstance(line, SoldLine):
+        amount, points = line.quantity * line.unit_price, line.points_earned
+    else:
+        amount, points = line.amount, -line.points_reversed
+    return DocumentLine(line.sku, line.name, line.category, line.quantity, amount, points)

@@ -11,18 +11,18 @@ import msgspec
 from backend.auth.access import require_admin_or_store_manager
 from backend.auth.callers import StaffCaller
 from backend.errors import NotFound
-from backend.sales.lines import RefundedLine, load_lines, load_refunded, refunded_per_line
+from backend.sales.lines import (
+    RefundedLine,
+    SoldLine,
+    load_lines,
+    load_refunded,
+    refunded_per_line,
+)
 from db import sql
 from db.tables import Purchase, Refund
 
 
-class ReceiptLine(msgspec.Struct, frozen=True):
-    sku: str
-    name: str
-    category: str
-    quantity: int
-    unit_price: int
-    points_earned: int
+class ReceiptLine(SoldLine, frozen=True):
     refunded_quantity: int
 
 
@@ -76,15 +76,7 @@ async def purchase_for(caller: StaffCaller, purchase_id: uuid.UUID) -> PurchaseO
         points_redeemed=purchase.points_redeemed,
         refunded_amount=purchase.refunded_amount,
         lines=[
-            ReceiptLine(
-                sku=line.sku,
-                name=line.name,
-                category=line.category,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                points_earned=line.points_earned,
-                refunded_quantity=units,
-            )
+            ReceiptLine(**msgspec.structs.asdict(line), refunded_quantity=units)
             for line, units in zip(lines, refunded, strict=True)
         ],
         refunds=[

@@ -38,7 +38,7 @@ from backend.loyalty.ledger import LockedAccount
 from backend.loyalty.rules import RulesVersion
 from backend.loyalty.schemas import Balance
 from backend.loyalty.tiers import QUALIFYING_SPEND, upgrade_tier
-from backend.sales.lines import SoldLine, encode_lines, sold_document_line, sold_lines
+from backend.sales.lines import SoldLine, document_line, encode_lines, sold_lines
 from backend.sales.schemas import PurchaseItem, PurchaseResponse
 from db import sql
 from db.deferred import DeferredWrites
@@ -200,7 +200,7 @@ async def _record(
         points_issued=earned,
         points_redeemed=spent,
         points_liability_delta=earned - spent,
-        lines=[sold_document_line(line) for line in lines],
+        lines=[document_line(line) for line in lines],
         into=into,
     )
 

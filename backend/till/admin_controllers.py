@@ -12,9 +12,9 @@ from litestar.params import FromPath, JSONBody
 
 from backend.auth.access import allow
 from backend.auth.callers import Role, StaffCaller
-from backend.http import IdempotencyKey, replay_headers, strict_body
-from backend.idempotency import check_key
+from backend.http import IdempotencyKey
 from backend.sales.receipts import PurchaseOut, purchase_for
+from backend.till.controllers import refund_answer
 from backend.till.refunds import REFUND_REFUSALS, RefundRequest, RefundResponse, RefundService
 
 MANAGERS = allow(Role.MANAGER, Role.ADMIN)
@@ -48,10 +48,6 @@ class PurchaseAdminController(Controller):
         refund_service: NamedDependency[RefundService],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RefundResponse]:
-        response, replayed = await refund_service.refund_by_staff(
-            staff=request.user,
-            purchase_id=purchase_id,
-            request=await strict_body(request, RefundRequest),
-            key=check_key(idempotency_key),
+        return await refund_answer(
+            request, request.user, purchase_id, refund_service, idempotency_key
         )
-        return Response(response, status_code=201, headers=replay_headers(replayed))

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from backend.auth.access import allow
-from backend.auth.callers import Role, TerminalCaller
+from backend.auth.callers import Role, StaffCaller, TerminalCaller
 from backend.errors import (
     CardBlocked,
     CheckoutNotOpen,
@@ -90,13 +90,26 @@ class PurchaseController(Controller):
         refund_service: NamedDependency[RefundService],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RefundResponse]:
-        response, replayed = await refund_service.refund(
-            terminal=request.user,
-            purchase_id=purchase_id,
-            request=await strict_body(request, RefundRequest),
-            key=check_key(idempotency_key),
+        return await refund_answer(
+            request, request.user, purchase_id, refund_service, idempotency_key
         )
-        return Response(response, status_code=201, headers=replay_headers(replayed))
+
+
+async def refund_answer(
+    request: Request[Any, Any, Any],
+    caller: TerminalCaller | StaffCaller,
+    purchase_id: uuid.UUID,
+    refund_service: RefundService,
+    idempotency_key: str | None,
+) -> Response[RefundResponse]:
+    """The refund asked for, by the till or by staff (the same body and answer)."""
+    response, replayed = await refund_service.refund(
+        caller=caller,
+        purchase_id=purchase_id,
+        request=await strict_body(request, RefundRequest),
+        key=check_key(idempotency_key),
+    )
+    return Response(response, status_code=201, headers=replay_headers(replayed))
 
 
 class CheckoutController(Controller):

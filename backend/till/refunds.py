@@ -47,10 +47,10 @@ from backend.sales.lines import (
     RefundedLine,
     RefundLine,
     capped,
+    document_line,
     load_lines,
     load_refunded,
     refund_amount,
-    refunded_document_line,
     take_back,
 )
 from backend.sales.schemas import Amount
@@ -111,36 +111,23 @@ class RefundService:
     async def refund(
         self,
         *,
-        terminal: TerminalCaller,
+        caller: TerminalCaller | StaffCaller,
         purchase_id: uuid.UUID,
         request: RefundRequest,
         key: str,
     ) -> tuple[RefundResponse, bool]:
-        """At the till: its own store's purchases only (another's is answered as missing)."""
+        """At the till, its own store's purchases only (another's is answered as missing);
+        by staff, an admin or a manager of the purchase's store, in the audit trail."""
+        if isinstance(caller, StaffCaller):
+            check: StoreCheck = partial(require_admin_or_store_manager, caller)
+            return await self._once(caller.scope, key, purchase_id, request, check, caller)
+        till = caller
 
         def own_store(store_id: uuid.UUID) -> None:
-            if store_id != terminal.store_id:
+            if store_id != till.store_id:
                 raise NotFound(f"purchase {purchase_id} does not exist")
 
-        return await self._once(terminal.scope, key, purchase_id, request, own_store)
-
-    async def refund_by_staff(
-        self,
-        *,
-        staff: StaffCaller,
-        purchase_id: uuid.UUID,
-        request: RefundRequest,
-        key: str,
-    ) -> tuple[RefundResponse, bool]:
-        """By an admin, or a manager of the purchase's store; in the audit trail."""
-        return await self._once(
-            staff.scope,
-            key,
-            purchase_id,
-            request,
-            partial(require_admin_or_store_manager, staff),
-            audit_as=Actor.of(staff),
-        )
+        return await self._once(till.scope, key, purchase_id, request, own_store)
 
     async def _once(
         self,
@@ -149,18 +136,18 @@ class RefundService:
         purchase_id: uuid.UUID,
         request: RefundRequest,
         may_refund: StoreCheck,
-        audit_as: Actor | None = None,
+        staff: StaffCaller | None = None,
     ) -> tuple[RefundResponse, bool]:
         async def work() -> tuple[RefundResponse, list[Outgoing]]:
             response, envelopes, store_id = await _refund(purchase_id, request, may_refund)
-            if audit_as is not None:
+            if staff is not None:
                 await record(
                     "purchase.refunded",
                     target_type="purchase",
                     target_id=purchase_id,
                     after={"request": request, "refund": response},
                     store_ids=[store_id],
-                    actor=audit_as,
+                    actor=Actor.of(staff),
                 )
             return response, envelopes
 
@@ -253,7 +240,7 @@ async def _refund(
         points_issued=-reverse,
         points_redeemed=-give_back,
         points_liability_delta=give_back - reverse,
-        lines=[refunded_document_line(line) for line in taken],
+        lines=[document_line(line) for line in taken],
     )
     _, envelopes = await change.finish(
         context={"purchase_id": str(purchase.id), "refund_id": str(refund_id)}
