@@ -12,7 +12,10 @@ scheduler runs it (``backend.jobs.scheduler.run_maintenance``'s calls) and timed
 - tier evaluation: one whole pass (every member above green), members/s;
 - idempotency and outbox purge: ``--purge-rows`` rows made old for the purpose, purged in
   the jobs' batches, rows/s;
-- relay: one run (members with events in its window), and the query that finds them.
+- relay: one run (members with events in its window), and the query that finds them;
+- a targeted campaign's start: one run of its telling (batches within its budget), and the
+  whole audience (``loadtests.campaign_telling`` compares it with the one statement it
+  replaced).
 
 It writes real changes (points expire, tiers move, the rows it adds are purged): run it on
 a load-test database only. Writes ``loadtests/reports/jobs-<time>.md`` and prints it.
@@ -29,6 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from loadtests.bench_report import REPORTS
+from loadtests.campaign_telling import _audiences, _batched
 
 INTERVAL_S = 30  # backend.settings.Settings.maintenance_interval_s
 _DUE_ACCOUNTS = (
@@ -70,6 +74,7 @@ async def measure(args: argparse.Namespace) -> list[str]:
     from redis.asyncio import Redis
 
     from backend.accounting.outbox import purge_delivered
+    from backend.campaigns.telling import BATCH
     from backend.idempotency import purge_records
     from backend.loyalty.expiry import BUDGET_S, expire_points
     from backend.loyalty.rules import current_rules
@@ -150,63 +155,21 @@ async def measure(args: argparse.Namespace) -> list[str]:
             f"({relayed:,} events republished) | {seconds:.2f} | query {seconds_query:.3f} s "
             "| every run | the members active in 120 s |"
         )
-        for label, targeting in _audiences():
-            audience = await sql.fetch(_AUDIENCE_SIZE[label])
-            try:
-                told, seconds = await _timed(_tell_and_roll_back(targeting))
-                done = f"{told:,} member events and account locks"
-                rate = f"{told / seconds:,.0f} members/s"
-            except TimeoutError:
-                done, seconds, rate = "timed out (the pool's command timeout)", 0.0, "-"
+        for label, targeting, size_query in _audiences():
+            (size,) = await sql.fetch(size_query)
+            told = await _batched(publisher, targeting, BATCH)
+            run_told, run_s = told["first_run"]
             lines.append(
-                f"| campaign start, {label} ({audience[0]['n']:,} members) | {done}, one "
-                f"statement (rolled back here) | {seconds:.1f} | {rate} "
-                "| when a campaign starts or ends | - |"
+                f"| campaign start, {label} ({size['n']:,} members) | {run_told:,} members "
+                f"told in one run (batches of {BATCH:,}, longest "
+                f"{told['longest_batch']:.1f} s) | {run_s:.1f} | "
+                f"{run_told / run_s:,.0f} members/s | {told['told']:,} members in "
+                f"{told['total']:.0f} s | when a campaign starts or ends |"
             )
     finally:
         await redis.aclose()
         await close_pool()
     return lines
-
-
-_AUDIENCE_SIZE = {
-    "gold and platinum members": "SELECT COUNT(*) AS n FROM member WHERE tier <> 'green'",
-    "members with 10+ visits": "SELECT COUNT(*) AS n FROM member_stats WHERE visits >= 10",
-}
-
-
-def _audiences() -> list[tuple[str, Any]]:
-    from backend.campaigns.targeting import Segment, Targeting
-
-    return [
-        ("gold and platinum members", Targeting(tiers=["gold", "platinum"])),
-        ("members with 10+ visits", Targeting(segment=Segment(min_visits=10))),
-    ]
-
-
-class _RolledBack(Exception):
-    pass
-
-
-async def _tell_and_roll_back(targeting: Any) -> int:
-    """A targeted campaign's ``tell_audience`` (its events and seq bumps), undone."""
-    from backend.campaigns.live import _audience
-    from backend.streams.member import MEMBERS
-    from db.pool import engine
-
-    told = 0
-    try:
-        async with engine().transaction():
-            audience, params = _audience(targeting, datetime.now(UTC))
-            told = len(
-                await MEMBERS.append_to_each(
-                    audience, params, type="offer.available", data={}, at=datetime.now(UTC)
-                )
-            )
-            raise _RolledBack
-    except _RolledBack:
-        pass
-    return told
 
 
 def main(argv: list[str] | None = None) -> int:
