@@ -9,6 +9,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -62,9 +63,10 @@ SAYS = {
 async def console(
     open_page: OpenPage, base_url: str, staff: SignedInStaff, path: str, locale: str
 ) -> Page:
-    """``path`` opened cold: the console sends the person to log in and back to ``path``."""
+    """``path`` (with its query, if any) opened cold: the console sends the person to log in
+    and back to ``path``."""
     page = await open_page(f"{base_url}{path}", locale=locale)
-    await expect(page).to_have_url(f"{base_url}/staff?next={path.replace('/', '%2F')}")
+    await expect(page).to_have_url(f"{base_url}/staff?next={quote(path, safe='')}")
     await page.fill("#staff-login-form input[name=email]", staff.email)
     await page.fill("#staff-login-form input[name=password]", STAFF_PASSWORD)
     await page.click("#staff-log-in")

@@ -14,20 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from tests.backend.campaigns.helpers import launch, line
 from tests.conftest import LiveServer
-from tests.factories import (
-    STAFF_PASSWORD,
-    LoggedInMember,
-    SignedInStaff,
-    Till,
-    buy,
-    hire,
-    purchase_body,
-)
+from tests.factories import LoggedInMember, Till, buy, hire, purchase_body
 from tests.web.conftest import OpenPage
+from tests.web.test_console import console
 from tests.web.test_screenshots import picture
 
 CROISSANTS = {**line("CRO-1", "bakery", 15000, quantity=2), "name": "Круассан"}
@@ -58,20 +51,6 @@ CATALOGUE = (
     "CAP-M,Капучино 300 мл,coffee\n"
     "CRO-2,Круассан миндальный,bakery\n"
 )
-
-
-async def console(
-    open_page: OpenPage, base_url: str, staff: SignedInStaff, path: str, locale: str
-) -> Page:
-    """``path`` (a query string too) opened cold: the login, then back to ``path``."""
-    page = await open_page(f"{base_url}{path}", locale=locale)
-    await expect(page).to_have_url(re.compile(r"/staff\?next="))
-    await page.fill("#staff-login-form input[name=email]", staff.email)
-    await page.fill("#staff-login-form input[name=password]", STAFF_PASSWORD)
-    await page.click("#staff-log-in")
-    await expect(page).to_have_url(f"{base_url}{path}")
-    await expect(page.locator("#page-body")).to_be_visible()
-    return page
 
 
 async def points_of(client: httpx.AsyncClient, headers: dict[str, str], member_id: str) -> int:
