@@ -113,7 +113,16 @@ export class Campaigns {
       el('td', { className: 'name' }, campaign.name, when ? el('span', { className: 'note' }, when) : null),
       el('td', { className: 'kind' }, words('campaign.kind', campaign.kind)),
       el('td', { className: 'status' }, el('span', { className: `badge status-${campaign.status}` }, words('campaign.status', campaign.status))),
-      el('td', { className: 'actions' }, el('div', { className: 'buttons' }, ...buttons)),
+      el(
+        'td',
+        { className: 'actions' },
+        el(
+          'div',
+          { className: 'buttons' },
+          ...buttons,
+          el('a', { href: `/staff/reports?${new URLSearchParams({ campaign: campaign.id })}`, className: 'report small', 'aria-label': t('campaign.report_label', { name: campaign.name }) }, t('campaign.report')),
+        ),
+      ),
     );
   }
 
