@@ -51,6 +51,7 @@ from backend.http import ANSWERS_KEY, SIGNED, Answer, answers
 from backend.idempotency import MAX_KEY_LENGTH
 from backend.ops.http_protocol import REFUSALS
 from backend.orders.webhook_signature import TOLERANCE_S
+from backend.partners.document import partner_webhooks
 from backend.problems import CODES_BY_STATUS, PROBLEM_JSON, TYPE_BASE
 from backend.rate_limits import RateLimitMiddleware
 
@@ -240,6 +241,9 @@ def complete_document(app: Litestar) -> OpenAPI:
             )
         _success_headers(handler, operation, responses)
         operation.responses = responses
+    # What the platform sends partners (OpenAPI 3.1 ``webhooks``), beside what it answers.
+    document.webhooks, partner_schemas = partner_webhooks()
+    components.schemas = {**components.schemas, **partner_schemas}
     return document
 
 

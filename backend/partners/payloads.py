@@ -1,0 +1,147 @@
+"""The bodies partners receive, as types: what the OpenAPI document's ``webhooks`` describe
+(``backend.partners.document``) and what the tests decode every delivered body as.
+
+Every body is ``{"type", "timestamp", "data"}`` (Standard Webhooks); ``data`` is the member
+stream's event (ids, amounts, points) with ``member_id`` and the event's ``seq`` in the
+member's stream, and ``member`` (personal data) only for endpoints allowed it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+
+class PersonalData(msgspec.Struct, frozen=True):
+    """Sent only to endpoints registered with ``personal_data_allowed`` (docs/security.md)."""
+
+    phone: str
+    card_number: str
+    birth_date: str | None
+    time_zone: str | None
+
+
+class _MemberEvent(msgspec.Struct, frozen=True, kw_only=True):
+    member_id: uuid.UUID
+    seq: int  # the event's place in the member's stream: deliveries come in this order
+    member: PersonalData | msgspec.UnsetType = msgspec.UNSET
+
+
+class SaleData(_MemberEvent, frozen=True, kw_only=True):
+    """The member's balance after a sale."""
+
+    purchase_id: uuid.UUID
+    store_id: uuid.UUID
+    paid_amount: int  # minor units
+    currency: str
+    available: int
+    pending: int
+    held: int
+
+
+class RefundData(_MemberEvent, frozen=True, kw_only=True):
+    """The member's balance after a refund."""
+
+    purchase_id: uuid.UUID
+    refund_id: uuid.UUID
+    available: int
+    pending: int
+    held: int
+
+
+class PointsData(_MemberEvent, frozen=True, kw_only=True):
+    """One ledger entry: earned (pending until released), redeemed or expired points."""
+
+    entry_id: uuid.UUID
+    kind: str  # earn, bonus, redeem, expiry
+    points: int  # signed: what the entry moved
+    available_delta: int
+    pending_delta: int
+    held_delta: int
+    cause_type: str  # purchase, campaign, expiry, ...
+    cause_id: uuid.UUID | None
+    purchase_id: uuid.UUID | msgspec.UnsetType = msgspec.UNSET
+    store_id: uuid.UUID | msgspec.UnsetType = msgspec.UNSET
+    paid_amount: int | msgspec.UnsetType = msgspec.UNSET
+    currency: str | msgspec.UnsetType = msgspec.UNSET
+    campaign_id: uuid.UUID | msgspec.UnsetType = msgspec.UNSET
+    reason: str | msgspec.UnsetType = msgspec.UNSET  # expiry, release, welcome, erasure
+
+
+class TierData(_MemberEvent, frozen=True, kw_only=True):
+    from_tier: str = msgspec.field(name="from")
+    to: str
+    purchase_id: uuid.UUID | msgspec.UnsetType = msgspec.UNSET
+    store_id: uuid.UUID | msgspec.UnsetType = msgspec.UNSET
+    paid_amount: int | msgspec.UnsetType = msgspec.UNSET
+    currency: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class OfferData(_MemberEvent, frozen=True, kw_only=True):
+    """An offer made live for the member: a campaign's, a welcome offer, a bought coupon."""
+
+    name: str
+    campaign_id: uuid.UUID | msgspec.UnsetType = msgspec.UNSET
+    kind: str | msgspec.UnsetType = msgspec.UNSET
+    coupon_code: str | msgspec.UnsetType | None = msgspec.UNSET
+    valid_until: str | msgspec.UnsetType | None = msgspec.UNSET
+    requires_activation: bool | msgspec.UnsetType = msgspec.UNSET
+    ends_at: str | msgspec.UnsetType | None = msgspec.UNSET
+    reason: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class SaleCompleted(msgspec.Struct, frozen=True):
+    type: Literal["sale.completed"]
+    timestamp: datetime
+    data: SaleData
+
+
+class RefundCompleted(msgspec.Struct, frozen=True):
+    type: Literal["refund.completed"]
+    timestamp: datetime
+    data: RefundData
+
+
+class PointsEarned(msgspec.Struct, frozen=True):
+    type: Literal["points.earned"]
+    timestamp: datetime
+    data: PointsData
+
+
+class PointsRedeemed(msgspec.Struct, frozen=True):
+    type: Literal["points.redeemed"]
+    timestamp: datetime
+    data: PointsData
+
+
+class PointsExpired(msgspec.Struct, frozen=True):
+    type: Literal["points.expired"]
+    timestamp: datetime
+    data: PointsData
+
+
+class TierChanged(msgspec.Struct, frozen=True):
+    type: Literal["tier.changed"]
+    timestamp: datetime
+    data: TierData
+
+
+class OfferActivated(msgspec.Struct, frozen=True):
+    type: Literal["offer.activated"]
+    timestamp: datetime
+    data: OfferData
+
+
+# Event type -> its body's type.
+BODIES: dict[str, type[msgspec.Struct]] = {
+    "sale.completed": SaleCompleted,
+    "refund.completed": RefundCompleted,
+    "points.earned": PointsEarned,
+    "points.redeemed": PointsRedeemed,
+    "points.expired": PointsExpired,
+    "tier.changed": TierChanged,
+    "offer.activated": OfferActivated,
+}
