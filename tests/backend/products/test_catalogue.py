@@ -107,3 +107,20 @@ async def test_a_file_that_is_not_csv_is_refused(client: httpx.AsyncClient) -> N
         assert_problem(answer, 415, "catalogue_not_csv")
     page = await client.get("/v1/admin/catalogue", headers=admin.headers)
     assert page.json() == {"items": [], "next_cursor": None, "total": 0}
+
+
+async def test_the_api_document_says_the_upload_is_a_csv_file(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    upload = document["paths"]["/v1/admin/catalogue"]["put"]
+    assert list(upload["requestBody"]["content"]) == ["text/csv"]
+    answers = {
+        code
+        for response in upload["responses"].values()
+        for code in response.get("content", {})
+        .get("application/problem+json", {})
+        .get("schema", {})
+        .get("properties", {})
+        .get("code", {})
+        .get("enum", [])
+    }
+    assert {"catalogue_duplicate_sku", "catalogue_row_broken", "catalogue_too_large"} <= answers
