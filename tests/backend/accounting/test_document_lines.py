@@ -4,10 +4,7 @@ sale or refund by amount only carries none."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from backend.accounting.client import AccountingClient
 from backend.accounting.outbox import DeliveryPolicy, deliver_due
@@ -16,13 +13,6 @@ from tests.conftest import Shop
 from tests.factories import buy, log_in, open_till, post_as, purchase_body
 
 QUICK = DeliveryPolicy(max_attempts=4, backoff_base_s=0, backoff_cap_s=0)
-
-
-@pytest.fixture
-async def accounting(shop: Shop) -> AsyncIterator[AccountingClient]:
-    client = AccountingClient(url=shop.accounting_url, token=shop.accounting.token, timeout_s=1)
-    yield client
-    await client.aclose()
 
 
 def booked(shop: Shop, reference: str) -> dict[str, Any]:

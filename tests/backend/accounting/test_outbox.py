@@ -8,11 +8,9 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-import pytest
 
 from backend.accounting import metrics
 from backend.accounting.client import AccountingClient
@@ -28,13 +26,6 @@ from tests.servers import ROOT, RunServers
 # No backoff: a failed message is due again at once. (A backoff of even 1 ms made tests that
 # retry in a loop depend on the loop being slower than the backoff.)
 QUICK = DeliveryPolicy(max_attempts=4, backoff_base_s=0, backoff_cap_s=0)
-
-
-@pytest.fixture
-async def accounting(shop: Shop) -> AsyncIterator[AccountingClient]:
-    client = AccountingClient(url=shop.accounting_url, token=shop.accounting.token, timeout_s=1)
-    yield client
-    await client.aclose()
 
 
 async def _sales(shop: Shop, count: int, *, redeem: int = 0) -> list[str]:
