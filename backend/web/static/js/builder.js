@@ -57,6 +57,7 @@ const TIERS = ['green', 'gold', 'platinum'];
 const CHOICES = { category: 'catalogue-categories', categories: 'catalogue-categories', favourite_category: 'catalogue-categories', sku: 'catalogue-skus' };
 const SKU_CHOICES = 500;
 const CHECK_AFTER_MS = 400;
+const FORECAST_AFTER_MS = 600; // after the check's answer
 
 function input(prefix, field) {
   const id = `${prefix}-${field.name.replaceAll('_', '-')}`;
@@ -245,6 +246,9 @@ export class CampaignBuilder {
       if (asked !== this.asked) return; // the form changed meanwhile
       const text = verdict.everyone ? t('builder.everyone', { count: verdict.audience }) : t('builder.audience', { count: verdict.audience });
       say(this.status, text, 'ok');
+      // The forecast reads a month of sales: asked once the admin has paused a little longer.
+      await new Promise((resolve) => setTimeout(resolve, FORECAST_AFTER_MS));
+      if (asked !== this.asked) return;
       const forecast = await this.api.post('/v1/admin/campaigns/forecast', body);
       if (asked !== this.asked) return;
       say(this.forecast, forecastText(forecast), 'ok');
