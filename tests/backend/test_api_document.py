@@ -61,7 +61,8 @@ async def test_headers_carry_their_real_rules(client: httpx.AsyncClient) -> None
                 }
                 created = operation["responses"][next(iter(operation["responses"]))]
                 assert "Idempotent-Replayed" in created["headers"], (method, path)
-    assert idempotent == 9  # purchases, refunds, 4 checkout steps, adjustments, orders, redeem
+    # purchases, refunds (the till's and staff's), 4 checkout steps, adjustments, orders, redeem
+    assert idempotent == 10
     webhook = document["paths"]["/v1/webhooks/payments"]["post"]
     (signature,) = [p for p in webhook["parameters"] if p["name"] == "X-Signature"]
     assert signature["required"] is True
