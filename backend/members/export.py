@@ -49,12 +49,13 @@ FROM point_lot WHERE account = {account_id} ORDER BY id
 """
 _PURCHASES = """
 SELECT p.id, p.store, s.name AS store_name, p.external_id, p.amount, p.paid_amount, p.currency,
-       p.points_earned, p.points_redeemed, p.refunded_amount, p.created_at
+       p.points_earned, p.points_redeemed, p.refunded_amount, p.lines, p.created_at
 FROM purchase p JOIN store s ON s.id = p.store
 WHERE p.member = {member_id} ORDER BY p.created_at, p.id
 """
 _REFUNDS = """
-SELECT r.id, r.purchase, r.amount, r.points_reversed, r.points_returned, r.reason, r.created_at
+SELECT r.id, r.purchase, r.amount, r.points_reversed, r.points_returned, r.reason, r.lines,
+       r.created_at
 FROM refund r JOIN purchase p ON p.id = r.purchase
 WHERE p.member = {member_id} ORDER BY r.created_at, r.id
 """
@@ -77,7 +78,7 @@ _STATS = """
 SELECT visits, last_visit_at, category_counts, stamps FROM member_stats
 WHERE member = {member_id}
 """
-_JSON_COLUMNS = frozenset({"items", "category_counts", "stamps"})
+_JSON_COLUMNS = frozenset({"items", "lines", "category_counts", "stamps"})
 
 
 def _rows(rows: Any) -> list[dict[str, Any]]:

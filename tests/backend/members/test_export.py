@@ -59,6 +59,9 @@ async def test_a_member_downloads_everything_kept_about_them(
     assert [e["kind"] for e in document["ledger"]] == ["earn"]
     assert [p["id"] for p in document["purchases"]] == [bought.json()["purchase_id"]]
     assert document["purchases"][0]["store_name"] == "Test store"
+    assert [(x["sku"], x["quantity"]) for x in document["purchases"][0]["lines"]] == [
+        ("LATTE-M", 2)
+    ]
     assert [c["status"] for c in document["checkouts"]] == ["cancelled"]
     assert document["stats"]["category_counts"] == {"coffee": 2}
     assert [s["session_id"] for s in document["sessions"]] == [
