@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -19,9 +20,11 @@ import pytest
 from playwright.async_api import Page, expect
 
 from backend.auth.terminals import create_terminal
+from backend.loyalty.program_days import take_snapshot
 from db.tables import Store
+from tests.backend.campaigns.helpers import launch, line
 from tests.conftest import LiveServer
-from tests.factories import Till, buy, hire, purchase_body
+from tests.factories import Till, buy, figures_folded, hire, purchase_body
 from tests.factories import log_in as enrol
 from tests.servers import ROOT
 from tests.web.conftest import ARTIFACTS, OpenPage
@@ -41,6 +44,7 @@ SCENE = {
         "member_zone": "Times on this page are in Asia/Vladivostok (UTC+10).",
         "campaign": "Double points on croissants, weekday mornings",
         "audience": "Everyone",
+        "pastry": "Double points on pastries",
     },
     "ru-RU": {
         "suffix": "-ru",
@@ -50,6 +54,7 @@ SCENE = {
         "member_zone": "Время на этой странице — Asia/Vladivostok (UTC+10).",
         "campaign": "Двойные баллы на круассаны по утрам в будни",
         "audience": "участник",
+        "pastry": "Двойные баллы на выпечку",
     },
 }
 LANGUAGES = pytest.mark.parametrize("locale", list(SCENE))
@@ -129,14 +134,25 @@ async def test_the_campaign_builder_and_the_reports(
     open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, locale: str
 ) -> None:
     """An admin writing "double points on croissants, weekday mornings" with the controls, and
-    the reports page of a shop with a few sales."""
+    the reports page of a chain of two shops with a few sales (one under a live "double
+    points on pastries" campaign), its outstanding points and tiers snapshotted."""
     says = SCENE[locale]
     till = await shop("Astrocoffee Vladivostok, Svetlanskaya 1", "Asia/Vladivostok")
-    for amount in (35000, 18000, 42000):
-        member = (await enrol(client, live_server.sms)).card_number
-        sale = await buy(client, till, purchase_body(member, amount=amount))
-        assert sale.status_code == 201, sale.text
+    moscow = await shop("Astrocoffee Moscow, Tverskaya 7", "Europe/Moscow")
     admin = await hire(client, "admin")
+    pastry = await launch(
+        client,
+        admin,
+        name=says["pastry"],
+        rule={"type": "multiplier", "factor": 2, "categories": ["bakery"]},
+    )
+    for at, amount in ((till, 35000), (till, 18000), (moscow, 42000), (moscow, 27000)):
+        member = (await enrol(client, live_server.sms)).card_number
+        items = [line("croissant", "bakery", amount)]
+        sale = await buy(client, at, purchase_body(member, amount=amount, items=items))
+        assert sale.status_code == 201, sale.text
+    await figures_folded()
+    await take_snapshot(now=datetime.now(UTC))
     page = await dashboard(
         open_page, live_server, admin, locale=locale, device_zone="Europe/Moscow"
     )
@@ -152,7 +168,7 @@ async def test_the_campaign_builder_and_the_reports(
     await page.locator("#campaign-form").scroll_into_view_if_needed()
     await picture(page, f"builder{says['suffix']}")
 
-    await page.goto(f"{live_server.base_url}/staff/reports")
-    await expect(page.locator("#points-chart canvas")).to_be_visible()
-    await expect(page.locator("#by-hour-chart canvas")).to_be_visible()
+    await page.goto(f"{live_server.base_url}/staff/reports?campaign={pastry['id']}")
+    for chart in ("points", "by-hour", "liability", "tiers", "campaign"):
+        await expect(page.locator(f"#{chart}-chart canvas")).to_be_visible()
     await picture(page, f"reports{says['suffix']}")

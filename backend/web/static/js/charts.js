@@ -63,7 +63,8 @@ function byDay(container, days, series, data, label, more = { scales: {}, axes: 
   return draw(
     container,
     {
-      scales: { x: { time: false }, ...more.scales },
+      // Half a day either side: a bar on the first or last day is drawn whole.
+      scales: { x: { time: false, range: (_, min, max) => [min - 0.5, max + 0.5] }, ...more.scales },
       axes: [
         { values: (_, ticks) => ticks.map((tick) => (days[tick] ? days[tick].day.slice(5) : '')) },
         { values: numbers, size: 60 },
