@@ -149,3 +149,15 @@ async def test_an_admin_loads_the_catalogue_and_reads_a_refusal(
     await picture(page, f"catalogue{says['suffix']}")
     listed = (await client.get("/v1/admin/catalogue", headers=admin.headers)).json()
     assert [item["sku"] for item in listed["items"]] == ["CAP-M", "CRO-1", "CRO-2"]
+
+    # The campaign builder offers the catalogue's categories and SKUs as choices.
+    await page.goto(f"{live_server.base_url}/staff")
+    await page.locator("#campaign-form select[name=kind]").select_option("multiplier")
+    await expect(page.locator("#rule-categories")).to_have_attribute("list", "catalogue-categories")
+    choices = page.locator("#catalogue-categories option")
+    await expect(choices).to_have_count(2)
+    assert [await option.get_attribute("value") for option in await choices.all()] == [
+        "bakery",
+        "coffee",
+    ]
+    await expect(page.locator("#catalogue-skus option")).to_have_count(3)
