@@ -93,55 +93,25 @@ class OfferData(_MemberEvent, frozen=True, kw_only=True):
     reason: str | msgspec.UnsetType = msgspec.UNSET
 
 
-class SaleCompleted(msgspec.Struct, frozen=True):
-    type: Literal["sale.completed"]
-    timestamp: datetime
-    data: SaleData
+# Event type -> the data its body carries.
+DATA: dict[str, type[_MemberEvent]] = {
+    "sale.completed": SaleData,
+    "refund.completed": RefundData,
+    "points.earned": PointsData,
+    "points.redeemed": PointsData,
+    "points.expired": PointsData,
+    "tier.changed": TierData,
+    "offer.activated": OfferData,
+}
 
 
-class RefundCompleted(msgspec.Struct, frozen=True):
-    type: Literal["refund.completed"]
-    timestamp: datetime
-    data: RefundData
-
-
-class PointsEarned(msgspec.Struct, frozen=True):
-    type: Literal["points.earned"]
-    timestamp: datetime
-    data: PointsData
-
-
-class PointsRedeemed(msgspec.Struct, frozen=True):
-    type: Literal["points.redeemed"]
-    timestamp: datetime
-    data: PointsData
-
-
-class PointsExpired(msgspec.Struct, frozen=True):
-    type: Literal["points.expired"]
-    timestamp: datetime
-    data: PointsData
-
-
-class TierChanged(msgspec.Struct, frozen=True):
-    type: Literal["tier.changed"]
-    timestamp: datetime
-    data: TierData
-
-
-class OfferActivated(msgspec.Struct, frozen=True):
-    type: Literal["offer.activated"]
-    timestamp: datetime
-    data: OfferData
+def _body(event_type: str, data: type[_MemberEvent]) -> type[msgspec.Struct]:
+    """``{"type": <event_type>, "timestamp", "data": <data>}``, named after the event type
+    (``sale.completed``: ``SaleCompleted``) in the OpenAPI document."""
+    name = "".join(part.title() for part in event_type.split("."))
+    fields = [("type", Literal[event_type]), ("timestamp", datetime), ("data", data)]
+    return msgspec.defstruct(name, fields, frozen=True, module=__name__)
 
 
 # Event type -> its body's type.
-BODIES: dict[str, type[msgspec.Struct]] = {
-    "sale.completed": SaleCompleted,
-    "refund.completed": RefundCompleted,
-    "points.earned": PointsEarned,
-    "points.redeemed": PointsRedeemed,
-    "points.expired": PointsExpired,
-    "tier.changed": TierChanged,
-    "offer.activated": OfferActivated,
-}
+BODIES: dict[str, type[msgspec.Struct]] = {name: _body(name, data) for name, data in DATA.items()}

@@ -18,8 +18,8 @@ from backend.partners.delivery import DeliveryPolicy, PartnerClient, deliver_due
 from backend.partners.feed import feed_partners
 from db.tables import PartnerDelivery
 from devkit.fakes.partner_receiver import PartnerReceiver
-from tests.conftest import serving
-from tests.factories import SignedInStaff
+from tests.conftest import LiveServer, serving
+from tests.factories import LoggedInMember, SignedInStaff, Till, log_in, open_till, sell
 
 # No backoff: a failed delivery is due again at once (the clock is the test's ``now``).
 QUICK = DeliveryPolicy(backoff=Backoff(backoff_base_s=0, backoff_cap_s=0))
@@ -83,3 +83,55 @@ async def deliveries(member_id: str | None = None) -> list[dict[str, Any]]:
     if member_id is not None:
         query = query.where(PartnerDelivery.member == uuid.UUID(member_id))
     return list(await query)
+
+
+@dataclass
+class Scene:
+    """A partner's receiver, an admin to register its endpoint, a till to sell at."""
+
+    client: httpx.AsyncClient
+    live_server: LiveServer
+    admin: SignedInStaff
+    partner: Partner
+    sender: PartnerClient
+    till: Till
+
+    @property
+    def receiver(self) -> PartnerReceiver:
+        return self.partner.receiver
+
+    async def register(self, *types: str, **more: Any) -> dict[str, Any]:
+        return await register(self.client, self.admin, self.partner, *types, **more)
+
+    async def member(self) -> LoggedInMember:
+        return await log_in(self.client, self.live_server.sms)
+
+    async def sell(self, *buyers: LoggedInMember) -> None:
+        for buyer in buyers:
+            assert (await sell(self.client, self.till, buyer)).status_code == 201
+
+    async def one_sale(self) -> LoggedInMember:
+        """A new member's sale; the member."""
+        buyer = await self.member()
+        await self.sell(buyer)
+        return buyer
+
+    async def deliver(self, now: datetime | None = None) -> None:
+        await deliver_all(self.sender, now=now)
+
+    async def endpoint(self, endpoint_id: str) -> dict[str, Any]:
+        response = await self.client.get(f"{ENDPOINTS}/{endpoint_id}", headers=self.admin.headers)
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] = response.json()
+        return found
+
+
+@pytest.fixture
+async def scene(
+    client: httpx.AsyncClient,
+    live_server: LiveServer,
+    admin: SignedInStaff,
+    partner: Partner,
+    partner_client: PartnerClient,
+) -> Scene:
+    return Scene(client, live_server, admin, partner, partner_client, await open_till())

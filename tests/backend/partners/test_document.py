@@ -10,12 +10,9 @@ import httpx
 import jsonschema
 import msgspec
 
-from backend.partners.delivery import PartnerClient
 from backend.partners.events import EVENT_TYPES
 from backend.partners.payloads import BODIES
-from tests.backend.partners.conftest import Partner, deliver_all, register
-from tests.conftest import LiveServer
-from tests.factories import SignedInStaff, log_in, open_till, sell
+from tests.backend.partners.conftest import Scene
 
 
 async def _document(client: httpx.AsyncClient) -> dict[str, Any]:
@@ -40,21 +37,13 @@ async def test_every_event_type_is_documented_with_its_headers(client: httpx.Asy
         assert schema["properties"]["type"] == {"enum": [name]}
 
 
-async def test_delivered_bodies_validate_against_the_document(
-    client: httpx.AsyncClient,
-    live_server: LiveServer,
-    admin: SignedInStaff,
-    partner: Partner,
-    partner_client: PartnerClient,
-) -> None:
-    await register(client, admin, partner, *EVENT_TYPES, personal_data_allowed=True)
-    till = await open_till()
-    member = await log_in(client, live_server.sms)
-    assert (await sell(client, till, member)).status_code == 201
-    await deliver_all(partner_client)
-    document = await _document(client)
+async def test_delivered_bodies_validate_against_the_document(scene: Scene) -> None:
+    await scene.register(*EVENT_TYPES, personal_data_allowed=True)
+    await scene.one_sale()
+    await scene.deliver()
+    document = await _document(scene.client)
 
-    delivered = partner.receiver.received.values()
+    delivered = scene.receiver.received.values()
     assert {d.body["type"] for d in delivered} >= {"sale.completed", "points.earned"}
     for delivery in delivered:
         kind = delivery.body["type"]
