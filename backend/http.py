@@ -33,6 +33,7 @@ origin, so no ``Access-Control-Allow-*`` header is ever sent and a preflight is 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, TypeVar
 
@@ -167,3 +168,9 @@ def csv_download(text: str, name: str) -> Response[str]:
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A report's rows as CSV: numbers, dates (ISO) and words without commas or quotes."""
+    lines = [",".join(header), *(",".join(str(value) for value in row) for row in rows)]
+    return "\n".join(lines) + "\n"

@@ -138,3 +138,8 @@ class StoreClock:
 
 def local_date(at: datetime, where: ZoneInfo) -> date:
     return at.astimezone(where).date()
+
+
+def days_from(first: date, last: date) -> list[date]:
+    """Every day from ``first`` to ``last``, both included (a report's x axis)."""
+    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]

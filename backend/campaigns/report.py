@@ -27,7 +27,8 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from backend.errors import NotFound, ValidationFailed
-from backend.local_time import instant_of
+from backend.http import csv_text
+from backend.local_time import days_from, instant_of
 from db import sql
 
 MAX_DAYS = 92
@@ -137,18 +138,18 @@ async def campaign_report(
         )
     by_award = {r["day"]: r for r in awards}
     by_items = {r["day"]: r for r in sold}
+    none = {"uses": 0, "points": 0, "sales": 0, "quantity": 0, "amount": 0}
     days = []
-    for offset in range((last - first).days + 1):
-        day = first + timedelta(days=offset)
-        award, item = by_award.get(day), by_items.get(day)
+    for day in days_from(first, last):
+        award, item = by_award.get(day, none), by_items.get(day, none)
         days.append(
             CampaignDay(
                 day=day,
-                uses=award["uses"] if award else 0,
-                points=award["points"] if award else 0,
-                item_sales=item["sales"] if item else 0,
-                item_quantity=item["quantity"] if item else 0,
-                item_amount=item["amount"] if item else 0,
+                uses=award["uses"],
+                points=award["points"],
+                item_sales=item["sales"],
+                item_quantity=item["quantity"],
+                item_amount=item["amount"],
             )
         )
     return CampaignReport(
@@ -165,9 +166,10 @@ async def campaign_report(
 
 
 def campaign_csv(report: CampaignReport) -> str:
-    lines = ["day,uses,points,item_sales,item_quantity,item_amount_minor"]
-    lines += [
-        f"{d.day.isoformat()},{d.uses},{d.points},{d.item_sales},{d.item_quantity},{d.item_amount}"
-        for d in report.days
-    ]
-    return "\n".join(lines) + "\n"
+    return csv_text(
+        ["day", "uses", "points", "item_sales", "item_quantity", "item_amount_minor"],
+        (
+            (d.day, d.uses, d.points, d.item_sales, d.item_quantity, d.item_amount)
+            for d in report.days
+        ),
+    )

@@ -24,6 +24,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import msgspec
 
+from backend.http import csv_text
+from backend.local_time import days_from
 from backend.loyalty.rules import TIER_ORDER
 from db import sql
 from db.pool import engine
@@ -128,8 +130,7 @@ async def program_days(first: date, last: date) -> ProgramDays:
     days: list[ProgramFigures] = []
     latest: sql.Row | None = None
     upcoming = list(rows)
-    for offset in range((last - first).days + 1):
-        day = first + timedelta(days=offset)
+    for day in days_from(first, last):
         while upcoming and upcoming[0]["day"] <= day:
             latest = upcoming.pop(0)
         if latest is not None and day <= rows[-1]["day"]:
@@ -138,20 +139,21 @@ async def program_days(first: date, last: date) -> ProgramDays:
 
 
 def liability_csv(report: ProgramDays) -> str:
-    lines = ["day,points_available,points_pending,points_held,points_outstanding"]
-    lines += [
-        f"{d.day.isoformat()},{d.points_available},{d.points_pending},{d.points_held},"
-        f"{d.points_outstanding}"
-        for d in report.days
-    ]
-    return "\n".join(lines) + "\n"
+    return csv_text(
+        ["day", "points_available", "points_pending", "points_held", "points_outstanding"],
+        (
+            (d.day, d.points_available, d.points_pending, d.points_held, d.points_outstanding)
+            for d in report.days
+        ),
+    )
 
 
 def tiers_csv(report: ProgramDays) -> str:
-    lines = [",".join(["day", "members", *report.tiers])]
-    lines += [
-        ",".join([d.day.isoformat(), str(d.members), *(str(d.tiers[t]) for t in report.tiers)])
-        for d in report.days
-        if d.tiers is not None
-    ]
-    return "\n".join(lines) + "\n"
+    return csv_text(
+        ["day", "members", *report.tiers],
+        (
+            (d.day, d.members, *(d.tiers[tier] for tier in report.tiers))
+            for d in report.days
+            if d.tiers is not None
+        ),
+    )

@@ -15,7 +15,8 @@ from datetime import date, timedelta
 
 import msgspec
 
-from backend.local_time import StoreClock
+from backend.http import csv_text
+from backend.local_time import StoreClock, days_from
 from db import sql
 
 # A chart of a quarter at most: the figures are per day, kept for ever.
@@ -134,35 +135,29 @@ def days_filled(rows: Sequence[sql.Row], first: date, last: date) -> list[DayPoi
     """Every day from ``first`` to ``last``, from ``rows`` of day figures; a day without a
     row reads 0."""
     found = {row["day"]: row for row in rows}
-    days = []
-    for offset in range((last - first).days + 1):
-        day = first + timedelta(days=offset)
-        row = found.get(day)
-        days.append(
-            DayPoints(
-                day=day,
-                sales=row["sales"] if row else 0,
-                sales_amount=row["sales_amount"] if row else 0,
-                points_earned=row["points_earned"] if row else 0,
-                points_redeemed=row["points_redeemed"] if row else 0,
-                points_reversed=row["points_reversed"] if row else 0,
-            )
-        )
-    return days
+    fields = ("sales", "sales_amount", "points_earned", "points_redeemed", "points_reversed")
+    return [
+        DayPoints(day, *(found[day][field] if day in found else 0 for field in fields))
+        for day in days_from(first, last)
+    ]
 
 
 def hours_csv(report: SalesByHour | ChainSalesByHour) -> str:
-    lines = ["hour,sales,amount_minor,week_before_sales,week_before_amount_minor"]
-    for now, before in zip(report.hours, report.week_before_hours, strict=True):
-        lines.append(f"{now.hour:02d},{now.sales},{now.amount},{before.sales},{before.amount}")
-    return "\n".join(lines) + "\n"
+    return csv_text(
+        ["hour", "sales", "amount_minor", "week_before_sales", "week_before_amount_minor"],
+        (
+            (f"{now.hour:02d}", now.sales, now.amount, before.sales, before.amount)
+            for now, before in zip(report.hours, report.week_before_hours, strict=True)
+        ),
+    )
 
 
 def days_csv(report: PointsByDay | ChainPointsByDay) -> str:
-    lines = ["day,sales,sales_amount_minor,points_earned,points_redeemed,points_reversed"]
-    lines += [
-        f"{d.day.isoformat()},{d.sales},{d.sales_amount},{d.points_earned},"
-        f"{d.points_redeemed},{d.points_reversed}"
-        for d in report.days
-    ]
-    return "\n".join(lines) + "\n"
+    header = "day,sales,sales_amount_minor,points_earned,points_redeemed,points_reversed"
+    return csv_text(
+        header.split(","),
+        (
+            (d.day, d.sales, d.sales_amount, d.points_earned, d.points_redeemed, d.points_reversed)
+            for d in report.days
+        ),
+    )
