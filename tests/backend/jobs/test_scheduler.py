@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from backend.jobs.scheduler import MaintenanceLoop, run_maintenance
-from db.tables import IdempotencyRecord
+from db.tables import IdempotencyRecord, ProgramDay
 from realtime.publisher import EventPublisher
 from tests.conftest import LiveServer
 from tests.factories import buy, log_in, open_till, purchase_body
@@ -52,3 +52,20 @@ async def test_one_process_at_a_time_runs_the_jobs(live_server: LiveServer) -> N
     first, second = loop(), loop()
     assert await first.run_once_if_leader() is not None
     assert await second.run_once_if_leader() is None  # the lease is taken for this interval
+
+
+async def test_a_round_snapshots_the_programs_figures_about_hourly(live_server: LiveServer) -> None:
+    state = live_server.app.state
+    publisher = EventPublisher(redis=state.redis, prefix=state.settings.redis_prefix)
+    now = datetime(2030, 6, 3, 12, tzinfo=UTC)
+
+    async def snapshots(at: datetime) -> int:
+        report = await run_maintenance(
+            publisher, now=at, idempotency_ttl_h=48, evaluate_tiers_now=False
+        )
+        return report.program_snapshots
+
+    assert await snapshots(now) == 1
+    assert await snapshots(now + timedelta(minutes=30)) == 0  # this hour's is taken
+    assert await snapshots(now + timedelta(hours=1)) == 1
+    assert [row["day"] for row in await ProgramDay.select(ProgramDay.day)] == [now.date()]
