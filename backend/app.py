@@ -61,6 +61,8 @@ from backend.partners.delivery import sample_partner_figures
 from backend.partners.endpoints import PartnerEndpoints
 from backend.problems import EXCEPTION_HANDLERS
 from backend.products.controllers import AdminCatalogueController
+from backend.push.controllers import MyDevicesController, WebPushKeyController
+from backend.push.setup import PushSetup
 from backend.rate_limits import COUNTER_STATE_KEY, RequestCounter, per_client_ip, per_terminal
 from backend.realtime_wiring import StreamAuthenticator
 from backend.sales.customers import CustomerResolver
@@ -145,6 +147,7 @@ def create_app(
         settings, redis=redis, publisher=publisher, orders=orders, catalogue=catalogue
     )
     services: dict[str, Any] = {
+        "push_setup": PushSetup.for_settings(settings),
         "campaign_admin": CampaignAdmin(catalogue=catalogue, publisher=publisher),
         "member_offers": MemberOffers(
             catalogue=catalogue,
@@ -282,6 +285,8 @@ def create_app(
             CampaignReportController,
             AdminCatalogueController,
             MyOffersController,
+            MyDevicesController,
+            WebPushKeyController,
             web_routes(),
             MetricsController,
             gateway,

@@ -25,6 +25,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):  # pragma: no cover - no xdist here
         return
     _SERVERS = test_servers.start()
+    from backend.push import development as push_dev
+
     os.environ.update(
         {
             "DATABASE_URL": _SERVERS.database_url,
@@ -39,6 +41,9 @@ def pytest_configure(config: pytest.Config) -> None:
             "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "100000",
             # Tests run the periodic jobs themselves, at the moments they choose.
             "ASTROCOFFEE_MAINTENANCE_INTERVAL_S": "0",
+            # Pages subscribe to Web Push with the key the fake push service checks.
+            "ASTROCOFFEE_PUSH_VAPID_PRIVATE_KEY": push_dev.DEV_VAPID_PRIVATE_KEY,
+            "ASTROCOFFEE_PUSH_VAPID_SUBJECT": push_dev.DEV_VAPID_SUBJECT,
         }
     )
     from db.migrate import apply_migrations

@@ -4,11 +4,12 @@ member in the app (confirmed with a fresh one-time code) or by staff on a writte
 What identifies the person is destroyed: the phone, the card number, the birth date and the
 home zone are replaced or cleared on the member row (random values that match no phone and
 no card a till can send, so a look-up or a sale by the old ones finds nobody, and a new login
-with the same phone enrols a new member), the sessions, unused QR tokens and one-time-code
-state in Redis are removed. What the business must keep stays whole and keeps balancing by
-id: the ledger, purchases, accounting documents, event streams and consent history (a
-withdrawal is appended). The points left are forfeited with a ledger entry and an accounting
-document that releases the liability.
+with the same phone enrols a new member), the push devices and notification settings are
+deleted, the sessions, unused QR tokens and one-time-code state in Redis are removed. What
+the business must keep stays whole and keeps balancing by id: the ledger, purchases,
+accounting documents, event streams and consent history (a withdrawal is appended). The
+points left are forfeited with a ledger entry and an accounting document that releases the
+liability.
 
 Resumable: the first transaction writes the ``member_erasure`` row together with the new
 member row, the withdrawal and the forfeiture, so an erasure either has not begun or has
@@ -214,6 +215,11 @@ async def _replace_personal_data(
                 at=now,
             )
         await sql.fetch("DELETE FROM member_stats WHERE member = {member_id}", member_id=member_id)
+        # Push: the device tokens point at the person's phones; their settings go with them.
+        await sql.fetch("DELETE FROM member_device WHERE member = {member_id}", member_id=member_id)
+        await sql.fetch(
+            "DELETE FROM notification_settings WHERE member = {member_id}", member_id=member_id
+        )
         points = await _forfeit(change, member_id, begun[0]["id"])
         await sql.fetch(
             "UPDATE member_erasure SET points_forfeited = {points} WHERE id = {erasure_id}",

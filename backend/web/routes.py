@@ -72,6 +72,18 @@ def web_routes() -> Router:
             raise NotFoundException(f"no console page {name!r}")
         return Response(page, media_type="text/html", headers=PAGE_HEADERS)
 
+    service_worker = _page("sw.js")
+
+    # At the root, so that its scope is the whole site (a worker's scope is at most its own
+    # folder); revalidated on every load, so a new version reaches browsers at once.
+    @get("/sw.js", opt=PUBLIC, include_in_schema=False, media_type="text/javascript")
+    async def member_service_worker() -> Response[bytes]:
+        return Response(
+            service_worker,
+            media_type="text/javascript",
+            headers={**PAGE_HEADERS, "Cache-Control": "no-cache"},
+        )
+
     assets = create_static_files_router(
         path="/static",
         directories=[STATIC],
@@ -79,4 +91,7 @@ def web_routes() -> Router:
         include_in_schema=False,
         cache_control=CacheControlHeader(max_age=3600),
     )
-    return Router(path="/", route_handlers=[member_web, staff_web, console_web, assets])
+    return Router(
+        path="/",
+        route_handlers=[member_web, staff_web, console_web, member_service_worker, assets],
+    )

@@ -32,6 +32,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "backend.ops.metrics",
             "backend.auth",
             "backend.audit",
+            # The push providers' development credentials, which the settings default to.
+            "backend.push.development",
         ),
     ),
     ("streams", ("backend.streams",)),
@@ -46,6 +48,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("orders", ("backend.orders",)),
     ("accounting", ("backend.accounting",)),
     ("partners", ("backend.partners",)),
+    ("push", ("backend.push",)),
     ("jobs and operations", ("backend.jobs", "backend.ops")),
     (
         "edge",

@@ -61,6 +61,13 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/me/consents"): MEMBERS,
     ("PUT", "/v1/me/consents"): MEMBERS,
     ("GET", "/v1/me/export"): MEMBERS,
+    ("GET", "/v1/me/devices"): MEMBERS,
+    ("POST", "/v1/me/devices"): MEMBERS,
+    ("DELETE", "/v1/me/devices/{device_id:uuid}"): MEMBERS,
+    ("GET", "/v1/me/notifications"): MEMBERS,
+    ("PUT", "/v1/me/notifications"): MEMBERS,
+    ("GET", "/v1/push/web-push-key"): EVERYONE,
+    ("GET", "/sw.js"): EVERYONE,  # the member page's service worker
     ("POST", "/v1/me/erasure/code"): MEMBERS,
     ("POST", "/v1/me/erasure"): MEMBERS,
     ("GET", "/v1/admin/members/{member_id:uuid}/export"): ADMIN,
@@ -228,6 +235,7 @@ async def world(client: httpx.AsyncClient, live_server: LiveServer) -> World:
             "endpoint_id": str(uuid.uuid4()),
             "delivery_id": str(uuid.uuid4()),
             "approval_id": str(uuid.uuid4()),
+            "device_id": str(uuid.uuid4()),
         },
     )
 

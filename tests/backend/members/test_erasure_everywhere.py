@@ -1,5 +1,5 @@
 """The whole erasure under live traffic: a member with sales, a birth date, consents, two
-devices and a QR code on screen is erased by an admin while a sale for them is in flight.
+devices (and two more registered for push) and a QR code on screen is erased by an admin while a sale for them is in flight.
 Afterwards none of their personal data is anywhere in PostgreSQL (every text, varchar and
 jsonb column of every table), in Redis (keys and values) or in the application's logs; the
 ledger verifies and the day reconciles with the accounting system."""
@@ -24,6 +24,7 @@ from backend.loyalty.verify import find_mismatches
 from backend.members.erasure import MemberErasure
 from backend.ops.logging import JsonFormatter
 from backend.orders.payment_provider import PaymentProvider
+from tests.backend.push.samples import web_push_subscription
 from tests.conftest import Shop
 from tests.factories import buy, hire, log_in, open_till, purchase_body
 from tests.servers import RunServers
@@ -115,6 +116,14 @@ async def test_an_erasure_under_live_traffic_leaves_no_personal_datum_anywhere(
         )
         assert consent.status_code == 200, consent.text
         assert (await api.get("/v1/me/qr", headers=phone_again.headers)).status_code == 200
+        apns_token = uuid.uuid4().hex * 2
+        subscription = web_push_subscription(f"https://push.example/send/{uuid.uuid4().hex}")
+        for device_body in (
+            {"provider": "apns", "token": apns_token},
+            {"provider": "webpush", "subscription": subscription},
+        ):
+            registered = await api.post("/v1/me/devices", headers=member.headers, json=device_body)
+            assert registered.status_code == 201, registered.text
         admin = await hire(api, "admin")
         barista = await hire(api, "barista", [till.store_id])
         looked_up = await api.get(
@@ -141,11 +150,16 @@ async def test_an_erasure_under_live_traffic_leaves_no_personal_datum_anywhere(
             member.card_number,
             BIRTH_DATE,
             CORRECTED_BIRTH_DATE,
+            apns_token,
+            subscription["endpoint"],
+            subscription["keys"]["p256dh"],
         ]
 
         # The scans find them while the member exists.
         before = await _columns_holding(servers.database_url, needles)
-        assert {"member.phone", "member.card_number"} <= {f.split(" ")[0] for f in before}
+        assert {"member.phone", "member.card_number", "member_device.token"} <= {
+            f.split(" ")[0] for f in before
+        }
         assert await _redis_holding(servers, needles) != []  # the per-phone code counter
 
         # The erasure and a sale for the member, at the same time.

@@ -12,7 +12,7 @@ from backend.push.apns import Apns
 from backend.push.development import DEV_APNS_KEY, DEV_APNS_KEY_ID, DEV_APNS_TEAM_ID, DEV_APNS_TOPIC
 from backend.push.providers import Delivered, Device, Failed, InvalidToken, RetryAfter
 from devkit.fakes.apns import ApnsService
-from tests.backend.push.notifications import points_earned
+from tests.backend.push.samples import points_earned
 
 TOKEN = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
 

@@ -11,7 +11,7 @@ from backend.push.development import DEV_FCM_SERVICE_ACCOUNT
 from backend.push.fcm import Fcm
 from backend.push.providers import Delivered, Device, Failed, InvalidToken, RetryAfter
 from devkit.fakes.fcm import FcmService
-from tests.backend.push.notifications import points_earned
+from tests.backend.push.samples import points_earned
 from tests.conftest import serving
 
 TOKEN = "fcm-registration-token-of-a-pixel"

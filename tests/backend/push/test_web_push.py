@@ -11,7 +11,7 @@ from backend.push.development import DEV_VAPID_PRIVATE_KEY, DEV_VAPID_SUBJECT
 from backend.push.providers import Delivered, Device, Failed, InvalidToken, RetryAfter
 from backend.push.web_push import WebPush
 from devkit.fakes.web_push import WebPushService
-from tests.backend.push.notifications import points_earned
+from tests.backend.push.samples import points_earned
 from tests.conftest import serving
 
 

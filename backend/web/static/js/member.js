@@ -9,6 +9,7 @@ import { History } from './history.js';
 import { languageSwitch, t } from './i18n.js';
 import { Offers } from './offers.js';
 import { Profile } from './profile.js';
+import { PushSwitch } from './push.js';
 import { QrCode } from './qr.js';
 import { Rights } from './rights.js';
 import { Stream } from './stream.js';
@@ -33,6 +34,7 @@ const offers = new Offers(api, byId('offers'), byId('offers-empty'), byId('offer
   quietly(profile.reload()),
 );
 const qr = new QrCode(api, byId('qr'), byId('qr-note'));
+const push = new PushSwitch(api);
 const loginForm = byId('login-form');
 const loginError = byId('login-error');
 const loginStatus = byId('login-status');
@@ -124,7 +126,9 @@ function showMember() {
   show(byId('log-out'), true);
   stream.start();
   qr.start();
-  quietly(Promise.all([profile.reload(), history.reload(), offers.reload(), rights.reload()]));
+  quietly(
+    Promise.all([profile.reload(), history.reload(), offers.reload(), rights.reload(), push.reload()]),
+  );
 }
 
 function endSession(message) {
