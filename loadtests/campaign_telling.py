@@ -176,6 +176,7 @@ async def _batched(publisher: Any, targeting: Any, batch: int) -> dict[str, Any]
     """The audience told as the scheduler tells it: every batch timed, one scheduler run's
     worth (its budget) measured on the way."""
     from backend.campaigns.telling import BUDGET_S, tell_batch
+    from backend.streams.relay import relay_unpublished
 
     await _campaign(targeting)
     publishing = _PublishClock(publisher)
@@ -198,6 +199,11 @@ async def _batched(publisher: Any, targeting: Any, batch: int) -> dict[str, Any]
                 break
     total = time.perf_counter() - started
     assert first_run is not None
+    # The relay's next run reads every member with events in its window: the audience just
+    # told (all published, so it republishes nothing).
+    at = time.perf_counter()
+    relayed = await relay_unpublished(publisher, now=datetime.now(UTC))
+    relay_s = time.perf_counter() - at
     return {
         "told": told,
         "batches": len(times),
@@ -207,6 +213,7 @@ async def _batched(publisher: Any, targeting: Any, batch: int) -> dict[str, Any]
         "longest_statement": clock.longest,
         "publishing": publishing.seconds,
         "first_run": first_run,
+        "relay": (relayed, relay_s),
     }
 
 
@@ -233,8 +240,8 @@ async def measure(args: argparse.Namespace) -> list[str]:
         "",
         "| audience | before: one statement | after: batches | per batch (mean / longest) "
         f"| longest statement | one run ({BUDGET_S:.0f}-s budget) | runs of {INTERVAL_S} s to "
-        "tell all |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "tell all | the relay's next run |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     try:
         for label, targeting, size_query in _audiences():
@@ -248,7 +255,7 @@ async def measure(args: argparse.Namespace) -> list[str]:
                 f"| {after['told']:,} members in {after['batches']} batches, "
                 f"{after['total']:.1f} s (publishing {after['publishing']:.1f} s) | {after['mean']:.2f} / {after['longest_batch']:.2f} s "
                 f"| {after['longest_statement']:.2f} s | {run_told:,} members in {run_s:.1f} s "
-                f"| {runs} |"
+                f"| {runs} | {after['relay'][1]:.1f} s ({after['relay'][0]:,} republished) |"
             )
     finally:
         await redis.aclose()
