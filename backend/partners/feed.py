@@ -11,6 +11,8 @@ take ``partner_feed_mark``'s row lock in turn; a run stops after ``MAX_EVENTS`` 
 next one goes on from the positions. A delivery is unique per (endpoint, event): reading an
 event again after a crash adds nothing.
 
+Deliveries delivered more than ``KEEP_DELIVERED`` ago are purged by the same run.
+
 Only endpoints that are enabled, or that the platform disabled after a failure run (so that
 a partner who comes back gets what it missed), are fed; an admin's disabling stops the feed.
 """
@@ -44,6 +46,7 @@ _FED_ENDPOINTS = (
     "SELECT id, event_types, created_at FROM partner_endpoint "
     "WHERE enabled OR disabled_reason IS NOT NULL"
 )
+_ANY_ENDPOINT = "SELECT EXISTS (SELECT 1 FROM partner_endpoint) AS found"
 # The members with events past their position, and their events, oldest first per member.
 _NEW_EVENTS = """
 WITH recent AS (
@@ -74,6 +77,15 @@ SELECT * FROM unnest({members}::uuid[], {seqs}::bigint[])
 ON CONFLICT (member) DO UPDATE SET seq = GREATEST(partner_feed_position.seq, EXCLUDED.seq)
 """
 _MOVE_MARK = "UPDATE partner_feed_mark SET read_until = {until} WHERE name = {name}"
+# Delivered long ago: the partner has them (a replay is for recent trouble). In batches, so
+# that no run holds locks on a large part of the table.
+KEEP_DELIVERED = timedelta(days=30)
+_PURGE = """
+DELETE FROM partner_delivery WHERE id = ANY(ARRAY(
+    SELECT id FROM partner_delivery
+    WHERE status = 'delivered' AND delivered_at < {before} LIMIT {batch}
+)) RETURNING id
+"""
 
 
 async def feed_partners(*, now: datetime | None = None, limit: int = MAX_EVENTS) -> int:
@@ -82,9 +94,11 @@ async def feed_partners(*, now: datetime | None = None, limit: int = MAX_EVENTS)
     async with engine().transaction():
         read_until = (await sql.fetch(_MARK, name=MARK, now=now))[0]["read_until"]
         endpoints = await sql.fetch(_FED_ENDPOINTS)
-        if not endpoints:
+        if not (await sql.fetch(_ANY_ENDPOINT))[0]["found"]:  # none ever: nothing to read
             await sql.fetch(_MOVE_MARK, until=now, name=MARK)
             return 0
+        # With every endpoint disabled by an admin, the streams are still read (and the
+        # positions moved), so that enabling one later sends nothing of the time between.
         rows = await sql.fetch(_NEW_EVENTS, since=read_until - SETTLE, limit=limit)
         queued = _deliveries(rows, endpoints)
         if queued["ids"]:
@@ -99,6 +113,7 @@ async def feed_partners(*, now: datetime | None = None, limit: int = MAX_EVENTS)
             metrics.FEED_LAG.set(0.0)
         else:
             metrics.FEED_LAG.set((now - read_until).total_seconds())
+    await sql.fetch(_PURGE, before=now - KEEP_DELIVERED, batch=limit)
     return len(queued["ids"])
 
 

@@ -106,6 +106,11 @@ HAND_WRITTEN_INDEXES = {
         "status::text = 'pending'::text",
     ),
     "partner_delivery_history": ("partner_delivery", ["endpoint", "id DESC"], None),
+    "partner_delivery_delivered": (
+        "partner_delivery",
+        ["delivered_at"],
+        "status::text = 'delivered'::text",
+    ),
 }
 
 
