@@ -1,0 +1,32 @@
+"""What a notification says, in the member's language (Russian plural forms included)."""
+
+from __future__ import annotations
+
+from backend.push.providers import Notification
+from backend.push.schemas import Language
+
+
+def russian_plural(n: int, one: str, few: str, many: str) -> str:
+    """The form of a Russian noun after ``n``: 1 балл, 2 балла, 5 баллов, 21 балл, 11 баллов."""
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return few
+    return many
+
+
+def points_earned(*, purchase_id: str, points: int, language: Language) -> Notification:
+    """One notification per sale, whatever entries (the earn, campaigns' bonuses) made it."""
+    if language == "ru":
+        title = f"+{points} {russian_plural(points, 'балл', 'балла', 'баллов')}"
+        body = "Начислено за покупку в Astrocoffee"
+    else:
+        title = f"+{points} {'point' if points == 1 else 'points'}"
+        body = "Earned with your Astrocoffee purchase"
+    return Notification(
+        kind="points_earned",
+        title=title,
+        body=body,
+        collapse_key=f"points_earned:{purchase_id}",
+        data={"purchase_id": purchase_id, "points": str(points)},
+    )

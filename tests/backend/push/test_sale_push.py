@@ -1,0 +1,176 @@
+"""A sale, with the member's app closed, reaches the member's browser, Android phone and
+iPhone once each: the sale's points from the committed stream, in the member's language,
+through Web Push, FCM and APNs (each a fake speaking its protocol); a gone device is pruned."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from backend.push.apns import Apns
+from backend.push.development import (
+    DEV_APNS_KEY,
+    DEV_APNS_KEY_ID,
+    DEV_APNS_TEAM_ID,
+    DEV_APNS_TOPIC,
+    DEV_FCM_SERVICE_ACCOUNT,
+    DEV_VAPID_PRIVATE_KEY,
+    DEV_VAPID_SUBJECT,
+)
+from backend.push.fcm import Fcm
+from backend.push.providers import Delivered, InvalidToken, PushProvider, RetryAfter
+from backend.push.sending import sale_notification, send_to_member
+from backend.push.texts import russian_plural
+from backend.push.web_push import WebPush
+from devkit.fakes.apns import ApnsService
+from devkit.fakes.fcm import FcmService
+from devkit.fakes.web_push import WebPushService
+from tests.conftest import serving
+from tests.factories import LoggedInMember, Till, buy, purchase_body
+
+APNS_TOKEN = "c0ffee" * 10 + "beef"
+FCM_TOKEN = "android-phone-of-the-member:APA91b" + "x" * 100
+
+
+@dataclass
+class PushServices:
+    web_push: WebPushService
+    fcm: FcmService
+    apns: ApnsService
+    providers: dict[str, PushProvider]
+    subscription: dict[str, object]
+
+
+@asynccontextmanager
+async def push_services() -> AsyncIterator[PushServices]:
+    web_push, fcm, apns = WebPushService(), FcmService(), ApnsService()
+    async with AsyncExitStack() as stack:
+        web_address = await stack.enter_async_context(serving(web_push.app()))
+        fcm_address = await stack.enter_async_context(serving(fcm.app()))
+        apns_address = await stack.enter_async_context(apns.serving())
+        account = {
+            **json.loads(DEV_FCM_SERVICE_ACCOUNT),
+            "token_uri": f"http://{fcm_address}/token",
+        }
+        fcm.service_account = json.dumps(account)
+        web = WebPush(vapid_private_key=DEV_VAPID_PRIVATE_KEY, subject=DEV_VAPID_SUBJECT)
+        providers: dict[str, PushProvider] = {
+            "webpush": web,
+            "fcm": Fcm(service_account=fcm.service_account, base_url=f"http://{fcm_address}"),
+            "apns": Apns(
+                key=DEV_APNS_KEY,
+                key_id=DEV_APNS_KEY_ID,
+                team_id=DEV_APNS_TEAM_ID,
+                topic=DEV_APNS_TOPIC,
+                base_url=f"http://{apns_address}",
+            ),
+        }
+        for provider in providers.values():
+            stack.push_async_callback(provider.aclose)
+        subscription = web_push.subscribe(web.public_key, origin=f"http://{web_address}")
+        yield PushServices(web_push, fcm, apns, providers, subscription)
+
+
+async def register_devices(
+    client: httpx.AsyncClient, member: LoggedInMember, subscription: dict[str, object]
+) -> None:
+    for body in (
+        {"provider": "webpush", "subscription": subscription},
+        {"provider": "fcm", "token": FCM_TOKEN},
+        {"provider": "apns", "token": APNS_TOKEN},
+    ):
+        response = await client.post("/v1/me/devices", headers=member.headers, json=body)
+        assert response.status_code == 201, response.text
+
+
+async def test_a_sale_reaches_each_provider_once_in_the_members_language(
+    client: httpx.AsyncClient, member: LoggedInMember, till: Till
+) -> None:
+    async with push_services() as push:
+        await register_devices(client, member, push.subscription)
+        chosen = await client.put(
+            "/v1/me/notifications", headers=member.headers, json={"language": "ru"}
+        )
+        assert chosen.status_code == 200
+        sale = await buy(client, till, purchase_body(member.card_number, amount=35000))
+        purchase_id = sale.json()["purchase_id"]
+        member_id = uuid.UUID(member.member_id)
+
+        notification = await sale_notification(member_id, uuid.UUID(purchase_id))
+        assert notification is not None
+        outcomes = await send_to_member(member_id, notification, push.providers)
+
+    assert sorted(device.provider for device, _ in outcomes) == ["apns", "fcm", "webpush"]
+    assert all(outcome == Delivered() for _, outcome in outcomes)
+    points = sale.json()["points_earned"]
+    assert points == 17  # 350.00 at the default rules
+    title = "+17 баллов"
+    (web,) = push.web_push.received  # decrypted by the push service
+    assert web["payload"]["title"] == title
+    assert web["payload"]["data"] == {"purchase_id": purchase_id, "points": str(points)}
+    assert web["payload"]["tag"] == f"points_earned:{purchase_id}"
+    (android,) = push.fcm.taken(FCM_TOKEN)
+    assert android["payload"]["notification"]["title"] == title
+    (iphone,) = push.apns.taken(APNS_TOKEN)
+    assert iphone["payload"]["aps"]["alert"]["title"] == title
+    assert iphone["collapse_id"] == f"points_earned:{purchase_id}"
+
+
+async def test_a_device_the_provider_calls_gone_is_pruned_the_others_kept(
+    client: httpx.AsyncClient, member: LoggedInMember, till: Till
+) -> None:
+    async with push_services() as push:
+        await register_devices(client, member, push.subscription)
+        push.apns.gone.add(APNS_TOKEN)
+        push.fcm.too_many = 1
+        sale = await buy(client, till, purchase_body(member.card_number))
+        member_id = uuid.UUID(member.member_id)
+        notification = await sale_notification(member_id, uuid.UUID(sale.json()["purchase_id"]))
+        assert notification is not None
+        outcomes = dict(
+            (d.provider, o)
+            for d, o in await send_to_member(member_id, notification, push.providers)
+        )
+
+    assert isinstance(outcomes["apns"], InvalidToken)
+    assert outcomes["webpush"] == Delivered()
+    assert isinstance(outcomes["fcm"], RetryAfter)
+    listed = (await client.get("/v1/me/devices", headers=member.headers)).json()["items"]
+    assert sorted(d["provider"] for d in listed) == ["fcm", "webpush"]
+
+
+async def test_a_member_who_turned_points_off_is_not_told(
+    client: httpx.AsyncClient, member: LoggedInMember, till: Till
+) -> None:
+    await client.put(
+        "/v1/me/notifications", headers=member.headers, json={"kinds": {"points_earned": False}}
+    )
+    sale = await buy(client, till, purchase_body(member.card_number))
+    found = await sale_notification(
+        uuid.UUID(member.member_id), uuid.UUID(sale.json()["purchase_id"])
+    )
+    assert found is None
+
+
+def test_russian_counts_points_in_its_three_forms() -> None:
+    forms = {
+        n: russian_plural(n, "балл", "балла", "баллов")
+        for n in (1, 2, 5, 11, 12, 21, 22, 25, 111, 1001)
+    }
+    assert forms == {
+        1: "балл",
+        2: "балла",
+        5: "баллов",
+        11: "баллов",
+        12: "баллов",
+        21: "балл",
+        22: "балла",
+        25: "баллов",
+        111: "баллов",
+        1001: "балл",
+    }
