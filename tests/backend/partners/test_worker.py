@@ -10,7 +10,7 @@ import time
 
 from backend.partners.feed import feed_partners
 from tests.backend.partners.conftest import Scene, deliveries
-from tests.cli import SCRIPT, run_env
+from tests.cli import SCRIPT, run_env, terminated
 from tests.servers import ROOT, RunServers
 
 
@@ -32,14 +32,8 @@ async def test_the_worker_sends_what_the_feed_queued_and_stops_on_sigterm(
         deadline = time.monotonic() + 30
         while len(scene.receiver.received) < 3 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        worker.send_signal(signal.SIGTERM)
-        status = await asyncio.to_thread(worker.wait, 15)
     finally:
-        if worker.poll() is None:
-            worker.kill()
-        assert worker.stderr is not None
-        log = worker.stderr.read()
-        worker.stderr.close()
+        status, log = await terminated(worker)
     assert status in (0, 128 + signal.SIGTERM), log
     assert len(scene.receiver.received) == 3, log
     assert {d["status"] for d in await deliveries()} == {"delivered"}
