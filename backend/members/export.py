@@ -2,7 +2,8 @@
 staff produce it for a written request (audited: it is all of a person's data at once).
 
 Rows are read as they are kept; what is only the platform's (request hashes, idempotency
-keys, payment ids) is left out, and sessions are listed without their tokens.
+keys, payment ids) is left out, and sessions and push devices are listed without their
+tokens.
 """
 
 from __future__ import annotations
@@ -78,6 +79,14 @@ _STATS = """
 SELECT visits, last_visit_at, category_counts, stamps FROM member_stats
 WHERE member = {member_id}
 """
+# Devices registered for push: which provider and when, not the token (docs/security.md).
+_PUSH_DEVICES = """
+SELECT id, provider, created_at, updated_at FROM member_device
+WHERE member = {member_id} ORDER BY created_at, id
+"""
+_NOTIFICATION_SETTINGS = """
+SELECT kinds_off, language, updated_at FROM notification_settings WHERE member = {member_id}
+"""
 _JSON_COLUMNS = frozenset({"items", "lines", "category_counts", "stamps"})
 
 
@@ -133,6 +142,7 @@ async def export_member(
         for s in await sessions.list(subject=member_id, kind=MEMBER)
     ]
     stats = _rows(await sql.fetch(_STATS, member_id=member_id))
+    notifications = _rows(await sql.fetch(_NOTIFICATION_SETTINGS, member_id=member_id))
     document = MemberExport(
         exported_at=datetime.now(UTC),
         profile=profile,
@@ -146,6 +156,8 @@ async def export_member(
         orders=_rows(await sql.fetch(_ORDERS, member_id=member_id)),
         offers=_rows(await sql.fetch(_OFFERS, member_id=member_id)),
         stats=stats[0] if stats else None,
+        push_devices=_rows(await sql.fetch(_PUSH_DEVICES, member_id=member_id)),
+        notification_settings=notifications[0] if notifications else None,
     )
     if staff_request is not None:
         await record(

@@ -77,3 +77,5 @@ class MemberExport(msgspec.Struct, frozen=True):
     orders: list[dict[str, Any]]  # app orders, with their items
     offers: list[dict[str, Any]]
     stats: dict[str, Any] | None  # visits, favourite categories, stamps
+    push_devices: list[dict[str, Any]]  # provider and dates, never the token
+    notification_settings: dict[str, Any] | None  # kinds turned off, language

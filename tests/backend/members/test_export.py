@@ -41,6 +41,12 @@ async def test_a_member_downloads_everything_kept_about_them(
     assert (await on_checkout(client, till, checkout, "cancel")).status_code == 200
     await client.patch("/v1/me", headers=member.headers, json={"birth_date": "1990-05-17"})
     await client.put("/v1/me/consents", headers=member.headers, json={"email": True})
+    apns_token = "ab12" * 16
+    device = await client.post(
+        "/v1/me/devices", headers=member.headers, json={"provider": "apns", "token": apns_token}
+    )
+    assert device.status_code == 201, device.text
+    await client.put("/v1/me/notifications", headers=member.headers, json={"language": "en"})
     other = await log_in(client, live_server.sms)  # someone else, not in the document
 
     response = await client.get("/v1/me/export", headers=member.headers)
@@ -67,7 +73,12 @@ async def test_a_member_downloads_everything_kept_about_them(
     assert [s["session_id"] for s in document["sessions"]] == [
         member.refresh_token.partition(".")[0]
     ]
+    assert [(d["id"], d["provider"]) for d in document["push_devices"]] == [
+        (device.json()["id"], "apns")
+    ]
+    assert document["notification_settings"]["language"] == "en"
     # Never a token, never someone else's data; the member's own export is not a staff action.
+    assert apns_token not in response.text
     assert member.refresh_token.partition(".")[2] not in response.text
     assert member.access_token not in response.text
     assert other.member_id not in response.text and other.phone not in response.text
