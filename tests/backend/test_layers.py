@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("accounting documents", ("backend.accounting.documents",)),
     ("loyalty", ("backend.loyalty",)),
     ("staff", ("backend.staff",)),
+    ("products", ("backend.products",)),
     ("campaigns", ("backend.campaigns",)),
     ("members", ("backend.members",)),
     ("stores", ("backend.stores",)),
