@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from realtime.publisher import MGET_CHUNK, EventPublisher
+from realtime.publisher import MGET_CHUNK, PUBLISH_CHUNK, EventPublisher
 from tests.servers import RunServers
 
 
@@ -68,3 +68,44 @@ async def test_a_redis_that_forgot_the_script_still_gets_the_events_and_their_se
             break
     await listener.aclose()  # type: ignore[no-untyped-call]
     assert len(heard) == 2
+
+
+async def test_a_campaign_batch_goes_out_in_bounded_pipelines_in_order(
+    redis: Redis, servers: RunServers
+) -> None:
+    """A telling batch's thousands of events: pipelines of ``PUBLISH_CHUNK`` events at most,
+    every event heard in order, the newest seq remembered."""
+    from realtime.channels import member_stream
+    from realtime.protocol import EventEnvelope, encode, envelope_seq, utc_now
+
+    publisher = EventPublisher(redis=redis, prefix=servers.redis_prefix + "pub:")
+    member = uuid.uuid4()
+    stream = member_stream(member)
+    listener = redis.pubsub()
+    await listener.subscribe(servers.redis_prefix + "pub:" + stream)
+    count = 2 * PUBLISH_CHUNK + 3
+    events = [
+        (stream, encode(EventEnvelope("offer.available", seq, utc_now(), {})))
+        for seq in range(1, count + 1)
+    ]
+    pipelines: list[int] = []
+    original = redis.pipeline
+
+    def counting_pipeline(*args: object, **kwargs: object) -> object:
+        pipelines.append(1)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    redis.pipeline = counting_pipeline  # type: ignore[method-assign, assignment]
+    assert await publisher.publish(events)
+    redis.pipeline = original  # type: ignore[method-assign]
+    assert len(pipelines) == 3
+    assert await publisher.published_seqs([str(member)]) == {str(member): count}
+    heard: list[int] = []
+    for _ in range(count + 10):  # None for the subscription's own message
+        message = await listener.get_message(ignore_subscribe_messages=True, timeout=1)
+        if message is not None:
+            heard.append(envelope_seq(message["data"]))
+        if len(heard) == count:
+            break
+    await listener.aclose()  # type: ignore[no-untyped-call]
+    assert heard == list(range(1, count + 1))
