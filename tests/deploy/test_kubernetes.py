@@ -72,6 +72,7 @@ SECRET_KEYS = {
 WORKLOADS = {
     ("Deployment", "astrocoffee-app"): "serve",
     ("Deployment", "astrocoffee-worker"): "worker",
+    ("Deployment", "astrocoffee-partner-webhooks"): "partner-webhooks",
     ("Deployment", "astrocoffee-scheduler"): "scheduler",
     ("Job", "astrocoffee-migrate"): "migrate",
 }
@@ -437,6 +438,7 @@ def test_the_overlay_runs_its_image_tag(rendered: Rendered, overlay: str) -> Non
     ("name", "setting"),
     [
         ("astrocoffee-worker", "ASTROCOFFEE_WORKER_METRICS_PORT"),
+        ("astrocoffee-partner-webhooks", "ASTROCOFFEE_PARTNER_WORKER_METRICS_PORT"),
         ("astrocoffee-scheduler", "ASTROCOFFEE_SCHEDULER_METRICS_PORT"),
     ],
 )
