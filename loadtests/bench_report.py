@@ -16,6 +16,18 @@ from devkit.processes import ROOT
 REPORTS = ROOT / "loadtests" / "reports"
 
 
+def write_report(name: str, title: str, lines: list[str]) -> Path:
+    """``# title`` and ``lines`` as ``loadtests/reports/<name>-<time>.md``, printed too."""
+    now = datetime.now(UTC)
+    text = "\n".join([f"# {title} ({now:%Y-%m-%d %H:%M} UTC)", "", *lines]) + "\n"
+    out = REPORTS / f"{name}-{now:%Y-%m-%d-%H%M%S}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(text)
+    print(f"written to {out}")
+    return out
+
+
 @dataclass(frozen=True, kw_only=True)
 class Figure:
     """One row: ``value`` (in ``unit``) against ``baseline`` (same run, same unit), and the

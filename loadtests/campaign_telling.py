@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from loadtests.bench_report import REPORTS
+from loadtests.bench_report import write_report
 
 INTERVAL_S = 30  # backend.settings.Settings.maintenance_interval_s
 
@@ -268,18 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=5000)
     args = parser.parse_args(argv)
     os.environ.setdefault("PICCOLO_CONF", "db.piccolo_conf")
-    lines = [
-        f"# A targeted campaign's start, one statement against batches "
-        f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
-        "",
-        *asyncio.run(measure(args)),
-    ]
-    text = "\n".join(lines) + "\n"
-    out = REPORTS / f"campaign-telling-{datetime.now(UTC):%Y-%m-%d-%H%M%S}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    print(text)
-    print(f"written to {out}")
+    write_report(
+        "campaign-telling",
+        "A targeted campaign's start, one statement against batches",
+        asyncio.run(measure(args)),
+    )
     return 0
 
 

@@ -31,7 +31,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from loadtests.bench_report import REPORTS
+from loadtests.bench_report import write_report
 from loadtests.campaign_telling import _audiences, _batched
 
 INTERVAL_S = 30  # backend.settings.Settings.maintenance_interval_s
@@ -177,17 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--purge-rows", type=int, default=100_000)
     args = parser.parse_args(argv)
     os.environ.setdefault("PICCOLO_CONF", "db.piccolo_conf")
-    lines = [
-        f"# Periodic jobs on a large chain ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
-        "",
-        *asyncio.run(measure(args)),
-    ]
-    text = "\n".join(lines) + "\n"
-    out = REPORTS / f"jobs-{datetime.now(UTC):%Y-%m-%d-%H%M%S}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    print(text)
-    print(f"written to {out}")
+    write_report("jobs", "Periodic jobs on a large chain", asyncio.run(measure(args)))
     return 0
 
 
