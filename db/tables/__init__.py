@@ -25,8 +25,19 @@ from db.tables.members import (
     MemberStats,
 )
 from db.tables.operations import JobFence
+from db.tables.partners import (
+    PartnerDelivery,
+    PartnerEndpoint,
+    PartnerFeedMark,
+    PartnerFeedPosition,
+)
 from db.tables.program_days import ProgramDay
-from db.tables.push import MemberDevice, NotificationSettings
+from db.tables.push import (
+    MemberDevice,
+    NotificationSettings,
+    PushDelivery,
+    PushFeedMark,
+)
 from db.tables.sales import Checkout, Order, PaymentEvent, Purchase, Refund
 from db.tables.store_days import StoreDay, StoreDayMember, StoreFiguresMark
 from db.tables.stores import StaffUser, Store, StoreEvent, Terminal
@@ -46,20 +57,26 @@ __all__ = [
     "LedgerEntry",
     "MarketingConsent",
     "Member",
+    "MemberDevice",
     "MemberErasure",
     "MemberEvent",
-    "MemberDevice",
     "MemberOffer",
     "MemberStats",
     "NotificationSettings",
     "Order",
     "OutboxMessage",
+    "PartnerDelivery",
+    "PartnerEndpoint",
+    "PartnerFeedMark",
+    "PartnerFeedPosition",
     "PaymentEvent",
     "PointLot",
     "Product",
     "ProgramDay",
     "ProgramRules",
     "Purchase",
+    "PushDelivery",
+    "PushFeedMark",
     "Refund",
     "StaffUser",
     "Store",
@@ -106,5 +123,11 @@ ALL_TABLES: tuple[type[Table], ...] = (
     ProgramDay,
     MemberDevice,
     NotificationSettings,
+    PartnerEndpoint,
+    PartnerDelivery,
+    PartnerFeedPosition,
+    PartnerFeedMark,
     CampaignTelling,
+    PushDelivery,
+    PushFeedMark,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piccolo.columns import UUID, Array, ForeignKey, Timestamptz, Varchar
+from piccolo.columns import JSONB, UUID, Array, ForeignKey, Integer, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.constraints import Check, Unique
 from piccolo.table import Table
@@ -44,3 +44,32 @@ class NotificationSettings(Table, tablename="notification_settings"):
     updated_at = Timestamptz()
 
     known_language = Check("language IN ('ru', 'en')")
+
+
+class PushDelivery(Table, tablename="push_delivery"):
+    """One notification for one device, queued by the push feed after the event that causes
+    it committed; unique per (device, collapse key), so a feed that reads an event again
+    queues nothing twice. A pruned device takes its deliveries with it."""
+
+    id = UUID(primary_key=True, default=new_id)
+    device = ForeignKey(MemberDevice, on_delete=OnDelete.cascade, null=False)
+    member = UUID(default=None, help_text="Whose device it is.")
+    collapse_key = Varchar(length=100, help_text="points_earned:<purchase id>, ...")
+    notification = JSONB(help_text="What the device shows: kind, title, body, data, ttl_s.")
+    status = Varchar(length=12, default="pending", help_text="pending, delivered, dead.")
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(index=True)
+    last_error = Varchar(length=500, null=True, default=None)
+    created_at = Timestamptz()
+    delivered_at = Timestamptz(null=True, default=None)
+
+    one_per_device_and_key = Unique(["device", "collapse_key"])
+    known_push_status = Check("status IN ('pending', 'delivered', 'dead')")
+
+
+class PushFeedMark(Table, tablename="push_feed_mark"):
+    """When the push feed last read the member streams: the next run reads from a little
+    before (events commit a moment after their ``created_at``)."""
+
+    name = Varchar(length=40, primary_key=True)
+    read_until = Timestamptz()
