@@ -32,6 +32,8 @@ origin, so no ``Access-Control-Allow-*`` header is ever sent and a preflight is 
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -170,7 +172,31 @@ def csv_download(text: str, name: str) -> Response[str]:
     )
 
 
+# A text cell a spreadsheet would run as a formula (CSV injection, OWASP): a name typed by
+# staff such as "=HYPERLINK(...)" or "+7 ..." is written with a leading apostrophe, which
+# spreadsheets show as text and ``unspreadsheet`` takes off again.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """``value`` as a CSV cell that opens as text; numbers and dates stay as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def unspreadsheet(cell: str) -> str:
+    """The text ``spreadsheet_cell`` wrote, so that a file downloaded and uploaded again is
+    the same file."""
+    if cell.startswith("'") and cell[1:].startswith(_FORMULA_STARTS):
+        return cell[1:]
+    return cell
+
+
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A report's rows as CSV: numbers, dates (ISO) and words without commas or quotes."""
-    lines = [",".join(header), *(",".join(str(value) for value in row) for row in rows)]
-    return "\n".join(lines) + "\n"
+    """A report's rows as CSV (the standard library's quoting, formula-safe text cells)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([spreadsheet_cell(value) for value in row] for row in rows)
+    return out.getvalue()

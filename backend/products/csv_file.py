@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Final
 
+from backend.http import spreadsheet_cell, unspreadsheet
 from backend.products.refusals import (
     CatalogueDuplicateSku,
     CatalogueHeaderWrong,
@@ -79,7 +80,14 @@ def write_catalogue(products: Iterable[Product]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
-    writer.writerows((product.sku, product.name, product.category) for product in products)
+    writer.writerows(
+        [
+            spreadsheet_cell(product.sku),
+            spreadsheet_cell(product.name),
+            spreadsheet_cell(product.category),
+        ]
+        for product in products
+    )
     return out.getvalue()
 
 
@@ -115,7 +123,7 @@ def _product(number: int, fields: list[str]) -> Product:
             f"({', '.join(HEADER)})",
             row=number,
         )
-    values = [field.strip() for field in fields]
+    values = [unspreadsheet(field.strip()) for field in fields]
     for column, value in zip(HEADER, values, strict=True):
         fault = (
             "is empty"

@@ -124,3 +124,31 @@ async def test_the_api_document_says_the_upload_is_a_csv_file(client: httpx.Asyn
         .get("enum", [])
     }
     assert {"catalogue_duplicate_sku", "catalogue_row_broken", "catalogue_too_large"} <= answers
+
+
+async def test_a_name_a_spreadsheet_would_run_downloads_as_text_and_uploads_back_the_same(
+    client: httpx.AsyncClient,
+) -> None:
+    admin = await hire(client, "admin")
+    file = (
+        "sku,name,category\n"
+        'EVIL,"=HYPERLINK(""http://example.invalid"",""Скидка"")",прочее\n'
+        "SALE,-20% на выпечку,@акции\n"
+    )
+    assert (await upload(client, admin, file)).status_code == 200
+
+    download = await client.get("/v1/admin/catalogue.csv", headers=admin.headers)
+
+    # The apostrophe makes a spreadsheet show the cell as text instead of running it.
+    assert download.text.splitlines()[1:] == [
+        'EVIL,"\'=HYPERLINK(""http://example.invalid"",""Скидка"")",прочее',
+        "SALE,'-20% на выпечку,'@акции",
+    ]
+    before = (await client.get("/v1/admin/catalogue", headers=admin.headers)).json()["items"]
+    assert (await upload(client, admin, download.text)).status_code == 200
+    after = (await client.get("/v1/admin/catalogue", headers=admin.headers)).json()["items"]
+    assert after == before
+    assert [item["name"] for item in after] == [
+        '=HYPERLINK("http://example.invalid","Скидка")',
+        "-20% на выпечку",
+    ]
