@@ -1,16 +1,19 @@
 """A sale, with the member's app closed, reaches the member's browser, Android phone and
-iPhone once each: the sale's points from the committed stream, in the member's language,
-through Web Push, FCM and APNs (each a fake speaking its protocol); a gone device is pruned."""
+iPhone once each: the push feed queues the sale's points from the committed stream, in the
+member's language, and the worker delivers them through Web Push, FCM and APNs (each a fake
+speaking its protocol), through an outage and a Retry-After; a gone device is pruned, a
+refusal is a dead letter."""
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import httpx
+import time_machine
 
 from backend.push.apns import Apns
 from backend.push.development import (
@@ -23,10 +26,11 @@ from backend.push.development import (
     DEV_VAPID_SUBJECT,
 )
 from backend.push.fcm import Fcm
-from backend.push.providers import Delivered, InvalidToken, PushProvider, RetryAfter
-from backend.push.sending import sale_notification, send_to_member
+from backend.push.providers import PushProvider
+from backend.push.queue import PushPolicy, deliver_push_due, feed_push
 from backend.push.texts import russian_plural
 from backend.push.web_push import WebPush
+from db import sql
 from devkit.fakes.apns import ApnsService
 from devkit.fakes.fcm import FcmService
 from devkit.fakes.web_push import WebPushService
@@ -88,9 +92,18 @@ async def register_devices(
         assert response.status_code == 201, response.text
 
 
-async def test_a_sale_reaches_each_provider_once_in_the_members_language(
+async def deliveries() -> list[tuple[str, str]]:
+    rows = await sql.fetch(
+        "SELECT v.provider, d.status FROM push_delivery d"
+        " JOIN member_device v ON v.id = d.device ORDER BY v.provider"
+    )
+    return [(row["provider"], row["status"]) for row in rows]
+
+
+async def test_a_sale_reaches_each_provider_once_through_an_outage(
     client: httpx.AsyncClient, member: LoggedInMember, till: Till
 ) -> None:
+    policy = PushPolicy()
     async with push_services() as push:
         await register_devices(client, member, push.subscription)
         chosen = await client.put(
@@ -99,20 +112,31 @@ async def test_a_sale_reaches_each_provider_once_in_the_members_language(
         assert chosen.status_code == 200
         sale = await buy(client, till, purchase_body(member.card_number, amount=35000))
         purchase_id = sale.json()["purchase_id"]
-        member_id = uuid.UUID(member.member_id)
 
-        notification = await sale_notification(member_id, uuid.UUID(purchase_id))
-        assert notification is not None
-        outcomes = await send_to_member(member_id, notification, push.providers)
+        # The app is closed: the feed reads the committed sale, once however often it runs.
+        assert await feed_push() == 3
+        assert await feed_push() == 0
+        assert len(await deliveries()) == 3
 
-    assert sorted(device.provider for device, _ in outcomes) == ["apns", "fcm", "webpush"]
-    assert all(outcome == Delivered() for _, outcome in outcomes)
-    points = sale.json()["points_earned"]
-    assert points == 17  # 350.00 at the default rules
+        # FCM is down for the first try, APNs asks to wait: nothing lost, nothing doubled.
+        push.fcm.fail_next = 1
+        push.apns.too_many = 1
+        assert await deliver_push_due(push.providers, policy) == 3
+        assert await deliver_push_due(push.providers, policy) == 0  # the rest wait
+        with time_machine.travel(datetime.now(UTC) + timedelta(minutes=10)):
+            assert await deliver_push_due(push.providers, policy) == 2
+            assert await deliver_push_due(push.providers, policy) == 0
+
+    assert await deliveries() == [
+        ("apns", "delivered"),
+        ("fcm", "delivered"),
+        ("webpush", "delivered"),
+    ]
+    assert sale.json()["points_earned"] == 17  # 350.00 at the default rules
     title = "+17 баллов"
     (web,) = push.web_push.received  # decrypted by the push service
     assert web["payload"]["title"] == title
-    assert web["payload"]["data"] == {"purchase_id": purchase_id, "points": str(points)}
+    assert web["payload"]["data"] == {"purchase_id": purchase_id, "points": "17"}
     assert web["payload"]["tag"] == f"points_earned:{purchase_id}"
     (android,) = push.fcm.taken(FCM_TOKEN)
     assert android["payload"]["notification"]["title"] == title
@@ -127,34 +151,40 @@ async def test_a_device_the_provider_calls_gone_is_pruned_the_others_kept(
     async with push_services() as push:
         await register_devices(client, member, push.subscription)
         push.apns.gone.add(APNS_TOKEN)
-        push.fcm.too_many = 1
-        sale = await buy(client, till, purchase_body(member.card_number))
-        member_id = uuid.UUID(member.member_id)
-        notification = await sale_notification(member_id, uuid.UUID(sale.json()["purchase_id"]))
-        assert notification is not None
-        outcomes = dict(
-            (d.provider, o)
-            for d, o in await send_to_member(member_id, notification, push.providers)
-        )
+        await buy(client, till, purchase_body(member.card_number))
+        assert await feed_push() == 3
+        assert await deliver_push_due(push.providers, PushPolicy()) == 3
 
-    assert isinstance(outcomes["apns"], InvalidToken)
-    assert outcomes["webpush"] == Delivered()
-    assert isinstance(outcomes["fcm"], RetryAfter)
+    assert await deliveries() == [("fcm", "delivered"), ("webpush", "delivered")]
     listed = (await client.get("/v1/me/devices", headers=member.headers)).json()["items"]
     assert sorted(d["provider"] for d in listed) == ["fcm", "webpush"]
+
+
+async def test_a_refusal_is_a_dead_letter_with_its_reason(
+    client: httpx.AsyncClient, member: LoggedInMember, till: Till
+) -> None:
+    async with push_services() as push:
+        await register_devices(client, member, push.subscription)
+        push.apns.topic = "ru.astrocoffee.other-app"  # APNs refuses the topic: no retry helps
+        await buy(client, till, purchase_body(member.card_number))
+        await feed_push()
+        await deliver_push_due(push.providers, PushPolicy())
+
+    (dead,) = await sql.fetch("SELECT status, last_error FROM push_delivery WHERE status = 'dead'")
+    assert "TopicDisallowed" in dead["last_error"]
 
 
 async def test_a_member_who_turned_points_off_is_not_told(
     client: httpx.AsyncClient, member: LoggedInMember, till: Till
 ) -> None:
+    async with push_services() as push:
+        await register_devices(client, member, push.subscription)
     await client.put(
         "/v1/me/notifications", headers=member.headers, json={"kinds": {"points_earned": False}}
     )
-    sale = await buy(client, till, purchase_body(member.card_number))
-    found = await sale_notification(
-        uuid.UUID(member.member_id), uuid.UUID(sale.json()["purchase_id"])
-    )
-    assert found is None
+    await buy(client, till, purchase_body(member.card_number))
+    assert await feed_push() == 0
+    assert await deliveries() == []
 
 
 def test_russian_counts_points_in_its_three_forms() -> None:

@@ -1,0 +1,197 @@
+"""The push queue: committed stream events become deliveries, one per device, and a worker
+sends them at least once.
+
+**Feed** (``feed_push``, a periodic job): reads the member events created since its mark,
+less ``SETTLE`` (an event's ``created_at`` is taken before its transaction commits), so the
+sale's own transaction writes nothing for push. A sale's points (its ``earn`` and campaign
+``bonus`` entries) become one "points earned" notification in the member's language, unless
+the member turned the kind off, queued for each of their devices. A delivery is unique per
+(device, collapse key): reading an event again queues nothing twice. Runs take the mark's
+row lock in turn.
+
+**Delivery** (``deliver_push_due``): a batch of due deliveries locked ``FOR UPDATE SKIP
+LOCKED`` in a transaction held while they are sent (a worker killed mid-batch leaves them
+pending: at least once; the collapse key makes a repeat replace, not double, on the
+device). By outcome: delivered; the device gone (it is deleted, its deliveries with it);
+``Retry-After`` honoured (capped); an outage retried with backoff and jitter; a refusal, or
+``max_attempts`` reached, is a dead letter (``status = 'dead'``, the reason kept).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from backend.accounting.outbox import DeliveryPolicy as Backoff
+from backend.push.devices import devices_of
+from backend.push.preferences import notification_settings
+from backend.push.providers import (
+    Delivered,
+    Device,
+    Failed,
+    InvalidToken,
+    Notification,
+    Outcome,
+    PushProvider,
+    RetryAfter,
+)
+from backend.push.texts import points_earned
+from db import sql
+from db.ids import new_id
+from db.pool import engine
+
+MARK = "push_feed"
+SETTLE = timedelta(seconds=60)
+MAX_SALES = 2000
+
+_MARK = (
+    "INSERT INTO push_feed_mark (name, read_until) VALUES ({name}, {now}) "
+    "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING read_until"
+)
+_MOVE_MARK = "UPDATE push_feed_mark SET read_until = {until} WHERE name = {name}"
+# A sale's points: its earn and campaign bonus entries, one row per sale, oldest first.
+_SALES = """
+SELECT member, data->>'purchase_id' AS purchase_id,
+       SUM((data->>'points')::bigint) AS points, MAX(created_at) AS at
+FROM member_event
+WHERE created_at > {since} AND created_at <= {until} AND type = 'transaction.created'
+  AND data->>'kind' IN ('earn', 'bonus') AND data->>'purchase_id' IS NOT NULL
+GROUP BY member, data->>'purchase_id'
+ORDER BY MAX(created_at) LIMIT {limit}
+"""
+_QUEUE = """
+INSERT INTO push_delivery (id, device, member, collapse_key, notification, next_attempt_at,
+                           created_at)
+VALUES ({id}, {device}, {member}, {collapse_key}, {notification}::jsonb, {now}, {now})
+ON CONFLICT ON CONSTRAINT one_per_device_and_key DO NOTHING RETURNING id
+"""
+_DUE = """
+SELECT d.id, d.attempts, d.notification::text AS notification, v.id AS device, v.member,
+       v.provider, v.token, v.p256dh, v.auth
+FROM push_delivery d JOIN member_device v ON v.id = d.device
+WHERE d.status = 'pending' AND d.next_attempt_at <= {now}
+ORDER BY d.next_attempt_at LIMIT {batch} FOR UPDATE OF d SKIP LOCKED
+"""
+_DELIVERED = (
+    "UPDATE push_delivery SET status = 'delivered', attempts = attempts + 1, "
+    "delivered_at = {now}, last_error = NULL WHERE id = {id}"
+)
+_LATER = (
+    "UPDATE push_delivery SET attempts = attempts + 1, next_attempt_at = {at}, "
+    "last_error = {error} WHERE id = {id}"
+)
+_DEAD = (
+    "UPDATE push_delivery SET status = 'dead', attempts = attempts + 1, last_error = {error} "
+    "WHERE id = {id}"
+)
+_GONE = "DELETE FROM member_device WHERE id = {id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PushPolicy:
+    backoff: Backoff = field(
+        default_factory=lambda: Backoff(max_attempts=12, backoff_base_s=5.0, backoff_cap_s=1800.0)
+    )
+    retry_after_cap: timedelta = timedelta(hours=1)
+
+
+async def feed_push(*, now: datetime | None = None) -> int:
+    """Queue the notifications of the events committed since the last run; how many."""
+    now = now or datetime.now(UTC)
+    queued = 0
+    async with engine().transaction():
+        (mark,) = await sql.fetch(_MARK, name=MARK, now=now - SETTLE)
+        sales = await sql.fetch(
+            _SALES, since=mark["read_until"] - SETTLE, until=now, limit=MAX_SALES
+        )
+        for sale in sales:
+            queued += await _queue_points(sale, now)
+        # A run cut short by the limit goes on next time from its last sale.
+        until = sales[-1]["at"] if len(sales) == MAX_SALES else now
+        await sql.fetch(_MOVE_MARK, name=MARK, until=until)
+    return queued
+
+
+async def _queue_points(sale: sql.Row, now: datetime) -> int:
+    member_id: uuid.UUID = sale["member"]
+    points = int(sale["points"])
+    settings = await notification_settings(member_id)
+    if points <= 0 or not settings.kinds["points_earned"]:
+        return 0
+    notification = points_earned(
+        purchase_id=sale["purchase_id"], points=points, language=settings.language
+    )
+    return await queue_for_member(member_id, notification, now=now)
+
+
+async def queue_for_member(
+    member_id: uuid.UUID, notification: Notification, *, now: datetime
+) -> int:
+    """One delivery per device of the member (none twice for one collapse key)."""
+    encoded = msgspec.json.encode(notification).decode()
+    queued = 0
+    for device in await devices_of(member_id):
+        queued += len(
+            await sql.fetch(
+                _QUEUE,
+                id=new_id(),
+                device=device.id,
+                member=member_id,
+                collapse_key=notification.collapse_key,
+                notification=encoded,
+                now=now,
+            )
+        )
+    return queued
+
+
+async def deliver_push_due(
+    providers: Mapping[str, PushProvider], policy: PushPolicy, *, batch_size: int = 50
+) -> int:
+    """Send one batch of due deliveries; how many were attempted."""
+    async with engine().transaction():
+        rows = await sql.fetch(_DUE, now=datetime.now(UTC), batch=batch_size)
+        if not rows:
+            return 0
+        outcomes = await asyncio.gather(*(_send(providers, row) for row in rows))
+        now = datetime.now(UTC)
+        for row, outcome in zip(rows, outcomes, strict=True):
+            await _record(row, outcome, policy, now)
+    return len(rows)
+
+
+async def _send(providers: Mapping[str, PushProvider], row: sql.Row) -> Outcome:
+    provider = providers.get(row["provider"])
+    if provider is None:
+        return Failed(f"{row['provider']} is not configured", retryable=True)
+    device = Device(
+        id=row["device"],
+        member_id=row["member"],
+        provider=row["provider"],
+        token=row["token"],
+        p256dh=row["p256dh"],
+        auth=row["auth"],
+    )
+    notification = msgspec.json.decode(row["notification"], type=Notification)
+    return await provider.send(device, notification)
+
+
+async def _record(row: sql.Row, outcome: Outcome, policy: PushPolicy, now: datetime) -> None:
+    attempts = int(row["attempts"]) + 1
+    if isinstance(outcome, Delivered):
+        await sql.fetch(_DELIVERED, id=row["id"], now=now)
+    elif isinstance(outcome, InvalidToken):
+        await sql.fetch(_GONE, id=row["device"])  # its deliveries go with it
+    elif isinstance(outcome, RetryAfter):
+        wait = min(timedelta(seconds=outcome.seconds), policy.retry_after_cap)
+        await sql.fetch(_LATER, id=row["id"], at=now + wait, error=outcome.reason[:500])
+    elif outcome.retryable and attempts < policy.backoff.max_attempts:
+        at = now + policy.backoff.delay(attempts)
+        await sql.fetch(_LATER, id=row["id"], at=at, error=outcome.reason[:500])
+    else:
+        await sql.fetch(_DEAD, id=row["id"], error=outcome.reason[:500])
