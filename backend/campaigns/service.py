@@ -19,7 +19,7 @@ from backend.audit.trail import record
 from backend.campaigns.catalogue import Catalogue, LiveCampaign, to_live
 from backend.campaigns.kinds import PURCHASE_KINDS, Birthday, Welcome, kind_of
 from backend.campaigns.schemas import CampaignIn, CampaignList, CampaignOut
-from backend.campaigns.telling import BATCH, begin_telling, tell_audiences
+from backend.campaigns.telling import BATCH, begin_telling, tell_first_batch
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.local_time import local_moment, zone, zone_named
 from db import sql
@@ -221,7 +221,7 @@ class CampaignAdmin:
         await self._publisher.publish(events)
         # The first batch of a targeted audience at once (all of a small one); the
         # scheduler's job tells the rest.
-        await tell_audiences(self._publisher, campaign=campaign_id, batches=1)
+        await tell_first_batch(self._publisher, campaign_id)
         return await get_campaign(campaign_id)
 
     async def list(self) -> CampaignList:
@@ -267,7 +267,7 @@ async def start_and_end_on_time(
             await catalogue.forget()
             await publisher.publish(events)
             for row in rows:
-                await tell_audiences(publisher, campaign=row["id"], batch=batch, batches=1)
+                await tell_first_batch(publisher, row["id"], batch=batch)
     return changed
 
 

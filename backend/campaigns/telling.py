@@ -29,6 +29,7 @@ nothing, as before: ``GET /v1/me/offers`` judges the audience at the time it is 
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ from db import sql
 from db.ids import new_id
 from db.pool import engine
 from realtime.publisher import EventPublisher, Outgoing
+
+log = logging.getLogger(__name__)
 
 # Members per batch (per statement, per transaction): at the 1M-member chain's measured rate
 # a batch holds its accounts' locks for about a second (docs/performance.md).
@@ -185,3 +188,17 @@ async def tell_audiences(
         told += told_now.told
         done += 1
     return told
+
+
+async def tell_first_batch(
+    publisher: EventPublisher, campaign: uuid.UUID, *, batch: int = BATCH
+) -> None:
+    """Right after a campaign's change commits: its audience's first batch (all of a small
+    one). A failure here is left to the scheduler's job, which tells the same batch next
+    run: the change itself is done and must not be reported as failed."""
+    try:
+        await tell_audiences(publisher, campaign=campaign, batch=batch, batches=1)
+    except Exception:
+        log.warning(
+            "campaign %s: its first batch is left to the scheduler", campaign, exc_info=True
+        )

@@ -113,3 +113,30 @@ async def test_two_runs_at_once_tell_each_member_once(
     )
     assert sum(results) == 4
     assert await told(gold) == {member: AVAILABLE for member in gold}
+
+
+async def test_a_first_batch_that_fails_leaves_the_change_done_for_the_scheduler(
+    servers: test_servers.RunServers, live_server: LiveServer, publisher: Any
+) -> None:
+    """The first gold member's next seq is already taken (an event stored without its seq
+    moved): the start's own batch fails on the unique seq, the start stands, and once the
+    seq is right the scheduler's job tells everyone."""
+    import asyncpg
+
+    gold = await gold_and_green(servers, 9)
+    connection = await asyncpg.connect(servers.database_url)
+    try:
+        await connection.execute(
+            "INSERT INTO member_event (id, member, seq, type, data, created_at)"
+            " VALUES (gen_random_uuid(), $1, 1, 'stray', '{}', now())",
+            gold[0],
+        )
+        campaign = await start_gold_campaign(publisher, live_server.app.state.catalogue)
+        assert (await telling_of(campaign))["told"] == 0
+        await connection.execute("UPDATE account SET last_event_seq = 1 WHERE member = $1", gold[0])
+    finally:
+        await connection.close()
+    assert await tell_audiences(publisher, batch=BATCH) == 5
+    found = await told(gold)
+    assert found[gold[0]] == [(1, "stray"), (2, "offer.available")]
+    assert all(found[member] == AVAILABLE for member in gold[1:])
