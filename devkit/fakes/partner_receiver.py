@@ -55,6 +55,7 @@ class Delivery:
 
 @dataclass
 class PartnerReceiver(FakeSystem):
+    token: str = "unused"  # a partner checks signatures, not a bearer token
     secret: str = ""
     old_secret: str = ""
     gone: bool = False
