@@ -23,6 +23,7 @@ from backend.cli_jobs import (
     expire_points_command,
     maintenance_command,
     partner_webhooks_command,
+    push_worker_command,
     scheduler_command,
     with_pool,
     worker_command,
@@ -161,6 +162,13 @@ def _parser() -> argparse.ArgumentParser:
         help="send partner webhook deliveries (queued by the scheduler) until SIGTERM",
     )
     partner_webhooks.set_defaults(handler=partner_webhooks_command)
+
+    push_worker = commands.add_parser(
+        "push-worker",
+        help="send push notifications (queued by the scheduler) to Web Push, FCM and APNs "
+        "until SIGTERM",
+    )
+    push_worker.set_defaults(handler=push_worker_command)
 
     reconcile = commands.add_parser(
         "reconcile",

@@ -146,3 +146,23 @@ def partner_webhooks_command(settings: Settings, _: argparse.Namespace) -> int:
         return 0
 
     return with_pool(work)
+
+
+def push_worker_command(settings: Settings, _: argparse.Namespace) -> int:
+    from backend.jobs.runner import stop_on_signals
+    from backend.push.queue import PushPolicy
+    from backend.push.setup import providers_for
+    from backend.push.worker import push_until
+
+    async def work() -> int:
+        stopping = asyncio.Event()
+        stop_on_signals(stopping)
+        providers = providers_for(settings)
+        try:
+            await push_until(stopping, providers, PushPolicy())
+        finally:
+            for provider in providers.values():
+                await provider.aclose()
+        return 0
+
+    return with_pool(work)

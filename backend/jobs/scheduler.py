@@ -43,6 +43,7 @@ from backend.members.erasure import ErasureCleanup
 from backend.members.qr import QrTokens
 from backend.orders.service import OrderService
 from backend.partners.feed import feed_partners
+from backend.push.queue import feed_push
 from backend.settings import Settings
 from backend.stores.folding import FIGURES_INTERVAL_S, FiguresLoop, fold_committed_sales
 from backend.streams.relay import relay_unpublished
@@ -74,6 +75,7 @@ class MaintenanceReport:
     members_told: int = 0
     program_snapshots: int = 0
     partner_deliveries_queued: int = 0
+    pushes_queued: int = 0
 
 
 async def run_maintenance(
@@ -134,6 +136,8 @@ async def run_maintenance(
     snapshots = await step(lambda: take_snapshot(now=now))
     # Committed member events to the partner endpoints that subscribe (the worker sends).
     queued = await step(lambda: feed_partners(now=now))
+    # Committed sales to the members' devices (the push worker sends).
+    pushes = await step(lambda: feed_push(now=now))
     return MaintenanceReport(
         holds,
         released,
@@ -150,6 +154,7 @@ async def run_maintenance(
         members_told=told,
         program_snapshots=snapshots,
         partner_deliveries_queued=queued,
+        pushes_queued=pushes,
     )
 
 

@@ -45,3 +45,13 @@ def test_production_refuses_the_development_credentials() -> None:
     assert "PUSH_VAPID_PRIVATE_KEY is the development default" in reason
     assert "PUSH_FCM_SERVICE_ACCOUNT is the development default" in reason
     assert "PUSH_APNS_KEY is the development default" in reason
+
+
+async def test_each_provider_whose_credentials_are_set_is_built() -> None:
+    from backend.push.setup import providers_for
+
+    built = providers_for(load_settings({}))
+    assert sorted(built) == ["apns", "fcm", "webpush"]
+    for provider in built.values():
+        await provider.aclose()
+    assert providers_for(load_settings({"ASTROCOFFEE_ENVIRONMENT": "test"})) == {}

@@ -6,6 +6,7 @@ refusal is a dead letter."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -30,6 +31,7 @@ from backend.push.providers import PushProvider
 from backend.push.queue import PushPolicy, deliver_push_due, feed_push
 from backend.push.texts import russian_plural
 from backend.push.web_push import WebPush
+from backend.push.worker import push_until
 from db import sql
 from devkit.fakes.apns import ApnsService
 from devkit.fakes.fcm import FcmService
@@ -204,3 +206,27 @@ def test_russian_counts_points_in_its_three_forms() -> None:
         111: "баллов",
         1001: "балл",
     }
+
+
+async def test_the_worker_sends_what_the_feed_queued_until_stopped(
+    client: httpx.AsyncClient, member: LoggedInMember, till: Till
+) -> None:
+    async with push_services() as push:
+        await register_devices(client, member, push.subscription)
+        await buy(client, till, purchase_body(member.card_number))
+        await feed_push()
+        stopping = asyncio.Event()
+        worker = asyncio.create_task(
+            push_until(stopping, push.providers, PushPolicy(), idle_s=0.05)
+        )
+        for _ in range(100):
+            if len(await deliveries()) == 3 and all(
+                s == "delivered" for _, s in await deliveries()
+            ):
+                break
+            await asyncio.sleep(0.05)
+        stopping.set()
+        await worker
+
+    taken = [push.web_push.received, push.fcm.received, push.apns.received]
+    assert [len(received) for received in taken] == [1, 1, 1]
