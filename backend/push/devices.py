@@ -90,17 +90,19 @@ async def list_devices(member_id: uuid.UUID) -> DeviceList:
 async def devices_of(member_id: uuid.UUID) -> list[Device]:
     """Where a notification for the member goes."""
     rows = await sql.fetch(_LIST, member_id=member_id, kept=DEVICES_KEPT)
-    return [
-        Device(
-            id=row["id"],
-            member_id=row["member"],
-            provider=row["provider"],
-            token=row["token"],
-            p256dh=row["p256dh"],
-            auth=row["auth"],
-        )
-        for row in rows
-    ]
+    return [device_of(row) for row in rows]
+
+
+def device_of(row: sql.Row, *, id_column: str = "id") -> Device:
+    """A ``member_device`` row (its id under ``id_column``) as a provider takes it."""
+    return Device(
+        id=row[id_column],
+        member_id=row["member"],
+        provider=row["provider"],
+        token=row["token"],
+        p256dh=row["p256dh"],
+        auth=row["auth"],
+    )
 
 
 async def remove_device(member_id: uuid.UUID, device_id: uuid.UUID) -> None:

@@ -28,11 +28,10 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from backend.accounting.outbox import DeliveryPolicy as Backoff
-from backend.push.devices import devices_of
+from backend.push.devices import device_of, devices_of
 from backend.push.preferences import notification_settings
 from backend.push.providers import (
     Delivered,
-    Device,
     Failed,
     InvalidToken,
     Notification,
@@ -169,14 +168,7 @@ async def _send(providers: Mapping[str, PushProvider], row: sql.Row) -> Outcome:
     provider = providers.get(row["provider"])
     if provider is None:
         return Failed(f"{row['provider']} is not configured", retryable=True)
-    device = Device(
-        id=row["device"],
-        member_id=row["member"],
-        provider=row["provider"],
-        token=row["token"],
-        p256dh=row["p256dh"],
-        auth=row["auth"],
-    )
+    device = device_of(row, id_column="device")
     notification = msgspec.json.decode(row["notification"], type=Notification)
     return await provider.send(device, notification)
 
