@@ -33,6 +33,7 @@ MEMBER_EVENT_TYPES = (
     "stamps.updated",
     "offer.available",
     "offer.expired",
+    "member.erased",
 )
 STORE_EVENT_TYPES = ("sale.completed", "stats.updated")
 BROADCAST_EVENT_TYPES = ("offer.available", "offer.expired")

@@ -220,6 +220,9 @@ async def _replace_personal_data(
         await sql.fetch(
             "DELETE FROM notification_settings WHERE member = {member_id}", member_id=member_id
         )
+        # In the member's stream, committed with the erasure: partners that subscribe to
+        # member.erased learn of it from there (backend.partners). Ids only.
+        change.event("member.erased", {"erasure_id": str(begun[0]["id"])})
         points = await _forfeit(change, member_id, begun[0]["id"])
         await sql.fetch(
             "UPDATE member_erasure SET points_forfeited = {points} WHERE id = {erasure_id}",

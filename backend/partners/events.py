@@ -28,10 +28,11 @@ EVENT_TYPES: dict[str, str] = {
     POINTS_EXPIRED: "transaction.created of kind expiry",
     TIER_CHANGED: "tier.changed",
     OFFER_ACTIVATED: "offer.available (an offer made live for the member)",
+    MEMBER_ERASED: "member.erased (written with the erasure)",
 }
-# Asked for by issue #21 but not (yet) events of the member stream: enrolment writes an
-# event only when a welcome offer exists, and erasure only when points are forfeited.
-NOT_IN_STREAM = (MEMBER_ENROLLED, MEMBER_ERASED)
+# Asked for by issue #21 but not (yet) an event of the member stream: enrolment writes one
+# only when a welcome offer exists.
+NOT_IN_STREAM = (MEMBER_ENROLLED,)
 
 # Staff's free text (an adjustment's reason) may name people: never sent.
 _WITHHELD = ("note",)
@@ -51,6 +52,8 @@ def partner_event(stream_type: str, data: dict[str, Any]) -> str | None:
         return TIER_CHANGED
     if stream_type == "offer.available":
         return OFFER_ACTIVATED
+    if stream_type == "member.erased":
+        return MEMBER_ERASED
     return None
 
 

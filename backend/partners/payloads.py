@@ -93,6 +93,12 @@ class OfferData(_MemberEvent, frozen=True, kw_only=True):
     reason: str | msgspec.UnsetType = msgspec.UNSET
 
 
+class ErasedData(_MemberEvent, frozen=True, kw_only=True):
+    """The member's personal data was erased (their money records stay, by id)."""
+
+    erasure_id: uuid.UUID
+
+
 # Event type -> the data its body carries.
 DATA: dict[str, type[_MemberEvent]] = {
     "sale.completed": SaleData,
@@ -102,6 +108,7 @@ DATA: dict[str, type[_MemberEvent]] = {
     "points.expired": PointsData,
     "tier.changed": TierData,
     "offer.activated": OfferData,
+    "member.erased": ErasedData,
 }
 
 

@@ -60,3 +60,22 @@ async def test_deliveries_delivered_long_ago_are_purged(scene: Scene) -> None:
     assert old["id"] not in left
     assert left[recent["id"]] == "delivered"
     assert sorted(left.values()) == ["delivered", "pending"]
+
+
+async def test_an_erasure_reaches_the_partners_that_subscribe(scene: Scene) -> None:
+    await scene.register("member.erased", "sale.completed")
+    member = await scene.one_sale()
+    erased = await scene.client.post(
+        f"/v1/admin/members/{member.member_id}/erasure",
+        json={"reason": "written request"},
+        headers=scene.admin.headers,
+    )
+    assert erased.status_code == 200, erased.text
+
+    await scene.deliver()
+
+    kinds = [body["type"] for body in scene.receiver.bodies]
+    assert kinds == ["sale.completed", "member.erased"]
+    erasure = scene.receiver.bodies[-1]["data"]
+    assert erasure["member_id"] == member.member_id and erasure["erasure_id"]
+    assert member.phone not in str(scene.receiver.bodies)
