@@ -14,7 +14,8 @@ from playwright.async_api import expect
 
 from tests.backend.campaigns.helpers import line
 from tests.conftest import LiveServer
-from tests.factories import LoggedInMember, Till, buy, hire, purchase_body
+from tests.factories import LoggedInMember, Till, hire
+from tests.web.campaign_steps import sell_at, write_double_croissants
 from tests.web.conftest import OpenPage
 from tests.web.test_staff_dashboard import dashboard
 
@@ -74,12 +75,7 @@ async def test_the_builder_shows_the_forecast_the_api_gives(
     locale: str,
 ) -> None:
     for at, items in SALES:
-        with time_machine.travel(at, tick=True):
-            amount = sum(item["unit_price"] * item["quantity"] for item in items)
-            sale = await buy(
-                client, till, purchase_body(member.card_number, amount=amount, items=items)
-            )
-            assert sale.status_code == 201, sale.text
+        await sell_at(client, till, member.card_number, at, items)
     with time_machine.travel(FORECAST_AT, tick=True):
         admin = await hire(client, "admin")
         answer = await client.post(
@@ -92,15 +88,7 @@ async def test_the_builder_shows_the_forecast_the_api_gives(
         assert forecast["points"] > 0
 
         page = await dashboard(open_page, live_server, admin, locale=locale, clock_at=FORECAST_AT)
-        form = page.locator("#campaign-form")
-        await form.locator("#campaign-name").fill(DRAFT["name"])
-        await form.locator("#campaign-kind").select_option("multiplier")
-        await form.locator("#rule-factor").fill("2")
-        await form.locator("#rule-categories").fill("croissant")
-        for day in range(5):  # Monday to Friday
-            await form.locator(f"#target-day-{day}").check()
-        await form.locator("#target-from").fill("07:00")
-        await form.locator("#target-to").fill("11:00")
+        await write_double_croissants(page, DRAFT["name"])
         await expect(page.locator("#campaign-check")).to_contain_text(
             "участник" if locale == "ru-RU" else "member"
         )
