@@ -47,6 +47,10 @@ DELETE FROM member_device WHERE member = {member_id} AND id NOT IN (
     SELECT id FROM member_device WHERE member = {member_id}
     ORDER BY updated_at DESC, id DESC LIMIT {kept})
 """
+# A token that moved to another member takes none of the previous member's pushes with it.
+_FORGET_PREVIOUS_OWNERS = (
+    "DELETE FROM push_delivery WHERE device = {device_id} AND member <> {member_id}"
+)
 _LIST = """
 SELECT id, member, provider, token, p256dh, auth, created_at, updated_at
 FROM member_device WHERE member = {member_id} ORDER BY updated_at DESC, id DESC LIMIT {kept}
@@ -79,6 +83,7 @@ async def register_device(
             now=datetime.now(UTC),
         )
         await sql.fetch(_FORGET_OLDEST, member_id=member_id, kept=DEVICES_KEPT)
+        await sql.fetch(_FORGET_PREVIOUS_OWNERS, device_id=row["id"], member_id=member_id)
     return view(row)
 
 

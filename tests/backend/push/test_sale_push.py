@@ -36,8 +36,8 @@ from db import sql
 from devkit.fakes.apns import ApnsService
 from devkit.fakes.fcm import FcmService
 from devkit.fakes.web_push import WebPushService
-from tests.conftest import serving
-from tests.factories import LoggedInMember, Till, buy, purchase_body
+from tests.conftest import LiveServer, serving
+from tests.factories import LoggedInMember, Till, buy, log_in, purchase_body
 
 APNS_TOKEN = "c0ffee" * 10 + "beef"
 FCM_TOKEN = "android-phone-of-the-member:APA91b" + "x" * 100
@@ -230,3 +230,22 @@ async def test_the_worker_sends_what_the_feed_queued_until_stopped(
 
     taken = [push.web_push.received, push.fcm.received, push.apns.received]
     assert [len(received) for received in taken] == [1, 1, 1]
+
+
+async def test_a_token_that_changes_hands_takes_no_pending_push_along(
+    client: httpx.AsyncClient, member: LoggedInMember, till: Till, live_server: LiveServer
+) -> None:
+    async with push_services() as push:
+        await register_devices(client, member, push.subscription)
+        await buy(client, till, purchase_body(member.card_number))
+        assert await feed_push() == 3
+        # Before the worker runs, the iPhone is signed in by someone else.
+        other = await log_in(client, live_server.sms)
+        moved = await client.post(
+            "/v1/me/devices", headers=other.headers, json={"provider": "apns", "token": APNS_TOKEN}
+        )
+        assert moved.status_code == 201
+        assert await deliver_push_due(push.providers, PushPolicy()) == 2
+
+    assert push.apns.received == []
+    assert await deliveries() == [("fcm", "delivered"), ("webpush", "delivered")]
