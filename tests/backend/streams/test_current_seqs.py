@@ -10,7 +10,7 @@ import httpx
 from backend.streams.replay import StoredEvents
 from realtime.channels import BROADCAST, member_stream, store_stream
 from tests.conftest import LiveServer
-from tests.factories import log_in, open_till, sell
+from tests.factories import figures_folded, log_in, open_till, sell
 
 
 async def test_current_seqs_match_each_streams_own_read(
