@@ -8,12 +8,14 @@ from typing import Annotated
 
 import msgspec
 
-Url = Annotated[str, msgspec.Meta(min_length=8, max_length=2000)]
+from backend.text import Line
+
+Url = Annotated[Line, msgspec.Meta(min_length=8, max_length=2000)]
 EventTypes = Annotated[
-    list[Annotated[str, msgspec.Meta(max_length=40)]], msgspec.Meta(min_length=1, max_length=20)
+    list[Annotated[Line, msgspec.Meta(max_length=40)]], msgspec.Meta(min_length=1, max_length=20)
 ]
-Description = Annotated[str, msgspec.Meta(max_length=200)]
-Secret = Annotated[str, msgspec.Meta(max_length=100)]
+Description = Annotated[Line, msgspec.Meta(max_length=200)]
+Secret = Annotated[Line, msgspec.Meta(max_length=100)]
 
 
 class EndpointCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
