@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make run`: the app, its outbox worker, and the two external systems played by the fakes
-# of devkit/fakes (accounting on :8091, payment provider on :8092, which settles app orders
-# as paid two seconds after they are created). Ctrl-C stops them all.
+# `make run`: the app, its outbox and push workers, and the external systems played by the
+# fakes of devkit/fakes (accounting on :8091, payment provider on :8092, which settles app
+# orders as paid two seconds after they are created; FCM on :8097 and APNs on :8098 for the
+# apps' devices; a browser's Web Push goes to its own push service). Ctrl-C stops them all.
 # Their addresses and development tokens are the settings' development defaults
 # (DEV_EXTERNAL_SYSTEMS in backend/settings.py), so that `astrocoffee reconcile` or `worker`
 # in another shell finds them too; production never gets those defaults.
@@ -24,6 +25,11 @@ pids+=($!)
 "$BIN/python" -m devkit.fakes.payment_provider --auto-settle succeeded \
   --webhook-url "http://$HOST:$PORT/v1/webhooks/payments" 2>.run-payment-provider.log &
 pids+=($!)
+# Where the push settings' development credentials point (backend/push/development.py).
+"$BIN/python" -m devkit.fakes.fcm 2>.run-fcm.log &
+pids+=($!)
+"$BIN/python" -m devkit.fakes.apns 2>.run-apns.log &
+pids+=($!)
 
 "$BIN/astrocoffee" serve --migrate --seed-demo &
 server=$!
@@ -33,6 +39,8 @@ for _ in $(seq 1 300); do
   if "$BIN/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
     "http://$HOST:$PORT/health/ready" >/dev/null 2>&1; then
     "$BIN/astrocoffee" worker &
+    pids+=($!)
+    "$BIN/astrocoffee" push-worker &
     pids+=($!)
     break
   fi
