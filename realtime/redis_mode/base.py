@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio.client import Pipeline, PubSub
 from redis.asyncio.connection import AbstractConnection
@@ -28,6 +28,24 @@ class Received:
 
     channel: str
     data: bytes | None  # None for a confirmation
+
+
+def heard(message: dict[str, Any], *, confirmed: str, published: str) -> Received | None:
+    """What a raw redis-py pub/sub message says, given the mode's names for a subscription
+    Redis confirmed and for a published message (classic or sharded); None for anything
+    else (an unsubscribe, a pong)."""
+    kind = message["type"]
+    if kind not in (confirmed, published):
+        return None
+    return Received(
+        channel=channel_of(message), data=message["data"] if kind == published else None
+    )
+
+
+def channel_of(message: dict[str, Any]) -> str:
+    """The channel a raw pub/sub message names (bytes unless the client decodes answers)."""
+    channel = message["channel"]
+    return channel.decode() if isinstance(channel, bytes) else str(channel)
 
 
 class Listener(Protocol):

@@ -29,7 +29,7 @@ from redis.asyncio.cluster import ClusterPubSub, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from realtime.redis_mode.base import Received, ReconnectWatch
+from realtime.redis_mode.base import Received, ReconnectWatch, channel_of, heard
 from realtime.redis_mode.cluster_client import (
     ClusterUnreachable,
     cluster_client,
@@ -65,15 +65,11 @@ class ShardListener:
             message = await self._pubsub.get_sharded_message(timeout=timeout_s)
         if message is None:
             return None
-        kind = message["type"]
-        channel = message["channel"]
-        if isinstance(channel, bytes):
-            channel = channel.decode()
-        if kind == "ssubscribe":
-            return Received(channel=channel, data=None)
-        if kind == "smessage":
-            return Received(channel=channel, data=message["data"])
-        if kind == "sunsubscribe" and channel not in self._leaving:
+        received = heard(message, confirmed="ssubscribe", published="smessage")
+        if received is not None or message["type"] != "sunsubscribe":
+            return received
+        channel = channel_of(message)
+        if channel not in self._leaving:
             raise RedisConnectionError(f"the slot of {channel} moved: messages may be lost")
         self._leaving.discard(channel)
         return None

@@ -10,7 +10,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline, PubSub
 from redis.exceptions import RedisError
 
-from realtime.redis_mode.base import Received, ReconnectWatch
+from realtime.redis_mode.base import Received, ReconnectWatch, heard
 
 
 class ServerListener:
@@ -30,15 +30,7 @@ class ServerListener:
         message = await self._pubsub.get_message(timeout=timeout_s)
         if message is None:
             return None
-        kind = message["type"]
-        channel = message["channel"]
-        if isinstance(channel, bytes):
-            channel = channel.decode()
-        if kind == "subscribe":
-            return Received(channel=channel, data=None)
-        if kind == "message":
-            return Received(channel=channel, data=message["data"])
-        return None  # an unsubscribe confirmation, a pong
+        return heard(message, confirmed="subscribe", published="message")
 
     async def ping(self) -> None:
         await self._pubsub.ping()

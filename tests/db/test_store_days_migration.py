@@ -13,21 +13,12 @@ from typing import Any
 import httpx
 import time_machine
 
+from backend.stores.figures import FIGURES
 from db.tables import OutboxMessage, StoreDay, StoreDayMember
 from tests.conftest import LiveServer
 from tests.factories import buy, figures_folded, log_in, open_till, purchase_body
 
 migration = importlib.import_module("db.migrations.db_2026_12_07t00_20_00_000000")
-FIGURES = (
-    "sales",
-    "sales_amount",
-    "points_earned",
-    "points_redeemed",
-    "points_reversed",
-    "refunded_amount",
-    "active_members",
-    "new_members",
-)
 
 
 async def _store_days() -> dict[tuple[str, str], tuple[int, ...]]:

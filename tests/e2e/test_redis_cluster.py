@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -34,7 +33,6 @@ from backend.rate_limits import RequestCounter
 from backend.settings import load_settings
 from devkit.redis_cluster import RedisClusterProcesses
 from realtime.channels import channel, member_stream
-from realtime.client import MemberStreamClient
 from realtime.hub import Hub
 from realtime.protocol import EventEnvelope, encode, utc_now
 from realtime.publisher import EventPublisher
@@ -42,7 +40,8 @@ from realtime.redis_mode import connect_redis
 from tests.conftest import RecordingSmsSender, serving
 from tests.e2e import test_two_processes
 from tests.e2e.conftest import serve_processes
-from tests.factories import Till, log_in, purchase_body, unique_phone
+from tests.factories import Till, log_in, sell, unique_phone
+from tests.realtime.phones import phone_after_first_sale
 from tests.realtime.test_hub import Recorder, eventually
 from tests.servers import RunServers
 
@@ -239,27 +238,14 @@ async def test_a_node_killed_and_back_sales_go_on_and_the_phone_catches_up(
     address, sms = app_on_cluster
     prefix = load_settings().redis_prefix
     async with httpx.AsyncClient(base_url=f"http://{address}", timeout=30) as api:
-        member = await log_in(api, sms)
-        phone = MemberStreamClient(f"ws://{address}/v1/ws", member.access_token, last_seq=0)
-        stream = phone.events()
-
-        async def sale() -> httpx.Response:
-            return await api.post(
-                "/v1/purchases",
-                json=purchase_body(member.card_number),
-                headers={**till.headers, "Idempotency-Key": str(time.monotonic_ns())},
-            )
-
-        first = asyncio.create_task(anext(stream))
-        assert (await sale()).status_code == 201
-        assert (await asyncio.wait_for(first, 10))["seq"] == 1
+        member, phone, stream = await phone_after_first_sale(api, address, sms, till)
 
         # The node serving the phone's channel: its subscription is cut, the others' not.
         victim = redis_cluster.owner_of(channel(prefix, member_stream(member.member_id)))
         redis_cluster.kill(victim)
         # Without replicas the others then refuse every command (CLUSTERDOWN), whatever slot.
         await asyncio.to_thread(redis_cluster.wait_state, "fail")
-        during = [await sale() for _ in range(2)]
+        during = [await sell(api, till, member) for _ in range(2)]
         assert [r.status_code for r in during] == [201, 201]  # PostgreSQL is the truth
         ready = await api.get("/health/ready")
         assert ready.status_code == 200  # still selling: the pod stays in the Service
@@ -271,7 +257,7 @@ async def test_a_node_killed_and_back_sales_go_on_and_the_phone_catches_up(
         assert [f["seq"] for f in frames] == [2, 3]
         assert phone.connections == 1  # caught up without reconnecting
         live = asyncio.create_task(anext(stream))
-        assert (await sale()).status_code == 201
+        assert (await sell(api, till, member)).status_code == 201
         assert (await asyncio.wait_for(live, 10))["seq"] == 4  # sharded pub/sub again
 
         await _logins_refreshes_and_rate_limits_work(api, sms)

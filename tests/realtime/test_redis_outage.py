@@ -22,7 +22,8 @@ from devkit.private_servers import RedisProcess
 from realtime import metrics
 from realtime.client import MemberStreamClient
 from tests.conftest import RecordingSmsSender, serving
-from tests.factories import Till, log_in, purchase_body
+from tests.factories import Till, log_in, purchase_body, sell
+from tests.realtime.phones import phone_after_first_sale
 
 
 @pytest.fixture
@@ -46,24 +47,11 @@ async def test_sales_continue_without_redis_and_connected_phones_catch_up(
 ) -> None:
     address, sms = app_on_own_redis
     async with httpx.AsyncClient(base_url=f"http://{address}", timeout=15) as api:
-        member = await log_in(api, sms)
-        phone = MemberStreamClient(f"ws://{address}/v1/ws", member.access_token, last_seq=0)
-        stream = phone.events()
-
-        async def sale() -> httpx.Response:
-            return await api.post(
-                "/v1/purchases",
-                json=purchase_body(member.card_number),
-                headers={**till.headers, "Idempotency-Key": str(time.monotonic_ns())},
-            )
-
-        first = asyncio.create_task(anext(stream))
-        assert (await sale()).status_code == 201
-        assert (await asyncio.wait_for(first, 10))["seq"] == 1
+        member, phone, stream = await phone_after_first_sale(api, address, sms, till)
         assert (await asyncio.wait_for(anext(stream), 10))["seq"] == 2
 
         redis_process.stop()
-        during = [await sale() for _ in range(2)]
+        during = [await sell(api, till, member) for _ in range(2)]
         assert [r.status_code for r in during] == [201, 201]  # PostgreSQL is the truth
         ready = await api.get("/health/ready")
         assert ready.status_code == 200  # still selling: the pod stays in the Service

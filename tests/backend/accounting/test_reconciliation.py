@@ -16,10 +16,10 @@ import time_machine
 
 from backend.accounting.books import ExternalSystems
 from backend.accounting.client import AccountingClient
-from backend.accounting.outbox import DeliveryPolicy, deliver_due
 from backend.accounting.reconciliation import reconcile_day
 from backend.orders.payment_provider import PaymentProvider
 from db.tables import OutboxMessage, Store
+from tests.backend.accounting.delivery import deliver_everything
 from tests.cli import SCRIPT, run_env
 from tests.conftest import Shop
 from tests.factories import Till, buy, grant, hire, log_in, open_till, purchase_body
@@ -62,22 +62,8 @@ async def _a_busy_day(shop: Shop) -> dict[str, Any]:
         )
     ).json()
     await shop.provider.settle(order["payment_id"], "succeeded")
-    client = AccountingClient(url=shop.accounting_url, token=shop.accounting.token)
-    try:
-        while await deliver_due(client, DeliveryPolicy()):
-            pass
-    finally:
-        await client.aclose()
+    await deliver_everything(shop)
     return {"sales": sales, "order": order, "member": member}
-
-
-async def _deliver(shop: Shop) -> None:
-    client = AccountingClient(url=shop.accounting_url, token=shop.accounting.token)
-    try:
-        while await deliver_due(client, DeliveryPolicy()):
-            pass
-    finally:
-        await client.aclose()
 
 
 async def _reconcile(shop: Shop, day: date = TODAY, store_id: uuid.UUID | None = None) -> Any:
@@ -216,7 +202,7 @@ async def _sales_near_local_midnights(shop: Shop) -> tuple[Till, Till]:
             headers={**west.headers, "Idempotency-Key": uuid.uuid4().hex},
         )
         assert refund.status_code == 201, refund.text
-        await _deliver(shop)
+        await deliver_everything(shop)
     return east, west
 
 
@@ -317,7 +303,7 @@ async def test_a_store_that_moved_to_another_zone_keeps_its_earlier_days(shop: S
     with at(EAST_NEXT):  # 00:30 on the 16th in Vladivostok, 16:30 on the 15th in Kaliningrad
         member = await log_in(shop.client, shop.sms)
         await buy(shop.client, till, purchase_body(member.card_number, amount=33000))
-        await _deliver(shop)
+        await deliver_everything(shop)
         admin = await hire(shop.client, "admin")
         moved = await shop.client.patch(
             f"/v1/admin/stores/{till.store_id}",

@@ -18,12 +18,12 @@ import time_machine
 
 from backend.accounting.books import ExternalSystems
 from backend.accounting.client import AccountingClient
-from backend.accounting.outbox import DeliveryPolicy, deliver_due
 from backend.accounting.reconciliation import reconcile_day
 from backend.loyalty.verify import find_mismatches
 from backend.members.erasure import MemberErasure
 from backend.ops.logging import JsonFormatter
 from backend.orders.payment_provider import PaymentProvider
+from tests.backend.accounting.delivery import deliver_everything
 from tests.backend.push.samples import web_push_subscription
 from tests.conftest import Shop
 from tests.factories import buy, hire, log_in, open_till, purchase_body
@@ -83,15 +83,6 @@ async def _redis_holding(servers: RunServers, needles: list[str]) -> list[str]:
     finally:
         await redis.aclose()
     return found
-
-
-async def _deliver(shop: Shop) -> None:
-    client = AccountingClient(url=shop.accounting_url, token=shop.accounting.token)
-    try:
-        while await deliver_due(client, DeliveryPolicy()):
-            pass
-    finally:
-        await client.aclose()
 
 
 async def test_an_erasure_under_live_traffic_leaves_no_personal_datum_anywhere(
@@ -180,7 +171,7 @@ async def test_an_erasure_under_live_traffic_leaves_no_personal_datum_anywhere(
 
         for device in (member, phone_again):
             assert (await api.get("/v1/me", headers=device.headers)).status_code == 401
-        await _deliver(shop)
+        await deliver_everything(shop)
         accounting = AccountingClient(url=shop.accounting_url, token=shop.accounting.token)
         provider = PaymentProvider(url=shop.provider_url, token=shop.provider.token)
         try:
