@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from backend.accounting.outbox import DeliveryPolicy as Backoff
+from backend.push import metrics
 from backend.push.devices import device_of, devices_of
 from backend.push.preferences import notification_settings
 from backend.push.providers import (
@@ -70,7 +71,8 @@ VALUES ({id}, {device}, {member}, {collapse_key}, {notification}::jsonb, {now}, 
 ON CONFLICT ON CONSTRAINT one_per_device_and_key DO NOTHING RETURNING id
 """
 _DUE = """
-SELECT d.id, d.attempts, d.notification::text AS notification, v.id AS device, v.member,
+SELECT d.id, d.attempts, d.created_at, d.notification::text AS notification, v.id AS device,
+       v.member,
        v.provider, v.token, v.p256dh, v.auth
 FROM push_delivery d JOIN member_device v ON v.id = d.device
 WHERE d.status = 'pending' AND d.next_attempt_at <= {now}
@@ -177,13 +179,20 @@ async def _record(row: sql.Row, outcome: Outcome, policy: PushPolicy, now: datet
     attempts = int(row["attempts"]) + 1
     if isinstance(outcome, Delivered):
         await sql.fetch(_DELIVERED, id=row["id"], now=now)
+        metrics.QUEUED_FOR.observe(max(0.0, (now - row["created_at"]).total_seconds()))
+        said = "delivered"
     elif isinstance(outcome, InvalidToken):
         await sql.fetch(_GONE, id=row["device"])  # its deliveries go with it
+        said = "pruned"
     elif isinstance(outcome, RetryAfter):
         wait = min(timedelta(seconds=outcome.seconds), policy.retry_after_cap)
         await sql.fetch(_LATER, id=row["id"], at=now + wait, error=outcome.reason[:500])
+        said = "retry_after"
     elif outcome.retryable and attempts < policy.backoff.max_attempts:
         at = now + policy.backoff.delay(attempts)
         await sql.fetch(_LATER, id=row["id"], at=at, error=outcome.reason[:500])
+        said = "failed"
     else:
         await sql.fetch(_DEAD, id=row["id"], error=outcome.reason[:500])
+        said = "dead"
+    metrics.OUTCOMES.labels(provider=row["provider"], outcome=said).inc()

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import time_machine
+from prometheus_client import REGISTRY
 
 from backend.push.apns import Apns
 from backend.push.development import (
@@ -94,6 +95,21 @@ async def register_devices(
         assert response.status_code == 201, response.text
 
 
+OUTCOMES_SEEN = (
+    ("webpush", "delivered"),
+    ("fcm", "failed"),
+    ("fcm", "delivered"),
+    ("apns", "retry_after"),
+    ("apns", "delivered"),
+)
+
+
+def attempts(provider: str, outcome: str) -> float:
+    """The push attempts counted (this process's Prometheus registry)."""
+    labels = {"provider": provider, "outcome": outcome}
+    return REGISTRY.get_sample_value("astrocoffee_push_attempts_total", labels) or 0.0
+
+
 async def deliveries() -> list[tuple[str, str]]:
     rows = await sql.fetch(
         "SELECT v.provider, d.status FROM push_delivery d"
@@ -123,6 +139,7 @@ async def test_a_sale_reaches_each_provider_once_through_an_outage(
         # FCM is down for the first try, APNs asks to wait: nothing lost, nothing doubled.
         push.fcm.fail_next = 1
         push.apns.too_many = 1
+        before = {key: attempts(*key) for key in OUTCOMES_SEEN}
         assert await deliver_push_due(push.providers, policy) == 3
         assert await deliver_push_due(push.providers, policy) == 0  # the rest wait
         with time_machine.travel(datetime.now(UTC) + timedelta(minutes=10)):
@@ -134,6 +151,14 @@ async def test_a_sale_reaches_each_provider_once_through_an_outage(
         ("fcm", "delivered"),
         ("webpush", "delivered"),
     ]
+    counted = {key: attempts(*key) - before[key] for key in OUTCOMES_SEEN}
+    assert counted == {
+        ("webpush", "delivered"): 1,
+        ("fcm", "failed"): 1,
+        ("fcm", "delivered"): 1,
+        ("apns", "retry_after"): 1,
+        ("apns", "delivered"): 1,
+    }
     assert sale.json()["points_earned"] == 17  # 350.00 at the default rules
     title = "+17 баллов"
     (web,) = push.web_push.received  # decrypted by the push service
