@@ -20,9 +20,9 @@ import importlib
 import pkgutil
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -32,6 +32,7 @@ from piccolo.table import Table, sort_table_classes
 
 import db.migrations
 from db.tables import ALL_TABLES
+from devkit.databases import create_database, drop_database
 from tests.cli import astrocoffee, run_env
 from tests.servers import RunServers
 
@@ -136,33 +137,47 @@ def pg_type(column: Column) -> str:
     return _PG_TYPES[name] + (size or "") + array
 
 
-async def scratch_database(servers: RunServers, purpose: str) -> str:
+@asynccontextmanager
+async def scratch_database(servers: RunServers, purpose: str) -> AsyncIterator[str]:
+    """A database of its own on the test server (its URL), dropped after."""
     name = f"astrocoffee_{purpose}_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(servers.admin_url)
+    url = await create_database(servers.admin_url, name)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield url
     finally:
-        await admin.close()
-    return name
+        await drop_database(servers.admin_url, name)
 
 
-async def drop_database(servers: RunServers, name: str) -> None:
-    admin = await asyncpg.connect(servers.admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-def url_of(servers: RunServers, name: str) -> str:
-    return urlunsplit(urlsplit(servers.admin_url)._replace(path="/" + name))
+@asynccontextmanager
+async def declared_schema(
+    servers: RunServers,
+    purpose: str,
+    *,
+    leaving_out: Collection[str] = (),
+    then: Iterable[str] = (),
+) -> AsyncIterator[asyncpg.Connection]:
+    """A scratch database with the tables db/tables declares (but those named in
+    ``leaving_out``), and then the statements ``then`` run on it: the schema a migration
+    test starts from (a migration's own test takes back what its migration added)."""
+    async with scratch_database(servers, purpose) as url:
+        connection = await asyncpg.connect(url)
+        try:
+            for table in sort_table_classes(list(ALL_TABLES)):
+                if table._meta.tablename in leaving_out:
+                    continue
+                for statement in table.create_table().ddl:
+                    await connection.execute(statement)
+            for statement in then:
+                await connection.execute(statement)
+            yield connection
+        finally:
+            await connection.close()
 
 
 @pytest.fixture(scope="module")
 async def migrated(servers: RunServers) -> AsyncIterator[asyncpg.Connection]:
-    name = await scratch_database(servers, "migrated")
-    try:
-        env = run_env(servers, DATABASE_URL=url_of(servers, name))
+    async with scratch_database(servers, "migrated") as url:
+        env = run_env(servers, DATABASE_URL=url)
         runs = await asyncio.gather(
             asyncio.to_thread(astrocoffee, "migrate", env=env),
             asyncio.to_thread(astrocoffee, "migrate", env=env),
@@ -173,31 +188,17 @@ async def migrated(servers: RunServers) -> AsyncIterator[asyncpg.Connection]:
         said = sorted(run.stdout.strip() for run in runs)
         assert re.fullmatch(r"applied \d+ migrations \(last: .+\)", said[0]), said
         assert said[1] == "database already up to date", said
-        connection = await asyncpg.connect(url_of(servers, name))
+        connection = await asyncpg.connect(url)
         try:
             yield connection
         finally:
             await connection.close()
-    finally:
-        await drop_database(servers, name)
 
 
 @pytest.fixture(scope="module")
 async def declared(servers: RunServers) -> AsyncIterator[asyncpg.Connection]:
-    name = await scratch_database(servers, "declared")
-    try:
-        connection = await asyncpg.connect(url_of(servers, name))
-        try:
-            for table in sort_table_classes(list(ALL_TABLES)):
-                for statement in table.create_table().ddl:
-                    await connection.execute(statement)
-            for statement in hand_written_sql():
-                await connection.execute(statement)
-            yield connection
-        finally:
-            await connection.close()
-    finally:
-        await drop_database(servers, name)
+    async with declared_schema(servers, "declared", then=hand_written_sql()) as connection:
+        yield connection
 
 
 async def catalog(connection: asyncpg.Connection) -> dict[str, dict[Any, Any]]:

@@ -11,10 +11,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
-from piccolo.table import sort_table_classes
 
-from db.tables import ALL_TABLES
-from tests.db.test_migrations import drop_database, scratch_database, url_of
+from tests.db.test_migrations import declared_schema
 from tests.servers import RunServers
 
 rights = importlib.import_module("db.migrations.db_2026_12_07t00_40_00_000000")
@@ -24,26 +22,20 @@ NEW_TABLES = ("audit_entry", "blocked_card", "marketing_consent")
 @pytest.fixture
 async def before_rights(servers: RunServers) -> AsyncIterator[asyncpg.Connection]:
     """A database as it was before the migration: without its tables and staff columns."""
-    name = await scratch_database(servers, "rights")
-    try:
-        connection = await asyncpg.connect(url_of(servers, name))
-        try:
-            for table in sort_table_classes(list(ALL_TABLES)):
-                if table._meta.tablename in NEW_TABLES:
-                    continue
-                for statement in table.create_table().ddl:
-                    await connection.execute(statement)
-            for column in ("failed_logins", "failures_since", "locked_until"):
-                await connection.execute(f"ALTER TABLE staff_user DROP COLUMN {column}")
-            await connection.execute(
-                "CREATE FUNCTION reject_change_to_append_only() RETURNS trigger AS $$"
-                " BEGIN RAISE EXCEPTION 'append-only'; END; $$ LANGUAGE plpgsql"
-            )
-            yield connection
-        finally:
-            await connection.close()
-    finally:
-        await drop_database(servers, name)
+    async with declared_schema(
+        servers,
+        "rights",
+        leaving_out=NEW_TABLES,
+        then=(
+            *(
+                f"ALTER TABLE staff_user DROP COLUMN {column}"
+                for column in ("failed_logins", "failures_since", "locked_until")
+            ),
+            "CREATE FUNCTION reject_change_to_append_only() RETURNS trigger AS $$"
+            " BEGIN RAISE EXCEPTION 'append-only'; END; $$ LANGUAGE plpgsql",
+        ),
+    ) as connection:
+        yield connection
 
 
 async def test_existing_staff_keep_their_accounts(before_rights: asyncpg.Connection) -> None:

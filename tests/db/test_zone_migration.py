@@ -11,10 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from piccolo.table import sort_table_classes
 
-from db.tables import ALL_TABLES
-from tests.db.test_migrations import drop_database, scratch_database, url_of
+from tests.db.test_migrations import declared_schema
 from tests.servers import RunServers
 
 zones = importlib.import_module("db.migrations.db_2026_12_07t00_00_00_000000")
@@ -23,21 +21,16 @@ zones = importlib.import_module("db.migrations.db_2026_12_07t00_00_00_000000")
 @pytest.fixture
 async def before_zones(servers: RunServers) -> AsyncIterator[asyncpg.Connection]:
     """A database as it was before the migration: the tables without the zone columns."""
-    name = await scratch_database(servers, "zones")
-    try:
-        connection = await asyncpg.connect(url_of(servers, name))
-        try:
-            for table in sort_table_classes(list(ALL_TABLES)):
-                for statement in table.create_table().ddl:
-                    await connection.execute(statement)
-            await connection.execute("ALTER TABLE store DROP COLUMN time_zone")
-            await connection.execute("ALTER TABLE store DROP COLUMN day_starts_at")
-            await connection.execute("ALTER TABLE member DROP COLUMN time_zone")
-            yield connection
-        finally:
-            await connection.close()
-    finally:
-        await drop_database(servers, name)
+    async with declared_schema(
+        servers,
+        "zones",
+        then=(
+            "ALTER TABLE store DROP COLUMN time_zone",
+            "ALTER TABLE store DROP COLUMN day_starts_at",
+            "ALTER TABLE member DROP COLUMN time_zone",
+        ),
+    ) as connection:
+        yield connection
 
 
 async def test_existing_stores_and_members_get_their_zones(
