@@ -3,28 +3,23 @@ a plain ``kubectl apply`` never starts new code on an old schema (docs/deploy.md
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 from collections.abc import AsyncIterator
 
 import pytest
 
 from db.schema_state import committed_migrations
-from devkit.databases import create_database, drop_database
 from devkit.pgbouncer import running_pgbouncer
 from tests.cli import SCRIPT, astrocoffee, run_env
+from tests.db.scratch import scratch_database
 from tests.servers import ROOT, RunServers
 
 
 @pytest.fixture
 async def empty_database(servers: RunServers) -> AsyncIterator[str]:
     """A database of its own with no table at all (a release before its first migrate)."""
-    name = f"astrocoffee_unmigrated_{secrets.token_hex(3)}"
-    url = await create_database(servers.admin_url, name)
-    try:
+    async with scratch_database(servers, "unmigrated") as url:
         yield url
-    finally:
-        await drop_database(servers.admin_url, name)
 
 
 def test_check_passes_on_a_migrated_database(servers: RunServers) -> None:

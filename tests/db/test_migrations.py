@@ -19,21 +19,19 @@ import asyncio
 import importlib
 import pkgutil
 import re
-import secrets
-from collections.abc import AsyncIterator, Collection, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 from piccolo.columns import Column, ForeignKey
 from piccolo.constraints import Check, Unique
-from piccolo.table import Table, sort_table_classes
+from piccolo.table import Table
 
 import db.migrations
 from db.tables import ALL_TABLES
-from devkit.databases import create_database, drop_database
 from tests.cli import astrocoffee, run_env
+from tests.db.scratch import declared_schema, scratch_database
 from tests.servers import RunServers
 
 # Piccolo's own bookkeeping: only in a migrated database.
@@ -135,43 +133,6 @@ def pg_type(column: Column) -> str:
     assert match, f"unknown column type {column.column_type!r}: add it to _PG_TYPES"
     name, size, array = match.groups()
     return _PG_TYPES[name] + (size or "") + array
-
-
-@asynccontextmanager
-async def scratch_database(servers: RunServers, purpose: str) -> AsyncIterator[str]:
-    """A database of its own on the test server (its URL), dropped after."""
-    name = f"astrocoffee_{purpose}_{secrets.token_hex(3)}"
-    url = await create_database(servers.admin_url, name)
-    try:
-        yield url
-    finally:
-        await drop_database(servers.admin_url, name)
-
-
-@asynccontextmanager
-async def declared_schema(
-    servers: RunServers,
-    purpose: str,
-    *,
-    leaving_out: Collection[str] = (),
-    then: Iterable[str] = (),
-) -> AsyncIterator[asyncpg.Connection]:
-    """A scratch database with the tables db/tables declares (but those named in
-    ``leaving_out``), and then the statements ``then`` run on it: the schema a migration
-    test starts from (a migration's own test takes back what its migration added)."""
-    async with scratch_database(servers, purpose) as url:
-        connection = await asyncpg.connect(url)
-        try:
-            for table in sort_table_classes(list(ALL_TABLES)):
-                if table._meta.tablename in leaving_out:
-                    continue
-                for statement in table.create_table().ddl:
-                    await connection.execute(statement)
-            for statement in then:
-                await connection.execute(statement)
-            yield connection
-        finally:
-            await connection.close()
 
 
 @pytest.fixture(scope="module")

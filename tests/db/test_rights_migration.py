@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from tests.db.test_migrations import declared_schema
+from tests.db.scratch import declared_schema
 from tests.servers import RunServers
 
 rights = importlib.import_module("db.migrations.db_2026_12_07t00_40_00_000000")
