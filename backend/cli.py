@@ -73,6 +73,36 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+# The periodic jobs and workers (backend.cli_jobs): commands that take no argument.
+_JOBS: tuple[tuple[str, str, Callable[[Settings, argparse.Namespace], int]], ...] = (
+    ("expire-points", "expire points past their date (safe to re-run)", expire_points_command),
+    ("evaluate-tiers", "set every member's tier from their spend", evaluate_tiers_command),
+    (
+        "maintenance",
+        "run every periodic job once, as the scheduler's round does: holds, pending points, "
+        "expiry, purges, tiers, late payments, campaign starts and ends, erasures",
+        maintenance_command,
+    ),
+    (
+        "scheduler",
+        "run the periodic jobs every ASTROCOFFEE_MAINTENANCE_INTERVAL_S until SIGTERM, "
+        "one scheduler at a time (a renewed, fenced lease)",
+        scheduler_command,
+    ),
+    ("worker", "deliver the outbox to the accounting system until SIGTERM", worker_command),
+    (
+        "partner-webhooks",
+        "send partner webhook deliveries (queued by the scheduler) until SIGTERM",
+        partner_webhooks_command,
+    ),
+    (
+        "push-worker",
+        "send push notifications (queued by the scheduler) to Web Push, FCM and APNs until SIGTERM",
+        push_worker_command,
+    ),
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     from backend.staff.schemas import PASSWORD_RULE
 
@@ -130,45 +160,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     admin.set_defaults(handler=_create_admin, prepare=_admin_from_the_keyboard)
 
-    expire = commands.add_parser(
-        "expire-points", help="expire points past their date (safe to re-run)"
-    )
-    expire.set_defaults(handler=expire_points_command)
-
-    tiers = commands.add_parser("evaluate-tiers", help="set every member's tier from their spend")
-    tiers.set_defaults(handler=evaluate_tiers_command)
-
-    maintenance = commands.add_parser(
-        "maintenance",
-        help="run every periodic job once, as the scheduler's round does: holds, pending points, "
-        "expiry, purges, tiers, late payments, campaign starts and ends, erasures",
-    )
-    maintenance.set_defaults(handler=maintenance_command)
-
-    scheduler = commands.add_parser(
-        "scheduler",
-        help="run the periodic jobs every ASTROCOFFEE_MAINTENANCE_INTERVAL_S until SIGTERM, "
-        "one scheduler at a time (a renewed, fenced lease)",
-    )
-    scheduler.set_defaults(handler=scheduler_command)
-
-    worker = commands.add_parser(
-        "worker", help="deliver the outbox to the accounting system until SIGTERM"
-    )
-    worker.set_defaults(handler=worker_command)
-
-    partner_webhooks = commands.add_parser(
-        "partner-webhooks",
-        help="send partner webhook deliveries (queued by the scheduler) until SIGTERM",
-    )
-    partner_webhooks.set_defaults(handler=partner_webhooks_command)
-
-    push_worker = commands.add_parser(
-        "push-worker",
-        help="send push notifications (queued by the scheduler) to Web Push, FCM and APNs "
-        "until SIGTERM",
-    )
-    push_worker.set_defaults(handler=push_worker_command)
+    for name, says, handler in _JOBS:
+        commands.add_parser(name, help=says).set_defaults(handler=handler)
 
     reconcile = commands.add_parser(
         "reconcile",

@@ -66,6 +66,18 @@ async def _a_busy_day(shop: Shop) -> dict[str, Any]:
     return {"sales": sales, "order": order, "member": member}
 
 
+def _cli_env(servers: RunServers, shop: Shop) -> dict[str, str]:
+    """The environment of ``astrocoffee reconcile`` run against the shop's two external
+    systems (real HTTP fakes)."""
+    return run_env(
+        servers,
+        ASTROCOFFEE_ACCOUNTING_URL=shop.accounting_url,
+        ASTROCOFFEE_ACCOUNTING_TOKEN=shop.accounting.token,
+        ASTROCOFFEE_PAYMENT_PROVIDER_URL=shop.provider_url,
+        ASTROCOFFEE_PAYMENT_PROVIDER_TOKEN=shop.provider.token,
+    )
+
+
 async def _reconcile(shop: Shop, day: date = TODAY, store_id: uuid.UUID | None = None) -> Any:
     accounting = AccountingClient(url=shop.accounting_url, token=shop.accounting.token)
     provider = PaymentProvider(url=shop.provider_url, token=shop.provider.token)
@@ -147,13 +159,7 @@ async def _the_command_and_the_admin_report_say_the_same(shop: Shop, servers: Ru
     assert report.status_code == 200, report.text
     assert [d["kind"] for d in report.json()["differences"]] == ["not_yet_delivered"]
 
-    env = run_env(
-        servers,
-        ASTROCOFFEE_ACCOUNTING_URL=shop.accounting_url,
-        ASTROCOFFEE_ACCOUNTING_TOKEN=shop.accounting.token,
-        ASTROCOFFEE_PAYMENT_PROVIDER_URL=shop.provider_url,
-        ASTROCOFFEE_PAYMENT_PROVIDER_TOKEN=shop.provider.token,
-    )
+    env = _cli_env(servers, shop)
     done = await asyncio.to_thread(
         subprocess.run,
         [str(SCRIPT), "reconcile", "--date", TODAY.isoformat()],
@@ -266,13 +272,7 @@ async def test_a_store_s_day_is_reconciled_by_the_command_and_the_admin_report(
     assert (answer.json()["balanced"], answer.json()["totals"]["sales"]) == (True, 1)
     assert answer.json()["time_zone"] == "Asia/Vladivostok"
     assert nowhere.status_code == 404, nowhere.text
-    env = run_env(
-        servers,
-        ASTROCOFFEE_ACCOUNTING_URL=shop.accounting_url,
-        ASTROCOFFEE_ACCOUNTING_TOKEN=shop.accounting.token,
-        ASTROCOFFEE_PAYMENT_PROVIDER_URL=shop.provider_url,
-        ASTROCOFFEE_PAYMENT_PROVIDER_TOKEN=shop.provider.token,
-    )
+    env = _cli_env(servers, shop)
     store = await Store.select(Store.code).where(Store.id == east.store_id).first()
     assert store is not None
 

@@ -18,6 +18,7 @@ from tests.backend.campaigns.helpers import create, launch, line
 from tests.conftest import LiveServer
 from tests.factories import (
     LoggedInMember,
+    SignedInStaff,
     Till,
     buy,
     hire,
@@ -38,6 +39,21 @@ async def bonuses(client: httpx.AsyncClient, till: Till, member: LoggedInMember)
     response = await buy(client, till, body)
     assert response.status_code == 201, response.text
     return [offer["name"] for offer in response.json()["offers_applied"]]
+
+
+async def admin_till_member(
+    client: httpx.AsyncClient, live_server: LiveServer, time_zone: str
+) -> tuple[SignedInStaff, Till, LoggedInMember]:
+    """Who each test here needs: an admin, a till of a store on ``time_zone``'s clock, and a
+    member logged in."""
+    admin = await hire(client, "admin")
+    till = await open_till(time_zone=time_zone)
+    return admin, till, await log_in(client, live_server.sms)
+
+
+async def born_on(client: httpx.AsyncClient, member: LoggedInMember, birth_date: str) -> None:
+    born = await client.patch("/v1/me", json={"birth_date": birth_date}, headers=member.headers)
+    assert born.status_code == 200, born.text
 
 
 async def offer_names(client: httpx.AsyncClient, member: LoggedInMember) -> list[str]:
@@ -95,9 +111,7 @@ async def test_a_night_window_belongs_to_the_evening_it_starts(
     friday_nights = {"days_of_week": [4], "hours": {"from": "22:00", "to": "02:00"}}
     # Friday 5 March 2027, 21:30 UTC is Friday 23:30 in Kaliningrad.
     with time_machine.travel(datetime(2027, 3, 5, 21, 30, tzinfo=UTC), tick=True):
-        admin = await hire(client, "admin")
-        till = await open_till(time_zone="Europe/Kaliningrad")
-        member = await log_in(client, live_server.sms)
+        admin, till, member = await admin_till_member(client, live_server, "Europe/Kaliningrad")
         await launch(client, admin, name="Late", rule=MORNING_BONUS, targeting=friday_nights)
         assert await bonuses(client, till, member) == ["Late"]
     # Saturday 01:30 in Kaliningrad: still Friday's night.
@@ -112,9 +126,7 @@ async def test_a_schedule_given_on_the_wall_clock_of_a_zone(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
     with time_machine.travel(datetime(2027, 2, 20, 12, 0, tzinfo=UTC), tick=True):
-        admin = await hire(client, "admin")
-        till = await open_till(time_zone="Asia/Vladivostok")
-        member = await log_in(client, live_server.sms)
+        admin, till, member = await admin_till_member(client, live_server, "Asia/Vladivostok")
         campaign = await create(
             client,
             admin,
@@ -166,9 +178,7 @@ async def test_once_a_day_holds_under_20_parallel_sales_and_a_new_local_day_star
 ) -> None:
     # 13:30 UTC is 23:30 in Vladivostok; an hour later it is the next day there, not in UTC.
     with time_machine.travel(datetime(2027, 3, 2, 13, 30, tzinfo=UTC), tick=True):
-        admin = await hire(client, "admin")
-        till = await open_till(time_zone="Asia/Vladivostok")
-        member = await log_in(client, live_server.sms)
+        admin, till, member = await admin_till_member(client, live_server, "Asia/Vladivostok")
         campaign = await launch(
             client,
             admin,
@@ -179,12 +189,10 @@ async def test_once_a_day_holds_under_20_parallel_sales_and_a_new_local_day_star
         )
         applied = await asyncio.gather(*(bonuses(client, till, member) for _ in range(20)))
         assert sorted(applied) == [[]] * 19 + [["Once a day"]]
-        offers = (await client.get("/v1/me/offers", headers=member.headers)).json()["items"]
-        assert "Once a day" not in [o["name"] for o in offers]  # used up today
+        assert "Once a day" not in await offer_names(client, member)  # used up today
     with time_machine.travel(datetime(2027, 3, 2, 14, 30, tzinfo=UTC), tick=True):
         member = await log_in(client, live_server.sms, member.phone)
-        offers = (await client.get("/v1/me/offers", headers=member.headers)).json()["items"]
-        assert "Once a day" in [o["name"] for o in offers]  # a new day for the member
+        assert "Once a day" in await offer_names(client, member)  # a new day for the member
         applied = await asyncio.gather(*(bonuses(client, till, member) for _ in range(3)))
         assert sorted(applied) == [[], [], ["Once a day"]]
     counted = await MemberOffer.select(
@@ -197,13 +205,8 @@ async def test_a_birthday_pays_once_a_year_on_the_members_calendar(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
     with time_machine.travel(datetime(2027, 12, 1, 12, 0, tzinfo=UTC), tick=True):
-        admin = await hire(client, "admin")
-        till = await open_till(time_zone="Europe/Kaliningrad")
-        member = await log_in(client, live_server.sms)
-        born = await client.patch(
-            "/v1/me", json={"birth_date": "1990-12-31"}, headers=member.headers
-        )
-        assert born.status_code == 200, born.text
+        admin, till, member = await admin_till_member(client, live_server, "Europe/Kaliningrad")
+        await born_on(client, member, "1990-12-31")
         await launch(
             client,
             admin,
@@ -228,13 +231,8 @@ async def test_a_birthday_on_29_february_in_a_common_year(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
     with time_machine.travel(datetime(2027, 2, 1, 12, 0, tzinfo=UTC), tick=True):
-        admin = await hire(client, "admin")
-        till = await open_till(time_zone="Europe/Kaliningrad")
-        member = await log_in(client, live_server.sms)
-        born = await client.patch(
-            "/v1/me", json={"birth_date": "2000-02-29"}, headers=member.headers
-        )
-        assert born.status_code == 200, born.text
+        admin, till, member = await admin_till_member(client, live_server, "Europe/Kaliningrad")
+        await born_on(client, member, "2000-02-29")
         await launch(
             client, admin, name="Leap", rule={"type": "birthday", "points": 40, "window_days": 0}
         )
