@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from devkit.seed import SeededMember
-from loadtests.benchlib import bench_server, percentile, run_bench, servers
+from loadtests.benchlib import bench_server, percentile, run_bench, sell, servers
 
 ROUNDS = int(os.environ.get("BENCH_CAMPAIGNS_ROUNDS", "4"))
 PER_ROUND = int(os.environ.get("BENCH_CAMPAIGNS_PURCHASES", "300"))
@@ -110,19 +110,9 @@ async def purchase_round(
         while not queue.empty():
             i = queue.get_nowait()
             member = members[i % len(members)]
-            body = {
-                "customer": {"card_number": member.card_number},
-                "external_id": uuid.uuid4().hex,
-                "amount": 35000,
-                "currency": "RUB",
-                "items": ITEMS,
-            }
+            receipt = uuid.uuid4().hex
             started = time.perf_counter()
-            response = await api.post(
-                "/v1/purchases",
-                json=body,
-                headers={"X-Api-Key": key, "Idempotency-Key": uuid.uuid4().hex},
-            )
+            response = await sell(api, key, member.card_number, receipt, items=ITEMS)
             latencies.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 201, response.text
 

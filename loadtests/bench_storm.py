@@ -41,7 +41,7 @@ from devkit.databases import create_database, drop_database
 from devkit.ports import free_port
 from devkit.processes import ROOT, stop
 from loadtests.bench_report import BenchReport, Figure
-from loadtests.benchlib import bench_env, percentile, run_bench, servers
+from loadtests.benchlib import bench_env, percentile, run_bench, sell, servers
 
 BEFORE = os.environ.get("BENCH_STORM_BEFORE", "185e942")
 SOCKETS = int(os.environ.get("BENCH_STORM_SOCKETS", "5000"))
@@ -228,16 +228,7 @@ async def buy(port: int, till: str, phones: list[Phone]) -> None:
 
         async def one(n: int, phone: Phone) -> None:
             async with gate:
-                response = await api.post(
-                    "/v1/purchases",
-                    json={
-                        "customer": {"card_number": phone.card},
-                        "external_id": f"storm-{n}",
-                        "amount": 35000,
-                        "currency": "RUB",
-                    },
-                    headers={"X-Api-Key": till, "Idempotency-Key": f"storm-{n}"},
-                )
+                response = await sell(api, till, phone.card, f"storm-{n}")
                 assert response.status_code == 201, response.text
 
         await asyncio.gather(*(one(n, p) for n, p in enumerate(phones)))

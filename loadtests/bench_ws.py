@@ -30,7 +30,7 @@ from typing import Any
 from devkit.ports import free_port
 from devkit.processes import ROOT, AppProcess
 from loadtests.bench_report import BenchReport, Figure
-from loadtests.benchlib import bench_server, percentile, run_bench, servers
+from loadtests.benchlib import bench_server, percentile, run_bench, sell, servers
 from loadtests.ws_clients import FanOut, Fleet, fan_out, idle_cost
 
 CONNECTIONS = int(os.environ.get("BENCH_WS_CONNECTIONS", "2000"))
@@ -158,16 +158,7 @@ async def latency_under_load(
         async def purchase(n: int) -> int:
             member = members[n % len(members)]
             await asyncio.sleep(max(0.0, started + schedule[n] - time.perf_counter()))
-            response = await api.post(
-                "/v1/purchases",
-                json={
-                    "customer": {"card_number": member.card_number},
-                    "external_id": f"b{n}",
-                    "amount": 35000,
-                    "currency": "RUB",
-                },
-                headers={"X-Api-Key": till_key, "Idempotency-Key": f"bench-{n}"},
-            )
+            response = await sell(api, till_key, member.card_number, f"bench-{n}")
             return response.status_code
 
         statuses = await asyncio.gather(*(purchase(n) for n in range(PURCHASES)))

@@ -13,12 +13,31 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devkit.databases import create_database, drop_database
 from devkit.processes import ROOT, AppProcess, astrocoffee, raise_open_files_limit
 from devkit.seed import Seeded, seed
 from loadtests.bench_report import BenchReport, Figure, Scorecard
+
+if TYPE_CHECKING:
+    import httpx
+
+
+async def sell(
+    api: httpx.AsyncClient, till_key: str, card_number: str, receipt: str, **extra: Any
+) -> httpx.Response:
+    """One 350-rouble sale to ``card_number`` at the till of ``till_key`` (``extra``: more of
+    its body); ``receipt`` is both its external id and its idempotency key."""
+    body = {
+        "customer": {"card_number": card_number},
+        "external_id": receipt,
+        "amount": 35000,
+        "currency": "RUB",
+        **extra,
+    }
+    headers = {"X-Api-Key": till_key, "Idempotency-Key": receipt}
+    return await api.post("/v1/purchases", json=body, headers=headers)
 
 
 def percentile(values: list[float], q: float) -> float:
