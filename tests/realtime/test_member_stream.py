@@ -82,17 +82,29 @@ async def sent_after_writing(stream: StreamFollower, socket: RecordingSocket, co
         stream.stop()
 
 
-async def test_live_events_before_the_resume_do_not_overtake_its_replay() -> None:
-    """``ready`` said 4; sales 5 and 6 commit before the client's ``resume`` from 0 arrives.
-    The client must get 1..6 in order, once each (it drops anything at or below its last)."""
+def following_from_4(
+    newest: int, resume_wait_s: float | None = None
+) -> tuple[RecordingSocket, StreamFollower]:
+    """A member's stream followed by a client that has seen seq 4, with ``newest`` stored
+    (``resume_wait_s``: the gateway's, unless given)."""
+    config = (
+        GatewayConfig() if resume_wait_s is None else GatewayConfig(resume_wait_s=resume_wait_s)
+    )
     socket = RecordingSocket()
     stream = StreamFollower(
         socket=socket,  # type: ignore[arg-type]
         stream="member:m",
-        replay=StoredEvents(newest=6),
-        config=GatewayConfig(),
+        replay=StoredEvents(newest=newest),
+        config=config,
         last_seq=4,
     )
+    return socket, stream
+
+
+async def test_live_events_before_the_resume_do_not_overtake_its_replay() -> None:
+    """``ready`` said 4; sales 5 and 6 commit before the client's ``resume`` from 0 arrives.
+    The client must get 1..6 in order, once each (it drops anything at or below its last)."""
+    socket, stream = following_from_4(newest=6)
     stream.deliver(envelope(5))
     stream.deliver(envelope(6))
     stream.request(Resume(last_seq=0))
@@ -101,14 +113,7 @@ async def test_live_events_before_the_resume_do_not_overtake_its_replay() -> Non
 
 
 async def test_a_client_that_does_not_resume_gets_live_events_after_a_moment() -> None:
-    socket = RecordingSocket()
-    stream = StreamFollower(
-        socket=socket,  # type: ignore[arg-type]
-        stream="member:m",
-        replay=StoredEvents(newest=6),
-        config=GatewayConfig(resume_wait_s=0.05),
-        last_seq=4,
-    )
+    socket, stream = following_from_4(newest=6, resume_wait_s=0.05)
     stream.deliver(envelope(5))
     stream.deliver(envelope(6))
     await sent_after_writing(stream, socket, 2)
@@ -117,14 +122,7 @@ async def test_a_client_that_does_not_resume_gets_live_events_after_a_moment() -
 
 async def test_a_follower_keeps_no_task_buffer_or_timer_once_it_has_sent_everything() -> None:
     """Most sockets are idle: what a socket needs to send exists only while it sends."""
-    socket = RecordingSocket()
-    stream = StreamFollower(
-        socket=socket,  # type: ignore[arg-type]
-        stream="member:m",
-        replay=StoredEvents(newest=5),
-        config=GatewayConfig(resume_wait_s=0.05),
-        last_seq=4,
-    )
+    socket, stream = following_from_4(newest=5, resume_wait_s=0.05)
     assert stream.idle
     stream.deliver(envelope(5))  # held for the client's first frame: a timer and a buffer
     assert not stream.idle
