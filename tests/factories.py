@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from backend.auth.terminals import create_terminal
 from db import sql
 from db.tables import Member, Store
+
+if TYPE_CHECKING:
+    from backend.auth.callers import StaffCaller
 
 
 @dataclass
@@ -169,6 +172,22 @@ async def hire(
         email=email,
         access_token=tokens["access_token"],
         refresh_token=tokens["refresh_token"],
+    )
+
+
+async def hired_caller(
+    client: httpx.AsyncClient, role: str, store_ids: list[uuid.UUID]
+) -> StaffCaller:
+    """A staff member hired as ``hire`` does, as the services see them signed in: for
+    calling a service directly."""
+    from backend.auth.callers import Role, StaffCaller
+
+    staff = await hire(client, role, store_ids)
+    return StaffCaller(
+        staff_id=uuid.UUID(staff.staff_id),
+        role=Role(role),
+        store_ids=frozenset(store_ids),
+        session_id="t",
     )
 
 

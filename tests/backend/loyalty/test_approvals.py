@@ -15,7 +15,6 @@ import httpx
 import time_machine
 from redis.asyncio import Redis
 
-from backend.auth.callers import Role, StaffCaller
 from backend.loyalty.adjustments import AdjustmentLimits, AdjustmentRequest, adjust_points
 from backend.settings import Settings
 from db.tables import AdjustmentApproval, LedgerEntry
@@ -28,6 +27,7 @@ from tests.factories import (
     Till,
     assert_problem,
     hire,
+    hired_caller,
     open_till,
     sell,
 )
@@ -215,13 +215,7 @@ async def test_the_daily_limit_counts_the_managers_day(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
     assert (await sell(client, till, member)).status_code == 201
-    manager = await hire(client, "manager", [till.store_id])
-    caller = StaffCaller(
-        staff_id=uuid.UUID(manager.staff_id),
-        role=Role.MANAGER,
-        store_ids=frozenset({till.store_id}),
-        session_id="t",
-    )
+    caller = await hired_caller(client, "manager", [till.store_id])
     redis = Redis.from_url(os.environ["REDIS_URL"])
     publisher = EventPublisher(redis=redis, prefix=os.environ["ASTROCOFFEE_REDIS_PREFIX"])
     limits = AdjustmentLimits(max_points=100, daily_points=250)

@@ -3,18 +3,15 @@ managers and admins also by phone. A barista's phone look-up is refused and audi
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 import pytest
 
-from backend.auth.callers import Role, StaffCaller
 from backend.errors import Forbidden
 from backend.members.qr import QrTokens
 from backend.members.service import LookUp, find_member
 from tests.backend.audit.support import entries, only
 from tests.conftest import LiveServer
-from tests.factories import LoggedInMember, Till, assert_problem, hire
+from tests.factories import LoggedInMember, Till, assert_problem, hire, hired_caller
 
 
 async def test_a_barista_finds_by_card_but_not_by_phone(
@@ -84,13 +81,7 @@ async def test_managers_and_admins_find_by_phone(
 async def test_the_setting_lets_baristas_find_by_phone(
     client: httpx.AsyncClient, live_server: LiveServer, till: Till, member: LoggedInMember
 ) -> None:
-    barista = await hire(client, "barista", [till.store_id])
-    caller = StaffCaller(
-        staff_id=uuid.UUID(barista.staff_id),
-        role=Role.BARISTA,
-        store_ids=frozenset({till.store_id}),
-        session_id="t",
-    )
+    caller = await hired_caller(client, "barista", [till.store_id])
     qr_tokens = QrTokens(
         redis=live_server.app.state.redis, prefix=live_server.app.state.settings.redis_prefix
     )
