@@ -56,6 +56,21 @@ async def born_on(client: httpx.AsyncClient, member: LoggedInMember, birth_date:
     assert born.status_code == 200, born.text
 
 
+async def weekday_mornings_east_and_west(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> tuple[LoggedInMember, Till, Till]:
+    """ "Weekday mornings" launched for the chain, with a member and a till in Kaliningrad and
+    one in Vladivostok (eight hours apart)."""
+    admin = await hire(client, "admin")
+    kaliningrad = await open_till(time_zone="Europe/Kaliningrad")
+    vladivostok = await open_till(time_zone="Asia/Vladivostok")
+    member = await log_in(client, live_server.sms)
+    await launch(
+        client, admin, name="Weekday mornings", rule=MORNING_BONUS, targeting=WEEKDAY_MORNINGS
+    )
+    return member, kaliningrad, vladivostok
+
+
 async def offer_names(client: httpx.AsyncClient, member: LoggedInMember) -> list[str]:
     offers = (await client.get("/v1/me/offers", headers=member.headers)).json()["items"]
     return [offer["name"] for offer in offers]
@@ -66,17 +81,7 @@ async def test_weekday_mornings_apply_where_it_is_morning_on_the_stores_clock(
 ) -> None:
     # Tuesday 2 March 2027, 06:00 UTC: 08:00 in Kaliningrad (UTC+2), 16:00 in Vladivostok.
     with time_machine.travel(datetime(2027, 3, 2, 6, 0, tzinfo=UTC), tick=True):
-        admin = await hire(client, "admin")
-        kaliningrad = await open_till(time_zone="Europe/Kaliningrad")
-        vladivostok = await open_till(time_zone="Asia/Vladivostok")
-        member = await log_in(client, live_server.sms)
-        await launch(
-            client,
-            admin,
-            name="Weekday mornings",
-            rule=MORNING_BONUS,
-            targeting=WEEKDAY_MORNINGS,
-        )
+        member, kaliningrad, vladivostok = await weekday_mornings_east_and_west(client, live_server)
         assert await bonuses(client, kaliningrad, member) == ["Weekday mornings"]
         assert await bonuses(client, vladivostok, member) == []
     # Sunday 7 March 2027, 22:00 UTC: Monday 08:00 in Vladivostok, Sunday 00:00 in Kaliningrad.
@@ -89,13 +94,7 @@ async def test_a_checkout_quotes_by_the_same_clock(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
     with time_machine.travel(datetime(2027, 3, 2, 6, 0, tzinfo=UTC), tick=True):
-        admin = await hire(client, "admin")
-        kaliningrad = await open_till(time_zone="Europe/Kaliningrad")
-        vladivostok = await open_till(time_zone="Asia/Vladivostok")
-        member = await log_in(client, live_server.sms)
-        await launch(
-            client, admin, name="Weekday mornings", rule=MORNING_BONUS, targeting=WEEKDAY_MORNINGS
-        )
+        member, kaliningrad, vladivostok = await weekday_mornings_east_and_west(client, live_server)
         quotes = {}
         for zone, till in (("Kaliningrad", kaliningrad), ("Vladivostok", vladivostok)):
             body = purchase_body(member.card_number, amount=20000, items=[LATTE])
