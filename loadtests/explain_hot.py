@@ -25,14 +25,8 @@ def _buffers(plan: dict[str, Any]) -> int:
 async def explain_all(database_url: str) -> list[str]:
     import asyncpg
 
-    from devkit.hot_statements import (
-        explain,
-        fill_queues,
-        problems,
-        sample,
-        scans,
-        statements,
-    )
+    from devkit.hot_statements import fill_queues, sample, statements
+    from devkit.plans import explain, problems, scans
 
     connection = await asyncpg.connect(database_url)
     filled = connection.transaction()

@@ -19,15 +19,8 @@ import asyncpg
 import pytest
 
 from devkit.history import LOADED, insert_chain
-from devkit.hot_statements import (
-    GROWING,
-    Sample,
-    explain,
-    problems,
-    sample,
-    scans,
-    statements,
-)
+from devkit.hot_statements import GROWING, Sample, sample, statements
+from devkit.plans import explain, problems, scans
 from devkit.seed import insert_stores
 from tests import servers as test_servers
 
