@@ -47,9 +47,13 @@ async def generated(
     )
     said = (await process.communicate())[0].decode()
     assert process.returncode == 0, said
-    # Only the QR picture (SVG, not JSON) may be left out of a generated client.
+    # Only what is not JSON may be left out of a generated client: the QR picture (SVG) and
+    # the catalogue's upload (a CSV file, sent as it is: the generator knows no text/csv).
     warnings = [line for line in said.splitlines() if line.startswith("WARNING")]
-    assert warnings == ["WARNING parsing GET /v1/me/qr.svg within me."], said
+    assert sorted(warnings) == [
+        "WARNING parsing GET /v1/me/qr.svg within me.",
+        "WARNING parsing PUT /v1/admin/catalogue within admin. Endpoint will not be generated.",
+    ], said
     sys.path.insert(0, str(folder))
     try:
         return importlib.import_module(PACKAGE)
