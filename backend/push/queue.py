@@ -5,7 +5,8 @@ sends them at least once.
 less ``SETTLE`` (an event's ``created_at`` is taken before its transaction commits), so the
 sale's own transaction writes nothing for push. A sale's points (its ``earn`` and campaign
 ``bonus`` entries) become one "points earned" notification in the member's language, unless
-the member turned the kind off, queued for each of their devices. A delivery is unique per
+the member turned the kind off, queued for each of their devices, due at once or, in the
+member's quiet hours (their local time), when those end. A delivery is unique per
 (device, collapse key): reading an event again queues nothing twice. Runs take the mark's
 row lock in turn.
 
@@ -14,7 +15,9 @@ LOCKED`` in a transaction held while they are sent (a worker killed mid-batch le
 pending: at least once; the collapse key makes a repeat replace, not double, on the
 device). By outcome: delivered; the device gone (it is deleted, its deliveries with it);
 ``Retry-After`` honoured (capped); an outage retried with backoff and jitter; a refusal, or
-``max_attempts`` reached, is a dead letter (``status = 'dead'``, the reason kept).
+``max_attempts`` reached, is a dead letter (``status = 'dead'``, the reason kept). A provider
+whose circuit is open (``backend.push.breakers``) is not called: its deliveries are put off
+until its trial call, their attempts untouched.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ import msgspec
 
 from backend.accounting.outbox import DeliveryPolicy as Backoff
 from backend.push import metrics
+from backend.push.breakers import CircuitOpen, ProviderBreakers
 from backend.push.devices import device_of, devices_of
-from backend.push.preferences import notification_settings
+from backend.push.preferences import member_zone, notification_settings, quiet_hours_of
 from backend.push.providers import (
     Delivered,
     Failed,
@@ -67,7 +71,7 @@ ORDER BY MAX(created_at) LIMIT {limit}
 _QUEUE = """
 INSERT INTO push_delivery (id, device, member, collapse_key, notification, next_attempt_at,
                            created_at)
-VALUES ({id}, {device}, {member}, {collapse_key}, {notification}::jsonb, {now}, {now})
+VALUES ({id}, {device}, {member}, {collapse_key}, {notification}::jsonb, {due}, {now})
 ON CONFLICT ON CONSTRAINT one_per_device_and_key DO NOTHING RETURNING id
 """
 _DUE = """
@@ -90,6 +94,7 @@ _DEAD = (
     "UPDATE push_delivery SET status = 'dead', attempts = attempts + 1, last_error = {error} "
     "WHERE id = {id}"
 )
+_PUT_OFF = "UPDATE push_delivery SET next_attempt_at = {at} WHERE id = {id}"
 _GONE = "DELETE FROM member_device WHERE id = {id}"
 
 
@@ -99,6 +104,16 @@ class PushPolicy:
         default_factory=lambda: Backoff(max_attempts=12, backoff_base_s=5.0, backoff_cap_s=1800.0)
     )
     retry_after_cap: timedelta = timedelta(hours=1)
+
+
+class Paused(msgspec.Struct, frozen=True):
+    """Not sent: the provider's circuit is open for ``seconds`` more."""
+
+    seconds: float
+
+
+# Deliveries held back while another one is the half-open trial wait at least this long.
+MIN_PAUSE_S = 1.0
 
 
 async def feed_push(*, now: datetime | None = None) -> int:
@@ -127,13 +142,16 @@ async def _queue_points(sale: sql.Row, now: datetime) -> int:
     notification = points_earned(
         purchase_id=sale["purchase_id"], points=points, language=settings.language
     )
-    return await queue_for_member(member_id, notification, now=now)
+    # Quiet hours defer, never drop: queued now, due when the member's quiet window ends.
+    due = quiet_hours_of(settings).due_at(now, await member_zone(member_id))
+    return await queue_for_member(member_id, notification, now=now, due=due)
 
 
 async def queue_for_member(
-    member_id: uuid.UUID, notification: Notification, *, now: datetime
+    member_id: uuid.UUID, notification: Notification, *, now: datetime, due: datetime
 ) -> int:
-    """One delivery per device of the member (none twice for one collapse key)."""
+    """One delivery per device of the member (none twice for one collapse key), first
+    tried at ``due``."""
     encoded = msgspec.json.encode(notification).decode()
     queued = 0
     for device in await devices_of(member_id):
@@ -146,37 +164,59 @@ async def queue_for_member(
                 collapse_key=notification.collapse_key,
                 notification=encoded,
                 now=now,
+                due=due,
             )
         )
     return queued
 
 
 async def deliver_push_due(
-    providers: Mapping[str, PushProvider], policy: PushPolicy, *, batch_size: int = 50
+    providers: Mapping[str, PushProvider],
+    policy: PushPolicy,
+    *,
+    batch_size: int = 50,
+    breakers: ProviderBreakers | None = None,
 ) -> int:
-    """Send one batch of due deliveries; how many were attempted."""
+    """Send one batch of due deliveries; how many were taken (sent or put off). The worker
+    passes its ``breakers``, kept from batch to batch."""
+    breakers = breakers or ProviderBreakers()
     async with engine().transaction():
         rows = await sql.fetch(_DUE, now=datetime.now(UTC), batch=batch_size)
         if not rows:
             return 0
-        outcomes = await asyncio.gather(*(_send(providers, row) for row in rows))
+        outcomes = await asyncio.gather(*(_send(providers, row, breakers) for row in rows))
         now = datetime.now(UTC)
         for row, outcome in zip(rows, outcomes, strict=True):
             await _record(row, outcome, policy, now)
     return len(rows)
 
 
-async def _send(providers: Mapping[str, PushProvider], row: sql.Row) -> Outcome:
-    provider = providers.get(row["provider"])
+async def _send(
+    providers: Mapping[str, PushProvider], row: sql.Row, breakers: ProviderBreakers
+) -> Outcome | Paused:
+    name = row["provider"]
+    provider = providers.get(name)
     if provider is None:
-        return Failed(f"{row['provider']} is not configured", retryable=True)
+        return Failed(f"{name} is not configured", retryable=True)
+    try:
+        breakers.before_send(name)
+    except CircuitOpen:
+        return Paused(max(MIN_PAUSE_S, breakers.paused_for_s(name)))
     device = device_of(row, id_column="device")
     notification = msgspec.json.decode(row["notification"], type=Notification)
-    return await provider.send(device, notification)
+    outcome = await provider.send(device, notification)
+    breakers.record(name, outcome)
+    return outcome
 
 
-async def _record(row: sql.Row, outcome: Outcome, policy: PushPolicy, now: datetime) -> None:
+async def _record(
+    row: sql.Row, outcome: Outcome | Paused, policy: PushPolicy, now: datetime
+) -> None:
     attempts = int(row["attempts"]) + 1
+    if isinstance(outcome, Paused):
+        await sql.fetch(_PUT_OFF, id=row["id"], at=now + timedelta(seconds=outcome.seconds))
+        metrics.PAUSED.labels(provider=row["provider"]).inc()
+        return
     if isinstance(outcome, Delivered):
         await sql.fetch(_DELIVERED, id=row["id"], now=now)
         metrics.QUEUED_FOR.observe(max(0.0, (now - row["created_at"]).total_seconds()))

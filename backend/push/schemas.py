@@ -64,9 +64,22 @@ class DeviceList(msgspec.Struct, frozen=True):
     items: list[DeviceView]
 
 
+# A local clock time, "HH:MM" (24-hour).
+ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class QuietHoursSetting(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Push waits from ``start`` until ``end`` in the member's local time (over midnight when
+    ``start`` is later); equal times: no quiet hours."""
+
+    start: ClockTime = "22:00"
+    end: ClockTime = "08:00"
+
+
 class NotificationSettingsView(msgspec.Struct, frozen=True):
     language: Language
     kinds: dict[NotificationKind, bool]
+    quiet_hours: QuietHoursSetting = msgspec.field(default_factory=QuietHoursSetting)
 
 
 class NotificationSettingsUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -74,6 +87,7 @@ class NotificationSettingsUpdate(msgspec.Struct, frozen=True, forbid_unknown_fie
 
     language: Language | None = None
     kinds: dict[NotificationKind, bool] = msgspec.field(default_factory=dict)
+    quiet_hours: QuietHoursSetting | None = None
 
 
 class WebPushKey(msgspec.Struct, frozen=True):

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from piccolo.columns import JSONB, UUID, Array, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    Array,
+    ForeignKey,
+    Integer,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.base import OnDelete
 from piccolo.constraints import Check, Unique
 from piccolo.table import Table
@@ -41,6 +49,12 @@ class NotificationSettings(Table, tablename="notification_settings"):
     member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, primary_key=True)
     kinds_off = Array(base_column=Varchar(length=24), help_text="Kinds the member turned off.")
     language = Varchar(length=2, default="ru", help_text="ru or en.")
+    quiet_from = Integer(
+        default=1320, help_text="Quiet hours start: minutes after local midnight (22:00)."
+    )
+    quiet_until = Integer(
+        default=480, help_text="Quiet hours end: minutes after local midnight (08:00)."
+    )
     updated_at = Timestamptz()
 
     known_language = Check("language IN ('ru', 'en')")
