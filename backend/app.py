@@ -61,6 +61,7 @@ from backend.partners.delivery import sample_partner_figures
 from backend.partners.endpoints import PartnerEndpoints
 from backend.problems import EXCEPTION_HANDLERS
 from backend.products.controllers import AdminCatalogueController
+from backend.push.admin import AdminPushController
 from backend.push.controllers import MyDevicesController, WebPushKeyController
 from backend.push.setup import PushSetup
 from backend.rate_limits import COUNTER_STATE_KEY, RequestCounter, per_client_ip, per_terminal
@@ -281,6 +282,7 @@ def create_app(
             OrderController,
             AdminOutboxController,
             AdminPartnerWebhooksController,
+            AdminPushController,
             AdminCampaignController,
             CampaignReportController,
             AdminCatalogueController,

@@ -149,10 +149,15 @@ def partner_webhooks_command(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def push_worker_command(settings: Settings, _: argparse.Namespace) -> int:
+    from prometheus_client import start_http_server
+
     from backend.jobs.runner import stop_on_signals
     from backend.push.queue import PushPolicy
     from backend.push.setup import providers_for
     from backend.push.worker import push_until
+
+    if settings.push_worker_metrics_port:
+        start_http_server(settings.push_worker_metrics_port, addr=settings.host)
 
     async def work() -> int:
         stopping = asyncio.Event()

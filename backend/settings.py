@@ -106,6 +106,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     worker_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 9101
     # ``astrocoffee partner-webhooks``'s own /metrics (0: none).
     partner_worker_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 9103
+    # ``astrocoffee push-worker``'s own /metrics (0: none).
+    push_worker_metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 9104
     # HMAC secret of payment provider webhooks; the previous one is accepted while rotating.
     payment_webhook_secret: Annotated[str, msgspec.Meta(min_length=16)] = DEV_WEBHOOK_SECRET
     payment_webhook_secret_previous: str | None = None

@@ -24,7 +24,9 @@ class CircuitBreaker:
         threshold: int = 5,
         reset_after_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        what: str = "the payment provider",
     ) -> None:
+        self._what = what
         self._threshold = threshold
         self._reset_after_s = reset_after_s
         self._clock = clock
@@ -40,10 +42,17 @@ class CircuitBreaker:
             return "half_open"
         return "open"
 
+    @property
+    def trial_in_s(self) -> float:
+        """Seconds until the open circuit lets a trial call through (0 when it would now)."""
+        if self._opened_at is None:
+            return 0.0
+        return max(0.0, self._reset_after_s - (self._clock() - self._opened_at))
+
     def before_call(self) -> None:
         state = self.state
         if state == "open" or (state == "half_open" and self._trial_running):
-            raise CircuitOpen("the payment provider is failing; not calling it for a while")
+            raise CircuitOpen(f"{self._what} is failing; not calling it for a while")
         if state == "half_open":
             self._trial_running = True
 

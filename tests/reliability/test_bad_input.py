@@ -44,12 +44,13 @@ from backend.loyalty.rules import DEFAULT_RULES
 from backend.orders.webhook_signature import sign
 from backend.orders.webhooks import ProviderEvent
 from backend.stores.folding import fold_committed_sales
-from db.tables import ALL_TABLES, OutboxMessage, PartnerDelivery
+from db.tables import ALL_TABLES, OutboxMessage, PartnerDelivery, PushDelivery
 from realtime.publisher import EventPublisher
 from tests.backend.push.samples import web_push_subscription
 from tests.conftest import LiveServer, Shop
 from tests.factories import (
     STAFF_PASSWORD,
+    LoggedInMember,
     another_till,
     buy,
     grant,
@@ -655,6 +656,7 @@ async def build_world(shop: Shop) -> World:
     partner = await admin_post(api, admin.headers, PARTNER_ENDPOINTS, partner_body)
     partner_id = partner["endpoint"]["id"]
     partner_delivery = await delivery_for(partner_id, member_a.member_id)
+    dead_push, pending_push = await push_deliveries_of(api, member_a)
     sale_body = {**purchase_body(member_a.card_number, amount=35000), "items": ITEMS}
     checkout_body = {**purchase_body(member_a.card_number, amount=35000), "items": ITEMS}
     order_body = {
@@ -1243,6 +1245,14 @@ async def build_world(shop: Shop) -> World:
                 Case("a message that is not a dead letter", params={"message_id": pending}),
             ],
         ),
+        ("POST", "/v1/admin/push/dead-letters/{delivery_id:uuid}/retry"): Endpoint(
+            "admin",
+            params={"delivery_id": dead_push},
+            foreign=[
+                theirs("no such push delivery", delivery_id=nobody),
+                Case("a push that is not a dead letter", params={"delivery_id": pending_push}),
+            ],
+        ),
         ("PUT", "/v1/admin/catalogue"): Endpoint(
             "admin",
             file=CATALOGUE,
@@ -1279,6 +1289,29 @@ async def delivery_for(endpoint_id: str, member_id: str) -> str:
     )
     await delivery.save()
     return str(delivery.id)
+
+
+async def push_deliveries_of(api: httpx.AsyncClient, member: LoggedInMember) -> tuple[str, str]:
+    """Two pushes queued for the member's phone, the first a dead letter: (dead, pending)."""
+    phone = {"provider": "fcm", "token": "bad-input-phone:APA91b" + "x" * 100}
+    added = await api.post("/v1/me/devices", headers=member.headers, json=phone)
+    assert added.status_code == 201, added.text
+    now = datetime.now(UTC)
+    queued = []
+    for status in ("dead", "pending"):
+        delivery = PushDelivery(
+            device=uuid.UUID(added.json()["id"]),
+            member=uuid.UUID(member.member_id),
+            collapse_key=f"points_earned:{status}",
+            notification={"kind": "points_earned", "title": "+1", "body": "", "collapse_key": ""},
+            status=status,
+            attempts=1,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        await delivery.save()
+        queued.append(str(delivery.id))
+    return queued[0], queued[1]
 
 
 def write_routes(app: Any) -> dict[tuple[str, str], Any]:

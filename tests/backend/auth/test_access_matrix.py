@@ -154,6 +154,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/admin/campaigns/{campaign_id:uuid}/end"): ADMIN,
     ("GET", "/v1/admin/outbox/dead-letters"): ADMIN,
     ("POST", "/v1/admin/outbox/{message_id:uuid}/retry"): ADMIN,
+    ("GET", "/v1/admin/push/dead-letters"): ADMIN,
+    ("POST", "/v1/admin/push/dead-letters/{delivery_id:uuid}/retry"): ADMIN,
     ("GET", "/v1/admin/reports/reconciliation"): ADMIN,
     ("GET", "/v1/admin/partner-webhooks/event-types"): ADMIN,
     ("GET", "/v1/admin/partner-webhooks/endpoints"): ADMIN,
