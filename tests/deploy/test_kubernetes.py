@@ -439,6 +439,7 @@ def test_the_overlay_runs_its_image_tag(rendered: Rendered, overlay: str) -> Non
     [
         ("astrocoffee-worker", "ASTROCOFFEE_WORKER_METRICS_PORT"),
         ("astrocoffee-partner-webhooks", "ASTROCOFFEE_PARTNER_WORKER_METRICS_PORT"),
+        ("astrocoffee-push-worker", "ASTROCOFFEE_PUSH_WORKER_METRICS_PORT"),
         ("astrocoffee-scheduler", "ASTROCOFFEE_SCHEDULER_METRICS_PORT"),
     ],
 )
