@@ -33,6 +33,12 @@ import msgspec
 from backend.accounting.outbox import DeliveryPolicy as Backoff
 from backend.push import metrics
 from backend.push.breakers import CircuitOpen, ProviderBreakers
+from backend.push.daily_cap import (
+    DAILY_CAP,
+    already_queued,
+    due_within_cap,
+    replace_undelivered_sale_updates,
+)
 from backend.push.devices import device_of, devices_of
 from backend.push.preferences import member_zone, notification_settings, quiet_hours_of
 from backend.push.providers import (
@@ -44,7 +50,7 @@ from backend.push.providers import (
     PushProvider,
     RetryAfter,
 )
-from backend.push.texts import points_earned
+from backend.push.texts import points_earned, points_key
 from db import sql
 from db.ids import new_id
 from db.pool import engine
@@ -116,7 +122,7 @@ class Paused(msgspec.Struct, frozen=True):
 MIN_PAUSE_S = 1.0
 
 
-async def feed_push(*, now: datetime | None = None) -> int:
+async def feed_push(*, now: datetime | None = None, daily_cap: int = DAILY_CAP) -> int:
     """Queue the notifications of the events committed since the last run; how many."""
     now = now or datetime.now(UTC)
     queued = 0
@@ -126,24 +132,33 @@ async def feed_push(*, now: datetime | None = None) -> int:
             _SALES, since=mark["read_until"] - SETTLE, until=now, limit=MAX_SALES
         )
         for sale in sales:
-            queued += await _queue_points(sale, now)
+            queued += await _queue_points(sale, now, daily_cap)
         # A run cut short by the limit goes on next time from its last sale.
         until = sales[-1]["at"] if len(sales) == MAX_SALES else now
         await sql.fetch(_MOVE_MARK, name=MARK, until=until)
     return queued
 
 
-async def _queue_points(sale: sql.Row, now: datetime) -> int:
+async def _queue_points(sale: sql.Row, now: datetime, daily_cap: int) -> int:
     member_id: uuid.UUID = sale["member"]
     points = int(sale["points"])
     settings = await notification_settings(member_id)
     if points <= 0 or not settings.kinds["points_earned"]:
         return 0
+    key = points_key(sale["purchase_id"])
+    if await already_queued(member_id, key):  # read again within the settle minute
+        return 0
+    waiting = await replace_undelivered_sale_updates(member_id, key)
     notification = points_earned(
-        purchase_id=sale["purchase_id"], points=points, language=settings.language
+        purchase_id=sale["purchase_id"],
+        points=points + waiting,
+        language=settings.language,
+        purchases=2 if waiting else 1,
     )
-    # Quiet hours defer, never drop: queued now, due when the member's quiet window ends.
-    due = quiet_hours_of(settings).due_at(now, await member_zone(member_id))
+    # Quiet hours and the daily cap defer, never drop: due when the member's quiet window
+    # ends, or on the next local day with room.
+    where, quiet = await member_zone(member_id), quiet_hours_of(settings)
+    due = await due_within_cap(member_id, key, quiet.due_at(now, where), where, quiet, daily_cap)
     return await queue_for_member(member_id, notification, now=now, due=due)
 
 

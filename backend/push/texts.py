@@ -15,18 +15,25 @@ def russian_plural(n: int, one: str, few: str, many: str) -> str:
     return many
 
 
-def points_earned(*, purchase_id: str, points: int, language: Language) -> Notification:
-    """One notification per sale, whatever entries (the earn, campaigns' bonuses) made it."""
+def points_key(purchase_id: str) -> str:
+    return f"points_earned:{purchase_id}"
+
+
+def points_earned(
+    *, purchase_id: str, points: int, language: Language, purchases: int = 1
+) -> Notification:
+    """One notification per sale, whatever entries (the earn, campaigns' bonuses) made it;
+    ``purchases`` > 1 when it also says the points of earlier sales not yet sent."""
     if language == "ru":
         title = f"+{points} {russian_plural(points, 'балл', 'балла', 'баллов')}"
-        body = "Начислено за покупку в Astrocoffee"
+        body = f"Начислено за {'покупки' if purchases > 1 else 'покупку'} в Astrocoffee"
     else:
         title = f"+{points} {'point' if points == 1 else 'points'}"
-        body = "Earned with your Astrocoffee purchase"
+        body = f"Earned with your Astrocoffee {'purchases' if purchases > 1 else 'purchase'}"
     return Notification(
         kind="points_earned",
         title=title,
         body=body,
-        collapse_key=f"points_earned:{purchase_id}",
+        collapse_key=points_key(purchase_id),
         data={"purchase_id": purchase_id, "points": str(points)},
     )

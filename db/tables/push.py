@@ -70,7 +70,11 @@ class PushDelivery(Table, tablename="push_delivery"):
     member = UUID(default=None, help_text="Whose device it is.")
     collapse_key = Varchar(length=100, help_text="points_earned:<purchase id>, ...")
     notification = JSONB(help_text="What the device shows: kind, title, body, data, ttl_s.")
-    status = Varchar(length=12, default="pending", help_text="pending, delivered, dead.")
+    status = Varchar(
+        length=12,
+        default="pending",
+        help_text="pending, delivered, dead, replaced (by a newer sale update).",
+    )
     attempts = Integer(default=0)
     next_attempt_at = Timestamptz(index=True)
     last_error = Varchar(length=500, null=True, default=None)
@@ -78,7 +82,7 @@ class PushDelivery(Table, tablename="push_delivery"):
     delivered_at = Timestamptz(null=True, default=None)
 
     one_per_device_and_key = Unique(["device", "collapse_key"])
-    known_push_status = Check("status IN ('pending', 'delivered', 'dead')")
+    known_push_status = Check("status IN ('pending', 'delivered', 'dead', 'replaced')")
 
 
 class PushFeedMark(Table, tablename="push_feed_mark"):

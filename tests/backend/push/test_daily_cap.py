@@ -1,0 +1,71 @@
+"""The daily cap defers, never drops: a member's notifications over the cap of their local
+day wait for the next day's end of quiet hours; a sale update not yet sent is replaced by
+the next one, which says their points together, so updates never pile up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import httpx
+import time_machine
+
+from backend.push.queue import PushPolicy, deliver_push_due, feed_push
+from db import sql
+from tests.backend.push.test_quiet_hours import moscow
+from tests.backend.push.test_sale_push import push_services
+from tests.conftest import LiveServer
+from tests.factories import buy, log_in, open_till, purchase_body
+
+
+async def queued() -> list[tuple[str, datetime]]:
+    rows = await sql.fetch("SELECT status, next_attempt_at FROM push_delivery ORDER BY created_at")
+    return [(row["status"], row["next_attempt_at"]) for row in rows]
+
+
+async def test_over_the_cap_waits_for_the_next_local_day_and_updates_collapse(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    async with push_services() as push:
+        with time_machine.travel(moscow(16, 12), tick=True):
+            till = await open_till()
+            member = await log_in(client, live_server.sms)
+            added = await client.post(
+                "/v1/me/devices",
+                headers=member.headers,
+                json={"provider": "webpush", "subscription": push.subscription},
+            )
+            assert added.status_code == 201, added.text
+            await client.put(
+                "/v1/me/notifications", headers=member.headers, json={"language": "ru"}
+            )
+            points = []
+            for _ in range(2):  # the cap's two, sent at once
+                sale = await buy(client, till, purchase_body(member.card_number, amount=35000))
+                points.append(sale.json()["points_earned"])
+                assert await feed_push(daily_cap=2) == 1
+                assert await deliver_push_due(push.providers, PushPolicy()) == 1
+            # The third waits for tomorrow, after the quiet night; a fourth replaces it.
+            for amount in (35000, 20000):
+                sale = await buy(client, till, purchase_body(member.card_number, amount=amount))
+                points.append(sale.json()["points_earned"])
+                assert await feed_push(daily_cap=2) == 1
+                assert await deliver_push_due(push.providers, PushPolicy()) == 0
+            assert await feed_push(daily_cap=2) == 0  # the same sales read again: nothing new
+
+        statuses = await queued()
+        assert [status for status, _ in statuses] == [
+            "delivered",
+            "delivered",
+            "replaced",
+            "pending",
+        ]
+        assert statuses[-1][1] == moscow(17, 8)
+        with time_machine.travel(moscow(17, 8), tick=True):
+            assert await deliver_push_due(push.providers, PushPolicy()) == 1
+
+    told = [received["payload"] for received in push.web_push.received]
+    assert [payload["title"] for payload in told[:2]] == [f"+{points[0]} баллов"] * 2
+    together = points[2] + points[3]
+    assert told[2]["title"] == f"+{together} баллов"
+    assert told[2]["body"] == "Начислено за покупки в Astrocoffee"
+    assert told[2]["data"]["points"] == str(together)
