@@ -28,7 +28,7 @@ class AddressRefused(ValidationFailed):
 
 @dataclass(frozen=True, slots=True)
 class AddressPolicy:
-    allow_loopback: bool  # development and test: the fakes listen on 127.0.0.1
+    allow_loopback: bool  # development and test: the fakes answer on 127.0.0.1
 
     @classmethod
     def for_environment(cls, environment: str) -> AddressPolicy:

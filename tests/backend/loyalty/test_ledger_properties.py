@@ -191,7 +191,7 @@ async def test_random_operations_never_lose_or_invent_a_point(
                 if left > 0:
                     amount = min(left, max(1, int(left * b)))
                     done, _ = await refunds.refund(
-                        terminal=terminal,
+                        caller=terminal,
                         purchase_id=uuid.UUID(sale.id),
                         request=RefundRequest(amount=amount),
                         key=key,
