@@ -15,7 +15,7 @@ from backend.push.breakers import ProviderBreakers
 from backend.push.operations import sample_push_figures
 from backend.push.queue import PushPolicy, deliver_push_due, feed_push
 from db import sql
-from tests.backend.push.test_sale_push import FCM_TOKEN, push_services
+from tests.backend.push.test_sale_push import push_services
 from tests.factories import LoggedInMember, Till, buy, hire, purchase_body
 
 ONE_TRY = PushPolicy(backoff=Backoff(max_attempts=1, backoff_base_s=1.0, backoff_cap_s=1.0))
@@ -31,10 +31,16 @@ class Clock:
         return self.now
 
 
-async def add_phone(client: httpx.AsyncClient, member: LoggedInMember) -> None:
-    body = {"provider": "fcm", "token": FCM_TOKEN}
-    response = await client.post("/v1/me/devices", headers=member.headers, json=body)
-    assert response.status_code == 201, response.text
+PHONES = [f"phone-{n}:APA91b" + "x" * 100 for n in range(3)]
+
+
+async def add_phones(client: httpx.AsyncClient, member: LoggedInMember, count: int = 1) -> None:
+    """The member's Android phones: one sale is one push to each (the daily cap is per
+    member and day, not per device)."""
+    for token in PHONES[:count]:
+        body = {"provider": "fcm", "token": token}
+        response = await client.post("/v1/me/devices", headers=member.headers, json=body)
+        assert response.status_code == 201, response.text
 
 
 async def fcm_rows() -> list[tuple[str, int]]:
@@ -54,9 +60,8 @@ async def test_a_failing_provider_is_paused_its_pushes_put_off_then_probed(
     policy = PushPolicy()
     start = datetime.now(UTC)
     async with push_services() as push:
-        await add_phone(client, member)
-        for _ in range(3):
-            await buy(client, till, purchase_body(member.card_number, amount=35000))
+        await add_phones(client, member, 3)
+        await buy(client, till, purchase_body(member.card_number, amount=35000))
         assert await feed_push() == 3
 
         # FCM is down: three outages in a row open its circuit.
@@ -84,7 +89,8 @@ async def test_a_failing_provider_is_paused_its_pushes_put_off_then_probed(
             assert await deliver_push_due(push.providers, policy, breakers=breakers) == 2
 
     assert await fcm_rows() == [("delivered", 2)] * 3
-    assert len(push.fcm.taken(FCM_TOKEN)) == 3  # each once: nothing lost, nothing doubled
+    # Each phone told once: nothing lost, nothing doubled.
+    assert [len(push.fcm.taken(token)) for token in PHONES] == [1, 1, 1]
     assert metrics.CIRCUIT_OPEN.labels(provider="fcm")._value.get() == 0
 
 
@@ -95,10 +101,9 @@ async def test_a_failed_trial_opens_the_circuit_again(
     breakers = ProviderBreakers(threshold=1, pause_s=60.0, clock=clock)
     start = datetime.now(UTC)
     async with push_services() as push:
-        await add_phone(client, member)
-        for _ in range(2):
-            await buy(client, till, purchase_body(member.card_number))
-        await feed_push()
+        await add_phones(client, member, 2)
+        await buy(client, till, purchase_body(member.card_number))
+        assert await feed_push() == 2
         push.fcm.down = True
         await deliver_push_due(push.providers, PushPolicy(), breakers=breakers)
         clock.now = 60.0
@@ -114,7 +119,7 @@ async def test_a_failed_trial_opens_the_circuit_again(
 async def test_the_lag_is_the_age_of_the_oldest_due_push(
     client: httpx.AsyncClient, member: LoggedInMember, till: Till
 ) -> None:
-    await add_phone(client, member)
+    await add_phones(client, member)
     await buy(client, till, purchase_body(member.card_number))
     queued_at = datetime.now(UTC) + timedelta(seconds=1)
     assert await feed_push(now=queued_at) == 1
@@ -130,7 +135,7 @@ async def test_an_admin_lists_push_dead_letters_and_retries_one(
     client: httpx.AsyncClient, member: LoggedInMember, till: Till
 ) -> None:
     async with push_services() as push:
-        await add_phone(client, member)
+        await add_phones(client, member)
         push.fcm.fail_next = 1
         await buy(client, till, purchase_body(member.card_number))
         await feed_push()
