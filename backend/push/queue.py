@@ -50,6 +50,8 @@ from backend.push.providers import (
     PushProvider,
     RetryAfter,
 )
+from backend.push.schemas import NotificationSettingsView
+from backend.push.stream_kinds import EVENTS, allowed, notification_of
 from backend.push.texts import points_earned, points_key
 from db import sql
 from db.ids import new_id
@@ -133,10 +135,46 @@ async def feed_push(*, now: datetime | None = None, daily_cap: int = DAILY_CAP) 
         )
         for sale in sales:
             queued += await _queue_points(sale, now, daily_cap)
-        # A run cut short by the limit goes on next time from its last sale.
+        # A run cut short by the limit goes on next time from its last sale (or event).
         until = sales[-1]["at"] if len(sales) == MAX_SALES else now
+        events = await sql.fetch(
+            EVENTS, since=mark["read_until"] - SETTLE, until=until, limit=MAX_SALES
+        )
+        for event in events:
+            queued += await _queue_event(event, now, daily_cap)
+        until = events[-1]["at"] if len(events) == MAX_SALES else until
         await sql.fetch(_MOVE_MARK, name=MARK, until=until)
     return queued
+
+
+async def _queue_event(event: sql.Row, now: datetime, daily_cap: int) -> int:
+    member_id: uuid.UUID = event["member"]
+    settings = await notification_settings(member_id)
+    data = msgspec.json.decode(event["data"])
+    notification = notification_of(event["id"], event["type"], data, settings.language)
+    if notification is None or not settings.kinds.get(notification.kind, True):  # type: ignore[call-overload]
+        return 0
+    if await already_queued(member_id, notification.collapse_key):
+        return 0
+    if not await allowed(member_id, notification):
+        return 0
+    due = await _due(member_id, settings, notification.collapse_key, now, daily_cap)
+    return await queue_for_member(member_id, notification, now=now, due=due)
+
+
+async def _due(
+    member_id: uuid.UUID,
+    settings: NotificationSettingsView,
+    collapse_key: str,
+    now: datetime,
+    daily_cap: int,
+) -> datetime:
+    """Quiet hours and the daily cap defer, never drop: due when the member's quiet window
+    ends, or on the next local day with room."""
+    where, quiet = await member_zone(member_id), quiet_hours_of(settings)
+    return await due_within_cap(
+        member_id, collapse_key, quiet.due_at(now, where), where, quiet, daily_cap
+    )
 
 
 async def _queue_points(sale: sql.Row, now: datetime, daily_cap: int) -> int:
@@ -155,10 +193,7 @@ async def _queue_points(sale: sql.Row, now: datetime, daily_cap: int) -> int:
         language=settings.language,
         purchases=2 if waiting else 1,
     )
-    # Quiet hours and the daily cap defer, never drop: due when the member's quiet window
-    # ends, or on the next local day with room.
-    where, quiet = await member_zone(member_id), quiet_hours_of(settings)
-    due = await due_within_cap(member_id, key, quiet.due_at(now, where), where, quiet, daily_cap)
+    due = await _due(member_id, settings, key, now, daily_cap)
     return await queue_for_member(member_id, notification, now=now, due=due)
 
 

@@ -37,3 +37,40 @@ def points_earned(
         collapse_key=points_key(purchase_id),
         data={"purchase_id": purchase_id, "points": str(points)},
     )
+
+
+TIER_NAMES: dict[Language, dict[str, str]] = {
+    "ru": {"green": "Зелёный", "gold": "Золотой", "platinum": "Платиновый"},
+    "en": {"green": "Green", "gold": "Gold", "platinum": "Platinum"},
+}
+
+
+def tier_up(*, event_id: str, tier: str, language: Language) -> Notification:
+    """The member reached a higher tier (one notification per ``tier.changed`` upward)."""
+    name = TIER_NAMES[language].get(tier, tier)
+    if language == "ru":
+        title, body = f"Новый уровень: {name}", f"Поздравляем! Теперь ваш уровень — «{name}»"
+    else:
+        title, body = f"New tier: {name}", f"Congratulations! You are now {name}"
+    return Notification(
+        kind="tier_up",
+        title=title,
+        body=body,
+        collapse_key=f"tier_up:{event_id}",
+        data={"tier": tier},
+    )
+
+
+def offer_live(*, subject: str, name: str, language: Language) -> Notification:
+    """An offer made for the member went live (``offer.available`` in their stream)."""
+    if language == "ru":
+        title, body = "Новое предложение для вас", name
+    else:
+        title, body = "A new offer for you", name
+    return Notification(
+        kind="offer_live",
+        title=title,
+        body=body,
+        collapse_key=f"offer_live:{subject}"[:100],
+        data={"offer": subject},
+    )
