@@ -11,10 +11,11 @@ import time_machine
 
 from backend.push.queue import PushPolicy, deliver_push_due, feed_push
 from db import sql
+from tests.backend.push.opening import member_with_a_browser
 from tests.backend.push.test_quiet_hours import moscow
 from tests.backend.push.test_sale_push import push_services
 from tests.conftest import LiveServer
-from tests.factories import buy, log_in, open_till, purchase_body
+from tests.factories import buy, purchase_body
 
 
 async def queued() -> list[tuple[str, datetime]]:
@@ -27,14 +28,7 @@ async def test_over_the_cap_waits_for_the_next_local_day_and_updates_collapse(
 ) -> None:
     async with push_services() as push:
         with time_machine.travel(moscow(16, 12), tick=True):
-            till = await open_till()
-            member = await log_in(client, live_server.sms)
-            added = await client.post(
-                "/v1/me/devices",
-                headers=member.headers,
-                json={"provider": "webpush", "subscription": push.subscription},
-            )
-            assert added.status_code == 201, added.text
+            till, member = await member_with_a_browser(client, live_server.sms, push.subscription)
             await client.put(
                 "/v1/me/notifications", headers=member.headers, json={"language": "ru"}
             )

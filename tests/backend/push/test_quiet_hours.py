@@ -12,6 +12,7 @@ import time_machine
 from backend.push.queue import PushPolicy, deliver_push_due, feed_push
 from backend.push.quiet_hours import QuietHours
 from db import sql
+from tests.backend.push.opening import member_with_a_browser
 from tests.backend.push.test_sale_push import push_services
 from tests.conftest import LiveServer
 from tests.factories import buy, log_in, open_till, purchase_body
@@ -87,14 +88,7 @@ async def test_a_member_chooses_the_window_and_their_zone_decides(
 ) -> None:
     async with push_services() as push:
         with time_machine.travel(moscow(16, 12), tick=True):
-            till = await open_till()
-            member = await log_in(client, live_server.sms)
-            added = await client.post(
-                "/v1/me/devices",
-                headers=member.headers,
-                json={"provider": "webpush", "subscription": push.subscription},
-            )
-            assert added.status_code == 201, added.text
+            till, member = await member_with_a_browser(client, live_server.sms, push.subscription)
             # Noon in Moscow is 19:00 in Vladivostok, where the member lives.
             moved = await client.patch(
                 "/v1/me", headers=member.headers, json={"time_zone": "Asia/Vladivostok"}

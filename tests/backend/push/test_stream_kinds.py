@@ -10,10 +10,11 @@ import time_machine
 
 from backend.push.queue import PushPolicy, deliver_push_due, feed_push
 from backend.streams.member import MEMBERS
+from tests.backend.push.opening import member_with_a_browser
 from tests.backend.push.test_quiet_hours import moscow
 from tests.backend.push.test_sale_push import push_services
 from tests.conftest import LiveServer
-from tests.factories import buy, log_in, open_till, purchase_body
+from tests.factories import buy, purchase_body
 
 
 async def test_a_tier_up_and_a_consented_offer_are_pushed_in_the_members_language(
@@ -21,14 +22,7 @@ async def test_a_tier_up_and_a_consented_offer_are_pushed_in_the_members_languag
 ) -> None:
     async with push_services() as push:
         with time_machine.travel(moscow(16, 12), tick=True):
-            till = await open_till()
-            member = await log_in(client, live_server.sms)
-            added = await client.post(
-                "/v1/me/devices",
-                headers=member.headers,
-                json={"provider": "webpush", "subscription": push.subscription},
-            )
-            assert added.status_code == 201, added.text
+            till, member = await member_with_a_browser(client, live_server.sms, push.subscription)
             member_id = uuid.UUID(member.member_id)
 
             sale = await buy(client, till, purchase_body(member.card_number, amount=1_600_000))
