@@ -1,6 +1,7 @@
 """The notifications of member-stream events other than a sale's points: a tier reached
-upward (``tier.changed``) and an offer made for the member going live (``offer.available``,
-marketing: only with the member's push consent)."""
+upward (``tier.changed``), a stamp card completed (``offer.available`` with the coupon it
+earned) and an offer made for the member going live (``offer.available``, marketing: only
+with the member's push consent)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from backend.loyalty.rules import TIER_ORDER
 from backend.members.consents import may_send_marketing
 from backend.push.providers import Notification
 from backend.push.schemas import Language, NotificationKind
-from backend.push.texts import offer_live, tier_up
+from backend.push.texts import offer_live, reward_earned, tier_up
 
 # The events read, oldest first; the feed reads them over the same window as the sales.
 EVENTS = """
@@ -35,6 +36,10 @@ def notification_of(
         if TIER_ORDER.index(after) <= TIER_ORDER.index(before):
             return None
         return tier_up(event_id=str(event_id), tier=str(after), language=language)
+    if type == "offer.available" and data.get("coupon_code"):  # a stamp card completed
+        return reward_earned(
+            coupon_code=str(data["coupon_code"]), name=str(data.get("name", "")), language=language
+        )
     if type == "offer.available":
         subject = str(data.get("campaign_id") or data.get("name") or event_id)
         return offer_live(subject=subject, name=str(data.get("name", "")), language=language)

@@ -74,3 +74,18 @@ def offer_live(*, subject: str, name: str, language: Language) -> Notification:
         collapse_key=f"offer_live:{subject}"[:100],
         data={"offer": subject},
     )
+
+
+def reward_earned(*, coupon_code: str, name: str, language: Language) -> Notification:
+    """A stamp card completed: its reward, a coupon, is the member's (not marketing)."""
+    if language == "ru":
+        title, body = "Карточка заполнена — награда ваша", f"{name}: купон {coupon_code}"
+    else:
+        title, body = "Card complete: your reward is ready", f"{name}: coupon {coupon_code}"
+    return Notification(
+        kind="reward_earned",
+        title=title,
+        body=body,
+        collapse_key=f"reward_earned:{coupon_code}"[:100],
+        data={"coupon_code": coupon_code},
+    )

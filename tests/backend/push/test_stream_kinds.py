@@ -49,10 +49,24 @@ async def test_a_tier_up_and_a_consented_offer_are_pushed_in_the_members_languag
             await MEMBERS.append(member_id, [("offer.available", second)])
             assert await feed_push() == 1
             assert await deliver_push_due(push.providers, PushPolicy()) == 3
+            # A stamp card completed (its coupon in the event) is a reward, not marketing.
+            withdrawn = await client.put(
+                "/v1/me/consents", headers=member.headers, json={"push": False}
+            )
+            assert withdrawn.status_code == 200, withdrawn.text
+            card = {
+                "campaign_id": second["campaign_id"],
+                "name": "Десятый кофе",
+                "coupon_code": "K7Q2",
+            }
+            await MEMBERS.append(member_id, [("offer.available", card)])
+            assert await feed_push() == 1
+            assert await deliver_push_due(push.providers, PushPolicy()) == 1
 
     told = {
         received["payload"]["title"]: received["payload"] for received in push.web_push.received
     }
     assert told["Новый уровень: Золотой"]["body"] == "Поздравляем! Теперь ваш уровень — «Золотой»"
     assert told["Новое предложение для вас"]["body"] == "Второй десерт в подарок"
-    assert len(told) == 3
+    assert told["Карточка заполнена — награда ваша"]["body"] == "Десятый кофе: купон K7Q2"
+    assert len(told) == 4
