@@ -21,6 +21,7 @@ async def test_current_seqs_match_each_streams_own_read(
     for count, buyer in enumerate(buyers):
         for _ in range(count + 1):
             assert (await sell(client, till, buyer)).status_code == 201
+    await figures_folded()  # the store's stream is appended after commit, by the fold
     stored = StoredEvents()
     names = [
         *(member_stream(b.member_id) for b in buyers),
