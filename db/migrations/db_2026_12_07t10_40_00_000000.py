@@ -11,7 +11,7 @@ DESCRIPTION = "campaign_telling: a campaign's audience told in batches, with sav
 FORWARDS_SQL = (
     'CREATE TABLE IF NOT EXISTS "campaign_telling" ("id" UUID PRIMARY KEY NOT NULL,'
     ' "campaign" UUID NOT NULL REFERENCES "campaign" ("id") ON DELETE RESTRICT'
-    ' ON UPDATE CASCADE DEFAULT null, "type" VARCHAR(40) NOT NULL DEFAULT \'\','
+    " ON UPDATE CASCADE DEFAULT null, \"type\" VARCHAR(40) NOT NULL DEFAULT '',"
     ' "data" JSONB NOT NULL DEFAULT \'{}\', "audience_at" TIMESTAMPTZ NOT NULL'
     ' DEFAULT current_timestamp, "reached" UUID DEFAULT null, "told" INTEGER NOT NULL'
     ' DEFAULT 0, "created_at" TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,'
