@@ -377,6 +377,16 @@ class Watchers:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+async def _unpublished(publisher: Any, committed: dict[str, int]) -> dict[str, range]:
+    """Each member's seqs committed and not (yet) published, as Redis remembers them."""
+    published = await publisher.published_seqs(list(committed))
+    return {
+        m: range((published[m] or 0) + 1, seq + 1)
+        for m, seq in committed.items()
+        if seq > (published[m] or 0)
+    }
+
+
 async def kill_between_commit_and_publish(
     app: AppProcess, database_url: str, redis_url: str, prefix: str, *, tries: int = 60
 ) -> dict[str, range]:
@@ -403,12 +413,14 @@ async def kill_between_commit_and_publish(
                     "SELECT member, last_event_seq FROM account WHERE last_event_seq > 0"
                 )
             }
-            published = await publisher.published_seqs(list(committed))
-            caught = {
-                m: range((published[m] or 0) + 1, seq + 1)
-                for m, seq in committed.items()
-                if seq > (published[m] or 0)
-            }
+            caught = await _unpublished(publisher, committed)
+            if caught:
+                # Looked at again a moment later, still frozen: a pipeline the process wrote
+                # just before the freeze may reach Redis after the first look (a loaded
+                # machine), publishing what looked unpublished; only what is still missing
+                # then was really caught between commit and publish.
+                await asyncio.sleep(0.2)
+                caught = await _unpublished(publisher, {m: committed[m] for m in caught})
             if caught:
                 break
             app.signal(signal.SIGCONT)

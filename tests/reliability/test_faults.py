@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import httpx
 import pytest
 
+from backend.jobs.scheduler import LEASE_TTL_S
 from devkit.private_servers import PostgresCluster, RedisProcess
 from devkit.processes import AppProcess
 from devkit.redis_cluster import RedisClusterProcesses
@@ -258,6 +259,17 @@ async def test_postgres_restarted_under_load_fails_fast_and_every_retry_counts_o
     )
 
 
+async def relayed_by(app: AppProcess, *, at_least: int, timeout_s: float) -> int:
+    """The events ``app``'s maintenance rounds relayed so far, once at least ``at_least`` (or
+    the timeout passed): read from its log, where each round reports ``events_relayed``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        relayed = sum(int(n) for n in re.findall(r"events_relayed=(\d+)", app.log_text(0)))
+        if relayed >= at_least or time.monotonic() > deadline:
+            return relayed
+        await asyncio.sleep(0.5)
+
+
 async def test_app_process_killed_mid_load_retries_count_once_and_phones_get_every_event(
     world: World,
 ) -> None:
@@ -294,9 +306,11 @@ async def test_app_process_killed_mid_load_retries_count_once_and_phones_get_eve
         assert no_answer, "committed, unpublished sales must be requests left unanswered"
     others = {(a.status, a.code) for a in sent if a.status not in (None, 200, 201)}
     assert others <= {(409, "idempotent_request_in_progress")}
-    relayed = sum(int(n) for n in re.findall(r"events_relayed=(\d+)", survivor.log_text(0)))
     orphaned = {m: seqs for m, seqs in caught.items() if books.last_seqs[m] == seqs[-1]}
-    if orphaned:  # nothing was committed for them after the kill: only the relay could tell
+    # Nothing was committed for the orphaned after the kill: only the relay can tell them. Its
+    # round may wait for the lease the killed process held mid-round (LEASE_TTL_S).
+    relayed = await relayed_by(survivor, at_least=len(orphaned), timeout_s=LEASE_TTL_S + 15)
+    if orphaned:
         assert relayed >= len(orphaned)
     settled(
         books,
