@@ -95,7 +95,12 @@ class ProcessSampler:
             log.warning("this process cannot reach PostgreSQL or Redis (readiness gauge 0)")
         if ready:
             for sample in self._also:
-                await sample()
+                # A feature's figures (partner deliveries, pushes) are gauges, not the process's
+                # health: one failing query (a slow pool at startup) must not stop the app.
+                try:
+                    await sample()
+                except Exception as exc:  # logged; sampled again next time
+                    log.warning("sampling %s failed: %s", getattr(sample, "__name__", sample), exc)
 
     async def _run(self) -> None:
         while True:
