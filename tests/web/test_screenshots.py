@@ -165,6 +165,9 @@ async def test_the_campaign_builder_and_the_reports(
     await page.fill("#target-from", "07:00")
     await page.fill("#target-to", "11:00")
     await expect(page.locator("#campaign-check")).to_contain_text(says["audience"])
+    # The forecast follows the check: answered before the page moves on (a request cut short
+    # by leaving the page is answered 500 "client disconnected", which no document declares).
+    await expect(page.locator("#campaign-forecast")).not_to_be_empty(timeout=30_000)
     await page.locator("#campaign-form").scroll_into_view_if_needed()
     await picture(page, f"builder{says['suffix']}")
 
