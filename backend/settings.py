@@ -171,6 +171,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     push_apns_topic: str | None = None
     push_apns_url: str = "https://api.push.apple.com"
     push_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 10.0
+    # At most this many push notifications a member's local day; more wait for the next day
+    # (backend.push.daily_cap, docs/notifications.md).
+    push_daily_cap: Annotated[int, msgspec.Meta(ge=1)] = 5
 
     def __post_init__(self) -> None:
         if (self.database_url is None) != (self.redis_url is None):

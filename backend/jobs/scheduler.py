@@ -43,6 +43,7 @@ from backend.members.erasure import ErasureCleanup
 from backend.members.qr import QrTokens
 from backend.orders.service import OrderService
 from backend.partners.feed import feed_partners
+from backend.push.daily_cap import DAILY_CAP
 from backend.push.queue import feed_push
 from backend.settings import Settings
 from backend.stores.folding import FIGURES_INTERVAL_S, FiguresLoop, fold_committed_sales
@@ -90,6 +91,7 @@ async def run_maintenance(
     outbox_retention_days: int | None = None,
     audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS,
     erasures: ErasureCleanup | None = None,
+    push_daily_cap: int = DAILY_CAP,
 ) -> MaintenanceReport:
     """Run every job once; ``before_each`` (the lease's fence check) may stop the run between
     two jobs by raising."""
@@ -137,7 +139,7 @@ async def run_maintenance(
     # Committed member events to the partner endpoints that subscribe (the worker sends).
     queued = await step(lambda: feed_partners(now=now))
     # Committed sales to the members' devices (the push worker sends).
-    pushes = await step(lambda: feed_push(now=now))
+    pushes = await step(lambda: feed_push(now=now, daily_cap=push_daily_cap))
     return MaintenanceReport(
         holds,
         released,
@@ -173,8 +175,10 @@ class MaintenanceLoop:
         outbox_retention_days: int | None = None,
         audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS,
         erasures: ErasureCleanup | None = None,
+        push_daily_cap: int = DAILY_CAP,
     ) -> None:
         self._erasures = erasures
+        self._push_daily_cap = push_daily_cap
         self._outbox_retention_days = outbox_retention_days
         self._lease = Lease(redis=redis, name="maintenance", prefix=prefix, ttl_s=lease_ttl_s)
         self._orders = orders
@@ -211,6 +215,7 @@ class MaintenanceLoop:
             catalogue=catalogue,
             outbox_retention_days=settings.outbox_retention_days,
             audit_retention_days=settings.audit_retention_days,
+            push_daily_cap=settings.push_daily_cap,
             erasures=ErasureCleanup(
                 sessions=SessionStore(
                     redis=redis, prefix=settings.redis_prefix, ttl_s=settings.refresh_token_ttl_s
@@ -281,6 +286,7 @@ class MaintenanceLoop:
             audit_retention_days=self._audit_retention_days,
             outbox_retention_days=self._outbox_retention_days,
             erasures=self._erasures,
+            push_daily_cap=self._push_daily_cap,
         )
 
     async def run_once_if_leader(self) -> MaintenanceReport | None:

@@ -1,4 +1,5 @@
-"""The daily cap: at most ``DAILY_CAP`` notifications a member's local day. One over the cap
+"""The daily cap: at most ``ASTROCOFFEE_PUSH_DAILY_CAP`` (``Settings.push_daily_cap``,
+default ``DAILY_CAP``) notifications a member's local day. One over the cap
 waits for the next local day (and that day's quiet hours), never dropped. A sale update does
 not pile up: it replaces the member's older undelivered ones, saying their points together.
 """

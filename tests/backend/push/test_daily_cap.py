@@ -7,10 +7,15 @@ from __future__ import annotations
 from datetime import datetime
 
 import httpx
+import msgspec
+import pytest
 import time_machine
 
+from backend.jobs.scheduler import MaintenanceLoop
 from backend.push.queue import PushPolicy, deliver_push_due, feed_push
+from backend.settings import SettingsError, load_settings
 from db import sql
+from realtime.publisher import EventPublisher
 from tests.backend.push.opening import member_with_a_browser
 from tests.backend.push.test_quiet_hours import moscow
 from tests.backend.push.test_sale_push import push_services
@@ -63,3 +68,34 @@ async def test_over_the_cap_waits_for_the_next_local_day_and_updates_collapse(
     assert told[2]["title"] == f"+{together} баллов"
     assert told[2]["body"] == "Начислено за покупки в Astrocoffee"
     assert told[2]["data"]["points"] == str(together)
+
+
+def test_the_cap_is_a_setting_of_at_least_one() -> None:
+    assert load_settings({}).push_daily_cap == 5
+    assert load_settings({"ASTROCOFFEE_PUSH_DAILY_CAP": "2"}).push_daily_cap == 2
+    with pytest.raises(SettingsError, match="push_daily_cap"):
+        load_settings({"ASTROCOFFEE_PUSH_DAILY_CAP": "0"})
+
+
+async def test_the_schedulers_round_feeds_with_the_cap_its_settings_say(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    state = live_server.app.state
+    settings = msgspec.structs.replace(state.settings, push_daily_cap=1)
+    loop = MaintenanceLoop.for_settings(
+        settings,
+        redis=state.redis,
+        publisher=EventPublisher(redis=state.redis, prefix=settings.redis_prefix),
+        orders=None,
+        catalogue=None,
+    )
+    async with push_services() as push:
+        with time_machine.travel(moscow(16, 12), tick=True):
+            till, member = await member_with_a_browser(client, live_server.sms, push.subscription)
+            for _ in range(2):
+                await buy(client, till, purchase_body(member.card_number, amount=35000))
+                assert (await loop.run_once()).pushes_queued == 1
+                await deliver_push_due(push.providers, PushPolicy())
+        # One a day: the first was sent at once, the second waits for the next morning.
+        (first, _), second = await queued()
+        assert (first, second) == ("delivered", ("pending", moscow(17, 8)))
