@@ -175,6 +175,39 @@ async def hire(
     )
 
 
+async def add_staff(
+    client: httpx.AsyncClient,
+    admin: SignedInStaff,
+    role: str,
+    store_ids: list[uuid.UUID],
+    *,
+    email: str,
+    name: str,
+) -> httpx.Response:
+    """An admin adds a staff member through the API (``POST /v1/admin/staff``), with a password
+    long enough (``hire`` does it through the service): the answer, unchecked, for the test
+    to judge."""
+    return await client.post(
+        "/v1/admin/staff",
+        headers=admin.headers,
+        json={
+            "email": email,
+            "name": name,
+            "password": "a long enough password",
+            "role": role,
+            "store_ids": [str(store_id) for store_id in store_ids],
+        },
+    )
+
+
+async def open_store(
+    client: httpx.AsyncClient, admin: SignedInStaff, **fields: Any
+) -> httpx.Response:
+    """An admin opens a store through the API (``POST /v1/admin/stores``) with ``fields`` as
+    its body: the answer, unchecked (some tests want it refused)."""
+    return await client.post("/v1/admin/stores", headers=admin.headers, json=fields)
+
+
 async def hired_caller(
     client: httpx.AsyncClient, role: str, store_ids: list[uuid.UUID]
 ) -> StaffCaller:

@@ -10,7 +10,14 @@ import httpx
 
 from backend.audit.personal import seal
 from tests.backend.audit.support import entries, only
-from tests.factories import LoggedInMember, SignedInStaff, hire, open_till
+from tests.factories import (
+    LoggedInMember,
+    SignedInStaff,
+    add_staff,
+    hire,
+    open_store,
+    open_till,
+)
 
 
 def assert_by(entry: dict[str, Any], staff: SignedInStaff, role: str, response: httpx.Response):
@@ -22,16 +29,8 @@ def assert_by(entry: dict[str, Any], staff: SignedInStaff, role: str, response: 
 
 async def test_staff_creation_and_change(client: httpx.AsyncClient, admin: SignedInStaff) -> None:
     till = await open_till()
-    created = await client.post(
-        "/v1/admin/staff",
-        headers=admin.headers,
-        json={
-            "email": "audited@astrocoffee.test",
-            "name": "Audited",
-            "password": "a long enough password",
-            "role": "barista",
-            "store_ids": [str(till.store_id)],
-        },
+    created = await add_staff(
+        client, admin, "barista", [till.store_id], email="audited@astrocoffee.test", name="Audited"
     )
     assert created.status_code == 201, created.text
     # (The admin of the fixture was created by the service itself, as the CLI does: by nobody.)
@@ -57,15 +56,8 @@ async def test_staff_creation_and_change(client: httpx.AsyncClient, admin: Signe
 
 
 async def test_store_and_terminal_changes(client: httpx.AsyncClient, admin: SignedInStaff) -> None:
-    created = await client.post(
-        "/v1/admin/stores",
-        headers=admin.headers,
-        json={
-            "code": "AUD-1",
-            "name": "Audited",
-            "currency": "RUB",
-            "time_zone": "Asia/Vladivostok",
-        },
+    created = await open_store(
+        client, admin, code="AUD-1", name="Audited", currency="RUB", time_zone="Asia/Vladivostok"
     )
     assert created.status_code == 201, created.text
     store_id = created.json()["id"]
@@ -190,10 +182,8 @@ async def test_rules_publication(client: httpx.AsyncClient, admin: SignedInStaff
 async def test_failed_change_leaves_no_entry(
     client: httpx.AsyncClient, admin: SignedInStaff
 ) -> None:
-    refused = await client.post(
-        "/v1/admin/stores",
-        headers=admin.headers,
-        json={"code": "AUD-2", "name": "Nowhere", "currency": "RUB", "time_zone": "Mars/Olympus"},
+    refused = await open_store(
+        client, admin, code="AUD-2", name="Nowhere", currency="RUB", time_zone="Mars/Olympus"
     )
     assert refused.status_code in (400, 422)
     assert await entries("store.created") == []

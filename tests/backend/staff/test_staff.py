@@ -5,7 +5,7 @@ import subprocess
 import httpx
 
 from tests.cli import astrocoffee, run_env
-from tests.factories import STAFF_PASSWORD, hire, open_till
+from tests.factories import STAFF_PASSWORD, add_staff, hire, open_till
 from tests.servers import RunServers
 
 
@@ -35,16 +35,13 @@ async def test_wrong_password_and_unknown_email_get_the_same_answer(
 async def test_admins_create_and_change_staff(client: httpx.AsyncClient) -> None:
     admin = await hire(client, "admin")
     store_1, store_2 = await open_till(), await open_till()
-    created = await client.post(
-        "/v1/admin/staff",
-        headers=admin.headers,
-        json={
-            "email": "New.Manager@Astrocoffee.test",
-            "name": "New Manager",
-            "password": "a long enough password",
-            "role": "manager",
-            "store_ids": [str(store_1.store_id)],
-        },
+    created = await add_staff(
+        client,
+        admin,
+        "manager",
+        [store_1.store_id],
+        email="New.Manager@Astrocoffee.test",
+        name="New Manager",
     )
     assert created.status_code == 201, created.text
     manager = created.json()

@@ -8,16 +8,14 @@ import uuid
 import httpx
 
 from db.tables import Store
-from tests.factories import assert_problem, hire, open_till
+from tests.factories import assert_problem, hire, open_store, open_till
 
 
 async def test_a_store_opens_with_its_zone_and_shows_it(client: httpx.AsyncClient) -> None:
     admin = await hire(client, "admin")
     code = f"VVO-{uuid.uuid4().hex[:4].upper()}"
-    opened = await client.post(
-        "/v1/admin/stores",
-        headers=admin.headers,
-        json={"code": code, "name": "Svetlanskaya 1", "time_zone": "Asia/Vladivostok"},
+    opened = await open_store(
+        client, admin, code=code, name="Svetlanskaya 1", time_zone="Asia/Vladivostok"
     )
     assert opened.status_code == 201, opened.text
     store = opened.json()
@@ -36,7 +34,7 @@ async def test_a_store_without_a_zone_or_with_an_unknown_one_is_not_opened(
         ({"code": "NOZONE-2", "name": "Nowhere", "time_zone": "Europe/Atlantis"}, "time_zone"),
         ({"code": "NOZONE-3", "name": "Nowhere", "time_zone": "UTC", "day_starts_at": 9}, None),
     ):
-        refused = await client.post("/v1/admin/stores", headers=admin.headers, json=body)
+        refused = await open_store(client, admin, **body)
         assert_problem(refused, 400, "validation_failed")
         if field is not None:
             assert field in refused.text

@@ -16,6 +16,7 @@ from tests.factories import (
     Till,
     assert_problem,
     log_in,
+    open_store,
     open_till,
     post_as,
     purchase_body,
@@ -47,15 +48,13 @@ async def test_the_program_maximum_refuses_an_absurd_sale_and_writes_nothing(
 async def test_an_admin_sets_a_stores_own_maximum_that_checkouts_obey(
     client: httpx.AsyncClient, admin: SignedInStaff, member: LoggedInMember
 ) -> None:
-    opened = await client.post(
-        "/v1/admin/stores",
-        headers=admin.headers,
-        json={
-            "code": "KIOSK-1",
-            "name": "Kiosk",
-            "time_zone": "Europe/Moscow",
-            "max_sale_amount": 50_000,
-        },
+    opened = await open_store(
+        client,
+        admin,
+        code="KIOSK-1",
+        name="Kiosk",
+        time_zone="Europe/Moscow",
+        max_sale_amount=50_000,
     )
     assert opened.status_code == 201, opened.text
     assert opened.json()["max_sale_amount"] == 50_000
