@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 import time_machine
 from redis.asyncio import Redis
 
@@ -77,6 +78,18 @@ async def available(client: httpx.AsyncClient, member: LoggedInMember) -> int:
     return int(me.json()["balance"]["available"])
 
 
+@pytest.fixture
+async def bought_here(client: httpx.AsyncClient, till: Till, member: LoggedInMember) -> None:
+    """The member has bought once at ``till``: a manager of its store may adjust them."""
+    assert (await sell(client, till, member)).status_code == 201
+
+
+@pytest.fixture
+async def manager(client: httpx.AsyncClient, till: Till) -> SignedInStaff:
+    """A manager of ``till``'s store."""
+    return await hire(client, "manager", [till.store_id])
+
+
 async def test_a_manager_adjusts_only_members_of_their_stores(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember, admin: SignedInStaff
 ) -> None:
@@ -108,10 +121,10 @@ async def test_a_manager_adjusts_only_members_of_their_stores(
     assert [e["store_ids"] for e in adjusted] == [[], [till.store_id]]
 
 
+@pytest.mark.usefixtures("bought_here")
 async def test_above_the_limit_an_adjustment_waits_for_a_second_staff_member(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember, admin: SignedInStaff
 ) -> None:
-    assert (await sell(client, till, member)).status_code == 201
     before = await available(client, member)
     requester = await hire(client, "manager", [till.store_id])
     colleague = await hire(client, "manager", [till.store_id])
@@ -173,12 +186,11 @@ async def test_above_the_limit_an_adjustment_waits_for_a_second_staff_member(
     assert_problem(await decide(client, admin, str(uuid.uuid4()), "approve"), 404, "not_found")
 
 
+@pytest.mark.usefixtures("bought_here")
 async def test_a_rejected_adjustment_never_reaches_the_ledger(
-    client: httpx.AsyncClient, till: Till, member: LoggedInMember, admin: SignedInStaff
+    client: httpx.AsyncClient, member: LoggedInMember, admin: SignedInStaff, manager: SignedInStaff
 ) -> None:
-    assert (await sell(client, till, member)).status_code == 201
     before = await available(client, member)
-    manager = await hire(client, "manager", [till.store_id])
     asked = await adjust(client, manager, member, -(LIMIT + 1))
     approval_id = asked.json()["approval_id"]
     rejected = await decide(client, admin, approval_id, "reject")
@@ -191,12 +203,15 @@ async def test_a_rejected_adjustment_never_reaches_the_ledger(
     assert str((await only("adjustment.rejected"))["staff_id"]) == admin.staff_id
 
 
+@pytest.mark.usefixtures("bought_here")
 async def test_two_approvers_at_once_post_it_once(
-    client: httpx.AsyncClient, till: Till, member: LoggedInMember, admin: SignedInStaff
+    client: httpx.AsyncClient,
+    till: Till,
+    member: LoggedInMember,
+    admin: SignedInStaff,
+    manager: SignedInStaff,
 ) -> None:
-    assert (await sell(client, till, member)).status_code == 201
     before = await available(client, member)
-    manager = await hire(client, "manager", [till.store_id])
     colleague = await hire(client, "manager", [till.store_id])
     for _ in range(3):
         asked = await adjust(client, manager, member, LIMIT + 1)
@@ -211,10 +226,10 @@ async def test_two_approvers_at_once_post_it_once(
     assert await available(client, member) == before + 3 * (LIMIT + 1)
 
 
+@pytest.mark.usefixtures("bought_here")
 async def test_the_daily_limit_counts_the_managers_day(
     client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
-    assert (await sell(client, till, member)).status_code == 201
     caller = await hired_caller(client, "manager", [till.store_id])
     redis = Redis.from_url(os.environ["REDIS_URL"])
     publisher = EventPublisher(redis=redis, prefix=os.environ["ASTROCOFFEE_REDIS_PREFIX"])
@@ -251,15 +266,14 @@ async def test_the_daily_limit_counts_the_managers_day(
     assert [e["available_delta"] for e in await staff_entries()] == [100, -100, 50, 100]
 
 
+@pytest.mark.usefixtures("bought_here")
 async def test_an_approval_that_waited_past_an_erasure_posts_nothing(
     client: httpx.AsyncClient,
     live_server: LiveServer,
-    till: Till,
     member: LoggedInMember,
     admin: SignedInStaff,
+    manager: SignedInStaff,
 ) -> None:
-    assert (await sell(client, till, member)).status_code == 201
-    manager = await hire(client, "manager", [till.store_id])
     first = (await adjust(client, manager, member, LIMIT + 1)).json()["approval_id"]
     second = (await adjust(client, manager, member, LIMIT + 2)).json()["approval_id"]
     erasure = live_server.app.dependencies["member_erasure"].dependency()
