@@ -140,15 +140,19 @@ async def history(client: httpx.AsyncClient, member: LoggedInMember) -> list[int
     return [item["points"] for item in response.json()["items"]]
 
 
-async def a_member_who_bought(
-    client: httpx.AsyncClient, live_server: LiveServer, watch: ReplicaWatch
-) -> tuple[LoggedInMember, Till]:
+Bought = tuple[LoggedInMember, Till]
+
+
+@pytest.fixture
+async def bought(
+    client: httpx.AsyncClient, live_server: LiveServer, replicated: ReplicaWatch
+) -> Bought:
     """A member with one sale of 17 points, and a till; the replica has them both."""
     till = await open_till()
     member = await log_in(client, live_server.sms)
     sale = await buy(client, till, purchase_body(member.card_number, amount=35000))
     assert sale.status_code == 201, sale.text  # a write on the read-only node would fail
-    await watch.sample()
+    await replicated.sample()
     assert await history(client, member) == [17]
     return member, till
 
@@ -158,12 +162,9 @@ async def test_without_a_replica_lagging_reads_use_the_primary() -> None:
 
 
 async def test_history_comes_from_the_replica_and_the_balance_from_the_primary(
-    client: httpx.AsyncClient,
-    live_server: LiveServer,
-    pair: StreamingPair,
-    replicated: ReplicaWatch,
+    client: httpx.AsyncClient, pair: StreamingPair, replicated: ReplicaWatch, bought: Bought
 ) -> None:
-    member, till = await a_member_who_bought(client, live_server, replicated)
+    member, till = bought
     replicated.max_lag_s = 30.0  # this test holds the replay for a moment on purpose
     async with replay_paused(pair):
         await another_sale(client, till, member)
@@ -187,12 +188,9 @@ async def test_history_comes_from_the_replica_and_the_balance_from_the_primary(
 
 
 async def test_a_replica_behind_its_bound_leaves_the_reads_to_the_primary(
-    client: httpx.AsyncClient,
-    live_server: LiveServer,
-    pair: StreamingPair,
-    replicated: ReplicaWatch,
+    client: httpx.AsyncClient, pair: StreamingPair, replicated: ReplicaWatch, bought: Bought
 ) -> None:
-    member, till = await a_member_who_bought(client, live_server, replicated)
+    member, till = bought
     async with replay_paused(pair):
         await another_sale(client, till, member)
         await until(lambda: not replicated.state.serves_reads)
@@ -207,12 +205,9 @@ async def test_a_replica_behind_its_bound_leaves_the_reads_to_the_primary(
 
 
 async def test_a_replica_that_is_down_leaves_the_reads_to_the_primary_without_an_error(
-    client: httpx.AsyncClient,
-    live_server: LiveServer,
-    pair: StreamingPair,
-    replicated: ReplicaWatch,
+    client: httpx.AsyncClient, pair: StreamingPair, replicated: ReplicaWatch, bought: Bought
 ) -> None:
-    member, till = await a_member_who_bought(client, live_server, replicated)
+    member, till = bought
     await asyncio.to_thread(pair.stop, pair.replica)
     try:
         # Whichever meets the stopped replica first, a sample or this read, the read answers.
