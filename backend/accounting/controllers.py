@@ -13,12 +13,9 @@ from litestar.params import FromPath, QueryParameter
 from backend.accounting import outbox
 from backend.accounting.books import ExternalSystems
 from backend.accounting.reconciliation import ReconciliationReport, UnknownStore, reconcile_day
-from backend.auth.access import allow
-from backend.auth.callers import Role
+from backend.auth.access import ADMINS
 from backend.errors import Conflict, NotFound, ServiceUnavailable
 from backend.http import answers
-
-ADMINS = allow(Role.ADMIN)
 
 
 class AdminOutboxController(Controller):

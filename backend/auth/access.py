@@ -30,6 +30,16 @@ def allow(*roles: Role) -> dict[str, Any]:
     return options
 
 
+# The callers the routes admit, named once (``opt=ADMINS | answers(...)``): Litestar copies a
+# route's options, so one dict serves every route that names it.
+PUBLIC = allow(Role.ANONYMOUS)
+MEMBERS = allow(Role.MEMBER)
+TERMINALS = allow(Role.TERMINAL)
+STAFF = allow(Role.BARISTA, Role.MANAGER, Role.ADMIN)
+MANAGERS = allow(Role.MANAGER, Role.ADMIN)
+ADMINS = allow(Role.ADMIN)
+
+
 def caller_role(connection: ASGIConnection[Any, Any, Any, Any]) -> Role:
     if "user" not in connection.scope or connection.scope["user"] is None:
         return Role.ANONYMOUS

@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from backend.auth.access import allow
+from backend.auth.access import PUBLIC, allow
 from backend.auth.callers import MemberCaller, Role, StaffCaller
 from backend.auth.schemas import (
     OtpAccepted,
@@ -23,8 +23,6 @@ from backend.auth.schemas import (
 from backend.auth.service import AuthService
 from backend.errors import AccountLocked, InvalidOtp, Unauthorized
 from backend.http import answers, strict_body
-
-PUBLIC = allow(Role.ANONYMOUS)
 
 
 def device_of(request: Request[Any, Any, Any]) -> str:

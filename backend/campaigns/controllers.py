@@ -9,8 +9,8 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from backend.auth.access import allow
-from backend.auth.callers import MemberCaller, Role
+from backend.auth.access import ADMINS, MANAGERS, MEMBERS
+from backend.auth.callers import MemberCaller
 from backend.campaigns.drafts import DraftCheck, check_draft
 from backend.campaigns.forecast import Forecast, forecast_draft
 from backend.campaigns.offers import MemberOffers, OfferOutcome
@@ -20,9 +20,6 @@ from backend.errors import Conflict, InsufficientPoints
 from backend.http import IdempotencyKey, answers, replay_headers, strict_body
 from backend.idempotency import check_key
 
-ADMINS = allow(Role.ADMIN)
-READERS = allow(Role.MANAGER, Role.ADMIN)
-MEMBERS = allow(Role.MEMBER)
 # A campaign moves draft -> scheduled/active -> paused -> ended; other moves are 409.
 MOVES = ADMINS | answers(Conflict)
 Admin = NamedDependency[CampaignAdmin]
@@ -32,7 +29,7 @@ class AdminCampaignController(Controller):
     path = "/v1/admin/campaigns"
     tags = ["campaigns"]
 
-    @get("/", opt=READERS, summary="Every campaign, oldest first")
+    @get("/", opt=MANAGERS, summary="Every campaign, oldest first")
     async def list_campaigns(self, campaign_admin: Admin) -> CampaignList:
         return await campaign_admin.list()
 
@@ -69,7 +66,7 @@ class AdminCampaignController(Controller):
     ) -> Forecast:
         return await forecast_draft(await strict_body(request, CampaignIn))
 
-    @get("/{campaign_id:uuid}", opt=READERS, summary="One campaign")
+    @get("/{campaign_id:uuid}", opt=MANAGERS, summary="One campaign")
     async def get_one(self, campaign_id: FromPath[uuid.UUID]) -> CampaignOut:
         return await get_campaign(campaign_id)
 

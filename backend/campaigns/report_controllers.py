@@ -10,12 +10,10 @@ from typing import Annotated
 from litestar import Controller, Response, get
 from litestar.params import FromPath, QueryParameter
 
-from backend.auth.access import allow
-from backend.auth.callers import Role
+from backend.auth.access import MANAGERS
 from backend.campaigns.report import MAX_DAYS, CampaignReport, campaign_csv, campaign_report
 from backend.http import csv_download
 
-READERS = allow(Role.MANAGER, Role.ADMIN)
 First = Annotated[date | None, QueryParameter(name="from", description="first day")]
 Last = Annotated[date | None, QueryParameter(name="to", description="last day")]
 
@@ -26,7 +24,7 @@ class CampaignReportController(Controller):
 
     @get(
         "/report",
-        opt=READERS,
+        opt=MANAGERS,
         summary="Per day of the campaign's zone: its uses, the points it awarded and the sales "
         f"of the items it promotes (at most {MAX_DAYS} days; default: its run, up to today)",
     )
@@ -35,7 +33,7 @@ class CampaignReportController(Controller):
     ) -> CampaignReport:
         return await campaign_report(campaign_id, first=first, last=last, now=datetime.now(UTC))
 
-    @get("/report.csv", opt=READERS, summary="The same, as CSV", media_type="text/csv")
+    @get("/report.csv", opt=MANAGERS, summary="The same, as CSV", media_type="text/csv")
     async def report_csv(
         self, campaign_id: FromPath[uuid.UUID], first: First = None, last: Last = None
     ) -> Response[str]:

@@ -10,7 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from backend.auth.access import allow
+from backend.auth.access import MANAGERS, STAFF, allow
 from backend.auth.callers import Role, StaffCaller
 from backend.errors import (
     ApprovalDecided,
@@ -30,8 +30,6 @@ from backend.loyalty.rules import (
 from backend.loyalty.rules_history import HISTORY_MAX, RulesHistory, rules_history
 from realtime.publisher import EventPublisher
 
-STAFF = allow(Role.BARISTA, Role.MANAGER, Role.ADMIN)
-MANAGERS = allow(Role.MANAGER, Role.ADMIN)
 HistoryLimit = Annotated[int, QueryParameter(ge=1, le=HISTORY_MAX)]
 DECISION_REFUSALS = answers(
     NotFound, MemberNotFound, ApproverIsRequester, ApprovalDecided, InsufficientPoints

@@ -11,7 +11,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from backend.auth.access import allow
+from backend.auth.access import STAFF, allow
 from backend.auth.callers import MemberCaller, Role, StaffCaller
 from backend.campaigns.offers import MemberOffers
 from backend.errors import CardBlocked, Conflict, InsufficientPoints, MemberNotFound
@@ -153,9 +153,6 @@ async def _profile(
     profile = await get_profile(member_id, program_time_zone=program_time_zone)
     cards = await member_offers.stamp_cards(member_id)
     return msgspec.structs.replace(profile, stamp_cards=cards)
-
-
-STAFF = allow(Role.BARISTA, Role.MANAGER, Role.ADMIN)
 
 
 class AdminMembersController(Controller):

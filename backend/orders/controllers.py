@@ -10,8 +10,8 @@ from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
-from backend.auth.access import allow
-from backend.auth.callers import MemberCaller, Role
+from backend.auth.access import MEMBERS
+from backend.auth.callers import MemberCaller
 from backend.errors import (
     CurrencyMismatch,
     InsufficientPoints,
@@ -25,8 +25,6 @@ from backend.http import IdempotencyKey, answers, replay_headers, strict_body
 from backend.idempotency import check_key
 from backend.orders.schemas import OrderOut, OrderRequest
 from backend.orders.service import OrderService
-
-MEMBERS = allow(Role.MEMBER)
 
 
 class OrderController(Controller):

@@ -9,8 +9,7 @@ from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from backend.auth.access import allow
-from backend.auth.callers import Role
+from backend.auth.access import ADMINS
 from backend.errors import NotFound
 from backend.http import answers, strict_body
 from backend.partners import deliveries, endpoints
@@ -26,8 +25,6 @@ from backend.partners.schemas import (
     EndpointUpdate,
     EventTypeList,
 )
-
-ADMINS = allow(Role.ADMIN)
 
 
 class AdminPartnerWebhooksController(Controller):

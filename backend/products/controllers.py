@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import QueryParameter
 
-from backend.auth.access import allow
+from backend.auth.access import MANAGERS, allow
 from backend.auth.callers import Role
 from backend.http import RAW_BODY, answers
 from backend.products import service
@@ -19,7 +19,6 @@ from backend.products.csv_file import MAX_BYTES, MAX_LENGTH, read_catalogue, wri
 from backend.products.refusals import REFUSALS, CatalogueNotCsv, CatalogueTooLarge
 from backend.products.schemas import CatalogueReplaced, CategoryList, ProductPage
 
-READERS = allow(Role.MANAGER, Role.ADMIN)
 Limit = Annotated[int, QueryParameter(ge=1, le=service.PAGE_MAX)]
 Cursor = Annotated[str | None, QueryParameter(max_length=MAX_LENGTH)]
 
@@ -76,14 +75,16 @@ class AdminCatalogueController(Controller):
         return await service.replace_catalogue(read_catalogue(raw), size_bytes=len(raw))
 
     @get(
-        "/catalogue", opt=READERS, summary="The catalogue's products in SKU order, a page at a time"
+        "/catalogue",
+        opt=MANAGERS,
+        summary="The catalogue's products in SKU order, a page at a time",
     )
     async def products(self, limit: Limit = 100, cursor: Cursor = None) -> ProductPage:
         return await service.product_page(limit=limit, cursor=cursor)
 
     @get(
         "/catalogue/categories",
-        opt=READERS,
+        opt=MANAGERS,
         summary="The catalogue's categories (the builder's choices)",
     )
     async def categories(self) -> CategoryList:
@@ -91,7 +92,7 @@ class AdminCatalogueController(Controller):
 
     @get(
         "/catalogue.csv",
-        opt=READERS,
+        opt=MANAGERS,
         summary="The whole catalogue as the CSV file an upload takes",
         media_type="text/csv",
     )

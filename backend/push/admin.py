@@ -8,13 +8,10 @@ from litestar import Controller, get, post
 from litestar.params import FromPath
 
 from backend.accounting.outbox import RetryResult
-from backend.auth.access import allow
-from backend.auth.callers import Role
+from backend.auth.access import ADMINS
 from backend.errors import Conflict
 from backend.http import answers
 from backend.push import operations
-
-ADMINS = allow(Role.ADMIN)
 
 
 class AdminPushController(Controller):

@@ -8,15 +8,13 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from backend.auth.access import allow
-from backend.auth.callers import Role, StaffCaller
+from backend.auth.access import ADMINS, STAFF
+from backend.auth.callers import StaffCaller
 from backend.errors import Conflict
 from backend.http import answers, strict_body
 from backend.staff import logins, service
 from backend.staff.schemas import StaffCreate, StaffOut, StaffPage, StaffUpdate
 
-STAFF = allow(Role.BARISTA, Role.MANAGER, Role.ADMIN)
-ADMIN = allow(Role.ADMIN)
 Limit = Annotated[int, QueryParameter(ge=1, le=service.PAGE_MAX)]
 Cursor = Annotated[str | None, QueryParameter(max_length=64)]
 
@@ -34,21 +32,21 @@ class AdminStaffController(Controller):
     path = "/v1/admin/staff"
     tags = ["admin"]
 
-    @get("/", opt=ADMIN, summary="List staff users")
+    @get("/", opt=ADMINS, summary="List staff users")
     async def list_staff(self, limit: Limit = 50, cursor: Cursor = None) -> StaffPage:
         return await service.list_staff(limit=limit, cursor=cursor)
 
-    @post("/", opt=ADMIN | answers(Conflict), summary="Create a staff user", status_code=201)
+    @post("/", opt=ADMINS | answers(Conflict), summary="Create a staff user", status_code=201)
     async def create_staff(
         self, request: Request[StaffCaller, Any, Any], data: JSONBody[StaffCreate]
     ) -> StaffOut:
         return await service.create_staff(await strict_body(request, StaffCreate))
 
-    @get("/{staff_id:uuid}", opt=ADMIN, summary="One staff user")
+    @get("/{staff_id:uuid}", opt=ADMINS, summary="One staff user")
     async def get_staff(self, staff_id: FromPath[uuid.UUID]) -> StaffOut:
         return await service.get_staff(staff_id)
 
-    @patch("/{staff_id:uuid}", opt=ADMIN, summary="Change role, stores, status or password")
+    @patch("/{staff_id:uuid}", opt=ADMINS, summary="Change role, stores, status or password")
     async def update_staff(
         self,
         request: Request[StaffCaller, Any, Any],
@@ -59,7 +57,7 @@ class AdminStaffController(Controller):
 
     @post(
         "/{staff_id:uuid}/unlock",
-        opt=ADMIN,
+        opt=ADMINS,
         status_code=200,
         summary="End a lock after repeated failed logins (and the count of failures)",
     )

@@ -11,7 +11,7 @@ from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from backend.auth.access import allow
+from backend.auth.access import MANAGERS, STAFF, allow
 from backend.auth.callers import Role, StaffCaller
 from backend.auth.terminals import TerminalDirectory
 from backend.errors import Conflict
@@ -30,9 +30,6 @@ from backend.stores.schemas import (
     TerminalList,
     TerminalOut,
 )
-
-STAFF = allow(Role.BARISTA, Role.MANAGER, Role.ADMIN)
-MANAGERS = allow(Role.MANAGER, Role.ADMIN)
 
 
 class AdminStoreController(Controller):

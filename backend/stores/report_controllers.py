@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get
 from litestar.params import FromPath, QueryParameter
 
-from backend.auth.access import allow
-from backend.auth.callers import Role, StaffCaller
+from backend.auth.access import ADMINS, MANAGERS
+from backend.auth.callers import StaffCaller
 from backend.errors import ValidationFailed
 from backend.http import csv_download
 from backend.local_time import StoreClock
@@ -33,8 +33,6 @@ from backend.stores.reports import (
     sales_by_hour,
 )
 
-MANAGERS = allow(Role.MANAGER, Role.ADMIN)
-ADMINS = allow(Role.ADMIN)
 First = Annotated[date | None, QueryParameter(name="from", description="first business day")]
 Last = Annotated[date | None, QueryParameter(name="to", description="last business day")]
 Day = Annotated[

@@ -10,14 +10,13 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from backend.auth.access import allow
-from backend.auth.callers import Role, StaffCaller
+from backend.auth.access import MANAGERS
+from backend.auth.callers import StaffCaller
 from backend.http import IdempotencyKey
 from backend.sales.receipts import PurchaseOut, purchase_for
 from backend.till.controllers import refund_answer
 from backend.till.refunds import REFUND_REFUSALS, RefundRequest, RefundResponse, RefundService
 
-MANAGERS = allow(Role.MANAGER, Role.ADMIN)
 Staff = Request[StaffCaller, Any, Any]
 
 

@@ -9,8 +9,8 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from backend.auth.access import allow
-from backend.auth.callers import Role, StaffCaller, TerminalCaller
+from backend.auth.access import TERMINALS
+from backend.auth.callers import StaffCaller, TerminalCaller
 from backend.errors import (
     CardBlocked,
     CheckoutNotOpen,
@@ -35,7 +35,6 @@ from backend.till.purchases import PurchaseService
 from backend.till.refunds import REFUND_REFUSALS, RefundRequest, RefundResponse, RefundService
 from backend.till.schemas import PurchaseRequest
 
-TERMINALS = allow(Role.TERMINAL)
 Till = Request[TerminalCaller, Any, Any]
 # What a one-shot sale may be refused for, besides what every write may be.
 SALE_REFUSALS = answers(
