@@ -43,7 +43,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException
-from litestar.params import HeaderParameter
+from litestar.params import HeaderParameter, QueryParameter
 from litestar.types import Message, Scope
 
 from backend.errors import DomainError, ValidationFailed
@@ -80,6 +80,9 @@ IdempotencyKey = Annotated[
         required=False,
     ),
 ]
+
+# The query parameter a list is paged with: the ``next_cursor`` of the page before it.
+Cursor = Annotated[str | None, QueryParameter(max_length=64)]
 
 
 # msgspec ends a validation error with where it is: "... - at `$.targeting.hours.from`".

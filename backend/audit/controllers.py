@@ -13,6 +13,7 @@ from backend.audit.reading import PAGE_MAX, read_trail
 from backend.audit.schemas import AuditFilter, AuditPage
 from backend.auth.access import allow
 from backend.auth.callers import Role, StaffCaller
+from backend.http import Cursor
 
 
 class AdminAuditController(Controller):
@@ -34,7 +35,7 @@ class AdminAuditController(Controller):
         since: FromQuery[datetime | None] = None,
         until: FromQuery[datetime | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=PAGE_MAX)] = 50,
-        cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        cursor: Cursor = None,
     ) -> AuditPage:
         where = AuditFilter(
             staff_id=staff_id,

@@ -15,7 +15,7 @@ from backend.auth.access import STAFF, allow
 from backend.auth.callers import MemberCaller, Role, StaffCaller
 from backend.campaigns.offers import MemberOffers
 from backend.errors import CardBlocked, Conflict, InsufficientPoints, MemberNotFound
-from backend.http import IdempotencyKey, answers, replay_headers, strict_body
+from backend.http import Cursor, IdempotencyKey, answers, replay_headers, strict_body
 from backend.idempotency import check_key
 from backend.loyalty.adjustments import (
     AdjustmentLimits,
@@ -50,6 +50,8 @@ from backend.members.service import (
     view_member,
 )
 from realtime.publisher import EventPublisher
+
+TransactionLimit = Annotated[int, QueryParameter(ge=1, le=PAGE_MAX)]
 
 
 class MeController(Controller):
@@ -112,8 +114,8 @@ class MeController(Controller):
     async def list_transactions(
         self,
         request: Request[MemberCaller, Any, Any],
-        limit: Annotated[int, QueryParameter(ge=1, le=PAGE_MAX)] = 20,
-        cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        limit: TransactionLimit = 20,
+        cursor: Cursor = None,
     ) -> TransactionPage:
         return await list_transactions(request.user.member_id, limit=limit, cursor=cursor)
 
@@ -198,8 +200,8 @@ class AdminMembersController(Controller):
     async def member_transactions(
         self,
         member_id: FromPath[uuid.UUID],
-        limit: Annotated[int, QueryParameter(ge=1, le=PAGE_MAX)] = 20,
-        cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        limit: TransactionLimit = 20,
+        cursor: Cursor = None,
     ) -> TransactionPage:
         await view_member(member_id)  # an unknown or erased member: 404, not an empty page
         return await list_transactions(member_id, limit=limit, cursor=cursor)

@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.auth.access import ADMINS
 from backend.errors import NotFound
-from backend.http import answers, strict_body
+from backend.http import Cursor, answers, strict_body
 from backend.partners import deliveries, endpoints
 from backend.partners.addresses import AddressRefused
 from backend.partners.endpoints import PartnerEndpoints
@@ -98,7 +98,7 @@ class AdminPartnerWebhooksController(Controller):
             Literal["pending", "delivered"] | None, QueryParameter(description="only these")
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        cursor: Cursor = None,
     ) -> DeliveryPage:
         return await deliveries.list_deliveries(
             endpoint_id, status=status, limit=limit, cursor=cursor

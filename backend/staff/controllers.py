@@ -11,12 +11,11 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from backend.auth.access import ADMINS, STAFF
 from backend.auth.callers import StaffCaller
 from backend.errors import Conflict
-from backend.http import answers, strict_body
+from backend.http import Cursor, answers, strict_body
 from backend.staff import logins, service
 from backend.staff.schemas import StaffCreate, StaffOut, StaffPage, StaffUpdate
 
 Limit = Annotated[int, QueryParameter(ge=1, le=service.PAGE_MAX)]
-Cursor = Annotated[str | None, QueryParameter(max_length=64)]
 
 
 class StaffMeController(Controller):
