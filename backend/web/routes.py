@@ -42,19 +42,22 @@ CONSOLE_PAGES = (
 )
 
 
-def _page(name: str) -> bytes:
-    return (STATIC / name).read_bytes()
+def served_page(name: str) -> str:
+    """static/<name> as served: its ``{head}`` is the start every page shares (the doctype and
+    the head's first elements, partials/head.html), so no page repeats it."""
+    head = (STATIC / "partials" / "head.html").read_text(encoding="utf-8").rstrip("\n")
+    return (STATIC / name).read_text(encoding="utf-8").replace("{head}", head)
 
 
 def console_page(name: str) -> bytes:
-    shell = (STATIC / "console" / "shell.html").read_text(encoding="utf-8")
+    shell = served_page("console/shell.html")
     body = (STATIC / "console" / f"{name}.html").read_text(encoding="utf-8")
     return shell.replace("{name}", name).replace("{body}", body).encode()
 
 
 def web_routes() -> Router:
-    member_page = _page("index.html")
-    staff_page = _page("staff.html")
+    member_page = served_page("index.html").encode()
+    staff_page = served_page("staff.html").encode()
     console_pages = {name: console_page(name) for name in CONSOLE_PAGES}
 
     @get("/", opt=PUBLIC, include_in_schema=False, media_type="text/html")
@@ -72,7 +75,7 @@ def web_routes() -> Router:
             raise NotFoundException(f"no console page {name!r}")
         return Response(page, media_type="text/html", headers=PAGE_HEADERS)
 
-    service_worker = _page("sw.js")
+    service_worker = (STATIC / "sw.js").read_bytes()
 
     # At the root, so that its scope is the whole site (a worker's scope is at most its own
     # folder); revalidated on every load, so a new version reaches browsers at once.

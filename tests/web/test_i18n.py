@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.web.routes import CONSOLE_PAGES, console_page
+from backend.web.routes import CONSOLE_PAGES, console_page, served_page
 
 STATIC = Path(__file__).parents[2] / "backend" / "web" / "static"
 LANGUAGES = ("en", "ru")
@@ -20,7 +20,7 @@ LANGUAGES = ("en", "ru")
 PLURAL_FORMS = {"en": {"one", "other"}, "ru": {"one", "few", "many", "other"}}
 # The member page, the dashboard, and each console page as served (in the console's shell).
 PAGES = {
-    **{page.name: page.read_text(encoding="utf-8") for page in sorted(STATIC.glob("*.html"))},
+    **{path.name: served_page(path.name) for path in sorted(STATIC.glob("*.html"))},
     **{f"console/{name}": console_page(name).decode() for name in CONSOLE_PAGES},
 }
 SCRIPTS = sorted((STATIC / "js").rglob("*.js"))
