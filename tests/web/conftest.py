@@ -29,6 +29,9 @@ LAUNCH_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# The web client's two languages, as the browser's locale: a test that reads the pages' words
+# runs in each.
+LANGUAGES = pytest.mark.parametrize("locale", ["ru-RU", "en-GB"])
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 812}
 

@@ -13,12 +13,14 @@ from playwright.async_api import Page, expect
 from backend.web.routes import CONSOLE_PAGES
 from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, Till, hire
-from tests.web.conftest import OpenPage
+from tests.web.conftest import LANGUAGES, OpenPage
 from tests.web.test_member_page import log_in
 from tests.web.test_staff_dashboard import dashboard
 
 GRAVE = {"serious", "critical"}
 AXE = Axe()
+# Every page in each language, at a desktop's and a phone's width.
+pytestmark = [LANGUAGES, pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])]
 
 
 async def grave_violations(page: Page) -> list[str]:
@@ -31,8 +33,6 @@ async def grave_violations(page: Page) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
-@pytest.mark.parametrize("locale", ["ru-RU", "en-GB"])
 async def test_the_member_page_has_no_grave_accessibility_violation(
     open_page: OpenPage, live_server: LiveServer, locale: str, phone: bool
 ) -> None:
@@ -44,8 +44,6 @@ async def test_the_member_page_has_no_grave_accessibility_violation(
     assert await grave_violations(page) == []
 
 
-@pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
-@pytest.mark.parametrize("locale", ["ru-RU", "en-GB"])
 async def test_the_staff_dashboard_has_no_grave_accessibility_violation(
     open_page: OpenPage,
     live_server: LiveServer,
@@ -64,8 +62,6 @@ async def test_the_staff_dashboard_has_no_grave_accessibility_violation(
     assert await grave_violations(page) == []
 
 
-@pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
-@pytest.mark.parametrize("locale", ["ru-RU", "en-GB"])
 async def test_the_consoles_pages_have_no_grave_accessibility_violation(
     open_page: OpenPage,
     live_server: LiveServer,

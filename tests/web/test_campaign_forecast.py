@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
 import time_machine
 from playwright.async_api import expect
 
@@ -16,7 +15,7 @@ from tests.backend.campaigns.helpers import line
 from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, Till, hire
 from tests.web.campaign_steps import sell_at, write_double_croissants
-from tests.web.conftest import OpenPage
+from tests.web.conftest import LANGUAGES, OpenPage
 from tests.web.test_staff_dashboard import dashboard
 
 CROISSANTS = line("croissant", "croissant", 15000, quantity=2)
@@ -65,7 +64,7 @@ def forecast_words(locale: str, forecast: dict[str, Any]) -> str:
     )
 
 
-@pytest.mark.parametrize("locale", ["ru-RU", "en-GB"])
+@LANGUAGES
 async def test_the_builder_shows_the_forecast_the_api_gives(
     open_page: OpenPage,
     live_server: LiveServer,

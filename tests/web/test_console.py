@@ -12,7 +12,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-import pytest
 import time_machine
 from playwright.async_api import Page, expect
 
@@ -31,10 +30,9 @@ from tests.factories import (
     open_till,
     purchase_body,
 )
-from tests.web.conftest import OpenPage
+from tests.web.conftest import LANGUAGES, OpenPage
 from tests.web.test_staff_dashboard import LIVE_S, dashboard
 
-LANGUAGES = pytest.mark.parametrize("locale", ["ru-RU", "en-GB"])
 # What the pages say in each language, where a test reads the words.
 SAYS = {
     "ru-RU": {

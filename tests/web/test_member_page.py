@@ -8,6 +8,7 @@ import json
 import re
 import time
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -37,6 +38,13 @@ async def log_in(page: Page, live_server: LiveServer) -> str:
     return phone
 
 
+async def member_page(open_page: OpenPage, live_server: LiveServer, **browser: Any) -> Page:
+    """The member page, logged in as a new member (``browser``: see ``open_page``)."""
+    page = await open_page(live_server.base_url, **browser)
+    await log_in(page, live_server)
+    return page
+
+
 async def card_of(page: Page) -> str:
     await expect(page.locator("#card-number")).to_have_text(re.compile(r"\d"))
     return "".join(ch for ch in await page.inner_text("#card-number") if ch.isdigit())
@@ -45,8 +53,7 @@ async def card_of(page: Page) -> str:
 async def test_a_member_sees_the_card_and_a_purchase_arrives_live(
     open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, till: Till
 ) -> None:
-    page = await open_page(live_server.base_url)
-    await log_in(page, live_server)
+    page = await member_page(open_page, live_server)
     card = await card_of(page)
     await expect(page.locator("#balance-available")).to_have_text("0")
     await expect(page.locator("#qr svg")).to_be_visible()
@@ -63,8 +70,7 @@ async def test_a_member_sees_the_card_and_a_purchase_arrives_live(
 async def test_an_offer_published_by_an_admin_appears_on_the_page(
     open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient
 ) -> None:
-    page = await open_page(live_server.base_url)
-    await log_in(page, live_server)
+    page = await member_page(open_page, live_server)
     await expect(page.locator("#connection")).to_have_text("live")
     admin = await hire(client, "admin")
     campaign = await launch(
@@ -84,8 +90,7 @@ async def test_after_a_network_drop_the_page_catches_up(
     open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient
 ) -> None:
     till = await open_till()
-    page = await open_page(live_server.base_url)
-    await log_in(page, live_server)
+    page = await member_page(open_page, live_server)
     card = await card_of(page)
     await expect(page.locator("#connection")).to_have_text("live")
     await page.context.set_offline(True)
@@ -100,8 +105,7 @@ async def test_after_a_network_drop_the_page_catches_up(
 
 
 async def test_the_page_works_at_phone_width(open_page: OpenPage, live_server: LiveServer) -> None:
-    page = await open_page(live_server.base_url, phone=True)
-    await log_in(page, live_server)
+    page = await member_page(open_page, live_server, phone=True)
     await expect(page.locator("#balance-available")).to_be_visible()
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375  # nothing wider than the screen
@@ -129,8 +133,7 @@ async def test_times_read_in_the_members_zone_which_they_change(
 ) -> None:
     vladivostok = await open_till(time_zone="Asia/Vladivostok")
     # A phone in New York, in British English: the member's zone shows, not the phone's.
-    page = await open_page(live_server.base_url, locale="en-GB", device_zone="America/New_York")
-    await log_in(page, live_server)
+    page = await member_page(open_page, live_server, locale="en-GB", device_zone="America/New_York")
     card = await card_of(page)
     headers = await member_headers(page)
     await expect(page.locator("#connection")).to_have_text("live")
@@ -173,8 +176,7 @@ async def test_times_read_in_the_members_zone_which_they_change(
 async def test_the_birth_date_is_given_once_then_only_staff_correct_it(
     open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient
 ) -> None:
-    page = await open_page(live_server.base_url, locale="en-GB")
-    await log_in(page, live_server)
+    page = await member_page(open_page, live_server, locale="en-GB")
     headers = await member_headers(page)
     await expect(page.locator("#birth-form")).to_be_visible()
     await expect(page.locator("#birth-known")).to_be_hidden()

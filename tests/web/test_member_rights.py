@@ -14,7 +14,7 @@ from playwright.async_api import Page, expect
 from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, Till, buy, hire, purchase_body
 from tests.web.conftest import OpenPage
-from tests.web.test_member_page import card_of, log_in, member_headers
+from tests.web.test_member_page import card_of, log_in, member_headers, member_page
 from tests.web.test_staff_dashboard import dashboard
 
 LIVE_S = 5
@@ -49,8 +49,7 @@ async def test_a_member_downloads_their_data_as_a_json_file(
 async def test_consent_toggles_persist_across_a_reload(
     open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient
 ) -> None:
-    page = await open_page(live_server.base_url, locale="en-GB")
-    await log_in(page, live_server)
+    page = await member_page(open_page, live_server, locale="en-GB")
     headers = await member_headers(page)
     for channel in ("push", "sms", "email"):
         await expect(page.get_by_label(_LABELS[channel], exact=True)).not_to_be_checked()

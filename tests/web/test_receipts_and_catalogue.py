@@ -13,13 +13,12 @@ from functools import partial
 from typing import Any
 
 import httpx
-import pytest
 from playwright.async_api import expect
 
 from tests.backend.campaigns.helpers import launch, line
 from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, Till, buy, hire, purchase_body
-from tests.web.conftest import OpenPage
+from tests.web.conftest import LANGUAGES, OpenPage
 from tests.web.test_console import console
 from tests.web.test_screenshots import picture
 
@@ -44,7 +43,6 @@ SAYS = {
         "total": "3 products",
     },
 }
-LANGUAGES = pytest.mark.parametrize("locale", list(SAYS))
 CATALOGUE = (
     "sku,name,category\n"
     'CRO-1,"Круассан, классический",bakery\n'

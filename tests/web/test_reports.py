@@ -13,18 +13,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import pytest
 from playwright.async_api import Page, expect
 
 from backend.loyalty.program_days import take_snapshot
 from tests.backend.campaigns.helpers import launch, line
 from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, Till, buy, figures_folded, hire, purchase_body
-from tests.web.conftest import OpenPage
+from tests.web.conftest import LANGUAGES, OpenPage
 from tests.web.test_console import console
 from tests.web.test_staff_dashboard import dashboard
 
-LANGUAGES = pytest.mark.parametrize("locale", ["ru-RU", "en-GB"])
 SAYS = {
     "ru-RU": {
         "chain": "Вся сеть",
