@@ -20,16 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from devkit.history import MEMBER_HISTORY
+
 # Tables whose rows grow with the members or their history: never read whole on a hot path.
 GROWING = frozenset(
     {
-        "member",
-        "account",
-        "member_stats",
-        "purchase",
-        "ledger_entry",
-        "point_lot",
-        "member_event",
+        *MEMBER_HISTORY,
         "member_offer",
         "store_day_member",
         "idempotency_record",
