@@ -15,6 +15,7 @@ import hashlib
 import secrets
 import uuid
 
+from backend.audit.trail import record
 from db import sql
 
 _SALT = """
@@ -43,3 +44,18 @@ async def seals(member_id: uuid.UUID, *values: object) -> list[str | None]:
 async def seal(member_id: uuid.UUID, value: object) -> str | None:
     """The seal of one value (an auditor checking a claimed value against an entry)."""
     return (await seals(member_id, value))[0]
+
+
+async def record_personal_change(
+    action: str, member_id: uuid.UUID, field: str, before: object, after: object
+) -> None:
+    """Audit a change of one of a member's personal fields, its values sealed: the trail
+    cannot be erased, the member's salt can."""
+    sealed = await seals(member_id, before, after)
+    await record(
+        action,
+        target_type="member",
+        target_id=member_id,
+        before={field: sealed[0]},
+        after={field: sealed[1]},
+    )

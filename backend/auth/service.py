@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 from backend.auth.otp import OtpService
 from backend.auth.schemas import SessionList, SessionOut, TokenResponse
@@ -65,8 +64,8 @@ class AuthService:
                 SessionOut(
                     session_id=s.session_id,
                     device=s.device,
-                    created_at=datetime.fromtimestamp(s.created_at, UTC),
-                    last_used_at=datetime.fromtimestamp(s.last_used_at, UTC),
+                    created_at=s.opened,
+                    last_used_at=s.last_used,
                     current=s.session_id == current,
                 )
                 for s in sessions

@@ -12,6 +12,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
@@ -36,8 +37,16 @@ class IssuedSession:
 class SessionInfo:
     session_id: str
     device: str
-    created_at: int
+    created_at: int  # Unix seconds, as Redis keeps them
     last_used_at: int
+
+    @property
+    def opened(self) -> datetime:
+        return datetime.fromtimestamp(self.created_at, UTC)
+
+    @property
+    def last_used(self) -> datetime:
+        return datetime.fromtimestamp(self.last_used_at, UTC)
 
 
 class SessionStore:

@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 
 from asyncpg.exceptions import UniqueViolationError
 
-from backend.audit.personal import seals
-from backend.audit.trail import record
+from backend.audit.personal import record_personal_change
 from backend.errors import CardBlocked, Conflict, MemberNotFound
 from backend.members.card_numbers import new_card_number
 from backend.members.schemas import CardReplaced
@@ -92,14 +91,7 @@ async def _replace(member_id: uuid.UUID, lost: str, staff_id: uuid.UUID | None) 
             member_id=member_id,
         )
         if staff_id is not None:
-            sealed = await seals(member_id, current, fresh)
-            await record(
-                "card.replaced",
-                target_type="member",
-                target_id=member_id,
-                before={"card_number": sealed[0]},
-                after={"card_number": sealed[1]},
-            )
+            await record_personal_change("card.replaced", member_id, "card_number", current, fresh)
     return CardReplaced(
         member_id=member_id, card_number=fresh, blocked_card_number=current, replaced_at=now
     )

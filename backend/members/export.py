@@ -136,8 +136,8 @@ async def export_member(
         ExportedSession(
             session_id=s.session_id,
             device=s.device,
-            created_at=datetime.fromtimestamp(s.created_at, UTC),
-            last_used_at=datetime.fromtimestamp(s.last_used_at, UTC),
+            created_at=s.opened,
+            last_used_at=s.last_used,
         )
         for s in await sessions.list(subject=member_id, kind=MEMBER)
     ]

@@ -10,7 +10,7 @@ import msgspec
 from asyncpg.exceptions import UniqueViolationError
 from piccolo.columns import Column
 
-from backend.audit.personal import seals
+from backend.audit.personal import record_personal_change
 from backend.audit.trail import record
 from backend.auth.callers import Role, StaffCaller
 from backend.campaigns.offers import welcome
@@ -117,14 +117,12 @@ async def correct_birth_date(member_id: uuid.UUID, birth_date: date | None) -> N
         if not rows:
             raise MemberNotFound(f"member {member_id} does not exist")
         await Member.update({Member.birth_date: birth_date}).where(Member.id == member_id)
-        sealed = await seals(member_id, rows[0]["birth_date"], birth_date)
-        await record(
+        await record_personal_change(
             "member.birth_date_corrected",
-            target_type="member",
-            target_id=member_id,
-            # Sealed: the trail cannot be erased, the member's salt can (backend.audit.personal).
-            before={"birth_date": sealed[0]},
-            after={"birth_date": sealed[1]},
+            member_id,
+            "birth_date",
+            rows[0]["birth_date"],
+            birth_date,
         )
 
 
@@ -162,11 +160,7 @@ async def get_profile(member_id: uuid.UUID, *, program_time_zone: str) -> MeResp
     spend = await qualifying_spend(member_id, rules, now=now)
     tier, missing = next_tier(spend, rules)
     return MeResponse(
-        member_id=member["id"],
-        phone=member["phone"],
-        card_number=member["card_number"],
-        tier=member["tier"],
-        balance=Balance(available=row["available"], pending=row["pending"], held=row["held"]),
+        **_who_and_balance(row),
         progress=TierProgress(qualifying_spend=spend, next_tier=tier, spend_to_next_tier=missing),
         expiring_soon=await _expiring_soon(row["id"], now),
         last_event_seq=row["last_event_seq"],
@@ -323,12 +317,19 @@ async def _summary(condition: object) -> MemberSummary:
     )
     if row is None:
         raise MemberNotFound("no such member")
-    member = row["member"]
     return MemberSummary(
-        member_id=member["id"],
-        phone=member["phone"],
-        card_number=member["card_number"],
-        tier=member["tier"],
-        balance=Balance(available=row["available"], pending=row["pending"], held=row["held"]),
-        consents=await current_consents(member["id"]),
+        **_who_and_balance(row), consents=await current_consents(row["member"]["id"])
     )
+
+
+def _who_and_balance(row: dict[str, Any]) -> dict[str, Any]:
+    """The fields a member summary and the member's own profile share, from a row of
+    ``_SUMMARY_COLUMNS`` (read nested)."""
+    member = row["member"]
+    return {
+        "member_id": member["id"],
+        "phone": member["phone"],
+        "card_number": member["card_number"],
+        "tier": member["tier"],
+        "balance": Balance(available=row["available"], pending=row["pending"], held=row["held"]),
+    }

@@ -18,6 +18,7 @@ from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
 from db.ids import new_id
+from db.tables.streams import StreamEventColumns
 
 
 class Member(Table, tablename="member"):
@@ -93,24 +94,16 @@ class Account(Table, tablename="account"):
     pending_not_negative = Check("pending >= 0")
 
 
-class MemberEvent(Table, tablename="member_event"):
+class MemberEvent(StreamEventColumns, Table, tablename="member_event"):
     """Durable copy of every event pushed to a member, so a client can resume from its seq."""
 
-    id = UUID(primary_key=True, default=new_id)
     member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False)
     seq = BigInt(help_text="1, 2, 3, ... per member, without gaps.")
-    type = Varchar(length=40)
-    data = JSONB()
-    created_at = Timestamptz()
 
     one_per_seq = Unique(["member", "seq"])
 
 
-class BroadcastEvent(Table, tablename="broadcast_event"):
+class BroadcastEvent(StreamEventColumns, Table, tablename="broadcast_event"):
     """An event for every member at once (an offer to all): stored once, one seq stream."""
 
-    id = UUID(primary_key=True, default=new_id)
     seq = BigInt(unique=True, help_text="1, 2, 3, ... without gaps.")
-    type = Varchar(length=40)
-    data = JSONB()
-    created_at = Timestamptz()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from piccolo.columns import (
-    JSONB,
     UUID,
     Array,
     BigInt,
@@ -18,6 +17,7 @@ from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
 from db.ids import new_id
+from db.tables.streams import StreamEventColumns
 
 
 class Store(Table, tablename="store"):
@@ -38,15 +38,11 @@ class Store(Table, tablename="store"):
     day_start_hour = Check("day_starts_at BETWEEN 0 AND 6")
 
 
-class StoreEvent(Table, tablename="store_event"):
+class StoreEvent(StreamEventColumns, Table, tablename="store_event"):
     """Durable copy of every event on a store's staff stream (sales, live figures)."""
 
-    id = UUID(primary_key=True, default=new_id)
     store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
     seq = BigInt(help_text="1, 2, 3, ... per store, without gaps.")
-    type = Varchar(length=40)
-    data = JSONB()
-    created_at = Timestamptz()
 
     one_per_store_seq = Unique(["store", "seq"])
 
