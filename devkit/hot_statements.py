@@ -99,6 +99,10 @@ def statements() -> list[HotStatement]:
     def year(s: Sample) -> datetime:
         return s.now - timedelta(days=365)
 
+    def report_month(s: Sample) -> dict[str, Any]:
+        """A campaign report's range: the last 30 days, on UTC days."""
+        return {"zone": "UTC", "start": s.now - timedelta(days=30), "end": s.now}
+
     return [
         *_campaign_telling(telling),
         HotStatement(
@@ -209,21 +213,14 @@ def statements() -> list[HotStatement]:
             "reports: a campaign's awards per day",
             frozenset({"ledger_entry_campaign"}),
             template=campaign_report._AWARDS,
-            params=lambda s: {
-                "zone": "UTC",
-                "campaign_id": uuid.UUID(int=1),
-                "start": s.now - timedelta(days=30),
-                "end": s.now,
-            },
+            params=lambda s: {**report_month(s), "campaign_id": uuid.UUID(int=1)},
         ),
         HotStatement(
             "reports: a campaign's promoted items sold per day",
             frozenset({"purchase_created_at"}),
             template=campaign_report._ITEMS,
             params=lambda s: {
-                "zone": "UTC",
-                "start": s.now - timedelta(days=30),
-                "end": s.now,
+                **report_month(s),
                 "store_ids": [],
                 "skus": [],
                 "categories": ["bakery"],
