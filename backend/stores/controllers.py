@@ -16,7 +16,6 @@ from backend.auth.callers import Role, StaffCaller
 from backend.auth.terminals import TerminalDirectory
 from backend.errors import Conflict
 from backend.http import answers, strict_body
-from backend.local_time import StoreClock
 from backend.stores import service
 from backend.stores.figures import figures_of_day
 from backend.stores.schemas import (
@@ -89,8 +88,7 @@ class AdminStoreController(Controller):
             ),
         ] = None,
     ) -> StoreFigures:
-        store = await service.get_store_for(request.user, store_id)  # the same access rule
-        clock = StoreClock.of(store.time_zone, store.day_starts_at)
+        clock = await service.clock_for(request.user, store_id)
         figures = await figures_of_day(store_id, clock, now=datetime.now(UTC), day=day)
         return msgspec.convert(figures, StoreFigures)
 

@@ -17,7 +17,6 @@ from backend.auth.access import ADMINS, MANAGERS
 from backend.auth.callers import StaffCaller
 from backend.errors import ValidationFailed
 from backend.http import csv_download
-from backend.local_time import StoreClock
 from backend.loyalty.program_days import ProgramDays, liability_csv, program_days, tiers_csv
 from backend.stores import service
 from backend.stores.chain_reports import Stores, chain_points_by_day, chain_sales_by_hour
@@ -41,20 +40,15 @@ Day = Annotated[
 ]
 
 
-async def _clock(caller: StaffCaller, store_id: uuid.UUID) -> StoreClock:
-    store = await service.get_store_for(caller, store_id)  # the same access rule as its stats
-    return StoreClock.of(store.time_zone, store.day_starts_at)
-
-
 async def _by_hour(caller: StaffCaller, store_id: uuid.UUID, day: date | None) -> SalesByHour:
-    clock = await _clock(caller, store_id)
+    clock = await service.clock_for(caller, store_id)
     return await sales_by_hour(store_id, clock, day or clock.business_day(datetime.now(UTC)))
 
 
 async def _by_day(
     caller: StaffCaller, store_id: uuid.UUID, first: date | None, last: date | None
 ) -> PointsByDay:
-    clock = await _clock(caller, store_id)
+    clock = await service.clock_for(caller, store_id)
     first, last = day_range(first, last, clock.business_day(datetime.now(UTC)))
     return await points_by_day(store_id, clock, first, last)
 

@@ -15,7 +15,7 @@ from backend.auth.access import require_admin_or_store_manager, require_store
 from backend.auth.callers import Role, StaffCaller
 from backend.auth.terminals import TerminalDirectory, create_terminal
 from backend.errors import Conflict, NotFound
-from backend.local_time import zone_named
+from backend.local_time import StoreClock, zone_named
 from backend.stores.schemas import (
     NewTerminal,
     StoreCreate,
@@ -118,6 +118,13 @@ async def get_store(store_id: uuid.UUID) -> StoreOut:
 async def get_store_for(caller: StaffCaller, store_id: uuid.UUID) -> StoreOut:
     require_store(caller, store_id)
     return await get_store(store_id)
+
+
+async def clock_for(caller: StaffCaller, store_id: uuid.UUID) -> StoreClock:
+    """The store's business days and local hours, for a caller who may see the store (its
+    figures and charts follow the store's access rule)."""
+    store = await get_store_for(caller, store_id)
+    return StoreClock.of(store.time_zone, store.day_starts_at)
 
 
 async def list_stores_for(caller: StaffCaller) -> StoreList:
