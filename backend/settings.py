@@ -174,6 +174,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # At most this many push notifications a member's local day; more wait for the next day
     # (backend.push.daily_cap, docs/notifications.md).
     push_daily_cap: Annotated[int, msgspec.Meta(ge=1)] = 5
+    # A member is told of points expiring within this many days, on their local morning
+    # (backend.push.scheduled_kinds, docs/notifications.md).
+    push_expiry_notice_days: Annotated[int, msgspec.Meta(ge=1, le=60)] = 7
 
     def __post_init__(self) -> None:
         if (self.database_url is None) != (self.redis_url is None):

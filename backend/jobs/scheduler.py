@@ -45,6 +45,7 @@ from backend.orders.service import OrderService
 from backend.partners.feed import feed_partners
 from backend.push.daily_cap import DAILY_CAP
 from backend.push.queue import feed_push
+from backend.push.scheduled_kinds import EXPIRY_NOTICE_DAYS, queue_daily_notices
 from backend.settings import Settings
 from backend.stores.folding import FIGURES_INTERVAL_S, FiguresLoop, fold_committed_sales
 from backend.streams.relay import relay_unpublished
@@ -77,6 +78,7 @@ class MaintenanceReport:
     program_snapshots: int = 0
     partner_deliveries_queued: int = 0
     pushes_queued: int = 0
+    daily_notices_queued: int = 0
 
 
 async def run_maintenance(
@@ -92,6 +94,7 @@ async def run_maintenance(
     audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS,
     erasures: ErasureCleanup | None = None,
     push_daily_cap: int = DAILY_CAP,
+    push_expiry_notice_days: int = EXPIRY_NOTICE_DAYS,
 ) -> MaintenanceReport:
     """Run every job once; ``before_each`` (the lease's fence check) may stop the run between
     two jobs by raising."""
@@ -140,6 +143,10 @@ async def run_maintenance(
     queued = await step(lambda: feed_partners(now=now))
     # Committed sales to the members' devices (the push worker sends).
     pushes = await step(lambda: feed_push(now=now, daily_cap=push_daily_cap))
+    # Points about to expire and birthdays, on each member's local morning.
+    notices = await step(
+        lambda: queue_daily_notices(now=now, days=push_expiry_notice_days, daily_cap=push_daily_cap)
+    )
     return MaintenanceReport(
         holds,
         released,
@@ -157,6 +164,7 @@ async def run_maintenance(
         program_snapshots=snapshots,
         partner_deliveries_queued=queued,
         pushes_queued=pushes,
+        daily_notices_queued=notices,
     )
 
 
@@ -176,9 +184,11 @@ class MaintenanceLoop:
         audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS,
         erasures: ErasureCleanup | None = None,
         push_daily_cap: int = DAILY_CAP,
+        push_expiry_notice_days: int = EXPIRY_NOTICE_DAYS,
     ) -> None:
         self._erasures = erasures
         self._push_daily_cap = push_daily_cap
+        self._push_expiry_notice_days = push_expiry_notice_days
         self._outbox_retention_days = outbox_retention_days
         self._lease = Lease(redis=redis, name="maintenance", prefix=prefix, ttl_s=lease_ttl_s)
         self._orders = orders
@@ -216,6 +226,7 @@ class MaintenanceLoop:
             outbox_retention_days=settings.outbox_retention_days,
             audit_retention_days=settings.audit_retention_days,
             push_daily_cap=settings.push_daily_cap,
+            push_expiry_notice_days=settings.push_expiry_notice_days,
             erasures=ErasureCleanup(
                 sessions=SessionStore(
                     redis=redis, prefix=settings.redis_prefix, ttl_s=settings.refresh_token_ttl_s
@@ -287,6 +298,7 @@ class MaintenanceLoop:
             outbox_retention_days=self._outbox_retention_days,
             erasures=self._erasures,
             push_daily_cap=self._push_daily_cap,
+            push_expiry_notice_days=self._push_expiry_notice_days,
         )
 
     async def run_once_if_leader(self) -> MaintenanceReport | None:

@@ -110,6 +110,17 @@ HAND_WRITTEN_INDEXES = {
         ["delivered_at"],
         "status::text = 'delivered'::text",
     ),
+    "member_birthday": (
+        "member",
+        ["EXTRACT(month FROM birth_date)", "EXTRACT(day FROM birth_date)"],
+        "birth_date IS NOT NULL",
+    ),
+    "member_enrolled": ("member", ["created_at"], None),
+    "marketing_consent_latest": (
+        "marketing_consent",
+        ["member", "channel", "at DESC", "id DESC"],
+        None,
+    ),
 }
 
 
