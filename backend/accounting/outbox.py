@@ -1,4 +1,5 @@
-"""Delivering the outbox: at least once from here, exactly once at the receiver.
+"""Delivering the outbox: at least once from here, exactly once at the receiver, on the
+delivery pipeline's mechanics (``backend.deliveries``).
 
 A batch of due messages is locked with ``FOR UPDATE SKIP LOCKED`` inside one transaction
 that stays open while they are delivered, so several workers share the work without
@@ -12,16 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 
 import msgspec
 
 from backend.accounting import metrics
 from backend.accounting.client import AccountingClient, DeliveryFailed
 from backend.audit.trail import record
+from backend.deliveries.batch import deliver_batch
+from backend.deliveries.policy import Backoff
 from backend.errors import Conflict, NotFound
 from db import sql
 from db.pool import engine
@@ -40,37 +42,34 @@ _FIGURES = (
     "COUNT(*) FILTER (WHERE status = 'dead') AS dead "
     "FROM outbox_message WHERE status IN ('pending', 'dead')"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryPolicy:
-    max_attempts: int = 10
-    backoff_base_s: float = 1.0
-    backoff_cap_s: float = 600.0
-
-    def delay(self, attempts: int) -> timedelta:
-        """Exponential backoff with full jitter, so that receivers coming back up are not
-        met by every waiting message at the same instant."""
-        ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempts - 1))
-        return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311
+# The accounting system's backoff is the pipeline's (``backend.deliveries.policy``).
+DeliveryPolicy = Backoff
 
 
 async def deliver_due(
     client: AccountingClient, policy: DeliveryPolicy, *, batch_size: int = 20
 ) -> int:
     """Deliver one batch of due messages; return how many were attempted."""
-    async with engine().transaction():
-        now = datetime.now(UTC)
-        rows = await sql.fetch(_DUE, now=now, batch=batch_size)
-        if not rows:
-            return 0
-        outcomes = await asyncio.gather(
-            *(_attempt(client, row["id"], row["payload"].encode()) for row in rows)
+    return await deliver_batch(_DUE, _Documents(client, policy), batch_size=batch_size)
+
+
+class _Documents:
+    """The outbox as a ``Carrier``: each message booked by the accounting system."""
+
+    def __init__(self, client: AccountingClient, policy: DeliveryPolicy) -> None:
+        self._client = client
+        self._policy = policy
+
+    async def send(self, rows: Sequence[sql.Row], now: datetime) -> Sequence[str | DeliveryFailed]:
+        return await asyncio.gather(
+            *(_attempt(self._client, row["id"], row["payload"].encode()) for row in rows)
         )
-        now = datetime.now(UTC)
+
+    async def record(
+        self, rows: Sequence[sql.Row], outcomes: Sequence[str | DeliveryFailed], now: datetime
+    ) -> None:
         for row, outcome in zip(rows, outcomes, strict=True):
-            await _record(row, outcome, policy, now)
-    return len(rows)
+            await _record(row, outcome, self._policy, now)
 
 
 async def _attempt(

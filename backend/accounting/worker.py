@@ -1,24 +1,23 @@
 """``astrocoffee worker``: delivers the outbox until told to stop.
 
 SIGTERM (or Ctrl-C) lets the batch in hand finish and be recorded, then exits; a worker
-killed outright loses nothing either (see ``backend.accounting.outbox``).
+killed outright loses nothing either (see ``backend.accounting.outbox``). The loop is every
+delivery worker's (``backend.deliveries.worker``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
-import time
 
 from backend.accounting.client import AccountingClient
 from backend.accounting.outbox import DeliveryPolicy, deliver_due, sample_outbox_figures
+from backend.deliveries.worker import work_until
 
 log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 0.5
-FIGURES_EVERY_S = 5.0
 
 
 class OutboxWorker:
@@ -42,20 +41,10 @@ class OutboxWorker:
             loop.add_signal_handler(number, self.stopping.set)
 
     async def run(self) -> None:
-        log.info("outbox worker started")
-        sampled = 0.0
-        while not self.stopping.is_set():
-            try:
-                delivered = await deliver_due(
-                    self._client, self._policy, batch_size=self._batch_size
-                )
-                if time.monotonic() - sampled > FIGURES_EVERY_S:
-                    await sample_outbox_figures()
-                    sampled = time.monotonic()
-            except Exception:  # PostgreSQL away: wait and try again; nothing was marked.
-                log.exception("outbox delivery round failed")
-                delivered = 0
-            if delivered == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stopping.wait(), self._idle_poll_s)
-        log.info("outbox worker stopped after finishing its batch")
+        await work_until(
+            self.stopping,
+            what="outbox worker",
+            round=lambda: deliver_due(self._client, self._policy, batch_size=self._batch_size),
+            sample=sample_outbox_figures,
+            idle_s=self._idle_poll_s,
+        )

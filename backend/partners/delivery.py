@@ -16,7 +16,6 @@ on the endpoint; its deliveries wait there (nothing is dropped) until an admin e
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import uuid
 from collections.abc import Sequence
@@ -27,15 +26,15 @@ from typing import Any
 import httpx
 import msgspec
 
-from backend.accounting.outbox import DeliveryPolicy as Backoff
 from backend.audit.trail import record
+from backend.deliveries.batch import deliver_batch
+from backend.deliveries.policy import Backoff, retry_after
 from backend.errors import ValidationFailed
 from backend.partners import metrics
 from backend.partners.addresses import AddressPolicy
 from backend.partners.signing import headers
 from backend.streams.stream import json_text
 from db import sql
-from db.pool import engine
 from db.tables import Member, PartnerDelivery, PartnerEndpoint
 
 log = logging.getLogger(__name__)
@@ -124,21 +123,6 @@ class PartnerClient:
         )
 
 
-def retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """``Retry-After`` as seconds or an HTTP date (RFC 9110 10.2.3); None when absent or bad."""
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return timedelta(seconds=int(value.strip()))
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(when - now, timedelta(0))
-
-
 def webhook_id(delivery_id: uuid.UUID) -> str:
     return f"msg_{delivery_id.hex}"
 
@@ -151,24 +135,35 @@ async def deliver_due(
     batch_size: int = 50,
 ) -> int:
     """Send one batch of due deliveries; return how many were attempted."""
-    async with engine().transaction():
-        now = now or datetime.now(UTC)
-        rows = await sql.fetch(_DUE, now=now, batch=batch_size)
-        if not rows:
-            return 0
-        endpoints = {
-            row["id"]: row
-            for row in await sql.fetch(_ENDPOINTS, ids=list({r["endpoint"] for r in rows}))
-        }
-        people = await _personal_data(rows, endpoints)
-        answers = await asyncio.gather(
-            *(_send(client, row, endpoints[row["endpoint"]], people, now) for row in rows)
+    return await deliver_batch(_DUE, _Webhooks(client, policy), batch_size=batch_size, now=now)
+
+
+class _Webhooks:
+    """Partner webhooks as a ``Carrier``: signed posts, then each endpoint judged."""
+
+    def __init__(self, client: PartnerClient, policy: DeliveryPolicy) -> None:
+        self._client = client
+        self._policy = policy
+        self._endpoints: dict[Any, sql.Row] = {}
+
+    async def send(self, rows: Sequence[sql.Row], now: datetime) -> Sequence[Answer]:
+        ids = list({r["endpoint"] for r in rows})
+        self._endpoints = {row["id"]: row for row in await sql.fetch(_ENDPOINTS, ids=ids)}
+        people = await _personal_data(rows, self._endpoints)
+        return await asyncio.gather(
+            *(
+                _send(self._client, row, self._endpoints[row["endpoint"]], people, now)
+                for row in rows
+            )
         )
-        for row, answer in zip(rows, answers, strict=True):
-            await _record(row, answer, policy, now)
-        for endpoint in endpoints.values():
-            await _judge_endpoint(endpoint, rows, answers, policy, now)
-    return len(rows)
+
+    async def record(
+        self, rows: Sequence[sql.Row], outcomes: Sequence[Answer], now: datetime
+    ) -> None:
+        for row, answer in zip(rows, outcomes, strict=True):
+            await _record(row, answer, self._policy, now)
+        for endpoint in self._endpoints.values():
+            await _judge_endpoint(endpoint, rows, outcomes, self._policy, now)
 
 
 async def _personal_data(
@@ -224,9 +219,7 @@ async def _record(row: sql.Row, answer: Answer, policy: DeliveryPolicy, now: dat
             PartnerDelivery.last_error: None,
         }
     else:
-        wait = policy.backoff.delay(attempts)
-        if answer.retry_after is not None:
-            wait = min(answer.retry_after, policy.retry_after_cap)
+        wait = policy.backoff.wait(attempts, answer.retry_after, policy.retry_after_cap)
         values = {
             PartnerDelivery.next_attempt_at: now + wait,
             PartnerDelivery.last_error: answer.error,

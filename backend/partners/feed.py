@@ -1,17 +1,15 @@
 """The feed: member-stream events, once committed, become deliveries to the endpoints that
-subscribe to them. A periodic job (``backend.jobs.scheduler``), so the sale's transaction
-writes nothing for partners (issue #24 counts its rows).
+subscribe to them. Run by the worker each round (``backend.partners.worker``, about every
+second) and by the scheduler's round, so the sale's transaction writes nothing for partners
+(issue #24 counts its rows).
 
-A member's events commit in seq order (the account row's lock numbers them), so how far the
-feed has read each member's stream is one seq (``partner_feed_position``): nothing before it
-is read twice, nothing after it skipped. Which members have new events is found among the
-events created since the last run, less ``SETTLE``: an event's ``created_at`` is taken before
-its transaction commits, and a transaction of the platform never stays open that long. Runs
-take ``partner_feed_mark``'s row lock in turn; a run stops after ``MAX_EVENTS`` events and the
-next one goes on from the positions. A delivery is unique per (endpoint, event): reading an
-event again after a crash adds nothing.
+The streams are read past each member's position (``partner_feed_position``,
+``backend.deliveries.feed``): each committed event once, as soon as it is committed, one that
+commits late included. Runs take ``partner_feed_mark``'s row lock in turn; a run stops after
+``MAX_EVENTS`` events and the next one goes on from the positions. A delivery is unique per
+(endpoint, event): reading an event again after a crash adds nothing.
 
-Deliveries delivered more than ``KEEP_DELIVERED`` ago are purged by the same run.
+Deliveries delivered more than ``KEEP_DELIVERED`` ago are purged by the scheduler's run.
 
 Only endpoints that are enabled, or that the platform disabled after a failure run (so that
 a partner who comes back gets what it missed), are fed; an admin's disabling stops the feed.
@@ -19,48 +17,27 @@ a partner who comes back gets what it missed), are fed; an admin's disabling sto
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 
+from backend.deliveries.feed import StreamFeed, read_streams
 from backend.partners import metrics
 from backend.partners.events import partner_event, payload_data
 from backend.streams.stream import json_text
 from db import sql
 from db.ids import new_id
-from db.pool import engine
 
-MARK = "partner_feed"
-SETTLE = timedelta(seconds=60)
+FEED = StreamFeed(name="partner_feed", marks="partner_feed_mark", positions="partner_feed_position")
 MAX_EVENTS = 5000
 
-_MARK = (
-    "INSERT INTO partner_feed_mark (name, read_until) VALUES ({name}, {now}) "
-    "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name "
-    "RETURNING read_until"
-)
 _FED_ENDPOINTS = (
     "SELECT id, event_types, created_at FROM partner_endpoint "
     "WHERE enabled OR disabled_reason IS NOT NULL"
 )
 _ANY_ENDPOINT = "SELECT EXISTS (SELECT 1 FROM partner_endpoint) AS found"
-# The members with events past their position, and their events, oldest first per member.
-_NEW_EVENTS = """
-WITH recent AS (
-    SELECT member, MAX(seq) AS last_seq, MIN(seq) AS first_seq
-    FROM member_event WHERE created_at > {since} GROUP BY member
-), behind AS (
-    SELECT r.member, COALESCE(p.seq, r.first_seq - 1) AS after
-    FROM recent r LEFT JOIN partner_feed_position p ON p.member = r.member
-    WHERE COALESCE(p.seq, r.first_seq - 1) < r.last_seq
-)
-SELECT e.id, e.member, e.seq, e.type, e.data::text AS data, e.created_at
-FROM behind b JOIN member_event e ON e.member = b.member AND e.seq > b.after
-ORDER BY e.member, e.seq LIMIT {limit}
-"""
 _ENQUEUE = """
 INSERT INTO partner_delivery (id, endpoint, member, seq, event, type, payload, status,
                               attempts, next_attempt_at, occurred_at, created_at)
@@ -71,12 +48,6 @@ FROM unnest({ids}::uuid[], {endpoints}::uuid[], {members}::uuid[], {seqs}::bigin
      AS d(id, endpoint, member, seq, event, type, payload, occurred_at)
 ON CONFLICT (endpoint, event) DO NOTHING
 """
-_ADVANCE = """
-INSERT INTO partner_feed_position (member, seq)
-SELECT * FROM unnest({members}::uuid[], {seqs}::bigint[])
-ON CONFLICT (member) DO UPDATE SET seq = GREATEST(partner_feed_position.seq, EXCLUDED.seq)
-"""
-_MOVE_MARK = "UPDATE partner_feed_mark SET read_until = {until} WHERE name = {name}"
 # Delivered long ago: the partner has them (a replay is for recent trouble). In batches, so
 # that no run holds locks on a large part of the table.
 KEEP_DELIVERED = timedelta(days=30)
@@ -88,33 +59,31 @@ DELETE FROM partner_delivery WHERE id = ANY(ARRAY(
 """
 
 
-async def feed_partners(*, now: datetime | None = None, limit: int = MAX_EVENTS) -> int:
-    """Queue the deliveries of the events committed since the last run; return how many."""
+async def feed_partners(
+    *, now: datetime | None = None, limit: int = MAX_EVENTS, purge: bool = True
+) -> int:
+    """Queue the deliveries of the events committed since the last run; return how many.
+    ``purge``: also forget long delivered ones (the scheduler's run; not every second)."""
     now = now or datetime.now(UTC)
-    async with engine().transaction():
-        read_until = (await sql.fetch(_MARK, name=MARK, now=now))[0]["read_until"]
-        endpoints = await sql.fetch(_FED_ENDPOINTS)
-        if not (await sql.fetch(_ANY_ENDPOINT))[0]["found"]:  # none ever: nothing to read
-            await sql.fetch(_MOVE_MARK, until=now, name=MARK)
-            return 0
+    endpoints: list[sql.Row] = []
+
+    async def wanted() -> bool:  # none ever registered: nothing to read
+        endpoints.extend(await sql.fetch(_FED_ENDPOINTS))
+        return bool((await sql.fetch(_ANY_ENDPOINT))[0]["found"])
+
+    async def queue(rows: Sequence[sql.Row]) -> int:
         # With every endpoint disabled by an admin, the streams are still read (and the
         # positions moved), so that enabling one later sends nothing of the time between.
-        rows = await sql.fetch(_NEW_EVENTS, since=read_until - SETTLE, limit=limit)
         queued = _deliveries(rows, endpoints)
         if queued["ids"]:
             await sql.fetch(_ENQUEUE, now=now, **queued)
-        last: dict[uuid.UUID, int] = {}
-        for row in rows:
-            last[row["member"]] = row["seq"]
-        if last:
-            await sql.fetch(_ADVANCE, members=list(last), seqs=list(last.values()))
-        if len(rows) < limit:  # else the next run goes on from the positions, same window
-            await sql.fetch(_MOVE_MARK, until=now, name=MARK)
-            metrics.FEED_LAG.set(0.0)
-        else:
-            metrics.FEED_LAG.set((now - read_until).total_seconds())
-    await sql.fetch(_PURGE, before=now - KEEP_DELIVERED, batch=limit)
-    return len(queued["ids"])
+        return len(queued["ids"])
+
+    run = await read_streams(FEED, queue, now=now, limit=limit, wanted=wanted)
+    metrics.FEED_LAG.set(run.behind_s)
+    if purge:
+        await sql.fetch(_PURGE, before=now - KEEP_DELIVERED, batch=limit)
+    return run.queued
 
 
 def _deliveries(rows: Sequence[sql.Row], endpoints: Sequence[sql.Row]) -> dict[str, list[Any]]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Literal, Protocol
 
 import httpx
 import msgspec
+
+from backend.deliveries.policy import retry_after
 
 ProviderName = Literal["webpush", "fcm", "apns"]
 
@@ -83,14 +84,8 @@ class PushProvider(Protocol):
 
 def retry_after_s(response: httpx.Response, *, now: datetime | None = None) -> float:
     """The response's Retry-After in seconds (delta-seconds or an HTTP date), else the default."""
-    value = response.headers.get("retry-after", "").strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return DEFAULT_RETRY_AFTER_S
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    asked = retry_after(response.headers.get("retry-after"), now or datetime.now(UTC))
+    return DEFAULT_RETRY_AFTER_S if asked is None else asked.total_seconds()
 
 
 def answered(response: httpx.Response, *, gone: bool, what: str) -> Outcome:

@@ -12,6 +12,7 @@ from db.tables.approvals import AdjustmentApproval
 from db.tables.audit import AuditEntry
 from db.tables.campaigns import Campaign, CampaignTelling, MemberOffer
 from db.tables.catalogue import Product
+from db.tables.deliveries import PushFeedPosition
 from db.tables.erasures import MemberErasure
 from db.tables.integration import IdempotencyRecord, OutboxMessage
 from db.tables.ledger import LedgerEntry, PointLot, ProgramRules
@@ -77,6 +78,7 @@ __all__ = [
     "Purchase",
     "PushDelivery",
     "PushFeedMark",
+    "PushFeedPosition",
     "Refund",
     "StaffUser",
     "Store",
@@ -130,4 +132,5 @@ ALL_TABLES: tuple[type[Table], ...] = (
     CampaignTelling,
     PushDelivery,
     PushFeedMark,
+    PushFeedPosition,
 )

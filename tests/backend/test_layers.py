@@ -37,6 +37,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("streams", ("backend.streams",)),
+    # The delivery pipeline's mechanics (worker loop, due batch, backoff, stream positions),
+    # which the accounting outbox, partner webhooks and push use.
+    ("deliveries", ("backend.deliveries",)),
     ("accounting documents", ("backend.accounting.documents",)),
     ("loyalty", ("backend.loyalty",)),
     ("staff", ("backend.staff",)),

@@ -33,6 +33,11 @@ SQL_WORDS = re.compile(
 
 # (file, function) -> why the text joined there cannot carry a value.
 REVIEWED = {
+    ("backend/deliveries/feed.py", "_statements"): (
+        "joins the feed's mark and position table names, one of two fixed names each "
+        "(the Literal types Marks and Positions, given by the feeds' module constants); "
+        "every value is a bound {name}"
+    ),
     ("backend/campaigns/telling.py", "audience_window"): (
         "joins campaigns.live's fixed AUDIENCE_FROM and audience_conditions' fixed fragments "
         "with its own fixed window; every value is a bound {name}"

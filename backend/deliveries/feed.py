@@ -1,0 +1,127 @@
+"""Reading the member streams for a feed (push, partner webhooks): each committed event once,
+as soon as it is committed, a late-committing one included.
+
+A member's events commit in seq order (the account row's lock numbers them), so how far a
+feed has read a member's stream is one seq, its position (``push_feed_position``,
+``partner_feed_position``): nothing at or before it is read again, nothing after it skipped.
+
+Which members have new events is found among the events created since the feed's mark less
+``MARGIN``. An event's ``created_at`` is taken before its transaction commits, so an event
+may commit after a later one was read; the mark therefore never passes the start of the
+oldest transaction still open that has written (``pg_stat_activity``): an event not yet
+committed at a run belongs to such a transaction, so the next run's window still holds it.
+``MARGIN`` covers what that cannot see: an event's time taken before its transaction's first
+write, and the application's clock against the database's (seconds at most). The window is
+not a wait: an event is read by the first run after its commit.
+
+Runs of one feed (several workers, the scheduler) take the mark's row lock in turn. A run
+stops after ``limit`` events, at a member's boundary (a sale's entries are read together), and
+the next one goes on from the positions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from db import sql
+from db.pool import engine
+
+MARGIN = timedelta(seconds=15)
+
+# The oldest open transaction of this database that has written (it has a transaction id).
+_OLDEST_WRITER = """
+SELECT MIN(xact_start) AS at FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL
+"""
+
+Positions = Literal["push_feed_position", "partner_feed_position"]
+Marks = Literal["push_feed_mark", "partner_feed_mark"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFeed:
+    """A feed's mark (``marks``'s row ``name``) and its members' positions."""
+
+    name: str
+    marks: Marks
+    positions: Positions
+    statements: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "statements", _statements(self.marks, self.positions))
+
+
+def _statements(marks: Marks, positions: Positions) -> dict[str, str]:
+    """The feed's statements: the tables are one of the two feeds' own (``Marks``,
+    ``Positions``), every value a bound parameter."""
+    return {
+        "mark": (
+            f"INSERT INTO {marks} (name, read_until) VALUES ({{name}}, {{now}}) "  # noqa: S608
+            "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING read_until"
+        ),
+        "move": f"UPDATE {marks} SET read_until = {{until}} WHERE name = {{name}}",  # noqa: S608
+        # The members with events past their position, and their events, oldest first per
+        # member (a member first seen starts at the window's first event).
+        "new": f"""
+WITH recent AS (
+    SELECT member, MAX(seq) AS last_seq, MIN(seq) AS first_seq
+    FROM member_event WHERE created_at > {{since}} GROUP BY member
+), behind AS (
+    SELECT r.member, COALESCE(p.seq, r.first_seq - 1) AS after
+    FROM recent r LEFT JOIN {positions} p ON p.member = r.member
+    WHERE COALESCE(p.seq, r.first_seq - 1) < r.last_seq
+)
+SELECT e.id, e.member, e.seq, e.type, e.data::text AS data, e.created_at
+FROM behind b JOIN member_event e ON e.member = b.member AND e.seq > b.after
+ORDER BY e.member, e.seq LIMIT {{limit}}
+""",  # noqa: S608
+        "advance": f"""
+INSERT INTO {positions} (member, seq)
+SELECT * FROM unnest({{members}}::uuid[], {{seqs}}::bigint[])
+ON CONFLICT (member) DO UPDATE SET seq = GREATEST({positions}.seq, EXCLUDED.seq)
+""",  # noqa: S608
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRun:
+    queued: int
+    behind_s: float  # how far the window's start was behind (0: caught up)
+
+
+async def read_streams(
+    feed: StreamFeed,
+    queue: Callable[[Sequence[sql.Row]], Awaitable[int]],
+    *,
+    now: datetime,
+    limit: int,
+    wanted: Callable[[], Awaitable[bool]] | None = None,
+) -> FeedRun:
+    """Hand ``queue`` the events committed past the positions (in one transaction with the
+    positions' move, so a crash reads them again and the kind's unique keys queue nothing
+    twice); ``wanted`` False: nothing to read for (no partner endpoint), the mark moves on."""
+    said = feed.statements
+    async with engine().transaction():
+        (mark,) = await sql.fetch(said["mark"], name=feed.name, now=now)
+        (writer,) = await sql.fetch(_OLDEST_WRITER)
+        until = now if writer["at"] is None else min(now, writer["at"])
+        if wanted is not None and not await wanted():
+            await sql.fetch(said["move"], name=feed.name, until=until)
+            return FeedRun(0, 0.0)
+        rows = list(await sql.fetch(said["new"], since=mark["read_until"] - MARGIN, limit=limit))
+        full = len(rows) >= limit
+        if full and rows[0]["member"] != rows[-1]["member"]:
+            last = rows[-1]["member"]  # whole members only: the last one goes on next run
+            rows = [row for row in rows if row["member"] != last]
+        queued = await queue(rows)
+        positions: dict[uuid.UUID, int] = {row["member"]: row["seq"] for row in rows}
+        if positions:
+            await sql.fetch(said["advance"], members=list(positions), seqs=list(positions.values()))
+        if full:  # the next run goes on from the positions, over the same window
+            return FeedRun(queued, (now - mark["read_until"]).total_seconds())
+        await sql.fetch(said["move"], name=feed.name, until=until)
+    return FeedRun(queued, 0.0)
