@@ -6,10 +6,14 @@ prints the table of all of them and keeps it (``loadtests/reports/bench-<time>.j
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from devkit.processes import ROOT
 
@@ -26,6 +30,14 @@ def write_report(name: str, title: str, lines: list[str]) -> Path:
     print(text)
     print(f"written to {out}")
     return out
+
+
+def run_and_write(name: str, title: str, measure: Coroutine[Any, Any, list[str]]) -> int:
+    """Run ``measure`` (the app's modules it imports read the app's database settings) and
+    write its lines as ``write_report`` does: the exit status of a report's ``main``."""
+    os.environ.setdefault("PICCOLO_CONF", "db.piccolo_conf")
+    write_report(name, title, asyncio.run(measure))
+    return 0
 
 
 @dataclass(frozen=True, kw_only=True)

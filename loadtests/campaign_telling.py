@@ -21,15 +21,18 @@ Writes ``loadtests/reports/campaign-telling-<time>.md`` and prints it.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from loadtests.bench_report import write_report
+from loadtests.bench_report import run_and_write
+
+if TYPE_CHECKING:
+    from realtime.publisher import EventPublisher
 
 INTERVAL_S = 30  # backend.settings.Settings.maintenance_interval_s
 
@@ -217,33 +220,43 @@ async def _batched(publisher: Any, targeting: Any, batch: int) -> dict[str, Any]
     }
 
 
-async def measure(args: argparse.Namespace) -> list[str]:
+@asynccontextmanager
+async def pool_and_publisher(name: str) -> AsyncIterator[EventPublisher]:
+    """The app's pool started, and a publisher on the settings' Redis under a prefix of its
+    own (``name-<random>:``, where no server listens); both closed after."""
     from redis.asyncio import Redis
 
-    from backend.campaigns.telling import BUDGET_S
     from backend.settings import load_settings
-    from db import sql
     from db.pool import close_pool, start_pool
     from realtime.publisher import EventPublisher
 
-    settings = load_settings()
-    url = os.environ["DATABASE_URL"]
     await start_pool()
-    redis = Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
-    publisher = EventPublisher(redis=redis, prefix=f"telling-{uuid.uuid4().hex[:6]}:")
-    (members,) = await sql.fetch("SELECT COUNT(*) AS n FROM member")
-    lines = [
-        f"Chain: {members['n']:,} members; batches of {args.batch:,} members; load average at "
-        f"the start {os.getloadavg()[0]:.1f} (2 shared CPUs). Before: one statement, rolled "
-        "back, its events not published (the old code then published them all in one "
-        "pipeline); after: the batches, committed and published (no sockets connected).",
-        "",
-        "| audience | before: one statement | after: batches | per batch (mean / longest) "
-        f"| longest statement | one run ({BUDGET_S:.0f}-s budget) | runs of {INTERVAL_S} s to "
-        "tell all | the relay's next run |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
+    redis = Redis.from_url(load_settings().redis_url or "redis://127.0.0.1:6379/0")
     try:
+        yield EventPublisher(redis=redis, prefix=f"{name}-{uuid.uuid4().hex[:6]}:")
+    finally:
+        await redis.aclose()
+        await close_pool()
+
+
+async def measure(args: argparse.Namespace) -> list[str]:
+    from backend.campaigns.telling import BUDGET_S
+    from db import sql
+
+    url = os.environ["DATABASE_URL"]
+    async with pool_and_publisher("telling") as publisher:
+        (members,) = await sql.fetch("SELECT COUNT(*) AS n FROM member")
+        lines = [
+            f"Chain: {members['n']:,} members; batches of {args.batch:,} members; load average "
+            f"at the start {os.getloadavg()[0]:.1f} (2 shared CPUs). Before: one statement, "
+            "rolled back, its events not published (the old code then published them all in "
+            "one pipeline); after: the batches, committed and published (no sockets connected).",
+            "",
+            "| audience | before: one statement | after: batches | per batch (mean / longest) "
+            f"| longest statement | one run ({BUDGET_S:.0f}-s budget) | runs of {INTERVAL_S} s "
+            "to tell all | the relay's next run |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for label, targeting, size_query in _audiences():
             (size,) = await sql.fetch(size_query)
             before_told, before_s = await _one_statement(url, targeting)
@@ -257,23 +270,17 @@ async def measure(args: argparse.Namespace) -> list[str]:
                 f"| {after['longest_statement']:.2f} s | {run_told:,} members in {run_s:.1f} s "
                 f"| {runs} | {after['relay'][1]:.1f} s ({after['relay'][0]:,} republished) |"
             )
-    finally:
-        await redis.aclose()
-        await close_pool()
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtests.campaign_telling")
     parser.add_argument("--batch", type=int, default=5000)
-    args = parser.parse_args(argv)
-    os.environ.setdefault("PICCOLO_CONF", "db.piccolo_conf")
-    write_report(
+    return run_and_write(
         "campaign-telling",
         "A targeted campaign's start, one statement against batches",
-        asyncio.run(measure(args)),
+        measure(parser.parse_args(argv)),
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -24,15 +24,13 @@ a load-test database only. Writes ``loadtests/reports/jobs-<time>.md`` and print
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from loadtests.bench_report import write_report
-from loadtests.campaign_telling import _audiences, _batched
+from loadtests.bench_report import run_and_write
+from loadtests.campaign_telling import _audiences, _batched, pool_and_publisher
 
 INTERVAL_S = 30  # backend.settings.Settings.maintenance_interval_s
 _DUE_ACCOUNTS = (
@@ -71,8 +69,6 @@ async def _old_rows(rows: int, now: datetime) -> None:
 
 
 async def measure(args: argparse.Namespace) -> list[str]:
-    from redis.asyncio import Redis
-
     from backend.accounting.outbox import purge_delivered
     from backend.campaigns.telling import BATCH
     from backend.idempotency import purge_records
@@ -82,16 +78,11 @@ async def measure(args: argparse.Namespace) -> list[str]:
     from backend.settings import load_settings
     from backend.streams.relay import relay_unpublished
     from db import sql
-    from db.pool import close_pool, start_pool
-    from realtime.publisher import EventPublisher
 
     settings = load_settings()
-    await start_pool()
-    redis = Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
-    publisher = EventPublisher(redis=redis, prefix=f"jobs-{uuid.uuid4().hex[:6]}:")
     now = datetime.now(UTC)
     lines = []
-    try:
+    async with pool_and_publisher("jobs") as publisher:
         (counts,) = await sql.fetch(
             "SELECT (SELECT COUNT(*) FROM member) AS members,"
             " (SELECT COUNT(*) FROM member WHERE tier <> 'green') AS above_green,"
@@ -166,19 +157,13 @@ async def measure(args: argparse.Namespace) -> list[str]:
                 f"{run_told / run_s:,.0f} members/s | {told['told']:,} members in "
                 f"{told['total']:.0f} s | when a campaign starts or ends |"
             )
-    finally:
-        await redis.aclose()
-        await close_pool()
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtests.jobs_at_scale")
     parser.add_argument("--purge-rows", type=int, default=100_000)
-    args = parser.parse_args(argv)
-    os.environ.setdefault("PICCOLO_CONF", "db.piccolo_conf")
-    write_report("jobs", "Periodic jobs on a large chain", asyncio.run(measure(args)))
-    return 0
+    return run_and_write("jobs", "Periodic jobs on a large chain", measure(parser.parse_args(argv)))
 
 
 if __name__ == "__main__":
