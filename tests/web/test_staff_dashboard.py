@@ -44,6 +44,14 @@ async def dashboard(
     return page
 
 
+async def look_up(page: Page, query: str, card_number: str) -> None:
+    """The dashboard's member lookup for ``query`` (a phone or a card number), which finds the
+    member with ``card_number``."""
+    await page.fill("#lookup-form input[name=query]", query)
+    await page.click("#lookup-submit")
+    await expect(page.locator("#member-result")).to_contain_text(card_number)
+
+
 @pytest.fixture
 async def manager_page(
     open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, till: Till
@@ -76,9 +84,7 @@ async def test_a_manager_adjusts_a_members_points_with_a_reason(
     # A manager adjusts only the members who bought in their stores.
     bought = await buy(client, till, purchase_body(member.card_number, amount=35000))
     earned = bought.json()["points_earned"]
-    await page.fill("#lookup-form input[name=query]", member.phone)
-    await page.click("#lookup-submit")
-    await expect(page.locator("#member-result")).to_contain_text(member.card_number)
+    await look_up(page, member.phone, member.card_number)
     await page.fill("#adjust-form input[name=points]", "25")
     await page.click("#adjust-submit")  # no reason: refused
     await page.fill("#adjust-form input[name=reason]", "coffee was cold")
@@ -281,9 +287,7 @@ async def test_a_manager_corrects_a_birth_date_the_member_gave_once(
     given = await client.patch("/v1/me", json={"birth_date": "1990-05-07"}, headers=member.headers)
     assert given.status_code == 200, given.text
     page = manager_page
-    await page.fill("#lookup-form input[name=query]", member.phone)
-    await page.click("#lookup-submit")
-    await expect(page.locator("#member-result")).to_contain_text(member.card_number)
+    await look_up(page, member.phone, member.card_number)
     await page.click("#birth-date-submit")  # no date: refused on the page
     await expect(page.locator("#birth-date-message")).to_have_text(
         "Enter the birth date from the member's document."
@@ -333,9 +337,7 @@ async def test_an_adjustment_above_the_managers_limit_says_it_waits_for_approval
     page = manager_page
     bought = await buy(client, till, purchase_body(member.card_number, amount=35000))
     earned = bought.json()["points_earned"]
-    await page.fill("#lookup-form input[name=query]", member.card_number)
-    await page.click("#lookup-submit")
-    await expect(page.locator("#member-result")).to_contain_text(member.card_number)
+    await look_up(page, member.card_number, member.card_number)
     await page.fill("#adjust-form input[name=points]", "6000")
     await page.fill("#adjust-form input[name=reason]", "a lost stamp card")
     await page.click("#adjust-submit")
