@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 
 from backend.auth.otp import OtpService
 from backend.auth.schemas import SessionList, SessionOut, TokenResponse
@@ -60,16 +61,7 @@ class AuthService:
     async def list_sessions(self, *, member_id: uuid.UUID, current: str) -> SessionList:
         sessions = await self._sessions.list(subject=member_id, kind=MEMBER)
         return SessionList(
-            items=[
-                SessionOut(
-                    session_id=s.session_id,
-                    device=s.device,
-                    created_at=s.opened,
-                    last_used_at=s.last_used,
-                    current=s.session_id == current,
-                )
-                for s in sessions
-            ]
+            items=[SessionOut(**asdict(s), current=s.session_id == current) for s in sessions]
         )
 
     async def end_session(self, *, member_id: uuid.UUID, session_id: str) -> None:

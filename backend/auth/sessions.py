@@ -35,18 +35,13 @@ class IssuedSession:
 
 @dataclass(frozen=True, slots=True)
 class SessionInfo:
+    """What a member is shown of one of their sessions (the session list, their data export):
+    its fields are those of both answers."""
+
     session_id: str
     device: str
-    created_at: int  # Unix seconds, as Redis keeps them
-    last_used_at: int
-
-    @property
-    def opened(self) -> datetime:
-        return datetime.fromtimestamp(self.created_at, UTC)
-
-    @property
-    def last_used(self) -> datetime:
-        return datetime.fromtimestamp(self.last_used_at, UTC)
+    created_at: datetime
+    last_used_at: datetime
 
 
 class SessionStore:
@@ -136,8 +131,8 @@ class SessionStore:
                 SessionInfo(
                     session_id=session_id,
                     device=_text(fields[0] or b""),
-                    created_at=int(fields[1]),
-                    last_used_at=int(fields[2] or fields[1]),
+                    created_at=datetime.fromtimestamp(int(fields[1]), UTC),
+                    last_used_at=datetime.fromtimestamp(int(fields[2] or fields[1]), UTC),
                 )
             )
         return sorted(sessions, key=lambda s: s.created_at)

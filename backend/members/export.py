@@ -9,6 +9,7 @@ tokens.
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -133,13 +134,7 @@ async def export_member(
         ],
     )
     signed_in = [
-        ExportedSession(
-            session_id=s.session_id,
-            device=s.device,
-            created_at=s.opened,
-            last_used_at=s.last_used,
-        )
-        for s in await sessions.list(subject=member_id, kind=MEMBER)
+        ExportedSession(**asdict(s)) for s in await sessions.list(subject=member_id, kind=MEMBER)
     ]
     stats = _rows(await sql.fetch(_STATS, member_id=member_id))
     notifications = _rows(await sql.fetch(_NOTIFICATION_SETTINGS, member_id=member_id))
