@@ -8,12 +8,12 @@ No database, no Redis, no middleware: what the framework and the server cost on 
 
 from __future__ import annotations
 
-import argparse
 import uuid
 
 import msgspec
-import uvicorn
-from litestar import Litestar, get, post
+from litestar import Litestar, post
+
+from loadtests.peers.serving import bare_app, serve
 
 
 class Item(msgspec.Struct, forbid_unknown_fields=True):
@@ -48,26 +48,9 @@ async def purchase(data: Sale) -> Receipt:
     return Receipt(str(uuid.uuid4()), data.external_id, data.amount, data.amount // 100)
 
 
-@get("/health/ready")
-async def ready() -> dict[str, str]:
-    return {"status": "ready"}
-
-
 def create_app() -> Litestar:
-    return Litestar([purchase, ready], openapi_config=None)
-
-
-def main() -> None:
-    from backend.ops.serving import uvicorn_options
-    from backend.settings import load_settings
-
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--workers", type=int, default=1)
-    args = parser.parse_args()
-    settings = msgspec.structs.replace(load_settings(), port=args.port, workers=args.workers)
-    uvicorn.run("loadtests.peers.bare_litestar:create_app", **uvicorn_options(settings))
+    return bare_app(purchase)
 
 
 if __name__ == "__main__":
-    main()
+    serve("loadtests.peers.bare_litestar:create_app")

@@ -9,13 +9,12 @@ cost per connection on their own.
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
-import msgspec
-import uvicorn
-from litestar import Litestar, WebSocket, get, websocket
+from litestar import Litestar, WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
+
+from loadtests.peers.serving import bare_app, serve
 
 
 @websocket("/v1/ws")
@@ -29,25 +28,9 @@ async def stream(socket: WebSocket[Any, Any, Any]) -> None:
         return
 
 
-@get("/health/ready")
-async def ready() -> dict[str, str]:
-    return {"status": "ready"}
-
-
 def create_app() -> Litestar:
-    return Litestar([stream, ready], openapi_config=None)
-
-
-def main() -> None:
-    from backend.ops.serving import uvicorn_options
-    from backend.settings import load_settings
-
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    settings = msgspec.structs.replace(load_settings(), port=args.port, workers=1)
-    uvicorn.run("loadtests.peers.naive_ws:create_app", **uvicorn_options(settings))
+    return bare_app(stream)
 
 
 if __name__ == "__main__":
-    main()
+    serve("loadtests.peers.naive_ws:create_app")
