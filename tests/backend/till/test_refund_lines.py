@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from backend.loyalty.rules import ProgramRules, publish_rules
 from backend.loyalty.verify import find_mismatches
@@ -38,17 +39,25 @@ LATTE = line("LAT-M", "coffee", 20000)
 MUG = line("MUG-1", "merch", 50000)
 
 
-async def three_item_sale(
+@pytest.fixture
+async def sale(
     client: httpx.AsyncClient, admin: SignedInStaff, till: Till, member: LoggedInMember
 ) -> dict[str, Any]:
+    """The receipt above, bought with the rules excluding merch and the campaign launched."""
     await publish_rules(ProgramRules(excluded_categories=["merch"]), staff_id=uuid.uuid4())
     double = {"type": "multiplier", "factor": 2, "categories": ["bakery"]}
     await launch(client, admin, name="Double croissants", rule=double)
     body = purchase_body(member.card_number, amount=100000, items=[CROISSANTS, LATTE, MUG])
     response = await buy(client, till, body)
     assert response.status_code == 201, response.text
-    sale: dict[str, Any] = response.json()
-    return sale
+    bought: dict[str, Any] = response.json()
+    return bought
+
+
+@pytest.fixture
+def purchase_id(sale: dict[str, Any]) -> str:
+    """The receipt's purchase."""
+    return str(sale["purchase_id"])
 
 
 def by_lines(*lines: tuple[str, int], **extra: Any) -> dict[str, Any]:
@@ -62,9 +71,8 @@ async def refund(
 
 
 async def test_the_lines_are_kept_with_the_points_each_earned(
-    client: httpx.AsyncClient, admin: SignedInStaff, till: Till, member: LoggedInMember
+    client: httpx.AsyncClient, till: Till, sale: dict[str, Any]
 ) -> None:
-    sale = await three_item_sale(client, admin, till, member)
     assert sale["points_earned"] == 25 + 7
     purchase = await Purchase.select(Purchase.lines).where(Purchase.id == sale["purchase_id"])
     stored = sql.loaded_json(purchase[0]["lines"])
@@ -81,10 +89,8 @@ async def test_the_lines_are_kept_with_the_points_each_earned(
 
 
 async def test_one_croissant_takes_back_its_points_with_the_campaign_and_the_mug_none(
-    client: httpx.AsyncClient, admin: SignedInStaff, till: Till, member: LoggedInMember
+    client: httpx.AsyncClient, till: Till, purchase_id: str
 ) -> None:
-    sale = await three_item_sale(client, admin, till, member)
-    purchase_id = sale["purchase_id"]
 
     one = await refund(client, till, purchase_id, by_lines(("CRO-1", 1)))
     assert one.status_code == 201, one.text
@@ -117,10 +123,8 @@ async def test_one_croissant_takes_back_its_points_with_the_campaign_and_the_mug
 
 
 async def test_an_amount_agrees_with_the_lines_or_is_refused(
-    client: httpx.AsyncClient, admin: SignedInStaff, till: Till, member: LoggedInMember
+    client: httpx.AsyncClient, till: Till, purchase_id: str
 ) -> None:
-    sale = await three_item_sale(client, admin, till, member)
-    purchase_id = sale["purchase_id"]
     wrong = await refund(client, till, purchase_id, by_lines(("LAT-M", 1), amount=19999))
     assert_problem(wrong, 400, "refund_amount_mismatch")
     unknown = await refund(client, till, purchase_id, by_lines(("TEA-1", 1)))
@@ -131,10 +135,8 @@ async def test_an_amount_agrees_with_the_lines_or_is_refused(
 
 
 async def test_amount_and_line_refunds_together_never_take_back_more_than_was_earned(
-    client: httpx.AsyncClient, admin: SignedInStaff, till: Till, member: LoggedInMember
+    client: httpx.AsyncClient, till: Till, purchase_id: str
 ) -> None:
-    sale = await three_item_sale(client, admin, till, member)
-    purchase_id = sale["purchase_id"]
     line_refund = (await refund(client, till, purchase_id, by_lines(("CRO-1", 1)))).json()
     assert line_refund["points_reversed"] == 11
     # By money, 250.00 of 1,000.00 would have taken back 8 in all: 11 are back already.
@@ -173,9 +175,8 @@ async def test_a_checkout_keeps_its_lines_on_the_purchase(
 
 
 async def test_a_staff_refund_by_the_stores_manager_is_audited_and_replayed(
-    client: httpx.AsyncClient, admin: SignedInStaff, till: Till, member: LoggedInMember
+    client: httpx.AsyncClient, admin: SignedInStaff, till: Till, sale: dict[str, Any]
 ) -> None:
-    sale = await three_item_sale(client, admin, till, member)
     path = f"/v1/admin/purchases/{sale['purchase_id']}/refunds"
     stranger = await hire(client, "manager", [(await open_till()).store_id])
     barista = await hire(client, "barista", [till.store_id])
@@ -214,10 +215,8 @@ async def test_a_staff_refund_by_the_stores_manager_is_audited_and_replayed(
 
 
 async def test_lines_after_an_amount_take_back_only_what_is_left_of_the_points(
-    client: httpx.AsyncClient, admin: SignedInStaff, till: Till, member: LoggedInMember
+    client: httpx.AsyncClient, till: Till, purchase_id: str
 ) -> None:
-    sale = await three_item_sale(client, admin, till, member)
-    purchase_id = sale["purchase_id"]
     half = (await refund(client, till, purchase_id, {"amount": 50000})).json()
     assert half["points_reversed"] == 16  # 32 x 500/1000
     croissants = (await refund(client, till, purchase_id, by_lines(("CRO-1", 2)))).json()
