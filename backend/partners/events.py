@@ -1,4 +1,5 @@
-"""The event types partners subscribe to, read from the member streams' own events.
+"""The event types partners subscribe to, read from the member streams' own events (and
+``member.enrolled``, from the member table: ``backend.partners.enrolments``).
 
 A stream event becomes at most one partner event (``partner_event``); the payload is the
 stream event's data less the staff's free text, and never holds personal data: that is added
@@ -29,10 +30,11 @@ EVENT_TYPES: dict[str, str] = {
     TIER_CHANGED: "tier.changed",
     OFFER_ACTIVATED: "offer.available (an offer made live for the member)",
     MEMBER_ERASED: "member.erased (written with the erasure)",
+    # Not a stream event: read from the member table (backend.partners.enrolments).
+    MEMBER_ENROLLED: "the member's enrolment (the member row it committed; seq 0)",
 }
-# Asked for by issue #21 but not (yet) an event of the member stream: enrolment writes one
-# only when a welcome offer exists.
-NOT_IN_STREAM = (MEMBER_ENROLLED,)
+# Event types asked for but not yet available (none now; the admin API lists them).
+NOT_IN_STREAM: tuple[str, ...] = ()
 
 # Staff's free text (an adjustment's reason) may name people: never sent.
 _WITHHELD = ("note",)

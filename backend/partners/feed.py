@@ -25,6 +25,7 @@ import msgspec
 
 from backend.deliveries.feed import StreamFeed, read_streams
 from backend.partners import metrics
+from backend.partners.enrolments import queue_enrolments
 from backend.partners.events import partner_event, payload_data
 from backend.streams.stream import json_text
 from db import sql
@@ -77,7 +78,9 @@ async def feed_partners(
         queued = _deliveries(rows, endpoints)
         if queued["ids"]:
             await sql.fetch(_ENQUEUE, now=now, **queued)
-        return len(queued["ids"])
+        # After the streams were read, in this transaction: a member's member.enrolled (seq
+        # 0) is queued no later than their first events (backend.partners.enrolments).
+        return len(queued["ids"]) + await queue_enrolments(endpoints, now=now)
 
     run = await read_streams(FEED, queue, now=now, limit=limit, wanted=wanted)
     metrics.FEED_LAG.set(run.behind_s)

@@ -99,6 +99,11 @@ class ErasedData(_MemberEvent, frozen=True, kw_only=True):
     erasure_id: uuid.UUID
 
 
+class EnrolledData(_MemberEvent, frozen=True, kw_only=True):
+    """The member enrolled (``seq`` 0: before any event of their stream); who they are is
+    ``member``, for endpoints allowed personal data."""
+
+
 # Event type -> the data its body carries.
 DATA: dict[str, type[_MemberEvent]] = {
     "sale.completed": SaleData,
@@ -109,6 +114,7 @@ DATA: dict[str, type[_MemberEvent]] = {
     "tier.changed": TierData,
     "offer.activated": OfferData,
     "member.erased": ErasedData,
+    "member.enrolled": EnrolledData,
 }
 
 
