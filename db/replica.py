@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 
+from db.periodic import Periodic
 from db.pgbouncer import connection_config
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ class ReplicaWatch:
         # Bounded: past it, the oldest are dropped, which can only overstate the lag.
         self._pending: deque[tuple[float, int]] = deque(maxlen=3600)
         self._current_as_of: float | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._every = Periodic(self.sample, interval_s=interval_s, name="replica-lag")
 
     @property
     def state(self) -> ReplicaState:
@@ -163,26 +164,11 @@ class ReplicaWatch:
         """A first sample before anything reads (a replica that is down delays this by its
         connect timeout, 2 s, at most), so that a process, a CLI command too, reads from a
         replica that is fine from its first read; then one every interval."""
-        await self._sample_safely()
-        self._task = asyncio.create_task(self._run(), name="replica-lag")
+        await self._every.call_safely()
+        self._every.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _sample_safely(self) -> None:
-        try:
-            await self.sample()
-        except Exception:  # A failed sample must not end sampling, nor stop a start.
-            log.exception("sampling the read replica's lag failed")
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            await self._sample_safely()
+        await self._every.stop()
 
 
 _watch: ReplicaWatch | None = None

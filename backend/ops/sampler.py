@@ -10,7 +10,6 @@ files and added up (``livesum``) or taken at their worst (``livemin``) over live
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -18,6 +17,7 @@ from prometheus_client import Gauge
 from redis.asyncio import Redis
 
 from backend.ops.replica_lag import sample_replica_lag
+from db.periodic import Periodic
 from db.pool import engine
 from realtime.redis_mode import redis_mode_of
 
@@ -61,18 +61,14 @@ class ProcessSampler:
         self._is_ready = is_ready
         self._redis = redis
         self._also = tuple(also)
-        self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._every = Periodic(self.sample, interval_s=interval_s, name="process-sampler")
 
     async def start(self) -> None:
         await self.sample()
-        self._task = asyncio.create_task(self._run(), name="process-sampler")
+        self._every.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._every.stop()
 
     async def sample(self) -> None:
         nodes = {"primary": engine(), **engine().extra_nodes}
@@ -101,11 +97,3 @@ class ProcessSampler:
                     await sample()
                 except Exception as exc:  # logged; sampled again next time
                     log.warning("sampling %s failed: %s", getattr(sample, "__name__", sample), exc)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
-            try:
-                await self.sample()
-            except Exception:  # A failed sample must not end sampling.
-                log.exception("sampling process gauges failed")
