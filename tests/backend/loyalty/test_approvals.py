@@ -9,7 +9,6 @@ import asyncio
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -18,9 +17,10 @@ from redis.asyncio import Redis
 
 from backend.loyalty.adjustments import AdjustmentLimits, AdjustmentRequest, adjust_points
 from backend.settings import Settings
-from db.tables import AdjustmentApproval, LedgerEntry
+from db.tables import AdjustmentApproval
 from realtime.publisher import EventPublisher
 from tests.backend.audit.support import entries, only
+from tests.backend.loyalty.support import adjust, staff_entries
 from tests.conftest import LiveServer
 from tests.factories import (
     LoggedInMember,
@@ -37,17 +37,16 @@ LIMIT = Settings().adjustment_max_points
 DAILY = Settings().adjustment_daily_points
 
 
-async def adjust(
+async def adjust_by(
     client: httpx.AsyncClient,
     staff: SignedInStaff,
     member: LoggedInMember,
     points: int,
     key: str | None = None,
 ) -> httpx.Response:
-    return await client.post(
-        f"/v1/admin/members/{member.member_id}/adjustments",
-        headers={**staff.headers, "Idempotency-Key": key or uuid.uuid4().hex},
-        json={"points": points, "reason": "a lost stamp card"},
+    """An adjustment of ``points`` for a lost stamp card."""
+    return await adjust(
+        client, staff, member.member_id, {"points": points, "reason": "a lost stamp card"}, key
     )
 
 
@@ -63,14 +62,6 @@ async def pending_for(client: httpx.AsyncClient, staff: SignedInStaff) -> list[s
     listed = await client.get("/v1/admin/adjustment-approvals", headers=staff.headers)
     assert listed.status_code == 200, listed.text
     return [item["id"] for item in listed.json()["items"]]
-
-
-async def staff_entries() -> list[dict[str, Any]]:
-    return await (
-        LedgerEntry.select(LedgerEntry.available_delta, LedgerEntry.cause_id)
-        .where(LedgerEntry.cause_type == "staff")
-        .order_by(LedgerEntry.id)
-    )
 
 
 async def available(client: httpx.AsyncClient, member: LoggedInMember) -> int:
@@ -97,24 +88,22 @@ async def test_a_manager_adjusts_only_members_of_their_stores(
     assert (await sell(client, elsewhere, member)).status_code == 201
     manager = await hire(client, "manager", [till.store_id])
 
-    refused = await adjust(client, manager, member, 10)
+    refused = await adjust_by(client, manager, member, 10)
     assert_problem(refused, 403, "forbidden")
     assert await staff_entries() == []
     entry = await only("points.adjustment_refused")
     assert str(entry["staff_id"]) == manager.staff_id
     assert entry["target_id"] == member.member_id
     assert entry["after"] == {"why": "member_not_of_your_stores"}
-    nobody = await client.post(
-        f"/v1/admin/members/{uuid.uuid4()}/adjustments",
-        headers={**manager.headers, "Idempotency-Key": uuid.uuid4().hex},
-        json={"points": 10, "reason": "a lost stamp card"},
+    nobody = await adjust(
+        client, manager, str(uuid.uuid4()), {"points": 10, "reason": "a lost stamp card"}
     )
     assert_problem(nobody, 404, "member_not_found")
 
     # Admins work chain-wide; a manager once the member has bought in their store.
-    assert (await adjust(client, admin, member, 10)).status_code == 201
+    assert (await adjust_by(client, admin, member, 10)).status_code == 201
     assert (await sell(client, till, member)).status_code == 201
-    posted = await adjust(client, manager, member, 10)
+    posted = await adjust_by(client, manager, member, 10)
     assert posted.status_code == 201, posted.text
     assert posted.json()["status"] == "posted"
     adjusted = await entries("points.adjusted")
@@ -130,12 +119,12 @@ async def test_above_the_limit_an_adjustment_waits_for_a_second_staff_member(
     colleague = await hire(client, "manager", [till.store_id])
     stranger = await hire(client, "manager", [(await open_till()).store_id])
 
-    asked = await adjust(client, requester, member, LIMIT + 1, key="big-one")
+    asked = await adjust_by(client, requester, member, LIMIT + 1, key="big-one")
     assert asked.status_code == 201, asked.text
     assert asked.json()["status"] == "pending_approval"
     assert asked.json()["balance"]["available"] == before
     approval_id = asked.json()["approval_id"]
-    replay = await adjust(client, requester, member, LIMIT + 1, key="big-one")
+    replay = await adjust_by(client, requester, member, LIMIT + 1, key="big-one")
     assert replay.headers["idempotent-replayed"] == "true"
     assert replay.json()["approval_id"] == approval_id
     assert await AdjustmentApproval.count() == 1
@@ -191,7 +180,7 @@ async def test_a_rejected_adjustment_never_reaches_the_ledger(
     client: httpx.AsyncClient, member: LoggedInMember, admin: SignedInStaff, manager: SignedInStaff
 ) -> None:
     before = await available(client, member)
-    asked = await adjust(client, manager, member, -(LIMIT + 1))
+    asked = await adjust_by(client, manager, member, -(LIMIT + 1))
     approval_id = asked.json()["approval_id"]
     rejected = await decide(client, admin, approval_id, "reject")
     assert rejected.status_code == 200, rejected.text
@@ -214,7 +203,7 @@ async def test_two_approvers_at_once_post_it_once(
     before = await available(client, member)
     colleague = await hire(client, "manager", [till.store_id])
     for _ in range(3):
-        asked = await adjust(client, manager, member, LIMIT + 1)
+        asked = await adjust_by(client, manager, member, LIMIT + 1)
         approval_id = asked.json()["approval_id"]
         answers = await asyncio.gather(
             decide(client, colleague, approval_id, "approve"),
@@ -274,8 +263,8 @@ async def test_an_approval_that_waited_past_an_erasure_posts_nothing(
     admin: SignedInStaff,
     manager: SignedInStaff,
 ) -> None:
-    first = (await adjust(client, manager, member, LIMIT + 1)).json()["approval_id"]
-    second = (await adjust(client, manager, member, LIMIT + 2)).json()["approval_id"]
+    first = (await adjust_by(client, manager, member, LIMIT + 1)).json()["approval_id"]
+    second = (await adjust_by(client, manager, member, LIMIT + 2)).json()["approval_id"]
     erasure = live_server.app.dependencies["member_erasure"].dependency()
     await erasure.erase(uuid.UUID(member.member_id), staff=None, reason=None)
     before = await staff_entries()
