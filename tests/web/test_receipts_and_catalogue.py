@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from playwright.async_api import expect
 
-from tests.backend.campaigns.helpers import launch, line
+from tests.backend.campaigns.helpers import DOUBLE_BAKERY, launch, line
 from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, Till, buy, hire, purchase_body
 from tests.web.conftest import LANGUAGES, OpenPage
@@ -67,8 +67,7 @@ async def test_a_manager_refunds_one_croissant_of_a_three_item_receipt(
 ) -> None:
     says = SAYS[locale]
     admin = await hire(client, "admin")
-    double = {"type": "multiplier", "factor": 2, "categories": ["bakery"]}
-    await launch(client, admin, name="Двойные баллы на круассаны", rule=double)
+    await launch(client, admin, name="Двойные баллы на круассаны", rule=DOUBLE_BAKERY)
     body = purchase_body(member.card_number, amount=50000, items=[CROISSANTS, CAPPUCCINO])
     sale = await buy(client, till, body)
     assert sale.status_code == 201, sale.text

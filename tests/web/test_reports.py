@@ -16,7 +16,7 @@ import httpx
 from playwright.async_api import Page, expect
 
 from backend.loyalty.program_days import take_snapshot
-from tests.backend.campaigns.helpers import launch, line
+from tests.backend.campaigns.helpers import DOUBLE_BAKERY, launch, line
 from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, Till, buy, figures_folded, hire, purchase_body
 from tests.web.conftest import LANGUAGES, OpenPage
@@ -66,12 +66,7 @@ async def test_an_admin_reads_the_chain_the_liability_the_tiers_and_a_campaign(
 ) -> None:
     says = SAYS[locale]
     admin = await hire(client, "admin")
-    campaign = await launch(
-        client,
-        admin,
-        name="Double pastry",
-        rule={"type": "multiplier", "factor": 2, "categories": ["bakery"]},
-    )
+    campaign = await launch(client, admin, name="Double pastry", rule=DOUBLE_BAKERY)
     for items in ([LATTE, CROISSANT], [CROISSANT]):
         amount = sum(i["unit_price"] for i in items)
         body = purchase_body(member.card_number, amount=amount, items=items)

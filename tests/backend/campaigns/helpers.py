@@ -8,6 +8,9 @@ import httpx
 
 from tests.factories import SignedInStaff
 
+# Double points on the bakery's items: the campaign the reports' and the refunds' tests run.
+DOUBLE_BAKERY = {"type": "multiplier", "factor": 2, "categories": ["bakery"]}
+
 
 async def create(client: httpx.AsyncClient, admin: SignedInStaff, **body: Any) -> dict[str, Any]:
     response = await client.post("/v1/admin/campaigns", json=body, headers=admin.headers)

@@ -16,7 +16,7 @@ import time_machine
 
 from db import sql
 from db.tables import LedgerEntry
-from tests.backend.campaigns.helpers import launch, line
+from tests.backend.campaigns.helpers import DOUBLE_BAKERY, launch, line
 from tests.factories import LoggedInMember, SignedInStaff, Till, buy, hire, open_till, purchase_body
 
 LATTE = line("latte", "coffee", 20000)
@@ -49,7 +49,7 @@ async def test_a_campaigns_uses_points_and_promoted_items_per_day(
             client,
             admin,
             name="Double pastry",
-            rule={"type": "multiplier", "factor": 2, "categories": ["bakery"]},
+            rule=DOUBLE_BAKERY,
             targeting={"store_ids": [str(till.store_id)]},
         )
         await _sale(client, till, member, [LATTE, CROISSANT])
