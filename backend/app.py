@@ -86,6 +86,7 @@ from realtime.asyncapi import asyncapi_document
 from realtime.drain import SocketDrain
 from realtime.gateway import GatewayConfig, create_gateway
 from realtime.hub import Hub
+from realtime.live_sockets import LiveSockets
 from realtime.publisher import EventPublisher
 from realtime.redis_mode import connect_redis
 
@@ -117,6 +118,8 @@ def create_app(
     )
     prefix = settings.redis_prefix
     hub = Hub(redis=redis, prefix=prefix)
+    # Devices' open sockets, so that push does not tell what a socket showed (#21).
+    live_sockets = LiveSockets(redis, prefix=prefix)
     sessions = SessionStore(redis=redis, prefix=prefix, ttl_s=settings.refresh_token_ttl_s)
     tokens = TokenIssuer(secret=settings.secret_key, ttl_s=settings.access_token_ttl_s)
     sms = _sms_sender(settings) if otp_sender is None else otp_sender
@@ -211,6 +214,7 @@ def create_app(
         ),
         route_opt=allow(Role.ANONYMOUS),  # authenticates by itself, see realtime.gateway
         drain=drain,
+        live=live_sockets,
     )
     sampler = ProcessSampler(
         is_ready=lambda: dependencies_ready(redis),
@@ -306,6 +310,7 @@ def create_app(
                 "settings": settings,
                 "redis": redis,
                 "hub": hub,
+                "live_sockets": live_sockets,
                 "sessions": sessions,
                 "terminals": terminals,
                 "orders": orders,

@@ -152,6 +152,7 @@ def push_worker_command(settings: Settings, _: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
     from backend.jobs.runner import stop_on_signals
+    from backend.push.live_sockets import LiveDevices
     from backend.push.queue import PushPolicy
     from backend.push.setup import providers_for
     from backend.push.worker import push_until
@@ -163,9 +164,12 @@ def push_worker_command(settings: Settings, _: argparse.Namespace) -> int:
         stopping = asyncio.Event()
         stop_on_signals(stopping)
         providers = providers_for(settings)
+        redis = _redis(settings)
+        live = LiveDevices(redis, prefix=settings.redis_prefix)
         try:
-            await push_until(stopping, providers, PushPolicy())
+            await push_until(stopping, providers, PushPolicy(), live=live)
         finally:
+            await redis.aclose()
             for provider in providers.values():
                 await provider.aclose()
         return 0

@@ -44,8 +44,9 @@ CLOSE_CODES = {
     "log in (refresh) before reconnecting",
     CLOSE_AUTH_TIMEOUT: "no credentials within the auth timeout (5 s)",
     CLOSE_TOO_SLOW: "the client did not read fast enough; reconnect and resume",
-    CLOSE_POLICY_VIOLATION: "repeated malformed frames, or a `last_seq` or "
-    "`broadcast_last_seq` query parameter that is not a seq",
+    CLOSE_POLICY_VIOLATION: "repeated malformed frames, a `last_seq` or "
+    "`broadcast_last_seq` query parameter that is not a seq, or a `device` that is not a "
+    "device id",
     CLOSE_INTERNAL_ERROR: "the server could not send the stream (a failed read of its "
     "stored events); reconnect and resume",
     CLOSE_MESSAGE_TOO_BIG: "a client frame over the size limit (4 KiB)",
@@ -146,6 +147,14 @@ def asyncapi_document(*, title: str, version: str) -> dict[str, Any]:
                                     "type": "string",
                                     "format": "uuid",
                                     "description": "staff: the store whose stream to follow",
+                                },
+                                "device": {
+                                    "type": "string",
+                                    "format": "uuid",
+                                    "description": "members: the id of this device as "
+                                    "registered for push (`POST /v1/me/devices`); push does "
+                                    "not tell this device what this socket showed. Ping "
+                                    "after 20 s of quiet to keep that record alive (60 s)",
                                 },
                             },
                         },

@@ -27,6 +27,7 @@ from typing import Any
 
 from realtime import metrics
 from realtime.channels import BROADCAST
+from realtime.live_sockets import LiveMark
 from realtime.protocol import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_TOO_SLOW,
@@ -88,6 +89,7 @@ class StreamFollower:
         "_replay",
         "_socket",
         "_writer",
+        "live",
         "seqs",
         "stream",
         "too_slow",
@@ -103,8 +105,11 @@ class StreamFollower:
         last_seq: int,
         also: tuple[str, ...] = (),
         close: Callable[[Any, int, str], None] | None = None,
+        live: LiveMark | None = None,
     ) -> None:
         self.stream = stream
+        # The record of the device's open socket, when the client named its device.
+        self.live = live
         self.seqs: dict[str, int] = {stream: last_seq, **dict.fromkeys(also, 0)}
         self.too_slow = False
         self._socket = socket
@@ -245,6 +250,8 @@ class StreamFollower:
             log.warning("WebSocket writer of %s failed: %r", self.stream, exc)
             self._give_up(CLOSE_INTERNAL_ERROR, "could not send the stream")
             return
+        if self.live is not None:  # one record write per drained batch, never awaited
+            self.live.shown(self.last_seq)
         # Idle again: nothing of the writer stays (no await between the last check and here).
         self._writer = None
         if self._pending is pending:

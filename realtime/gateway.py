@@ -8,6 +8,13 @@ the follower makes a writer task and a buffer only while something waits to be s
 client that knows its position says so on connect (``?last_seq=``, and for members
 ``&broadcast_last_seq=``): its replay starts at once and no live event waits for a first
 frame.
+
+A member app that registered its device for push names it (``?device=<device id>``): the
+socket then records in Redis how far it has shown the member's stream, and push does not
+tell that device what it showed (``realtime.live_sockets``). A device id is not checked
+against the database (a reconnect storm costs no query): the record is the member's own, so
+a wrong id only ever matches none of the member's deliveries. A value that is not a UUID is
+refused (1008); staff sockets ignore it.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -26,10 +34,11 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.handlers import WebsocketRouteHandler
 
 from realtime import metrics
-from realtime.channels import BROADCAST
+from realtime.channels import BROADCAST, MEMBER, kind_of
 from realtime.drain import SocketDrain
 from realtime.follower import Control, GatewayConfig, Resume, StreamFollower
 from realtime.hub import Hub
+from realtime.live_sockets import LiveSockets
 from realtime.protocol import (
     CLOSE_AUTH_TIMEOUT,
     CLOSE_MESSAGE_TOO_BIG,
@@ -70,11 +79,13 @@ def create_gateway(
     config: GatewayConfig,
     route_opt: dict[str, Any] | None = None,
     drain: SocketDrain | None = None,
+    live: LiveSockets | None = None,
 ) -> WebsocketRouteHandler:
     """The ``/v1/ws`` route. It authenticates by itself (header, query or first frame), so
-    ``route_opt`` should exclude it from the app's authentication middleware. Every socket
-    of the route reads ``replay`` through one ``SharedReads``, and is known to ``drain``
-    (closed over its window when the process stops, see ``realtime.drain``)."""
+        ``route_opt`` should exclude it from the app's authentication middleware. Every socket
+        of the route reads ``replay`` through one ``SharedReads``, and is known to ``drain``
+        (closed over its window when the process stops, see ``realtime.drain``). With ``live``,
+    member sockets that name their device record what they showed (``realtime.live_sockets``)."""
     replay = SharedReads(replay)
     drain = drain or SocketDrain(window_s=0)
 
@@ -86,6 +97,10 @@ def create_gateway(
         position = _position(query)
         if position is None:
             await socket.close(code=CLOSE_POLICY_VIOLATION, reason="last_seq must be a seq")
+            return
+        device = _device(query)
+        if device == "":
+            await socket.close(code=CLOSE_POLICY_VIOLATION, reason="device must be a device id")
             return
         streams = await _authenticate(socket, query, authenticate, config)
         del query  # its token would otherwise stay in this frame for the socket's life
@@ -99,6 +114,11 @@ def create_gateway(
             last_seq=0,
             also=streams[1:],
             close=_close_soon,
+            live=(
+                live.mark(streams[0], device)
+                if live is not None and device and kind_of(streams[0])[0] == MEMBER
+                else None
+            ),
         )
         follower.hold(math.inf)  # nothing goes out before ``ready``
         for name in streams:
@@ -172,6 +192,18 @@ def _position(query: dict[str, str]) -> tuple[int | None, int | None] | None:
         except BAD_FRAME:
             return None
     return values[0], values[1]
+
+
+def _device(query: dict[str, str]) -> str | None:
+    """``?device=``: the device's id in canonical form, None when absent, "" when it is not
+    a UUID."""
+    text = query.get("device")
+    if text is None:
+        return None
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return ""
 
 
 # Closes asked for by followers (too slow, a failed writer), kept until done: one set for the

@@ -36,3 +36,7 @@ PUBLISH_LAG = Histogram(
 REDIS_RECONNECTS = Counter(
     "astrocoffee_realtime_redis_reconnects_total", "Times the hub reconnected to Redis."
 )
+LIVE_MARKS_FAILED = Counter(
+    "astrocoffee_websocket_live_marks_failed_total",
+    "Records of a device's open socket (realtime.live_sockets) Redis did not take.",
+)

@@ -40,6 +40,7 @@ from backend.push.daily_cap import (
     replace_undelivered_sale_updates,
 )
 from backend.push.devices import device_of, devices_of
+from backend.push.live_sockets import LiveDevices
 from backend.push.preferences import member_zone, notification_settings, quiet_hours_of
 from backend.push.providers import (
     Delivered,
@@ -69,7 +70,7 @@ _MOVE_MARK = "UPDATE push_feed_mark SET read_until = {until} WHERE name = {name}
 # A sale's points: its earn and campaign bonus entries, one row per sale, oldest first.
 _SALES = """
 SELECT member, data->>'purchase_id' AS purchase_id,
-       SUM((data->>'points')::bigint) AS points, MAX(created_at) AS at
+       SUM((data->>'points')::bigint) AS points, MAX(created_at) AS at, MAX(seq) AS seq
 FROM member_event
 WHERE created_at > {since} AND created_at <= {until} AND type = 'transaction.created'
   AND data->>'kind' IN ('earn', 'bonus') AND data->>'purchase_id' IS NOT NULL
@@ -78,13 +79,14 @@ ORDER BY MAX(created_at) LIMIT {limit}
 """
 _QUEUE = """
 INSERT INTO push_delivery (id, device, member, collapse_key, notification, next_attempt_at,
-                           created_at)
-VALUES ({id}, {device}, {member}, {collapse_key}, {notification}::jsonb, {due}, {now})
+                           created_at, source_seq)
+VALUES ({id}, {device}, {member}, {collapse_key}, {notification}::jsonb, {due}, {now},
+        {source_seq})
 ON CONFLICT ON CONSTRAINT one_per_device_and_key DO NOTHING RETURNING id
 """
 _DUE = """
 SELECT d.id, d.attempts, d.created_at, d.notification::text AS notification, v.id AS device,
-       v.member,
+       v.member, d.source_seq,
        v.provider, v.token, v.p256dh, v.auth
 FROM push_delivery d JOIN member_device v ON v.id = d.device
 WHERE d.status = 'pending' AND d.next_attempt_at <= {now}
@@ -159,7 +161,9 @@ async def _queue_event(event: sql.Row, now: datetime, daily_cap: int) -> int:
     if not await allowed(member_id, notification):
         return 0
     due = await _due(member_id, settings, notification.collapse_key, now, daily_cap)
-    return await queue_for_member(member_id, notification, now=now, due=due)
+    return await queue_for_member(
+        member_id, notification, now=now, due=due, source_seq=event["seq"]
+    )
 
 
 async def _due(
@@ -194,14 +198,20 @@ async def _queue_points(sale: sql.Row, now: datetime, daily_cap: int) -> int:
         purchases=2 if waiting else 1,
     )
     due = await _due(member_id, settings, key, now, daily_cap)
-    return await queue_for_member(member_id, notification, now=now, due=due)
+    return await queue_for_member(member_id, notification, now=now, due=due, source_seq=sale["seq"])
 
 
 async def queue_for_member(
-    member_id: uuid.UUID, notification: Notification, *, now: datetime, due: datetime
+    member_id: uuid.UUID,
+    notification: Notification,
+    *,
+    now: datetime,
+    due: datetime,
+    source_seq: int | None = None,
 ) -> int:
     """One delivery per device of the member (none twice for one collapse key), first
-    tried at ``due``."""
+    tried at ``due``. ``source_seq``: the member event it was made from, if any (a device
+    whose open socket showed that event is not pushed, ``backend.push.live_sockets``)."""
     encoded = msgspec.json.encode(notification).decode()
     queued = 0
     for device in await devices_of(member_id):
@@ -215,6 +225,7 @@ async def queue_for_member(
                 notification=encoded,
                 now=now,
                 due=due,
+                source_seq=source_seq,
             )
         )
     return queued
@@ -226,19 +237,24 @@ async def deliver_push_due(
     *,
     batch_size: int = 50,
     breakers: ProviderBreakers | None = None,
+    live: LiveDevices | None = None,
 ) -> int:
-    """Send one batch of due deliveries; how many were taken (sent or put off). The worker
-    passes its ``breakers``, kept from batch to batch."""
+    """Send one batch of due deliveries; how many were taken (sent, put off or shown live).
+    The worker passes its ``breakers``, kept from batch to batch, and ``live``, the devices'
+    open sockets (a delivery whose device's socket showed its event is not sent)."""
     breakers = breakers or ProviderBreakers()
     async with engine().transaction():
         rows = await sql.fetch(_DUE, now=datetime.now(UTC), batch=batch_size)
         if not rows:
             return 0
+        taken = len(rows)
+        if live is not None:
+            rows = await live.unshown(rows)
         outcomes = await asyncio.gather(*(_send(providers, row, breakers) for row in rows))
         now = datetime.now(UTC)
         for row, outcome in zip(rows, outcomes, strict=True):
             await _record(row, outcome, policy, now)
-    return len(rows)
+    return taken
 
 
 async def _send(

@@ -16,7 +16,7 @@ from backend.push.texts import offer_live, reward_earned, tier_up
 
 # The events read, oldest first; the feed reads them over the same window as the sales.
 EVENTS = """
-SELECT id, member, type, data::text AS data, created_at AS at FROM member_event
+SELECT id, member, seq, type, data::text AS data, created_at AS at FROM member_event
 WHERE created_at > {since} AND created_at <= {until}
   AND type IN ('tier.changed', 'offer.available')
 ORDER BY created_at LIMIT {limit}

@@ -6,6 +6,7 @@ from piccolo.columns import (
     JSONB,
     UUID,
     Array,
+    BigInt,
     ForeignKey,
     Integer,
     Timestamptz,
@@ -73,16 +74,24 @@ class PushDelivery(Table, tablename="push_delivery"):
     status = Varchar(
         length=12,
         default="pending",
-        help_text="pending, delivered, dead, replaced (by a newer sale update).",
+        help_text="pending, delivered, dead, replaced (by a newer sale update), shown_live "
+        "(the device's open socket had shown its event).",
     )
     attempts = Integer(default=0)
     next_attempt_at = Timestamptz(index=True)
     last_error = Varchar(length=500, null=True, default=None)
     created_at = Timestamptz()
     delivered_at = Timestamptz(null=True, default=None)
+    source_seq = BigInt(
+        null=True,
+        default=None,
+        help_text="The seq of the member-stream event it was made from (None: no event).",
+    )
 
     one_per_device_and_key = Unique(["device", "collapse_key"])
-    known_push_status = Check("status IN ('pending', 'delivered', 'dead', 'replaced')")
+    known_push_status = Check(
+        "status IN ('pending', 'delivered', 'dead', 'replaced', 'shown_live')"
+    )
 
 
 class PushFeedMark(Table, tablename="push_feed_mark"):

@@ -132,3 +132,9 @@ async def test_a_push_becomes_a_notification_from_the_service_worker(
             "data": {"kind": "points_earned", **notification.data},
         }
     ]
+
+    # From now on the page's socket names this browser's push device, so that push does not
+    # tell it what the open page showed (docs/notifications.md).
+    async with page.expect_websocket(lambda socket: "/v1/ws" in socket.url) as opened:
+        await page.reload()
+    assert f"device={listed['id']}" in (await opened.value).url

@@ -9,7 +9,7 @@ import { History } from './history.js';
 import { languageSwitch, t } from './i18n.js';
 import { Offers } from './offers.js';
 import { Profile } from './profile.js';
-import { PushSwitch } from './push.js';
+import { pushDevice, PushSwitch } from './push.js';
 import { QrCode } from './qr.js';
 import { Rights } from './rights.js';
 import { Stream } from './stream.js';
@@ -58,7 +58,10 @@ async function streamUrl() {
   const token = await api.freshToken();
   if (!token) return null;
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${location.host}/v1/ws?token=${encodeURIComponent(token)}`;
+  // This browser's push device, if registered: push then skips what this page showed.
+  const device = pushDevice();
+  const named = device ? `&device=${encodeURIComponent(device)}` : '';
+  return `${scheme}//${location.host}/v1/ws?token=${encodeURIComponent(token)}${named}`;
 }
 
 const stream = new Stream(streamUrl, {

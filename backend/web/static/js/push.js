@@ -6,6 +6,18 @@
 import { busy, byId, say } from './dom.js';
 import { t } from './i18n.js';
 
+// The id this browser was registered under for push: the member's socket names it
+// (/v1/ws?device=), so that push does not tell this browser what the open page showed.
+const DEVICE_KEY = 'astrocoffee.push.device';
+
+export function pushDevice() {
+  try {
+    return localStorage.getItem(DEVICE_KEY);
+  } catch {
+    return null; // storage refused (a private window's policy): the rule just does not apply
+  }
+}
+
 // The applicationServerKey as the Push API takes it: the base64url key's bytes.
 function keyBytes(base64url) {
   const base64 = base64url.replace(/-/g, '+').replace(/_/g, '/');
@@ -60,10 +72,11 @@ export class PushSwitch {
           userVisibleOnly: true,
           applicationServerKey: keyBytes(key),
         }));
-      await this.api.post('/v1/me/devices', {
+      const device = await this.api.post('/v1/me/devices', {
         provider: 'webpush',
         subscription: subscription.toJSON(),
       });
+      if (device?.id) localStorage.setItem(DEVICE_KEY, device.id);
       this.show('on');
       say(this.message, t('member.push.turned_on'), 'ok');
     } catch (error) {
