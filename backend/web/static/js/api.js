@@ -99,6 +99,11 @@ export class ApiClient {
     this._schedule();
   }
 
+  // Log in: `credentials` go to `path` (there is no token yet); the tokens answered are kept.
+  async logIn(path, credentials) {
+    this.keep(await this.post(path, credentials, { auth: false }));
+  }
+
   forget() {
     sessionStorage.removeItem(this.storageKey);
     clearTimeout(this._timer);

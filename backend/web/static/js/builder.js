@@ -234,13 +234,8 @@ export class CampaignBuilder {
   async check() {
     const asked = ++this.asked;
     say(this.forecast, ''); // about an earlier draft
-    let body;
-    try {
-      body = this.draft();
-    } catch (error) {
-      say(this.status, error.message);
-      return;
-    }
+    const body = readDraft(() => this.draft(), this.status);
+    if (body === null) return;
     try {
       const verdict = await this.api.post('/v1/admin/campaigns/check', body);
       if (asked !== this.asked) return; // the form changed meanwhile
@@ -255,6 +250,17 @@ export class CampaignBuilder {
     } catch (error) {
       if (asked === this.asked) say(this.status, error.message);
     }
+  }
+}
+
+// The draft as the form has it, or null with what the form itself refuses (a field out of
+// range, a missing limit) said on `node`: such a draft is not sent.
+export function readDraft(read, node) {
+  try {
+    return read();
+  } catch (error) {
+    say(node, error.message);
+    return null;
   }
 }
 

@@ -2,8 +2,8 @@
 // Campaigns run chain-wide; their start and end read and are entered on the clock of the
 // store selected on the dashboard (a campaign given in a zone of its own shows that one).
 
-import { busy, byId, el, say } from './dom.js';
-import { CampaignBuilder } from './builder.js';
+import { busy, byId, el, onSubmit, say } from './dom.js';
+import { CampaignBuilder, readDraft } from './builder.js';
 import { dateTime, instantIn, zoneLabel } from './format.js';
 import { has, t } from './i18n.js';
 
@@ -42,10 +42,7 @@ export class Campaigns {
     this.message = byId('campaign-message');
     this.zone = undefined; // the selected store's
     this.items = [];
-    this.form.addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.create();
-    });
+    onSubmit(this.form, () => this.create());
     this.body.addEventListener('click', (event) => {
       const button = event.target.closest('button[data-action]');
       if (button) this.move(button);
@@ -194,13 +191,8 @@ export class Campaigns {
   async create() {
     say(this.error, '');
     say(this.message, '');
-    let body;
-    try {
-      body = this._body();
-    } catch (error) {
-      say(this.error, error.message);
-      return;
-    }
+    const body = readDraft(() => this._body(), this.error);
+    if (body === null) return;
     try {
       const campaign = await busy(byId('campaign-create'), () => this.api.post('/v1/admin/campaigns', body));
       this._keep(campaign);

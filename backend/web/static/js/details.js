@@ -2,7 +2,7 @@
 // per day) reads in, and the birth date, which they give once: after that it is shown
 // read-only, and staff at the counter correct it (PATCH /v1/me refuses a second one).
 
-import { busy, byId, el, say, show } from './dom.js';
+import { busy, byId, el, onSubmit, say, show } from './dom.js';
 import { calendarDate, deviceZone, knownZones, localDate, zoneLabel } from './format.js';
 import { t } from './i18n.js';
 
@@ -20,18 +20,12 @@ export class Details {
     this.select.addEventListener('change', () => {
       this.edited = this.select.value !== this.zone;
     });
-    this.zoneForm.addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.saveZone(this.select.value);
-    });
+    onSubmit(this.zoneForm, () => this.saveZone(this.select.value));
     byId('use-device-zone').addEventListener('click', () => {
       this.select.value = deviceZone();
       this.saveZone(deviceZone());
     });
-    this.birthForm.addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.saveBirthDate();
-    });
+    onSubmit(this.birthForm, () => this.saveBirthDate());
   }
 
   clear() {

@@ -36,6 +36,15 @@ export function say(node, text, kind = 'error') {
   node.classList.toggle('ok', kind === 'ok' && Boolean(text));
 }
 
+// A form the script sends itself: submitting it (its button, Enter) runs `action`, and the
+// browser does not navigate.
+export function onSubmit(form, action) {
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    action();
+  });
+}
+
 // Disable a button while an async action runs; errors go to `messages` (or are swallowed).
 export async function busy(button, action) {
   button.disabled = true;

@@ -2,7 +2,7 @@
 // (managers, admins).
 
 import { newIdempotencyKey } from './api.js';
-import { busy, byId, el, say, show } from './dom.js';
+import { busy, byId, el, onSubmit, say, show } from './dom.js';
 import { calendarDate, points as signedPoints, tierName } from './format.js';
 import { t } from './i18n.js';
 
@@ -15,18 +15,9 @@ export class Lookup {
     this.form = byId('lookup-form');
     this.adjustForm = byId('adjust-form');
     this.birthForm = byId('birth-date-form');
-    this.form.addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.find();
-    });
-    this.adjustForm.addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.adjust();
-    });
-    this.birthForm.addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.correctBirthDate();
-    });
+    onSubmit(this.form, () => this.find());
+    onSubmit(this.adjustForm, () => this.adjust());
+    onSubmit(this.birthForm, () => this.correctBirthDate());
   }
 
   reset(canAdjust) {

@@ -176,10 +176,7 @@ async function logIn() {
     return;
   }
   try {
-    const tokens = await busy(byId('log-in'), () =>
-      api.post('/v1/auth/token', { phone, code }, { auth: false }),
-    );
-    api.keep(tokens);
+    await busy(byId('log-in'), () => api.logIn('/v1/auth/token', { phone, code }));
     loginForm.elements.code.value = '';
     showMember();
   } catch (error) {

@@ -2,7 +2,7 @@
 // give or withdraw marketing consent per channel, and erase the account (confirmed with a
 // one-time code texted to them; the points are forfeited).
 
-import { busy, byId, say, show } from './dom.js';
+import { busy, byId, onSubmit, say, show } from './dom.js';
 import { inZone } from './format.js';
 import { has, t } from './i18n.js';
 
@@ -36,10 +36,7 @@ export class Rights {
     byId('erase-send-code').addEventListener('click', (event) =>
       busy(event.currentTarget, () => this.sendCode()),
     );
-    this.eraseForm.addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.erase();
-    });
+    onSubmit(this.eraseForm, () => this.erase());
   }
 
   setZone(zone) {

@@ -176,10 +176,7 @@ loginForm.addEventListener('submit', async (event) => {
     return;
   }
   try {
-    const tokens = await busy(byId('staff-log-in'), () =>
-      api.post('/v1/staff/token', { email, password }, { auth: false }),
-    );
-    api.keep(tokens);
+    await busy(byId('staff-log-in'), () => api.logIn('/v1/staff/token', { email, password }));
     loginForm.elements.password.value = '';
     // Sent here to log in from a console page: back to it.
     const next = nextPage();

@@ -1,6 +1,6 @@
 // A store's POS terminals (managers, admins): list, create (the key is shown once), revoke.
 
-import { busy, byId, el, say, show } from './dom.js';
+import { busy, byId, el, onSubmit, say, show } from './dom.js';
 import { dateTime } from './format.js';
 import { t } from './i18n.js';
 
@@ -12,10 +12,7 @@ export class Terminals {
     this.list = byId('terminals');
     this.form = byId('terminal-form');
     this.message = byId('terminal-message');
-    this.form.addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.create();
-    });
+    onSubmit(this.form, () => this.create());
     this.list.addEventListener('click', (event) => {
       const button = event.target.closest('button.revoke');
       if (button) this.revoke(button);

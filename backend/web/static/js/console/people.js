@@ -2,7 +2,7 @@
 // status; change a role, deactivate or reactivate, end a lock after failed logins, and add
 // someone new.
 
-import { busy, byId, el, say } from '../dom.js';
+import { busy, byId, el, onSubmit, say } from '../dom.js';
 import { api, openConsolePage } from './page.js';
 import { dateTime } from '../format.js';
 import { t } from '../i18n.js';
@@ -115,10 +115,7 @@ if (staff) {
       el('div', { className: 'check' }, el('input', { type: 'checkbox', id: `store-${store.id}`, value: store.id }), el('label', { for: `store-${store.id}` }, store.name)),
     ),
   );
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    hire();
-  });
+  onSubmit(form, hire);
   more.addEventListener('click', () => busy(more, page).catch((error) => say(message, error.message)));
   await reload().catch((error) => say(message, error.message));
 }

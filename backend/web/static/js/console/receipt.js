@@ -5,7 +5,7 @@
 // server's answer after.
 
 import { newIdempotencyKey } from '../api.js';
-import { busy, byId, el, say } from '../dom.js';
+import { busy, byId, el, onSubmit, say } from '../dom.js';
 import { dateTime, money } from '../format.js';
 import { number, t } from '../i18n.js';
 
@@ -31,10 +31,7 @@ export class Receipt {
     this.purchase = null;
     this.key = newIdempotencyKey();
     this.section.addEventListener('input', () => this.preview());
-    this.form.addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.refund();
-    });
+    onSubmit(this.form, () => this.refund());
   }
 
   // A history row's button to open the receipt of the purchase it came from.

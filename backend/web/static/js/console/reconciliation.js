@@ -2,7 +2,7 @@
 // accounting system and the payment provider, chain-wide or for one store, with every
 // difference listed.
 
-import { busy, byId, el, say } from '../dom.js';
+import { busy, byId, el, onSubmit, say } from '../dom.js';
 import { api, openConsolePage } from './page.js';
 import { localDate, money } from '../format.js';
 import { has, t } from '../i18n.js';
@@ -63,8 +63,5 @@ if (staff) {
   const yesterday = new Date(Date.now() - 86_400_000);
   // Only when nobody chose a date while the stores loaded.
   if (!form.elements.date.value) form.elements.date.value = localDate(Intl.DateTimeFormat().resolvedOptions().timeZone, yesterday);
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    run();
-  });
+  onSubmit(form, run);
 }

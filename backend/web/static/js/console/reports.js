@@ -5,7 +5,7 @@
 // tier per day; and a campaign's uses, points and promoted items sold per day (the campaigns
 // list links here with ?campaign=<id>). Each downloadable as CSV.
 
-import { busy, byId, el, say, show } from '../dom.js';
+import { busy, byId, el, onSubmit, say, show } from '../dom.js';
 import { campaignChart, downloadCsv, liabilityChart, pointsByDayChart, salesByHourChart, tiersChart } from '../charts.js';
 import { localDate } from '../format.js';
 import { t } from '../i18n.js';
@@ -84,10 +84,7 @@ if (staff) {
   const zone = stores[0]?.time_zone || Intl.DateTimeFormat().resolvedOptions().timeZone;
   form.elements.to.value = localDate(zone);
   form.elements.from.value = localDate(zone, new Date(Date.now() - 29 * 86_400_000));
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    showReports();
-  });
+  onSubmit(form, showReports);
   show(byId('program-reports'), admin);
   const range = () => new URLSearchParams({ from: shown.from, to: shown.to });
   csvButton('points-csv', () => `${shown.base}/points-by-day.csv?${range()}`, () => `${shown.name}points-by-day-${shown.from}-${shown.to}.csv`);
