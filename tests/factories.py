@@ -129,6 +129,17 @@ async def sell(
     return await buy(client, till, purchase_body(member.card_number, amount=amount, **extra))
 
 
+async def sold(
+    client: httpx.AsyncClient, till: Till, card_number: str, amount: int = 35000, **extra: Any
+) -> dict[str, Any]:
+    """A purchase of ``amount`` on the card at ``till`` that must be accepted (201): its
+    receipt."""
+    response = await buy(client, till, purchase_body(card_number, amount=amount, **extra))
+    assert response.status_code == 201, response.text
+    receipt: dict[str, Any] = response.json()
+    return receipt
+
+
 def assert_problem(response: httpx.Response, status: int, code: str) -> None:
     """``response`` is a problem+json answer of ``status`` with the problem ``code``."""
     assert response.status_code == status, response.text

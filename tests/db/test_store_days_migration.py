@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import time_machine
@@ -16,7 +15,7 @@ import time_machine
 from backend.stores.figures import FIGURES
 from db.tables import OutboxMessage, StoreDay, StoreDayMember
 from tests.conftest import LiveServer
-from tests.factories import buy, figures_folded, log_in, open_till, purchase_body
+from tests.factories import figures_folded, log_in, open_till, sold
 
 migration = importlib.import_module("db.migrations.db_2026_12_07t00_20_00_000000")
 
@@ -43,13 +42,6 @@ async def _document_dates() -> dict[str, tuple[str, str]]:
     }
 
 
-async def _sell(client: httpx.AsyncClient, till: Any, card: str, amount: int) -> dict[str, Any]:
-    sale = await buy(client, till, purchase_body(card, amount=amount))
-    assert sale.status_code == 201, sale.text
-    result: dict[str, Any] = sale.json()
-    return result
-
-
 async def test_store_days_and_document_dates_move_between_utc_and_local_without_loss(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
@@ -57,11 +49,11 @@ async def test_store_days_and_document_dates_move_between_utc_and_local_without_
     west = await open_till(time_zone="Europe/Kaliningrad", day_starts_at=4)  # UTC+2
     with time_machine.travel(datetime(2027, 3, 15, 13, 30, tzinfo=UTC), tick=True):
         first = await log_in(client, live_server.sms)  # joins at 23:30 on the 15th, east
-        sale = await _sell(client, east, first.card_number, 30000)
+        sale = await sold(client, east, first.card_number, 30000)
     with time_machine.travel(datetime(2027, 3, 15, 14, 30, tzinfo=UTC), tick=True):
         second = await log_in(client, live_server.sms)  # 00:30 on the 16th, east
-        await _sell(client, east, first.card_number, 10000)
-        await _sell(client, east, second.card_number, 20000)
+        await sold(client, east, first.card_number, 10000)
+        await sold(client, east, second.card_number, 20000)
         refund = await client.post(
             f"/v1/purchases/{sale['purchase_id']}/refunds",
             json={"amount": 9000},
@@ -69,7 +61,7 @@ async def test_store_days_and_document_dates_move_between_utc_and_local_without_
         )
         assert refund.status_code == 201, refund.text
     with time_machine.travel(datetime(2027, 3, 16, 1, 0, tzinfo=UTC), tick=True):
-        await _sell(client, west, second.card_number, 40000)  # 03:00: the 15th's night
+        await sold(client, west, second.card_number, 40000)  # 03:00: the 15th's night
     # A document already booked by the accounting system keeps the date it was booked under.
     booked = await OutboxMessage.select(OutboxMessage.id).where(OutboxMessage.kind == "refund")
     await OutboxMessage.update({OutboxMessage.status: "delivered"}).where(

@@ -18,7 +18,7 @@ import time_machine
 
 from db.tables import StoreDay, StoreEvent
 from tests.conftest import LiveServer
-from tests.factories import Till, buy, figures_folded, hire, log_in, open_till, purchase_body
+from tests.factories import Till, figures_folded, hire, log_in, open_till, sold
 
 VLADIVOSTOK = "Asia/Vladivostok"
 KALININGRAD = "Europe/Kaliningrad"
@@ -40,11 +40,9 @@ async def _days(till: Till) -> dict[str, tuple[int, int]]:
 
 
 async def _sell(client: httpx.AsyncClient, till: Till, card: str, amount: int) -> dict[str, Any]:
-    sale = await buy(client, till, purchase_body(card, amount=amount))
-    assert sale.status_code == 201, sale.text
+    receipt = await sold(client, till, card, amount)
     await figures_folded()  # at the sale's own moment: its day is still today
-    result: dict[str, Any] = sale.json()
-    return result
+    return receipt
 
 
 async def _stats(
