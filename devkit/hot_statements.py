@@ -90,6 +90,8 @@ def statements() -> list[HotStatement]:
     from backend.campaigns import telling
     from backend.idempotency import PURGE_BATCH
     from backend.loyalty import expiry, lots, tiers
+    from backend.partners import enrolments
+    from backend.push import scheduled_kinds
     from backend.sales import sale
     from backend.stores import chain_reports
     from backend.streams import relay
@@ -243,6 +245,44 @@ def statements() -> list[HotStatement]:
             frozenset({"point_lot_releasing"}),
             template=expiry.DUE_RELEASE,
             params=lambda s: {"now": s.now, "batch": expiry.BATCH},
+        ),
+        HotStatement(
+            "push: members with points expiring within the notice's days",
+            frozenset({"point_lot_expiring"}),
+            template=scheduled_kinds.EXPIRING,
+            params=lambda s: {
+                "zones": ["Europe/Moscow", "Asia/Vladivostok"],
+                "program": "Europe/Moscow",
+                "now": s.now,
+                "horizon": s.now + timedelta(days=9),
+                "days": 7,
+                "limit": scheduled_kinds.LIMIT,
+            },
+        ),
+        HotStatement(
+            "push: members whose birthday it is",
+            frozenset({"member_birthday"}),
+            template=scheduled_kinds.BIRTHDAYS,
+            params=lambda s: {
+                "month": s.day.month,
+                "day": s.day.day,
+                "zones": ["Europe/Moscow", "Asia/Vladivostok"],
+                "program": "Europe/Moscow",
+                "year": str(s.day.year),
+                "after": uuid.UUID(int=0),
+                "batch": scheduled_kinds.BATCH,
+            },
+        ),
+        HotStatement(
+            "partner feed: members enrolled since its mark",
+            frozenset({"member_enrolled"}),
+            template=enrolments._ENROLLED,
+            params=lambda s: {
+                "since": s.now - timedelta(minutes=1),
+                "after_at": s.now - timedelta(minutes=1),
+                "after_id": uuid.UUID(int=0),
+                "page": enrolments.PAGE,
+            },
         ),
         HotStatement(
             "tier evaluation: a batch of members above green",

@@ -66,20 +66,22 @@ _MOVE_MARK = "UPDATE push_feed_mark SET read_until = {until} WHERE name = {name}
 # the notice's collapse key (through one_per_device_and_key).
 #
 # Members with points expiring on a local day within ``days`` days of their local today, the
-# soonest such day not told yet, and that day's points. The index range is bounded by
-# instants (``horizon``: ``days`` and two more, for any zone's local today); the local days
-# are each member's own.
+# soonest such day not told yet, and that day's points. The lots are read first, through
+# point_lot_expiring (MATERIALIZED: the planner would otherwise walk the members in order),
+# the range bounded by instants (``horizon``: ``days`` and two more, for any zone's local
+# today); the local days are each member's own. One read a run: those told drop out of it.
 EXPIRING = """
-WITH days AS (
+WITH soon AS MATERIALIZED (
+    SELECT account, expires_at, remaining FROM point_lot
+    WHERE remaining > 0 AND status = 'available'
+      AND expires_at > {now} AND expires_at < {horizon}
+), days AS (
     SELECT a.member, (l.expires_at AT TIME ZONE z.tz)::date AS day, SUM(l.remaining) AS points
-    FROM point_lot l
+    FROM soon l
     JOIN account a ON a.id = l.account
     JOIN member m ON m.id = a.member
     JOIN unnest({zones}::text[]) AS z(tz) ON z.tz = COALESCE(m.time_zone, {program})
-    WHERE l.remaining > 0 AND l.status = 'available'
-      AND l.expires_at > {now} AND l.expires_at < {horizon}
-      AND a.member > {after}
-      AND (l.expires_at AT TIME ZONE z.tz)::date
+    WHERE (l.expires_at AT TIME ZONE z.tz)::date
           <= ({now}::timestamptz AT TIME ZONE z.tz)::date + {days}::int
     GROUP BY a.member, day
 )
@@ -90,7 +92,7 @@ WHERE EXISTS (SELECT 1 FROM member_device v WHERE v.member = d.member)
   AND NOT EXISTS (SELECT 1 FROM member_device v JOIN push_delivery p ON p.device = v.id
                   WHERE v.member = d.member AND p.collapse_key
                         = 'points_expiring:' || d.member || ':' || to_char(d.day, 'YYYY-MM-DD'))
-ORDER BY d.member, d.day LIMIT {batch}
+ORDER BY d.member, d.day LIMIT {limit}
 """
 # Members born on ``month``/``day`` (each zone in ``zones`` is on that date), not told this
 # year; through member_birthday.
@@ -170,25 +172,22 @@ async def _expiring(
     deadline: float,
 ) -> tuple[int, bool]:
     zones = [name for names in due.values() for name in names]
-    queued, seen, after = 0, 0, _NOBODY
-    while True:
-        rows = await sql.fetch(
-            EXPIRING,
-            zones=zones,
-            program=program_zone().key,
-            now=now,
-            horizon=now + timedelta(days=days + 2),
-            days=days,
-            after=after,
-            batch=BATCH,
-        )
-        for row in rows:
-            queued += await _tell(row["member"], now, daily_cap, _expiring_notice(row))
-        seen, after = seen + len(rows), rows[-1]["member"] if rows else after
-        if len(rows) < BATCH:
-            return queued, True
-        if seen >= limit or monotonic.monotonic() >= deadline:
+    rows = await sql.fetch(
+        EXPIRING,
+        zones=zones,
+        program=program_zone().key,
+        now=now,
+        horizon=now + timedelta(days=days + 2),
+        days=days,
+        limit=limit,
+    )
+    queued = 0
+    for row in rows:
+        if monotonic.monotonic() >= deadline:
             return queued, False
+        queued += await _tell(row["member"], now, daily_cap, _expiring_notice(row))
+    # A full read may have left members out: the next run reads again (those told are not).
+    return queued, len(rows) < limit
 
 
 def _expiring_notice(row: sql.Row) -> Callable[[str], Notification]:
