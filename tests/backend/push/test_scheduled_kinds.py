@@ -21,6 +21,7 @@ from backend.push.queue import PushPolicy, deliver_push_due
 from backend.push.scheduled_kinds import born_on, mornings_due, queue_daily_notices, treat
 from backend.push.scheduled_texts import birthday, points_expiring
 from db import sql
+from tests.backend.campaigns.test_engine import campaign as live
 from tests.backend.push.test_sale_push import push_services
 from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, grant, log_in
@@ -236,21 +237,7 @@ def test_english_texts() -> None:
 
 def test_the_birthday_treat_is_the_campaign_the_member_is_in() -> None:
     def campaign(targeting: Targeting, status: str = "active") -> LiveCampaign:
-        return LiveCampaign(
-            id=uuid.uuid4(),
-            name="День рождения",
-            kind="birthday",
-            rule=Birthday(points=50, window_days=3),
-            targeting=targeting,
-            status=status,
-            starts_at=None,
-            ends_at=None,
-            priority=0,
-            exclusive=False,
-            requires_activation=False,
-            per_member_limit=None,
-            total_limit=None,
-        )
+        return live(Birthday(points=50, window_days=3), targeting=targeting, status=status)
 
     at = utc(14, 9)
     gold = campaign(Targeting(tiers=["gold"]))
