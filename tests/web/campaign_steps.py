@@ -1,17 +1,31 @@
 """Steps the campaign browser tests share: a sale rung up at the till at a chosen moment (the
-server's clock moved there), and "double points on croissants, weekdays 07:00 to 11:00" written
-into the dashboard's campaign builder from its controls alone."""
+server's clock moved there), the week of sales a draft's forecast replays, and "double points on
+croissants, weekdays 07:00 to 11:00" written into the dashboard's campaign builder from its
+controls alone."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import time_machine
 from playwright.async_api import Page
 
+from tests.backend.campaigns.helpers import line
 from tests.factories import Till, buy, purchase_body
+
+CROISSANTS = line("croissant", "croissant", 15000, quantity=2)
+COFFEE = line("americano", "coffee", 20000)
+# The till's store is in Moscow (UTC+3); 7 January 2030 is a Monday. Monday's and Tuesday's
+# mornings "double points on croissants" would have paid, Wednesday afternoon not.
+SALES = (
+    (datetime(2030, 1, 7, 5, 0, tzinfo=UTC), [CROISSANTS, COFFEE]),  # Monday 08:00
+    (datetime(2030, 1, 8, 6, 30, tzinfo=UTC), [CROISSANTS]),  # Tuesday 09:30
+    (datetime(2030, 1, 9, 12, 0, tzinfo=UTC), [CROISSANTS]),  # Wednesday 15:00: too late
+)
+# The Friday afternoon after that week, when the admin drafts the campaign.
+FORECAST_AT = datetime(2030, 1, 11, 12, 0, tzinfo=UTC)
 
 
 async def sell_at(

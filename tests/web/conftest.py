@@ -14,10 +14,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
+from tests.factories import LoggedInMember, Till
 from tests.servers import ROOT
+from tests.web.campaign_steps import SALES, sell_at
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -121,3 +124,11 @@ async def open_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIt
 
 def artifacts() -> Path:
     return ARTIFACTS
+
+
+@pytest.fixture
+async def week_of_sales(client: httpx.AsyncClient, till: Till, member: LoggedInMember) -> None:
+    """The member's week of sales at the till that a campaign draft's forecast replays
+    (campaign_steps.SALES), each rung up at its moment."""
+    for at, items in SALES:
+        await sell_at(client, till, member.card_number, at, items)

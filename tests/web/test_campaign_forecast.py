@@ -4,29 +4,19 @@ have cost, the same figures as the API's forecast, with Russian's plural forms."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 import time_machine
 from playwright.async_api import expect
 
-from tests.backend.campaigns.helpers import line
 from tests.conftest import LiveServer
-from tests.factories import LoggedInMember, Till, hire
-from tests.web.campaign_steps import sell_at, write_double_croissants
+from tests.factories import hire
+from tests.web.campaign_steps import FORECAST_AT, write_double_croissants
 from tests.web.conftest import LANGUAGES, OpenPage
 from tests.web.test_staff_dashboard import dashboard
 
-CROISSANTS = line("croissant", "croissant", 15000, quantity=2)
-COFFEE = line("americano", "coffee", 20000)
-# The till's store is in Moscow (UTC+3); 7 January 2030 is a Monday.
-SALES = (
-    (datetime(2030, 1, 7, 5, 0, tzinfo=UTC), [CROISSANTS, COFFEE]),  # Monday 08:00
-    (datetime(2030, 1, 8, 6, 30, tzinfo=UTC), [CROISSANTS]),  # Tuesday 09:30
-    (datetime(2030, 1, 9, 12, 0, tzinfo=UTC), [CROISSANTS]),  # Wednesday 15:00: too late
-)
-FORECAST_AT = datetime(2030, 1, 11, 12, 0, tzinfo=UTC)
 DRAFT: dict[str, Any] = {
     "name": "Croissants x2",
     "rule": {"type": "multiplier", "factor": 2, "categories": ["croissant"]},
@@ -65,16 +55,10 @@ def forecast_words(locale: str, forecast: dict[str, Any]) -> str:
 
 
 @LANGUAGES
+@pytest.mark.usefixtures("week_of_sales")
 async def test_the_builder_shows_the_forecast_the_api_gives(
-    open_page: OpenPage,
-    live_server: LiveServer,
-    client: httpx.AsyncClient,
-    till: Till,
-    member: LoggedInMember,
-    locale: str,
+    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, locale: str
 ) -> None:
-    for at, items in SALES:
-        await sell_at(client, till, member.card_number, at, items)
     with time_machine.travel(FORECAST_AT, tick=True):
         admin = await hire(client, "admin")
         answer = await client.post(

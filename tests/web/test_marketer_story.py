@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 import time_machine
 from playwright.async_api import Page, expect
 
@@ -27,17 +28,15 @@ from backend.campaigns.catalogue import forget_local_copies
 from backend.campaigns.service import start_and_end_on_time
 from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, SignedInStaff, Till, hire
-from tests.web.campaign_steps import sell_at, write_double_croissants
-from tests.web.conftest import OpenPage
-from tests.web.test_campaign_forecast import (
+from tests.web.campaign_steps import (
     COFFEE,
     CROISSANTS,
-    DRAFT,
     FORECAST_AT,
-    SALES,
-    forecast_words,
-    russian,
+    sell_at,
+    write_double_croissants,
 )
+from tests.web.conftest import OpenPage
+from tests.web.test_campaign_forecast import DRAFT, forecast_words, russian
 from tests.web.test_receipts_and_catalogue import points_of
 from tests.web.test_reports import _downloaded
 from tests.web.test_screenshots import picture
@@ -119,6 +118,7 @@ async def watch_the_morning(
     return sale
 
 
+@pytest.mark.usefixtures("week_of_sales")
 async def test_a_russian_marketer_schedules_double_croissants_and_a_manager_refunds_one(
     open_page: OpenPage,
     live_server: LiveServer,
@@ -127,9 +127,6 @@ async def test_a_russian_marketer_schedules_double_croissants_and_a_manager_refu
     member: LoggedInMember,
     publisher: Any,
 ) -> None:
-    # Monday's and Tuesday's mornings the campaign would have paid, Wednesday afternoon not.
-    for at, items in SALES:
-        await sell_at(client, till, member.card_number, at, items)
     with time_machine.travel(FORECAST_AT, tick=True):
         campaign = await schedule_the_campaign(open_page, live_server, client)
 
