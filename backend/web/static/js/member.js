@@ -7,6 +7,7 @@ import { Details } from './details.js';
 import { normalisePhone, PHONE, zoneLabel } from './format.js';
 import { History } from './history.js';
 import { languageSwitch, t } from './i18n.js';
+import { NotificationSettings } from './notifications.js';
 import { Offers } from './offers.js';
 import { Profile } from './profile.js';
 import { pushDevice, PushSwitch } from './push.js';
@@ -35,6 +36,7 @@ const offers = new Offers(api, byId('offers'), byId('offers-empty'), byId('offer
 );
 const qr = new QrCode(api, byId('qr'), byId('qr-note'));
 const push = new PushSwitch(api);
+const notifications = new NotificationSettings(api);
 const loginForm = byId('login-form');
 const loginError = byId('login-error');
 const loginStatus = byId('login-status');
@@ -112,6 +114,7 @@ function showLogin(message = '') {
   offers.clear();
   details.clear();
   rights.clear();
+  notifications.clear();
   byId('history-zone').textContent = '';
   say(viewMessage, '');
   show(byId('member-view'), false);
@@ -130,7 +133,14 @@ function showMember() {
   stream.start();
   qr.start();
   quietly(
-    Promise.all([profile.reload(), history.reload(), offers.reload(), rights.reload(), push.reload()]),
+    Promise.all([
+      profile.reload(),
+      history.reload(),
+      offers.reload(),
+      rights.reload(),
+      push.reload(),
+      notifications.reload(),
+    ]),
   );
 }
 
