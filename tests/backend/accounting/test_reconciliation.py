@@ -6,13 +6,10 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
-import time_machine
 
 from backend.accounting.books import ExternalSystems
 from backend.accounting.client import AccountingClient
@@ -21,6 +18,7 @@ from backend.orders.payment_provider import PaymentProvider
 from db.tables import OutboxMessage, Store
 from tests.backend.accounting.delivery import deliver_everything
 from tests.cli import SCRIPT, run_env
+from tests.clock import at
 from tests.conftest import Shop
 from tests.factories import Till, buy, grant, hire, log_in, open_till, purchase_body
 from tests.servers import ROOT, RunServers
@@ -29,13 +27,6 @@ from tests.servers import ROOT, RunServers
 # payment provider, whose calendar is the UTC one.
 TODAY = date(2027, 3, 15)
 NOON = datetime(2027, 3, 15, 9, 0, tzinfo=UTC)
-
-
-@contextmanager
-def at(moment: datetime) -> Iterator[None]:
-    """The clock reads ``moment`` (and goes on ticking from it)."""
-    with time_machine.travel(moment, tick=True):
-        yield
 
 
 async def _a_busy_day(shop: Shop) -> dict[str, Any]:

@@ -6,28 +6,20 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import time_machine
 
 from db import sql
 from db.tables import LedgerEntry
 from tests.backend.campaigns.helpers import DOUBLE_BAKERY, launch, line
+from tests.clock import at
 from tests.factories import LoggedInMember, SignedInStaff, Till, buy, hire, open_till, purchase_body
 
 LATTE = line("latte", "coffee", 20000)
 CROISSANT = line("croissant", "bakery", 15000)
 ECLAIR = line("eclair", "bakery", 12000, quantity=2)
-
-
-@contextmanager
-def at(when: datetime) -> Iterator[None]:
-    with time_machine.travel(when, tick=True):
-        yield
 
 
 async def _sale(

@@ -8,27 +8,17 @@ it is already tomorrow 00:30 in one and still 16:30 today in the other.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import time_machine
 
 from db.tables import StoreDay, StoreEvent
+from tests.clock import at, utc
 from tests.conftest import LiveServer
 from tests.factories import Till, figures_folded, hire, log_in, open_till, sold
 
 VLADIVOSTOK = "Asia/Vladivostok"
 KALININGRAD = "Europe/Kaliningrad"
-
-
-@contextmanager
-def at(year: int, month: int, day: int, hour: int, minute: int) -> Iterator[None]:
-    """The clock reads this UTC instant (and goes on ticking from it)."""
-    with time_machine.travel(datetime(year, month, day, hour, minute, tzinfo=UTC), tick=True):
-        yield
 
 
 async def _days(till: Till) -> dict[str, tuple[int, int]]:
@@ -63,10 +53,10 @@ async def test_a_sale_at_2359_and_one_at_0001_local_land_on_two_days(
 ) -> None:
     till = await open_till(time_zone=VLADIVOSTOK)
     member = await log_in(client, live_server.sms)
-    with at(2027, 3, 15, 13, 59):  # 23:59 on the 15th in Vladivostok
+    with at(utc(2027, 3, 15, 13, 59)):  # 23:59 on the 15th in Vladivostok
         await _sell(client, till, member.card_number, 10000)
         before = await _stats(client, till)
-    with at(2027, 3, 15, 14, 1):  # 00:01 on the 16th there; still the 15th in UTC
+    with at(utc(2027, 3, 15, 14, 1)):  # 00:01 on the 16th there; still the 15th in UTC
         await _sell(client, till, member.card_number, 20000)
         after = await _stats(client, till)
         yesterday = await _stats(client, till, date="2027-03-15")
@@ -75,9 +65,9 @@ async def test_a_sale_at_2359_and_one_at_0001_local_land_on_two_days(
     assert (after["day"], after["sales"], after["sales_amount"]) == ("2027-03-16", 1, 20000)
     assert (yesterday["day"], yesterday["sales_amount"]) == ("2027-03-15", 10000)
     # UTC midnight is the middle of the store's morning: "today" stays the 16th across it.
-    with at(2027, 3, 15, 23, 59):
+    with at(utc(2027, 3, 15, 23, 59)):
         assert (await _stats(client, till))["day"] == "2027-03-16"
-    with at(2027, 3, 16, 0, 1):
+    with at(utc(2027, 3, 16, 0, 1)):
         late = await _stats(client, till)
     assert (late["day"], late["sales"]) == ("2027-03-16", 1)
 
@@ -87,10 +77,10 @@ async def test_a_store_open_past_midnight_counts_the_small_hours_on_the_day_befo
 ) -> None:
     till = await open_till(time_zone=KALININGRAD, day_starts_at=4)
     member = await log_in(client, live_server.sms)
-    with at(2027, 3, 16, 0, 0):  # 02:00 on the 16th in Kaliningrad: still the 15th's night
+    with at(utc(2027, 3, 16, 0, 0)):  # 02:00 on the 16th in Kaliningrad: still the 15th's night
         await _sell(client, till, member.card_number, 10000)
         night = await _stats(client, till)
-    with at(2027, 3, 16, 2, 30):  # 04:30 there: the 16th has begun
+    with at(utc(2027, 3, 16, 2, 30)):  # 04:30 there: the 16th has begun
         await _sell(client, till, member.card_number, 20000)
         morning = await _stats(client, till)
     assert await _days(till) == {"2027-03-15": (1, 10000), "2027-03-16": (1, 20000)}
@@ -104,7 +94,7 @@ async def test_two_stores_at_the_same_instant_count_on_their_own_dates(
     east = await open_till(time_zone=VLADIVOSTOK)
     west = await open_till(time_zone=KALININGRAD)
     member = await log_in(client, live_server.sms)
-    with at(2027, 3, 15, 14, 30):  # 00:30 on the 16th in the east, 16:30 on the 15th west
+    with at(utc(2027, 3, 15, 14, 30)):  # 00:30 on the 16th in the east, 16:30 on the 15th west
         await _sell(client, east, member.card_number, 10000)
         await _sell(client, west, member.card_number, 20000)
         east_today, west_today = await _stats(client, east), await _stats(client, west)
@@ -118,9 +108,9 @@ async def test_new_members_are_those_who_joined_on_the_store_s_day(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
     till = await open_till(time_zone=VLADIVOSTOK)
-    with at(2027, 3, 15, 13, 30):  # joins at 23:30 on the 15th, Vladivostok time
+    with at(utc(2027, 3, 15, 13, 30)):  # joins at 23:30 on the 15th, Vladivostok time
         late = await log_in(client, live_server.sms)
-    with at(2027, 3, 15, 14, 30):  # the same UTC date, but the 16th there
+    with at(utc(2027, 3, 15, 14, 30)):  # the same UTC date, but the 16th there
         early = await log_in(client, live_server.sms)
         await _sell(client, till, late.card_number, 10000)
         await _sell(client, till, early.card_number, 10000)
@@ -133,9 +123,9 @@ async def test_a_refund_moves_the_figures_of_the_day_its_sale_was_made(
 ) -> None:
     till = await open_till(time_zone=VLADIVOSTOK)
     member = await log_in(client, live_server.sms)
-    with at(2027, 3, 15, 13, 30):  # 23:30 on the 15th
+    with at(utc(2027, 3, 15, 13, 30)):  # 23:30 on the 15th
         sale = await _sell(client, till, member.card_number, 10000)
-    with at(2027, 3, 15, 14, 30):  # 00:30 on the 16th, the same UTC date
+    with at(utc(2027, 3, 15, 14, 30)):  # 00:30 on the 16th, the same UTC date
         await _sell(client, till, member.card_number, 30000)
         refund = await client.post(
             f"/v1/purchases/{sale['purchase_id']}/refunds",
@@ -183,21 +173,21 @@ async def test_a_day_starting_in_an_hour_dst_skips_or_repeats_begins_and_ends_as
     # Berlin: on 28 March 2027 clocks jump from 02:00 to 03:00 (01:00 UTC); on 31 October
     # they go back from 03:00 to 02:00 (01:00 UTC). The store's day starts at 02:00.
     till = await open_till(time_zone="Europe/Berlin", day_starts_at=2)
-    with at(2027, 3, 28, 0, 59):  # 01:59 CET: still the 27th's night
+    with at(utc(2027, 3, 28, 0, 59)):  # 01:59 CET: still the 27th's night
         before = await log_in(client, live_server.sms)
         await _sell(client, till, before.card_number, 10000)
-    with at(2027, 3, 28, 1, 1):  # 03:01 CEST: 02:00 never came; the 28th began at the jump
+    with at(utc(2027, 3, 28, 1, 1)):  # 03:01 CEST: 02:00 never came; the 28th began at the jump
         after = await log_in(client, live_server.sms)
         await _sell(client, till, before.card_number, 20000)
         await _sell(client, till, after.card_number, 30000)
         spring = await _stats(client, till)
     assert (spring["day"], spring["sales"], spring["active_members"]) == ("2027-03-28", 2, 2)
     assert spring["new_members"] == 1  # the one who joined after the jump
-    with at(2027, 10, 30, 23, 59):  # 01:59 CEST on the 31st: the 30th's night
+    with at(utc(2027, 10, 30, 23, 59)):  # 01:59 CEST on the 31st: the 30th's night
         await _sell(client, till, before.card_number, 1000)
-    with at(2027, 10, 31, 0, 30):  # 02:30 CEST: the 31st has begun
+    with at(utc(2027, 10, 31, 0, 30)):  # 02:30 CEST: the 31st has begun
         await _sell(client, till, before.card_number, 2000)
-    with at(2027, 10, 31, 1, 30):  # 02:30 CET, the hour again: still the 31st, not the 30th
+    with at(utc(2027, 10, 31, 1, 30)):  # 02:30 CET, the hour again: still the 31st, not the 30th
         await _sell(client, till, before.card_number, 4000)
         autumn = await _stats(client, till)
     assert (autumn["day"], autumn["sales"], autumn["sales_amount"]) == ("2027-10-31", 2, 6000)

@@ -8,15 +8,13 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
-import time_machine
 
 from backend.local_time import StoreClock
 from db import sql
+from tests.clock import at
 from tests.conftest import LiveServer
 from tests.factories import figures_folded, hire, log_in, open_till, sell
 
@@ -25,12 +23,6 @@ SELECT p.store, p.created_at, p.paid_amount, p.points_earned, p.points_redeemed,
        st.time_zone, st.day_starts_at
 FROM purchase p JOIN store st ON st.id = p.store
 """
-
-
-@contextmanager
-def at(when: datetime) -> Iterator[None]:
-    with time_machine.travel(when, tick=True):
-        yield
 
 
 async def _recount(stores: set[object]) -> list[tuple[date, int, int, object, int, int]]:

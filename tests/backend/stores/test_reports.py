@@ -6,27 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 
 import httpx
-import time_machine
 
+from tests.clock import at, utc
 from tests.conftest import LiveServer
-from tests.factories import Till, buy, figures_folded, hire, log_in, open_till, purchase_body
-
-
-@contextmanager
-def at(month: int, day: int, hour: int, minute: int = 0) -> Iterator[None]:
-    """The clock reads this UTC instant of 2030 (and goes on ticking from it)."""
-    with time_machine.travel(datetime(2030, month, day, hour, minute, tzinfo=UTC), tick=True):
-        yield
-
-
-async def _sell(client: httpx.AsyncClient, till: Till, card: str, amount: int) -> None:
-    sale = await buy(client, till, purchase_body(card, amount=amount))
-    assert sale.status_code == 201, sale.text
+from tests.factories import Till, figures_folded, hire, log_in, open_till, sold
 
 
 async def test_sales_by_hour_read_the_stores_hours_in_its_business_day_order(
@@ -34,18 +19,19 @@ async def test_sales_by_hour_read_the_stores_hours_in_its_business_day_order(
 ) -> None:
     till = await open_till(time_zone="Asia/Vladivostok", day_starts_at=2)
     member = await log_in(client, live_server.sms)
-    with at(1, 7, 0, 10):  # Monday 7 January, 10:10 in Vladivostok
-        await _sell(client, till, member.card_number, 35000)
-    with at(1, 14, 0, 20):  # the Monday after, 10:20
-        await _sell(client, till, member.card_number, 18000)
-        await _sell(client, till, member.card_number, 42000)
-    with at(1, 14, 15, 30):  # 01:30 on Tuesday the 15th: Monday's business day still
-        await _sell(client, till, member.card_number, 20000)
+    with at(utc(2030, 1, 7, 0, 10)):  # Monday 7 January, 10:10 in Vladivostok
+        await sold(client, till, member.card_number, 35000)
+    with at(utc(2030, 1, 14, 0, 20)):  # the Monday after, 10:20
+        await sold(client, till, member.card_number, 18000)
+        await sold(client, till, member.card_number, 42000)
+    with at(utc(2030, 1, 14, 15, 30)):  # 01:30 on Tuesday the 15th: Monday's business day still
+        await sold(client, till, member.card_number, 20000)
         manager = await hire(client, "manager", [till.store_id])
         path = f"/v1/admin/stores/{till.store_id}/reports/sales-by-hour"
         answer = await client.get(path, headers=manager.headers)  # today: Monday's
-    with at(1, 14, 16, 30):  # 02:30 on Tuesday: Tuesday's business day (it starts at 02:00)
-        await _sell(client, till, member.card_number, 10000)
+    # 02:30 on Tuesday: Tuesday's business day (it starts at 02:00)
+    with at(utc(2030, 1, 14, 16, 30)):
+        await sold(client, till, member.card_number, 10000)
     assert answer.status_code == 200, answer.text
     report = answer.json()
     assert (report["day"], report["week_before"], report["time_zone"]) == (
@@ -61,7 +47,7 @@ async def test_sales_by_hour_read_the_stores_hours_in_its_business_day_order(
     assert today == {10: (2, 60000), 1: (1, 20000)}
     assert before == {10: (1, 35000)}
 
-    with at(1, 14, 16, 31):
+    with at(utc(2030, 1, 14, 16, 31)):
         manager = await hire(client, "manager", [till.store_id])  # signed in at this hour
         sheet = await client.get(
             f"{path}.csv", params={"date": "2030-01-14"}, headers=manager.headers
@@ -85,11 +71,11 @@ async def test_points_by_day_are_the_folded_day_figures(
 ) -> None:
     till = await open_till(time_zone="Asia/Vladivostok")
     member = await log_in(client, live_server.sms)
-    with at(3, 1, 3):
-        await _sell(client, till, member.card_number, 35000)
+    with at(utc(2030, 3, 1, 3)):
+        await sold(client, till, member.card_number, 35000)
         await figures_folded()
-    with at(3, 3, 3):
-        await _sell(client, till, member.card_number, 18000)
+    with at(utc(2030, 3, 3, 3)):
+        await sold(client, till, member.card_number, 18000)
         await figures_folded()
         admin = await hire(client, "admin")
         path = f"/v1/admin/stores/{till.store_id}/reports/points-by-day"
