@@ -6,7 +6,9 @@ Used by the tests and the benchmark, and the model for the mobile apps: remember
 ``&broadcast_last_seq=``), so the server replays what was missed at once and no live event
 waits for a first frame; on a first connect (no position yet) send ``resume`` with
 ``ready``'s; drop anything at or below them; on ``resync`` refetch state over REST and carry
-on from its ``last_seq``.
+on from its ``last_seq``. A phone registered for push names its device in the URL
+(``/v1/ws?device=<device id>``) and pings after 20 s of quiet: push then skips what the open
+socket showed (``realtime.live_sockets``).
 
 Reconnecting: a process that restarts (close 1012) drops all its sockets at once, and a
 client that came straight back would land on the other processes together with every other
