@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import importlib
 import uuid
-from datetime import UTC, datetime
 
 import httpx
-import time_machine
 
 from backend.stores.figures import FIGURES
 from db.tables import OutboxMessage, StoreDay, StoreDayMember
+from tests.clock import at, utc
 from tests.conftest import LiveServer
 from tests.factories import figures_folded, log_in, open_till, sold
 
@@ -47,10 +46,10 @@ async def test_store_days_and_document_dates_move_between_utc_and_local_without_
 ) -> None:
     east = await open_till(time_zone="Asia/Vladivostok")  # UTC+10
     west = await open_till(time_zone="Europe/Kaliningrad", day_starts_at=4)  # UTC+2
-    with time_machine.travel(datetime(2027, 3, 15, 13, 30, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 15, 13, 30)):
         first = await log_in(client, live_server.sms)  # joins at 23:30 on the 15th, east
         sale = await sold(client, east, first.card_number, 30000)
-    with time_machine.travel(datetime(2027, 3, 15, 14, 30, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 15, 14, 30)):
         second = await log_in(client, live_server.sms)  # 00:30 on the 16th, east
         await sold(client, east, first.card_number, 10000)
         await sold(client, east, second.card_number, 20000)
@@ -60,7 +59,7 @@ async def test_store_days_and_document_dates_move_between_utc_and_local_without_
             headers={**east.headers, "Idempotency-Key": uuid.uuid4().hex},
         )
         assert refund.status_code == 201, refund.text
-    with time_machine.travel(datetime(2027, 3, 16, 1, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 16, 1, 0)):
         await sold(client, west, second.card_number, 40000)  # 03:00: the 15th's night
     # A document already booked by the accounting system keeps the date it was booked under.
     booked = await OutboxMessage.select(OutboxMessage.id).where(OutboxMessage.kind == "refund")
@@ -73,10 +72,10 @@ async def test_store_days_and_document_dates_move_between_utc_and_local_without_
     assert set(counted) == {(e, "2027-03-15"), (e, "2027-03-16"), (w, "2027-03-15")}
 
     await migration.move_days(local=False)
-    utc = await _store_days()
+    utc_days = await _store_days()
     # In UTC all three east sales are on the 15th, and the west one on the 16th.
-    assert set(utc) == {(e, "2027-03-15"), (w, "2027-03-16")}
-    east_day = utc[(e, "2027-03-15")]
+    assert set(utc_days) == {(e, "2027-03-15"), (w, "2027-03-16")}
+    east_day = utc_days[(e, "2027-03-15")]
     assert east_day == (3, 60000, 15 + 5 + 10, 0, 4, 9000, 2, 2)
     utc_dates = await _document_dates()
     assert utc_dates[str(booked[0]["id"])] == dates[str(booked[0]["id"])]

@@ -9,6 +9,7 @@ import httpx
 
 from db.tables import Campaign, LedgerEntry, MemberOffer, MemberStats
 from tests.backend.campaigns.helpers import launch, line
+from tests.clock import at, utc
 from tests.conftest import LiveServer
 from tests.factories import (
     LoggedInMember,
@@ -215,12 +216,10 @@ async def test_welcome_birthday_and_win_back(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    import time_machine
-
     from tests.factories import hire
 
     # The clock is set: a birthday is a date, and today must not decide the test.
-    with time_machine.travel(datetime(2027, 5, 17, 9, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 5, 17, 9, 0)):
         admin = await hire(client, "admin")
         await launch(client, admin, name="Welcome", rule={"type": "welcome", "points": 50})
         member = await log_in(client, live_server.sms)

@@ -10,12 +10,12 @@ from typing import Any
 
 import httpx
 import msgspec
-import time_machine
 
 from backend.campaigns.forecast import forecast_draft
 from backend.campaigns.schemas import CampaignIn
 from db.tables import Campaign
 from tests.backend.campaigns.helpers import launch, line
+from tests.clock import at, utc
 from tests.conftest import LiveServer
 from tests.factories import (
     LoggedInMember,
@@ -110,7 +110,7 @@ async def make_sales(client: httpx.AsyncClient, chain: Chain) -> list[dict[str, 
     """``SALES`` at their clock times: the till's answers."""
     answers = []
     for sale in SALES:
-        with time_machine.travel(sale.at, tick=True):
+        with at(sale.at):
             items = {"items": list(sale.items)} if sale.items else {}
             body = purchase_body(
                 chain.members[sale.member].card_number, amount=sale.amount, **items
@@ -152,10 +152,10 @@ def replayed(forecast: dict[str, Any]) -> dict[str, int]:
 async def test_the_forecast_is_what_the_engine_awards_on_the_same_sales(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
-    with time_machine.travel(datetime(2027, 3, 1, 5, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 1, 5, 0)):
         history = await open_chain(client, live_server)
     await make_sales(client, history)
-    with time_machine.travel(FORECAST_AT, tick=True):
+    with at(FORECAST_AT):
         admin = await hire(client, "admin")
         before = await Campaign.count()
         forecasts = {name: await forecast(client, admin, draft) for name, draft in DRAFTS.items()}
@@ -168,7 +168,7 @@ async def test_the_forecast_is_what_the_engine_awards_on_the_same_sales(
         assert sum(day["points"] for day in answer["days"]) == answer["points"]
 
     # A fresh chain, the same sales at the same clock times, the campaigns live.
-    with time_machine.travel(datetime(2027, 3, 1, 5, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 1, 5, 0)):
         fresh = await open_chain(client, live_server)
         admin = await hire(client, "admin")
         published = {name: await launch(client, admin, **draft) for name, draft in DRAFTS.items()}
@@ -188,17 +188,17 @@ async def test_the_forecast_is_what_the_engine_awards_on_the_same_sales(
 async def test_a_forecast_reads_the_window_in_batches_up_to_its_cap(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
-    with time_machine.travel(datetime(2027, 3, 1, 5, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 1, 5, 0)):
         chain = await open_chain(client, live_server)
     # A sale from before the window, which the forecast leaves out.
-    with time_machine.travel(datetime(2027, 1, 20, 5, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 1, 20, 5, 0)):
         old = await buy(
             client, chain.tills["moscow"], purchase_body(chain.members["a"].card_number)
         )
         assert old.status_code == 201, old.text
     await make_sales(client, chain)
     draft = msgspec.convert(REGULARS, CampaignIn)
-    with time_machine.travel(FORECAST_AT, tick=True):
+    with at(FORECAST_AT):
         whole = await forecast_draft(draft)
         # Two sales a read: the same answer, the window's end reached.
         paged = await forecast_draft(draft, batch_size=2)

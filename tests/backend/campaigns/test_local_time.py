@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
-import time_machine
 
 from db.tables import Campaign, MemberOffer
 from tests.backend.campaigns.helpers import create, launch, line
+from tests.clock import at, utc
 from tests.conftest import LiveServer
 from tests.factories import (
     LoggedInMember,
@@ -80,12 +80,12 @@ async def test_weekday_mornings_apply_where_it_is_morning_on_the_stores_clock(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
     # Tuesday 2 March 2027, 06:00 UTC: 08:00 in Kaliningrad (UTC+2), 16:00 in Vladivostok.
-    with time_machine.travel(datetime(2027, 3, 2, 6, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 2, 6, 0)):
         member, kaliningrad, vladivostok = await weekday_mornings_east_and_west(client, live_server)
         assert await bonuses(client, kaliningrad, member) == ["Weekday mornings"]
         assert await bonuses(client, vladivostok, member) == []
     # Sunday 7 March 2027, 22:00 UTC: Monday 08:00 in Vladivostok, Sunday 00:00 in Kaliningrad.
-    with time_machine.travel(datetime(2027, 3, 7, 22, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 7, 22, 0)):
         assert await bonuses(client, vladivostok, member) == ["Weekday mornings"]
         assert await bonuses(client, kaliningrad, member) == []
 
@@ -93,7 +93,7 @@ async def test_weekday_mornings_apply_where_it_is_morning_on_the_stores_clock(
 async def test_a_checkout_quotes_by_the_same_clock(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
-    with time_machine.travel(datetime(2027, 3, 2, 6, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 2, 6, 0)):
         member, kaliningrad, vladivostok = await weekday_mornings_east_and_west(client, live_server)
         quotes = {}
         for zone, till in (("Kaliningrad", kaliningrad), ("Vladivostok", vladivostok)):
@@ -109,22 +109,22 @@ async def test_a_night_window_belongs_to_the_evening_it_starts(
 ) -> None:
     friday_nights = {"days_of_week": [4], "hours": {"from": "22:00", "to": "02:00"}}
     # Friday 5 March 2027, 21:30 UTC is Friday 23:30 in Kaliningrad.
-    with time_machine.travel(datetime(2027, 3, 5, 21, 30, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 5, 21, 30)):
         admin, till, member = await admin_till_member(client, live_server, "Europe/Kaliningrad")
         await launch(client, admin, name="Late", rule=MORNING_BONUS, targeting=friday_nights)
         assert await bonuses(client, till, member) == ["Late"]
     # Saturday 01:30 in Kaliningrad: still Friday's night.
-    with time_machine.travel(datetime(2027, 3, 5, 23, 30, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 5, 23, 30)):
         assert await bonuses(client, till, member) == ["Late"]
     # Saturday 23:30: Saturday's night, not Friday's.
-    with time_machine.travel(datetime(2027, 3, 6, 21, 30, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 6, 21, 30)):
         assert await bonuses(client, till, member) == []
 
 
 async def test_a_schedule_given_on_the_wall_clock_of_a_zone(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
-    with time_machine.travel(datetime(2027, 2, 20, 12, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 2, 20, 12, 0)):
         admin, till, member = await admin_till_member(client, live_server, "Asia/Vladivostok")
         campaign = await create(
             client,
@@ -164,11 +164,11 @@ async def test_a_schedule_given_on_the_wall_clock_of_a_zone(
             f"/v1/admin/campaigns/{campaign['id']}/schedule", headers=admin.headers
         )
         assert scheduled.status_code == 200, scheduled.text
-    with time_machine.travel(datetime(2027, 2, 28, 20, 59, tzinfo=UTC), tick=True):
+    with at(utc(2027, 2, 28, 20, 59)):
         assert await bonuses(client, till, member) == []  # 06:59 in Vladivostok
-    with time_machine.travel(datetime(2027, 2, 28, 21, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 2, 28, 21, 0)):
         assert await bonuses(client, till, member) == ["Spring in Vladivostok"]
-    with time_machine.travel(datetime(2027, 3, 7, 14, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 7, 14, 0)):
         assert await bonuses(client, till, member) == []  # midnight: it has ended
 
 
@@ -176,7 +176,7 @@ async def test_once_a_day_holds_under_20_parallel_sales_and_a_new_local_day_star
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
     # 13:30 UTC is 23:30 in Vladivostok; an hour later it is the next day there, not in UTC.
-    with time_machine.travel(datetime(2027, 3, 2, 13, 30, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 2, 13, 30)):
         admin, till, member = await admin_till_member(client, live_server, "Asia/Vladivostok")
         campaign = await launch(
             client,
@@ -189,7 +189,7 @@ async def test_once_a_day_holds_under_20_parallel_sales_and_a_new_local_day_star
         applied = await asyncio.gather(*(bonuses(client, till, member) for _ in range(20)))
         assert sorted(applied) == [[]] * 19 + [["Once a day"]]
         assert "Once a day" not in await offer_names(client, member)  # used up today
-    with time_machine.travel(datetime(2027, 3, 2, 14, 30, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 2, 14, 30)):
         member = await log_in(client, live_server.sms, member.phone)
         assert "Once a day" in await offer_names(client, member)  # a new day for the member
         applied = await asyncio.gather(*(bonuses(client, till, member) for _ in range(3)))
@@ -203,7 +203,7 @@ async def test_once_a_day_holds_under_20_parallel_sales_and_a_new_local_day_star
 async def test_a_birthday_pays_once_a_year_on_the_members_calendar(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
-    with time_machine.travel(datetime(2027, 12, 1, 12, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 12, 1, 12, 0)):
         admin, till, member = await admin_till_member(client, live_server, "Europe/Kaliningrad")
         await born_on(client, member, "1990-12-31")
         await launch(
@@ -213,31 +213,31 @@ async def test_a_birthday_pays_once_a_year_on_the_members_calendar(
             rule={"type": "birthday", "points": 40, "window_days": 3},
         )
         assert await bonuses(client, till, member) == []  # a month early
-    with time_machine.travel(datetime(2027, 12, 29, 12, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 12, 29, 12, 0)):
         member = await log_in(client, live_server.sms, member.phone)
         assert "Happy birthday" in await offer_names(client, member)
         assert await bonuses(client, till, member) == ["Happy birthday"]
         assert await bonuses(client, till, member) == []
         assert "Happy birthday" not in await offer_names(client, member)  # paid this birthday
-    with time_machine.travel(datetime(2028, 1, 2, 12, 0, tzinfo=UTC), tick=True):
+    with at(utc(2028, 1, 2, 12, 0)):
         assert await bonuses(client, till, member) == []  # the same birthday, a new year
     # 27 December, 22:30 UTC is 28 December, 00:30 in Kaliningrad: next year's window there.
-    with time_machine.travel(datetime(2028, 12, 27, 22, 30, tzinfo=UTC), tick=True):
+    with at(utc(2028, 12, 27, 22, 30)):
         assert await bonuses(client, till, member) == ["Happy birthday"]
 
 
 async def test_a_birthday_on_29_february_in_a_common_year(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
-    with time_machine.travel(datetime(2027, 2, 1, 12, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 2, 1, 12, 0)):
         admin, till, member = await admin_till_member(client, live_server, "Europe/Kaliningrad")
         await born_on(client, member, "2000-02-29")
         await launch(
             client, admin, name="Leap", rule={"type": "birthday", "points": 40, "window_days": 0}
         )
-    with time_machine.travel(datetime(2027, 2, 28, 12, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 2, 28, 12, 0)):
         assert await bonuses(client, till, member) == []
-    with time_machine.travel(datetime(2027, 3, 1, 12, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 1, 12, 0)):
         assert await bonuses(client, till, member) == ["Leap"]
         assert await bonuses(client, till, member) == []
 
@@ -306,7 +306,7 @@ def named_field(problem: dict[str, Any]) -> str | None:
 async def test_bad_schedules_and_limits_are_refused_naming_the_field(
     client: httpx.AsyncClient, body: dict[str, Any], field: str
 ) -> None:
-    with time_machine.travel(datetime(2027, 2, 1, 12, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 2, 1, 12, 0)):
         admin = await hire(client, "admin")
         response = await client.post("/v1/admin/campaigns", json=body, headers=admin.headers)
     assert response.status_code == 400, response.text

@@ -9,11 +9,11 @@ import io
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
-import time_machine
 
 from backend.loyalty.program_days import SNAPSHOT_EVERY_S, take_snapshot
 from db import sql
 from db.tables import Member
+from tests.clock import at, utc
 from tests.conftest import LiveServer
 from tests.factories import Till, grant, hire, log_in, sell
 
@@ -39,12 +39,12 @@ async def test_liability_is_backfilled_from_the_ledger_then_snapshotted_with_the
 ) -> None:
     first = await log_in(client, live_server.sms)
     second = await log_in(client, live_server.sms)
-    with time_machine.travel(datetime(2030, 4, 1, 9, tzinfo=UTC), tick=True):
+    with at(utc(2030, 4, 1, 9)):
         assert (await sell(client, till, first, 35000)).status_code == 201
-    with time_machine.travel(datetime(2030, 4, 3, 9, tzinfo=UTC), tick=True):
+    with at(utc(2030, 4, 3, 9)):
         await grant(second.member_id, 500)
         assert (await sell(client, till, second, 18000)).status_code == 201
-    with time_machine.travel(datetime(2030, 4, 4, 9, tzinfo=UTC), tick=True):
+    with at(utc(2030, 4, 4, 9)):
         assert (await sell(client, till, first, 50000)).status_code == 201
     await Member.update({Member.tier: "gold"}).where(Member.id == second.member_id)
 
@@ -52,7 +52,7 @@ async def test_liability_is_backfilled_from_the_ledger_then_snapshotted_with_the
     assert await take_snapshot(now=now) == 1
     assert await take_snapshot(now=now + timedelta(minutes=59)) == 0  # taken this hour
 
-    with time_machine.travel(now + timedelta(minutes=1), tick=True):
+    with at(now + timedelta(minutes=1)):
         admin = await hire(client, "admin")
         manager = await hire(client, "manager", [till.store_id])
         params = {"from": "2030-03-31", "to": "2030-04-05"}
@@ -104,11 +104,11 @@ async def test_liability_is_backfilled_from_the_ledger_then_snapshotted_with_the
     ]
 
     # An hour later the day's row is taken again: the sale since is in it.
-    with time_machine.travel(now + timedelta(minutes=30), tick=True):
+    with at(now + timedelta(minutes=30)):
         assert (await sell(client, till, second, 20000)).status_code == 201
     later = now + timedelta(seconds=SNAPSHOT_EVERY_S)
     assert await take_snapshot(now=later) == 1
-    with time_machine.travel(later, tick=True):
+    with at(later):
         again = await client.get(
             "/v1/admin/reports/program-days",
             params={"from": "2030-04-04", "to": "2030-04-04"},

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import httpx
-import time_machine
 
+from tests.clock import at, utc
 from tests.conftest import LiveServer
 from tests.factories import buy, figures_folded, hire, log_in, open_till, purchase_body
 
@@ -13,7 +11,7 @@ async def test_todays_figures_for_the_dashboard(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
     # Noon in Moscow, the store's zone: the sale and the question on the same business day.
-    with time_machine.travel(datetime(2027, 3, 15, 9, 0, tzinfo=UTC), tick=True):
+    with at(utc(2027, 3, 15, 9, 0)):
         await _todays_figures_for_the_dashboard(client, live_server)
 
 
