@@ -90,7 +90,7 @@ def statements() -> list[HotStatement]:
     from backend.campaigns import telling
     from backend.idempotency import PURGE_BATCH
     from backend.loyalty import expiry, lots, tiers
-    from backend.partners import enrolments
+    from backend.partners import enrolments, expiring
     from backend.push import scheduled_kinds
     from backend.sales import sale
     from backend.stores import chain_reports
@@ -271,6 +271,20 @@ def statements() -> list[HotStatement]:
                 "year": str(s.day.year),
                 "after": uuid.UUID(int=0),
                 "batch": scheduled_kinds.BATCH,
+            },
+        ),
+        HotStatement(
+            "partners: points.expiring of the members whose morning it is",
+            frozenset({"point_lot_expiring"}),
+            template=expiring._EXPIRING,
+            params=lambda s: {
+                "zones": ["Europe/Moscow", "Asia/Vladivostok"],
+                "program": "Europe/Moscow",
+                "now": s.now,
+                "horizon": s.now + timedelta(days=9),
+                "days": 7,
+                "endpoints": [uuid.UUID(int=1)],
+                "limit": expiring.LIMIT,
             },
         ),
         HotStatement(

@@ -19,6 +19,7 @@ TIER_CHANGED = "tier.changed"
 OFFER_ACTIVATED = "offer.activated"
 MEMBER_ENROLLED = "member.enrolled"
 MEMBER_ERASED = "member.erased"
+POINTS_EXPIRING = "points.expiring"
 
 # What an endpoint may subscribe to, and the member-stream event each comes from.
 EVENT_TYPES: dict[str, str] = {
@@ -32,6 +33,8 @@ EVENT_TYPES: dict[str, str] = {
     MEMBER_ERASED: "member.erased (written with the erasure)",
     # Not a stream event: read from the member table (backend.partners.enrolments).
     MEMBER_ENROLLED: "the member's enrolment (the member row it committed; seq 0)",
+    # Not a stream event: the daily run on the member's local morning (backend.partners.expiring).
+    POINTS_EXPIRING: "points of the member's lots expiring within the notice's days, per date",
 }
 # Event types asked for but not yet available (none now; the admin API lists them).
 NOT_IN_STREAM: tuple[str, ...] = ()

@@ -104,6 +104,14 @@ class EnrolledData(_MemberEvent, frozen=True, kw_only=True):
     ``member``, for endpoints allowed personal data."""
 
 
+class ExpiringData(_MemberEvent, frozen=True, kw_only=True):
+    """``points`` of the member's lots expire on ``expires_on`` (their local date); ``seq``:
+    sent after the member's events up to it."""
+
+    points: int
+    expires_on: str  # YYYY-MM-DD
+
+
 # Event type -> the data its body carries.
 DATA: dict[str, type[_MemberEvent]] = {
     "sale.completed": SaleData,
@@ -115,6 +123,7 @@ DATA: dict[str, type[_MemberEvent]] = {
     "offer.activated": OfferData,
     "member.erased": ErasedData,
     "member.enrolled": EnrolledData,
+    "points.expiring": ExpiringData,
 }
 
 

@@ -38,6 +38,8 @@ from backend.accounting.documents import program_zone
 from backend.campaigns.catalogue import LiveCampaign, load_live_campaigns
 from backend.campaigns.kinds import Birthday, birthday_in
 from backend.local_time import instant_of, known_zones, zone
+from backend.loyalty.expiring_soon import EXPIRING_DAYS
+from backend.partners.expiring import queue_points_expiring
 from backend.push.daily_cap import DAILY_CAP, due_within_cap
 from backend.push.preferences import member_zone, notification_settings, quiet_hours_of
 from backend.push.providers import Notification
@@ -66,25 +68,11 @@ _MOVE_MARK = "UPDATE push_feed_mark SET read_until = {until} WHERE name = {name}
 # the notice's collapse key (through one_per_device_and_key).
 #
 # Members with points expiring on a local day within ``days`` days of their local today, the
-# soonest such day not told yet, and that day's points. The lots are read first, through
-# point_lot_expiring (MATERIALIZED: the planner would otherwise walk the members in order),
-# the range bounded by instants (``horizon``: ``days`` and two more, for any zone's local
-# today); the local days are each member's own. One read a run: those told drop out of it.
-EXPIRING = """
-WITH soon AS MATERIALIZED (
-    SELECT account, expires_at, remaining FROM point_lot
-    WHERE remaining > 0 AND status = 'available'
-      AND expires_at > {now} AND expires_at < {horizon}
-), days AS (
-    SELECT a.member, (l.expires_at AT TIME ZONE z.tz)::date AS day, SUM(l.remaining) AS points
-    FROM soon l
-    JOIN account a ON a.id = l.account
-    JOIN member m ON m.id = a.member
-    JOIN unnest({zones}::text[]) AS z(tz) ON z.tz = COALESCE(m.time_zone, {program})
-    WHERE (l.expires_at AT TIME ZONE z.tz)::date
-          <= ({now}::timestamptz AT TIME ZONE z.tz)::date + {days}::int
-    GROUP BY a.member, day
-)
+# soonest such day not told yet, and that day's points (``backend.loyalty.expiring_soon``).
+# One read a run: those told drop out of it.
+EXPIRING = (
+    EXPIRING_DAYS  # noqa: S608 (fixed texts, bound values)
+    + """
 SELECT DISTINCT ON (d.member) d.member, d.day, d.points FROM days d
 WHERE EXISTS (SELECT 1 FROM member_device v WHERE v.member = d.member)
   AND NOT EXISTS (SELECT 1 FROM notification_settings s
@@ -94,6 +82,7 @@ WHERE EXISTS (SELECT 1 FROM member_device v WHERE v.member = d.member)
                         = 'points_expiring:' || d.member || ':' || to_char(d.day, 'YYYY-MM-DD'))
 ORDER BY d.member, d.day LIMIT {limit}
 """
+)
 # Members born on ``month``/``day`` (each zone in ``zones`` is on that date), not told this
 # year; through member_birthday.
 BIRTHDAYS = """
@@ -135,7 +124,8 @@ async def queue_daily_notices(
     budget_s: float = BUDGET_S,
 ) -> int:
     """Queue the points-expiring and birthday notices of the mornings come since the last
-    run; how many deliveries were queued."""
+    run, and the partners' ``points.expiring``; how many deliveries (push and partner) were
+    queued."""
     now = now or datetime.now(UTC)
     deadline = monotonic.monotonic() + budget_s
 
@@ -172,22 +162,26 @@ async def _expiring(
     deadline: float,
 ) -> tuple[int, bool]:
     zones = [name for names in due.values() for name in names]
+    program = program_zone().key
+    # The same mornings' points.expiring for partners (every member with points expiring).
+    queued, partners_done = await queue_points_expiring(
+        zones, program=program, now=now, days=days, limit=limit
+    )
     rows = await sql.fetch(
         EXPIRING,
         zones=zones,
-        program=program_zone().key,
+        program=program,
         now=now,
         horizon=now + timedelta(days=days + 2),
         days=days,
         limit=limit,
     )
-    queued = 0
     for row in rows:
         if monotonic.monotonic() >= deadline:
             return queued, False
         queued += await _tell(row["member"], now, daily_cap, _expiring_notice(row))
     # A full read may have left members out: the next run reads again (those told are not).
-    return queued, len(rows) < limit
+    return queued, partners_done and len(rows) < limit
 
 
 def _expiring_notice(row: sql.Row) -> Callable[[str], Notification]:

@@ -33,6 +33,14 @@ SQL_WORDS = re.compile(
 
 # (file, function) -> why the text joined there cannot carry a value.
 REVIEWED = {
+    ("backend/push/scheduled_kinds.py", "<module>"): (
+        "joins backend.loyalty.expiring_soon's fixed EXPIRING_DAYS with its own fixed SELECT; "
+        "every value is a bound {name}"
+    ),
+    ("backend/partners/expiring.py", "<module>"): (
+        "joins backend.loyalty.expiring_soon's fixed EXPIRING_DAYS with its own fixed SELECT; "
+        "every value is a bound {name}"
+    ),
     ("backend/deliveries/feed.py", "_statements"): (
         "joins the feed's mark and position table names, one of two fixed names each "
         "(the Literal types Marks and Positions, given by the feeds' module constants); "

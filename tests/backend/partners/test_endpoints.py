@@ -22,7 +22,7 @@ from tests.factories import SignedInStaff, assert_problem
         ({"url": "http://93.184.216.34/hooks"}, "endpoint_address_refused"),
         ({"secret": "whsec_c2hvcnQ="}, "validation_failed"),
         ({"event_types": ["sale.completed", "coffee.spilt"]}, "validation_failed"),
-        ({"event_types": ["member.enrolled", "points.expiring"]}, "validation_failed"),
+        ({"event_types": ["member.enrolled", "points.expire"]}, "validation_failed"),
         ({"event_types": []}, "validation_failed"),
     ],
 )
