@@ -105,6 +105,14 @@ def statements() -> list[HotStatement]:
         """A campaign report's range: the last 30 days, on UTC days."""
         return {"zone": "UTC", "start": s.now - timedelta(days=30), "end": s.now}
 
+    # The daily notices' zones (those whose morning it is) and the program's own.
+    morning = {"zones": ["Europe/Moscow", "Asia/Vladivostok"], "program": "Europe/Moscow"}
+
+    def expiring_window(s: Sample) -> dict[str, Any]:
+        """The lots expiring within the notices' days, for the push notice and the partner
+        event alike."""
+        return {**morning, "now": s.now, "horizon": s.now + timedelta(days=9), "days": 7}
+
     return [
         *_campaign_telling(telling),
         HotStatement(
@@ -250,14 +258,7 @@ def statements() -> list[HotStatement]:
             "push: members with points expiring within the notice's days",
             frozenset({"point_lot_expiring"}),
             template=scheduled_kinds.EXPIRING,
-            params=lambda s: {
-                "zones": ["Europe/Moscow", "Asia/Vladivostok"],
-                "program": "Europe/Moscow",
-                "now": s.now,
-                "horizon": s.now + timedelta(days=9),
-                "days": 7,
-                "limit": scheduled_kinds.LIMIT,
-            },
+            params=lambda s: {**expiring_window(s), "limit": scheduled_kinds.LIMIT},
         ),
         HotStatement(
             "push: members whose birthday it is",
@@ -266,8 +267,7 @@ def statements() -> list[HotStatement]:
             params=lambda s: {
                 "month": s.day.month,
                 "day": s.day.day,
-                "zones": ["Europe/Moscow", "Asia/Vladivostok"],
-                "program": "Europe/Moscow",
+                **morning,
                 "year": str(s.day.year),
                 "after": uuid.UUID(int=0),
                 "batch": scheduled_kinds.BATCH,
@@ -278,11 +278,7 @@ def statements() -> list[HotStatement]:
             frozenset({"point_lot_expiring"}),
             template=expiring._EXPIRING,
             params=lambda s: {
-                "zones": ["Europe/Moscow", "Asia/Vladivostok"],
-                "program": "Europe/Moscow",
-                "now": s.now,
-                "horizon": s.now + timedelta(days=9),
-                "days": 7,
+                **expiring_window(s),
                 "endpoints": [uuid.UUID(int=1)],
                 "limit": expiring.LIMIT,
             },
