@@ -38,8 +38,14 @@ async def redis(servers: RunServers) -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
-async def hub(redis: Redis, servers: RunServers) -> AsyncIterator[Hub]:
-    hub = Hub(redis=redis, prefix=servers.redis_prefix + "hub:")
+def prefix(servers: RunServers) -> str:
+    """The hub's Redis prefix in this run: its channels are named after it."""
+    return servers.redis_prefix + "hub:"
+
+
+@pytest.fixture
+async def hub(redis: Redis, prefix: str) -> AsyncIterator[Hub]:
+    hub = Hub(redis=redis, prefix=prefix)
     await hub.start()
     await eventually(lambda: hub.healthy)
     yield hub
@@ -52,9 +58,9 @@ async def subscribers(redis: Redis, channel: str) -> int:
 
 
 async def test_a_channel_is_subscribed_while_a_local_socket_needs_it(
-    hub: Hub, redis: Redis, servers: RunServers
+    hub: Hub, redis: Redis, prefix: str
 ) -> None:
-    channel = channel_of(servers.redis_prefix + "hub:", "member:m1")
+    channel = channel_of(prefix, "member:m1")
     first, second = Recorder(), Recorder()
     await hub.join("member:m1", first)
     await hub.join("member:m1", second)
@@ -75,10 +81,8 @@ async def test_a_channel_is_subscribed_while_a_local_socket_needs_it(
     assert await subscribers(redis, channel) == 0
 
 
-async def test_a_join_racing_a_leave_ends_subscribed(
-    hub: Hub, redis: Redis, servers: RunServers
-) -> None:
-    channel = channel_of(servers.redis_prefix + "hub:", "member:m2")
+async def test_a_join_racing_a_leave_ends_subscribed(hub: Hub, redis: Redis, prefix: str) -> None:
+    channel = channel_of(prefix, "member:m2")
     old, new = Recorder(), Recorder()
     await hub.join("member:m2", old)
     await asyncio.gather(hub.leave("member:m2", old), hub.join("member:m2", new))
@@ -89,9 +93,9 @@ async def test_a_join_racing_a_leave_ends_subscribed(
 
 
 async def test_after_redis_drops_the_hub_resubscribes_and_asks_for_catch_up(
-    hub: Hub, redis: Redis, servers: RunServers
+    hub: Hub, redis: Redis, prefix: str
 ) -> None:
-    channel = channel_of(servers.redis_prefix + "hub:", "member:m3")
+    channel = channel_of(prefix, "member:m3")
     recorder = Recorder()
     await hub.join("member:m3", recorder)
 
