@@ -219,6 +219,16 @@ async def open_store(
     return await client.post("/v1/admin/stores", headers=admin.headers, json=fields)
 
 
+async def add_terminal(
+    client: httpx.AsyncClient, staff: SignedInStaff, store_id: uuid.UUID | str, name: str
+) -> httpx.Response:
+    """A store's manager or an admin adds a terminal to the store through the API (``POST
+    /v1/admin/stores/{store_id}/terminals``): the answer, unchecked, with the key shown once."""
+    return await client.post(
+        f"/v1/admin/stores/{store_id}/terminals", headers=staff.headers, json={"name": name}
+    )
+
+
 async def hired_caller(
     client: httpx.AsyncClient, role: str, store_ids: list[uuid.UUID]
 ) -> StaffCaller:

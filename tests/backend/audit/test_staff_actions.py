@@ -14,6 +14,7 @@ from tests.factories import (
     LoggedInMember,
     SignedInStaff,
     add_staff,
+    add_terminal,
     hire,
     open_store,
     open_till,
@@ -74,9 +75,7 @@ async def test_store_and_terminal_changes(client: httpx.AsyncClient, admin: Sign
     assert (entry["before"]["name"], entry["after"]["name"]) == ("Audited", "Renamed")
 
     manager = await hire(client, "manager", [uuid.UUID(store_id)])
-    terminal = await client.post(
-        f"/v1/admin/stores/{store_id}/terminals", headers=manager.headers, json={"name": "till 9"}
-    )
+    terminal = await add_terminal(client, manager, store_id, "till 9")
     assert terminal.status_code == 201, terminal.text
     terminal_id = terminal.json()["terminal"]["id"]
     entry = await only("terminal.created")

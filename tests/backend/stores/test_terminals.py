@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import LiveServer
-from tests.factories import Till, buy, hire, log_in, open_till, purchase_body
+from tests.factories import Till, add_terminal, buy, hire, log_in, open_till, purchase_body
 
 
 async def test_a_manager_opens_a_terminal_whose_key_is_shown_once_and_works(
@@ -11,11 +11,7 @@ async def test_a_manager_opens_a_terminal_whose_key_is_shown_once_and_works(
 ) -> None:
     store = await open_till()
     manager = await hire(client, "manager", [store.store_id])
-    created = await client.post(
-        f"/v1/admin/stores/{store.store_id}/terminals",
-        headers=manager.headers,
-        json={"name": "Till 2"},
-    )
+    created = await add_terminal(client, manager, store.store_id, "Till 2")
     assert created.status_code == 201, created.text
     key = created.json()["api_key"]
     assert key.startswith("ack_")
@@ -36,11 +32,7 @@ async def test_a_manager_opens_a_terminal_whose_key_is_shown_once_and_works(
 async def test_a_manager_cannot_touch_another_stores_terminals(client: httpx.AsyncClient) -> None:
     mine, theirs = await open_till(), await open_till()
     manager = await hire(client, "manager", [mine.store_id])
-    response = await client.post(
-        f"/v1/admin/stores/{theirs.store_id}/terminals",
-        headers=manager.headers,
-        json={"name": "sneaky"},
-    )
+    response = await add_terminal(client, manager, theirs.store_id, "sneaky")
     assert response.status_code == 403
 
 
@@ -49,13 +41,7 @@ async def test_revocation_beats_the_cache(
 ) -> None:
     store = await open_till()
     admin = await hire(client, "admin")
-    created = (
-        await client.post(
-            f"/v1/admin/stores/{store.store_id}/terminals",
-            headers=admin.headers,
-            json={"name": "T"},
-        )
-    ).json()
+    created = (await add_terminal(client, admin, store.store_id, "T")).json()
     till = Till(store_id=store.store_id, key=created["api_key"])
     member = await log_in(client, live_server.sms)
     # The first sale puts the key in the Redis cache.

@@ -14,6 +14,7 @@ from tests.factories import (
     LoggedInMember,
     SignedInStaff,
     Till,
+    add_terminal,
     assert_problem,
     log_in,
     open_store,
@@ -59,9 +60,7 @@ async def test_an_admin_sets_a_stores_own_maximum_that_checkouts_obey(
     assert opened.status_code == 201, opened.text
     assert opened.json()["max_sale_amount"] == 50_000
     store_id = uuid.UUID(opened.json()["id"])
-    terminal = await client.post(
-        f"/v1/admin/stores/{store_id}/terminals", headers=admin.headers, json={"name": "till"}
-    )
+    terminal = await add_terminal(client, admin, store_id, "till")
     till = Till(store_id=store_id, key=terminal.json()["api_key"])
 
     body = purchase_body(member.card_number, amount=50_001)
