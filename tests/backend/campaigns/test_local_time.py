@@ -51,9 +51,17 @@ async def admin_till_member(
     return admin, till, await log_in(client, live_server.sms)
 
 
-async def born_on(client: httpx.AsyncClient, member: LoggedInMember, birth_date: str) -> None:
-    born = await client.patch("/v1/me", json={"birth_date": birth_date}, headers=member.headers)
-    assert born.status_code == 200, born.text
+async def a_birthday_campaign(
+    client: httpx.AsyncClient, live_server: LiveServer, name: str, *, born: str, window_days: int
+) -> tuple[Till, LoggedInMember]:
+    """A till in Kaliningrad and a member born on ``born`` (YYYY-MM-DD), with the birthday
+    campaign ``name`` (40 points, ``window_days`` either side) launched for the chain."""
+    admin, till, member = await admin_till_member(client, live_server, "Europe/Kaliningrad")
+    answer = await client.patch("/v1/me", json={"birth_date": born}, headers=member.headers)
+    assert answer.status_code == 200, answer.text
+    rule = {"type": "birthday", "points": 40, "window_days": window_days}
+    await launch(client, admin, name=name, rule=rule)
+    return till, member
 
 
 async def weekday_mornings_east_and_west(
@@ -124,17 +132,16 @@ async def test_a_night_window_belongs_to_the_evening_it_starts(
 async def test_a_schedule_given_on_the_wall_clock_of_a_zone(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
+    spring = {
+        "name": "Spring in Vladivostok",
+        "rule": MORNING_BONUS,
+        "starts_at_local": "2027-03-01T07:00:00",
+        "ends_at_local": "2027-03-08T00:00:00",
+        "time_zone": "Asia/Vladivostok",
+    }
     with at(utc(2027, 2, 20, 12, 0)):
         admin, till, member = await admin_till_member(client, live_server, "Asia/Vladivostok")
-        campaign = await create(
-            client,
-            admin,
-            name="Spring in Vladivostok",
-            rule=MORNING_BONUS,
-            starts_at_local="2027-03-01T07:00:00",
-            ends_at_local="2027-03-08T00:00:00",
-            time_zone="Asia/Vladivostok",
-        )
+        campaign = await create(client, admin, **spring)
         assert campaign["starts_at"] == "2027-02-28T21:00:00Z"
         assert campaign["ends_at"] == "2027-03-07T14:00:00Z"
         assert campaign["starts_at_local"] == "2027-03-01T07:00:00"
@@ -143,15 +150,7 @@ async def test_a_schedule_given_on_the_wall_clock_of_a_zone(
         # A draft's schedule is replaced the same way, and shown back on the same clock.
         edited = await client.put(
             f"/v1/admin/campaigns/{campaign['id']}",
-            json={
-                "name": "Spring in Vladivostok",
-                "rule": MORNING_BONUS,
-                "starts_at_local": "2027-03-01T07:00:00",
-                "ends_at_local": "2027-03-08T00:00:00",
-                "time_zone": "Asia/Vladivostok",
-                "per_member_limit": 3,
-                "per_member_period": "week",
-            },
+            json={**spring, "per_member_limit": 3, "per_member_period": "week"},
             headers=admin.headers,
         )
         assert edited.status_code == 200, edited.text
@@ -204,13 +203,8 @@ async def test_a_birthday_pays_once_a_year_on_the_members_calendar(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
     with at(utc(2027, 12, 1, 12, 0)):
-        admin, till, member = await admin_till_member(client, live_server, "Europe/Kaliningrad")
-        await born_on(client, member, "1990-12-31")
-        await launch(
-            client,
-            admin,
-            name="Happy birthday",
-            rule={"type": "birthday", "points": 40, "window_days": 3},
+        till, member = await a_birthday_campaign(
+            client, live_server, "Happy birthday", born="1990-12-31", window_days=3
         )
         assert await bonuses(client, till, member) == []  # a month early
     with at(utc(2027, 12, 29, 12, 0)):
@@ -230,10 +224,8 @@ async def test_a_birthday_on_29_february_in_a_common_year(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
     with at(utc(2027, 2, 1, 12, 0)):
-        admin, till, member = await admin_till_member(client, live_server, "Europe/Kaliningrad")
-        await born_on(client, member, "2000-02-29")
-        await launch(
-            client, admin, name="Leap", rule={"type": "birthday", "points": 40, "window_days": 0}
+        till, member = await a_birthday_campaign(
+            client, live_server, "Leap", born="2000-02-29", window_days=0
         )
     with at(utc(2027, 2, 28, 12, 0)):
         assert await bonuses(client, till, member) == []
