@@ -4,7 +4,7 @@
 
 On a database seeded with ``python -m loadtests.seed --history`` (members who joined more
 than a year ago have lots past their date: a backlog), each job is run the way the
-scheduler runs it (``backend.jobs.scheduler.run_maintenance``'s calls) and timed:
+scheduler runs it (``backend.jobs.scheduler.MaintenanceJobs.run``'s calls) and timed:
 
 - expiry: one run as the scheduler makes it (its limit and 10-s budget), accounts/s;
   against the rate at which lots reach their date on this chain (the lots expiring in the

@@ -81,91 +81,103 @@ class MaintenanceReport:
     daily_notices_queued: int = 0
 
 
-async def run_maintenance(
-    publisher: EventPublisher,
-    *,
-    now: datetime | None = None,
-    idempotency_ttl_h: int,
-    evaluate_tiers_now: bool,
-    orders: OrderService | None = None,
-    catalogue: Catalogue | None = None,
-    before_each: Callable[[], Awaitable[None]] | None = None,
-    outbox_retention_days: int | None = None,
-    audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS,
-    erasures: ErasureCleanup | None = None,
-    push_daily_cap: int = DAILY_CAP,
-    push_expiry_notice_days: int = EXPIRY_NOTICE_DAYS,
-) -> MaintenanceReport:
-    """Run every job once; ``before_each`` (the lease's fence check) may stop the run between
-    two jobs by raising."""
-    now = now or datetime.now(UTC)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MaintenanceJobs:
+    """Every periodic job, and what they are told: retention, caps, and the services some of
+    them need (None: that job is not run here)."""
 
-    async def step(job: Callable[[], Awaitable[int]]) -> int:
-        if before_each is not None:
-            await before_each()
-        return await job()
+    publisher: EventPublisher
+    idempotency_ttl_h: int
+    orders: OrderService | None = None
+    catalogue: Catalogue | None = None
+    outbox_retention_days: int | None = None
+    audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS
+    erasures: ErasureCleanup | None = None
+    push_daily_cap: int = DAILY_CAP
+    push_expiry_notice_days: int = EXPIRY_NOTICE_DAYS
 
-    relayed = await step(lambda: relay_unpublished(publisher, now=now))
-    # Also folded every FIGURES_INTERVAL_S beside the round (FiguresLoop); here for a round
-    # run once (``astrocoffee maintenance``).
-    folded = await step(lambda: fold_committed_sales(publisher))
-    holds = await step(lambda: expire_holds(publisher, now=now))
-    released = await step(lambda: release_pending(publisher, now=now))
-    expired = await step(lambda: expire_points(publisher, now=now))
-    purged = await step(lambda: purge_records(before=now - timedelta(hours=idempotency_ttl_h)))
-    tiers = None
-    if evaluate_tiers_now:
+    async def run(
+        self,
+        *,
+        evaluate_tiers_now: bool,
+        now: datetime | None = None,
+        before_each: Callable[[], Awaitable[None]] | None = None,
+    ) -> MaintenanceReport:
+        """Run every job once; ``before_each`` (the lease's fence check) may stop the run
+        between two jobs by raising."""
+        now = now or datetime.now(UTC)
+        publisher, orders, catalogue = self.publisher, self.orders, self.catalogue
+        daily_cap = self.push_daily_cap
 
-        async def tiers_job() -> int:
-            return await evaluate_tiers(publisher, (await current_rules()).rules, now=now)
+        async def step(job: Callable[[], Awaitable[int]]) -> int:
+            if before_each is not None:
+                await before_each()
+            return await job()
 
-        tiers = await step(tiers_job)
-    settled = 0
-    if orders is not None and orders.has_provider:
-        settled = await step(lambda: orders.poll(now=now))
-    campaigns = 0
-    if catalogue is not None:
-        campaigns = await step(lambda: start_and_end_on_time(publisher, catalogue, now=now))
-    # Targeted audiences of campaigns that started or ended (here or by a request), in
-    # batches within a third of the interval; what is left goes on next run.
-    told = await step(lambda: tell_audiences(publisher))
-    sent = 0
-    if outbox_retention_days is not None:
-        oldest_kept = (now - timedelta(days=outbox_retention_days)).date()
-        sent = await step(lambda: purge_delivered(before=oldest_kept))
-    audit = await step(lambda: purge_audit(before=now - timedelta(days=audit_retention_days)))
-    erased = 0
-    if erasures is not None:
-        erased = await step(erasures.finish_erasures)
-    # About hourly whatever the interval: the snapshot says when it was last taken.
-    snapshots = await step(lambda: take_snapshot(now=now))
-    # Committed member events to the partner endpoints that subscribe (the worker sends).
-    queued = await step(lambda: feed_partners(now=now))
-    # Committed sales to the members' devices (the push worker sends).
-    pushes = await step(lambda: feed_push(now=now, daily_cap=push_daily_cap))
-    # Points about to expire and birthdays, on each member's local morning.
-    notices = await step(
-        lambda: queue_daily_notices(now=now, days=push_expiry_notice_days, daily_cap=push_daily_cap)
-    )
-    return MaintenanceReport(
-        holds,
-        released,
-        expired,
-        purged,
-        tiers,
-        relayed,
-        settled,
-        campaigns,
-        audit_entries_purged=audit,
-        outbox_messages_purged=sent,
-        erasures_finished=erased,
-        sales_folded=folded,
-        members_told=told,
-        program_snapshots=snapshots,
-        partner_deliveries_queued=queued,
-        pushes_queued=pushes,
-        daily_notices_queued=notices,
-    )
+        relayed = await step(lambda: relay_unpublished(publisher, now=now))
+        # Also folded every FIGURES_INTERVAL_S beside the round (FiguresLoop); here for a round
+        # run once (``astrocoffee maintenance``).
+        folded = await step(lambda: fold_committed_sales(publisher))
+        holds = await step(lambda: expire_holds(publisher, now=now))
+        released = await step(lambda: release_pending(publisher, now=now))
+        expired = await step(lambda: expire_points(publisher, now=now))
+        kept_from = now - timedelta(hours=self.idempotency_ttl_h)
+        purged = await step(lambda: purge_records(before=kept_from))
+        tiers = None
+        if evaluate_tiers_now:
+
+            async def tiers_job() -> int:
+                return await evaluate_tiers(publisher, (await current_rules()).rules, now=now)
+
+            tiers = await step(tiers_job)
+        settled = 0
+        if orders is not None and orders.has_provider:
+            settled = await step(lambda: orders.poll(now=now))
+        campaigns = 0
+        if catalogue is not None:
+            campaigns = await step(lambda: start_and_end_on_time(publisher, catalogue, now=now))
+        # Targeted audiences of campaigns that started or ended (here or by a request), in
+        # batches within a third of the interval; what is left goes on next run.
+        told = await step(lambda: tell_audiences(publisher))
+        sent = 0
+        if self.outbox_retention_days is not None:
+            oldest_kept = (now - timedelta(days=self.outbox_retention_days)).date()
+            sent = await step(lambda: purge_delivered(before=oldest_kept))
+        audit_kept_from = now - timedelta(days=self.audit_retention_days)
+        audit = await step(lambda: purge_audit(before=audit_kept_from))
+        erased = 0
+        if self.erasures is not None:
+            erased = await step(self.erasures.finish_erasures)
+        # About hourly whatever the interval: the snapshot says when it was last taken.
+        snapshots = await step(lambda: take_snapshot(now=now))
+        # Committed member events to the partner endpoints that subscribe (the worker sends).
+        queued = await step(lambda: feed_partners(now=now))
+        # Committed sales to the members' devices (the push worker sends).
+        pushes = await step(lambda: feed_push(now=now, daily_cap=daily_cap))
+        # Points about to expire and birthdays, on each member's local morning.
+        notice_days = self.push_expiry_notice_days
+        notices = await step(
+            lambda: queue_daily_notices(now=now, days=notice_days, daily_cap=daily_cap)
+        )
+        return MaintenanceReport(
+            holds,
+            released,
+            expired,
+            purged,
+            tiers,
+            relayed,
+            settled,
+            campaigns,
+            audit_entries_purged=audit,
+            outbox_messages_purged=sent,
+            erasures_finished=erased,
+            sales_folded=folded,
+            members_told=told,
+            program_snapshots=snapshots,
+            partner_deliveries_queued=queued,
+            pushes_queued=pushes,
+            daily_notices_queued=notices,
+        )
 
 
 class MaintenanceLoop:
@@ -174,35 +186,19 @@ class MaintenanceLoop:
         *,
         redis: Redis,
         prefix: str,
-        publisher: EventPublisher,
         interval_s: int,
-        idempotency_ttl_h: int,
-        orders: OrderService | None = None,
-        catalogue: Catalogue | None = None,
+        jobs: MaintenanceJobs,
         lease_ttl_s: float = LEASE_TTL_S,
-        outbox_retention_days: int | None = None,
-        audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS,
-        erasures: ErasureCleanup | None = None,
-        push_daily_cap: int = DAILY_CAP,
-        push_expiry_notice_days: int = EXPIRY_NOTICE_DAYS,
     ) -> None:
-        self._erasures = erasures
-        self._push_daily_cap = push_daily_cap
-        self._push_expiry_notice_days = push_expiry_notice_days
-        self._outbox_retention_days = outbox_retention_days
         self._lease = Lease(redis=redis, name="maintenance", prefix=prefix, ttl_s=lease_ttl_s)
-        self._orders = orders
-        self._catalogue = catalogue
         self._redis = redis
         self._prefix = prefix
-        self._publisher = publisher
         self._interval_s = interval_s
-        self._idempotency_ttl_h = idempotency_ttl_h
-        self._audit_retention_days = audit_retention_days
+        self._jobs = jobs
         self._task: asyncio.Task[None] | None = None
         # Store figures are folded far more often than the round runs, without the lease
         # (folders exclude each other in the database).
-        self._figures = FiguresLoop(publisher=publisher, interval_s=FIGURES_INTERVAL_S)
+        self._figures = FiguresLoop(publisher=jobs.publisher, interval_s=FIGURES_INTERVAL_S)
 
     @classmethod
     def for_settings(
@@ -215,11 +211,8 @@ class MaintenanceLoop:
         catalogue: Catalogue | None,
     ) -> MaintenanceLoop:
         """The loop a serving process or the scheduler runs, as the settings say."""
-        return cls(
-            redis=redis,
-            prefix=settings.redis_prefix,
+        jobs = MaintenanceJobs(
             publisher=publisher,
-            interval_s=settings.maintenance_interval_s,
             idempotency_ttl_h=settings.idempotency_ttl_h,
             orders=orders,
             catalogue=catalogue,
@@ -233,6 +226,12 @@ class MaintenanceLoop:
                 ),
                 qr_tokens=QrTokens(redis=redis, prefix=settings.redis_prefix),
             ),
+        )
+        return cls(
+            redis=redis,
+            prefix=settings.redis_prefix,
+            interval_s=settings.maintenance_interval_s,
+            jobs=jobs,
         )
 
     async def start(self) -> None:
@@ -279,27 +278,7 @@ class MaintenanceLoop:
     async def run_once(self) -> MaintenanceReport:
         """Every job once, tiers included, without the lease (``astrocoffee maintenance``:
         the jobs are safe beside a scheduler's run)."""
-        return await self._jobs(evaluate_tiers_now=True)
-
-    async def _jobs(
-        self,
-        *,
-        evaluate_tiers_now: bool,
-        before_each: Callable[[], Awaitable[None]] | None = None,
-    ) -> MaintenanceReport:
-        return await run_maintenance(
-            self._publisher,
-            idempotency_ttl_h=self._idempotency_ttl_h,
-            evaluate_tiers_now=evaluate_tiers_now,
-            orders=self._orders,
-            catalogue=self._catalogue,
-            before_each=before_each,
-            audit_retention_days=self._audit_retention_days,
-            outbox_retention_days=self._outbox_retention_days,
-            erasures=self._erasures,
-            push_daily_cap=self._push_daily_cap,
-            push_expiry_notice_days=self._push_expiry_notice_days,
-        )
+        return await self._jobs.run(evaluate_tiers_now=True)
 
     async def run_once_if_leader(self) -> MaintenanceReport | None:
         try:
@@ -316,7 +295,7 @@ class MaintenanceLoop:
         try:
             report = await self._lease.hold_while(
                 held,
-                lambda: self._jobs(
+                lambda: self._jobs.run(
                     evaluate_tiers_now=bool(tiers_due),
                     before_each=lambda: self._lease.check_fence(held),
                 ),

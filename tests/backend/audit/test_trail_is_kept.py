@@ -11,7 +11,7 @@ import time_machine
 
 from backend.audit.retention import purge_audit
 from backend.audit.trail import record
-from backend.jobs.scheduler import run_maintenance
+from backend.jobs.scheduler import MaintenanceJobs
 from db import sql
 from db.pool import engine
 from realtime.publisher import EventPublisher
@@ -66,13 +66,8 @@ async def test_the_periodic_jobs_purge_by_the_retention_setting(
     await write("young", NEW_YEAR + timedelta(days=40))
     state = live_server.app.state
     publisher = EventPublisher(redis=state.redis, prefix=state.settings.redis_prefix)
-    report = await run_maintenance(
-        publisher,
-        now=NEW_YEAR + timedelta(days=75),
-        idempotency_ttl_h=48,
-        evaluate_tiers_now=False,
-        audit_retention_days=60,
-    )
+    jobs = MaintenanceJobs(publisher=publisher, idempotency_ttl_h=48, audit_retention_days=60)
+    report = await jobs.run(now=NEW_YEAR + timedelta(days=75), evaluate_tiers_now=False)
     assert report.audit_entries_purged == 1
     assert [entry["action"] for entry in await entries()] == ["young"]
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from backend.jobs.scheduler import MaintenanceLoop, run_maintenance
+from backend.jobs.scheduler import MaintenanceJobs, MaintenanceLoop
 from db.tables import IdempotencyRecord, ProgramDay
 from realtime.publisher import EventPublisher
 from tests.conftest import LiveServer
@@ -23,14 +23,13 @@ async def test_idempotency_records_are_kept_for_the_ttl_then_purged(
     state = live_server.app.state
     publisher = EventPublisher(redis=state.redis, prefix=state.settings.redis_prefix)
 
-    report = await run_maintenance(publisher, idempotency_ttl_h=48, evaluate_tiers_now=False)
+    jobs = MaintenanceJobs(publisher=publisher, idempotency_ttl_h=48)
+    report = await jobs.run(evaluate_tiers_now=False)
     assert report.idempotency_records_purged == 0
     assert (await buy(client, till, body, key="old-key")).headers["idempotent-replayed"] == "true"
 
     later = datetime.now(UTC) + timedelta(hours=49)
-    report = await run_maintenance(
-        publisher, now=later, idempotency_ttl_h=48, evaluate_tiers_now=True
-    )
+    report = await jobs.run(now=later, evaluate_tiers_now=True)
     assert report.idempotency_records_purged == 1
     assert report.tiers_changed == 0
     assert await IdempotencyRecord.count() == 0
@@ -44,9 +43,8 @@ async def test_one_process_at_a_time_runs_the_jobs(live_server: LiveServer) -> N
         return MaintenanceLoop(
             redis=state.redis,
             prefix=state.settings.redis_prefix,
-            publisher=publisher,
             interval_s=60,
-            idempotency_ttl_h=48,
+            jobs=MaintenanceJobs(publisher=publisher, idempotency_ttl_h=48),
         )
 
     first, second = loop(), loop()
@@ -60,9 +58,8 @@ async def test_a_round_snapshots_the_programs_figures_about_hourly(live_server: 
     now = datetime(2030, 6, 3, 12, tzinfo=UTC)
 
     async def snapshots(at: datetime) -> int:
-        report = await run_maintenance(
-            publisher, now=at, idempotency_ttl_h=48, evaluate_tiers_now=False
-        )
+        jobs = MaintenanceJobs(publisher=publisher, idempotency_ttl_h=48)
+        report = await jobs.run(now=at, evaluate_tiers_now=False)
         return report.program_snapshots
 
     assert await snapshots(now) == 1

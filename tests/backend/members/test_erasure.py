@@ -12,7 +12,7 @@ import pytest
 
 from backend.auth.otp import OtpService
 from backend.errors import InvalidOtp
-from backend.jobs.scheduler import run_maintenance
+from backend.jobs.scheduler import MaintenanceJobs
 from backend.loyalty.rules import ProgramRules, publish_rules
 from backend.loyalty.verify import find_mismatches
 from backend.members import erasure as erasure_module
@@ -242,9 +242,8 @@ async def test_an_erasure_interrupted_half_way_is_finished(
     assert await Member.count().where(Member.phone == member.phone) == 0
 
     # The periodic jobs finish it (and a second run finds nothing to do).
-    report = await run_maintenance(
-        publisher, idempotency_ttl_h=24, evaluate_tiers_now=False, erasures=service.cleanup
-    )
+    jobs = MaintenanceJobs(publisher=publisher, idempotency_ttl_h=24, erasures=service.cleanup)
+    report = await jobs.run(evaluate_tiers_now=False)
     assert report.erasures_finished == 1
     assert await service.finish_erasures() == 0
     row = await ErasureRow.select().first()
