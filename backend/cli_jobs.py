@@ -38,6 +38,29 @@ def _publisher(settings: Settings) -> Any:
     return EventPublisher(redis=_redis(settings), prefix=settings.redis_prefix)
 
 
+def _until_signalled(
+    settings: Settings,
+    metrics_port: int | None,
+    work: Callable[[asyncio.Event], Awaitable[None]],
+) -> int:
+    """A process of its own: its /metrics on ``metrics_port`` (if set), then ``work`` on a
+    pool until SIGTERM or SIGINT sets the event it is given (it finishes what it holds)."""
+    from prometheus_client import start_http_server
+
+    from backend.jobs.runner import stop_on_signals
+
+    if metrics_port:
+        start_http_server(metrics_port, addr=settings.host)
+
+    async def run() -> int:
+        stopping = asyncio.Event()
+        stop_on_signals(stopping)
+        await work(stopping)
+        return 0
+
+    return with_pool(run)
+
+
 def expire_points_command(settings: Settings, _: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
@@ -77,22 +100,15 @@ def maintenance_command(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def scheduler_command(settings: Settings, _: argparse.Namespace) -> int:
-    from prometheus_client import start_http_server
-
-    from backend.jobs.runner import run_scheduler, stop_on_signals
+    from backend.jobs.runner import run_scheduler
 
     if settings.maintenance_interval_s <= 0:
         raise SettingsError("the scheduler needs ASTROCOFFEE_MAINTENANCE_INTERVAL_S above 0")
-    if settings.scheduler_metrics_port:
-        start_http_server(settings.scheduler_metrics_port, addr=settings.host)
 
-    async def work() -> int:
-        stopping = asyncio.Event()
-        stop_on_signals(stopping)
+    async def rounds(stopping: asyncio.Event) -> None:
         await run_scheduler(settings, stopping)
-        return 0
 
-    return with_pool(work)
+    return _until_signalled(settings, settings.scheduler_metrics_port, rounds)
 
 
 def worker_command(settings: Settings, _: argparse.Namespace) -> int:
@@ -125,44 +141,27 @@ def worker_command(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def partner_webhooks_command(settings: Settings, _: argparse.Namespace) -> int:
-    from prometheus_client import start_http_server
-
-    from backend.jobs.runner import stop_on_signals
     from backend.partners.addresses import AddressPolicy
     from backend.partners.delivery import DeliveryPolicy, PartnerClient
     from backend.partners.worker import send_until
 
-    if settings.partner_worker_metrics_port:
-        start_http_server(settings.partner_worker_metrics_port, addr=settings.host)
-
-    async def work() -> int:
-        stopping = asyncio.Event()
-        stop_on_signals(stopping)
+    async def deliveries(stopping: asyncio.Event) -> None:
         client = PartnerClient(addresses=AddressPolicy.for_environment(settings.environment))
         try:
             await send_until(stopping, client, DeliveryPolicy())
         finally:
             await client.aclose()
-        return 0
 
-    return with_pool(work)
+    return _until_signalled(settings, settings.partner_worker_metrics_port, deliveries)
 
 
 def push_worker_command(settings: Settings, _: argparse.Namespace) -> int:
-    from prometheus_client import start_http_server
-
-    from backend.jobs.runner import stop_on_signals
     from backend.push.live_sockets import LiveDevices
     from backend.push.queue import PushPolicy
     from backend.push.setup import providers_for
     from backend.push.worker import push_until
 
-    if settings.push_worker_metrics_port:
-        start_http_server(settings.push_worker_metrics_port, addr=settings.host)
-
-    async def work() -> int:
-        stopping = asyncio.Event()
-        stop_on_signals(stopping)
+    async def pushes(stopping: asyncio.Event) -> None:
         providers = providers_for(settings)
         redis = _redis(settings)
         live = LiveDevices(redis, prefix=settings.redis_prefix)
@@ -172,6 +171,5 @@ def push_worker_command(settings: Settings, _: argparse.Namespace) -> int:
             await redis.aclose()
             for provider in providers.values():
                 await provider.aclose()
-        return 0
 
-    return with_pool(work)
+    return _until_signalled(settings, settings.push_worker_metrics_port, pushes)
