@@ -167,11 +167,8 @@ async def list_terminals(caller: StaffCaller, store_id: uuid.UUID) -> TerminalLi
 async def revoke_terminal(
     caller: StaffCaller, terminal_id: uuid.UUID, directory: TerminalDirectory
 ) -> TerminalOut:
-    row = await Terminal.select(Terminal.store).where(Terminal.id == terminal_id).first()
-    if row is None:
-        raise NotFound(f"terminal {terminal_id} does not exist")
-    require_admin_or_store_manager(caller, row["store"])
     before = await _terminal(terminal_id)
+    require_admin_or_store_manager(caller, before.store_id)
     async with engine().transaction():
         await directory.revoke(terminal_id)
         after = await _terminal(terminal_id)
@@ -181,7 +178,7 @@ async def revoke_terminal(
             target_id=terminal_id,
             before=before,
             after=after,
-            store_ids=[row["store"]],
+            store_ids=[before.store_id],
         )
     return after
 
