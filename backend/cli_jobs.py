@@ -166,7 +166,9 @@ def push_worker_command(settings: Settings, _: argparse.Namespace) -> int:
         redis = _redis(settings)
         live = LiveDevices(redis, prefix=settings.redis_prefix)
         try:
-            await push_until(stopping, providers, PushPolicy(), live=live)
+            await push_until(
+                stopping, providers, PushPolicy(), live=live, daily_cap=settings.push_daily_cap
+            )
         finally:
             await redis.aclose()
             for provider in providers.values():

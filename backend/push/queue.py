@@ -1,8 +1,9 @@
 """The push queue: committed stream events become deliveries, one per device, and a worker
 sends them at least once.
 
-**Feed** (``feed_push``, a periodic job): reads the member events created since its mark,
-less ``SETTLE`` (an event's ``created_at`` is taken before its transaction commits), so the
+**Feed** (``feed_push``, run by the worker each round, about every second, and by the
+scheduler's round): reads the member events committed since its last run past each member's
+position (``backend.deliveries.feed``: once each, a late-committing one included), so the
 sale's own transaction writes nothing for push. A sale's points (its ``earn`` and campaign
 ``bonus`` entries) become one "points earned" notification in the member's language, unless
 the member turned the kind off, queued for each of their devices, due at once or, in the
@@ -10,27 +11,30 @@ member's quiet hours (their local time), when those end. A delivery is unique pe
 (device, collapse key): reading an event again queues nothing twice. Runs take the mark's
 row lock in turn.
 
-**Delivery** (``deliver_push_due``): a batch of due deliveries locked ``FOR UPDATE SKIP
-LOCKED`` in a transaction held while they are sent (a worker killed mid-batch leaves them
-pending: at least once; the collapse key makes a repeat replace, not double, on the
-device). By outcome: delivered; the device gone (it is deleted, its deliveries with it);
-``Retry-After`` honoured (capped); an outage retried with backoff and jitter; a refusal, or
-``max_attempts`` reached, is a dead letter (``status = 'dead'``, the reason kept). A provider
-whose circuit is open (``backend.push.breakers``) is not called: its deliveries are put off
-until its trial call, their attempts untouched.
+**Delivery** (``deliver_push_due``, on the pipeline's ``backend.deliveries.batch``): a batch
+of due deliveries locked ``FOR UPDATE SKIP LOCKED`` in a transaction held while they are
+sent (a worker killed mid-batch leaves them pending: at least once; the collapse key makes a
+repeat replace, not double, on the device). By outcome: delivered; the device gone (it is
+deleted, its deliveries with it); ``Retry-After`` honoured (capped); an outage retried with
+backoff and jitter; a refusal, or ``max_attempts`` reached, is a dead letter (``status =
+'dead'``, the reason kept). A provider whose circuit is open (``backend.push.breakers``) is
+not called: its deliveries are put off until its trial call, their attempts untouched.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import msgspec
 
-from backend.accounting.outbox import DeliveryPolicy as Backoff
+from backend.deliveries.batch import deliver_batch
+from backend.deliveries.feed import StreamFeed, read_streams
+from backend.deliveries.policy import Backoff
 from backend.push import metrics
 from backend.push.breakers import CircuitOpen, ProviderBreakers
 from backend.push.daily_cap import (
@@ -52,31 +56,16 @@ from backend.push.providers import (
     RetryAfter,
 )
 from backend.push.schemas import NotificationSettingsView
-from backend.push.stream_kinds import EVENTS, allowed, notification_of
+from backend.push.stream_kinds import TYPES as STREAM_TYPES
+from backend.push.stream_kinds import allowed, notification_of
 from backend.push.texts import points_earned, points_key
 from db import sql
 from db.ids import new_id
-from db.pool import engine
 
-MARK = "push_feed"
-SETTLE = timedelta(seconds=60)
-MAX_SALES = 2000
-
-_MARK = (
-    "INSERT INTO push_feed_mark (name, read_until) VALUES ({name}, {now}) "
-    "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING read_until"
-)
-_MOVE_MARK = "UPDATE push_feed_mark SET read_until = {until} WHERE name = {name}"
-# A sale's points: its earn and campaign bonus entries, one row per sale, oldest first.
-_SALES = """
-SELECT member, data->>'purchase_id' AS purchase_id,
-       SUM((data->>'points')::bigint) AS points, MAX(created_at) AS at, MAX(seq) AS seq
-FROM member_event
-WHERE created_at > {since} AND created_at <= {until} AND type = 'transaction.created'
-  AND data->>'kind' IN ('earn', 'bonus') AND data->>'purchase_id' IS NOT NULL
-GROUP BY member, data->>'purchase_id'
-ORDER BY MAX(created_at) LIMIT {limit}
-"""
+FEED = StreamFeed(name="push_feed", marks="push_feed_mark", positions="push_feed_position")
+MAX_EVENTS = 5000
+# A sale's points: its earn and campaign bonus entries (``transaction.created``).
+_POINTS_KINDS = ("earn", "bonus")
 _QUEUE = """
 INSERT INTO push_delivery (id, device, member, collapse_key, notification, next_attempt_at,
                            created_at, source_seq)
@@ -126,26 +115,45 @@ class Paused(msgspec.Struct, frozen=True):
 MIN_PAUSE_S = 1.0
 
 
-async def feed_push(*, now: datetime | None = None, daily_cap: int = DAILY_CAP) -> int:
-    """Queue the notifications of the events committed since the last run; how many."""
+async def feed_push(
+    *, now: datetime | None = None, daily_cap: int = DAILY_CAP, limit: int = MAX_EVENTS
+) -> int:
+    """Queue the notifications of the events committed since the last run; how many. Run by
+    the worker each round and by the scheduler's round; runs take the mark's lock in turn."""
     now = now or datetime.now(UTC)
+
+    async def queue(rows: Sequence[sql.Row]) -> int:
+        return await _queue_events(rows, now, daily_cap)
+
+    return (await read_streams(FEED, queue, now=now, limit=limit)).queued
+
+
+async def _queue_events(rows: Sequence[sql.Row], now: datetime, daily_cap: int) -> int:
+    """The sales first (each one notification of its points), oldest first, then the other
+    events."""
+    sales: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
+    others: list[sql.Row] = []
+    for row in rows:
+        if row["type"] in STREAM_TYPES:
+            others.append(row)
+            continue
+        if row["type"] != "transaction.created":
+            continue
+        data = msgspec.json.decode(row["data"])
+        if data.get("kind") not in _POINTS_KINDS or data.get("purchase_id") is None:
+            continue
+        key = (row["member"], str(data["purchase_id"]))
+        sale = sales.setdefault(
+            key, {"member": key[0], "purchase_id": key[1], "points": 0, "at": row["created_at"]}
+        )
+        sale["points"] += int(data.get("points") or 0)
+        sale["at"] = max(sale["at"], row["created_at"])
+        sale["seq"] = row["seq"]  # the member's events come in seq order
     queued = 0
-    async with engine().transaction():
-        (mark,) = await sql.fetch(_MARK, name=MARK, now=now - SETTLE)
-        sales = await sql.fetch(
-            _SALES, since=mark["read_until"] - SETTLE, until=now, limit=MAX_SALES
-        )
-        for sale in sales:
-            queued += await _queue_points(sale, now, daily_cap)
-        # A run cut short by the limit goes on next time from its last sale (or event).
-        until = sales[-1]["at"] if len(sales) == MAX_SALES else now
-        events = await sql.fetch(
-            EVENTS, since=mark["read_until"] - SETTLE, until=until, limit=MAX_SALES
-        )
-        for event in events:
-            queued += await _queue_event(event, now, daily_cap)
-        until = events[-1]["at"] if len(events) == MAX_SALES else until
-        await sql.fetch(_MOVE_MARK, name=MARK, until=until)
+    for sale in sorted(sales.values(), key=lambda sale: sale["at"]):
+        queued += await _queue_points(sale, now, daily_cap)
+    for event in sorted(others, key=lambda event: event["created_at"]):
+        queued += await _queue_event(event, now, daily_cap)
     return queued
 
 
@@ -181,14 +189,14 @@ async def _due(
     )
 
 
-async def _queue_points(sale: sql.Row, now: datetime, daily_cap: int) -> int:
+async def _queue_points(sale: Mapping[str, Any], now: datetime, daily_cap: int) -> int:
     member_id: uuid.UUID = sale["member"]
     points = int(sale["points"])
     settings = await notification_settings(member_id)
     if points <= 0 or not settings.kinds["points_earned"]:
         return 0
     key = points_key(sale["purchase_id"])
-    if await already_queued(member_id, key):  # read again within the settle minute
+    if await already_queued(member_id, key):  # read again (a feed that crashed, a deploy)
         return 0
     waiting = await replace_undelivered_sale_updates(member_id, key)
     notification = points_earned(
@@ -242,19 +250,42 @@ async def deliver_push_due(
     """Send one batch of due deliveries; how many were taken (sent, put off or shown live).
     The worker passes its ``breakers``, kept from batch to batch, and ``live``, the devices'
     open sockets (a delivery whose device's socket showed its event is not sent)."""
-    breakers = breakers or ProviderBreakers()
-    async with engine().transaction():
-        rows = await sql.fetch(_DUE, now=datetime.now(UTC), batch=batch_size)
-        if not rows:
-            return 0
-        taken = len(rows)
-        if live is not None:
-            rows = await live.unshown(rows)
-        outcomes = await asyncio.gather(*(_send(providers, row, breakers) for row in rows))
-        now = datetime.now(UTC)
+    carrier = _Pushes(providers, policy, breakers or ProviderBreakers(), live)
+    return await deliver_batch(_DUE, carrier, batch_size=batch_size)
+
+
+class _Pushes:
+    """Push as a ``Carrier``: each row to its device's provider (not one shown live, None,
+    nor one whose provider's circuit is open, ``Paused``)."""
+
+    def __init__(
+        self,
+        providers: Mapping[str, PushProvider],
+        policy: PushPolicy,
+        breakers: ProviderBreakers,
+        live: LiveDevices | None,
+    ) -> None:
+        self._providers = providers
+        self._policy = policy
+        self._breakers = breakers
+        self._live = live
+
+    async def send(
+        self, rows: Sequence[sql.Row], now: datetime
+    ) -> Sequence[Outcome | Paused | None]:
+        sending = list(rows) if self._live is None else await self._live.unshown(rows)
+        outcomes = await asyncio.gather(
+            *(_send(self._providers, row, self._breakers) for row in sending)
+        )
+        sent = {row["id"]: outcome for row, outcome in zip(sending, outcomes, strict=True)}
+        return [sent.get(row["id"]) for row in rows]
+
+    async def record(
+        self, rows: Sequence[sql.Row], outcomes: Sequence[Outcome | Paused | None], now: datetime
+    ) -> None:
         for row, outcome in zip(rows, outcomes, strict=True):
-            await _record(row, outcome, policy, now)
-    return taken
+            if outcome is not None:  # None: shown live, marked so already
+                await _record(row, outcome, self._policy, now)
 
 
 async def _send(
@@ -291,7 +322,8 @@ async def _record(
         await sql.fetch(_GONE, id=row["device"])  # its deliveries go with it
         said = "pruned"
     elif isinstance(outcome, RetryAfter):
-        wait = min(timedelta(seconds=outcome.seconds), policy.retry_after_cap)
+        asked = timedelta(seconds=outcome.seconds)
+        wait = policy.backoff.wait(attempts, asked, policy.retry_after_cap)
         await sql.fetch(_LATER, id=row["id"], at=now + wait, error=outcome.reason[:500])
         said = "retry_after"
     elif outcome.retryable and attempts < policy.backoff.max_attempts:

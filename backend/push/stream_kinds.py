@@ -14,13 +14,9 @@ from backend.push.providers import Notification
 from backend.push.schemas import Language, NotificationKind
 from backend.push.texts import offer_live, reward_earned, tier_up
 
-# The events read, oldest first; the feed reads them over the same window as the sales.
-EVENTS = """
-SELECT id, member, seq, type, data::text AS data, created_at AS at FROM member_event
-WHERE created_at > {since} AND created_at <= {until}
-  AND type IN ('tier.changed', 'offer.available')
-ORDER BY created_at LIMIT {limit}
-"""
+# The member-stream event types these notifications are made from (the feed reads the
+# streams past its positions, ``backend.push.queue``).
+TYPES = frozenset({"tier.changed", "offer.available"})
 # Kinds that are marketing (docs/notifications.md): sent only with the push consent.
 MARKETING: frozenset[NotificationKind] = frozenset({"offer_live", "birthday"})
 

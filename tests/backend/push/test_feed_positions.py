@@ -1,0 +1,135 @@
+"""The push feed reads the member streams past a position per member, from the worker's own
+loop: a sale reaches the provider without the scheduler, an event whose transaction commits
+after a later one was read is still pushed, and feeds running at once queue nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from backend.push.queue import PushPolicy, deliver_push_due, feed_push
+from backend.push.worker import push_until
+from backend.streams.member import MEMBERS
+from db import sql
+from db.pool import engine
+from tests.backend.push.test_sale_push import (
+    FCM_TOKEN,
+    deliveries,
+    push_services,
+    register_devices,
+)
+from tests.conftest import LiveServer
+from tests.factories import LoggedInMember, Till, buy, log_in, purchase_body
+
+NEVER_QUIET = {"quiet_hours": {"start": "00:00", "end": "00:00"}}
+
+
+async def phone(client: httpx.AsyncClient, member: LoggedInMember, token: str) -> None:
+    """The member's Android phone (FCM), and no quiet hours."""
+    added = await client.post(
+        "/v1/me/devices", headers=member.headers, json={"provider": "fcm", "token": token}
+    )
+    assert added.status_code == 201, added.text
+    chosen = await client.put("/v1/me/notifications", headers=member.headers, json=NEVER_QUIET)
+    assert chosen.status_code == 200, chosen.text
+
+
+async def collapse_keys() -> list[str]:
+    rows = await sql.fetch("SELECT collapse_key FROM push_delivery ORDER BY collapse_key")
+    return [row["collapse_key"] for row in rows]
+
+
+async def test_an_event_committed_after_a_later_one_was_read_is_still_pushed(
+    client: httpx.AsyncClient, member: LoggedInMember, till: Till, live_server: LiveServer
+) -> None:
+    other = await log_in(client, live_server.sms)
+    await phone(client, member, FCM_TOKEN + "-late")
+    await phone(client, other, FCM_TOKEN + "-early")
+    assert await feed_push() == 0  # the feed has run before: its mark is now
+    late_purchase = str(uuid.uuid4())
+    written, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_sale() -> None:
+        """A sale's points written (their created_at taken) in a transaction that commits
+        only after another member's later sale was read by the feed."""
+        async with engine().transaction():
+            await MEMBERS.append(
+                uuid.UUID(member.member_id),
+                [
+                    (
+                        "transaction.created",
+                        {"kind": "earn", "points": 7, "purchase_id": late_purchase},
+                    )
+                ],
+            )
+            written.set()
+            await release.wait()
+
+    slow = asyncio.create_task(slow_sale())
+    try:
+        await asyncio.wait_for(asyncio.shield(written.wait()), 10)
+        sale = await buy(client, till, purchase_body(other.card_number))
+        assert sale.status_code == 201, sale.text
+        # The feed runs long after (ten minutes on its clock): the open transaction holds
+        # the mark back, so the slow sale's older created_at stays in the next run's window.
+        later = datetime.now(UTC) + timedelta(minutes=10)
+        assert await feed_push(now=later) == 1
+        assert await collapse_keys() == [f"points_earned:{sale.json()['purchase_id']}"]
+    finally:
+        release.set()
+        await asyncio.wait_for(slow, 10)
+    assert await feed_push(now=later + timedelta(seconds=1)) == 1
+    assert await feed_push(now=later + timedelta(seconds=2)) == 0
+    assert sorted(await collapse_keys()) == sorted(
+        [f"points_earned:{sale.json()['purchase_id']}", f"points_earned:{late_purchase}"]
+    )
+
+
+async def test_feeds_running_at_once_queue_each_sale_once(
+    client: httpx.AsyncClient, member: LoggedInMember, till: Till
+) -> None:
+    async with push_services() as push:
+        await register_devices(client, member, push.subscription)
+        sale = await buy(client, till, purchase_body(member.card_number))
+        assert sale.status_code == 201, sale.text
+        queued = await asyncio.gather(*(feed_push() for _ in range(4)))
+        assert sorted(queued) == [0, 0, 0, 3]  # one per device, by whichever ran first
+        assert await feed_push() == 0
+        assert len(await deliveries()) == 3
+        assert await deliver_push_due(push.providers, PushPolicy()) == 3
+    assert [len(push.web_push.received), len(push.fcm.received), len(push.apns.received)] == [
+        1,
+        1,
+        1,
+    ]
+
+
+async def test_the_worker_feeds_itself_and_the_sale_reaches_the_phone_within_seconds(
+    client: httpx.AsyncClient, member: LoggedInMember, till: Till
+) -> None:
+    async with push_services() as push:
+        await register_devices(client, member, push.subscription)
+        stopping = asyncio.Event()
+        worker = asyncio.create_task(
+            push_until(stopping, push.providers, PushPolicy(), idle_s=0.05)
+        )
+        sale = await buy(client, till, purchase_body(member.card_number))
+        assert sale.status_code == 201, sale.text
+        for _ in range(200):  # no feed_push here, no scheduler: the worker's own rounds
+            if len(push.fcm.received) == 1 and all(
+                status == "delivered" for _, status in await deliveries()
+            ):
+                break
+            await asyncio.sleep(0.05)
+        stopping.set()
+        await worker
+
+    assert [len(push.web_push.received), len(push.fcm.received), len(push.apns.received)] == [
+        1,
+        1,
+        1,
+    ]
+    assert push.fcm.received[0]["android"]["collapse_key"].endswith(sale.json()["purchase_id"])
