@@ -68,7 +68,7 @@ $(NODE_PEER)/node_modules/.installed: $(NODE_PEER)/package.json
 	cd $(NODE_PEER) && npm install --no-package-lock --no-audit --no-fund --silent
 	touch $@
 
-bench: $(STAMP) $(NODE_PEER)/node_modules/.installed ## one table: socket, campaign and purchase figures vs same-run baselines (pgbench, bare Litestar, Node.js peer, Redis); exit 1 on a missed target -> loadtests/reports/
+bench: $(STAMP) $(NODE_PEER)/node_modules/.installed ## one table: socket, campaign, purchase and push figures vs same-run baselines (pgbench, bare Litestar, Node.js peer, Redis, sale-to-WebSocket); exit 1 on a missed target -> loadtests/reports/
 	$(BIN)/python -m loadtests.bench
 
 $(LOAD_STAMP): $(STAMP) pyproject.toml constraints.txt

@@ -1,4 +1,4 @@
-"""``make bench``: every part in turn (sockets, campaigns, purchases with their same-run
+"""``make bench``: every part in turn (sockets, campaigns, purchases, push with their same-run
 baselines), each in a process of its own, then one table of all their figures, kept in
 ``loadtests/reports/`` (JSON and Markdown); exits 1 when a target is missed. Only ever
 targets 127.0.0.1."""
@@ -18,6 +18,7 @@ PARTS = {
     "ws": "loadtests.bench_ws",
     "campaigns": "loadtests.bench_campaigns",
     "purchases": "loadtests.bench_purchases",
+    "push": "loadtests.bench_push",
 }
 
 

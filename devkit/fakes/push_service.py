@@ -5,11 +5,13 @@ decides, and the messages it took.
 Switches, besides ``FakeSystem``'s (``fail_next``, ``down``, ``delay_s``, ``hang``):
 ``gone`` (device tokens or subscription ids it calls unregistered: 410, or the provider's
 own word for it), ``too_many`` (the next N pushes answer 429 with ``Retry-After:
-retry_after_s``).
+retry_after_s``). Each push taken is stamped with when it arrived (``received_at``, Unix
+seconds: ``loadtests/bench_push.py`` measures sale-to-provider latency with it).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -21,6 +23,14 @@ def tokens(value: Any) -> set[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValueError("must be a list of strings")
     return set(value)
+
+
+class Arrivals(list[dict[str, Any]]):
+    """The pushes a fake took, each stamped with when it arrived (``received_at``)."""
+
+    def append(self, push: dict[str, Any]) -> None:
+        push.setdefault("received_at", time.time())
+        super().append(push)
 
 
 @dataclass(frozen=True)
@@ -39,7 +49,7 @@ class PushService(FakeSystem):
     retry_after_s: int = 30
     # Every push taken: {"to": token or subscription id, "payload": what the device gets,
     # plus what the protocol says about it (ttl, collapse key, topic ...)}.
-    received: list[dict[str, Any]] = field(default_factory=list)
+    received: list[dict[str, Any]] = field(default_factory=Arrivals)
 
     SWITCHES: ClassVar[dict[str, Callable[[Any], Any]]] = {
         "fail_next": count,
