@@ -31,7 +31,6 @@ from typing import Any
 
 from devkit.ports import free_port
 from devkit.processes import AppProcess
-from devkit.serving import serving
 from loadtests.bench_report import BenchReport, Figure
 from loadtests.benchlib import bench_env, bench_server, percentile, run_bench, sell, servers
 
@@ -144,32 +143,22 @@ async def run(report: BenchReport) -> None:
         DEV_APNS_KEY_ID,
         DEV_APNS_TEAM_ID,
         DEV_APNS_TOPIC,
-        DEV_FCM_SERVICE_ACCOUNT,
         DEV_VAPID_PRIVATE_KEY,
         DEV_VAPID_SUBJECT,
     )
     from backend.push.web_push import WebPush
-    from devkit.fakes.apns import ApnsService
-    from devkit.fakes.fcm import FcmService
-    from devkit.fakes.web_push import WebPushService
+    from devkit.fakes.push_services import serving_push_fakes
 
     settings, _handles = servers()
-    web_push, fcm, apns = WebPushService(), FcmService(), ApnsService()
     async with AsyncExitStack() as stack:
-        web_address = await stack.enter_async_context(serving(web_push.app()))
-        fcm_address = await stack.enter_async_context(serving(fcm.app()))
-        apns_address = await stack.enter_async_context(apns.serving())
-        account = {
-            **json.loads(DEV_FCM_SERVICE_ACCOUNT),
-            "token_uri": f"http://{fcm_address}/token",
-        }
-        fcm.service_account = json.dumps(account)
+        fakes = await stack.enter_async_context(serving_push_fakes())
+        web_push, fcm, apns = fakes.web_push, fakes.fcm, fakes.apns
         bench = await stack.enter_async_context(bench_server(settings))
         seeded = await bench.seed(MEMBERS, stores=2)
         members = seeded.members
         key = WebPush(vapid_private_key=DEV_VAPID_PRIVATE_KEY, subject=DEV_VAPID_SUBJECT).public_key
         browsers = [
-            web_push.subscribe(key, origin=f"http://{web_address}")
+            web_push.subscribe(key, origin=fakes.web_push_origin)
             for _ in range(0, len(members), 10)
         ]
         devices = await add_devices(bench.database_url, members, browsers)
@@ -179,14 +168,14 @@ async def run(report: BenchReport) -> None:
             bench.redis_url,
             secret=bench.secret,
             prefix=bench.prefix,
-            ASTROCOFFEE_PUSH_FCM_SERVICE_ACCOUNT=json.dumps(account),
-            ASTROCOFFEE_PUSH_FCM_URL=f"http://{fcm_address}",
+            ASTROCOFFEE_PUSH_FCM_SERVICE_ACCOUNT=fakes.fcm_service_account,
+            ASTROCOFFEE_PUSH_FCM_URL=fakes.fcm_url,
             # A provider's settings are a group: one set, every one of them set.
             ASTROCOFFEE_PUSH_APNS_KEY=DEV_APNS_KEY,
             ASTROCOFFEE_PUSH_APNS_KEY_ID=DEV_APNS_KEY_ID,
             ASTROCOFFEE_PUSH_APNS_TEAM_ID=DEV_APNS_TEAM_ID,
             ASTROCOFFEE_PUSH_APNS_TOPIC=DEV_APNS_TOPIC,
-            ASTROCOFFEE_PUSH_APNS_URL=f"http://{apns_address}",
+            ASTROCOFFEE_PUSH_APNS_URL=fakes.apns_url,
             ASTROCOFFEE_PUSH_WORKER_METRICS_PORT=str(metrics_port),
         )
         worker = await stack.enter_async_context(

@@ -7,7 +7,6 @@ refusal is a dead letter."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from backend.push.development import (
     DEV_APNS_KEY_ID,
     DEV_APNS_TEAM_ID,
     DEV_APNS_TOPIC,
-    DEV_FCM_SERVICE_ACCOUNT,
     DEV_VAPID_PRIVATE_KEY,
     DEV_VAPID_SUBJECT,
 )
@@ -36,8 +34,9 @@ from backend.push.worker import push_until
 from db import sql
 from devkit.fakes.apns import ApnsService
 from devkit.fakes.fcm import FcmService
+from devkit.fakes.push_services import serving_push_fakes
 from devkit.fakes.web_push import WebPushService
-from tests.conftest import LiveServer, serving
+from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, Till, buy, log_in, purchase_body
 
 APNS_TOKEN = "c0ffee" * 10 + "beef"
@@ -55,32 +54,23 @@ class PushServices:
 
 @asynccontextmanager
 async def push_services() -> AsyncIterator[PushServices]:
-    web_push, fcm, apns = WebPushService(), FcmService(), ApnsService()
-    async with AsyncExitStack() as stack:
-        web_address = await stack.enter_async_context(serving(web_push.app()))
-        fcm_address = await stack.enter_async_context(serving(fcm.app()))
-        apns_address = await stack.enter_async_context(apns.serving())
-        account = {
-            **json.loads(DEV_FCM_SERVICE_ACCOUNT),
-            "token_uri": f"http://{fcm_address}/token",
-        }
-        fcm.service_account = json.dumps(account)
+    async with serving_push_fakes() as fakes, AsyncExitStack() as stack:
         web = WebPush(vapid_private_key=DEV_VAPID_PRIVATE_KEY, subject=DEV_VAPID_SUBJECT)
         providers: dict[str, PushProvider] = {
             "webpush": web,
-            "fcm": Fcm(service_account=fcm.service_account, base_url=f"http://{fcm_address}"),
+            "fcm": Fcm(service_account=fakes.fcm_service_account, base_url=fakes.fcm_url),
             "apns": Apns(
                 key=DEV_APNS_KEY,
                 key_id=DEV_APNS_KEY_ID,
                 team_id=DEV_APNS_TEAM_ID,
                 topic=DEV_APNS_TOPIC,
-                base_url=f"http://{apns_address}",
+                base_url=fakes.apns_url,
             ),
         }
         for provider in providers.values():
             stack.push_async_callback(provider.aclose)
-        subscription = web_push.subscribe(web.public_key, origin=f"http://{web_address}")
-        yield PushServices(web_push, fcm, apns, providers, subscription)
+        subscription = fakes.web_push.subscribe(web.public_key, origin=fakes.web_push_origin)
+        yield PushServices(fakes.web_push, fakes.fcm, fakes.apns, providers, subscription)
 
 
 async def register_devices(
