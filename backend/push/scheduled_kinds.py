@@ -62,7 +62,10 @@ _MARK = (
     "INSERT INTO push_feed_mark (name, read_until) VALUES ({name}, {start}) "
     "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING read_until"
 )
-_MOVE_MARK = "UPDATE push_feed_mark SET read_until = {until} WHERE name = {name}"
+# Never back (a run given an earlier ``now`` would only redo mornings: harmless, but idle).
+_MOVE_MARK = (
+    "UPDATE push_feed_mark SET read_until = GREATEST(read_until, {until}) WHERE name = {name}"
+)
 
 # Both reads keep only members with a device to tell, the kind on, and not told yet under
 # the notice's collapse key (through one_per_device_and_key).
