@@ -21,10 +21,11 @@ from backend.push.queue import PushPolicy, deliver_push_due
 from backend.push.scheduled_kinds import born_on, mornings_due, queue_daily_notices, treat
 from backend.push.scheduled_texts import birthday, points_expiring
 from db import sql
+from tests.backend.campaigns.helpers import launch
 from tests.backend.campaigns.test_engine import campaign as live
 from tests.backend.push.test_sale_push import push_services
 from tests.conftest import LiveServer
-from tests.factories import LoggedInMember, grant, log_in
+from tests.factories import LoggedInMember, SignedInStaff, grant, log_in
 
 # Granted at 06:00 UTC on 10 March with points expiring after 10 days: on 20 March, 08:00 in
 # Kaliningrad (UTC+2) and 16:00 in Vladivostok (UTC+10).
@@ -63,7 +64,8 @@ async def notifications(
 
 async def queued() -> list[dict[str, Any]]:
     rows = await sql.fetch(
-        "SELECT member, collapse_key, next_attempt_at, notification->>'title' AS title"
+        "SELECT member, collapse_key, next_attempt_at, notification->>'title' AS title,"
+        " notification->>'body' AS body"
         " FROM push_delivery ORDER BY created_at, collapse_key"
     )
     return [dict(row) for row in rows]
@@ -173,9 +175,11 @@ async def test_the_preference_off_tells_nothing_and_a_birthday_needs_the_consent
     assert unasked.member_id not in {member for member, _ in told}
 
 
-async def test_a_consented_birthday_is_told_with_quiet_hours_and_the_daily_cap(
-    client: httpx.AsyncClient, live_server: LiveServer
+async def test_a_consented_birthday_is_told_with_its_treat_quiet_hours_and_the_daily_cap(
+    client: httpx.AsyncClient, live_server: LiveServer, admin: SignedInStaff
 ) -> None:
+    birthday_campaign = {"type": "birthday", "points": 50, "window_days": 3}
+    await launch(client, admin, name="День рождения", rule=birthday_campaign)
     with time_machine.travel(GRANTED, tick=True):
         await expiring_after_ten_days()
         member = await member_with_a_phone(
@@ -197,6 +201,7 @@ async def test_a_consented_birthday_is_told_with_quiet_hours_and_the_daily_cap(
     assert expiring["next_attempt_at"] == utc(14, 10, 30)  # 12:30 in Kaliningrad
     greeting = told[f"birthday:{member.member_id}:2027"]
     assert greeting["title"] == "Happy birthday!"
+    assert greeting["body"] == "Our gift: 50 points with a purchase until 17 March"
     assert greeting["next_attempt_at"] == utc(15, 10, 30)  # over the cap: tomorrow
 
 
