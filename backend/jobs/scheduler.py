@@ -2,7 +2,8 @@
 purge, tiers, app orders whose payment webhook is late, campaigns starting and ending and
 their targeted audiences told in batches, delivered outbox messages past their retention,
 unfinished erasures, the audit trail's retention, the program's daily figures, partner
-webhooks queued from the committed member events), run by
+webhooks queued from the committed member events, push notifications from them, and the daily
+push notices on each member's local morning: points expiring, birthdays), run by
 ``astrocoffee scheduler`` (and by serving processes whose interval is above 0), one process
 at a time through a renewed, fenced lease (``backend.jobs.lease``), once per interval;
 ``astrocoffee maintenance`` runs them once.
