@@ -21,12 +21,11 @@ import msgspec
 
 from backend.accounting import metrics
 from backend.accounting.client import AccountingClient, DeliveryFailed
-from backend.audit.trail import record
 from backend.deliveries.batch import deliver_batch
+from backend.deliveries.dead_letters import RetryResult as RetryResult  # its routes answer it
+from backend.deliveries.dead_letters import put_back_in_line
 from backend.deliveries.policy import Backoff
-from backend.errors import Conflict, NotFound
 from db import sql
-from db.pool import engine
 from db.tables import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -41,6 +40,11 @@ _FIGURES = (
     "COUNT(*) FILTER (WHERE status = 'pending') AS pending, "
     "COUNT(*) FILTER (WHERE status = 'dead') AS dead "
     "FROM outbox_message WHERE status IN ('pending', 'dead')"
+)
+_LOCK = "SELECT status, attempts, last_error FROM outbox_message WHERE id = {id} FOR UPDATE"
+_BACK_IN_LINE = (
+    "UPDATE outbox_message SET status = 'pending', attempts = 0, next_attempt_at = {now} "
+    "WHERE id = {id}"
 )
 # The accounting system's backoff is the pipeline's (``backend.deliveries.policy``).
 DeliveryPolicy = Backoff
@@ -187,40 +191,13 @@ async def list_dead_letters(*, limit: int = 100) -> DeadLetterList:
     )
 
 
-class RetryResult(msgspec.Struct, frozen=True):
-    id: uuid.UUID
-    status: str
-
-
 async def retry_dead_letter(message_id: uuid.UUID) -> RetryResult:
     """Put a dead letter back in line, with a fresh attempt count (after the fix)."""
-    async with engine().transaction():
-        row = (
-            await OutboxMessage.select(
-                OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.last_error
-            )
-            .where(OutboxMessage.id == message_id)
-            .first()
-        )
-        if row is None:
-            raise NotFound(f"outbox message {message_id} does not exist")
-        if row["status"] != "dead":
-            raise Conflict(
-                f"only dead letters are retried; this one is {row['status']}",
-                status=row["status"],
-            )
-        await OutboxMessage.update(
-            {
-                OutboxMessage.status: "pending",
-                OutboxMessage.attempts: 0,
-                OutboxMessage.next_attempt_at: datetime.now(UTC),
-            }
-        ).where(OutboxMessage.id == message_id)
-        await record(
-            "outbox.retried",
-            target_type="outbox_message",
-            target_id=message_id,
-            before={"status": "dead", "attempts": row["attempts"], "last_error": row["last_error"]},
-            after={"status": "pending", "attempts": 0},
-        )
-    return RetryResult(id=message_id, status="pending")
+    return await put_back_in_line(
+        message_id,
+        lock=_LOCK,
+        back=_BACK_IN_LINE,
+        what="outbox message",
+        action="outbox.retried",
+        target_type="outbox_message",
+    )

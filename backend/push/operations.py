@@ -9,12 +9,9 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from backend.accounting.outbox import RetryResult
-from backend.audit.trail import record
-from backend.errors import Conflict, NotFound
+from backend.deliveries.dead_letters import RetryResult, put_back_in_line
 from backend.push import metrics
 from db import sql
-from db.pool import engine
 
 _FIGURES = """
 SELECT MIN(next_attempt_at) FILTER (WHERE status = 'pending' AND next_attempt_at <= {now})
@@ -68,23 +65,11 @@ async def list_push_dead_letters(*, limit: int = 100) -> PushDeadLetterList:
 
 async def retry_push_dead_letter(delivery_id: uuid.UUID) -> RetryResult:
     """Put a dead push back in line with a fresh attempt count (after the cause is fixed)."""
-    now = datetime.now(UTC)
-    async with engine().transaction():
-        rows = await sql.fetch(_LOCK, id=delivery_id)
-        if not rows:
-            raise NotFound(f"push delivery {delivery_id} does not exist")
-        before = rows[0]
-        if before["status"] != "dead":
-            raise Conflict(
-                f"only dead letters are retried; this one is {before['status']}",
-                status=before["status"],
-            )
-        await sql.fetch(_BACK_IN_LINE, id=delivery_id, now=now)
-        await record(
-            "push.retried",
-            target_type="push_delivery",
-            target_id=delivery_id,
-            before=dict(before),
-            after={"status": "pending", "attempts": 0},
-        )
-    return RetryResult(id=delivery_id, status="pending")
+    return await put_back_in_line(
+        delivery_id,
+        lock=_LOCK,
+        back=_BACK_IN_LINE,
+        what="push delivery",
+        action="push.retried",
+        target_type="push_delivery",
+    )
