@@ -11,7 +11,8 @@ mechanics, kept here:
   they are sent, then recorded (a worker killed mid-batch leaves them pending);
 - ``policy``: exponential backoff with jitter and the receiver's ``Retry-After``;
 - ``feed``: the member streams read past a position per member, so that a feed run every
-  second reads each committed event once, a late-committing one included.
+  second reads each committed event once, a late-committing one included;
+- ``dead_letters``: a dead letter put back in line by an admin.
 
 What differs per kind (how one row is sent, what its outcome means) is the kind's
 ``Carrier``; this package knows no kind.

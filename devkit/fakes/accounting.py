@@ -177,12 +177,13 @@ class AccountingSystem(FakeSystem):
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = AccountingSystem.arguments(
+    AccountingSystem.command_line(
+        argv,
         "devkit.fakes.accounting",
         "Serve a fake sales-accounting system for development and tests.",
         port=DEV_PORT,
-    ).parse_args(argv)
-    AccountingSystem(token=args.token).serve(args.host, args.port, "accounting system")
+        what="accounting system",
+    )
 
 
 if __name__ == "__main__":

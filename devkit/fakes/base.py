@@ -79,6 +79,14 @@ class FakeSystem:
         parser.add_argument("--token", default=cls.token)
         return parser
 
+    @classmethod
+    def command_line(
+        cls, argv: list[str] | None, module: str, description: str, *, port: int, what: str
+    ) -> None:
+        """``python -m <module>`` of a fake that needs no more than ``arguments``: serve it."""
+        args = cls.arguments(module, description, port=port).parse_args(argv)
+        cls(token=args.token).serve(args.host, args.port, what)
+
     def serve(self, host: str, port: int, what: str, more: str = "") -> None:
         """Serve until interrupted, everything logged to stderr (``configure_logging``)."""
         import uvicorn

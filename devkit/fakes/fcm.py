@@ -141,10 +141,9 @@ class FcmService(PushService):
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = FcmService.arguments(
-        "devkit.fakes.fcm", "Serve a fake FCM HTTP v1 API.", port=DEV_PORT
-    ).parse_args(argv)
-    FcmService(token=args.token).serve(args.host, args.port, "FCM")
+    FcmService.command_line(
+        argv, "devkit.fakes.fcm", "Serve a fake FCM HTTP v1 API.", port=DEV_PORT, what="FCM"
+    )
 
 
 if __name__ == "__main__":

@@ -162,10 +162,13 @@ class WebPushService(PushService):
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = WebPushService.arguments(
-        "devkit.fakes.web_push", "Serve a fake Web Push service.", port=DEV_WEB_PUSH_PORT
-    ).parse_args(argv)
-    WebPushService(token=args.token).serve(args.host, args.port, "web push service")
+    WebPushService.command_line(
+        argv,
+        "devkit.fakes.web_push",
+        "Serve a fake Web Push service.",
+        port=DEV_WEB_PUSH_PORT,
+        what="web push service",
+    )
 
 
 if __name__ == "__main__":
