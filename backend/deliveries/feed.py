@@ -106,9 +106,9 @@ async def read_streams(
     twice); ``wanted`` False: nothing to read for (no partner endpoint), the mark moves on."""
     said = feed.statements
     async with engine().transaction():
-        (mark,) = await sql.fetch(said["mark"], name=feed.name, now=now)
         (writer,) = await sql.fetch(_OLDEST_WRITER)
         until = now if writer["at"] is None else min(now, writer["at"])
+        (mark,) = await sql.fetch(said["mark"], name=feed.name, now=until)  # first run: made
         if wanted is not None and not await wanted():
             await sql.fetch(said["move"], name=feed.name, until=until)
             return FeedRun(0, 0.0)
