@@ -92,12 +92,12 @@ _JOBS: tuple[tuple[str, str, Callable[[Settings, argparse.Namespace], int]], ...
     ("worker", "deliver the outbox to the accounting system until SIGTERM", worker_command),
     (
         "partner-webhooks",
-        "send partner webhook deliveries (queued by the scheduler) until SIGTERM",
+        "feed the committed member events to partner webhooks and send them until SIGTERM",
         partner_webhooks_command,
     ),
     (
         "push-worker",
-        "send push notifications (queued by the scheduler) to Web Push, FCM and APNs until SIGTERM",
+        "feed the committed member events to push and send to Web Push, FCM and APNs until SIGTERM",
         push_worker_command,
     ),
 )
