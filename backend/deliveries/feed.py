@@ -14,6 +14,11 @@ committed at a run belongs to such a transaction, so the next run's window still
 write, and the application's clock against the database's (seconds at most). The window is
 not a wait: an event is read by the first run after its commit.
 
+A role without ``pg_read_all_stats`` sees another role's sessions in ``pg_stat_activity``
+(their ``backend_xid``) but not their ``xact_start``: such a writer's start is unknown, so a
+run that sees one leaves the mark where it is (the window keeps whatever it is writing) and
+logs a warning; the mark moves on at the next run that sees none (docs/deploy.md).
+
 Runs of one feed (several workers, the scheduler) take the mark's row lock in turn. A run
 stops after ``limit`` events, at a member's boundary (a sale's entries are read together), and
 the next one goes on from the positions.
@@ -21,6 +26,7 @@ the next one goes on from the positions.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,11 +36,16 @@ from typing import Literal
 from db import sql
 from db.pool import engine
 
+log = logging.getLogger(__name__)
+
 MARGIN = timedelta(seconds=15)
 
-# The oldest open transaction of this database that has written (it has a transaction id).
+# The oldest open transaction of this database that has written (it has a transaction id),
+# and whether a writer's start is hidden from this role (another role's session, no
+# pg_read_all_stats: its backend_xid is shown to everyone, its xact_start is not).
 _OLDEST_WRITER = """
-SELECT MIN(xact_start) AS at FROM pg_stat_activity
+SELECT MIN(xact_start) AS at, COALESCE(bool_or(xact_start IS NULL), false) AS hidden
+FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL
 """
 
@@ -88,6 +99,32 @@ ON CONFLICT (member) DO UPDATE SET seq = GREATEST({positions}.seq, EXCLUDED.seq)
 
 
 @dataclass(frozen=True, slots=True)
+class Writers:
+    """Where a feed's mark may go this run: ``bound``, the run's clock or the start of the
+    oldest open writing transaction if earlier; ``hidden``: a writer's start is not shown
+    to this role, so the mark must stay where it is."""
+
+    bound: datetime
+    hidden: bool
+
+    def until(self, mark: datetime) -> datetime:
+        """The mark's next value, ``mark`` its value now."""
+        return mark if self.hidden else self.bound
+
+
+async def open_writers(now: datetime) -> Writers:
+    """The open writing transactions' hold on a feed's mark (read in the run's transaction)."""
+    (writer,) = await sql.fetch(_OLDEST_WRITER)
+    bound = now if writer["at"] is None else min(now, writer["at"])
+    if writer["hidden"]:
+        log.warning(
+            "a writing transaction's start is hidden from this role (grant it "
+            "pg_read_all_stats): the delivery feeds' marks wait until none is open"
+        )
+    return Writers(bound, bool(writer["hidden"]))
+
+
+@dataclass(frozen=True, slots=True)
 class FeedRun:
     queued: int
     behind_s: float  # how far the window's start was behind (0: caught up)
@@ -106,9 +143,10 @@ async def read_streams(
     twice); ``wanted`` False: nothing to read for (no partner endpoint), the mark moves on."""
     said = feed.statements
     async with engine().transaction():
-        (writer,) = await sql.fetch(_OLDEST_WRITER)
-        until = now if writer["at"] is None else min(now, writer["at"])
-        (mark,) = await sql.fetch(said["mark"], name=feed.name, now=until)  # first run: made
+        writers = await open_writers(now)
+        # First run: made at the bound.
+        (mark,) = await sql.fetch(said["mark"], name=feed.name, now=writers.bound)
+        until = writers.until(mark["read_until"])
         if wanted is not None and not await wanted():
             await sql.fetch(said["move"], name=feed.name, until=until)
             return FeedRun(0, 0.0)

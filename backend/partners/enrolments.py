@@ -10,7 +10,8 @@ is queued in the same transaction as those events: a partner gets it first.
 Read by ``created_at`` (``member_enrolled`` index) past this feed's mark
 (``partner_feed_mark`` row ``partner_enrolments``) less ``MARGIN``; as the stream feed does
 (``backend.deliveries.feed``), the mark never passes the start of the oldest transaction
-still open that has written, so an enrolment committing late is still in the next window.
+still open that has written (``open_writers``), so an enrolment committing late is still in
+the next window.
 The delivery's event is the member's id: unique per (endpoint, event), so reading a member
 again queues nothing twice. Only endpoints subscribed to ``member.enrolled`` and registered
 before the enrolment are fed; with none, nothing is read and the mark moves on.
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from backend.deliveries.feed import open_writers
 from backend.partners.events import MEMBER_ENROLLED
 from backend.streams.stream import json_text
 from db import sql
@@ -37,11 +39,6 @@ _MARK = (
     "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING read_until"
 )
 _MOVE_MARK = "UPDATE partner_feed_mark SET read_until = {until} WHERE name = {name}"
-# The oldest open transaction of this database that has written.
-_OLDEST_WRITER = """
-SELECT MIN(xact_start) AS at FROM pg_stat_activity
-WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL
-"""
 # Enrolled in the window, a page at a time in (created_at, id) order.
 _ENROLLED = """
 SELECT id, created_at FROM member
@@ -65,8 +62,7 @@ async def queue_enrolments(endpoints: Sequence[sql.Row], *, now: datetime) -> in
     ``endpoints`` (rows with ``id``, ``event_types``, ``created_at``) that subscribe; run
     inside the caller's transaction. How many deliveries were queued."""
     (mark,) = await sql.fetch(_MARK, name=MARK, now=now)
-    (writer,) = await sql.fetch(_OLDEST_WRITER)
-    until = now if writer["at"] is None else min(now, writer["at"])
+    until = (await open_writers(now)).until(mark["read_until"])
     subscribed = [e for e in endpoints if MEMBER_ENROLLED in e["event_types"]]
     queued = 0
     since = mark["read_until"] - MARGIN

@@ -133,3 +133,72 @@ async def test_the_worker_feeds_itself_and_the_sale_reaches_the_phone_within_sec
         1,
     ]
     assert push.fcm.received[0]["android"]["collapse_key"].endswith(sale.json()["purchase_id"])
+
+
+# A role that may read and write the tables but not see other roles' transactions in
+# pg_stat_activity (no pg_read_all_stats), as an application role often is.
+READER = "astrocoffee_feed_test_reader"
+_READER_ROLE = f"""
+DO $$ BEGIN
+    CREATE ROLE {READER} NOLOGIN;
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $$
+"""
+
+
+async def test_a_writer_whose_start_the_feed_cannot_see_holds_the_mark(
+    client: httpx.AsyncClient, member: LoggedInMember, till: Till, live_server: LiveServer
+) -> None:
+    """The slow sale's session is the tests' superuser's, the feed's role is not allowed to
+    see its xact_start: the feed must not move its mark past it."""
+    other = await log_in(client, live_server.sms)
+    await phone(client, member, FCM_TOKEN + "-late")
+    await phone(client, other, FCM_TOKEN + "-early")
+    await sql.fetch(_READER_ROLE)
+    await sql.fetch(f"GRANT USAGE ON SCHEMA public TO {READER}")
+    await sql.fetch(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {READER}")
+    await sql.fetch(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {READER}")
+
+    async def feed_as_reader(now: datetime) -> int:
+        async with engine().transaction():
+            await sql.fetch(f"SET LOCAL ROLE {READER}")
+            return await feed_push(now=now)
+
+    assert await feed_as_reader(datetime.now(UTC)) == 0  # the mark is made: now
+    late_purchase = str(uuid.uuid4())
+    written, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_sale() -> None:
+        async with engine().transaction():
+            await MEMBERS.append(
+                uuid.UUID(member.member_id),
+                [
+                    (
+                        "transaction.created",
+                        {"kind": "earn", "points": 7, "purchase_id": late_purchase},
+                    )
+                ],
+            )
+            written.set()
+            await release.wait()
+
+    slow = asyncio.create_task(slow_sale())
+    try:
+        await asyncio.wait_for(asyncio.shield(written.wait()), 10)
+        sale = await buy(client, till, purchase_body(other.card_number))
+        assert sale.status_code == 201, sale.text
+        (seen,) = await sql.fetch(
+            "SELECT count(*) FILTER (WHERE backend_xid IS NOT NULL) AS writers FROM "
+            "pg_stat_activity WHERE datname = current_database()"
+        )
+        assert seen["writers"] == 1  # the slow sale, shown to the superuser
+        later = datetime.now(UTC) + timedelta(minutes=10)
+        assert await feed_as_reader(later) == 1
+        assert await collapse_keys() == [f"points_earned:{sale.json()['purchase_id']}"]
+    finally:
+        release.set()
+        await asyncio.wait_for(slow, 10)
+    assert await feed_as_reader(later + timedelta(seconds=1)) == 1
+    assert sorted(await collapse_keys()) == sorted(
+        [f"points_earned:{sale.json()['purchase_id']}", f"points_earned:{late_purchase}"]
+    )
