@@ -251,7 +251,7 @@ class StreamFollower:
             self._give_up(CLOSE_INTERNAL_ERROR, "could not send the stream")
             return
         if self.live is not None:  # one record write per drained batch, never awaited
-            self.live.shown(self.last_seq)
+            self.live.drained()
         # Idle again: nothing of the writer stays (no await between the last check and here).
         self._writer = None
         if self._pending is pending:
@@ -268,6 +268,7 @@ class StreamFollower:
             if seq == self.seqs[stream] + 1:
                 await self._send(item)
                 self.seqs[stream] = seq
+                self._showed(stream, seq)
         elif isinstance(item, Control):
             await self._send(item.raw)
         elif isinstance(item, Resume):
@@ -289,6 +290,7 @@ class StreamFollower:
             await self._resync(stream, current)
             return
         self.seqs[stream] = last_seq
+        self._showed(stream, last_seq)  # the client says it has those
         if current > last_seq:  # nothing to read when the client is current
             await self._replay_after(stream, last_seq)
 
@@ -302,6 +304,18 @@ class StreamFollower:
         for raw in envelopes:
             await self._send(raw)
             self.seqs[stream] = envelope_position(raw)[1]
+            self._showed(stream, self.seqs[stream])
+
+    def _showed(self, stream: str, seq: int) -> None:
+        """The client has its own stream up to ``seq``: sent by this socket, or said by the
+        client (its position on connect or resume). Not a position the socket moved to
+        without sending the events (``ready``'s, a resync's): push must still tell those."""
+        if self.live is not None and stream == self.stream:
+            self.live.saw(seq)
+
+    def client_has(self, last_seq: int) -> None:
+        """The client's position on connect, already current (nothing replayed)."""
+        self._showed(self.stream, last_seq)
 
     async def _resync(self, stream: str, current: int) -> None:
         named = None if stream == self.stream else stream

@@ -281,6 +281,7 @@ async def _ready(
     await socket.send_data(encode(ready).decode())
     last_seq, broadcast_last_seq = position
     if last_seq is not None and _current(follower, last_seq, broadcast_last_seq):
+        follower.client_has(last_seq)
         follower.release()  # nothing missed: no read at all (most of a storm)
     elif last_seq is not None:
         follower.request(Resume(last_seq, broadcast_last_seq))

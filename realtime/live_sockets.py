@@ -4,7 +4,8 @@ push does not tell a device what its open socket already showed (docs/notificati
 
 A member socket that names its device (``/v1/ws?device=<id>``) records, in Redis under
 ``<prefix>live:member:<member id>:<device id>``, the highest seq of the member's own stream it
-has sent, with a time to live of ``ttl_s``. The record is written after a batch of sends
+has sent (or the client said it had, on connect or resume; never the seq that ``ready`` or a
+resync only names), with a time to live of ``ttl_s``. The record is written after a batch of sends
 drains (one ``SET`` for the batch, not one per event) and refreshed by the answer to the
 client's ping (clients ping after 20 s of quiet) when it is older than ``refresh_s``: an open
 socket keeps it alive, a socket that closed or died is forgotten ``ttl_s`` after its last
@@ -85,6 +86,15 @@ class LiveMark:
         self.written = -1
         self.written_at = float("-inf")
         self._task: asyncio.Future[None] | None = None
+
+    def saw(self, seq: int) -> None:
+        """The client has the member's stream up to ``seq`` (sent it, or it said so on
+        connect or resume); written at the next ``drained``."""
+        self.sent = max(self.sent, seq)
+
+    def drained(self) -> None:
+        """The socket's sends drained (a batch of events, a ping's answer)."""
+        self.shown(self.sent)
 
     def shown(self, seq: int) -> None:
         """The socket has sent its stream up to ``seq`` (or answered a ping): write it if it

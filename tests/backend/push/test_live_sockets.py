@@ -185,6 +185,30 @@ async def test_a_device_shown_only_earlier_events_is_pushed(
     assert web["payload"]["data"]["purchase_id"] == sale.json()["purchase_id"]
 
 
+async def test_an_app_opened_after_the_sale_without_its_position_is_still_pushed(
+    client: httpx.AsyncClient, live_server: LiveServer, member: LoggedInMember, till: Till
+) -> None:
+    """``ready`` tells a fresh socket (no ``?last_seq=``) the stream's newest seq, but sends
+    none of its events: its record must not claim the sale's, nor must a ping's answer."""
+    async with push_services() as push:
+        browser = await opened(client, member, push)
+        sale = await buy(client, till, purchase_body(member.card_number, amount=35000))
+        assert sale.status_code == 201, sale.text
+        assert await feed_push() == 3
+        query = urlencode({"token": member.access_token, "device": browser})
+        async with websockets.connect(f"{live_server.ws_url}/v1/ws?{query}") as socket:
+            ready = json.loads(await socket.recv())
+            assert ready["type"] == "ready" and ready["last_seq"] > 0
+            await socket.send(json.dumps({"type": "ping"}))
+            assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "pong"
+            await record_reaches(live_server, member, browser, 0)
+            live = live_devices(live_server)
+            assert await deliver_push_due(push.providers, PushPolicy(), live=live) == 3
+
+    assert await statuses() == {"webpush": "delivered", "fcm": "delivered", "apns": "delivered"}
+    assert len(push.web_push.received) == 1
+
+
 @pytest.mark.parametrize("device", ["not-a-device", "12"])
 async def test_a_device_that_is_not_an_id_is_refused(
     live_server: LiveServer, member: LoggedInMember, device: str
