@@ -27,6 +27,7 @@ the next one goes on from the positions.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ from db.pool import engine
 log = logging.getLogger(__name__)
 
 MARGIN = timedelta(seconds=15)
+# A hidden writer is logged at most this often by a process (when the next warning is due).
+WARN_EVERY_S = 60.0
+_warned = [float("-inf")]
 
 # The oldest open transaction of this database that has written (it has a transaction id),
 # and whether a writer's start is hidden from this role (another role's session, no
@@ -116,7 +120,8 @@ async def open_writers(now: datetime) -> Writers:
     """The open writing transactions' hold on a feed's mark (read in the run's transaction)."""
     (writer,) = await sql.fetch(_OLDEST_WRITER)
     bound = now if writer["at"] is None else min(now, writer["at"])
-    if writer["hidden"]:
+    if writer["hidden"] and time.monotonic() >= _warned[0]:
+        _warned[0] = time.monotonic() + WARN_EVERY_S  # feeds run every second: not each run
         log.warning(
             "a writing transaction's start is hidden from this role (grant it "
             "pg_read_all_stats): the delivery feeds' marks wait until none is open"
