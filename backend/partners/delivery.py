@@ -47,7 +47,7 @@ WHERE d.status = 'pending' AND d.next_attempt_at <= {now} AND e.enabled
   AND NOT EXISTS (
       SELECT 1 FROM partner_delivery x
       WHERE x.endpoint = d.endpoint AND x.member = d.member AND x.status = 'pending'
-        AND x.seq < d.seq)
+        AND x.seq <= d.seq AND (x.seq < d.seq OR x.occurred_at < d.occurred_at))
 ORDER BY d.next_attempt_at LIMIT {batch} FOR UPDATE OF d SKIP LOCKED
 """
 _ENDPOINTS = """

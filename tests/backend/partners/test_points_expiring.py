@@ -11,8 +11,11 @@ import msgspec
 import time_machine
 
 from backend.loyalty.rules import ProgramRules, publish_rules
+from backend.partners.delivery import webhook_id
+from backend.partners.feed import feed_partners
 from backend.partners.payloads import BODIES
 from backend.push.scheduled_kinds import queue_daily_notices
+from db import sql
 from tests.backend.partners.conftest import Scene, deliveries
 from tests.backend.partners.test_enrolments import _body_schema
 from tests.backend.push.test_scheduled_kinds import GRANTED, utc
@@ -47,3 +50,37 @@ async def test_expiring_points_reach_the_partner_once_per_date(scene: Scene) -> 
     jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
     (raw,) = [d.raw for d in scene.receiver.received.values()]
     msgspec.json.decode(raw, type=BODIES["points.expiring"])
+
+
+async def test_points_expiring_waits_behind_the_member_event_of_its_seq(scene: Scene) -> None:
+    """Its seq is the feed's position, the seq of the member's last event queued: while that
+    event's delivery is pending (failing), points.expiring waits behind it as the later one."""
+    await scene.register("points.expiring", "sale.completed")
+    with time_machine.travel(GRANTED, tick=True):
+        await publish_rules(ProgramRules(points_expire_after_days=10), staff_id=uuid.uuid4())
+        member = await scene.member()
+        zone = await scene.client.patch(
+            "/v1/me", headers=member.headers, json={"time_zone": "Europe/Kaliningrad"}
+        )
+        assert zone.status_code == 200, zone.text
+        await scene.sell(member)
+        await feed_partners()
+        (sale,) = await deliveries(member.member_id)
+        (position,) = await sql.fetch(
+            "SELECT seq FROM partner_feed_position WHERE member = {member}",
+            member=uuid.UUID(member.member_id),
+        )
+        assert sale["seq"] == position["seq"]  # the sale's event is the last one read
+    scene.receiver.fail_ids = [webhook_id(sale["id"])]
+    with time_machine.travel(utc(14, 9, 1), tick=True):
+        assert await queue_daily_notices() == 1
+        await scene.deliver()
+        queued = await deliveries(member.member_id)
+        assert {d["type"]: (d["seq"], d["status"]) for d in queued} == {
+            "sale.completed": (sale["seq"], "pending"),
+            "points.expiring": (sale["seq"], "pending"),
+        }
+        assert scene.receiver.bodies == []
+        scene.receiver.fail_ids = []
+        await scene.deliver()
+    assert [body["type"] for body in scene.receiver.bodies] == ["sale.completed", "points.expiring"]
