@@ -268,7 +268,8 @@ class StreamFollower:
             if seq == self.seqs[stream] + 1:
                 await self._send(item)
                 self.seqs[stream] = seq
-                self._showed(stream, seq)
+                if self.live is not None:  # inline: every event of every socket comes here
+                    self._showed(stream, seq)
         elif isinstance(item, Control):
             await self._send(item.raw)
         elif isinstance(item, Resume):
