@@ -47,7 +47,7 @@ SELECT d.id, d.endpoint, d.member, d.seq, d.event, d.type, d.payload::jsonb, 'pe
 FROM unnest({ids}::uuid[], {endpoints}::uuid[], {members}::uuid[], {seqs}::bigint[],
             {events}::uuid[], {types}::text[], {payloads}::text[], {occurred}::timestamptz[])
      AS d(id, endpoint, member, seq, event, type, payload, occurred_at)
-ON CONFLICT (endpoint, event) DO NOTHING
+ON CONFLICT (endpoint, event) DO NOTHING RETURNING id
 """
 # Delivered long ago: the partner has them (a replay is for recent trouble). In batches, so
 # that no run holds locks on a large part of the table.
@@ -76,11 +76,12 @@ async def feed_partners(
         # With every endpoint disabled by an admin, the streams are still read (and the
         # positions moved), so that enabling one later sends nothing of the time between.
         queued = _deliveries(rows, endpoints)
-        if queued["ids"]:
-            await sql.fetch(_ENQUEUE, now=now, **queued)
+        # Those inserted: one already there (an event read again after a crash) is not
+        # counted again in the run's figure.
+        inserted = len(await sql.fetch(_ENQUEUE, now=now, **queued)) if queued["ids"] else 0
         # After the streams were read, in this transaction: a member's member.enrolled (seq
         # 0) is queued no later than their first events (backend.partners.enrolments).
-        return len(queued["ids"]) + await queue_enrolments(endpoints, now=now)
+        return inserted + await queue_enrolments(endpoints, now=now)
 
     run = await read_streams(FEED, queue, now=now, limit=limit, wanted=wanted)
     metrics.FEED_LAG.set(run.behind_s)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from backend.partners.feed import KEEP_DELIVERED, feed_partners
+from db import sql
 from db.tables import PartnerDelivery
 from tests.backend.partners.conftest import ENDPOINTS, Scene, deliveries
 
@@ -79,3 +80,17 @@ async def test_an_erasure_reaches_the_partners_that_subscribe(scene: Scene) -> N
     erasure = scene.receiver.bodies[-1]["data"]
     assert erasure["member_id"] == member.member_id and erasure["erasure_id"]
     assert member.phone not in str(scene.receiver.bodies)
+
+
+async def test_a_run_counts_the_deliveries_it_inserted_not_those_already_there(
+    scene: Scene,
+) -> None:
+    await scene.register("sale.completed", "points.earned")
+    member = await scene.one_sale()
+    assert await feed_partners() == 2
+    # The run's position lost (a crash before it was kept): the same events are read again,
+    # and their deliveries, already queued, are not counted (the feed's metric, its report).
+    await sql.fetch("DELETE FROM partner_feed_position")
+    await sql.fetch("UPDATE partner_feed_mark SET read_until = read_until - interval '1 hour'")
+    assert await feed_partners() == 0
+    assert len(await deliveries(member.member_id)) == 2
