@@ -2,6 +2,13 @@
 default ``DAILY_CAP``) notifications a member's local day. One over the cap
 waits for the next local day (and that day's quiet hours), never dropped. A sale update does
 not pile up: it replaces the member's older undelivered ones, saying their points together.
+
+The push feed and the daily notices queue in transactions of their own and both count the
+member's day: a transaction-level advisory lock on the member (``lock_member_day``), taken
+before counting and held until commit, makes counting and queueing one step per member, so
+two at once never make one over the cap. Without deadlocks: the feed (its runs one at a time,
+under the mark's row lock) waits for the lock; the daily notices only try it and leave a
+member they cannot have to their next run.
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ WHERE member = {member_id} AND status = 'pending' AND collapse_key <> {collapse_
   AND notification->>'kind' = 'points_earned'
 RETURNING collapse_key, (notification->'data'->>'points')::bigint AS points
 """
+# The first key names the lock's use ("push" in ASCII); the second, the member.
+_CAP_LOCKS = 0x70757368
+_LOCK = "SELECT pg_advisory_xact_lock({space}, hashtext({member_id}::uuid::text))"
+_TRY_LOCK = "SELECT pg_try_advisory_xact_lock({space}, hashtext({member_id}::uuid::text)) AS locked"
 _QUEUED = (
     "SELECT 1 FROM push_delivery WHERE member = {member_id} AND collapse_key = {collapse_key}"
     " LIMIT 1"
@@ -50,7 +61,9 @@ async def due_within_cap(
     quiet: QuietHours,
     cap: int = DAILY_CAP,
 ) -> datetime:
-    """``due``, or the first moment of a later local day (out of quiet hours) with room."""
+    """``due``, or the first moment of a later local day (out of quiet hours) with room.
+    Takes the member's lock until the transaction ends (the notices have it already)."""
+    await lock_member_day(member_id)
     for _ in range(MAX_DAYS_AHEAD):
         day = local_date(due, where)
         start = instant_of(datetime.combine(day, time()), where)
@@ -62,6 +75,16 @@ async def due_within_cap(
             return due
         due = quiet.due_at(end, where)
     return due
+
+
+async def lock_member_day(member_id: uuid.UUID, *, wait: bool = True) -> bool:
+    """The member's cap lock, held to the end of the transaction; ``wait`` False: only if
+    free at once (whether it was taken)."""
+    if wait:
+        await sql.fetch(_LOCK, space=_CAP_LOCKS, member_id=member_id)
+        return True
+    (row,) = await sql.fetch(_TRY_LOCK, space=_CAP_LOCKS, member_id=member_id)
+    return bool(row["locked"])
 
 
 async def already_queued(member_id: uuid.UUID, collapse_key: str) -> bool:

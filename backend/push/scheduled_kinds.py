@@ -20,7 +20,9 @@ defer, never drop), one delivery per device.
 **Once.** The collapse key names the expiry date (``points_expiring:<member>:<date>``) or the
 year (``birthday:<member>:<year>``); the reads skip members already queued for it, and a
 delivery is unique per (device, collapse key), so a run again (or beside another) queues
-nothing twice. A member with points expiring on several days within the window is told of
+nothing twice. A member whose daily cap the push feed is counting at that moment (its lock,
+``backend.push.daily_cap``) is left to the next run, as a run cut short is. A member with
+points expiring on several days within the window is told of
 the soonest date not yet told, one notice a run. A run works through ``LIMIT`` members or
 ``BUDGET_S`` seconds in one transaction (holding the mark's row lock); cut short, it leaves
 the mark where it was and the next run goes on (what was queued is skipped).
@@ -40,7 +42,7 @@ from backend.campaigns.kinds import Birthday, birthday_in
 from backend.local_time import instant_of, known_zones, zone
 from backend.loyalty.expiring_soon import EXPIRING_DAYS
 from backend.partners.expiring import queue_points_expiring
-from backend.push.daily_cap import DAILY_CAP, due_within_cap
+from backend.push.daily_cap import DAILY_CAP, due_within_cap, lock_member_day
 from backend.push.preferences import member_zone, notification_settings, quiet_hours_of
 from backend.push.providers import Notification
 from backend.push.queue import queue_for_member
@@ -179,12 +181,16 @@ async def _expiring(
         days=days,
         limit=limit,
     )
+    busy = False
     for row in rows:
         if monotonic.monotonic() >= deadline:
             return queued, False
-        queued += await _tell(row["member"], now, daily_cap, _expiring_notice(row))
-    # A full read may have left members out: the next run reads again (those told are not).
-    return queued, partners_done and len(rows) < limit
+        told = await _tell(row["member"], now, daily_cap, _expiring_notice(row))
+        busy = busy or told is None
+        queued += told or 0
+    # A full read may have left members out, a busy one was: the next run reads again
+    # (those told are not).
+    return queued, partners_done and len(rows) < limit and not busy
 
 
 def _expiring_notice(row: sql.Row) -> Callable[[str], Notification]:
@@ -203,7 +209,7 @@ async def _birthdays(
     due: dict[date, list[str]], now: datetime, daily_cap: int, limit: int, deadline: float
 ) -> tuple[int, bool]:
     campaigns = [c for c in await load_live_campaigns() if isinstance(c.rule, Birthday)]
-    queued, seen = 0, 0
+    queued, seen, busy = 0, 0, False
     for today, zones in sorted(due.items()):
         for month, day in born_on(today):
             after = _NOBODY
@@ -220,13 +226,15 @@ async def _birthdays(
                 )
                 for row in rows:
                     notice = _birthday_notice(row, today, treat(campaigns, row["tier"], now))
-                    queued += await _tell(row["member"], now, daily_cap, notice)
+                    told = await _tell(row["member"], now, daily_cap, notice)
+                    busy = busy or told is None
+                    queued += told or 0
                 seen, after = seen + len(rows), rows[-1]["member"] if rows else after
                 if len(rows) < BATCH:
                     break
                 if seen >= limit or monotonic.monotonic() >= deadline:
                     return queued, False
-    return queued, True
+    return queued, not busy
 
 
 def born_on(today: date) -> list[tuple[int, int]]:
@@ -275,8 +283,12 @@ async def _tell(
     now: datetime,
     daily_cap: int,
     notice: Callable[[str], Notification],
-) -> int:
-    """The member's notice through the rules every push follows; deliveries queued."""
+) -> int | None:
+    """The member's notice through the rules every push follows; deliveries queued. None:
+    the push feed holds the member's cap lock (waiting for it here could deadlock, this run
+    holding others' locks), so the next run tells them."""
+    if not await lock_member_day(member_id, wait=False):
+        return None
     settings = await notification_settings(member_id)
     notification = notice(settings.language)
     if not settings.kinds.get(notification.kind, True):  # type: ignore[call-overload]

@@ -4,7 +4,9 @@ the next one, which says their points together, so updates never pile up."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+import uuid
+from datetime import UTC, datetime
 
 import httpx
 import msgspec
@@ -12,9 +14,12 @@ import pytest
 import time_machine
 
 from backend.jobs.scheduler import MaintenanceLoop
-from backend.push.queue import PushPolicy, deliver_push_due, feed_push
+from backend.push.daily_cap import lock_member_day
+from backend.push.queue import PushPolicy, deliver_push_due, feed_push, queue_for_member
+from backend.push.scheduled_texts import birthday
 from backend.settings import SettingsError, load_settings
 from db import sql
+from db.pool import engine
 from realtime.publisher import EventPublisher
 from tests.backend.push.opening import member_with_a_browser
 from tests.backend.push.test_quiet_hours import moscow
@@ -99,3 +104,58 @@ async def test_the_schedulers_round_feeds_with_the_cap_its_settings_say(
         # One a day: the first was sent at once, the second waits for the next morning.
         (first, _), second = await queued()
         assert (first, second) == ("delivered", ("pending", moscow(17, 8)))
+
+
+async def waits_for_a_lock(task: asyncio.Task[int]) -> bool:
+    """Whether ``task`` comes to wait for an advisory lock (False: it ended without)."""
+    for _ in range(400):
+        if task.done():
+            return False
+        (row,) = await sql.fetch(
+            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        )
+        if row["n"]:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_the_feed_and_a_daily_notice_at_once_keep_to_the_cap(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    async with push_services() as push:
+        with time_machine.travel(moscow(16, 12), tick=True):
+            till, member = await member_with_a_browser(client, live_server.sms, push.subscription)
+            member_id = uuid.UUID(member.member_id)
+            await buy(client, till, purchase_body(member.card_number, amount=35000))
+            counted, release = asyncio.Event(), asyncio.Event()
+
+            async def daily_notice() -> None:
+                # The notices' transaction: the member's lock taken, the day counted (empty),
+                # its notice queued for now, committed only after the feed has started.
+                async with engine().transaction():
+                    assert await lock_member_day(member_id, wait=False)
+                    counted.set()
+                    await release.wait()
+                    notice = birthday(member_id=member_id, year=2027, language="ru")
+                    now = datetime.now(UTC)
+                    assert await queue_for_member(member_id, notice, now=now, due=now) == 1
+
+            notices = asyncio.create_task(daily_notice())
+            # (the notices' task ending first, by a failure, stops the test: no hang)
+            await asyncio.wait(
+                {notices, asyncio.create_task(counted.wait())},
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            assert counted.is_set(), notices.result()
+            feed = asyncio.create_task(feed_push(daily_cap=1))
+            # The feed waits for the member's lock instead of counting a day that is about
+            # to hold the notice; then it counts it: the sale's push waits for tomorrow.
+            waited = await waits_for_a_lock(feed)
+            release.set()
+            await notices
+            assert await feed == 1
+            assert waited
+        today, tomorrow = sorted(await queued(), key=lambda queued: queued[1])
+        assert today[0] == "pending" and today[1] < moscow(16, 13)
+        assert tomorrow == ("pending", moscow(17, 8))

@@ -5,6 +5,7 @@ again queues nothing twice; the worker delivers them to the fake FCM."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,10 +18,12 @@ from backend.campaigns.catalogue import LiveCampaign
 from backend.campaigns.kinds import Birthday
 from backend.campaigns.targeting import Segment, Targeting
 from backend.loyalty.rules import ProgramRules, publish_rules
+from backend.push.daily_cap import lock_member_day
 from backend.push.queue import PushPolicy, deliver_push_due
 from backend.push.scheduled_kinds import born_on, mornings_due, queue_daily_notices, treat
 from backend.push.scheduled_texts import birthday, points_expiring
 from db import sql
+from db.pool import engine
 from tests.backend.campaigns.helpers import launch
 from tests.backend.campaigns.test_engine import campaign as live
 from tests.backend.push.test_sale_push import push_services
@@ -264,3 +267,35 @@ def test_a_zones_morning_is_due_once_between_two_runs() -> None:
     assert EAST in due[date(2027, 3, 14)]
     assert WEST not in [name for names in due.values() for name in names]
     assert EAST not in mornings_due(utc(14, 1, 1), utc(14, 2)).get(date(2027, 3, 14), [])
+
+
+async def test_a_member_whose_cap_the_feed_is_counting_is_told_by_the_next_run(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    with time_machine.travel(utc(13, 8), tick=True):
+        member = await member_with_a_phone(
+            client, live_server.sms, time_zone=WEST, birth_date="1990-03-14"
+        )
+        consent = await client.put("/v1/me/consents", headers=member.headers, json={"push": True})
+        assert consent.status_code == 200, consent.text
+        assert await queue_daily_notices() == 0
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def feed() -> None:  # the push feed's transaction, counting the member's day
+        async with engine().transaction():
+            await lock_member_day(uuid.UUID(member.member_id))
+            held.set()
+            await release.wait()
+
+    with time_machine.travel(utc(14, 9, 0) + timedelta(seconds=30), tick=True):
+        feeding = asyncio.create_task(feed())
+        await held.wait()
+        # Not waited for (the run holds other members' locks: a deadlock), not skipped: the
+        # morning stays due (the mark does not move) and the next run tells them.
+        assert await queue_daily_notices() == 0
+        release.set()
+        await feeding
+        assert await queue_daily_notices() == 1
+        assert [row["collapse_key"] for row in await queued()] == [
+            f"birthday:{member.member_id}:2027"
+        ]
