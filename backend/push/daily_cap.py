@@ -43,10 +43,16 @@ WHERE member = {member_id} AND status = 'pending' AND collapse_key <> {collapse_
   AND notification->>'kind' = 'points_earned'
 RETURNING collapse_key, (notification->'data'->>'points')::bigint AS points
 """
-# The first key names the lock's use ("push" in ASCII); the second, the member.
+# The first key names the lock's use ("push" in ASCII); the second, the member's bucket.
+# Buckets, not members: each advisory lock held takes a slot of PostgreSQL's shared lock table
+# (max_locks_per_transaction x connections, 6,400 with the defaults) until commit, and one
+# notices run or feed run holds a lock per member it queues for (thousands): with 1,024
+# buckets a run holds at most 1,024. Two members sharing a bucket only wait for each other.
 _CAP_LOCKS = 0x70757368
-_LOCK = "SELECT pg_advisory_xact_lock({space}, hashtext({member_id}::uuid::text))"
-_TRY_LOCK = "SELECT pg_try_advisory_xact_lock({space}, hashtext({member_id}::uuid::text)) AS locked"
+_LOCK = "SELECT pg_advisory_xact_lock({space}, hashtext({member_id}::uuid::text) & 1023)"
+_TRY_LOCK = (
+    "SELECT pg_try_advisory_xact_lock({space}, hashtext({member_id}::uuid::text) & 1023) AS locked"
+)
 _QUEUED = (
     "SELECT 1 FROM push_delivery WHERE member = {member_id} AND collapse_key = {collapse_key}"
     " LIMIT 1"
