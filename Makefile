@@ -29,7 +29,7 @@ install: $(STAMP) ## create .venv and install the pinned dependencies
 system-packages: ## install Debian's chromium, nginx, pgbouncer and redis-server for the tests if missing (apt-get)
 	@bash deploy/dev/provision.sh
 
-run: $(STAMP) ## serve on 127.0.0.1:8000 with the outbox worker and fake accounting/payment systems (devkit/fakes)
+run: $(STAMP) ## serve on 127.0.0.1:8000 with the outbox and push workers and fake accounting/payment/FCM/APNs systems (devkit/fakes)
 	$(RUN_ENV) BIN=$(BIN) bash deploy/dev/run.sh
 
 test: system-packages $(STAMP) ## run the test suite on real PostgreSQL and Redis (embedded unless URLs are set)
