@@ -78,6 +78,9 @@ def _shape_answers(handler: HTTPRouteHandler, operation: Operation) -> Iterator[
     if Role.ANONYMOUS not in allowed:
         yield _generic(401)
         yield _generic(403)  # roles, and data rules (another store, another member)
+    if Role.MEMBER in allowed:
+        # A member's token names a member the request then reads: gone, it is a 404.
+        yield from answers(errors.MemberNotFound)[ANSWERS_KEY]
     if handler.http_methods & {"POST", "PUT", "PATCH", "DELETE"}:
         yield from (_generic(400), _generic(413), _generic(415))
     if any(p.param_in in ("query", "path") for p in parameters):

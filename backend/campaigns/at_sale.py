@@ -19,7 +19,7 @@ from backend.campaigns.catalogue import LiveCampaign
 from backend.campaigns.engine import Award, MemberUsage, evaluate
 from backend.campaigns.kinds import Basket, Reward, Shopper, StampCard
 from backend.campaigns.schemas import AppliedOffer
-from backend.errors import NotFound, ValidationFailed
+from backend.errors import MemberNotFound, NotFound, ValidationFailed
 from backend.local_time import StoreClock
 from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.earning import CheckLine
@@ -74,15 +74,21 @@ def new_coupon_code() -> str:
     return "".join(secrets.choice(COUPON_ALPHABET) for _ in range(10))
 
 
+async def _shopper_row(member_id: uuid.UUID, store_id: uuid.UUID | None) -> sql.Row:
+    rows = await sql.fetch(_SHOPPER, member_id=member_id, store_id=store_id)
+    if not rows:  # a member's token outliving the member (their rows emptied)
+        raise MemberNotFound(f"member {member_id} does not exist")
+    return rows[0]
+
+
 async def load_shopper(member_id: uuid.UUID) -> Shopper:
-    rows = await sql.fetch(_SHOPPER, member_id=member_id, store_id=None)
-    return shopper_from(member_id, rows[0])
+    return shopper_from(member_id, await _shopper_row(member_id, None))
 
 
 async def load_shopper_at(member_id: uuid.UUID, store_id: uuid.UUID) -> tuple[Shopper, StoreClock]:
     """The shopper as a sale in ``store_id`` would see them, and the store's clock; a member
     without a zone yet is judged in the store's (their first sale would give them it)."""
-    row = (await sql.fetch(_SHOPPER, member_id=member_id, store_id=store_id))[0]
+    row = await _shopper_row(member_id, store_id)
     if row["store_zone"] is None:
         raise NotFound(f"store {store_id} does not exist")
     clock = StoreClock.of(row["store_zone"], row["day_starts_at"])

