@@ -11,8 +11,8 @@ from litestar.params import FromQuery, QueryParameter
 
 from backend.audit.reading import PAGE_MAX, read_trail
 from backend.audit.schemas import AuditFilter, AuditPage
-from backend.auth.access import allow
-from backend.auth.callers import Role, StaffCaller
+from backend.auth.access import MANAGERS
+from backend.auth.callers import StaffCaller
 from backend.http import Cursor
 
 
@@ -22,7 +22,7 @@ class AdminAuditController(Controller):
 
     @get(
         "/",
-        opt=allow(Role.MANAGER, Role.ADMIN),
+        opt=MANAGERS,
         summary="The audit trail, newest first (managers: entries about their stores)",
     )
     async def read(

@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from backend.auth.access import PUBLIC, allow
+from backend.auth.access import MEMBERS, PUBLIC, allow
 from backend.auth.callers import MemberCaller, Role, StaffCaller
 from backend.auth.schemas import (
     OtpAccepted,
@@ -116,7 +116,7 @@ class MySessionsController(Controller):
     path = "/v1/me/sessions"
     tags = ["me"]
 
-    @get("/", opt=allow(Role.MEMBER), summary="The member's signed-in devices")
+    @get("/", opt=MEMBERS, summary="The member's signed-in devices")
     async def list_sessions(
         self, request: Request[MemberCaller, Any, Any], auth_service: NamedDependency[AuthService]
     ) -> SessionList:
@@ -125,9 +125,7 @@ class MySessionsController(Controller):
             member_id=caller.member_id, current=caller.session_id
         )
 
-    @delete(
-        "/{session_id:str}", opt=allow(Role.MEMBER), summary="Sign a device out", status_code=204
-    )
+    @delete("/{session_id:str}", opt=MEMBERS, summary="Sign a device out", status_code=204)
     async def end_session(
         self,
         request: Request[MemberCaller, Any, Any],

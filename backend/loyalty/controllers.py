@@ -10,8 +10,8 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from backend.auth.access import MANAGERS, STAFF, allow
-from backend.auth.callers import Role, StaffCaller
+from backend.auth.access import ADMINS, MANAGERS, STAFF
+from backend.auth.callers import StaffCaller
 from backend.errors import (
     ApprovalDecided,
     ApproverIsRequester,
@@ -46,7 +46,7 @@ class AdminRulesController(Controller):
 
     @get(
         "/versions",
-        opt=allow(Role.MANAGER, Role.ADMIN),
+        opt=MANAGERS,
         summary="Every published version of the rules, who published it and when, newest first",
     )
     async def versions(self, limit: HistoryLimit = 50) -> RulesHistory:
@@ -54,7 +54,7 @@ class AdminRulesController(Controller):
 
     @post(
         "/",
-        opt=allow(Role.ADMIN),
+        opt=ADMINS,
         status_code=201,
         summary="Publish a new version of the rules (earlier sales keep theirs)",
     )

@@ -11,8 +11,8 @@ from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from backend.auth.access import STAFF, allow
-from backend.auth.callers import MemberCaller, Role, StaffCaller
+from backend.auth.access import MANAGERS, MEMBERS, STAFF
+from backend.auth.callers import MemberCaller, StaffCaller
 from backend.campaigns.offers import MemberOffers
 from backend.errors import CardBlocked, Conflict, InsufficientPoints, MemberNotFound
 from backend.http import Cursor, IdempotencyKey, answers, replay_headers, strict_body
@@ -58,7 +58,7 @@ class MeController(Controller):
     path = "/v1/me"
     tags = ["me"]
 
-    @get("/", opt=allow(Role.MEMBER), summary="The member's profile, card, tier and balance")
+    @get("/", opt=MEMBERS, summary="The member's profile, card, tier and balance")
     async def get_me(
         self,
         request: Request[MemberCaller, Any, Any],
@@ -69,7 +69,7 @@ class MeController(Controller):
 
     @patch(
         "/",
-        opt=allow(Role.MEMBER) | answers(Conflict),
+        opt=MEMBERS | answers(Conflict),
         summary="Change the time zone, or give the birth date (once; staff correct it later)",
     )
     async def update_me(
@@ -85,7 +85,7 @@ class MeController(Controller):
 
     @post(
         "/card/replace",
-        opt=allow(Role.MEMBER) | answers(Conflict),
+        opt=MEMBERS | answers(Conflict),
         status_code=200,
         summary="Block a lost card and issue a new number (points, tier and history follow)",
     )
@@ -95,13 +95,13 @@ class MeController(Controller):
         body = await strict_body(request, CardReplacement)
         return await replace_card(request.user.member_id, body.card_number)
 
-    @get("/consents", opt=allow(Role.MEMBER), summary="Marketing consent per channel, and history")
+    @get("/consents", opt=MEMBERS, summary="Marketing consent per channel, and history")
     async def get_consents(self, request: Request[MemberCaller, Any, Any]) -> Consents:
         return await consents_of(request.user.member_id)
 
     @put(
         "/consents",
-        opt=allow(Role.MEMBER),
+        opt=MEMBERS,
         summary="Give or withdraw marketing consent per channel (push, sms, email)",
     )
     async def change_consents(
@@ -110,7 +110,7 @@ class MeController(Controller):
         body = await strict_body(request, ConsentUpdate)
         return await change_consents(request.user.member_id, body, source="app")
 
-    @get("/transactions", opt=allow(Role.MEMBER), summary="Ledger history, newest first")
+    @get("/transactions", opt=MEMBERS, summary="Ledger history, newest first")
     async def list_transactions(
         self,
         request: Request[MemberCaller, Any, Any],
@@ -121,7 +121,7 @@ class MeController(Controller):
 
     @get(
         "/qr",
-        opt=allow(Role.MEMBER),
+        opt=MEMBERS,
         summary="A short-lived, single-use token for the POS to scan",
         cache_control=CacheControlHeader(no_store=True),
     )
@@ -133,7 +133,7 @@ class MeController(Controller):
 
     @get(
         "/qr.svg",
-        opt=allow(Role.MEMBER),
+        opt=MEMBERS,
         summary="The same token drawn as a QR code (SVG) for the card on screen",
         cache_control=CacheControlHeader(no_store=True),
         media_type="image/svg+xml",
@@ -208,7 +208,7 @@ class AdminMembersController(Controller):
 
     @patch(
         "/{member_id:uuid}/birth-date",
-        opt=allow(Role.MANAGER, Role.ADMIN) | answers(MemberNotFound),
+        opt=MANAGERS | answers(MemberNotFound),
         summary="Correct a member's birth date (members give theirs only once)",
     )
     async def correct_birth_date(
@@ -238,7 +238,7 @@ class AdminMembersController(Controller):
 
     @post(
         "/{member_id:uuid}/adjustments",
-        opt=allow(Role.MANAGER, Role.ADMIN) | answers(MemberNotFound, InsufficientPoints),
+        opt=MANAGERS | answers(MemberNotFound, InsufficientPoints),
         status_code=201,
         summary="Add or remove points by hand; the reason is recorded on the ledger",
         description="A manager adjusts only members who bought in one of their stores. Above "

@@ -12,8 +12,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 
-from backend.auth.access import allow
-from backend.auth.callers import MemberCaller, Role, StaffCaller
+from backend.auth.access import ADMINS, MEMBERS
+from backend.auth.callers import MemberCaller, StaffCaller
 from backend.auth.schemas import OtpAccepted
 from backend.errors import InvalidOtp, MemberNotFound, TooManyRequests
 from backend.http import answers, strict_body
@@ -35,7 +35,7 @@ class MyDataController(Controller):
 
     @get(
         "/export",
-        opt=allow(Role.MEMBER),
+        opt=MEMBERS,
         cache_control=NO_STORE,
         summary="Everything kept about the member, as one JSON document",
     )
@@ -49,7 +49,7 @@ class MyDataController(Controller):
     @post(
         "/erasure/code",
         status_code=HTTP_202_ACCEPTED,
-        opt=allow(Role.MEMBER) | answers(TooManyRequests, MemberNotFound),
+        opt=MEMBERS | answers(TooManyRequests, MemberNotFound),
         summary="Text a one-time code that confirms erasing the account",
     )
     async def send_erasure_code(
@@ -63,7 +63,7 @@ class MyDataController(Controller):
     @post(
         "/erasure",
         status_code=200,
-        opt=allow(Role.MEMBER) | answers(InvalidOtp, MemberNotFound),
+        opt=MEMBERS | answers(InvalidOtp, MemberNotFound),
         summary="Erase the account and its personal data (confirmed with the texted code)",
     )
     async def erase(
@@ -82,7 +82,7 @@ class AdminMemberRightsController(Controller):
 
     @get(
         "/{member_id:uuid}/export",
-        opt=allow(Role.ADMIN) | answers(MemberNotFound),
+        opt=ADMINS | answers(MemberNotFound),
         cache_control=NO_STORE,
         summary="Everything kept about a member, for their written request (audited)",
     )
@@ -99,7 +99,7 @@ class AdminMemberRightsController(Controller):
     @post(
         "/{member_id:uuid}/erasure",
         status_code=200,
-        opt=allow(Role.ADMIN) | answers(MemberNotFound),
+        opt=ADMINS | answers(MemberNotFound),
         summary="Erase a member's personal data on their request (audited; idempotent)",
     )
     async def erase(

@@ -11,8 +11,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import QueryParameter
 
-from backend.auth.access import MANAGERS, allow
-from backend.auth.callers import Role
+from backend.auth.access import ADMINS, MANAGERS
 from backend.http import RAW_BODY, answers
 from backend.products import service
 from backend.products.csv_file import MAX_BYTES, MAX_LENGTH, read_catalogue, write_catalogue
@@ -63,7 +62,7 @@ class AdminCatalogueController(Controller):
 
     @put(
         "/catalogue",
-        opt=allow(Role.ADMIN) | RAW_BODY | answers(*REFUSALS),
+        opt=ADMINS | RAW_BODY | answers(*REFUSALS),
         # The file's own limit (csv_file.MAX_BYTES) answers, not the app's 64 KiB.
         request_max_body_size=MAX_BYTES + 1,
         operation_class=_UploadOperation,

@@ -10,8 +10,8 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from backend.auth.access import allow
-from backend.auth.callers import MemberCaller, Role
+from backend.auth.access import MEMBERS, PUBLIC
+from backend.auth.callers import MemberCaller
 from backend.errors import DeviceNotFound, NotFound
 from backend.http import answers, strict_body
 from backend.push.devices import list_devices, register_device, remove_device
@@ -31,13 +31,13 @@ class MyDevicesController(Controller):
     path = "/v1/me"
     tags = ["me", "push"]
 
-    @get("/devices", opt=allow(Role.MEMBER), summary="The member's devices that get push")
+    @get("/devices", opt=MEMBERS, summary="The member's devices that get push")
     async def list_devices(self, request: Request[MemberCaller, Any, Any]) -> DeviceList:
         return await list_devices(request.user.member_id)
 
     @post(
         "/devices",
-        opt=allow(Role.MEMBER),
+        opt=MEMBERS,
         status_code=201,
         summary="Register a Web Push subscription, an FCM or an APNs token (again: moved, "
         "never doubled)",
@@ -55,7 +55,7 @@ class MyDevicesController(Controller):
 
     @delete(
         "/devices/{device_id:uuid}",
-        opt=allow(Role.MEMBER) | answers(DeviceNotFound),
+        opt=MEMBERS | answers(DeviceNotFound),
         status_code=204,
         summary="Stop push to one of the member's devices",
     )
@@ -66,7 +66,7 @@ class MyDevicesController(Controller):
 
     @get(
         "/notifications",
-        opt=allow(Role.MEMBER),
+        opt=MEMBERS,
         summary="Which kinds of notification the member gets, and in which language",
     )
     async def get_notification_settings(
@@ -76,7 +76,7 @@ class MyDevicesController(Controller):
 
     @put(
         "/notifications",
-        opt=allow(Role.MEMBER),
+        opt=MEMBERS,
         summary="Turn kinds of notification on or off (those named), choose the language",
     )
     async def change_notification_settings(
@@ -94,7 +94,7 @@ class WebPushKeyController(Controller):
 
     @get(
         "/web-push-key",
-        opt=allow(Role.ANONYMOUS) | answers(NotFound),
+        opt=PUBLIC | answers(NotFound),
         summary="The VAPID public key (applicationServerKey) to subscribe with",
     )
     async def web_push_key(self, push_setup: NamedDependency[PushSetup]) -> WebPushKey:

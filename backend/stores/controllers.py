@@ -11,8 +11,8 @@ from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from backend.auth.access import MANAGERS, STAFF, allow
-from backend.auth.callers import Role, StaffCaller
+from backend.auth.access import ADMINS, MANAGERS, STAFF
+from backend.auth.callers import StaffCaller
 from backend.auth.terminals import TerminalDirectory
 from backend.errors import Conflict
 from backend.http import answers, strict_body
@@ -41,7 +41,7 @@ class AdminStoreController(Controller):
 
     @post(
         "/stores",
-        opt=allow(Role.ADMIN) | answers(Conflict),
+        opt=ADMINS | answers(Conflict),
         summary="Open a store",
         status_code=201,
     )
@@ -58,7 +58,7 @@ class AdminStoreController(Controller):
 
     @patch(
         "/stores/{store_id:uuid}",
-        opt=allow(Role.ADMIN),
+        opt=ADMINS,
         summary="Rename a store, change its time zone, the hour its day starts or its "
         "maximum for one sale",
     )
