@@ -45,47 +45,47 @@ TIER_NAMES: dict[Language, dict[str, str]] = {
 }
 
 
+# The title and body of the notifications of member-stream events, in each language, with
+# their {fields} filled in (``_told``).
+_TEXTS: dict[str, dict[Language, tuple[str, str]]] = {
+    "tier_up": {
+        "ru": ("Новый уровень: {name}", "Поздравляем! Теперь ваш уровень — «{name}»"),
+        "en": ("New tier: {name}", "Congratulations! You are now {name}"),
+    },
+    "offer_live": {
+        "ru": ("Новое предложение для вас", "{name}"),
+        "en": ("A new offer for you", "{name}"),
+    },
+    "reward_earned": {
+        "ru": ("Карточка заполнена — награда ваша", "{name}: купон {coupon_code}"),
+        "en": ("Card complete: your reward is ready", "{name}: coupon {coupon_code}"),
+    },
+}
+
+
+def _told(
+    kind: str, about: str, language: Language, data: dict[str, str], **fields: str
+) -> Notification:
+    """The ``kind``'s texts in ``language``; its repeats about the same thing collapse (the
+    key: the kind and ``about``, at most 100 characters)."""
+    title, body = (text.format(**fields) for text in _TEXTS[kind][language])
+    return Notification(
+        kind=kind, title=title, body=body, collapse_key=f"{kind}:{about}"[:100], data=data
+    )
+
+
 def tier_up(*, event_id: str, tier: str, language: Language) -> Notification:
     """The member reached a higher tier (one notification per ``tier.changed`` upward)."""
     name = TIER_NAMES[language].get(tier, tier)
-    if language == "ru":
-        title, body = f"Новый уровень: {name}", f"Поздравляем! Теперь ваш уровень — «{name}»"
-    else:
-        title, body = f"New tier: {name}", f"Congratulations! You are now {name}"
-    return Notification(
-        kind="tier_up",
-        title=title,
-        body=body,
-        collapse_key=f"tier_up:{event_id}",
-        data={"tier": tier},
-    )
+    return _told("tier_up", event_id, language, {"tier": tier}, name=name)
 
 
 def offer_live(*, subject: str, name: str, language: Language) -> Notification:
     """An offer made for the member went live (``offer.available`` in their stream)."""
-    if language == "ru":
-        title, body = "Новое предложение для вас", name
-    else:
-        title, body = "A new offer for you", name
-    return Notification(
-        kind="offer_live",
-        title=title,
-        body=body,
-        collapse_key=f"offer_live:{subject}"[:100],
-        data={"offer": subject},
-    )
+    return _told("offer_live", subject, language, {"offer": subject}, name=name)
 
 
 def reward_earned(*, coupon_code: str, name: str, language: Language) -> Notification:
     """A stamp card completed: its reward, a coupon, is the member's (not marketing)."""
-    if language == "ru":
-        title, body = "Карточка заполнена — награда ваша", f"{name}: купон {coupon_code}"
-    else:
-        title, body = "Card complete: your reward is ready", f"{name}: coupon {coupon_code}"
-    return Notification(
-        kind="reward_earned",
-        title=title,
-        body=body,
-        collapse_key=f"reward_earned:{coupon_code}"[:100],
-        data={"coupon_code": coupon_code},
-    )
+    data = {"coupon_code": coupon_code}
+    return _told("reward_earned", coupon_code, language, data, name=name, coupon_code=coupon_code)
