@@ -138,15 +138,6 @@ def push_latencies(
 
 
 async def run(report: BenchReport) -> None:
-    from backend.push.development import (
-        DEV_APNS_KEY,
-        DEV_APNS_KEY_ID,
-        DEV_APNS_TEAM_ID,
-        DEV_APNS_TOPIC,
-        DEV_VAPID_PRIVATE_KEY,
-        DEV_VAPID_SUBJECT,
-    )
-    from backend.push.web_push import WebPush
     from devkit.fakes.push_services import serving_push_fakes
 
     settings, _handles = servers()
@@ -156,11 +147,7 @@ async def run(report: BenchReport) -> None:
         bench = await stack.enter_async_context(bench_server(settings))
         seeded = await bench.seed(MEMBERS, stores=2)
         members = seeded.members
-        key = WebPush(vapid_private_key=DEV_VAPID_PRIVATE_KEY, subject=DEV_VAPID_SUBJECT).public_key
-        browsers = [
-            web_push.subscribe(key, origin=fakes.web_push_origin)
-            for _ in range(0, len(members), 10)
-        ]
+        browsers = [fakes.browser() for _ in range(0, len(members), 10)]
         devices = await add_devices(bench.database_url, members, browsers)
         metrics_port = free_port()
         env = bench_env(
@@ -168,14 +155,7 @@ async def run(report: BenchReport) -> None:
             bench.redis_url,
             secret=bench.secret,
             prefix=bench.prefix,
-            ASTROCOFFEE_PUSH_FCM_SERVICE_ACCOUNT=fakes.fcm_service_account,
-            ASTROCOFFEE_PUSH_FCM_URL=fakes.fcm_url,
-            # A provider's settings are a group: one set, every one of them set.
-            ASTROCOFFEE_PUSH_APNS_KEY=DEV_APNS_KEY,
-            ASTROCOFFEE_PUSH_APNS_KEY_ID=DEV_APNS_KEY_ID,
-            ASTROCOFFEE_PUSH_APNS_TEAM_ID=DEV_APNS_TEAM_ID,
-            ASTROCOFFEE_PUSH_APNS_TOPIC=DEV_APNS_TOPIC,
-            ASTROCOFFEE_PUSH_APNS_URL=fakes.apns_url,
+            **fakes.worker_env(),
             ASTROCOFFEE_PUSH_WORKER_METRICS_PORT=str(metrics_port),
         )
         worker = await stack.enter_async_context(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 from typing import Any
 
@@ -10,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from backend.push.providers import Notification
+from backend.push.web_push import b64url_encode
 
 
 def points_earned(purchase_id: str = "0190c3a8-0000-7000-8000-000000000001") -> Notification:
@@ -23,16 +23,12 @@ def points_earned(purchase_id: str = "0190c3a8-0000-7000-8000-000000000001") -> 
     )
 
 
-def b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def web_push_subscription(endpoint: str = "https://push.example/send/abc123") -> dict[str, Any]:
     """What a browser's ``PushSubscription.toJSON()`` gives: a fresh P-256 key and secret."""
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
-    p256dh = b64(key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
+    p256dh = b64url_encode(key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
     return {
         "endpoint": endpoint,
         "expirationTime": None,
-        "keys": {"p256dh": p256dh, "auth": b64(os.urandom(16))},
+        "keys": {"p256dh": p256dh, "auth": b64url_encode(os.urandom(16))},
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 
 import httpx
 
@@ -31,10 +31,8 @@ async def apns_of(service: ApnsService, *, team_id: str = DEV_APNS_TEAM_ID) -> A
             topic=DEV_APNS_TOPIC,
             base_url=f"http://{address}",
         )
-        try:
+        async with aclosing(provider):
             yield provider
-        finally:
-            await provider.aclose()
 
 
 async def test_an_alert_reaches_the_device_once_over_http2() -> None:

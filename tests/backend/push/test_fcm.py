@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 
 from backend.push.development import DEV_FCM_SERVICE_ACCOUNT
 from backend.push.fcm import Fcm
@@ -29,10 +29,8 @@ async def fcm_of(service: FcmService) -> AsyncIterator[Fcm]:
         account = {**json.loads(DEV_FCM_SERVICE_ACCOUNT), "token_uri": f"http://{address}/token"}
         service.service_account = json.dumps(account)
         provider = Fcm(service_account=service.service_account, base_url=f"http://{address}")
-        try:
+        async with aclosing(provider):
             yield provider
-        finally:
-            await provider.aclose()
 
 
 async def test_a_message_reaches_the_device_once_with_one_access_token() -> None:

@@ -16,20 +16,9 @@ import httpx
 import time_machine
 from prometheus_client import REGISTRY
 
-from backend.push.apns import Apns
-from backend.push.development import (
-    DEV_APNS_KEY,
-    DEV_APNS_KEY_ID,
-    DEV_APNS_TEAM_ID,
-    DEV_APNS_TOPIC,
-    DEV_VAPID_PRIVATE_KEY,
-    DEV_VAPID_SUBJECT,
-)
-from backend.push.fcm import Fcm
 from backend.push.providers import PushProvider
 from backend.push.queue import PushPolicy, deliver_push_due, feed_push
 from backend.push.texts import russian_plural
-from backend.push.web_push import WebPush
 from backend.push.worker import push_until
 from db import sql
 from devkit.fakes.apns import ApnsService
@@ -55,22 +44,10 @@ class PushServices:
 @asynccontextmanager
 async def push_services() -> AsyncIterator[PushServices]:
     async with serving_push_fakes() as fakes, AsyncExitStack() as stack:
-        web = WebPush(vapid_private_key=DEV_VAPID_PRIVATE_KEY, subject=DEV_VAPID_SUBJECT)
-        providers: dict[str, PushProvider] = {
-            "webpush": web,
-            "fcm": Fcm(service_account=fakes.fcm_service_account, base_url=fakes.fcm_url),
-            "apns": Apns(
-                key=DEV_APNS_KEY,
-                key_id=DEV_APNS_KEY_ID,
-                team_id=DEV_APNS_TEAM_ID,
-                topic=DEV_APNS_TOPIC,
-                base_url=fakes.apns_url,
-            ),
-        }
+        providers = fakes.providers()
         for provider in providers.values():
             stack.push_async_callback(provider.aclose)
-        subscription = fakes.web_push.subscribe(web.public_key, origin=fakes.web_push_origin)
-        yield PushServices(fakes.web_push, fakes.fcm, fakes.apns, providers, subscription)
+        yield PushServices(fakes.web_push, fakes.fcm, fakes.apns, providers, fakes.browser())
 
 
 async def register_devices(
