@@ -3,11 +3,22 @@
 // are written in. They hold for every device of the member; turning push on for this browser
 // is push.js.
 
-import { busy, byId, onSubmit, say } from './dom.js';
+import { busy, byId, el, onSubmit, say } from './dom.js';
 import { t } from './i18n.js';
 
+// The kinds, in the order the form lists them: one checkbox each (#notify-<kind>, named <kind>).
 const KINDS = ['points_earned', 'reward_earned', 'offer_live', 'points_expiring', 'birthday', 'tier_up'];
 const CLOCK = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
+
+function kindCheck(kind) {
+  const id = `notify-${kind}`;
+  return el(
+    'div',
+    { className: 'check' },
+    el('input', { id, name: kind, type: 'checkbox' }),
+    el('label', { for: id }, t(`member.notify.kind.${kind}`)),
+  );
+}
 
 export class NotificationSettings {
   constructor(api) {
@@ -17,6 +28,7 @@ export class NotificationSettings {
     this.start = byId('notify-quiet-start');
     this.end = byId('notify-quiet-end');
     this.language = byId('notify-language');
+    byId('notify-kinds').append(...KINDS.map(kindCheck));
     onSubmit(this.form, () => busy(byId('notify-save'), () => this.save()));
   }
 
