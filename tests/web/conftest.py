@@ -18,7 +18,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.factories import LoggedInMember, Till
+from tests.factories import LoggedInMember, Till, sold
 from tests.servers import ROOT
 from tests.web.campaign_steps import SALES, sell_at
 
@@ -132,3 +132,10 @@ async def week_of_sales(client: httpx.AsyncClient, till: Till, member: LoggedInM
     (campaign_steps.SALES), each rung up at its moment."""
     for at, items in SALES:
         await sell_at(client, till, member.card_number, at, items)
+
+
+@pytest.fixture
+async def earned_here(client: httpx.AsyncClient, till: Till, member: LoggedInMember) -> int:
+    """The points the member earned on a first sale of 350.00 at the till: a manager of its
+    store adjusts only the members who bought in their stores."""
+    return int((await sold(client, till, member.card_number, amount=35000))["points_earned"])

@@ -129,9 +129,8 @@ async def test_a_second_manager_approves_on_the_dashboard_and_the_requester_cann
     client: httpx.AsyncClient,
     till: Till,
     member: LoggedInMember,
+    earned_here: int,
 ) -> None:
-    bought = await buy(client, till, purchase_body(member.card_number, amount=35000))
-    earned = bought.json()["points_earned"]
     requester = await hire(client, "manager", [till.store_id])
     colleague = await hire(client, "manager", [till.store_id])
     asked = await client.post(
@@ -155,7 +154,7 @@ async def test_a_second_manager_approves_on_the_dashboard_and_the_requester_cann
     )
     await expect(row).to_be_visible()
     me = await client.get("/v1/me", headers=member.headers)
-    assert me.json()["balance"]["available"] == earned
+    assert me.json()["balance"]["available"] == earned_here
 
     # A second manager of the store approves it: the points reach the member.
     other = await dashboard(open_page, live_server, colleague)
@@ -163,10 +162,10 @@ async def test_a_second_manager_approves_on_the_dashboard_and_the_requester_cann
     await expect(row).not_to_contain_text("your request")
     await row.get_by_role("button", name="Approve").click()
     await expect(other.locator("#approvals-message")).to_have_text(
-        f"Approved: +6000 points. The member now has {earned + 6000} points."
+        f"Approved: +6000 points. The member now has {earned_here + 6000} points."
     )
     await expect(row).to_have_count(0)
     me = await client.get("/v1/me", headers=member.headers)
-    assert me.json()["balance"]["available"] == earned + 6000
+    assert me.json()["balance"]["available"] == earned_here + 6000
     pending = await client.get("/v1/admin/adjustment-approvals", headers=colleague.headers)
     assert approval_id not in [item["id"] for item in pending.json()["items"]]

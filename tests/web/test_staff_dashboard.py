@@ -77,26 +77,28 @@ async def test_a_manager_sees_the_sale_in_the_live_feed_and_todays_figures(
     await expect(page.locator("#stat-points-earned")).to_have_text("17")
 
 
+async def adjust(page: Page, points: int, reason: str) -> None:
+    """The dashboard's adjustment of the member looked up: ``points`` for ``reason``."""
+    await page.fill("#adjust-form input[name=points]", str(points))
+    await page.fill("#adjust-form input[name=reason]", reason)
+    await page.click("#adjust-submit")
+
+
 async def test_a_manager_adjusts_a_members_points_with_a_reason(
-    manager_page: Page, client: httpx.AsyncClient, till: Till, member: LoggedInMember
+    manager_page: Page, client: httpx.AsyncClient, member: LoggedInMember, earned_here: int
 ) -> None:
     page = manager_page
-    # A manager adjusts only the members who bought in their stores.
-    bought = await buy(client, till, purchase_body(member.card_number, amount=35000))
-    earned = bought.json()["points_earned"]
     await look_up(page, member.phone, member.card_number)
-    await page.fill("#adjust-form input[name=points]", "25")
-    await page.click("#adjust-submit")  # no reason: refused
-    await page.fill("#adjust-form input[name=reason]", "coffee was cold")
-    await page.click("#adjust-submit")
+    await adjust(page, 25, "")  # no reason: refused
+    await adjust(page, 25, "coffee was cold")
     await expect(page.locator("#adjust-message")).not_to_be_empty()
     for _ in range(50):
         balance = (await client.get("/v1/me", headers=member.headers)).json()["balance"]
-        if balance["available"] > earned:
+        if balance["available"] > earned_here:
             break
         await page.wait_for_timeout(100)
     me = await client.get("/v1/me", headers=member.headers)
-    assert me.json()["balance"]["available"] == earned + 25
+    assert me.json()["balance"]["available"] == earned_here + 25
 
 
 async def test_an_admin_creates_and_publishes_a_campaign_and_mints_a_terminal(
@@ -332,15 +334,11 @@ async def test_the_figures_are_fetched_again_when_the_stores_business_day_turns(
 
 
 async def test_an_adjustment_above_the_managers_limit_says_it_waits_for_approval(
-    manager_page: Page, client: httpx.AsyncClient, till: Till, member: LoggedInMember
+    manager_page: Page, client: httpx.AsyncClient, member: LoggedInMember, earned_here: int
 ) -> None:
     page = manager_page
-    bought = await buy(client, till, purchase_body(member.card_number, amount=35000))
-    earned = bought.json()["points_earned"]
     await look_up(page, member.card_number, member.card_number)
-    await page.fill("#adjust-form input[name=points]", "6000")
-    await page.fill("#adjust-form input[name=reason]", "a lost stamp card")
-    await page.click("#adjust-submit")
+    await adjust(page, 6000, "a lost stamp card")
     await expect(page.locator("#adjust-message")).to_contain_text("Waiting for approval")
     me = await client.get("/v1/me", headers=member.headers)
-    assert me.json()["balance"]["available"] == earned  # nothing moved yet
+    assert me.json()["balance"]["available"] == earned_here  # nothing moved yet
