@@ -1,5 +1,6 @@
 """The opening of the push rules' tests: a store's till, and a member who registered a
-browser for Web Push (call it inside the test's clock)."""
+browser for Web Push (call it inside the test's clock); a member's consent to marketing
+pushes given or withdrawn."""
 
 from __future__ import annotations
 
@@ -22,3 +23,10 @@ async def member_with_a_browser(
     )
     assert added.status_code == 201, added.text
     return till, member
+
+
+async def consent_to_push(
+    client: httpx.AsyncClient, member: LoggedInMember, *, given: bool = True
+) -> None:
+    response = await client.put("/v1/me/consents", headers=member.headers, json={"push": given})
+    assert response.status_code == 200, response.text

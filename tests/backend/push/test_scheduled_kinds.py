@@ -26,6 +26,7 @@ from db import sql
 from db.pool import engine
 from tests.backend.campaigns.helpers import launch
 from tests.backend.campaigns.test_engine import campaign as live
+from tests.backend.push.opening import consent_to_push
 from tests.backend.push.test_sale_push import push_services
 from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, SignedInStaff, grant, log_in
@@ -131,8 +132,7 @@ async def test_a_missed_run_catches_up_the_same_local_day_and_a_day_gone_is_not_
         east = await member_with_a_phone(
             client, live_server.sms, time_zone=EAST, birth_date="1990-03-14"
         )
-        consent = await client.put("/v1/me/consents", headers=east.headers, json={"push": True})
-        assert consent.status_code == 200, consent.text
+        await consent_to_push(client, east)
     # A run at 08:00 UTC on 13 March, then the scheduler is down until 15:00 UTC on 14 March:
     # 17:00 in Kaliningrad, still 14 March there (told); 01:00 on 15 March in Vladivostok,
     # the birthday (14 March) is gone there: not told at night about a day past.
@@ -160,13 +160,11 @@ async def test_the_preference_off_tells_nothing_and_a_birthday_needs_the_consent
         consented = await member_with_a_phone(
             client, live_server.sms, time_zone=WEST, birth_date=born
         )
-        given = await client.put("/v1/me/consents", headers=consented.headers, json={"push": True})
-        assert given.status_code == 200, given.text
+        await consent_to_push(client, consented)
         unwanted = await member_with_a_phone(
             client, live_server.sms, time_zone=WEST, birth_date=born
         )
-        given = await client.put("/v1/me/consents", headers=unwanted.headers, json={"push": True})
-        assert given.status_code == 200, given.text
+        await consent_to_push(client, unwanted)
         await notifications(client, unwanted, {"kinds": {"birthday": False}})
     with time_machine.travel(utc(14, 9, 1), tick=True):
         assert await queue_daily_notices() == 2
@@ -188,8 +186,7 @@ async def test_a_consented_birthday_is_told_with_its_treat_quiet_hours_and_the_d
         member = await member_with_a_phone(
             client, live_server.sms, time_zone=WEST, birth_date="1992-03-14"
         )
-        consent = await client.put("/v1/me/consents", headers=member.headers, json={"push": True})
-        assert consent.status_code == 200, consent.text
+        await consent_to_push(client, member)
         await grant(member.member_id, 2)
         # Quiet until 12:30 on their clock; one notification a day.
         await notifications(
@@ -276,8 +273,7 @@ async def test_a_member_whose_cap_the_feed_is_counting_is_told_by_the_next_run(
         member = await member_with_a_phone(
             client, live_server.sms, time_zone=WEST, birth_date="1990-03-14"
         )
-        consent = await client.put("/v1/me/consents", headers=member.headers, json={"push": True})
-        assert consent.status_code == 200, consent.text
+        await consent_to_push(client, member)
         assert await queue_daily_notices() == 0
     held, release = asyncio.Event(), asyncio.Event()
 

@@ -10,7 +10,7 @@ import time_machine
 
 from backend.push.queue import PushPolicy, deliver_push_due, feed_push
 from backend.streams.member import MEMBERS
-from tests.backend.push.opening import member_with_a_browser
+from tests.backend.push.opening import consent_to_push, member_with_a_browser
 from tests.backend.push.test_quiet_hours import moscow
 from tests.backend.push.test_sale_push import push_services
 from tests.conftest import LiveServer
@@ -41,19 +41,13 @@ async def test_a_tier_up_and_a_consented_offer_are_pushed_in_the_members_languag
         # Minutes later (past the feed's settle minute) the member consents; the next offer
         # is pushed, the first, refused then, is not asked again.
         with time_machine.travel(moscow(16, 12, 5), tick=True):
-            consent = await client.put(
-                "/v1/me/consents", headers=member.headers, json={"push": True}
-            )
-            assert consent.status_code == 200, consent.text
+            await consent_to_push(client, member)
             second = {"campaign_id": str(uuid.uuid4()), "name": "Второй десерт в подарок"}
             await MEMBERS.append(member_id, [("offer.available", second)])
             assert await feed_push() == 1
             assert await deliver_push_due(push.providers, PushPolicy()) == 3
             # A stamp card completed (its coupon in the event) is a reward, not marketing.
-            withdrawn = await client.put(
-                "/v1/me/consents", headers=member.headers, json={"push": False}
-            )
-            assert withdrawn.status_code == 200, withdrawn.text
+            await consent_to_push(client, member, given=False)
             card = {
                 "campaign_id": second["campaign_id"],
                 "name": "Десятый кофе",
