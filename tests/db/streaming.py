@@ -23,11 +23,12 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from devkit.ports import free_port
 
 _SERVER_SETTINGS = """
 listen_addresses = '127.0.0.1'
@@ -39,12 +40,6 @@ fsync = off
 synchronous_commit = on
 full_page_writes = off
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _system_user() -> str | None:

@@ -27,8 +27,9 @@ from db.migrate import apply_migrations
 from db.pool import lagging_reads
 from db.replica import MAX_LAG_ENV, REPLICA, ReplicaWatch, replica_engine, start_watching, watching
 from devkit.databases import create_database
+from devkit.ports import free_port
 from tests.conftest import LiveServer
-from tests.db.streaming import StreamingPair, free_port, make_primary
+from tests.db.streaming import StreamingPair, make_primary
 from tests.factories import LoggedInMember, Till, buy, log_in, open_till, purchase_body
 from tests.servers import RunServers
 
