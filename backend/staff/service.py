@@ -7,13 +7,11 @@ import uuid
 from typing import Any
 
 import msgspec
-from asyncpg.exceptions import UniqueViolationError
 
-from backend.audit.trail import record
-from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.audit.changes import insert_audited, update_audited
+from backend.errors import NotFound, ValidationFailed
 from backend.staff.passwords import hash_password
 from backend.staff.schemas import StaffCreate, StaffOut, StaffPage, StaffUpdate
-from db.pool import engine
 from db.tables import StaffUser, Store
 
 PAGE_MAX = 100
@@ -28,20 +26,14 @@ async def create_staff(data: StaffCreate) -> StaffOut:
         role=data.role,
         store_ids=list(dict.fromkeys(data.store_ids)),
     )
-    try:
-        async with engine().transaction():
-            await user.save()
-            created = await get_staff(user.id)
-            await record(
-                "staff.created",
-                target_type="staff",
-                target_id=created.id,
-                after=created,
-                store_ids=created.store_ids,
-            )
-    except UniqueViolationError as exc:
-        raise Conflict(f"a staff user with email {data.email} exists") from exc
-    return created
+    return await insert_audited(
+        user,
+        get_staff,
+        action="staff.created",
+        target_type="staff",
+        store_ids=user.store_ids,
+        taken=f"a staff user with email {data.email} exists",
+    )
 
 
 async def update_staff(staff_id: uuid.UUID, data: StaffUpdate) -> StaffOut:
@@ -57,24 +49,21 @@ async def update_staff(staff_id: uuid.UUID, data: StaffUpdate) -> StaffOut:
         values[StaffUser.active] = data.active
     if data.password is not None:
         values[StaffUser.password_hash] = await hash_password(data.password)
-    if not values:
-        return current
-    async with engine().transaction():
-        await StaffUser.update(values).where(StaffUser.id == staff_id)
-        changed = await get_staff(staff_id)
-        await record(
-            "staff.updated",
-            target_type="staff",
-            target_id=staff_id,
-            before=current,
-            # The hash is never recorded, only that the password changed.
-            after={
-                **msgspec.structs.asdict(changed),
-                "password_changed": data.password is not None,
-            },
-            store_ids={*current.store_ids, *changed.store_ids},
-        )
-    return changed
+    return await update_audited(
+        StaffUser,
+        staff_id,
+        values,
+        before=current,
+        read=get_staff,
+        action="staff.updated",
+        target_type="staff",
+        store_ids={*current.store_ids, *store_ids},
+        # The hash is never recorded, only that the password changed.
+        recorded=lambda changed: {
+            **msgspec.structs.asdict(changed),
+            "password_changed": data.password is not None,
+        },
+    )
 
 
 async def get_staff(staff_id: uuid.UUID) -> StaffOut:

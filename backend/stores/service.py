@@ -7,14 +7,14 @@ import uuid
 from typing import Any
 
 import msgspec
-from asyncpg.exceptions import UniqueViolationError
 from piccolo.columns import Column
 
+from backend.audit.changes import insert_audited, update_audited
 from backend.audit.trail import record
 from backend.auth.access import require_admin_or_store_manager, require_store
 from backend.auth.callers import Role, StaffCaller
 from backend.auth.terminals import TerminalDirectory, create_terminal
-from backend.errors import Conflict, NotFound
+from backend.errors import NotFound
 from backend.local_time import StoreClock, zone_named
 from backend.stores.schemas import (
     NewTerminal,
@@ -58,20 +58,14 @@ async def create_store(data: StoreCreate) -> StoreOut:
         day_starts_at=data.day_starts_at,
         max_sale_amount=data.max_sale_amount,
     )
-    try:
-        async with engine().transaction():
-            await store.save()
-            created = await get_store(store.id)
-            await record(
-                "store.created",
-                target_type="store",
-                target_id=created.id,
-                after=created,
-                store_ids=[created.id],
-            )
-    except UniqueViolationError as exc:
-        raise Conflict(f"a store with code {data.code} exists") from exc
-    return created
+    return await insert_audited(
+        store,
+        get_store,
+        action="store.created",
+        target_type="store",
+        store_ids=[store.id],
+        taken=f"a store with code {data.code} exists",
+    )
 
 
 async def update_store(store_id: uuid.UUID, data: StoreUpdate) -> StoreOut:
@@ -91,21 +85,16 @@ async def update_store(store_id: uuid.UUID, data: StoreUpdate) -> StoreOut:
     }
     if not isinstance(data.max_sale_amount, msgspec.UnsetType):
         values[Store.max_sale_amount] = data.max_sale_amount
-    before = await get_store(store_id)
-    if not values:
-        return before
-    async with engine().transaction():
-        await Store.update(values).where(Store.id == store_id)
-        after = await get_store(store_id)
-        await record(
-            "store.updated",
-            target_type="store",
-            target_id=store_id,
-            before=before,
-            after=after,
-            store_ids=[store_id],
-        )
-    return after
+    return await update_audited(
+        Store,
+        store_id,
+        values,
+        before=await get_store(store_id),
+        read=get_store,
+        action="store.updated",
+        target_type="store",
+        store_ids=[store_id],
+    )
 
 
 async def get_store(store_id: uuid.UUID) -> StoreOut:
