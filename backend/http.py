@@ -1,5 +1,5 @@
-"""HTTP helpers shared by the controllers: strict bodies, the idempotency headers and CSV
-downloads.
+"""HTTP helpers shared by the controllers: the request each kind of caller makes, strict bodies,
+the idempotency headers and CSV downloads.
 
 Strict bodies: Litestar converts bodies leniently (``"350"`` becomes ``350``, ``1.0``
 becomes ``1``) because the same machinery converts query strings. An amount of money must
@@ -46,6 +46,7 @@ from litestar.exceptions import HTTPException
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.types import Message, Scope
 
+from backend.auth.callers import MemberCaller, StaffCaller, TerminalCaller
 from backend.errors import DomainError, ValidationFailed
 
 T = TypeVar("T")
@@ -57,6 +58,12 @@ RAW_BODY: Final = {"raw_body": True}
 # In a route's ``opt``: the payment provider signs its webhooks (see orders.webhook_signature).
 SIGNED: Final = {"signed": True}
 ANSWERS_KEY: Final = "answers"
+
+# The request a route takes, by who calls it: ``request.user`` is that caller.
+AnyRequest = Request[Any, Any, Any]
+MemberRequest = Request[MemberCaller, Any, Any]
+StaffRequest = Request[StaffCaller, Any, Any]
+TerminalRequest = Request[TerminalCaller, Any, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +111,7 @@ def decode_strict(raw: bytes, schema: Any, what: str = "the request body") -> An
         raise ValidationFailed(f"{what} is nested too deeply") from exc
 
 
-async def strict_body(request: Request[Any, Any, Any], schema: type[T]) -> T:
+async def strict_body(request: AnyRequest, schema: type[T]) -> T:
     decoded: T = decode_strict(await request.body(), schema)
     return decoded
 
@@ -121,7 +128,7 @@ def is_json_media_type(content_type: str | None) -> bool:
     return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
-async def check_write_body(request: Request[Any, Any, Any]) -> None:
+async def check_write_body(request: AnyRequest) -> None:
     """The app's ``before_request`` hook; see the module's docstring."""
     handler = request.route_handler
     if request.method not in WRITE_METHODS or handler.opt.get("raw_body"):

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.params import FromQuery, QueryParameter
 
 from backend.audit.reading import PAGE_MAX, read_trail
 from backend.audit.schemas import AuditFilter, AuditPage
 from backend.auth.access import MANAGERS
-from backend.auth.callers import StaffCaller
-from backend.http import Cursor
+from backend.http import Cursor, StaffRequest
 
 
 class AdminAuditController(Controller):
@@ -27,7 +26,7 @@ class AdminAuditController(Controller):
     )
     async def read(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         staff_id: FromQuery[uuid.UUID | None] = None,
         action: Annotated[str | None, QueryParameter(max_length=40)] = None,
         target_type: Annotated[str | None, QueryParameter(max_length=24)] = None,

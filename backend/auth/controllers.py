@@ -22,10 +22,10 @@ from backend.auth.schemas import (
 )
 from backend.auth.service import AuthService
 from backend.errors import AccountLocked, InvalidOtp, Unauthorized
-from backend.http import answers, strict_body
+from backend.http import AnyRequest, MemberRequest, answers, strict_body
 
 
-def device_of(request: Request[Any, Any, Any]) -> str:
+def device_of(request: AnyRequest) -> str:
     return request.headers.get("user-agent", "")[:200]
 
 
@@ -36,7 +36,7 @@ class AuthController(Controller):
     @post("/otp", status_code=HTTP_202_ACCEPTED, opt=PUBLIC, summary="Send a one-time code")
     async def request_otp(
         self,
-        request: Request[Any, Any, Any],
+        request: AnyRequest,
         data: JSONBody[OtpRequest],
         auth_service: NamedDependency[AuthService],
     ) -> OtpAccepted:
@@ -52,7 +52,7 @@ class AuthController(Controller):
     )
     async def issue_token(
         self,
-        request: Request[Any, Any, Any],
+        request: AnyRequest,
         data: JSONBody[TokenRequest],
         auth_service: NamedDependency[AuthService],
     ) -> TokenResponse:
@@ -69,7 +69,7 @@ class AuthController(Controller):
     )
     async def refresh(
         self,
-        request: Request[Any, Any, Any],
+        request: AnyRequest,
         data: JSONBody[RefreshRequest],
         auth_service: NamedDependency[AuthService],
     ) -> TokenResponse:
@@ -102,7 +102,7 @@ class StaffLoginController(Controller):
     )
     async def issue_staff_token(
         self,
-        request: Request[Any, Any, Any],
+        request: AnyRequest,
         data: JSONBody[StaffLogin],
         auth_service: NamedDependency[AuthService],
     ) -> TokenResponse:
@@ -118,7 +118,7 @@ class MySessionsController(Controller):
 
     @get("/", opt=MEMBERS, summary="The member's signed-in devices")
     async def list_sessions(
-        self, request: Request[MemberCaller, Any, Any], auth_service: NamedDependency[AuthService]
+        self, request: MemberRequest, auth_service: NamedDependency[AuthService]
     ) -> SessionList:
         caller = request.user
         return await auth_service.list_sessions(
@@ -128,7 +128,7 @@ class MySessionsController(Controller):
     @delete("/{session_id:str}", opt=MEMBERS, summary="Sign a device out", status_code=204)
     async def end_session(
         self,
-        request: Request[MemberCaller, Any, Any],
+        request: MemberRequest,
         session_id: FromPath[str],
         auth_service: NamedDependency[AuthService],
     ) -> None:

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from backend.auth.access import ADMINS, MANAGERS, MEMBERS
-from backend.auth.callers import MemberCaller
 from backend.campaigns.drafts import DraftCheck, check_draft
 from backend.campaigns.forecast import Forecast, forecast_draft
 from backend.campaigns.offers import MemberOffers, OfferOutcome
 from backend.campaigns.schemas import CampaignIn, CampaignList, CampaignOut, OfferList, OfferOut
 from backend.campaigns.service import CampaignAdmin, get_campaign
 from backend.errors import Conflict, InsufficientPoints
-from backend.http import IdempotencyKey, answers, replay_headers, strict_body
+from backend.http import (
+    AnyRequest,
+    IdempotencyKey,
+    MemberRequest,
+    answers,
+    replay_headers,
+    strict_body,
+)
 from backend.idempotency import check_key
 
 # A campaign moves draft -> scheduled/active -> paused -> ended; other moves are 409.
@@ -36,7 +41,7 @@ class AdminCampaignController(Controller):
     @post("/", opt=ADMINS, status_code=201, summary="Create a campaign (a draft)")
     async def create(
         self,
-        request: Request[Any, Any, Any],
+        request: AnyRequest,
         data: JSONBody[CampaignIn],
         campaign_admin: Admin,
     ) -> CampaignOut:
@@ -49,9 +54,7 @@ class AdminCampaignController(Controller):
         summary="Check a campaign being written (the create's own validation) and count the "
         "members its targeting reaches now; nothing is saved",
     )
-    async def check(
-        self, request: Request[Any, Any, Any], data: JSONBody[CampaignIn]
-    ) -> DraftCheck:
+    async def check(self, request: AnyRequest, data: JSONBody[CampaignIn]) -> DraftCheck:
         return await check_draft(await strict_body(request, CampaignIn))
 
     @post(
@@ -61,9 +64,7 @@ class AdminCampaignController(Controller):
         summary="Replay the last 30 days of stored sales under a campaign being written: the "
         "sales it would have touched, the points it would have cost; nothing is saved",
     )
-    async def forecast(
-        self, request: Request[Any, Any, Any], data: JSONBody[CampaignIn]
-    ) -> Forecast:
+    async def forecast(self, request: AnyRequest, data: JSONBody[CampaignIn]) -> Forecast:
         return await forecast_draft(await strict_body(request, CampaignIn))
 
     @get("/{campaign_id:uuid}", opt=MANAGERS, summary="One campaign")
@@ -73,7 +74,7 @@ class AdminCampaignController(Controller):
     @put("/{campaign_id:uuid}", opt=MOVES, summary="Replace a draft's content")
     async def edit_draft(
         self,
-        request: Request[Any, Any, Any],
+        request: AnyRequest,
         campaign_id: FromPath[uuid.UUID],
         data: JSONBody[CampaignIn],
         campaign_admin: Admin,
@@ -113,7 +114,7 @@ class MyOffersController(Controller):
     @get("/", opt=MEMBERS, summary="Offers open to me, and my coupons")
     async def list_offers(
         self,
-        request: Request[MemberCaller, Any, Any],
+        request: MemberRequest,
         member_offers: NamedDependency[MemberOffers],
     ) -> OfferList:
         return await member_offers.list_offers(request.user.member_id)
@@ -126,7 +127,7 @@ class MyOffersController(Controller):
     )
     async def activate(
         self,
-        request: Request[MemberCaller, Any, Any],
+        request: MemberRequest,
         campaign_id: FromPath[uuid.UUID],
         member_offers: NamedDependency[MemberOffers],
     ) -> OfferOut:
@@ -140,7 +141,7 @@ class MyOffersController(Controller):
     )
     async def redeem(
         self,
-        request: Request[MemberCaller, Any, Any],
+        request: MemberRequest,
         campaign_id: FromPath[uuid.UUID],
         member_offers: NamedDependency[MemberOffers],
         idempotency_key: IdempotencyKey = None,

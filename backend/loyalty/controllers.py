@@ -4,14 +4,13 @@ approval."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.auth.access import ADMINS, MANAGERS, STAFF
-from backend.auth.callers import StaffCaller
 from backend.errors import (
     ApprovalDecided,
     ApproverIsRequester,
@@ -19,7 +18,7 @@ from backend.errors import (
     MemberNotFound,
     NotFound,
 )
-from backend.http import answers, strict_body
+from backend.http import StaffRequest, answers, strict_body
 from backend.loyalty.approvals import ApprovalDecision, ApprovalList, decide, pending_approvals
 from backend.loyalty.rules import (
     ProgramRules,
@@ -58,9 +57,7 @@ class AdminRulesController(Controller):
         status_code=201,
         summary="Publish a new version of the rules (earlier sales keep theirs)",
     )
-    async def publish(
-        self, request: Request[StaffCaller, Any, Any], data: JSONBody[ProgramRules]
-    ) -> RulesVersion:
+    async def publish(self, request: StaffRequest, data: JSONBody[ProgramRules]) -> RulesVersion:
         rules = await strict_body(request, ProgramRules)
         return await publish_rules(rules, staff_id=request.user.staff_id)
 
@@ -72,7 +69,7 @@ class AdminApprovalsController(Controller):
     tags = ["admin"]
 
     @get("/", opt=MANAGERS, summary="Adjustments waiting for approval that the caller may decide")
-    async def list_pending(self, request: Request[StaffCaller, Any, Any]) -> ApprovalList:
+    async def list_pending(self, request: StaffRequest) -> ApprovalList:
         return await pending_approvals(request.user)
 
     @post(
@@ -83,7 +80,7 @@ class AdminApprovalsController(Controller):
     )
     async def approve(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         approval_id: FromPath[uuid.UUID],
         publisher: NamedDependency[EventPublisher],
     ) -> ApprovalDecision:
@@ -97,7 +94,7 @@ class AdminApprovalsController(Controller):
     )
     async def reject(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         approval_id: FromPath[uuid.UUID],
         publisher: NamedDependency[EventPublisher],
     ) -> ApprovalDecision:

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, Response, get, patch, post, put
+from litestar import Controller, Response, get, patch, post, put
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.auth.access import MANAGERS, MEMBERS, STAFF
-from backend.auth.callers import MemberCaller, StaffCaller
 from backend.campaigns.offers import MemberOffers
 from backend.errors import CardBlocked, Conflict, InsufficientPoints, MemberNotFound
-from backend.http import Cursor, IdempotencyKey, answers, replay_headers, strict_body
+from backend.http import (
+    Cursor,
+    IdempotencyKey,
+    MemberRequest,
+    StaffRequest,
+    answers,
+    replay_headers,
+    strict_body,
+)
 from backend.idempotency import check_key
 from backend.loyalty.adjustments import (
     AdjustmentLimits,
@@ -61,7 +68,7 @@ class MeController(Controller):
     @get("/", opt=MEMBERS, summary="The member's profile, card, tier and balance")
     async def get_me(
         self,
-        request: Request[MemberCaller, Any, Any],
+        request: MemberRequest,
         member_offers: NamedDependency[MemberOffers],
         program_time_zone: NamedDependency[str],
     ) -> MeResponse:
@@ -74,7 +81,7 @@ class MeController(Controller):
     )
     async def update_me(
         self,
-        request: Request[MemberCaller, Any, Any],
+        request: MemberRequest,
         data: JSONBody[ProfileUpdate],
         member_offers: NamedDependency[MemberOffers],
         program_time_zone: NamedDependency[str],
@@ -90,13 +97,13 @@ class MeController(Controller):
         summary="Block a lost card and issue a new number (points, tier and history follow)",
     )
     async def replace_card(
-        self, request: Request[MemberCaller, Any, Any], data: JSONBody[CardReplacement]
+        self, request: MemberRequest, data: JSONBody[CardReplacement]
     ) -> CardReplaced:
         body = await strict_body(request, CardReplacement)
         return await replace_card(request.user.member_id, body.card_number)
 
     @get("/consents", opt=MEMBERS, summary="Marketing consent per channel, and history")
-    async def get_consents(self, request: Request[MemberCaller, Any, Any]) -> Consents:
+    async def get_consents(self, request: MemberRequest) -> Consents:
         return await consents_of(request.user.member_id)
 
     @put(
@@ -105,7 +112,7 @@ class MeController(Controller):
         summary="Give or withdraw marketing consent per channel (push, sms, email)",
     )
     async def change_consents(
-        self, request: Request[MemberCaller, Any, Any], data: JSONBody[ConsentUpdate]
+        self, request: MemberRequest, data: JSONBody[ConsentUpdate]
     ) -> Consents:
         body = await strict_body(request, ConsentUpdate)
         return await change_consents(request.user.member_id, body, source="app")
@@ -113,7 +120,7 @@ class MeController(Controller):
     @get("/transactions", opt=MEMBERS, summary="Ledger history, newest first")
     async def list_transactions(
         self,
-        request: Request[MemberCaller, Any, Any],
+        request: MemberRequest,
         limit: TransactionLimit = 20,
         cursor: Cursor = None,
     ) -> TransactionPage:
@@ -126,7 +133,7 @@ class MeController(Controller):
         cache_control=CacheControlHeader(no_store=True),
     )
     async def get_qr(
-        self, request: Request[MemberCaller, Any, Any], qr_tokens: NamedDependency[QrTokens]
+        self, request: MemberRequest, qr_tokens: NamedDependency[QrTokens]
     ) -> QrTokenResponse:
         token = await qr_tokens.issue(request.user.member_id)
         return QrTokenResponse(qr_token=token, expires_in=qr_tokens.ttl_s)
@@ -139,7 +146,7 @@ class MeController(Controller):
         media_type="image/svg+xml",
     )
     async def get_qr_svg(
-        self, request: Request[MemberCaller, Any, Any], qr_tokens: NamedDependency[QrTokens]
+        self, request: MemberRequest, qr_tokens: NamedDependency[QrTokens]
     ) -> Response[bytes]:
         token = await qr_tokens.issue(request.user.member_id)
         return Response(
@@ -170,7 +177,7 @@ class AdminMembersController(Controller):
     )
     async def find(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         barista_phone_lookup: NamedDependency[bool],
         qr_tokens: NamedDependency[QrTokens],
         phone: Annotated[str | None, QueryParameter(max_length=20)] = None,
@@ -213,7 +220,7 @@ class AdminMembersController(Controller):
     )
     async def correct_birth_date(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         member_id: FromPath[uuid.UUID],
         data: JSONBody[BirthDateCorrection],
     ) -> MemberSummary:
@@ -229,7 +236,7 @@ class AdminMembersController(Controller):
     )
     async def replace_card(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         member_id: FromPath[uuid.UUID],
         data: JSONBody[CardReplacement],
     ) -> CardReplaced:
@@ -249,7 +256,7 @@ class AdminMembersController(Controller):
     )
     async def adjust(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         member_id: FromPath[uuid.UUID],
         data: JSONBody[AdjustmentRequest],
         publisher: NamedDependency[EventPublisher],

@@ -4,19 +4,18 @@ or by an admin on a written request (audited)."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from backend.auth.access import ADMINS, MEMBERS
-from backend.auth.callers import MemberCaller, StaffCaller
 from backend.auth.schemas import OtpAccepted
 from backend.errors import InvalidOtp, MemberNotFound, TooManyRequests
-from backend.http import answers, strict_body
+from backend.http import MemberRequest, StaffRequest, answers, strict_body
 from backend.members.erasure import MemberErasure
 from backend.members.export import export_member
 from backend.members.rights_schemas import (
@@ -41,7 +40,7 @@ class MyDataController(Controller):
     )
     async def export(
         self,
-        request: Request[MemberCaller, Any, Any],
+        request: MemberRequest,
         member_erasure: NamedDependency[MemberErasure],
     ) -> MemberExport:
         return await export_member(request.user.member_id, sessions=member_erasure.sessions)
@@ -54,7 +53,7 @@ class MyDataController(Controller):
     )
     async def send_erasure_code(
         self,
-        request: Request[MemberCaller, Any, Any],
+        request: MemberRequest,
         member_erasure: NamedDependency[MemberErasure],
     ) -> OtpAccepted:
         await member_erasure.send_code(request.user.member_id)
@@ -68,7 +67,7 @@ class MyDataController(Controller):
     )
     async def erase(
         self,
-        request: Request[MemberCaller, Any, Any],
+        request: MemberRequest,
         data: JSONBody[ErasureConfirmation],
         member_erasure: NamedDependency[MemberErasure],
     ) -> ErasureResult:
@@ -104,7 +103,7 @@ class AdminMemberRightsController(Controller):
     )
     async def erase(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         member_id: FromPath[uuid.UUID],
         data: JSONBody[ErasureOnRequest],
         member_erasure: NamedDependency[MemberErasure],

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from backend.auth.access import MEMBERS
-from backend.auth.callers import MemberCaller
 from backend.errors import (
     CurrencyMismatch,
     InsufficientPoints,
@@ -21,7 +19,7 @@ from backend.errors import (
     RedeemCapExceeded,
     SaleAmountTooLarge,
 )
-from backend.http import IdempotencyKey, answers, replay_headers, strict_body
+from backend.http import IdempotencyKey, MemberRequest, answers, replay_headers, strict_body
 from backend.idempotency import check_key
 from backend.orders.schemas import OrderOut, OrderRequest
 from backend.orders.service import OrderService
@@ -54,7 +52,7 @@ class OrderController(Controller):
     )
     async def place_order(
         self,
-        request: Request[MemberCaller, Any, Any],
+        request: MemberRequest,
         data: JSONBody[OrderRequest],  # documents the body; decoded strictly below
         order_service: NamedDependency[OrderService],
         idempotency_key: IdempotencyKey = None,
@@ -71,7 +69,7 @@ class OrderController(Controller):
     @get("/{order_id:uuid}", opt=MEMBERS, summary="One of my orders")
     async def get_order(
         self,
-        request: Request[MemberCaller, Any, Any],
+        request: MemberRequest,
         order_id: FromPath[uuid.UUID],
         order_service: NamedDependency[OrderService],
     ) -> OrderOut:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, post
+from litestar import Controller, post
 from litestar.di import NamedDependency
 
 from backend.auth.access import PUBLIC
 from backend.errors import Unauthorized
-from backend.http import RAW_BODY, SIGNED, answers
+from backend.http import RAW_BODY, SIGNED, AnyRequest, answers
 from backend.orders.webhooks import WebhookReceipt, WebhookService
 
 
@@ -26,7 +24,7 @@ class PaymentWebhookController(Controller):
         summary="Signed payment events",
     )
     async def receive(
-        self, request: Request[Any, Any, Any], webhook_service: NamedDependency[WebhookService]
+        self, request: AnyRequest, webhook_service: NamedDependency[WebhookService]
     ) -> WebhookReceipt:
         return await webhook_service.receive(
             signature=request.headers.get("x-signature"), body=await request.body()

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.auth.access import ADMINS
 from backend.errors import NotFound
-from backend.http import Cursor, answers, strict_body
+from backend.http import AnyRequest, Cursor, answers, strict_body
 from backend.partners import deliveries, endpoints
 from backend.partners.addresses import AddressRefused
 from backend.partners.endpoints import PartnerEndpoints
@@ -47,7 +47,7 @@ class AdminPartnerWebhooksController(Controller):
     )
     async def register(
         self,
-        request: Request[Any, Any, Any],
+        request: AnyRequest,
         data: JSONBody[EndpointCreate],
         partner_endpoints: NamedDependency[PartnerEndpoints],
     ) -> EndpointSecret:
@@ -64,7 +64,7 @@ class AdminPartnerWebhooksController(Controller):
     )
     async def update(
         self,
-        request: Request[Any, Any, Any],
+        request: AnyRequest,
         endpoint_id: FromPath[uuid.UUID],
         data: JSONBody[EndpointUpdate],
         partner_endpoints: NamedDependency[PartnerEndpoints],

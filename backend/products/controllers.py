@@ -4,15 +4,15 @@ read it as JSON pages, as its categories, or as the same CSV file."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, Response, get, put
+from litestar import Controller, Response, get, put
 from litestar.exceptions import HTTPException
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import QueryParameter
 
 from backend.auth.access import ADMINS, MANAGERS
-from backend.http import RAW_BODY, answers
+from backend.http import RAW_BODY, AnyRequest, answers
 from backend.products import service
 from backend.products.csv_file import MAX_BYTES, MAX_LENGTH, read_catalogue, write_catalogue
 from backend.products.refusals import REFUSALS, CatalogueNotCsv, CatalogueTooLarge
@@ -45,7 +45,7 @@ def _is_csv(content_type: str | None) -> bool:
     return kind.strip() == "text/csv" and all(c in {"utf-8", "utf8"} for c in charsets)
 
 
-async def _file(request: Request[Any, Any, Any]) -> bytes:
+async def _file(request: AnyRequest) -> bytes:
     if not _is_csv(request.headers.get("content-type")):
         raise CatalogueNotCsv("send the catalogue with Content-Type: text/csv; charset=utf-8")
     try:
@@ -69,7 +69,7 @@ class AdminCatalogueController(Controller):
         summary="Replace the whole catalogue with a CSV file (text/csv, UTF-8, header "
         "sku,name,category); a refused file changes nothing",
     )
-    async def replace(self, request: Request[Any, Any, Any]) -> CatalogueReplaced:
+    async def replace(self, request: AnyRequest) -> CatalogueReplaced:
         raw = await _file(request)
         return await service.replace_catalogue(read_catalogue(raw), size_bytes=len(raw))
 

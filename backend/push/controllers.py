@@ -4,16 +4,14 @@ pages subscribe with."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from litestar import Controller, Request, delete, get, post, put
+from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from backend.auth.access import MEMBERS, PUBLIC
-from backend.auth.callers import MemberCaller
 from backend.errors import DeviceNotFound, NotFound
-from backend.http import answers, strict_body
+from backend.http import MemberRequest, answers, strict_body
 from backend.push.devices import list_devices, register_device, remove_device
 from backend.push.preferences import change_notification_settings, notification_settings
 from backend.push.schemas import (
@@ -32,7 +30,7 @@ class MyDevicesController(Controller):
     tags = ["me", "push"]
 
     @get("/devices", opt=MEMBERS, summary="The member's devices that get push")
-    async def list_devices(self, request: Request[MemberCaller, Any, Any]) -> DeviceList:
+    async def list_devices(self, request: MemberRequest) -> DeviceList:
         return await list_devices(request.user.member_id)
 
     @post(
@@ -44,7 +42,7 @@ class MyDevicesController(Controller):
     )
     async def register_device(
         self,
-        request: Request[MemberCaller, Any, Any],
+        request: MemberRequest,
         data: JSONBody[DeviceRegistration],
         push_setup: NamedDependency[PushSetup],
     ) -> DeviceView:
@@ -59,9 +57,7 @@ class MyDevicesController(Controller):
         status_code=204,
         summary="Stop push to one of the member's devices",
     )
-    async def remove_device(
-        self, request: Request[MemberCaller, Any, Any], device_id: FromPath[uuid.UUID]
-    ) -> None:
+    async def remove_device(self, request: MemberRequest, device_id: FromPath[uuid.UUID]) -> None:
         await remove_device(request.user.member_id, device_id)
 
     @get(
@@ -69,9 +65,7 @@ class MyDevicesController(Controller):
         opt=MEMBERS,
         summary="Which kinds of notification the member gets, and in which language",
     )
-    async def get_notification_settings(
-        self, request: Request[MemberCaller, Any, Any]
-    ) -> NotificationSettingsView:
+    async def get_notification_settings(self, request: MemberRequest) -> NotificationSettingsView:
         return await notification_settings(request.user.member_id)
 
     @put(
@@ -81,7 +75,7 @@ class MyDevicesController(Controller):
     )
     async def change_notification_settings(
         self,
-        request: Request[MemberCaller, Any, Any],
+        request: MemberRequest,
         data: JSONBody[NotificationSettingsUpdate],
     ) -> NotificationSettingsView:
         body = await strict_body(request, NotificationSettingsUpdate)

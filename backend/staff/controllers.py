@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.auth.access import ADMINS, STAFF
-from backend.auth.callers import StaffCaller
 from backend.errors import Conflict
-from backend.http import Cursor, answers, strict_body
+from backend.http import Cursor, StaffRequest, answers, strict_body
 from backend.staff import logins, service
 from backend.staff.schemas import StaffCreate, StaffOut, StaffPage, StaffUpdate
 
@@ -23,7 +22,7 @@ class StaffMeController(Controller):
     tags = ["staff"]
 
     @get("/", opt=STAFF, summary="The signed-in staff user")
-    async def get_me(self, request: Request[StaffCaller, Any, Any]) -> StaffOut:
+    async def get_me(self, request: StaffRequest) -> StaffOut:
         return await service.get_staff(request.user.staff_id)
 
 
@@ -36,9 +35,7 @@ class AdminStaffController(Controller):
         return await service.list_staff(limit=limit, cursor=cursor)
 
     @post("/", opt=ADMINS | answers(Conflict), summary="Create a staff user", status_code=201)
-    async def create_staff(
-        self, request: Request[StaffCaller, Any, Any], data: JSONBody[StaffCreate]
-    ) -> StaffOut:
+    async def create_staff(self, request: StaffRequest, data: JSONBody[StaffCreate]) -> StaffOut:
         return await service.create_staff(await strict_body(request, StaffCreate))
 
     @get("/{staff_id:uuid}", opt=ADMINS, summary="One staff user")
@@ -48,7 +45,7 @@ class AdminStaffController(Controller):
     @patch("/{staff_id:uuid}", opt=ADMINS, summary="Change role, stores, status or password")
     async def update_staff(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         staff_id: FromPath[uuid.UUID],
         data: JSONBody[StaffUpdate],
     ) -> StaffOut:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.auth.access import ADMINS, MANAGERS, STAFF
-from backend.auth.callers import StaffCaller
 from backend.auth.terminals import TerminalDirectory
 from backend.errors import Conflict
-from backend.http import answers, strict_body
+from backend.http import StaffRequest, answers, strict_body
 from backend.stores import service
 from backend.stores.figures import figures_of_day
 from backend.stores.schemas import (
@@ -36,7 +35,7 @@ class AdminStoreController(Controller):
     tags = ["admin"]
 
     @get("/stores", opt=STAFF, summary="Stores the caller works in (admins: all)")
-    async def list_stores(self, request: Request[StaffCaller, Any, Any]) -> StoreList:
+    async def list_stores(self, request: StaffRequest) -> StoreList:
         return await service.list_stores_for(request.user)
 
     @post(
@@ -45,15 +44,11 @@ class AdminStoreController(Controller):
         summary="Open a store",
         status_code=201,
     )
-    async def create_store(
-        self, request: Request[StaffCaller, Any, Any], data: JSONBody[StoreCreate]
-    ) -> StoreOut:
+    async def create_store(self, request: StaffRequest, data: JSONBody[StoreCreate]) -> StoreOut:
         return await service.create_store(await strict_body(request, StoreCreate))
 
     @get("/stores/{store_id:uuid}", opt=STAFF, summary="One store")
-    async def get_store(
-        self, request: Request[StaffCaller, Any, Any], store_id: FromPath[uuid.UUID]
-    ) -> StoreOut:
+    async def get_store(self, request: StaffRequest, store_id: FromPath[uuid.UUID]) -> StoreOut:
         return await service.get_store_for(request.user, store_id)
 
     @patch(
@@ -64,7 +59,7 @@ class AdminStoreController(Controller):
     )
     async def update_store(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         store_id: FromPath[uuid.UUID],
         data: JSONBody[StoreUpdate],
     ) -> StoreOut:
@@ -77,7 +72,7 @@ class AdminStoreController(Controller):
     )
     async def get_stats(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         store_id: FromPath[uuid.UUID],
         day: Annotated[
             date | None,
@@ -94,7 +89,7 @@ class AdminStoreController(Controller):
 
     @get("/stores/{store_id:uuid}/terminals", opt=MANAGERS, summary="The store's terminals")
     async def list_terminals(
-        self, request: Request[StaffCaller, Any, Any], store_id: FromPath[uuid.UUID]
+        self, request: StaffRequest, store_id: FromPath[uuid.UUID]
     ) -> TerminalList:
         return await service.list_terminals(request.user, store_id)
 
@@ -106,7 +101,7 @@ class AdminStoreController(Controller):
     )
     async def create_terminal(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         store_id: FromPath[uuid.UUID],
         data: JSONBody[TerminalCreate],
     ) -> NewTerminal:
@@ -121,7 +116,7 @@ class AdminStoreController(Controller):
     )
     async def revoke_terminal(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         terminal_id: FromPath[uuid.UUID],
         terminal_directory: NamedDependency[TerminalDirectory],
     ) -> TerminalOut:

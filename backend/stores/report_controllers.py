@@ -10,13 +10,13 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Response, get
 from litestar.params import FromPath, QueryParameter
 
 from backend.auth.access import ADMINS, MANAGERS
 from backend.auth.callers import StaffCaller
 from backend.errors import ValidationFailed
-from backend.http import csv_download
+from backend.http import StaffRequest, csv_download
 from backend.loyalty.program_days import ProgramDays, liability_csv, program_days, tiers_csv
 from backend.stores import service
 from backend.stores.chain_reports import Stores, chain_points_by_day, chain_sales_by_hour
@@ -77,7 +77,7 @@ class StoreReportsController(Controller):
     )
     async def by_hour(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         store_id: FromPath[uuid.UUID],
         day: Day = None,
     ) -> SalesByHour:
@@ -86,7 +86,7 @@ class StoreReportsController(Controller):
     @get("/sales-by-hour.csv", opt=MANAGERS, summary="The same, as CSV", media_type="text/csv")
     async def by_hour_csv(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         store_id: FromPath[uuid.UUID],
         day: Day = None,
     ) -> Response[str]:
@@ -101,7 +101,7 @@ class StoreReportsController(Controller):
     )
     async def by_day(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         store_id: FromPath[uuid.UUID],
         first: First = None,
         last: Last = None,
@@ -111,7 +111,7 @@ class StoreReportsController(Controller):
     @get("/points-by-day.csv", opt=MANAGERS, summary="The same, as CSV", media_type="text/csv")
     async def by_day_csv(
         self,
-        request: Request[StaffCaller, Any, Any],
+        request: StaffRequest,
         store_id: FromPath[uuid.UUID],
         first: First = None,
         last: Last = None,
@@ -151,15 +151,11 @@ class ChainReportsController(Controller):
         summary="The stores' sales by each store's local hour of its business day, beside the "
         "same weekday a week before",
     )
-    async def chain_by_hour(
-        self, request: Request[StaffCaller, Any, Any], day: Day = None
-    ) -> ChainSalesByHour:
+    async def chain_by_hour(self, request: StaffRequest, day: Day = None) -> ChainSalesByHour:
         return await _chain_by_hour(request.user, day)
 
     @get("/sales-by-hour.csv", opt=MANAGERS, summary="The same, as CSV", media_type="text/csv")
-    async def chain_by_hour_csv(
-        self, request: Request[StaffCaller, Any, Any], day: Day = None
-    ) -> Response[str]:
+    async def chain_by_hour_csv(self, request: StaffRequest, day: Day = None) -> Response[str]:
         report = await _chain_by_hour(request.user, day)
         return csv_download(hours_csv(report), f"chain-sales-by-hour-{report.day.isoformat()}")
 
@@ -169,13 +165,13 @@ class ChainReportsController(Controller):
         summary=f"The stores' sales and points per business day (at most {MAX_DAYS} days)",
     )
     async def chain_by_day(
-        self, request: Request[StaffCaller, Any, Any], first: First = None, last: Last = None
+        self, request: StaffRequest, first: First = None, last: Last = None
     ) -> ChainPointsByDay:
         return await _chain_by_day(request.user, first, last)
 
     @get("/points-by-day.csv", opt=MANAGERS, summary="The same, as CSV", media_type="text/csv")
     async def chain_by_day_csv(
-        self, request: Request[StaffCaller, Any, Any], first: First = None, last: Last = None
+        self, request: StaffRequest, first: First = None, last: Last = None
     ) -> Response[str]:
         report = await _chain_by_day(request.user, first, last)
         return csv_download(days_csv(report), f"chain-points-by-day-{_span(report.days)}")

@@ -4,20 +4,16 @@ made from the console. Admins, and managers of the purchase's store."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from backend.auth.access import MANAGERS
-from backend.auth.callers import StaffCaller
-from backend.http import IdempotencyKey
+from backend.http import IdempotencyKey, StaffRequest
 from backend.sales.receipts import PurchaseOut, purchase_for
 from backend.till.controllers import refund_answer
 from backend.till.refunds import REFUND_REFUSALS, RefundRequest, RefundResponse, RefundService
-
-Staff = Request[StaffCaller, Any, Any]
 
 
 class PurchaseAdminController(Controller):
@@ -29,7 +25,9 @@ class PurchaseAdminController(Controller):
         opt=MANAGERS,
         summary="A purchase: its lines with the points each earned, and its refunds",
     )
-    async def purchase(self, request: Staff, purchase_id: FromPath[uuid.UUID]) -> PurchaseOut:
+    async def purchase(
+        self, request: StaffRequest, purchase_id: FromPath[uuid.UUID]
+    ) -> PurchaseOut:
         return await purchase_for(request.user, purchase_id)
 
     @post(
@@ -41,7 +39,7 @@ class PurchaseAdminController(Controller):
     )
     async def refund(
         self,
-        request: Staff,
+        request: StaffRequest,
         purchase_id: FromPath[uuid.UUID],
         data: JSONBody[RefundRequest],
         refund_service: NamedDependency[RefundService],

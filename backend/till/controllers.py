@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -21,7 +20,14 @@ from backend.errors import (
     RedeemCapExceeded,
     SaleAmountTooLarge,
 )
-from backend.http import IdempotencyKey, answers, replay_headers, strict_body
+from backend.http import (
+    AnyRequest,
+    IdempotencyKey,
+    TerminalRequest,
+    answers,
+    replay_headers,
+    strict_body,
+)
 from backend.idempotency import check_key
 from backend.sales.schemas import PurchaseResponse
 from backend.till.checkout_schemas import (
@@ -35,7 +41,6 @@ from backend.till.purchases import PurchaseService
 from backend.till.refunds import REFUND_REFUSALS, RefundRequest, RefundResponse, RefundService
 from backend.till.schemas import PurchaseRequest
 
-Till = Request[TerminalCaller, Any, Any]
 # What a one-shot sale may be refused for, besides what every write may be.
 SALE_REFUSALS = answers(
     MemberNotFound,
@@ -61,7 +66,7 @@ class PurchaseController(Controller):
     )
     async def create_purchase(
         self,
-        request: Till,
+        request: TerminalRequest,
         data: JSONBody[PurchaseRequest],  # documents the body; decoded strictly below
         purchase_service: NamedDependency[PurchaseService],
         idempotency_key: IdempotencyKey = None,
@@ -83,7 +88,7 @@ class PurchaseController(Controller):
     )
     async def refund(
         self,
-        request: Till,
+        request: TerminalRequest,
         purchase_id: FromPath[uuid.UUID],
         data: JSONBody[RefundRequest],
         refund_service: NamedDependency[RefundService],
@@ -95,7 +100,7 @@ class PurchaseController(Controller):
 
 
 async def refund_answer(
-    request: Request[Any, Any, Any],
+    request: AnyRequest,
     caller: TerminalCaller | StaffCaller,
     purchase_id: uuid.UUID,
     refund_service: RefundService,
@@ -126,7 +131,7 @@ class CheckoutController(Controller):
     )
     async def open_checkout(
         self,
-        request: Till,
+        request: TerminalRequest,
         data: JSONBody[CheckoutRequest],
         checkout_service: NamedDependency[CheckoutService],
         idempotency_key: IdempotencyKey = None,
@@ -146,7 +151,7 @@ class CheckoutController(Controller):
     )
     async def hold(
         self,
-        request: Till,
+        request: TerminalRequest,
         checkout_id: FromPath[uuid.UUID],
         data: JSONBody[HoldRequest],
         checkout_service: NamedDependency[CheckoutService],
@@ -168,7 +173,7 @@ class CheckoutController(Controller):
     )
     async def complete(
         self,
-        request: Till,
+        request: TerminalRequest,
         checkout_id: FromPath[uuid.UUID],
         data: JSONBody[CompleteRequest],
         checkout_service: NamedDependency[CheckoutService],
@@ -190,7 +195,7 @@ class CheckoutController(Controller):
     )
     async def cancel(
         self,
-        request: Till,
+        request: TerminalRequest,
         checkout_id: FromPath[uuid.UUID],
         checkout_service: NamedDependency[CheckoutService],
         idempotency_key: IdempotencyKey = None,
