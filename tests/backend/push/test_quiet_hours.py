@@ -12,18 +12,13 @@ import time_machine
 from backend.push.queue import PushPolicy, deliver_push_due, feed_push
 from backend.push.quiet_hours import QuietHours
 from db import sql
-from tests.backend.push.opening import member_with_a_browser
+from tests.backend.push.opening import MOSCOW, moscow, noon_with_a_browser
 from tests.backend.push.test_sale_push import push_services
 from tests.conftest import LiveServer
 from tests.factories import buy, log_in, open_till, purchase_body
 
-MOSCOW = ZoneInfo("Europe/Moscow")
 BERLIN = ZoneInfo("Europe/Berlin")
 VLADIVOSTOK = ZoneInfo("Asia/Vladivostok")
-
-
-def moscow(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2027, 3, day, hour, minute, tzinfo=MOSCOW).astimezone(UTC)
 
 
 def test_the_default_window_spans_midnight_in_local_time() -> None:
@@ -86,29 +81,27 @@ async def test_a_sale_late_at_night_is_pushed_when_quiet_hours_end(
 async def test_a_member_chooses_the_window_and_their_zone_decides(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
-    async with push_services() as push:
-        with time_machine.travel(moscow(16, 12), tick=True):
-            till, member = await member_with_a_browser(client, live_server.sms, push.subscription)
-            # Noon in Moscow is 19:00 in Vladivostok, where the member lives.
-            moved = await client.patch(
-                "/v1/me", headers=member.headers, json={"time_zone": "Asia/Vladivostok"}
-            )
-            assert moved.status_code == 200, moved.text
-            chosen = await client.put(
-                "/v1/me/notifications",
-                headers=member.headers,
-                json={"quiet_hours": {"start": "18:30", "end": "21:00"}},
-            )
-            assert chosen.status_code == 200, chosen.text
-            assert chosen.json()["quiet_hours"] == {"start": "18:30", "end": "21:00"}
-            refused = await client.put(
-                "/v1/me/notifications",
-                headers=member.headers,
-                json={"quiet_hours": {"start": "24:00", "end": "08:00"}},
-            )
-            assert refused.status_code == 400
-            await buy(client, till, purchase_body(member.card_number))
-            assert await feed_push() == 1
+    async with noon_with_a_browser(client, live_server.sms) as (_push, till, member):
+        # Noon in Moscow is 19:00 in Vladivostok, where the member lives.
+        moved = await client.patch(
+            "/v1/me", headers=member.headers, json={"time_zone": "Asia/Vladivostok"}
+        )
+        assert moved.status_code == 200, moved.text
+        chosen = await client.put(
+            "/v1/me/notifications",
+            headers=member.headers,
+            json={"quiet_hours": {"start": "18:30", "end": "21:00"}},
+        )
+        assert chosen.status_code == 200, chosen.text
+        assert chosen.json()["quiet_hours"] == {"start": "18:30", "end": "21:00"}
+        refused = await client.put(
+            "/v1/me/notifications",
+            headers=member.headers,
+            json={"quiet_hours": {"start": "24:00", "end": "08:00"}},
+        )
+        assert refused.status_code == 400
+        await buy(client, till, purchase_body(member.card_number))
+        assert await feed_push() == 1
 
         (queued,) = await sql.fetch("SELECT next_attempt_at FROM push_delivery")
         assert queued["next_attempt_at"] == datetime(2027, 3, 16, 21, tzinfo=VLADIVOSTOK)

@@ -10,9 +10,7 @@ import time_machine
 
 from backend.push.queue import PushPolicy, deliver_push_due, feed_push
 from backend.streams.member import MEMBERS
-from tests.backend.push.opening import consent_to_push, member_with_a_browser
-from tests.backend.push.test_quiet_hours import moscow
-from tests.backend.push.test_sale_push import push_services
+from tests.backend.push.opening import consent_to_push, moscow, noon_with_a_browser
 from tests.conftest import LiveServer
 from tests.factories import buy, purchase_body
 
@@ -20,22 +18,20 @@ from tests.factories import buy, purchase_body
 async def test_a_tier_up_and_a_consented_offer_are_pushed_in_the_members_language(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
-    async with push_services() as push:
-        with time_machine.travel(moscow(16, 12), tick=True):
-            till, member = await member_with_a_browser(client, live_server.sms, push.subscription)
-            member_id = uuid.UUID(member.member_id)
+    async with noon_with_a_browser(client, live_server.sms) as (push, till, member):
+        member_id = uuid.UUID(member.member_id)
 
-            sale = await buy(client, till, purchase_body(member.card_number, amount=1_600_000))
-            assert sale.status_code == 201, sale.text
-            assert await feed_push() == 2  # the points, and gold reached
+        sale = await buy(client, till, purchase_body(member.card_number, amount=1_600_000))
+        assert sale.status_code == 201, sale.text
+        assert await feed_push() == 2  # the points, and gold reached
 
-            # Going down tells nothing; an offer waits for the marketing consent.
-            offer = {"campaign_id": str(uuid.uuid4()), "name": "Капучино за полцены"}
-            await MEMBERS.append(
-                member_id,
-                [("tier.changed", {"from": "gold", "to": "green"}), ("offer.available", offer)],
-            )
-            assert await feed_push() == 0
+        # Going down tells nothing; an offer waits for the marketing consent.
+        offer = {"campaign_id": str(uuid.uuid4()), "name": "Капучино за полцены"}
+        await MEMBERS.append(
+            member_id,
+            [("tier.changed", {"from": "gold", "to": "green"}), ("offer.available", offer)],
+        )
+        assert await feed_push() == 0
         with time_machine.travel(moscow(16, 12, 2), tick=True):
             assert await feed_push() == 0  # read again (the settle minute): still no consent
         # Minutes later (past the feed's settle minute) the member consents; the next offer
