@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -42,10 +44,10 @@ def utc(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 async def member_with_a_phone(
-    client: httpx.AsyncClient, sms: Any, *, time_zone: str, **profile: object
+    client: httpx.AsyncClient, sms: Any, *, time_zone: str, points: int = 0, **profile: object
 ) -> LoggedInMember:
     """A member in ``time_zone`` with an Android phone (FCM), Russian texts, default quiet
-    hours (22:00-08:00)."""
+    hours (22:00-08:00), and ``points`` granted now."""
     member = await log_in(client, sms)
     changed = await client.patch(
         "/v1/me", headers=member.headers, json={"time_zone": time_zone, **profile}
@@ -56,6 +58,8 @@ async def member_with_a_phone(
         "/v1/me/devices", headers=member.headers, json={"provider": "fcm", "token": token}
     )
     assert added.status_code == 201, added.text
+    if points:
+        await grant(member.member_id, points)
     return member
 
 
@@ -75,20 +79,21 @@ async def queued() -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
-async def expiring_after_ten_days() -> None:
-    await publish_rules(ProgramRules(points_expire_after_days=10), staff_id=uuid.uuid4())
+@asynccontextmanager
+async def on_the_grant_day() -> AsyncIterator[None]:
+    """The clock at GRANTED (ticking), points expiring ten days after they are granted."""
+    with time_machine.travel(GRANTED, tick=True):
+        await publish_rules(ProgramRules(points_expire_after_days=10), staff_id=uuid.uuid4())
+        yield
 
 
 async def test_each_member_is_told_on_their_own_morning_and_the_worker_delivers_it(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
     async with push_services() as push:
-        with time_machine.travel(GRANTED, tick=True):
-            await expiring_after_ten_days()
-            west = await member_with_a_phone(client, live_server.sms, time_zone=WEST)
-            east = await member_with_a_phone(client, live_server.sms, time_zone=EAST)
-            await grant(west.member_id, 21)
-            await grant(east.member_id, 300)
+        async with on_the_grant_day():
+            west = await member_with_a_phone(client, live_server.sms, time_zone=WEST, points=21)
+            east = await member_with_a_phone(client, live_server.sms, time_zone=EAST, points=300)
         # 14 March 00:30 UTC: 10:30 in Vladivostok, 02:30 in Kaliningrad; nobody yet (and on
         # 12 March 20 March was eight days away).
         with time_machine.travel(utc(14, 0, 30), tick=True):
@@ -125,10 +130,8 @@ async def test_each_member_is_told_on_their_own_morning_and_the_worker_delivers_
 async def test_a_missed_run_catches_up_the_same_local_day_and_a_day_gone_is_not_told(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
-    with time_machine.travel(GRANTED, tick=True):
-        await expiring_after_ten_days()
-        west = await member_with_a_phone(client, live_server.sms, time_zone=WEST)
-        await grant(west.member_id, 5)
+    async with on_the_grant_day():
+        await member_with_a_phone(client, live_server.sms, time_zone=WEST, points=5)
         east = await member_with_a_phone(
             client, live_server.sms, time_zone=EAST, birth_date="1990-03-14"
         )
@@ -146,13 +149,10 @@ async def test_a_missed_run_catches_up_the_same_local_day_and_a_day_gone_is_not_
 async def test_the_preference_off_tells_nothing_and_a_birthday_needs_the_consent(
     client: httpx.AsyncClient, live_server: LiveServer
 ) -> None:
-    with time_machine.travel(GRANTED, tick=True):
-        await expiring_after_ten_days()
-        off = await member_with_a_phone(client, live_server.sms, time_zone=WEST)
-        await grant(off.member_id, 40)
+    async with on_the_grant_day():
+        off = await member_with_a_phone(client, live_server.sms, time_zone=WEST, points=40)
         await notifications(client, off, {"kinds": {"points_expiring": False}})
-        on = await member_with_a_phone(client, live_server.sms, time_zone=WEST)
-        await grant(on.member_id, 41)
+        on = await member_with_a_phone(client, live_server.sms, time_zone=WEST, points=41)
         born = "1991-03-14"
         unasked = await member_with_a_phone(
             client, live_server.sms, time_zone=WEST, birth_date=born
@@ -181,13 +181,11 @@ async def test_a_consented_birthday_is_told_with_its_treat_quiet_hours_and_the_d
 ) -> None:
     birthday_campaign = {"type": "birthday", "points": 50, "window_days": 3}
     await launch(client, admin, name="День рождения", rule=birthday_campaign)
-    with time_machine.travel(GRANTED, tick=True):
-        await expiring_after_ten_days()
+    async with on_the_grant_day():
         member = await member_with_a_phone(
-            client, live_server.sms, time_zone=WEST, birth_date="1992-03-14"
+            client, live_server.sms, time_zone=WEST, points=2, birth_date="1992-03-14"
         )
         await consent_to_push(client, member)
-        await grant(member.member_id, 2)
         # Quiet until 12:30 on their clock; one notification a day.
         await notifications(
             client, member, {"language": "en", "quiet_hours": {"start": "22:00", "end": "12:30"}}
