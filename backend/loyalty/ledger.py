@@ -2,15 +2,22 @@
 
 Every change goes through ``post`` inside the caller's transaction, after the
 account row was locked with ``lock_account``, so the entries and the balance they produce
-commit together or not at all.
+commit together or not at all. One kind of change may skip the lock: a plain sale reads the
+account without one and posts in a single statement of its own, which is written only if the
+account has not moved since (its member stream's seq is the one read; every change to a
+member's points posts events, so moves the seq). If it has, the statement fails as a whole
+(``AccountMoved``) and the sale runs again the locked way.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+
+import asyncpg
 
 from backend.errors import MemberNotFound
 from backend.loyalty.schemas import Balance
@@ -29,6 +36,18 @@ class LockedAccount:
     member_id: uuid.UUID
     tier: str
     balance: Balance
+    # Read without a lock at this member-stream seq: the change is written only if the
+    # account is still there (None: the row is locked by the caller's transaction).
+    read_at_seq: int | None = None
+
+
+class AccountMoved(Exception):
+    """An account read without a lock moved before the change was posted: nothing of the
+    change was written; read again under the lock."""
+
+
+# SQLSTATE of account_unmoved's refusal (migration 2026-12-07T13:00).
+ACCOUNT_MOVED = "AC409"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +106,19 @@ entries AS (
                        held = held + {held}, lifetime_earned = lifetime_earned + {earned},
                        last_event_seq = last_event_seq + {event_count}
     WHERE id = {account_id}
+      AND ({read_at_seq}::bigint IS NULL OR last_event_seq = {read_at_seq}::bigint)
     RETURNING available, pending, held, last_event_seq
 ), """  # noqa: S608 (fixed fragments, bound values)
     + MEMBERS.insert("events", numbered="moved")
     + """
-SELECT available, pending, held, last_event_seq FROM moved
+SELECT account_unmoved(count(*) = 1), max(available) AS available, max(pending) AS pending,
+       max(held) AS held, max(last_event_seq) AS last_event_seq
+FROM moved
 """
 )
+# The aggregate makes one row whatever ``moved`` holds, so the guard always runs: no moved
+# row (an account read without a lock that moved since) fails the statement, and with it
+# every row the statement carries.
 
 
 @lru_cache(maxsize=256)
@@ -122,19 +147,42 @@ async def post(
     data) with the member's next seqs, together with the ``deferred`` writes of the
     transaction: one statement, so one round trip per change.
     """
+    for entry in entries:
+        count_ledger_entries(entry.kind, entry.available_delta + entry.pending_delta)
+    with_items, writes = deferred.prefix() if deferred else ("", {})
+    try:
+        rows = await _post(with_items, writes, account, entries, events, at=at)
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate == ACCOUNT_MOVED:
+            raise AccountMoved(f"account {account.id} moved since it was read") from exc
+        raise
+    row = rows[0]
+    return Posted(
+        balance=Balance(available=row["available"], pending=row["pending"], held=row["held"]),
+        last_event_seq=row["last_event_seq"],
+    )
+
+
+async def _post(
+    with_items: str,
+    writes: dict[str, object],
+    account: LockedAccount,
+    entries: list[EntryDraft],
+    events: list[Event],
+    *,
+    at: datetime,
+) -> Sequence[sql.Row]:
     available = sum(entry.available_delta for entry in entries)
     pending = sum(entry.pending_delta for entry in entries)
     held = sum(entry.held_delta for entry in entries)
     earned = sum(
         entry.available_delta + entry.pending_delta for entry in entries if entry.kind == "earn"
     )
-    for entry in entries:
-        count_ledger_entries(entry.kind, entry.available_delta + entry.pending_delta)
-    with_items, writes = deferred.prefix() if deferred else ("", {})
-    rows = await sql.fetch(
+    return await sql.fetch(
         _post_statement(with_items),
         **writes,
         account_id=account.id,
+        read_at_seq=account.read_at_seq,
         at=at,
         ids=[e.id for e in entries],
         kinds=[e.kind for e in entries],
@@ -149,9 +197,4 @@ async def post(
         held=held,
         earned=earned,
         **MEMBERS.params(account.member_id, events, at=at),
-    )
-    row = rows[0]
-    return Posted(
-        balance=Balance(available=row["available"], pending=row["pending"], held=row["held"]),
-        last_event_seq=row["last_event_seq"],
     )

@@ -15,8 +15,8 @@ from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import TIER_ORDER, ProgramRules
 from backend.streams.member import MEMBERS
 from db import sql
+from db.deferred import DeferredWrites, write
 from db.pool import engine
-from db.tables import Member
 from realtime.publisher import EventPublisher
 
 # Qualifying spend, the one definition: what was paid for the purchases ``p`` summed, less
@@ -58,16 +58,22 @@ async def qualifying_spend(member_id: uuid.UUID, rules: ProgramRules, *, now: da
     return int(rows[0]["spend"])
 
 
-async def set_tier(member_id: uuid.UUID, tier: str) -> None:
-    await Member.update({Member.tier: tier}).where(Member.id == member_id)
+_SET_TIER = "UPDATE member SET tier = {tier} WHERE id = {member_id}"
 
 
-async def upgrade_tier(change: AccountChange, rules: ProgramRules, *, spend: int) -> None:
-    """Move the tier up if ``spend`` (qualifying, this sale included) reached a higher one."""
+async def set_tier(member_id: uuid.UUID, tier: str, into: DeferredWrites | None = None) -> None:
+    await write(_SET_TIER, into, member_id=member_id, tier=tier)
+
+
+async def upgrade_tier(
+    change: AccountChange, rules: ProgramRules, *, spend: int, into: DeferredWrites
+) -> None:
+    """Move the tier up if ``spend`` (qualifying, this sale included) reached a higher one:
+    written with the change's statement (``into``), whose event says so."""
     member_id = change.account.member_id
     reached = tier_for(spend, rules)
     if rank(reached) > rank(change.account.tier):
-        await set_tier(member_id, reached)
+        await set_tier(member_id, reached, into)
         change.event("tier.changed", {"from": change.account.tier, "to": reached})
 
 

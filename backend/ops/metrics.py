@@ -37,6 +37,12 @@ LEDGER_POINTS = Counter(
     ["kind", "direction"],
 )
 
+SALES_READ_AGAIN = Counter(
+    "astrocoffee_sales_read_again_total",
+    "Plain sales whose unlocked read of the buyer another change to the member overtook, so"
+    " the sale ran again under the lock (backend.till.purchases).",
+)
+
 
 class MetricsController(PrometheusController):
     path = "/metrics"

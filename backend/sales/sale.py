@@ -8,7 +8,7 @@ ledger's one statement.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -70,16 +70,23 @@ class Sale:
 
 
 async def settle_sale(
-    sale: Sale, *, redeem: int = 0, captured: int = 0, paid_amount: int | None = None
+    sale: Sale,
+    *,
+    redeem: int = 0,
+    captured: int = 0,
+    paid_amount: int | None = None,
+    buyer: Buyer | None = None,
 ) -> tuple[PurchaseResponse, list[Outgoing]]:
     """Record a sale: spend ``redeem`` points now (or count ``captured`` held ones), earn on
-    what was paid, move the tier up if the spend reached it. Inside the caller's transaction.
+    what was paid, move the tier up if the spend reached it. Inside the caller's transaction,
+    with the buyer locked here; or, for a sale that only earns, in one statement of its own
+    with ``buyer`` read without a lock (``unlocked_buyer``: the statement fails with
+    ``AccountMoved`` if the account moved since).
     """
     rules = sale.rules.rules
     now = datetime.now(UTC)
-    buyer = await lock_buyer(
-        sale.member_id, store_id=sale.store_id, since=now - timedelta(days=rules.tier_window_days)
-    )
+    if buyer is None:
+        buyer = await lock_buyer(sale.member_id, store_id=sale.store_id, since=tier_window(sale))
     account = buyer.account
     change = AccountChange(account, now=now)
     # The sale's own rows, whose results it never reads: sent with the ledger's statement.
@@ -142,7 +149,7 @@ async def settle_sale(
     if buyer.zone_is_new:
         # The member's home zone is where they first bought (until they choose another).
         writes.add(_GIVE_ZONE, member_id=sale.member_id, time_zone=buyer.shopper.time_zone)
-    await upgrade_tier(change, rules, spend=buyer.spend_before + paid)
+    await upgrade_tier(change, rules, spend=buyer.spend_before + paid, into=writes)
     context: dict[str, Any] = {
         "purchase_id": str(purchase_id),
         "store_id": str(sale.store_id),
@@ -219,17 +226,23 @@ _GIVE_ZONE = """
 UPDATE member SET time_zone = {time_zone} WHERE id = {member_id} AND time_zone IS NULL
 """
 
+# What a sale knows of its buyer (member ``m``, account ``a``, stats ``s``): the balance, the
+# tier and stats campaigns target, the member's zone, and the qualifying spend inside the tier
+# window that decides an upgrade.
+BUYER_COLUMNS = f"""
+a.id AS account_id, a.available, a.pending, a.held, a.last_event_seq, m.tier, m.birth_date,
+m.time_zone AS member_zone, s.visits, s.last_visit_at, s.category_counts, s.stamps,
+(SELECT {QUALIFYING_SPEND} FROM purchase p WHERE p.member = m.id AND p.created_at > {{since}})
+    AS spend
+"""  # noqa: S608 (the fixed QUALIFYING_SPEND, bound values)
+
 _LOCK_BUYER = f"""
-SELECT a.id, a.available, a.pending, a.held, m.tier, m.birth_date, m.time_zone AS member_zone,
-       s.visits, s.last_visit_at, s.category_counts, s.stamps,
-       st.time_zone AS store_zone, st.day_starts_at,
-       (SELECT {QUALIFYING_SPEND}
-        FROM purchase p WHERE p.member = {{member_id}} AND p.created_at > {{since}}) AS spend
+SELECT {BUYER_COLUMNS}, st.time_zone AS store_zone, st.day_starts_at
 FROM account a JOIN member m ON m.id = a.member LEFT JOIN member_stats s ON s.member = a.member
 LEFT JOIN store st ON st.id = {{store_id}}
 WHERE a.member = {{member_id}}
 FOR UPDATE OF a
-"""  # noqa: S608 (the fixed QUALIFYING_SPEND, bound values)
+"""  # noqa: S608 (fixed fragments, bound values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +254,12 @@ class Buyer:
     zone_is_new: bool  # the member had no zone: this sale's store gives them its own
 
 
+def tier_window(sale: Sale) -> datetime:
+    """Where the tier window that decides an upgrade starts (the ``since`` of
+    ``BUYER_COLUMNS``)."""
+    return datetime.now(UTC) - timedelta(days=sale.rules.rules.tier_window_days)
+
+
 async def lock_buyer(member_id: uuid.UUID, *, store_id: uuid.UUID, since: datetime) -> Buyer:
     """``lock_account`` plus what the sale needs to know of the member and the store, in one
     round trip: the tier and stats campaigns target, the spend that decides an upgrade, the
@@ -248,14 +267,27 @@ async def lock_buyer(member_id: uuid.UUID, *, store_id: uuid.UUID, since: dateti
     rows = await sql.fetch(_LOCK_BUYER, member_id=member_id, store_id=store_id, since=since)
     if not rows:
         raise MemberNotFound(f"member {member_id} has no account")
-    row = rows[0]
+    return _buyer(member_id, store_id, rows[0], read_at_seq=None)
+
+
+def unlocked_buyer(member_id: uuid.UUID, store_id: uuid.UUID, row: Mapping[str, Any]) -> Buyer:
+    """The buyer from a row read without a lock (``BUYER_COLUMNS`` with the store's
+    ``store_zone`` and ``day_starts_at``): a sale settled with it is written only if the
+    account is still at the seq read."""
+    return _buyer(member_id, store_id, row, read_at_seq=row["last_event_seq"])
+
+
+def _buyer(
+    member_id: uuid.UUID, store_id: uuid.UUID, row: Mapping[str, Any], *, read_at_seq: int | None
+) -> Buyer:
     if row["store_zone"] is None:
         raise NotFound(f"store {store_id} does not exist")
     account = LockedAccount(
-        id=row["id"],
+        id=row["account_id"],
         member_id=member_id,
         tier=row["tier"],
         balance=Balance(available=row["available"], pending=row["pending"], held=row["held"]),
+        read_at_seq=read_at_seq,
     )
     return Buyer(
         account=account,

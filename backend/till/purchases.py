@@ -5,18 +5,27 @@ per terminal) and its receipt (unique per store): no advisory lock and no idempo
 Two requests racing under one key, or with one receipt, both sell; the second's purchase
 insert waits for the first's commit and fails on the unique constraint, and it runs again to
 answer as the first did (same body: the first's answer, replayed; another body: 422).
+
+A plain sale (a card, no points spent, no coupon, no campaign in effect) is two statements
+on one connection and no transaction around them: one read of everything it checks and of
+its buyer, without a lock, and the ledger's one statement, written only if the buyer's
+account has not moved since (``backend.loyalty.ledger``). When it has (another change to the
+same member came between), nothing was written and the sale runs again the locked way:
+BEGIN, the same read, the buyer locked, the other reads the sale needs, the write, COMMIT.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 from asyncpg.exceptions import UniqueViolationError
 
 from backend.auth.callers import TerminalCaller
+from backend.campaigns.catalogue import LiveCampaign
 from backend.errors import ExternalIdReused
 from backend.idempotency import (
     StoredResponse,
@@ -24,14 +33,24 @@ from backend.idempotency import (
     request_fingerprint,
     stored_outcome,
 )
-from backend.loyalty.rules import current_rules
-from backend.sales.sale import Sale, check_currency, check_items, settle_sale
+from backend.loyalty.ledger import AccountMoved
+from backend.loyalty.rules import RulesVersion, current_rules
+from backend.ops.metrics import SALES_READ_AGAIN
+from backend.sales.sale import (
+    BUYER_COLUMNS,
+    Sale,
+    check_currency,
+    check_items,
+    settle_sale,
+    unlocked_buyer,
+)
 from backend.sales.schemas import PurchaseResponse
 from backend.stores.sale_cap import check_sale_amount
 from backend.till.schemas import PurchaseRequest
 from backend.till.selling import SellingService
 from db import sql
 from db.pool import engine
+from realtime.publisher import Outgoing
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,32 +60,44 @@ class PurchaseOutcome:
 
 
 # The key's answer: the purchase made under it, else a record (a key that retried a receipt
-# sold under another key answers with that sale).
-_WHAT_IS_KNOWN = """
-SELECT s.currency, s.max_sale_amount,
+# sold under another key answers with that sale). With ``unlocked``, the card holder as a
+# buyer too (``BUYER_COLUMNS``), read without a lock; else that part is not run.
+_WHAT_IS_KNOWN = f"""
+SELECT s.currency, s.max_sale_amount, s.time_zone AS store_zone, s.day_starts_at,
        COALESCE(kp.request_hash, k.request_hash) AS key_hash,
        COALESCE(CASE WHEN kp.id IS NOT NULL THEN 201 END, k.response_status) AS key_status,
        COALESCE(kp.result, k.response_body) AS key_body,
        p.id AS earlier_id, p.request_hash AS earlier_hash, p.result AS earlier_result,
-       m.id AS card_holder
+       m.id AS card_holder, buyer.*
 FROM (SELECT 1) AS one
-LEFT JOIN store s ON s.id = {store_id}
-LEFT JOIN purchase kp ON kp.terminal = {terminal_id} AND kp.idempotency_key = {key}
-LEFT JOIN idempotency_record k ON kp.id IS NULL AND k.scope = {scope} AND k.key = {key}
-LEFT JOIN purchase p ON p.store = {store_id} AND p.external_id = {external_id}
-LEFT JOIN member m ON m.card_number = {card_number}
-"""
+LEFT JOIN store s ON s.id = {{store_id}}
+LEFT JOIN purchase kp ON kp.terminal = {{terminal_id}} AND kp.idempotency_key = {{key}}
+LEFT JOIN idempotency_record k ON kp.id IS NULL AND k.scope = {{scope}} AND k.key = {{key}}
+LEFT JOIN purchase p ON p.store = {{store_id}} AND p.external_id = {{external_id}}
+LEFT JOIN member m ON m.card_number = {{card_number}}
+LEFT JOIN LATERAL (
+    SELECT {BUYER_COLUMNS}
+    FROM account a LEFT JOIN member_stats s ON s.member = a.member
+    WHERE a.member = m.id AND {{unlocked}}
+) AS buyer ON true
+"""  # noqa: S608 (the fixed BUYER_COLUMNS, bound values)
 
 # A sale that lost a race to one of these runs again, to answer as the winner did.
 _RACES_LOST = frozenset({"one_per_receipt", "one_key_per_terminal", "one_per_key"})
 
 
 async def what_is_known(
-    terminal: TerminalCaller, request: PurchaseRequest, idempotency_key: str
+    terminal: TerminalCaller,
+    request: PurchaseRequest,
+    idempotency_key: str,
+    *,
+    since: datetime,
+    unlocked: bool,
 ) -> Mapping[str, Any]:
     """Everything a purchase checks before it sells, in one round trip: the key's stored
-    outcome, an earlier purchase with this receipt, the store's currency and maximum sale, the
-    card's holder."""
+    outcome, an earlier purchase with this receipt, the store's currency, maximum sale and
+    clock, the card's holder (and, ``unlocked``, that holder as a buyer, tier window from
+    ``since``)."""
     rows = await sql.fetch(
         _WHAT_IS_KNOWN,
         store_id=terminal.store_id,
@@ -75,6 +106,8 @@ async def what_is_known(
         key=idempotency_key,
         external_id=request.external_id,
         card_number=request.customer.card_number,
+        since=since,
+        unlocked=unlocked,
     )
     return rows[0]
 
@@ -95,52 +128,97 @@ class PurchaseService(SellingService):
     async def _record(
         self, terminal: TerminalCaller, request: PurchaseRequest, idempotency_key: str
     ) -> PurchaseOutcome:
+        rules = await current_rules()
+        campaigns = await self._catalogue.live()
+        plain = (
+            request.customer.card_number is not None
+            and not request.redeem_points
+            and not request.coupons
+            and not campaigns
+        )
+        if plain:
+            try:
+                async with sql.one_connection():
+                    outcome, envelopes = await self._sell(
+                        terminal, request, idempotency_key, rules, campaigns, unlocked=True
+                    )
+            except AccountMoved:
+                # Another change to the buyer came between the read and the write.
+                SALES_READ_AGAIN.inc()
+            else:
+                await self._publisher.publish(envelopes)
+                return outcome
+        async with engine().transaction():
+            outcome, envelopes = await self._sell(
+                terminal, request, idempotency_key, rules, campaigns, unlocked=False
+            )
+        await self._publisher.publish(envelopes)
+        return outcome
+
+    async def _sell(
+        self,
+        terminal: TerminalCaller,
+        request: PurchaseRequest,
+        idempotency_key: str,
+        rules: RulesVersion,
+        campaigns: list[LiveCampaign],
+        *,
+        unlocked: bool,
+    ) -> tuple[PurchaseOutcome, list[Outgoing]]:
+        """The sale, or the answer already given; ``unlocked``: its buyer read without a lock
+        (the caller runs it outside a transaction), else locked in the caller's."""
         fingerprint = request_fingerprint(msgspec.json.encode(request))
         scope = terminal.scope
-        async with engine().transaction():
-            known = await what_is_known(terminal, request, idempotency_key)
-            stored = stored_outcome(
-                request_hash=known["key_hash"],
-                status=known["key_status"],
-                body=sql.loaded_json(known["key_body"]),
-                fingerprint=fingerprint,
-            )
-            if stored is not None:
-                return _replay(stored)
-            if known["earlier_id"] is not None:
-                # The till retried with a new key: same receipt, same answer, no double earn.
-                if known["earlier_hash"] != fingerprint:
-                    raise ExternalIdReused(
-                        f"external_id {request.external_id!r} belongs to another purchase",
-                        purchase_id=str(known["earlier_id"]),
-                    )
-                replay = StoredResponse(status=201, body=sql.loaded_json(known["earlier_result"]))
-                await remember(
-                    scope=scope, key=idempotency_key, fingerprint=fingerprint, response=replay
+        since = datetime.now(UTC) - timedelta(days=rules.rules.tier_window_days)
+        known = await what_is_known(
+            terminal, request, idempotency_key, since=since, unlocked=unlocked
+        )
+        stored = stored_outcome(
+            request_hash=known["key_hash"],
+            status=known["key_status"],
+            body=sql.loaded_json(known["key_body"]),
+            fingerprint=fingerprint,
+        )
+        if stored is not None:
+            return _replay(stored), []
+        if known["earlier_id"] is not None:
+            # The till retried with a new key: same receipt, same answer, no double earn.
+            if known["earlier_hash"] != fingerprint:
+                raise ExternalIdReused(
+                    f"external_id {request.external_id!r} belongs to another purchase",
+                    purchase_id=str(known["earlier_id"]),
                 )
-                return _replay(replay)
-            check_currency(known["currency"], request.currency)
-            check_sale_amount(request.amount, known["max_sale_amount"])
-            member_id = await self._customers.identify(
-                request.customer, card_holder=known["card_holder"]
+            replay = StoredResponse(status=201, body=sql.loaded_json(known["earlier_result"]))
+            await remember(
+                scope=scope, key=idempotency_key, fingerprint=fingerprint, response=replay
             )
-            sale = Sale(
-                store_id=terminal.store_id,
-                terminal_id=terminal.terminal_id,
-                member_id=member_id,
-                external_id=request.external_id,
-                amount=request.amount,
-                currency=request.currency,
-                items=request.items,
-                request_hash=fingerprint,
-                rules=await current_rules(),
-                campaigns=await self._catalogue.live(),
-                coupons=request.coupons,
-                idempotency_key=idempotency_key,
-            )
-            response, envelopes = await settle_sale(sale, redeem=request.redeem_points)
-        await self._publisher.publish(envelopes)
-        return PurchaseOutcome(response=response, replayed=False)
+            return _replay(replay), []
+        check_currency(known["currency"], request.currency)
+        check_sale_amount(request.amount, known["max_sale_amount"])
+        member_id = await self._customers.identify(
+            request.customer, card_holder=known["card_holder"]
+        )
+        sale = Sale(
+            store_id=terminal.store_id,
+            terminal_id=terminal.terminal_id,
+            member_id=member_id,
+            external_id=request.external_id,
+            amount=request.amount,
+            currency=request.currency,
+            items=request.items,
+            request_hash=fingerprint,
+            rules=rules,
+            campaigns=campaigns,
+            coupons=request.coupons,
+            idempotency_key=idempotency_key,
+        )
+        buyer = None
+        if unlocked:
+            if known["account_id"] is None:
+                raise AccountMoved(f"member {member_id} has no account to read")
+            buyer = unlocked_buyer(member_id, terminal.store_id, known)
+        response, envelopes = await settle_sale(sale, redeem=request.redeem_points, buyer=buyer)
+        return PurchaseOutcome(response=response, replayed=False), envelopes
 
 
 def _replay(stored: StoredResponse) -> PurchaseOutcome:

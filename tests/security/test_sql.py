@@ -62,7 +62,11 @@ REVIEWED = {
         "puts the fixed QUALIFYING_SPEND expression into fixed statements; values are bound"
     ),
     ("backend/sales/sale.py", "<module>"): (
-        "puts backend.loyalty.tiers' fixed QUALIFYING_SPEND into the fixed _LOCK_BUYER; values "
+        "puts backend.loyalty.tiers' fixed QUALIFYING_SPEND into the fixed BUYER_COLUMNS, and "
+        "those into the fixed _LOCK_BUYER; values are bound"
+    ),
+    ("backend/till/purchases.py", "<module>"): (
+        "puts backend.sales.sale's fixed BUYER_COLUMNS into the fixed _WHAT_IS_KNOWN; values "
         "are bound"
     ),
     ("backend/loyalty/ledger.py", "<module>"): (
