@@ -41,7 +41,7 @@ from typing import Annotated, Any, Final, TypeVar
 
 import msgspec
 from litestar import Request, Response
-from litestar.datastructures import MutableScopeHeaders
+from litestar.datastructures import CacheControlHeader, MutableScopeHeaders
 from litestar.exceptions import HTTPException
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.types import Message, Scope
@@ -145,8 +145,11 @@ async def check_write_body(request: AnyRequest) -> None:
         decode_strict(raw, _NoBody, what="the request body (this request takes none)")
 
 
-def replay_headers(replayed: bool) -> dict[str, str]:
-    return {"Idempotent-Replayed": "true"} if replayed else {}
+def idempotent_answer(body: T, replayed: bool, status_code: int = 200) -> Response[T]:
+    """An idempotent write's answer: ``Idempotent-Replayed: true`` says it is the one stored
+    for its key (the same request sent again), not a new effect."""
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return Response(body, status_code=status_code, headers=headers)
 
 
 SECURITY_HEADERS: Final = {
@@ -171,6 +174,10 @@ async def security_headers(message: Message, scope: Scope) -> None:
         headers["Content-Security-Policy"] = NOTHING_POLICY
     if scope["path"].startswith("/v1/") and "cache-control" not in headers:
         headers["Cache-Control"] = "no-store"
+
+
+# A route's answer that no cache may keep (a token, a member's whole data).
+NO_STORE: Final = CacheControlHeader(no_store=True)
 
 
 def csv_download(text: str, name: str) -> Response[str]:

@@ -20,7 +20,7 @@ from backend.http import (
     IdempotencyKey,
     MemberRequest,
     answers,
-    replay_headers,
+    idempotent_answer,
     strict_body,
 )
 from backend.idempotency import check_key
@@ -149,4 +149,4 @@ class MyOffersController(Controller):
         outcome, replayed = await member_offers.buy_reward(
             request.user.member_id, campaign_id, key=check_key(idempotency_key)
         )
-        return Response(outcome, status_code=201, headers=replay_headers(replayed))
+        return idempotent_answer(outcome, replayed, status_code=201)

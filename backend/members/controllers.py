@@ -7,7 +7,6 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, get, patch, post, put
-from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -15,12 +14,13 @@ from backend.auth.access import MANAGERS, MEMBERS, STAFF
 from backend.campaigns.offers import MemberOffers
 from backend.errors import CardBlocked, Conflict, InsufficientPoints, MemberNotFound
 from backend.http import (
+    NO_STORE,
     Cursor,
     IdempotencyKey,
     MemberRequest,
     StaffRequest,
     answers,
-    replay_headers,
+    idempotent_answer,
     strict_body,
 )
 from backend.idempotency import check_key
@@ -130,7 +130,7 @@ class MeController(Controller):
         "/qr",
         opt=MEMBERS,
         summary="A short-lived, single-use token for the POS to scan",
-        cache_control=CacheControlHeader(no_store=True),
+        cache_control=NO_STORE,
     )
     async def get_qr(
         self, request: MemberRequest, qr_tokens: NamedDependency[QrTokens]
@@ -142,7 +142,7 @@ class MeController(Controller):
         "/qr.svg",
         opt=MEMBERS,
         summary="The same token drawn as a QR code (SVG) for the card on screen",
-        cache_control=CacheControlHeader(no_store=True),
+        cache_control=NO_STORE,
         media_type="image/svg+xml",
     )
     async def get_qr_svg(
@@ -271,4 +271,4 @@ class AdminMembersController(Controller):
             publisher=publisher,
             limits=adjustment_limits,
         )
-        return Response(response, status_code=201, headers=replay_headers(replayed))
+        return idempotent_answer(response, replayed, status_code=201)

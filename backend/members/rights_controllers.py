@@ -7,7 +7,6 @@ import uuid
 from typing import Annotated
 
 from litestar import Controller, get, post
-from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED
@@ -15,7 +14,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 from backend.auth.access import ADMINS, MEMBERS
 from backend.auth.schemas import OtpAccepted
 from backend.errors import InvalidOtp, MemberNotFound, TooManyRequests
-from backend.http import MemberRequest, StaffRequest, answers, strict_body
+from backend.http import NO_STORE, MemberRequest, StaffRequest, answers, strict_body
 from backend.members.erasure import MemberErasure
 from backend.members.export import export_member
 from backend.members.rights_schemas import (
@@ -24,8 +23,6 @@ from backend.members.rights_schemas import (
     ErasureResult,
     MemberExport,
 )
-
-NO_STORE = CacheControlHeader(no_store=True)
 
 
 class MyDataController(Controller):

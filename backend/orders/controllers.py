@@ -19,7 +19,7 @@ from backend.errors import (
     RedeemCapExceeded,
     SaleAmountTooLarge,
 )
-from backend.http import IdempotencyKey, MemberRequest, answers, replay_headers, strict_body
+from backend.http import IdempotencyKey, MemberRequest, answers, idempotent_answer, strict_body
 from backend.idempotency import check_key
 from backend.orders.schemas import OrderOut, OrderRequest
 from backend.orders.service import OrderService
@@ -62,9 +62,7 @@ class OrderController(Controller):
             request=await strict_body(request, OrderRequest),
             key=check_key(idempotency_key),
         )
-        return Response(
-            order, status_code=200 if replayed else 201, headers=replay_headers(replayed)
-        )
+        return idempotent_answer(order, replayed, status_code=200 if replayed else 201)
 
     @get("/{order_id:uuid}", opt=MEMBERS, summary="One of my orders")
     async def get_order(

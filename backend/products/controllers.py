@@ -12,7 +12,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import QueryParameter
 
 from backend.auth.access import ADMINS, MANAGERS
-from backend.http import RAW_BODY, AnyRequest, answers
+from backend.http import RAW_BODY, AnyRequest, answers, csv_download
 from backend.products import service
 from backend.products.csv_file import MAX_BYTES, MAX_LENGTH, read_catalogue, write_catalogue
 from backend.products.refusals import REFUSALS, CatalogueNotCsv, CatalogueTooLarge
@@ -96,8 +96,4 @@ class AdminCatalogueController(Controller):
         media_type="text/csv",
     )
     async def download(self) -> Response[str]:
-        return Response(
-            write_catalogue(await service.all_products()),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="catalogue.csv"'},
-        )
+        return csv_download(write_catalogue(await service.all_products()), "catalogue")

@@ -25,7 +25,7 @@ from backend.http import (
     IdempotencyKey,
     TerminalRequest,
     answers,
-    replay_headers,
+    idempotent_answer,
     strict_body,
 )
 from backend.idempotency import check_key
@@ -76,7 +76,7 @@ class PurchaseController(Controller):
             request=await strict_body(request, PurchaseRequest),
             idempotency_key=check_key(idempotency_key),
         )
-        return Response(outcome.response, status_code=201, headers=replay_headers(outcome.replayed))
+        return idempotent_answer(outcome.response, outcome.replayed, status_code=201)
 
     @post(
         "/{purchase_id:uuid}/refunds",
@@ -113,7 +113,7 @@ async def refund_answer(
         request=await strict_body(request, RefundRequest),
         key=check_key(idempotency_key),
     )
-    return Response(response, status_code=201, headers=replay_headers(replayed))
+    return idempotent_answer(response, replayed, status_code=201)
 
 
 class CheckoutController(Controller):
@@ -141,7 +141,7 @@ class CheckoutController(Controller):
             request=await strict_body(request, CheckoutRequest),
             key=check_key(idempotency_key),
         )
-        return Response(response, status_code=201, headers=replay_headers(replayed))
+        return idempotent_answer(response, replayed, status_code=201)
 
     @post(
         "/{checkout_id:uuid}/hold",
@@ -163,7 +163,7 @@ class CheckoutController(Controller):
             request=await strict_body(request, HoldRequest),
             key=check_key(idempotency_key),
         )
-        return Response(response, headers=replay_headers(replayed))
+        return idempotent_answer(response, replayed)
 
     @post(
         "/{checkout_id:uuid}/complete",
@@ -185,7 +185,7 @@ class CheckoutController(Controller):
             request=await strict_body(request, CompleteRequest),
             key=check_key(idempotency_key),
         )
-        return Response(response, headers=replay_headers(replayed))
+        return idempotent_answer(response, replayed)
 
     @post(
         "/{checkout_id:uuid}/cancel",
@@ -203,4 +203,4 @@ class CheckoutController(Controller):
         response, replayed = await checkout_service.cancel(
             terminal=request.user, checkout_id=checkout_id, key=check_key(idempotency_key)
         )
-        return Response(response, headers=replay_headers(replayed))
+        return idempotent_answer(response, replayed)
