@@ -143,6 +143,34 @@ async def test_an_admin_adds_and_deactivates_a_barista(
     assert person["active"] is False
 
 
+async def test_the_staff_list_comes_a_page_at_a_time(
+    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, till: Till
+) -> None:
+    """50 people a page (console/paged.js): "Show more" reads the next page, and is hidden
+    once no page is left."""
+    from backend.staff.schemas import StaffCreate
+    from backend.staff.service import create_staff
+
+    admin = await hire(client, "admin")
+    for number in range(50):
+        await create_staff(
+            StaffCreate(
+                email=f"barista-{number}-{uuid.uuid4().hex[:8]}@astrocoffee.test",
+                name=f"Barista {number}",
+                password=STAFF_PASSWORD,
+                role="barista",
+                store_ids=[till.store_id],
+            )
+        )
+    page = await console(open_page, live_server.base_url, admin, "/staff/people", "en-GB")
+    rows, more = page.locator("#people tbody tr"), page.locator("#people-more")
+    await expect(rows).to_have_count(50)
+    await expect(more).to_be_visible()
+    await more.click()
+    await expect(rows).to_have_count(51)
+    await expect(more).to_be_hidden()
+
+
 _DEAD = """
 INSERT INTO outbox_message (id, destination, kind, reference, business_date, payload, status,
                             attempts, last_error, next_attempt_at, created_at)

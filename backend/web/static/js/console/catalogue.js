@@ -4,33 +4,27 @@
 
 import { busy, byId, el, say } from '../dom.js';
 import { api, openConsolePage } from './page.js';
+import { pagedTable } from './paged.js';
 import { t } from '../i18n.js';
 
-const PAGE = 100;
 const body = byId('products').tBodies[0];
-const more = byId('products-more');
 const message = byId('products-message');
-let cursor = null;
 
 function row(product) {
   return el('tr', { dataset: { sku: product.sku } }, el('td', {}, product.sku), el('td', {}, product.name), el('td', {}, product.category));
 }
 
-async function page() {
-  const query = new URLSearchParams({ limit: String(PAGE) });
-  if (cursor) query.set('cursor', cursor);
-  const listed = await api.get(`/v1/admin/catalogue?${query}`);
-  body.append(...listed.items.map(row));
-  cursor = listed.next_cursor;
-  more.hidden = !cursor;
-  byId('catalogue-total').textContent = listed.total ? t('catalogue.total', { count: listed.total }) : t('catalogue.empty');
-}
-
-async function reload() {
-  body.replaceChildren();
-  cursor = null;
-  await page();
-}
+const reload = pagedTable({
+  path: '/v1/admin/catalogue',
+  body,
+  more: byId('products-more'),
+  message,
+  row,
+  limit: 100,
+  shown: (listed) => {
+    byId('catalogue-total').textContent = listed.total ? t('catalogue.total', { count: listed.total }) : t('catalogue.empty');
+  },
+});
 
 // The file as the server writes it, saved by the browser (the request needs the token, so
 // it is fetched here rather than followed as a link).
@@ -68,7 +62,6 @@ if (staff) {
     byId('catalogue-upload-section').hidden = false;
     byId('catalogue-form').addEventListener('submit', upload);
   }
-  more.addEventListener('click', (event) => busy(event.currentTarget, page).catch((error) => say(message, error.message)));
   byId('catalogue-download').addEventListener('click', (event) => busy(event.currentTarget, download).catch((error) => say(message, error.message)));
   await reload().catch((error) => say(message, error.message));
 }

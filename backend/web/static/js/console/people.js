@@ -4,16 +4,15 @@
 
 import { busy, byId, el, onSubmit, say } from '../dom.js';
 import { api, openConsolePage } from './page.js';
+import { pagedTable } from './paged.js';
 import { dateTime } from '../format.js';
 import { t } from '../i18n.js';
 
 const ROLES = ['barista', 'manager', 'admin'];
 const body = byId('people').tBodies[0];
 const message = byId('people-message');
-const more = byId('people-more');
 const form = byId('hire-form');
 let stores = new Map();
-let cursor = null;
 
 function storeNames(ids) {
   return ids.map((id) => stores.get(id)?.name ?? id).join(', ') || '—';
@@ -69,20 +68,7 @@ function change(person, update, control) {
   return act(person, control, () => api.patch(`/v1/admin/staff/${person.id}`, update));
 }
 
-async function page() {
-  const query = new URLSearchParams({ limit: '50' });
-  if (cursor) query.set('cursor', cursor);
-  const listed = await api.get(`/v1/admin/staff?${query}`);
-  body.append(...listed.items.map(row));
-  cursor = listed.next_cursor;
-  more.hidden = !cursor;
-}
-
-async function reload() {
-  body.replaceChildren();
-  cursor = null;
-  await page();
-}
+const reload = pagedTable({ path: '/v1/admin/staff', body, more: byId('people-more'), message, row });
 
 async function hire() {
   const hireMessage = byId('hire-message');
@@ -116,6 +102,5 @@ if (staff) {
     ),
   );
   onSubmit(form, hire);
-  more.addEventListener('click', () => busy(more, page).catch((error) => say(message, error.message)));
   await reload().catch((error) => say(message, error.message));
 }
