@@ -80,7 +80,7 @@ async def settle_sale(
     """Record a sale: spend ``redeem`` points now (or count ``captured`` held ones), earn on
     what was paid, move the tier up if the spend reached it. Inside the caller's transaction,
     with the buyer locked here; or, for a sale that only earns, in one statement of its own
-    with ``buyer`` read without a lock (``unlocked_buyer``: the statement fails with
+    with ``buyer`` read without a lock (``read_buyer``: the statement fails with
     ``AccountMoved`` if the account moved since).
     """
     rules = sale.rules.rules
@@ -270,11 +270,14 @@ async def lock_buyer(member_id: uuid.UUID, *, store_id: uuid.UUID, since: dateti
     return _buyer(member_id, store_id, rows[0], read_at_seq=None)
 
 
-def unlocked_buyer(member_id: uuid.UUID, store_id: uuid.UUID, row: Mapping[str, Any]) -> Buyer:
-    """The buyer from a row read without a lock (``BUYER_COLUMNS`` with the store's
-    ``store_zone`` and ``day_starts_at``): a sale settled with it is written only if the
-    account is still at the seq read."""
-    return _buyer(member_id, store_id, row, read_at_seq=row["last_event_seq"])
+def read_buyer(
+    member_id: uuid.UUID, store_id: uuid.UUID, row: Mapping[str, Any], *, locked: bool
+) -> Buyer:
+    """The buyer from a row of ``BUYER_COLUMNS`` with the store's ``store_zone`` and
+    ``day_starts_at``, read with the account locked by the caller's transaction, or without
+    a lock: a sale settled with that one is written only if the account is still at the seq
+    read."""
+    return _buyer(member_id, store_id, row, read_at_seq=None if locked else row["last_event_seq"])
 
 
 def _buyer(

@@ -41,8 +41,8 @@ from backend.sales.sale import (
     Sale,
     check_currency,
     check_items,
+    read_buyer,
     settle_sale,
-    unlocked_buyer,
 )
 from backend.sales.schemas import PurchaseResponse
 from backend.stores.sale_cap import check_sale_amount
@@ -60,8 +60,8 @@ class PurchaseOutcome:
 
 
 # The key's answer: the purchase made under it, else a record (a key that retried a receipt
-# sold under another key answers with that sale). With ``unlocked``, the card holder as a
-# buyer too (``BUYER_COLUMNS``), read without a lock; else that part is not run.
+# sold under another key answers with that sale); and the card holder as the buyer
+# (``BUYER_COLUMNS``): read without a lock for a plain sale, locked for any other.
 _WHAT_IS_KNOWN = f"""
 SELECT s.currency, s.max_sale_amount, s.time_zone AS store_zone, s.day_starts_at,
        COALESCE(kp.request_hash, k.request_hash) AS key_hash,
@@ -78,9 +78,10 @@ LEFT JOIN member m ON m.card_number = {{card_number}}
 LEFT JOIN LATERAL (
     SELECT {BUYER_COLUMNS}
     FROM account a LEFT JOIN member_stats s ON s.member = a.member
-    WHERE a.member = m.id AND {{unlocked}}
-) AS buyer ON true
+    WHERE a.member = m.id
 """  # noqa: S608 (the fixed BUYER_COLUMNS, bound values)
+_UNLOCKED = _WHAT_IS_KNOWN + ") AS buyer ON true"
+_LOCKING = _WHAT_IS_KNOWN + "FOR UPDATE OF a) AS buyer ON true"
 
 # A sale that lost a race to one of these runs again, to answer as the winner did.
 _RACES_LOST = frozenset({"one_per_receipt", "one_key_per_terminal", "one_per_key"})
@@ -96,10 +97,10 @@ async def what_is_known(
 ) -> Mapping[str, Any]:
     """Everything a purchase checks before it sells, in one round trip: the key's stored
     outcome, an earlier purchase with this receipt, the store's currency, maximum sale and
-    clock, the card's holder (and, ``unlocked``, that holder as a buyer, tier window from
-    ``since``)."""
+    clock, the card's holder and that holder as the buyer (tier window from ``since``), read
+    without a lock (``unlocked``) or with the account locked."""
     rows = await sql.fetch(
-        _WHAT_IS_KNOWN,
+        _UNLOCKED if unlocked else _LOCKING,
         store_id=terminal.store_id,
         terminal_id=terminal.terminal_id,
         scope=terminal.scope,
@@ -107,7 +108,6 @@ async def what_is_known(
         external_id=request.external_id,
         card_number=request.customer.card_number,
         since=since,
-        unlocked=unlocked,
     )
     return rows[0]
 
@@ -212,11 +212,11 @@ class PurchaseService(SellingService):
             coupons=request.coupons,
             idempotency_key=idempotency_key,
         )
-        buyer = None
-        if unlocked:
-            if known["account_id"] is None:
-                raise AccountMoved(f"member {member_id} has no account to read")
-            buyer = unlocked_buyer(member_id, terminal.store_id, known)
+        buyer = None  # a QR token's holder: locked by settle_sale
+        if known["account_id"] is not None:
+            buyer = read_buyer(member_id, terminal.store_id, known, locked=not unlocked)
+        elif unlocked:
+            raise AccountMoved(f"member {member_id} has no account to read")
         response, envelopes = await settle_sale(sale, redeem=request.redeem_points, buyer=buyer)
         return PurchaseOutcome(response=response, replayed=False), envelopes
 
