@@ -189,6 +189,11 @@ def csv_download(text: str, name: str) -> Response[str]:
     )
 
 
+def days_span(days: Sequence[Any]) -> str:
+    """A report's days (each with its ``day``) as its CSV file names them: first-last."""
+    return f"{days[0].day}-{days[-1].day}" if days else "none"
+
+
 # A text cell a spreadsheet would run as a formula (CSV injection, OWASP): a name typed by
 # staff such as "=HYPERLINK(...)" or "+7 ..." is written with a leading apostrophe, which
 # spreadsheets show as text and ``unspreadsheet`` takes off again.

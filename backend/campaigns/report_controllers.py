@@ -12,7 +12,7 @@ from litestar.params import FromPath, QueryParameter
 
 from backend.auth.access import MANAGERS
 from backend.campaigns.report import MAX_DAYS, CampaignReport, campaign_csv, campaign_report
-from backend.http import csv_download
+from backend.http import csv_download, days_span
 
 First = Annotated[date | None, QueryParameter(name="from", description="first day")]
 Last = Annotated[date | None, QueryParameter(name="to", description="last day")]
@@ -38,5 +38,5 @@ class CampaignReportController(Controller):
         self, campaign_id: FromPath[uuid.UUID], first: First = None, last: Last = None
     ) -> Response[str]:
         report = await campaign_report(campaign_id, first=first, last=last, now=datetime.now(UTC))
-        span = f"{report.days[0].day}-{report.days[-1].day}"
-        return csv_download(campaign_csv(report), f"campaign-{campaign_id}-{span}")
+        name = f"campaign-{campaign_id}-{days_span(report.days)}"
+        return csv_download(campaign_csv(report), name)

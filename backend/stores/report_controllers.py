@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, Response, get
 from litestar.params import FromPath, QueryParameter
@@ -16,7 +16,7 @@ from litestar.params import FromPath, QueryParameter
 from backend.auth.access import ADMINS, MANAGERS
 from backend.auth.callers import StaffCaller
 from backend.errors import ValidationFailed
-from backend.http import StaffRequest, csv_download
+from backend.http import StaffRequest, csv_download, days_span
 from backend.loyalty.program_days import ProgramDays, liability_csv, program_days, tiers_csv
 from backend.stores import service
 from backend.stores.chain_reports import Stores, chain_points_by_day, chain_sales_by_hour
@@ -60,10 +60,6 @@ def day_range(first: date | None, last: date | None, today: date) -> tuple[date,
     if first > last or (last - first).days >= MAX_DAYS:
         raise ValidationFailed(f"from must be on or before to, at most {MAX_DAYS} days")
     return first, last
-
-
-def _span(days: list[Any]) -> str:
-    return f"{days[0].day}-{days[-1].day}" if days else "none"
 
 
 class StoreReportsController(Controller):
@@ -117,7 +113,7 @@ class StoreReportsController(Controller):
         last: Last = None,
     ) -> Response[str]:
         report = await _by_day(request.user, store_id, first, last)
-        return csv_download(days_csv(report), f"points-by-day-{_span(report.days)}")
+        return csv_download(days_csv(report), f"points-by-day-{days_span(report.days)}")
 
 
 async def _chain_by_hour(caller: StaffCaller, day: date | None) -> ChainSalesByHour:
@@ -174,7 +170,7 @@ class ChainReportsController(Controller):
         self, request: StaffRequest, first: First = None, last: Last = None
     ) -> Response[str]:
         report = await _chain_by_day(request.user, first, last)
-        return csv_download(days_csv(report), f"chain-points-by-day-{_span(report.days)}")
+        return csv_download(days_csv(report), f"chain-points-by-day-{days_span(report.days)}")
 
     @get(
         "/program-days",
@@ -193,7 +189,7 @@ class ChainReportsController(Controller):
     )
     async def liability_csv(self, first: First = None, last: Last = None) -> Response[str]:
         report = await _program(first, last)
-        return csv_download(liability_csv(report), f"points-liability-{_span(report.days)}")
+        return csv_download(liability_csv(report), f"points-liability-{days_span(report.days)}")
 
     @get(
         "/members-by-tier.csv",
@@ -203,4 +199,4 @@ class ChainReportsController(Controller):
     )
     async def tiers_csv(self, first: First = None, last: Last = None) -> Response[str]:
         report = await _program(first, last)
-        return csv_download(tiers_csv(report), f"members-by-tier-{_span(report.days)}")
+        return csv_download(tiers_csv(report), f"members-by-tier-{days_span(report.days)}")
