@@ -19,6 +19,7 @@ from backend.campaigns.catalogue import LiveCampaign
 from backend.campaigns.engine import Award, MemberUsage, evaluate
 from backend.campaigns.kinds import Basket, Reward, Shopper, StampCard
 from backend.campaigns.schemas import AppliedOffer
+from backend.campaigns.total_limit import take_one
 from backend.errors import MemberNotFound, NotFound, ValidationFailed
 from backend.local_time import StoreClock
 from backend.loyalty.book import AccountChange, Cause
@@ -59,15 +60,6 @@ ON CONFLICT (member) DO UPDATE SET
     ),
     stamps = EXCLUDED.stamps
 """
-_TAKE_ONE = """
-UPDATE campaign SET uses = uses + 1
-WHERE id = {campaign_id} AND (total_limit IS NULL OR uses < total_limit) RETURNING id
-"""
-
-
-async def take_one(campaign_id: uuid.UUID) -> bool:
-    """Count one use against the campaign's total limit; False when it has run out."""
-    return bool(await sql.fetch(_TAKE_ONE, campaign_id=campaign_id))
 
 
 def new_coupon_code() -> str:
@@ -262,7 +254,7 @@ WHERE NOT EXISTS (SELECT 1 FROM member_offer
 
 async def _count_use(award: Award, member_id: uuid.UUID, now: datetime) -> bool:
     campaign = award.campaign
-    if campaign.total_limit is not None and not await take_one(campaign.id):
+    if campaign.total_limit is not None and not await take_one(campaign.id, member_id):
         return False
     if (
         campaign.per_member_limit is not None

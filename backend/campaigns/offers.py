@@ -14,13 +14,13 @@ from backend.campaigns.at_sale import (
     load_shopper,
     load_usage,
     offer_event,
-    take_one,
 )
 from backend.campaigns.catalogue import Catalogue, LiveCampaign, load_live_campaigns
 from backend.campaigns.engine import MemberUsage
 from backend.campaigns.kinds import PURCHASE_KINDS, Reward, StampCard, Welcome
 from backend.campaigns.limits import counting_period, used_up
 from backend.campaigns.schemas import OfferList, OfferOut, StampCardProgress
+from backend.campaigns.total_limit import take_one
 from backend.errors import Conflict, NotFound
 from backend.idempotency import request_fingerprint, run_once
 from backend.local_time import local_date, zone
@@ -134,7 +134,7 @@ class MemberOffers:
             if campaign is None or not isinstance(campaign.rule, Reward):
                 raise NotFound(f"reward {campaign_id} is not open to you")
             rule = campaign.rule
-            if campaign.total_limit is not None and not await take_one(campaign_id):
+            if campaign.total_limit is not None and not await take_one(campaign_id, member_id):
                 raise Conflict("this reward has run out")
             change = AccountChange(await lock_account(member_id), now=now)
             cause = Cause("campaign", campaign_id, f"reward: {campaign.name}")
@@ -194,7 +194,9 @@ async def welcome(change: AccountChange) -> list[str]:
     for campaign in await load_live_campaigns():
         if not isinstance(campaign.rule, Welcome) or not campaign.in_effect(change.now):
             continue
-        if campaign.total_limit is not None and not await take_one(campaign.id):
+        if campaign.total_limit is not None and not await take_one(
+            campaign.id, change.account.member_id
+        ):
             continue
         points = campaign.rule.points
         await change.credit(

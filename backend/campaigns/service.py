@@ -20,6 +20,7 @@ from backend.campaigns.catalogue import Catalogue, LiveCampaign, to_live
 from backend.campaigns.kinds import PURCHASE_KINDS, Birthday, Welcome, kind_of
 from backend.campaigns.schemas import CampaignIn, CampaignList, CampaignOut
 from backend.campaigns.telling import BATCH, begin_telling, tell_first_batch
+from backend.campaigns.total_limit import set_total_limit
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.local_time import local_moment, zone, zone_named
 from db import sql
@@ -157,9 +158,10 @@ class CampaignAdmin:
         schedule = check_campaign(data, now=now)
         await _check_stores(data)
         columns = {str(key): value for key, value in _columns(data, schedule).items()}
-        campaign = Campaign(**columns, status="draft", uses=0, created_at=now, updated_at=now)
+        campaign = Campaign(**columns, status="draft", created_at=now, updated_at=now)
         async with engine().transaction():
             await campaign.save()
+            await set_total_limit(campaign.id, data.total_limit)
             created = await get_campaign(campaign.id)
             await _audit("campaign.created", created, after=created)
         return created
@@ -178,6 +180,7 @@ class CampaignAdmin:
             await Campaign.update({**_columns(data, schedule), "updated_at": now}).where(
                 Campaign.id == campaign_id
             )
+            await set_total_limit(campaign_id, data.total_limit)
             changed = await get_campaign(campaign_id)
             await _audit("campaign.updated", changed, before=_out(current), after=changed)
         return changed
@@ -225,8 +228,8 @@ class CampaignAdmin:
         return await get_campaign(campaign_id)
 
     async def list(self) -> CampaignList:
-        rows = await Campaign.select().order_by(Campaign.created_at).output(load_json=True)
-        return CampaignList(items=[_out(row) for row in rows])
+        rows = await sql.fetch(_CAMPAIGNS)
+        return CampaignList(items=[_out(_loaded(row)) for row in rows])
 
 
 async def start_and_end_on_time(
@@ -284,18 +287,41 @@ async def _audit(action: str, campaign: CampaignOut, *, before: Any = None, afte
     )
 
 
+# A campaign's uses: the sum of its limit's shares (backend.campaigns.total_limit), none
+# for a campaign that never had a limit.
+_CAMPAIGNS = """
+SELECT c.*, (SELECT COALESCE(sum(s.taken), 0) FROM campaign_limit_share s
+             WHERE s.campaign = c.id)::int AS uses
+FROM campaign c ORDER BY c.created_at
+"""
+_CAMPAIGN = """
+SELECT c.*, (SELECT COALESCE(sum(s.taken), 0) FROM campaign_limit_share s
+             WHERE s.campaign = c.id)::int AS uses
+FROM campaign c WHERE c.id = {id}
+"""
+_LOCK = """
+SELECT c.*, (SELECT COALESCE(sum(s.taken), 0) FROM campaign_limit_share s
+             WHERE s.campaign = c.id)::int AS uses
+FROM campaign c WHERE c.id = {id} FOR UPDATE OF c
+"""
+
+
 async def get_campaign(campaign_id: uuid.UUID) -> CampaignOut:
-    row = await Campaign.select().where(Campaign.id == campaign_id).first().output(load_json=True)
-    if row is None:
+    rows = await sql.fetch(_CAMPAIGN, id=campaign_id)
+    if not rows:
         raise NotFound(f"campaign {campaign_id} does not exist")
-    return _out(row)
+    return _out(_loaded(rows[0]))
 
 
 async def _lock(campaign_id: uuid.UUID) -> dict[str, Any]:
-    rows = await sql.fetch("SELECT * FROM campaign WHERE id = {id} FOR UPDATE", id=campaign_id)
+    rows = await sql.fetch(_LOCK, id=campaign_id)
     if not rows:
         raise NotFound(f"campaign {campaign_id} does not exist")
-    row: dict[str, Any] = dict(rows[0])
+    return _loaded(rows[0])
+
+
+def _loaded(found: sql.Row) -> dict[str, Any]:
+    row: dict[str, Any] = dict(found)
     for key in ("rule", "targeting"):
         row[key] = sql.loaded_json(row[key])
     return row

@@ -10,7 +10,7 @@ from piccolo.table import Table
 
 from db.tables.approvals import AdjustmentApproval
 from db.tables.audit import AuditEntry
-from db.tables.campaigns import Campaign, CampaignTelling, MemberOffer
+from db.tables.campaigns import Campaign, CampaignLimitShare, CampaignTelling, MemberOffer
 from db.tables.catalogue import Product
 from db.tables.deliveries import PushFeedPosition
 from db.tables.erasures import MemberErasure
@@ -51,6 +51,7 @@ __all__ = [
     "BlockedCard",
     "BroadcastEvent",
     "Campaign",
+    "CampaignLimitShare",
     "CampaignTelling",
     "Checkout",
     "IdempotencyRecord",
@@ -133,4 +134,5 @@ ALL_TABLES: tuple[type[Table], ...] = (
     PushDelivery,
     PushFeedMark,
     PushFeedPosition,
+    CampaignLimitShare,
 )

@@ -13,7 +13,7 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.constraints import Check
+from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
 from db.ids import new_id
@@ -50,14 +50,32 @@ class Campaign(Table, tablename="campaign"):
         default=None,
         help_text="day, week, month, year (the member's calendar); NULL: the whole life.",
     )
-    total_limit = Integer(null=True, default=None)
-    uses = Integer(default=0)
+    total_limit = Integer(
+        null=True,
+        default=None,
+        help_text="Uses allowed in all; counted in campaign_limit_share, not on this row.",
+    )
     created_at = Timestamptz()
     updated_at = Timestamptz()
 
     known_campaign_status = Check("status IN ('draft', 'scheduled', 'active', 'paused', 'ended')")
     known_member_period = Check("per_member_period IN ('day', 'week', 'month', 'year')")
-    uses_within_limit = Check("total_limit IS NULL OR uses <= total_limit")
+
+
+class CampaignLimitShare(Table, tablename="campaign_limit_share"):
+    """One of the shares a campaign's total limit is counted in (``backend.campaigns.
+    total_limit``): a sale takes a use from one share, so that sales applying the same
+    campaign lock different rows instead of all waiting for one. The campaign's uses are the
+    sum of ``taken``; what it has left, the sum of ``quota - taken``."""
+
+    id = UUID(primary_key=True, default=new_id)
+    campaign = ForeignKey(Campaign, on_delete=OnDelete.restrict, null=False)
+    share = Integer(help_text="0 to SHARES - 1.")
+    taken = Integer(default=0, help_text="Uses counted in this share.")
+    quota = Integer(default=0, help_text="Uses this share may count (its part of the limit).")
+
+    one_per_campaign_share = Unique(["campaign", "share"])
+    taken_within_quota = Check("taken >= 0 AND taken <= quota")
 
 
 class MemberOffer(Table, tablename="member_offer"):

@@ -34,7 +34,6 @@ async def campaign_with(targeting: dict[str, Any], **fields: Any) -> uuid.UUID:
         rule=fields.pop("rule", {"type": "bonus", "points": 1, "min_amount": 1}),
         targeting=targeting,
         status="active",
-        uses=0,
         created_at=NOW,
         updated_at=NOW,
         **fields,
