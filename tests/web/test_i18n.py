@@ -78,10 +78,11 @@ def _markup(page: str) -> _Markup:
     return parser
 
 
-# t('key'), has('key'): keys a script names whole; a key built from a code (t(`ledger.${kind}`))
-# is checked by its prefix below.
+# t('key'), has('key'): keys a script names whole; a key built from a code (t(`ledger.${kind}`),
+# wordFor('ledger', kind)) is checked by its prefix below.
 _NAMED = re.compile(r"\b(?:t|has)\(\s*'([a-z0-9_.]+)'")
 _BUILT = re.compile(r"\b(?:t|has)\(\s*`([a-z0-9_.]+)\.\$\{")
+_WORD_FOR = re.compile(r"\bwordFor\(\s*'([a-z0-9_.]+)'")
 # A message for the page's developers (a broken page, a missing catalogue), never translated.
 _FOR_DEVELOPERS = "// for developers"
 # Text a script puts on screen: a quoted literal with letters as a message, an element's
@@ -132,7 +133,7 @@ def test_a_script_names_only_keys_the_catalogues_have_and_shows_no_text_of_its_o
     source = script.read_text(encoding="utf-8")
     known = set(catalogue("en"))
     assert set(_NAMED.findall(source)) - known == set()
-    for prefix in _BUILT.findall(source):
+    for prefix in [*_BUILT.findall(source), *_WORD_FOR.findall(source)]:
         assert any(key.startswith(f"{prefix}.") for key in known), prefix
     shown = [
         match.group(2)

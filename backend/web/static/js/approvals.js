@@ -4,11 +4,11 @@
 
 import { busy, byId, el, say, show } from './dom.js';
 import { dateTime, points } from './format.js';
-import { has, t } from './i18n.js';
+import { t, wordFor } from './i18n.js';
 
 // The panel's own words for some problem codes (approvals.<code>), else api.js's message.
 function worded(error) {
-  return has(`approvals.${error.code}`) ? t(`approvals.${error.code}`) : error.message;
+  return wordFor('approvals', error.code, error.message);
 }
 
 export class Approvals {

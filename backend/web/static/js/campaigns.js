@@ -5,7 +5,7 @@
 import { busy, byId, el, onSubmit, say } from './dom.js';
 import { CampaignBuilder, readDraft } from './builder.js';
 import { dateTime, instantIn, zoneLabel } from './format.js';
-import { has, t } from './i18n.js';
+import { t, wordFor } from './i18n.js';
 
 // What each button does, and from which statuses (backend/campaigns/service.py TRANSITIONS);
 // its words are campaign.action.<name>.
@@ -15,9 +15,6 @@ const ACTIONS = [
   { name: 'pause', from: ['scheduled', 'active'] },
   { name: 'end', from: ['draft', 'scheduled', 'active', 'paused'] },
 ];
-
-// A kind or status code in the page's language (an unknown one as sent).
-const words = (prefix, code) => (has(`${prefix}.${code}`) ? t(`${prefix}.${code}`) : code);
 
 // "2026-05-01T09:30" on the clocks of `zone` as an instant, or null; a time the clocks skip
 // (DST) is refused here, naming the field, as the API would refuse it.
@@ -108,8 +105,8 @@ export class Campaigns {
       'tr',
       { dataset: { campaignId: campaign.id, status: campaign.status } },
       el('td', { className: 'name' }, campaign.name, when ? el('span', { className: 'note' }, when) : null),
-      el('td', { className: 'kind' }, words('campaign.kind', campaign.kind)),
-      el('td', { className: 'status' }, el('span', { className: `badge status-${campaign.status}` }, words('campaign.status', campaign.status))),
+      el('td', { className: 'kind' }, wordFor('campaign.kind', campaign.kind)),
+      el('td', { className: 'status' }, el('span', { className: `badge status-${campaign.status}` }, wordFor('campaign.status', campaign.status))),
       el(
         'td',
         { className: 'actions' },
@@ -135,7 +132,7 @@ export class Campaigns {
       this._keep(campaign);
       const fresh = this._row(campaign);
       row.replaceWith(fresh);
-      say(this.message, t('campaign.now', { name: campaign.name, status: words('campaign.status', campaign.status) }), 'ok');
+      say(this.message, t('campaign.now', { name: campaign.name, status: wordFor('campaign.status', campaign.status) }), 'ok');
       fresh.querySelector('button:not([disabled])')?.focus();
     } catch (error) {
       say(this.error, error.message);

@@ -5,13 +5,13 @@
 // the device that happens to show them. Formats follow the page's locale (i18n.js).
 
 import { el } from './dom.js';
-import { has, locale, t } from './i18n.js';
+import { locale, t, wordFor } from './i18n.js';
 
 const signed = new Intl.NumberFormat(locale, { signDisplay: 'exceptZero', useGrouping: 'min2' });
 
 // A tier's name ("green", "gold", "platinum") in the page's language; an unknown one as sent.
 export function tierName(tier) {
-  return tier && has(`tier.${tier}`) ? t(`tier.${tier}`) : tier || '';
+  return wordFor('tier', tier, tier || '');
 }
 
 // A change of points: "+17", "-250", "0".

@@ -3,14 +3,9 @@
 
 import { el } from './dom.js';
 import { points, retime, timeEl } from './format.js';
-import { has, t } from './i18n.js';
+import { t, wordFor } from './i18n.js';
 
 const PAGE = 20;
-
-// A ledger entry's kind ("earn", "redeem", …) in the page's language; an unknown one as sent.
-function kindWords(kind) {
-  return kind && has(`ledger.${kind}`) ? t(`ledger.${kind}`) : kind || '';
-}
 
 export class History {
   // path: whose history (the member's own; the console's member page reads one for staff);
@@ -86,7 +81,7 @@ export class History {
       el(
         'span',
         { className: 'what' },
-        el('span', { className: 'kind' }, kindWords(item.kind)),
+        el('span', { className: 'kind' }, wordFor('ledger', item.kind, item.kind || '')),
         item.pending_delta ? el('span', { className: 'tag' }, t('member.history.pending')) : null,
         item.note ? el('span', { className: 'note' }, item.note) : null,
       ),

@@ -81,6 +81,13 @@ export function has(key) {
   return catalogue[key] !== undefined;
 }
 
+// A code the server sends ("earn", "gold", a problem's code) in the page's language: the
+// catalogue's `prefix`.<code>, else `otherwise` (by default the code as sent: a code the
+// catalogue does not know yet is shown, not hidden).
+export function wordFor(prefix, code, otherwise = code) {
+  return code && has(`${prefix}.${code}`) ? t(`${prefix}.${code}`) : otherwise;
+}
+
 const ATTRIBUTES = ['placeholder', 'aria-label', 'title'];
 
 // Put the catalogue's words into the page's static markup: data-i18n sets an element's

@@ -4,7 +4,7 @@ import { el, say } from './dom.js';
 import { retime, timeEl } from './format.js';
 import { coalesced } from './reload.js';
 import { newIdempotencyKey } from './api.js';
-import { has, t } from './i18n.js';
+import { t, wordFor } from './i18n.js';
 
 export class Offers {
   constructor(api, list, empty, message, onChanged) {
@@ -44,7 +44,7 @@ export class Offers {
   }
 
   _row(offer) {
-    const status = has(`offer.status.${offer.status}`) ? t(`offer.status.${offer.status}`) : offer.status;
+    const status = wordFor('offer.status', offer.status);
     const parts = [
       el('span', { className: 'name' }, offer.name),
       el('span', { className: `status status-${offer.status}` }, status),

@@ -4,14 +4,14 @@
 
 import { busy, byId, onSubmit, say, show } from './dom.js';
 import { inZone } from './format.js';
-import { has, t } from './i18n.js';
+import { t, wordFor } from './i18n.js';
 
 const CHANNELS = ['push', 'sms', 'email'];
 
 // The erasure form's own words for some problem codes (erasure.<code>), else the message
 // api.js made (the catalogue's problem.<code>, else the server's).
 function worded(error) {
-  return has(`erasure.${error.code}`) ? t(`erasure.${error.code}`) : error.message;
+  return wordFor('erasure', error.code, error.message);
 }
 
 export class Rights {

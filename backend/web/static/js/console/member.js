@@ -7,7 +7,7 @@ import { busy, byId, el, say } from '../dom.js';
 import { api, openConsolePage } from './page.js';
 import { dateTime, deviceZone, inZone, tierName } from '../format.js';
 import { History } from '../history.js';
-import { has, number, t } from '../i18n.js';
+import { number, t, wordFor } from '../i18n.js';
 import { Receipt } from './receipt.js';
 
 const memberId = new URLSearchParams(location.search).get('id') || '';
@@ -40,7 +40,7 @@ function audit(entries) {
       el(
         'li',
         { dataset: { action: entry.action } },
-        el('strong', {}, has(`audit.${entry.action}`) ? t(`audit.${entry.action}`) : entry.action),
+        el('strong', {}, wordFor('audit', entry.action)),
         ` · ${dateTime(entry.at)} · ${entry.role ? t(`staff.role.${entry.role}`) : '—'}`,
       ),
     ),

@@ -5,7 +5,7 @@
 import { busy, byId, el, onSubmit, say } from '../dom.js';
 import { api, openConsolePage } from './page.js';
 import { localDate, money } from '../format.js';
-import { has, t } from '../i18n.js';
+import { t, wordFor } from '../i18n.js';
 
 const form = byId('recon-form');
 const message = byId('recon-message');
@@ -25,7 +25,7 @@ function show(report) {
     el(
       'tr',
       {},
-      el('td', {}, has(`recon.difference.${difference.kind}`) ? t(`recon.difference.${difference.kind}`) : difference.kind),
+      el('td', {}, wordFor('recon.difference', difference.kind)),
       el('td', { className: 'mono' }, difference.reference),
       el('td', {}, difference.detail),
       el('td', {}, difference.ours === null || difference.ours === undefined ? '—' : JSON.stringify(difference.ours)),
