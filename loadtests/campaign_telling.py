@@ -162,9 +162,9 @@ async def _campaign(targeting: Any) -> Any:
     async with engine().transaction():
         await sql.fetch(
             "INSERT INTO campaign (id, name, description, kind, rule, targeting, status,"
-            " starts_at, priority, exclusive, requires_activation, uses, created_at, updated_at)"
+            " starts_at, priority, exclusive, requires_activation, created_at, updated_at)"
             " VALUES ({id}, {name}, '', 'bonus', {rule}::jsonb, {targeting}::jsonb, 'active',"
-            " {now}, 0, false, false, 0, {now}, {now})",
+            " {now}, 0, false, false, {now}, {now})",
             id=row["id"],
             name=row["name"],
             rule=msgspec.json.encode(row["rule"]).decode(),
