@@ -41,8 +41,9 @@ END
 $$
 """,
     # The counts so far: share 0 holds them, and the limit's rest is split over the 16
-    # shares (backend.campaigns.total_limit.SHARES) (the first ones get one more where it does not divide). A campaign without a
-    # limit but with uses (a limit taken off a draft) keeps them, with nothing left to take.
+    # shares (backend.campaigns.total_limit.SHARES), the first ones one more where it does
+    # not divide. A campaign without a limit but with uses (a limit taken off a draft) keeps
+    # them, with nothing left to take.
     """
 DO $$
 BEGIN

@@ -63,10 +63,11 @@ class Campaign(Table, tablename="campaign"):
 
 
 class CampaignLimitShare(Table, tablename="campaign_limit_share"):
-    """One of the shares a campaign's total limit is counted in (``backend.campaigns.
-    total_limit``): a sale takes a use from one share, so that sales applying the same
-    campaign lock different rows instead of all waiting for one. The campaign's uses are the
-    sum of ``taken``; what it has left, the sum of ``quota - taken``."""
+    """One of the shares a campaign's total limit is counted in
+    (``backend.campaigns.total_limit``): a sale takes a use from one share, so that sales
+    applying the same campaign lock different rows instead of all waiting for one. The
+    campaign's uses are the sum of ``taken``; what it has left, the sum of
+    ``quota - taken``."""
 
     id = UUID(primary_key=True, default=new_id)
     campaign = ForeignKey(Campaign, on_delete=OnDelete.restrict, null=False)
