@@ -26,6 +26,17 @@ def lagging_reads() -> str | None:
     return replica.lagging_node()
 
 
+async def _nothing_to_reset(connection: object) -> None:
+    """The pool's reset of a connection given back, after asyncpg's own part of it (a
+    transaction left open is rolled back, listeners dropped; a closed connection is not lent
+    again). asyncpg's reset query (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
+    ALL``) undoes session state this app never keeps on a pooled connection (advisory locks
+    and settings are transaction-scoped, nothing LISTENs: see ``db.pgbouncer``), and it was a
+    round trip per request, 7 % of a sale's server CPU in the purchases profile (issue #24).
+    A connection PostgreSQL broke while it sat idle fails its next statement instead, as it
+    could with the reset query too (the restart test met it): 503, and the pool drops it."""
+
+
 async def start_pool() -> None:
     global _users
     from db import piccolo_conf
@@ -35,14 +46,10 @@ async def start_pool() -> None:
             # A replica opens no connection up front (min 0): one that is down must not
             # stop the process from starting; its reads go to the primary meanwhile.
             first = node is engine()
-            # asyncpg's reset query on release costs a round trip per request (3 % of a
-            # purchase's CPU), but when it fails the pool drops the connection instead of
-            # lending it again. A PostgreSQL restart leaves such connections (the restart
-            # test met them, with or without the reset, as a BEGIN failing with "another
-            # operation is in progress", now a 503), so it stays.
             await node.start_connection_pool(
                 min_size=piccolo_conf.POOL_MIN_SIZE if first else 0,
                 max_size=piccolo_conf.POOL_MAX_SIZE,
+                reset=_nothing_to_reset,
             )
         if replica.REPLICA in engine().extra_nodes:
             await replica.start_watching(
