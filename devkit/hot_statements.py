@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from devkit.history import MEMBER_HISTORY
@@ -95,8 +95,9 @@ def statements() -> list[HotStatement]:
     from backend.sales import sale
     from backend.stores import chain_reports
     from backend.streams import relay
-    from backend.till import refunds
+    from backend.till import purchases, refunds
     from db.tables import Account, LedgerEntry, Member, MemberEvent, StoreDay
+    from devkit.hot_telling import campaign_telling
 
     def year(s: Sample) -> datetime:
         return s.now - timedelta(days=365)
@@ -104,6 +105,18 @@ def statements() -> list[HotStatement]:
     def report_month(s: Sample) -> dict[str, Any]:
         """A campaign report's range: the last 30 days, on UTC days."""
         return {"zone": "UTC", "start": s.now - timedelta(days=30), "end": s.now}
+
+    def sale_read(s: Sample) -> dict[str, Any]:
+        """A till's sale of the sample member's card, under a key and receipt not sold yet."""
+        return {
+            "store_id": s.store_id,
+            "terminal_id": uuid.UUID(int=1),
+            "scope": "terminal:hot",
+            "key": "hot-key",
+            "external_id": "hot-receipt",
+            "card_number": s.card_number,
+            "since": year(s),
+        }
 
     # The daily notices' zones (those whose morning it is) and the program's own.
     morning = {"zones": ["Europe/Moscow", "Asia/Vladivostok"], "program": "Europe/Moscow"}
@@ -114,13 +127,26 @@ def statements() -> list[HotStatement]:
         return {**morning, "now": s.now, "horizon": s.now + timedelta(days=9), "days": 7}
 
     return [
-        *_campaign_telling(telling),
+        *campaign_telling(telling),
         HotStatement(
             "sale: the card's member",
             frozenset({"member_card_number_key"}),
             rendered=lambda s: str(
                 Member.select(Member.id).where(Member.card_number == s.card_number).first()
             ),
+        ),
+        HotStatement(
+            "sale: what it checks, and the card holder's account read without a lock",
+            frozenset({"account_member_key"}),
+            template=purchases._UNLOCKED,
+            params=lambda s: sale_read(s),
+        ),
+        HotStatement(
+            "sale: the same with the card holder's account locked",
+            frozenset({"account_member_key"}),
+            template=purchases._LOCKING,
+            params=lambda s: sale_read(s),
+            writes=True,
         ),
         HotStatement(
             "sale: the buyer's account locked, stats, store, spend",
@@ -327,50 +353,6 @@ def statements() -> list[HotStatement]:
             params=lambda s: {"now": s.now, "batch": 100},
             writes=True,
         ),
-    ]
-
-
-def _campaign_telling(telling: Any) -> list[HotStatement]:
-    """A targeted campaign's telling: the window of members a batch covers, and the batch
-    told (its audience's events and seq bumps) for a targeting by tiers and by every segment
-    condition, between the sample member and the end of the chain."""
-    from backend.campaigns.targeting import Segment, Targeting
-    from backend.streams.member import each_statement
-
-    def told(targeting: Targeting) -> HotStatement:
-        audience, _ = telling.audience_window(targeting, datetime.now(UTC), [])
-
-        def params(s: Sample) -> dict[str, Any]:
-            # A whole batch's window: the sample member and ids of nobody (the planner
-            # sees a batch's size).
-            window = [s.member_id, *(uuid.uuid4() for _ in range(telling.BATCH - 1))]
-            _, values = telling.audience_window(targeting, s.now, window)
-            return {**values, "type": "offer.available", "data": "{}", "now": s.now}
-
-        return HotStatement(
-            f"campaign telling: a batch of the audience told ({targeting.tiers or 'segment'})",
-            frozenset({"account_member_key"}),
-            template=each_statement(audience),
-            params=params,
-            writes=True,
-        )
-
-    return [
-        HotStatement(
-            "campaign telling: the window of a batch",
-            frozenset({"account_member_key"}),
-            template=telling._WINDOW,
-            params=lambda s: {"after": s.member_id, "batch": telling.BATCH},
-        ),
-        told(Targeting(tiers=["gold", "platinum"])),
-        told(
-            Targeting(
-                segment=Segment(
-                    min_visits=3, max_visits=50, inactive_for_days=30, favourite_category="coffee"
-                )
-            )
-        ),
-        told(Targeting(segment=Segment(visited_within_days=30))),
     ]
 
 
