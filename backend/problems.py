@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from litestar import Request, Response
+from litestar import Response
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -19,6 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from backend.errors import DomainError
+from backend.http import AnyRequest
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class Problem(msgspec.Struct, omit_defaults=True):
 
 
 def problem_response(
-    request: Request[Any, Any, Any],
+    request: AnyRequest,
     *,
     status: int,
     code: str,
@@ -76,7 +77,7 @@ def problem_response(
     return Response(problem, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Problem]:
+def _domain(request: AnyRequest, exc: DomainError) -> Response[Problem]:
     return problem_response(
         request,
         status=exc.status,
@@ -87,7 +88,7 @@ def _domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Probl
     )
 
 
-def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
+def _validation(request: AnyRequest, exc: ValidationException) -> Response[Problem]:
     errors = exc.extra if isinstance(exc.extra, list) else None
     return problem_response(
         request,
@@ -99,7 +100,7 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
     )
 
 
-def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+def _http(request: AnyRequest, exc: HTTPException) -> Response[Problem]:
     status = exc.status_code
     code, title = CODES_BY_STATUS.get(status, ("http_error", "HTTP error"))
     if isinstance(exc, NotAuthorizedException):
@@ -116,7 +117,7 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Probl
     )
 
 
-def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+def _unavailable(request: AnyRequest, exc: Exception) -> Response[Problem]:
     log.warning("backing service unavailable: %r", exc)
     return problem_response(
         request,
@@ -128,7 +129,7 @@ def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Pr
     )
 
 
-def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+def _unexpected(request: AnyRequest, exc: Exception) -> Response[Problem]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
         request,
