@@ -15,15 +15,13 @@ from litestar import Controller, Request, Response, get
 from litestar.openapi import ResponseSpec
 from redis.asyncio import Redis
 
-from backend.auth.access import allow
-from backend.auth.callers import Role
+from backend.auth.access import PUBLIC
 from backend.ops.replica_lag import replica_check
 from db.pool import engine
 from realtime.hub import Hub
 from realtime.redis_mode import redis_mode_of
 
 _CHECK_TIMEOUT_S = 2.0
-PUBLIC = allow(Role.ANONYMOUS)
 
 
 class Health(msgspec.Struct, frozen=True):

@@ -15,11 +15,9 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 
-from backend.auth.access import allow
-from backend.auth.callers import Role
+from backend.auth.access import PUBLIC
 
 STATIC = Path(__file__).parent / "static"
-PUBLIC = allow(Role.ANONYMOUS)
 # Also without nginx in front: scripts and styles only from files of ours, nothing inline.
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
