@@ -230,3 +230,31 @@ async def test_an_unlimited_campaign_has_no_shares_and_locks_nothing(
     assert [o["name"] for o in response.json()["offers_applied"]] == ["Open"]
     assert await _shares(campaign["id"]) == []
     assert await _uses(client, admin, campaign["id"]) == 0
+
+
+async def test_welcome_and_rewards_count_against_their_limits_too(
+    client: httpx.AsyncClient, admin: SignedInStaff, live_server: LiveServer
+) -> None:
+    welcome = await launch(
+        client, admin, name="First two", rule={"type": "welcome", "points": 50}, total_limit=2
+    )
+    members = [await log_in(client, live_server.sms) for _ in range(3)]
+    balances = [
+        (await client.get("/v1/me", headers=m.headers)).json()["balance"]["available"]
+        for m in members
+    ]
+    assert balances == [50, 50, 0]
+    assert await _uses(client, admin, welcome["id"]) == 2
+
+    rule = {"type": "reward", "cost_points": 10, "category": "coffee", "max_value": 20000}
+    reward = await launch(client, admin, name="One latte", rule=rule, total_limit=1)
+
+    async def redeem(member: Any) -> int:
+        response = await client.post(
+            f"/v1/me/offers/{reward['id']}/redeem",
+            headers={**member.headers, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        return response.status_code
+
+    assert sorted(await asyncio.gather(*(redeem(m) for m in members[:2]))) == [201, 409]
+    assert await _uses(client, admin, reward["id"]) == 1
