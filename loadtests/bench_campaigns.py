@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from devkit.seed import SeededMember
+from loadtests.bench_report import BenchReport, Figure
 from loadtests.benchlib import bench_server, percentile, run_bench, sell, servers
 
 ROUNDS = int(os.environ.get("BENCH_CAMPAIGNS_ROUNDS", "4"))
@@ -121,7 +122,7 @@ async def purchase_round(
     return PER_ROUND / (time.perf_counter() - started), latencies
 
 
-async def run(report: list[str]) -> None:
+async def run(report: BenchReport) -> None:
     import httpx
     from redis.asyncio import Redis
 
@@ -167,6 +168,27 @@ async def run(report: list[str]) -> None:
     none_rate, none_p50, none_p99 = figures("none")
     many_rate, many_p50, many_p99 = figures("50")
     one_rate, one_p50, one_p99 = figures("50+1")
+    report.figure(
+        Figure(
+            name="purchases/s with 50 campaigns in effect, none awarding",
+            value=many_rate,
+            unit="/s",
+            baseline=none_rate,
+            baseline_name="no campaigns in effect",
+            at_least=0.9,
+            note=f"p99 {many_p99:.1f} ms against {none_p99:.1f} ms",
+        )
+    )
+    report.figure(
+        Figure(
+            name="purchases/s with 50 campaigns in effect, one awarding",
+            value=one_rate,
+            unit="/s",
+            baseline=none_rate,
+            baseline_name="no campaigns in effect",
+            note=f"p99 {one_p99:.1f} ms",
+        )
+    )
     report += [
         f"# Purchases with 50 campaigns in effect ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
