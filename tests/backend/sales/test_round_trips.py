@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 import pytest
 
+from backend.loyalty.earning import discount_for
 from backend.loyalty.rules import ProgramRules, publish_rules
 from tests.backend.campaigns.helpers import launch, line
 from tests.conftest import LiveServer
@@ -27,6 +28,8 @@ from tests.factories import (
     buy,
     grant,
     log_in,
+    on_checkout,
+    open_checkout,
     purchase_body,
 )
 
@@ -122,4 +125,34 @@ async def test_round_trips_of_a_sale(
         "a coupon": 7,  # the coupon read, then marked used; the member's campaign state
         "a campaign": 5,  # the member's campaign state (uses, stamps, activations)
         "a campaign with a total limit": 6,  # one use of its limit taken
+    }
+
+
+async def test_round_trips_of_a_checkout(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember
+) -> None:
+    # A first checkout, all the way, fills the caches its steps read (the terminal's key, the
+    # campaign catalogue, the rules in force).
+    await grant(member.member_id, 300)
+    for points in (50, 60):
+        counts: dict[str, int] = {}
+        with round_trips() as sent:
+            checkout = await open_checkout(client, till, member)
+        counts["open"] = len(sent)
+        with round_trips() as sent:
+            held = await on_checkout(client, till, checkout, "hold", {"points": points})
+        assert held.status_code == 200, held.text
+        counts["hold"] = len(sent)
+        with round_trips() as sent:
+            owed = held.json()["amount"] - discount_for(points)
+            body = {"payment_ref": "pay", "paid_amount": owed}
+            done = await on_checkout(client, till, checkout, "complete", body)
+        assert done.status_code == 200, done.text
+        counts["complete"] = len(sent)
+    # BEGIN; the key locked; its stored answer read; what the step checks and the checkout
+    # locked; the account locked; the step's writes; the key's answer stored; COMMIT.
+    assert counts == {
+        "open": 8,  # what opening checks; the checkout inserted; the account locked
+        "hold": 9,  # the lots taken; the ledger with the checkout's row
+        "complete": 10,  # the buyer locked; the ledger; the checkout's row; the tier read
     }
