@@ -258,10 +258,12 @@ def create_app(
         route_handlers=[AuthController, StaffLoginController],
         middleware=[per_client_ip(settings.auth_rate_limit_per_minute).middleware],
     )
+    pos_limit = per_terminal(settings.pos_rate_limit_per_minute)
     pos_routes = Router(
         path="/",
         route_handlers=[PurchaseController, CheckoutController],
-        middleware=[per_terminal(settings.pos_rate_limit_per_minute).middleware],
+        middleware=[pos_limit.middleware],
+        opt=pos_limit.opt,  # a terminal's request is counted as its key is looked up
     )
     app = Litestar(
         route_handlers=[

@@ -12,6 +12,12 @@ minute's) and constant work whatever the limit. A MULTI/INCR/EXPIRE/GET/EXEC pip
 five commands to pack and parse in the server process, on every request. A caller's two
 counters share a hash tag, so the script's keys stay on one slot of a Redis Cluster.
 
+On the POS API the terminal's key is looked up in the same round trip: authentication runs
+the limit's ``count_reading`` (a script that reads the key's cache entry and counts the request
+when it is a valid terminal's) and hands the tally to the limit's middleware in the ASGI
+scope, which then counts nothing itself. Without a tally there (a cache miss, a caller by
+address, Redis away) the middleware counts as before; a request is counted once either way.
+
 PostgreSQL is the truth and Redis only an aid: when Redis is unreachable requests pass
 unthrottled (logged) rather than sales failing.
 """
@@ -22,9 +28,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import TooManyRequestsException
@@ -35,10 +42,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from backend.auth.api_keys import hash_api_key
-from backend.auth.middleware import API_KEY_HEADER
+from backend.auth.middleware import API_KEY_HEADER, COUNT_AT_AUTHENTICATION
+from backend.auth.terminals import counted_caller
 
 WINDOW_S = 60
 COUNTER_STATE_KEY = "request_counter"
+# Scope key: (limit name, Tally) of a request counted at authentication.
+TALLY_SCOPE_KEY = "astrocoffee.counted"
 log = logging.getLogger(__name__)
 
 
@@ -55,6 +65,17 @@ if used == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return {used, tonumber(redis.call('GET', KEYS[2]) or '0')}
 """
 
+# The same count, done only when KEYS[1] holds a value other than ARGV[2], which it returns
+# first: {} (missing, not counted), {ARGV[2]} (not counted), {value, used, previous}.
+_COUNT_IF_HELD = """
+local held = redis.call('GET', KEYS[1])
+if not held then return {} end
+if held == ARGV[2] then return {held} end
+local used = redis.call('INCR', KEYS[2])
+if used == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+return {held, used, tonumber(redis.call('GET', KEYS[3]) or '0')}
+"""
+
 
 class RequestCounter:
     """Per-caller request counts in Redis (one key per caller and minute)."""
@@ -64,23 +85,50 @@ class RequestCounter:
         self._prefix = prefix
         # Run by SHA, loaded again by redis-py if Redis has forgotten it (a restart).
         self._count = redis.register_script(_COUNT)
+        self._count_if_held = redis.register_script(_COUNT_IF_HELD)
+
+    def _counters(self, limit_name: str, caller: str, now: float) -> list[str]:
+        """This minute's counter and the previous minute's (hash tag: the caller)."""
+        minute = int(now // WINDOW_S)
+        key = f"{self._prefix}{limit_name}:{{{caller}}}:"
+        return [key + str(minute), key + str(minute - 1)]
+
+    @staticmethod
+    def _tally(this_minute: Any, last_minute: Any, now: float) -> Tally:
+        into = now % WINDOW_S
+        earlier = int(last_minute or 0) * (WINDOW_S - into) / WINDOW_S
+        return Tally(used=int(this_minute) + int(earlier), reset_s=int(WINDOW_S - into) or 1)
 
     async def count(
         self, limit_name: str, caller: str, *, now: float | None = None
     ) -> Tally | None:
         """Count one request of ``caller``; None when Redis cannot count (not throttled)."""
         now = time.time() if now is None else now
-        minute, into = divmod(now, WINDOW_S)
-        key = f"{self._prefix}{limit_name}:{{{caller}}}:"
         try:
             this_minute, last_minute = await self._count(
-                keys=[key + str(int(minute)), key + str(int(minute) - 1)], args=[2 * WINDOW_S]
+                keys=self._counters(limit_name, caller, now), args=[2 * WINDOW_S]
             )
         except (RedisError, OSError) as exc:
             log.warning("rate limit counter unavailable, not throttling: %s", exc)
             return None
-        earlier = int(last_minute or 0) * (WINDOW_S - into) / WINDOW_S
-        return Tally(used=int(this_minute) + int(earlier), reset_s=int(WINDOW_S - into) or 1)
+        return self._tally(this_minute, last_minute, now)
+
+    async def count_if_held(
+        self, limit_name: str, caller: str, *, key: str, unless: bytes, now: float | None = None
+    ) -> tuple[bytes | None, Tally | None]:
+        """The value at ``key``, read in the round trip that counts one request of ``caller``
+        when that value is there and is not ``unless`` (else the Tally is None and nothing is
+        counted). ``key`` must carry the caller's hash tag. Redis errors propagate."""
+        now = time.time() if now is None else now
+        found = await self._count_if_held(
+            keys=[key, *self._counters(limit_name, caller, now)], args=[2 * WINDOW_S, unless]
+        )
+        if not found:
+            return None, None
+        held = found[0] if isinstance(found[0], bytes) else str(found[0]).encode()
+        if len(found) < 3:
+            return held, None
+        return held, self._tally(found[1], found[2], now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +142,25 @@ class RateLimit:
     @property
     def middleware(self) -> RateLimitMiddleware:
         return RateLimitMiddleware(self)
+
+    @property
+    def opt(self) -> dict[str, Any]:
+        """Options for the router this limit guards: authentication counts a terminal's
+        request for it while reading the key's cache entry (one round trip for both)."""
+        return {COUNT_AT_AUTHENTICATION: self}
+
+    async def count_reading(
+        self, connection: ASGIConnection[Any, Any, Any, Any], key: str, tombstone: bytes
+    ) -> bytes | None:
+        scope = connection.scope
+        request: Request[Any, Any, Any] = scope["litestar_app"].request_class(scope)
+        counter: RequestCounter = request.app.state[COUNTER_STATE_KEY]
+        held, tally = await counter.count_if_held(
+            self.name, self.caller_of(request), key=key, unless=tombstone
+        )
+        if tally is not None:
+            cast("dict[str, Any]", scope)[TALLY_SCOPE_KEY] = (self.name, tally)
+        return held
 
 
 class RateLimitMiddleware(ASGIMiddleware):
@@ -110,8 +177,12 @@ class RateLimitMiddleware(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         limit = self._limit
         request: Request[Any, Any, Any] = scope["litestar_app"].request_class(scope)
-        counter: RequestCounter = request.app.state[COUNTER_STATE_KEY]
-        tally = await counter.count(limit.name, limit.caller_of(request))
+        counted = cast("dict[str, Any]", scope).pop(TALLY_SCOPE_KEY, None)
+        if counted is not None and counted[0] == limit.name:
+            tally: Tally | None = counted[1]  # counted at authentication
+        else:
+            counter: RequestCounter = request.app.state[COUNTER_STATE_KEY]
+            tally = await counter.count(limit.name, limit.caller_of(request))
         if tally is None:
             await next_app(scope, receive, send)
             return
@@ -142,7 +213,7 @@ def per_client_ip(per_minute: int) -> RateLimit:
 def _terminal_or_ip(request: Request[Any, Any, Any]) -> str:
     key = request.headers.get(API_KEY_HEADER)
     # Hashed: the raw key must not become part of a Redis key name.
-    return "terminal:" + hash_api_key(key) if key else get_remote_address(request)
+    return counted_caller(hash_api_key(key)) if key else get_remote_address(request)
 
 
 def per_terminal(per_minute: int) -> RateLimit:

@@ -7,9 +7,11 @@ It extends Litestar's JWT middleware (bearer tokens for members and staff) with
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware.authentication import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
@@ -22,6 +24,16 @@ from backend.ops.logging import bind_caller
 from db.tables import StaffUser
 
 API_KEY_HEADER = "x-api-key"
+# Route option: a rate limit (``CountsAsItReads``) that counts a terminal's request in the
+# same Redis round trip that reads its key's cache entry (backend.auth.terminals).
+COUNT_AT_AUTHENTICATION = "count_at_authentication"
+
+
+class CountsAsItReads(Protocol):
+    async def count_reading(
+        self, connection: ASGIConnection[Any, Any, Any, Any], key: str, tombstone: bytes
+    ) -> bytes | None:
+        """The cache entry at ``key``; counts the request when it is a valid terminal's."""
 
 
 class CallerAuthenticationMiddleware(JWTAuthenticationMiddleware):
@@ -31,7 +43,13 @@ class CallerAuthenticationMiddleware(JWTAuthenticationMiddleware):
         api_key = connection.headers.get(API_KEY_HEADER)
         if api_key is not None:
             terminals: TerminalDirectory = connection.app.state.terminals
-            terminal = await terminals.authenticate(api_key)
+            limit: CountsAsItReads | None = (
+                connection.route_handler.opt.get(COUNT_AT_AUTHENTICATION)
+                if connection.scope["type"] == ScopeType.HTTP
+                else None
+            )
+            read = None if limit is None else partial(limit.count_reading, connection)
+            terminal = await terminals.authenticate(api_key, read=read)
             if terminal is None:
                 raise NotAuthorizedException("unknown or revoked API key")
             bind_caller(terminal.log_fields)

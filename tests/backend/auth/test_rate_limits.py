@@ -8,8 +8,10 @@ import httpx
 import msgspec
 import pytest
 from redis.asyncio import Redis
+from redis.crc import key_slot
 
 from backend.app import create_app
+from backend.auth.terminals import counted_caller
 from backend.rate_limits import RequestCounter, Tally
 from backend.settings import load_settings
 from tests.conftest import RecordingSmsSender, serving
@@ -101,3 +103,62 @@ async def test_without_redis_nobody_is_throttled() -> None:
         assert await RequestCounter(redis, prefix="x:").count("pos", "till") is None
     finally:
         await redis.aclose()
+
+
+async def test_a_count_that_reads_counts_only_a_held_entry(servers: Any) -> None:
+    """``count_if_held``, the read of a terminal's cache entry that counts its request in the
+    same round trip: a missing entry or a tombstone is read and nothing counted; a held one
+    is counted in the counters ``count`` uses, with the same tally."""
+    redis = Redis.from_url(servers.redis_url)
+    prefix = f"{servers.redis_prefix}test-{uuid.uuid4().hex}:"
+    counter = RequestCounter(redis, prefix=prefix)
+    caller = counted_caller("abc")
+    entry = f"{prefix}terminal:{{{caller}}}"
+    start = 60 * 29_000_000.0
+    try:
+        assert await counter.count_if_held("pos", caller, key=entry, unless=b"x", now=start) == (
+            None,
+            None,
+        )
+        await redis.set(entry, b"x")
+        assert await counter.count_if_held("pos", caller, key=entry, unless=b"x", now=start) == (
+            b"x",
+            None,
+        )
+        assert await redis.keys(f"{prefix}pos:*") == []  # nothing counted
+        await redis.set(entry, b"terminal")
+        for i in range(4):
+            held, tally = await counter.count_if_held(
+                "pos", caller, key=entry, unless=b"x", now=start + 50
+            )
+            assert held == b"terminal" and tally == Tally(used=i + 1, reset_s=10)
+        assert await counter.count("pos", caller, now=start + 50) == Tally(5, 10)  # one budget
+        held, tally = await counter.count_if_held(
+            "pos", caller, key=entry, unless=b"x", now=start + 90
+        )
+        assert tally == Tally(used=1 + 2, reset_s=30)  # half of the previous minute's 5
+        # The entry and the counters share a Redis Cluster slot (the caller's hash tag).
+        slots = {key_slot(key) for key in [entry.encode(), *await redis.keys(f"{prefix}pos:*")]}
+        assert len(slots) == 1
+    finally:
+        await redis.aclose()
+
+
+async def test_without_redis_tills_sell_unthrottled() -> None:
+    """Redis unreachable: the terminal is found in the database and the sale goes through
+    with no rate-limit headers (nobody is throttled), as before the count moved into the
+    key's lookup."""
+    settings = msgspec.structs.replace(
+        load_settings(), redis_url="redis://127.0.0.1:1/0", pos_rate_limit_per_minute=1
+    )
+    app = create_app(settings, otp_sender=RecordingSmsSender())
+    till = await open_till()
+    async with serving(app) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
+        for _ in range(3):
+            response = await http.post(
+                "/v1/purchases",
+                json=purchase_body(UNKNOWN_CARD),
+                headers={**till.headers, "Idempotency-Key": unique_phone()},
+            )
+            assert response.status_code == 404  # authenticated, served: no such card
+            assert "ratelimit-limit" not in response.headers
