@@ -69,6 +69,14 @@ REVIEWED = {
         "puts backend.sales.sale's fixed BUYER_COLUMNS into the fixed _WHAT_IS_KNOWN; values "
         "are bound"
     ),
+    ("backend/till/checkouts.py", "<module>"): (
+        "puts its fixed _LOCK_CHECKOUT and backend.sales.sale's fixed BUYER_COLUMNS into the "
+        "fixed _LOCK_ACCOUNT and _LOCK_BUYER; values are bound"
+    ),
+    ("backend/till/checkouts.py", "_sent"): (
+        "joins db.deferred's WITH items (its callers' fixed templates, parameters renamed) "
+        "with a fixed SELECT; values are bound"
+    ),
     ("backend/loyalty/ledger.py", "<module>"): (
         "puts MEMBERS.insert's fixed WITH item into the fixed _POST; values are bound"
     ),

@@ -149,10 +149,11 @@ async def test_round_trips_of_a_checkout(
             done = await on_checkout(client, till, checkout, "complete", body)
         assert done.status_code == 200, done.text
         counts["complete"] = len(sent)
-    # BEGIN; the key locked; its stored answer read; what the step checks and the checkout
-    # locked; the account locked; the step's writes; the key's answer stored; COMMIT.
+    # BEGIN; the key locked (its own statement: backend.idempotency.lock_key); its stored
+    # answer read with what the step checks, the checkout locked, then its member's account
+    # (backend.till.checkouts); the step's writes; COMMIT.
     assert counts == {
-        "open": 8,  # what opening checks; the checkout inserted; the account locked
-        "hold": 9,  # the lots taken; the ledger with the checkout's row
-        "complete": 10,  # the buyer locked; the ledger; the checkout's row; the tier read
+        "open": 5,  # the checkout inserted with the key's answer
+        "hold": 6,  # the lots taken; the ledger with the checkout's row and the key's answer
+        "complete": 6,  # the ledger; then the checkout's row with the key's answer
     }
