@@ -169,6 +169,14 @@ async def test_each_service_keeps_every_command_to_one_slot(cluster_client: Redi
     counter = RequestCounter(cluster_client, prefix=f"{prefix}ratelimit:")
     for caller in ("10.0.0.1", "10.0.0.2", "terminal:abc"):
         assert [(await counter.count("pos", caller, now=120.0)).used for _ in range(2)] == [1, 2]
+    # A terminal key's cache entry read by the script that counts its request (one slot).
+    for caller in ("terminal:abc", "terminal:def"):
+        entry = f"{prefix}terminal:{{{caller}}}"
+        await cluster_client.set(entry, b"t")
+        held, tally = await counter.count_if_held(
+            "pos", caller, key=entry, unless=b"revoked", now=120.0
+        )
+        assert held == b"t" and tally is not None and tally.used == (3 if "abc" in caller else 1)
 
     lease = Lease(redis=cluster_client, name="maintenance", prefix=prefix, ttl_s=5)
     held = await lease.acquire()
