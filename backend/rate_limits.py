@@ -146,8 +146,9 @@ class RateLimit:
     @property
     def opt(self) -> dict[str, Any]:
         """Options for the router this limit guards: authentication counts a terminal's
-        request for it while reading the key's cache entry (one round trip for both)."""
-        return {COUNT_AT_AUTHENTICATION: self}
+        request for it while reading the key's cache entry (one round trip for both). Only
+        for a limit that counts terminals by their key: its counters share the entry's slot."""
+        return {COUNT_AT_AUTHENTICATION: self} if self.caller_of is _terminal_or_ip else {}
 
     async def count_reading(
         self, connection: ASGIConnection[Any, Any, Any, Any], key: str, tombstone: bytes

@@ -11,8 +11,9 @@ from redis.asyncio import Redis
 from redis.crc import key_slot
 
 from backend.app import create_app
+from backend.auth.middleware import COUNT_AT_AUTHENTICATION
 from backend.auth.terminals import counted_caller
-from backend.rate_limits import RequestCounter, Tally
+from backend.rate_limits import RequestCounter, Tally, per_client_ip, per_terminal
 from backend.settings import load_settings
 from tests.conftest import RecordingSmsSender, serving
 from tests.factories import open_till, purchase_body, unique_phone
@@ -162,3 +163,9 @@ async def test_without_redis_tills_sell_unthrottled() -> None:
             )
             assert response.status_code == 404  # authenticated, served: no such card
             assert "ratelimit-limit" not in response.headers
+
+
+def test_only_a_limit_by_terminal_key_counts_at_authentication() -> None:
+    # Its counters share the hash tag of the key's cache entry; an address's would not.
+    assert per_terminal(3).opt[COUNT_AT_AUTHENTICATION].name == "pos"
+    assert per_client_ip(3).opt == {}
