@@ -2,6 +2,14 @@
 
 Lock order is always checkout row, then account row (the hold sweeper too), so checkout
 operations cannot deadlock with each other or with one-shot purchases (account row only).
+
+Each step runs once per Idempotency-Key (``backend.idempotency``'s semantics: a duplicate
+while the first runs gets 409, a settled key replays its answer, another body 422): BEGIN;
+the key's advisory lock, a statement of its own; one read of the key's stored answer with
+everything the step checks, the checkout locked and then (in the same statement, a LATERAL
+after it) its member's account; the step's writes, with the key's answer where it is known
+before them (open, hold: one statement); COMMIT. Hand-written SQL (``db.sql``), no Piccolo
+query building on these paths.
 """
 
 from __future__ import annotations
