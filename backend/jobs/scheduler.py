@@ -50,7 +50,7 @@ from backend.push.scheduled_kinds import EXPIRY_NOTICE_DAYS, queue_daily_notices
 from backend.settings import Settings
 from backend.stores.folding import FIGURES_INTERVAL_S, FiguresLoop, fold_committed_sales
 from backend.streams.relay import relay_unpublished
-from backend.till.checkouts import expire_holds
+from backend.till.checkout_expiry import expire_holds
 from realtime.publisher import EventPublisher
 
 log = logging.getLogger(__name__)

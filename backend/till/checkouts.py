@@ -14,12 +14,8 @@ query building on these paths.
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -31,16 +27,11 @@ from backend.campaigns.catalogue import LiveCampaign
 from backend.errors import (
     CheckoutNotOpen,
     ExternalIdReused,
-    MemberNotFound,
-    NotFound,
     RedeemCapExceeded,
 )
 from backend.idempotency import (
-    StoredResponse,
     lock_key,
-    remember,
     request_fingerprint,
-    stored_outcome,
 )
 from backend.loyalty.book import AccountChange, Cause
 from backend.loyalty.earning import (
@@ -49,13 +40,11 @@ from backend.loyalty.earning import (
     max_redeemable,
     points_earned,
 )
-from backend.loyalty.ledger import LockedAccount, lock_account
-from backend.loyalty.lots import TakenLots
+from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import RulesVersion, current_rules, rules_at
 from backend.loyalty.schemas import Balance
 from backend.loyalty.tiers import rank, tier_for
 from backend.sales.sale import (
-    BUYER_COLUMNS,
     Sale,
     check_currency,
     check_items,
@@ -64,8 +53,26 @@ from backend.sales.sale import (
     settle_sale,
     tier_window,
 )
-from backend.sales.schemas import PurchaseItem
 from backend.stores.sale_cap import check_sale_amount
+from backend.till.checkout_rows import (
+    INSERT,
+    LOCK_ACCOUNT,
+    LOCK_BUYER,
+    OPEN_CHECKS,
+    CheckoutRow,
+    account_of,
+    balance_of,
+    checked,
+    hold_event,
+    items_of,
+    lots_of,
+    read_locked,
+    remember_answer,
+    save,
+    send,
+    step_fingerprint,
+    stored_answer,
+)
 from backend.till.checkout_schemas import (
     CheckoutRequest,
     CheckoutResponse,
@@ -74,119 +81,9 @@ from backend.till.checkout_schemas import (
 )
 from backend.till.selling import SellingService
 from db import sql
-from db.deferred import DeferredWrites, write
+from db.deferred import DeferredWrites
 from db.ids import new_id
 from db.pool import engine
-from realtime.publisher import EventPublisher
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class _Checkout:
-    """A checkout row, as the steps read and change it."""
-
-    id: uuid.UUID
-    store: uuid.UUID
-    terminal: uuid.UUID
-    member: uuid.UUID
-    external_id: str
-    amount: int
-    currency: str
-    items: Any  # JSON: the check's lines
-    rules_version: int
-    status: str
-    hold_points: int
-    hold_lots: Any  # JSON: [[lot id, points], ...]
-    hold_expires_at: datetime | None
-    purchase: uuid.UUID | None
-
-
-def _checkout(row: Mapping[str, Any]) -> _Checkout:
-    return _Checkout(
-        id=row["id"],
-        store=row["store"],
-        terminal=row["terminal"],
-        member=row["member"],
-        external_id=row["external_id"],
-        amount=row["amount"],
-        currency=row["currency"],
-        items=sql.loaded_json(row["items"]),
-        rules_version=row["rules_version"],
-        status=row["status"],
-        hold_points=row["hold_points"],
-        hold_lots=sql.loaded_json(row["hold_lots"]),
-        hold_expires_at=row["hold_expires_at"],
-        purchase=row["purchase"],
-    )
-
-
-# What opening a checkout checks, in one round trip after the key's lock: the key's stored
-# answer, the store's currency and maximum sale, a sale or checkout with this receipt, and
-# the card's holder with their account locked (the checkout row is new: nothing to lock first).
-_OPEN_CHECKS = """
-SELECT k.request_hash AS key_hash, k.response_status AS key_status, k.response_body AS key_body,
-       s.currency, s.max_sale_amount,
-       EXISTS (SELECT 1 FROM purchase WHERE store = {store_id} AND external_id = {external_id})
-         AS sold,
-       EXISTS (SELECT 1 FROM checkout WHERE store = {store_id} AND external_id = {external_id})
-         AS opened,
-       m.id AS card_holder, buyer.*
-FROM (SELECT 1) AS one
-LEFT JOIN idempotency_record k ON k.scope = {scope} AND k.key = {key}
-LEFT JOIN store s ON s.id = {store_id}
-LEFT JOIN member m ON k.id IS NULL AND m.card_number = {card_number}
-LEFT JOIN LATERAL (
-    SELECT a.id AS account_id, a.available, a.pending, a.held, m.tier
-    FROM account a WHERE a.member = m.id
-    FOR UPDATE OF a
-) AS buyer ON true
-"""
-
-# A step on a checkout (hold, cancel), in one round trip after the key's lock: the key's
-# stored answer; else the checkout locked, then (lock order: checkout, account) its member's
-# account when the checkout is this store's and in a status the step allows.
-_LOCK_CHECKOUT = """
-WITH c AS (
-    SELECT * FROM checkout
-    WHERE id = {checkout_id}
-      AND NOT EXISTS (SELECT 1 FROM idempotency_record WHERE scope = {scope} AND key = {key})
-    FOR UPDATE
-)
-SELECT k.request_hash AS key_hash, k.response_status AS key_status, k.response_body AS key_body,
-       c.id, c.store, c.terminal, c.member, c.external_id, c.amount, c.currency, c.items,
-       c.rules_version, c.status, c.hold_points, c.hold_lots, c.hold_expires_at, c.purchase,
-       buyer.*
-FROM (SELECT 1) AS one
-LEFT JOIN idempotency_record k ON k.scope = {scope} AND k.key = {key}
-LEFT JOIN c ON true
-LEFT JOIN LATERAL (
-"""
-_LOCK_ACCOUNT = f"""{_LOCK_CHECKOUT}
-    SELECT a.id AS account_id, a.available, a.pending, a.held, m.tier
-    FROM account a JOIN member m ON m.id = a.member
-    WHERE a.member = c.member AND c.store = {{store_id}} AND c.status = ANY({{allowed}}::text[])
-    FOR UPDATE OF a
-) AS buyer ON true
-"""  # noqa: S608 (the fixed _LOCK_CHECKOUT, bound values)
-# Completing: the account with what the sale knows of its buyer (``BUYER_COLUMNS``).
-_LOCK_BUYER = f"""{_LOCK_CHECKOUT}
-    SELECT {BUYER_COLUMNS}, st.time_zone AS store_zone, st.day_starts_at
-    FROM account a JOIN member m ON m.id = a.member
-    LEFT JOIN member_stats s ON s.member = a.member
-    LEFT JOIN store st ON st.id = c.store
-    WHERE a.member = c.member AND c.store = {{store_id}} AND c.status = ANY({{allowed}}::text[])
-    FOR UPDATE OF a
-) AS buyer ON true
-"""  # noqa: S608 (the fixed _LOCK_CHECKOUT and BUYER_COLUMNS, bound values)
-
-_INSERT = """
-INSERT INTO checkout (id, store, terminal, member, external_id, amount, currency, items,
-                      rules_version, status, hold_points, hold_lots, hold_expires_at,
-                      purchase, created_at, updated_at)
-VALUES ({id}, {store}, {terminal}, {member}, {external_id}, {amount}, {currency},
-        {items}::jsonb, {rules_version}, 'open', 0, '[]'::jsonb, NULL, NULL, {now}, {now})
-"""
 
 _OPEN = ("open", "held")
 
@@ -196,12 +93,12 @@ class CheckoutService(SellingService):
         self, *, terminal: TerminalCaller, request: CheckoutRequest, key: str
     ) -> tuple[CheckoutResponse, bool]:
         check_items(request.items, request.amount)
-        fingerprint = _fingerprint(("open", request))
+        fingerprint = step_fingerprint(("open", request))
         async with engine().transaction():
             await lock_key(scope=terminal.scope, key=key)
             known = (
                 await sql.fetch(
-                    _OPEN_CHECKS,
+                    OPEN_CHECKS,
                     scope=terminal.scope,
                     key=key,
                     store_id=terminal.store_id,
@@ -209,7 +106,7 @@ class CheckoutService(SellingService):
                     card_number=request.customer.card_number,
                 )
             )[0]
-            stored = _stored(known, fingerprint)
+            stored = stored_answer(known, fingerprint)
             if stored is not None:
                 return stored, True
             check_currency(known["currency"], request.currency)
@@ -226,7 +123,7 @@ class CheckoutService(SellingService):
             )
             rules = await current_rules()
             now = datetime.now(UTC)
-            checkout = _Checkout(
+            checkout = CheckoutRow(
                 id=new_id(),
                 store=terminal.store_id,
                 terminal=terminal.terminal_id,
@@ -243,7 +140,7 @@ class CheckoutService(SellingService):
                 purchase=None,
             )
             if known["account_id"] is not None:  # the card's holder, locked by the read
-                balance, tier = _balance(known), str(known["tier"])
+                balance, tier = balance_of(known), str(known["tier"])
             else:  # a QR token's holder
                 account = await lock_account(member_id)
                 balance, tier = account.balance, account.tier
@@ -251,7 +148,7 @@ class CheckoutService(SellingService):
             response = await _describe(checkout, balance, live, tier=tier)
             writes = DeferredWrites()
             writes.add(
-                _INSERT,
+                INSERT,
                 id=checkout.id,
                 store=checkout.store,
                 terminal=checkout.terminal,
@@ -263,9 +160,9 @@ class CheckoutService(SellingService):
                 rules_version=checkout.rules_version,
                 now=now,
             )
-            await _remember(terminal, key, fingerprint, response, status=201, into=writes)
+            await remember_answer(terminal, key, fingerprint, response, status=201, into=writes)
             try:
-                await _send(writes)
+                await send(writes)
             except UniqueViolationError as exc:
                 if exc.constraint_name != "checkout_one_per_receipt":
                     raise
@@ -278,14 +175,14 @@ class CheckoutService(SellingService):
     async def hold(
         self, *, terminal: TerminalCaller, checkout_id: uuid.UUID, request: HoldRequest, key: str
     ) -> tuple[CheckoutResponse, bool]:
-        fingerprint = _fingerprint(("hold", checkout_id, request))
+        fingerprint = step_fingerprint(("hold", checkout_id, request))
         async with engine().transaction():
             await lock_key(scope=terminal.scope, key=key)
-            row = await _read(_LOCK_ACCOUNT, terminal, checkout_id, key, allowed=_OPEN)
-            stored = _stored(row, fingerprint)
+            row = await read_locked(LOCK_ACCOUNT, terminal, checkout_id, key, allowed=_OPEN)
+            stored = stored_answer(row, fingerprint)
             if stored is not None:
                 return stored, True
-            checkout = _checked(row, terminal, checkout_id, allowed=_OPEN)
+            checkout = checked(row, terminal, checkout_id, allowed=_OPEN)
             rules = await rules_at(checkout.rules_version)
             cap = max_redeemable(checkout.amount, rules)
             if request.points > cap:
@@ -293,9 +190,9 @@ class CheckoutService(SellingService):
                     f"at most {cap} points may be spent on this check", max_redeemable_points=cap
                 )
             now = datetime.now(UTC)
-            change = AccountChange(_account(row, checkout.member), now=now)
+            change = AccountChange(account_of(row, checkout.member), now=now)
             cause = Cause("checkout", checkout.id)
-            await change.void(checkout.hold_points, _lots(checkout), cause)
+            await change.void(checkout.hold_points, lots_of(checkout), cause)
             taken = await change.hold(request.points, cause)
             checkout.hold_points = request.points
             checkout.hold_lots = [[lot, points] for lot, points in taken]
@@ -308,9 +205,9 @@ class CheckoutService(SellingService):
             live = await self._catalogue.live()
             response = await _describe(checkout, change.balance, live, tier=change.account.tier)
             writes = DeferredWrites()
-            await _save(checkout, now, into=writes)
-            await _remember(terminal, key, fingerprint, response, into=writes)
-            change.event("hold.updated", _hold_event(checkout))
+            await save(checkout, now, into=writes)
+            await remember_answer(terminal, key, fingerprint, response, into=writes)
+            change.event("hold.updated", hold_event(checkout))
             _, envelopes = await change.finish(
                 context={"checkout_id": str(checkout.id)}, writes=writes
             )
@@ -325,16 +222,18 @@ class CheckoutService(SellingService):
         request: CompleteRequest,
         key: str,
     ) -> tuple[CheckoutResponse, bool]:
-        fingerprint = _fingerprint(("complete", checkout_id, request))
+        fingerprint = step_fingerprint(("complete", checkout_id, request))
         current = await current_rules()
         async with engine().transaction():
             await lock_key(scope=terminal.scope, key=key)
             since = datetime.now(UTC) - timedelta(days=current.rules.tier_window_days)
-            row = await _read(_LOCK_BUYER, terminal, checkout_id, key, allowed=_OPEN, since=since)
-            stored = _stored(row, fingerprint)
+            row = await read_locked(
+                LOCK_BUYER, terminal, checkout_id, key, allowed=_OPEN, since=since
+            )
+            stored = stored_answer(row, fingerprint)
             if stored is not None:
                 return stored, True
-            checkout = _checked(row, terminal, checkout_id, allowed=_OPEN)
+            checkout = checked(row, terminal, checkout_id, allowed=_OPEN)
             now = datetime.now(UTC)
             if checkout.hold_expires_at is not None and checkout.hold_expires_at <= now:
                 raise CheckoutNotOpen("the hold expired; open a new checkout")
@@ -351,7 +250,7 @@ class CheckoutService(SellingService):
                 external_id=checkout.external_id,
                 amount=checkout.amount,
                 currency=checkout.currency,
-                items=_items(checkout),
+                items=items_of(checkout),
                 request_hash=request_fingerprint(msgspec.json.encode(["checkout", checkout.id])),
                 rules=RulesVersion(version=checkout.rules_version, rules=rules),
                 checkout_id=checkout.id,
@@ -383,208 +282,47 @@ class CheckoutService(SellingService):
                 tier=tier,
             )
             writes = DeferredWrites()  # the checkout's row and the key's answer, one statement
-            await _save(checkout, now, into=writes)
-            await _remember(terminal, key, fingerprint, response, into=writes)
-            await _send(writes)
+            await save(checkout, now, into=writes)
+            await remember_answer(terminal, key, fingerprint, response, into=writes)
+            await send(writes)
         await self._publisher.publish(envelopes)
         return response, False
 
     async def cancel(
         self, *, terminal: TerminalCaller, checkout_id: uuid.UUID, key: str
     ) -> tuple[CheckoutResponse, bool]:
-        fingerprint = _fingerprint(("cancel", checkout_id))
+        fingerprint = step_fingerprint(("cancel", checkout_id))
         allowed = ("open", "held", "cancelled")
         async with engine().transaction():
             await lock_key(scope=terminal.scope, key=key)
-            row = await _read(_LOCK_ACCOUNT, terminal, checkout_id, key, allowed=allowed)
-            stored = _stored(row, fingerprint)
+            row = await read_locked(LOCK_ACCOUNT, terminal, checkout_id, key, allowed=allowed)
+            stored = stored_answer(row, fingerprint)
             if stored is not None:
                 return stored, True
-            checkout = _checked(row, terminal, checkout_id, allowed=allowed)
+            checkout = checked(row, terminal, checkout_id, allowed=allowed)
             now = datetime.now(UTC)
-            change = AccountChange(_account(row, checkout.member), now=now)
+            change = AccountChange(account_of(row, checkout.member), now=now)
             if checkout.status != "cancelled":
                 await change.void(
-                    checkout.hold_points, _lots(checkout), Cause("checkout", checkout.id)
+                    checkout.hold_points, lots_of(checkout), Cause("checkout", checkout.id)
                 )
                 if checkout.hold_points:
                     checkout.hold_points = 0
-                    change.event("hold.updated", {**_hold_event(checkout), "status": "cancelled"})
+                    change.event("hold.updated", {**hold_event(checkout), "status": "cancelled"})
                 checkout.status = "cancelled"
                 checkout.hold_expires_at = None
-                await _save(checkout, now)
+                await save(checkout, now)
             _, envelopes = await change.finish(context={"checkout_id": str(checkout.id)})
             response = await _describe(
                 checkout, change.balance, await self._catalogue.live(), tier=change.account.tier
             )
-            await _remember(terminal, key, fingerprint, response)
+            await remember_answer(terminal, key, fingerprint, response)
         await self._publisher.publish(envelopes)
         return response, False
 
 
-def _fingerprint(request: Any) -> str:
-    return request_fingerprint(msgspec.json.encode(request))
-
-
-def _stored(row: Mapping[str, Any], fingerprint: str) -> CheckoutResponse | None:
-    """The key's stored answer, read with the step's checks (422 for another request)."""
-    stored = stored_outcome(
-        request_hash=row["key_hash"],
-        status=row["key_status"],
-        body=sql.loaded_json(row["key_body"]),
-        fingerprint=fingerprint,
-    )
-    return None if stored is None else msgspec.convert(stored.body, CheckoutResponse)
-
-
-async def _remember(
-    terminal: TerminalCaller,
-    key: str,
-    fingerprint: str,
-    response: CheckoutResponse,
-    *,
-    status: int = 200,
-    into: DeferredWrites | None = None,
-) -> None:
-    answer = StoredResponse(status=status, body=msgspec.to_builtins(response))
-    await remember(
-        scope=terminal.scope, key=key, fingerprint=fingerprint, response=answer, into=into
-    )
-
-
-@lru_cache(maxsize=64)
-def _sent(with_items: str) -> str:
-    """A statement of nothing but ``db.deferred``'s WITH items (fixed templates)."""
-    return "WITH " + with_items + "sent AS (SELECT 1) SELECT 1 FROM sent"  # noqa: S608
-
-
-async def _send(writes: DeferredWrites) -> None:
-    """``writes`` in one statement of their own (nothing to post with them)."""
-    with_items, params = writes.prefix()
-    await sql.fetch(_sent(with_items), **params)
-
-
-async def _read(
-    template: str,
-    terminal: TerminalCaller,
-    checkout_id: uuid.UUID,
-    key: str,
-    *,
-    allowed: tuple[str, ...],
-    **params: Any,
-) -> Mapping[str, Any]:
-    rows = await sql.fetch(
-        template,
-        checkout_id=checkout_id,
-        scope=terminal.scope,
-        key=key,
-        store_id=terminal.store_id,
-        allowed=list(allowed),
-        **params,
-    )
-    return rows[0]
-
-
-def _checked(
-    row: Mapping[str, Any],
-    terminal: TerminalCaller,
-    checkout_id: uuid.UUID,
-    *,
-    allowed: tuple[str, ...],
-) -> _Checkout:
-    # Another store's checkout is answered as if it did not exist.
-    if row["id"] is None or row["store"] != terminal.store_id:
-        raise NotFound(f"checkout {checkout_id} does not exist")
-    if row["status"] not in allowed:
-        raise CheckoutNotOpen(f"the checkout is {row['status']}", status=row["status"])
-    return _checkout(row)
-
-
-def _balance(row: Mapping[str, Any]) -> Balance:
-    return Balance(available=row["available"], pending=row["pending"], held=row["held"])
-
-
-def _account(row: Mapping[str, Any], member_id: uuid.UUID) -> LockedAccount:
-    """The checkout member's account, locked by the step's read."""
-    if row["account_id"] is None:
-        raise MemberNotFound(f"member {member_id} has no account")
-    return LockedAccount(
-        id=row["account_id"], member_id=member_id, tier=row["tier"], balance=_balance(row)
-    )
-
-
-_EXPIRED = """
-SELECT * FROM checkout WHERE status = 'held' AND hold_expires_at <= {now}
-ORDER BY hold_expires_at LIMIT 1 FOR UPDATE SKIP LOCKED
-"""
-
-
-async def expire_holds(publisher: EventPublisher, *, now: datetime, batch: int = 100) -> int:
-    """Void holds whose time ran out (the sweeper); safe to run from several processes."""
-    expired = 0
-    while True:
-        async with engine().transaction():
-            rows = await sql.fetch(_EXPIRED, now=now)
-            if not rows:
-                return expired
-            checkout = _checkout(rows[0])
-            change = AccountChange(await lock_account(checkout.member), now=now)
-            await change.void(checkout.hold_points, _lots(checkout), Cause("checkout", checkout.id))
-            checkout.status = "expired"
-            checkout.hold_points = 0
-            checkout.hold_expires_at = None
-            await _save(checkout, now)
-            change.event("hold.updated", {**_hold_event(checkout), "status": "expired"})
-            _, envelopes = await change.finish(context={"checkout_id": str(checkout.id)})
-        await publisher.publish(envelopes)
-        expired += 1
-        if expired >= batch:
-            return expired
-
-
-_SAVE = """
-UPDATE checkout SET status = {status}, hold_points = {hold_points},
-                    hold_lots = {hold_lots}::jsonb, hold_expires_at = {hold_expires_at},
-                    purchase = {purchase}, updated_at = {updated_at}
-WHERE id = {id}
-"""
-
-
-async def _save(checkout: _Checkout, now: datetime, *, into: DeferredWrites | None = None) -> None:
-    """Write what a checkout's steps change (with ``into``: with the change's last statement)."""
-    await write(
-        _SAVE,
-        into,
-        status=checkout.status,
-        hold_points=checkout.hold_points,
-        hold_lots=msgspec.json.encode(checkout.hold_lots or []).decode(),
-        hold_expires_at=checkout.hold_expires_at,
-        purchase=checkout.purchase,
-        updated_at=now,
-        id=checkout.id,
-    )
-
-
-def _lots(checkout: _Checkout) -> TakenLots:
-    pairs: Any = checkout.hold_lots or []  # loaded as JSON: [[lot id, points], ...]
-    return [(str(lot), int(points)) for lot, points in pairs]
-
-
-def _items(checkout: _Checkout) -> list[PurchaseItem]:
-    return msgspec.convert(checkout.items or [], list[PurchaseItem])
-
-
-def _hold_event(checkout: _Checkout) -> dict[str, Any]:
-    return {
-        "checkout_id": str(checkout.id),
-        "points": checkout.hold_points,
-        "status": checkout.status,
-        "expires_at": checkout.hold_expires_at.isoformat() if checkout.hold_expires_at else None,
-    }
-
-
 async def _describe(
-    checkout: _Checkout,
+    checkout: CheckoutRow,
     balance: Balance,
     campaigns: list[LiveCampaign],
     *,
@@ -596,7 +334,7 @@ async def _describe(
     account_tier = tier
     owed = checkout.amount - discount_for(checkout.hold_points)
     eligible = eligible_amount(
-        amount=checkout.amount, paid_amount=owed, items=_items(checkout), rules=rules
+        amount=checkout.amount, paid_amount=owed, items=items_of(checkout), rules=rules
     )
     to_earn = points_earned(eligible, rules.tier_earn_percent[account_tier])
     offers = (
@@ -604,7 +342,7 @@ async def _describe(
             campaigns,
             member_id=checkout.member,
             store_id=checkout.store,
-            items=_items(checkout),
+            items=items_of(checkout),
             amount=checkout.amount,
             base_points=to_earn,
         )

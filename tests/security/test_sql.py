@@ -69,11 +69,11 @@ REVIEWED = {
         "puts backend.sales.sale's fixed BUYER_COLUMNS into the fixed _WHAT_IS_KNOWN; values "
         "are bound"
     ),
-    ("backend/till/checkouts.py", "<module>"): (
-        "puts its fixed _LOCK_CHECKOUT and backend.sales.sale's fixed BUYER_COLUMNS into the "
-        "fixed _LOCK_ACCOUNT and _LOCK_BUYER; values are bound"
+    ("backend/till/checkout_rows.py", "<module>"): (
+        "puts its fixed LOCK_CHECKOUT and backend.sales.sale's fixed BUYER_COLUMNS into the "
+        "fixed LOCK_ACCOUNT and LOCK_BUYER; values are bound"
     ),
-    ("backend/till/checkouts.py", "_sent"): (
+    ("backend/till/checkout_rows.py", "sent"): (
         "joins db.deferred's WITH items (its callers' fixed templates, parameters renamed) "
         "with a fixed SELECT; values are bound"
     ),

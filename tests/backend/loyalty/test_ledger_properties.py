@@ -31,13 +31,14 @@ from backend.members.qr import QrTokens
 from backend.members.service import enrol_or_get_member
 from backend.sales.customers import CustomerResolver
 from backend.sales.schemas import Customer
+from backend.till.checkout_expiry import expire_holds
 from backend.till.checkout_schemas import (
     CheckoutRequest,
     CheckoutResponse,
     CompleteRequest,
     HoldRequest,
 )
-from backend.till.checkouts import CheckoutService, expire_holds
+from backend.till.checkouts import CheckoutService
 from backend.till.purchases import PurchaseService
 from backend.till.refunds import RefundRequest, RefundService
 from backend.till.schemas import PurchaseRequest

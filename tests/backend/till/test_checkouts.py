@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from backend.till.checkouts import expire_holds
+from backend.till.checkout_expiry import expire_holds
 from db.tables import Checkout, LedgerEntry, MemberEvent, Purchase
 from realtime.publisher import EventPublisher
 from tests.conftest import LiveServer
