@@ -1,7 +1,11 @@
 from __future__ import annotations
 
-import httpx
+import os
 
+import httpx
+from redis.asyncio import Redis
+
+from backend.auth.api_keys import hash_api_key
 from tests.conftest import LiveServer
 from tests.factories import Till, add_terminal, buy, hire, log_in, open_till, purchase_body
 
@@ -55,6 +59,14 @@ async def test_revocation_beats_the_cache(
 
     refused = await buy(client, till, purchase_body(member.card_number))
     assert refused.status_code == 401
+    # A process of the previous release, during a rolling deploy, reads the key's cache entry
+    # under its name from before the hash tag: the tombstone is there too.
+    redis = Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        legacy = f"{os.environ['ASTROCOFFEE_REDIS_PREFIX']}terminal:{hash_api_key(till.key)}"
+        assert await redis.get(legacy) == b"revoked"
+    finally:
+        await redis.aclose()
 
 
 async def test_staff_list_only_their_stores(client: httpx.AsyncClient) -> None:
