@@ -147,8 +147,9 @@ async def test_a_take_left_open_does_not_hold_up_another(
     finish.set()
     assert await holder
     assert await _uses(client, admin, campaign["id"]) == 3
-    # Each took its own row, and no campaign row was counted on.
-    assert sorted(taken for _, taken, _ in await _shares(campaign["id"]) if taken) == [1, 1, 1]
+    # The three uses are counted in the shares (no campaign row is counted on). Which shares
+    # they landed on depends on the members' ids: two members may share a share.
+    assert sum(taken for _, taken, _ in await _shares(campaign["id"])) == 3
 
 
 async def test_the_last_use_held_by_a_sale_in_flight_is_waited_for_not_refused(
