@@ -5,12 +5,14 @@ other sales in flight hold, and waiting for one only when no other has a use lef
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import pytest
 
+from backend.campaigns import total_limit
 from backend.campaigns.total_limit import SHARES, quotas, take_one
 from db import sql
 from db.pool import engine
@@ -124,12 +126,20 @@ async def test_a_take_left_open_does_not_hold_up_another(
 
     holder = asyncio.create_task(left_open())
     await took.wait()
-    started = time.monotonic()
+    statements: list[str] = []
+
+    async def counted(template: str, /, **params: Any) -> Any:
+        statements.append(template)
+        return await sql.fetch(template, **params)
+
     async with engine().transaction():
         # A wait for a row lock would fail here instead of hanging.
         await sql.fetch("SET LOCAL lock_timeout = '1s'")
-        assert await take_one(uuid.UUID(campaign["id"]), member)
-    assert time.monotonic() - started < 1  # no wait, no pause either
+        with pytest.MonkeyPatch.context() as patch:
+            # Only the takes' own statements: the module's ``sql`` seen through a counter.
+            patch.setattr(total_limit, "sql", SimpleNamespace(fetch=counted))
+            assert await take_one(uuid.UUID(campaign["id"]), member)
+    assert statements == [total_limit._TAKE_ONE]  # one statement: no pause, no second try
     assert await _uses(client, admin, campaign["id"]) == 1  # the open one not yet counted
     # A sale through the API applying the campaign goes through as well (it used to wait
     # for the campaign row until the open transaction ended).
