@@ -70,11 +70,17 @@ async def upgrade_tier(
 ) -> None:
     """Move the tier up if ``spend`` (qualifying, this sale included) reached a higher one:
     written with the change's statement (``into``), whose event says so."""
-    member_id = change.account.member_id
-    reached = tier_for(spend, rules)
-    if rank(reached) > rank(change.account.tier):
-        await set_tier(member_id, reached, into)
+    reached = tier_after(change.account.tier, spend, rules)
+    if reached != change.account.tier:
+        await set_tier(change.account.member_id, reached, into)
         change.event("tier.changed", {"from": change.account.tier, "to": reached})
+
+
+def tier_after(tier: str, spend: int, rules: ProgramRules) -> str:
+    """The tier of a member at ``tier`` once a sale makes their qualifying spend ``spend``: a
+    higher one it reached, else the same (a sale never moves a member down)."""
+    reached = tier_for(spend, rules)
+    return reached if rank(reached) > rank(tier) else tier
 
 
 # Only members above green can move at the evaluation: upgrades happen at the sale that

@@ -86,7 +86,9 @@ async def settle_sale(
     rules = sale.rules.rules
     now = datetime.now(UTC)
     if buyer is None:
-        buyer = await lock_buyer(sale.member_id, store_id=sale.store_id, since=tier_window(sale))
+        buyer = await lock_buyer(
+            sale.member_id, store_id=sale.store_id, since=tier_window(sale.rules)
+        )
     account = buyer.account
     change = AccountChange(account, now=now)
     # The sale's own rows, whose results it never reads: sent with the ledger's statement.
@@ -254,10 +256,10 @@ class Buyer:
     zone_is_new: bool  # the member had no zone: this sale's store gives them its own
 
 
-def tier_window(sale: Sale) -> datetime:
-    """Where the tier window that decides an upgrade starts (the ``since`` of
+def tier_window(rules: RulesVersion) -> datetime:
+    """Where the tier window that decides an upgrade starts under ``rules`` (the ``since`` of
     ``BUYER_COLUMNS``)."""
-    return datetime.now(UTC) - timedelta(days=sale.rules.rules.tier_window_days)
+    return datetime.now(UTC) - timedelta(days=rules.rules.tier_window_days)
 
 
 async def lock_buyer(member_id: uuid.UUID, *, store_id: uuid.UUID, since: datetime) -> Buyer:

@@ -43,7 +43,7 @@ from backend.loyalty.earning import (
 from backend.loyalty.ledger import lock_account
 from backend.loyalty.rules import RulesVersion, current_rules, rules_at
 from backend.loyalty.schemas import Balance
-from backend.loyalty.tiers import rank, tier_for
+from backend.loyalty.tiers import tier_after
 from backend.sales.sale import (
     Sale,
     check_currency,
@@ -226,9 +226,8 @@ class CheckoutService(SellingService):
         current = await current_rules()
         async with engine().transaction():
             await lock_key(scope=terminal.scope, key=key)
-            since = datetime.now(UTC) - timedelta(days=current.rules.tier_window_days)
             row = await read_locked(
-                LOCK_BUYER, terminal, checkout_id, key, allowed=_OPEN, since=since
+                LOCK_BUYER, terminal, checkout_id, key, allowed=_OPEN, since=tier_window(current)
             )
             stored = stored_answer(row, fingerprint)
             if stored is not None:
@@ -262,15 +261,14 @@ class CheckoutService(SellingService):
                 if rules.tier_window_days != current.rules.tier_window_days:
                     # Read with the rules in force; the checkout's own decide the upgrade.
                     buyer = await lock_buyer(
-                        checkout.member, store_id=terminal.store_id, since=tier_window(sale)
+                        checkout.member, store_id=terminal.store_id, since=tier_window(sale.rules)
                     )
             purchase, envelopes = await settle_sale(
                 sale, captured=checkout.hold_points, paid_amount=request.paid_amount, buyer=buyer
             )
             assert buyer is not None  # settle_sale raised otherwise
-            # The tier the sale left the member in (backend.loyalty.tiers.upgrade_tier).
-            reached = tier_for(buyer.spend_before + purchase.paid_amount, rules)
-            tier = max(buyer.account.tier, reached, key=rank)
+            # The tier the sale left the member in, as settle_sale's upgrade_tier decided it.
+            tier = tier_after(buyer.account.tier, buyer.spend_before + purchase.paid_amount, rules)
             checkout.status = "completed"
             checkout.purchase = purchase.purchase_id
             checkout.hold_expires_at = None

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -43,6 +43,7 @@ from backend.sales.sale import (
     check_items,
     read_buyer,
     settle_sale,
+    tier_window,
 )
 from backend.sales.schemas import PurchaseResponse
 from backend.stores.sale_cap import check_sale_amount
@@ -169,9 +170,8 @@ class PurchaseService(SellingService):
         (the caller runs it outside a transaction), else locked in the caller's."""
         fingerprint = request_fingerprint(msgspec.json.encode(request))
         scope = terminal.scope
-        since = datetime.now(UTC) - timedelta(days=rules.rules.tier_window_days)
         known = await what_is_known(
-            terminal, request, idempotency_key, since=since, unlocked=unlocked
+            terminal, request, idempotency_key, since=tier_window(rules), unlocked=unlocked
         )
         stored = stored_outcome(
             request_hash=known["key_hash"],
