@@ -50,6 +50,7 @@ from backend.ops.health import HealthController, dependencies_ready
 from backend.ops.logging import configure_logging
 from backend.ops.metrics import PROMETHEUS, MetricsController
 from backend.ops.request_id import request_id_middleware
+from backend.ops.loop_watch import LoopWatch
 from backend.ops.sampler import ProcessSampler
 from backend.orders.controllers import OrderController
 from backend.orders.service import OrderService
@@ -221,6 +222,7 @@ def create_app(
         also=[sample_outbox_figures, sample_partner_figures],
         redis=redis,
     )
+    loop_watch = LoopWatch(stall_ms=settings.loop_stall_ms)
     auth = build_auth(settings.secret_key)
     asyncapi = asyncapi_document(title=TITLE + " (WebSocket)", version=API_VERSION)
 
@@ -234,11 +236,13 @@ def create_app(
         await hub.start()
         await maintenance.start()
         await sampler.start()
+        await loop_watch.start()
         freeze_startup_objects()
         drain.drain_on_sigterm()  # over uvicorn's handler, installed before the lifespan
         try:
             yield
         finally:
+            await loop_watch.stop()
             await sampler.stop()
             await maintenance.stop()
             await hub.stop()

@@ -87,6 +87,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # Proxies whose X-Forwarded-For is believed (nginx); "*" trusts any (only behind one).
     forwarded_allow_ips: str = "127.0.0.1"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Log what held the event loop when it ran this many ms late (backend.ops.loop_watch);
+    # 0 is off. Its lag histogram is on /metrics either way.
+    loop_stall_ms: Annotated[int, msgspec.Meta(ge=0, le=60_000)] = 0
     secret_key: Annotated[str, msgspec.Meta(min_length=32)] = DEV_SECRET_KEY
     # A fixed one-time code accepted for every phone: development only.
     dev_otp_code: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")] | None = None

@@ -93,5 +93,31 @@ def server_view(port: int, path: str = "/v1/purchases") -> str | None:
     return (
         f"server-side view of POST {path} (its /metrics histogram): {count:.0f} requests, "
         f"mean {total / count * 1000:.1f} ms, {within_25 / count:.1%} within 25 ms, "
-        f"{within_50 / count:.1%} within 50 ms"
+        f"{within_50 / count:.1%} within 50 ms" + loop_lag(text)
     )
+
+
+def loop_lag(metrics: str) -> str:
+    """The server's event loop lag (``backend.ops.loop_watch``): how late its heartbeat
+    timer ran, which every await of every request waits as well."""
+    count = total = 0.0
+    within: dict[str, float] = {}
+    for line in metrics.splitlines():
+        if not line.startswith("astrocoffee_event_loop_lag_seconds"):
+            continue
+        value = float(line.rsplit(" ", 1)[1])
+        if line.startswith("astrocoffee_event_loop_lag_seconds_count"):
+            count += value
+        elif line.startswith("astrocoffee_event_loop_lag_seconds_sum"):
+            total += value
+        elif 'le="' in line:
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            within[bound] = within.get(bound, 0.0) + value
+    if not count:
+        return ""
+    shares = ", ".join(
+        f"{1 - within[bound] / count:.1%} over {float(bound) * 1000:g} ms"
+        for bound in ("0.005", "0.01", "0.025", "0.05")
+        if bound in within
+    )
+    return f"; event loop lag mean {total / count * 1000:.1f} ms ({shares})"
