@@ -145,7 +145,7 @@ async def run(report: BenchReport) -> None:
             campaigns = mix(str(other.id))
             applying = {"rule": {"type": "bonus", "points": 5, "category": "bakery"}}
             async with httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{bench.port}", timeout=30
+                base_url=f"http://127.0.0.1:{bench.app.port}", timeout=30
             ) as api:
                 await set_campaigns([], redis, prefix)
                 await purchase_round(api, key, members)  # warm-up: caches, pools, JIT-free paths

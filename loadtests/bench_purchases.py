@@ -170,7 +170,7 @@ async def run(report: BenchReport) -> None:
     async with bench_server(
         settings, DATABASE_POOL_MAX=str(max(10, CLIENTS)), ASTROCOFFEE_WORKERS=str(WORKERS)
     ) as bench:
-        port = bench.port
+        port = bench.app.port
         seeded = await bench.seed(MEMBERS, stores=STORES)
         cards = [m.card_number for m in seeded.members]
         keys = seeded.till_keys
@@ -180,10 +180,10 @@ async def run(report: BenchReport) -> None:
             return purchase(port, keys[n % len(keys)], cards[n % len(cards)])
 
         await asyncio.sleep(1)
-        spy = profiler(bench.pid)
+        spy = profiler(bench.app.pid)
         redis_before = cpu_of("redis-server")
         async with backend_cpu(admin_url, database_name(bench.database_url)) as sale_db_cpu:
-            sales, server_cpu, own_cpu = await measured(bench.pid, port, sale)
+            sales, server_cpu, own_cpu = await measured(bench.app.pid, port, sale)
         redis_cpu = cpu_of("redis-server") - redis_before
         if spy is not None:
             spy.wait()

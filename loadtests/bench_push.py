@@ -164,7 +164,7 @@ async def run(report: BenchReport) -> None:
         await worker.ready("/metrics", any_answer=True)
         sockets, frames = await open_sockets(bench.app.ws_url, members)
         try:
-            statuses = await paced_sales(bench.port, seeded.till_keys, members)
+            statuses = await paced_sales(bench.app.port, seeded.till_keys, members)
             expected = sum(1 for status in statuses if status == 201)
             services = {"fcm": fcm, "apns": apns, "webpush": web_push}
             await drained(fcm, expected)

@@ -152,7 +152,7 @@ async def latency_under_load(
     schedule = list(
         itertools.accumulate(random.expovariate(PURCHASE_RATE) for _ in range(PURCHASES))
     )
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bench.port}", timeout=30) as api:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bench.app.port}", timeout=30) as api:
         started = time.perf_counter()
 
         async def purchase(n: int) -> int:
@@ -189,11 +189,11 @@ async def run(report: BenchReport) -> None:
         # Clients that know their position say so (seeded members have no events yet).
         urls = [f"{bench.app.ws_url}?token={m.token}&last_seq=0" for m in members]
         started = time.perf_counter()
-        fleet, app_kib = await idle_cost(bench.pid, urls)
+        fleet, app_kib = await idle_cost(bench.app.pid, urls)
         connect_s = time.perf_counter() - started
         try:
             messages = burst(channels, FANOUT_EVENTS)
-            app = await fan_out(redis_url, bench.pid, fleet, messages)
+            app = await fan_out(redis_url, bench.app.pid, fleet, messages)
             latencies, statuses, purchase_rate = await latency_under_load(
                 bench, fleet, members, seeded.till_keys[0]
             )

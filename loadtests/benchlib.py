@@ -63,21 +63,14 @@ async def fresh_database(admin_url: str) -> str:
 
 @dataclass
 class BenchServer:
-    """One `astrocoffee serve` on a fresh database of its own."""
+    """One `astrocoffee serve` on a fresh database of its own (``app``: its process, port
+    and pid)."""
 
     app: AppProcess
     database_url: str
     redis_url: str
     secret: str
     prefix: str
-
-    @property
-    def port(self) -> int:
-        return self.app.port
-
-    @property
-    def pid(self) -> int:
-        return self.app.pid
 
     async def seed(self, members: int, *, stores: int = 1) -> Seeded:
         """``stores`` stores with a till each and ``members`` members with a login session
