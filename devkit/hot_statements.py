@@ -62,25 +62,18 @@ class HotStatement:
 
 async def sample(connection: Any, *, now: datetime) -> Sample:
     """A member with history from the middle of the chain (by id), and a purchase of theirs."""
+    # The columns are named as Sample's fields.
     row = await connection.fetchrow(
-        "SELECT m.id, a.id AS account, m.card_number, p.store, p.id AS purchase,"
-        " (SELECT l.id FROM point_lot l WHERE l.account = a.id LIMIT 1) AS lot"
+        "SELECT m.id AS member_id, a.id AS account_id, m.card_number, p.store AS store_id,"
+        " p.id AS purchase_id,"
+        " (SELECT l.id FROM point_lot l WHERE l.account = a.id LIMIT 1) AS lot_id"
         " FROM member m JOIN account a ON a.member = m.id"
         " JOIN LATERAL (SELECT id, store FROM purchase WHERE member = m.id LIMIT 1) p ON true"
         " WHERE m.id >= (SELECT id FROM member ORDER BY id"
         "                OFFSET (SELECT COUNT(*) / 2 FROM member) LIMIT 1)"
         " ORDER BY m.id LIMIT 1"
     )
-    return Sample(
-        member_id=row["id"],
-        account_id=row["account"],
-        card_number=row["card_number"],
-        store_id=row["store"],
-        purchase_id=row["purchase"],
-        lot_id=row["lot"],
-        now=now,
-        day=now.date(),
-    )
+    return Sample(**row, now=now, day=now.date())
 
 
 def statements() -> list[HotStatement]:
