@@ -357,16 +357,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--webhook-secret", default=DEV_WEBHOOK_SECRET)
     parser.add_argument("--auto-settle", choices=STATUSES, default=None)
     parser.add_argument("--auto-settle-delay-s", type=float, default=2.0)
-    args = parser.parse_args(argv)
-    fake = PaymentProvider(
-        token=args.token,
-        webhook_url=args.webhook_url,
-        webhook_secret=args.webhook_secret,
-        auto_settle=args.auto_settle,
-        auto_settle_delay_s=args.auto_settle_delay_s,
-    )
-    more = f", webhooks to {args.webhook_url or 'nowhere'}"
-    fake.serve(args.host, args.port, "payment provider", more)
+    options = vars(parser.parse_args(argv))
+    host, port = options.pop("host"), options.pop("port")
+    fake = PaymentProvider(**options)  # each of the other options sets the field of its name
+    fake.serve(host, port, "payment provider", f", webhooks to {fake.webhook_url or 'nowhere'}")
 
 
 if __name__ == "__main__":
