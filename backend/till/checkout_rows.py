@@ -16,7 +16,13 @@ import msgspec
 
 from backend.auth.callers import TerminalCaller
 from backend.errors import CheckoutNotOpen, MemberNotFound, NotFound
-from backend.idempotency import StoredResponse, remember, request_fingerprint, stored_outcome
+from backend.idempotency import (
+    StoredResponse,
+    lock_key,
+    remember,
+    request_fingerprint,
+    stored_outcome,
+)
 from backend.loyalty.ledger import LockedAccount
 from backend.loyalty.lots import TakenLots
 from backend.loyalty.schemas import Balance
@@ -176,15 +182,20 @@ async def send(writes: DeferredWrites) -> None:
     await sql.fetch(sent(with_items), **params)
 
 
-async def read_locked(
+async def begin_step(
     template: str,
     terminal: TerminalCaller,
     checkout_id: uuid.UUID,
     key: str,
+    fingerprint: str,
     *,
     allowed: tuple[str, ...],
     **params: Any,
-) -> Mapping[str, Any]:
+) -> tuple[Mapping[str, Any], CheckoutRow | CheckoutResponse]:
+    """A step's start in its transaction: the key's lock, then the one read (``template``,
+    with ``params``). With the row: the key's stored answer when the key already ran this
+    step (to be replayed), else the checkout, this store's and in a status ``allowed``."""
+    await lock_key(scope=terminal.scope, key=key)
     rows = await sql.fetch(
         template,
         checkout_id=checkout_id,
@@ -194,7 +205,11 @@ async def read_locked(
         allowed=list(allowed),
         **params,
     )
-    return rows[0]
+    row = rows[0]
+    stored = stored_answer(row, fingerprint)
+    if stored is not None:
+        return row, stored
+    return row, checked(row, terminal, checkout_id, allowed=allowed)
 
 
 def checked(

@@ -62,11 +62,10 @@ from backend.till.checkout_rows import (
     CheckoutRow,
     account_of,
     balance_of,
-    checked,
+    begin_step,
     hold_event,
     items_of,
     lots_of,
-    read_locked,
     remember_answer,
     save,
     send,
@@ -177,12 +176,11 @@ class CheckoutService(SellingService):
     ) -> tuple[CheckoutResponse, bool]:
         fingerprint = step_fingerprint(("hold", checkout_id, request))
         async with engine().transaction():
-            await lock_key(scope=terminal.scope, key=key)
-            row = await read_locked(LOCK_ACCOUNT, terminal, checkout_id, key, allowed=_OPEN)
-            stored = stored_answer(row, fingerprint)
-            if stored is not None:
-                return stored, True
-            checkout = checked(row, terminal, checkout_id, allowed=_OPEN)
+            row, checkout = await begin_step(
+                LOCK_ACCOUNT, terminal, checkout_id, key, fingerprint, allowed=_OPEN
+            )
+            if isinstance(checkout, CheckoutResponse):
+                return checkout, True  # the key's stored answer
             rules = await rules_at(checkout.rules_version)
             cap = max_redeemable(checkout.amount, rules)
             if request.points > cap:
@@ -225,14 +223,17 @@ class CheckoutService(SellingService):
         fingerprint = step_fingerprint(("complete", checkout_id, request))
         current = await current_rules()
         async with engine().transaction():
-            await lock_key(scope=terminal.scope, key=key)
-            row = await read_locked(
-                LOCK_BUYER, terminal, checkout_id, key, allowed=_OPEN, since=tier_window(current)
+            row, checkout = await begin_step(
+                LOCK_BUYER,
+                terminal,
+                checkout_id,
+                key,
+                fingerprint,
+                allowed=_OPEN,
+                since=tier_window(current),
             )
-            stored = stored_answer(row, fingerprint)
-            if stored is not None:
-                return stored, True
-            checkout = checked(row, terminal, checkout_id, allowed=_OPEN)
+            if isinstance(checkout, CheckoutResponse):
+                return checkout, True  # the key's stored answer
             now = datetime.now(UTC)
             if checkout.hold_expires_at is not None and checkout.hold_expires_at <= now:
                 raise CheckoutNotOpen("the hold expired; open a new checkout")
@@ -292,12 +293,11 @@ class CheckoutService(SellingService):
         fingerprint = step_fingerprint(("cancel", checkout_id))
         allowed = ("open", "held", "cancelled")
         async with engine().transaction():
-            await lock_key(scope=terminal.scope, key=key)
-            row = await read_locked(LOCK_ACCOUNT, terminal, checkout_id, key, allowed=allowed)
-            stored = stored_answer(row, fingerprint)
-            if stored is not None:
-                return stored, True
-            checkout = checked(row, terminal, checkout_id, allowed=allowed)
+            row, checkout = await begin_step(
+                LOCK_ACCOUNT, terminal, checkout_id, key, fingerprint, allowed=allowed
+            )
+            if isinstance(checkout, CheckoutResponse):
+                return checkout, True  # the key's stored answer
             now = datetime.now(UTC)
             change = AccountChange(account_of(row, checkout.member), now=now)
             if checkout.status != "cancelled":
