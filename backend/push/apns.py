@@ -14,24 +14,14 @@ import time
 import httpx
 import jwt
 
-from backend.push.providers import (
-    Device,
-    Failed,
-    Notification,
-    Outcome,
-    ProviderName,
-    answered,
-    unreachable,
-)
+from backend.push.providers import Device, Failed, HttpProvider, Notification, Outcome, answered
 
 _TOKEN_REUSED_S = 40 * 60
 # Apple's reasons that say the token will never work for this app again.
 GONE_REASONS = frozenset({"BadDeviceToken", "Unregistered", "DeviceTokenNotForTopic"})
 
 
-class Apns:
-    name: ProviderName = "apns"
-
+class Apns(HttpProvider):
     def __init__(
         self,
         *,
@@ -48,9 +38,8 @@ class Apns:
         self._team_id = team_id
         self._topic = topic
         self._base = base_url.rstrip("/")
-        # http1=False: HTTP/2 only, also over a plain http:// URL (prior knowledge), as the
-        # fake serves it.
-        self._client = client or httpx.AsyncClient(http1=False, http2=True, timeout=timeout_s)
+        # HTTP/2 only, also over a plain http:// URL (prior knowledge), as the fake serves it.
+        super().__init__("apns", client, timeout_s=timeout_s, http2_only=True)
         self._token: tuple[str, float] | None = None  # (provider token, renew at)
 
     async def send(self, device: Device, notification: Notification) -> Outcome:
@@ -62,12 +51,11 @@ class Apns:
             "apns-expiration": str(int(time.time()) + notification.ttl_s),
             "apns-collapse-id": collapse_id(notification.collapse_key),
         }
-        try:
-            response = await self._client.post(
-                f"{self._base}/3/device/{device.token}", json=payload(notification), headers=headers
-            )
-        except httpx.HTTPError as exc:
-            return unreachable(exc, what="apns")
+        response = await self._post(
+            f"{self._base}/3/device/{device.token}", json=payload(notification), headers=headers
+        )
+        if isinstance(response, Failed):
+            return response
         reason = apns_reason(response)
         if reason == "ExpiredProviderToken":
             self._token = None  # the next try signs a new one
@@ -86,9 +74,6 @@ class Apns:
             )
             self._token = (token, now + _TOKEN_REUSED_S)
         return self._token[0]
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
 
 def payload(notification: Notification) -> dict[str, object]:

@@ -18,15 +18,7 @@ import httpx
 import jwt
 import msgspec
 
-from backend.push.providers import (
-    Device,
-    Failed,
-    Notification,
-    Outcome,
-    ProviderName,
-    answered,
-    unreachable,
-)
+from backend.push.providers import Device, Failed, HttpProvider, Notification, Outcome, answered
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -44,9 +36,7 @@ class ServiceAccount(msgspec.Struct, frozen=True):
     private_key_id: str = ""
 
 
-class Fcm:
-    name: ProviderName = "fcm"
-
+class Fcm(HttpProvider):
     def __init__(
         self,
         *,
@@ -57,22 +47,22 @@ class Fcm:
     ) -> None:
         self._account = msgspec.json.decode(service_account, type=ServiceAccount)
         self._url = f"{base_url.rstrip('/')}/v1/projects/{self._account.project_id}/messages:send"
-        self._client = client or httpx.AsyncClient(timeout=timeout_s)
+        super().__init__("fcm", client, timeout_s=timeout_s)
         self._token: tuple[str, float] | None = None  # (access token, renew at)
         self._refreshing = asyncio.Lock()
 
     async def send(self, device: Device, notification: Notification) -> Outcome:
         try:
             token = await self._access_token()
-            response = await self._client.post(
-                self._url,
-                json=message(device.token, notification),
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        except httpx.HTTPError as exc:
-            return unreachable(exc, what="fcm")
         except TokenRefused as exc:
             return Failed(str(exc), retryable=exc.retryable)
+        response = await self._post(
+            self._url,
+            json=message(device.token, notification),
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        if isinstance(response, Failed):
+            return response
         if response.status_code == 401:
             self._token = None  # revoked or expired early: the next try gets a new one
             return Failed(f"fcm: 401 {response.text[:200]}", retryable=True)
@@ -97,9 +87,11 @@ class Fcm:
                 algorithm="RS256",
                 headers={"kid": self._account.private_key_id},
             )
-            response = await self._client.post(
+            response = await self._post(
                 self._account.token_uri, data={"grant_type": GRANT_TYPE, "assertion": assertion}
             )
+            if isinstance(response, Failed):  # no answer at all: an outage
+                raise TokenRefused(response.reason, retryable=response.retryable)
             if not response.is_success:
                 raise TokenRefused(
                     f"fcm: the token endpoint answered {response.status_code} "
@@ -110,9 +102,6 @@ class Fcm:
             expires_in = int(granted.get("expires_in", 3600))
             self._token = (str(granted["access_token"]), now + expires_in - _RENEW_BEFORE_S)
             return self._token[0]
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
 
 class TokenRefused(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 import msgspec
@@ -80,6 +80,38 @@ class PushProvider(Protocol):
     async def send(self, device: Device, notification: Notification) -> Outcome: ...
 
     async def aclose(self) -> None: ...
+
+
+class HttpProvider:
+    """What the providers that speak HTTP to their push service share: one client, reused
+    for every push (its connections kept open; APNs' carries many pushes at once over
+    HTTP/2), a post that turns no answer at all into an outage, and closing the client.
+    A provider reads the answer itself; its outcomes call it ``what`` (its name unless said)."""
+
+    def __init__(
+        self,
+        name: ProviderName,
+        client: httpx.AsyncClient | None,
+        *,
+        timeout_s: float,
+        what: str | None = None,
+        http2_only: bool = False,
+    ) -> None:
+        self.name = name
+        self._what = what or name
+        self._client = client or httpx.AsyncClient(
+            http1=not http2_only, http2=http2_only, timeout=timeout_s
+        )
+
+    async def _post(self, url: str, **request: Any) -> httpx.Response | Failed:
+        """The push service's answer, or ``unreachable`` where there was none."""
+        try:
+            return await self._client.post(url, **request)
+        except httpx.HTTPError as exc:
+            return unreachable(exc, what=self._what)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 def retry_after_s(response: httpx.Response, *, now: datetime | None = None) -> float:

@@ -22,15 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from py_vapid import Vapid02
 
-from backend.push.providers import (
-    Device,
-    Failed,
-    Notification,
-    Outcome,
-    ProviderName,
-    answered,
-    unreachable,
-)
+from backend.push.providers import Device, Failed, HttpProvider, Notification, Outcome, answered
 
 # A VAPID token is valid at most 24 h (RFC 8292 §2); one is signed per push service origin
 # and reused until an hour before it expires (signing is the costly part of a push).
@@ -46,9 +38,7 @@ def b64url_encode(value: bytes) -> str:
     return base64.urlsafe_b64encode(value).rstrip(b"=").decode()
 
 
-class WebPush:
-    name: ProviderName = "webpush"
-
+class WebPush(HttpProvider):
     def __init__(
         self,
         *,
@@ -59,7 +49,7 @@ class WebPush:
     ) -> None:
         self._vapid = Vapid02.from_string(vapid_private_key)
         self._subject = subject
-        self._client = client or httpx.AsyncClient(timeout=timeout_s)
+        super().__init__("webpush", client, what="web push", timeout_s=timeout_s)
         self._tokens: dict[str, tuple[str, float]] = {}  # origin -> (Authorization, renew at)
 
     @property
@@ -80,10 +70,9 @@ class WebPush:
             # Replaces a message with the same topic still waiting at the push service.
             "Topic": topic(notification.collapse_key),
         }
-        try:
-            response = await self._client.post(device.token, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            return unreachable(exc, what="web push")
+        response = await self._post(device.token, content=body, headers=headers)
+        if isinstance(response, Failed):
+            return response
         # 404: the subscription never existed or is gone; 410: it expired or was revoked.
         return answered(response, gone=response.status_code in (404, 410), what="web push")
 
@@ -98,9 +87,6 @@ class WebPush:
         header = str(self._vapid.sign(claims)["Authorization"])
         self._tokens[origin] = (header, now + VAPID_LIFETIME_S - _RENEW_BEFORE_S)
         return header
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
 
 def vapid_public_key(vapid: Vapid02) -> str:
