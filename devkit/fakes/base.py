@@ -81,19 +81,37 @@ class FakeSystem:
 
     @classmethod
     def command_line(
-        cls, argv: list[str] | None, module: str, description: str, *, port: int, what: str
+        cls,
+        argv: list[str] | None,
+        module: str,
+        description: str,
+        *,
+        port: int,
+        what: str,
+        own_options: Callable[[argparse.ArgumentParser], object] | None = None,
     ) -> None:
-        """``python -m <module>`` of a fake that needs no more than ``arguments``: serve it."""
-        args = cls.arguments(module, description, port=port).parse_args(argv)
-        cls(token=args.token).serve(args.host, args.port, what)
+        """``python -m <module>`` of a fake: ``arguments`` and the options ``own_options``
+        adds, each of which (as ``--token``) sets the fake's field of its name; serve it."""
+        parser = cls.arguments(module, description, port=port)
+        if own_options is not None:
+            own_options(parser)
+        fields = vars(parser.parse_args(argv))
+        host, listen_port = fields.pop("host"), fields.pop("port")
+        cls(**fields).serve(host, listen_port, what)
 
-    def serve(self, host: str, port: int, what: str, more: str = "") -> None:
+    def serve(self, host: str, port: int, what: str) -> None:
         """Serve until interrupted, everything logged to stderr (``configure_logging``)."""
         import uvicorn
 
         configure_logging()
-        self.log.info("%s on http://%s:%d (token %s)%s", what, host, port, self.token, more)
+        self.log.info(
+            "%s on http://%s:%d (token %s)%s", what, host, port, self.token, self.started_note()
+        )
         uvicorn.run(self.app(), host=host, port=port, log_config=None)
+
+    def started_note(self) -> str:
+        """What the line that says a fake is serving adds about its own settings."""
+        return ""
 
     async def unavailable(self, request: Request[Any, Any, Any]) -> Response[Any] | None:
         """The answer of a system that is down, slow or hanging; None when it works."""

@@ -161,14 +161,16 @@ class PartnerReceiver(FakeSystem):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = PartnerReceiver.arguments(
+    PartnerReceiver.command_line(
+        argv,
         "devkit.fakes.partner_receiver",
         "Serve a fake partner webhook receiver for development and tests.",
         port=DEV_PORT,
+        what="partner receiver",
+        own_options=lambda parser: parser.add_argument(
+            "--secret", required=True, help="the endpoint's whsec_... secret"
+        ),
     )
-    parser.add_argument("--secret", required=True, help="the endpoint's whsec_... secret")
-    args = parser.parse_args(argv)
-    PartnerReceiver(secret=args.secret).serve(args.host, args.port, "partner receiver")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ Test-only endpoints, never affected by the switches: ``POST /_control`` (switch 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import logging
@@ -216,6 +217,9 @@ class PaymentProvider(FakeSystem):
         self._tasks.add(task)  # a reference, or the loop may drop the task half-way
         task.add_done_callback(self._tasks.discard)
 
+    def started_note(self) -> str:
+        return f", webhooks to {self.webhook_url or 'nowhere'}"
+
     def state(self) -> dict[str, Any]:
         return {
             "creates": self.creates,
@@ -347,20 +351,22 @@ def _invalid_payment(body: dict[str, Any] | None) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = PaymentProvider.arguments(
-        "devkit.fakes.payment_provider",
-        "Serve a fake payment provider for development and tests.",
-        port=DEV_PORT,
-    )
+def _own_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--webhook-url", default=None, help="where to POST payment events")
     parser.add_argument("--webhook-secret", default=DEV_WEBHOOK_SECRET)
     parser.add_argument("--auto-settle", choices=STATUSES, default=None)
     parser.add_argument("--auto-settle-delay-s", type=float, default=2.0)
-    options = vars(parser.parse_args(argv))
-    host, port = options.pop("host"), options.pop("port")
-    fake = PaymentProvider(**options)  # each of the other options sets the field of its name
-    fake.serve(host, port, "payment provider", f", webhooks to {fake.webhook_url or 'nowhere'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    PaymentProvider.command_line(
+        argv,
+        "devkit.fakes.payment_provider",
+        "Serve a fake payment provider for development and tests.",
+        port=DEV_PORT,
+        what="payment provider",
+        own_options=_own_options,
+    )
 
 
 if __name__ == "__main__":
