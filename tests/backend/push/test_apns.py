@@ -10,9 +10,10 @@ import httpx
 
 from backend.push.apns import Apns
 from backend.push.development import DEV_APNS_KEY, DEV_APNS_KEY_ID, DEV_APNS_TEAM_ID, DEV_APNS_TOPIC
-from backend.push.providers import Delivered, Device, Failed, InvalidToken, RetryAfter
+from backend.push.providers import Delivered, Device, Failed, InvalidToken
 from devkit.fakes.apns import ApnsService
 from tests.backend.push.samples import points_earned
+from tests.backend.push.throttled import a_retry_then_delivered
 
 TOKEN = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
 
@@ -86,10 +87,7 @@ async def test_unregistered_and_bad_tokens_are_invalid() -> None:
 async def test_too_many_requests_is_a_retry_after_its_seconds() -> None:
     service = ApnsService(too_many=1, retry_after_s=9)
     async with apns_of(service) as apns:
-        first = await apns.send(device(), points_earned())
-        second = await apns.send(device(), points_earned())
-    assert isinstance(first, RetryAfter) and first.seconds == 9
-    assert second == Delivered()
+        await a_retry_then_delivered(apns, device(), seconds=9)
 
 
 async def test_a_provider_token_of_another_team_is_refused() -> None:

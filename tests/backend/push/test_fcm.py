@@ -9,9 +9,10 @@ from contextlib import aclosing, asynccontextmanager
 
 from backend.push.development import DEV_FCM_SERVICE_ACCOUNT
 from backend.push.fcm import Fcm
-from backend.push.providers import Delivered, Device, Failed, InvalidToken, RetryAfter
+from backend.push.providers import Delivered, Device, Failed, InvalidToken
 from devkit.fakes.fcm import FcmService
 from tests.backend.push.samples import points_earned
+from tests.backend.push.throttled import a_retry_then_delivered
 from tests.conftest import serving
 
 TOKEN = "fcm-registration-token-of-a-pixel"
@@ -59,10 +60,7 @@ async def test_an_unregistered_token_is_invalid() -> None:
 async def test_quota_exceeded_is_a_retry_after_its_seconds() -> None:
     service = FcmService(too_many=1, retry_after_s=42)
     async with fcm_of(service) as fcm:
-        first = await fcm.send(device(), points_earned())
-        second = await fcm.send(device(), points_earned())
-    assert isinstance(first, RetryAfter) and first.seconds == 42
-    assert second == Delivered()
+        await a_retry_then_delivered(fcm, device(), seconds=42)
     assert len(service.received) == 1
 
 

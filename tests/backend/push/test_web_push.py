@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from backend.push.development import DEV_VAPID_PRIVATE_KEY, DEV_VAPID_SUBJECT
-from backend.push.providers import Delivered, Device, Failed, InvalidToken, RetryAfter
+from backend.push.providers import Delivered, Device, Failed, InvalidToken
 from backend.push.web_push import WebPush
 from devkit.fakes.web_push import WebPushService
 from tests.backend.push.samples import points_earned
+from tests.backend.push.throttled import a_retry_then_delivered
 from tests.conftest import serving
 
 
@@ -92,11 +93,7 @@ async def test_too_many_requests_is_a_retry_after_its_seconds(web_push: WebPush)
     service = WebPushService(too_many=1, retry_after_s=17)
     async with serving(service.app()) as address:
         device = device_of(service.subscribe(web_push.public_key, origin=f"http://{address}"))
-        first = await web_push.send(device, points_earned())
-        second = await web_push.send(device, points_earned())
-
-    assert isinstance(first, RetryAfter) and first.seconds == 17
-    assert second == Delivered()
+        await a_retry_then_delivered(web_push, device, seconds=17)
     assert len(service.received) == 1
 
 
