@@ -7,13 +7,7 @@ from typing import Any
 import msgspec
 
 from realtime.protocol import (
-    CLOSE_AUTH_TIMEOUT,
-    CLOSE_INTERNAL_ERROR,
-    CLOSE_MESSAGE_TOO_BIG,
-    CLOSE_POLICY_VIOLATION,
-    CLOSE_SERVICE_RESTART,
-    CLOSE_TOO_SLOW,
-    CLOSE_UNAUTHORIZED,
+    CLOSE_CODES,
     AuthFrame,
     ErrorFrame,
     EventEnvelope,
@@ -38,21 +32,6 @@ MEMBER_EVENT_TYPES = (
 STORE_EVENT_TYPES = ("sale.completed", "stats.updated")
 BROADCAST_EVENT_TYPES = ("offer.available", "offer.expired")
 ERROR_CODES = ("bad_frame", "already_authenticated")
-# Every close code the server uses, so that a client can tell "log in again" from "reconnect".
-CLOSE_CODES = {
-    CLOSE_UNAUTHORIZED: "the token is missing, invalid or expired, or the stream is not yours: "
-    "log in (refresh) before reconnecting",
-    CLOSE_AUTH_TIMEOUT: "no credentials within the auth timeout (5 s)",
-    CLOSE_TOO_SLOW: "the client did not read fast enough; reconnect and resume",
-    CLOSE_POLICY_VIOLATION: "repeated malformed frames, a `last_seq` or "
-    "`broadcast_last_seq` query parameter that is not a seq, or a `device` that is not a "
-    "device id",
-    CLOSE_INTERNAL_ERROR: "the server could not send the stream (a failed read of its "
-    "stored events); reconnect and resume",
-    CLOSE_MESSAGE_TOO_BIG: "a client frame over the size limit (4 KiB)",
-    CLOSE_SERVICE_RESTART: "the server is restarting; reconnect at a random moment 1-8 s "
-    "later (every socket of that server is closed at once) and resume",
-}
 
 
 def asyncapi_document(*, title: str, version: str) -> dict[str, Any]:

@@ -125,3 +125,20 @@ CLOSE_TOO_SLOW = 4429
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011  # the stream could not be sent (a failed read): reconnect, resume
+
+# What each close code tells a client, so that it can tell "log in again" from "reconnect"
+# (the AsyncAPI document lists them).
+CLOSE_CODES = {
+    CLOSE_UNAUTHORIZED: "the token is missing, invalid or expired, or the stream is not yours: "
+    "log in (refresh) before reconnecting",
+    CLOSE_AUTH_TIMEOUT: "no credentials within the auth timeout (5 s)",
+    CLOSE_TOO_SLOW: "the client did not read fast enough; reconnect and resume",
+    CLOSE_POLICY_VIOLATION: "repeated malformed frames, a `last_seq` or "
+    "`broadcast_last_seq` query parameter that is not a seq, or a `device` that is not a "
+    "device id",
+    CLOSE_INTERNAL_ERROR: "the server could not send the stream (a failed read of its "
+    "stored events); reconnect and resume",
+    CLOSE_MESSAGE_TOO_BIG: "a client frame over the size limit (4 KiB)",
+    CLOSE_SERVICE_RESTART: "the server is restarting; reconnect at a random moment 1-8 s "
+    "later (every socket of that server is closed at once) and resume",
+}
