@@ -10,12 +10,11 @@ Writes ``loadtests/reports/explain-<time>.md`` and prints it.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from datetime import UTC, datetime
 from typing import Any
 
-from loadtests.bench_report import REPORTS
+from loadtests.bench_report import run_and_write
 
 
 def _buffers(plan: dict[str, Any]) -> int:
@@ -37,12 +36,10 @@ async def explain_all(database_url: str) -> list[str]:
         # Four days of keys, one a second; 800 days of documents, one a minute.
         await fill_queues(connection, at.now, keys=345_600, documents=1_152_000)
         lines = [
-            f"# Hot statements on {members:,} members ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
-            "",
-            "EXPLAIN (ANALYZE, BUFFERS), each run twice and the second kept (warm cache, as "
-            "on a serving primary); idempotency keys (4 days of one a second) and delivered "
-            "documents (800 days of one a minute) added for the purges to find, rolled back "
-            f"after; load average {os.getloadavg()[0]:.1f} (2 shared CPUs).",
+            f"On {members:,} members: EXPLAIN (ANALYZE, BUFFERS), each run twice and the second "
+            "kept (warm cache, as on a serving primary); idempotency keys (4 days of one a "
+            "second) and delivered documents (800 days of one a minute) added for the purges "
+            f"to find, rolled back after; load average {os.getloadavg()[0]:.1f} (2 shared CPUs).",
             "",
             "| statement | ms | buffers | rows | indexes | problems |",
             "| --- | --- | --- | --- | --- | --- |",
@@ -65,16 +62,7 @@ async def explain_all(database_url: str) -> list[str]:
 
 
 def main() -> int:
-    os.environ.setdefault("PICCOLO_CONF", "db.piccolo_conf")
-    url = os.environ["DATABASE_URL"]
-    lines = asyncio.run(explain_all(url))
-    text = "\n".join(lines) + "\n"
-    out = REPORTS / f"explain-{datetime.now(UTC):%Y-%m-%d-%H%M%S}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    print(text)
-    print(f"written to {out}")
-    return 0
+    return run_and_write("explain", "Hot statements", explain_all(os.environ["DATABASE_URL"]))
 
 
 if __name__ == "__main__":
