@@ -1,7 +1,9 @@
 """What the benches (``make bench``: ``bench_ws``, ``bench_campaigns``, ``bench_purchases``)
 share: one ``astrocoffee serve`` on a fresh database of its own, seeded in bulk
 (``devkit.seed``), percentiles of raw samples, and running the parts with their one table of
-figures (``bench_report``). Only ever targets 127.0.0.1."""
+figures (``bench_report``). The load tests' stage (``loadtests.stage``) takes its fresh
+database and its server's environment (``server_env``) from here too. Only ever targets
+127.0.0.1."""
 
 from __future__ import annotations
 
@@ -88,11 +90,12 @@ class BenchServer:
         )
 
 
-def bench_env(
-    database_url: str, redis_url: str, *, secret: str, prefix: str, **extra_env: str
+def server_env(
+    database_url: str, redis_url: str, *, secret: str, prefix: str, **settings: str
 ) -> dict[str, str]:
-    """A bench server's environment: production-like settings, limits lifted (the load comes
-    from one address), no maintenance in the serving process; ``extra_env`` adds settings."""
+    """The environment of a server under load from one address (a bench's or a load test's):
+    the caller's with these servers, secret key and Redis prefix, warnings only and the login
+    limit lifted; ``settings`` adds or overrides settings."""
     return {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -100,11 +103,23 @@ def bench_env(
         "ASTROCOFFEE_SECRET_KEY": secret,
         "ASTROCOFFEE_REDIS_PREFIX": prefix,
         "ASTROCOFFEE_LOG_LEVEL": "WARNING",
-        "ASTROCOFFEE_MAINTENANCE_INTERVAL_S": "0",
         "ASTROCOFFEE_AUTH_RATE_LIMIT_PER_MINUTE": "1000000",
-        "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "100000000",
-        **extra_env,
+        **settings,
     }
+
+
+def bench_env(
+    database_url: str, redis_url: str, *, secret: str, prefix: str, **extra_env: str
+) -> dict[str, str]:
+    """A bench server's environment: ``server_env`` with the tills' limit lifted too and no
+    maintenance in the serving process; ``extra_env`` adds settings."""
+    bench_settings = {
+        "ASTROCOFFEE_MAINTENANCE_INTERVAL_S": "0",
+        "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "100000000",
+    }
+    return server_env(
+        database_url, redis_url, secret=secret, prefix=prefix, **bench_settings | extra_env
+    )
 
 
 @asynccontextmanager

@@ -5,7 +5,6 @@ seed, Locust and ``ledger verify`` share, and the ``astrocoffee serve`` process 
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import subprocess
 import sys
@@ -13,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devkit.databases import create_database, drop_database, forget_prefix
+from devkit.databases import drop_database, forget_prefix
 from devkit.processes import ROOT, AppProcess, astrocoffee
+from loadtests.benchlib import fresh_database, server_env
 from loadtests.seed import DEFAULT_OUT as CREDENTIALS
 
 
@@ -55,23 +55,20 @@ def prepare_stage(
             settings.redis_prefix,
         )
     else:
-        database = asyncio.run(
-            create_database(settings.database_url, f"astrocoffee_bench_{secrets.token_hex(3)}")
-        )
+        database = asyncio.run(fresh_database(settings.database_url))
         secret = secrets.token_urlsafe(40)
         redis_prefix = f"loadtest-{secrets.token_hex(3)}:"
-    env = {
-        **os.environ,
+    stage_settings = {
         "PICCOLO_CONF": "db.piccolo_conf",
-        "DATABASE_URL": database,
-        "REDIS_URL": settings.redis_url,
-        "ASTROCOFFEE_SECRET_KEY": secret,
-        "ASTROCOFFEE_REDIS_PREFIX": redis_prefix,
-        "ASTROCOFFEE_LOG_LEVEL": "WARNING",
-        "ASTROCOFFEE_AUTH_RATE_LIMIT_PER_MINUTE": "1000000",
         "ASTROCOFFEE_POS_RATE_LIMIT_PER_MINUTE": "1000000",
-        **(extra_env or {}),
     }
+    env = server_env(
+        database,
+        settings.redis_url,
+        secret=secret,
+        prefix=redis_prefix,
+        **stage_settings | (extra_env or {}),
+    )
     stage = Stage(
         database=database,
         redis_url=settings.redis_url,
