@@ -16,7 +16,7 @@ import httpx
 from playwright.async_api import Page, expect
 
 from backend.loyalty.program_days import take_snapshot
-from tests.backend.campaigns.helpers import DOUBLE_BAKERY, launch, line
+from tests.backend.campaigns.helpers import CROISSANT, DOUBLE_BAKERY, LATTE, launch
 from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, Till, buy, figures_folded, hire, purchase_body
 from tests.web.conftest import LANGUAGES, OpenPage
@@ -43,8 +43,6 @@ SAYS = {
         "promoted": "Promoted items: bakery",
     },
 }
-LATTE = line("latte", "coffee", 20000)
-CROISSANT = line("croissant", "bakery", 15000)
 
 
 async def _downloaded(page: Page, button: str) -> list[dict[str, str]]:

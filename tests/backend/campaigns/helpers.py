@@ -38,3 +38,9 @@ def line(sku: str, category: str, price: int, quantity: int = 1) -> dict[str, An
         "quantity": quantity,
         "unit_price": price,
     }
+
+
+# The lines the campaign tests ring up most: a coffee, which no bakery campaign touches, and a
+# pastry, which DOUBLE_BAKERY doubles.
+LATTE = line("latte", "coffee", 20000)
+CROISSANT = line("croissant", "bakery", 15000)

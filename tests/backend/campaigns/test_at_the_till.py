@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from db.tables import LedgerEntry, MemberOffer, MemberStats
-from tests.backend.campaigns.helpers import launch, line
+from tests.backend.campaigns.helpers import CROISSANT, LATTE, launch, line
 from tests.clock import at, utc
 from tests.conftest import LiveServer
 from tests.factories import (
@@ -22,9 +22,6 @@ from tests.factories import (
     post_as,
     purchase_body,
 )
-
-LATTE = line("latte", "coffee", 20000)
-CROISSANT = line("croissant", "bakery", 15000)
 
 
 async def _sale(

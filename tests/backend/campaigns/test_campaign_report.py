@@ -13,12 +13,10 @@ import httpx
 
 from db import sql
 from db.tables import LedgerEntry
-from tests.backend.campaigns.helpers import DOUBLE_BAKERY, launch, line
+from tests.backend.campaigns.helpers import CROISSANT, DOUBLE_BAKERY, LATTE, launch, line
 from tests.clock import at
 from tests.factories import LoggedInMember, SignedInStaff, Till, buy, hire, open_till, purchase_body
 
-LATTE = line("latte", "coffee", 20000)
-CROISSANT = line("croissant", "bakery", 15000)
 ECLAIR = line("eclair", "bakery", 12000, quantity=2)
 
 

@@ -14,7 +14,7 @@ import msgspec
 from backend.campaigns.forecast import forecast_draft
 from backend.campaigns.schemas import CampaignIn
 from db.tables import Campaign
-from tests.backend.campaigns.helpers import launch, line
+from tests.backend.campaigns.helpers import CROISSANT, launch, line
 from tests.clock import at, utc
 from tests.conftest import LiveServer
 from tests.factories import (
@@ -28,7 +28,6 @@ from tests.factories import (
     purchase_body,
 )
 
-CROISSANT = line("croissant", "bakery", 15000)
 LATTE = line("latte", "coffee", 25000)
 
 DOUBLE_CROISSANTS = {

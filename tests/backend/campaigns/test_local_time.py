@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from db.tables import Campaign, MemberOffer
-from tests.backend.campaigns.helpers import create, launch, line
+from tests.backend.campaigns.helpers import LATTE, create, launch
 from tests.clock import at, utc
 from tests.conftest import LiveServer
 from tests.factories import (
@@ -28,7 +28,6 @@ from tests.factories import (
     purchase_body,
 )
 
-LATTE = line("latte", "coffee", 20000)
 MORNING_BONUS = {"type": "bonus", "points": 25, "category": "coffee"}
 WEEKDAY_MORNINGS = {"days_of_week": [0, 1, 2, 3, 4], "hours": {"from": "07:00", "to": "11:00"}}
 

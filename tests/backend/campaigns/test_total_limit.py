@@ -16,11 +16,10 @@ from backend.campaigns import total_limit
 from backend.campaigns.total_limit import SHARES, quotas, take_one
 from db import sql
 from db.pool import engine
-from tests.backend.campaigns.helpers import create, launch, line
+from tests.backend.campaigns.helpers import LATTE, create, launch
 from tests.conftest import LiveServer
 from tests.factories import SignedInStaff, Till, buy, log_in, purchase_body
 
-LATTE = line("latte", "coffee", 20000)
 BONUS = {"type": "bonus", "points": 5, "min_amount": 100}
 
 
