@@ -12,12 +12,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-import time_machine
 from playwright.async_api import Page, expect
 
 from backend.campaigns.catalogue import forget_local_copies
 from db import sql
-from tests.backend.campaigns.helpers import line
 from tests.conftest import LiveServer, Shop
 from tests.factories import (
     STAFF_PASSWORD,
@@ -30,6 +28,7 @@ from tests.factories import (
     open_till,
     purchase_body,
 )
+from tests.web.campaign_steps import COFFEE, CROISSANTS, sell_at
 from tests.web.conftest import LANGUAGES, OpenPage
 from tests.web.test_staff_dashboard import LIVE_S, dashboard
 
@@ -300,10 +299,6 @@ async def test_a_manager_watches_the_hour_chart_move_and_downloads_reports(
     assert sum(int(line.split(",")[3]) for line in lines[1:]) == 17
 
 
-CROISSANT = line("croissant", "croissant", 15000, quantity=2)
-COFFEE = line("americano", "coffee", 20000)
-
-
 async def test_a_russian_marketer_builds_double_points_on_croissants_on_weekday_mornings(
     open_page: OpenPage,
     live_server: LiveServer,
@@ -348,13 +343,9 @@ async def test_a_russian_marketer_builds_double_points_on_croissants_on_weekday_
     }
 
     async def earned(at: datetime) -> int:
-        with time_machine.travel(at, tick=True):
-            forget_local_copies()  # the catalogue's one-second copy: read it afresh
-            body = purchase_body(member.card_number, amount=50000, items=[CROISSANT, COFFEE])
-            sale = await buy(client, till, body)
-        assert sale.status_code == 201, sale.text
-        points: int = sale.json()["points_earned"]
-        return points
+        forget_local_copies()  # the catalogue's one-second copy: read it afresh
+        sale = await sell_at(client, till, member.card_number, at, [CROISSANTS, COFFEE])
+        return int(sale["points_earned"])
 
     monday_morning = await earned(datetime(2030, 1, 7, 5, 0, tzinfo=UTC))  # 08:00 in Moscow
     saturday_morning = await earned(datetime(2030, 1, 12, 5, 0, tzinfo=UTC))
