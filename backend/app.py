@@ -48,9 +48,9 @@ from backend.members.service import enrol_or_get_member
 from backend.ops.garbage import freeze_startup_objects
 from backend.ops.health import HealthController, dependencies_ready
 from backend.ops.logging import configure_logging
+from backend.ops.loop_watch import LoopWatch
 from backend.ops.metrics import PROMETHEUS, MetricsController
 from backend.ops.request_id import request_id_middleware
-from backend.ops.loop_watch import LoopWatch
 from backend.ops.sampler import ProcessSampler
 from backend.orders.controllers import OrderController
 from backend.orders.service import OrderService

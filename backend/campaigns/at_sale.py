@@ -1,7 +1,11 @@
 """Campaigns and coupons at a sale, inside the sale's transaction.
 
-Two reads per sale whatever the number of campaigns (the member with their stats, and
-their offers); one write for the visit; and one each only for what actually applied.
+No statement of its own for what a campaign reads or writes: the member, their stats and
+their offers' usage come with the sale's read of its buyer (``backend.sales.sale``), and
+the visit, the uses counted and the coupons a stamp card completes go with the ledger's
+statement (``DeferredWrites``). Only a campaign's total limit (a share taken now, held
+until commit) and the coupons a till sends (locked, then marked used) are statements of
+their own, and a sale with either runs in a transaction with its buyer locked.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from backend.campaigns.engine import Award, MemberUsage, evaluate
 from backend.campaigns.kinds import Basket, Reward, Shopper, StampCard
 from backend.campaigns.schemas import AppliedOffer
 from backend.campaigns.total_limit import take_one
+from backend.campaigns.usage import load_usage
 from backend.errors import MemberNotFound, NotFound, ValidationFailed
 from backend.local_time import StoreClock
 from backend.loyalty.book import AccountChange, Cause
@@ -39,10 +44,6 @@ SELECT m.tier, m.birth_date, m.time_zone AS member_zone,
 FROM member m LEFT JOIN member_stats s ON s.member = m.id
 LEFT JOIN store st ON st.id = {store_id}::uuid
 WHERE m.id = {member_id}
-"""
-_USAGE = """
-SELECT campaign, status, uses, period_start, period_uses FROM member_offer
-WHERE member = {member_id} AND coupon_code IS NULL AND status IN ('available', 'activated', 'used')
 """
 _RECORD_VISIT = """
 INSERT INTO member_stats (member, visits, last_visit_at, category_counts, stamps)
@@ -105,19 +106,6 @@ def shopper_from(
     )
 
 
-async def load_usage(member_id: uuid.UUID) -> MemberUsage:
-    rows = await sql.fetch(_USAGE, member_id=member_id)
-    return MemberUsage(
-        activated=frozenset(str(r["campaign"]) for r in rows if r["status"] == "activated"),
-        uses={str(r["campaign"]): int(r["uses"]) for r in rows},
-        periods={
-            str(r["campaign"]): (r["period_start"], int(r["period_uses"]))
-            for r in rows
-            if r["period_start"] is not None
-        },
-    )
-
-
 async def use_coupons(
     member_id: uuid.UUID, codes: list[str], items: Sequence[CheckLine], *, now: datetime
 ) -> tuple[int, list[AppliedOffer]]:
@@ -175,13 +163,18 @@ async def apply_campaigns(
     rules: ProgramRules,
     purchase_id: uuid.UUID,
     shopper: Shopper,
+    usage: MemberUsage,
     writes: DeferredWrites,
 ) -> list[AppliedOffer]:
-    """Award what applies (points on their own ledger entries), count the visit (with the
-    sale's ``writes``)."""
+    """Award what applies (points on their own ledger entries), count the uses and the visit
+    and issue the coupons earned (with the sale's ``writes``). ``usage``: the member's offers
+    as the sale read them with its buyer."""
     member_id = change.account.member_id
     now = change.now
-    usage = await load_usage(member_id) if campaigns else MemberUsage(frozenset(), {})
+    if change.account.read_at_seq is not None and any(c.total_limit is not None for c in campaigns):
+        # A total limit's share is taken now and held until commit: only in a transaction
+        # with the buyer locked (backend.till.purchases sends such a sale that way).
+        raise AssertionError("a campaign with a total limit at a sale read without a lock")
     basket = Basket(
         store_id=str(store_id),
         clock=clock,
@@ -193,7 +186,7 @@ async def apply_campaigns(
     awards = evaluate(campaigns, basket, shopper, usage) if campaigns else []
     counted: set[uuid.UUID] = set()
     if awards and awards[0].campaign.exclusive:
-        if await _count_use(awards[0], member_id, now):
+        if await _count_use(awards[0], member_id, now, writes):
             counted.add(awards[0].campaign.id)
         else:
             # The exclusive winner's total limit ran out just now: the others get their turn.
@@ -202,13 +195,13 @@ async def apply_campaigns(
     stamps = dict(shopper.stamps)
     applied: list[AppliedOffer] = []
     for award in awards:
-        if award.campaign.id not in counted and not await _count_use(award, member_id, now):
+        if award.campaign.id not in counted and not await _count_use(award, member_id, now, writes):
             continue  # the total limit ran out just now
         campaign = award.campaign
         cause = Cause("campaign", campaign.id, f"{campaign.kind}: {campaign.name}")
         await change.earn(award.points, cause, rules, purchase_id)
         if isinstance(campaign.rule, StampCard):
-            await _stamp(change, campaign, campaign.rule, award.stamps, stamps, now)
+            _stamp(change, campaign, campaign.rule, award.stamps, stamps, now, writes)
         applied.append(
             AppliedOffer(
                 campaign_id=campaign.id,
@@ -232,8 +225,10 @@ async def apply_campaigns(
 
 
 # One use, for good and in the award's period: a use in another period than the one counted
-# so far starts that count again. The member's account row, locked by the sale, keeps two of
-# their sales from reading and counting at once.
+# so far starts that count again. Both go with the sale's ledger statement, so both see the
+# rows as they were before it: the UPDATE counts on the member's row if there is one, the
+# INSERT makes it if there is none. The member's account, locked by the sale or checked
+# unmoved by its statement, keeps two of their sales from reading and counting at once.
 _COUNT_MEMBER_USE = """
 UPDATE member_offer SET
     uses = uses + 1,
@@ -252,7 +247,9 @@ WHERE NOT EXISTS (SELECT 1 FROM member_offer
 """
 
 
-async def _count_use(award: Award, member_id: uuid.UUID, now: datetime) -> bool:
+async def _count_use(
+    award: Award, member_id: uuid.UUID, now: datetime, writes: DeferredWrites
+) -> bool:
     campaign = award.campaign
     if campaign.total_limit is not None and not await take_one(campaign.id, member_id):
         return False
@@ -267,24 +264,34 @@ async def _count_use(award: Award, member_id: uuid.UUID, now: datetime) -> bool:
             "campaign_id": campaign.id,
             "period": award.period,
         }
-        await sql.fetch(_COUNT_MEMBER_USE, **params)
-        await sql.fetch(_FIRST_MEMBER_USE, id=uuid.uuid4(), **params)
+        writes.add(_COUNT_MEMBER_USE, **params)
+        writes.add(_FIRST_MEMBER_USE, id=uuid.uuid4(), **params)
     return True
 
 
-async def _stamp(
+def _stamp(
     change: AccountChange,
     campaign: LiveCampaign,
     rule: StampCard,
     earned: int,
     stamps: dict[str, int],
     now: datetime,
+    writes: DeferredWrites,
 ) -> None:
     key = str(campaign.id)
     total = stamps.get(key, 0) + earned
     while total >= rule.stamps_needed:
         total -= rule.stamps_needed
-        coupon = await issue_coupon(campaign.id, change.account.member_id, now=now)
+        coupon = new_coupon(campaign.id, change.account.member_id, now=now)
+        writes.add(
+            _INSERT_COUPON,
+            id=coupon.id,
+            campaign_id=campaign.id,
+            member_id=change.account.member_id,
+            code=coupon.coupon_code,
+            valid_until=coupon.valid_until,
+            now=now,
+        )
         change.event("offer.available", offer_event(campaign.id, campaign.name, coupon))
     stamps[key] = total
     change.event(
@@ -296,7 +303,16 @@ async def _stamp(
 async def issue_coupon(
     campaign_id: uuid.UUID, member_id: uuid.UUID, *, now: datetime, valid_days: int = 30
 ) -> MemberOffer:
-    coupon = MemberOffer(
+    coupon = new_coupon(campaign_id, member_id, now=now, valid_days=valid_days)
+    await coupon.save()
+    return coupon
+
+
+def new_coupon(
+    campaign_id: uuid.UUID, member_id: uuid.UUID, *, now: datetime, valid_days: int = 30
+) -> MemberOffer:
+    """A coupon not saved yet (its id and code are set)."""
+    return MemberOffer(
         campaign=campaign_id,
         member=member_id,
         status="available",
@@ -306,8 +322,13 @@ async def issue_coupon(
         created_at=now,
         updated_at=now,
     )
-    await coupon.save()
-    return coupon
+
+
+_INSERT_COUPON = """
+INSERT INTO member_offer (id, campaign, member, status, uses, period_uses, coupon_code,
+                          valid_until, created_at, updated_at)
+VALUES ({id}, {campaign_id}, {member_id}, 'available', 0, 0, {code}, {valid_until}, {now}, {now})
+"""
 
 
 def offer_event(campaign_id: uuid.UUID, name: str, coupon: MemberOffer | None) -> dict[str, Any]:

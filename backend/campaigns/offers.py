@@ -9,18 +9,14 @@ from datetime import UTC, datetime
 import msgspec
 
 from backend.accounting.documents import program_day, record_document
-from backend.campaigns.at_sale import (
-    issue_coupon,
-    load_shopper,
-    load_usage,
-    offer_event,
-)
+from backend.campaigns.at_sale import issue_coupon, load_shopper, offer_event
 from backend.campaigns.catalogue import Catalogue, LiveCampaign, load_live_campaigns
 from backend.campaigns.engine import MemberUsage
 from backend.campaigns.kinds import PURCHASE_KINDS, Reward, StampCard, Welcome
 from backend.campaigns.limits import counting_period, used_up
 from backend.campaigns.schemas import OfferList, OfferOut, StampCardProgress
 from backend.campaigns.total_limit import take_one
+from backend.campaigns.usage import load_usage
 from backend.errors import Conflict, NotFound
 from backend.idempotency import request_fingerprint, run_once
 from backend.local_time import local_date, zone

@@ -18,7 +18,9 @@ import msgspec
 from backend.accounting.documents import record_document
 from backend.campaigns.at_sale import apply_campaigns, shopper_from, use_coupons
 from backend.campaigns.catalogue import LiveCampaign
+from backend.campaigns.engine import MemberUsage
 from backend.campaigns.kinds import Shopper
+from backend.campaigns.usage import USAGE_COLUMN, usage_from_column
 from backend.errors import (
     CurrencyMismatch,
     MemberNotFound,
@@ -125,6 +127,7 @@ async def settle_sale(
         rules=rules,
         purchase_id=purchase_id,
         shopper=buyer.shopper,
+        usage=buyer.usage,
         writes=writes,
     )
     response = PurchaseResponse(
@@ -229,14 +232,15 @@ UPDATE member SET time_zone = {time_zone} WHERE id = {member_id} AND time_zone I
 """
 
 # What a sale knows of its buyer (member ``m``, account ``a``, stats ``s``): the balance, the
-# tier and stats campaigns target, the member's zone, and the qualifying spend inside the tier
-# window that decides an upgrade.
+# tier, stats and offers campaigns look at, the member's zone, and the qualifying spend inside
+# the tier window that decides an upgrade.
 BUYER_COLUMNS = f"""
 a.id AS account_id, a.available, a.pending, a.held, a.last_event_seq, m.tier, m.birth_date,
 m.time_zone AS member_zone, s.visits, s.last_visit_at, s.category_counts, s.stamps,
 (SELECT {QUALIFYING_SPEND} FROM purchase p WHERE p.member = m.id AND p.created_at > {{since}})
-    AS spend
-"""  # noqa: S608 (the fixed QUALIFYING_SPEND, bound values)
+    AS spend,
+{USAGE_COLUMN}
+"""  # noqa: S608 (the fixed QUALIFYING_SPEND and USAGE_COLUMN, bound values)
 
 _LOCK_BUYER = f"""
 SELECT {BUYER_COLUMNS}, st.time_zone AS store_zone, st.day_starts_at
@@ -251,6 +255,7 @@ FOR UPDATE OF a
 class Buyer:
     account: LockedAccount
     shopper: Shopper  # with the member's zone, or the store's when they have none yet
+    usage: MemberUsage  # the member's offers: activated, used so many times
     spend_before: int  # qualifying spend inside the tier window, before this sale
     clock: StoreClock  # the store's
     zone_is_new: bool  # the member had no zone: this sale's store gives them its own
@@ -297,6 +302,7 @@ def _buyer(
     return Buyer(
         account=account,
         shopper=shopper_from(member_id, row, default_zone=row["store_zone"]),
+        usage=usage_from_column(row["offer_usage"]),
         spend_before=row["spend"],
         clock=StoreClock.of(row["store_zone"], row["day_starts_at"]),
         zone_is_new=row["member_zone"] is None,

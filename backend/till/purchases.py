@@ -62,7 +62,7 @@ class PurchaseOutcome:
 
 # The key's answer: the purchase made under it, else a record (a key that retried a receipt
 # sold under another key answers with that sale); and the card holder as the buyer
-# (``BUYER_COLUMNS``): read without a lock for a plain sale, locked for any other.
+# (``BUYER_COLUMNS``): read without a lock for a sale that only earns, locked for any other.
 _WHAT_IS_KNOWN = f"""
 SELECT s.currency, s.max_sale_amount, s.time_zone AS store_zone, s.day_starts_at,
        COALESCE(kp.request_hash, k.request_hash) AS key_hash,
@@ -131,13 +131,17 @@ class PurchaseService(SellingService):
     ) -> PurchaseOutcome:
         rules = await current_rules()
         campaigns = await self._catalogue.live()
-        plain = (
+        # A sale that only earns (campaigns included, their uses and stamps are the buyer's
+        # own rows) is read without a lock and written in one statement that fails if the
+        # account moved meanwhile. Points spent, a coupon or a total limit's share take
+        # rows that other changes contend for: read with the buyer locked.
+        only_earns = (
             request.customer.card_number is not None
             and not request.redeem_points
             and not request.coupons
-            and not campaigns
+            and all(campaign.total_limit is None for campaign in campaigns)
         )
-        if plain:
+        if only_earns:
             try:
                 async with sql.one_connection():
                     outcome, envelopes = await self._sell(
