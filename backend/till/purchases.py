@@ -6,7 +6,8 @@ Two requests racing under one key, or with one receipt, both sell; the second's 
 insert waits for the first's commit and fails on the unique constraint, and it runs again to
 answer as the first did (same body: the first's answer, replayed; another body: 422).
 
-A plain sale (a card, no points spent, no coupon, no campaign in effect) is two statements
+A sale that only earns (a card, no points spent, no coupon, no campaign with a total limit
+in effect: a campaign's uses, stamps and coupons are the buyer's own rows) is two statements
 on one connection and no transaction around them: one read of everything it checks and of
 its buyer, without a lock, and the ledger's one statement, written only if the buyer's
 account has not moved since (``backend.loyalty.ledger``). When it has (another change to the

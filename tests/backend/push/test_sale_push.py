@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 import time_machine
 from prometheus_client import REGISTRY
 
@@ -246,3 +247,40 @@ async def test_a_token_that_changes_hands_takes_no_pending_push_along(
 
     assert push.apns.received == []
     assert await deliveries() == [("fcm", "delivered"), ("webpush", "delivered")]
+
+
+async def test_sales_of_members_without_a_device_cost_the_feed_no_statement_each(
+    client: httpx.AsyncClient,
+    live_server: LiveServer,
+    member: LoggedInMember,
+    till: Till,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The feed asks once which of the run's members have a device; the events of the others
+    are skipped without reading their settings, zone or cap (issue #24: a serving process's
+    round had thousands of them). A member with devices among them is pushed as before."""
+    sent: list[str] = []
+    fetch = sql.fetch
+    feeding = asyncio.current_task()
+
+    async def counted(template: str, /, **params: object) -> list[sql.Row]:
+        if asyncio.current_task() is feeding:  # not the in-process server's own tasks
+            sent.append(template)
+        return await fetch(template, **params)
+
+    monkeypatch.setattr(sql, "fetch", counted)
+
+    async def statements_of_a_feed_after(buyers: list[LoggedInMember]) -> int:
+        for buyer in buyers:
+            assert (await buy(client, till, purchase_body(buyer.card_number))).status_code == 201
+        sent.clear()
+        await feed_push()
+        return len(sent)
+
+    one = await statements_of_a_feed_after([await log_in(client, live_server.sms)])
+    three = [await log_in(client, live_server.sms) for _ in range(3)]
+    assert await statements_of_a_feed_after(three) == one
+    async with push_services() as push:
+        await register_devices(client, member, push.subscription)
+    await buy(client, till, purchase_body(member.card_number))
+    assert await feed_push() == 3  # the member's three devices, one delivery each
