@@ -133,6 +133,7 @@ async def open_writers(now: datetime) -> Writers:
 class FeedRun:
     queued: int
     behind_s: float  # how far the window's start was behind (0: caught up)
+    full: bool = False  # stopped at its limit: a run right after it has more to read
 
 
 async def read_streams(
@@ -165,6 +166,6 @@ async def read_streams(
         if positions:
             await sql.fetch(said["advance"], members=list(positions), seqs=list(positions.values()))
         if full:  # the next run goes on from the positions, over the same window
-            return FeedRun(queued, (now - mark["read_until"]).total_seconds())
+            return FeedRun(queued, (now - mark["read_until"]).total_seconds(), full=True)
         await sql.fetch(said["move"], name=feed.name, until=until)
     return FeedRun(queued, 0.0)

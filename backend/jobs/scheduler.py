@@ -45,7 +45,7 @@ from backend.members.qr import QrTokens
 from backend.orders.service import OrderService
 from backend.partners.feed import feed_partners
 from backend.push.daily_cap import DAILY_CAP
-from backend.push.queue import feed_push
+from backend.push.queue import feed_push_caught_up
 from backend.push.scheduled_kinds import EXPIRY_NOTICE_DAYS, queue_daily_notices
 from backend.settings import Settings
 from backend.stores.folding import FIGURES_INTERVAL_S, FiguresLoop, fold_committed_sales
@@ -154,7 +154,7 @@ class MaintenanceJobs:
         # Committed member events to the partner endpoints that subscribe (the worker sends).
         queued = await step(lambda: feed_partners(now=now))
         # Committed sales to the members' devices (the push worker sends).
-        pushes = await step(lambda: feed_push(now=now, daily_cap=daily_cap))
+        pushes = await step(lambda: feed_push_caught_up(now=now, daily_cap=daily_cap))
         # Points about to expire and birthdays, on each member's local morning.
         notice_days = self.push_expiry_notice_days
         notices = await step(

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from backend.push.queue import PushPolicy, deliver_push_due, feed_push
+from backend.push.queue import PushPolicy, deliver_push_due, feed_push, feed_push_caught_up
 from backend.push.worker import push_until
 from backend.streams.member import MEMBERS
 from db import sql
@@ -194,3 +194,19 @@ async def test_a_writer_whose_start_the_feed_cannot_see_holds_the_mark(
     assert sorted(await collapse_keys()) == sorted(
         [f"points_earned:{sale.json()['purchase_id']}", f"points_earned:{late_purchase}"]
     )
+
+
+async def test_the_rounds_feed_goes_on_until_it_has_caught_up(
+    client: httpx.AsyncClient, live_server: LiveServer, till: Till
+) -> None:
+    """The scheduler's round, 30 s apart, finds more events than one run takes: it runs
+    again until a run stops short of its limit, instead of leaving the rest to a window that
+    only grows (issue #24)."""
+    members = [await log_in(client, live_server.sms) for _ in range(3)]
+    for number, member in enumerate(members):
+        await phone(client, member, f"{FCM_TOKEN}-{number}")
+        assert (await buy(client, till, purchase_body(member.card_number))).status_code == 201
+    # Each sale's events (two entries and the balance) make more than a run of 2 takes.
+    assert await feed_push_caught_up(limit=2) == 3
+    assert await feed_push() == 0
+    assert len(await collapse_keys()) == 3
