@@ -10,6 +10,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 
 def read_stats(prefix_path: Path, locust_log: Path) -> list[dict[str, Any]] | None:
     """The statistics Locust wrote to ``<prefix_path>.json``; None (said) if it wrote none."""
@@ -75,49 +77,48 @@ def server_view(port: int, path: str = "/v1/purchases") -> str | None:
             text = answer.read().decode()
     except (urllib.error.URLError, OSError):
         return None
-    count = total = within_25 = within_50 = 0.0
-    for line in text.splitlines():
-        if f'path="{path}"' not in line or 'method="POST"' not in line:
-            continue
-        value = float(line.rsplit(" ", 1)[1])
-        if line.startswith("astrocoffee_request_duration_seconds_count"):
-            count += value
-        elif line.startswith("astrocoffee_request_duration_seconds_sum"):
-            total += value
-        elif 'le="0.025"' in line:
-            within_25 += value
-        elif 'le="0.05"' in line:
-            within_50 += value
+    count, total, within = _histogram(
+        text, "astrocoffee_request_duration_seconds", path=path, method="POST"
+    )
     if not count:
         return None
     return (
         f"server-side view of POST {path} (its /metrics histogram): {count:.0f} requests, "
-        f"mean {total / count * 1000:.1f} ms, {within_25 / count:.1%} within 25 ms, "
-        f"{within_50 / count:.1%} within 50 ms" + loop_lag(text)
+        f"mean {total / count * 1000:.1f} ms, {within.get(0.025, 0) / count:.1%} within 25 ms, "
+        f"{within.get(0.05, 0) / count:.1%} within 50 ms" + loop_lag(text)
     )
 
 
 def loop_lag(metrics: str) -> str:
     """The server's event loop lag (``backend.ops.loop_watch``): how late its heartbeat
     timer ran, which every await of every request waits as well."""
-    count = total = 0.0
-    within: dict[str, float] = {}
-    for line in metrics.splitlines():
-        if not line.startswith("astrocoffee_event_loop_lag_seconds"):
-            continue
-        value = float(line.rsplit(" ", 1)[1])
-        if line.startswith("astrocoffee_event_loop_lag_seconds_count"):
-            count += value
-        elif line.startswith("astrocoffee_event_loop_lag_seconds_sum"):
-            total += value
-        elif 'le="' in line:
-            bound = line.split('le="', 1)[1].split('"', 1)[0]
-            within[bound] = within.get(bound, 0.0) + value
+    count, total, within = _histogram(metrics, "astrocoffee_event_loop_lag_seconds")
     if not count:
         return ""
     shares = ", ".join(
-        f"{1 - within[bound] / count:.1%} over {float(bound) * 1000:g} ms"
-        for bound in ("0.005", "0.01", "0.025", "0.05")
+        f"{1 - within[bound] / count:.1%} over {bound * 1000:g} ms"
+        for bound in (0.005, 0.01, 0.025, 0.05)
         if bound in within
     )
     return f"; event loop lag mean {total / count * 1000:.1f} ms ({shares})"
+
+
+def _histogram(metrics: str, name: str, **labels: str) -> tuple[float, float, dict[float, float]]:
+    """Count, sum and the cumulative bucket counts by upper bound of the histogram ``name``
+    in a /metrics text, added up over its series whose labels include ``labels``."""
+    count = total = 0.0
+    within: dict[float, float] = {}
+    for family in text_string_to_metric_families(metrics):
+        if family.name != name:
+            continue
+        for sample in family.samples:
+            if any(sample.labels.get(key) != value for key, value in labels.items()):
+                continue
+            if sample.name == f"{name}_count":
+                count += sample.value
+            elif sample.name == f"{name}_sum":
+                total += sample.value
+            elif sample.name == f"{name}_bucket":
+                bound = float(sample.labels["le"])
+                within[bound] = within.get(bound, 0.0) + sample.value
+    return count, total, within

@@ -38,18 +38,24 @@ def read_again() -> float:
     return SALES_READ_AGAIN._value.get()
 
 
-async def test_a_sale_overtaken_between_its_read_and_its_write_runs_again_locked(
-    client: httpx.AsyncClient, till: Till, member: LoggedInMember, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def overtake_the_next_sale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the next sale's read, before its write: 300 points granted to its buyer (a
+    change that commits ledger entries and events of its own). Once: the sale's second try
+    is not hindered."""
+
     async def overtaken(sale: Sale, **options: Any) -> Any:
-        # After the sale's read, before its write: 300 points granted (a change that commits
-        # ledger entries and events of its own). Once: the sale's second try is not hindered.
         if options.get("buyer") is not None:
             monkeypatch.setattr(backend.till.purchases, "settle_sale", settle_sale)
             await grant(str(sale.member_id), 300)
         return await settle_sale(sale, **options)
 
     monkeypatch.setattr(backend.till.purchases, "settle_sale", overtaken)
+
+
+async def test_a_sale_overtaken_between_its_read_and_its_write_runs_again_locked(
+    client: httpx.AsyncClient, till: Till, member: LoggedInMember, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    overtake_the_next_sale(monkeypatch)
     before = read_again()
 
     response = await buy(client, till, purchase_body(member.card_number, amount=20000))
@@ -126,13 +132,7 @@ async def test_a_campaign_sale_overtaken_runs_again_and_counts_its_campaigns_onc
     card = {"type": "stamp_card", "category": "tea", "stamps_needed": 2, "reward_max_value": 500}
     await launch(client, admin, name="Tea card", rule=card)
 
-    async def overtaken(sale: Sale, **options: Any) -> Any:
-        if options.get("buyer") is not None:
-            monkeypatch.setattr(backend.till.purchases, "settle_sale", settle_sale)
-            await grant(str(sale.member_id), 300)
-        return await settle_sale(sale, **options)
-
-    monkeypatch.setattr(backend.till.purchases, "settle_sale", overtaken)
+    overtake_the_next_sale(monkeypatch)
     before = read_again()
     body = purchase_body(
         member.card_number, amount=14000, items=[line("tea", "tea", 7000, quantity=2)]
