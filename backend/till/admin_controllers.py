@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import uuid
 
-from litestar import Controller, Response, get, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar import Controller, get, post
+from litestar.params import FromPath
 
 from backend.auth.access import MANAGERS
-from backend.http import IdempotencyKey, StaffRequest
+from backend.http import StaffRequest
 from backend.sales.receipts import PurchaseOut, purchase_for
-from backend.till.controllers import refund_answer
-from backend.till.refunds import REFUND_REFUSALS, RefundRequest, RefundResponse, RefundService
+from backend.till.controllers import refund
+from backend.till.refunds import REFUND_REFUSALS
 
 
 class PurchaseAdminController(Controller):
@@ -30,21 +29,10 @@ class PurchaseAdminController(Controller):
     ) -> PurchaseOut:
         return await purchase_for(request.user, purchase_id)
 
-    @post(
+    refund = post(
         "/{purchase_id:uuid}/refunds",
         opt=MANAGERS | REFUND_REFUSALS,
         status_code=201,
         summary="Refund all or part of a purchase (by amount, or by lines)",
         description="The till's refund, made by an admin or the store's manager; audited.",
-    )
-    async def refund(
-        self,
-        request: StaffRequest,
-        purchase_id: FromPath[uuid.UUID],
-        data: JSONBody[RefundRequest],
-        refund_service: NamedDependency[RefundService],
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[RefundResponse]:
-        return await refund_answer(
-            request, request.user, purchase_id, refund_service, idempotency_key
-        )
+    )(refund)

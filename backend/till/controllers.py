@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from litestar import Controller, Response, post
+from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -21,7 +22,6 @@ from backend.errors import (
     SaleAmountTooLarge,
 )
 from backend.http import (
-    AnyRequest,
     IdempotencyKey,
     TerminalRequest,
     answers,
@@ -53,6 +53,25 @@ SALE_REFUSALS = answers(
 )
 
 
+# The refund's handler, the till's (below) and staff's (``backend.till.admin_controllers``):
+# the same body and answer, the caller's own checks in ``RefundService``.
+async def refund(
+    self: Controller,
+    request: Request[TerminalCaller | StaffCaller, Any, Any],
+    purchase_id: FromPath[uuid.UUID],
+    data: JSONBody[RefundRequest],  # documents the body; decoded strictly below
+    refund_service: NamedDependency[RefundService],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[RefundResponse]:
+    response, replayed = await refund_service.refund(
+        caller=request.user,
+        purchase_id=purchase_id,
+        request=await strict_body(request, RefundRequest),
+        key=check_key(idempotency_key),
+    )
+    return idempotent_answer(response, replayed, status_code=201)
+
+
 class PurchaseController(Controller):
     path = "/v1/purchases"
     tags = ["purchases"]
@@ -78,42 +97,14 @@ class PurchaseController(Controller):
         )
         return idempotent_answer(outcome.response, outcome.replayed, status_code=201)
 
-    @post(
+    refund = post(
         "/{purchase_id:uuid}/refunds",
         opt=TERMINALS | REFUND_REFUSALS,
         status_code=201,
         summary="Refund all or part of a purchase",
         description="`amount` is the gross value returned, points follow in proportion; or "
         "`lines` name the units returned, and the points those units earned are taken back.",
-    )
-    async def refund(
-        self,
-        request: TerminalRequest,
-        purchase_id: FromPath[uuid.UUID],
-        data: JSONBody[RefundRequest],
-        refund_service: NamedDependency[RefundService],
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[RefundResponse]:
-        return await refund_answer(
-            request, request.user, purchase_id, refund_service, idempotency_key
-        )
-
-
-async def refund_answer(
-    request: AnyRequest,
-    caller: TerminalCaller | StaffCaller,
-    purchase_id: uuid.UUID,
-    refund_service: RefundService,
-    idempotency_key: str | None,
-) -> Response[RefundResponse]:
-    """The refund asked for, by the till or by staff (the same body and answer)."""
-    response, replayed = await refund_service.refund(
-        caller=caller,
-        purchase_id=purchase_id,
-        request=await strict_body(request, RefundRequest),
-        key=check_key(idempotency_key),
-    )
-    return idempotent_answer(response, replayed, status_code=201)
+    )(refund)
 
 
 class CheckoutController(Controller):
