@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Response, get
 from litestar.params import FromPath, QueryParameter
@@ -32,6 +32,7 @@ from backend.stores.reports import (
     sales_by_hour,
 )
 
+StoreId = FromPath[uuid.UUID]
 First = Annotated[date | None, QueryParameter(name="from", description="first business day")]
 Last = Annotated[date | None, QueryParameter(name="to", description="last business day")]
 Day = Annotated[
@@ -53,6 +54,11 @@ async def _by_day(
     return await points_by_day(store_id, clock, first, last)
 
 
+def _csv(path: str, summary: str = "The same, as CSV", opt: dict[str, Any] = MANAGERS) -> get:
+    """A report's CSV route: a JSON route's ``.csv`` twin (by default), or a CSV of its own."""
+    return get(path, opt=opt, summary=summary, media_type="text/csv")
+
+
 def day_range(first: date | None, last: date | None, today: date) -> tuple[date, date]:
     """The days asked for; by default the 30 up to ``today``."""
     last = last or today
@@ -72,19 +78,13 @@ class StoreReportsController(Controller):
         summary="A business day's sales by local hour, beside the same weekday a week before",
     )
     async def by_hour(
-        self,
-        request: StaffRequest,
-        store_id: FromPath[uuid.UUID],
-        day: Day = None,
+        self, request: StaffRequest, store_id: StoreId, day: Day = None
     ) -> SalesByHour:
         return await _by_hour(request.user, store_id, day)
 
-    @get("/sales-by-hour.csv", opt=MANAGERS, summary="The same, as CSV", media_type="text/csv")
+    @_csv("/sales-by-hour.csv")
     async def by_hour_csv(
-        self,
-        request: StaffRequest,
-        store_id: FromPath[uuid.UUID],
-        day: Day = None,
+        self, request: StaffRequest, store_id: StoreId, day: Day = None
     ) -> Response[str]:
         report = await _by_hour(request.user, store_id, day)
         return csv_download(hours_csv(report), f"sales-by-hour-{report.day.isoformat()}")
@@ -96,21 +96,13 @@ class StoreReportsController(Controller):
         f"(at most {MAX_DAYS} days; default: the last 30)",
     )
     async def by_day(
-        self,
-        request: StaffRequest,
-        store_id: FromPath[uuid.UUID],
-        first: First = None,
-        last: Last = None,
+        self, request: StaffRequest, store_id: StoreId, first: First = None, last: Last = None
     ) -> PointsByDay:
         return await _by_day(request.user, store_id, first, last)
 
-    @get("/points-by-day.csv", opt=MANAGERS, summary="The same, as CSV", media_type="text/csv")
+    @_csv("/points-by-day.csv")
     async def by_day_csv(
-        self,
-        request: StaffRequest,
-        store_id: FromPath[uuid.UUID],
-        first: First = None,
-        last: Last = None,
+        self, request: StaffRequest, store_id: StoreId, first: First = None, last: Last = None
     ) -> Response[str]:
         report = await _by_day(request.user, store_id, first, last)
         return csv_download(days_csv(report), f"points-by-day-{days_span(report.days)}")
@@ -150,7 +142,7 @@ class ChainReportsController(Controller):
     async def chain_by_hour(self, request: StaffRequest, day: Day = None) -> ChainSalesByHour:
         return await _chain_by_hour(request.user, day)
 
-    @get("/sales-by-hour.csv", opt=MANAGERS, summary="The same, as CSV", media_type="text/csv")
+    @_csv("/sales-by-hour.csv")
     async def chain_by_hour_csv(self, request: StaffRequest, day: Day = None) -> Response[str]:
         report = await _chain_by_hour(request.user, day)
         return csv_download(hours_csv(report), f"chain-sales-by-hour-{report.day.isoformat()}")
@@ -165,7 +157,7 @@ class ChainReportsController(Controller):
     ) -> ChainPointsByDay:
         return await _chain_by_day(request.user, first, last)
 
-    @get("/points-by-day.csv", opt=MANAGERS, summary="The same, as CSV", media_type="text/csv")
+    @_csv("/points-by-day.csv")
     async def chain_by_day_csv(
         self, request: StaffRequest, first: First = None, last: Last = None
     ) -> Response[str]:
@@ -181,22 +173,12 @@ class ChainReportsController(Controller):
     async def program(self, first: First = None, last: Last = None) -> ProgramDays:
         return await _program(first, last)
 
-    @get(
-        "/points-liability.csv",
-        opt=ADMINS,
-        summary="The outstanding points per day, as CSV",
-        media_type="text/csv",
-    )
+    @_csv("/points-liability.csv", "The outstanding points per day, as CSV", ADMINS)
     async def liability_csv(self, first: First = None, last: Last = None) -> Response[str]:
         report = await _program(first, last)
         return csv_download(liability_csv(report), f"points-liability-{days_span(report.days)}")
 
-    @get(
-        "/members-by-tier.csv",
-        opt=ADMINS,
-        summary="The members per tier per day, as CSV",
-        media_type="text/csv",
-    )
+    @_csv("/members-by-tier.csv", "The members per tier per day, as CSV", ADMINS)
     async def tiers_csv(self, first: First = None, last: Last = None) -> Response[str]:
         report = await _program(first, last)
         return csv_download(tiers_csv(report), f"members-by-tier-{days_span(report.days)}")
