@@ -12,19 +12,9 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from backend.auth.access import ADMINS
 from backend.errors import NotFound
 from backend.http import AnyRequest, Cursor, answers, strict_body
-from backend.partners import deliveries, endpoints
+from backend.partners import deliveries, endpoints, schemas
 from backend.partners.addresses import AddressRefused
 from backend.partners.endpoints import PartnerEndpoints
-from backend.partners.schemas import (
-    DeliveryOut,
-    DeliveryPage,
-    EndpointCreate,
-    EndpointList,
-    EndpointOut,
-    EndpointSecret,
-    EndpointUpdate,
-    EventTypeList,
-)
 
 
 class AdminPartnerWebhooksController(Controller):
@@ -32,11 +22,11 @@ class AdminPartnerWebhooksController(Controller):
     tags = ["admin"]
 
     @get("/event-types", opt=ADMINS, summary="The event types an endpoint may subscribe to")
-    async def event_types(self) -> EventTypeList:
+    async def event_types(self) -> schemas.EventTypeList:
         return endpoints.event_types()
 
     @get("/endpoints", opt=ADMINS, summary="Partner endpoints")
-    async def list_endpoints(self) -> EndpointList:
+    async def list_endpoints(self) -> schemas.EndpointList:
         return await endpoints.list_endpoints()
 
     @post(
@@ -48,13 +38,13 @@ class AdminPartnerWebhooksController(Controller):
     async def register(
         self,
         request: AnyRequest,
-        data: JSONBody[EndpointCreate],
+        data: JSONBody[schemas.EndpointCreate],
         partner_endpoints: NamedDependency[PartnerEndpoints],
-    ) -> EndpointSecret:
-        return await partner_endpoints.register(await strict_body(request, EndpointCreate))
+    ) -> schemas.EndpointSecret:
+        return await partner_endpoints.register(await strict_body(request, schemas.EndpointCreate))
 
     @get("/endpoints/{endpoint_id:uuid}", opt=ADMINS | answers(NotFound), summary="One endpoint")
-    async def get_endpoint(self, endpoint_id: FromPath[uuid.UUID]) -> EndpointOut:
+    async def get_endpoint(self, endpoint_id: FromPath[uuid.UUID]) -> schemas.EndpointOut:
         return await endpoints.get_endpoint(endpoint_id)
 
     @patch(
@@ -66,11 +56,11 @@ class AdminPartnerWebhooksController(Controller):
         self,
         request: AnyRequest,
         endpoint_id: FromPath[uuid.UUID],
-        data: JSONBody[EndpointUpdate],
+        data: JSONBody[schemas.EndpointUpdate],
         partner_endpoints: NamedDependency[PartnerEndpoints],
-    ) -> EndpointOut:
+    ) -> schemas.EndpointOut:
         return await partner_endpoints.update(
-            endpoint_id, await strict_body(request, EndpointUpdate)
+            endpoint_id, await strict_body(request, schemas.EndpointUpdate)
         )
 
     @post(
@@ -83,7 +73,7 @@ class AdminPartnerWebhooksController(Controller):
         self,
         endpoint_id: FromPath[uuid.UUID],
         partner_endpoints: NamedDependency[PartnerEndpoints],
-    ) -> EndpointSecret:
+    ) -> schemas.EndpointSecret:
         return await partner_endpoints.rotate_secret(endpoint_id)
 
     @get(
@@ -99,7 +89,7 @@ class AdminPartnerWebhooksController(Controller):
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
         cursor: Cursor = None,
-    ) -> DeliveryPage:
+    ) -> schemas.DeliveryPage:
         return await deliveries.list_deliveries(
             endpoint_id, status=status, limit=limit, cursor=cursor
         )
@@ -112,5 +102,5 @@ class AdminPartnerWebhooksController(Controller):
     )
     async def replay(
         self, endpoint_id: FromPath[uuid.UUID], delivery_id: FromPath[uuid.UUID]
-    ) -> DeliveryOut:
+    ) -> schemas.DeliveryOut:
         return await deliveries.replay_delivery(endpoint_id, delivery_id)
