@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from piccolo.columns import (
-    JSONB,
-    UUID,
-    BigInt,
-    ForeignKey,
-    Integer,
-    OnDelete,
-    Timestamptz,
-    Varchar,
-)
+from piccolo.columns import JSONB, UUID, BigInt, ForeignKey, Integer, OnDelete, Timestamptz, Varchar
 from piccolo.constraints import Check
 from piccolo.table import Table
 
