@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
-from tests.factories import LoggedInMember, Till, sold
+from tests.conftest import LiveServer
+from tests.factories import STAFF_PASSWORD, LoggedInMember, SignedInStaff, Till, sold
 from tests.servers import ROOT
 from tests.web.campaign_steps import SALES, sell_at
 
@@ -124,6 +126,66 @@ async def open_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIt
 
 def artifacts() -> Path:
     return ARTIFACTS
+
+
+async def _sign_in(page: Page, staff: SignedInStaff) -> None:
+    """The console's log-in form, filled in and sent as ``staff``."""
+    await page.fill("#staff-login-form input[name=email]", staff.email)
+    await page.fill("#staff-login-form input[name=password]", STAFF_PASSWORD)
+    await page.click("#staff-log-in")
+
+
+async def dashboard(
+    open_page: OpenPage, live_server: LiveServer, staff: SignedInStaff, **browser: Any
+) -> Page:
+    """The staff dashboard, logged in as ``staff`` (``browser``: see ``open_page``)."""
+    page = await open_page(f"{live_server.base_url}/staff", **browser)
+    await _sign_in(page, staff)
+    await expect(page.locator("#staff-view")).to_be_visible()
+    return page
+
+
+async def console(
+    open_page: OpenPage,
+    base_url: str,
+    staff: SignedInStaff,
+    path: str,
+    locale: str | None = None,
+    **browser: Any,
+) -> Page:
+    """``path`` (with its query, if any) opened cold: the console sends the person to log in
+    and back to ``path`` (``browser``: see ``open_page``)."""
+    page = await open_page(f"{base_url}{path}", locale=locale, **browser)
+    await expect(page).to_have_url(f"{base_url}/staff?next={quote(path, safe='')}")
+    await _sign_in(page, staff)
+    await expect(page).to_have_url(f"{base_url}{path}")
+    await expect(page.locator("#page-body")).to_be_visible()
+    return page
+
+
+@pytest.fixture
+def locale() -> str | None:
+    """The browser's language in a test that does not run in each (``LANGUAGES``): Chromium's
+    own."""
+    return None
+
+
+StaffPage = Callable[..., Awaitable[Page]]
+
+
+@pytest.fixture
+def as_staff(open_page: OpenPage, live_server: LiveServer, locale: str | None) -> StaffPage:
+    """The console of the live server signed in as a member of staff, in the test's language:
+    ``as_staff(staff)`` the dashboard, ``as_staff(staff, path)`` ``path`` opened cold; more
+    keywords (another language, a phone...) as ``open_page`` takes them."""
+
+    async def open_as(staff: SignedInStaff, path: str | None = None, **browser: Any) -> Page:
+        browser = {"locale": locale, **browser}
+        if path is None:
+            return await dashboard(open_page, live_server, staff, **browser)
+        return await console(open_page, live_server.base_url, staff, path, **browser)
+
+    return open_as
 
 
 @pytest.fixture

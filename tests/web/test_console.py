@@ -9,28 +9,17 @@ import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from backend.campaigns.catalogue import forget_local_copies
 from db import sql
 from tests.conftest import LiveServer, Shop
-from tests.factories import (
-    STAFF_PASSWORD,
-    LoggedInMember,
-    SignedInStaff,
-    Till,
-    buy,
-    hire,
-    log_in,
-    open_till,
-    purchase_body,
-)
+from tests.factories import STAFF_PASSWORD, LoggedInMember, Till, hire, log_in, open_till, sold
 from tests.web.campaign_steps import COFFEE, CROISSANTS, sell_at
-from tests.web.conftest import LANGUAGES, OpenPage
-from tests.web.test_staff_dashboard import LIVE_S, dashboard
+from tests.web.conftest import LANGUAGES, OpenPage, StaffPage, console
+from tests.web.test_staff_dashboard import LIVE_S
 
 # What the pages say in each language, where a test reads the words.
 SAYS = {
@@ -57,29 +46,14 @@ SAYS = {
 }
 
 
-async def console(
-    open_page: OpenPage, base_url: str, staff: SignedInStaff, path: str, locale: str
-) -> Page:
-    """``path`` (with its query, if any) opened cold: the console sends the person to log in
-    and back to ``path``."""
-    page = await open_page(f"{base_url}{path}", locale=locale)
-    await expect(page).to_have_url(f"{base_url}/staff?next={quote(path, safe='')}")
-    await page.fill("#staff-login-form input[name=email]", staff.email)
-    await page.fill("#staff-login-form input[name=password]", STAFF_PASSWORD)
-    await page.click("#staff-log-in")
-    await expect(page).to_have_url(f"{base_url}{path}")
-    await expect(page.locator("#page-body")).to_be_visible()
-    return page
-
-
 @LANGUAGES
 async def test_an_admin_changes_the_rules_and_reads_the_history(
-    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, locale: str
+    as_staff: StaffPage, client: httpx.AsyncClient, locale: str
 ) -> None:
     says = SAYS[locale]
     admin = await hire(client, "admin")
     before = (await client.get("/v1/admin/rules", headers=admin.headers)).json()
-    page = await console(open_page, live_server.base_url, admin, "/staff/rules", locale)
+    page = await as_staff(admin, "/staff/rules")
     await expect(page.locator("#rules-title")).to_have_text(says["rules"])
     await expect(page.locator("nav.console-nav a[aria-current=page]")).to_have_text(says["rules"])
     await expect(page.locator("#expire-after")).to_have_value(
@@ -112,10 +86,10 @@ async def test_an_admin_changes_the_rules_and_reads_the_history(
 
 @LANGUAGES
 async def test_an_admin_adds_and_deactivates_a_barista(
-    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, till: Till, locale: str
+    as_staff: StaffPage, client: httpx.AsyncClient, till: Till, locale: str
 ) -> None:
     admin = await hire(client, "admin")
-    page = await console(open_page, live_server.base_url, admin, "/staff/people", locale)
+    page = await as_staff(admin, "/staff/people")
     email = f"new-{uuid.uuid4().hex[:8]}@astrocoffee.test"
     await page.fill("#hire-name", "Анна Бариста")
     await page.fill("#hire-email", email)
@@ -143,7 +117,7 @@ async def test_an_admin_adds_and_deactivates_a_barista(
 
 
 async def test_the_staff_list_comes_a_page_at_a_time(
-    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, till: Till
+    as_staff: StaffPage, client: httpx.AsyncClient, till: Till
 ) -> None:
     """50 people a page (console/paged.js): "Show more" reads the next page, and is hidden
     once no page is left."""
@@ -161,7 +135,7 @@ async def test_the_staff_list_comes_a_page_at_a_time(
                 store_ids=[till.store_id],
             )
         )
-    page = await console(open_page, live_server.base_url, admin, "/staff/people", "en-GB")
+    page = await as_staff(admin, "/staff/people", locale="en-GB")
     rows, more = page.locator("#people tbody tr"), page.locator("#people-more")
     await expect(rows).to_have_count(50)
     await expect(more).to_be_visible()
@@ -180,12 +154,12 @@ VALUES ({id}, 'accounting', 'sale', {reference}, DATE '2027-06-01', '{{}}'::json
 
 @LANGUAGES
 async def test_an_admin_puts_a_dead_letter_back_in_line(
-    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, locale: str
+    as_staff: StaffPage, client: httpx.AsyncClient, locale: str
 ) -> None:
     message_id, reference = uuid.uuid4(), f"r-{uuid.uuid4().hex[:10]}"
     await sql.fetch(_DEAD, id=message_id, reference=reference)
     admin = await hire(client, "admin")
-    page = await console(open_page, live_server.base_url, admin, "/staff/dead-letters", locale)
+    page = await as_staff(admin, "/staff/dead-letters")
     row = page.locator(f"#dead-letters tr[data-message-id='{message_id}']")
     await expect(row).to_contain_text("HTTP 422 from accounting")
     await row.get_by_role("button").click()
@@ -202,8 +176,7 @@ async def test_an_admin_reconciles_a_stores_day(
     """On the app wired to the accounting and payment fakes, as reconciliation needs."""
     till = await open_till()
     member = await log_in(shop.client, shop.sms)
-    sale = await buy(shop.client, till, purchase_body(member.card_number, amount=35000))
-    assert sale.status_code == 201, sale.text
+    await sold(shop.client, till, member.card_number, amount=35000)
     admin = await hire(shop.client, "admin")
     stats = f"/v1/admin/stores/{till.store_id}/stats"
     day = (await shop.client.get(stats, headers=admin.headers)).json()["day"]
@@ -234,17 +207,16 @@ async def test_an_admin_reconciles_a_stores_day(
 
 @LANGUAGES
 async def test_a_manager_opens_a_members_page_from_the_look_up(
-    open_page: OpenPage,
+    as_staff: StaffPage,
     live_server: LiveServer,
     client: httpx.AsyncClient,
     till: Till,
     member: LoggedInMember,
+    earned_here: int,
     locale: str,
 ) -> None:
-    sale = await buy(client, till, purchase_body(member.card_number, amount=35000))
-    assert sale.status_code == 201, sale.text
     manager = await hire(client, "manager", [till.store_id])
-    page = await dashboard(open_page, live_server, manager, locale=locale)
+    page = await as_staff(manager)
     await page.fill("#lookup-form input[name=query]", member.card_number)
     await page.click("#lookup-submit")
     await page.click("#member-result a.member-page")
@@ -267,7 +239,7 @@ CHART_SAYS = {
 
 @LANGUAGES
 async def test_a_manager_watches_the_hour_chart_move_and_downloads_reports(
-    open_page: OpenPage,
+    as_staff: StaffPage,
     live_server: LiveServer,
     client: httpx.AsyncClient,
     till: Till,
@@ -276,12 +248,11 @@ async def test_a_manager_watches_the_hour_chart_move_and_downloads_reports(
 ) -> None:
     says = CHART_SAYS[locale]
     manager = await hire(client, "manager", [till.store_id])
-    page = await dashboard(open_page, live_server, manager, locale=locale)
+    page = await as_staff(manager)
     chart = page.locator("#hourly-chart")
     await expect(chart.locator("canvas")).to_be_visible()
     await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
-    sale = await buy(client, till, purchase_body(member.card_number, amount=35000))
-    assert sale.status_code == 201, sale.text
+    await sold(client, till, member.card_number, amount=35000)
     await expect(chart).to_have_attribute(
         "aria-label", re.compile(says["one_sale"]), timeout=LIVE_S * 1000
     )
@@ -300,17 +271,13 @@ async def test_a_manager_watches_the_hour_chart_move_and_downloads_reports(
 
 
 async def test_a_russian_marketer_builds_double_points_on_croissants_on_weekday_mornings(
-    open_page: OpenPage,
-    live_server: LiveServer,
-    client: httpx.AsyncClient,
-    till: Till,
-    member: LoggedInMember,
+    as_staff: StaffPage, client: httpx.AsyncClient, till: Till, member: LoggedInMember
 ) -> None:
     """Made from the controls alone, no JSON, in Russian; then the engine pays it on a Monday
     morning at the till and not on a Saturday (the store is in Moscow, UTC+3)."""
     admin = await hire(client, "admin")
     # The check answers 400 for the empty window below (Chromium logs that).
-    page = await dashboard(open_page, live_server, admin, locale="ru-RU", refusals=(400,))
+    page = await as_staff(admin, locale="ru-RU", refusals=(400,))
     name = f"Двойные баллы на круассаны {uuid.uuid4().hex[:4]}"
     form = page.locator("#campaign-form")
     await form.get_by_label("Название").fill(name)

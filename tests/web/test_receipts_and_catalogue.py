@@ -9,7 +9,6 @@ file's fault, its row named, in the page's language. Pictures of both pages go w
 from __future__ import annotations
 
 import re
-from functools import partial
 from typing import Any
 
 import httpx
@@ -18,8 +17,7 @@ from playwright.async_api import expect
 from tests.backend.campaigns.helpers import DOUBLE_BAKERY, launch, line
 from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, Till, buy, hire, purchase_body
-from tests.web.conftest import LANGUAGES, OpenPage
-from tests.web.test_console import console
+from tests.web.conftest import LANGUAGES, StaffPage
 from tests.web.test_screenshots import picture
 
 CROISSANTS = {**line("CRO-1", "bakery", 15000, quantity=2), "name": "Круассан"}
@@ -58,12 +56,7 @@ async def points_of(client: httpx.AsyncClient, headers: dict[str, str], member_i
 
 @LANGUAGES
 async def test_a_manager_refunds_one_croissant_of_a_three_item_receipt(
-    open_page: OpenPage,
-    live_server: LiveServer,
-    client: httpx.AsyncClient,
-    till: Till,
-    member: LoggedInMember,
-    locale: str,
+    as_staff: StaffPage, client: httpx.AsyncClient, till: Till, member: LoggedInMember, locale: str
 ) -> None:
     says = SAYS[locale]
     admin = await hire(client, "admin")
@@ -81,9 +74,7 @@ async def test_a_manager_refunds_one_croissant_of_a_three_item_receipt(
     one_croissant = croissants["points_earned"] // 2
     balance_before = await points_of(client, manager.headers, member.member_id)
 
-    page = await console(
-        open_page, live_server.base_url, manager, f"/staff/member?id={member.member_id}", locale
-    )
+    page = await as_staff(manager, f"/staff/member?id={member.member_id}")
     await page.locator(f"#history button[data-purchase-id='{purchase_id}']").first.click()
     receipt = page.locator("#receipt-section")
     await expect(receipt).to_be_visible()
@@ -120,13 +111,12 @@ async def test_a_manager_refunds_one_croissant_of_a_three_item_receipt(
 
 @LANGUAGES
 async def test_an_admin_loads_the_catalogue_and_reads_a_refusal(
-    open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, locale: str
+    as_staff: StaffPage, live_server: LiveServer, client: httpx.AsyncClient, locale: str
 ) -> None:
     says = SAYS[locale]
     admin = await hire(client, "admin")
     # The duplicate below is refused with 422 (Chromium logs that).
-    refused = partial(open_page, refusals=(422,))
-    page = await console(refused, live_server.base_url, admin, "/staff/catalogue", locale)
+    page = await as_staff(admin, "/staff/catalogue", refusals=(422,))
     upload = page.locator("#catalogue-file")
     await upload.set_input_files(
         files=[{"name": "catalogue.csv", "mimeType": "text/csv", "buffer": CATALOGUE.encode()}]

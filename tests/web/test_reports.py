@@ -17,11 +17,8 @@ from playwright.async_api import Page, expect
 
 from backend.loyalty.program_days import take_snapshot
 from tests.backend.campaigns.helpers import CROISSANT, DOUBLE_BAKERY, LATTE, launch
-from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, Till, buy, figures_folded, hire, purchase_body
-from tests.web.conftest import LANGUAGES, OpenPage
-from tests.web.test_console import console
-from tests.web.test_staff_dashboard import dashboard
+from tests.web.conftest import LANGUAGES, StaffPage
 
 SAYS = {
     "ru-RU": {
@@ -55,12 +52,7 @@ async def _downloaded(page: Page, button: str) -> list[dict[str, str]]:
 
 @LANGUAGES
 async def test_an_admin_reads_the_chain_the_liability_the_tiers_and_a_campaign(
-    open_page: OpenPage,
-    live_server: LiveServer,
-    client: httpx.AsyncClient,
-    till: Till,
-    member: LoggedInMember,
-    locale: str,
+    as_staff: StaffPage, client: httpx.AsyncClient, till: Till, member: LoggedInMember, locale: str
 ) -> None:
     says = SAYS[locale]
     admin = await hire(client, "admin")
@@ -72,7 +64,7 @@ async def test_an_admin_reads_the_chain_the_liability_the_tiers_and_a_campaign(
     await figures_folded()
     await take_snapshot(now=datetime.now(UTC))
 
-    page = await dashboard(open_page, live_server, admin, locale=locale)
+    page = await as_staff(admin)
     link = page.locator(f"#campaigns tr[data-campaign-id='{campaign['id']}'] a.report")
     await link.click()
     await expect(page).to_have_url(re.compile(rf"/staff/reports\?campaign={campaign['id']}$"))
@@ -127,17 +119,12 @@ async def test_an_admin_reads_the_chain_the_liability_the_tiers_and_a_campaign(
 
 @LANGUAGES
 async def test_a_manager_reads_their_stores_without_the_programs_charts(
-    open_page: OpenPage,
-    live_server: LiveServer,
-    client: httpx.AsyncClient,
-    till: Till,
-    member: LoggedInMember,
-    locale: str,
+    as_staff: StaffPage, client: httpx.AsyncClient, till: Till, member: LoggedInMember, locale: str
 ) -> None:
     assert (await buy(client, till, purchase_body(member.card_number))).status_code == 201
     await figures_folded()
     manager = await hire(client, "manager", [till.store_id])
-    page = await console(open_page, live_server.base_url, manager, "/staff/reports", locale)
+    page = await as_staff(manager, "/staff/reports")
     await expect(page.locator("#reports-store option").first).to_contain_text(SAYS[locale]["mine"])
     await expect(page.locator("#points-chart canvas")).to_be_visible()
     await expect(page.locator("#program-reports")).to_be_hidden()

@@ -7,7 +7,6 @@ import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -16,32 +15,10 @@ from playwright.async_api import Page, expect
 
 from db.tables import Purchase
 from tests.conftest import LiveServer
-from tests.factories import (
-    STAFF_PASSWORD,
-    LoggedInMember,
-    SignedInStaff,
-    Till,
-    buy,
-    hire,
-    log_in,
-    open_till,
-    purchase_body,
-)
-from tests.web.conftest import OpenPage
+from tests.factories import LoggedInMember, Till, buy, hire, log_in, open_till, purchase_body
+from tests.web.conftest import OpenPage, dashboard
 
 LIVE_S = 5
-
-
-async def dashboard(
-    open_page: OpenPage, live_server: LiveServer, staff: SignedInStaff, **browser: Any
-) -> Page:
-    """The staff dashboard, logged in as ``staff`` (``browser``: see ``open_page``)."""
-    page = await open_page(f"{live_server.base_url}/staff", **browser)
-    await page.fill("#staff-login-form input[name=email]", staff.email)
-    await page.fill("#staff-login-form input[name=password]", STAFF_PASSWORD)
-    await page.click("#staff-log-in")
-    await expect(page.locator("#staff-view")).to_be_visible()
-    return page
 
 
 async def look_up(page: Page, query: str, card_number: str) -> None:
