@@ -20,12 +20,12 @@ from tests.factories import (
     LoggedInMember,
     SignedInStaff,
     Till,
-    buy,
     hire,
     log_in,
     open_till,
     post_as,
     purchase_body,
+    sold,
 )
 
 MORNING_BONUS = {"type": "bonus", "points": 25, "category": "coffee"}
@@ -34,10 +34,8 @@ WEEKDAY_MORNINGS = {"days_of_week": [0, 1, 2, 3, 4], "hours": {"from": "07:00", 
 
 async def bonuses(client: httpx.AsyncClient, till: Till, member: LoggedInMember) -> list[Any]:
     """A latte bought by ``member`` at ``till``: the campaigns that applied, by name."""
-    body = purchase_body(member.card_number, amount=20000, items=[LATTE])
-    response = await buy(client, till, body)
-    assert response.status_code == 201, response.text
-    return [offer["name"] for offer in response.json()["offers_applied"]]
+    receipt = await sold(client, till, member.card_number, amount=20000, items=[LATTE])
+    return [offer["name"] for offer in receipt["offers_applied"]]
 
 
 async def admin_till_member(
