@@ -8,6 +8,13 @@ EXTERNAL = {"DATABASE_URL": "postgresql://db/x", "REDIS_URL": "redis://cache/0"}
 STRONG_SECRET = "s" * 40
 
 
+def production_refusal(env: dict[str, str]) -> str:
+    """Why settings from ``env`` are refused in production (ASTROCOFFEE_ENVIRONMENT set to it)."""
+    with pytest.raises(SettingsError) as refused:
+        load_settings({**env, "ASTROCOFFEE_ENVIRONMENT": "production"})
+    return str(refused.value)
+
+
 def test_defaults_describe_a_development_service_on_embedded_servers() -> None:
     settings = load_settings({})
     assert settings.environment == "development"
@@ -39,11 +46,7 @@ def test_invalid_settings_are_refused_with_the_reason(env: dict[str, str], messa
 
 
 def test_production_refuses_development_secret_switches_and_embedded_servers() -> None:
-    with pytest.raises(SettingsError) as refused:
-        load_settings(
-            {"ASTROCOFFEE_ENVIRONMENT": "production", "ASTROCOFFEE_DEV_OTP_CODE": "000000"}
-        )
-    reason = str(refused.value)
+    reason = production_refusal({"ASTROCOFFEE_DEV_OTP_CODE": "000000"})
     assert "embedded servers" in reason
     assert "SECRET_KEY" in reason
     assert "DEV_OTP_CODE" in reason
@@ -100,19 +103,17 @@ def test_the_development_defaults_apply_in_development_only(environment: str) ->
 
 
 def test_production_refuses_the_development_tokens() -> None:
-    with pytest.raises(SettingsError) as refused:
-        load_settings(
-            {
-                **EXTERNAL,
-                "ASTROCOFFEE_ENVIRONMENT": "production",
-                "ASTROCOFFEE_SECRET_KEY": STRONG_SECRET,
-                "ASTROCOFFEE_SMS_GATEWAY_URL": "https://sms.example/send",
-                "ASTROCOFFEE_PAYMENT_WEBHOOK_SECRET": "w" * 32,
-                "ASTROCOFFEE_ACCOUNTING_URL": "https://accounting.example",
-                "ASTROCOFFEE_ACCOUNTING_TOKEN": "accounting-token",
-                "ASTROCOFFEE_PAYMENT_PROVIDER_URL": "https://payments.example",
-                "ASTROCOFFEE_PAYMENT_PROVIDER_TOKEN": "provider-token",
-            }
-        )
-    assert "ACCOUNTING_TOKEN is the development default" in str(refused.value)
-    assert "PAYMENT_PROVIDER_TOKEN is the development default" in str(refused.value)
+    reason = production_refusal(
+        {
+            **EXTERNAL,
+            "ASTROCOFFEE_SECRET_KEY": STRONG_SECRET,
+            "ASTROCOFFEE_SMS_GATEWAY_URL": "https://sms.example/send",
+            "ASTROCOFFEE_PAYMENT_WEBHOOK_SECRET": "w" * 32,
+            "ASTROCOFFEE_ACCOUNTING_URL": "https://accounting.example",
+            "ASTROCOFFEE_ACCOUNTING_TOKEN": "accounting-token",
+            "ASTROCOFFEE_PAYMENT_PROVIDER_URL": "https://payments.example",
+            "ASTROCOFFEE_PAYMENT_PROVIDER_TOKEN": "provider-token",
+        }
+    )
+    assert "ACCOUNTING_TOKEN is the development default" in reason
+    assert "PAYMENT_PROVIDER_TOKEN is the development default" in reason

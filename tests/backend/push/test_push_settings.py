@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from backend.push import development as dev
-from backend.settings import SettingsError, load_settings
+from backend.settings import load_settings
+from tests.backend.test_settings import production_refusal
 
 
 def test_development_defaults_to_the_credentials_the_fakes_accept() -> None:
@@ -32,16 +31,13 @@ def test_outside_development_push_is_off_until_configured() -> None:
 
 
 def test_production_refuses_the_development_credentials() -> None:
-    with pytest.raises(SettingsError) as refused:
-        load_settings(
-            {
-                "ASTROCOFFEE_ENVIRONMENT": "production",
-                "ASTROCOFFEE_PUSH_VAPID_PRIVATE_KEY": dev.DEV_VAPID_PRIVATE_KEY,
-                "ASTROCOFFEE_PUSH_FCM_SERVICE_ACCOUNT": dev.DEV_FCM_SERVICE_ACCOUNT,
-                "ASTROCOFFEE_PUSH_APNS_KEY": dev.DEV_APNS_KEY,
-            }
-        )
-    reason = str(refused.value)
+    reason = production_refusal(
+        {
+            "ASTROCOFFEE_PUSH_VAPID_PRIVATE_KEY": dev.DEV_VAPID_PRIVATE_KEY,
+            "ASTROCOFFEE_PUSH_FCM_SERVICE_ACCOUNT": dev.DEV_FCM_SERVICE_ACCOUNT,
+            "ASTROCOFFEE_PUSH_APNS_KEY": dev.DEV_APNS_KEY,
+        }
+    )
     assert "PUSH_VAPID_PRIVATE_KEY is the development default" in reason
     assert "PUSH_FCM_SERVICE_ACCOUNT is the development default" in reason
     assert "PUSH_APNS_KEY is the development default" in reason
