@@ -130,16 +130,20 @@ async def test_the_device_whose_open_app_showed_the_sale_is_not_pushed_the_other
     assert shown_live_count() - before == 1
 
 
+@pytest.fixture
+def records_expire_soon(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live records' time to live, short for the test (60 s deployed)."""
+    sockets: LiveSockets = live_server.app.state.live_sockets
+    monkeypatch.setattr(sockets, "ttl_s", 0.5)
+
+
 async def test_a_closed_app_is_forgotten_once_its_record_expires_then_pushed(
     client: httpx.AsyncClient,
     live_server: LiveServer,
     member: LoggedInMember,
     till: Till,
-    monkeypatch: pytest.MonkeyPatch,
+    records_expire_soon: None,
 ) -> None:
-    sockets: LiveSockets = live_server.app.state.live_sockets
-    # The record's time to live, short for the test (60 s deployed).
-    monkeypatch.setattr(sockets, "ttl_s", 0.5)
     async with push_services() as push:
         browser = await opened(client, member, push)
         async with app_open(live_server, member, browser) as socket:
