@@ -17,7 +17,7 @@ from playwright.async_api import Page, expect
 
 from backend.loyalty.program_days import take_snapshot
 from tests.backend.campaigns.helpers import CROISSANT, DOUBLE_BAKERY, LATTE, launch
-from tests.factories import LoggedInMember, Till, buy, figures_folded, hire, purchase_body
+from tests.factories import LoggedInMember, Till, figures_folded, hire, sold
 from tests.web.conftest import LANGUAGES, StaffPage
 
 SAYS = {
@@ -54,17 +54,16 @@ async def _downloaded(page: Page, button: str) -> list[dict[str, str]]:
 async def test_an_admin_reads_the_chain_the_liability_the_tiers_and_a_campaign(
     as_staff: StaffPage, client: httpx.AsyncClient, till: Till, member: LoggedInMember, locale: str
 ) -> None:
-    says = SAYS[locale]
     admin = await hire(client, "admin")
     campaign = await launch(client, admin, name="Double pastry", rule=DOUBLE_BAKERY)
     for items in ([LATTE, CROISSANT], [CROISSANT]):
         amount = sum(i["unit_price"] for i in items)
-        body = purchase_body(member.card_number, amount=amount, items=items)
-        assert (await buy(client, till, body)).status_code == 201
+        await sold(client, till, member.card_number, amount=amount, items=items)
     await figures_folded()
     await take_snapshot(now=datetime.now(UTC))
 
     page = await as_staff(admin)
+    says = SAYS[locale]
     link = page.locator(f"#campaigns tr[data-campaign-id='{campaign['id']}'] a.report")
     await link.click()
     await expect(page).to_have_url(re.compile(rf"/staff/reports\?campaign={campaign['id']}$"))
@@ -121,7 +120,7 @@ async def test_an_admin_reads_the_chain_the_liability_the_tiers_and_a_campaign(
 async def test_a_manager_reads_their_stores_without_the_programs_charts(
     as_staff: StaffPage, client: httpx.AsyncClient, till: Till, member: LoggedInMember, locale: str
 ) -> None:
-    assert (await buy(client, till, purchase_body(member.card_number))).status_code == 201
+    await sold(client, till, member.card_number)
     await figures_folded()
     manager = await hire(client, "manager", [till.store_id])
     page = await as_staff(manager, "/staff/reports")
