@@ -86,7 +86,7 @@ def statements() -> list[HotStatement]:
     from backend.partners import enrolments, expiring
     from backend.push import scheduled_kinds
     from backend.sales import sale
-    from backend.stores import chain_reports
+    from backend.stores import chain_reports, folding
     from backend.streams import relay
     from backend.till import purchases, refunds
     from db.tables import Account, LedgerEntry, Member, MemberEvent, StoreDay
@@ -254,6 +254,12 @@ def statements() -> list[HotStatement]:
                 "skus": [],
                 "categories": ["bakery"],
             },
+        ),
+        HotStatement(
+            "store figures: the sales committed since the last fold",
+            frozenset({"purchase_feed_xid"}),
+            template=folding._SALES,
+            params=lambda s: {"folded_below": 2**40, "waiting": []},
         ),
         HotStatement(
             "relay: members with recent events",

@@ -53,23 +53,55 @@ async def explain(
     connection: Any, statement: HotStatement, at: Sample, *, analyze: bool = False
 ) -> dict[str, Any]:
     """The JSON plan of ``statement`` on ``connection`` (analyzed: run, then rolled back)."""
-    import json
-
-    from db.sql import compiled
-
     options = "ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON"
-    if statement.template is not None:
-        assert statement.params is not None
-        template = compiled(statement.template)
-        text, args = template.numbered, template.arguments(statement.params(at))
-    else:
-        assert statement.rendered is not None
-        text, args = statement.rendered(at), []
+    text, args = _statement(statement, at)
     transaction = connection.transaction()
     await transaction.start()
     try:
         raw = await connection.fetchval(f"EXPLAIN ({options}) {text}", *args)
     finally:
         await transaction.rollback()
+    return _plan(raw)
+
+
+async def explain_generic(connection: Any, statement: HotStatement, at: Sample) -> dict[str, Any]:
+    """The JSON plan PostgreSQL keeps for ``statement`` as asyncpg runs it: a prepared
+    statement, planned for its parameters' values five times and then, where that looks no
+    dearer, once for any values (the generic plan), which ``EXPLAIN`` of the statement with
+    its values never shows. PostgreSQL 15 has no ``EXPLAIN (GENERIC_PLAN)``: the statement is
+    prepared and executed under ``force_generic_plan``, with NULLs (a generic plan does not
+    depend on the values)."""
+    text, args = _statement(statement, at)
+    nulls = ", ".join("NULL" for _ in args)
+    transaction = connection.transaction()
+    await transaction.start()
+    try:
+        await connection.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        await connection.execute(f"PREPARE hot_generic AS {text}")
+        try:
+            raw = await connection.fetchval(
+                f"EXPLAIN (FORMAT JSON) EXECUTE hot_generic{f'({nulls})' if args else ''}"
+            )
+        finally:
+            await connection.execute("DEALLOCATE hot_generic")  # not undone by a rollback
+    finally:
+        await transaction.rollback()
+    return _plan(raw)
+
+
+def _statement(statement: HotStatement, at: Sample) -> tuple[str, list[Any]]:
+    from db.sql import compiled
+
+    if statement.template is not None:
+        assert statement.params is not None
+        template = compiled(statement.template)
+        return template.numbered, template.arguments(statement.params(at))
+    assert statement.rendered is not None
+    return statement.rendered(at), []
+
+
+def _plan(raw: Any) -> dict[str, Any]:
+    import json
+
     result: dict[str, Any] = (json.loads(raw) if isinstance(raw, str) else raw)[0]
     return result

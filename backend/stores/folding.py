@@ -51,22 +51,29 @@ _MAKE_MARK = """
 INSERT INTO store_figures_mark (id, folded_below, waiting) VALUES (1, 1, '{{}}')
 ON CONFLICT (id) DO NOTHING
 """
-# What one snapshot sees: its xmax and running transactions, and the sales to fold.
+# What one snapshot sees: its xmax and running transactions, and the sales to fold. Two
+# index range reads on ``purchase_feed_xid``, not one condition with an OR: asyncpg
+# prepares the statement, and PostgreSQL's generic plan for ``feed_xid >= $1 OR feed_xid =
+# ANY($2)`` (chosen after five runs) guessed a third of the table and read all of it, five
+# times a second and longer as the sales grew (issue #24; tests/db/test_plans.py pins the
+# generic plan). The waiting transactions are all below the mark, so the two never overlap.
 _SALES = """
 WITH seen AS (
     SELECT pg_snapshot_xmax(s)::text::bigint AS xmax,
            ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x) AS running
     FROM pg_current_snapshot() AS s
 )
-SELECT seen.xmax, seen.running, p.*
-FROM seen LEFT JOIN LATERAL (
-    SELECT p.id, p.store, p.terminal, p.member, p.amount, p.paid_amount, p.currency,
-           p.points_earned, p.points_redeemed, p.checkout, p.created_at, p.feed_xid,
-           st.time_zone, st.day_starts_at
-    FROM purchase p JOIN store st ON st.id = p.store
-    WHERE (p.feed_xid >= {folded_below} AND p.feed_xid < seen.xmax)
-       OR p.feed_xid = ANY({waiting}::bigint[])
+SELECT seen.xmax, seen.running, p.id, p.store, p.terminal, p.member, p.amount,
+       p.paid_amount, p.currency, p.points_earned, p.points_redeemed, p.checkout,
+       p.created_at, p.feed_xid, st.time_zone, st.day_starts_at
+FROM seen
+LEFT JOIN LATERAL (
+    SELECT * FROM purchase WHERE feed_xid >= {folded_below} AND feed_xid < seen.xmax
+    UNION ALL
+    SELECT * FROM purchase
+    WHERE feed_xid = ANY({waiting}::bigint[]) AND feed_xid < {folded_below}
 ) p ON true
+LEFT JOIN store st ON st.id = p.store
 ORDER BY p.feed_xid, p.created_at, p.id
 """
 _MOVE_MARK = """

@@ -20,7 +20,7 @@ import pytest
 
 from devkit.history import LOADED, insert_chain
 from devkit.hot_statements import GROWING, Sample, sample, statements
-from devkit.plans import explain, problems, scans
+from devkit.plans import explain, explain_generic, problems, scans
 from devkit.seed import insert_stores
 from tests import servers as test_servers
 
@@ -60,6 +60,20 @@ async def test_every_hot_statement_uses_its_index(chain: asyncpg.Connection) -> 
         plan = await explain(chain, statement, at)
         found += problems(statement, plan["Plan"])
     assert found == []
+
+
+async def test_the_store_figures_fold_keeps_its_index_in_the_generic_plan(
+    chain: asyncpg.Connection,
+) -> None:
+    """The fold runs five times a second as a prepared statement, so PostgreSQL soon plans it
+    once for any values. Its plan then, at the planner's own costs (sequential scans
+    allowed), still reads the new sales by ``purchase_feed_xid``: written with an OR, that
+    plan guessed a third of the table and read every purchase, each pass longer than the last
+    as the sales grew (issue #24)."""
+    await chain.execute("RESET enable_seqscan")
+    fold = next(s for s in statements() if s.name.startswith("store figures"))
+    plan = await explain_generic(chain, fold, await sample(chain, now=datetime.now(UTC)))
+    assert problems(fold, plan["Plan"]) == []
 
 
 async def test_a_plan_without_the_index_is_caught(chain: asyncpg.Connection) -> None:
