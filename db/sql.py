@@ -106,6 +106,19 @@ async def fetch(template: str, /, **params: Any) -> Sequence[Row]:
     return records
 
 
+async def plan_each_run() -> None:
+    """The current transaction's statements are planned for their own values each time they
+    run, not by the generic plan PostgreSQL keeps for a prepared statement (asyncpg prepares
+    every one) after five runs. For the periodic reads of a window of a growing table
+    (``created_at > {since}``, ``feed_xid >= {mark}``): their generic plan guesses a third of
+    the table and reads all of it, and one made while the table was small stays cached on
+    its connection until the table's next ANALYZE (never, with autovacuum off). Planning
+    costs such a statement a fraction of a millisecond; on a sale's statements, which run
+    hundreds of times a second and plan well generically, it would not pay (issue #24)."""
+    assert engine().current_transaction.get() is not None, "SET LOCAL needs a transaction"
+    await fetch("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
 async def fetch_lagging(template: str, /, **params: Any) -> Sequence[Row]:
     """``fetch`` for a read that tolerates lag (reports, history): on the read replica while
     it serves such reads (``db.replica``), else on the primary, also when the replica fails

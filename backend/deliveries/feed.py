@@ -149,6 +149,7 @@ async def read_streams(
     twice); ``wanted`` False: nothing to read for (no partner endpoint), the mark moves on."""
     said = feed.statements
     async with engine().transaction():
+        await sql.plan_each_run()  # "new" reads a window of a growing table
         writers = await open_writers(now)
         # First run: made at the bound.
         (mark,) = await sql.fetch(said["mark"], name=feed.name, now=writers.bound)

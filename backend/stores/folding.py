@@ -76,11 +76,6 @@ LEFT JOIN LATERAL (
 LEFT JOIN store st ON st.id = p.store
 ORDER BY p.feed_xid, p.created_at, p.id
 """
-# Planned for each pass's values: a generic plan made while the table was small stays cached
-# on its connection until an ANALYZE of the table, and with autovacuum off (this machine's
-# PostgreSQL) that never comes: the load test's fold read every purchase from its third
-# minute on (issue #24). Planning costs this statement ~0.1 ms, five times a second.
-_CUSTOM_PLAN = "SET LOCAL plan_cache_mode = force_custom_plan"
 _MOVE_MARK = """
 UPDATE store_figures_mark SET folded_below = {folded_below}, waiting = {waiting} WHERE id = 1
 """
@@ -109,7 +104,8 @@ async def _fold_pass() -> tuple[int, list[Outgoing]]:
     """Fold what one snapshot sees, in one transaction; return how many sales, and the
     events to publish."""
     async with engine().transaction():
-        await sql.fetch(_CUSTOM_PLAN)
+        # A plan cached while the purchases were few would read them all once they are many.
+        await sql.plan_each_run()
         marks = await sql.fetch(_MARK)
         if not marks:
             await sql.fetch(_MAKE_MARK)

@@ -87,6 +87,24 @@ async def test_rows_in_a_transaction_and_outside_one() -> None:
         await close_pool()
 
 
+async def test_plans_made_for_each_run_last_for_their_transaction_only() -> None:
+    mode = "SELECT current_setting('plan_cache_mode') AS mode"
+    await start_pool()
+    try:
+        with pytest.raises(AssertionError, match="transaction"):
+            await sql.plan_each_run()
+        async with engine().transaction():
+            assert (await sql.fetch(mode))[0]["mode"] == "auto"
+            await sql.plan_each_run()
+            assert (await sql.fetch(mode))[0]["mode"] == "force_custom_plan"
+        # SET LOCAL: the connection goes back to the pool as it came.
+        for _ in range(3):
+            async with engine().transaction():
+                assert (await sql.fetch(mode))[0]["mode"] == "auto"
+    finally:
+        await close_pool()
+
+
 def test_no_code_uses_piccolos_raw() -> None:
     """docs/architecture.md's rule: hand-written SQL goes through db.sql, never Table.raw."""
     found = [
