@@ -173,7 +173,7 @@ def statements() -> list[HotStatement]:
         ),
         HotStatement(
             "/v1/me: qualifying spend",
-            frozenset({"purchase_member", "purchase_member_recent"}),
+            frozenset({"purchase_member_recent"}),
             template=tiers._SPEND,
             params=lambda s: {"member_id": s.member_id, "since": year(s)},
         ),

@@ -116,6 +116,7 @@ HAND_WRITTEN_INDEXES = {
         "birth_date IS NOT NULL",
     ),
     "member_enrolled": ("member", ["created_at"], None),
+    "purchase_member_recent": ("purchase", ["member", "created_at"], None),
     "marketing_consent_latest": (
         "marketing_consent",
         ["member", "channel", "at DESC", "id DESC"],

@@ -76,6 +76,29 @@ async def test_the_store_figures_fold_keeps_its_index_in_the_generic_plan(
     assert problems(fold, plan["Plan"]) == []
 
 
+async def test_a_members_spend_is_read_from_one_index_in_every_plan(
+    chain: asyncpg.Connection,
+) -> None:
+    """The year's qualifying spend that every sale and ``/v1/me`` read comes from
+    ``purchase_member_recent`` alone, in the plan for the values and in the generic one
+    (sequential scans allowed): never ANDed with ``purchase_created_at``, which reads every
+    member's purchases of the year (issue #24)."""
+    await chain.execute("RESET enable_seqscan")
+    at = await sample(chain, now=datetime.now(UTC))
+    spending = [
+        s for s in statements() if "spend" in s.name or s.name.startswith("sale: what it checks")
+    ]
+    assert len(spending) == 3
+    for statement in spending:
+        for plan in (
+            await explain(chain, statement, at),
+            await explain_generic(chain, statement, at),
+        ):
+            purchases = {scan.index for scan in scans(plan["Plan"]) if scan.relation == "purchase"}
+            assert "purchase_member_recent" in purchases, statement.name
+            assert "purchase_created_at" not in purchases, statement.name
+
+
 async def test_a_plan_without_the_index_is_caught(chain: asyncpg.Connection) -> None:
     """The check itself: with the index the tier evaluation is written for gone (inside a
     transaction rolled back), its plan is refused."""
