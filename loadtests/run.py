@@ -54,6 +54,7 @@ from loadtests.report import REPORTS, report
 from loadtests.seed import DEFAULT_OUT as CREDENTIALS
 from loadtests.stage import (
     SetupError,
+    autovacuum_note,
     clean_up,
     ledger_verify,
     prepare_stage,
@@ -138,7 +139,8 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> int:
         )
         + f"{run_cfg['server_workers']} server worker(s); "
         f"{'figures after the spawn' if run_cfg.get('reset_stats_after_spawn') else 'figures include the spawn'}; "
-        f"{'embedded' if embedded else 'external'} PostgreSQL and Redis; {os.cpu_count()} CPUs, "
+        f"{'embedded' if embedded else 'external'} PostgreSQL and Redis"
+        f" ({autovacuum_note(settings.database_url)}); {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.2f} at the start"
     )
     print(f"load test {stamp}: {setup}", flush=True)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from devkit.databases import drop_database, forget_prefix
 from devkit.processes import ROOT, AppProcess, astrocoffee
 from loadtests.benchlib import fresh_database, server_env
@@ -142,3 +144,19 @@ def ledger_verify(env: dict[str, str]) -> tuple[bool, str]:
     if mismatches:
         detail += "; first: " + mismatches[0][:200]
     return done.returncode == 0, detail
+
+
+def autovacuum_note(database_url: str) -> str:
+    """What the report should say of the server's autovacuum: production runs it; without it
+    no table of the run is ever analyzed, so plans made while the tables were empty stay
+    (this machine's PostgreSQL has it off in its conf.d)."""
+
+    async def setting() -> str:
+        connection = await asyncpg.connect(database_url)
+        try:
+            return str(await connection.fetchval("SHOW autovacuum"))
+        finally:
+            await connection.close()
+
+    on = asyncio.run(setting()) == "on"
+    return "autovacuum on" if on else "autovacuum OFF (no table is analyzed during the run)"
