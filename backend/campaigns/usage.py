@@ -12,24 +12,25 @@ from typing import Any
 from backend.campaigns.engine import MemberUsage
 from db import sql
 
-_USAGE = """
-SELECT campaign, status, uses, period_start, period_uses FROM member_offer
-WHERE member = {member_id} AND coupon_code IS NULL AND status IN ('available', 'activated', 'used')
-"""
-
-
-async def load_usage(member_id: uuid.UUID) -> MemberUsage:
-    return usage_from(await sql.fetch(_USAGE, member_id=member_id))
-
-
-# The same rows as ``_USAGE``, as one JSON column of a read about member ``m`` (the sale's
-# read of its buyer): an array of [campaign, status, uses, period_start, period_uses].
+# The member's offers (not coupons) that count, as one JSON column of a read about member
+# ``m`` (the sale's read of its buyer): an array of [campaign, status, uses, period_start,
+# period_uses], or NULL. Which offers count is the aggregate's FILTER, not the WHERE: without
+# statistics (a generic plan, a table grown since its last ANALYZE) ``coupon_code IS NULL``
+# looked selective, and the plan ANDed the member's index with the unique index on
+# ``coupon_code``, reading every NULL in it, that is every offer of every member, on every
+# sale (issue #24). Keyed by the member alone, it reads that member's few offers.
 USAGE_COLUMN = """
 (SELECT json_agg(json_build_array(o.campaign, o.status, o.uses, o.period_start,
                                   o.period_uses))
- FROM member_offer o WHERE o.member = m.id AND o.coupon_code IS NULL
- AND o.status IN ('available', 'activated', 'used')) AS offer_usage
+        FILTER (WHERE o.coupon_code IS NULL AND o.status IN ('available', 'activated', 'used'))
+ FROM member_offer o WHERE o.member = m.id) AS offer_usage
 """
+_USAGE = f"SELECT {USAGE_COLUMN} FROM member m WHERE m.id = {{member_id}}"  # noqa: S608 (fixed)
+
+
+async def load_usage(member_id: uuid.UUID) -> MemberUsage:
+    rows = await sql.fetch(_USAGE, member_id=member_id)
+    return usage_from_column(rows[0]["offer_usage"] if rows else None)
 
 
 def usage_from_column(value: str | None) -> MemberUsage:
