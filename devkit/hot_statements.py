@@ -79,8 +79,8 @@ async def sample(connection: Any, *, now: datetime) -> Sample:
 def statements() -> list[HotStatement]:
     """Imported late: the application's modules read settings on import."""
     from backend.accounting import outbox
+    from backend.campaigns import at_sale, telling
     from backend.campaigns import report as campaign_report
-    from backend.campaigns import telling
     from backend.idempotency import PURGE_BATCH
     from backend.loyalty import expiry, lots, tiers
     from backend.partners import enrolments, expiring
@@ -146,6 +146,18 @@ def statements() -> list[HotStatement]:
             frozenset({"account_member_key"}),
             template=sale._LOCK_BUYER,
             params=lambda s: {"member_id": s.member_id, "store_id": s.store_id, "since": year(s)},
+            writes=True,
+        ),
+        HotStatement(
+            "sale: a campaign's use counted on the member's row",
+            frozenset({"member_offer_use"}),
+            template=at_sale._COUNT_MEMBER_USE,
+            params=lambda s: {
+                "period": s.day,
+                "now": s.now,
+                "member_id": s.member_id,
+                "campaign_id": uuid.UUID(int=1),
+            },
             writes=True,
         ),
         HotStatement(

@@ -117,6 +117,7 @@ HAND_WRITTEN_INDEXES = {
     ),
     "member_enrolled": ("member", ["created_at"], None),
     "purchase_member_recent": ("purchase", ["member", "created_at"], None),
+    "member_offer_use": ("member_offer", ["member", "campaign"], "coupon_code IS NULL"),
     "marketing_consent_latest": (
         "marketing_consent",
         ["member", "channel", "at DESC", "id DESC"],
