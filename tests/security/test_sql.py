@@ -65,6 +65,9 @@ REVIEWED = {
         "puts backend.loyalty.tiers' fixed QUALIFYING_SPEND into the fixed BUYER_COLUMNS, and "
         "those into the fixed _LOCK_BUYER; values are bound"
     ),
+    ("backend/campaigns/usage.py", "<module>"): (
+        "puts its own fixed USAGE_COLUMN into the fixed _USAGE; the member's id is bound"
+    ),
     ("backend/till/purchases.py", "<module>"): (
         "puts backend.sales.sale's fixed BUYER_COLUMNS into the fixed _WHAT_IS_KNOWN; values "
         "are bound"
