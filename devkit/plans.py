@@ -73,19 +73,22 @@ async def explain_generic(connection: Any, statement: HotStatement, at: Sample) 
     depend on the values)."""
     text, args = _statement(statement, at)
     nulls = ", ".join("NULL" for _ in args)
+    prepared = False
     transaction = connection.transaction()
     await transaction.start()
     try:
         await connection.execute("SET LOCAL plan_cache_mode = force_generic_plan")
         await connection.execute(f"PREPARE hot_generic AS {text}")
-        try:
-            raw = await connection.fetchval(
-                f"EXPLAIN (FORMAT JSON) EXECUTE hot_generic{f'({nulls})' if args else ''}"
-            )
-        finally:
-            await connection.execute("DEALLOCATE hot_generic")  # not undone by a rollback
+        prepared = True
+        raw = await connection.fetchval(
+            f"EXPLAIN (FORMAT JSON) EXECUTE hot_generic{f'({nulls})' if args else ''}"
+        )
     finally:
         await transaction.rollback()
+        # A prepared statement outlives the rollback; deallocated after it, so that a failed
+        # EXPLAIN is reported as itself, not as a DEALLOCATE in an aborted transaction.
+        if prepared:
+            await connection.execute("DEALLOCATE hot_generic")
     return _plan(raw)
 
 
