@@ -24,7 +24,8 @@ def _buffers(plan: dict[str, Any]) -> int:
 async def explain_all(database_url: str) -> list[str]:
     import asyncpg
 
-    from devkit.hot_statements import fill_queues, sample, statements
+    from devkit.hot_statements import statements
+    from devkit.plan_database import fill_queues, sample
     from devkit.plans import explain, problems, scans
 
     connection = await asyncpg.connect(database_url)

@@ -19,7 +19,8 @@ import asyncpg
 import pytest
 
 from devkit.history import LOADED, insert_chain
-from devkit.hot_statements import GROWING, Sample, sample, statements
+from devkit.hot_statements import GROWING, Sample, statements
+from devkit.plan_database import sample
 from devkit.plans import explain, explain_generic, problems, scans
 from devkit.seed import insert_stores
 from tests import servers as test_servers
@@ -156,7 +157,7 @@ async def test_ledger_verify_goes_a_range_of_accounts_at_a_time(
 async def test_the_purges_never_scan_their_table(chain: asyncpg.Connection) -> None:
     """At the planner's own costs (sequential scans allowed), on tables big enough that a
     batch joined with ``IN (SELECT ...)`` went through a sequential scan of all of them."""
-    from devkit.hot_statements import fill_queues
+    from devkit.plan_database import fill_queues
 
     now = datetime.now(UTC)
     # 4.6 days of keys and 830 days of documents: about half of each past its time.
