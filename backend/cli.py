@@ -196,7 +196,13 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
         pending = asyncio.run(waited)
         print(describe_pending(pending))
         return 1 if pending else 0
-    print(_apply_migrations(settings))
+    from db.migrate import MigrationError
+
+    try:
+        print(_apply_migrations(settings))
+    except MigrationError as exc:
+        print(f"astrocoffee migrate: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

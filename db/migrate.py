@@ -17,6 +17,8 @@ from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.postgres import PostgresEngine
 
+from db.schema_state import committed_migrations
+
 # Any constant works; it only has to be the same in every process of this service.
 _MIGRATION_LOCK_KEY = 0x61737472_6F636F66  # "astrocof"
 _APP = "db"
@@ -40,6 +42,7 @@ async def apply_migrations(database_url: str) -> list[str]:
         with _piccolo_on(database_url):
             await BaseMigrationManager().create_migration_table()
             before = set(await Migration.get_migrations_which_ran(app_name=_APP))
+            _refuse_unknown_history(before)
             with contextlib.redirect_stdout(io.StringIO()) as chatter:
                 result = await run_forwards(app_name=_APP)
             if not result.success:
@@ -48,6 +51,23 @@ async def apply_migrations(database_url: str) -> list[str]:
         return [name for name in after if name not in before]
     finally:
         await lock_conn.close()
+
+
+def _refuse_unknown_history(applied: set[str]) -> None:
+    """A database that ran migrations but not this code's first one was made by another
+    schema history: Piccolo would run the first release's migration over its tables and fail
+    halfway. Before the first release the migrations were squashed into two (issue #25), so
+    a development database from before that is the one case: say so, and how to start
+    again, rather than fail inside a CREATE TABLE. (Migrations a newer release ran are fine:
+    see ``db.schema_state``.)"""
+    first = committed_migrations()[0]
+    if applied and first not in applied:
+        raise MigrationError(
+            f"this database ran {len(applied)} migration(s) but not {first}, this code's "
+            "first: it was made by an earlier, pre-release schema history. Drop it and "
+            "migrate again (for the embedded server: remove the data folder, "
+            "ASTROCOFFEE_DATA_DIR, default .data)."
+        )
 
 
 @contextlib.contextmanager

@@ -2,7 +2,7 @@
 
 The table's trigger lets a DELETE through only inside a transaction that has named the
 cutoff (``astrocoffee.audit_purge_before``) and only for rows older than both it and 30
-days (see the migration ``db_2026_12_07t00_40_00_000000``). Batches keep each transaction
+days (see the migration ``db_2026_12_07t22_12_41_000000``). Batches keep each transaction
 and its locks short on a trail of millions of rows.
 """
 

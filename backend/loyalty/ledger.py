@@ -46,7 +46,7 @@ class AccountMoved(Exception):
     change was written; read again under the lock."""
 
 
-# SQLSTATE of account_unmoved's refusal (migration 2026-12-07T13:00).
+# SQLSTATE of account_unmoved's refusal (migration db_2026_12_07t22_12_41_000000).
 ACCOUNT_MOVED = "AC409"
 
 

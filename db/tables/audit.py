@@ -12,7 +12,7 @@ class AuditEntry(Table, tablename="audit_entry"):
     """One staff action that changed something or read personal data (or a login attempt).
 
     A trigger rejects every UPDATE, and every DELETE except the retention purge's of rows
-    older than its cutoff (``db/migrations/db_2026_12_07t00_40_00_000000.py``).
+    older than its cutoff (``db/migrations/db_2026_12_07t22_12_41_000000.py``).
     """
 
     id = UUID(primary_key=True, default=new_id)

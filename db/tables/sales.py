@@ -26,7 +26,7 @@ class Purchase(Table, tablename="purchase"):
     terminal = ForeignKey(
         Terminal, on_delete=OnDelete.restrict, null=True, help_text="None: paid in the app."
     )
-    # Indexed with created_at by hand (purchase_member_recent, db/migrations 2026-12-07T13:20).
+    # Indexed with created_at by hand (purchase_member_recent, the hand-written migration).
     member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False)
     external_id = Varchar(length=100, help_text="The till's own receipt id.")
     amount = BigInt(help_text="Check total before loyalty discount, minor units.")

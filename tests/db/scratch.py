@@ -1,11 +1,10 @@
 """Scratch databases of the database tests: each test that needs a schema of its own (a
-migration run from nothing, the tables as declared, the state before one migration) makes
-it here and has it dropped after."""
+migration run from nothing, the tables as declared) makes it here and has it dropped after."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Collection, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -32,18 +31,14 @@ async def declared_schema(
     servers: RunServers,
     purpose: str,
     *,
-    leaving_out: Collection[str] = (),
     then: Iterable[str] = (),
 ) -> AsyncIterator[asyncpg.Connection]:
-    """A scratch database with the tables db/tables declares (but those named in
-    ``leaving_out``), and then the statements ``then`` run on it: the schema a migration
-    test starts from (a migration's own test takes back what its migration added)."""
+    """A scratch database with the tables db/tables declares, and then the statements
+    ``then`` run on it."""
     async with scratch_database(servers, purpose) as url:
         connection = await asyncpg.connect(url)
         try:
             for table in sort_table_classes(list(ALL_TABLES)):
-                if table._meta.tablename in leaving_out:
-                    continue
                 for statement in table.create_table().ddl:
                     await connection.execute(statement)
             for statement in then:

@@ -441,3 +441,33 @@ async def test_no_column_has_a_fixed_uuid_as_its_default(migrated: asyncpg.Conne
         " AND column_default IS NOT NULL"
     )
     assert [dict(row) for row in fixed] == []
+
+
+async def test_a_database_of_an_earlier_history_is_refused_and_left_alone(
+    servers: RunServers,
+) -> None:
+    """A development database migrated before the migrations were squashed (issue #25) has
+    tables and migration rows this code's first migration would collide with: ``migrate``
+    refuses it, says how to start again, and writes nothing."""
+    async with scratch_database(servers, "earlier") as url:
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(
+                "CREATE TABLE migration (id serial PRIMARY KEY, name varchar(200),"
+                " app_name varchar(200), ran_on timestamp DEFAULT now())"
+            )
+            await connection.execute(
+                "INSERT INTO migration (name, app_name) VALUES ('2026-12-06T21:34:23:207984', 'db')"
+            )
+            run = await asyncio.to_thread(
+                astrocoffee, "migrate", env=run_env(servers, DATABASE_URL=url)
+            )
+            assert run.returncode == 1, run.stdout
+            assert "earlier, pre-release schema history" in run.stderr
+            assert "remove the data folder" in run.stderr
+            tables = await connection.fetchval(
+                "SELECT array_agg(tablename::text) FROM pg_tables WHERE schemaname = 'public'"
+            )
+            assert tables == ["migration"]
+        finally:
+            await connection.close()
