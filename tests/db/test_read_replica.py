@@ -120,6 +120,25 @@ async def on_replica(pair: StreamingPair, statement: str) -> None:
         await connection.close()
 
 
+async def replayed_to_here(pair: StreamingPair, timeout_s: float = 10.0) -> None:
+    """Until the replica has replayed everything the primary has written so far."""
+    primary = await asyncpg.connect(pair.primary.url("astrocoffee"))
+    replica = await asyncpg.connect(pair.replica.url("astrocoffee"))
+    try:
+        written = await primary.fetchval("SELECT pg_current_wal_lsn()")
+        for _ in range(int(timeout_s / 0.05)):
+            behind = await replica.fetchval(
+                "SELECT pg_wal_lsn_diff($1, pg_last_wal_replay_lsn()) > 0", written
+            )
+            if not behind:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the replica did not replay the primary's writes")
+    finally:
+        await primary.close()
+        await replica.close()
+
+
 @asynccontextmanager
 async def replay_paused(pair: StreamingPair) -> AsyncIterator[None]:
     await on_replica(pair, "SELECT pg_wal_replay_pause()")
@@ -146,13 +165,19 @@ Bought = tuple[LoggedInMember, Till]
 
 @pytest.fixture
 async def bought(
-    client: httpx.AsyncClient, live_server: LiveServer, replicated: ReplicaWatch
+    client: httpx.AsyncClient,
+    live_server: LiveServer,
+    pair: StreamingPair,
+    replicated: ReplicaWatch,
 ) -> Bought:
     """A member with one sale of 17 points, and a till; the replica has them both."""
     till = await open_till()
     member = await log_in(client, live_server.sms)
     sale = await buy(client, till, purchase_body(member.card_number, amount=35000))
     assert sale.status_code == 201, sale.text  # a write on the read-only node would fail
+    # Within its lag bound the replica serves history before it has replayed the member
+    # just made (a 404 member_not_found): wait for the replay, then sample.
+    await replayed_to_here(pair)
     await replicated.sample()
     assert await history(client, member) == [17]
     return member, till
