@@ -85,8 +85,32 @@ def server_view(port: int, path: str = "/v1/purchases") -> str | None:
     return (
         f"server-side view of POST {path} (its /metrics histogram): {count:.0f} requests, "
         f"mean {total / count * 1000:.1f} ms, {within.get(0.025, 0) / count:.1%} within 25 ms, "
-        f"{within.get(0.05, 0) / count:.1%} within 50 ms" + loop_lag(text)
+        f"{within.get(0.05, 0) / count:.1%} within 50 ms"
+        + loop_lag(text)
+        + publish_and_collector(text)
     )
+
+
+def publish_and_collector(metrics: str) -> str:
+    """Two places a push can lose its 50 ms before it leaves the server: from an event's
+    commit to its publication on Redis (``realtime.metrics``), and the collector's passes,
+    each of which holds the event loop (``backend.ops.garbage``)."""
+    parts = []
+    count, total, within = _histogram(metrics, "astrocoffee_event_publish_lag_seconds")
+    if count:
+        parts.append(
+            f"commit to Redis publish mean {total / count * 1000:.1f} ms, "
+            f"{count - within.get(0.025, count):.0f} of {count:.0f} over 25 ms, "
+            f"{count - within.get(0.05, count):.0f} over 50 ms"
+        )
+    passes, spent, gc_within = _histogram(metrics, "astrocoffee_gc_pause_seconds")
+    if passes:
+        parts.append(
+            f"{passes:.0f} collector passes, {spent * 1000:.0f} ms in all, "
+            f"{passes - gc_within.get(0.01, passes):.0f} over 10 ms, "
+            f"{passes - gc_within.get(0.025, passes):.0f} over 25 ms"
+        )
+    return "".join(f"; {part}" for part in parts)
 
 
 def loop_lag(metrics: str) -> str:
@@ -95,8 +119,11 @@ def loop_lag(metrics: str) -> str:
     count, total, within = _histogram(metrics, "astrocoffee_event_loop_lag_seconds")
     if not count:
         return ""
+    # Shares for the common lags, counts for the rare ones (a share rounds them to 0.0%).
     shares = ", ".join(
         f"{1 - within[bound] / count:.1%} over {bound * 1000:g} ms"
+        if bound < 0.025
+        else f"{count - within[bound]:.0f} beats over {bound * 1000:g} ms"
         for bound in (0.005, 0.01, 0.025, 0.05)
         if bound in within
     )

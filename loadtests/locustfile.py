@@ -22,6 +22,7 @@ told (credentials, targets, workers, churn): ``users/config.py``. Only ever poin
 at 127.0.0.1.
 """
 
+from loadtests.users import intervals  # noqa: F401 (its listeners count every request)
 from loadtests.users.dashboards import StaffDashboard
 from loadtests.users.phones import MobileMember
 from loadtests.users.tills import PosTerminal

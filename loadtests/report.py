@@ -15,6 +15,7 @@ from loadtests.targets import Row
 REPORTS = ROOT / "loadtests" / "reports"
 # What a run leaves beside its prefix: the report, Locust's, the logs.
 WRITTEN = (".md", ".html", ".json", "_stats.csv", "-locust.log", "-server.log")
+# (and one "-intervals-<pid>.json" per Locust process: loadtests.intervals)
 
 
 def table(rows: list[Row]) -> list[str]:
@@ -67,6 +68,7 @@ def report(
     *,
     header: str,
     notes: list[str] | None = None,
+    minutes: list[str] | None = None,
     out: Path | None = None,
 ) -> int:
     """Write and print the report; the exit status (0: every target met, 1: not)."""
@@ -84,6 +86,8 @@ def report(
         "",
         *request_table(stats),
     ]
+    if minutes:
+        lines += ["", "## Minute by minute", "", *minutes]
     if failures:
         lines += [
             "",

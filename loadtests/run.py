@@ -48,7 +48,8 @@ from typing import Any
 
 from devkit.ports import free_port
 from devkit.processes import AppProcess, raise_open_files_limit
-from loadtests.figures import client_mean, read_stats, server_view
+from loadtests.figures import client_mean, read_stats, server_view, window
+from loadtests.intervals import minute_lines
 from loadtests.locust_cli import DISTRIBUTED, locust_command, locust_executable, run_locust
 from loadtests.report import REPORTS, report
 from loadtests.seed import DEFAULT_OUT as CREDENTIALS
@@ -197,7 +198,14 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> int:
                 + client_mean(stats, ("/v1/purchases", "/v1/purchases (redeem)"))
                 + "."
             )
-        return report(stats, rows, prefix_path, header=f"run of {stamp}", notes=notes)
+        return report(
+            stats,
+            rows,
+            prefix_path,
+            header=f"run of {stamp}",
+            notes=notes,
+            minutes=minute_lines(prefix_path, config, window(stats)),
+        )
     finally:
         if server is not None:
             server.stop(timeout_s=30)
@@ -219,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             check(stats, config),
             prefix,
             header=str(args.check_only),
+            minutes=minute_lines(prefix, config, window(stats)),
             out=prefix.with_name(prefix.name + "-check.md"),
         )
     raise_open_files_limit()
