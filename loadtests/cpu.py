@@ -27,6 +27,8 @@ class CpuWatch:
         self._started = time.monotonic()
         self._locust = 0.0
         self._wall = 0.0
+        # The machine's CPU times about once a second: the worst 10 s of stolen time.
+        self._machine_seconds: list[Any] = [self._machine_start]
 
     @staticmethod
     def _cpu(process: Any) -> float:
@@ -61,6 +63,7 @@ class CpuWatch:
                 break
             with contextlib.suppress(self._psutil.Error):
                 self._locust = self._cpu(handle)
+            self._machine_seconds.append(self._psutil.cpu_times())
             if every_second is not None:
                 every_second(elapsed)
             time.sleep(1)
@@ -82,5 +85,26 @@ class CpuWatch:
             f"CPU during the Locust run ({wall:.0f} s): the machine's {cpus} CPUs were "
             f"{busy:.0%} busy (every process); the server used {server:.0%} of one CPU, "
             f"Locust {locust:.0%}, and {rest:.0%} went to PostgreSQL, Redis and whatever "
-            f"else ran on this machine meanwhile."
+            f"else ran on this machine meanwhile. {self._stolen()}"
+        )
+
+    def _stolen(self) -> str:
+        """Time the machine's CPUs waited for the disk, and time its hypervisor gave them to
+        other guests (``steal``, counted as busy above): a stall of the host is no stall of
+        this code, and a run's worst seconds should be read beside it."""
+        samples = [*self._machine_seconds, self._machine_end]
+
+        def share(start: Any, end: Any, field: str) -> float:
+            total = sum(end) - sum(start)
+            return (getattr(end, field, 0) - getattr(start, field, 0)) / total if total else 0.0
+
+        first, last = samples[0], samples[-1]
+        worst = max(
+            (share(samples[i], samples[i + 10], "steal") for i in range(len(samples) - 10)),
+            default=0.0,
+        )
+        return (
+            f"Stolen by the hypervisor: {share(first, last, 'steal'):.1%} of the CPUs' time "
+            f"(the worst 10 s: {worst:.1%}); waiting for the disk: "
+            f"{share(first, last, 'iowait'):.1%}."
         )

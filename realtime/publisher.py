@@ -21,6 +21,8 @@ Outgoing = tuple[str, bytes]
 
 # How long the newest published seq of a member is remembered, for the relay to compare.
 PUBLISHED_TTL_S = 300
+# How long the relay's last pass is remembered (past it, the relay reads its whole window).
+RELAYED_TTL_S = 3600
 # Keys per MGET when the relay asks what was published: a bounded command whatever the chain's size.
 MGET_CHUNK = 500
 # Events per pipeline: a campaign's batch of thousands of members goes out in pipelines of
@@ -42,9 +44,28 @@ class EventPublisher:
         self._redis = redis
         self._mode = redis_mode_of(redis)
         self._prefix = prefix
+        self._relayed_key = f"{prefix}relayed-until"
 
     def _published_key(self, member_id: str) -> str:
         return f"{self._prefix}published-seq:{member_id}"
+
+    async def relayed_until(self) -> datetime | None:
+        """When the relay's last complete pass began (None: not remembered, or Redis could
+        not say: the relay then reads its whole window, which only costs more)."""
+        try:
+            value = await self._redis.get(self._relayed_key)
+        except (RedisError, OSError):
+            return None
+        if not value:
+            return None
+        return datetime.fromisoformat(value.decode() if isinstance(value, bytes) else value)
+
+    async def remember_relayed(self, until: datetime) -> None:
+        """The relay's pass that began at ``until`` published everything it found."""
+        try:
+            await self._redis.set(self._relayed_key, until.isoformat(), ex=RELAYED_TTL_S)
+        except (RedisError, OSError) as exc:
+            log.warning("remembering the relay's pass failed: %s", exc)
 
     async def publish(self, events: list[Outgoing]) -> bool:
         """Publish each stream's events in order; return False if Redis could not take them.
