@@ -57,22 +57,39 @@ Positions = Literal["push_feed_position", "partner_feed_position"]
 Marks = Literal["push_feed_mark", "partner_feed_mark"]
 
 
+# The members a feed is for, when not every member: ``None``, or a fixed subquery.
+Audience = Literal["SELECT member FROM member_device"] | None
+
+
 @dataclass(frozen=True, slots=True)
 class StreamFeed:
-    """A feed's mark (``marks``'s row ``name``) and its members' positions."""
+    """A feed's mark (``marks``'s row ``name``) and its members' positions; ``audience``:
+    the members it reads for (``None``: all)."""
 
     name: str
     marks: Marks
     positions: Positions
+    audience: Audience = None
     statements: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "statements", _statements(self.marks, self.positions))
+        statements = _statements(self.marks, self.positions, self.audience)
+        object.__setattr__(self, "statements", statements)
 
 
-def _statements(marks: Marks, positions: Positions) -> dict[str, str]:
+def _statements(marks: Marks, positions: Positions, audience: Audience) -> dict[str, str]:
     """The feed's statements: the tables are one of the two feeds' own (``Marks``,
-    ``Positions``), every value a bound parameter."""
+    ``Positions``), the audience a fixed subquery (``Audience``), every value a bound
+    parameter.
+
+    A feed with an audience reads and moves only its members' positions: the push feed
+    read every member's events (most of a chain's, members without a device included), in
+    pages of ``limit`` that each aggregated the window again, and moved as many positions,
+    to queue the few with a device (issue #24). A member outside the audience for a while
+    (no device) keeps an old position: what they did then was not for this feed, so they
+    start at the window (``GREATEST``), not at that position."""
+    among = f" AND member IN ({audience})" if audience else ""
+    start = "GREATEST" if audience else "COALESCE"
     return {
         "mark": (
             f"INSERT INTO {marks} (name, read_until) VALUES ({{name}}, {{now}}) "  # noqa: S608
@@ -84,11 +101,11 @@ def _statements(marks: Marks, positions: Positions) -> dict[str, str]:
         "new": f"""
 WITH recent AS (
     SELECT member, MAX(seq) AS last_seq, MIN(seq) AS first_seq
-    FROM member_event WHERE created_at > {{since}} GROUP BY member
+    FROM member_event WHERE created_at > {{since}}{among} GROUP BY member
 ), behind AS (
-    SELECT r.member, COALESCE(p.seq, r.first_seq - 1) AS after
+    SELECT r.member, {start}(p.seq, r.first_seq - 1) AS after
     FROM recent r LEFT JOIN {positions} p ON p.member = r.member
-    WHERE COALESCE(p.seq, r.first_seq - 1) < r.last_seq
+    WHERE {start}(p.seq, r.first_seq - 1) < r.last_seq
 )
 SELECT e.id, e.member, e.seq, e.type, e.data::text AS data, e.created_at
 FROM behind b JOIN member_event e ON e.member = b.member AND e.seq > b.after

@@ -62,7 +62,12 @@ from backend.push.texts import points_earned, points_key
 from db import sql
 from db.ids import new_id
 
-FEED = StreamFeed(name="push_feed", marks="push_feed_mark", positions="push_feed_position")
+FEED = StreamFeed(
+    name="push_feed",
+    marks="push_feed_mark",
+    positions="push_feed_position",
+    audience="SELECT member FROM member_device",  # nothing is pushed to a member without one
+)
 MAX_EVENTS = 5000
 # A sale's points: its earn and campaign bonus entries (``transaction.created``).
 _POINTS_KINDS = ("earn", "bonus")

@@ -210,3 +210,34 @@ async def test_the_rounds_feed_goes_on_until_it_has_caught_up(
     assert await feed_push_caught_up(limit=2) == 3
     assert await feed_push() == 0
     assert len(await collapse_keys()) == 3
+
+
+async def positions() -> dict[str, int]:
+    rows = await sql.fetch("SELECT member::text AS member, seq FROM push_feed_position")
+    return {row["member"]: row["seq"] for row in rows}
+
+
+async def test_the_feed_reads_and_moves_only_members_with_a_device(
+    client: httpx.AsyncClient, member: LoggedInMember, till: Till, live_server: LiveServer
+) -> None:
+    """A member without a device costs the feed no row read out and no position (issue
+    #24); once they add one, their sales from then on are pushed, not what they bought
+    while they had none, however recently; a second device loses nothing the feed had not
+    read yet."""
+    assert await feed_push() == 0  # the mark is made: now
+    without = await log_in(client, live_server.sms)
+    await phone(client, member, FCM_TOKEN + "-has")
+    for buyer in (member, without):
+        assert (await buy(client, till, purchase_body(buyer.card_number))).status_code == 201
+    assert await feed_push() == 1
+    assert set(await positions()) == {member.member_id}
+    old = await buy(client, till, purchase_body(without.card_number))
+    assert old.status_code == 201, old.text
+    await phone(client, without, FCM_TOKEN + "-added")
+    new = await buy(client, till, purchase_body(without.card_number))
+    assert new.status_code == 201, new.text
+    await phone(client, without, FCM_TOKEN + "-second")  # before the feed read the new sale
+    assert await feed_push() == 2  # the new sale, to each of the two devices
+    keys = await collapse_keys()
+    assert f"points_earned:{old.json()['purchase_id']}" not in keys
+    assert f"points_earned:{new.json()['purchase_id']}" in keys
