@@ -95,22 +95,22 @@ def publish_and_collector(metrics: str) -> str:
     """Two places a push can lose its 50 ms before it leaves the server: from an event's
     commit to its publication on Redis (``realtime.metrics``), and the collector's passes,
     each of which holds the event loop (``backend.ops.garbage``)."""
-    parts = []
-    count, total, within = _histogram(metrics, "astrocoffee_event_publish_lag_seconds")
-    if count:
-        parts.append(
-            f"commit to Redis publish mean {total / count * 1000:.1f} ms, "
-            f"{count - within.get(0.025, count):.0f} of {count:.0f} over 25 ms, "
-            f"{count - within.get(0.05, count):.0f} over 50 ms"
-        )
-    passes, spent, gc_within = _histogram(metrics, "astrocoffee_gc_pause_seconds")
-    if passes:
-        parts.append(
-            f"{passes:.0f} collector passes, {spent * 1000:.0f} ms in all, "
-            f"{passes - gc_within.get(0.01, passes):.0f} over 10 ms, "
-            f"{passes - gc_within.get(0.025, passes):.0f} over 25 ms"
-        )
-    return "".join(f"; {part}" for part in parts)
+    parts = (
+        _over(metrics, "astrocoffee_event_publish_lag_seconds", "commit to Redis publish", 0.025),
+        _over(metrics, "astrocoffee_gc_pause_seconds", "collector passes", 0.01),
+    )
+    return "".join(f"; {part}" for part in parts if part)
+
+
+def _over(metrics: str, name: str, what: str, bound: float) -> str:
+    """How many of a histogram's samples, its mean, how many over ``bound`` and twice it."""
+    count, total, within = _histogram(metrics, name)
+    if not count:
+        return ""
+    over = ", ".join(
+        f"{count - within.get(b, count):.0f} over {b * 1000:g} ms" for b in (bound, 2 * bound)
+    )
+    return f"{what}: {count:.0f}, mean {total / count * 1000:.1f} ms, {over}"
 
 
 def loop_lag(metrics: str) -> str:

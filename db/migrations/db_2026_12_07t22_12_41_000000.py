@@ -34,10 +34,11 @@ END
 $$
 """
 
-# Ledger entries, member, store and broadcast events and consent history are facts: UPDATE
-# and DELETE are rejected in the database itself. A correction is a new, reversing entry; a
-# bug or a stray psql session must not be able to rewrite history. TRUNCATE (not a row
-# operation) stays possible for test isolation.
+# Ledger entries, member, store and broadcast events and consent history (the newest row
+# per channel is the member's consent; older rows are the proof) are facts: UPDATE and DELETE
+# are rejected in the database itself. A correction is a new, reversing entry; a bug or a
+# stray psql session must not be able to rewrite history. TRUNCATE (not a row operation)
+# stays possible for test isolation.
 APPEND_ONLY_FUNCTION = """
 CREATE FUNCTION reject_change_to_append_only() RETURNS trigger AS $$
 BEGIN
@@ -46,14 +47,8 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql
 """
-APPEND_ONLY_TABLES = (
-    "ledger_entry",
-    "member_event",
-    "store_event",
-    "broadcast_event",
-    # The newest row per channel is the member's consent; older rows are the proof.
-    "marketing_consent",
-)
+APPEND_ONLY_TABLES = ("ledger_entry", "member_event", "store_event", "broadcast_event")
+APPEND_ONLY_TABLES += ("marketing_consent",)
 
 # The audit trail is append-only too, but for the retention purge (backend.audit.retention):
 # a DELETE passes only when the transaction has named a purge cutoff (SET LOCAL
