@@ -85,11 +85,9 @@ def _statements(marks: Marks, positions: Positions, audience: Audience) -> dict[
     A feed with an audience reads and moves only its members' positions: the push feed
     read every member's events (most of a chain's, members without a device included), in
     pages of ``limit`` that each aggregated the window again, and moved as many positions,
-    to queue the few with a device (issue #24). A member outside the audience for a while
-    (no device) keeps an old position: what they did then was not for this feed, so they
-    start at the window (``GREATEST``), not at that position."""
+    to queue the few with a device (issue #24). A member joining the audience has their
+    position set where the feed is to start for them (``backend.push.devices``)."""
     among = f" AND member IN ({audience})" if audience else ""
-    start = "GREATEST" if audience else "COALESCE"
     return {
         "mark": (
             f"INSERT INTO {marks} (name, read_until) VALUES ({{name}}, {{now}}) "  # noqa: S608
@@ -103,9 +101,9 @@ WITH recent AS (
     SELECT member, MAX(seq) AS last_seq, MIN(seq) AS first_seq
     FROM member_event WHERE created_at > {{since}}{among} GROUP BY member
 ), behind AS (
-    SELECT r.member, {start}(p.seq, r.first_seq - 1) AS after
+    SELECT r.member, COALESCE(p.seq, r.first_seq - 1) AS after
     FROM recent r LEFT JOIN {positions} p ON p.member = r.member
-    WHERE {start}(p.seq, r.first_seq - 1) < r.last_seq
+    WHERE COALESCE(p.seq, r.first_seq - 1) < r.last_seq
 )
 SELECT e.id, e.member, e.seq, e.type, e.data::text AS data, e.created_at
 FROM behind b JOIN member_event e ON e.member = b.member AND e.seq > b.after

@@ -51,14 +51,15 @@ DELETE FROM member_device WHERE member = {member_id} AND id NOT IN (
 _FORGET_PREVIOUS_OWNERS = (
     "DELETE FROM push_delivery WHERE device = {device_id} AND member <> {member_id}"
 )
-# The push feed reads only the members with a device (backend.push.queue.FEED): a member's
-# first device starts the feed at their stream's newest event, so what they did without one
-# is not pushed now. A further device changes nothing: the feed may not have read their last
-# sale yet, and the devices they had get it.
+# The push feed reads only the members with a device (backend.push.queue.FEED): a member
+# who has none yet starts the feed at their stream's newest event, so what they did without
+# one is not pushed now. Run before the device is written: a member who has one already (a
+# further device, or the app registering its token again) changes nothing, since the feed
+# may not have read their last sale yet.
 _START_FEED = """
 INSERT INTO push_feed_position (member, seq)
 SELECT {member_id}, COALESCE(MAX(e.seq), 0) FROM member_event e WHERE e.member = {member_id}
-    AND NOT EXISTS (SELECT 1 FROM member_device d WHERE d.member = {member_id} AND d.id <> {id})
+    AND NOT EXISTS (SELECT 1 FROM member_device d WHERE d.member = {member_id})
 ON CONFLICT (member) DO UPDATE SET seq = GREATEST(push_feed_position.seq, EXCLUDED.seq)
 """
 _LIST = """
@@ -82,6 +83,7 @@ async def register_device(
 ) -> DeviceView:
     device = checked(registration, loopback_http=loopback_http)
     async with engine().transaction():
+        await sql.fetch(_START_FEED, member_id=member_id)
         (row,) = await sql.fetch(
             _REGISTER,
             id=new_id(),
@@ -92,7 +94,6 @@ async def register_device(
             auth=device.auth,
             now=datetime.now(UTC),
         )
-        await sql.fetch(_START_FEED, member_id=member_id, id=row["id"])
         await sql.fetch(_FORGET_OLDEST, member_id=member_id, kept=DEVICES_KEPT)
         await sql.fetch(_FORGET_PREVIOUS_OWNERS, device_id=row["id"], member_id=member_id)
     return view(row)

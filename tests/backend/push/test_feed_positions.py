@@ -222,8 +222,8 @@ async def test_the_feed_reads_and_moves_only_members_with_a_device(
 ) -> None:
     """A member without a device costs the feed no row read out and no position (issue
     #24); once they add one, their sales from then on are pushed, not what they bought
-    while they had none, however recently; a second device loses nothing the feed had not
-    read yet."""
+    while they had none, however recently; a second device, or the app registering its
+    token again, loses nothing the feed had not read yet."""
     assert await feed_push() == 0  # the mark is made: now
     without = await log_in(client, live_server.sms)
     await phone(client, member, FCM_TOKEN + "-has")
@@ -236,7 +236,9 @@ async def test_the_feed_reads_and_moves_only_members_with_a_device(
     await phone(client, without, FCM_TOKEN + "-added")
     new = await buy(client, till, purchase_body(without.card_number))
     assert new.status_code == 201, new.text
-    await phone(client, without, FCM_TOKEN + "-second")  # before the feed read the new sale
+    # Before the feed read the new sale: the token again, and a second device.
+    await phone(client, without, FCM_TOKEN + "-added")
+    await phone(client, without, FCM_TOKEN + "-second")
     assert await feed_push() == 2  # the new sale, to each of the two devices
     keys = await collapse_keys()
     assert f"points_earned:{old.json()['purchase_id']}" not in keys
