@@ -26,6 +26,11 @@ class Written(NamedTuple):
     stalls: list[tuple[float, float]]  # (seconds in, ms late) of a Locust process's hub
 
 
+def _add(into: Times, times: dict[Any, Any]) -> None:
+    for ms, count in times.items():
+        into[int(ms)] = into.get(int(ms), 0) + int(count)
+
+
 def read_intervals(prefix_path: Path) -> Written:
     merged: dict[str, dict[int, Times]] = {}
     failures: list[tuple[float, str, float]] = []
@@ -34,14 +39,12 @@ def read_intervals(prefix_path: Path) -> Written:
     for path in sorted(prefix_path.parent.glob(f"{prefix_path.name}-intervals-*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         interval_s = int(data["interval_s"])
-        failures += [(float(t), str(label), float(ms)) for t, label, ms in data.get("failures", [])]
-        stalls += [(float(t), float(ms)) for t, ms in data.get("stalls", [])]
+        failures += [(float(t), str(label), float(ms)) for t, label, ms in data["failures"]]
+        stalls += [(float(t), float(ms)) for t, ms in data["stalls"]]
         for label, intervals in data["times"].items():
             into = merged.setdefault(label, {})
             for index, times in intervals.items():
-                bucket = into.setdefault(int(index), {})
-                for ms, count in times.items():
-                    bucket[int(ms)] = bucket.get(int(ms), 0) + int(count)
+                _add(into.setdefault(int(index), {}), times)
     return Written(interval_s, merged, sorted(failures), sorted(stalls))
 
 
@@ -78,9 +81,7 @@ def _chosen(times: dict[str, dict[int, Times]], patterns: list[str]) -> dict[int
         if not any(fnmatch.fnmatchcase(label, p) for p in patterns):
             continue
         for index, bucket in intervals.items():
-            into = out.setdefault(index, {})
-            for ms, count in bucket.items():
-                into[ms] = into.get(ms, 0) + count
+            _add(out.setdefault(index, {}), bucket)
     return out
 
 
