@@ -26,7 +26,9 @@ async def test_a_russian_browser_gets_the_member_page_in_russian_and_can_switch(
     open_page: OpenPage, live_server: LiveServer, client: httpx.AsyncClient, till: Till
 ) -> None:
     page = await open_page(live_server.base_url, locale="ru-RU", phone=True)
-    assert await page.get_attribute("html", "lang") == "ru"
+    # The page's module sets the language once its catalogue has loaded (top-level await),
+    # which the `load` event that `goto` waits for does not wait for: expect it, then.
+    await expect(page.locator("html")).to_have_attribute("lang", "ru")
     await expect(page.locator("#login-title")).to_have_text("Вход")
     await expect(page.get_by_label("Номер телефона")).to_be_visible()
     await expect(page.locator("#connection")).to_have_text("нет связи")
@@ -59,7 +61,7 @@ async def test_a_russian_browser_gets_the_member_page_in_russian_and_can_switch(
     # The switch: English at once, and kept when the page is opened again.
     await page.select_option("#language", "en")
     await expect(page.locator("#card-title")).to_have_text("Your card")
-    assert await page.get_attribute("html", "lang") == "en"
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
     await expect(page.locator("#connection")).to_have_text("live")
     await page.goto(live_server.base_url)
     await expect(page.locator("#balance-title")).to_have_text("Points")
