@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from piccolo.columns import UUID, Array, BigInt, ForeignKey, OnDelete, Timestamptz, Varchar
+from piccolo.columns import UUID, Array, BigInt, Timestamptz, Varchar
 from piccolo.constraints import Check
 from piccolo.table import Table
 
 from db.ids import new_id
 from db.tables.members import Member
+from db.tables.references import reference
 from db.tables.stores import StaffUser
 
 
@@ -16,14 +17,11 @@ class AdjustmentApproval(Table, tablename="adjustment_approval"):
     staff member approves it (a manager of one of ``store_ids``, or an admin)."""
 
     id = UUID(primary_key=True, default=new_id)
-    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, index=True)
+    member = reference(Member, index=True)
     points = BigInt()
     reason = Varchar(length=500, help_text="As the requester gave it (the ledger note).")
-    requested_by = ForeignKey(
-        StaffUser,
-        on_delete=OnDelete.restrict,
-        null=False,
-        help_text="Staff user who asked; never the one who decides.",
+    requested_by = reference(
+        StaffUser, help_text="Staff user who asked; never the one who decides."
     )
     store_ids = Array(UUID(), default=list, help_text="Stores whose managers may decide.")
     exceeded = Varchar(length=24, help_text="per_adjustment or per_day: the limit it crossed.")

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from piccolo.columns import (
-    JSONB,
-    UUID,
-    Boolean,
-    Date,
-    ForeignKey,
-    Integer,
-    OnDelete,
-    Timestamptz,
-    Varchar,
-)
+from piccolo.columns import JSONB, UUID, Boolean, Date, Integer, Timestamptz, Varchar
 from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
 from db.ids import new_id
 from db.tables.members import Member
+from db.tables.references import reference
 
 
 class Campaign(Table, tablename="campaign"):
@@ -70,7 +61,7 @@ class CampaignLimitShare(Table, tablename="campaign_limit_share"):
     ``quota - taken``."""
 
     id = UUID(primary_key=True, default=new_id)
-    campaign = ForeignKey(Campaign, on_delete=OnDelete.restrict, null=False)
+    campaign = reference(Campaign)
     share = Integer(help_text="0 to SHARES - 1.")
     taken = Integer(default=0, help_text="Uses counted in this share.")
     quota = Integer(default=0, help_text="Uses this share may count (its part of the limit).")
@@ -83,8 +74,8 @@ class MemberOffer(Table, tablename="member_offer"):
     """A campaign as one member holds it: activated, used so many times, or a coupon."""
 
     id = UUID(primary_key=True, default=new_id)
-    campaign = ForeignKey(Campaign, on_delete=OnDelete.restrict, null=False)
-    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, index=True)
+    campaign = reference(Campaign)
+    member = reference(Member, index=True)
     status = Varchar(length=12, help_text="available, activated, used, expired.")
     uses = Integer(default=0)
     period_start = Date(
@@ -107,7 +98,7 @@ class CampaignTelling(Table, tablename="campaign_telling"):
     transaction, so a crash never tells a member twice nor skips one."""
 
     id = UUID(primary_key=True, default=new_id)
-    campaign = ForeignKey(Campaign, on_delete=OnDelete.restrict, null=False, index=True)
+    campaign = reference(Campaign, index=True)
     type = Varchar(length=40, help_text="offer.available or offer.expired.")
     data = JSONB(help_text="The event's data, as the campaign was when it changed.")
     audience_at = Timestamptz(help_text="The moment the audience's conditions are judged at.")

@@ -3,11 +3,12 @@ so an erasure interrupted half-way is found and finished."""
 
 from __future__ import annotations
 
-from piccolo.columns import UUID, BigInt, ForeignKey, OnDelete, Timestamptz, Varchar
+from piccolo.columns import UUID, BigInt, Timestamptz, Varchar
 from piccolo.table import Table
 
 from db.ids import new_id
 from db.tables.members import Member
+from db.tables.references import reference
 
 
 class MemberErasure(Table, tablename="member_erasure"):
@@ -16,7 +17,7 @@ class MemberErasure(Table, tablename="member_erasure"):
     until ``completed_at`` is set."""
 
     id = UUID(primary_key=True, default=new_id)
-    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, unique=True)
+    member = reference(Member, unique=True)
     source = Varchar(length=8, help_text="member (from the app) or staff (on request).")
     requested_by = UUID(null=True, default=None, help_text="Staff user; NULL: the member.")
     requested_at = Timestamptz()

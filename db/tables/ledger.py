@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from piccolo.columns import JSONB, UUID, BigInt, ForeignKey, Integer, OnDelete, Timestamptz, Varchar
+from piccolo.columns import JSONB, UUID, BigInt, Integer, Timestamptz, Varchar
 from piccolo.constraints import Check
 from piccolo.table import Table
 
 from db.ids import new_id
 from db.tables.members import Account
+from db.tables.references import reference
 
 
 class ProgramRules(Table, tablename="program_rules"):
@@ -27,7 +28,7 @@ class PointLot(Table, tablename="point_lot"):
     """
 
     id = UUID(primary_key=True, default=new_id)
-    account = ForeignKey(Account, on_delete=OnDelete.restrict, null=False)
+    account = reference(Account)
     source = Varchar(length=24, help_text="earn, refund_return, adjustment, void, ...")
     purchase = UUID(null=True, default=None)
     points = BigInt(help_text="Points credited.")
@@ -44,7 +45,7 @@ class LedgerEntry(Table, tablename="ledger_entry"):
     """Append-only: a trigger in the migrations rejects UPDATE and DELETE."""
 
     id = UUID(primary_key=True, default=new_id)
-    account = ForeignKey(Account, on_delete=OnDelete.restrict, null=False, index=True)
+    account = reference(Account, index=True)
     kind = Varchar(length=24, help_text="earn, redeem, hold, capture, void, refund, expiry, ...")
     available_delta = BigInt(default=0)
     pending_delta = BigInt(default=0)

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from piccolo.columns import (
-    JSONB,
-    UUID,
-    BigInt,
-    Boolean,
-    Date,
-    ForeignKey,
-    Integer,
-    OnDelete,
-    Timestamptz,
-    Varchar,
-)
+from piccolo.columns import JSONB, UUID, BigInt, Boolean, Date, Integer, Timestamptz, Varchar
 from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
 from db.ids import new_id
+from db.tables.references import reference
 from db.tables.streams import StreamEventColumns
 
 
@@ -48,7 +38,7 @@ class BlockedCard(Table, tablename="blocked_card"):
     """A card number blocked as lost: it identifies nobody, and is never issued again."""
 
     card_number = Varchar(length=16, primary_key=True)
-    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, index=True)
+    member = reference(Member, index=True)
     blocked_at = Timestamptz()
     blocked_by = UUID(null=True, default=None, help_text="Staff user; NULL: the member.")
 
@@ -58,7 +48,7 @@ class MarketingConsent(Table, tablename="marketing_consent"):
     newest row per member and channel is the state in force."""
 
     id = UUID(primary_key=True, default=new_id)
-    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False)
+    member = reference(Member)
     channel = Varchar(length=8, help_text="push, sms or email.")
     given = Boolean(help_text="True: given; false: withdrawn.")
     source = Varchar(length=16, help_text="app, staff, ...")
@@ -71,7 +61,7 @@ class MarketingConsent(Table, tablename="marketing_consent"):
 class MemberStats(Table, tablename="member_stats"):
     """What segments and offers look at, kept up to date by every sale (one upsert)."""
 
-    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, unique=True)
+    member = reference(Member, unique=True)
     visits = Integer(default=0)
     last_visit_at = Timestamptz(null=True, default=None)
     category_counts = JSONB(help_text="{category: items bought}, for the favourite category.")
@@ -82,7 +72,7 @@ class Account(Table, tablename="account"):
     """A member's points balance: a cache of the ledger, updated in the same transaction."""
 
     id = UUID(primary_key=True, default=new_id)
-    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, unique=True)
+    member = reference(Member, unique=True)
     available = BigInt(default=0, help_text="Points the member can spend now.")
     pending = BigInt(default=0, help_text="Earned points still inside the return window.")
     held = BigInt(default=0, help_text="Points reserved by open checkouts.")
@@ -97,7 +87,7 @@ class Account(Table, tablename="account"):
 class MemberEvent(StreamEventColumns, Table, tablename="member_event"):
     """Durable copy of every event pushed to a member, so a client can resume from its seq."""
 
-    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False)
+    member = reference(Member)
     seq = BigInt(help_text="1, 2, 3, ... per member, without gaps.")
 
     one_per_seq = Unique(["member", "seq"])

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from piccolo.columns import (
-    JSONB,
-    UUID,
-    Array,
-    BigInt,
-    ForeignKey,
-    Integer,
-    Timestamptz,
-    Varchar,
-)
+from piccolo.columns import JSONB, UUID, Array, BigInt, ForeignKey, Integer, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
 from db.ids import new_id
 from db.tables.members import Member
+from db.tables.references import reference
 
 
 class MemberDevice(Table, tablename="member_device"):
@@ -25,7 +17,7 @@ class MemberDevice(Table, tablename="member_device"):
     or an APNs device token. Personal data (docs/security.md): erasure deletes the rows."""
 
     id = UUID(primary_key=True, default=new_id)
-    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, index=True)
+    member = reference(Member, index=True)
     provider = Varchar(length=8, help_text="webpush, fcm or apns.")
     token = Varchar(
         length=2000,
@@ -47,7 +39,7 @@ class NotificationSettings(Table, tablename="notification_settings"):
     """A member's choices: the kinds of notification turned off, and the language they are
     written in. No row: every kind on, in Russian (the program's language)."""
 
-    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, primary_key=True)
+    member = reference(Member, primary_key=True)
     kinds_off = Array(base_column=Varchar(length=24), help_text="Kinds the member turned off.")
     language = Varchar(length=2, default="ru", help_text="ru or en.")
     quiet_from = Integer(

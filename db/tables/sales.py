@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-from piccolo.columns import (
-    JSONB,
-    UUID,
-    BigInt,
-    ForeignKey,
-    Integer,
-    OnDelete,
-    Timestamptz,
-    Varchar,
-)
+from piccolo.columns import JSONB, UUID, BigInt, Integer, Timestamptz, Varchar
 from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
 from db.ids import new_id
 from db.tables.members import Member
+from db.tables.references import reference
 from db.tables.stores import Store, Terminal
 
 
 class Purchase(Table, tablename="purchase"):
     id = UUID(primary_key=True, default=new_id)
-    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
-    terminal = ForeignKey(
-        Terminal, on_delete=OnDelete.restrict, null=True, help_text="None: paid in the app."
-    )
+    store = reference(Store)
+    terminal = reference(Terminal, null=True, help_text="None: paid in the app.")
     # Indexed with created_at by hand (purchase_member_recent, the hand-written migration).
-    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False)
+    member = reference(Member)
     external_id = Varchar(length=100, help_text="The till's own receipt id.")
     amount = BigInt(help_text="Check total before loyalty discount, minor units.")
     paid_amount = BigInt(help_text="Amount actually paid, minor units.")
@@ -69,7 +59,7 @@ class Purchase(Table, tablename="purchase"):
 
 class Refund(Table, tablename="refund"):
     id = UUID(primary_key=True, default=new_id)
-    purchase = ForeignKey(Purchase, on_delete=OnDelete.restrict, null=False, index=True)
+    purchase = reference(Purchase, index=True)
     amount = BigInt(help_text="Gross value of the returned goods, minor units.")
     points_reversed = BigInt()
     points_returned = BigInt()
@@ -84,9 +74,9 @@ class Checkout(Table, tablename="checkout"):
     """A two-phase sale: quote, hold points, then complete (capture) or cancel (void)."""
 
     id = UUID(primary_key=True, default=new_id)
-    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
-    terminal = ForeignKey(Terminal, on_delete=OnDelete.restrict, null=False)
-    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, index=True)
+    store = reference(Store)
+    terminal = reference(Terminal)
+    member = reference(Member, index=True)
     external_id = Varchar(length=100)
     amount = BigInt()
     currency = Varchar(length=3)
@@ -112,8 +102,8 @@ class Order(Table, tablename="customer_order"):
     """
 
     id = UUID(primary_key=True, default=new_id)
-    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False, index=True)
-    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
+    member = reference(Member, index=True)
+    store = reference(Store)
     amount = BigInt()
     currency = Varchar(length=3)
     items = JSONB(help_text="The order's lines, for exclusions.")

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from piccolo.columns import (
-    UUID,
-    Array,
-    BigInt,
-    Date,
-    ForeignKey,
-    Integer,
-    OnDelete,
-)
+from piccolo.columns import UUID, Array, BigInt, Date, Integer
 from piccolo.constraints import Unique
 from piccolo.table import Table
 
 from db.ids import new_id
 from db.tables.members import Member
+from db.tables.references import reference
 from db.tables.stores import Store
 
 
@@ -29,7 +22,7 @@ class StoreDay(Table, tablename="store_day"):
     """
 
     id = UUID(primary_key=True, default=new_id)
-    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
+    store = reference(Store)
     day = Date()
     sales = BigInt(default=0)
     sales_amount = BigInt(default=0, help_text="Paid, minor units.")
@@ -47,9 +40,9 @@ class StoreDayMember(Table, tablename="store_day_member"):
     """Who bought in a store on a day: makes ``StoreDay.active_members`` a counter."""
 
     id = UUID(primary_key=True, default=new_id)
-    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
+    store = reference(Store)
     day = Date()
-    member = ForeignKey(Member, on_delete=OnDelete.restrict, null=False)
+    member = reference(Member)
 
     one_per_store_day_member = Unique(["store", "day", "member"])
 

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from piccolo.columns import (
-    UUID,
-    Array,
-    BigInt,
-    Boolean,
-    ForeignKey,
-    Integer,
-    OnDelete,
-    Timestamptz,
-    Varchar,
-)
+from piccolo.columns import UUID, Array, BigInt, Boolean, Integer, Timestamptz, Varchar
 from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
 from db.ids import new_id
+from db.tables.references import reference
 from db.tables.streams import StreamEventColumns
 
 
@@ -41,7 +32,7 @@ class Store(Table, tablename="store"):
 class StoreEvent(StreamEventColumns, Table, tablename="store_event"):
     """Durable copy of every event on a store's staff stream (sales, live figures)."""
 
-    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
+    store = reference(Store)
     seq = BigInt(help_text="1, 2, 3, ... per store, without gaps.")
 
     one_per_store_seq = Unique(["store", "seq"])
@@ -51,7 +42,7 @@ class Terminal(Table, tablename="terminal"):
     """A POS terminal or payment-system integration, scoped to one store."""
 
     id = UUID(primary_key=True, default=new_id)
-    store = ForeignKey(Store, on_delete=OnDelete.restrict, null=False)
+    store = reference(Store)
     name = Varchar(length=200)
     key_prefix = Varchar(length=16, index=True, help_text="First characters of the key, shown.")
     key_hash = Varchar(length=64, unique=True, help_text="SHA-256 of the whole API key.")
