@@ -63,12 +63,15 @@ DEFAULT_AUDIT_RETENTION_DAYS = Settings().audit_retention_days
 
 @dataclass(frozen=True, slots=True)
 class MaintenanceReport:
-    holds_expired: int
-    points_released: int
-    points_expired: int
-    idempotency_records_purged: int
-    tiers_changed: int | None
-    events_relayed: int
+    """What one round did: each job's count (0: that job is not run here; ``tiers_changed``
+    is None in a round that did not evaluate tiers)."""
+
+    holds_expired: int = 0
+    points_released: int = 0
+    points_expired: int = 0
+    idempotency_records_purged: int = 0
+    tiers_changed: int | None = None
+    events_relayed: int = 0
     orders_settled: int = 0
     campaigns_started_or_ended: int = 0
     audit_entries_purged: int = 0
@@ -109,76 +112,59 @@ class MaintenanceJobs:
         now = now or datetime.now(UTC)
         publisher, orders, catalogue = self.publisher, self.orders, self.catalogue
         daily_cap = self.push_daily_cap
+        # Each job's count, under its name in the report.
+        counts: dict[str, int] = {}
 
-        async def step(job: Callable[[], Awaitable[int]]) -> int:
+        async def step(count: str, job: Callable[[], Awaitable[int]]) -> None:
             if before_each is not None:
                 await before_each()
-            return await job()
+            counts[count] = await job()
 
-        relayed = await step(lambda: relay_unpublished(publisher, now=now))
+        await step("events_relayed", lambda: relay_unpublished(publisher, now=now))
         # Also folded every FIGURES_INTERVAL_S beside the round (FiguresLoop); here for a round
         # run once (``astrocoffee maintenance``).
-        folded = await step(lambda: fold_committed_sales(publisher))
-        holds = await step(lambda: expire_holds(publisher, now=now))
-        released = await step(lambda: release_pending(publisher, now=now))
-        expired = await step(lambda: expire_points(publisher, now=now))
+        await step("sales_folded", lambda: fold_committed_sales(publisher))
+        await step("holds_expired", lambda: expire_holds(publisher, now=now))
+        await step("points_released", lambda: release_pending(publisher, now=now))
+        await step("points_expired", lambda: expire_points(publisher, now=now))
         kept_from = now - timedelta(hours=self.idempotency_ttl_h)
-        purged = await step(lambda: purge_records(before=kept_from))
-        tiers = None
+        await step("idempotency_records_purged", lambda: purge_records(before=kept_from))
         if evaluate_tiers_now:
 
             async def tiers_job() -> int:
                 return await evaluate_tiers(publisher, (await current_rules()).rules, now=now)
 
-            tiers = await step(tiers_job)
-        settled = 0
+            await step("tiers_changed", tiers_job)
         if orders is not None and orders.has_provider:
-            settled = await step(lambda: orders.poll(now=now))
-        campaigns = 0
+            await step("orders_settled", lambda: orders.poll(now=now))
         if catalogue is not None:
-            campaigns = await step(lambda: start_and_end_on_time(publisher, catalogue, now=now))
+            await step(
+                "campaigns_started_or_ended",
+                lambda: start_and_end_on_time(publisher, catalogue, now=now),
+            )
         # Targeted audiences of campaigns that started or ended (here or by a request), in
         # batches within a third of the interval; what is left goes on next run.
-        told = await step(lambda: tell_audiences(publisher))
-        sent = 0
+        await step("members_told", lambda: tell_audiences(publisher))
         if self.outbox_retention_days is not None:
             oldest_kept = (now - timedelta(days=self.outbox_retention_days)).date()
-            sent = await step(lambda: purge_delivered(before=oldest_kept))
+            await step("outbox_messages_purged", lambda: purge_delivered(before=oldest_kept))
         audit_kept_from = now - timedelta(days=self.audit_retention_days)
-        audit = await step(lambda: purge_audit(before=audit_kept_from))
-        erased = 0
+        await step("audit_entries_purged", lambda: purge_audit(before=audit_kept_from))
         if self.erasures is not None:
-            erased = await step(self.erasures.finish_erasures)
+            await step("erasures_finished", self.erasures.finish_erasures)
         # About hourly whatever the interval: the snapshot says when it was last taken.
-        snapshots = await step(lambda: take_snapshot(now=now))
+        await step("program_snapshots", lambda: take_snapshot(now=now))
         # Committed member events to the partner endpoints that subscribe (the worker sends).
-        queued = await step(lambda: feed_partners(now=now))
+        await step("partner_deliveries_queued", lambda: feed_partners(now=now))
         # Committed sales to the members' devices (the push worker sends).
-        pushes = await step(lambda: feed_push_caught_up(now=now, daily_cap=daily_cap))
+        await step("pushes_queued", lambda: feed_push_caught_up(now=now, daily_cap=daily_cap))
         # Points about to expire and birthdays, on each member's local morning.
         notice_days = self.push_expiry_notice_days
-        notices = await step(
-            lambda: queue_daily_notices(now=now, days=notice_days, daily_cap=daily_cap)
+        await step(
+            "daily_notices_queued",
+            lambda: queue_daily_notices(now=now, days=notice_days, daily_cap=daily_cap),
         )
-        return MaintenanceReport(
-            holds,
-            released,
-            expired,
-            purged,
-            tiers,
-            relayed,
-            settled,
-            campaigns,
-            audit_entries_purged=audit,
-            outbox_messages_purged=sent,
-            erasures_finished=erased,
-            sales_folded=folded,
-            members_told=told,
-            program_snapshots=snapshots,
-            partner_deliveries_queued=queued,
-            pushes_queued=pushes,
-            daily_notices_queued=notices,
-        )
+        return MaintenanceReport(**counts)
 
 
 class MaintenanceLoop:
