@@ -7,36 +7,48 @@ from __future__ import annotations
 from backend.errors import DomainError, Unprocessable, ValidationFailed
 
 
-class CatalogueNotCsv(DomainError):
-    status = 415
-    code = "catalogue_not_csv"
-    title = "The catalogue must be sent as text/csv in UTF-8"
+class CatalogueNotCsv(
+    DomainError,
+    status=415,
+    code="catalogue_not_csv",
+    title="The catalogue must be sent as text/csv in UTF-8",
+): ...
 
 
-class CatalogueNotUtf8(ValidationFailed):
-    code = "catalogue_not_utf8"
-    title = "The catalogue file is not UTF-8 text"
+class CatalogueNotUtf8(
+    ValidationFailed,
+    code="catalogue_not_utf8",
+    title="The catalogue file is not UTF-8 text",
+): ...
 
 
-class CatalogueHeaderWrong(ValidationFailed):
-    code = "catalogue_header_wrong"
-    title = "The catalogue file's first row must be sku,name,category"
+class CatalogueHeaderWrong(
+    ValidationFailed,
+    code="catalogue_header_wrong",
+    title="The catalogue file's first row must be sku,name,category",
+): ...
 
 
-class CatalogueRowBroken(ValidationFailed):
-    code = "catalogue_row_broken"
-    title = "A row of the catalogue file cannot be read as a product"
+class CatalogueRowBroken(
+    ValidationFailed,
+    code="catalogue_row_broken",
+    title="A row of the catalogue file cannot be read as a product",
+): ...
 
 
-class CatalogueDuplicateSku(Unprocessable):
-    code = "catalogue_duplicate_sku"
-    title = "A SKU appears twice in the catalogue file"
+class CatalogueDuplicateSku(
+    Unprocessable,
+    code="catalogue_duplicate_sku",
+    title="A SKU appears twice in the catalogue file",
+): ...
 
 
-class CatalogueTooLarge(DomainError):
-    status = 413
-    code = "catalogue_too_large"
-    title = "The catalogue file is too large"
+class CatalogueTooLarge(
+    DomainError,
+    status=413,
+    code="catalogue_too_large",
+    title="The catalogue file is too large",
+): ...
 
 
 REFUSALS = (
