@@ -28,12 +28,13 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, ClassVar
 
 from litestar import Litestar, Request, Response, get, post
 
 from backend.settings import DEV_EXTERNAL_SYSTEMS
-from devkit.fakes.base import FakeSystem, count, error, flag, json_object, seconds, string
+from devkit.fakes.base import FakeSystem, Process, count, error, flag, json_object, seconds, string
 
 # Where development's settings look for this system, and the token they send it
 # (backend.settings.DEV_EXTERNAL_SYSTEMS): one definition for both sides.
@@ -80,11 +81,24 @@ class AccountingSystem(FakeSystem):
         "book_then_fail_next": count,
     }
     DOWN: ClassVar[str] = "the accounting system is down"
+    PROCESS: ClassVar[Process] = Process(
+        "accounting system",
+        DEV_PORT,
+        "Serve a fake sales-accounting system for development and tests.",
+    )
 
     @property
     def booked(self) -> list[tuple[str, dict[str, Any]]]:
         """(Idempotency-Key, booked body) of each document on the books, in booking order."""
         return [(key, document.body) for key, document in self.documents.items()]
+
+    def documents_on(self, day: date) -> list[dict[str, Any]]:
+        """The documents booked for a business day, as ``GET /v1/documents`` lists them."""
+        return [
+            document.as_json()
+            for document in self.documents.values()
+            if document.body.get("business_date") == day.isoformat()
+        ]
 
     def drop_booked(self, key: str) -> None:
         """Forget a booked document, as if it had never arrived (``KeyError`` if unknown)."""
@@ -140,14 +154,7 @@ class AccountingSystem(FakeSystem):
         @get("/v1/documents")
         async def booked_on(request: Request[Any, Any, Any]) -> Response[Any]:
             return await self.listed_by_day(
-                request,
-                "business_date",
-                "documents",
-                lambda day: [
-                    document.as_json()
-                    for document in self.documents.values()
-                    if document.body.get("business_date") == day.isoformat()
-                ],
+                request, "business_date", "documents", self.documents_on
             )
 
         @post("/_drop", status_code=200)
@@ -177,13 +184,7 @@ class AccountingSystem(FakeSystem):
 
 
 def main(argv: list[str] | None = None) -> None:
-    AccountingSystem.command_line(
-        argv,
-        "devkit.fakes.accounting",
-        "Serve a fake sales-accounting system for development and tests.",
-        port=DEV_PORT,
-        what="accounting system",
-    )
+    AccountingSystem.command_line(argv)
 
 
 if __name__ == "__main__":

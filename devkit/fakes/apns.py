@@ -41,7 +41,7 @@ from backend.push.development import (
     DEV_APNS_TOPIC,
     DEV_APNS_URL,
 )
-from devkit.fakes.base import HANG_S, configure_logging
+from devkit.fakes.base import HANG_S, Process, configure_logging
 from devkit.fakes.push_service import PushService
 
 DEV_PORT = int(DEV_APNS_URL.rsplit(":", 1)[1])
@@ -64,6 +64,9 @@ class ApnsService(PushService):
     connections: int = 0
 
     DOWN: ClassVar[str] = "ServiceUnavailable"
+    PROCESS: ClassVar[Process] = Process(
+        "APNs (HTTP/2, cleartext)", DEV_PORT, "Serve a fake APNs provider API (HTTP/2)."
+    )
 
     def token_problem(self, authorization: str | None) -> str | None:
         if not authorization or not authorization.lower().startswith("bearer "):
@@ -205,15 +208,13 @@ class _Http2Connection(asyncio.Protocol):
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = ApnsService.arguments(
-        "devkit.fakes.apns", "Serve a fake APNs provider API (HTTP/2).", port=DEV_PORT
-    ).parse_args(argv)
+    args = ApnsService.arguments().parse_args(argv)
     service = ApnsService(token=args.token)
     configure_logging()
 
     async def run() -> None:
         async with service.serving(args.host, args.port) as address:
-            service.log.info("APNs (HTTP/2, cleartext) on http://%s", address)
+            service.log.info("%s on http://%s", service.PROCESS.what, address)
             await asyncio.Event().wait()
 
     asyncio.run(run())

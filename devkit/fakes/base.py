@@ -23,6 +23,15 @@ from litestar.handlers import HTTPRouteHandler
 HANG_S = 3600.0
 
 
+@dataclass(frozen=True, slots=True)
+class Process:
+    """How ``python -m devkit.fakes.<name>`` serves a fake."""
+
+    what: str  # what the line that says it is serving calls it
+    port: int  # the default ``--port``
+    description: str  # what ``--help`` says it does
+
+
 @dataclass
 class FakeSystem:
     """The switches every fake has; subclasses add their own and list them in ``SWITCHES``
@@ -37,14 +46,19 @@ class FakeSystem:
 
     SWITCHES: ClassVar[dict[str, Callable[[Any], Any]]]
     DOWN: ClassVar[str]  # the error of every /v1 request while ``down``
+    PROCESS: ClassVar[Process]
+
+    @classmethod
+    def module(cls) -> str:
+        """The fake's module, ``devkit.fakes.accounting`` (under ``python -m`` too, where it
+        is ``__main__``)."""
+        spec = sys.modules[cls.__module__].__spec__
+        return spec.name if spec is not None else cls.__module__
 
     @property
     def log(self) -> logging.Logger:
-        """The fake's logger: ``fakes.accounting``, ``fakes.payment_provider`` (under
-        ``python -m`` too, where its module is ``__main__``)."""
-        spec = sys.modules[type(self).__module__].__spec__
-        name = spec.name if spec is not None else type(self).__module__
-        return logging.getLogger(name.removeprefix("devkit."))
+        """The fake's logger: ``fakes.accounting``, ``fakes.payment_provider``."""
+        return logging.getLogger(self.module().removeprefix("devkit."))
 
     def switches(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.SWITCHES}
@@ -71,41 +85,42 @@ class FakeSystem:
         raise NotImplementedError
 
     @classmethod
-    def arguments(cls, module: str, description: str, *, port: int) -> argparse.ArgumentParser:
+    def arguments(cls) -> argparse.ArgumentParser:
         """The command line every fake takes: ``--host``, ``--port``, ``--token``."""
-        parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
+        parser = argparse.ArgumentParser(
+            prog=f"python -m {cls.module()}", description=cls.PROCESS.description
+        )
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=port)
+        parser.add_argument("--port", type=int, default=cls.PROCESS.port)
         parser.add_argument("--token", default=cls.token)
         return parser
 
     @classmethod
-    def command_line(
-        cls,
-        argv: list[str] | None,
-        module: str,
-        description: str,
-        *,
-        port: int,
-        what: str,
-        own_options: Callable[[argparse.ArgumentParser], object] | None = None,
-    ) -> None:
-        """``python -m <module>`` of a fake: ``arguments`` and the options ``own_options``
-        adds, each of which (as ``--token``) sets the fake's field of its name; serve it."""
-        parser = cls.arguments(module, description, port=port)
-        if own_options is not None:
-            own_options(parser)
+    def own_options(cls, parser: argparse.ArgumentParser) -> None:
+        """The options a fake adds to ``arguments``, each (as ``--token``) setting the fake's
+        field of its name."""
+
+    @classmethod
+    def command_line(cls, argv: list[str] | None = None) -> None:
+        """``python -m <module>`` of a fake: ``arguments`` and ``own_options``; serve it."""
+        parser = cls.arguments()
+        cls.own_options(parser)
         fields = vars(parser.parse_args(argv))
         host, listen_port = fields.pop("host"), fields.pop("port")
-        cls(**fields).serve(host, listen_port, what)
+        cls(**fields).serve(host, listen_port)
 
-    def serve(self, host: str, port: int, what: str) -> None:
+    def serve(self, host: str, port: int) -> None:
         """Serve until interrupted, everything logged to stderr (``configure_logging``)."""
         import uvicorn
 
         configure_logging()
         self.log.info(
-            "%s on http://%s:%d (token %s)%s", what, host, port, self.token, self.started_note()
+            "%s on http://%s:%d (token %s)%s",
+            self.PROCESS.what,
+            host,
+            port,
+            self.token,
+            self.started_note(),
         )
         uvicorn.run(self.app(), host=host, port=port, log_config=None)
 

@@ -34,7 +34,7 @@ from litestar.params import FromPath
 
 from backend.push.development import DEV_FCM_SERVICE_ACCOUNT, DEV_FCM_URL
 from backend.push.fcm import GRANT_TYPE, SCOPE
-from devkit.fakes.base import json_object
+from devkit.fakes.base import Process, json_object
 from devkit.fakes.push_service import PushService
 
 DEV_PORT = int(DEV_FCM_URL.rsplit(":", 1)[1])
@@ -60,6 +60,7 @@ class FcmService(PushService):
     grants: int = 0  # access tokens issued
 
     DOWN: ClassVar[str] = "FCM is unavailable"
+    PROCESS: ClassVar[Process] = Process("FCM", DEV_PORT, "Serve a fake FCM HTTP v1 API.")
 
     def _account(self) -> dict[str, Any]:
         account: dict[str, Any] = json.loads(self.service_account)
@@ -141,9 +142,7 @@ class FcmService(PushService):
 
 
 def main(argv: list[str] | None = None) -> None:
-    FcmService.command_line(
-        argv, "devkit.fakes.fcm", "Serve a fake FCM HTTP v1 API.", port=DEV_PORT, what="FCM"
-    )
+    FcmService.command_line(argv)
 
 
 if __name__ == "__main__":

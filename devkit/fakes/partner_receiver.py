@@ -20,6 +20,7 @@ Switches: ``fail_next`` (503), ``down``, ``delay_s``, ``hang`` (``FakeSystem``),
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import hmac
@@ -31,7 +32,7 @@ from typing import Any, ClassVar
 
 from litestar import Litestar, Request, Response, post
 
-from devkit.fakes.base import FakeSystem, count, error, flag, seconds, string
+from devkit.fakes.base import FakeSystem, Process, count, error, flag, seconds, string
 
 DEV_PORT = 8094
 TOLERANCE_S = 300
@@ -79,6 +80,15 @@ class PartnerReceiver(FakeSystem):
         "fail_ids": _ids,
     }
     DOWN: ClassVar[str] = "the partner is down"
+    PROCESS: ClassVar[Process] = Process(
+        "partner receiver",
+        DEV_PORT,
+        "Serve a fake partner webhook receiver for development and tests.",
+    )
+
+    @classmethod
+    def own_options(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--secret", required=True, help="the endpoint's whsec_... secret")
 
     @property
     def bodies(self) -> list[dict[str, Any]]:
@@ -161,16 +171,7 @@ class PartnerReceiver(FakeSystem):
 
 
 def main(argv: list[str] | None = None) -> None:
-    PartnerReceiver.command_line(
-        argv,
-        "devkit.fakes.partner_receiver",
-        "Serve a fake partner webhook receiver for development and tests.",
-        port=DEV_PORT,
-        what="partner receiver",
-        own_options=lambda parser: parser.add_argument(
-            "--secret", required=True, help="the endpoint's whsec_... secret"
-        ),
-    )
+    PartnerReceiver.command_line(argv)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -43,7 +43,7 @@ from litestar import Litestar, Request, Response, get, post
 
 from backend.orders.webhook_signature import sign
 from backend.settings import DEV_EXTERNAL_SYSTEMS, DEV_WEBHOOK_SECRET
-from devkit.fakes.base import FakeSystem, count, error, flag, json_object, seconds, text
+from devkit.fakes.base import FakeSystem, Process, count, error, flag, json_object, seconds, text
 
 # Where development's settings look for this system, and the token they send it
 # (backend.settings.DEV_EXTERNAL_SYSTEMS): one definition for both sides.
@@ -120,6 +120,9 @@ class PaymentProvider(FakeSystem):
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     DOWN: ClassVar[str] = "the payment provider is down"
+    PROCESS: ClassVar[Process] = Process(
+        "payment provider", DEV_PORT, "Serve a fake payment provider for development and tests."
+    )
     # The switches ``POST /_control`` may set, each with its check.
     SWITCHES: ClassVar[dict[str, Callable[[Any], Any]]] = {
         "token": text,
@@ -137,6 +140,14 @@ class PaymentProvider(FakeSystem):
         "delay_s": seconds,
         "hang": flag,
     }
+
+    def payments_on(self, day: date) -> list[dict[str, Any]]:
+        """The payments created on a day (UTC), as ``GET /v1/payments`` lists them."""
+        return [
+            payment.as_json()
+            for payment in self.payments.values()
+            if payment.created_at.date() == day
+        ]
 
     async def settle(
         self, payment_id: str, status: str = "succeeded"
@@ -217,6 +228,13 @@ class PaymentProvider(FakeSystem):
         self._tasks.add(task)  # a reference, or the loop may drop the task half-way
         task.add_done_callback(self._tasks.discard)
 
+    @classmethod
+    def own_options(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--webhook-url", default=None, help="where to POST payment events")
+        parser.add_argument("--webhook-secret", default=DEV_WEBHOOK_SECRET)
+        parser.add_argument("--auto-settle", choices=STATUSES, default=None)
+        parser.add_argument("--auto-settle-delay-s", type=float, default=2.0)
+
     def started_note(self) -> str:
         return f", webhooks to {self.webhook_url or 'nowhere'}"
 
@@ -286,16 +304,7 @@ class PaymentProvider(FakeSystem):
 
         @get("/v1/payments")
         async def created_on(request: Request[Any, Any, Any]) -> Response[Any]:
-            return await self.listed_by_day(
-                request,
-                "date",
-                "payments",
-                lambda day: [
-                    payment.as_json()
-                    for payment in self.payments.values()
-                    if payment.created_at.date() == day
-                ],
-            )
+            return await self.listed_by_day(request, "date", "payments", self.payments_on)
 
         @post("/_settle", status_code=200)
         async def settle(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -351,22 +360,8 @@ def _invalid_payment(body: dict[str, Any] | None) -> str | None:
     return None
 
 
-def _own_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--webhook-url", default=None, help="where to POST payment events")
-    parser.add_argument("--webhook-secret", default=DEV_WEBHOOK_SECRET)
-    parser.add_argument("--auto-settle", choices=STATUSES, default=None)
-    parser.add_argument("--auto-settle-delay-s", type=float, default=2.0)
-
-
 def main(argv: list[str] | None = None) -> None:
-    PaymentProvider.command_line(
-        argv,
-        "devkit.fakes.payment_provider",
-        "Serve a fake payment provider for development and tests.",
-        port=DEV_PORT,
-        what="payment provider",
-        own_options=_own_options,
-    )
+    PaymentProvider.command_line(argv)
 
 
 if __name__ == "__main__":
