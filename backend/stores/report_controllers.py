@@ -7,8 +7,9 @@ for their stores; the program's liability and tiers: admins (they are the chain'
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, Response, get
 from litestar.params import FromPath, QueryParameter
@@ -54,6 +55,20 @@ async def _by_day(
     return await points_by_day(store_id, clock, first, last)
 
 
+# A report over days: its CSV file is named by its span of days.
+Days = TypeVar("Days", PointsByDay, ChainPointsByDay, ProgramDays)
+
+
+def _hours_file(report: SalesByHour | ChainSalesByHour, name: str) -> Response[str]:
+    """An hourly report as its CSV file, named by its day."""
+    return csv_download(hours_csv(report), f"{name}-{report.day.isoformat()}")
+
+
+def _days_file(report: Days, to_csv: Callable[[Days], str], name: str) -> Response[str]:
+    """A report over days as its CSV file (``to_csv``'s table), named by its span of days."""
+    return csv_download(to_csv(report), f"{name}-{days_span(report.days)}")
+
+
 def _csv(path: str, summary: str = "The same, as CSV", opt: dict[str, Any] = MANAGERS) -> get:
     """A report's CSV route: a JSON route's ``.csv`` twin (by default), or a CSV of its own."""
     return get(path, opt=opt, summary=summary, media_type="text/csv")
@@ -87,7 +102,7 @@ class StoreReportsController(Controller):
         self, request: StaffRequest, store_id: StoreId, day: Day = None
     ) -> Response[str]:
         report = await _by_hour(request.user, store_id, day)
-        return csv_download(hours_csv(report), f"sales-by-hour-{report.day.isoformat()}")
+        return _hours_file(report, "sales-by-hour")
 
     @get(
         "/points-by-day",
@@ -105,7 +120,7 @@ class StoreReportsController(Controller):
         self, request: StaffRequest, store_id: StoreId, first: First = None, last: Last = None
     ) -> Response[str]:
         report = await _by_day(request.user, store_id, first, last)
-        return csv_download(days_csv(report), f"points-by-day-{days_span(report.days)}")
+        return _days_file(report, days_csv, "points-by-day")
 
 
 async def _chain_by_hour(caller: StaffCaller, day: date | None) -> ChainSalesByHour:
@@ -145,7 +160,7 @@ class ChainReportsController(Controller):
     @_csv("/sales-by-hour.csv")
     async def chain_by_hour_csv(self, request: StaffRequest, day: Day = None) -> Response[str]:
         report = await _chain_by_hour(request.user, day)
-        return csv_download(hours_csv(report), f"chain-sales-by-hour-{report.day.isoformat()}")
+        return _hours_file(report, "chain-sales-by-hour")
 
     @get(
         "/points-by-day",
@@ -162,7 +177,7 @@ class ChainReportsController(Controller):
         self, request: StaffRequest, first: First = None, last: Last = None
     ) -> Response[str]:
         report = await _chain_by_day(request.user, first, last)
-        return csv_download(days_csv(report), f"chain-points-by-day-{days_span(report.days)}")
+        return _days_file(report, days_csv, "chain-points-by-day")
 
     @get(
         "/program-days",
@@ -176,9 +191,9 @@ class ChainReportsController(Controller):
     @_csv("/points-liability.csv", "The outstanding points per day, as CSV", ADMINS)
     async def liability_csv(self, first: First = None, last: Last = None) -> Response[str]:
         report = await _program(first, last)
-        return csv_download(liability_csv(report), f"points-liability-{days_span(report.days)}")
+        return _days_file(report, liability_csv, "points-liability")
 
     @_csv("/members-by-tier.csv", "The members per tier per day, as CSV", ADMINS)
     async def tiers_csv(self, first: First = None, last: Last = None) -> Response[str]:
         report = await _program(first, last)
-        return csv_download(tiers_csv(report), f"members-by-tier-{days_span(report.days)}")
+        return _days_file(report, tiers_csv, "members-by-tier")
