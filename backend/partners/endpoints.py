@@ -70,21 +70,14 @@ class PartnerEndpoints:
         types = _checked_types(data.event_types)
         secret = new_secret() if data.secret is None else checked_secret(data.secret)
         url = await self._addresses.check(data.url)
+        # The request, its types, secret and address checked, is the new row.
+        checked = msgspec.structs.replace(data, event_types=types, secret=secret, url=url)
+        row = msgspec.structs.asdict(checked)
         now = datetime.now(UTC)
         endpoint_id = new_id()
         async with engine().transaction():
             await PartnerEndpoint.insert(
-                PartnerEndpoint(
-                    id=endpoint_id,
-                    url=url,
-                    description=data.description,
-                    event_types=types,
-                    secret=secret,
-                    personal_data_allowed=data.personal_data_allowed,
-                    enabled=data.enabled,
-                    created_at=now,
-                    updated_at=now,
-                )
+                PartnerEndpoint(id=endpoint_id, created_at=now, updated_at=now, **row)
             )
             endpoint = await get_endpoint(endpoint_id)
             await _audit("partner_endpoint.registered", endpoint, before=None)
