@@ -168,18 +168,13 @@ class DeadLetterList(msgspec.Struct, frozen=True):
     items: list[DeadLetter]
 
 
+# A dead letter is the message's columns of the same names.
+_DEAD_LETTER_COLUMNS = [getattr(OutboxMessage, name) for name in DeadLetter.__struct_fields__]
+
+
 async def list_dead_letters(*, limit: int = 100) -> DeadLetterList:
     rows = (
-        await OutboxMessage.select(
-            OutboxMessage.id,
-            OutboxMessage.destination,
-            OutboxMessage.kind,
-            OutboxMessage.reference,
-            OutboxMessage.business_date,
-            OutboxMessage.attempts,
-            OutboxMessage.last_error,
-            OutboxMessage.created_at,
-        )
+        await OutboxMessage.select(*_DEAD_LETTER_COLUMNS)
         .where(OutboxMessage.status == "dead")
         .order_by(OutboxMessage.created_at)
         .limit(limit)
