@@ -18,6 +18,7 @@ from datetime import datetime
 from functools import lru_cache
 
 import asyncpg
+import msgspec
 
 from backend.errors import MemberNotFound
 from backend.loyalty.schemas import Balance
@@ -62,6 +63,10 @@ class EntryDraft:
     id: uuid.UUID = field(default_factory=new_id)
 
 
+# The balance is the account's columns of the same names.
+_BALANCE_COLUMNS = [getattr(Account, name) for name in Balance.__struct_fields__]
+
+
 async def lock_account(member_id: uuid.UUID) -> LockedAccount:
     """Lock the member's account row for the rest of the transaction (FOR UPDATE).
 
@@ -69,13 +74,7 @@ async def lock_account(member_id: uuid.UUID) -> LockedAccount:
     and two accounts are never locked by one transaction (no lock-order deadlocks).
     """
     row = (
-        await Account.select(
-            Account.id,
-            Account.available,
-            Account.pending,
-            Account.held,
-            Account.member.tier,
-        )
+        await Account.select(Account.id, *_BALANCE_COLUMNS, Account.member.tier)
         .where(Account.member == member_id)
         .lock_rows("UPDATE", of=(Account,))
         .first()
@@ -86,7 +85,7 @@ async def lock_account(member_id: uuid.UUID) -> LockedAccount:
         id=row["id"],
         member_id=member_id,
         tier=row["member.tier"],
-        balance=Balance(available=row["available"], pending=row["pending"], held=row["held"]),
+        balance=msgspec.convert(row, Balance),
     )
 
 
@@ -158,7 +157,7 @@ async def post(
         raise
     row = rows[0]
     return Posted(
-        balance=Balance(available=row["available"], pending=row["pending"], held=row["held"]),
+        balance=msgspec.convert(row, Balance),
         last_event_seq=row["last_event_seq"],
     )
 
