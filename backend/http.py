@@ -35,6 +35,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, TypeVar
@@ -43,7 +44,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.datastructures import CacheControlHeader, MutableScopeHeaders
 from litestar.exceptions import HTTPException
-from litestar.params import HeaderParameter, QueryParameter
+from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.types import Message, Scope
 
 from backend.auth.callers import MemberCaller, StaffCaller, TerminalCaller
@@ -87,6 +88,9 @@ IdempotencyKey = Annotated[
         required=False,
     ),
 ]
+
+# A uuid in the route's path (``/{member_id:uuid}``); the parameter's name says whose.
+PathId = FromPath[uuid.UUID]
 
 # The query parameter a list is paged with: the ``next_cursor`` of the page before it.
 Cursor = Annotated[str | None, QueryParameter(max_length=64)]

@@ -8,14 +8,14 @@ from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 
 from backend.accounting import outbox
 from backend.accounting.books import ExternalSystems
 from backend.accounting.reconciliation import ReconciliationReport, UnknownStore, reconcile_day
 from backend.auth.access import ADMINS
 from backend.errors import Conflict, NotFound, ServiceUnavailable
-from backend.http import answers
+from backend.http import PathId, answers
 
 
 class AdminOutboxController(Controller):
@@ -32,7 +32,7 @@ class AdminOutboxController(Controller):
         status_code=200,
         summary="Put a dead letter back in line for delivery",
     )
-    async def retry(self, message_id: FromPath[uuid.UUID]) -> outbox.RetryResult:
+    async def retry(self, message_id: PathId) -> outbox.RetryResult:
         return await outbox.retry_dead_letter(message_id)
 
     @get(

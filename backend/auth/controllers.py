@@ -24,6 +24,8 @@ from backend.auth.service import AuthService
 from backend.errors import AccountLocked, InvalidOtp, Unauthorized
 from backend.http import AnyRequest, MemberRequest, answers, strict_body
 
+Auth = NamedDependency[AuthService]
+
 
 def device_of(request: AnyRequest) -> str:
     return request.headers.get("user-agent", "")[:200]
@@ -35,10 +37,7 @@ class AuthController(Controller):
 
     @post("/otp", status_code=HTTP_202_ACCEPTED, opt=PUBLIC, summary="Send a one-time code")
     async def request_otp(
-        self,
-        request: AnyRequest,
-        data: JSONBody[OtpRequest],
-        auth_service: NamedDependency[AuthService],
+        self, request: AnyRequest, data: JSONBody[OtpRequest], auth_service: Auth
     ) -> OtpAccepted:
         body = await strict_body(request, OtpRequest)
         await auth_service.otp.request_code(body.phone)
@@ -51,10 +50,7 @@ class AuthController(Controller):
         summary="Member login with phone and code",
     )
     async def issue_token(
-        self,
-        request: AnyRequest,
-        data: JSONBody[TokenRequest],
-        auth_service: NamedDependency[AuthService],
+        self, request: AnyRequest, data: JSONBody[TokenRequest], auth_service: Auth
     ) -> TokenResponse:
         body = await strict_body(request, TokenRequest)
         return await auth_service.log_in_member(
@@ -68,10 +64,7 @@ class AuthController(Controller):
         summary="Rotate the refresh token",
     )
     async def refresh(
-        self,
-        request: AnyRequest,
-        data: JSONBody[RefreshRequest],
-        auth_service: NamedDependency[AuthService],
+        self, request: AnyRequest, data: JSONBody[RefreshRequest], auth_service: Auth
     ) -> TokenResponse:
         body = await strict_body(request, RefreshRequest)
         return await auth_service.refresh(body.refresh_token)
@@ -83,9 +76,7 @@ class AuthController(Controller):
         summary="End this session",
     )
     async def log_out(
-        self,
-        request: Request[MemberCaller | StaffCaller, Any, Any],
-        auth_service: NamedDependency[AuthService],
+        self, request: Request[MemberCaller | StaffCaller, Any, Any], auth_service: Auth
     ) -> None:
         await auth_service.log_out(request.user.session_id)
 
@@ -101,10 +92,7 @@ class StaffLoginController(Controller):
         summary="Staff login with email and password (locked after repeated failures)",
     )
     async def issue_staff_token(
-        self,
-        request: AnyRequest,
-        data: JSONBody[StaffLogin],
-        auth_service: NamedDependency[AuthService],
+        self, request: AnyRequest, data: JSONBody[StaffLogin], auth_service: Auth
     ) -> TokenResponse:
         body = await strict_body(request, StaffLogin)
         return await auth_service.log_in_staff(
@@ -117,9 +105,7 @@ class MySessionsController(Controller):
     tags = ["me"]
 
     @get("/", opt=MEMBERS, summary="The member's signed-in devices")
-    async def list_sessions(
-        self, request: MemberRequest, auth_service: NamedDependency[AuthService]
-    ) -> SessionList:
+    async def list_sessions(self, request: MemberRequest, auth_service: Auth) -> SessionList:
         caller = request.user
         return await auth_service.list_sessions(
             member_id=caller.member_id, current=caller.session_id
@@ -127,9 +113,6 @@ class MySessionsController(Controller):
 
     @delete("/{session_id:str}", opt=MEMBERS, summary="Sign a device out", status_code=204)
     async def end_session(
-        self,
-        request: MemberRequest,
-        session_id: FromPath[str],
-        auth_service: NamedDependency[AuthService],
+        self, request: MemberRequest, session_id: FromPath[str], auth_service: Auth
     ) -> None:
         await auth_service.end_session(member_id=request.user.member_id, session_id=session_id)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from backend.auth.access import ADMINS, MANAGERS, MEMBERS
 from backend.campaigns.drafts import DraftCheck, check_draft
@@ -19,6 +17,7 @@ from backend.http import (
     AnyRequest,
     IdempotencyKey,
     MemberRequest,
+    PathId,
     answers,
     idempotent_answer,
     strict_body,
@@ -40,10 +39,7 @@ class AdminCampaignController(Controller):
 
     @post("/", opt=ADMINS, status_code=201, summary="Create a campaign (a draft)")
     async def create(
-        self,
-        request: AnyRequest,
-        data: JSONBody[CampaignIn],
-        campaign_admin: Admin,
+        self, request: AnyRequest, data: JSONBody[CampaignIn], campaign_admin: Admin
     ) -> CampaignOut:
         return await campaign_admin.create(await strict_body(request, CampaignIn))
 
@@ -68,14 +64,14 @@ class AdminCampaignController(Controller):
         return await forecast_draft(await strict_body(request, CampaignIn))
 
     @get("/{campaign_id:uuid}", opt=MANAGERS, summary="One campaign")
-    async def get_one(self, campaign_id: FromPath[uuid.UUID]) -> CampaignOut:
+    async def get_one(self, campaign_id: PathId) -> CampaignOut:
         return await get_campaign(campaign_id)
 
     @put("/{campaign_id:uuid}", opt=MOVES, summary="Replace a draft's content")
     async def edit_draft(
         self,
         request: AnyRequest,
-        campaign_id: FromPath[uuid.UUID],
+        campaign_id: PathId,
         data: JSONBody[CampaignIn],
         campaign_admin: Admin,
     ) -> CampaignOut:
@@ -89,21 +85,19 @@ class AdminCampaignController(Controller):
         status_code=200,
         summary="Take effect at starts_at",
     )
-    async def schedule(
-        self, campaign_id: FromPath[uuid.UUID], campaign_admin: Admin
-    ) -> CampaignOut:
+    async def schedule(self, campaign_id: PathId, campaign_admin: Admin) -> CampaignOut:
         return await campaign_admin.move(campaign_id, "scheduled")
 
     @post("/{campaign_id:uuid}/publish", opt=MOVES, status_code=200, summary="Take effect now")
-    async def publish(self, campaign_id: FromPath[uuid.UUID], campaign_admin: Admin) -> CampaignOut:
+    async def publish(self, campaign_id: PathId, campaign_admin: Admin) -> CampaignOut:
         return await campaign_admin.move(campaign_id, "active")
 
     @post("/{campaign_id:uuid}/pause", opt=MOVES, status_code=200, summary="Stop for now")
-    async def pause(self, campaign_id: FromPath[uuid.UUID], campaign_admin: Admin) -> CampaignOut:
+    async def pause(self, campaign_id: PathId, campaign_admin: Admin) -> CampaignOut:
         return await campaign_admin.move(campaign_id, "paused")
 
     @post("/{campaign_id:uuid}/end", opt=MOVES, status_code=200, summary="Stop for good")
-    async def end(self, campaign_id: FromPath[uuid.UUID], campaign_admin: Admin) -> CampaignOut:
+    async def end(self, campaign_id: PathId, campaign_admin: Admin) -> CampaignOut:
         return await campaign_admin.move(campaign_id, "ended")
 
 
@@ -113,9 +107,7 @@ class MyOffersController(Controller):
 
     @get("/", opt=MEMBERS, summary="Offers open to me, and my coupons")
     async def list_offers(
-        self,
-        request: MemberRequest,
-        member_offers: NamedDependency[MemberOffers],
+        self, request: MemberRequest, member_offers: NamedDependency[MemberOffers]
     ) -> OfferList:
         return await member_offers.list_offers(request.user.member_id)
 
@@ -128,7 +120,7 @@ class MyOffersController(Controller):
     async def activate(
         self,
         request: MemberRequest,
-        campaign_id: FromPath[uuid.UUID],
+        campaign_id: PathId,
         member_offers: NamedDependency[MemberOffers],
     ) -> OfferOut:
         return await member_offers.activate(request.user.member_id, campaign_id)
@@ -142,7 +134,7 @@ class MyOffersController(Controller):
     async def redeem(
         self,
         request: MemberRequest,
-        campaign_id: FromPath[uuid.UUID],
+        campaign_id: PathId,
         member_offers: NamedDependency[MemberOffers],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OfferOutcome]:

@@ -3,12 +3,11 @@ approval."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from backend.auth.access import ADMINS, MANAGERS, STAFF
 from backend.errors import (
@@ -18,7 +17,7 @@ from backend.errors import (
     MemberNotFound,
     NotFound,
 )
-from backend.http import StaffRequest, answers, strict_body
+from backend.http import PathId, StaffRequest, answers, strict_body
 from backend.loyalty.approvals import ApprovalDecision, ApprovalList, decide, pending_approvals
 from backend.loyalty.rules import (
     ProgramRules,
@@ -79,10 +78,7 @@ class AdminApprovalsController(Controller):
         summary="Approve an adjustment onto the ledger (not one's own; idempotent)",
     )
     async def approve(
-        self,
-        request: StaffRequest,
-        approval_id: FromPath[uuid.UUID],
-        publisher: NamedDependency[EventPublisher],
+        self, request: StaffRequest, approval_id: PathId, publisher: NamedDependency[EventPublisher]
     ) -> ApprovalDecision:
         return await decide(request.user, approval_id, "approved", publisher)
 
@@ -93,9 +89,6 @@ class AdminApprovalsController(Controller):
         summary="Reject an adjustment: it never reaches the ledger (not one's own; idempotent)",
     )
     async def reject(
-        self,
-        request: StaffRequest,
-        approval_id: FromPath[uuid.UUID],
-        publisher: NamedDependency[EventPublisher],
+        self, request: StaffRequest, approval_id: PathId, publisher: NamedDependency[EventPublisher]
     ) -> ApprovalDecision:
         return await decide(request.user, approval_id, "rejected", publisher)

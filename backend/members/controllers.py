@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, Response, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from backend.auth.access import MANAGERS, MEMBERS, STAFF
 from backend.campaigns.offers import MemberOffers
@@ -18,6 +18,7 @@ from backend.http import (
     Cursor,
     IdempotencyKey,
     MemberRequest,
+    PathId,
     StaffRequest,
     answers,
     idempotent_answer,
@@ -119,10 +120,7 @@ class MeController(Controller):
 
     @get("/transactions", opt=MEMBERS, summary="Ledger history, newest first")
     async def list_transactions(
-        self,
-        request: MemberRequest,
-        limit: TransactionLimit = 20,
-        cursor: Cursor = None,
+        self, request: MemberRequest, limit: TransactionLimit = 20, cursor: Cursor = None
     ) -> TransactionPage:
         return await list_transactions(request.user.member_id, limit=limit, cursor=cursor)
 
@@ -196,7 +194,7 @@ class AdminMembersController(Controller):
         opt=STAFF | answers(MemberNotFound),
         summary="One member's card, tier and balance",
     )
-    async def get_member(self, member_id: FromPath[uuid.UUID]) -> MemberSummary:
+    async def get_member(self, member_id: PathId) -> MemberSummary:
         return await view_member(member_id)
 
     @get(
@@ -205,10 +203,7 @@ class AdminMembersController(Controller):
         summary="One member's ledger history, newest first (the console's member page)",
     )
     async def member_transactions(
-        self,
-        member_id: FromPath[uuid.UUID],
-        limit: TransactionLimit = 20,
-        cursor: Cursor = None,
+        self, member_id: PathId, limit: TransactionLimit = 20, cursor: Cursor = None
     ) -> TransactionPage:
         await view_member(member_id)  # an unknown or erased member: 404, not an empty page
         return await list_transactions(member_id, limit=limit, cursor=cursor)
@@ -219,10 +214,7 @@ class AdminMembersController(Controller):
         summary="Correct a member's birth date (members give theirs only once)",
     )
     async def correct_birth_date(
-        self,
-        request: StaffRequest,
-        member_id: FromPath[uuid.UUID],
-        data: JSONBody[BirthDateCorrection],
+        self, request: StaffRequest, member_id: PathId, data: JSONBody[BirthDateCorrection]
     ) -> MemberSummary:
         body = await strict_body(request, BirthDateCorrection)
         await correct_birth_date(member_id, body.birth_date)
@@ -235,10 +227,7 @@ class AdminMembersController(Controller):
         summary="Block a member's lost card and issue a new number (audited)",
     )
     async def replace_card(
-        self,
-        request: StaffRequest,
-        member_id: FromPath[uuid.UUID],
-        data: JSONBody[CardReplacement],
+        self, request: StaffRequest, member_id: PathId, data: JSONBody[CardReplacement]
     ) -> CardReplaced:
         body = await strict_body(request, CardReplacement)
         return await replace_card(member_id, body.card_number, staff_id=request.user.staff_id)
@@ -257,7 +246,7 @@ class AdminMembersController(Controller):
     async def adjust(
         self,
         request: StaffRequest,
-        member_id: FromPath[uuid.UUID],
+        member_id: PathId,
         data: JSONBody[AdjustmentRequest],
         publisher: NamedDependency[EventPublisher],
         adjustment_limits: NamedDependency[AdjustmentLimits],

@@ -3,18 +3,17 @@ or by an admin on a written request (audited)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from backend.auth.access import ADMINS, MEMBERS
 from backend.auth.schemas import OtpAccepted
 from backend.errors import InvalidOtp, MemberNotFound, TooManyRequests
-from backend.http import NO_STORE, MemberRequest, StaffRequest, answers, strict_body
+from backend.http import NO_STORE, MemberRequest, PathId, StaffRequest, answers, strict_body
 from backend.members.erasure import MemberErasure
 from backend.members.export import export_member
 from backend.members.rights_schemas import (
@@ -36,9 +35,7 @@ class MyDataController(Controller):
         summary="Everything kept about the member, as one JSON document",
     )
     async def export(
-        self,
-        request: MemberRequest,
-        member_erasure: NamedDependency[MemberErasure],
+        self, request: MemberRequest, member_erasure: NamedDependency[MemberErasure]
     ) -> MemberExport:
         return await export_member(request.user.member_id, sessions=member_erasure.sessions)
 
@@ -49,9 +46,7 @@ class MyDataController(Controller):
         summary="Text a one-time code that confirms erasing the account",
     )
     async def send_erasure_code(
-        self,
-        request: MemberRequest,
-        member_erasure: NamedDependency[MemberErasure],
+        self, request: MemberRequest, member_erasure: NamedDependency[MemberErasure]
     ) -> OtpAccepted:
         await member_erasure.send_code(request.user.member_id)
         return OtpAccepted(expires_in=member_erasure.code_ttl_s)
@@ -84,7 +79,7 @@ class AdminMemberRightsController(Controller):
     )
     async def export(
         self,
-        member_id: FromPath[uuid.UUID],
+        member_id: PathId,
         member_erasure: NamedDependency[MemberErasure],
         reason: Annotated[str, QueryParameter(min_length=3, max_length=200)],
     ) -> MemberExport:
@@ -101,7 +96,7 @@ class AdminMemberRightsController(Controller):
     async def erase(
         self,
         request: StaffRequest,
-        member_id: FromPath[uuid.UUID],
+        member_id: PathId,
         data: JSONBody[ErasureOnRequest],
         member_erasure: NamedDependency[MemberErasure],
     ) -> ErasureResult:

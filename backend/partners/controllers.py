@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Literal
 
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from backend.auth.access import ADMINS
 from backend.errors import NotFound
-from backend.http import AnyRequest, Cursor, answers, strict_body
+from backend.http import AnyRequest, Cursor, PathId, answers, strict_body
 from backend.partners import deliveries, endpoints, schemas
 from backend.partners.addresses import AddressRefused
 from backend.partners.endpoints import PartnerEndpoints
@@ -44,7 +43,7 @@ class AdminPartnerWebhooksController(Controller):
         return await partner_endpoints.register(await strict_body(request, schemas.EndpointCreate))
 
     @get("/endpoints/{endpoint_id:uuid}", opt=ADMINS | answers(NotFound), summary="One endpoint")
-    async def get_endpoint(self, endpoint_id: FromPath[uuid.UUID]) -> schemas.EndpointOut:
+    async def get_endpoint(self, endpoint_id: PathId) -> schemas.EndpointOut:
         return await endpoints.get_endpoint(endpoint_id)
 
     @patch(
@@ -55,7 +54,7 @@ class AdminPartnerWebhooksController(Controller):
     async def update(
         self,
         request: AnyRequest,
-        endpoint_id: FromPath[uuid.UUID],
+        endpoint_id: PathId,
         data: JSONBody[schemas.EndpointUpdate],
         partner_endpoints: NamedDependency[PartnerEndpoints],
     ) -> schemas.EndpointOut:
@@ -70,9 +69,7 @@ class AdminPartnerWebhooksController(Controller):
         summary="A new signing secret; the old one also signs for 24 hours",
     )
     async def rotate_secret(
-        self,
-        endpoint_id: FromPath[uuid.UUID],
-        partner_endpoints: NamedDependency[PartnerEndpoints],
+        self, endpoint_id: PathId, partner_endpoints: NamedDependency[PartnerEndpoints]
     ) -> schemas.EndpointSecret:
         return await partner_endpoints.rotate_secret(endpoint_id)
 
@@ -83,7 +80,7 @@ class AdminPartnerWebhooksController(Controller):
     )
     async def list_deliveries(
         self,
-        endpoint_id: FromPath[uuid.UUID],
+        endpoint_id: PathId,
         status: Annotated[
             Literal["pending", "delivered"] | None, QueryParameter(description="only these")
         ] = None,
@@ -100,7 +97,5 @@ class AdminPartnerWebhooksController(Controller):
         status_code=200,
         summary="Send a delivery again (same webhook-id)",
     )
-    async def replay(
-        self, endpoint_id: FromPath[uuid.UUID], delivery_id: FromPath[uuid.UUID]
-    ) -> schemas.DeliveryOut:
+    async def replay(self, endpoint_id: PathId, delivery_id: PathId) -> schemas.DeliveryOut:
         return await deliveries.replay_delivery(endpoint_id, delivery_id)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 from litestar import Controller, get, post
-from litestar.params import FromPath
 
 from backend.accounting.outbox import RetryResult
 from backend.auth.access import ADMINS
 from backend.errors import Conflict
-from backend.http import answers
+from backend.http import PathId, answers
 from backend.push import operations
 
 
@@ -28,5 +25,5 @@ class AdminPushController(Controller):
         status_code=200,
         summary="Put a dead push delivery back in line",
     )
-    async def retry(self, delivery_id: FromPath[uuid.UUID]) -> RetryResult:
+    async def retry(self, delivery_id: PathId) -> RetryResult:
         return await operations.retry_push_dead_letter(delivery_id)

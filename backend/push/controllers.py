@@ -3,15 +3,13 @@ pages subscribe with."""
 
 from __future__ import annotations
 
-import uuid
-
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from backend.auth.access import MEMBERS, PUBLIC
 from backend.errors import DeviceNotFound, NotFound
-from backend.http import MemberRequest, answers, strict_body
+from backend.http import MemberRequest, PathId, answers, strict_body
 from backend.push.devices import list_devices, register_device, remove_device
 from backend.push.preferences import change_notification_settings, notification_settings
 from backend.push.schemas import (
@@ -57,7 +55,7 @@ class MyDevicesController(Controller):
         status_code=204,
         summary="Stop push to one of the member's devices",
     )
-    async def remove_device(self, request: MemberRequest, device_id: FromPath[uuid.UUID]) -> None:
+    async def remove_device(self, request: MemberRequest, device_id: PathId) -> None:
         await remove_device(request.user.member_id, device_id)
 
     @get(
@@ -74,9 +72,7 @@ class MyDevicesController(Controller):
         summary="Turn kinds of notification on or off (those named), choose the language",
     )
     async def change_notification_settings(
-        self,
-        request: MemberRequest,
-        data: JSONBody[NotificationSettingsUpdate],
+        self, request: MemberRequest, data: JSONBody[NotificationSettingsUpdate]
     ) -> NotificationSettingsView:
         body = await strict_body(request, NotificationSettingsUpdate)
         return await change_notification_settings(request.user.member_id, body)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from litestar import Controller, get, patch, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from backend.auth.access import ADMINS, STAFF
 from backend.errors import Conflict
-from backend.http import Cursor, StaffRequest, answers, strict_body
+from backend.http import Cursor, PathId, StaffRequest, answers, strict_body
 from backend.staff import logins, service
 from backend.staff.schemas import StaffCreate, StaffOut, StaffPage, StaffUpdate
 
@@ -39,15 +38,12 @@ class AdminStaffController(Controller):
         return await service.create_staff(await strict_body(request, StaffCreate))
 
     @get("/{staff_id:uuid}", opt=ADMINS, summary="One staff user")
-    async def get_staff(self, staff_id: FromPath[uuid.UUID]) -> StaffOut:
+    async def get_staff(self, staff_id: PathId) -> StaffOut:
         return await service.get_staff(staff_id)
 
     @patch("/{staff_id:uuid}", opt=ADMINS, summary="Change role, stores, status or password")
     async def update_staff(
-        self,
-        request: StaffRequest,
-        staff_id: FromPath[uuid.UUID],
-        data: JSONBody[StaffUpdate],
+        self, request: StaffRequest, staff_id: PathId, data: JSONBody[StaffUpdate]
     ) -> StaffOut:
         return await service.update_staff(staff_id, await strict_body(request, StaffUpdate))
 
@@ -57,6 +53,6 @@ class AdminStaffController(Controller):
         status_code=200,
         summary="End a lock after repeated failed logins (and the count of failures)",
     )
-    async def unlock(self, staff_id: FromPath[uuid.UUID]) -> StaffOut:
+    async def unlock(self, staff_id: PathId) -> StaffOut:
         await logins.unlock(staff_id)
         return await service.get_staff(staff_id)

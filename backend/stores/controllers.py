@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from backend.auth.access import ADMINS, MANAGERS, STAFF
 from backend.auth.terminals import TerminalDirectory
 from backend.errors import Conflict
-from backend.http import StaffRequest, answers, strict_body
+from backend.http import PathId, StaffRequest, answers, strict_body
 from backend.stores import service
 from backend.stores.figures import figures_of_day
 from backend.stores.schemas import (
@@ -48,7 +47,7 @@ class AdminStoreController(Controller):
         return await service.create_store(await strict_body(request, StoreCreate))
 
     @get("/stores/{store_id:uuid}", opt=STAFF, summary="One store")
-    async def get_store(self, request: StaffRequest, store_id: FromPath[uuid.UUID]) -> StoreOut:
+    async def get_store(self, request: StaffRequest, store_id: PathId) -> StoreOut:
         return await service.get_store_for(request.user, store_id)
 
     @patch(
@@ -58,10 +57,7 @@ class AdminStoreController(Controller):
         "maximum for one sale",
     )
     async def update_store(
-        self,
-        request: StaffRequest,
-        store_id: FromPath[uuid.UUID],
-        data: JSONBody[StoreUpdate],
+        self, request: StaffRequest, store_id: PathId, data: JSONBody[StoreUpdate]
     ) -> StoreOut:
         return await service.update_store(store_id, await strict_body(request, StoreUpdate))
 
@@ -73,7 +69,7 @@ class AdminStoreController(Controller):
     async def get_stats(
         self,
         request: StaffRequest,
-        store_id: FromPath[uuid.UUID],
+        store_id: PathId,
         day: Annotated[
             date | None,
             QueryParameter(
@@ -88,9 +84,7 @@ class AdminStoreController(Controller):
         return msgspec.convert(figures, StoreFigures)
 
     @get("/stores/{store_id:uuid}/terminals", opt=MANAGERS, summary="The store's terminals")
-    async def list_terminals(
-        self, request: StaffRequest, store_id: FromPath[uuid.UUID]
-    ) -> TerminalList:
+    async def list_terminals(self, request: StaffRequest, store_id: PathId) -> TerminalList:
         return await service.list_terminals(request.user, store_id)
 
     @post(
@@ -100,10 +94,7 @@ class AdminStoreController(Controller):
         status_code=201,
     )
     async def create_terminal(
-        self,
-        request: StaffRequest,
-        store_id: FromPath[uuid.UUID],
-        data: JSONBody[TerminalCreate],
+        self, request: StaffRequest, store_id: PathId, data: JSONBody[TerminalCreate]
     ) -> NewTerminal:
         body = await strict_body(request, TerminalCreate)
         return await service.add_terminal(request.user, store_id, body.name)
@@ -117,7 +108,7 @@ class AdminStoreController(Controller):
     async def revoke_terminal(
         self,
         request: StaffRequest,
-        terminal_id: FromPath[uuid.UUID],
+        terminal_id: PathId,
         terminal_directory: NamedDependency[TerminalDirectory],
     ) -> TerminalOut:
         return await service.revoke_terminal(request.user, terminal_id, terminal_directory)

@@ -12,12 +12,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, Response, get
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 
 from backend.auth.access import ADMINS, MANAGERS
 from backend.auth.callers import StaffCaller
 from backend.errors import ValidationFailed
-from backend.http import StaffRequest, csv_download, days_span
+from backend.http import PathId, StaffRequest, csv_download, days_span
 from backend.loyalty.program_days import ProgramDays, liability_csv, program_days, tiers_csv
 from backend.stores import service
 from backend.stores.chain_reports import Stores, chain_points_by_day, chain_sales_by_hour
@@ -33,7 +33,7 @@ from backend.stores.reports import (
     sales_by_hour,
 )
 
-StoreId = FromPath[uuid.UUID]
+StoreId = PathId
 First = Annotated[date | None, QueryParameter(name="from", description="first business day")]
 Last = Annotated[date | None, QueryParameter(name="to", description="last business day")]
 Day = Annotated[

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from backend.auth.access import TERMINALS
 from backend.auth.callers import StaffCaller, TerminalCaller
@@ -23,6 +22,7 @@ from backend.errors import (
 )
 from backend.http import (
     IdempotencyKey,
+    PathId,
     TerminalRequest,
     answers,
     idempotent_answer,
@@ -58,7 +58,7 @@ SALE_REFUSALS = answers(
 async def refund(
     self: Controller,
     request: Request[TerminalCaller | StaffCaller, Any, Any],
-    purchase_id: FromPath[uuid.UUID],
+    purchase_id: PathId,
     data: JSONBody[RefundRequest],  # documents the body; decoded strictly below
     refund_service: NamedDependency[RefundService],
     idempotency_key: IdempotencyKey = None,
@@ -143,7 +143,7 @@ class CheckoutController(Controller):
     async def hold(
         self,
         request: TerminalRequest,
-        checkout_id: FromPath[uuid.UUID],
+        checkout_id: PathId,
         data: JSONBody[HoldRequest],
         checkout_service: NamedDependency[CheckoutService],
         idempotency_key: IdempotencyKey = None,
@@ -165,7 +165,7 @@ class CheckoutController(Controller):
     async def complete(
         self,
         request: TerminalRequest,
-        checkout_id: FromPath[uuid.UUID],
+        checkout_id: PathId,
         data: JSONBody[CompleteRequest],
         checkout_service: NamedDependency[CheckoutService],
         idempotency_key: IdempotencyKey = None,
@@ -187,7 +187,7 @@ class CheckoutController(Controller):
     async def cancel(
         self,
         request: TerminalRequest,
-        checkout_id: FromPath[uuid.UUID],
+        checkout_id: PathId,
         checkout_service: NamedDependency[CheckoutService],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[CheckoutResponse]:
