@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import uuid
 import weakref
 from datetime import datetime
 
@@ -20,8 +19,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from backend.campaigns.kinds import Rule
-from backend.campaigns.targeting import Targeting
+from backend.campaigns.terms import CampaignTerms
 from db.tables import Campaign
 
 log = logging.getLogger(__name__)
@@ -29,20 +27,9 @@ LOCAL_TTL_S = 1.0
 REDIS_TTL_S = 300
 
 
-class LiveCampaign(msgspec.Struct, frozen=True):
-    id: uuid.UUID
-    name: str
-    kind: str
-    rule: Rule
-    targeting: Targeting
-    status: str
-    starts_at: datetime | None
-    ends_at: datetime | None
-    priority: int
-    exclusive: bool
-    requires_activation: bool
-    per_member_limit: int | None
-    total_limit: int | None
+class LiveCampaign(CampaignTerms, frozen=True):
+    """A campaign scheduled or active, as the catalogue keeps it for sales."""
+
     description: str = ""
     per_member_period: str | None = None  # day, week, month, year; None: lifetime
 
@@ -119,27 +106,5 @@ async def load_live_campaigns() -> list[LiveCampaign]:
 
 
 def to_live(row: dict[str, object]) -> LiveCampaign:
-    return msgspec.convert(
-        {
-            key: row[key]
-            for key in (
-                "id",
-                "name",
-                "description",
-                "kind",
-                "rule",
-                "targeting",
-                "status",
-                "starts_at",
-                "ends_at",
-                "priority",
-                "exclusive",
-                "requires_activation",
-                "per_member_limit",
-                "per_member_period",
-                "total_limit",
-            )
-        },
-        LiveCampaign,
-        from_attributes=False,
-    )
+    """The campaign's row as a sale uses it (the columns only an admin reads are left out)."""
+    return msgspec.convert(row, LiveCampaign, from_attributes=False)

@@ -11,6 +11,7 @@ import msgspec
 from backend.campaigns.kinds import Rule
 from backend.campaigns.limits import Period
 from backend.campaigns.targeting import Targeting
+from backend.campaigns.terms import CampaignTerms
 from backend.local_time import ZoneName
 from backend.text import FilledLine, Paragraph
 
@@ -49,16 +50,9 @@ class CampaignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     total_limit: Limit | None = None
 
 
-class CampaignOut(msgspec.Struct, frozen=True):
-    id: uuid.UUID
-    name: str
+# A campaign as an admin reads it: its terms, and what only the admin sees of it.
+class CampaignOut(CampaignTerms, frozen=True):
     description: str
-    kind: str
-    rule: Rule
-    targeting: Targeting
-    status: str
-    starts_at: datetime | None
-    ends_at: datetime | None
     # The zone the schedule was given in, and the start and end on its wall clock.
     time_zone: Annotated[
         str | None,
@@ -70,12 +64,7 @@ class CampaignOut(msgspec.Struct, frozen=True):
     ends_at_local: Annotated[
         datetime | None, msgspec.Meta(description="ends_at on the wall clock of time_zone.")
     ]
-    priority: int
-    exclusive: bool
-    requires_activation: bool
-    per_member_limit: int | None
     per_member_period: str | None
-    total_limit: int | None
     uses: int
     created_at: datetime
     updated_at: datetime
