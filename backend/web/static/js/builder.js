@@ -129,6 +129,8 @@ export class CampaignBuilder {
     this.timer = null;
     this.asked = 0;
     this._targeting([]);
+    // The kinds to choose from are those there is a form for.
+    form.elements.kind.replaceChildren(...Object.keys(FIELDS).map((kind) => el('option', { value: kind }, t(`campaign.kind.${kind}`))));
     form.elements.kind.addEventListener('change', () => {
       this.kind();
       this.checkSoon();

@@ -9,6 +9,8 @@ import { dateTime } from '../format.js';
 import { t } from '../i18n.js';
 
 const ROLES = ['barista', 'manager', 'admin'];
+// A role's choices, in each person's row and in the form that adds someone.
+const roleOptions = () => ROLES.map((name) => el('option', { value: name }, t(`staff.role.${name}`)));
 const body = byId('people').tBodies[0];
 const message = byId('people-message');
 const form = byId('hire-form');
@@ -28,7 +30,7 @@ function row(person) {
   const role = el(
     'select',
     { className: 'role', 'aria-label': t('people.role_of', { name: person.name }) },
-    ...ROLES.map((name) => el('option', { value: name }, t(`staff.role.${name}`))),
+    ...roleOptions(),
   );
   role.value = person.role;
   role.addEventListener('change', () => change(person, { role: role.value }, role));
@@ -101,6 +103,7 @@ if (staff) {
       el('div', { className: 'check' }, el('input', { type: 'checkbox', id: `store-${store.id}`, value: store.id }), el('label', { for: `store-${store.id}` }, store.name)),
     ),
   );
+  byId('hire-role').replaceChildren(...roleOptions());
   onSubmit(form, hire);
   await reload().catch((error) => say(message, error.message));
 }
