@@ -23,6 +23,7 @@ import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -55,27 +56,18 @@ class NotAuthorized(Exception):
     """The server refused the token (4401): get a new one, reconnecting will not help."""
 
 
+@dataclass(eq=False)
 class MemberStreamClient:
-    def __init__(
-        self,
-        url: str,
-        token: str,
-        *,
-        last_seq: int | None = None,
-        broadcast_last_seq: int | None = None,
-        first_backoff_s: float = FIRST_BACKOFF_S,
-        max_backoff_s: float = MAX_BACKOFF_S,
-        restart_spread_s: tuple[float, float] = RESTART_SPREAD_S,
-    ) -> None:
-        self.url = url
-        self.token = token
-        self.last_seq = last_seq
-        self.broadcast_last_seq = broadcast_last_seq
-        self.first_backoff_s = first_backoff_s
-        self.max_backoff_s = max_backoff_s
-        self.restart_spread_s = restart_spread_s
-        self.connections = 0
-        self._socket: Any = None
+    url: str
+    token: str = field(repr=False)
+    _: KW_ONLY
+    last_seq: int | None = None
+    broadcast_last_seq: int | None = None
+    first_backoff_s: float = FIRST_BACKOFF_S
+    max_backoff_s: float = MAX_BACKOFF_S
+    restart_spread_s: tuple[float, float] = RESTART_SPREAD_S
+    connections: int = field(default=0, init=False)
+    _socket: Any = field(default=None, init=False, repr=False)
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         """Every event once, in seq order, across reconnects; ``resync`` frames too."""
