@@ -26,7 +26,6 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar
@@ -34,7 +33,7 @@ from typing import Any, ClassVar
 from litestar import Litestar, Request, Response, get, post
 
 from backend.settings import DEV_EXTERNAL_SYSTEMS
-from devkit.fakes.base import FakeSystem, Process, count, error, flag, json_object, seconds, string
+from devkit.fakes.base import FAULTS, FakeSystem, Switches, count, error, json_object, string
 
 # Where development's settings look for this system, and the token they send it
 # (backend.settings.DEV_EXTERNAL_SYSTEMS): one definition for both sides.
@@ -72,20 +71,11 @@ class AccountingSystem(FakeSystem):
     post_keys: list[str | None] = field(default_factory=list)  # their Idempotency-Keys
     documents: dict[str, BookedDocument] = field(default_factory=dict)  # by key, booking order
 
-    SWITCHES: ClassVar[dict[str, Callable[[Any], Any]]] = {
-        "token": string,
-        "fail_next": count,
-        "down": flag,
-        "delay_s": seconds,
-        "hang": flag,
-        "book_then_fail_next": count,
-    }
+    SWITCHES: ClassVar[Switches] = {"token": string, **FAULTS, "book_then_fail_next": count}
     DOWN: ClassVar[str] = "the accounting system is down"
-    PROCESS: ClassVar[Process] = Process(
-        "accounting system",
-        DEV_PORT,
-        "Serve a fake sales-accounting system for development and tests.",
-    )
+    HELP: ClassVar[str] = "Serve a fake sales-accounting system for development and tests."
+    PORT: ClassVar[int] = DEV_PORT
+    WHAT: ClassVar[str] = "accounting system"
 
     @property
     def booked(self) -> list[tuple[str, dict[str, Any]]]:

@@ -41,7 +41,7 @@ from backend.push.development import (
     DEV_APNS_TOPIC,
     DEV_APNS_URL,
 )
-from devkit.fakes.base import HANG_S, Process, configure_logging
+from devkit.fakes.base import HANG_S, configure_logging
 from devkit.fakes.push_service import PushService
 
 DEV_PORT = int(DEV_APNS_URL.rsplit(":", 1)[1])
@@ -64,9 +64,9 @@ class ApnsService(PushService):
     connections: int = 0
 
     DOWN: ClassVar[str] = "ServiceUnavailable"
-    PROCESS: ClassVar[Process] = Process(
-        "APNs (HTTP/2, cleartext)", DEV_PORT, "Serve a fake APNs provider API (HTTP/2)."
-    )
+    HELP: ClassVar[str] = "Serve a fake APNs provider API (HTTP/2)."
+    PORT: ClassVar[int] = DEV_PORT
+    WHAT: ClassVar[str] = "APNs (HTTP/2, cleartext)"
 
     def token_problem(self, authorization: str | None) -> str | None:
         if not authorization or not authorization.lower().startswith("bearer "):
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
 
     async def run() -> None:
         async with service.serving(args.host, args.port) as address:
-            service.log.info("%s on http://%s", service.PROCESS.what, address)
+            service.log.info("%s on http://%s", service.WHAT, address)
             await asyncio.Event().wait()
 
     asyncio.run(run())

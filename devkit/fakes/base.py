@@ -22,14 +22,8 @@ from litestar.handlers import HTTPRouteHandler
 # How long ``hang`` holds a request: far longer than any client waits.
 HANG_S = 3600.0
 
-
-@dataclass(frozen=True, slots=True)
-class Process:
-    """How ``python -m devkit.fakes.<name>`` serves a fake."""
-
-    what: str  # what the line that says it is serving calls it
-    port: int  # the default ``--port``
-    description: str  # what ``--help`` says it does
+# A fake's switches by name, each with the check of a value ``/_control`` sets it to.
+Switches = dict[str, Callable[[Any], Any]]
 
 
 @dataclass
@@ -44,9 +38,13 @@ class FakeSystem:
     hang: bool = False  # /v1 requests are not answered (up to an hour) while this is on
     held: int = 0  # requests ``hang`` holds right now (a test waits for a client's to end)
 
-    SWITCHES: ClassVar[dict[str, Callable[[Any], Any]]]
+    SWITCHES: ClassVar[Switches]
     DOWN: ClassVar[str]  # the error of every /v1 request while ``down``
-    PROCESS: ClassVar[Process]
+    # Served as a process (``command_line``): the ``--help`` text, the default ``--port``,
+    # and what the line that says it is serving calls it.
+    HELP: ClassVar[str]
+    PORT: ClassVar[int]
+    WHAT: ClassVar[str]
 
     @classmethod
     def module(cls) -> str:
@@ -87,11 +85,9 @@ class FakeSystem:
     @classmethod
     def arguments(cls) -> argparse.ArgumentParser:
         """The command line every fake takes: ``--host``, ``--port``, ``--token``."""
-        parser = argparse.ArgumentParser(
-            prog=f"python -m {cls.module()}", description=cls.PROCESS.description
-        )
+        parser = argparse.ArgumentParser(prog=f"python -m {cls.module()}", description=cls.HELP)
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=cls.PROCESS.port)
+        parser.add_argument("--port", type=int, default=cls.PORT)
         parser.add_argument("--token", default=cls.token)
         return parser
 
@@ -116,7 +112,7 @@ class FakeSystem:
         configure_logging()
         self.log.info(
             "%s on http://%s:%d (token %s)%s",
-            self.PROCESS.what,
+            self.WHAT,
             host,
             port,
             self.token,
@@ -235,6 +231,10 @@ def text(value: Any) -> str:
     if not string(value):
         raise ValueError("must be a non-empty string")
     return str(value)
+
+
+# The switches of ``FakeSystem``'s own faults, which every fake's ``SWITCHES`` includes.
+FAULTS: Switches = {"fail_next": count, "down": flag, "delay_s": seconds, "hang": flag}
 
 
 # --- requests and answers ----------------------------------------------------------------

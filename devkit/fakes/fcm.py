@@ -34,7 +34,7 @@ from litestar.params import FromPath
 
 from backend.push.development import DEV_FCM_SERVICE_ACCOUNT, DEV_FCM_URL
 from backend.push.fcm import GRANT_TYPE, SCOPE
-from devkit.fakes.base import Process, json_object
+from devkit.fakes.base import json_object
 from devkit.fakes.push_service import PushService
 
 DEV_PORT = int(DEV_FCM_URL.rsplit(":", 1)[1])
@@ -60,7 +60,9 @@ class FcmService(PushService):
     grants: int = 0  # access tokens issued
 
     DOWN: ClassVar[str] = "FCM is unavailable"
-    PROCESS: ClassVar[Process] = Process("FCM", DEV_PORT, "Serve a fake FCM HTTP v1 API.")
+    HELP: ClassVar[str] = "Serve a fake FCM HTTP v1 API."
+    PORT: ClassVar[int] = DEV_PORT
+    WHAT: ClassVar[str] = "FCM"
 
     def _account(self) -> dict[str, Any]:
         account: dict[str, Any] = json.loads(self.service_account)

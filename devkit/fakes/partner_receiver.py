@@ -26,13 +26,12 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from litestar import Litestar, Request, Response, post
 
-from devkit.fakes.base import FakeSystem, Process, count, error, flag, seconds, string
+from devkit.fakes.base import FAULTS, FakeSystem, Switches, count, error, flag, seconds, string
 
 DEV_PORT = 8094
 TOLERANCE_S = 300
@@ -67,24 +66,19 @@ class PartnerReceiver(FakeSystem):
     received: dict[str, Delivery] = field(default_factory=dict)  # by webhook-id
     refused_signatures: int = 0
 
-    SWITCHES: ClassVar[dict[str, Callable[[Any], Any]]] = {
+    SWITCHES: ClassVar[Switches] = {
         "secret": string,
         "old_secret": string,
-        "fail_next": count,
-        "down": flag,
-        "delay_s": seconds,
-        "hang": flag,
+        **FAULTS,
         "gone": flag,
         "throttle_next": count,
         "retry_after_s": seconds,
         "fail_ids": _ids,
     }
     DOWN: ClassVar[str] = "the partner is down"
-    PROCESS: ClassVar[Process] = Process(
-        "partner receiver",
-        DEV_PORT,
-        "Serve a fake partner webhook receiver for development and tests.",
-    )
+    HELP: ClassVar[str] = "Serve a fake partner webhook receiver for development and tests."
+    PORT: ClassVar[int] = DEV_PORT
+    WHAT: ClassVar[str] = "partner receiver"
 
     @classmethod
     def own_options(cls, parser: argparse.ArgumentParser) -> None:

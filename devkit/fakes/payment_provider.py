@@ -33,7 +33,6 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
@@ -43,7 +42,17 @@ from litestar import Litestar, Request, Response, get, post
 
 from backend.orders.webhook_signature import sign
 from backend.settings import DEV_EXTERNAL_SYSTEMS, DEV_WEBHOOK_SECRET
-from devkit.fakes.base import FakeSystem, Process, count, error, flag, json_object, seconds, text
+from devkit.fakes.base import (
+    FAULTS,
+    FakeSystem,
+    Switches,
+    count,
+    error,
+    flag,
+    json_object,
+    seconds,
+    text,
+)
 
 # Where development's settings look for this system, and the token they send it
 # (backend.settings.DEV_EXTERNAL_SYSTEMS): one definition for both sides.
@@ -120,11 +129,11 @@ class PaymentProvider(FakeSystem):
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     DOWN: ClassVar[str] = "the payment provider is down"
-    PROCESS: ClassVar[Process] = Process(
-        "payment provider", DEV_PORT, "Serve a fake payment provider for development and tests."
-    )
+    HELP: ClassVar[str] = "Serve a fake payment provider for development and tests."
+    PORT: ClassVar[int] = DEV_PORT
+    WHAT: ClassVar[str] = "payment provider"
     # The switches ``POST /_control`` may set, each with its check.
-    SWITCHES: ClassVar[dict[str, Callable[[Any], Any]]] = {
+    SWITCHES: ClassVar[Switches] = {
         "token": text,
         "webhook_url": _url,
         "webhook_secret": text,
@@ -134,11 +143,8 @@ class PaymentProvider(FakeSystem):
         "duplicate_webhooks": flag,
         "reorder_webhooks": flag,
         "drop_webhooks": flag,
-        "fail_next": count,
+        **FAULTS,
         "create_then_fail_next": count,
-        "down": flag,
-        "delay_s": seconds,
-        "hang": flag,
     }
 
     def payments_on(self, day: date) -> list[dict[str, Any]]:

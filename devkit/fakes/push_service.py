@@ -12,11 +12,10 @@ seconds: ``loadtests/bench_push.py`` measures sale-to-provider latency with it).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from devkit.fakes.base import FakeSystem, count, flag, seconds
+from devkit.fakes.base import FAULTS, FakeSystem, Switches, count
 
 
 def tokens(value: Any) -> set[str]:
@@ -51,11 +50,8 @@ class PushService(FakeSystem):
     # plus what the protocol says about it (ttl, collapse key, topic ...)}.
     received: list[dict[str, Any]] = field(default_factory=Arrivals)
 
-    SWITCHES: ClassVar[dict[str, Callable[[Any], Any]]] = {
-        "fail_next": count,
-        "down": flag,
-        "delay_s": seconds,
-        "hang": flag,
+    SWITCHES: ClassVar[Switches] = {
+        **FAULTS,
         "gone": tokens,
         "too_many": count,
         "retry_after_s": count,

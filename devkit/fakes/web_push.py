@@ -33,7 +33,7 @@ from litestar import Litestar, Request, Response, post
 from litestar.params import FromPath
 
 from backend.push.development import DEV_WEB_PUSH_PORT
-from devkit.fakes.base import Process, error, json_object
+from devkit.fakes.base import error, json_object
 from devkit.fakes.push_service import PushService
 
 
@@ -69,9 +69,9 @@ class WebPushService(PushService):
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
 
     DOWN: ClassVar[str] = "the push service is down"
-    PROCESS: ClassVar[Process] = Process(
-        "web push service", DEV_WEB_PUSH_PORT, "Serve a fake Web Push service."
-    )
+    HELP: ClassVar[str] = "Serve a fake Web Push service."
+    PORT: ClassVar[int] = DEV_WEB_PUSH_PORT
+    WHAT: ClassVar[str] = "web push service"
 
     def subscribe(self, application_server_key: str, *, origin: str) -> dict[str, Any]:
         """A new subscription at ``origin`` (this service's http://host:port), as JSON."""
