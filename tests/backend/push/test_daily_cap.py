@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import msgspec
@@ -24,11 +25,11 @@ from realtime.publisher import EventPublisher
 from tests.backend.push.opening import moscow, noon_with_a_browser
 from tests.conftest import LiveServer
 from tests.factories import buy, purchase_body
+from tests.rows import tuples
 
 
-async def queued() -> list[tuple[str, datetime]]:
-    rows = await sql.fetch("SELECT status, next_attempt_at FROM push_delivery ORDER BY created_at")
-    return [(row["status"], row["next_attempt_at"]) for row in rows]
+async def queued() -> list[tuple[Any, ...]]:
+    return await tuples("SELECT status, next_attempt_at FROM push_delivery ORDER BY created_at")
 
 
 async def test_over_the_cap_waits_for_the_next_local_day_and_updates_collapse(

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import httpx
 
 from backend.push.devices import DEVICES_KEPT
 from backend.push.preferences import KINDS
-from db import sql
 from tests.backend.push.samples import web_push_subscription
 from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, assert_problem, log_in
+from tests.rows import tuples
 
 APNS_TOKEN = "A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3D4E5F60718293A4B5C6D7E8F90"
 FCM_TOKEN = "dGhpcy1pcy1hbi1mY20tdG9rZW4:APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx"
@@ -23,9 +24,8 @@ async def register(
     return await client.post("/v1/me/devices", headers=member.headers, json=body)
 
 
-async def stored() -> list[tuple[str, str]]:
-    rows = await sql.fetch("SELECT provider, token FROM member_device ORDER BY provider")
-    return [(row["provider"], row["token"]) for row in rows]
+async def stored() -> list[tuple[Any, ...]]:
+    return await tuples("SELECT provider, token FROM member_device ORDER BY provider")
 
 
 async def test_a_member_registers_lists_and_removes_devices(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from db import sql
 from tests.backend.push.opening import moscow
 from tests.backend.push.test_sale_push import push_services
 from tests.factories import LoggedInMember, Till, buy, hire, purchase_body
+from tests.rows import tuples
 
 
 @pytest.fixture(autouse=True)
@@ -57,9 +59,8 @@ async def add_phones(client: httpx.AsyncClient, member: LoggedInMember, count: i
         assert response.status_code == 201, response.text
 
 
-async def fcm_rows() -> list[tuple[str, int]]:
-    rows = await sql.fetch("SELECT status, attempts FROM push_delivery ORDER BY created_at, id")
-    return [(row["status"], row["attempts"]) for row in rows]
+async def fcm_rows() -> list[tuple[Any, ...]]:
+    return await tuples("SELECT status, attempts FROM push_delivery ORDER BY created_at, id")
 
 
 def paused() -> float:

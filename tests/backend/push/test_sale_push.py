@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -28,6 +29,7 @@ from devkit.fakes.push_services import serving_push_fakes
 from devkit.fakes.web_push import WebPushService
 from tests.conftest import LiveServer
 from tests.factories import LoggedInMember, Till, buy, log_in, purchase_body
+from tests.rows import tuples
 
 APNS_TOKEN = "c0ffee" * 10 + "beef"
 FCM_TOKEN = "android-phone-of-the-member:APA91b" + "x" * 100
@@ -83,12 +85,11 @@ def attempts(provider: str, outcome: str) -> float:
     return REGISTRY.get_sample_value("astrocoffee_push_attempts_total", labels) or 0.0
 
 
-async def deliveries() -> list[tuple[str, str]]:
-    rows = await sql.fetch(
+async def deliveries() -> list[tuple[Any, ...]]:
+    return await tuples(
         "SELECT v.provider, d.status FROM push_delivery d"
         " JOIN member_device v ON v.id = d.device ORDER BY v.provider"
     )
-    return [(row["provider"], row["status"]) for row in rows]
 
 
 async def test_a_sale_reaches_each_provider_once_through_an_outage(
