@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -151,22 +151,19 @@ async def record_store_activity(
         stored.append(("stats.updated", None))  # its data is the day's row, made in SQL
     at = utc_now()
     day_start, day_end = clock.day_bounds(day)
+    counters = asdict(move)  # each under the statement's parameter of its name
+    visitors = counters.pop("visitors")
     rows = await sql.fetch(
         _MOVE_DAY,
-        visit_ids=[new_id() for _ in move.visitors],
-        visitors=list(move.visitors),
+        visit_ids=[new_id() for _ in visitors],
+        visitors=list(visitors),
         day_id=new_id(),
         store_id=store_id,
         day=day,
         day_start=day_start,
         day_end=day_end,
         time_zone=clock.zone.key,
-        sales=move.sales,
-        sales_amount=move.sales_amount,
-        points_earned=move.points_earned,
-        points_redeemed=move.points_redeemed,
-        points_reversed=move.points_reversed,
-        refunded_amount=move.refunded_amount,
+        **counters,
         **STORES.params(store_id, stored, at=at),
     )
     row = rows[0]
