@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -54,21 +55,15 @@ def shown_seq(value: bytes | str | None) -> int | None:
         return None
 
 
+@dataclass(slots=True, eq=False)
 class LiveSockets:
     """The gateway's side: makes each naming socket's ``LiveMark``."""
 
-    def __init__(
-        self,
-        redis: Any,
-        *,
-        prefix: str,
-        ttl_s: float = LIVE_TTL_S,
-        refresh_s: float = REFRESH_S,
-    ) -> None:
-        self.redis = redis
-        self.prefix = prefix
-        self.ttl_s = ttl_s
-        self.refresh_s = refresh_s
+    redis: Any
+    _: KW_ONLY
+    prefix: str
+    ttl_s: float = LIVE_TTL_S
+    refresh_s: float = REFRESH_S
 
     def mark(self, stream: str, device: str) -> LiveMark:
         return LiveMark(self, live_key(self.prefix, stream, device))
