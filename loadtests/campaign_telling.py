@@ -51,10 +51,12 @@ _ONE_STATEMENT = (
 )
 
 
-def _audiences() -> list[tuple[str, Any, str]]:
+async def _audiences() -> list[tuple[str, Any, int]]:
+    """Each audience measured: its label, its targeting, and how many members it has."""
     from backend.campaigns.targeting import Segment, Targeting
+    from db import sql
 
-    return [
+    audiences = [
         (
             "gold and platinum members",
             Targeting(tiers=["gold", "platinum"]),
@@ -65,6 +67,10 @@ def _audiences() -> list[tuple[str, Any, str]]:
             Targeting(segment=Segment(min_visits=10)),
             "SELECT COUNT(*) AS n FROM member_stats WHERE visits >= 10",
         ),
+    ]
+    return [
+        (label, targeting, (await sql.fetch(size_query))[0]["n"])
+        for label, targeting, size_query in audiences
     ]
 
 
@@ -257,14 +263,13 @@ async def measure(args: argparse.Namespace) -> list[str]:
             "to tell all | the relay's next run |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
-        for label, targeting, size_query in _audiences():
-            (size,) = await sql.fetch(size_query)
+        for label, targeting, size in await _audiences():
             before_told, before_s = await _one_statement(url, targeting)
             after = await _batched(publisher, targeting, args.batch)
             run_told, run_s = after["first_run"]
             runs = -(-after["told"] // max(run_told, 1))
             lines.append(
-                f"| {label} ({size['n']:,}) | {before_told:,} members in {before_s:.1f} s "
+                f"| {label} ({size:,}) | {before_told:,} members in {before_s:.1f} s "
                 f"| {after['told']:,} members in {after['batches']} batches, "
                 f"{after['total']:.1f} s (publishing {after['publishing']:.1f} s) | {after['mean']:.2f} / {after['longest_batch']:.2f} s "
                 f"| {after['longest_statement']:.2f} s | {run_told:,} members in {run_s:.1f} s "

@@ -146,12 +146,11 @@ async def measure(args: argparse.Namespace) -> list[str]:
             f"({relayed:,} events republished) | {seconds:.2f} | query {seconds_query:.3f} s "
             "| every run | the members active in 120 s |"
         )
-        for label, targeting, size_query in _audiences():
-            (size,) = await sql.fetch(size_query)
+        for label, targeting, size in await _audiences():
             told = await _batched(publisher, targeting, BATCH)
             run_told, run_s = told["first_run"]
             lines.append(
-                f"| campaign start, {label} ({size['n']:,} members) | {run_told:,} members "
+                f"| campaign start, {label} ({size:,} members) | {run_told:,} members "
                 f"told in one run (batches of {BATCH:,}, longest "
                 f"{told['longest_batch']:.1f} s) | {run_s:.1f} | "
                 f"{run_told / run_s:,.0f} members/s | {told['told']:,} members in "
