@@ -46,27 +46,24 @@ async def read_trail(
         after_id = None if cursor is None else uuid.UUID(cursor)
     except ValueError as exc:
         raise ValidationFailed("cursor is not valid", field="cursor") from exc
+    filters = msgspec.structs.asdict(where)
     # Reading the trail reads personal data too (addresses, card numbers): it is recorded.
     await record(
         "audit.read",
         target_type="audit",
         target_id=None,
-        after=msgspec.structs.asdict(where) | {"cursor": cursor},
+        after=filters | {"cursor": cursor},
         actor=Actor.of(caller),
     )
     # A manager's view: the entries about their stores (an admin's stores are all).
     stores = None if caller.role == Role.ADMIN else sorted(caller.store_ids)
+    # The page's query names its parameters as the filter does its fields.
     rows = await sql.fetch_lagging(
         _PAGE,
         stores=stores,
-        staff_id=where.staff_id,
-        action=where.action,
-        target_type=where.target_type,
-        target_id=where.target_id,
-        since=where.since,
-        until=where.until,
         cursor=after_id,
         limit=limit + 1,
+        **filters,
     )
     items = [
         AuditEntryOut(
