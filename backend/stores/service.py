@@ -50,14 +50,7 @@ _TERMINAL_COLUMNS = (
 
 async def create_store(data: StoreCreate) -> StoreOut:
     zone_named(data.time_zone, field="time_zone")
-    store = Store(
-        code=data.code,
-        name=data.name,
-        currency=data.currency,
-        time_zone=data.time_zone,
-        day_starts_at=data.day_starts_at,
-        max_sale_amount=data.max_sale_amount,
-    )
+    store = Store(**msgspec.structs.asdict(data))  # the request's fields are the columns
     return await insert_audited(
         store,
         get_store,
