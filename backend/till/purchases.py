@@ -85,6 +85,8 @@ LEFT JOIN LATERAL (
 _UNLOCKED = _WHAT_IS_KNOWN + ") AS buyer ON true"
 _LOCKING = _WHAT_IS_KNOWN + "FOR UPDATE OF a) AS buyer ON true"
 
+# The sale's fields that are the till's request's, as it sent them.
+_AS_ASKED = ("external_id", "amount", "currency", "items", "coupons")
 # A sale that lost a race to one of these runs again, to answer as the winner did.
 _RACES_LOST = frozenset({"one_per_receipt", "one_key_per_terminal", "one_per_key"})
 
@@ -131,7 +133,7 @@ class PurchaseService(SellingService):
         self, terminal: TerminalCaller, request: PurchaseRequest, idempotency_key: str
     ) -> PurchaseOutcome:
         rules = await current_rules()
-        campaigns = await self._catalogue.live()
+        campaigns = await self.catalogue.live()
         # A sale that only earns (campaigns included, their uses and stamps are the buyer's
         # own rows) is read without a lock and written in one statement that fails if the
         # account moved meanwhile. Points spent, a coupon or a total limit's share take
@@ -152,13 +154,13 @@ class PurchaseService(SellingService):
                 # Another change to the buyer came between the read and the write.
                 SALES_READ_AGAIN.inc()
             else:
-                await self._publisher.publish(envelopes)
+                await self.publisher.publish(envelopes)
                 return outcome
         async with engine().transaction():
             outcome, envelopes = await self._sell(
                 terminal, request, idempotency_key, rules, campaigns, unlocked=False
             )
-        await self._publisher.publish(envelopes)
+        await self.publisher.publish(envelopes)
         return outcome
 
     async def _sell(
@@ -200,22 +202,18 @@ class PurchaseService(SellingService):
             return _replay(replay), []
         check_currency(known["currency"], request.currency)
         check_sale_amount(request.amount, known["max_sale_amount"])
-        member_id = await self._customers.identify(
+        member_id = await self.customers.identify(
             request.customer, card_holder=known["card_holder"]
         )
         sale = Sale(
             store_id=terminal.store_id,
             terminal_id=terminal.terminal_id,
             member_id=member_id,
-            external_id=request.external_id,
-            amount=request.amount,
-            currency=request.currency,
-            items=request.items,
             request_hash=fingerprint,
             rules=rules,
             campaigns=campaigns,
-            coupons=request.coupons,
             idempotency_key=idempotency_key,
+            **{name: getattr(request, name) for name in _AS_ASKED},
         )
         buyer = None  # a QR token's holder: locked by settle_sale
         if known["account_id"] is not None:
