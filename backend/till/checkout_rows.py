@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -53,23 +53,25 @@ class CheckoutRow:
     purchase: uuid.UUID | None
 
 
+_FIELDS = tuple(field.name for field in fields(CheckoutRow))  # the row's columns, by name
+_JSON_FIELDS = frozenset({"items", "hold_lots"})  # JSON columns: text to and from the driver
+
+
 def checkout_from(row: Mapping[str, Any]) -> CheckoutRow:
     return CheckoutRow(
-        id=row["id"],
-        store=row["store"],
-        terminal=row["terminal"],
-        member=row["member"],
-        external_id=row["external_id"],
-        amount=row["amount"],
-        currency=row["currency"],
-        items=sql.loaded_json(row["items"]),
-        rules_version=row["rules_version"],
-        status=row["status"],
-        hold_points=row["hold_points"],
-        hold_lots=sql.loaded_json(row["hold_lots"]),
-        hold_expires_at=row["hold_expires_at"],
-        purchase=row["purchase"],
+        **{
+            name: sql.loaded_json(row[name]) if name in _JSON_FIELDS else row[name]
+            for name in _FIELDS
+        }
     )
+
+
+def insert(checkout: CheckoutRow, now: datetime, *, into: DeferredWrites) -> None:
+    """The new checkout's row, with ``into`` (the open step's one statement)."""
+    values = {name: getattr(checkout, name) for name in _FIELDS}
+    for name in _JSON_FIELDS:
+        values[name] = msgspec.json.encode(values[name]).decode()
+    into.add(_INSERT, now=now, **values)
 
 
 # What opening a checkout checks, in one round trip after the key's lock: the key's stored
@@ -131,12 +133,13 @@ LOCK_BUYER = f"""{LOCK_CHECKOUT}
 ) AS buyer ON true
 """  # noqa: S608 (the fixed LOCK_CHECKOUT and BUYER_COLUMNS, bound values)
 
-INSERT = """
+_INSERT = """
 INSERT INTO checkout (id, store, terminal, member, external_id, amount, currency, items,
                       rules_version, status, hold_points, hold_lots, hold_expires_at,
                       purchase, created_at, updated_at)
 VALUES ({id}, {store}, {terminal}, {member}, {external_id}, {amount}, {currency},
-        {items}::jsonb, {rules_version}, 'open', 0, '[]'::jsonb, NULL, NULL, {now}, {now})
+        {items}::jsonb, {rules_version}, {status}, {hold_points}, {hold_lots}::jsonb,
+        {hold_expires_at}, {purchase}, {now}, {now})
 """
 
 

@@ -55,7 +55,6 @@ from backend.sales.sale import (
 )
 from backend.stores.sale_cap import check_sale_amount
 from backend.till.checkout_rows import (
-    INSERT,
     LOCK_ACCOUNT,
     LOCK_BUYER,
     OPEN_CHECKS,
@@ -64,6 +63,7 @@ from backend.till.checkout_rows import (
     balance_of,
     begin_step,
     hold_event,
+    insert,
     items_of,
     lots_of,
     remember_answer,
@@ -117,7 +117,7 @@ class CheckoutService(SellingService):
                     f"external_id {request.external_id!r} already has a checkout; a retry "
                     "replays with the same Idempotency-Key"
                 )
-            member_id = await self._customers.identify(
+            member_id = await self.customers.identify(
                 request.customer, card_holder=known["card_holder"]
             )
             rules = await current_rules()
@@ -143,22 +143,10 @@ class CheckoutService(SellingService):
             else:  # a QR token's holder
                 account = await lock_account(member_id)
                 balance, tier = account.balance, account.tier
-            live = await self._catalogue.live()
+            live = await self.catalogue.live()
             response = await _describe(checkout, balance, live, tier=tier)
             writes = DeferredWrites()
-            writes.add(
-                INSERT,
-                id=checkout.id,
-                store=checkout.store,
-                terminal=checkout.terminal,
-                member=checkout.member,
-                external_id=checkout.external_id,
-                amount=checkout.amount,
-                currency=checkout.currency,
-                items=msgspec.json.encode(request.items).decode(),
-                rules_version=checkout.rules_version,
-                now=now,
-            )
+            insert(checkout, now, into=writes)
             await remember_answer(terminal, key, fingerprint, response, status=201, into=writes)
             try:
                 await send(writes)
@@ -200,7 +188,7 @@ class CheckoutService(SellingService):
             )
             # The answer is known before the write (the balance is the change's own), so the
             # checkout's row and the key's answer go with the ledger's statement.
-            live = await self._catalogue.live()
+            live = await self.catalogue.live()
             response = await _describe(checkout, change.balance, live, tier=change.account.tier)
             writes = DeferredWrites()
             await save(checkout, now, into=writes)
@@ -209,7 +197,7 @@ class CheckoutService(SellingService):
             _, envelopes = await change.finish(
                 context={"checkout_id": str(checkout.id)}, writes=writes
             )
-        await self._publisher.publish(envelopes)
+        await self.publisher.publish(envelopes)
         return response, False
 
     async def complete(
@@ -254,7 +242,7 @@ class CheckoutService(SellingService):
                 request_hash=request_fingerprint(msgspec.json.encode(["checkout", checkout.id])),
                 rules=RulesVersion(version=checkout.rules_version, rules=rules),
                 checkout_id=checkout.id,
-                campaigns=await self._catalogue.live(),
+                campaigns=await self.catalogue.live(),
             )
             buyer = None  # no account: settle_sale says so
             if row["account_id"] is not None:
@@ -276,7 +264,7 @@ class CheckoutService(SellingService):
             response = await _describe(
                 checkout,
                 purchase.balance,
-                await self._catalogue.live(),
+                await self.catalogue.live(),
                 purchase=purchase,
                 tier=tier,
             )
@@ -284,7 +272,7 @@ class CheckoutService(SellingService):
             await save(checkout, now, into=writes)
             await remember_answer(terminal, key, fingerprint, response, into=writes)
             await send(writes)
-        await self._publisher.publish(envelopes)
+        await self.publisher.publish(envelopes)
         return response, False
 
     async def cancel(
@@ -312,10 +300,10 @@ class CheckoutService(SellingService):
                 await save(checkout, now)
             _, envelopes = await change.finish(context={"checkout_id": str(checkout.id)})
             response = await _describe(
-                checkout, change.balance, await self._catalogue.live(), tier=change.account.tier
+                checkout, change.balance, await self.catalogue.live(), tier=change.account.tier
             )
             await remember_answer(terminal, key, fingerprint, response)
-        await self._publisher.publish(envelopes)
+        await self.publisher.publish(envelopes)
         return response, False
 
 
