@@ -121,22 +121,16 @@ def draft_as_live(campaign: CampaignIn) -> LiveCampaign:
     per_member_limit = campaign.per_member_limit
     if per_member_limit is None and kind in ONCE_PER_MEMBER:
         per_member_limit = 1
-    return LiveCampaign(
-        id=uuid.uuid4(),
-        name=campaign.name,
-        kind=kind,
-        rule=campaign.rule,
-        targeting=campaign.targeting,
-        status="active",
-        starts_at=None,
-        ends_at=None,
-        priority=campaign.priority,
-        exclusive=campaign.exclusive,
-        requires_activation=campaign.requires_activation,
-        per_member_limit=per_member_limit,
-        total_limit=campaign.total_limit,
-        per_member_period=campaign.per_member_period,
-    )
+    # The draft's own terms as drafted (its schedule's other forms are not the engine's).
+    in_effect = {
+        "id": uuid.uuid4(),
+        "kind": kind,
+        "status": "active",
+        "starts_at": None,
+        "ends_at": None,
+        "per_member_limit": per_member_limit,
+    }
+    return msgspec.convert(msgspec.structs.asdict(campaign) | in_effect, LiveCampaign)
 
 
 class _Replay:
