@@ -12,6 +12,7 @@ import uuid
 from typing import Annotated
 
 import msgspec
+from piccolo.custom_types import Combinable
 
 from backend.audit.trail import record
 from backend.errors import NotFound
@@ -82,29 +83,30 @@ async def current_rules() -> RulesVersion:
 
 
 async def _load_current() -> RulesVersion:
-    row = (
-        await ProgramRulesRow.select(ProgramRulesRow.version, ProgramRulesRow.rules)
-        .order_by(ProgramRulesRow.version, ascending=False)
-        .first()
-        .output(load_json=True)
-    )
-    if row is None:
-        return RulesVersion(version=0, rules=DEFAULT_RULES)
-    return RulesVersion(version=row["version"], rules=msgspec.convert(row["rules"], ProgramRules))
+    return await _newest() or RulesVersion(version=0, rules=DEFAULT_RULES)
 
 
 async def rules_at(version: int) -> ProgramRules:
     if version == 0:
         return DEFAULT_RULES
+    found = await _newest(ProgramRulesRow.version == version)
+    if found is None:
+        raise NotFound(f"rules version {version} does not exist")
+    return found.rules
+
+
+async def _newest(*where: Combinable) -> RulesVersion | None:
+    """The newest published version (of those ``where`` picks); None: there is none."""
     row = (
-        await ProgramRulesRow.select(ProgramRulesRow.rules)
-        .where(ProgramRulesRow.version == version)
+        await ProgramRulesRow.select(ProgramRulesRow.version, ProgramRulesRow.rules)
+        .where(*where)
+        .order_by(ProgramRulesRow.version, ascending=False)
         .first()
         .output(load_json=True)
     )
     if row is None:
-        raise NotFound(f"rules version {version} does not exist")
-    return msgspec.convert(row["rules"], ProgramRules)
+        return None
+    return RulesVersion(version=row["version"], rules=msgspec.convert(row["rules"], ProgramRules))
 
 
 async def publish_rules(rules: ProgramRules, *, staff_id: uuid.UUID) -> RulesVersion:
