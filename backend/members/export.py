@@ -13,6 +13,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from backend.audit.trail import record
 from backend.auth.sessions import SessionStore
 from backend.auth.tokens import MEMBER
@@ -29,7 +31,8 @@ from backend.members.schemas import ConsentChange
 from db import sql
 
 _PROFILE = """
-SELECT m.id, m.phone, m.card_number, m.tier, m.birth_date, m.time_zone, m.created_at,
+SELECT m.id AS member_id, m.phone, m.card_number, m.tier, m.birth_date, m.time_zone,
+       m.created_at AS enrolled_at,
        a.id AS account_id, a.available, a.pending, a.held, a.lifetime_earned
 FROM member m JOIN account a ON a.member = m.id
 WHERE m.id = {member_id}
@@ -111,21 +114,11 @@ async def export_member(
         raise MemberNotFound(f"member {member_id} does not exist")
     member = found[0]
     account_id = member["account_id"]
-    profile = ExportedProfile(
-        member_id=member["id"],
-        phone=member["phone"],
-        card_number=member["card_number"],
-        tier=member["tier"],
-        birth_date=member["birth_date"],
-        time_zone=member["time_zone"],
-        enrolled_at=member["created_at"],
-        balance=Balance(
-            available=member["available"], pending=member["pending"], held=member["held"]
-        ),
-        lifetime_earned=member["lifetime_earned"],
-        blocked_card_numbers=[
-            r["card_number"] for r in await sql.fetch(_BLOCKED, member_id=member_id)
-        ],
+    # The profile's fields are the row's columns, and the balance and blocked cards.
+    balance = Balance(available=member["available"], pending=member["pending"], held=member["held"])
+    blocked = [r["card_number"] for r in await sql.fetch(_BLOCKED, member_id=member_id)]
+    profile = msgspec.convert(
+        dict(member) | {"balance": balance, "blocked_card_numbers": blocked}, ExportedProfile
     )
     consents = ExportedConsents(
         channels=await current_consents(member_id),
