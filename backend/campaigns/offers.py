@@ -4,6 +4,7 @@ coupons, stamp cards, and the welcome bonus at enrolment."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import msgspec
@@ -34,13 +35,11 @@ class OfferOutcome(msgspec.Struct, frozen=True):
     points_spent: int = 0
 
 
+@dataclass(frozen=True, kw_only=True)
 class MemberOffers:
-    def __init__(
-        self, *, catalogue: Catalogue, publisher: EventPublisher, program_time_zone: str
-    ) -> None:
-        self._catalogue = catalogue
-        self._publisher = publisher
-        self._program_zone = program_time_zone
+    catalogue: Catalogue
+    publisher: EventPublisher
+    program_time_zone: str
 
     async def _open_to(
         self, member_id: uuid.UUID, now: datetime
@@ -50,9 +49,9 @@ class MemberOffers:
         calendar, or for this birthday), and the member's usage they were judged with."""
         shopper = await load_shopper(member_id)
         usage = await load_usage(member_id)
-        today = local_date(now, zone(shopper.time_zone or self._program_zone))
+        today = local_date(now, zone(shopper.time_zone or self.program_time_zone))
         found = []
-        for campaign in await self._catalogue.live():
+        for campaign in await self.catalogue.live():
             if campaign.kind not in LISTED_KINDS or not campaign.in_effect(now):
                 continue
             if not campaign.targeting.admits(shopper, now):
@@ -158,7 +157,7 @@ class MemberOffers:
             fingerprint=request_fingerprint(msgspec.json.encode(["reward", campaign_id])),
             work=work,
             response_type=OfferOutcome,
-            publish=self._publisher.publish,
+            publish=self.publisher.publish,
             status=201,
         )
 
@@ -173,7 +172,7 @@ class MemberOffers:
                 stamps=shopper.stamps.get(str(c.id), 0),
                 stamps_needed=c.rule.stamps_needed,
             )
-            for c in await self._catalogue.live()
+            for c in await self.catalogue.live()
             if isinstance(c.rule, StampCard)
             and c.in_effect(now)
             and c.targeting.admits(shopper, now)

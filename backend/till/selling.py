@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from backend.campaigns.catalogue import Catalogue
 from backend.sales.customers import CustomerResolver
 from realtime.publisher import EventPublisher
 
 
+@dataclass(frozen=True, kw_only=True)
 class SellingService:
     """The customer resolver, event publisher and campaign catalogue a sale works with."""
 
-    def __init__(
-        self, *, customers: CustomerResolver, publisher: EventPublisher, catalogue: Catalogue
-    ) -> None:
-        self._customers = customers
-        self._publisher = publisher
-        self._catalogue = catalogue
+    customers: CustomerResolver
+    publisher: EventPublisher
+    catalogue: Catalogue
