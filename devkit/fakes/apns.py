@@ -34,6 +34,7 @@ import h2.events
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from backend.push.apns import Apns
 from backend.push.development import (
     DEV_APNS_KEY,
     DEV_APNS_KEY_ID,
@@ -67,6 +68,17 @@ class ApnsService(PushService):
     HELP: ClassVar[str] = "Serve a fake APNs provider API (HTTP/2)."
     PORT: ClassVar[int] = DEV_PORT
     WHAT: ClassVar[str] = "APNs (HTTP/2, cleartext)"
+
+    def provider(self, base_url: str, *, team_id: str | None = None) -> Apns:
+        """A provider with this fake's key, key id, team and topic (``team_id``: another
+        team's, which it refuses), sending to ``base_url`` (the caller closes it)."""
+        return Apns(
+            key=self.key,
+            key_id=self.key_id,
+            team_id=team_id or self.team_id,
+            topic=self.topic,
+            base_url=base_url,
+        )
 
     def token_problem(self, authorization: str | None) -> str | None:
         if not authorization or not authorization.lower().startswith("bearer "):

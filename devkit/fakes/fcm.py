@@ -33,7 +33,7 @@ from litestar import Litestar, Request, Response, post
 from litestar.params import FromPath
 
 from backend.push.development import DEV_FCM_SERVICE_ACCOUNT, DEV_FCM_URL
-from backend.push.fcm import GRANT_TYPE, SCOPE
+from backend.push.fcm import GRANT_TYPE, SCOPE, Fcm
 from devkit.fakes.base import json_object
 from devkit.fakes.push_service import PushService
 
@@ -63,6 +63,17 @@ class FcmService(PushService):
     HELP: ClassVar[str] = "Serve a fake FCM HTTP v1 API."
     PORT: ClassVar[int] = DEV_PORT
     WHAT: ClassVar[str] = "FCM"
+
+    def listening_at(self, address: str) -> None:
+        """Take the development service account with its ``token_uri`` at this fake, which
+        listens on ``address`` (host:port)."""
+        account = {**json.loads(DEV_FCM_SERVICE_ACCOUNT), "token_uri": f"http://{address}/token"}
+        self.service_account = json.dumps(account)
+
+    def provider(self, base_url: str) -> Fcm:
+        """A provider with this fake's service account, sending to ``base_url`` (the caller
+        closes it)."""
+        return Fcm(service_account=self.service_account, base_url=base_url)
 
     def _account(self) -> dict[str, Any]:
         account: dict[str, Any] = json.loads(self.service_account)

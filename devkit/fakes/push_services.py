@@ -6,7 +6,6 @@ subscriptions that go with them, all with the development credentials."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -14,17 +13,14 @@ from typing import Any
 
 from py_vapid import Vapid02
 
-from backend.push.apns import Apns
 from backend.push.development import (
     DEV_APNS_KEY,
     DEV_APNS_KEY_ID,
     DEV_APNS_TEAM_ID,
     DEV_APNS_TOPIC,
-    DEV_FCM_SERVICE_ACCOUNT,
     DEV_VAPID_PRIVATE_KEY,
     DEV_VAPID_SUBJECT,
 )
-from backend.push.fcm import Fcm
 from backend.push.providers import PushProvider
 from backend.push.web_push import WebPush, vapid_public_key
 from devkit.fakes.apns import ApnsService
@@ -47,14 +43,8 @@ class PushFakes:
         """The three providers, by name, sending to these fakes (the caller closes them)."""
         return {
             "webpush": WebPush(vapid_private_key=DEV_VAPID_PRIVATE_KEY, subject=DEV_VAPID_SUBJECT),
-            "fcm": Fcm(service_account=self.fcm_service_account, base_url=self.fcm_url),
-            "apns": Apns(
-                key=DEV_APNS_KEY,
-                key_id=DEV_APNS_KEY_ID,
-                team_id=DEV_APNS_TEAM_ID,
-                topic=DEV_APNS_TOPIC,
-                base_url=self.apns_url,
-            ),
+            "fcm": self.fcm.provider(self.fcm_url),
+            "apns": self.apns.provider(self.apns_url),
         }
 
     def worker_env(self) -> dict[str, str]:
@@ -85,11 +75,7 @@ async def serving_push_fakes() -> AsyncIterator[PushFakes]:
         web_address = await stack.enter_async_context(serving(web_push.app()))
         fcm_address = await stack.enter_async_context(serving(fcm.app()))
         apns_address = await stack.enter_async_context(apns.serving())
-        account = {
-            **json.loads(DEV_FCM_SERVICE_ACCOUNT),
-            "token_uri": f"http://{fcm_address}/token",
-        }
-        fcm.service_account = json.dumps(account)
+        fcm.listening_at(fcm_address)
         yield PushFakes(
             web_push=web_push,
             fcm=fcm,

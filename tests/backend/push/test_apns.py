@@ -9,7 +9,6 @@ from contextlib import aclosing, asynccontextmanager
 import httpx
 
 from backend.push.apns import Apns
-from backend.push.development import DEV_APNS_KEY, DEV_APNS_KEY_ID, DEV_APNS_TEAM_ID, DEV_APNS_TOPIC
 from backend.push.providers import Delivered, Device, Failed, InvalidToken
 from devkit.fakes.apns import ApnsService
 from tests.backend.push.samples import points_earned
@@ -23,17 +22,12 @@ def device(token: str = TOKEN) -> Device:
 
 
 @asynccontextmanager
-async def apns_of(service: ApnsService, *, team_id: str = DEV_APNS_TEAM_ID) -> AsyncIterator[Apns]:
-    async with service.serving() as address:
-        provider = Apns(
-            key=DEV_APNS_KEY,
-            key_id=DEV_APNS_KEY_ID,
-            team_id=team_id,
-            topic=DEV_APNS_TOPIC,
-            base_url=f"http://{address}",
-        )
-        async with aclosing(provider):
-            yield provider
+async def apns_of(service: ApnsService, *, team_id: str | None = None) -> AsyncIterator[Apns]:
+    async with (
+        service.serving() as address,
+        aclosing(service.provider(f"http://{address}", team_id=team_id)) as provider,
+    ):
+        yield provider
 
 
 async def test_an_alert_reaches_the_device_once_over_http2() -> None:

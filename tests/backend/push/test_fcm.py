@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 
-from backend.push.development import DEV_FCM_SERVICE_ACCOUNT
 from backend.push.fcm import Fcm
 from backend.push.providers import Delivered, Device, Failed, InvalidToken
 from devkit.fakes.fcm import FcmService
@@ -27,10 +26,8 @@ async def fcm_of(service: FcmService) -> AsyncIterator[Fcm]:
     """The provider, and the fake's service account, with the token endpoint where the fake
     listens."""
     async with serving(service.app()) as address:
-        account = {**json.loads(DEV_FCM_SERVICE_ACCOUNT), "token_uri": f"http://{address}/token"}
-        service.service_account = json.dumps(account)
-        provider = Fcm(service_account=service.service_account, base_url=f"http://{address}")
-        async with aclosing(provider):
+        service.listening_at(address)
+        async with aclosing(service.provider(f"http://{address}")) as provider:
             yield provider
 
 
