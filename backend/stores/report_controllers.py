@@ -33,7 +33,6 @@ from backend.stores.reports import (
     sales_by_hour,
 )
 
-StoreId = PathId
 First = Annotated[date | None, QueryParameter(name="from", description="first business day")]
 Last = Annotated[date | None, QueryParameter(name="to", description="last business day")]
 Day = Annotated[
@@ -93,13 +92,13 @@ class StoreReportsController(Controller):
         summary="A business day's sales by local hour, beside the same weekday a week before",
     )
     async def by_hour(
-        self, request: StaffRequest, store_id: StoreId, day: Day = None
+        self, request: StaffRequest, store_id: PathId, day: Day = None
     ) -> SalesByHour:
         return await _by_hour(request.user, store_id, day)
 
     @_csv("/sales-by-hour.csv")
     async def by_hour_csv(
-        self, request: StaffRequest, store_id: StoreId, day: Day = None
+        self, request: StaffRequest, store_id: PathId, day: Day = None
     ) -> Response[str]:
         report = await _by_hour(request.user, store_id, day)
         return _hours_file(report, "sales-by-hour")
@@ -111,13 +110,13 @@ class StoreReportsController(Controller):
         f"(at most {MAX_DAYS} days; default: the last 30)",
     )
     async def by_day(
-        self, request: StaffRequest, store_id: StoreId, first: First = None, last: Last = None
+        self, request: StaffRequest, store_id: PathId, first: First = None, last: Last = None
     ) -> PointsByDay:
         return await _by_day(request.user, store_id, first, last)
 
     @_csv("/points-by-day.csv")
     async def by_day_csv(
-        self, request: StaffRequest, store_id: StoreId, first: First = None, last: Last = None
+        self, request: StaffRequest, store_id: PathId, first: First = None, last: Last = None
     ) -> Response[str]:
         report = await _by_day(request.user, store_id, first, last)
         return _days_file(report, days_csv, "points-by-day")
