@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,21 +54,15 @@ log = logging.getLogger(__name__)
 POLL_AFTER = timedelta(seconds=30)
 
 
+@dataclass(frozen=True, kw_only=True)
 class OrderService:
-    def __init__(
-        self,
-        *,
-        provider: PaymentProvider | None,
-        publisher: EventPublisher,
-        catalogue: Catalogue,
-    ) -> None:
-        self._provider = provider
-        self._publisher = publisher
-        self._catalogue = catalogue
+    provider: PaymentProvider | None
+    publisher: EventPublisher
+    catalogue: Catalogue
 
     @property
     def has_provider(self) -> bool:
-        return self._provider is not None
+        return self.provider is not None
 
     async def place(
         self, *, member_id: uuid.UUID, request: OrderRequest, key: str
@@ -109,11 +104,11 @@ class OrderService:
     async def on_payment_event(self, data: dict[str, Any]) -> None:
         """A webhook said something happened to a payment: find out what, and apply it."""
         payment_id = data.get("payment_id")
-        if not isinstance(payment_id, str) or self._provider is None:
+        if not isinstance(payment_id, str) or self.provider is None:
             log.warning("payment event not applied (no payment id, or no provider configured)")
             return
         try:
-            payment = await self._provider.get_payment(payment_id)
+            payment = await self.provider.get_payment(payment_id)
         except (ProviderUnavailable, ProviderRefused) as exc:
             # The poller asks again; the event itself is stored already.
             log.warning("could not confirm payment %s with the provider: %s", payment_id, exc)
@@ -170,11 +165,11 @@ class OrderService:
         return True
 
     def _require_provider(self) -> PaymentProvider:
-        if self._provider is None:
+        if self.provider is None:
             raise PaymentProviderUnavailable(
                 "no payment provider is configured (ASTROCOFFEE_PAYMENT_PROVIDER_URL)"
             )
-        return self._provider
+        return self.provider
 
     async def _create(
         self, member_id: uuid.UUID, request: OrderRequest, key: str, fingerprint: str
@@ -230,7 +225,7 @@ class OrderService:
             await order.save()
             change.event("order.updated", _order_event(order))
             _, events = await change.finish(context={"order_id": str(order_id)})
-        await self._publisher.publish(events)
+        await self.publisher.publish(events)
         return order, True
 
     async def _attach(self, order_id: uuid.UUID, payment: ProviderPayment) -> OrderOut:
@@ -267,7 +262,7 @@ class OrderService:
             if outcome == "succeeded":
                 rules = await rules_at(order.rules_version)
                 purchase, events = await settle_sale(
-                    _sale(order, rules, await self._catalogue.live()),
+                    _sale(order, rules, await self.catalogue.live()),
                     captured=order.hold_points,
                     paid_amount=order.payable_amount,
                 )
@@ -288,7 +283,7 @@ class OrderService:
             change.event("order.updated", _order_event(order))
             _, more = await change.finish(context={"order_id": str(order.id)})
             events += more
-        await self._publisher.publish(events)
+        await self.publisher.publish(events)
         return await describe(order, balance=balance)
 
 
