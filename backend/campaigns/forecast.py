@@ -121,7 +121,8 @@ def draft_as_live(campaign: CampaignIn) -> LiveCampaign:
     per_member_limit = campaign.per_member_limit
     if per_member_limit is None and kind in ONCE_PER_MEMBER:
         per_member_limit = 1
-    # The draft's own terms as drafted (its schedule's other forms are not the engine's).
+    # The draft's terms as drafted (convert leaves out what a live campaign has no field for:
+    # the schedule in local time), in effect for the whole window.
     in_effect = {
         "id": uuid.uuid4(),
         "kind": kind,
