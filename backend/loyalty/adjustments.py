@@ -178,9 +178,10 @@ async def adjust_points(
         )
         response = AdjustmentResponse(
             member_id=member_id,
+            points=request.points,
+            reason=request.reason,
             staff_id=staff.staff_id,
             balance=after,
-            **msgspec.structs.asdict(request),
         )
         return response, envelopes
 
@@ -230,9 +231,10 @@ async def _wait_for_approval(
     )
     return AdjustmentResponse(
         member_id=member_id,
+        points=request.points,
+        reason=request.reason,
         staff_id=staff.staff_id,
         balance=account.balance,
         status="pending_approval",
         approval_id=approval_id,
-        **msgspec.structs.asdict(request),
     )

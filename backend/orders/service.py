@@ -333,17 +333,19 @@ def _order_event(order: Order) -> dict[str, Any]:
     }
 
 
-# The answer's fields that the order's row names otherwise; the others are its columns'.
-_COLUMN_OF = {
-    "order_id": "id",
-    "store_id": "store",
-    "points_redeemed": "hold_points",
-    "purchase_id": "purchase",
-}
-_FROM_ROW = [name for name in OrderOut.__struct_fields__ if name != "balance"]
-
-
 async def describe(order: Order, *, balance: Balance | None = None) -> OrderOut:
     return OrderOut(
-        **{name: getattr(order, _COLUMN_OF.get(name, name)) for name in _FROM_ROW}, balance=balance
+        order_id=order.id,
+        status=order.status,  # type: ignore[arg-type]
+        store_id=order.store,
+        amount=order.amount,
+        currency=order.currency,
+        points_redeemed=order.hold_points,
+        payable_amount=order.payable_amount,
+        payment_id=order.payment_id,
+        purchase_id=order.purchase,
+        failure_reason=order.failure_reason,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        balance=balance,
     )

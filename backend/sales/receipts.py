@@ -49,18 +49,6 @@ class PurchaseOut(msgspec.Struct, frozen=True):
     refunds: list[RefundOut]  # oldest first
 
 
-# The receipt's fields that are the purchase row's columns of the same names, as kept.
-_AS_KEPT = (
-    "external_id",
-    "created_at",
-    "amount",
-    "paid_amount",
-    "points_earned",
-    "points_redeemed",
-    "refunded_amount",
-)
-
-
 async def purchase_for(caller: StaffCaller, purchase_id: uuid.UUID) -> PurchaseOut:
     purchase = await Purchase.objects().where(Purchase.id == purchase_id).first()
     if purchase is None:
@@ -80,7 +68,13 @@ async def purchase_for(caller: StaffCaller, purchase_id: uuid.UUID) -> PurchaseO
         purchase_id=purchase.id,
         member_id=purchase.member,
         store_id=purchase.store,
-        **{name: getattr(purchase, name) for name in _AS_KEPT},
+        external_id=purchase.external_id,
+        created_at=purchase.created_at,
+        amount=purchase.amount,
+        paid_amount=purchase.paid_amount,
+        points_earned=purchase.points_earned,
+        points_redeemed=purchase.points_redeemed,
+        refunded_amount=purchase.refunded_amount,
         lines=[
             ReceiptLine(**msgspec.structs.asdict(line), refunded_quantity=units)
             for line, units in zip(lines, refunded, strict=True)

@@ -182,13 +182,21 @@ async def _record(
     earned, spent, paid = response.points_earned, response.points_redeemed, response.paid_amount
     into.add(
         _INSERT_PURCHASE,
-        **{name: getattr(sale, name) for name in _SALE_COLUMNS},
         id=response.purchase_id,
+        store_id=sale.store_id,
+        terminal_id=sale.terminal_id,
+        member_id=sale.member_id,
+        external_id=sale.external_id,
+        amount=sale.amount,
         paid_amount=paid,
+        currency=sale.currency,
         points_earned=earned,
         points_redeemed=spent,
+        request_hash=sale.request_hash,
         result=msgspec.json.encode(result).decode(),
+        checkout_id=sale.checkout_id,
         rules_version=sale.rules.version,
+        idempotency_key=sale.idempotency_key,
         lines=encode_lines(lines),
         created_at=now,
     )
@@ -209,18 +217,6 @@ async def _record(
     )
 
 
-# The purchase row's columns that the sale's fields of the same names fill as they are.
-_SALE_COLUMNS = (
-    "store_id",
-    "terminal_id",
-    "member_id",
-    "external_id",
-    "amount",
-    "currency",
-    "request_hash",
-    "checkout_id",
-    "idempotency_key",
-)
 _INSERT_PURCHASE = """
 INSERT INTO purchase (id, store, terminal, member, external_id, amount, paid_amount, currency,
                       points_earned, points_redeemed, request_hash, result, checkout,

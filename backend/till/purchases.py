@@ -85,8 +85,6 @@ LEFT JOIN LATERAL (
 _UNLOCKED = _WHAT_IS_KNOWN + ") AS buyer ON true"
 _LOCKING = _WHAT_IS_KNOWN + "FOR UPDATE OF a) AS buyer ON true"
 
-# The sale's fields that are the till's request's, as it sent them.
-_AS_ASKED = ("external_id", "amount", "currency", "items", "coupons")
 # A sale that lost a race to one of these runs again, to answer as the winner did.
 _RACES_LOST = frozenset({"one_per_receipt", "one_key_per_terminal", "one_per_key"})
 
@@ -209,11 +207,15 @@ class PurchaseService(SellingService):
             store_id=terminal.store_id,
             terminal_id=terminal.terminal_id,
             member_id=member_id,
+            external_id=request.external_id,
+            amount=request.amount,
+            currency=request.currency,
+            items=request.items,
             request_hash=fingerprint,
             rules=rules,
             campaigns=campaigns,
+            coupons=request.coupons,
             idempotency_key=idempotency_key,
-            **{name: getattr(request, name) for name in _AS_ASKED},
         )
         buyer = None  # a QR token's holder: locked by settle_sale
         if known["account_id"] is not None:
