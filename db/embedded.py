@@ -47,11 +47,28 @@ def start_embedded_postgres(data_dir: Path, *, database: str) -> tuple[str, Any]
             raise RuntimeError(_NOT_INSTALLED) from exc
 
         server = get_server(data_dir / "pg", cleanup_mode="stop")
+    _throttle_autovacuum(server)
     # `database` matched _DB_NAME above, so it cannot break out of the quotes.
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
     return str(server.get_uri(database)), server
+
+
+# The embedded server shares the machine's CPUs with the app and whatever drives it. At its
+# default (2 ms) autovacuum runs each of its workers nearly flat out, and on a table that
+# grows fast it wakes for every hot table in the same minute: a burst of vacuums and
+# ANALYZEs that held sales for hundreds of ms on 2 CPUs (docs/performance.md, "Autovacuum
+# on the embedded servers"). 20 ms (PostgreSQL's default before 12) spreads the same work
+# over a few seconds. A server of its own (DATABASE_URL) keeps what its operator sets.
+AUTOVACUUM_COST_DELAY = "20ms"
+
+
+def _throttle_autovacuum(server: Any) -> None:
+    if AUTOVACUUM_COST_DELAY not in server.psql("SHOW autovacuum_vacuum_cost_delay;"):
+        # ALTER SYSTEM cannot share a transaction, so each statement is a call of its own.
+        server.psql(f"ALTER SYSTEM SET autovacuum_vacuum_cost_delay = '{AUTOVACUUM_COST_DELAY}';")
+        server.psql("SELECT pg_reload_conf();")
 
 
 def _forget_dead_handles(pgdata: Path) -> None:

@@ -9,6 +9,7 @@ import uuid
 import httpx
 import pytest
 
+from db.embedded import AUTOVACUUM_COST_DELAY
 from db.tables import Account
 from devkit.ports import free_port
 from tests.cli import astrocoffee, run_env
@@ -34,6 +35,9 @@ def test_with_no_urls_the_commands_start_embedded_servers_in_the_data_folder(
         assert re.fullmatch(r"applied \d+ migrations? \(last: .+\)", migrated.stdout.strip())
         assert "not yet run" not in migrated.stdout + migrated.stderr
         assert (data_dir / "pg" / "PG_VERSION").exists()
+        # Autovacuum spread out, as the embedded server shares its CPUs with the app.
+        kept = (data_dir / "pg" / "postgresql.auto.conf").read_text()
+        assert f"autovacuum_vacuum_cost_delay = '{AUTOVACUUM_COST_DELAY}'" in kept
         assert (data_dir / "redis.db.settings").exists() or (data_dir / "redis.db").exists()
 
         verified = astrocoffee("ledger", "verify", env=env)
