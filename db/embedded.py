@@ -62,12 +62,13 @@ def start_embedded_postgres(data_dir: Path, *, database: str) -> tuple[str, Any]
 # on the embedded servers"). 20 ms (PostgreSQL's default before 12) spreads the same work
 # over a few seconds. A server of its own (DATABASE_URL) keeps what its operator sets.
 AUTOVACUUM_COST_DELAY = "20ms"
+_SPREAD_AUTOVACUUM = "ALTER SYSTEM SET autovacuum_vacuum_cost_delay = '20ms';"
 
 
 def _throttle_autovacuum(server: Any) -> None:
     if AUTOVACUUM_COST_DELAY not in server.psql("SHOW autovacuum_vacuum_cost_delay;"):
         # ALTER SYSTEM cannot share a transaction, so each statement is a call of its own.
-        server.psql(f"ALTER SYSTEM SET autovacuum_vacuum_cost_delay = '{AUTOVACUUM_COST_DELAY}';")
+        server.psql(_SPREAD_AUTOVACUUM)
         server.psql("SELECT pg_reload_conf();")
 
 
